@@ -1,0 +1,24 @@
+//! # mydht-base
+//!
+//! The foundation every MyDHT crate stands on:
+//! - the **service layer** ([`service`]): a node is made of [`Service`]s, and
+//!   per service the user picks how it runs — inline ([`Blocker`]), restarted
+//!   on the caller's thread ([`RestartOrError`]), its own thread
+//!   ([`ThreadPark`], [`ThreadBlock`]), a pool, or a coroutine ([`CoRoutine`])
+//!   — by naming a [`Spawner`] and a [`SpawnChannel`] type;
+//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`];
+//! - the error type with levels ([`Error`], [`ErrorLevel`]).
+//!
+//! It holds no networking code: transports, encoders and the main loop live
+//! in `mydht-tcp` and `mydht`.
+
+pub mod error;
+pub mod service;
+pub mod sref;
+
+pub use error::{Error, ErrorKind, ErrorLevel, Result};
+pub use service::{
+    Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield,
+    Spawner, SpawnerYield, TrySendError, YieldReturn,
+};
+pub use sref::{Ref, SRef, SToRef};

@@ -1,0 +1,3 @@
+//! # readwrite-comp
+//!
+//! Composable stream layers (placeholder, filled in by the readwrite-comp work).

@@ -1,0 +1,3 @@
+//! # tunnel
+//!
+//! Onion tunnels as streams (placeholder, filled in by the tunnel work).
