@@ -13,10 +13,12 @@
 //! in `mydht-tcp` and `mydht`.
 
 pub mod error;
+pub mod peer;
 pub mod service;
 pub mod sref;
 
 pub use error::{Error, ErrorKind, ErrorLevel, Result};
+pub use peer::Peer;
 pub use service::{
     Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield,
     Spawner, SpawnerYield, TrySendError, YieldReturn,
