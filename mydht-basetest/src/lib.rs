@@ -1,0 +1,3 @@
+//! # mydht-basetest
+//!
+//! What MyDHT tests and demos share (being written).

@@ -1,0 +1,3 @@
+//! # mydht-tcp
+//!
+//! TCP transports for MyDHT (being written).
