@@ -1,3 +1,6 @@
 //! # tunnel
 //!
 //! Onion tunnels as streams (placeholder, filled in by the tunnel work).
+
+pub mod config;
+pub mod crypto;

@@ -1,0 +1,328 @@
+//! The tunnel's cryptographic primitives, all through openssl.
+//!
+//! X25519 for the one asymmetric operation of a hop, HKDF-SHA256 to expand
+//! its shared secret into [`HopKeys`], ChaCha20 as a keystream for the header
+//! routing block, and ChaCha20-Poly1305 for authentication (header MAC and
+//! content cells).
+
+use std::fmt;
+
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use openssl::error::ErrorStack;
+use openssl::md::Md;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey_ctx::PkeyCtx;
+
+/// Length of a symmetric key.
+pub const KEY_LEN: usize = 32;
+/// Length of an X25519 public key.
+pub const PUBLIC_KEY_LEN: usize = 32;
+/// Length of a Poly1305 tag.
+pub const TAG_LEN: usize = 16;
+/// Length of a ChaCha20 / ChaCha20-Poly1305 nonce.
+pub const NONCE_LEN: usize = 12;
+/// Length of a hop's replay identifier.
+pub const REPLAY_ID_LEN: usize = 16;
+
+/// HKDF info string: versions the key schedule so a later format cannot
+/// reuse these keys by accident.
+const HOP_KEYS_INFO: &[u8] = b"mydht-tunnel v1 hop keys";
+
+/// A cryptographic operation failed in openssl (bad key, low-order point).
+#[derive(Debug)]
+pub struct CryptoError(ErrorStack);
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tunnel crypto: {}", self.0)
+    }
+}
+
+impl std::error::Error for CryptoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<ErrorStack> for CryptoError {
+    fn from(e: ErrorStack) -> Self {
+        CryptoError(e)
+    }
+}
+
+/// An X25519 private key with its public key: a peer's static tunnel key or a
+/// sender's per-hop ephemeral key.
+pub struct X25519Secret {
+    key: PKey<Private>,
+    public: [u8; PUBLIC_KEY_LEN],
+}
+
+impl fmt::Debug for X25519Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the private part.
+        f.debug_struct("X25519Secret")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl X25519Secret {
+    /// A fresh random key.
+    pub fn generate() -> Result<Self, CryptoError> {
+        Self::from_pkey(PKey::generate_x25519()?)
+    }
+
+    /// The key whose raw private bytes are `private`.
+    pub fn from_private_bytes(private: &[u8; KEY_LEN]) -> Result<Self, CryptoError> {
+        Self::from_pkey(PKey::private_key_from_raw_bytes(private, Id::X25519)?)
+    }
+
+    fn from_pkey(key: PKey<Private>) -> Result<Self, CryptoError> {
+        let raw = key.raw_public_key()?;
+        let mut public = [0u8; PUBLIC_KEY_LEN];
+        // openssl always returns 32 bytes for X25519; a mismatch is an error,
+        // not a panic.
+        if raw.len() != PUBLIC_KEY_LEN {
+            return Err(ErrorStack::get().into());
+        }
+        public.copy_from_slice(&raw);
+        Ok(X25519Secret { key, public })
+    }
+
+    /// The public key, as published in `Peer::tunnel_public_key`.
+    pub fn public_key(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.public
+    }
+
+    /// The X25519 shared secret with `peer_public`; fails on a low-order
+    /// public key (all-zero shared secret).
+    pub fn diffie_hellman(
+        &self,
+        peer_public: &[u8; PUBLIC_KEY_LEN],
+    ) -> Result<[u8; KEY_LEN], CryptoError> {
+        let peer = PKey::public_key_from_raw_bytes(peer_public, Id::X25519)?;
+        let mut ctx = PkeyCtx::new(&self.key)?;
+        ctx.derive_init()?;
+        ctx.derive_set_peer(&peer)?;
+        let mut shared = [0u8; KEY_LEN];
+        let n = ctx.derive(Some(&mut shared))?;
+        if n != KEY_LEN {
+            return Err(ErrorStack::get().into());
+        }
+        Ok(shared)
+    }
+}
+
+/// The symmetric keys of one hop of one onion, derived from its X25519
+/// shared secret. Sender and hop compute the same value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HopKeys {
+    /// ChaCha20 key of the header routing block keystream.
+    pub header_stream_key: [u8; KEY_LEN],
+    /// Key of the header MAC (ChaCha20-Poly1305 tag over the routing block).
+    pub header_mac_key: [u8; KEY_LEN],
+    /// Key of this hop's layer of the content cells.
+    pub content_key: [u8; KEY_LEN],
+    /// Key for this hop's messages back to the sender (errors, reply layer).
+    pub back_key: [u8; KEY_LEN],
+    /// Identifies this onion at this hop, for the replay cache.
+    pub replay_id: [u8; REPLAY_ID_LEN],
+}
+
+impl fmt::Debug for HopKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HopKeys")
+            .field("replay_id", &self.replay_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Expands an X25519 shared secret into the [`HopKeys`] of a hop
+/// (HKDF-SHA256, salt = the onion's ephemeral public key for this hop).
+pub fn derive_hop_keys(
+    shared: &[u8; KEY_LEN],
+    ephemeral_public: &[u8; PUBLIC_KEY_LEN],
+) -> Result<HopKeys, CryptoError> {
+    let mut okm = [0u8; 4 * KEY_LEN + REPLAY_ID_LEN];
+    hkdf_sha256(shared, ephemeral_public, HOP_KEYS_INFO, &mut okm)?;
+    let mut keys = HopKeys {
+        header_stream_key: [0; KEY_LEN],
+        header_mac_key: [0; KEY_LEN],
+        content_key: [0; KEY_LEN],
+        back_key: [0; KEY_LEN],
+        replay_id: [0; REPLAY_ID_LEN],
+    };
+    let (a, rest) = okm.split_at(KEY_LEN);
+    let (b, rest) = rest.split_at(KEY_LEN);
+    let (c, rest) = rest.split_at(KEY_LEN);
+    let (d, e) = rest.split_at(KEY_LEN);
+    keys.header_stream_key.copy_from_slice(a);
+    keys.header_mac_key.copy_from_slice(b);
+    keys.content_key.copy_from_slice(c);
+    keys.back_key.copy_from_slice(d);
+    keys.replay_id.copy_from_slice(e);
+    Ok(keys)
+}
+
+/// HKDF-SHA256 (extract and expand) of `ikm` into `out`.
+pub fn hkdf_sha256(
+    ikm: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    let mut ctx = PkeyCtx::new_id(Id::HKDF)?;
+    ctx.derive_init()?;
+    ctx.set_hkdf_md(Md::sha256())?;
+    ctx.set_hkdf_key(ikm)?;
+    ctx.set_hkdf_salt(salt)?;
+    ctx.add_hkdf_info(info)?;
+    ctx.derive(Some(out))?;
+    Ok(())
+}
+
+/// Enciphers (or deciphers) `data` in place with the ChaCha20 keystream of
+/// `key` and `nonce`, starting at block 0.
+pub fn chacha20_xor(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    data: &mut [u8],
+) -> Result<(), CryptoError> {
+    // openssl's ChaCha20 IV is the 32-bit little-endian block counter then
+    // the 96-bit nonce.
+    let mut iv = [0u8; 16];
+    iv[4..].copy_from_slice(nonce);
+    let mut ctx = CipherCtx::new()?;
+    ctx.encrypt_init(Some(Cipher::chacha20()), Some(key), Some(&iv))?;
+    let len = data.len();
+    ctx.cipher_update_inplace(data, len)?;
+    Ok(())
+}
+
+/// Enciphers `data` in place with ChaCha20-Poly1305 and returns its tag.
+pub fn aead_seal(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    data: &mut [u8],
+) -> Result<[u8; TAG_LEN], CryptoError> {
+    let mut ctx = CipherCtx::new()?;
+    ctx.encrypt_init(Some(Cipher::chacha20_poly1305()), Some(key), Some(nonce))?;
+    if !aad.is_empty() {
+        ctx.cipher_update(aad, None)?;
+    }
+    let len = data.len();
+    if len > 0 {
+        ctx.cipher_update_inplace(data, len)?;
+    }
+    ctx.cipher_final(&mut [])?;
+    let mut tag = [0u8; TAG_LEN];
+    ctx.tag(&mut tag)?;
+    Ok(tag)
+}
+
+/// Checks `tag` and deciphers `data` in place (ChaCha20-Poly1305). Returns
+/// `false`, with `data` unspecified, when the tag does not verify.
+pub fn aead_open(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    data: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<bool, CryptoError> {
+    let mut ctx = CipherCtx::new()?;
+    ctx.decrypt_init(Some(Cipher::chacha20_poly1305()), Some(key), Some(nonce))?;
+    if !aad.is_empty() {
+        ctx.cipher_update(aad, None)?;
+    }
+    let len = data.len();
+    if len > 0 {
+        ctx.cipher_update_inplace(data, len)?;
+    }
+    ctx.set_tag(tag)?;
+    // A failed final is exactly a bad tag; it is not an openssl fault.
+    Ok(ctx.cipher_final(&mut []).is_ok())
+}
+
+/// A Poly1305 tag authenticating `data` under a single-use `key`.
+pub fn mac(key: &[u8; KEY_LEN], data: &[u8]) -> Result<[u8; TAG_LEN], CryptoError> {
+    // The key is unique to one hop of one onion, so the fixed nonce is never
+    // reused under the same key.
+    aead_seal(key, &[0u8; NONCE_LEN], data, &mut [])
+}
+
+/// Checks a tag made by [`mac`] in constant time.
+pub fn verify_mac(
+    key: &[u8; KEY_LEN],
+    data: &[u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<bool, CryptoError> {
+    aead_open(key, &[0u8; NONCE_LEN], data, &mut [], tag)
+}
+
+/// Fills `out` with random bytes from openssl's CSPRNG.
+pub fn random_bytes(out: &mut [u8]) -> Result<(), CryptoError> {
+    openssl::rand::rand_bytes(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sides_derive_the_same_hop_keys() {
+        let hop = X25519Secret::generate().unwrap();
+        let eph = X25519Secret::generate().unwrap();
+        let s1 = eph.diffie_hellman(hop.public_key()).unwrap();
+        let s2 = hop.diffie_hellman(eph.public_key()).unwrap();
+        assert_eq!(s1, s2);
+        let k1 = derive_hop_keys(&s1, eph.public_key()).unwrap();
+        let k2 = derive_hop_keys(&s2, eph.public_key()).unwrap();
+        assert!(k1 == k2);
+        assert_ne!(k1.content_key, k1.header_stream_key);
+    }
+
+    #[test]
+    fn low_order_public_key_is_an_error() {
+        let hop = X25519Secret::generate().unwrap();
+        assert!(hop.diffie_hellman(&[0u8; 32]).is_err());
+    }
+
+    #[test]
+    fn aead_round_trip_and_tamper() {
+        let key = [7u8; KEY_LEN];
+        let nonce = [1u8; NONCE_LEN];
+        let mut data = b"hello tunnel".to_vec();
+        let tag = aead_seal(&key, &nonce, b"aad", &mut data).unwrap();
+        assert_ne!(&data[..], b"hello tunnel");
+        let mut bad = data.clone();
+        bad[0] ^= 1;
+        assert!(!aead_open(&key, &nonce, b"aad", &mut bad, &tag).unwrap());
+        assert!(aead_open(&key, &nonce, b"aad", &mut data, &tag).unwrap());
+        assert_eq!(&data[..], b"hello tunnel");
+    }
+
+    #[test]
+    fn mac_detects_a_flipped_bit() {
+        let key = [3u8; KEY_LEN];
+        let data = vec![9u8; 1000];
+        let tag = mac(&key, &data).unwrap();
+        assert!(verify_mac(&key, &data, &tag).unwrap());
+        let mut bad = data.clone();
+        bad[999] ^= 0x80;
+        assert!(!verify_mac(&key, &bad, &tag).unwrap());
+    }
+
+    #[test]
+    fn chacha20_is_its_own_inverse() {
+        let key = [5u8; KEY_LEN];
+        let nonce = [0u8; NONCE_LEN];
+        let mut data = vec![0u8; 300];
+        chacha20_xor(&key, &nonce, &mut data).unwrap();
+        assert!(data.iter().any(|b| *b != 0));
+        chacha20_xor(&key, &nonce, &mut data).unwrap();
+        assert!(data.iter().all(|b| *b == 0));
+    }
+}
