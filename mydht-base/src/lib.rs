@@ -8,16 +8,22 @@
 //!   — by naming a [`Spawner`] and a [`SpawnChannel`] type;
 //! - references that cross threads ([`sref`]): [`SRef`], [`Ref`];
 //! - the error type with levels ([`Error`], [`ErrorLevel`]).
+//! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
+//!   [`Attachment`] announcement), key/values ([`KeyVal`]).
 //!
 //! It holds no networking code: transports, encoders and the main loop live
 //! in `mydht-tcp` and `mydht`.
 
 pub mod error;
+pub mod keyval;
+pub mod msgenc;
 pub mod peer;
 pub mod service;
 pub mod sref;
 
 pub use error::{Error, ErrorKind, ErrorLevel, Result};
+pub use keyval::KeyVal;
+pub use msgenc::{Attachment, MsgEnc};
 pub use peer::Peer;
 pub use service::{
     Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield,

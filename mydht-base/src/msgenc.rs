@@ -1,0 +1,63 @@
+//! Message encoders: how a message becomes the bytes of one frame and back.
+//!
+//! A [`MsgEnc`] turns a protocol or application message into bytes and back.
+//! It does not frame, stream or encipher: the caller (the read and write
+//! services, through `mydht`'s frame reader and writer) puts the bytes in a
+//! length-prefixed frame inside the connection's shadow, so `decode` always
+//! receives a slice already bounded by the frame's maximum size.
+//!
+//! Large byte payloads are not encoded: a message announces an
+//! [`Attachment`] (its length), and the attachment's raw bytes follow the
+//! message's frame on the same stream, streamed with a bounded buffer.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// Encodes and decodes messages, one message per frame.
+///
+/// `mydht` provides `Json` and `Bincode`; implement this only for another
+/// wire format. An implementation must:
+/// - append to `out` in [`encode`](MsgEnc::encode), never clear it (a frame
+///   writer encodes after the frame's length prefix);
+/// - in [`decode`](MsgEnc::decode), consume the whole slice (trailing bytes
+///   are an error), never panic, and never allocate more than a bounded
+///   multiple of the slice's length whatever lengths the bytes claim; its
+///   errors have `ErrorKind::Decode` and level `ShutDown` (the peer sent
+///   bytes that do not decode: close the connection).
+pub trait MsgEnc: Clone + Send + Sync + 'static {
+    /// Appends the encoding of `m` to `out`.
+    fn encode<M: Serialize>(&self, m: &M, out: &mut Vec<u8>) -> Result<()>;
+
+    /// Decodes one message from exactly `bytes`.
+    fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M>;
+}
+
+/// The announcement of an attachment, carried in the message it belongs to.
+///
+/// On the wire: the message's frame, then exactly [`len`](Attachment::len)
+/// raw bytes, then the next frame. The receiver checks `len` against its own
+/// maximum before streaming anything, and streams the bytes to a sink with a
+/// bounded buffer: an attachment is never loaded whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    len: u64,
+}
+
+impl Attachment {
+    /// Announces an attachment of `len` bytes.
+    pub fn new(len: u64) -> Self {
+        Attachment { len }
+    }
+
+    /// The number of raw bytes that follow the message's frame.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an attachment of no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
