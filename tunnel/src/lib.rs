@@ -4,3 +4,4 @@
 
 pub mod config;
 pub mod crypto;
+pub mod header;
