@@ -6,10 +6,17 @@
 //!   on the caller's thread ([`RestartOrError`]), its own thread
 //!   ([`ThreadPark`], [`ThreadBlock`]), a pool, or a coroutine ([`CoRoutine`])
 //!   — by naming a [`Spawner`] and a [`SpawnChannel`] type;
-//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`];
+//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`] with
+//!   [`RcRef`], [`ArcRef`], [`CloneRef`], and [`sref_enum!`] /
+//!   [`sref_struct!`] for a command type's sendable twin;
+//! - [`ReadYield`] / [`WriteYield`]: non-blocking streams that suspend their
+//!   service on `WouldBlock`;
 //! - the error type with levels ([`Error`], [`ErrorLevel`]).
 //! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
 //!   [`Attachment`] announcement), key/values ([`KeyVal`]).
+//! - the [`Transport`] trait (listen, accept, connect, read and write halves)
+//!   and [`Registerable`], how a poller watches a transport without this crate
+//!   naming the poller.
 //!
 //! It holds no networking code: transports, encoders and the main loop live
 //! in `mydht-tcp` and `mydht`.
@@ -20,6 +27,7 @@ pub mod msgenc;
 pub mod peer;
 pub mod service;
 pub mod sref;
+pub mod transport;
 
 pub use error::{Error, ErrorKind, ErrorLevel, Result};
 pub use keyval::KeyVal;
@@ -30,3 +38,6 @@ pub use service::{
     Spawner, SpawnerYield, TrySendError, YieldReturn,
 };
 pub use sref::{Ref, SRef, SToRef};
+pub use service::{ReadYield, WriteYield};
+pub use sref::{ArcRef, CloneRef, RcRef, RcRefSend};
+pub use transport::{Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Transport};
