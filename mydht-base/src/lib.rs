@@ -6,11 +6,7 @@
 //!   on the caller's thread ([`RestartOrError`]), its own thread
 //!   ([`ThreadPark`], [`ThreadBlock`]), a pool, or a coroutine ([`CoRoutine`])
 //!   — by naming a [`Spawner`] and a [`SpawnChannel`] type;
-//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`] with
-//!   [`RcRef`], [`ArcRef`], [`CloneRef`], and [`sref_enum!`] /
-//!   [`sref_struct!`] for a command type's sendable twin;
-//! - [`ReadYield`] / [`WriteYield`]: non-blocking streams that suspend their
-//!   service on `WouldBlock`;
+//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`];
 //! - the error type with levels ([`Error`], [`ErrorLevel`]).
 //! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
 //!   [`Attachment`] announcement), key/values ([`KeyVal`]).
@@ -38,6 +34,4 @@ pub use service::{
     Spawner, SpawnerYield, TrySendError, YieldReturn,
 };
 pub use sref::{Ref, SRef, SToRef};
-pub use service::{ReadYield, WriteYield};
-pub use sref::{ArcRef, CloneRef, RcRef, RcRefSend};
 pub use transport::{Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Transport};
