@@ -33,5 +33,11 @@ pub use service::{
     Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield,
     Spawner, SpawnerYield, TrySendError, YieldReturn,
 };
+pub use service::channel::{LocalRcChannel, MpscChannel, MpscChannelRef, NoChannel, NoSend};
+#[cfg(feature = "coroutine")]
+pub use service::spawn::CoRoutine;
+pub use service::spawn::{
+    Blocker, RestartOrError, ThreadBlock, ThreadPark, ThreadParkRef, ThreadPool,
+};
 pub use sref::{Ref, SRef, SToRef};
 pub use transport::{Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Transport};

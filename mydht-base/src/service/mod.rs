@@ -15,6 +15,9 @@
 
 use crate::error::{Error, Result};
 
+pub mod channel;
+pub mod spawn;
+
 /// How a yield ended, from the point of view of the yielding service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YieldReturn {

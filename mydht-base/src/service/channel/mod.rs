@@ -1,0 +1,44 @@
+//! Channels: how commands reach a service. Every channel is bounded by the
+//! capacity given to its constructor; a full channel makes the sender wait
+//! (cross-thread channels) or answers `ChannelFull` (same-thread channels and
+//! every `try_send`), it never grows.
+//!
+//! | channel | crosses threads | full queue on `send` |
+//! |---|---|---|
+//! | [`MpscChannel`] | yes | waits |
+//! | [`MpscChannelRef`] | yes, carries [`SRef::Send`](crate::SRef::Send) | waits |
+//! | [`LocalRcChannel`] | no | `ErrorKind::ChannelFull` |
+//! | [`NoChannel`] | no input at all | refused |
+
+mod local;
+mod mpsc;
+mod mpsc_ref;
+mod none;
+
+pub use local::{LocalRcChannel, LocalRecv, LocalSend};
+pub use mpsc::{MpscChannel, MpscRecv, MpscSend};
+pub use mpsc_ref::{MpscChannelRef, MpscRefRecv, MpscRefSend};
+pub use none::{NoChannel, NoInput, NoRecv, NoSend};
+
+use crate::error::{Error, ErrorKind, ErrorLevel, Result};
+
+/// A zero capacity would make a same-thread channel unusable and a std
+/// channel a rendezvous: refuse it.
+fn check_capacity(capacity: usize) -> Result<()> {
+    if capacity == 0 {
+        return Err(Error::new(
+            ErrorKind::Config,
+            ErrorLevel::ShutDown,
+            "channel capacity must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+fn closed() -> Error {
+    Error::new(
+        ErrorKind::ChannelClosed,
+        ErrorLevel::ShutDown,
+        "channel closed",
+    )
+}

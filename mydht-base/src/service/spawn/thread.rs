@@ -1,0 +1,335 @@
+//! What the thread spawners share: the thread running the loop, its
+//! park/notify state, its handles, and how a service crosses to the thread
+//! ([`Carry`]: as it is, or as its [`SRef`] sendable form).
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle, Thread};
+
+use super::{service_died, LoopCount, LoopYield, ServiceLoop};
+use crate::error::{Error, ErrorKind, ErrorLevel, Result};
+use crate::service::{Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield};
+use crate::sref::{SRef, SToRef};
+
+/// How a service, its destination, its receiver and its first command travel
+/// to the service thread and back: [`Direct`] moves them (they are `Send`),
+/// [`ViaSRef`] sends their [`SRef`] sendable form and rebuilds them there.
+pub trait Carry<S: Service, D, R>: 'static {
+    /// The service, destination and receiver in the form that crosses.
+    type State: Send + 'static;
+    /// The first command in the form that crosses.
+    type Cmd: Send + 'static;
+    /// Before crossing.
+    fn pack(service: S, dest: D, recv: R) -> Self::State;
+    /// After crossing.
+    fn unpack(state: Self::State) -> (S, D, R);
+    /// The first command, before crossing.
+    fn pack_cmd(cmd: S::CommandIn) -> Self::Cmd;
+    /// The first command, after crossing.
+    fn unpack_cmd(cmd: Self::Cmd) -> S::CommandIn;
+}
+
+/// [`Carry`] for `Send` services: moved as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct Direct;
+
+/// [`Carry`] for [`SRef`] services (holding `Rc`s): sent as their sendable
+/// form, rebuilt on the other side.
+#[derive(Debug, Clone, Copy)]
+pub struct ViaSRef;
+
+impl<S, D, R> Carry<S, D, R> for Direct
+where
+    S: Service + Send + 'static,
+    S::CommandIn: Send + 'static,
+    D: Send + 'static,
+    R: Send + 'static,
+{
+    type State = (S, D, R);
+    type Cmd = S::CommandIn;
+    fn pack(service: S, dest: D, recv: R) -> Self::State {
+        (service, dest, recv)
+    }
+    fn unpack(state: Self::State) -> (S, D, R) {
+        state
+    }
+    fn pack_cmd(cmd: S::CommandIn) -> Self::Cmd {
+        cmd
+    }
+    fn unpack_cmd(cmd: Self::Cmd) -> S::CommandIn {
+        cmd
+    }
+}
+
+impl<S, D, R> Carry<S, D, R> for ViaSRef
+where
+    S: Service + SRef + 'static,
+    S::Send: 'static,
+    S::CommandIn: SRef,
+    <S::CommandIn as SRef>::Send: 'static,
+    D: SRef + 'static,
+    D::Send: 'static,
+    R: SRef + 'static,
+    R::Send: 'static,
+{
+    type State = (S::Send, D::Send, R::Send);
+    type Cmd = <S::CommandIn as SRef>::Send;
+    fn pack(service: S, dest: D, recv: R) -> Self::State {
+        (
+            service.get_sendable(),
+            dest.get_sendable(),
+            recv.get_sendable(),
+        )
+    }
+    fn unpack(state: Self::State) -> (S, D, R) {
+        (state.0.to_ref(), state.1.to_ref(), state.2.to_ref())
+    }
+    fn pack_cmd(cmd: S::CommandIn) -> Self::Cmd {
+        cmd.get_sendable()
+    }
+    fn unpack_cmd(cmd: Self::Cmd) -> S::CommandIn {
+        cmd.to_ref()
+    }
+}
+
+const RUNNING: u8 = 0;
+const PARKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// Spins before parking: a sender that is about to notify is usually a few
+/// hundred nanoseconds away, far less than a park/unpark round trip.
+const SPINS: u32 = 200;
+
+/// The state a service thread shares with its handles.
+pub(crate) struct Shared {
+    /// RUNNING, PARKED or NOTIFIED: `notify` only unparks (a syscall) when
+    /// the thread is actually parked.
+    state: AtomicU8,
+    /// The owner asked the loop to end once its channel is empty.
+    pub(crate) stop: AtomicBool,
+    finished: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            state: AtomicU8::new(RUNNING),
+            stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Wakes the service thread, now or at its next park.
+    fn notify(&self) {
+        if self.state.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+            // PARKED is only ever set by the service thread after it stored
+            // its `Thread`.
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// On the service thread: returns once notified (at once if a
+    /// notification is pending).
+    pub(crate) fn park_until_notified(&self) {
+        for _ in 0..SPINS {
+            if self.take_notification() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if self
+            .state
+            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The only other value is NOTIFIED.
+            self.take_notification();
+            return;
+        }
+        // `park` may wake spuriously: only a notification ends the wait.
+        while !self.take_notification() {
+            thread::park();
+        }
+    }
+}
+
+/// Marks the service finished when its thread ends, panics included.
+struct FinishGuard<'a>(&'a Shared);
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finished.store(true, Ordering::Release);
+    }
+}
+
+/// The yield behaviour of a thread spawner.
+pub(crate) trait ThreadMode: 'static {
+    /// The spawner's yield on its thread.
+    type Yield<'a>: LoopYield;
+    /// The thread's name, for debuggers and panic messages.
+    const NAME: &'static str;
+    fn yielder(shared: &Shared) -> Self::Yield<'_>;
+}
+
+/// Starts the service loop on a new thread.
+pub(crate) fn spawn_thread<S, D, R, K, M>(
+    service: S,
+    dest: D,
+    first_cmd: Option<S::CommandIn>,
+    recv: R,
+    nb_loop: usize,
+) -> Result<ThreadHandle<S, D, R, K>>
+where
+    S: Service + 'static,
+    D: SpawnSend<S::CommandOut> + 'static,
+    R: SpawnRecv<S::CommandIn> + 'static,
+    K: Carry<S, D, R>,
+    M: ThreadMode,
+{
+    let shared = Arc::new(Shared::new());
+    let state = K::pack(service, dest, recv);
+    let first = first_cmd.map(K::pack_cmd);
+    let on_thread = shared.clone();
+    let join = thread::Builder::new()
+        .name(M::NAME.to_string())
+        .spawn(move || run_on_thread::<S, D, R, K, M>(state, first, nb_loop, &on_thread))?;
+    Ok(ThreadHandle {
+        join: Some(join),
+        shared,
+        _service: PhantomData,
+    })
+}
+
+fn run_on_thread<S, D, R, K, M>(
+    state: K::State,
+    first: Option<K::Cmd>,
+    nb_loop: usize,
+    shared: &Shared,
+) -> (K::State, Result<()>)
+where
+    S: Service,
+    D: SpawnSend<S::CommandOut>,
+    R: SpawnRecv<S::CommandIn>,
+    K: Carry<S, D, R>,
+    M: ThreadMode,
+{
+    let _finished = FinishGuard(shared);
+    // Set before the thread can park, so `notify` always finds it.
+    let _ = shared.thread.set(thread::current());
+    let (service, dest, recv) = K::unpack(state);
+    let first = first.map(K::unpack_cmd);
+    let mut lp = ServiceLoop::new(service, dest, first, recv, LoopCount::new(nb_loop));
+    let step = lp.run(&mut M::yielder(shared));
+    let end = lp.end_result(step);
+    let (service, dest, recv) = lp.into_parts();
+    (K::pack(service, dest, recv), end)
+}
+
+/// Marks what a handle gives back, keeping the handle `Send` whatever
+/// `S`, `D` and `R` are (only `K::State` is stored).
+type Parts<S, D, R> = fn() -> (S, D, R);
+
+/// The owner's handle on a service running on its own thread
+/// ([`ThreadPark`](super::ThreadPark), [`ThreadParkRef`](super::ThreadParkRef),
+/// [`ThreadBlock`](super::ThreadBlock)). It is `Send`.
+///
+/// [`SpawnHandle::unwrap_state`] asks the loop to end once its channel is
+/// empty (queued commands are still processed; a yield inside `call` then
+/// answers `Return`), waits for the thread and gives the state back; a
+/// panicked service is `ErrorKind::ServiceDied`. Dropping the handle asks the
+/// same stop and lets the thread end on its own.
+pub struct ThreadHandle<S: Service, D, R, K: Carry<S, D, R>> {
+    join: Option<JoinHandle<(K::State, Result<()>)>>,
+    shared: Arc<Shared>,
+    _service: PhantomData<Parts<S, D, R>>,
+}
+
+/// A clonable handle on a service thread, usable from any thread to wake it
+/// ([`SpawnUnyield::unyield`]) or check whether it ended.
+#[derive(Clone)]
+pub struct ThreadWeakHandle {
+    shared: Arc<Shared>,
+}
+
+impl<S: Service, D, R, K: Carry<S, D, R>> ThreadHandle<S, D, R, K> {
+    fn request_stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.notify();
+    }
+}
+
+impl<S: Service, D, R, K: Carry<S, D, R>> Drop for ThreadHandle<S, D, R, K> {
+    fn drop(&mut self) {
+        if self.join.is_some() {
+            self.request_stop();
+        }
+    }
+}
+
+impl<S: Service, D, R, K: Carry<S, D, R>> SpawnUnyield for ThreadHandle<S, D, R, K> {
+    fn is_finished(&mut self) -> bool {
+        self.shared.finished.load(Ordering::Acquire)
+    }
+
+    /// Unparks the thread if it is parked, or makes its next park return at
+    /// once: no syscall while the service is running.
+    fn unyield(&mut self) -> Result<()> {
+        self.shared.notify();
+        Ok(())
+    }
+}
+
+impl SpawnUnyield for ThreadWeakHandle {
+    fn is_finished(&mut self) -> bool {
+        self.shared.finished.load(Ordering::Acquire)
+    }
+
+    fn unyield(&mut self) -> Result<()> {
+        self.shared.notify();
+        Ok(())
+    }
+}
+
+impl<S: Service, D, R, K: Carry<S, D, R>> SpawnHandle<S, D, R> for ThreadHandle<S, D, R, K> {
+    type WeakHandle = ThreadWeakHandle;
+
+    fn unwrap_state(mut self) -> Result<(S, D, R, Result<()>)> {
+        self.request_stop();
+        // Only `unwrap_state` takes it, and it consumes the handle.
+        let join = self.join.take().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                ErrorLevel::ShutDown,
+                "handle already used",
+            )
+        })?;
+        match join.join() {
+            Ok((state, end)) => {
+                let (service, dest, recv) = K::unpack(state);
+                Ok((service, dest, recv, end))
+            }
+            Err(panic) => Err(service_died(panic)),
+        }
+    }
+
+    fn get_weak_handle(&self) -> Option<ThreadWeakHandle> {
+        Some(ThreadWeakHandle {
+            shared: self.shared.clone(),
+        })
+    }
+}
