@@ -1,0 +1,75 @@
+//! Content cells: the constant-size, per-hop authenticated frames that carry
+//! a tunnel's payload after its header.
+//!
+//! Every cell has the same length at every hop ([`CellLayout`]). Each layer
+//! of the onion puts a Poly1305 tag over the whole cell, so every hop checks
+//! every cell it forwards: a changed, dropped, reordered or replayed cell is
+//! refused at the next hop, and a per-layer end flag lets every hop of the
+//! query direction tell a clean end from a cut stream.
+//!
+//! Per-cell transforms are plain state machines ([`SealCell`],
+//! [`TransformCell`], [`OpenCell`]); the stream layers [`CellWriter`],
+//! [`CellProxy`] and [`CellReader`] run them over readwrite-comp's
+//! `ExtWrite` / `ExtRead` with one cell of buffer each.
+
+mod error;
+mod layer;
+mod layout;
+mod onion;
+mod proxy;
+mod reader;
+mod reply;
+mod writer;
+
+pub use error::CellError;
+pub use layout::{CellInfo, CellLayout, ENTRY_LEN, INFO_LEN, MAX_CELL_SIZE};
+pub use onion::{CellOpener, CellPeeler, CellSealer};
+pub use proxy::CellProxy;
+pub use reader::CellReader;
+pub use reply::{ReplyCellOpener, ReplyCellSealer, ReplyCellWrapper};
+pub use writer::CellWriter;
+
+/// Builds whole cells from payload bytes: the sender's onion
+/// ([`CellSealer`]) or an exit's reply ([`ReplyCellSealer`]).
+pub trait SealCell {
+    /// The layout of the cells this sealer makes.
+    fn layout(&self) -> &CellLayout;
+
+    /// Seals the next cell of the stream in place. The payload is already in
+    /// `cell[layout.data_range(len)]`; the rest of `cell` is overwritten.
+    fn seal(&mut self, cell: &mut [u8], len: usize, last: bool) -> Result<(), CellError>;
+}
+
+/// What a relay does to each cell it forwards: [`CellPeeler`] (query) or
+/// [`ReplyCellWrapper`] (reply).
+pub trait TransformCell {
+    /// The layout of the cells this transform takes and gives.
+    fn layout(&self) -> &CellLayout;
+
+    /// Transforms the next cell of the stream in place, after checking it
+    /// where this layer can.
+    fn transform(&mut self, cell: &mut [u8]) -> Result<CellEnd, CellError>;
+}
+
+/// Whether a transformed cell ends its message, as far as the relay knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellEnd {
+    /// More cells follow: the stream ending here is a truncation.
+    More,
+    /// The last cell of the message.
+    Last,
+    /// The relay cannot read the end flag (reply direction): the message
+    /// ends where the incoming stream ends, at a cell boundary.
+    Unknown,
+}
+
+/// Checks and opens whole cells: the exit's [`CellOpener`] or the sender's
+/// [`ReplyCellOpener`].
+pub trait OpenCell {
+    /// The layout of the cells this opener takes.
+    fn layout(&self) -> &CellLayout;
+
+    /// Checks and opens the next cell of the stream in place; the payload is
+    /// then in `cell[layout.data_range(info.data_len)]`.
+    fn open(&mut self, cell: &mut [u8]) -> Result<CellInfo, CellError>;
+}
