@@ -81,9 +81,23 @@ impl LayerCipher {
     /// Enciphers `cell[TAG_LEN..]` in place and writes its tag in
     /// `cell[..TAG_LEN]`.
     pub(crate) fn seal_in_place(&mut self, counter: u64, cell: &mut [u8]) -> Result<(), CellError> {
+        self.seal_in_place_with(counter, &[], cell)
+    }
+
+    /// [`seal_in_place`](Self::seal_in_place), the tag also covering `aad`
+    /// (bytes not sent in this cell).
+    pub(crate) fn seal_in_place_with(
+        &mut self,
+        counter: u64,
+        aad: &[u8],
+        cell: &mut [u8],
+    ) -> Result<(), CellError> {
         debug_assert!(self.sealing);
         let nonce = self.nonce(counter, 0);
         self.aead.encrypt_init(None, None, Some(&nonce))?;
+        if !aad.is_empty() {
+            self.aead.cipher_update(aad, None)?;
+        }
         let (tag, body) = cell.split_at_mut(TAG_LEN);
         let len = body.len();
         self.aead.cipher_update_inplace(body, len)?;
@@ -95,9 +109,23 @@ impl LayerCipher {
     /// Checks the tag in `cell[..TAG_LEN]` and deciphers `cell[TAG_LEN..]`
     /// in place; on failure the cell content is unspecified.
     pub(crate) fn open_in_place(&mut self, counter: u64, cell: &mut [u8]) -> Result<(), CellError> {
+        self.open_in_place_with(counter, &[], cell)
+    }
+
+    /// [`open_in_place`](Self::open_in_place) of a cell whose tag also
+    /// covers `aad`.
+    pub(crate) fn open_in_place_with(
+        &mut self,
+        counter: u64,
+        aad: &[u8],
+        cell: &mut [u8],
+    ) -> Result<(), CellError> {
         debug_assert!(!self.sealing);
         let nonce = self.nonce(counter, 0);
         self.aead.decrypt_init(None, None, Some(&nonce))?;
+        if !aad.is_empty() {
+            self.aead.cipher_update(aad, None)?;
+        }
         let (tag, body) = cell.split_at_mut(TAG_LEN);
         let len = body.len();
         self.aead.cipher_update_inplace(body, len)?;

@@ -3,9 +3,11 @@
 //! [`ReplyCellOpener`] (removes them all).
 //!
 //! A reply relay shifts the slots one entry right, dropping the last one,
-//! puts its own entry in front and seals the whole cell under its reply key:
-//! the cell keeps its length. Every dropped slot derives from keys the
-//! sender holds, so the sender recomputes it to check the inner tags.
+//! puts its own entry in front and seals the whole cell under its reply key,
+//! its tag also covering the dropped slot: the cell keeps its length. Every
+//! dropped slot derives from keys the sender holds, so the sender recomputes
+//! it to check the tags, and a change to any byte a relay received is
+//! caught.
 //! Relays cannot check the exit's layer (they share no key with the exit);
 //! the sender checks every layer, including the exit's end flag.
 
@@ -93,10 +95,15 @@ impl TransformCell for ReplyCellWrapper {
         check_cell(&self.layout, cell)?;
         let next = next_counter(self.counter)?;
         let entries = self.layout.entries_len();
+        // The dropped slot is authenticated (not sent): the sender
+        // recomputes it, so a change to it is still caught.
+        let mut dropped = [0u8; ENTRY_LEN];
+        dropped.copy_from_slice(&cell[entries - ENTRY_LEN..entries]);
         cell.copy_within(0..entries - ENTRY_LEN, ENTRY_LEN);
         // A relay cannot read the exit's end flag: its own info stays empty.
         cell[TAG_LEN..ENTRY_LEN].copy_from_slice(&CellInfo::default().encode());
-        self.layer.seal_in_place(self.counter, cell)?;
+        self.layer
+            .seal_in_place_with(self.counter, &dropped, cell)?;
         self.counter = next;
         Ok(CellEnd::Unknown)
     }
@@ -178,10 +185,10 @@ impl OpenCell for ReplyCellOpener {
         let entries = self.layout.entries_len();
         self.build_dropped()?;
         for j in (0..self.relays.len()).rev() {
-            self.relays[j].open_in_place(c, cell)?;
+            let dropped = &self.dropped[j * ENTRY_LEN..(j + 1) * ENTRY_LEN];
+            self.relays[j].open_in_place_with(c, dropped, cell)?;
             cell.copy_within(ENTRY_LEN..entries, 0);
-            cell[entries - ENTRY_LEN..entries]
-                .copy_from_slice(&self.dropped[j * ENTRY_LEN..(j + 1) * ENTRY_LEN]);
+            cell[entries - ENTRY_LEN..entries].copy_from_slice(dropped);
         }
         self.exit.open_in_place(c, cell)?;
         let info = CellInfo::decode(&cell[TAG_LEN..ENTRY_LEN], self.layout.data_capacity(), c)?;
