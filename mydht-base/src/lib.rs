@@ -6,7 +6,11 @@
 //!   on the caller's thread ([`RestartOrError`]), its own thread
 //!   ([`ThreadPark`], [`ThreadBlock`]), a pool, or a coroutine ([`CoRoutine`])
 //!   — by naming a [`Spawner`] and a [`SpawnChannel`] type;
-//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`];
+//! - references that cross threads ([`sref`]): [`SRef`], [`Ref`] with
+//!   [`RcRef`], [`ArcRef`], [`CloneRef`], and [`sref_enum!`] /
+//!   [`sref_struct!`] for a command type's sendable twin;
+//! - [`ReadYield`] / [`WriteYield`]: non-blocking streams that suspend their
+//!   service on `WouldBlock`;
 //! - the error type with levels ([`Error`], [`ErrorLevel`]).
 //! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
 //!   [`Attachment`] announcement), key/values ([`KeyVal`]).
@@ -30,8 +34,8 @@ pub use keyval::KeyVal;
 pub use msgenc::{Attachment, MsgEnc};
 pub use peer::Peer;
 pub use service::{
-    Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield,
-    Spawner, SpawnerYield, TrySendError, YieldReturn,
+    ReadYield, Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend,
+    SpawnUnyield, Spawner, SpawnerYield, TrySendError, WriteYield, YieldReturn,
 };
 pub use service::channel::{LocalRcChannel, MpscChannel, MpscChannelRef, NoChannel, NoSend};
 #[cfg(feature = "coroutine")]
@@ -39,5 +43,5 @@ pub use service::spawn::CoRoutine;
 pub use service::spawn::{
     Blocker, RestartOrError, ThreadBlock, ThreadPark, ThreadParkRef, ThreadPool,
 };
-pub use sref::{Ref, SRef, SToRef};
+pub use sref::{ArcRef, CloneRef, RcRef, RcRefSend, Ref, SRef, SToRef};
 pub use transport::{Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Transport};

@@ -18,6 +18,10 @@ use crate::error::{Error, Result};
 pub mod channel;
 pub mod spawn;
 
+mod yield_io;
+
+pub use yield_io::{ReadYield, WriteYield};
+
 /// How a yield ended, from the point of view of the yielding service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YieldReturn {
