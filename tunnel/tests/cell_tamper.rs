@@ -123,9 +123,9 @@ fn the_sender_refuses_a_reply_changed_at_any_hop() {
     let c = layout().cell_size();
     // Changed before relay `hop` (or before the sender): relays cannot check
     // the exit's layer and pass it on; the sender refuses it.
-    for hop in 0..=RELAYS {
-        for pos in 0..frames[hop].len() {
-            let mut bad = frames[hop].clone();
+    for (hop, frame) in frames.iter().enumerate() {
+        for pos in 0..frame.len() {
+            let mut bad = frame.clone();
             bad[pos] ^= 0x01;
             let mut r = route();
             let mut stream = bad;
