@@ -4,19 +4,34 @@
 //! message as a header, body bytes and an end, and layers stack so that one
 //! pass over the data goes through all of them.
 //!
-//! **Is**: the layer traits [`ExtWrite`] / [`ExtRead`], the adapters
-//! [`CompW`] / [`CompR`] that make a stream plus a layer a `Write` / `Read`.
+//! **Is**: the layer traits, a stack of layers, and the authenticated chunk
+//! framing that carries a message of unknown length inside a byte stream
+//! (with a pluggable per-chunk cipher, variable chunks or fixed-size cells).
 //! Every layer is resumable after `WouldBlock` (see [`ext`]), so callers can
-//! run on non-blocking streams without coroutines.
+//! drive it from non-blocking streams without coroutines.
 //!
-//! **Is not**: a transport, an event loop or a cipher. std only.
+//! **Is not**: a transport, an event loop or a cipher implementation (session
+//! encryption and onion layers implement [`ChunkCipher`] elsewhere). std only.
 //!
-//! Key types: [`ExtWrite`] / [`ExtRead`] (what a layer is), [`CompW`] /
-//! [`CompR`] (a stream with a layer).
+//! Key types:
+//! - [`ExtWrite`] / [`ExtRead`]: what a layer is (module [`ext`]);
+//! - [`CompW`] / [`CompR`]: a stream plus a layer, as a `Write` / `Read`;
+//! - [`MultiWExt`] / [`MultiRExt`]: a stack of layers applied in one pass;
+//! - [`ChunkW`] / [`ChunkR`] with a [`ChunkCipher`]: authenticated chunks
+//!   (module [`chunk`]); [`LimiterW`] / [`LimiterR`] are them with
+//!   [`NoCipher`];
+//! - [`testing`]: stream wrappers injecting short and blocked I/O, for tests.
 
+pub mod chunk;
 pub mod ext;
+pub mod testing;
 
 mod comp;
+mod limiter;
+mod multi;
 
+pub use chunk::{ChunkCipher, ChunkMode, ChunkR, ChunkW, NoCipher};
 pub use comp::{CompR, CompW};
 pub use ext::{ExtRead, ExtWrite};
+pub use limiter::{LimiterR, LimiterW};
+pub use multi::{MultiRExt, MultiWExt};

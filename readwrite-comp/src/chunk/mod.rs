@@ -1,0 +1,36 @@
+//! Authenticated chunk framing: [`ChunkW`] / [`ChunkR`], the one mechanism
+//! for a message of unknown length inside a byte stream.
+//!
+//! A message is cut into chunks; each chunk is sealed in place by a
+//! [`ChunkCipher`] with its chunk index (a counter over the whole stream,
+//! never reset between messages, usable as a nonce) and the message's last
+//! chunk is flagged, so tampering, truncation, dropped or reordered chunks
+//! fail [`ChunkCipher::open`] and surface as `InvalidData`.
+//!
+//! # Wire format
+//!
+//! The chunk header is a big-endian `u32`: bit 31 is the *last* flag, bits
+//! 0..31 the data length.
+//!
+//! - [`ChunkMode::Variable`]: `header | data | tag`, with
+//!   `data.len() <= max_chunk`. The header is the cipher's associated data
+//!   (so it is authenticated but readable); a length over `max_chunk` is
+//!   rejected before the data is read.
+//! - [`ChunkMode::Fixed`]: every chunk is exactly `cell_size` bytes:
+//!   `sealed(header | data | zero padding) | tag`. Header and padding are
+//!   inside the sealed part, so a cipher that encrypts hides both a message's
+//!   exact length and where it ends; only the number of cells shows. The last
+//!   flag is authenticated as sealed data, and `open` is called with
+//!   `last == false` because the reader cannot know it before opening.
+//!
+//! Buffers are one chunk (or cell) long, allocated once at construction.
+
+mod cipher;
+mod mode;
+mod read;
+mod write;
+
+pub use cipher::{ChunkCipher, NoCipher};
+pub use mode::{ChunkMode, CHUNK_HEADER_LEN, MAX_CHUNK_LEN};
+pub use read::ChunkR;
+pub use write::ChunkW;

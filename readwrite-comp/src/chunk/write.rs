@@ -1,0 +1,185 @@
+//! [`ChunkW`]: cuts a message into sealed chunks.
+
+use super::mode::{encode_header, Layout};
+use super::{ChunkCipher, ChunkMode, CHUNK_HEADER_LEN};
+use crate::ExtWrite;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Range;
+
+/// The writing side of the chunk framing (see the [module docs](crate::chunk)).
+///
+/// Data is copied once into a chunk buffer, sealed there in place when the
+/// chunk is full (and more data comes), on [`flush_into`](ExtWrite::flush_into),
+/// or on [`write_end`](ExtWrite::write_end), which seals the last chunk. The
+/// header step writes nothing.
+///
+/// ```
+/// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
+/// use std::io::Write;
+///
+/// let cells = ChunkW::new(NoCipher, ChunkMode::Fixed { cell_size: 64 })?;
+/// let mut w = CompW::new(Vec::new(), cells);
+/// w.write_all(&[7; 100])?;
+/// w.write_end()?;
+/// assert_eq!(w.get_ref().len(), 2 * 64);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct ChunkW<C> {
+    cipher: C,
+    layout: Layout,
+    /// One chunk: header, data, then tag (fixed mode: padding before the tag).
+    buf: Vec<u8>,
+    /// Data bytes waiting in `buf` for the next seal.
+    filled: usize,
+    /// Sealed bytes of `buf` not yet taken by the inner stream.
+    out: Range<usize>,
+    next_index: u64,
+    /// The last chunk of the message is sealed (it may still be in `out`).
+    ending: bool,
+    /// A seal failed: the chunk buffer no longer holds clean data.
+    broken: bool,
+}
+
+impl<C: ChunkCipher> ChunkW<C> {
+    /// A chunk writer sealing with `cipher`; `InvalidInput` if `mode` has no
+    /// room for data next to the header and `cipher`'s tag, or is larger than
+    /// [`MAX_CHUNK_LEN`](crate::chunk::MAX_CHUNK_LEN).
+    pub fn new(cipher: C, mode: ChunkMode) -> io::Result<Self> {
+        let layout = Layout::new(mode, cipher.tag_len())?;
+        Ok(ChunkW {
+            cipher,
+            buf: vec![0; layout.buffer_len()],
+            layout,
+            filled: 0,
+            out: 0..0,
+            next_index: 0,
+            ending: false,
+            broken: false,
+        })
+    }
+
+    /// The cipher.
+    pub fn cipher(&self) -> &C {
+        &self.cipher
+    }
+
+    /// Index the next sealed chunk will get (chunks sealed so far).
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("chunk writer unusable after a seal error"));
+        }
+        Ok(())
+    }
+
+    /// Writes out the sealed chunk, if any; the buffer is then free.
+    fn drain(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        while !self.out.is_empty() {
+            match w.write(&self.buf[self.out.clone()]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out.start += n,
+                Err(e) => return Err(e),
+            }
+        }
+        self.out = 0..0;
+        // Once the last chunk is out the message is over.
+        self.ending = false;
+        Ok(())
+    }
+
+    /// Seals the `filled` data bytes as one chunk and queues it in `out`.
+    fn seal(&mut self, last: bool) -> io::Result<()> {
+        let index = self.next_index;
+        let next = index
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
+        let len = self.filled;
+        let tag_len = self.layout.tag_len;
+        self.buf[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, last));
+        let sealed = match self.layout.cell {
+            None => {
+                let (header, rest) = self.buf.split_at_mut(CHUNK_HEADER_LEN);
+                let (data, rest) = rest.split_at_mut(len);
+                let tag = &mut rest[..tag_len];
+                self.cipher.seal(index, last, header, data, tag)
+            }
+            Some(cell_size) => {
+                let (body, tag) = self.buf.split_at_mut(cell_size - tag_len);
+                body[CHUNK_HEADER_LEN + len..].fill(0);
+                self.cipher.seal(index, false, &[], body, tag)
+            }
+        };
+        if let Err(e) = sealed {
+            self.broken = true;
+            return Err(e);
+        }
+        self.next_index = next;
+        self.filled = 0;
+        let wire_len = self.layout.cell.unwrap_or(CHUNK_HEADER_LEN + len + tag_len);
+        self.out = 0..wire_len;
+        Ok(())
+    }
+}
+
+impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
+    fn write_header(&mut self, _: &mut dyn Write) -> io::Result<()> {
+        self.check()
+    }
+
+    fn write_into(&mut self, w: &mut dyn Write, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.check()?;
+        self.drain(w)?;
+        if self.filled == self.layout.capacity {
+            // Sealed only now that more data follows, so the last chunk of a
+            // message is never an extra empty one.
+            self.seal(false)?;
+            self.drain(w)?;
+        }
+        let at = CHUNK_HEADER_LEN + self.filled;
+        let n = buf.len().min(self.layout.capacity - self.filled);
+        self.buf[at..at + n].copy_from_slice(&buf[..n]);
+        self.filled += n;
+        Ok(n)
+    }
+
+    /// Seals the data buffered so far as a chunk (in fixed-cell mode, a
+    /// padded cell) and writes it out, then flushes `w`.
+    fn flush_into(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        self.check()?;
+        self.drain(w)?;
+        if self.filled > 0 {
+            self.seal(false)?;
+            self.drain(w)?;
+        }
+        w.flush()
+    }
+
+    fn write_end(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        self.check()?;
+        if !self.ending {
+            self.drain(w)?;
+            self.seal(true)?;
+            self.ending = true;
+        }
+        self.drain(w)
+    }
+}
+
+impl<C> fmt::Debug for ChunkW<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkW")
+            .field("capacity", &self.layout.capacity)
+            .field("cell", &self.layout.cell)
+            .field("filled", &self.filled)
+            .field("pending", &self.out.len())
+            .field("next_index", &self.next_index)
+            .finish_non_exhaustive()
+    }
+}
