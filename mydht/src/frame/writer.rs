@@ -1,0 +1,163 @@
+//! Writing frames: encode into a buffer, then write it out as the stream
+//! allows.
+
+use std::io::{self, Write};
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Result};
+use serde::Serialize;
+
+use super::{clamp_max_len, io_error, retry, LEN_PREFIX, RETAINED_CAPACITY};
+
+/// Encodes messages into frames and writes them to a `Write`, resumable on
+/// `WouldBlock` (it keeps its position).
+///
+/// Frames pushed while earlier ones are still pending are written in one
+/// go; a push is refused while [`max_len`](Self::max_len) bytes or more are
+/// pending, so the buffer holds at most two frames.
+///
+/// ```
+/// use mydht::frame::{FrameReader, FrameWriter};
+/// use mydht::msgenc::Bincode;
+///
+/// let enc = Bincode::new();
+/// let mut writer = FrameWriter::new(1024);
+/// writer.push_msg(&enc, &("ping", 7u32)).unwrap();
+/// let mut wire = Vec::new();
+/// writer.write_to(&mut wire).unwrap();
+/// assert_eq!(writer.pending(), 0);
+///
+/// let mut reader = FrameReader::new(1024);
+/// let msg: Option<(String, u32)> = reader.read_msg(&enc, &mut &wire[..]).unwrap();
+/// assert_eq!(msg, Some(("ping".to_string(), 7)));
+/// ```
+#[derive(Debug)]
+pub struct FrameWriter {
+    max_len: usize,
+    /// Frames not yet fully written, from `written` on.
+    buf: Vec<u8>,
+    written: usize,
+    failed: Option<Error>,
+}
+
+impl FrameWriter {
+    /// A writer of frames of at most `max_len` bytes (clamped to `u32::MAX`).
+    pub fn new(max_len: usize) -> Self {
+        FrameWriter {
+            max_len: clamp_max_len(max_len),
+            buf: Vec::new(),
+            written: 0,
+            failed: None,
+        }
+    }
+
+    /// The maximum frame length.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Bytes pushed and not yet written.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.written
+    }
+
+    /// Encodes `m` with `enc` into a new frame, written by the next
+    /// [`write_to`](Self::write_to).
+    ///
+    /// Errors, all with level `Ignore` (nothing was queued, the stream is
+    /// still in sync): the encoder's `Encode` error, `TooLarge` for a
+    /// message that encodes over the maximum, `ChannelFull` while
+    /// `max_len` bytes or more are pending (write them first).
+    pub fn push_msg<M: Serialize, E: MsgEnc>(&mut self, enc: &E, m: &M) -> Result<()> {
+        let start = self.begin_frame()?;
+        if let Err(e) = enc.encode(m, &mut self.buf) {
+            self.buf.truncate(start);
+            return Err(e);
+        }
+        self.end_frame(start)
+    }
+
+    /// Queues `bytes` as a new frame; errors as [`push_msg`](Self::push_msg).
+    pub fn push_frame(&mut self, bytes: &[u8]) -> Result<()> {
+        let start = self.begin_frame()?;
+        self.buf.extend_from_slice(bytes);
+        self.end_frame(start)
+    }
+
+    /// Writes what is pending, then flushes `w`; `Ok` once all of it is
+    /// written.
+    ///
+    /// Errors: `Io(WouldBlock)` (level `Ignore`: call again when the stream
+    /// is writable, nothing is lost); any other error of the stream, or
+    /// `Io(WriteZero)`, has level `ShutDown` (a frame may be cut in the
+    /// middle) and is returned again by later calls.
+    pub fn write_to<W: Write>(&mut self, w: &mut W) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        while self.written < self.buf.len() {
+            match retry(|| w.write(&self.buf[self.written..])) {
+                Ok(0) => {
+                    return Err(self.fail(io::Error::from(io::ErrorKind::WriteZero)));
+                }
+                Ok(n) => self.written += n,
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        if let Err(e) = retry(|| w.flush()) {
+            return Err(self.fail(e));
+        }
+        self.buf.clear();
+        self.written = 0;
+        if self.buf.capacity() > RETAINED_CAPACITY {
+            self.buf.shrink_to(RETAINED_CAPACITY);
+        }
+        Ok(())
+    }
+
+    /// Makes room for a frame and writes a placeholder prefix; returns where
+    /// the frame starts.
+    fn begin_frame(&mut self) -> Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.pending() >= self.max_len {
+            return Err(Error::new(
+                ErrorKind::ChannelFull,
+                ErrorLevel::Ignore,
+                format!("{} frame bytes pending: write them first", self.pending()),
+            ));
+        }
+        self.buf.drain(..self.written);
+        self.written = 0;
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0; LEN_PREFIX]);
+        Ok(start)
+    }
+
+    /// Checks the frame's length and fills in its prefix.
+    fn end_frame(&mut self, start: usize) -> Result<()> {
+        let len = self.buf.len() - start - LEN_PREFIX;
+        if len > self.max_len {
+            self.buf.truncate(start);
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::Ignore,
+                format!(
+                    "message of {len} bytes over the frame maximum {}",
+                    self.max_len
+                ),
+            ));
+        }
+        // `len <= max_len <= u32::MAX`: the cast is exact.
+        self.buf[start..start + LEN_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+
+    fn fail(&mut self, e: io::Error) -> Error {
+        let e = io_error(e);
+        if !e.is_would_block() {
+            self.failed = Some(e.clone());
+        }
+        e
+    }
+}
