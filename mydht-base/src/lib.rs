@@ -33,15 +33,15 @@ pub use error::{Error, ErrorKind, ErrorLevel, Result};
 pub use keyval::KeyVal;
 pub use msgenc::{Attachment, MsgEnc};
 pub use peer::Peer;
-pub use service::{
-    ReadYield, Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend,
-    SpawnUnyield, Spawner, SpawnerYield, TrySendError, WriteYield, YieldReturn,
-};
 pub use service::channel::{LocalRcChannel, MpscChannel, MpscChannelRef, NoChannel, NoSend};
 #[cfg(feature = "coroutine")]
 pub use service::spawn::CoRoutine;
 pub use service::spawn::{
     Blocker, RestartOrError, ThreadBlock, ThreadPark, ThreadParkRef, ThreadPool,
+};
+pub use service::{
+    ReadYield, Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend,
+    SpawnUnyield, Spawner, SpawnerYield, TrySendError, WriteYield, YieldReturn,
 };
 pub use sref::{ArcRef, CloneRef, RcRef, RcRefSend, Ref, SRef, SToRef};
 pub use transport::{Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Transport};

@@ -30,7 +30,7 @@ mod comp;
 mod limiter;
 mod multi;
 
-pub use chunk::{ChunkCipher, ChunkMode, ChunkR, ChunkW, NoCipher};
+pub use chunk::{ChunkCipher, ChunkMode, ChunkR, ChunkW, NoCipher, MAX_CHUNK_LEN};
 pub use comp::{CompR, CompW};
 pub use ext::{ExtRead, ExtWrite};
 pub use limiter::{LimiterR, LimiterW};
