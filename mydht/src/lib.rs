@@ -1,10 +1,27 @@
 //! # mydht
 //!
-//! A MyDHT node. For now: the default peer identity, the three-message
-//! authentication and the session shadow (stream encryption).
+//! A MyDHT node. For now it holds the node's security foundations:
+//!
+//! - the default peer identity ([`identity`]): an Ed25519 key pair saved in
+//!   an owner-only PEM file, the [`PeerId`] (SHA-256 of the public key) and
+//!   [`PeerInfo`];
+//! - authentication ([`auth`]): the three-message [`Handshake`] (ping, pong,
+//!   final pong) that proves both identity keys and derives the
+//!   [`SessionKeys`] of a connection.
+//!
+//! It is not (yet) a node: configuration, main loop, services and encoders
+//! come next. The handshake does no I/O and reads no clock: the services
+//! drive it with decoded messages and the current time.
 
+pub mod auth;
 pub mod frame;
+pub mod identity;
 pub mod msgenc;
 
+pub use auth::{
+    AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
+    Handshake, SessionKeys, Step,
+};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
+pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
 pub use msgenc::{Bincode, Json};

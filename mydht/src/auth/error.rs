@@ -1,0 +1,83 @@
+//! Why a handshake ended without authenticating the peer.
+
+use std::fmt;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel};
+
+/// Why a handshake failed. Every variant ends the handshake: the connection
+/// must be dropped. Converts into [`mydht_base::Error`] (kind `Auth`,
+/// `Timeout`, `Decode` or `Other`, level `ShutDown`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// A message this side does not expect at this point: re-ordered,
+    /// duplicated, sent to the wrong role, or after the handshake ended.
+    UnexpectedMessage {
+        /// What the handshake was waiting for.
+        expected: &'static str,
+        /// What arrived.
+        got: &'static str,
+    },
+    /// A ping whose challenge this node has already seen: a replayed ping.
+    ReplayedPing,
+    /// A pong answering a challenge this side did not issue for this
+    /// handshake: a replayed (or forged) pong.
+    ReplayedPong,
+    /// The peer used a challenge that is not fresh: it reflected this side's
+    /// own challenge back as its own.
+    ChallengeReused,
+    /// A transcript signature that does not verify with the peer's key.
+    BadSignature,
+    /// A peer whose announced id is not the hash of its identity key.
+    WrongId,
+    /// An authenticated peer that is not the one this side expected (or
+    /// this node itself).
+    UnexpectedPeer,
+    /// The handshake took longer than its timeout; its challenges expired.
+    Timeout,
+    /// A field with the wrong length, or otherwise unusable.
+    Malformed(&'static str),
+    /// The key exchange gave no shared secret (a low-order ephemeral key).
+    KeyExchange,
+    /// The local crypto library failed.
+    Crypto(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::UnexpectedMessage { expected, got } => {
+                write!(f, "expected {expected}, got {got}")
+            }
+            AuthError::ReplayedPing => write!(f, "replayed ping"),
+            AuthError::ReplayedPong => write!(f, "pong for another challenge"),
+            AuthError::ChallengeReused => write!(f, "challenge reused"),
+            AuthError::BadSignature => write!(f, "bad transcript signature"),
+            AuthError::WrongId => write!(f, "peer id is not the hash of its key"),
+            AuthError::UnexpectedPeer => write!(f, "not the expected peer"),
+            AuthError::Timeout => write!(f, "handshake timed out"),
+            AuthError::Malformed(what) => write!(f, "malformed {what}"),
+            AuthError::KeyExchange => write!(f, "key exchange failed"),
+            AuthError::Crypto(e) => write!(f, "openssl: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl From<openssl::error::ErrorStack> for AuthError {
+    fn from(e: openssl::error::ErrorStack) -> Self {
+        AuthError::Crypto(e.to_string())
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        let kind = match e {
+            AuthError::Timeout => ErrorKind::Timeout,
+            AuthError::Malformed(_) => ErrorKind::Decode,
+            AuthError::Crypto(_) => ErrorKind::Other,
+            _ => ErrorKind::Auth,
+        };
+        Error::new(kind, ErrorLevel::ShutDown, format!("authentication: {e}"))
+    }
+}

@@ -1,0 +1,331 @@
+//! The three-message handshake as a plain state machine: typed messages and
+//! the current time in, typed messages and the authenticated peer out. It
+//! does no I/O and reads no clock, so read and write services can drive it
+//! (and restart with it) however they run, and tests can drive it directly.
+//!
+//! ```text
+//! initiator                                   responder
+//!   ping  { info_i, c_i, e_i }            ──►  checks info_i, c_i unseen
+//!         ◄──  pong { info_r, c_i, c_r, e_r, sign_r(T) }
+//!   checks c_i, info_r, sign_r(T)
+//!   final { c_r, sign_i(T) }              ──►  checks c_r, sign_i(T)
+//! T = SHA-256(info_i, info_r, c_i, c_r, e_i, e_r); keys = HKDF(X25519(e_i, e_r), T)
+//! ```
+
+use std::mem;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mydht_base::Peer;
+
+use super::challenge::{Challenge, ChallengeCache};
+use super::crypto::{verify_transcript, EphemeralKey};
+use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use super::session_keys::SessionKeys;
+use super::transcript::{Role, Side, Transcript};
+use super::AuthError;
+use crate::identity::{LocalPeer, PeerId, PeerInfo};
+
+/// A handshake's successful end: who the peer is and the keys of the
+/// connection's session shadow.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The peer, its id checked against its key and its key proven.
+    pub peer: PeerInfo,
+    /// The session keys of this side.
+    pub keys: SessionKeys,
+}
+
+/// What to do after [`Handshake::handle`].
+#[derive(Debug)]
+pub enum Step {
+    /// Send this message and wait for the next one.
+    Send(AuthMessage),
+    /// Send this last message: the peer is authenticated.
+    SendAndFinish(AuthMessage, Authenticated),
+    /// Nothing to send: the peer is authenticated.
+    Finish(Authenticated),
+}
+
+/// One side of one connection's authentication.
+///
+/// An initiator starts with [`Handshake::initiate`] (which gives the ping to
+/// send) and ends in [`Handshake::on_pong`]; a responder starts with
+/// [`Handshake::respond`] and goes through [`Handshake::on_ping`] and
+/// [`Handshake::on_final`]. Any error ends the handshake: every later
+/// message is refused.
+pub struct Handshake {
+    local: Arc<LocalPeer>,
+    expected_peer: Option<PeerId>,
+    deadline: Instant,
+    state: State,
+}
+
+enum State {
+    AwaitPing,
+    AwaitPong {
+        challenge: Challenge,
+        ephemeral: EphemeralKey,
+    },
+    AwaitFinal {
+        challenge: Challenge,
+        transcript: Transcript,
+        peer: PeerInfo,
+        keys: SessionKeys,
+    },
+    Ended,
+}
+
+impl State {
+    fn expects(&self) -> &'static str {
+        match self {
+            State::AwaitPing => "ping",
+            State::AwaitPong { .. } => "pong",
+            State::AwaitFinal { .. } => "final pong",
+            State::Ended => "nothing (handshake ended)",
+        }
+    }
+}
+
+impl Handshake {
+    /// Starts the initiator side at `now`: returns the handshake and the ping
+    /// to send. With `expected_peer`, only that peer is accepted. The whole
+    /// handshake must end within `timeout`.
+    pub fn initiate(
+        local: Arc<LocalPeer>,
+        expected_peer: Option<PeerId>,
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<(Self, AuthPing), AuthError> {
+        let challenge = Challenge::random()?;
+        let ephemeral = EphemeralKey::generate()?;
+        let ping = AuthPing {
+            peer: PeerInfoMsg::from(local.info()),
+            challenge: challenge.as_bytes().to_vec(),
+            ephemeral_key: ephemeral.public().to_vec(),
+        };
+        let handshake = Handshake {
+            local,
+            expected_peer,
+            deadline: deadline(now, timeout),
+            state: State::AwaitPong {
+                challenge,
+                ephemeral,
+            },
+        };
+        Ok((handshake, ping))
+    }
+
+    /// Starts the responder side of a connection accepted at `now`, waiting
+    /// for a ping. The whole handshake must end within `timeout`.
+    pub fn respond(local: Arc<LocalPeer>, timeout: Duration, now: Instant) -> Self {
+        Handshake {
+            local,
+            expected_peer: None,
+            deadline: deadline(now, timeout),
+            state: State::AwaitPing,
+        }
+    }
+
+    /// When the handshake times out: the owner's timer should call
+    /// [`Handshake::check_timeout`] then.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the handshake succeeded or failed.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended)
+    }
+
+    /// Ends the handshake with [`AuthError::Timeout`] if `now` is past its
+    /// deadline.
+    pub fn check_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
+        if now >= self.deadline {
+            self.state = State::Ended;
+            return Err(AuthError::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Takes any handshake message: the entry point for a decoder that does
+    /// not know which one comes next. `seen` is only used for pings.
+    pub fn handle(
+        &mut self,
+        message: &AuthMessage,
+        seen: &mut ChallengeCache,
+        now: Instant,
+    ) -> Result<Step, AuthError> {
+        match message {
+            AuthMessage::Ping(ping) => self
+                .on_ping(ping, seen, now)
+                .map(|pong| Step::Send(AuthMessage::Pong(pong))),
+            AuthMessage::Pong(pong) => self
+                .on_pong(pong, now)
+                .map(|(fin, done)| Step::SendAndFinish(AuthMessage::PongFinal(fin), done)),
+            AuthMessage::PongFinal(fin) => self.on_final(fin, now).map(Step::Finish),
+        }
+    }
+
+    /// Responder: answers a ping with a pong. `seen` is the node's cache of
+    /// initiator challenges, which refuses a replayed ping.
+    pub fn on_ping(
+        &mut self,
+        ping: &AuthPing,
+        seen: &mut ChallengeCache,
+        now: Instant,
+    ) -> Result<AuthPong, AuthError> {
+        self.check_timeout(now)?;
+        match mem::replace(&mut self.state, State::Ended) {
+            State::AwaitPing => {}
+            other => return Err(unexpected(&other, "ping")),
+        }
+        let peer = ping.peer.validate()?;
+        let peer_challenge = Challenge(fixed(&ping.challenge, "challenge")?);
+        let peer_ephemeral = fixed(&ping.ephemeral_key, "ephemeral key")?;
+        if peer.get_id() == self.local.info().get_id() {
+            return Err(AuthError::UnexpectedPeer);
+        }
+        seen.use_once(&peer_challenge, now)?;
+
+        let challenge = Challenge::random()?;
+        let ephemeral = EphemeralKey::generate()?;
+        let transcript = Transcript::new(
+            &Side {
+                peer: &peer,
+                challenge: &peer_challenge,
+                ephemeral_key: &peer_ephemeral,
+            },
+            &Side {
+                peer: self.local.info(),
+                challenge: &challenge,
+                ephemeral_key: ephemeral.public(),
+            },
+        );
+        let keys = ephemeral.session_keys(&peer_ephemeral, &transcript, Role::Responder)?;
+        let signature = self.sign(&transcript, Role::Responder)?;
+        let pong = AuthPong {
+            peer: PeerInfoMsg::from(self.local.info()),
+            your_challenge: ping.challenge.clone(),
+            challenge: challenge.as_bytes().to_vec(),
+            ephemeral_key: ephemeral.public().to_vec(),
+            signature,
+        };
+        self.state = State::AwaitFinal {
+            challenge,
+            transcript,
+            peer,
+            keys,
+        };
+        Ok(pong)
+    }
+
+    /// Initiator: checks the responder's pong; gives the final pong to send
+    /// and the authenticated peer.
+    pub fn on_pong(
+        &mut self,
+        pong: &AuthPong,
+        now: Instant,
+    ) -> Result<(AuthPongFinal, Authenticated), AuthError> {
+        self.check_timeout(now)?;
+        let (challenge, ephemeral) = match mem::replace(&mut self.state, State::Ended) {
+            State::AwaitPong {
+                challenge,
+                ephemeral,
+            } => (challenge, ephemeral),
+            other => return Err(unexpected(&other, "pong")),
+        };
+        let answered: [u8; 32] = fixed(&pong.your_challenge, "challenge")?;
+        if &answered != challenge.as_bytes() {
+            return Err(AuthError::ReplayedPong);
+        }
+        let peer = pong.peer.validate()?;
+        let peer_challenge = Challenge(fixed(&pong.challenge, "challenge")?);
+        let peer_ephemeral = fixed(&pong.ephemeral_key, "ephemeral key")?;
+        let signature = fixed(&pong.signature, "signature")?;
+        if peer_challenge == challenge {
+            return Err(AuthError::ChallengeReused);
+        }
+        let id = peer.get_id();
+        if id == self.local.info().get_id() || self.expected_peer.is_some_and(|e| &e != id) {
+            return Err(AuthError::UnexpectedPeer);
+        }
+        let transcript = Transcript::new(
+            &Side {
+                peer: self.local.info(),
+                challenge: &challenge,
+                ephemeral_key: ephemeral.public(),
+            },
+            &Side {
+                peer: &peer,
+                challenge: &peer_challenge,
+                ephemeral_key: &peer_ephemeral,
+            },
+        );
+        verify_transcript(
+            peer.identity_key(),
+            &transcript,
+            Role::Responder,
+            &signature,
+        )?;
+        let keys = ephemeral.session_keys(&peer_ephemeral, &transcript, Role::Initiator)?;
+        let fin = AuthPongFinal {
+            your_challenge: pong.challenge.clone(),
+            signature: self.sign(&transcript, Role::Initiator)?,
+        };
+        Ok((fin, Authenticated { peer, keys }))
+    }
+
+    /// Responder: checks the initiator's final pong; gives the authenticated
+    /// peer.
+    pub fn on_final(
+        &mut self,
+        fin: &AuthPongFinal,
+        now: Instant,
+    ) -> Result<Authenticated, AuthError> {
+        self.check_timeout(now)?;
+        let (challenge, transcript, peer, keys) = match mem::replace(&mut self.state, State::Ended)
+        {
+            State::AwaitFinal {
+                challenge,
+                transcript,
+                peer,
+                keys,
+            } => (challenge, transcript, peer, keys),
+            other => return Err(unexpected(&other, "final pong")),
+        };
+        let answered: [u8; 32] = fixed(&fin.your_challenge, "challenge")?;
+        if &answered != challenge.as_bytes() {
+            return Err(AuthError::ReplayedPong);
+        }
+        let signature = fixed(&fin.signature, "signature")?;
+        verify_transcript(
+            peer.identity_key(),
+            &transcript,
+            Role::Initiator,
+            &signature,
+        )?;
+        Ok(Authenticated { peer, keys })
+    }
+
+    fn sign(&self, transcript: &Transcript, role: Role) -> Result<Vec<u8>, AuthError> {
+        self.local
+            .identity()
+            .sign(&transcript.signed_message(role))
+            .map(|s| s.to_vec())
+            .map_err(|e| AuthError::Crypto(e.message().to_owned()))
+    }
+}
+
+fn unexpected(state: &State, got: &'static str) -> AuthError {
+    AuthError::UnexpectedMessage {
+        expected: state.expects(),
+        got,
+    }
+}
+
+/// `now + timeout`, saturating far in the future rather than overflowing.
+fn deadline(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}

@@ -1,0 +1,26 @@
+//! Authentication: the three-message handshake that proves each peer's
+//! identity key and derives the session keys of the connection's shadow.
+//!
+//! - [`Handshake`]: one side of one connection, a state machine;
+//! - [`AuthPing`], [`AuthPong`], [`AuthPongFinal`] ([`AuthMessage`]): the
+//!   messages, serde structs for any `MsgEnc`;
+//! - [`ChallengeCache`]: the node-wide, bounded memory of initiator
+//!   challenges that refuses replayed pings;
+//! - [`Authenticated`]: the outcome, with the peer's [`PeerInfo`](crate::PeerInfo)
+//!   and its [`SessionKeys`];
+//! - [`AuthError`]: why a handshake failed.
+
+mod challenge;
+mod crypto;
+mod error;
+mod handshake;
+mod message;
+mod session_keys;
+mod transcript;
+
+pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
+pub use crypto::EPHEMERAL_KEY_LEN;
+pub use error::AuthError;
+pub use handshake::{Authenticated, Handshake, Step};
+pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+pub use session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};

@@ -1,0 +1,358 @@
+//! The default peer identity: who a node is and how it proves it.
+//!
+//! - [`Identity`]: the local node's secret keys — an Ed25519 signing key (its
+//!   identity) and an X25519 key for the tunnel layers addressed to it —
+//!   saved to and loaded from a PEM file readable by its owner only.
+//! - [`PeerId`]: SHA-256 of an Ed25519 identity public key.
+//! - [`PeerInfo`]: what a node knows of a peer (id, identity key, listening
+//!   address, tunnel key); the handshake only builds one whose id is the hash
+//!   of its key.
+//! - [`LocalPeer`]: an identity together with its own [`PeerInfo`].
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use mydht_base::peer::X25519_PUBLIC_KEY_LEN;
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result};
+use openssl::error::ErrorStack;
+use openssl::pkey::{Id, PKey, PKeyRef, Private};
+use openssl::sign::Signer;
+
+/// Length of an Ed25519 public key.
+pub const IDENTITY_KEY_LEN: usize = 32;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Length of a [`PeerId`] (a SHA-256 digest).
+pub const PEER_ID_LEN: usize = 32;
+/// Longest listening address a [`PeerInfo`] may carry, in bytes.
+pub const MAX_ADDRESS_LEN: usize = 256;
+
+/// An identity file is two small PEM blocks: anything larger is not one, and
+/// is refused before it is read into memory.
+const MAX_IDENTITY_FILE_LEN: u64 = 16 * 1024;
+const PEM_END: &str = "-----END PRIVATE KEY-----";
+
+/// A peer's id: SHA-256 of its Ed25519 identity public key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId([u8; PEER_ID_LEN]);
+
+impl PeerId {
+    /// The id of the peer owning `identity_key`.
+    pub fn of_key(identity_key: &[u8; IDENTITY_KEY_LEN]) -> Self {
+        PeerId(openssl::sha::sha256(identity_key))
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8; PEER_ID_LEN] {
+        &self.0
+    }
+}
+
+impl From<[u8; PEER_ID_LEN]> for PeerId {
+    fn from(bytes: [u8; PEER_ID_LEN]) -> Self {
+        PeerId(bytes)
+    }
+}
+
+impl fmt::Display for PeerId {
+    /// Lower-case hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for PeerId {
+    /// The first 8 bytes in hex: enough to tell peers apart in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerId(")?;
+        self.0[..8].iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        write!(f, "…)")
+    }
+}
+
+/// What a node knows of a peer, as proven by the handshake.
+///
+/// Built by [`Identity::peer_info`] for the local node, or by the handshake
+/// from a peer's message after checking that the id is the hash of the key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerInfo {
+    id: PeerId,
+    identity_key: [u8; IDENTITY_KEY_LEN],
+    address: String,
+    tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
+}
+
+impl PeerInfo {
+    /// A peer info from its parts; the id is computed from the identity key.
+    ///
+    /// Fails with `TooLarge` when the address is longer than
+    /// [`MAX_ADDRESS_LEN`].
+    pub fn new(
+        identity_key: [u8; IDENTITY_KEY_LEN],
+        address: String,
+        tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
+    ) -> Result<Self> {
+        if address.len() > MAX_ADDRESS_LEN {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::ShutDown,
+                format!("peer address of {} bytes", address.len()),
+            ));
+        }
+        Ok(PeerInfo {
+            id: PeerId::of_key(&identity_key),
+            identity_key,
+            address,
+            tunnel_key,
+        })
+    }
+
+    /// The peer's Ed25519 identity public key.
+    pub fn identity_key(&self) -> &[u8; IDENTITY_KEY_LEN] {
+        &self.identity_key
+    }
+}
+
+impl Peer for PeerInfo {
+    type Id = PeerId;
+    type Address = String;
+
+    fn get_id(&self) -> &PeerId {
+        &self.id
+    }
+
+    fn get_address(&self) -> &String {
+        &self.address
+    }
+
+    fn tunnel_public_key(&self) -> &[u8; X25519_PUBLIC_KEY_LEN] {
+        &self.tunnel_key
+    }
+}
+
+/// The local node's secret keys: Ed25519 identity and X25519 tunnel key.
+///
+/// Cloning is cheap (the keys are reference counted by openssl).
+#[derive(Clone)]
+pub struct Identity {
+    signing: PKey<Private>,
+    identity_key: [u8; IDENTITY_KEY_LEN],
+    tunnel: PKey<Private>,
+    tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
+    id: PeerId,
+}
+
+impl fmt::Debug for Identity {
+    /// Never prints the secret keys.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity").field("id", &self.id).finish()
+    }
+}
+
+impl Identity {
+    /// A fresh identity with new random keys.
+    pub fn generate() -> Result<Self> {
+        let signing = PKey::generate_ed25519().map_err(crypto_error)?;
+        let tunnel = PKey::generate_x25519().map_err(crypto_error)?;
+        Self::from_keys(signing, tunnel)
+    }
+
+    fn from_keys(signing: PKey<Private>, tunnel: PKey<Private>) -> Result<Self> {
+        let identity_key = raw_public_key(&signing, Id::ED25519, "identity")?;
+        let tunnel_key = raw_public_key(&tunnel, Id::X25519, "tunnel")?;
+        Ok(Identity {
+            id: PeerId::of_key(&identity_key),
+            signing,
+            identity_key,
+            tunnel,
+            tunnel_key,
+        })
+    }
+
+    /// Loads an identity saved by [`Identity::save`].
+    ///
+    /// Fails with `Config` when the file may be read by anyone but its owner
+    /// (its keys must be assumed leaked), `TooLarge` when it cannot be an
+    /// identity file, `Decode` when it does not hold an Ed25519 then an X25519
+    /// private key in PEM, and `Io` when it cannot be read. All are `Fatal`:
+    /// a node cannot run without its identity.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let fatal = |e: std::io::Error| Error::from(e).with_level(ErrorLevel::Fatal);
+        let file = fs::File::open(path).map_err(fatal)?;
+        let meta = file.metadata().map_err(fatal)?;
+        check_owner_only(path, &meta)?;
+        if meta.len() > MAX_IDENTITY_FILE_LEN {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::Fatal,
+                format!("identity file {} is {} bytes", path.display(), meta.len()),
+            ));
+        }
+        let mut pem = String::new();
+        // `take` keeps the bound even if the file grows after the check.
+        file.take(MAX_IDENTITY_FILE_LEN)
+            .read_to_string(&mut pem)
+            .map_err(|_| bad_identity_file(path, "not text"))?;
+        let split = pem
+            .find(PEM_END)
+            .map(|i| i + PEM_END.len())
+            .ok_or_else(|| bad_identity_file(path, "no PEM private key"))?;
+        let (first, second) = pem.split_at(split);
+        let signing = PKey::private_key_from_pem(first.as_bytes())
+            .map_err(|_| bad_identity_file(path, "bad identity key"))?;
+        let tunnel = PKey::private_key_from_pem(second.as_bytes())
+            .map_err(|_| bad_identity_file(path, "bad tunnel key"))?;
+        if signing.id() != Id::ED25519 || tunnel.id() != Id::X25519 {
+            return Err(bad_identity_file(path, "keys are not Ed25519 then X25519"));
+        }
+        Self::from_keys(signing, tunnel).map_err(|e| e.with_level(ErrorLevel::Fatal))
+    }
+
+    /// Saves the identity as two PEM (PKCS#8) private keys, Ed25519 then
+    /// X25519, in a file readable and writable by its owner only (mode 0600
+    /// on Unix). An existing file is replaced.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let mut pem = self
+            .signing
+            .private_key_to_pem_pkcs8()
+            .map_err(crypto_error)?;
+        pem.extend(
+            self.tunnel
+                .private_key_to_pem_pkcs8()
+                .map_err(crypto_error)?,
+        );
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path.as_ref())?;
+        // An existing file keeps its mode on open: restrict it before writing
+        // any secret into it.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(&pem)?;
+        file.sync_all()?;
+        Ok(())
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    /// The Ed25519 identity public key.
+    pub fn identity_key(&self) -> &[u8; IDENTITY_KEY_LEN] {
+        &self.identity_key
+    }
+
+    /// The X25519 tunnel public key.
+    pub fn tunnel_key(&self) -> &[u8; X25519_PUBLIC_KEY_LEN] {
+        &self.tunnel_key
+    }
+
+    /// The X25519 tunnel private key, for the tunnel layers addressed to
+    /// this node.
+    pub fn tunnel_private_key(&self) -> &PKeyRef<Private> {
+        &self.tunnel
+    }
+
+    /// This node's [`PeerInfo`] when it listens on `address`.
+    pub fn peer_info(&self, address: String) -> Result<PeerInfo> {
+        PeerInfo::new(self.identity_key, address, self.tunnel_key)
+    }
+
+    /// Signs `message` with the identity key (Ed25519, no pre-hash).
+    pub fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN]> {
+        let mut signature = [0u8; SIGNATURE_LEN];
+        let written = Signer::new_without_digest(&self.signing)
+            .and_then(|mut s| s.sign_oneshot(&mut signature, message))
+            .map_err(crypto_error)?;
+        debug_assert_eq!(written, SIGNATURE_LEN);
+        Ok(signature)
+    }
+}
+
+/// An [`Identity`] with the [`PeerInfo`] it announces.
+#[derive(Clone, Debug)]
+pub struct LocalPeer {
+    identity: Identity,
+    info: PeerInfo,
+}
+
+impl LocalPeer {
+    /// The local node `identity` listening on `address`.
+    pub fn new(identity: Identity, address: String) -> Result<Self> {
+        let info = identity.peer_info(address)?;
+        Ok(LocalPeer { identity, info })
+    }
+
+    /// The secret keys.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// What this node announces of itself.
+    pub fn info(&self) -> &PeerInfo {
+        &self.info
+    }
+}
+
+/// An openssl failure: not the peer's fault, but the connection cannot go on.
+pub(crate) fn crypto_error(e: ErrorStack) -> Error {
+    Error::new(
+        ErrorKind::Other,
+        ErrorLevel::ShutDown,
+        format!("openssl: {e}"),
+    )
+}
+
+fn raw_public_key<const N: usize>(key: &PKey<Private>, id: Id, what: &str) -> Result<[u8; N]> {
+    let raw = key.raw_public_key().map_err(crypto_error)?;
+    if key.id() != id {
+        return Err(Error::new(
+            ErrorKind::Config,
+            ErrorLevel::Fatal,
+            format!("{what} key has the wrong type"),
+        ));
+    }
+    raw.try_into().map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            ErrorLevel::Fatal,
+            format!("{what} public key has the wrong length"),
+        )
+    })
+}
+
+fn bad_identity_file(path: &Path, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Decode,
+        ErrorLevel::Fatal,
+        format!("identity file {}: {why}", path.display()),
+    )
+}
+
+#[cfg(unix)]
+fn check_owner_only(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::new(
+            ErrorKind::Config,
+            ErrorLevel::Fatal,
+            format!(
+                "identity file {} has mode {mode:o}: it must be readable by its owner only (0600)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_owner_only(_path: &Path, _meta: &fs::Metadata) -> Result<()> {
+    Ok(())
+}
