@@ -129,6 +129,9 @@ pub struct Splits {
     pub write_schedule: Schedule,
     /// Schedule of every stream read from.
     pub read_schedule: Schedule,
+    /// Relays are read through `ExtRead` (as when stacked under other
+    /// layers) instead of pumped.
+    pub relay_by_read: bool,
 }
 
 /// Writes `data` as one message through `writer` into a stream.
@@ -157,6 +160,9 @@ pub fn relay<T: TransformCell>(
     input: &[u8],
     splits: &Splits,
 ) -> io::Result<Vec<u8>> {
+    if splits.relay_by_read {
+        return read_message(proxy, input, splits);
+    }
     let mut r = FlakyReader::new(input, splits.read_schedule.clone());
     let mut w = FlakyWriter::new(splits.write_schedule.clone());
     retry(|| proxy.pump(&mut r, &mut w))?;
