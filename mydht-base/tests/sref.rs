@@ -72,6 +72,18 @@ mydht_base::sref_enum! {
     pub enum Never => NeverSend {}
 }
 
+mydht_base::sref_enum! {
+    /// The largest tuple variant the macro takes, crate visibility.
+    #[derive(Debug, PartialEq)]
+    pub(crate) enum Wide => WideSend {
+        /// Sixteen fields.
+        Sixteen(
+            u8, u8, u8, u8, u8, u8, u8, u8, u8, u8, u8, u8, u8, u8, u8,
+            #[allow(unused)] RcRef<u8>,
+        ),
+    }
+}
+
 mydht_base::sref_struct! {
     /// A named-field struct.
     #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +224,30 @@ fn struct_commands_round_trip() {
     assert_eq!(clones.load(Ordering::SeqCst), 0);
 
     assert_eq!(round_trip(Ping), Ping);
+}
+
+#[test]
+fn sixteen_field_tuple_variant_round_trips() {
+    let wide = Wide::Sixteen(
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        RcRef::new(15),
+    );
+    let Wide::Sixteen(a, .., b, last) = round_trip(wide);
+    assert_eq!((a, b, *last), (0, 14, 15));
 }
 
 /// Code written against `Ref` works with each implementation.
