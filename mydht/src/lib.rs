@@ -1,22 +1,27 @@
 //! # mydht
 //!
-//! A MyDHT node. For now it holds the node's security foundations:
+//! A MyDHT node. For now it holds what every connection stands on:
 //!
 //! - the default peer identity ([`identity`]): an Ed25519 key pair saved in
 //!   an owner-only PEM file, the [`PeerId`] (SHA-256 of the public key) and
 //!   [`PeerInfo`];
 //! - authentication ([`auth`]): the three-message [`Handshake`] (ping, pong,
 //!   final pong) that proves both identity keys and derives the
-//!   [`SessionKeys`] of a connection.
+//!   [`SessionKeys`] of a connection;
+//! - shadows ([`shadow`]): the layers that protect a connection's bytes with
+//!   those keys, [`SessionShadow`] (ChaCha20-Poly1305 chunks) by default;
+//! - the wire ([`frame`], [`msgenc`]): bounded length-prefixed frames and the
+//!   [`Json`] and [`Bincode`] encoders.
 //!
-//! It is not (yet) a node: configuration, main loop, services and encoders
-//! come next. The handshake does no I/O and reads no clock: the services
-//! drive it with decoded messages and the current time.
+//! It is not (yet) a node: configuration, main loop and services come next.
+//! The handshake does no I/O and reads no clock: the services drive it with
+//! decoded messages and the current time.
 
 pub mod auth;
 pub mod frame;
 pub mod identity;
 pub mod msgenc;
+pub mod shadow;
 
 pub use auth::{
     AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
@@ -25,3 +30,4 @@ pub use auth::{
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
 pub use msgenc::{Bincode, Json};
+pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};

@@ -1,0 +1,206 @@
+//! The session shadow: ChaCha20-Poly1305 authenticated chunks with counter
+//! nonces, one key per direction.
+
+use std::fmt;
+use std::io;
+
+use mydht_base::Result;
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use readwrite_comp::{ChunkCipher, ChunkMode, ChunkR, ChunkW};
+
+use super::Shadow;
+use crate::auth::{SessionKey, SessionKeys};
+
+/// Length of a ChaCha20-Poly1305 tag.
+pub const SESSION_TAG_LEN: usize = 16;
+/// Default largest chunk of the session shadow: 16 KiB, where the cipher
+/// runs at full speed and a reader's buffer stays small.
+pub const DEFAULT_MAX_CHUNK: usize = 16 * 1024;
+
+/// A [`ChunkCipher`] sealing each chunk with ChaCha20-Poly1305.
+///
+/// The 96-bit nonce is the chunk index (the per-direction counter of the
+/// chunk framing, big-endian, last 8 bytes) with the chunk's *last* flag in
+/// the first byte, so a chunk presented at another position or as the end
+/// of a message does not open. Sealing refuses an index already used with
+/// this key (no nonce reuse, even if misused) and the last index (counter
+/// exhausted): the connection must then be re-keyed by a new handshake.
+pub struct SessionCipher {
+    key: SessionKey,
+    seal_ctx: Option<CipherCtx>,
+    open_ctx: Option<CipherCtx>,
+    next_seal: u64,
+}
+
+impl fmt::Debug for SessionCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCipher")
+            .field("next_seal", &self.next_seal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionCipher {
+    /// A cipher for one direction, keyed with `key`.
+    pub fn new(key: &SessionKey) -> Self {
+        SessionCipher {
+            key: key.clone(),
+            seal_ctx: None,
+            open_ctx: None,
+            next_seal: 0,
+        }
+    }
+
+    fn nonce(chunk_index: u64, last: bool) -> [u8; 12] {
+        let mut nonce = [0u8; 12];
+        nonce[0] = u8::from(last);
+        nonce[4..].copy_from_slice(&chunk_index.to_be_bytes());
+        nonce
+    }
+
+    /// The context of one operation, created and keyed on first use: the
+    /// key schedule is done once, each chunk only sets its nonce.
+    fn context<'a>(
+        slot: &'a mut Option<CipherCtx>,
+        key: &SessionKey,
+        seal: bool,
+    ) -> io::Result<&'a mut CipherCtx> {
+        let ctx = match slot.take() {
+            Some(ctx) => ctx,
+            None => {
+                let mut ctx = CipherCtx::new().map_err(io::Error::other)?;
+                let cipher = Cipher::chacha20_poly1305();
+                if seal {
+                    ctx.encrypt_init(Some(cipher), Some(key.as_bytes()), None)
+                } else {
+                    ctx.decrypt_init(Some(cipher), Some(key.as_bytes()), None)
+                }
+                .map_err(io::Error::other)?;
+                ctx
+            }
+        };
+        Ok(slot.insert(ctx))
+    }
+}
+
+impl ChunkCipher for SessionCipher {
+    fn tag_len(&self) -> usize {
+        SESSION_TAG_LEN
+    }
+
+    fn seal(
+        &mut self,
+        chunk_index: u64,
+        last: bool,
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> io::Result<()> {
+        if chunk_index < self.next_seal {
+            return Err(io::Error::other("nonce reuse refused"));
+        }
+        if chunk_index == u64::MAX {
+            return Err(io::Error::other("nonce counter exhausted: re-key"));
+        }
+        if tag.len() != SESSION_TAG_LEN {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "tag length"));
+        }
+        let nonce = Self::nonce(chunk_index, last);
+        let ctx = Self::context(&mut self.seal_ctx, &self.key, true)?;
+        // Counted as used before sealing: a failure half-way must not let
+        // the same nonce be tried again.
+        self.next_seal = chunk_index + 1;
+        seal_in_place(ctx, &nonce, aad, data, tag).map_err(io::Error::other)
+    }
+
+    fn open(
+        &mut self,
+        chunk_index: u64,
+        last: bool,
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+    ) -> io::Result<()> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "chunk failed to authenticate");
+        if tag.len() != SESSION_TAG_LEN {
+            return Err(invalid());
+        }
+        let nonce = Self::nonce(chunk_index, last);
+        let ctx = Self::context(&mut self.open_ctx, &self.key, false)?;
+        open_in_place(ctx, &nonce, aad, data, tag).map_err(|_| invalid())
+    }
+}
+
+fn seal_in_place(
+    ctx: &mut CipherCtx,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    data: &mut [u8],
+    tag: &mut [u8],
+) -> std::result::Result<(), openssl::error::ErrorStack> {
+    ctx.encrypt_init(None, None, Some(nonce))?;
+    if !aad.is_empty() {
+        ctx.cipher_update(aad, None)?;
+    }
+    if !data.is_empty() {
+        let len = data.len();
+        ctx.cipher_update_inplace(data, len)?;
+    }
+    ctx.cipher_final(&mut [])?;
+    ctx.tag(tag)
+}
+
+fn open_in_place(
+    ctx: &mut CipherCtx,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    data: &mut [u8],
+    tag: &[u8],
+) -> std::result::Result<(), openssl::error::ErrorStack> {
+    ctx.decrypt_init(None, None, Some(nonce))?;
+    if !aad.is_empty() {
+        ctx.cipher_update(aad, None)?;
+    }
+    if !data.is_empty() {
+        let len = data.len();
+        ctx.cipher_update_inplace(data, len)?;
+    }
+    ctx.set_tag(tag)?;
+    ctx.cipher_final(&mut []).map(|_| ())
+}
+
+/// The default shadow: [`SessionCipher`] chunks in the given [`ChunkMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionShadow {
+    mode: ChunkMode,
+}
+
+impl SessionShadow {
+    /// A session shadow cutting messages as `mode` says.
+    pub fn new(mode: ChunkMode) -> Self {
+        SessionShadow { mode }
+    }
+}
+
+impl Default for SessionShadow {
+    /// Variable chunks of at most [`DEFAULT_MAX_CHUNK`] bytes.
+    fn default() -> Self {
+        SessionShadow::new(ChunkMode::Variable {
+            max_chunk: DEFAULT_MAX_CHUNK,
+        })
+    }
+}
+
+impl Shadow for SessionShadow {
+    type Writer = ChunkW<SessionCipher>;
+    type Reader = ChunkR<SessionCipher>;
+
+    fn writer(&self, keys: &SessionKeys) -> Result<Self::Writer> {
+        Ok(ChunkW::new(SessionCipher::new(&keys.send), self.mode)?)
+    }
+
+    fn reader(&self, keys: &SessionKeys) -> Result<Self::Reader> {
+        Ok(ChunkR::new(SessionCipher::new(&keys.recv), self.mode)?)
+    }
+}
