@@ -10,9 +10,9 @@ use std::fmt;
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use openssl::error::ErrorStack;
-use openssl::md::Md;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
+use openssl::sha::{sha256, Sha256};
 
 /// Length of a symmetric key.
 pub const KEY_LEN: usize = 32;
@@ -165,21 +165,68 @@ pub fn derive_hop_keys(
     Ok(keys)
 }
 
-/// HKDF-SHA256 (extract and expand) of `ikm` into `out`.
+/// HKDF-SHA256 (RFC 5869, extract and expand) of `ikm` into `out`, at most
+/// 255 × 32 bytes.
+///
+/// Built on openssl's SHA-256 directly: the EVP HKDF context costs about
+/// 10 µs to set up on OpenSSL 3, a sixth of a hop's budget.
 pub fn hkdf_sha256(
     ikm: &[u8],
     salt: &[u8],
     info: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
-    let mut ctx = PkeyCtx::new_id(Id::HKDF)?;
-    ctx.derive_init()?;
-    ctx.set_hkdf_md(Md::sha256())?;
-    ctx.set_hkdf_key(ikm)?;
-    ctx.set_hkdf_salt(salt)?;
-    ctx.add_hkdf_info(info)?;
-    ctx.derive(Some(out))?;
+    if out.len() > 255 * SHA256_LEN {
+        return Err(ErrorStack::get().into());
+    }
+    let prk = HmacSha256::new(salt).mac(&[ikm]);
+    let expand = HmacSha256::new(&prk);
+    let mut block = [0u8; SHA256_LEN];
+    for (i, chunk) in out.chunks_mut(SHA256_LEN).enumerate() {
+        // i < 255 by the check above.
+        let counter = [i as u8 + 1];
+        let previous: &[u8] = if i == 0 { &[] } else { &block };
+        block = expand.mac(&[previous, info, &counter]);
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
     Ok(())
+}
+
+const SHA256_LEN: usize = 32;
+const SHA256_BLOCK: usize = 64;
+
+/// An HMAC-SHA256 key (RFC 2104) with its padded inner and outer hash states
+/// computed once, so each MAC costs two compressions fewer.
+struct HmacSha256 {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl HmacSha256 {
+    fn new(key: &[u8]) -> Self {
+        let mut k = [0u8; SHA256_BLOCK];
+        if key.len() > SHA256_BLOCK {
+            k[..SHA256_LEN].copy_from_slice(&sha256(key));
+        } else {
+            k[..key.len()].copy_from_slice(key);
+        }
+        let mut inner = Sha256::new();
+        inner.update(&k.map(|b| b ^ 0x36));
+        let mut outer = Sha256::new();
+        outer.update(&k.map(|b| b ^ 0x5c));
+        HmacSha256 { inner, outer }
+    }
+
+    /// The MAC of the concatenation of `parts`.
+    fn mac(&self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        let mut inner = self.inner.clone();
+        for p in parts {
+            inner.update(p);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(&inner.finish());
+        outer.finish()
+    }
 }
 
 /// Enciphers (or deciphers) `data` in place with the ChaCha20 keystream of
@@ -313,6 +360,20 @@ mod tests {
         let mut bad = data.clone();
         bad[999] ^= 0x80;
         assert!(!verify_mac(&key, &bad, &tag).unwrap());
+    }
+
+    #[test]
+    fn hkdf_matches_rfc5869_test_case_1() {
+        let ikm = [0x0bu8; 22];
+        let salt: Vec<u8> = (0u8..=0x0c).collect();
+        let info: Vec<u8> = (0xf0u8..=0xf9).collect();
+        let mut okm = [0u8; 42];
+        hkdf_sha256(&ikm, &salt, &info, &mut okm).unwrap();
+        let hex: String = okm.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
     }
 
     #[test]
