@@ -1,5 +1,5 @@
 //! Spawners: the ways a [`Service`] runs. The service loop is written once,
-//! here ([`ServiceLoop`]); each spawner only says what its yield does.
+//! here; each spawner only says what its yield does.
 //!
 //! | spawner | runs on | empty channel | `spawn_yield` in `call` | `unyield` |
 //! |---|---|---|---|---|
@@ -25,7 +25,7 @@
 //!   [`ServiceRestartable::resume`] before taking new commands, the others
 //!   end with `Err(yielded)` so the caller can restart it elsewhere.
 //! - a service that panics on another thread (or coroutine) is reported as
-//!   [`ErrorKind::ServiceDied`](crate::ErrorKind::ServiceDied).
+//!   [`ErrorKind::ServiceDied`].
 
 mod blocker;
 #[cfg(feature = "coroutine")]

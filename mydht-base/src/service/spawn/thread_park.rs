@@ -8,8 +8,8 @@ use crate::service::{Service, SpawnRecv, SpawnSend, Spawner, SpawnerYield, Yield
 use crate::sref::SRef;
 
 /// Runs each service on its own thread. A yield (inside `call`, or on an
-/// empty channel) parks the thread until [`SpawnUnyield::unyield`]
-/// (crate::SpawnUnyield::unyield) from the handle or a weak handle on any
+/// empty channel) parks the thread until
+/// [`SpawnUnyield::unyield`](crate::SpawnUnyield::unyield) from the handle or a weak handle on any
 /// thread; the yield answers [`YieldReturn::Loop`]. Whoever queues a command
 /// or sees the service's stream become ready must `unyield` it; that costs
 /// an atomic swap, and a syscall only when the thread is really parked.
