@@ -1,57 +1,32 @@
 //! A service and commands holding `Rc`s run on another thread through
-//! `ThreadParkRef` + `MpscChannelRef`, and come back as `Rc`s.
+//! `ThreadParkRef` + `MpscChannelRef`, and come back as `Rc`s. Their
+//! sendable twins come from `sref_enum!` / `sref_struct!`, as users write
+//! them.
 
 mod common;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::WAIT;
 use mydht_base::service::channel::{MpscRefRecv, MpscRefSend};
 use mydht_base::{
-    MpscChannelRef, Result, SRef, SToRef, Service, SpawnChannel, SpawnHandle, SpawnSend,
-    SpawnUnyield, Spawner, SpawnerYield, ThreadParkRef,
+    MpscChannelRef, RcRef, Result, Service, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield,
+    Spawner, SpawnerYield, ThreadParkRef,
 };
 
-/// A command holding an `Rc` (not `Send`).
-#[derive(Debug, Clone)]
-struct Msg(Rc<String>);
-
-/// Its sendable form.
-struct MsgSend(String);
-
-impl SRef for Msg {
-    type Send = MsgSend;
-    fn get_sendable(self) -> MsgSend {
-        MsgSend((*self.0).clone())
+mydht_base::sref_enum! {
+    /// A command holding an `Rc` (not `Send`).
+    #[derive(Debug, Clone)]
+    pub enum Msg => MsgSend {
+        /// Greet someone.
+        Greet(RcRef<String>),
     }
 }
 
-impl SToRef<Msg> for MsgSend {
-    fn to_ref(self) -> Msg {
-        Msg(Rc::new(self.0))
-    }
-}
-
-/// A service whose state is shared through `Rc`s.
-struct Greeter {
-    seen: Rc<RefCell<Vec<Rc<String>>>>,
-}
-
-struct GreeterSend(Vec<String>);
-
-impl SRef for Greeter {
-    type Send = GreeterSend;
-    fn get_sendable(self) -> GreeterSend {
-        GreeterSend(self.seen.borrow().iter().map(|s| (**s).clone()).collect())
-    }
-}
-
-impl SToRef<Greeter> for GreeterSend {
-    fn to_ref(self) -> Greeter {
-        Greeter {
-            seen: Rc::new(RefCell::new(self.0.into_iter().map(Rc::new).collect())),
-        }
+mydht_base::sref_struct! {
+    /// A service whose state holds `Rc`s.
+    pub struct Greeter => GreeterSend {
+        seen: Vec<RcRef<String>>,
     }
 }
 
@@ -59,9 +34,14 @@ impl Service for Greeter {
     type CommandIn = Msg;
     type CommandOut = Msg;
     fn call<Y: SpawnerYield>(&mut self, cmd: Msg, _: &mut Y) -> Result<Msg> {
-        self.seen.borrow_mut().push(cmd.0.clone());
-        Ok(Msg(Rc::new(format!("hello {}", cmd.0))))
+        let Msg::Greet(name) = cmd;
+        self.seen.push(name.clone());
+        Ok(Msg::Greet(RcRef::new(format!("hello {}", *name))))
     }
+}
+
+fn greet(name: &str) -> Msg {
+    Msg::Greet(RcRef::new(name.to_string()))
 }
 
 #[test]
@@ -71,33 +51,27 @@ fn rc_commands_cross_threads_and_come_back_as_rc() {
     let (dest, mut results): (MpscRefSend<Msg>, MpscRefRecv<Msg>) =
         MpscChannelRef::new(4).new_channel().unwrap();
     let service = Greeter {
-        seen: Rc::new(RefCell::new(vec![Rc::new("before".to_string())])),
+        seen: vec![RcRef::new("before".to_string())],
     };
-    let first = Msg(Rc::new("alice".to_string()));
     let mut handle = ThreadParkRef
-        .spawn(service, dest, Some(first), recv, 0)
+        .spawn(service, dest, Some(greet("alice")), recv, 0)
         .unwrap();
-    tx.send(Msg(Rc::new("bob".to_string()))).unwrap();
+    tx.send(greet("bob")).unwrap();
     handle.unyield().unwrap();
 
-    let mut replies: Vec<Rc<String>> = Vec::new();
+    let mut replies: Vec<RcRef<String>> = Vec::new();
     while replies.len() < 2 {
-        if let Some(Msg(rc)) = results.recv_timeout(WAIT).unwrap() {
-            replies.push(rc);
+        if let Some(Msg::Greet(name)) = results.recv_timeout(WAIT).unwrap() {
+            replies.push(name);
         }
     }
     assert_eq!(*replies[0], "hello alice");
     assert_eq!(*replies[1], "hello bob");
-    // Rebuilt on this side: a fresh, unshared `Rc`.
-    assert_eq!(Rc::strong_count(&replies[0]), 1);
+    // Rebuilt on this side as a fresh, unshared `Rc`.
+    assert_eq!(Rc::strong_count(replies[0].as_rc()), 1);
 
     let (service, _, _, end) = handle.unwrap_state().unwrap();
     end.unwrap();
-    let seen: Vec<String> = service
-        .seen
-        .borrow()
-        .iter()
-        .map(|s| (**s).clone())
-        .collect();
+    let seen: Vec<&str> = service.seen.iter().map(|s| s.as_str()).collect();
     assert_eq!(seen, ["before", "alice", "bob"]);
 }

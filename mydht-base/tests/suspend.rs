@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use std::sync::Arc;
 use common::{test_dest, Counter, Results, TestDest, WAIT};
 use mydht_base::service::channel::NoRecv;
 use mydht_base::{
-    Error, MpscChannel, RestartOrError, Result, Service, ServiceRestartable, SpawnChannel,
-    SpawnHandle, SpawnSend, SpawnUnyield, Spawner, SpawnerYield, ThreadPark, ThreadPool,
-    YieldReturn,
+    Error, ErrorKind, ErrorLevel, MpscChannel, ReadYield, RestartOrError, Result, Service,
+    ServiceRestartable, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner, SpawnerYield,
+    ThreadPark, ThreadPool,
 };
 
 const WOULD_BLOCK: usize = 5;
@@ -26,15 +26,17 @@ struct MockReader {
     blocked: SyncSender<()>,
 }
 
-impl MockReader {
-    fn read(&mut self) -> io::Result<u64> {
+impl io::Read for MockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         if self.would_block > 0 {
             self.would_block -= 1;
             let _ = self.blocked.try_send(());
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok(42)
+        let value = 42u64.to_le_bytes();
+        buf[..value.len()].copy_from_slice(&value);
+        Ok(value.len())
     }
 }
 
@@ -47,19 +49,23 @@ struct ReadService {
 }
 
 impl ReadService {
+    /// Reads through `ReadYield`: a `Loop` yield retries inside it, a
+    /// `Return` yield gives `WouldBlock` back and the read is finished in
+    /// `resume`.
     fn read<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<u64> {
-        loop {
-            match self.reader.read() {
-                Ok(v) => return Ok(v),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match yld.spawn_yield() {
-                    YieldReturn::Loop => continue,
-                    YieldReturn::Return => {
-                        self.pending = true;
-                        return Err(Error::yielded());
-                    }
-                },
-                Err(e) => return Err(e.into()),
+        let mut buf = [0u8; 8];
+        match ReadYield::new(&mut self.reader, yld).read(&mut buf) {
+            Ok(8) => Ok(u64::from_le_bytes(buf)),
+            Ok(_) => Err(Error::new(
+                ErrorKind::Decode,
+                ErrorLevel::ShutDown,
+                "short read",
+            )),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.pending = true;
+                Err(Error::yielded())
             }
+            Err(e) => Err(e.into()),
         }
     }
 }
