@@ -191,3 +191,31 @@ fn pool_service_waiting_frees_its_worker() {
     counting.unwrap_state().unwrap().3.unwrap();
     reading.unwrap_state().unwrap().3.unwrap();
 }
+
+/// A `ThreadPark` service parked in the middle of a read is asked for its
+/// state: its yield answers `Return`, it comes back with `Err(yielded)`, and
+/// `RestartOrError` finishes the same read through `resume`.
+#[test]
+fn service_suspended_mid_read_moves_from_a_thread_to_restart_or_error() {
+    let (svc, attempts, blocked) = read_service();
+    let (dest, results) = test_dest();
+    let handle = ThreadPark.spawn(svc, dest, Some(()), NoRecv, 0).unwrap();
+    blocked.recv_timeout(WAIT).unwrap();
+    let (svc, dest, recv, end) = handle.unwrap_state().unwrap();
+    assert!(end.unwrap_err().is_yielded());
+    assert!(svc.pending);
+    assert!(results.try_take().is_none());
+
+    let mut handle = RestartOrError.spawn(svc, dest, None, recv, 0).unwrap();
+    let mut unyields = 0;
+    while results.try_take().is_none() {
+        assert!(unyields <= WOULD_BLOCK, "woken more than needed");
+        handle.unyield().unwrap();
+        unyields += 1;
+    }
+    // Whichever spawner made an attempt, each one used up one `WouldBlock`:
+    // no attempt was lost or repeated in the move.
+    assert_eq!(attempts.load(Ordering::SeqCst), WOULD_BLOCK + 1);
+    let (_, _, _, end) = handle.unwrap_state().unwrap();
+    end.unwrap();
+}

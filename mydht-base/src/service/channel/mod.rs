@@ -20,7 +20,14 @@ pub use mpsc::{MpscChannel, MpscRecv, MpscSend};
 pub use mpsc_ref::{MpscChannelRef, MpscRefRecv, MpscRefSend};
 pub use none::{NoChannel, NoInput, NoRecv, NoSend};
 
+use std::time::Duration;
+
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
+
+/// How long a cross-thread `recv_wait` waits before answering `Ok(None)`, so
+/// a waiting service thread checks now and then whether its owner asked it
+/// to stop.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// A zero capacity would make a same-thread channel unusable and a std
 /// channel a rendezvous: refuse it.

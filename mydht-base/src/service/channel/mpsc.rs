@@ -3,14 +3,10 @@
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::Duration;
 
-use super::{check_capacity, closed};
+use super::{check_capacity, closed, WAIT_SLICE};
 use crate::error::Result;
 use crate::service::{SpawnChannel, SpawnRecv, SpawnSend, TrySendError};
 use crate::sref::{SRef, SToRef};
-
-/// How long [`SpawnRecv::recv_wait`] waits before answering `Ok(None)`, so a
-/// waiting thread checks now and then whether its owner asked it to stop.
-const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// A bounded channel between threads (std `sync_channel`): `send` waits while
 /// `capacity` commands are queued, `try_send` gives the command back.

@@ -6,13 +6,10 @@ use std::marker::PhantomData;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::Duration;
 
-use super::{check_capacity, closed};
+use super::{check_capacity, closed, WAIT_SLICE};
 use crate::error::Result;
 use crate::service::{SpawnChannel, SpawnRecv, SpawnSend, TrySendError};
 use crate::sref::{SRef, SToRef};
-
-/// See [`MpscChannel`](super::MpscChannel)'s `recv_wait`.
-const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// A bounded channel between threads carrying `C::Send` for an [`SRef`]
 /// command `C`: the sender turns `C` into its sendable form, the receiver
