@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
@@ -312,4 +314,97 @@ fn many_connections_on_one_poll() {
         }
     }
     assert_eq!(ends.len(), 2 * CONNECTIONS);
+}
+
+/// What the main loop does with readiness: wake the service owning a half,
+/// which runs on a thread of its own. A pending wake-up is enough: the
+/// service does its I/O after taking it.
+fn wake(service: &mpsc::SyncSender<()>) {
+    match service.try_send(()) {
+        Ok(()) | Err(mpsc::TrySendError::Full(())) => {}
+        Err(mpsc::TrySendError::Disconnected(())) => {} // the service ended
+    }
+}
+
+#[test]
+fn read_and_write_services_on_their_own_threads() {
+    const LEN: usize = 2 * 1024 * 1024;
+    let mut poll = Poll::new().unwrap();
+    let mut transport = TcpTransport::bind(loopback()).unwrap();
+    transport.register(poll.registry(), LISTENER).unwrap();
+    let connected = transport
+        .connect_with(&transport.local_address().unwrap())
+        .unwrap();
+    let mut write = connected.write;
+    write.register(poll.registry(), 1).unwrap();
+
+    let mut waiter = Waiter::new();
+    let accepted = loop {
+        if let Some(accepted) = transport.accept().unwrap() {
+            break accepted;
+        }
+        waiter.next(&mut poll);
+    };
+    let mut read = accepted.read;
+    read.register(poll.registry(), 2).unwrap();
+
+    // The write service: connects, then writes until `WouldBlock` on each
+    // wake-up.
+    let (wake_writer, woken) = mpsc::sync_channel::<()>(1);
+    let writer = thread::spawn(move || {
+        let data = pattern(LEN, 3);
+        let mut sent = 0;
+        while sent < LEN {
+            woken.recv_timeout(DEADLINE).expect("write service woken");
+            if write.check_connect().unwrap() == ConnectStatus::Pending {
+                continue;
+            }
+            while sent < LEN {
+                match write.write(&data[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        // Dropping `write` ends the stream: the reader stops on it.
+    });
+    // The read service: reads until `WouldBlock` on each wake-up.
+    let (wake_reader, woken) = mpsc::sync_channel::<()>(1);
+    let (done, finished) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut received = Vec::new();
+        let mut buf = [0u8; 32 * 1024];
+        loop {
+            woken.recv_timeout(DEADLINE).expect("read service woken");
+            loop {
+                match read.read(&mut buf) {
+                    Ok(0) => {
+                        done.send(received).unwrap();
+                        return;
+                    }
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    });
+
+    let received = loop {
+        if let Ok(received) = finished.try_recv() {
+            break received;
+        }
+        for token in waiter.next(&mut poll) {
+            match token {
+                LISTENER => {}
+                1 => wake(&wake_writer),
+                2 => wake(&wake_reader),
+                other => panic!("unknown token {other}"),
+            }
+        }
+    };
+    writer.join().unwrap();
+    reader.join().unwrap();
+    assert!(received == pattern(LEN, 3));
 }
