@@ -11,6 +11,10 @@ pub const DEFAULT_MAX_HOPS: usize = 32;
 pub const DEFAULT_CELL_SIZE: usize = 16 * 1024;
 /// Default maximum length in bytes of an opaque next-hop address.
 pub const DEFAULT_MAX_ADDRESS_LEN: usize = 64;
+/// Default number of reply headers a hop remembers to refuse replays.
+pub const DEFAULT_REPLAY_CACHE_SIZE: usize = 64 * 1024;
+/// Default number of replies a sender awaits at once.
+pub const DEFAULT_MAX_PENDING_REPLIES: usize = 1024;
 /// Largest `max_hops` accepted: bounds the header block any peer makes us
 /// allocate (a few hundred KiB at most).
 pub const MAX_HOPS_LIMIT: usize = 1024;
@@ -29,6 +33,10 @@ pub struct TunnelConfig {
     pub cell_size: usize,
     /// Maximum length in bytes of an opaque next-hop address.
     pub max_address_len: usize,
+    /// Reply headers a hop remembers (bounded replay cache).
+    pub replay_cache_size: usize,
+    /// Replies a sender awaits at once (bounded table of kept reply keys).
+    pub max_pending_replies: usize,
 }
 
 impl Default for TunnelConfig {
@@ -37,6 +45,8 @@ impl Default for TunnelConfig {
             max_hops: DEFAULT_MAX_HOPS,
             cell_size: DEFAULT_CELL_SIZE,
             max_address_len: DEFAULT_MAX_ADDRESS_LEN,
+            replay_cache_size: DEFAULT_REPLAY_CACHE_SIZE,
+            max_pending_replies: DEFAULT_MAX_PENDING_REPLIES,
         }
     }
 }

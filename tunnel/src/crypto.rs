@@ -30,7 +30,7 @@ pub const REPLAY_ID_LEN: usize = 16;
 const HOP_KEYS_INFO: &[u8] = b"mydht-tunnel v1 hop keys";
 
 /// A cryptographic operation failed in openssl (bad key, low-order point).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CryptoError(ErrorStack);
 
 impl fmt::Display for CryptoError {

@@ -24,7 +24,7 @@ use std::fmt;
 use crate::crypto::CryptoError;
 
 /// Why a header could not be built or processed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum HeaderError {
     /// The route is empty (it needs at least the exit).
     EmptyRoute,

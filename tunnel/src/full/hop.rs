@@ -1,0 +1,418 @@
+//! A hop's reading end: reads the header, learns its role, then proxies,
+//! reads the payload, or (with the full tunnel's help) relays a reply or
+//! reads one.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use readwrite_comp::ExtRead;
+
+use super::reply_block::{PendingReplies, ReplyBlock, NO_REPLY, WITH_REPLY};
+use super::writer::ReplyWriter;
+use super::FrameLayout;
+use crate::cell::{
+    CellOpener, CellPeeler, CellProxy, CellReader, ReplyCellOpener, ReplyCellWrapper, TransformCell,
+};
+use crate::crypto::{X25519Secret, KEY_LEN, REPLAY_ID_LEN};
+use crate::error::TunnelError;
+use crate::header::{HeaderProcessor, HopKind, ProcessedHeader};
+use crate::replay::ReplayCache;
+
+/// A relay's outgoing side: the next header, then transformed cells.
+struct Relay<T> {
+    next_address: Vec<u8>,
+    next: Vec<u8>,
+    next_pos: usize,
+    proxy: CellProxy<T>,
+}
+
+impl<T: TransformCell> Relay<T> {
+    fn new(processed: ProcessedHeader, next: Vec<u8>, transform: T) -> Self {
+        Relay {
+            next_address: processed.address,
+            next,
+            next_pos: 0,
+            proxy: CellProxy::new(transform),
+        }
+    }
+
+    fn read_from(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+        if self.next_pos < self.next.len() {
+            let n = buf.len().min(self.next.len() - self.next_pos);
+            buf[..n].copy_from_slice(&self.next[self.next_pos..self.next_pos + n]);
+            self.next_pos += n;
+            return Ok(n);
+        }
+        self.proxy.read_from(r, buf)
+    }
+
+    fn pump(&mut self, r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+        while self.next_pos < self.next.len() {
+            match w.write(&self.next[self.next_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.next_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.proxy.pump(r, w)
+    }
+}
+
+/// The exit's side: the content preamble (reply marker and block), then the
+/// payload.
+struct Exit {
+    reader: CellReader<CellOpener>,
+    back_key: [u8; KEY_LEN],
+    preamble: Vec<u8>,
+    have: usize,
+    done: bool,
+    reply: Option<ReplyBlock>,
+}
+
+/// Where a hop reader is.
+enum Stage {
+    /// Reading the fixed-size header.
+    Header {
+        buf: Vec<u8>,
+        have: usize,
+    },
+    Relay(Relay<CellPeeler>),
+    ReplyRelay {
+        replay_id: [u8; REPLAY_ID_LEN],
+        admitted: bool,
+        relay: Relay<ReplyCellWrapper>,
+    },
+    Exit(Box<Exit>),
+    ReplyExit {
+        reply_id: Vec<u8>,
+        reader: Option<CellReader<ReplyCellOpener>>,
+    },
+    /// A header or admission error: every call repeats it.
+    Failed(TunnelError),
+}
+
+/// Reads one onion at one hop, as an `ExtRead` layer.
+///
+/// `read_header` reads and processes the fixed header (and, at the exit,
+/// the reply preamble); then [`kind`](HopReader::kind) says what this hop
+/// is. A relay streams the outgoing frame (next header then transformed
+/// cells) through `read_from`, or straight into the next hop with
+/// [`pump`](HopReader::pump); the exit reads the payload through
+/// `read_from`. Reply relays and the sender reading a reply first need
+/// [`FullTunnel::admit`](super::FullTunnel::admit) (replay cache, kept
+/// keys). Holds one header and one cell of buffer. Resumable after
+/// `WouldBlock`.
+pub struct HopReader {
+    layout: FrameLayout,
+    secret: Arc<X25519Secret>,
+    stage: Stage,
+}
+
+impl std::fmt::Debug for HopReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HopReader")
+            .field("kind", &self.kind())
+            .field("admitted", &self.is_admitted())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HopReader {
+    /// A reader for one onion arriving at the hop holding `secret`.
+    pub fn new(layout: FrameLayout, secret: Arc<X25519Secret>) -> Self {
+        HopReader {
+            stage: Stage::Header {
+                buf: vec![0u8; layout.header.header_len()],
+                have: 0,
+            },
+            layout,
+            secret,
+        }
+    }
+
+    /// This hop's role, once the header is read.
+    pub fn kind(&self) -> Option<HopKind> {
+        match &self.stage {
+            Stage::Header { .. } | Stage::Failed(_) => None,
+            Stage::Relay(_) => Some(HopKind::Relay),
+            Stage::ReplyRelay { .. } => Some(HopKind::ReplyRelay),
+            Stage::Exit(_) => Some(HopKind::Exit),
+            Stage::ReplyExit { .. } => Some(HopKind::ReplyExit),
+        }
+    }
+
+    /// True when the stream can go on without the full tunnel object.
+    pub fn is_admitted(&self) -> bool {
+        match &self.stage {
+            Stage::Relay(_) | Stage::Exit(_) => true,
+            Stage::ReplyRelay { admitted, .. } => *admitted,
+            Stage::ReplyExit { reader, .. } => reader.is_some(),
+            Stage::Header { .. } | Stage::Failed(_) => false,
+        }
+    }
+
+    /// For a relay (either direction), the next hop's opaque address.
+    pub fn next_address(&self) -> Option<&[u8]> {
+        match &self.stage {
+            Stage::Relay(r) => Some(&r.next_address),
+            Stage::ReplyRelay { relay, .. } => Some(&relay.next_address),
+            _ => None,
+        }
+    }
+
+    /// At the exit, the reply block the sender included, if any.
+    pub fn reply_block(&self) -> Option<&ReplyBlock> {
+        match &self.stage {
+            Stage::Exit(e) => e.reply.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// At the exit, takes the reply block and makes the writer of the reply
+    /// (single use: a second call is [`TunnelError::Used`]).
+    pub fn reply_writer(&mut self) -> Result<ReplyWriter, TunnelError> {
+        match &mut self.stage {
+            Stage::Exit(e) if e.done => {
+                let block = e.reply.take().ok_or(TunnelError::Used)?;
+                ReplyWriter::new(&self.layout, block, &e.back_key)
+            }
+            Stage::Exit(_) | Stage::Header { .. } => Err(TunnelError::NoHeader),
+            Stage::Failed(e) => Err(e.clone()),
+            other => Err(TunnelError::WrongRole(kind_of(other))),
+        }
+    }
+
+    /// At a relay, streams the rest of the onion into the next hop's `w`:
+    /// `Ok` once the last cell is written (not flushed). Call again after
+    /// `WouldBlock` from either side.
+    pub fn pump(&mut self, r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+        match &mut self.stage {
+            Stage::Relay(relay) => relay.pump(r, w),
+            Stage::ReplyRelay {
+                admitted: true,
+                relay,
+                ..
+            } => relay.pump(r, w),
+            other => Err(self_error(other).into()),
+        }
+    }
+
+    /// Checks a reply relay's header against the hop's replay cache.
+    pub(crate) fn admit_reply_relay(&mut self, cache: &mut ReplayCache) -> Result<(), TunnelError> {
+        if let Stage::ReplyRelay {
+            replay_id,
+            admitted,
+            ..
+        } = &mut self.stage
+        {
+            if *admitted {
+                return Ok(());
+            }
+            if !cache.check_and_insert(replay_id) {
+                self.stage = Stage::Failed(TunnelError::Replayed);
+                return Err(TunnelError::Replayed);
+            }
+            *admitted = true;
+        }
+        Ok(())
+    }
+
+    /// Gives the sender's reply reader the keys she kept for this reply.
+    pub(crate) fn admit_reply_exit(
+        &mut self,
+        pending: &mut PendingReplies,
+    ) -> Result<(), TunnelError> {
+        if let Stage::ReplyExit { reply_id, reader } = &mut self.stage {
+            if reader.is_some() {
+                return Ok(());
+            }
+            let Some(keys) = pending.take(reply_id) else {
+                self.stage = Stage::Failed(TunnelError::UnknownReply);
+                return Err(TunnelError::UnknownReply);
+            };
+            let opener = ReplyCellOpener::new(self.layout.cell, &keys.exit_key, &keys.relay_keys)?;
+            *reader = Some(CellReader::new(opener));
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the header; `Ok(true)` once it is processed.
+    fn read_fixed_header(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        let Stage::Header { buf, have } = &mut self.stage else {
+            return Ok(());
+        };
+        while *have < buf.len() {
+            match r.read(&mut buf[*have..]) {
+                Ok(0) => {
+                    let e = TunnelError::TruncatedHeader { got: *have };
+                    self.stage = Stage::Failed(e.clone());
+                    return Err(e.into());
+                }
+                Ok(n) => *have += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let header = std::mem::take(buf);
+        match self.process(&header) {
+            Ok(stage) => {
+                self.stage = stage;
+                Ok(())
+            }
+            Err(e) => {
+                self.stage = Stage::Failed(e.clone());
+                Err(e.into())
+            }
+        }
+    }
+
+    fn process(&self, header: &[u8]) -> Result<Stage, TunnelError> {
+        let mut processor = HeaderProcessor::new(self.layout.header);
+        let mut next = vec![0u8; self.layout.header.header_len()];
+        let p = processor.process(&self.secret, header, &mut next)?;
+        let cell = self.layout.cell;
+        Ok(match p.kind {
+            HopKind::Relay => {
+                let peeler = CellPeeler::new(cell, &p.keys.content_key)?;
+                Stage::Relay(Relay::new(p, next, peeler))
+            }
+            HopKind::ReplyRelay => {
+                let replay_id = p.keys.replay_id;
+                let wrapper = ReplyCellWrapper::new(cell, &p.keys.content_key)?;
+                Stage::ReplyRelay {
+                    replay_id,
+                    admitted: false,
+                    relay: Relay::new(p, next, wrapper),
+                }
+            }
+            HopKind::Exit => Stage::Exit(Box::new(Exit {
+                reader: CellReader::new(CellOpener::new(cell, &p.keys.content_key)?),
+                back_key: p.keys.back_key,
+                preamble: vec![0u8; 1 + ReplyBlock::encoded_len(&self.layout.header)],
+                have: 0,
+                done: false,
+                reply: None,
+            })),
+            HopKind::ReplyExit => Stage::ReplyExit {
+                reply_id: p.address,
+                reader: None,
+            },
+        })
+    }
+
+    /// At the exit, reads the reply marker and block ahead of the payload.
+    fn read_preamble(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        let Stage::Exit(exit) = &mut self.stage else {
+            return Ok(());
+        };
+        while !exit.done {
+            let want = if exit.have == 0 {
+                1
+            } else {
+                match exit.preamble[0] {
+                    NO_REPLY => 1,
+                    WITH_REPLY => exit.preamble.len(),
+                    _ => 0,
+                }
+            };
+            if want == 0 {
+                return Err(self.fail(TunnelError::BadReplyBlock));
+            }
+            if exit.have == want {
+                if want > 1 {
+                    match ReplyBlock::decode(&self.layout.header, &exit.preamble[1..]) {
+                        Ok(b) => exit.reply = Some(b),
+                        Err(e) => return Err(self.fail(e)),
+                    }
+                }
+                exit.done = true;
+                exit.preamble = Vec::new();
+                break;
+            }
+            let n = exit
+                .reader
+                .read_from(r, &mut exit.preamble[exit.have..want])?;
+            if n == 0 {
+                return Err(self.fail(TunnelError::BadReplyBlock));
+            }
+            exit.have += n;
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: TunnelError) -> io::Error {
+        self.stage = Stage::Failed(e.clone());
+        e.into()
+    }
+}
+
+/// The role a stage stands for (for errors).
+fn kind_of(stage: &Stage) -> HopKind {
+    match stage {
+        Stage::Relay(_) | Stage::Header { .. } | Stage::Failed(_) => HopKind::Relay,
+        Stage::ReplyRelay { .. } => HopKind::ReplyRelay,
+        Stage::Exit(_) => HopKind::Exit,
+        Stage::ReplyExit { .. } => HopKind::ReplyExit,
+    }
+}
+
+/// Why a stage cannot stream now.
+fn self_error(stage: &Stage) -> TunnelError {
+    match stage {
+        Stage::Header { .. } => TunnelError::NoHeader,
+        Stage::Failed(e) => e.clone(),
+        Stage::ReplyRelay { .. } => TunnelError::NeedsFullTunnel(HopKind::ReplyRelay),
+        Stage::ReplyExit { reader: None, .. } => TunnelError::NeedsFullTunnel(HopKind::ReplyExit),
+        other => TunnelError::WrongRole(kind_of(other)),
+    }
+}
+
+impl ExtRead for HopReader {
+    /// Reads and processes the header; at the exit, also the reply
+    /// preamble.
+    fn read_header(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        if let Stage::Failed(e) = &self.stage {
+            return Err(e.clone().into());
+        }
+        self.read_fixed_header(r)?;
+        self.read_preamble(r)
+    }
+
+    /// A relay: outgoing frame bytes. The exit or the sender of a reply:
+    /// payload bytes. `Ok(0)` at the end of the message.
+    fn read_from(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.stage {
+            Stage::Relay(relay) => relay.read_from(r, buf),
+            Stage::ReplyRelay {
+                admitted: true,
+                relay,
+                ..
+            } => relay.read_from(r, buf),
+            Stage::Exit(exit) if exit.done => exit.reader.read_from(r, buf),
+            Stage::ReplyExit {
+                reader: Some(reader),
+                ..
+            } => reader.read_from(r, buf),
+            other => Err(self_error(other).into()),
+        }
+    }
+
+    /// Reads (and checks) the rest of the message, discarding it.
+    fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        match &mut self.stage {
+            Stage::Relay(relay) => relay.proxy.read_end(r),
+            Stage::ReplyRelay {
+                admitted: true,
+                relay,
+                ..
+            } => relay.proxy.read_end(r),
+            Stage::Exit(exit) if exit.done => exit.reader.read_end(r),
+            Stage::ReplyExit {
+                reader: Some(reader),
+                ..
+            } => reader.read_end(r),
+            other => Err(self_error(other).into()),
+        }
+    }
+}

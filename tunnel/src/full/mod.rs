@@ -1,0 +1,136 @@
+//! The Full tunnel: a fixed header, then constant-size cells, as
+//! readwrite-comp layers; reply blocks; the hop's full object holding the
+//! replay cache and the kept reply keys.
+//!
+//! Query: the sender's [`FullWriter`] writes the header for the whole route
+//! and the payload in cells with one layer per hop. Each relay's
+//! [`HopReader`] reads its layer of the header, writes the next header and
+//! moves cells one at a time, peeling its layer. The exit's `HopReader`
+//! reads the payload, and the reply block if the sender put one first in
+//! the content.
+//!
+//! Reply: the exit's [`ReplyWriter`] writes the reply header the sender
+//! built and seals cells under its back key; each reply relay adds a layer
+//! (after [`FullTunnel::admit`] checked its replay cache); the sender's
+//! `HopReader`, admitted with the keys she kept, peels them all.
+
+mod hop;
+mod reply_block;
+mod writer;
+
+pub use hop::HopReader;
+pub use reply_block::{PendingReplies, PendingReply, ReplyBlock};
+pub use writer::{FullWriter, OnionWriter, ReplyWriter};
+
+use std::sync::Arc;
+
+use crate::cell::CellLayout;
+use crate::config::TunnelConfig;
+use crate::crypto::X25519Secret;
+use crate::error::TunnelError;
+use crate::header::{HeaderLayout, HopKind, RouteHop};
+use crate::replay::ReplayCache;
+use crate::view::TunnelReadProv;
+
+/// The byte geometry of a tunnel: its header and its cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// The fixed header.
+    pub header: HeaderLayout,
+    /// The content cells.
+    pub cell: CellLayout,
+}
+
+impl FrameLayout {
+    /// The layout of `config`.
+    pub fn new(config: &TunnelConfig) -> Result<Self, TunnelError> {
+        Ok(FrameLayout {
+            header: HeaderLayout::new(config)?,
+            cell: CellLayout::new(config)?,
+        })
+    }
+
+    /// Bytes on the wire for a message whose content (reply preamble
+    /// included) is `content_len` bytes: the same at every hop.
+    pub fn frame_len(&self, content_len: u64) -> u64 {
+        self.header.header_len() as u64
+            + self.cell.cells_for(content_len) * self.cell.cell_size() as u64
+    }
+}
+
+/// A hop's full tunnel object: its key, its bounded replay cache and the
+/// bounded table of reply keys it keeps as a sender.
+///
+/// One per node (the tunnel global service holds it). Read services hold
+/// the light [`TunnelReadProv`] instead and hand a [`HopReader`] here only
+/// when [`HopReader::is_admitted`] is false.
+pub struct FullTunnel {
+    view: TunnelReadProv,
+    replay: ReplayCache,
+    pending: PendingReplies,
+}
+
+impl FullTunnel {
+    /// The tunnel object of the node holding `secret`.
+    pub fn new(config: TunnelConfig, secret: X25519Secret) -> Result<Self, TunnelError> {
+        Ok(FullTunnel {
+            view: TunnelReadProv::new(config, Arc::new(secret))?,
+            replay: ReplayCache::new(config.replay_cache_size),
+            pending: PendingReplies::new(config.max_pending_replies),
+        })
+    }
+
+    /// A light clonable view for read services (no cache).
+    pub fn view(&self) -> TunnelReadProv {
+        self.view.clone()
+    }
+
+    /// The frame layout.
+    pub fn layout(&self) -> &FrameLayout {
+        self.view.layout()
+    }
+
+    /// A query writer for `route`; with `reply_route` (reply relays, then
+    /// this node last), keeps the reply keys until the reply is read.
+    pub fn new_writer(
+        &mut self,
+        route: &[RouteHop],
+        reply_route: Option<&[RouteHop]>,
+    ) -> Result<FullWriter, TunnelError> {
+        if reply_route.is_some() && self.pending.len() >= self.pending_capacity() {
+            return Err(TunnelError::TooManyPendingReplies);
+        }
+        let (writer, pending) = FullWriter::new(self.layout(), route, reply_route)?;
+        if let Some(p) = pending {
+            self.pending.insert(p)?;
+        }
+        Ok(writer)
+    }
+
+    fn pending_capacity(&self) -> usize {
+        self.view.config().max_pending_replies
+    }
+
+    /// Lets `reader` go on where it needs this object: a reply relay is
+    /// checked against the replay cache (a second use is
+    /// [`TunnelError::Replayed`]); a reply to this node gets the keys kept
+    /// for it ([`TunnelError::UnknownReply`] if none). Other roles pass.
+    pub fn admit(&mut self, reader: &mut HopReader) -> Result<(), TunnelError> {
+        match reader.kind() {
+            Some(HopKind::ReplyRelay) => reader.admit_reply_relay(&mut self.replay),
+            Some(HopKind::ReplyExit) => reader.admit_reply_exit(&mut self.pending),
+            Some(_) => Ok(()),
+            None => Err(TunnelError::NoHeader),
+        }
+    }
+
+    /// Replies this node awaits as a sender.
+    pub fn pending_replies(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Gives up waiting for reply `id` (forgets its keys).
+    pub fn cancel_reply(&mut self, id: &[u8; crate::crypto::REPLAY_ID_LEN]) -> bool {
+        self.pending.cancel(id)
+    }
+}
