@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, leaf, write_plain, Spec};
+use common::{config, upper, write_plain, Spec};
 use proptest::prelude::*;
 use readwrite_comp::testing::{retry, ChecksumCipher, FaultPlan, FaultyReader, FaultyWriter};
 use readwrite_comp::{
@@ -16,7 +16,7 @@ proptest! {
 
     #[test]
     fn every_message_is_whole_cells(
-        upper in prop::collection::vec(leaf(), 0..3),
+        upper in prop::collection::vec(upper(), 0..3),
         cell_size in 13..300usize,
         msgs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..900), 1..4),
         flush_every in 0..400usize,
@@ -184,4 +184,13 @@ fn blocked_write_takes_nothing() {
     let mut back = Vec::new();
     r.read_to_end(&mut back).unwrap();
     assert_eq!(back, b"abcd");
+}
+
+#[test]
+fn stacked_headers_go_through_the_layers_below() {
+    // [marker 1, marker 2, limiter]: marker 2's header, then marker 1's,
+    // then the body, all framed by the limiter (one chunk here).
+    let spec = Spec::Stack(vec![Spec::Marker(1), Spec::Marker(2), Spec::Limiter(64)]);
+    let wire = write_plain(&spec, &[b"hi".to_vec()]);
+    assert_eq!(wire, [0x80, 0, 0, 8, 0xA5, 2, !2, 0xA5, 1, !1, b'h', b'i']);
 }

@@ -53,14 +53,18 @@ fn every_byte_blocked_once_one_byte_at_a_time() {
     use std::io::{Read, Write};
 
     let spec = Spec::Stack(vec![
+        Spec::Marker(1),
+        Spec::Marker(2),
         Spec::Cell {
             cell_size: 40,
             key: 7,
         },
+        Spec::Marker(3),
         Spec::Chunk {
             max_chunk: 9,
             key: 8,
         },
+        Spec::Stack(vec![Spec::Marker(4), Spec::Marker(5)]),
         Spec::Limiter(5),
     ]);
     let msg: Vec<u8> = (0..=255).collect();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, leaf, read_plain, write_plain, Spec};
+use common::{config, read_plain, upper, write_plain, Spec};
 use proptest::prelude::*;
 use readwrite_comp::testing::{ChecksumCipher, FaultPlan, FaultyReader};
 use readwrite_comp::{ChunkMode, ChunkR, CompR, LimiterR, NoCipher};
@@ -17,7 +17,7 @@ fn authenticated_stack() -> impl Strategy<Value = (Spec, bool)> {
         (13..300usize, any::<u64>())
             .prop_map(|(cell_size, key)| (Spec::Cell { cell_size, key }, true)),
     ];
-    (prop::collection::vec(leaf(), 0..3), bottom).prop_map(|(mut v, (b, cells))| {
+    (prop::collection::vec(upper(), 0..3), bottom).prop_map(|(mut v, (b, cells))| {
         v.push(b);
         (Spec::Stack(v), cells)
     })

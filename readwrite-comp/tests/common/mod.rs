@@ -14,9 +14,17 @@ use std::io::{self, Cursor, Read, Write};
 #[derive(Debug, Clone)]
 pub enum Spec {
     Limiter(usize),
-    Chunk { max_chunk: usize, key: u64 },
-    Cell { cell_size: usize, key: u64 },
+    Chunk {
+        max_chunk: usize,
+        key: u64,
+    },
+    Cell {
+        cell_size: usize,
+        key: u64,
+    },
     Stack(Vec<Spec>),
+    /// A header-only layer (see [`Marker`]); needs a framing layer below.
+    Marker(u8),
 }
 
 impl Spec {
@@ -42,6 +50,7 @@ impl Spec {
                 .unwrap(),
             ),
             Spec::Stack(v) => Box::new(MultiWExt::new(v.iter().map(Spec::writer).collect())),
+            Spec::Marker(id) => Box::new(Marker::new(*id)),
         }
     }
 
@@ -67,6 +76,7 @@ impl Spec {
                 .unwrap(),
             ),
             Spec::Stack(v) => Box::new(MultiRExt::new(v.iter().map(Spec::reader).collect())),
+            Spec::Marker(id) => Box::new(Marker::new(*id)),
         }
     }
 }
@@ -90,10 +100,15 @@ pub fn leaf() -> impl Strategy<Value = Spec> {
     ]
 }
 
+/// Any layer over a framing layer: a framing layer or a header marker.
+pub fn upper() -> impl Strategy<Value = Spec> {
+    prop_oneof![4 => leaf(), 1 => any::<u8>().prop_map(Spec::Marker)]
+}
+
 /// Any stack, nested stacks included, that ends (wire side) with a framing
 /// layer so messages are delimited.
 pub fn stack() -> impl Strategy<Value = Spec> {
-    let any_layer = leaf().prop_recursive(2, 8, 3, |inner| {
+    let any_layer = upper().prop_recursive(2, 8, 3, |inner| {
         prop::collection::vec(inner, 0..3).prop_map(Spec::Stack)
     });
     (prop::collection::vec(any_layer, 0..3), leaf()).prop_map(|(mut v, bottom)| {
@@ -215,4 +230,69 @@ pub fn write_plain(spec: &Spec, msgs: &[Vec<u8>]) -> Vec<u8> {
         w.write_end().unwrap();
     }
     w.into_inner()
+}
+
+/// A layer with a 3-byte header `[0xA5, id, !id]` and a pass-through body:
+/// shows where each layer's header lands in a stack, and that partly
+/// written or read headers resume.
+#[derive(Debug)]
+pub struct Marker {
+    header: [u8; 3],
+    /// Header bytes written or read so far.
+    done: usize,
+}
+
+impl Marker {
+    pub fn new(id: u8) -> Self {
+        Marker {
+            header: [0xA5, id, !id],
+            done: 0,
+        }
+    }
+}
+
+impl ExtWrite for Marker {
+    fn write_header(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        while self.done < 3 {
+            match w.write(&self.header[self.done..])? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => self.done += n,
+            }
+        }
+        self.done = 0;
+        Ok(())
+    }
+    fn write_into(&mut self, w: &mut dyn Write, buf: &[u8]) -> io::Result<usize> {
+        w.write(buf)
+    }
+    fn flush_into(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        w.flush()
+    }
+    fn write_end(&mut self, _: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ExtRead for Marker {
+    fn read_header(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        let mut got = [0; 3];
+        while self.done < 3 {
+            let n = r.read(&mut got[..3 - self.done])?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if got[..n] != self.header[self.done..self.done + n] {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad marker"));
+            }
+            self.done += n;
+        }
+        self.done = 0;
+        Ok(())
+    }
+    fn read_from(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+        r.read(buf)
+    }
+    fn read_end(&mut self, _: &mut dyn Read) -> io::Result<()> {
+        Ok(())
+    }
 }
