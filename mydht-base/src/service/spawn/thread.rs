@@ -147,7 +147,9 @@ impl Shared {
     /// notification is pending).
     pub(crate) fn park_until_notified(&self) {
         for _ in 0..SPINS {
-            if self.take_notification() {
+            // A plain load first: a failing compare-exchange would still take
+            // the cache line from the notifying thread.
+            if self.state.load(Ordering::Relaxed) == NOTIFIED && self.take_notification() {
                 return;
             }
             std::hint::spin_loop();
