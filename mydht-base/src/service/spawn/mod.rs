@@ -25,7 +25,10 @@
 //!   [`ServiceRestartable::resume`] before taking new commands, the others
 //!   end with `Err(yielded)` so the caller can restart it elsewhere.
 //! - a service that panics on another thread (or coroutine) is reported as
-//!   [`ErrorKind::ServiceDied`].
+//!   [`ErrorKind::ServiceDied`];
+//! - `unwrap_state` on a service that is still running (thread, coroutine)
+//!   asks it to end once its channel is empty: queued commands are still
+//!   processed, and a yield inside `call` then answers `Return`.
 
 mod blocker;
 #[cfg(feature = "coroutine")]
