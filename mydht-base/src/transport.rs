@@ -141,7 +141,9 @@ pub trait ConnectCheck {
 /// Registering either half of a connection registers the connection for
 /// **both** directions under one token: register exactly one half (the one
 /// the node learns of first), and dispatch readable readiness to the read
-/// service and writable readiness to the write service.
+/// service and writable readiness to the write service. Readiness may be
+/// spurious (the in-memory test transport reports both directions on every
+/// event): a woken service does its I/O until `WouldBlock` and suspends again.
 pub trait Registerable<P> {
     /// Registers under `token`. `Ok(false)` means this source cannot be
     /// polled (a blocking transport): the node must run it on threads of its

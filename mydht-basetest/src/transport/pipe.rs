@@ -50,7 +50,8 @@ impl Pipe {
     pub(crate) fn new(capacity: usize, writer: Arc<Readiness>, reader: Arc<Readiness>) -> Self {
         Pipe {
             state: Mutex::new(PipeState {
-                buf: VecDeque::with_capacity(capacity.max(1)),
+                // Grows with use: idle connections cost nothing.
+                buf: VecDeque::new(),
                 capacity: capacity.max(1),
                 writer_gone: false,
                 reader_gone: false,

@@ -10,6 +10,9 @@ use super::faults::{FaultState, Faults, Step, TamperHook};
 use super::pipe::{Blocking, Pipe};
 use super::readiness::Readiness;
 
+/// Most bytes a tampered write copies at once (the rest is a short write).
+const TAMPER_CHUNK: usize = 16 * 1024;
+
 /// One side of a connection: what its read half and write half share.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -100,7 +103,8 @@ impl Read for MemReadStream {
 
 impl Registerable<Registry> for MemReadStream {
     /// Registers the connection (both directions) under `token`; `Ok(false)`
-    /// for a blocking transport.
+    /// for a blocking transport. The connection registers once:
+    /// `AlreadyExists` if either half already did.
     fn register(&mut self, registry: &Registry, token: usize) -> Result<bool> {
         self.endpoint.register(registry, token)
     }
@@ -170,7 +174,8 @@ impl Write for MemWriteStream {
         };
         let written = match &self.tamper {
             Some(hook) => {
-                let mut chunk = buf[..n].to_vec();
+                // A bounded copy: the caller's buffer may be much larger.
+                let mut chunk = buf[..n.min(TAMPER_CHUNK)].to_vec();
                 hook(self.faults.offset, &mut chunk);
                 self.endpoint
                     .outbound
@@ -208,7 +213,8 @@ impl ConnectCheck for MemWriteStream {
 
 impl Registerable<Registry> for MemWriteStream {
     /// Registers the connection (both directions) under `token`; `Ok(false)`
-    /// for a blocking transport.
+    /// for a blocking transport. The connection registers once:
+    /// `AlreadyExists` if either half already did.
     fn register(&mut self, registry: &Registry, token: usize) -> Result<bool> {
         self.endpoint.register(registry, token)
     }
