@@ -11,6 +11,34 @@
 //! [`TransformCell`], [`OpenCell`]); the stream layers [`CellWriter`],
 //! [`CellProxy`] and [`CellReader`] run them over readwrite-comp's
 //! `ExtWrite` / `ExtRead` with one cell of buffer each.
+//!
+//! ```
+//! use readwrite_comp::{ExtRead, ExtWrite};
+//! use tunnel::cell::{CellLayout, CellOpener, CellPeeler, CellProxy, CellReader, CellSealer, CellWriter};
+//! use tunnel::TunnelConfig;
+//!
+//! let layout = CellLayout::new(&TunnelConfig::default())?;
+//! let (relay_key, exit_key) = ([1u8; 32], [2u8; 32]); // from the header's HopKeys
+//!
+//! // The sender seals one layer per hop.
+//! let mut writer = CellWriter::new(CellSealer::new(layout, &[relay_key, exit_key])?);
+//! let mut to_relay = Vec::new();
+//! writer.write_all_into(&mut to_relay, b"hello")?;
+//! writer.write_end(&mut to_relay)?;
+//!
+//! // The relay checks and removes its layer, cell by cell.
+//! let mut relay = CellProxy::new(CellPeeler::new(layout, &relay_key)?);
+//! let mut to_exit = Vec::new();
+//! relay.pump(&mut &to_relay[..], &mut to_exit)?;
+//! assert_eq!(to_exit.len(), to_relay.len()); // same cell size at every hop
+//!
+//! // The exit checks the last layer and reads the payload.
+//! let mut exit = CellReader::new(CellOpener::new(layout, &exit_key)?);
+//! let mut buf = [0u8; 16];
+//! let n = exit.read_from(&mut &to_exit[..], &mut buf)?;
+//! assert_eq!(&buf[..n], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod error;
 mod layer;
