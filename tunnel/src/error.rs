@@ -6,6 +6,7 @@ use std::io;
 use crate::cell::CellError;
 use crate::config::ConfigError;
 use crate::crypto::CryptoError;
+use crate::full::HopFailure;
 use crate::header::{HeaderError, HopKind};
 
 /// Why a tunnel could not be written, proxied or read.
@@ -46,6 +47,17 @@ pub enum TunnelError {
     NoHeader,
     /// This one-message onion already carried its message.
     Used,
+    /// A hop of the route reported it could not go on (see
+    /// `FullWriter::read_error_report`).
+    HopFailed {
+        /// Index of the hop in the route (0 = first relay; the last index
+        /// is the exit).
+        hop: usize,
+        /// What went wrong there.
+        failure: HopFailure,
+    },
+    /// An error report that no hop of the route made (tampered or foreign).
+    BadErrorReport,
     /// openssl failed.
     Crypto(CryptoError),
 }
@@ -62,7 +74,9 @@ impl TunnelError {
             TunnelError::Header(_)
             | TunnelError::Replayed
             | TunnelError::UnknownReply
-            | TunnelError::BadReplyBlock => io::ErrorKind::InvalidData,
+            | TunnelError::BadReplyBlock
+            | TunnelError::BadErrorReport => io::ErrorKind::InvalidData,
+            TunnelError::HopFailed { .. } => io::ErrorKind::ConnectionAborted,
             TunnelError::Config(_)
             | TunnelError::NeedsFullTunnel(_)
             | TunnelError::WrongRole(_)
@@ -93,6 +107,10 @@ impl fmt::Display for TunnelError {
             TunnelError::WrongRole(k) => write!(f, "not possible at a {k:?} hop"),
             TunnelError::NoHeader => write!(f, "header not read or written yet"),
             TunnelError::Used => write!(f, "onion already used for a message"),
+            TunnelError::HopFailed { hop, failure } => {
+                write!(f, "hop {hop} of the route failed: {failure:?}")
+            }
+            TunnelError::BadErrorReport => write!(f, "error report made by no hop of the route"),
             TunnelError::Crypto(e) => write!(f, "{e}"),
         }
     }

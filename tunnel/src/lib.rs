@@ -32,6 +32,8 @@ pub mod view;
 
 pub use config::TunnelConfig;
 pub use error::TunnelError;
-pub use full::{FrameLayout, FullTunnel, FullWriter, HopReader, ReplyBlock, ReplyWriter};
+pub use full::{
+    FrameLayout, FullTunnel, FullWriter, HopFailure, HopReader, ReplyBlock, ReplyWriter,
+};
 pub use header::{route_from_peers, HopKind, RouteHop};
 pub use view::{TunnelNoRepReadProv, TunnelReadProv};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use readwrite_comp::ExtRead;
 
 use super::reply_block::{PendingReplies, ReplyBlock, NO_REPLY, WITH_REPLY};
+use super::report::{ErrorKeys, HopFailure, ERROR_REPORT_LEN};
 use super::writer::ReplyWriter;
 use super::FrameLayout;
 use crate::cell::{
@@ -107,6 +108,8 @@ pub struct HopReader {
     layout: FrameLayout,
     secret: Arc<X25519Secret>,
     stage: Stage,
+    /// This hop's error keys, once its header is processed.
+    error_keys: Option<ErrorKeys>,
 }
 
 impl std::fmt::Debug for HopReader {
@@ -128,7 +131,31 @@ impl HopReader {
             },
             layout,
             secret,
+            error_keys: None,
         }
+    }
+
+    /// The error report this hop sends back towards the sender when it
+    /// cannot go on. Without a readable header the hop has no key and the
+    /// report is all zeros, which the sender reads as
+    /// [`HopFailure::BadHeader`] at this hop.
+    pub fn error_report(&self, failure: HopFailure) -> Result<[u8; ERROR_REPORT_LEN], TunnelError> {
+        match &self.error_keys {
+            Some(k) => k.report(failure),
+            None => Ok([0u8; ERROR_REPORT_LEN]),
+        }
+    }
+
+    /// Adds this hop's layer to an error report coming back from further
+    /// on, before sending it towards the sender.
+    pub fn wrap_error_report(
+        &self,
+        report: &mut [u8; ERROR_REPORT_LEN],
+    ) -> Result<(), TunnelError> {
+        self.error_keys
+            .as_ref()
+            .ok_or(TunnelError::NoHeader)?
+            .wrap(report)
     }
 
     /// This hop's role, once the header is read.
@@ -256,8 +283,9 @@ impl HopReader {
         }
         let header = std::mem::take(buf);
         match self.process(&header) {
-            Ok(stage) => {
+            Ok((stage, keys)) => {
                 self.stage = stage;
+                self.error_keys = Some(keys);
                 Ok(())
             }
             Err(e) => {
@@ -267,12 +295,13 @@ impl HopReader {
         }
     }
 
-    fn process(&self, header: &[u8]) -> Result<Stage, TunnelError> {
+    fn process(&self, header: &[u8]) -> Result<(Stage, ErrorKeys), TunnelError> {
         let mut processor = HeaderProcessor::new(self.layout.header);
         let mut next = vec![0u8; self.layout.header.header_len()];
         let p = processor.process(&self.secret, header, &mut next)?;
+        let error_keys = ErrorKeys::new(&p.keys)?;
         let cell = self.layout.cell;
-        Ok(match p.kind {
+        let stage = match p.kind {
             HopKind::Relay => {
                 let peeler = CellPeeler::new(cell, &p.keys.content_key)?;
                 Stage::Relay(Relay::new(p, next, peeler))
@@ -298,7 +327,8 @@ impl HopReader {
                 reply_id: p.address,
                 reader: None,
             },
-        })
+        };
+        Ok((stage, error_keys))
     }
 
     /// At the exit, reads the reply marker and block ahead of the payload.

@@ -13,13 +13,21 @@
 //! built and seals cells under its back key; each reply relay adds a layer
 //! (after [`FullTunnel::admit`] checked its replay cache); the sender's
 //! `HopReader`, admitted with the keys she kept, peels them all.
+//!
+//! Errors: a hop that cannot go on makes an error report
+//! ([`HopReader::error_report`]); the hops before it wrap it
+//! ([`HopReader::wrap_error_report`]) on its way back; the sender's
+//! [`FullWriter::read_error_report`] turns it into
+//! [`TunnelError::HopFailed`] naming the hop.
 
 mod hop;
 mod reply_block;
+mod report;
 mod writer;
 
 pub use hop::HopReader;
 pub use reply_block::{PendingReplies, PendingReply, ReplyBlock};
+pub use report::{HopFailure, ERROR_REPORT_LEN};
 pub use writer::{FullWriter, OnionWriter, ReplyWriter};
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use readwrite_comp::ExtWrite;
 
 use super::reply_block::{build_reply, PendingReply, ReplyBlock, NO_REPLY, WITH_REPLY};
+use super::report::{read_report, ErrorKeys, ERROR_REPORT_LEN};
 use super::FrameLayout;
 use crate::cell::{CellSealer, CellWriter, ReplyCellSealer, SealCell};
 use crate::crypto::KEY_LEN;
@@ -37,6 +38,8 @@ pub struct OnionWriter<S> {
     preamble_pos: usize,
     cells: CellWriter<S>,
     stage: Stage,
+    /// Error keys of every hop of the route (query writer only).
+    error_keys: Vec<ErrorKeys>,
 }
 
 /// The sender's query writer: header for the whole route, then cells with
@@ -102,8 +105,24 @@ impl FullWriter {
             preamble_pos: 0,
             cells: CellWriter::new(sealer),
             stage: Stage::Header,
+            error_keys: built
+                .hop_keys
+                .iter()
+                .map(ErrorKeys::new)
+                .collect::<Result<_, _>>()?,
         };
         Ok((writer, pending))
+    }
+}
+
+impl FullWriter {
+    /// Reads an error report that came back from the route: which hop
+    /// failed and why ([`TunnelError::HopFailed`]), or
+    /// [`TunnelError::BadErrorReport`] if no hop of this route made it.
+    pub fn read_error_report(&self, report: &[u8; ERROR_REPORT_LEN]) -> TunnelError {
+        match read_report(&self.error_keys, report) {
+            Ok(e) | Err(e) => e,
+        }
     }
 }
 
@@ -126,6 +145,7 @@ impl ReplyWriter {
             preamble_pos: 0,
             cells: CellWriter::new(ReplyCellSealer::new(layout.cell, back_key)?),
             stage: Stage::Header,
+            error_keys: Vec::new(),
         })
     }
 }

@@ -1,0 +1,130 @@
+//! Error reports: a hop that cannot go on tells the sender why, back along
+//! the path the onion came, in a constant-size frame each hop wraps.
+//!
+//! The failing hop seals `[failure code][zeros]` under an error key derived
+//! from its back key; every hop before it XORs a keystream of its own error
+//! key over the frame (a layer, so two links' frames are unlinkable); the
+//! sender, who holds every hop's keys, peels layer by layer until one
+//! verifies. A hop that could not even read its header has no key: it
+//! sends zeros, and the sender sees zeros under the previous hops' layers.
+
+use crate::crypto::{
+    aead_open, aead_seal, chacha20_xor, hkdf_sha256, HopKeys, KEY_LEN, NONCE_LEN, TAG_LEN,
+};
+use crate::error::TunnelError;
+
+/// Length of an error report frame, at every hop.
+pub const ERROR_REPORT_LEN: usize = 16 + TAG_LEN;
+
+/// HKDF info: error keys are independent of the reply-cell keys.
+const ERROR_KEYS_INFO: &[u8] = b"mydht-tunnel v1 error report";
+
+/// Why a hop could not carry an onion on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HopFailure {
+    /// The hop has no connection to the next address.
+    Unreachable,
+    /// The hop could not read its header (bad MAC, wrong key, malformed).
+    BadHeader,
+    /// The hop refused a replayed reply block.
+    Replayed,
+    /// The content failed at the hop (tampered or truncated cells).
+    BadContent,
+}
+
+impl HopFailure {
+    fn code(self) -> u8 {
+        match self {
+            HopFailure::Unreachable => 1,
+            HopFailure::BadHeader => 2,
+            HopFailure::Replayed => 3,
+            HopFailure::BadContent => 4,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        match c {
+            1 => Some(HopFailure::Unreachable),
+            2 => Some(HopFailure::BadHeader),
+            3 => Some(HopFailure::Replayed),
+            4 => Some(HopFailure::BadContent),
+            _ => None,
+        }
+    }
+}
+
+/// One hop's error keys: one to seal its own report, one to wrap reports
+/// from further on.
+#[derive(Clone)]
+pub(crate) struct ErrorKeys {
+    seal: [u8; KEY_LEN],
+    wrap: [u8; KEY_LEN],
+}
+
+impl ErrorKeys {
+    /// The error keys of the hop whose keys are `keys`.
+    pub(crate) fn new(keys: &HopKeys) -> Result<Self, TunnelError> {
+        let mut okm = [0u8; 2 * KEY_LEN];
+        hkdf_sha256(&keys.back_key, &[], ERROR_KEYS_INFO, &mut okm)?;
+        let mut k = ErrorKeys {
+            seal: [0; KEY_LEN],
+            wrap: [0; KEY_LEN],
+        };
+        k.seal.copy_from_slice(&okm[..KEY_LEN]);
+        k.wrap.copy_from_slice(&okm[KEY_LEN..]);
+        Ok(k)
+    }
+
+    /// This hop's own report of `failure`.
+    pub(crate) fn report(
+        &self,
+        failure: HopFailure,
+    ) -> Result<[u8; ERROR_REPORT_LEN], TunnelError> {
+        let mut frame = [0u8; ERROR_REPORT_LEN];
+        frame[0] = failure.code();
+        let (body, tag) = frame.split_at_mut(16);
+        // One report per onion per hop: the fixed nonce is never reused
+        // under this key.
+        tag.copy_from_slice(&aead_seal(&self.seal, &[0u8; NONCE_LEN], &[], body)?);
+        Ok(frame)
+    }
+
+    /// Adds (or removes) this hop's layer on a report from further on.
+    pub(crate) fn wrap(&self, frame: &mut [u8; ERROR_REPORT_LEN]) -> Result<(), TunnelError> {
+        chacha20_xor(&self.wrap, &[0u8; NONCE_LEN], frame)?;
+        Ok(())
+    }
+
+    /// Whether `frame` is this hop's own report; its failure if so.
+    fn open(&self, frame: &[u8; ERROR_REPORT_LEN]) -> Result<Option<HopFailure>, TunnelError> {
+        let mut body = [0u8; 16];
+        body.copy_from_slice(&frame[..16]);
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&frame[16..]);
+        if !aead_open(&self.seal, &[0u8; NONCE_LEN], &[], &mut body, &tag)? {
+            return Ok(None);
+        }
+        Ok(HopFailure::from_code(body[0]))
+    }
+}
+
+/// The sender's side: finds which hop (index in the route) failed and why.
+pub(crate) fn read_report(
+    hops: &[ErrorKeys],
+    report: &[u8; ERROR_REPORT_LEN],
+) -> Result<TunnelError, TunnelError> {
+    let mut frame = *report;
+    for (hop, keys) in hops.iter().enumerate() {
+        if frame == [0u8; ERROR_REPORT_LEN] {
+            return Ok(TunnelError::HopFailed {
+                hop,
+                failure: HopFailure::BadHeader,
+            });
+        }
+        if let Some(failure) = keys.open(&frame)? {
+            return Ok(TunnelError::HopFailed { hop, failure });
+        }
+        keys.wrap(&mut frame)?;
+    }
+    Err(TunnelError::BadErrorReport)
+}

@@ -1,0 +1,99 @@
+//! A hop that cannot go on reports back; the sender learns which hop failed
+//! and why, as a typed error.
+
+mod full_util;
+
+use full_util::*;
+use readwrite_comp::ExtRead;
+use tunnel::full::ERROR_REPORT_LEN;
+use tunnel::{HopFailure, HopReader, TunnelConfig, TunnelError};
+
+/// Reads the header of `frame` at `node`, whatever comes of it.
+fn read_at(node: &Node, frame: &[u8]) -> HopReader {
+    let mut reader = node.full.view().new_reader();
+    let _ = reader.read_header(&mut &frame[..]);
+    reader
+}
+
+#[test]
+fn an_unreachable_next_hop_is_reported_to_the_sender() {
+    let mut nodes = nodes(TunnelConfig::default(), 5);
+    // Alice 0 -> 1 -> 2 -> 3 -> Bob 4; node 3 cannot reach Bob.
+    let (frames, writer) = send_query(&mut nodes, 0, &[1, 2, 3, 4], None, b"x");
+    let readers: Vec<HopReader> = (0..3).map(|k| read_at(&nodes[k + 1], &frames[k])).collect();
+    let mut report = readers[2].error_report(HopFailure::Unreachable).unwrap();
+    let on_the_wire = report;
+    readers[1].wrap_error_report(&mut report).unwrap();
+    // Each hop's layer changes the frame: two links cannot be matched.
+    assert_ne!(report, on_the_wire);
+    readers[0].wrap_error_report(&mut report).unwrap();
+    let err = writer.read_error_report(&report);
+    assert!(
+        matches!(
+            err,
+            TunnelError::HopFailed {
+                hop: 2,
+                failure: HopFailure::Unreachable
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_header_is_reported_as_the_hop_that_could_not_read_it() {
+    let mut nodes = nodes(TunnelConfig::default(), 4);
+    let (mut frames, writer) = send_query(&mut nodes, 0, &[1, 2, 3], None, b"x");
+    frames[2][100] ^= 1;
+    let r1 = read_at(&nodes[1], &frames[0]);
+    let r2 = read_at(&nodes[2], &frames[1]);
+    let r3 = read_at(&nodes[3], &frames[2]);
+    assert_eq!(r3.kind(), None);
+    let mut report = r3.error_report(HopFailure::BadContent).unwrap();
+    assert!(r3.wrap_error_report(&mut report).is_err());
+    r2.wrap_error_report(&mut report).unwrap();
+    r1.wrap_error_report(&mut report).unwrap();
+    let err = writer.read_error_report(&report);
+    assert!(
+        matches!(
+            err,
+            TunnelError::HopFailed {
+                hop: 2,
+                failure: HopFailure::BadHeader
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_exit_can_report_and_a_changed_report_is_refused() {
+    let mut nodes = nodes(TunnelConfig::default(), 3);
+    let (frames, writer) = send_query(&mut nodes, 0, &[1, 2], None, b"x");
+    let r1 = read_at(&nodes[1], &frames[0]);
+    let r2 = read_at(&nodes[2], &frames[1]);
+    let mut report = r2.error_report(HopFailure::BadContent).unwrap();
+    r1.wrap_error_report(&mut report).unwrap();
+    assert!(matches!(
+        writer.read_error_report(&report),
+        TunnelError::HopFailed {
+            hop: 1,
+            failure: HopFailure::BadContent
+        }
+    ));
+    for pos in 0..ERROR_REPORT_LEN {
+        let mut bad = report;
+        bad[pos] ^= 0x40;
+        let err = writer.read_error_report(&bad);
+        assert!(
+            matches!(err, TunnelError::BadErrorReport),
+            "byte {pos}: {err}"
+        );
+    }
+    // Another onion's writer recognises none of it.
+    let (_, other) = send_query(&mut nodes, 0, &[1, 2], None, b"x");
+    assert!(matches!(
+        other.read_error_report(&report),
+        TunnelError::BadErrorReport
+    ));
+}
