@@ -2,12 +2,14 @@
 //! over small bounded pipes that block when full or empty: the heap never
 //! grows with the payload (peak well under 1 MiB above the start).
 //!
-//! The counting allocator sees Rust allocations only; openssl's cipher
-//! contexts (a few hundred bytes per layer, allocated once) are not counted.
+//! The counting allocator sees Rust allocations of the test thread only (the
+//! harness's own threads allocate at any time); openssl's cipher contexts (a
+//! few hundred bytes per layer, allocated once) are not counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use readwrite_comp::{ExtRead, ExtWrite};
 use tunnel::cell::{
@@ -17,12 +19,29 @@ use tunnel::config::TunnelConfig;
 
 struct Counting;
 
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Whether this thread's allocations are counted (const: no allocation).
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    COUNTED.try_with(Cell::get).unwrap_or(false)
+}
 
 fn grew(size: usize) {
-    let now = CURRENT.fetch_add(size, Ordering::SeqCst) + size;
-    PEAK.fetch_max(now, Ordering::SeqCst);
+    if counted() {
+        let now = CURRENT.fetch_add(size as isize, Ordering::SeqCst) + size as isize;
+        PEAK.fetch_max(now, Ordering::SeqCst);
+    }
+}
+
+fn shrank(size: usize) {
+    if counted() {
+        CURRENT.fetch_sub(size as isize, Ordering::SeqCst);
+    }
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -35,12 +54,12 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
+        shrank(layout.size());
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
+            shrank(layout.size());
             grew(new_size);
         }
         p
@@ -115,6 +134,7 @@ fn would_block(e: &io::Error) -> bool {
 
 #[test]
 fn one_gib_streams_through_a_relay_with_bounded_heap() {
+    COUNTED.with(|c| c.set(true));
     let start = CURRENT.load(Ordering::SeqCst);
     PEAK.store(start, Ordering::SeqCst);
 
