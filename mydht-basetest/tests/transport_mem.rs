@@ -466,3 +466,25 @@ fn many_connections_on_one_poll() {
         assert_eq!(u32::from_be_bytes(id) as usize, i);
     }
 }
+
+#[test]
+fn a_dropped_connection_sends_no_more_events_to_its_token() {
+    let mut poll = Poll::new().unwrap();
+    let (_net, server, client) = pair(MemConfig::nonblocking(), MemConfig::nonblocking());
+    let connected = client
+        .connect_with(&server.local_address().unwrap())
+        .unwrap();
+    let mut accepted = server.accept().unwrap().unwrap();
+    accepted.read.register(poll.registry(), 1).unwrap();
+    wait_for(&mut poll, 1);
+    // The node drops this connection; the token may go to another one.
+    drop(accepted);
+    // The peer, still holding its read half, closes its write half: that
+    // rings the dropped side, and a ring is written before `drop` returns,
+    // so a zero-timeout poll would see a stale event.
+    let _peer_read = connected.read;
+    drop(connected.write);
+    let mut events = Events::with_capacity(8);
+    poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+    assert!(events.is_empty(), "stale event for a dropped connection");
+}

@@ -70,6 +70,12 @@ impl Readiness {
         }
     }
 
+    /// Closes the doorbell without a registry: closing its sockets removes
+    /// them from the poller.
+    pub(crate) fn close(&self) {
+        self.bell().take();
+    }
+
     /// Makes the poller report this endpoint (no-op when unregistered).
     pub(crate) fn ring(&self) {
         if let Some(doorbell) = self.bell().as_mut() {

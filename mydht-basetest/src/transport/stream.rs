@@ -44,6 +44,14 @@ impl Endpoint {
     }
 }
 
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        // The pipes, kept alive by the peer, still ring this readiness:
+        // close the doorbell so a reused token gets no stale events.
+        self.readiness.close();
+    }
+}
+
 /// Splits an endpoint into the halves a read and a write service own.
 pub(crate) fn halves(endpoint: Endpoint, faults: &Faults) -> (MemReadStream, MemWriteStream) {
     let endpoint = Arc::new(endpoint);
