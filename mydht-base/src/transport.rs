@@ -144,6 +144,9 @@ pub trait ConnectCheck {
 /// service and writable readiness to the write service. Readiness may be
 /// spurious (the in-memory test transport reports both directions on every
 /// event): a woken service does its I/O until `WouldBlock` and suspends again.
+///
+/// Registration takes `&mut self` (mio's own sources need it): register a
+/// transport before sharing it (in an `Arc`) with the services that connect.
 pub trait Registerable<P> {
     /// Registers under `token`. `Ok(false)` means this source cannot be
     /// polled (a blocking transport): the node must run it on threads of its
