@@ -130,3 +130,46 @@ fn a_header_for_another_hop_or_of_the_wrong_length_is_refused() {
         HeaderError::BadLength(layout.header_len() - 1)
     );
 }
+
+/// A minimal peer: what the node layer's peers give the tunnel.
+#[derive(Clone, Debug)]
+struct TestPeer {
+    id: u32,
+    address: String,
+    tunnel_key: [u8; 32],
+}
+
+impl mydht_base::Peer for TestPeer {
+    type Id = u32;
+    type Address = String;
+    fn get_id(&self) -> &u32 {
+        &self.id
+    }
+    fn get_address(&self) -> &String {
+        &self.address
+    }
+    fn tunnel_public_key(&self) -> &[u8; 32] {
+        &self.tunnel_key
+    }
+}
+
+#[test]
+fn a_route_built_from_peers_reaches_them() {
+    let layout = HeaderLayout::new(&TunnelConfig::default()).unwrap();
+    let secrets: Vec<X25519Secret> = (0..3).map(|_| X25519Secret::generate().unwrap()).collect();
+    let peers: Vec<TestPeer> = secrets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| TestPeer {
+            id: i as u32,
+            address: format!("10.0.0.{i}:7000"),
+            tunnel_key: *s.public_key(),
+        })
+        .collect();
+    let route = tunnel::route_from_peers(&peers, |a| a.as_bytes().to_vec());
+    let built = build_header(&layout, &route, false, b"").unwrap();
+    let mut proc = HeaderProcessor::new(layout);
+    let mut next = vec![0u8; layout.header_len()];
+    let first = proc.process(&secrets[0], &built.bytes, &mut next).unwrap();
+    assert_eq!(first.address, b"10.0.0.1:7000");
+}

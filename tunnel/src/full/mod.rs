@@ -19,6 +19,61 @@
 //! ([`HopReader::wrap_error_report`]) on its way back; the sender's
 //! [`FullWriter::read_error_report`] turns it into
 //! [`TunnelError::HopFailed`] naming the hop.
+//!
+//! ```
+//! use readwrite_comp::{ExtRead, ExtWrite};
+//! use tunnel::crypto::X25519Secret;
+//! use tunnel::{FullTunnel, HopKind, RouteHop, TunnelConfig};
+//!
+//! let config = TunnelConfig::default();
+//! let node = |addr: &str| -> Result<_, Box<dyn std::error::Error>> {
+//!     let secret = X25519Secret::generate()?;
+//!     let hop = RouteHop { public_key: *secret.public_key(), address: addr.into() };
+//!     Ok((FullTunnel::new(config, secret)?, hop))
+//! };
+//! let (mut alice, alice_hop) = node("alice")?;
+//! let (relay, relay_hop) = node("relay")?;
+//! let (bob, bob_hop) = node("bob")?;
+//!
+//! // Alice: query through the relay to Bob, reply straight back to her.
+//! let mut w = alice.new_writer(&[relay_hop, bob_hop], Some(&[alice_hop]))?;
+//! let mut to_relay = Vec::new();
+//! w.write_header(&mut to_relay)?;
+//! w.write_all_into(&mut to_relay, b"hello")?;
+//! w.write_end(&mut to_relay)?;
+//!
+//! // The relay reads its layer and pumps the rest to the next address.
+//! let mut input = &to_relay[..];
+//! let mut r = relay.view().new_reader();
+//! r.read_header(&mut input)?;
+//! assert_eq!(r.next_address(), Some(&b"bob"[..]));
+//! let mut to_bob = Vec::new();
+//! r.pump(&mut input, &mut to_bob)?;
+//! assert_eq!(to_bob.len(), to_relay.len()); // same frame length at every hop
+//!
+//! // Bob reads the payload and replies with the block Alice gave him.
+//! let mut input = &to_bob[..];
+//! let mut r = bob.view().new_reader();
+//! r.read_header(&mut input)?;
+//! let mut buf = [0u8; 16];
+//! let n = r.read_from(&mut input, &mut buf)?;
+//! assert_eq!(&buf[..n], b"hello");
+//! let mut reply = r.reply_writer()?;
+//! let mut to_alice = Vec::new();
+//! reply.write_header(&mut to_alice)?;
+//! reply.write_all_into(&mut to_alice, b"hi")?;
+//! reply.write_end(&mut to_alice)?;
+//!
+//! // Alice reads the reply with the keys her FullTunnel kept.
+//! let mut input = &to_alice[..];
+//! let mut r = alice.view().new_reader();
+//! r.read_header(&mut input)?;
+//! assert_eq!(r.kind(), Some(HopKind::ReplyExit));
+//! alice.admit(&mut r)?;
+//! let n = r.read_from(&mut input, &mut buf)?;
+//! assert_eq!(&buf[..n], b"hi");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod hop;
 mod reply_block;
