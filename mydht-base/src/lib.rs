@@ -14,6 +14,8 @@
 //! - the error type with levels ([`Error`], [`ErrorLevel`]).
 //! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
 //!   [`Attachment`] announcement), key/values ([`KeyVal`]).
+//! - where key/values are kept ([`KVStore`], [`KVCache`]) and which peers a
+//!   query for a key goes to ([`Route`]).
 //! - the [`Transport`] trait (listen, accept, connect, read and write halves)
 //!   and [`Registerable`], how a poller watches a transport without this crate
 //!   naming the poller.
@@ -23,16 +25,20 @@
 
 pub mod error;
 pub mod keyval;
+pub mod kvstore;
 pub mod msgenc;
 pub mod peer;
+pub mod route;
 pub mod service;
 pub mod sref;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, ErrorLevel, Result};
 pub use keyval::KeyVal;
+pub use kvstore::{KVCache, KVStore};
 pub use msgenc::{Attachment, MsgEnc};
 pub use peer::Peer;
+pub use route::Route;
 pub use service::channel::{LocalRcChannel, MpscChannel, MpscChannelRef, NoChannel, NoSend};
 #[cfg(feature = "coroutine")]
 pub use service::spawn::CoRoutine;
