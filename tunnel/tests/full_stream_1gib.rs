@@ -210,18 +210,20 @@ fn one_gib_crosses_a_relay_with_the_heap_bounded() {
         if !exit_header {
             exit_header = ready(exit.read_header(&mut bob_in)).unwrap().is_some();
         }
-        while exit_header {
-            match ready(exit.read_from(&mut bob_in, &mut sink)).unwrap() {
-                Some(0) => {
-                    finished = true;
-                    break;
+        if exit_header {
+            loop {
+                match ready(exit.read_from(&mut bob_in, &mut sink)).unwrap() {
+                    Some(0) => {
+                        finished = true;
+                        break;
+                    }
+                    Some(n) => {
+                        let at = (received % PERIOD as u64) as usize;
+                        assert!(sink[..n] == source[at..at + n], "byte {received}");
+                        received += n as u64;
+                    }
+                    None => break,
                 }
-                Some(n) => {
-                    let at = (received % PERIOD as u64) as usize;
-                    assert!(sink[..n] == source[at..at + n], "byte {received}");
-                    received += n as u64;
-                }
-                None => break,
             }
         }
     }
