@@ -21,6 +21,7 @@ pub mod auth;
 pub mod frame;
 pub mod identity;
 pub mod msgenc;
+pub mod service;
 pub mod shadow;
 
 pub use auth::{
@@ -30,4 +31,6 @@ pub use auth::{
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
 pub use msgenc::{Bincode, Json};
+pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
+pub use service::peer_store::PeerStoreService;
 pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};

@@ -1,0 +1,4 @@
+//! The services of a node.
+
+pub mod kvstore;
+pub mod peer_store;

@@ -1,0 +1,31 @@
+//! The peer store: a [`KVStoreService`] whose key/values are the peers
+//! themselves ([`PeerInfo`], keyed by [`PeerId`]). The node stores the peers
+//! it meets (`StoreLocally`) and finds peers by id through other peers
+//! (`Find`), which is how it discovers them.
+//!
+//! A peer received from another peer is rebuilt from its identity key (see
+//! the serde form of [`PeerInfo`]), so a peer store never holds a peer whose
+//! id does not match its key. Whether a found peer is trusted enough to be
+//! connected to is the node's decision (peer management).
+//!
+//! [`PeerId`]: crate::identity::PeerId
+
+mod wire;
+
+use crate::identity::PeerInfo;
+use crate::service::kvstore::{
+    KVStoreCommand, KVStoreProtoMsg, KVStoreReply, KVStoreService, MemoryStore,
+};
+
+/// The peer store service, over the route `R` (which peers a find of an id
+/// asks).
+pub type PeerStoreService<R> = KVStoreService<PeerInfo, PeerInfo, MemoryStore<PeerInfo>, R>;
+
+/// A command of the peer store.
+pub type PeerStoreCommand = KVStoreCommand<PeerInfo, PeerInfo>;
+
+/// What the peer store asks the node to do.
+pub type PeerStoreReply = KVStoreReply<PeerInfo, PeerInfo>;
+
+/// A message between the peer stores of two nodes.
+pub type PeerStoreProtoMsg = KVStoreProtoMsg<PeerInfo, PeerInfo>;
