@@ -18,9 +18,12 @@
 //! decoded messages and the current time.
 
 pub mod auth;
+pub mod conf;
 pub mod frame;
 pub mod identity;
+pub mod mainloop;
 pub mod msgenc;
+pub mod profile;
 pub mod service;
 pub mod shadow;
 
@@ -28,9 +31,12 @@ pub use auth::{
     AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
     Handshake, SessionKeys, Step,
 };
+pub use conf::{MyDHTConf, NodeConstants, PeerVerdict};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
+pub use mainloop::{start_loop, NodeHandle, PeerCount};
 pub use msgenc::{Bincode, Json};
 pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
 pub use service::peer_store::PeerStoreService;
+pub use service::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};

@@ -1,4 +1,29 @@
-//! The services of a node.
+//! The services of a node, each a [`Service`](mydht_base::Service) that a
+//! spawner of the configuration runs:
+//!
+//! - [`ReadService`]: one per authenticated connection, reads and decodes
+//!   frames through the session shadow and hands application messages to a
+//!   local service it spawns;
+//! - [`WriteService`]: one per authenticated connection, encodes and writes
+//!   what the node sends to that peer;
+//! - the local service (the application's, per connection) and the global
+//!   service (the application's shared state), which answer with [`Reply`];
+//! - [`ApiService`]: query bookkeeping, reply collection and expiry.
+//!
+//! [`ServiceSlot`] is how the node and the read service hold a service
+//! whatever its spawner: it sends commands, wakes the service and restarts
+//! it when its loop has ended.
 
+pub mod api;
+mod app;
 pub mod kvstore;
 pub mod peer_store;
+mod read;
+mod slot;
+mod write;
+
+pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
+pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+pub use read::{ReadCommand, ReadService};
+pub use slot::ServiceSlot;
+pub use write::{WireMessage, WriteCommand, WriteService};

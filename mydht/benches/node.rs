@@ -1,0 +1,469 @@
+//! Two nodes on loopback, authenticated and encrypted (session shadow), in
+//! one process, each against a raw TCP baseline measured in the same run (a
+//! plain mio echo server with length-prefixed frames):
+//!
+//! - `req_resp/1` and `req_resp/64`: 1 KiB request, 1 KiB reply, with one
+//!   and with 64 requests in flight (messages/s; the p50/p99 latencies are
+//!   printed after the group);
+//! - `bulk`: 16 MiB one way in 64 KiB messages, acknowledged at the end;
+//! - `connect`: connect + authenticate + first reply on a fresh node pair.
+//!
+//! `cargo bench -p mydht --bench node -- --warm-up-time 1 --measurement-time 3`
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpStream};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mydht::{
+    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NodeHandle, PeerId, PeerInfo, QueryId, Reply,
+    SessionShadow,
+};
+use mydht_base::{Peer, Result, Service, SpawnerYield};
+use mydht_tcp::TcpTransport;
+use serde::{Deserialize, Serialize};
+
+const MSG: usize = 1024;
+const CHUNK: usize = 64 * 1024;
+const BULK: usize = 16 << 20;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---- the echo application -------------------------------------------------
+
+#[derive(Debug)]
+enum EchoCmd {
+    Ask(PeerId, Vec<u8>),
+    Bulk(PeerId, usize),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum EchoMsg {
+    Ping(QueryId, Bytes),
+    Pong(QueryId, Bytes),
+    Chunk(QueryId, Bytes, bool),
+    Ack(QueryId),
+}
+
+/// A payload serialized as one byte string (serde's default for `Vec<u8>`
+/// is a sequence, encoded and decoded byte by byte).
+#[derive(Debug)]
+struct Bytes(Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(
+                self,
+                v: Vec<u8>,
+            ) -> std::result::Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+trait EchoConf: MyDHTConf<GlobalCmd = EchoCmd, ProtoMsg = EchoMsg, ApiReply = usize> {}
+impl<C: MyDHTConf<GlobalCmd = EchoCmd, ProtoMsg = EchoMsg, ApiReply = usize>> EchoConf for C {}
+
+struct EchoGlobal<C>(PhantomData<fn() -> C>);
+struct EchoLocal<C>(PhantomData<fn() -> C>);
+
+impl<C: EchoConf> Service for EchoGlobal<C> {
+    type CommandIn = GlobalCommand<C>;
+    type CommandOut = Reply<C>;
+    fn call<Y: SpawnerYield>(&mut self, cmd: GlobalCommand<C>, _: &mut Y) -> Result<Reply<C>> {
+        Ok(match cmd {
+            GlobalCommand::Api(qid, EchoCmd::Ask(to, payload)) => {
+                Reply::Send(to, EchoMsg::Ping(qid, Bytes(payload)))
+            }
+            GlobalCommand::Api(qid, EchoCmd::Bulk(to, n)) => Reply::Many(
+                (0..n)
+                    .map(|i| {
+                        Reply::Send(to, EchoMsg::Chunk(qid, Bytes(vec![7; CHUNK]), i + 1 == n))
+                    })
+                    .collect(),
+            ),
+            _ => Reply::None,
+        })
+    }
+}
+
+impl<C: EchoConf> Service for EchoLocal<C> {
+    type CommandIn = LocalCommand<C>;
+    type CommandOut = Reply<C>;
+    fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<C>, _: &mut Y) -> Result<Reply<C>> {
+        let from = *cmd.from.get_id();
+        Ok(match cmd.msg {
+            EchoMsg::Ping(qid, p) => Reply::Send(from, EchoMsg::Pong(qid, p)),
+            EchoMsg::Pong(qid, p) => Reply::Api(qid, p.0.len()),
+            EchoMsg::Chunk(qid, _, true) => Reply::Send(from, EchoMsg::Ack(qid)),
+            EchoMsg::Chunk(..) => Reply::None,
+            EchoMsg::Ack(qid) => Reply::Api(qid, 0),
+        })
+    }
+}
+
+macro_rules! echo_conf {
+    ($name:ident, $profile:ident) => {
+        struct $name;
+        impl MyDHTConf for $name {
+            type Transport = TcpTransport;
+            type MsgEnc = Bincode;
+            type Shadow = SessionShadow;
+            type ProtoMsg = EchoMsg;
+            type GlobalCmd = EchoCmd;
+            type ApiReply = usize;
+            type GlobalService = EchoGlobal<Self>;
+            type LocalService = EchoLocal<Self>;
+            mydht::$profile!();
+            fn init_transport(&mut self) -> Result<TcpTransport> {
+                TcpTransport::bind("127.0.0.1:0".parse().expect("literal"))
+            }
+            fn init_msg_enc(&mut self) -> Bincode {
+                Bincode
+            }
+            fn init_shadow(&mut self) -> SessionShadow {
+                SessionShadow::default()
+            }
+            fn init_global(&mut self, _: &PeerInfo) -> Result<Self::GlobalService> {
+                Ok(EchoGlobal(PhantomData))
+            }
+            fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+                Ok(EchoLocal(PhantomData))
+            }
+        }
+    };
+}
+
+echo_conf!(Threaded, threaded);
+echo_conf!(Restart, restartable);
+
+struct Pair<C: MyDHTConf> {
+    n1: NodeHandle<C>,
+    n2: NodeHandle<C>,
+    to: PeerId,
+}
+
+impl<C: MyDHTConf> Pair<C> {
+    fn stop(self) {
+        self.n1.stop().expect("stop node 1");
+        self.n2.stop().expect("stop node 2");
+    }
+}
+
+fn bulk_once<C: EchoConf>(p: &Pair<C>) {
+    let r = p.n1.query(EchoCmd::Bulk(p.to, BULK / CHUNK), 1, TIMEOUT);
+    assert_eq!(r.expect("ack"), vec![0]);
+}
+
+fn pair<C: EchoConf>(mk: fn() -> C) -> Pair<C> {
+    let n1 = mydht::start_loop(mk()).expect("node 1");
+    let n2 = mydht::start_loop(mk()).expect("node 2");
+    let addr = n2.local_peer().get_address().parse().ok().expect("address");
+    let to = *n1.connect(addr, TIMEOUT).expect("connect").get_id();
+    Pair { n1, n2, to }
+}
+
+// ---- a minimal executor for the node's futures ------------------------------
+
+struct Unpark(Thread);
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+/// `n` request/responses through the node with `window` in flight; the
+/// latency of each.
+fn node_requests<C: EchoConf>(p: &Pair<C>, n: usize, window: usize) -> Vec<Duration> {
+    let mut lat = Vec::with_capacity(n);
+    let mut flight = VecDeque::with_capacity(window);
+    let mut sent = 0;
+    while lat.len() < n {
+        while sent < n && flight.len() < window {
+            let f =
+                p.n1.query_future(EchoCmd::Ask(p.to, vec![1; MSG]), 1, TIMEOUT)
+                    .expect("query");
+            flight.push_back((Instant::now(), f));
+            sent += 1;
+        }
+        let (t, f) = flight.pop_front().expect("in flight");
+        let r = block_on(f).expect("reply");
+        assert_eq!(r, vec![MSG]);
+        lat.push(t.elapsed());
+    }
+    lat
+}
+
+// ---- the raw TCP baseline ---------------------------------------------------
+
+/// A server connection: its socket, bytes read, bytes to write.
+type EchoConn = (mio::net::TcpStream, Vec<u8>, Vec<u8>);
+
+/// A mio echo server of length-prefixed frames (a `u32` length, then the
+/// bytes); a one-byte frame ends a bulk transfer and is echoed.
+fn echo_server() -> SocketAddr {
+    use mio::net::TcpListener;
+    use mio::{Events, Interest, Poll as MioPoll, Token};
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().expect("literal")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        let mut poll = MioPoll::new().expect("poll");
+        poll.registry()
+            .register(&mut listener, Token(0), Interest::READABLE)
+            .expect("register");
+        let mut conns: Vec<Option<EchoConn>> = Vec::new();
+        let mut events = Events::with_capacity(256);
+        loop {
+            poll.poll(&mut events, None).expect("poll");
+            for ev in events.iter() {
+                if ev.token() == Token(0) {
+                    while let Ok((mut s, _)) = listener.accept() {
+                        s.set_nodelay(true).expect("nodelay");
+                        let t = Token(conns.len() + 1);
+                        poll.registry()
+                            .register(&mut s, t, Interest::READABLE | Interest::WRITABLE)
+                            .expect("register");
+                        conns.push(Some((s, Vec::new(), Vec::new())));
+                    }
+                    continue;
+                }
+                let i = ev.token().0 - 1;
+                let Some((s, inb, out)) = conns[i].as_mut() else {
+                    continue;
+                };
+                let mut buf = [0u8; 64 * 1024];
+                let mut closed = false;
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => {
+                            closed = true;
+                            break;
+                        }
+                        Ok(k) => inb.extend_from_slice(&buf[..k]),
+                        Err(_) => break,
+                    }
+                }
+                // Echo every whole frame, except bulk chunks (ack the last).
+                let mut at = 0;
+                while inb.len() >= at + 4 {
+                    let len = u32::from_be_bytes(inb[at..at + 4].try_into().expect("4")) as usize;
+                    if inb.len() < at + 4 + len {
+                        break;
+                    }
+                    if len != CHUNK {
+                        out.extend_from_slice(&inb[at..at + 4 + len]);
+                    }
+                    at += 4 + len;
+                }
+                inb.drain(..at);
+                while !out.is_empty() {
+                    match s.write(out) {
+                        Ok(k) => {
+                            out.drain(..k);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if closed {
+                    conns[i] = None;
+                }
+            }
+        }
+    });
+    addr
+}
+
+fn frame(len: usize) -> Vec<u8> {
+    let mut f = (len as u32).to_be_bytes().to_vec();
+    f.resize(4 + len, 1);
+    f
+}
+
+fn read_frame(s: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("len");
+    buf.resize(u32::from_be_bytes(len) as usize, 0);
+    s.read_exact(buf).expect("body");
+}
+
+fn raw_requests(s: &mut TcpStream, n: usize, window: usize) -> Vec<Duration> {
+    let req = frame(MSG);
+    let mut buf = Vec::new();
+    let mut lat = Vec::with_capacity(n);
+    let mut flight = VecDeque::with_capacity(window);
+    let mut sent = 0;
+    while lat.len() < n {
+        while sent < n && flight.len() < window {
+            s.write_all(&req).expect("write");
+            flight.push_back(Instant::now());
+            sent += 1;
+        }
+        read_frame(s, &mut buf);
+        lat.push(flight.pop_front().expect("in flight").elapsed());
+    }
+    lat
+}
+
+fn raw_bulk(s: &mut TcpStream) {
+    let chunk = frame(CHUNK);
+    for _ in 0..BULK / CHUNK {
+        s.write_all(&chunk).expect("write");
+    }
+    s.write_all(&frame(1)).expect("end");
+    let mut buf = Vec::new();
+    read_frame(s, &mut buf);
+}
+
+fn connect_raw(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+// ---- the benchmarks ---------------------------------------------------------
+
+fn percentiles(name: &str, mut lat: Vec<Duration>) {
+    lat.sort();
+    let at = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize];
+    println!(
+        "latency {name}: p50 {:.1} µs, p99 {:.1} µs ({} samples)",
+        at(0.5).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6,
+        lat.len()
+    );
+}
+
+fn req_resp(c: &mut Criterion) {
+    let server = echo_server();
+    let mut raw = connect_raw(server);
+    let th = pair(|| Threaded);
+    let rs = pair(|| Restart);
+    for window in [1usize, 64] {
+        let mut g = c.benchmark_group(format!("req_resp/{window}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("raw_tcp", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                raw_requests(&mut raw, iters as usize, window);
+                t.elapsed()
+            })
+        });
+        g.bench_function("node_threaded", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                node_requests(&th, iters as usize, window);
+                t.elapsed()
+            })
+        });
+        g.bench_function("node_restartable", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                node_requests(&rs, iters as usize, window);
+                t.elapsed()
+            })
+        });
+        g.finish();
+        percentiles(
+            &format!("raw_tcp/{window}"),
+            raw_requests(&mut raw, 5000, window),
+        );
+        percentiles(
+            &format!("node_threaded/{window}"),
+            node_requests(&th, 5000, window),
+        );
+        percentiles(
+            &format!("node_restartable/{window}"),
+            node_requests(&rs, 5000, window),
+        );
+    }
+    th.stop();
+    rs.stop();
+}
+
+fn bulk(c: &mut Criterion) {
+    let server = echo_server();
+    let mut raw = connect_raw(server);
+    let th = pair(|| Threaded);
+    let rs = pair(|| Restart);
+    let mut g = c.benchmark_group("bulk");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(BULK as u64));
+    g.bench_function("raw_tcp", |b| b.iter(|| raw_bulk(&mut raw)));
+    g.bench_function("node_threaded", |b| b.iter(|| bulk_once(&th)));
+    g.bench_function("node_restartable", |b| b.iter(|| bulk_once(&rs)));
+    g.finish();
+    th.stop();
+    rs.stop();
+}
+
+fn connect(c: &mut Criterion) {
+    let server = echo_server();
+    let mut g = c.benchmark_group("connect");
+    g.sample_size(10);
+    g.bench_function("raw_tcp", |b| {
+        b.iter(|| {
+            let mut s = connect_raw(server);
+            s.write_all(&frame(MSG)).expect("write");
+            let mut buf = Vec::new();
+            read_frame(&mut s, &mut buf);
+        })
+    });
+    g.bench_function("node_threaded", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let n1 = mydht::start_loop(Threaded).expect("node 1");
+                let n2 = mydht::start_loop(Threaded).expect("node 2");
+                let addr = n2.local_peer().get_address().parse().expect("address");
+                let t = Instant::now();
+                let to = *n1.connect(addr, TIMEOUT).expect("connect").get_id();
+                let r = n1.query(EchoCmd::Ask(to, vec![1; MSG]), 1, TIMEOUT);
+                total += t.elapsed();
+                assert_eq!(r.expect("reply"), vec![MSG]);
+                n1.stop().expect("stop");
+                n2.stop().expect("stop");
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, req_resp, bulk, connect);
+criterion_main!(benches);

@@ -1,0 +1,198 @@
+//! [`MyDHTConf`]: everything a node is made of, named in one place.
+//!
+//! A configuration names the components (transport, encoder, shadow, the
+//! application's message, command and reply types, its local and global
+//! services) and, per service, the spawner that runs it and the channel that
+//! feeds it. The execution part is long and always the same for a given way
+//! of running, so a profile macro writes it: [`threaded!`](crate::threaded),
+//! [`single_thread!`](crate::single_thread) or
+//! [`restartable!`](crate::restartable). Switching a node from many threads
+//! to one is changing that one line.
+
+use std::fmt::{Debug, Display};
+use std::str::FromStr;
+use std::time::Duration;
+
+use mydht_base::service::channel::NoRecv;
+use mydht_base::{MsgEnc, NoSend, Registerable, Result, Service, SpawnChannel, Spawner, Transport};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::identity::{Identity, PeerInfo};
+use crate::mainloop::MainLoopSender;
+use crate::service::{
+    ApiCommand, ApiService, GlobalCommand, LocalCommand, ReadService, Reply, WriteCommand,
+    WriteService,
+};
+use crate::shadow::Shadow;
+
+/// The receiver of a channel kind `Ch` carrying `M`.
+pub type ChannelRecv<Ch, M> = <Ch as SpawnChannel<M>>::Recv;
+
+/// Sizes, bounds and timeouts of a node. Every queue and cache of the node
+/// is bounded by one of these.
+#[derive(Debug, Clone)]
+pub struct NodeConstants {
+    /// Capacity of the mio event buffer.
+    pub events_capacity: usize,
+    /// Most connections at once (accepted and connected).
+    pub max_connections: usize,
+    /// Largest frame accepted or sent, in bytes.
+    pub max_frame: usize,
+    /// A connection must authenticate within this time.
+    pub auth_timeout: Duration,
+    /// Default time a query waits for its replies.
+    pub query_timeout: Duration,
+    /// Most pending api queries.
+    pub max_pending_queries: usize,
+    /// Capacity of the challenge cache (replayed pings).
+    pub challenge_cache: usize,
+    /// Capacity of the main loop's input channel.
+    pub mainloop_channel: usize,
+    /// Capacity of each service's input channel.
+    pub service_channel: usize,
+    /// Messages buffered for a peer until its connection is authenticated.
+    pub pending_per_peer: usize,
+    /// Commands after which each service loop ends and is spawned again
+    /// (0: never).
+    pub nb_loop: usize,
+}
+
+impl Default for NodeConstants {
+    fn default() -> Self {
+        NodeConstants {
+            events_capacity: 1024,
+            max_connections: 1024,
+            max_frame: 1 << 20,
+            auth_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(10),
+            max_pending_queries: 4096,
+            challenge_cache: 4096,
+            mainloop_channel: 4096,
+            service_channel: 1024,
+            pending_per_peer: 1024,
+            nb_loop: 0,
+        }
+    }
+}
+
+/// What peer management decides for an authenticated peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerVerdict {
+    /// Keep the connection.
+    Accept,
+    /// Close the connection.
+    Reject,
+}
+
+/// The address type of a configuration's transport.
+pub type Address<C> = <<C as MyDHTConf>::Transport as Transport>::Address;
+
+/// Everything a node is made of. See the [module documentation](self) and
+/// the example `touch` of this crate for a complete configuration.
+pub trait MyDHTConf: Sized + Send + 'static {
+    /// The network: listens, accepts, connects. Its address is what peers
+    /// announce in the handshake, as text.
+    type Transport: Transport<Address: FromStr + Display, ReadStream: Registerable<mio::Registry>>
+        + Registerable<mio::Registry>;
+    /// How messages become frames.
+    type MsgEnc: MsgEnc;
+    /// How an authenticated connection's bytes are protected.
+    type Shadow: Shadow + Clone + Send + 'static;
+    /// What the application's services send to other peers.
+    type ProtoMsg: Serialize + DeserializeOwned + Debug + Send + 'static;
+    /// What the application asks its global service through the api.
+    type GlobalCmd: Debug + Send + 'static;
+    /// What api queries answer.
+    type ApiReply: Debug + Send + 'static;
+    /// The application's shared state.
+    type GlobalService: Service<CommandIn = GlobalCommand<Self>, CommandOut = Reply<Self>> + 'static;
+    /// The application's per-connection logic, spawned by the read service.
+    type LocalService: Service<CommandIn = LocalCommand<Self>, CommandOut = Reply<Self>> + 'static;
+
+    /// Runs read services (no input channel: woken on readiness).
+    type ReadSpawn: Spawner<ReadService<Self>, MainLoopSender<Self>, NoRecv>;
+    /// Feeds write services.
+    type WriteChannel: SpawnChannel<WriteCommand<Self>>;
+    /// Runs write services.
+    type WriteSpawn: Spawner<
+        WriteService<Self>,
+        MainLoopSender<Self>,
+        ChannelRecv<Self::WriteChannel, WriteCommand<Self>>,
+    >;
+    /// Feeds local services.
+    type LocalChannel: SpawnChannel<LocalCommand<Self>>;
+    /// Runs local services.
+    type LocalSpawn: Spawner<
+        Self::LocalService,
+        MainLoopSender<Self>,
+        ChannelRecv<Self::LocalChannel, LocalCommand<Self>>,
+    >;
+    /// Feeds the global service.
+    type GlobalChannel: SpawnChannel<GlobalCommand<Self>>;
+    /// Runs the global service.
+    type GlobalSpawn: Spawner<
+        Self::GlobalService,
+        MainLoopSender<Self>,
+        ChannelRecv<Self::GlobalChannel, GlobalCommand<Self>>,
+    >;
+    /// Feeds the api service.
+    type ApiChannel: SpawnChannel<ApiCommand<Self>>;
+    /// Runs the api service.
+    type ApiSpawn: Spawner<
+        ApiService<Self>,
+        NoSend,
+        ChannelRecv<Self::ApiChannel, ApiCommand<Self>>,
+    >;
+
+    /// The read spawner.
+    fn read_spawner(&mut self) -> Result<Self::ReadSpawn>;
+    /// The write spawner.
+    fn write_spawner(&mut self) -> Result<Self::WriteSpawn>;
+    /// The write channel kind.
+    fn write_channel(&mut self) -> Self::WriteChannel;
+    /// The local spawner (one per read service).
+    fn local_spawner(&mut self) -> Result<Self::LocalSpawn>;
+    /// The local channel kind.
+    fn local_channel(&mut self) -> Self::LocalChannel;
+    /// The global spawner.
+    fn global_spawner(&mut self) -> Result<Self::GlobalSpawn>;
+    /// The global channel kind.
+    fn global_channel(&mut self) -> Self::GlobalChannel;
+    /// The api spawner.
+    fn api_spawner(&mut self) -> Result<Self::ApiSpawn>;
+    /// The api channel kind.
+    fn api_channel(&mut self) -> Self::ApiChannel;
+    /// True when the services run on other threads than the main loop: they
+    /// may then wait on a full main loop channel instead of failing.
+    fn services_on_threads(&self) -> bool;
+
+    /// Binds the transport (on the main loop's thread).
+    fn init_transport(&mut self) -> Result<Self::Transport>;
+    /// The node's identity; the default generates a new one.
+    fn init_identity(&mut self) -> Result<Identity> {
+        Identity::generate()
+    }
+    /// The encoder.
+    fn init_msg_enc(&mut self) -> Self::MsgEnc;
+    /// The shadow.
+    fn init_shadow(&mut self) -> Self::Shadow;
+    /// The global service, for the node `me`.
+    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService>;
+    /// The local service of the connection of `me` with `with`.
+    fn init_local(&mut self, me: &PeerInfo, with: &PeerInfo) -> Result<Self::LocalService>;
+    /// Peer management: called once a peer is authenticated, before its
+    /// services start. A rejected peer's connection is closed at once.
+    fn accept_peer(&mut self, me: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
+        let _ = (me, peer);
+        PeerVerdict::Accept
+    }
+    /// Sizes and timeouts.
+    fn constants(&self) -> NodeConstants {
+        NodeConstants::default()
+    }
+    /// Where the node logs; the default discards.
+    fn logger(&self) -> slog::Logger {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+}

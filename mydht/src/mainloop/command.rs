@@ -1,0 +1,209 @@
+//! What the main loop is sent, and [`MainLoopSender`], how services and the
+//! node handle reach it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::Waker;
+use mydht_base::service::channel::MpscSend;
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnSend, TrySendError};
+
+use crate::conf::{Address, MyDHTConf};
+use crate::identity::PeerId;
+use crate::service::{ApiResult, QueryId, Reply, ReplySlot};
+
+/// A connection as services name it: its slab key and a number never
+/// reused, so a message about a closed connection never reaches the next
+/// one stored under the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnRef {
+    /// Slab key (token minus the reserved tokens).
+    pub key: usize,
+    /// Unique id of the connection.
+    pub id: u64,
+}
+
+/// What an api query asks the node.
+pub enum ApiAction<C: MyDHTConf> {
+    /// A command for the global service.
+    Global(C::GlobalCmd),
+    /// Connect and authenticate to this address; replies with the peer.
+    Connect(Address<C>),
+    /// The peer with this id if it is known; replies with it or `None`.
+    FindPeer(PeerId),
+    /// The peers currently connected.
+    ConnectedPeers,
+    /// Replies with the connected peers once their number is in range.
+    WaitPeers(PeerCount),
+}
+
+/// A range of connected peer counts, for [`ApiAction::WaitPeers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerCount {
+    /// At least this many.
+    AtLeast(usize),
+    /// At most this many.
+    AtMost(usize),
+}
+
+impl PeerCount {
+    /// True when `n` peers are in range.
+    pub fn holds(self, n: usize) -> bool {
+        match self {
+            PeerCount::AtLeast(m) => n >= m,
+            PeerCount::AtMost(m) => n <= m,
+        }
+    }
+}
+
+/// A command for the main loop.
+pub enum MainLoopCommand<C: MyDHTConf> {
+    /// An api query.
+    Api {
+        /// The query's id.
+        qid: QueryId,
+        /// Where its replies go.
+        slot: ReplySlot<ApiResult<C>>,
+        /// How long it may wait.
+        timeout: Duration,
+        /// What it asks.
+        action: ApiAction<C>,
+    },
+    /// A local or global service's reply.
+    Reply(Reply<C>),
+    /// A read or write service ended: drop its connection.
+    ConnectionEnded {
+        /// Which connection.
+        conn: ConnRef,
+        /// Why, when it failed.
+        error: Option<Error>,
+    },
+    /// Stop the node.
+    Stop,
+}
+
+/// What a service's result becomes for the main loop (`None`: nothing to
+/// do).
+pub trait ToMainLoop<C: MyDHTConf> {
+    /// The main loop command, if any.
+    fn to_main_loop(self) -> Option<MainLoopCommand<C>>;
+    /// The value back from the command `to_main_loop` made (a refused send
+    /// gives it back to the sender).
+    fn back(cmd: MainLoopCommand<C>) -> Self;
+}
+
+impl<C: MyDHTConf> ToMainLoop<C> for Reply<C> {
+    fn to_main_loop(self) -> Option<MainLoopCommand<C>> {
+        match self {
+            Reply::None => None,
+            r => Some(MainLoopCommand::Reply(r)),
+        }
+    }
+    fn back(cmd: MainLoopCommand<C>) -> Self {
+        match cmd {
+            MainLoopCommand::Reply(r) => r,
+            _ => Reply::None,
+        }
+    }
+}
+
+impl<C: MyDHTConf> ToMainLoop<C> for MainLoopCommand<C> {
+    fn to_main_loop(self) -> Option<MainLoopCommand<C>> {
+        Some(self)
+    }
+    fn back(cmd: MainLoopCommand<C>) -> Self {
+        cmd
+    }
+}
+
+impl<C: MyDHTConf> ToMainLoop<C> for Option<MainLoopCommand<C>> {
+    fn to_main_loop(self) -> Option<MainLoopCommand<C>> {
+        self
+    }
+    fn back(cmd: MainLoopCommand<C>) -> Self {
+        Some(cmd)
+    }
+}
+
+/// The sender of the main loop's bounded channel, with the poll's waker.
+///
+/// Services on other threads wait while the channel is full
+/// (back-pressure); a service on the main loop's own thread cannot wait for
+/// itself, so there a full channel is a `ChannelFull` error.
+pub struct MainLoopSender<C: MyDHTConf> {
+    send: MpscSend<MainLoopCommand<C>>,
+    waker: Arc<Waker>,
+    may_wait: bool,
+}
+
+impl<C: MyDHTConf> Clone for MainLoopSender<C> {
+    fn clone(&self) -> Self {
+        MainLoopSender {
+            send: self.send.clone(),
+            waker: self.waker.clone(),
+            may_wait: self.may_wait,
+        }
+    }
+}
+
+impl<C: MyDHTConf> MainLoopSender<C> {
+    pub(crate) fn new(
+        send: MpscSend<MainLoopCommand<C>>,
+        waker: Arc<Waker>,
+        may_wait: bool,
+    ) -> Self {
+        MainLoopSender {
+            send,
+            waker,
+            may_wait,
+        }
+    }
+
+    /// Sends a command and wakes the main loop.
+    pub fn send_cmd(&mut self, cmd: MainLoopCommand<C>) -> Result<()> {
+        match self.send.try_send(cmd) {
+            Ok(()) => {}
+            Err(TrySendError::Full(cmd)) if self.may_wait => self.send.send(cmd)?,
+            Err(TrySendError::Full(_)) => {
+                return Err(Error::new(
+                    ErrorKind::ChannelFull,
+                    ErrorLevel::Ignore,
+                    "main loop channel full",
+                ))
+            }
+            Err(TrySendError::Closed(_)) => {
+                return Err(Error::new(
+                    ErrorKind::ChannelClosed,
+                    ErrorLevel::ShutDown,
+                    "main loop stopped",
+                ))
+            }
+        }
+        self.waker.wake().map_err(Error::from)
+    }
+}
+
+impl<C: MyDHTConf, X: ToMainLoop<C>> SpawnSend<X> for MainLoopSender<C> {
+    fn send(&mut self, cmd: X) -> Result<()> {
+        match cmd.to_main_loop() {
+            Some(c) => self.send_cmd(c),
+            None => Ok(()),
+        }
+    }
+
+    fn try_send(&mut self, cmd: X) -> std::result::Result<(), TrySendError<X>> {
+        match cmd.to_main_loop() {
+            Some(c) => match self.send.try_send(c) {
+                Ok(()) => {
+                    // A failed wake means the loop is gone; the next send
+                    // reports it as a closed channel.
+                    let _ = self.waker.wake();
+                    Ok(())
+                }
+                Err(TrySendError::Full(c)) => Err(TrySendError::Full(X::back(c))),
+                Err(TrySendError::Closed(c)) => Err(TrySendError::Closed(X::back(c))),
+            },
+            None => Ok(()),
+        }
+    }
+}

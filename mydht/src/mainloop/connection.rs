@@ -1,0 +1,142 @@
+//! A connection in the main loop's slab: authenticating (driven by the main
+//! loop itself, a few small frames) or open (its read and write services
+//! run).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use mydht_base::{
+    ConnectCheck, ConnectStatus, Error, ErrorKind, ErrorLevel, NoChannel, Result, Transport,
+};
+
+use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake, Step};
+use crate::conf::MyDHTConf;
+use crate::frame::{FrameReader, FrameWriter};
+use crate::identity::PeerInfo;
+use crate::mainloop::MainLoopSender;
+use crate::service::{QueryId, ReadService, ServiceSlot, WireMessage, WriteService};
+
+/// The read service of a connection, as a slot.
+pub(crate) type ReadSlot<C> =
+    ServiceSlot<ReadService<C>, MainLoopSender<C>, <C as MyDHTConf>::ReadSpawn, NoChannel>;
+/// The write service of a connection, as a slot.
+pub(crate) type WriteSlot<C> = ServiceSlot<
+    WriteService<C>,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::WriteSpawn,
+    <C as MyDHTConf>::WriteChannel,
+>;
+
+type ReadStream<C> = <<C as MyDHTConf>::Transport as Transport>::ReadStream;
+type WriteStream<C> = <<C as MyDHTConf>::Transport as Transport>::WriteStream;
+
+/// A connection whose handshake runs: the main loop reads and writes its
+/// plain handshake frames itself.
+pub(crate) struct Handshaking<C: MyDHTConf> {
+    pub(crate) handshake: Handshake,
+    pub(crate) read: ReadStream<C>,
+    pub(crate) write: WriteStream<C>,
+    pub(crate) reader: FrameReader,
+    pub(crate) writer: FrameWriter,
+    /// An outbound connect not yet established.
+    pub(crate) connecting: bool,
+}
+
+impl<C: MyDHTConf> Handshaking<C> {
+    /// Makes progress on readiness: connect check, pending bytes, then every
+    /// handshake frame that arrived. `Some` once the peer is authenticated
+    /// (what is left to write is in `writer`).
+    pub(crate) fn drive(
+        &mut self,
+        enc: &C::MsgEnc,
+        challenges: &mut ChallengeCache,
+        now: Instant,
+    ) -> Result<Option<Authenticated>> {
+        if self.connecting {
+            match self.write.check_connect()? {
+                ConnectStatus::Pending => return Ok(None),
+                ConnectStatus::Established => self.connecting = false,
+            }
+        }
+        self.flush()?;
+        loop {
+            let msg = match self
+                .reader
+                .read_msg::<AuthMessage, _, _>(enc, &mut self.read)
+            {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    return Err(Error::new(
+                        ErrorKind::Io(std::io::ErrorKind::UnexpectedEof),
+                        ErrorLevel::ShutDown,
+                        "connection closed during authentication",
+                    ))
+                }
+                Err(e) if e.is_would_block() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match self.handshake.handle(&msg, challenges, now)? {
+                Step::Send(reply) => {
+                    self.writer.push_msg(enc, &reply)?;
+                    self.flush()?;
+                }
+                Step::SendAndFinish(reply, auth) => {
+                    self.writer.push_msg(enc, &reply)?;
+                    self.flush()?;
+                    return Ok(Some(auth));
+                }
+                Step::Finish(auth) => return Ok(Some(auth)),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        match self.writer.write_to(&mut self.write) {
+            Err(e) if !e.is_would_block() => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A connection whose services run.
+pub(crate) struct Open<C: MyDHTConf> {
+    pub(crate) peer: PeerInfo,
+    pub(crate) read: ReadSlot<C>,
+    pub(crate) write: WriteSlot<C>,
+}
+
+/// Where a connection stands.
+pub(crate) enum ConnState<C: MyDHTConf> {
+    Handshaking(Box<Handshaking<C>>),
+    Open(Box<Open<C>>),
+    /// Between the two, while the services are built.
+    Switching,
+}
+
+/// One connection of the slab.
+pub(crate) struct Connection<C: MyDHTConf> {
+    pub(crate) id: u64,
+    pub(crate) state: ConnState<C>,
+    /// Messages for the peer, kept until the connection is authenticated.
+    pub(crate) pending: VecDeque<WireMessage<C::ProtoMsg>>,
+    /// Api connect queries waiting for the authentication.
+    pub(crate) waiters: Vec<QueryId>,
+    /// When an unauthenticated connection is dropped.
+    pub(crate) deadline: Instant,
+}
+
+impl<C: MyDHTConf> Connection<C> {
+    /// Stops the services of an open connection (joins their threads); the
+    /// streams are dropped, which closes the socket.
+    pub(crate) fn close(self) -> Result<()> {
+        match self.state {
+            ConnState::Handshaking(_) | ConnState::Switching => Ok(()),
+            ConnState::Open(open) => {
+                let Open { read, write, .. } = *open;
+                let r = read.stop();
+                let w = write.stop();
+                r.and(w)
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! [`start_loop`] and [`NodeHandle`]: how an application runs a node and
+//! talks to it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
+
+use super::{ApiAction, MainLoop, MainLoopCommand, MainLoopSender, PeerCount};
+use crate::conf::{Address, MyDHTConf};
+use crate::identity::{PeerId, PeerInfo};
+use crate::service::{ApiResult, ReplyFuture, ReplySlot};
+
+struct Inner<C: MyDHTConf> {
+    sender: Mutex<MainLoopSender<C>>,
+    me: PeerInfo,
+    next_qid: AtomicU64,
+    join: Mutex<Option<JoinHandle<Result<()>>>>,
+}
+
+impl<C: MyDHTConf> Inner<C> {
+    fn stop(&self) -> Result<()> {
+        let join = self.join.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(join) = join else {
+            return Ok(());
+        };
+        // A loop that already ended has dropped its receiver: nothing to say.
+        let _ = self
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send_cmd(MainLoopCommand::Stop);
+        join.join().map_err(|_| {
+            Error::new(
+                ErrorKind::ServiceDied,
+                ErrorLevel::Fatal,
+                "main loop panicked",
+            )
+        })?
+    }
+}
+
+impl<C: MyDHTConf> Drop for Inner<C> {
+    fn drop(&mut self) {
+        // The last handle gone stops the node; its error has no one to go to.
+        let _ = self.stop();
+    }
+}
+
+/// The application's handle on a running node: queries (blocking with a
+/// timeout, or as a `Future`) and stop. Clones share the node; the node
+/// stops when [`stop`](Self::stop) is called or the last clone is dropped.
+pub struct NodeHandle<C: MyDHTConf> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C: MyDHTConf> Clone for NodeHandle<C> {
+    fn clone(&self) -> Self {
+        NodeHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// Starts a node on a thread of its own: binds its transport, makes its
+/// identity and services, and runs its main loop. Returns once the node
+/// listens.
+pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    let join = std::thread::Builder::new()
+        .name("mydht-mainloop".into())
+        .spawn(move || match MainLoop::new(conf) {
+            Ok(ml) => {
+                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone())));
+                ml.run()
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.clone()));
+                Err(e)
+            }
+        })?;
+    let (sender, me) = ready_rx.recv().map_err(|_| {
+        Error::new(
+            ErrorKind::ServiceDied,
+            ErrorLevel::Fatal,
+            "main loop died at start",
+        )
+    })??;
+    Ok(NodeHandle {
+        inner: Arc::new(Inner {
+            sender: Mutex::new(sender),
+            me,
+            next_qid: AtomicU64::new(1),
+            join: Mutex::new(Some(join)),
+        }),
+    })
+}
+
+impl<C: MyDHTConf> NodeHandle<C> {
+    /// This node's peer (id, listening address, keys).
+    pub fn local_peer(&self) -> &PeerInfo {
+        &self.inner.me
+    }
+
+    fn ask(
+        &self,
+        action: ApiAction<C>,
+        expected: usize,
+        timeout: Duration,
+    ) -> Result<ReplySlot<ApiResult<C>>> {
+        let qid = self.inner.next_qid.fetch_add(1, Ordering::Relaxed);
+        let slot = ReplySlot::new(expected);
+        let cmd = MainLoopCommand::Api {
+            qid,
+            slot: slot.clone(),
+            timeout,
+            action,
+        };
+        self.inner
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send_cmd(cmd)?;
+        Ok(slot)
+    }
+
+    /// Asks the global service and waits for `expected` replies (from this
+    /// node or, through the application's messages, from others) at most
+    /// `timeout`.
+    pub fn query(
+        &self,
+        cmd: C::GlobalCmd,
+        expected: usize,
+        timeout: Duration,
+    ) -> Result<Vec<C::ApiReply>> {
+        let replies = self
+            .ask(ApiAction::Global(cmd), expected, timeout)?
+            .wait(timeout)?;
+        Ok(replies.into_iter().filter_map(app_reply::<C>).collect())
+    }
+
+    /// [`query`](Self::query) as a `Future`; it resolves with the replies,
+    /// or fails when the query expires after `timeout`.
+    pub fn query_future(
+        &self,
+        cmd: C::GlobalCmd,
+        expected: usize,
+        timeout: Duration,
+    ) -> Result<ReplyFuture<ApiResult<C>, C::ApiReply>> {
+        Ok(self
+            .ask(ApiAction::Global(cmd), expected, timeout)?
+            .into_future(app_reply::<C>))
+    }
+
+    /// Connects to `address` and authenticates; the peer found there.
+    pub fn connect(&self, address: Address<C>, timeout: Duration) -> Result<PeerInfo> {
+        let replies = self
+            .ask(ApiAction::Connect(address), 1, timeout)?
+            .wait(timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Peer(Some(p))) => Ok(p),
+            _ => Err(Error::new(
+                ErrorKind::Other,
+                ErrorLevel::Ignore,
+                "connect gave no peer",
+            )),
+        }
+    }
+
+    /// The peer with this id, if the node knows it.
+    pub fn find_peer(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
+        let replies = self
+            .ask(ApiAction::FindPeer(*id), 1, timeout)?
+            .wait(timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Peer(p)) => Ok(p),
+            _ => Ok(None),
+        }
+    }
+
+    /// The peers connected now.
+    pub fn connected_peers(&self, timeout: Duration) -> Result<Vec<PeerInfo>> {
+        let replies = self
+            .ask(ApiAction::ConnectedPeers, 1, timeout)?
+            .wait(timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Peers(p)) => Ok(p),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Waits until the number of connected peers is in `count`'s range;
+    /// the connected peers then.
+    pub fn wait_peers(&self, count: PeerCount, timeout: Duration) -> Result<Vec<PeerInfo>> {
+        let replies = self
+            .ask(ApiAction::WaitPeers(count), 1, timeout)?
+            .wait(timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Peers(p)) => Ok(p),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Stops the node: every service stopped, every thread joined, every
+    /// socket closed. Other clones then get `ChannelClosed`.
+    pub fn stop(self) -> Result<()> {
+        self.inner.stop()
+    }
+}
+
+fn app_reply<C: MyDHTConf>(r: ApiResult<C>) -> Option<C::ApiReply> {
+    match r {
+        ApiResult::App(r) => Some(r),
+        _ => None,
+    }
+}

@@ -1,0 +1,132 @@
+//! Execution profiles: the spawners and channels of every service, written
+//! by one macro call inside `impl MyDHTConf for ... { }`.
+//!
+//! | profile | read, write | local | global | api | channels |
+//! |---|---|---|---|---|---|
+//! | [`threaded!`](crate::threaded) | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
+//! | [`single_thread!`](crate::single_thread) | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
+//! | [`restartable!`](crate::restartable) | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
+//!
+//! In every profile the main loop has a thread of its own (the one
+//! [`start_loop`](crate::start_loop) starts): `single_thread!` and
+//! `restartable!` run the whole node on that one thread. To mix, write the
+//! associated types and functions of [`MyDHTConf`](crate::MyDHTConf)
+//! yourself, starting from a profile's expansion below.
+
+/// What the profile macros name, reachable from any crate.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "coroutine")]
+    pub use mydht_base::CoRoutine;
+    pub use mydht_base::{
+        Blocker, LocalRcChannel, MpscChannel, RestartOrError, Result, ThreadPark,
+    };
+}
+
+/// Writes the spawner and channel part of a `MyDHTConf` for one kind of
+/// spawner for read and write and one kind of channel.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __profile {
+    ($io:ident, $local:ident, $global:ident, $api:ident, $chan:ident, $threads:expr) => {
+        type ReadSpawn = $crate::profile::__private::$io;
+        type WriteChannel = $crate::profile::__private::$chan;
+        type WriteSpawn = $crate::profile::__private::$io;
+        type LocalChannel = $crate::profile::__private::$chan;
+        type LocalSpawn = $crate::profile::__private::$local;
+        type GlobalChannel = $crate::profile::__private::$chan;
+        type GlobalSpawn = $crate::profile::__private::$global;
+        type ApiChannel = $crate::profile::__private::$chan;
+        type ApiSpawn = $crate::profile::__private::$api;
+
+        fn read_spawner(&mut self) -> $crate::profile::__private::Result<Self::ReadSpawn> {
+            Ok(Default::default())
+        }
+        fn write_spawner(&mut self) -> $crate::profile::__private::Result<Self::WriteSpawn> {
+            Ok(Default::default())
+        }
+        fn write_channel(&mut self) -> Self::WriteChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
+        fn local_spawner(&mut self) -> $crate::profile::__private::Result<Self::LocalSpawn> {
+            Ok(Default::default())
+        }
+        fn local_channel(&mut self) -> Self::LocalChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
+        fn global_spawner(&mut self) -> $crate::profile::__private::Result<Self::GlobalSpawn> {
+            Ok(Default::default())
+        }
+        fn global_channel(&mut self) -> Self::GlobalChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
+        fn api_spawner(&mut self) -> $crate::profile::__private::Result<Self::ApiSpawn> {
+            Ok(Default::default())
+        }
+        fn api_channel(&mut self) -> Self::ApiChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
+        fn services_on_threads(&self) -> bool {
+            $threads
+        }
+    };
+}
+
+/// Every service on its own parked thread, `MpscChannel` everywhere. The
+/// application's services and messages must be `Send`.
+#[macro_export]
+macro_rules! threaded {
+    () => {
+        $crate::__profile!(
+            ThreadPark,
+            ThreadPark,
+            ThreadPark,
+            ThreadPark,
+            MpscChannel,
+            true
+        );
+    };
+}
+
+/// The whole node on the main loop's thread: read and write services as
+/// coroutines, local and global services inline, the api restartable,
+/// `LocalRcChannel` everywhere.
+#[cfg(feature = "coroutine")]
+#[macro_export]
+macro_rules! single_thread {
+    () => {
+        $crate::__profile!(
+            CoRoutine,
+            Blocker,
+            Blocker,
+            RestartOrError,
+            LocalRcChannel,
+            false
+        );
+    };
+}
+
+/// The whole node on the main loop's thread without coroutines: read and
+/// write services restarted from their saved state on readiness (frames and
+/// shadows are resumable), local and global services inline.
+#[macro_export]
+macro_rules! restartable {
+    () => {
+        $crate::__profile!(
+            RestartOrError,
+            Blocker,
+            Blocker,
+            RestartOrError,
+            LocalRcChannel,
+            false
+        );
+    };
+}

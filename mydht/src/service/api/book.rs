@@ -1,0 +1,169 @@
+//! [`ApiBook`]: the pending queries, a plain bounded state machine, and
+//! [`ApiService`], the service that wraps it.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield};
+
+use super::ReplySlot;
+use crate::conf::MyDHTConf;
+use crate::identity::PeerInfo;
+use crate::service::QueryId;
+
+/// One reply of a query.
+pub enum ApiResult<C: MyDHTConf> {
+    /// A reply of the application's services.
+    App(C::ApiReply),
+    /// A peer: the one a connect reached, or what a find returned.
+    Peer(Option<PeerInfo>),
+    /// The connected peers.
+    Peers(Vec<PeerInfo>),
+}
+
+impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiResult::App(r) => f.debug_tuple("App").field(r).finish(),
+            ApiResult::Peer(p) => f.debug_tuple("Peer").field(p).finish(),
+            ApiResult::Peers(p) => f.debug_tuple("Peers").field(p).finish(),
+        }
+    }
+}
+
+/// What the api service is asked.
+pub enum ApiCommand<C: MyDHTConf> {
+    /// A new query: complete once `slot` has its replies, failed at
+    /// `deadline`.
+    Register {
+        /// The query.
+        qid: QueryId,
+        /// Where its replies go.
+        slot: ReplySlot<ApiResult<C>>,
+        /// When it fails with `Timeout`.
+        deadline: Instant,
+    },
+    /// A reply for a query.
+    Reply(QueryId, ApiResult<C>),
+    /// A query failed.
+    Fail(QueryId, Error),
+    /// The clock: queries past their deadline fail.
+    Expire(Instant),
+}
+
+struct Pending<C: MyDHTConf> {
+    slot: ReplySlot<ApiResult<C>>,
+    deadline: Instant,
+}
+
+/// The pending queries, at most `capacity` of them.
+pub struct ApiBook<C: MyDHTConf> {
+    pending: HashMap<QueryId, Pending<C>>,
+    capacity: usize,
+}
+
+impl<C: MyDHTConf> ApiBook<C> {
+    /// A book of at most `capacity` pending queries.
+    pub fn new(capacity: usize) -> Self {
+        ApiBook {
+            pending: HashMap::new(),
+            capacity,
+        }
+    }
+
+    /// Number of pending queries.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when no query is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Applies one command.
+    pub fn apply(&mut self, cmd: ApiCommand<C>) {
+        match cmd {
+            ApiCommand::Register {
+                qid,
+                slot,
+                deadline,
+            } => {
+                if self.pending.len() >= self.capacity {
+                    slot.fail(Error::new(
+                        ErrorKind::TooLarge,
+                        ErrorLevel::Ignore,
+                        "too many pending queries",
+                    ));
+                } else if !slot.is_done() {
+                    self.pending.insert(qid, Pending { slot, deadline });
+                }
+            }
+            ApiCommand::Reply(qid, r) => {
+                if let Some(p) = self.pending.get(&qid) {
+                    if p.slot.push(r) {
+                        self.pending.remove(&qid);
+                    }
+                }
+            }
+            ApiCommand::Fail(qid, e) => {
+                if let Some(p) = self.pending.remove(&qid) {
+                    p.slot.fail(e);
+                }
+            }
+            ApiCommand::Expire(now) => self.pending.retain(|_, p| {
+                if p.deadline <= now {
+                    p.slot.fail(Error::new(
+                        ErrorKind::Timeout,
+                        ErrorLevel::Ignore,
+                        "query expired",
+                    ));
+                    false
+                } else {
+                    true
+                }
+            }),
+        }
+    }
+}
+
+impl<C: MyDHTConf> Drop for ApiBook<C> {
+    /// A stopped node answers its pending queries at once.
+    fn drop(&mut self) {
+        for (_, p) in self.pending.drain() {
+            p.slot.fail(Error::new(
+                ErrorKind::ChannelClosed,
+                ErrorLevel::Ignore,
+                "node stopped",
+            ));
+        }
+    }
+}
+
+/// The api service: an [`ApiBook`] run by the node's api spawner. It
+/// answers nothing: callers wait on their slots.
+pub struct ApiService<C: MyDHTConf> {
+    book: ApiBook<C>,
+}
+
+impl<C: MyDHTConf> ApiService<C> {
+    /// An api service of at most `capacity` pending queries.
+    pub fn new(capacity: usize) -> Self {
+        ApiService {
+            book: ApiBook::new(capacity),
+        }
+    }
+}
+
+impl<C: MyDHTConf> Service for ApiService<C> {
+    type CommandIn = ApiCommand<C>;
+    type CommandOut = ();
+
+    fn call<Y: SpawnerYield>(&mut self, cmd: ApiCommand<C>, _: &mut Y) -> Result<()> {
+        self.book.apply(cmd);
+        Ok(())
+    }
+}
+
+/// It never yields inside a command.
+impl<C: MyDHTConf> ServiceRestartable for ApiService<C> {}

@@ -1,0 +1,10 @@
+//! The api service: query bookkeeping. Each query of the node handle has a
+//! [`ReplySlot`] the caller waits on (blocking with a timeout, or as a
+//! [`ReplyFuture`]); the [`ApiService`] keeps the slots of pending queries,
+//! fills them as replies arrive and fails them when they expire.
+
+mod book;
+mod reply_slot;
+
+pub use book::{ApiBook, ApiCommand, ApiResult, ApiService};
+pub use reply_slot::{ReplyFuture, ReplySlot};

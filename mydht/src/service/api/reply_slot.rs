@@ -1,0 +1,165 @@
+//! [`ReplySlot`]: where the replies of one query are collected, and how the
+//! caller waits for them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
+
+struct State<T> {
+    replies: Vec<T>,
+    expected: usize,
+    outcome: Option<Result<()>>,
+    waker: Option<Waker>,
+}
+
+/// The replies of one query: filled by the api service, waited on by the
+/// caller. Cloning shares the slot.
+pub struct ReplySlot<T> {
+    inner: Arc<(Mutex<State<T>>, Condvar)>,
+}
+
+impl<T> Clone for ReplySlot<T> {
+    fn clone(&self) -> Self {
+        ReplySlot {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ReplySlot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplySlot")
+    }
+}
+
+impl<T> ReplySlot<T> {
+    /// A slot complete once `expected` replies are in.
+    pub fn new(expected: usize) -> Self {
+        ReplySlot {
+            inner: Arc::new((
+                Mutex::new(State {
+                    replies: Vec::with_capacity(expected.min(64)),
+                    expected,
+                    outcome: if expected == 0 { Some(Ok(())) } else { None },
+                    waker: None,
+                }),
+                Condvar::new(),
+            )),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding this lock cannot leave the state half
+        // updated (every update is one push or one assignment).
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a reply; true when the slot is now complete. Replies past the
+    /// expected count, or after completion, are dropped.
+    pub fn push(&self, reply: T) -> bool {
+        let mut st = self.lock();
+        if st.outcome.is_some() {
+            return true;
+        }
+        st.replies.push(reply);
+        if st.replies.len() >= st.expected {
+            st.outcome = Some(Ok(()));
+            self.wake(st);
+            return true;
+        }
+        false
+    }
+
+    /// Ends the query with `error` (unless it is already complete).
+    pub fn fail(&self, error: Error) {
+        let mut st = self.lock();
+        if st.outcome.is_none() {
+            st.outcome = Some(Err(error));
+            self.wake(st);
+        }
+    }
+
+    /// True once complete or failed.
+    pub fn is_done(&self) -> bool {
+        self.lock().outcome.is_some()
+    }
+
+    fn wake(&self, mut st: MutexGuard<'_, State<T>>) {
+        let waker = st.waker.take();
+        drop(st);
+        self.inner.1.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn take(st: &mut State<T>) -> Option<Result<Vec<T>>> {
+        match st.outcome.take() {
+            None => None,
+            Some(Ok(())) => Some(Ok(std::mem::take(&mut st.replies))),
+            Some(Err(e)) => Some(Err(e)),
+        }
+    }
+
+    /// Waits until the query completes or `timeout` passes: the replies, or
+    /// the query's error, or `Timeout`.
+    pub fn wait(&self, timeout: Duration) -> Result<Vec<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            if let Some(r) = Self::take(&mut st) {
+                return r;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    ErrorLevel::Ignore,
+                    format!(
+                        "query timed out with {} of {} replies",
+                        st.replies.len(),
+                        st.expected
+                    ),
+                ));
+            }
+            st = self
+                .inner
+                .1
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// The same wait as a `Future` (the api service's expiry bounds it);
+    /// each reply goes through `map`, which may drop it.
+    pub fn into_future<U>(self, map: fn(T) -> Option<U>) -> ReplyFuture<T, U> {
+        ReplyFuture { slot: self, map }
+    }
+}
+
+/// A query's replies as a `Future`; it resolves when the query completes,
+/// fails or expires (the node's query timeout).
+pub struct ReplyFuture<T, U = T> {
+    slot: ReplySlot<T>,
+    map: fn(T) -> Option<U>,
+}
+
+impl<T, U> Future for ReplyFuture<T, U> {
+    type Output = Result<Vec<U>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.slot.lock();
+        match ReplySlot::take(&mut st) {
+            Some(r) => Poll::Ready(r.map(|v| v.into_iter().filter_map(self.map).collect())),
+            None => {
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

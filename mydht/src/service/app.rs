@@ -1,0 +1,65 @@
+//! What the application's services receive and answer: the contract between
+//! the node and the user's local and global services.
+
+use mydht_base::Peer;
+
+use crate::conf::MyDHTConf;
+use crate::identity::{PeerId, PeerInfo};
+
+/// The id of an api query: carried by the application's messages so that
+/// a reply, local or from another peer, reaches the query it answers.
+pub type QueryId = u64;
+
+/// Whether a peer is reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerStatus {
+    /// Authenticated and connected.
+    Online,
+    /// Its connection ended.
+    Offline,
+}
+
+/// A command for the application's global service.
+pub enum GlobalCommand<C: MyDHTConf> {
+    /// A query from the api, to be answered with [`Reply::Api`] under `qid`.
+    Api(QueryId, C::GlobalCmd),
+    /// A message from a peer that its local service forwarded.
+    Distant(PeerInfo, C::ProtoMsg),
+    /// A peer came online or went offline.
+    PeerStatus(PeerInfo, PeerStatus),
+}
+
+/// A message from a peer, for the local service of its connection.
+pub struct LocalCommand<C: MyDHTConf> {
+    /// The authenticated sender.
+    pub from: PeerInfo,
+    /// What it sent.
+    pub msg: C::ProtoMsg,
+}
+
+/// What a local or global service asks the node to do.
+pub enum Reply<C: MyDHTConf> {
+    /// Nothing.
+    None,
+    /// Give `reply` to the api query `qid`.
+    Api(QueryId, C::ApiReply),
+    /// Send `msg` to the peer with this id (dropped, and logged, when the
+    /// peer is not connected).
+    Send(PeerId, C::ProtoMsg),
+    /// Forward a message of `from` to the global service.
+    Global(PeerInfo, C::ProtoMsg),
+    /// Several of the above, in order.
+    Many(Vec<Reply<C>>),
+}
+
+impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::None => f.write_str("None"),
+            Reply::Api(qid, r) => f.debug_tuple("Api").field(qid).field(r).finish(),
+            Reply::Send(id, m) => f.debug_tuple("Send").field(id).field(m).finish(),
+            Reply::Global(p, m) => f.debug_tuple("Global").field(p.get_id()).field(m).finish(),
+            Reply::Many(v) => f.debug_tuple("Many").field(v).finish(),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The read service: one per authenticated connection.
+
+use mydht_base::{
+    Error, ErrorLevel, ReadYield, Result, Service, ServiceRestartable, SpawnerYield, Transport,
+};
+use readwrite_comp::CompR;
+
+use super::{LocalCommand, ServiceSlot, WireMessage};
+use crate::conf::MyDHTConf;
+use crate::frame::FrameReader;
+use crate::identity::PeerInfo;
+use crate::mainloop::{ConnRef, MainLoopCommand, MainLoopSender};
+use crate::shadow::Shadow;
+
+/// What starts a read service: read until the connection ends.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadCommand {
+    /// Read frames, yielding while the stream has no bytes.
+    Run,
+}
+
+type Stream<C> = CompR<
+    <<C as MyDHTConf>::Transport as Transport>::ReadStream,
+    <<C as MyDHTConf>::Shadow as Shadow>::Reader,
+>;
+
+/// The local service of a read service, as a slot.
+pub type LocalSlot<C> = ServiceSlot<
+    <C as MyDHTConf>::LocalService,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::LocalSpawn,
+    <C as MyDHTConf>::LocalChannel,
+>;
+
+/// Reads the frames of one authenticated connection through its shadow and
+/// gives each application message to the connection's local service. It
+/// answers once, when the connection ends (cleanly or not), so the main loop
+/// drops the connection.
+///
+/// Every read is resumable (frame and shadow keep partial input), so the
+/// service runs on a thread, as a coroutine or restartable alike.
+pub struct ReadService<C: MyDHTConf> {
+    conn: ConnRef,
+    peer: PeerInfo,
+    stream: Stream<C>,
+    frames: FrameReader,
+    enc: C::MsgEnc,
+    local: LocalSlot<C>,
+    in_call: bool,
+    logger: slog::Logger,
+}
+
+impl<C: MyDHTConf> ReadService<C> {
+    /// The read service of connection `conn` with the authenticated `peer`.
+    pub fn new(
+        conn: ConnRef,
+        peer: PeerInfo,
+        stream: Stream<C>,
+        max_frame: usize,
+        enc: C::MsgEnc,
+        local: LocalSlot<C>,
+        logger: slog::Logger,
+    ) -> Self {
+        ReadService {
+            conn,
+            peer,
+            stream,
+            frames: FrameReader::new(max_frame),
+            enc,
+            local,
+            in_call: false,
+            logger,
+        }
+    }
+
+    fn ended(&mut self, error: Option<Error>) -> MainLoopCommand<C> {
+        self.in_call = false;
+        if let Some(e) = &error {
+            slog::debug!(self.logger, "read service ended"; "conn" => self.conn.id, "error" => %e);
+        }
+        MainLoopCommand::ConnectionEnded {
+            conn: self.conn,
+            error,
+        }
+    }
+
+    fn run<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<MainLoopCommand<C>> {
+        self.in_call = true;
+        loop {
+            let msg = {
+                let mut stream = ReadYield::new(&mut self.stream, yld);
+                self.frames
+                    .read_msg::<WireMessage<C::ProtoMsg>, _, _>(&self.enc, &mut stream)
+            };
+            match msg {
+                Ok(Some(WireMessage::App(msg))) => {
+                    let cmd = LocalCommand {
+                        from: self.peer.clone(),
+                        msg,
+                    };
+                    if let Err(e) = self.local.send(cmd) {
+                        if e.level() != ErrorLevel::Ignore {
+                            return Ok(self.ended(Some(e)));
+                        }
+                        slog::warn!(self.logger, "local service refused a message"; "error" => %e);
+                    }
+                    if let Some(e) = self.local.take_error() {
+                        slog::warn!(self.logger, "local service failed"; "error" => %e);
+                        if e.level() != ErrorLevel::Ignore {
+                            return Ok(self.ended(Some(e)));
+                        }
+                    }
+                }
+                Ok(None) => return Ok(self.ended(None)),
+                // A `Return` yield: keep the partial frame, restart later.
+                Err(e) if e.is_would_block() => return Err(Error::yielded()),
+                Err(e) => return Ok(self.ended(Some(e))),
+            }
+        }
+    }
+}
+
+impl<C: MyDHTConf> Service for ReadService<C> {
+    type CommandIn = ReadCommand;
+    type CommandOut = MainLoopCommand<C>;
+
+    fn call<Y: SpawnerYield>(&mut self, _: ReadCommand, yld: &mut Y) -> Result<MainLoopCommand<C>> {
+        self.run(yld)
+    }
+}
+
+impl<C: MyDHTConf> ServiceRestartable for ReadService<C> {
+    fn resume<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
+        if self.in_call {
+            self.run(yld).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! [`ServiceSlot`]: one service held by its owner whatever its spawner.
+
+use mydht_base::{
+    Error, ErrorKind, ErrorLevel, Result, Service, SpawnChannel, SpawnHandle, SpawnSend,
+    SpawnUnyield, Spawner,
+};
+
+/// Where the service of a slot stands.
+enum State<S, D, R, H> {
+    /// Not running: its parts wait for the next command.
+    Idle(S, D, R),
+    /// Spawned.
+    Running(H),
+    /// Its state could not be taken back (its thread died).
+    Gone,
+}
+
+/// A service, its spawner and its input channel.
+///
+/// Commands go through [`send`](Self::send): while the service loop runs
+/// they are queued and the service is woken; once the loop has ended (a
+/// `Blocker` ends as soon as its queue is empty, a loop with an iteration
+/// count ends after it) the service is spawned again on its saved state with
+/// the command as its first. So the same owner code drives a service inline,
+/// on a thread, restartable or as a coroutine.
+pub struct ServiceSlot<S, D, Sp, Ch>
+where
+    S: Service,
+    D: SpawnSend<S::CommandOut>,
+    Ch: SpawnChannel<S::CommandIn>,
+    Sp: Spawner<S, D, Ch::Recv>,
+{
+    spawner: Sp,
+    send: Ch::Send,
+    state: State<S, D, Ch::Recv, Sp::Handle>,
+    nb_loop: usize,
+    /// The end result of the last loop that failed, for the owner's logs.
+    last_error: Option<Error>,
+}
+
+impl<S, D, Sp, Ch> ServiceSlot<S, D, Sp, Ch>
+where
+    S: Service,
+    D: SpawnSend<S::CommandOut>,
+    Ch: SpawnChannel<S::CommandIn>,
+    Sp: Spawner<S, D, Ch::Recv>,
+{
+    /// A slot for `service`, not running yet; its results go to `dest`.
+    pub fn new(service: S, dest: D, spawner: Sp, mut channel: Ch, nb_loop: usize) -> Result<Self> {
+        let (send, recv) = channel.new_channel()?;
+        Ok(ServiceSlot {
+            spawner,
+            send,
+            state: State::Idle(service, dest, recv),
+            nb_loop,
+            last_error: None,
+        })
+    }
+
+    /// Spawns the service now, on `first` if given. Does nothing if it runs.
+    pub fn start(&mut self, first: Option<S::CommandIn>) -> Result<()> {
+        self.reclaim()?;
+        match std::mem::replace(&mut self.state, State::Gone) {
+            State::Idle(s, d, r) => {
+                let h = self.spawner.spawn(s, d, first, r, self.nb_loop)?;
+                self.state = State::Running(h);
+                Ok(())
+            }
+            other => {
+                self.state = other;
+                match first {
+                    Some(cmd) => self.queue(cmd),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Gives `cmd` to the service, spawning it again if its loop ended.
+    pub fn send(&mut self, cmd: S::CommandIn) -> Result<()> {
+        self.reclaim()?;
+        match self.state {
+            State::Idle(..) => self.start(Some(cmd)),
+            State::Running(_) => self.queue(cmd),
+            State::Gone => Err(gone()),
+        }
+    }
+
+    /// Wakes the service (its stream became ready).
+    pub fn unyield(&mut self) -> Result<()> {
+        match &mut self.state {
+            State::Running(h) => {
+                if h.is_finished() {
+                    Ok(())
+                } else {
+                    h.unyield()
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// True when the service loop has ended (or never ran).
+    pub fn is_finished(&mut self) -> bool {
+        match &mut self.state {
+            State::Running(h) => h.is_finished(),
+            _ => true,
+        }
+    }
+
+    /// The error the last loop ended with, taken.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.last_error.take()
+    }
+
+    /// A clonable sender that reaches the service directly, when its channel
+    /// allows it.
+    pub fn weak_send(&self) -> Option<Ch::WeakSend> {
+        Ch::get_weak_send(&self.send)
+    }
+
+    /// Stops the service and waits for its loop to end (joins its thread).
+    pub fn stop(mut self) -> Result<()> {
+        match std::mem::replace(&mut self.state, State::Gone) {
+            State::Running(h) => {
+                let (_, _, _, end) = h.unwrap_state()?;
+                match end {
+                    Err(e) if !e.is_yielded() => Err(e),
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn queue(&mut self, cmd: S::CommandIn) -> Result<()> {
+        self.send.send(cmd)?;
+        self.unyield()
+    }
+
+    /// Takes back the parts of a loop that has ended.
+    fn reclaim(&mut self) -> Result<()> {
+        let finished = match &mut self.state {
+            State::Running(h) => h.is_finished(),
+            _ => false,
+        };
+        if !finished {
+            return Ok(());
+        }
+        if let State::Running(h) = std::mem::replace(&mut self.state, State::Gone) {
+            let (s, d, r, end) = h.unwrap_state()?;
+            if let Err(e) = end {
+                if !e.is_yielded() {
+                    self.last_error = Some(e);
+                }
+            }
+            self.state = State::Idle(s, d, r);
+        }
+        Ok(())
+    }
+}
+
+fn gone() -> Error {
+    Error::new(
+        ErrorKind::ServiceDied,
+        ErrorLevel::ShutDown,
+        "service state lost",
+    )
+}

@@ -1,0 +1,69 @@
+//! Stopping a node: threads joined, sockets closed, peers told, pending
+//! queries answered. One test in this binary so the process's thread and
+//! descriptor counts are this test's alone.
+
+#[macro_use]
+mod node_common;
+
+use mydht::PeerCount;
+use mydht_base::{ErrorKind, Peer};
+use mydht_tcp::TcpTransport;
+use node_common::app::Touch;
+use node_common::{connect_and_touch, TIMEOUT};
+
+fn loopback() -> mydht_base::Result<TcpTransport> {
+    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
+}
+
+touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
+touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
+
+fn count_dir(path: &str) -> usize {
+    std::fs::read_dir(path).expect("procfs").count()
+}
+
+fn threads() -> usize {
+    count_dir("/proc/self/task")
+}
+
+fn descriptors() -> usize {
+    count_dir("/proc/self/fd")
+}
+
+#[test]
+fn test_stop_while_connected_leaves_nothing() {
+    let (t0, f0) = (threads(), descriptors());
+    let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
+    let n2 = mydht::start_loop(ThreadedTcp).expect("node 2");
+    let n3 = mydht::start_loop(RestartTcp).expect("node 3");
+    connect_and_touch(&n1, &n2);
+    connect_and_touch(&n3, &n2);
+    assert!(threads() > t0 + 4, "threaded nodes run services on threads");
+
+    // A query that can only end by the stop: it waits for a peer count the
+    // node never reaches.
+    let waiting = {
+        let n1 = n1.clone();
+        std::thread::spawn(move || n1.wait_peers(PeerCount::AtLeast(100), TIMEOUT))
+    };
+    let p1 = *n1.local_peer().get_id();
+    n1.stop().expect("stop node 1");
+    let err = waiting
+        .join()
+        .expect("waiting thread")
+        .expect_err("stopped");
+    assert_eq!(err.kind(), ErrorKind::ChannelClosed);
+
+    // Node 2 sees node 1 go offline and keeps working with node 3.
+    let left = n2
+        .wait_peers(PeerCount::AtMost(1), TIMEOUT)
+        .expect("node 1 offline on node 2");
+    assert!(left.iter().all(|p| *p.get_id() != p1));
+    let p3 = *n3.local_peer().get_id();
+    assert_eq!(n2.query(Touch(p3), 2, TIMEOUT).expect("touch").len(), 2);
+
+    n2.stop().expect("stop node 2");
+    n3.stop().expect("stop node 3");
+    assert_eq!(threads(), t0, "a thread was left behind");
+    assert_eq!(descriptors(), f0, "a socket or descriptor was left open");
+}

@@ -1,0 +1,56 @@
+//! The touch scenario under every execution profile, on real TCP (port 0).
+
+#[macro_use]
+mod node_common;
+
+use mydht_tcp::TcpTransport;
+use node_common::connect_and_touch;
+
+fn loopback() -> mydht_base::Result<TcpTransport> {
+    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
+}
+
+touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
+touch_conf!(LocalTcp, single_thread, TcpTransport, loopback());
+touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
+
+#[test]
+fn test_connect_all_th() {
+    let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
+    let n2 = mydht::start_loop(ThreadedTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+#[test]
+fn test_connect_local() {
+    let n1 = mydht::start_loop(LocalTcp).expect("node 1");
+    let n2 = mydht::start_loop(LocalTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+#[test]
+fn test_connect_restartable() {
+    let n1 = mydht::start_loop(RestartTcp).expect("node 1");
+    let n2 = mydht::start_loop(RestartTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+/// Nodes of different profiles speak the same protocol.
+#[test]
+fn test_connect_mixed_profiles() {
+    let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
+    let n2 = mydht::start_loop(RestartTcp).expect("node 2");
+    let n3 = mydht::start_loop(LocalTcp).expect("node 3");
+    connect_and_touch(&n1, &n2);
+    connect_and_touch(&n2, &n3);
+    connect_and_touch(&n3, &n1);
+    for n in [n1.stop(), n2.stop(), n3.stop()] {
+        n.expect("stop");
+    }
+}
