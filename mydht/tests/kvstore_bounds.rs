@@ -88,6 +88,38 @@ fn garbage_counts_are_clamped() {
 }
 
 #[test]
+fn unbounded_limits_do_not_overflow() {
+    let limits = KVStoreLimits {
+        max_hops: u8::MAX,
+        max_forward: u8::MAX,
+        max_nb_result: u8::MAX,
+        max_timeout: Duration::MAX,
+        cache_capacity: 0,
+    };
+    let now = Instant::now();
+    let mut e = engine(300, limits);
+    let conf = QueryConf {
+        mode: QueryMode::AMix(u8::MAX),
+        hops: u8::MAX,
+        forward: u8::MAX,
+        nb_result: u8::MAX,
+        timeout: Duration::MAX,
+    };
+    let out = handle(&mut e, Cmd::Find(1, 1, conf), now);
+    match out.as_slice() {
+        [KVStoreReply::Forward(to, KVStoreProtoMsg::Find(q, 1))] => {
+            assert_eq!(to.len(), 255);
+            assert_eq!((q.hops, q.timeout_ms), (254, u32::MAX));
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = find(2, QueryMode::AMix(1), None, u8::MAX, u8::MAX, 0);
+    assert_eq!(handle(&mut e, Cmd::Received(peer(1), msg), now).len(), 2);
+    // A cache of capacity 0 holds one query: the first one was evicted.
+    assert_eq!(e.cached_queries(), 1);
+}
+
+#[test]
 fn malformed_and_unsolicited_messages_are_dropped() {
     let now = Instant::now();
     let mut e = engine(3, KVStoreLimits::default());

@@ -259,7 +259,7 @@ where
             awaiting: Vec::new(),
             collecting: false,
             nb_result: conf.nb_result,
-            deadline: now + conf.timeout,
+            deadline: deadline(now, conf.timeout),
             done: true,
         };
         let count = state.count();
@@ -307,7 +307,7 @@ where
             awaiting: Vec::new(),
             collecting: leg.collecting,
             nb_result: conf.nb_result,
-            deadline: now + conf.timeout,
+            deadline: deadline(now, conf.timeout),
             done: false,
         };
         let count = state.count();
@@ -355,7 +355,7 @@ where
         let hops = conf.hops - 1;
         // Each hop keeps a slice of its time to send back what it has before
         // the previous hop gives up.
-        let timeout = conf.timeout * (u32::from(hops) + 1) / (u32::from(hops) + 2);
+        let timeout = conf.timeout - conf.timeout / (u32::from(hops) + 2);
         let msg = QueryMsg {
             qid,
             origin: leg.origin.clone(),
@@ -461,6 +461,14 @@ where
             }
         }
     }
+}
+
+/// `now + timeout`, without overflow for absurd timeouts (limits are the
+/// caller's to set).
+fn deadline(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
 }
 
 /// Answers a query that has its result count or nothing left to wait for.
