@@ -8,7 +8,9 @@ use mydht::service::kvstore::{
     KVStoreCommand as Cmd, KVStoreLimits, KVStoreProtoMsg, KVStoreReply, MemoryStore, QueryConf,
     QueryEngine, QueryMode,
 };
-use mydht::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
+use mydht::service::peer_store::{
+    ClosestPeers, PeerStoreCommand, PeerStoreReply, PeerStoreService,
+};
 use mydht::{PeerId, PeerInfo};
 use mydht_base::{
     KVStore, MpscChannel, Peer, RestartOrError, Route, Service, SpawnChannel, SpawnHandle,
@@ -65,9 +67,9 @@ fn ring(n: u8) -> (Vec<PeerInfo>, Vec<Store>) {
 
 /// Runs `cmd` at node `at` and delivers every message (JSON on the way)
 /// until the network settles; returns the api replies of `at`.
-fn run(
+fn run<R: Route<PeerInfo, PeerId>>(
     peers: &[PeerInfo],
-    stores: &mut [Store],
+    stores: &mut [PeerStoreService<R>],
     at: usize,
     cmd: PeerStoreCommand,
 ) -> Vec<PeerStoreReply> {
@@ -119,6 +121,44 @@ fn a_peer_store_find_of_each_peers_id_returns_it() {
                     }
                     other => panic!("{mode:?} {at} -> {j}: {other:?}"),
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn closest_peers_route_finds_every_peer() {
+    // 16 nodes, each knowing the peers 1, 2, 4 and 8 places after it.
+    let n = 16u8;
+    let peers: Vec<PeerInfo> = (0..n).map(peer_info).collect();
+    let mut stores: Vec<PeerStoreService> = (0..n)
+        .map(|i| {
+            let mut route = ClosestPeers::new(8);
+            let mut store = MemoryStore::new(8);
+            let me = peers[usize::from(i)].clone();
+            store.put(me.clone()).unwrap();
+            for d in [1, 2, 4, 8] {
+                let p = peers[usize::from((i + d) % n)].clone();
+                route.add(p.clone());
+                store.put(p).unwrap();
+            }
+            let limits = KVStoreLimits::default();
+            PeerStoreService::from_engine(QueryEngine::new(me, store, route, limits, u64::from(i)))
+        })
+        .collect();
+    let conf = QueryConf {
+        hops: 6,
+        forward: 2,
+        ..QueryConf::default()
+    };
+    for at in 0..usize::from(n) {
+        for (j, target) in peers.iter().enumerate() {
+            let cmd = Cmd::Find(1, *target.get_id(), conf);
+            match run(&peers, &mut stores, at, cmd).as_slice() {
+                [KVStoreReply::FoundApi(1, found)] => {
+                    assert_eq!(found, &vec![target.clone()], "{at} -> {j}")
+                }
+                other => panic!("{at} -> {j}: {other:?}"),
             }
         }
     }

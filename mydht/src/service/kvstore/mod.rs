@@ -18,7 +18,7 @@
 //! [`Route`](mydht_base::Route) it is given (Kademlia lives in
 //! `mydht-kvstore`).
 
-mod bounded;
+pub(crate) mod bounded;
 mod cache;
 mod conf;
 mod engine;

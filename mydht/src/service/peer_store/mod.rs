@@ -1,7 +1,8 @@
 //! The peer store: a [`KVStoreService`] whose key/values are the peers
 //! themselves ([`PeerInfo`], keyed by [`PeerId`]). The node stores the peers
 //! it meets (`StoreLocally`) and finds peers by id through other peers
-//! (`Find`), which is how it discovers them.
+//! (`Find`), which is how it discovers them. [`ClosestPeers`] is its
+//! default route: the known peers closest to the id looked for.
 //!
 //! A peer received from another peer is rebuilt from its identity key (see
 //! the serde form of [`PeerInfo`]), so a peer store never holds a peer whose
@@ -10,7 +11,10 @@
 //!
 //! [`PeerId`]: crate::identity::PeerId
 
+mod route;
 mod wire;
+
+pub use route::ClosestPeers;
 
 use crate::identity::PeerInfo;
 use crate::service::kvstore::{
@@ -19,7 +23,8 @@ use crate::service::kvstore::{
 
 /// The peer store service, over the route `R` (which peers a find of an id
 /// asks).
-pub type PeerStoreService<R> = KVStoreService<PeerInfo, PeerInfo, MemoryStore<PeerInfo>, R>;
+pub type PeerStoreService<R = ClosestPeers> =
+    KVStoreService<PeerInfo, PeerInfo, MemoryStore<PeerInfo>, R>;
 
 /// A command of the peer store.
 pub type PeerStoreCommand = KVStoreCommand<PeerInfo, PeerInfo>;
