@@ -10,7 +10,7 @@ use mydht::service::kvstore::{
     KVStoreCommand as Cmd, KVStoreLimits, KVStoreProtoMsg, KVStoreReply, MemoryStore, QueryConf,
     QueryEngine, QueryMode, QueryMsg,
 };
-use mydht_base::KVStore;
+use mydht_base::{KVStore, Route};
 use proptest::prelude::*;
 
 /// Node 0, routing to peers 1..=`n`.
@@ -119,6 +119,38 @@ fn unbounded_limits_do_not_overflow() {
     assert_eq!(e.cached_queries(), 1);
 }
 
+/// A careless route: always the same list, whatever is asked.
+struct Careless(Vec<usize>);
+
+impl Route<TPeer, u32> for Careless {
+    fn route(&mut self, _: &u32, _: usize, _: &[usize]) -> Vec<TPeer> {
+        self.0.iter().map(|&i| peer(i)).collect()
+    }
+}
+
+#[test]
+fn a_route_answering_duplicates_and_excluded_peers_is_filtered() {
+    let route = Careless(vec![0, 1, 1, 2, 0, 2, 3, 4]);
+    let mut e = QueryEngine::new(
+        peer(0),
+        MemoryStore::new(4),
+        route,
+        KVStoreLimits::default(),
+        0,
+    );
+    let now = Instant::now();
+    // Peer 1 is the previous hop, 0 this node, and 3 peers are wanted.
+    let msg = find(1, QueryMode::AProxy, None, 2, 3, 1);
+    let mut out = Vec::new();
+    e.handle(Cmd::Received(peer(1), msg), now, &mut out);
+    match out.as_slice() {
+        [KVStoreReply::Forward(to, _)] => {
+            assert_eq!(to.iter().map(|p| p.id).collect::<Vec<_>>(), vec![2, 3, 4])
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn malformed_and_unsolicited_messages_are_dropped() {
     let now = Instant::now();
@@ -130,6 +162,12 @@ fn malformed_and_unsolicited_messages_are_dropped() {
         now,
     );
     assert!(out.is_empty(), "{out:?}");
+    // Asynchronous naming this node as the collector of a query it never
+    // sent: dropped, even when the value is here.
+    e.store_mut().put(val(1, "here")).unwrap();
+    let bogus = find(2, QueryMode::Asynch, Some(peer(0)), 3, 2, 1);
+    assert!(handle(&mut e, Cmd::Received(peer(1), bogus), now).is_empty());
+    e.store_mut().remove(&1);
     // Replies to queries that do not exist.
     for m in [
         KVStoreProtoMsg::Found(9, vec![val(1, "x")]),

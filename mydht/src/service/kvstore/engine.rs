@@ -253,6 +253,11 @@ where
         let Some(collector) = q.origin else {
             return; // malformed: nobody to answer
         };
+        if collector.get_id() == self.me.get_id() {
+            // Not a query of ours (those are in the cache): a peer naming us
+            // as the collector of a query we never sent.
+            return;
+        }
         let mut state = QueryState {
             upstream: Upstream::Nobody,
             work,
@@ -343,12 +348,22 @@ where
     ) -> Vec<P> {
         exclude.push(self.me.get_id().clone());
         let nb = usize::from(conf.forward);
-        let mut peers = match &payload {
+        let routed = match &payload {
             Payload::Find(key) => self.route.route(key, nb, &exclude),
             Payload::Store(kv) => self.route.route(&kv.get_key(), nb, &exclude),
         };
-        peers.retain(|p| !exclude.contains(p.get_id()));
-        peers.truncate(nb);
+        // Neither an excluded peer nor the same peer twice, whatever the
+        // route answers.
+        let mut peers = Vec::with_capacity(nb.min(routed.len()));
+        for p in routed {
+            if peers.len() == nb {
+                break;
+            }
+            if !exclude.contains(p.get_id()) {
+                exclude.push(p.get_id().clone());
+                peers.push(p);
+            }
+        }
         if peers.is_empty() {
             return peers;
         }
