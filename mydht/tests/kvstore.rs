@@ -266,3 +266,67 @@ fn expiry_gives_the_partial_results() {
     assert_eq!(found(net.take_api(0)), vec![val(4, "near")]);
     assert_eq!(net.sent(is_found), vec![(1, 0)]);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_mode() -> impl Strategy<Value = QueryMode> {
+        prop_oneof![
+            Just(QueryMode::AProxy),
+            Just(QueryMode::Asynch),
+            (0u8..4).prop_map(QueryMode::AMix),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// On any graph, in any mode: the network settles, the originator
+        /// gets exactly one answer (at the latest when its timeout passes),
+        /// with only values of the key, a holder one hop away is always
+        /// found when every neighbour is asked, and every query leaves
+        /// every cache once expired.
+        #[test]
+        fn every_query_gets_exactly_one_answer(
+            edges in proptest::collection::vec(proptest::collection::vec(0usize..8, 0..5), 8),
+            holders in proptest::collection::vec(any::<bool>(), 8),
+            mode in arb_mode(),
+            hops in 0u8..6,
+            nb_result in 1u8..4,
+            dead in proptest::option::of(1usize..8),
+        ) {
+            let adj: Vec<Vec<usize>> = edges
+                .iter()
+                .enumerate()
+                .map(|(i, e)| e.iter().copied().filter(|&j| j != i).collect())
+                .collect();
+            let mut net = Net::new(&adj, KVStoreLimits::default());
+            net.dead.extend(dead);
+            for (i, &h) in holders.iter().enumerate() {
+                if h {
+                    net.put(i, val(1, &format!("v{i}")));
+                }
+                net.put(i, val(2, "other key"));
+            }
+            net.cmd(0, Cmd::Find(1, 1, conf(mode, hops, 8, nb_result)));
+            net.advance(Duration::from_secs(10));
+            let answers = net.take_api(0);
+            prop_assert_eq!(answers.len(), 1, "{:?}", answers);
+            let found = match &answers[0] {
+                KVStoreReply::FoundApi(1, f) | KVStoreReply::Expired { api: 1, found: f, .. } => f.clone(),
+                other => return Err(TestCaseError::fail(format!("{other:?}"))),
+            };
+            prop_assert!(found.len() <= usize::from(nb_result));
+            prop_assert!(found.iter().all(|v| v.key == 1));
+            let near_holder = holders[0]
+                || (hops > 0 && adj[0].iter().any(|&j| holders[j] && Some(j) != dead));
+            if near_holder {
+                prop_assert!(!found.is_empty());
+            }
+            for node in &net.nodes {
+                prop_assert_eq!(node.cached_queries(), 0);
+            }
+        }
+    }
+}

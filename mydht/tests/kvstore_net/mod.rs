@@ -206,9 +206,23 @@ impl Net {
         }
     }
 
-    /// Moves time on by `d` and ticks every node.
+    /// Moves time on by `d`, ticking the nodes at each deadline on the way,
+    /// earliest first, as their timers would fire.
     pub fn advance(&mut self, d: Duration) {
-        self.now += d;
+        let end = self.now + d;
+        loop {
+            let next = self.nodes.iter().filter_map(|n| n.next_deadline()).min();
+            match next {
+                Some(t) if t <= end => self.now = self.now.max(t),
+                _ => break,
+            }
+            self.tick_all();
+        }
+        self.now = end;
+        self.tick_all();
+    }
+
+    fn tick_all(&mut self) {
         for i in 0..self.nodes.len() {
             self.apply(i, KVStoreCommand::Tick(self.now));
         }
