@@ -45,6 +45,63 @@ enum Answer<V> {
 /// an empty answer so that its sender does not wait); the previous hop and
 /// the collector are never routed back to. Values found are checked to have
 /// the key that was asked for.
+///
+/// Two nodes, `a` asking `b` (the node carries the messages):
+///
+/// ```
+/// use std::time::Instant;
+/// use mydht::service::kvstore::{
+///     KVStoreCommand, KVStoreLimits, KVStoreReply, MemoryStore, QueryConf, QueryEngine,
+/// };
+/// use mydht_base::{KVStore, KeyVal, Peer, Route};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct P(u8, String, [u8; 32]);
+/// impl Peer for P {
+///     type Id = u8;
+///     type Address = String;
+///     fn get_id(&self) -> &u8 { &self.0 }
+///     fn get_address(&self) -> &String { &self.1 }
+///     fn tunnel_public_key(&self) -> &[u8; 32] { &self.2 }
+/// }
+/// #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// struct Note(u32, String);
+/// impl KeyVal for Note {
+///     type Key = u32;
+///     fn get_key(&self) -> u32 { self.0 }
+/// }
+/// /// Every known peer is a candidate.
+/// struct Known(Vec<P>);
+/// impl Route<P, u32> for Known {
+///     fn route(&mut self, _: &u32, nb: usize, exclude: &[u8]) -> Vec<P> {
+///         self.0.iter().filter(|p| !exclude.contains(&p.0)).take(nb).cloned().collect()
+///     }
+/// }
+///
+/// let (pa, pb) = (P(1, "a".into(), [0; 32]), P(2, "b".into(), [0; 32]));
+/// let limits = KVStoreLimits::default();
+/// let route_a = Known(vec![pb.clone()]);
+/// let mut a = QueryEngine::new(pa.clone(), MemoryStore::new(8), route_a, limits, 1);
+/// let mut b = QueryEngine::new(pb.clone(), MemoryStore::new(8), Known(vec![]), limits, 2);
+/// b.store_mut().put(Note(7, "hello".into())).unwrap();
+///
+/// let now = Instant::now();
+/// let mut out = Vec::new();
+/// a.handle(KVStoreCommand::Find(100, 7, QueryConf::default()), now, &mut out);
+/// let Some(KVStoreReply::Forward(to, request)) = out.pop() else { panic!() };
+/// assert_eq!(to, vec![pb.clone()]);
+///
+/// b.handle(KVStoreCommand::Received(pa.clone(), request), now, &mut out);
+/// let Some(KVStoreReply::Reply(to, found)) = out.pop() else { panic!() };
+/// assert_eq!(to, pa);
+///
+/// a.handle(KVStoreCommand::Received(pb, found), now, &mut out);
+/// match out.pop() {
+///     Some(KVStoreReply::FoundApi(100, v)) => assert_eq!(v, vec![Note(7, "hello".into())]),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 pub struct QueryEngine<V: KeyVal, P: Peer, S, R> {
     me: P,
     store: S,
