@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::identity::{Identity, PeerInfo};
-use crate::mainloop::MainLoopSender;
+use crate::mainloop::{ConnectedRoute, MainLoopSender};
+use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     ApiCommand, ApiService, GlobalCommand, LocalCommand, ReadService, Reply, WriteCommand,
     WriteService,
@@ -56,6 +57,13 @@ pub struct NodeConstants {
     /// Commands after which each service loop ends and is spawned again
     /// (0: never).
     pub nb_loop: usize,
+    /// Discovery: while fewer peers are connected, the node asks its peers
+    /// for theirs and connects to them (0: no discovery).
+    pub pool_size: usize,
+    /// How often the pool is checked (and the peer store's clock ticks).
+    pub refresh: Duration,
+    /// Most peers in the peer store.
+    pub peer_store_capacity: usize,
 }
 
 impl Default for NodeConstants {
@@ -72,6 +80,9 @@ impl Default for NodeConstants {
             service_channel: 1024,
             pending_per_peer: 1024,
             nb_loop: 0,
+            pool_size: 0,
+            refresh: Duration::from_millis(100),
+            peer_store_capacity: 4096,
         }
     }
 }
@@ -145,6 +156,15 @@ pub trait MyDHTConf: Sized + Send + 'static {
         ChannelRecv<Self::ApiChannel, ApiCommand<Self>>,
     >;
 
+    /// Feeds the peer store.
+    type PeerStoreChannel: SpawnChannel<PeerStoreCommand>;
+    /// Runs the peer store.
+    type PeerStoreSpawn: Spawner<
+        PeerStoreService<ConnectedRoute>,
+        MainLoopSender<Self>,
+        ChannelRecv<Self::PeerStoreChannel, PeerStoreCommand>,
+    >;
+
     /// The read spawner.
     fn read_spawner(&mut self) -> Result<Self::ReadSpawn>;
     /// The write spawner.
@@ -163,6 +183,10 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn api_spawner(&mut self) -> Result<Self::ApiSpawn>;
     /// The api channel kind.
     fn api_channel(&mut self) -> Self::ApiChannel;
+    /// The peer store spawner.
+    fn peer_store_spawner(&mut self) -> Result<Self::PeerStoreSpawn>;
+    /// The peer store channel kind.
+    fn peer_store_channel(&mut self) -> Self::PeerStoreChannel;
     /// True when the services run on other threads than the main loop: they
     /// may then wait on a full main loop channel instead of failing.
     fn services_on_threads(&self) -> bool;

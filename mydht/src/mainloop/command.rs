@@ -9,8 +9,9 @@ use mydht_base::service::channel::MpscSend;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnSend, TrySendError};
 
 use crate::conf::{Address, MyDHTConf};
-use crate::identity::PeerId;
-use crate::service::{ApiResult, QueryId, Reply, ReplySlot};
+use crate::identity::{PeerId, PeerInfo};
+use crate::service::peer_store::PeerStoreReply;
+use crate::service::{ApiResult, QueryId, Reply, ReplySlot, WireMessage};
 
 /// A connection as services name it: its slab key and a number never
 /// reused, so a message about a closed connection never reaches the next
@@ -78,6 +79,11 @@ pub enum MainLoopCommand<C: MyDHTConf> {
         /// Why, when it failed.
         error: Option<Error>,
     },
+    /// A node-level message from a peer (peer store, discovery), as read by
+    /// the connection's read service.
+    Wire(PeerInfo, WireMessage<C::ProtoMsg>),
+    /// What the peer store asks.
+    PeerStore(Vec<PeerStoreReply>),
     /// Stop the node.
     Stop,
 }
@@ -103,6 +109,22 @@ impl<C: MyDHTConf> ToMainLoop<C> for Reply<C> {
         match cmd {
             MainLoopCommand::Reply(r) => r,
             _ => Reply::None,
+        }
+    }
+}
+
+impl<C: MyDHTConf> ToMainLoop<C> for Vec<PeerStoreReply> {
+    fn to_main_loop(self) -> Option<MainLoopCommand<C>> {
+        if self.is_empty() {
+            None
+        } else {
+            Some(MainLoopCommand::PeerStore(self))
+        }
+    }
+    fn back(cmd: MainLoopCommand<C>) -> Self {
+        match cmd {
+            MainLoopCommand::PeerStore(r) => r,
+            _ => Vec::new(),
         }
     }
 }

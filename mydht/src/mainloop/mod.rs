@@ -17,9 +17,11 @@
 mod command;
 mod connection;
 mod handle;
+mod route;
 
 pub use command::{ApiAction, ConnRef, MainLoopCommand, MainLoopSender, PeerCount, ToMainLoop};
 pub use handle::{start_loop, NodeHandle};
+pub use route::ConnectedRoute;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -38,9 +40,13 @@ use crate::auth::{Authenticated, ChallengeCache, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
+use crate::service::kvstore::{
+    KVStoreLimits, KVStoreReply, KVStoreService, MemoryStore, QueryConf,
+};
+use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
 use crate::service::{
     ApiCommand, ApiResult, ApiService, GlobalCommand, PeerStatus, QueryId, ReadCommand,
-    ReadService, Reply, ServiceSlot, WireMessage, WriteCommand, WriteService,
+    ReadService, Reply, ServiceCtx, ServiceSlot, WireMessage, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 use connection::{ConnState, Connection, Handshaking, Open};
@@ -54,12 +60,23 @@ const QUERY_TICK: Duration = Duration::from_millis(100);
 /// Commands handled per loop turn before polling again, so readiness is
 /// never starved by a busy channel.
 const COMMANDS_PER_TURN: usize = 1024;
+/// The api query id of the node's own peer store commands (the node
+/// handle's ids start at 1).
+const NO_QUERY: QueryId = 0;
+/// Most peers sent or taken in one discovery answer.
+const MAX_DISCOVERED: u8 = 64;
 
 type GlobalSlot<C> = ServiceSlot<
     <C as MyDHTConf>::GlobalService,
     MainLoopSender<C>,
     <C as MyDHTConf>::GlobalSpawn,
     <C as MyDHTConf>::GlobalChannel,
+>;
+type PeerStoreSlot<C> = ServiceSlot<
+    PeerStoreService<ConnectedRoute>,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::PeerStoreSpawn,
+    <C as MyDHTConf>::PeerStoreChannel,
 >;
 type ApiSlot<C> =
     ServiceSlot<ApiService<C>, NoSend, <C as MyDHTConf>::ApiSpawn, <C as MyDHTConf>::ApiChannel>;
@@ -99,6 +116,10 @@ pub struct MainLoop<C: MyDHTConf> {
     api: ApiSlot<C>,
     /// Queries waiting for a number of connected peers.
     watchers: Vec<Watcher>,
+    peer_store: PeerStoreSlot<C>,
+    route: ConnectedRoute,
+    next_refresh: Instant,
+    discover_turn: usize,
     next_tick: Instant,
     running: bool,
 }
@@ -137,6 +158,19 @@ impl<C: MyDHTConf> MainLoop<C> {
             conf.api_channel(),
             constants.nb_loop,
         )?;
+        let route = ConnectedRoute::default();
+        let peer_store = ServiceSlot::new(
+            KVStoreService::new(
+                me.info().clone(),
+                MemoryStore::new(constants.peer_store_capacity),
+                route.clone(),
+                KVStoreLimits::default(),
+            ),
+            sender.clone(),
+            conf.peer_store_spawner()?,
+            conf.peer_store_channel(),
+            constants.nb_loop,
+        )?;
         slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
         Ok(MainLoop {
             enc: conf.init_msg_enc(),
@@ -157,6 +191,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             global,
             api,
             watchers: Vec::new(),
+            peer_store,
+            route,
+            next_refresh: Instant::now(),
+            discover_turn: 0,
             next_tick: Instant::now() + QUERY_TICK,
             running: true,
         })
@@ -206,7 +244,7 @@ impl<C: MyDHTConf> MainLoop<C> {
 
     fn next_timeout(&self) -> Duration {
         let now = Instant::now();
-        let mut next = self.next_tick;
+        let mut next = self.next_tick.min(self.next_refresh);
         for (_, c) in self.conns.iter() {
             if matches!(c.state, ConnState::Handshaking(_)) && c.deadline < next {
                 next = c.deadline;
@@ -241,6 +279,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.tell_api(ApiCommand::Expire(now));
             self.check_watchers();
             self.check_global();
+        }
+        if now >= self.next_refresh {
+            self.next_refresh = now + self.constants.refresh;
+            self.tell_peer_store(PeerStoreCommand::Tick(now));
+            self.discover();
         }
         let late: Vec<usize> = self
             .conns
@@ -416,6 +459,8 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
         }
         self.check_watchers();
+        self.route.add(peer.clone());
+        self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
     }
 
@@ -454,24 +499,15 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.conf.local_channel(),
             self.constants.nb_loop,
         )?;
-        let reader = ReadService::new(
-            cref,
-            peer.clone(),
-            read_stream,
-            self.constants.max_frame,
-            self.enc.clone(),
-            local,
-            self.logger.clone(),
-        );
+        let ctx = ServiceCtx {
+            enc: self.enc.clone(),
+            max_frame: self.constants.max_frame,
+            to_loop: self.sender.clone(),
+            logger: self.logger.clone(),
+        };
+        let reader = ReadService::new(cref, peer.clone(), read_stream, local, ctx.clone());
         let flush_first = preamble.pending() > 0;
-        let writer = WriteService::new(
-            cref,
-            write_stream,
-            preamble,
-            self.constants.max_frame,
-            self.enc.clone(),
-            self.logger.clone(),
-        );
+        let writer = WriteService::new(cref, write_stream, preamble, ctx);
         let mut read = ServiceSlot::new(
             reader,
             self.sender.clone(),
@@ -525,8 +561,17 @@ impl<C: MyDHTConf> MainLoop<C> {
             slog::warn!(self.logger, "connection services ended with an error"; "error" => %e);
         }
         if let Some(peer) = peer {
-            if matches!(self.peers.get(peer.get_id()), Some(p) if p.conn == key) {
+            // Two nodes that dial each other at once have two connections:
+            // the peer stays online through the other one.
+            let other = self.conns.iter().find_map(|(k, c)| match &c.state {
+                ConnState::Open(o) if o.peer.get_id() == peer.get_id() => Some(k),
+                _ => None,
+            });
+            if let (Some(k), Some(entry)) = (other, self.peers.get_mut(peer.get_id())) {
+                entry.conn = k;
+            } else if matches!(self.peers.get(peer.get_id()), Some(p) if p.conn == key) {
                 self.peers.remove(peer.get_id());
+                self.route.remove(peer.get_id());
                 slog::debug!(self.logger, "peer offline"; "peer" => %peer.get_id());
                 self.check_watchers();
                 self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Offline));
@@ -556,6 +601,10 @@ impl<C: MyDHTConf> MainLoop<C> {
                     self.drop_conn(conn.key, error);
                 }
             }
+            MainLoopCommand::Wire(from, msg) => self.on_wire(from, msg),
+            MainLoopCommand::PeerStore(replies) => {
+                replies.into_iter().for_each(|r| self.on_peer_store(r))
+            }
             MainLoopCommand::Stop => self.running = false,
         }
     }
@@ -564,8 +613,11 @@ impl<C: MyDHTConf> MainLoop<C> {
         match action {
             ApiAction::Global(cmd) => self.tell_global(GlobalCommand::Api(qid, cmd)),
             ApiAction::FindPeer(id) => {
-                let found = self.peers.get(&id).map(|p| p.info.clone());
-                self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(found)));
+                let conf = QueryConf {
+                    timeout: deadline.saturating_duration_since(Instant::now()),
+                    ..QueryConf::default()
+                };
+                self.tell_peer_store(PeerStoreCommand::Find(qid, id, conf));
             }
             ApiAction::ConnectedPeers => {
                 let peers = self.peers.values().map(|p| p.info.clone()).collect();
@@ -611,71 +663,71 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn connect(&mut self, qid: QueryId, address: Address<C>) {
-        if let Some(&key) = self.addresses.get(&address) {
-            if let Some(conn) = self.conns.get_mut(key) {
-                match &conn.state {
+        match self.dial(address) {
+            Ok(key) => match self.conns.get_mut(key) {
+                Some(conn) => match &conn.state {
                     ConnState::Open(open) => {
                         let peer = open.peer.clone();
                         self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer))));
                     }
                     _ => conn.waiters.push(qid),
+                },
+                None => {
+                    let e = Error::new(ErrorKind::Auth, ErrorLevel::Ignore, "connection failed");
+                    self.tell_api(ApiCommand::Fail(qid, e));
                 }
-                return;
+            },
+            Err(e) => self.tell_api(ApiCommand::Fail(qid, e)),
+        }
+    }
+
+    /// The connection to `address`: the one open or opening, or a new one.
+    fn dial(&mut self, address: Address<C>) -> Result<usize> {
+        if let Some(&key) = self.addresses.get(&address) {
+            if self.conns.contains(key) {
+                return Ok(key);
             }
         }
-        let res = self.transport.connect_with(&address).and_then(|c| {
-            let read = c.read.ok_or_else(|| {
+        let c = self.transport.connect_with(&address)?;
+        let read = c.read.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                ErrorLevel::ShutDown,
+                "transport gave no read half",
+            )
+        })?;
+        let (handshake, ping) = Handshake::initiate(
+            self.me.clone(),
+            None,
+            self.constants.auth_timeout,
+            Instant::now(),
+        )?;
+        let mut writer = FrameWriter::new(self.constants.max_frame);
+        writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;
+        self.add_conn(read, c.write, handshake, writer, true, Some(address))
+            .ok_or_else(|| {
                 Error::new(
-                    ErrorKind::Config,
-                    ErrorLevel::ShutDown,
-                    "transport gave no read half",
+                    ErrorKind::TooLarge,
+                    ErrorLevel::Ignore,
+                    "connection refused locally",
                 )
-            })?;
-            let (handshake, ping) = Handshake::initiate(
-                self.me.clone(),
-                None,
-                self.constants.auth_timeout,
-                Instant::now(),
-            )?;
-            let mut writer = FrameWriter::new(self.constants.max_frame);
-            writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;
-            Ok((read, c.write, handshake, writer))
-        });
-        match res {
-            Ok((read, write, handshake, writer)) => {
-                match self.add_conn(read, write, handshake, writer, true, Some(address)) {
-                    Some(key) => {
-                        if let Some(conn) = self.conns.get_mut(key) {
-                            match &conn.state {
-                                ConnState::Open(open) => {
-                                    let peer = open.peer.clone();
-                                    self.tell_api(ApiCommand::Reply(
-                                        qid,
-                                        ApiResult::Peer(Some(peer)),
-                                    ));
-                                }
-                                _ => conn.waiters.push(qid),
-                            }
-                        } else {
-                            let e = Error::new(
-                                ErrorKind::Auth,
-                                ErrorLevel::Ignore,
-                                "connection failed",
-                            );
-                            self.tell_api(ApiCommand::Fail(qid, e));
-                        }
-                    }
-                    None => {
-                        let e = Error::new(
-                            ErrorKind::TooLarge,
-                            ErrorLevel::Ignore,
-                            "connection refused locally",
-                        );
-                        self.tell_api(ApiCommand::Fail(qid, e));
-                    }
-                }
+            })
+    }
+
+    /// Sends to `peer`, connecting to it first when it is not connected.
+    fn send_to_peer(&mut self, peer: &PeerInfo, msg: WireMessage<C::ProtoMsg>) {
+        if self.peers.contains_key(peer.get_id()) {
+            return self.send_to(peer.get_id(), msg);
+        }
+        let Ok(address) = peer.get_address().parse::<Address<C>>() else {
+            slog::warn!(self.logger, "peer address does not parse"; "peer" => %peer.get_id());
+            return;
+        };
+        match self.dial(address) {
+            Ok(key) => self.send_on(key, msg),
+            Err(e) => {
+                slog::warn!(self.logger, "cannot reach peer"; "peer" => %peer.get_id(), "error" => %e)
             }
-            Err(e) => self.tell_api(ApiCommand::Fail(qid, e)),
         }
     }
 
@@ -691,10 +743,17 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn send_to(&mut self, to: &PeerId, msg: WireMessage<C::ProtoMsg>) {
-        let Some(key) = self.peers.get(to).map(|p| p.conn) else {
-            slog::warn!(self.logger, "message for a peer that is not connected dropped"; "peer" => %to);
-            return;
-        };
+        match self.peers.get(to).map(|p| p.conn) {
+            Some(key) => self.send_on(key, msg),
+            None => {
+                slog::warn!(self.logger, "message for a peer that is not connected dropped"; "peer" => %to)
+            }
+        }
+    }
+
+    /// Sends on connection `key`, or keeps the message until it is
+    /// authenticated.
+    fn send_on(&mut self, key: usize, msg: WireMessage<C::ProtoMsg>) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -712,10 +771,110 @@ impl<C: MyDHTConf> MainLoop<C> {
         };
         if let Err(e) = res {
             if e.level() == ErrorLevel::Ignore {
-                slog::warn!(self.logger, "message dropped"; "peer" => %to, "error" => %e);
+                slog::warn!(self.logger, "message dropped"; "conn" => key, "error" => %e);
             } else {
                 self.drop_conn(key, Some(e));
             }
+        }
+    }
+
+    /// A node-level message from a peer.
+    fn on_wire(&mut self, from: PeerInfo, msg: WireMessage<C::ProtoMsg>) {
+        match msg {
+            WireMessage::PeerStore(m) => self.tell_peer_store(PeerStoreCommand::Received(from, *m)),
+            WireMessage::Discover(n) => {
+                let peers: Vec<PeerInfo> = self
+                    .peers
+                    .values()
+                    .filter(|p| p.info.get_id() != from.get_id())
+                    .take(usize::from(n.min(MAX_DISCOVERED)))
+                    .map(|p| p.info.clone())
+                    .collect();
+                self.send_to(from.get_id(), WireMessage::Peers(peers));
+            }
+            WireMessage::Peers(peers) => {
+                for peer in peers.into_iter().take(usize::from(MAX_DISCOVERED)) {
+                    if peer.get_id() == self.me.info().get_id() {
+                        continue;
+                    }
+                    self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
+                    if self.reached() < self.constants.pool_size
+                        && !self.peers.contains_key(peer.get_id())
+                    {
+                        if let Ok(address) = peer.get_address().parse::<Address<C>>() {
+                            if let Err(e) = self.dial(address) {
+                                slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e);
+                            }
+                        }
+                    }
+                }
+            }
+            // Read services give application messages to local services.
+            WireMessage::App(_) => {}
+        }
+    }
+
+    /// Peers connected, plus connections still authenticating.
+    fn reached(&self) -> usize {
+        let opening = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !matches!(c.state, ConnState::Open(_)))
+            .count();
+        self.peers.len() + opening
+    }
+
+    /// Discovery: with fewer connected peers than the pool size, ask one
+    /// connected peer (a different one each time) for its peers.
+    fn discover(&mut self) {
+        let wanted = self.constants.pool_size;
+        if wanted == 0 || self.peers.len() >= wanted || self.peers.is_empty() {
+            return;
+        }
+        self.discover_turn = self.discover_turn.wrapping_add(1);
+        let pick = self.discover_turn % self.peers.len();
+        if let Some(id) = self.peers.keys().nth(pick).copied() {
+            // Ask for many: the first ones may all be connected already.
+            self.send_to(&id, WireMessage::Discover(MAX_DISCOVERED));
+        }
+    }
+
+    /// What the peer store asks.
+    fn on_peer_store(&mut self, reply: PeerStoreReply) {
+        match reply {
+            KVStoreReply::Forward(peers, msg) => {
+                for p in &peers {
+                    self.send_to_peer(p, WireMessage::PeerStore(Box::new(msg.clone())));
+                }
+            }
+            KVStoreReply::Reply(p, msg) => {
+                self.send_to_peer(&p, WireMessage::PeerStore(Box::new(msg)))
+            }
+            KVStoreReply::FoundApi(qid, found)
+            | KVStoreReply::Expired {
+                api: qid, found, ..
+            } => {
+                if qid != NO_QUERY {
+                    let peer = found.into_iter().next();
+                    self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(peer)));
+                }
+            }
+            KVStoreReply::Done(..) => {}
+            KVStoreReply::Failed(qid, e) => {
+                slog::warn!(self.logger, "peer store refused a peer"; "error" => %e);
+                if qid != NO_QUERY {
+                    self.tell_api(ApiCommand::Fail(qid, e));
+                }
+            }
+        }
+    }
+
+    fn tell_peer_store(&mut self, cmd: PeerStoreCommand) {
+        if let Err(e) = self.peer_store.send(cmd) {
+            slog::error!(self.logger, "peer store refused a command"; "error" => %e);
+        }
+        if let Some(e) = self.peer_store.take_error() {
+            slog::error!(self.logger, "peer store failed"; "error" => %e);
         }
     }
 
@@ -755,11 +914,12 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
         }
         let g = self.global.stop();
+        let p = self.peer_store.stop();
         let a = self.api.stop();
         if let Err(e) = self.transport.deregister(self.poll.registry()) {
             slog::debug!(self.logger, "listener deregistration failed"; "error" => %e);
         }
         slog::info!(self.logger, "node stopped");
-        g.and(a)
+        g.and(p).and(a)
     }
 }

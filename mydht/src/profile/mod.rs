@@ -1,7 +1,7 @@
 //! Execution profiles: the spawners and channels of every service, written
 //! by one macro call inside `impl MyDHTConf for ... { }`.
 //!
-//! | profile | read, write | local | global | api | channels |
+//! | profile | read, write | local | global, peer store | api | channels |
 //! |---|---|---|---|---|---|
 //! | [`threaded!`](crate::threaded) | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -29,6 +29,18 @@ pub mod __private {
 #[macro_export]
 macro_rules! __profile {
     ($io:ident, $local:ident, $global:ident, $api:ident, $chan:ident, $threads:expr) => {
+        type PeerStoreChannel = $crate::profile::__private::$chan;
+        type PeerStoreSpawn = $crate::profile::__private::$global;
+        fn peer_store_spawner(
+            &mut self,
+        ) -> $crate::profile::__private::Result<Self::PeerStoreSpawn> {
+            Ok(Default::default())
+        }
+        fn peer_store_channel(&mut self) -> Self::PeerStoreChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
         type ReadSpawn = $crate::profile::__private::$io;
         type WriteChannel = $crate::profile::__private::$chan;
         type WriteSpawn = $crate::profile::__private::$io;

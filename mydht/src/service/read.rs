@@ -5,7 +5,7 @@ use mydht_base::{
 };
 use readwrite_comp::CompR;
 
-use super::{LocalCommand, ServiceSlot, WireMessage};
+use super::{LocalCommand, ServiceCtx, ServiceSlot, WireMessage};
 use crate::conf::MyDHTConf;
 use crate::frame::FrameReader;
 use crate::identity::PeerInfo;
@@ -45,7 +45,9 @@ pub struct ReadService<C: MyDHTConf> {
     stream: Stream<C>,
     frames: FrameReader,
     enc: C::MsgEnc,
-    local: LocalSlot<C>,
+    local: Option<LocalSlot<C>>,
+    /// Where the node's own messages (peer store, discovery) go.
+    to_loop: MainLoopSender<C>,
     in_call: bool,
     logger: slog::Logger,
 }
@@ -56,31 +58,65 @@ impl<C: MyDHTConf> ReadService<C> {
         conn: ConnRef,
         peer: PeerInfo,
         stream: Stream<C>,
-        max_frame: usize,
-        enc: C::MsgEnc,
         local: LocalSlot<C>,
-        logger: slog::Logger,
+        ctx: ServiceCtx<C>,
     ) -> Self {
         ReadService {
             conn,
             peer,
             stream,
-            frames: FrameReader::new(max_frame),
-            enc,
-            local,
+            frames: FrameReader::new(ctx.max_frame),
+            enc: ctx.enc,
+            local: Some(local),
+            to_loop: ctx.to_loop,
             in_call: false,
-            logger,
+            logger: ctx.logger,
         }
     }
 
     fn ended(&mut self, error: Option<Error>) -> MainLoopCommand<C> {
         self.in_call = false;
+        self.stop_local();
         if let Some(e) = &error {
             slog::debug!(self.logger, "read service ended"; "conn" => self.conn.id, "error" => %e);
         }
         MainLoopCommand::ConnectionEnded {
             conn: self.conn,
             error,
+        }
+    }
+
+    /// Gives a message to the local service; an error that is not
+    /// ignorable ends the connection.
+    fn give_local(&mut self, msg: C::ProtoMsg) -> Result<()> {
+        let Some(local) = self.local.as_mut() else {
+            return Ok(());
+        };
+        let cmd = LocalCommand {
+            from: self.peer.clone(),
+            msg,
+        };
+        if let Err(e) = local.send(cmd) {
+            if e.level() != ErrorLevel::Ignore {
+                return Err(e);
+            }
+            slog::warn!(self.logger, "local service refused a message"; "error" => %e);
+        }
+        if let Some(e) = local.take_error() {
+            slog::warn!(self.logger, "local service failed"; "error" => %e);
+            if e.level() != ErrorLevel::Ignore {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the local service (joins its thread, if it has one).
+    fn stop_local(&mut self) {
+        if let Some(local) = self.local.take() {
+            if let Err(e) = local.stop() {
+                slog::warn!(self.logger, "local service ended with an error"; "error" => %e);
+            }
         }
     }
 
@@ -94,21 +130,14 @@ impl<C: MyDHTConf> ReadService<C> {
             };
             match msg {
                 Ok(Some(WireMessage::App(msg))) => {
-                    let cmd = LocalCommand {
-                        from: self.peer.clone(),
-                        msg,
-                    };
-                    if let Err(e) = self.local.send(cmd) {
-                        if e.level() != ErrorLevel::Ignore {
-                            return Ok(self.ended(Some(e)));
-                        }
-                        slog::warn!(self.logger, "local service refused a message"; "error" => %e);
+                    if let Err(e) = self.give_local(msg) {
+                        return Ok(self.ended(Some(e)));
                     }
-                    if let Some(e) = self.local.take_error() {
-                        slog::warn!(self.logger, "local service failed"; "error" => %e);
-                        if e.level() != ErrorLevel::Ignore {
-                            return Ok(self.ended(Some(e)));
-                        }
+                }
+                Ok(Some(other)) => {
+                    let cmd = MainLoopCommand::Wire(self.peer.clone(), other);
+                    if let Err(e) = self.to_loop.send_cmd(cmd) {
+                        return Ok(self.ended(Some(e)));
                     }
                 }
                 Ok(None) => return Ok(self.ended(None)),
@@ -126,6 +155,12 @@ impl<C: MyDHTConf> Service for ReadService<C> {
 
     fn call<Y: SpawnerYield>(&mut self, _: ReadCommand, yld: &mut Y) -> Result<MainLoopCommand<C>> {
         self.run(yld)
+    }
+}
+
+impl<C: MyDHTConf> Drop for ReadService<C> {
+    fn drop(&mut self) {
+        self.stop_local();
     }
 }
 

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::conf::MyDHTConf;
 use crate::frame::FrameWriter;
+use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand};
+use crate::service::peer_store::PeerStoreProtoMsg;
+use crate::service::ServiceCtx;
 use crate::shadow::Shadow;
 
 /// What goes in a frame once a connection is authenticated.
@@ -14,6 +17,12 @@ use crate::shadow::Shadow;
 pub enum WireMessage<M> {
     /// An application message, for the receiver's local service.
     App(M),
+    /// A message between peer stores.
+    PeerStore(Box<PeerStoreProtoMsg>),
+    /// Discovery: send me up to this many of your connected peers.
+    Discover(u8),
+    /// Discovery: some of my connected peers.
+    Peers(Vec<PeerInfo>),
 }
 
 /// A command for a write service.
@@ -52,19 +61,17 @@ impl<C: MyDHTConf> WriteService<C> {
         conn: ConnRef,
         stream: Stream<C>,
         preamble: FrameWriter,
-        max_frame: usize,
-        enc: C::MsgEnc,
-        logger: slog::Logger,
+        ctx: ServiceCtx<C>,
     ) -> Self {
         WriteService {
             conn,
             stream,
             preamble,
-            frames: FrameWriter::new(max_frame),
-            enc,
+            frames: FrameWriter::new(ctx.max_frame),
+            enc: ctx.enc,
             in_call: false,
             failed: false,
-            logger,
+            logger: ctx.logger,
         }
     }
 

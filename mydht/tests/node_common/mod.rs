@@ -20,6 +20,15 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 #[macro_export]
 macro_rules! touch_conf {
     ($name:ident, $profile:ident, $transport:ty, $bind:expr) => {
+        touch_conf!(
+            $name,
+            $profile,
+            $transport,
+            $bind,
+            mydht::NodeConstants::default()
+        );
+    };
+    ($name:ident, $profile:ident, $transport:ty, $bind:expr, $constants:expr) => {
         #[doc = concat!("Touch node under `", stringify!($profile), "!`.")]
         pub struct $name;
         impl mydht::MyDHTConf for $name {
@@ -35,6 +44,9 @@ macro_rules! touch_conf {
 
             fn init_transport(&mut self) -> mydht_base::Result<$transport> {
                 $bind
+            }
+            fn constants(&self) -> mydht::NodeConstants {
+                $constants
             }
             fn init_msg_enc(&mut self) -> mydht::Bincode {
                 mydht::Bincode
