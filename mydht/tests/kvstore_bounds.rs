@@ -168,6 +168,21 @@ fn malformed_and_unsolicited_messages_are_dropped() {
     let bogus = find(2, QueryMode::Asynch, Some(peer(0)), 3, 2, 1);
     assert!(handle(&mut e, Cmd::Received(peer(1), bogus), now).is_empty());
     e.store_mut().remove(&1);
+    // Nor does such a store store anything.
+    let bogus = KVStoreProtoMsg::Store(
+        QueryMsg {
+            qid: 3,
+            origin: None,
+            mode: QueryMode::AMix(0),
+            hops: 1,
+            forward: 1,
+            nb_result: 1,
+            timeout_ms: 1000,
+        },
+        val(5, "planted"),
+    );
+    assert!(handle(&mut e, Cmd::Received(peer(1), bogus), now).is_empty());
+    assert!(e.store().get(&5).is_none());
     // Replies to queries that do not exist.
     for m in [
         KVStoreProtoMsg::Found(9, vec![val(1, "x")]),

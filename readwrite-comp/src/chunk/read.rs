@@ -9,7 +9,9 @@ use std::io::{self, Read};
 /// The reading side of the chunk framing (see the [module docs](crate::chunk)).
 ///
 /// Each chunk is read whole into a buffer of one chunk, opened there in
-/// place, then handed out. It asks the inner stream for exactly the bytes of
+/// place, then handed out; in variable mode, when the caller's buffer holds
+/// a whole chunk, the chunk is read and opened directly in it instead. On an
+/// error the content of the caller's buffer is unspecified. It asks the inner stream for exactly the bytes of
 /// the current chunk, so it never reads past the end of a message: what
 /// follows stays in the inner stream. A chunk that does not open, or whose
 /// length is over the configured maximum (checked before its data is read),
@@ -108,38 +110,98 @@ impl<C: ChunkCipher> ChunkR<C> {
 
     /// Reads and opens the next chunk: on success the state is `Deliver`.
     fn next_chunk(&mut self, r: &mut dyn Read) -> io::Result<()> {
-        loop {
-            match self.state {
-                State::Header { mut got } => {
-                    let res = Self::fill(&mut self.buf, &mut got, CHUNK_HEADER_LEN, r);
-                    self.state = State::Header { got };
-                    res?;
-                    let mut h = [0; CHUNK_HEADER_LEN];
-                    h.copy_from_slice(&self.buf[..CHUNK_HEADER_LEN]);
-                    let (len, last) = decode_header(h);
-                    if len > self.layout.capacity {
-                        return Err(self.invalid("chunk length over the maximum"));
-                    }
-                    self.state = State::Body {
-                        got,
-                        need: CHUNK_HEADER_LEN + len + self.layout.tag_len,
-                        last,
-                    };
-                }
-                State::Body {
-                    mut got,
-                    need,
-                    last,
-                } => {
-                    let res = Self::fill(&mut self.buf, &mut got, need, r);
-                    self.state = State::Body { got, need, last };
-                    res?;
-                    return self.open(need, last);
-                }
-                State::Deliver { .. } => return Ok(()),
-                State::End => return Ok(()),
-            }
+        if let State::Header { .. } = self.state {
+            self.read_chunk_header(r)?;
         }
+        if let State::Body { .. } = self.state {
+            self.read_chunk_body(r)?;
+        }
+        Ok(())
+    }
+
+    /// Variable mode: reads the chunk header and checks its length.
+    fn read_chunk_header(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        let State::Header { mut got } = self.state else {
+            return Ok(());
+        };
+        let res = Self::fill(&mut self.buf, &mut got, CHUNK_HEADER_LEN, r);
+        self.state = State::Header { got };
+        res?;
+        let mut h = [0; CHUNK_HEADER_LEN];
+        h.copy_from_slice(&self.buf[..CHUNK_HEADER_LEN]);
+        let (len, last) = decode_header(h);
+        if len > self.layout.capacity {
+            return Err(self.invalid("chunk length over the maximum"));
+        }
+        self.state = State::Body {
+            got,
+            need: CHUNK_HEADER_LEN + len + self.layout.tag_len,
+            last,
+        };
+        Ok(())
+    }
+
+    /// Reads the rest of the chunk into the chunk buffer and opens it there.
+    fn read_chunk_body(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        let State::Body {
+            mut got,
+            need,
+            last,
+        } = self.state
+        else {
+            return Ok(());
+        };
+        let res = Self::fill(&mut self.buf, &mut got, need, r);
+        self.state = State::Body { got, need, last };
+        res?;
+        self.open(need, last)
+    }
+
+    /// Variable-mode fast path, when `out` holds the whole data of the chunk
+    /// whose header was just read: the data is read and opened in `out`,
+    /// saving the copy through the chunk buffer. If the inner stream stops
+    /// inside the chunk, what was read moves into the chunk buffer (the
+    /// caller may come back with another buffer) and the buffered path
+    /// resumes from there.
+    fn read_direct(
+        &mut self,
+        r: &mut dyn Read,
+        out: &mut [u8],
+        need: usize,
+        last: bool,
+    ) -> io::Result<usize> {
+        let tag_len = self.layout.tag_len;
+        let len = need - CHUNK_HEADER_LEN - tag_len;
+        let data = &mut out[..len];
+        let mut got = 0;
+        let mut tag_got = CHUNK_HEADER_LEN + len;
+        let mut res = Self::fill(data, &mut got, len, r);
+        if res.is_ok() {
+            res = Self::fill(&mut self.buf, &mut tag_got, need, r);
+        }
+        if let Err(e) = res {
+            self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + got].copy_from_slice(&data[..got]);
+            let got = if got < len {
+                CHUNK_HEADER_LEN + got
+            } else {
+                tag_got
+            };
+            self.state = State::Body { got, need, last };
+            return Err(e);
+        }
+        let index = self.next_index;
+        let (header, rest) = self.buf.split_at(CHUNK_HEADER_LEN);
+        let opened = self
+            .cipher
+            .open(index, last, header, data, &rest[len..len + tag_len]);
+        if opened.is_err() {
+            return Err(self.invalid("chunk failed to open"));
+        }
+        self.next_index = index
+            .checked_add(1)
+            .ok_or_else(|| self.invalid("chunk index exhausted"))?;
+        self.after_chunk(last);
+        Ok(len)
     }
 
     /// Opens the chunk read whole into `buf[..need]`.
@@ -218,7 +280,15 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
                 // An empty chunk: only the last one is sent, but any is valid.
                 State::Deliver { last, .. } => self.after_chunk(last),
                 State::End => return Ok(0),
-                State::Header { .. } | State::Body { .. } => self.next_chunk(r)?,
+                State::Header { .. } => self.read_chunk_header(r)?,
+                State::Body { got, need, last } => {
+                    let len = need - CHUNK_HEADER_LEN - self.layout.tag_len;
+                    let fresh = got == CHUNK_HEADER_LEN && self.layout.cell.is_none();
+                    if fresh && len > 0 && len <= buf.len() {
+                        return self.read_direct(r, buf, need, last);
+                    }
+                    self.read_chunk_body(r)?
+                }
             }
         }
     }

@@ -286,6 +286,16 @@ where
             }
             return;
         }
+        if direct {
+            match &q.origin {
+                // Malformed: nobody to answer.
+                None => return,
+                // Not a query of ours (those are in the cache): a peer
+                // naming us as the collector of a query we never sent.
+                Some(o) if o.get_id() == self.me.get_id() => return,
+                Some(_) => {}
+            }
+        }
         let work = match &payload {
             Payload::Find(key) => Work::Find {
                 key: key.clone(),
@@ -308,13 +318,8 @@ where
         // Asynchronous: what is found here goes straight to the collector,
         // and nothing comes back through this hop.
         let Some(collector) = q.origin else {
-            return; // malformed: nobody to answer
+            return; // checked above
         };
-        if collector.get_id() == self.me.get_id() {
-            // Not a query of ours (those are in the cache): a peer naming us
-            // as the collector of a query we never sent.
-            return;
-        }
         let mut state = QueryState {
             upstream: Upstream::Nobody,
             work,
