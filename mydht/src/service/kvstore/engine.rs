@@ -219,7 +219,7 @@ where
             },
             KVStoreCommand::Tick(now) => {
                 for (qid, state) in self.cache.expire(now) {
-                    give_up(qid, state, out);
+                    state.give_up(qid, out);
                 }
             }
         }
@@ -388,7 +388,7 @@ where
         }
         // A collector that reached nobody has nothing to wait for.
         state.collecting &= forwarded;
-        finish_if_complete(qid, &mut state, out);
+        state.finish_if_complete(qid, out);
         // A local query that went nowhere cannot come back: nothing to
         // remember.
         if forwarded || !local {
@@ -483,7 +483,7 @@ where
             }
             _ => {} // a find answered with a store count, or the reverse
         }
-        finish_if_complete(qid, state, out);
+        state.finish_if_complete(qid, out);
     }
 
     /// Who a hop that received `mode` forwards to, and whether it collects.
@@ -523,7 +523,7 @@ where
         out: &mut Vec<KVStoreReply<V, P>>,
     ) {
         if let Some((old, evicted)) = self.cache.add_c(qid, state) {
-            give_up(old, evicted, out);
+            evicted.give_up(old, out);
         }
     }
 
@@ -546,58 +546,4 @@ fn deadline(now: Instant, timeout: Duration) -> Instant {
     now.checked_add(timeout)
         .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
         .unwrap_or(now)
-}
-
-/// Answers a query that has its result count or nothing left to wait for.
-fn finish_if_complete<V: KeyVal, P: Peer>(
-    qid: QueryID,
-    state: &mut QueryState<V, P>,
-    out: &mut Vec<KVStoreReply<V, P>>,
-) {
-    let complete = state.count() >= usize::from(state.nb_result)
-        || (!state.collecting && state.awaiting.is_empty());
-    if !state.done && complete {
-        state.done = true;
-        answer(qid, state, false, out);
-    }
-}
-
-/// Ends a query that ran out of time or room with what it has.
-fn give_up<V: KeyVal, P: Peer>(
-    qid: QueryID,
-    mut state: QueryState<V, P>,
-    out: &mut Vec<KVStoreReply<V, P>>,
-) {
-    if !state.done {
-        answer(qid, &mut state, true, out);
-    }
-}
-
-/// Sends what a query has to where it answers.
-fn answer<V: KeyVal, P: Peer>(
-    qid: QueryID,
-    state: &mut QueryState<V, P>,
-    expired: bool,
-    out: &mut Vec<KVStoreReply<V, P>>,
-) {
-    let (found, stored) = match &mut state.work {
-        Work::Find { found, .. } => (Some(std::mem::take(found)), 0),
-        Work::Store { stored } => (None, *stored),
-    };
-    out.push(match (&state.upstream, found) {
-        (Upstream::Nobody, _) => return,
-        (Upstream::Api(api), found) if expired => KVStoreReply::Expired {
-            api: *api,
-            found: found.unwrap_or_default(),
-            stored,
-        },
-        (Upstream::Api(api), Some(found)) => KVStoreReply::FoundApi(*api, found),
-        (Upstream::Api(api), None) => KVStoreReply::Done(*api, stored),
-        (Upstream::Peer(p), Some(found)) => {
-            KVStoreReply::Reply(p.clone(), KVStoreProtoMsg::Found(qid, found))
-        }
-        (Upstream::Peer(p), None) => {
-            KVStoreReply::Reply(p.clone(), KVStoreProtoMsg::Stored(qid, stored))
-        }
-    });
 }

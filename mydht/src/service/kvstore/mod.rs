@@ -18,6 +18,7 @@
 //! [`Route`](mydht_base::Route) it is given (Kademlia lives in
 //! `mydht-kvstore`).
 
+mod answer;
 pub(crate) mod bounded;
 mod cache;
 mod conf;
