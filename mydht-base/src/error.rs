@@ -1,6 +1,7 @@
 //! The error type shared by every MyDHT crate, with a level that tells the
 //! caller what to do about it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -50,7 +51,8 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     level: ErrorLevel,
-    message: String,
+    /// Static for the hot paths (`WouldBlock` costs no allocation).
+    message: Cow<'static, str>,
 }
 
 /// `Result` with [`Error`].
@@ -58,7 +60,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A new error.
-    pub fn new(kind: ErrorKind, level: ErrorLevel, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, level: ErrorLevel, message: impl Into<Cow<'static, str>>) -> Self {
         Error {
             kind,
             level,
@@ -115,18 +117,27 @@ impl From<io::Error> for Error {
     /// I/O errors end the service by default; `WouldBlock` and `Interrupted`
     /// are ignorable.
     fn from(e: io::Error) -> Self {
-        let level = match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => ErrorLevel::Ignore,
-            _ => ErrorLevel::ShutDown,
-        };
-        Error::new(ErrorKind::Io(e.kind()), level, e.to_string())
+        match e.kind() {
+            // Hot path of non-blocking I/O: no allocation.
+            io::ErrorKind::WouldBlock => Error::new(
+                ErrorKind::Io(io::ErrorKind::WouldBlock),
+                ErrorLevel::Ignore,
+                "would block",
+            ),
+            io::ErrorKind::Interrupted => Error::new(
+                ErrorKind::Io(io::ErrorKind::Interrupted),
+                ErrorLevel::Ignore,
+                "interrupted",
+            ),
+            kind => Error::new(ErrorKind::Io(kind), ErrorLevel::ShutDown, e.to_string()),
+        }
     }
 }
 
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e.kind {
-            ErrorKind::Io(kind) => io::Error::new(kind, e.message),
+            ErrorKind::Io(kind) => io::Error::new(kind, e.message.into_owned()),
             _ => io::Error::other(e),
         }
     }
