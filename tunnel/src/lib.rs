@@ -18,7 +18,8 @@
 //!
 //! Key types: [`FullWriter`] (the sender), [`HopReader`] (every hop, the
 //! exit and the sender reading a reply), [`FullTunnel`] (a node's replay
-//! cache and kept reply keys), and the light views [`TunnelReadProv`] /
+//! cache and kept reply keys, implementing the [`TunnelNoRep`] / [`Tunnel`]
+//! traits a node is generic over), and the light views [`TunnelReadProv`] /
 //! [`TunnelNoRepReadProv`] that read services clone.
 
 pub mod cell;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod full;
 pub mod header;
 pub mod replay;
+pub mod tunnel;
 pub mod view;
 
 pub use config::TunnelConfig;
@@ -36,4 +38,5 @@ pub use full::{
     FrameLayout, FullTunnel, FullWriter, HopFailure, HopReader, ReplyBlock, ReplyWriter,
 };
 pub use header::{route_from_peers, HopKind, RouteHop};
+pub use tunnel::{Tunnel, TunnelNoRep};
 pub use view::{TunnelNoRepReadProv, TunnelReadProv};

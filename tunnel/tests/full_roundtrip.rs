@@ -298,3 +298,36 @@ fn every_layer_survives_streams_that_block_and_split() {
     assert_eq!(got, data);
     assert!(reader.reply_block().is_some());
 }
+
+/// Sends `payload` with any [`Tunnel`], as a node generic over it would.
+fn send_with<T: tunnel::Tunnel>(
+    t: &mut T,
+    route: &[tunnel::RouteHop],
+    back: &[tunnel::RouteHop],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut w = t.new_writer_with_reply(route, back).unwrap();
+    write_message(&mut w, payload).unwrap()
+}
+
+#[test]
+fn the_tunnel_traits_drive_a_query_and_its_reply() {
+    use tunnel::{Tunnel, TunnelNoRep};
+    let mut nodes = nodes(TunnelConfig::default(), 3);
+    let (fwd, back) = (route(&nodes, &[1, 2]), route(&nodes, &[0]));
+    let frame = send_with(&mut nodes[0].full, &fwd, &back, b"generic");
+    let frame = relay(&mut nodes[1], &frame, HopKind::Relay, b"node-2").unwrap();
+    let prov = TunnelNoRep::read_prov(&nodes[2].full);
+    let mut input = &frame[..];
+    let mut reader = prov.new_reader();
+    reader.read_header(&mut input).unwrap();
+    TunnelNoRep::admit(&mut nodes[2].full, &mut reader).unwrap();
+    assert_eq!(read_payload(&mut reader, &mut input).unwrap(), b"generic");
+    let mut w = nodes[2].full.new_reply_writer(&mut reader).unwrap();
+    let reply = write_message(&mut w, b"back").unwrap();
+    assert_eq!(reply_read(&mut nodes[0], &reply).unwrap(), b"back");
+    // Without a reply route, nothing is kept at the sender.
+    let w = TunnelNoRep::new_writer(&mut nodes[0].full, &fwd);
+    assert!(w.is_ok());
+    assert_eq!(nodes[0].full.pending_replies(), 0);
+}

@@ -93,6 +93,7 @@ use crate::crypto::X25519Secret;
 use crate::error::TunnelError;
 use crate::header::{HeaderLayout, HopKind, RouteHop};
 use crate::replay::ReplayCache;
+use crate::tunnel::{Tunnel, TunnelNoRep};
 use crate::view::TunnelReadProv;
 
 /// The byte geometry of a tunnel: its header and its cells.
@@ -195,5 +196,39 @@ impl FullTunnel {
     /// Gives up waiting for reply `id` (forgets its keys).
     pub fn cancel_reply(&mut self, id: &[u8; crate::crypto::REPLAY_ID_LEN]) -> bool {
         self.pending.cancel(id)
+    }
+}
+
+impl TunnelNoRep for FullTunnel {
+    type Writer = FullWriter;
+    type Reader = HopReader;
+    type ReadProv = TunnelReadProv;
+
+    fn new_writer(&mut self, route: &[RouteHop]) -> Result<FullWriter, TunnelError> {
+        FullTunnel::new_writer(self, route, None)
+    }
+
+    fn read_prov(&self) -> TunnelReadProv {
+        self.view()
+    }
+
+    fn admit(&mut self, reader: &mut HopReader) -> Result<(), TunnelError> {
+        FullTunnel::admit(self, reader)
+    }
+}
+
+impl Tunnel for FullTunnel {
+    type ReplyWriter = ReplyWriter;
+
+    fn new_writer_with_reply(
+        &mut self,
+        route: &[RouteHop],
+        reply_route: &[RouteHop],
+    ) -> Result<FullWriter, TunnelError> {
+        FullTunnel::new_writer(self, route, Some(reply_route))
+    }
+
+    fn new_reply_writer(&mut self, reader: &mut HopReader) -> Result<ReplyWriter, TunnelError> {
+        reader.reply_writer()
     }
 }
