@@ -254,6 +254,23 @@ fn expiry_gives_the_partial_results() {
         other => panic!("got {other:?}"),
     }
 
+    // A store that reaches fewer peers than asked for ends with its count.
+    let mut net = Net::new(&[vec![1, 2], vec![], vec![]], KVStoreLimits::default());
+    net.cmd(
+        0,
+        Cmd::Store(2, val(8, "x"), conf(QueryMode::Asynch, 1, 2, 3)),
+    );
+    assert!(net.take_api(0).is_empty());
+    net.advance(Duration::from_secs(10));
+    match net.take_api(0).as_slice() {
+        [KVStoreReply::Expired {
+            api: 2,
+            found,
+            stored: 2,
+        }] => assert!(found.is_empty()),
+        other => panic!("got {other:?}"),
+    }
+
     // Proxied through a hop whose next peer is dead: the hop times out
     // first (its share of the timeout is shorter) and sends what it has,
     // so the originator gets it as a normal answer.

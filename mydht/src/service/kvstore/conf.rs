@@ -12,7 +12,9 @@ pub enum QueryMode {
     /// answered: the originator is known to its first hops only.
     AProxy,
     /// Each hop that finds replies straight to the originator, which collects
-    /// until it has its result count or the query expires.
+    /// until it has its result count or the query expires. The collector
+    /// cannot tell which peers were asked: values are checked against the
+    /// key, store counts are taken on trust.
     Asynch,
     /// Proxy for the first `n` hops, then asynchronous: the `n`-th hop
     /// collects the asynchronous replies (it is the "originator" the later
