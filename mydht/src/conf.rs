@@ -105,7 +105,9 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// The network: listens, accepts, connects. Its address is what peers
     /// announce in the handshake, as text.
     type Transport: Transport<Address: FromStr + Display, ReadStream: Registerable<mio::Registry>>
-        + Registerable<mio::Registry>;
+        + Registerable<mio::Registry>
+        + Send
+        + Sync;
     /// How messages become frames.
     type MsgEnc: MsgEnc;
     /// How an authenticated connection's bytes are protected.

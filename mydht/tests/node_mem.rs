@@ -98,7 +98,22 @@ fn faulty() -> Result<FaultyMem> {
     network().listen(config).map(FaultyMem)
 }
 
+/// The same faults on the blocking in-memory transport (its 50 ms wait
+/// lets blocked services notice a stop).
+fn blocking_faulty() -> Result<FaultyMem> {
+    let faults = Faults::default()
+        .short_reads(7)
+        .short_writes(13)
+        .would_block_on_read_at(100)
+        .would_block_on_write_at(3000);
+    let config = MemConfig::blocking(Some(std::time::Duration::from_millis(50)))
+        .with_pipe_capacity(4096)
+        .with_faults(faults);
+    network().listen(config).map(FaultyMem)
+}
+
 touch_conf!(ThreadedMem, threaded, FaultyMem, faulty());
+touch_conf!(BlockingMem, threaded_blocking, FaultyMem, blocking_faulty());
 touch_conf!(LocalMem, single_thread, FaultyMem, faulty());
 touch_conf!(RestartMem, restartable, FaultyMem, faulty());
 
@@ -124,6 +139,15 @@ fn test_connect_local_mem_faults() {
 fn test_connect_restartable_mem_faults() {
     let n1 = mydht::start_loop(RestartMem).expect("node 1");
     let n2 = mydht::start_loop(RestartMem).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+#[test]
+fn test_connect_blocking_mem_faults() {
+    let n1 = mydht::start_loop(BlockingMem).expect("node 1");
+    let n2 = mydht::start_loop(BlockingMem).expect("node 2");
     connect_and_touch(&n1, &n2);
     n1.stop().expect("stop node 1");
     n2.stop().expect("stop node 2");

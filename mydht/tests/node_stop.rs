@@ -7,7 +7,7 @@ mod node_common;
 
 use mydht::PeerCount;
 use mydht_base::{ErrorKind, Peer};
-use mydht_tcp::TcpTransport;
+use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 use node_common::app::Touch;
 use node_common::{connect_and_touch, TIMEOUT};
 
@@ -17,6 +17,15 @@ fn loopback() -> mydht_base::Result<TcpTransport> {
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
+touch_conf!(
+    BlockingTcp,
+    threaded_blocking,
+    BlockingTcpTransport,
+    Ok(
+        BlockingTcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))?
+            .with_io_timeout(Some(std::time::Duration::from_millis(50)))
+    )
+);
 
 fn count_dir(path: &str) -> usize {
     std::fs::read_dir(path).expect("procfs").count()
@@ -36,8 +45,10 @@ fn test_stop_while_connected_leaves_nothing() {
     let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
     let n2 = mydht::start_loop(ThreadedTcp).expect("node 2");
     let n3 = mydht::start_loop(RestartTcp).expect("node 3");
+    let n4 = mydht::start_loop(BlockingTcp).expect("node 4");
     connect_and_touch(&n1, &n2);
     connect_and_touch(&n3, &n2);
+    connect_and_touch(&n4, &n2);
     assert!(threads() > t0 + 4, "threaded nodes run services on threads");
 
     // A query that can only end by the stop: it waits for a peer count the
@@ -56,7 +67,7 @@ fn test_stop_while_connected_leaves_nothing() {
 
     // Node 2 sees node 1 go offline and keeps working with node 3.
     let left = n2
-        .wait_peers(PeerCount::AtMost(1), TIMEOUT)
+        .wait_peers(PeerCount::AtMost(2), TIMEOUT)
         .expect("node 1 offline on node 2");
     assert!(left.iter().all(|p| *p.get_id() != p1));
     let p3 = *n3.local_peer().get_id();
@@ -64,6 +75,7 @@ fn test_stop_while_connected_leaves_nothing() {
 
     n2.stop().expect("stop node 2");
     n3.stop().expect("stop node 3");
+    n4.stop().expect("stop node 4");
     assert_eq!(threads(), t0, "a thread was left behind");
     assert_eq!(descriptors(), f0, "a socket or descriptor was left open");
 }

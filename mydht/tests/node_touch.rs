@@ -3,14 +3,30 @@
 #[macro_use]
 mod node_common;
 
-use mydht_tcp::TcpTransport;
+use std::time::Duration;
+
+use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 use node_common::connect_and_touch;
 
 fn loopback() -> mydht_base::Result<TcpTransport> {
     TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
 }
 
+/// The I/O timeout lets blocked services notice a stop.
+fn blocking_loopback() -> mydht_base::Result<BlockingTcpTransport> {
+    Ok(
+        BlockingTcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))?
+            .with_io_timeout(Some(Duration::from_millis(50))),
+    )
+}
+
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
+touch_conf!(
+    BlockingTcp,
+    threaded_blocking,
+    BlockingTcpTransport,
+    blocking_loopback()
+);
 touch_conf!(LocalTcp, single_thread, TcpTransport, loopback());
 touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
 
@@ -19,6 +35,28 @@ fn test_connect_all_th() {
     let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
     let n2 = mydht::start_loop(ThreadedTcp).expect("node 2");
     connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+/// The synchronous listener/connector pair with the blocking TCP transport
+/// (only thread-based profiles can block).
+#[test]
+fn test_connect_all_th_blocking() {
+    let n1 = mydht::start_loop(BlockingTcp).expect("node 1");
+    let n2 = mydht::start_loop(BlockingTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+/// A blocking node and a polled one speak the same protocol.
+#[test]
+fn test_connect_blocking_with_polled() {
+    let n1 = mydht::start_loop(BlockingTcp).expect("node 1");
+    let n2 = mydht::start_loop(RestartTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    connect_and_touch(&n2, &n1);
     n1.stop().expect("stop node 1");
     n2.stop().expect("stop node 2");
 }

@@ -8,6 +8,7 @@ use mio::Waker;
 use mydht_base::service::channel::MpscSend;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnSend, TrySendError};
 
+use super::blocking::Opened;
 use crate::conf::{Address, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::peer_store::PeerStoreReply;
@@ -84,6 +85,16 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     Wire(PeerInfo, WireMessage<C::ProtoMsg>),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
+    /// A connection authenticated by the listener or a connector thread
+    /// (blocking transports).
+    Opened(Box<Opened<C>>),
+    /// A connector thread failed.
+    ConnectFailed {
+        /// The connect query, if an api query asked for it.
+        qid: Option<QueryId>,
+        /// Why.
+        error: Error,
+    },
     /// Stop the node.
     Stop,
 }

@@ -14,7 +14,9 @@ use crate::conf::MyDHTConf;
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::PeerInfo;
 use crate::mainloop::MainLoopSender;
-use crate::service::{QueryId, ReadService, ServiceSlot, WireMessage, WriteService};
+use crate::service::{
+    QueryId, ReadService, ServiceSlot, TimeoutAsBlock, WireMessage, WriteService,
+};
 
 /// The read service of a connection, as a slot.
 pub(crate) type ReadSlot<C> =
@@ -62,7 +64,7 @@ impl<C: MyDHTConf> Handshaking<C> {
         loop {
             let msg = match self
                 .reader
-                .read_msg::<AuthMessage, _, _>(enc, &mut self.read)
+                .read_msg::<AuthMessage, _, _>(enc, &mut TimeoutAsBlock(&mut self.read))
             {
                 Ok(Some(m)) => m,
                 Ok(None) => {
@@ -91,7 +93,7 @@ impl<C: MyDHTConf> Handshaking<C> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        match self.writer.write_to(&mut self.write) {
+        match self.writer.write_to(&mut TimeoutAsBlock(&mut self.write)) {
             Err(e) if !e.is_would_block() => Err(e),
             _ => Ok(()),
         }

@@ -14,11 +14,13 @@
 //! [`MainLoopCommand`] and is routed: to the api service, to a write
 //! service, to the global service.
 
+mod blocking;
 mod command;
 mod connection;
 mod handle;
 mod route;
 
+pub use blocking::Opened;
 pub use command::{ApiAction, ConnRef, MainLoopCommand, MainLoopSender, PeerCount, ToMainLoop};
 pub use handle::{start_loop, NodeHandle};
 pub use route::ConnectedRoute;
@@ -46,10 +48,13 @@ use crate::service::kvstore::{
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
 use crate::service::{
     ApiCommand, ApiResult, ApiService, GlobalCommand, PeerStatus, QueryId, ReadCommand,
-    ReadService, Reply, ServiceCtx, ServiceSlot, WireMessage, WriteCommand, WriteService,
+    ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage, WriteCommand,
+    WriteService,
 };
 use crate::shadow::Shadow;
+use blocking::{AuthCtx, Listener};
 use connection::{ConnState, Connection, Handshaking, Open};
+use std::thread::JoinHandle;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -101,7 +106,11 @@ pub struct MainLoop<C: MyDHTConf> {
     constants: NodeConstants,
     logger: slog::Logger,
     poll: Poll,
-    transport: C::Transport,
+    transport: Arc<C::Transport>,
+    /// The listener thread, for a transport that cannot be polled.
+    listener: Option<Listener>,
+    /// Connector threads, for a transport that cannot be polled.
+    connectors: Vec<JoinHandle<()>>,
     me: Arc<LocalPeer>,
     enc: C::MsgEnc,
     shadow: C::Shadow,
@@ -133,13 +142,8 @@ impl<C: MyDHTConf> MainLoop<C> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut transport = conf.init_transport()?;
-        if !transport.register(poll.registry(), LISTENER.0)? {
-            return Err(Error::new(
-                ErrorKind::Config,
-                ErrorLevel::Fatal,
-                "the main loop needs a pollable transport",
-            ));
-        }
+        let pollable = transport.register(poll.registry(), LISTENER.0)?;
+        let transport = Arc::new(transport);
         let address = transport.local_address()?.to_string();
         let me = Arc::new(LocalPeer::new(conf.init_identity()?, address)?);
         let (send, rx) = MpscChannel::new(constants.mainloop_channel).new_channel()?;
@@ -171,9 +175,24 @@ impl<C: MyDHTConf> MainLoop<C> {
             conf.peer_store_channel(),
             constants.nb_loop,
         )?;
+        let enc = conf.init_msg_enc();
+        let listener = if pollable {
+            None
+        } else {
+            Some(Listener::spawn(AuthCtx {
+                transport: transport.clone(),
+                me: me.clone(),
+                enc: enc.clone(),
+                constants: constants.clone(),
+                sender: sender.clone(),
+                logger: logger.clone(),
+            })?)
+        };
         slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
         Ok(MainLoop {
-            enc: conf.init_msg_enc(),
+            enc,
+            listener,
+            connectors: Vec::new(),
             shadow: conf.init_shadow(),
             challenges: ChallengeCache::new(constants.challenge_cache, constants.auth_timeout * 2),
             conns: Slab::with_capacity(constants.max_connections.min(64)),
@@ -424,6 +443,40 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
     }
 
+    /// A connection a listener or connector thread authenticated.
+    fn on_opened(&mut self, opened: Opened<C>) {
+        let Opened {
+            conn,
+            auth,
+            dialed,
+            qid,
+        } = opened;
+        if self.conns.len() >= self.constants.max_connections {
+            slog::warn!(self.logger, "too many connections: one refused");
+            if let Some(qid) = qid {
+                let e = Error::new(
+                    ErrorKind::TooLarge,
+                    ErrorLevel::Ignore,
+                    "too many connections",
+                );
+                self.tell_api(ApiCommand::Fail(qid, e));
+            }
+            return;
+        }
+        self.next_conn_id += 1;
+        let key = self.conns.insert(Connection {
+            id: self.next_conn_id,
+            deadline: conn.handshake.deadline(),
+            state: ConnState::Handshaking(Box::new(conn)),
+            pending: VecDeque::new(),
+            waiters: qid.into_iter().collect(),
+        });
+        if let Some(a) = dialed {
+            self.addresses.insert(a, key);
+        }
+        self.on_authenticated(key, auth);
+    }
+
     /// Spawns the services of a newly authenticated connection and sends
     /// what waited for it.
     fn on_authenticated(&mut self, key: usize, auth: Authenticated) {
@@ -490,8 +543,8 @@ impl<C: MyDHTConf> MainLoop<C> {
             ..
         } = *hs;
         let Authenticated { peer, keys } = auth;
-        let read_stream = CompR::new(read, self.shadow.reader(&keys)?);
-        let write_stream = CompW::new(write, self.shadow.writer(&keys)?);
+        let read_stream = CompR::new(TimeoutAsBlock(read), self.shadow.reader(&keys)?);
+        let write_stream = CompW::new(TimeoutAsBlock(write), self.shadow.writer(&keys)?);
         let local = ServiceSlot::new(
             self.conf.init_local(self.me.info(), &peer)?,
             self.sender.clone(),
@@ -605,6 +658,12 @@ impl<C: MyDHTConf> MainLoop<C> {
             MainLoopCommand::PeerStore(replies) => {
                 replies.into_iter().for_each(|r| self.on_peer_store(r))
             }
+            MainLoopCommand::Opened(opened) => self.on_opened(*opened),
+            MainLoopCommand::ConnectFailed { qid, error } => {
+                if let Some(qid) = qid {
+                    self.tell_api(ApiCommand::Fail(qid, error));
+                }
+            }
             MainLoopCommand::Stop => self.running = false,
         }
     }
@@ -663,8 +722,10 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn connect(&mut self, qid: QueryId, address: Address<C>) {
-        match self.dial(address) {
-            Ok(key) => match self.conns.get_mut(key) {
+        match self.dial(address, Some(qid)) {
+            // A connector thread answers.
+            Ok(None) => {}
+            Ok(Some(key)) => match self.conns.get_mut(key) {
                 Some(conn) => match &conn.state {
                     ConnState::Open(open) => {
                         let peer = open.peer.clone();
@@ -681,12 +742,35 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
     }
 
-    /// The connection to `address`: the one open or opening, or a new one.
-    fn dial(&mut self, address: Address<C>) -> Result<usize> {
+    /// The connection to `address`: the one open or opening, or a new one;
+    /// `None` when a connector thread opens it (blocking transports), which
+    /// answers `qid`.
+    fn dial(&mut self, address: Address<C>, qid: Option<QueryId>) -> Result<Option<usize>> {
         if let Some(&key) = self.addresses.get(&address) {
             if self.conns.contains(key) {
-                return Ok(key);
+                return Ok(Some(key));
             }
+        }
+        if self.listener.is_some() {
+            self.connectors.retain(|j| !j.is_finished());
+            if self.connectors.len() >= self.constants.max_connections {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    ErrorLevel::Ignore,
+                    "too many connections opening",
+                ));
+            }
+            let ctx = AuthCtx {
+                transport: self.transport.clone(),
+                me: self.me.clone(),
+                enc: self.enc.clone(),
+                constants: self.constants.clone(),
+                sender: self.sender.clone(),
+                logger: self.logger.clone(),
+            };
+            self.connectors
+                .push(blocking::spawn_connector(ctx, address, qid)?);
+            return Ok(None);
         }
         let c = self.transport.connect_with(&address)?;
         let read = c.read.ok_or_else(|| {
@@ -705,6 +789,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let mut writer = FrameWriter::new(self.constants.max_frame);
         writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;
         self.add_conn(read, c.write, handshake, writer, true, Some(address))
+            .map(Some)
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::TooLarge,
@@ -723,8 +808,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             slog::warn!(self.logger, "peer address does not parse"; "peer" => %peer.get_id());
             return;
         };
-        match self.dial(address) {
-            Ok(key) => self.send_on(key, msg),
+        match self.dial(address, None) {
+            Ok(Some(key)) => self.send_on(key, msg),
+            Ok(None) => {
+                slog::debug!(self.logger, "message dropped while its peer connects"; "peer" => %peer.get_id())
+            }
             Err(e) => {
                 slog::warn!(self.logger, "cannot reach peer"; "peer" => %peer.get_id(), "error" => %e)
             }
@@ -802,7 +890,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                         && !self.peers.contains_key(peer.get_id())
                     {
                         if let Ok(address) = peer.get_address().parse::<Address<C>>() {
-                            if let Err(e) = self.dial(address) {
+                            if let Err(e) = self.dial(address, None) {
                                 slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e);
                             }
                         }
@@ -916,8 +1004,18 @@ impl<C: MyDHTConf> MainLoop<C> {
         let g = self.global.stop();
         let p = self.peer_store.stop();
         let a = self.api.stop();
-        if let Err(e) = self.transport.deregister(self.poll.registry()) {
-            slog::debug!(self.logger, "listener deregistration failed"; "error" => %e);
+        if let Some(listener) = self.listener.take() {
+            listener.stop(&*self.transport, &self.logger);
+        }
+        for c in self.connectors.drain(..) {
+            if c.join().is_err() {
+                slog::error!(self.logger, "connector thread panicked");
+            }
+        }
+        if let Some(t) = Arc::get_mut(&mut self.transport) {
+            if let Err(e) = t.deregister(self.poll.registry()) {
+                slog::debug!(self.logger, "listener deregistration failed"; "error" => %e);
+            }
         }
         slog::info!(self.logger, "node stopped");
         g.and(p).and(a)

@@ -4,6 +4,7 @@
 //! | profile | read, write | local | global, peer store | api | channels |
 //! |---|---|---|---|---|---|
 //! | [`threaded!`](crate::threaded) | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
+//! | [`threaded_blocking!`](crate::threaded_blocking) | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //!
@@ -19,7 +20,7 @@ pub mod __private {
     #[cfg(feature = "coroutine")]
     pub use mydht_base::CoRoutine;
     pub use mydht_base::{
-        Blocker, LocalRcChannel, MpscChannel, RestartOrError, Result, ThreadPark,
+        Blocker, LocalRcChannel, MpscChannel, RestartOrError, Result, ThreadBlock, ThreadPark,
     };
 }
 
@@ -99,6 +100,25 @@ macro_rules! threaded {
     () => {
         $crate::__profile!(
             ThreadPark,
+            ThreadPark,
+            ThreadPark,
+            ThreadPark,
+            MpscChannel,
+            true
+        );
+    };
+}
+
+/// For blocking transports (`BlockingTcpTransport`): read and write
+/// services block in their streams on threads of their own
+/// (`ThreadBlock`), the rest as [`threaded!`](crate::threaded); a listener
+/// thread and connector threads authenticate connections. The transport
+/// needs an I/O timeout so that a stop is noticed.
+#[macro_export]
+macro_rules! threaded_blocking {
+    () => {
+        $crate::__profile!(
+            ThreadBlock,
             ThreadPark,
             ThreadPark,
             ThreadPark,

@@ -20,12 +20,14 @@ pub mod kvstore;
 pub mod peer_store;
 mod read;
 mod slot;
+mod timeout_io;
 mod write;
 
 pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
+pub use timeout_io::TimeoutAsBlock;
 pub use write::{WireMessage, WriteCommand, WriteService};
 
 use crate::conf::MyDHTConf;

@@ -5,7 +5,7 @@ use mydht_base::{
 };
 use readwrite_comp::CompR;
 
-use super::{LocalCommand, ServiceCtx, ServiceSlot, WireMessage};
+use super::{LocalCommand, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
 use crate::conf::MyDHTConf;
 use crate::frame::FrameReader;
 use crate::identity::PeerInfo;
@@ -20,7 +20,7 @@ pub enum ReadCommand {
 }
 
 type Stream<C> = CompR<
-    <<C as MyDHTConf>::Transport as Transport>::ReadStream,
+    TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>,
     <<C as MyDHTConf>::Shadow as Shadow>::Reader,
 >;
 

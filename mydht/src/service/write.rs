@@ -9,7 +9,7 @@ use crate::frame::FrameWriter;
 use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand};
 use crate::service::peer_store::PeerStoreProtoMsg;
-use crate::service::ServiceCtx;
+use crate::service::{ServiceCtx, TimeoutAsBlock};
 use crate::shadow::Shadow;
 
 /// What goes in a frame once a connection is authenticated.
@@ -34,7 +34,7 @@ pub enum WriteCommand<C: MyDHTConf> {
 }
 
 type Stream<C> = CompW<
-    <<C as MyDHTConf>::Transport as Transport>::WriteStream,
+    TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::WriteStream>,
     <<C as MyDHTConf>::Shadow as Shadow>::Writer,
 >;
 

@@ -30,6 +30,21 @@ impl<T> Clone for ReplySlot<T> {
     }
 }
 
+impl<T> Drop for ReplySlot<T> {
+    /// The node dropping its side of a query it never completed (a command
+    /// lost in a stopped node's channel) fails the query, so the caller
+    /// never waits for nothing.
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.inner) == 2 {
+            self.fail(Error::new(
+                ErrorKind::ChannelClosed,
+                ErrorLevel::Ignore,
+                "query dropped: node stopped",
+            ));
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for ReplySlot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReplySlot")

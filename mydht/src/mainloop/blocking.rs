@@ -1,0 +1,237 @@
+//! The synchronous listener/connector pair, for blocking transports (those
+//! that cannot be polled): a listener thread accepts and authenticates
+//! inbound connections one at a time, a connector thread per outbound
+//! connection connects and authenticates; both hand the authenticated
+//! connection to the main loop, whose read and write services then block
+//! in their streams on threads of their own (`threaded_blocking!`).
+//!
+//! A blocking transport must have an I/O timeout: it bounds a handshake
+//! with a silent peer, and lets the services notice a stop.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Transport};
+
+use super::connection::Handshaking;
+use super::{MainLoopCommand, MainLoopSender};
+use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake};
+use crate::conf::{Address, MyDHTConf, NodeConstants};
+use crate::frame::{FrameReader, FrameWriter};
+use crate::identity::LocalPeer;
+use crate::service::QueryId;
+
+/// A connection authenticated by a listener or connector thread.
+pub struct Opened<C: MyDHTConf> {
+    pub(crate) conn: Handshaking<C>,
+    pub(crate) auth: Authenticated,
+    pub(crate) dialed: Option<Address<C>>,
+    pub(crate) qid: Option<QueryId>,
+}
+
+/// What the threads need to authenticate.
+pub(crate) struct AuthCtx<C: MyDHTConf> {
+    pub(crate) transport: Arc<C::Transport>,
+    pub(crate) me: Arc<LocalPeer>,
+    pub(crate) enc: C::MsgEnc,
+    pub(crate) constants: NodeConstants,
+    pub(crate) sender: MainLoopSender<C>,
+    pub(crate) logger: slog::Logger,
+}
+
+impl<C: MyDHTConf> Clone for AuthCtx<C> {
+    fn clone(&self) -> Self {
+        AuthCtx {
+            transport: self.transport.clone(),
+            me: self.me.clone(),
+            enc: self.enc.clone(),
+            constants: self.constants.clone(),
+            sender: self.sender.clone(),
+            logger: self.logger.clone(),
+        }
+    }
+}
+
+/// Runs a handshake on blocking streams to its end.
+fn authenticate<C: MyDHTConf>(
+    mut conn: Handshaking<C>,
+    enc: &C::MsgEnc,
+    challenges: &mut ChallengeCache,
+) -> Result<(Handshaking<C>, Authenticated)> {
+    // A blocking stream still answers `WouldBlock` at its I/O timeout:
+    // retry until the handshake's own deadline.
+    loop {
+        if let Some(auth) = conn.drive(enc, challenges, Instant::now())? {
+            return Ok((conn, auth));
+        }
+        if Instant::now() >= conn.handshake.deadline() {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                ErrorLevel::ShutDown,
+                "authentication timed out",
+            ));
+        }
+    }
+}
+
+/// The listener thread and how to stop it.
+pub(crate) struct Listener {
+    stop: Arc<AtomicBool>,
+    join: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Accepts and authenticates until stopped.
+    pub(crate) fn spawn<C: MyDHTConf>(ctx: AuthCtx<C>) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let join = std::thread::Builder::new()
+            .name("mydht-listener".into())
+            .spawn(move || listen(ctx, &stopping))?;
+        Ok(Listener { stop, join })
+    }
+
+    /// Stops the thread: a blocking accept only returns on a connection, so
+    /// the node connects to itself to wake it.
+    pub(crate) fn stop<T: Transport>(self, transport: &T, logger: &slog::Logger) {
+        self.stop.store(true, Ordering::Release);
+        let woken = transport
+            .local_address()
+            .and_then(|a| transport.connect_with(&a).map(drop));
+        match woken {
+            Ok(()) => {
+                if self.join.join().is_err() {
+                    slog::error!(logger, "listener thread panicked");
+                }
+            }
+            Err(e) => {
+                slog::error!(logger, "listener thread not woken, left running"; "error" => %e)
+            }
+        }
+    }
+}
+
+fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
+    let mut challenges = ChallengeCache::new(
+        ctx.constants.challenge_cache,
+        ctx.constants.auth_timeout * 2,
+    );
+    while !stop.load(Ordering::Acquire) {
+        let acc = match ctx.transport.accept() {
+            Ok(Some(acc)) => acc,
+            Ok(None) => continue,
+            Err(e) => {
+                slog::warn!(ctx.logger, "accept failed"; "error" => %e);
+                if e.level() >= ErrorLevel::Fatal {
+                    return;
+                }
+                continue;
+            }
+        };
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(write) = acc.write else {
+            continue;
+        };
+        let conn = Handshaking {
+            handshake: Handshake::respond(
+                ctx.me.clone(),
+                ctx.constants.auth_timeout,
+                Instant::now(),
+            ),
+            read: acc.read,
+            write,
+            reader: FrameReader::new(ctx.constants.max_frame),
+            writer: FrameWriter::new(ctx.constants.max_frame),
+            connecting: false,
+        };
+        match authenticate::<C>(conn, &ctx.enc, &mut challenges) {
+            Ok((conn, auth)) => {
+                let opened = Opened {
+                    conn,
+                    auth,
+                    dialed: None,
+                    qid: None,
+                };
+                if ctx
+                    .sender
+                    .send_cmd(MainLoopCommand::Opened(Box::new(opened)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => slog::debug!(ctx.logger, "inbound authentication failed"; "error" => %e),
+        }
+    }
+}
+
+/// Connects to `address` and authenticates on a thread of its own.
+pub(crate) fn spawn_connector<C: MyDHTConf>(
+    mut ctx: AuthCtx<C>,
+    address: Address<C>,
+    qid: Option<QueryId>,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("mydht-connector".into())
+        .spawn(move || {
+            let cmd = match connect::<C>(&ctx, address.clone()) {
+                Ok((conn, auth)) => MainLoopCommand::Opened(Box::new(Opened {
+                    conn,
+                    auth,
+                    dialed: Some(address),
+                    qid,
+                })),
+                Err(error) => {
+                    slog::debug!(ctx.logger, "connect failed"; "address" => %address, "error" => %error);
+                    MainLoopCommand::ConnectFailed { qid, error }
+                }
+            };
+            // A stopped loop has nobody left to tell.
+            let _ = ctx.sender.send_cmd(cmd);
+        })?)
+}
+
+fn connect<C: MyDHTConf>(
+    ctx: &AuthCtx<C>,
+    address: Address<C>,
+) -> Result<(Handshaking<C>, Authenticated)> {
+    let c = ctx.transport.connect_with(&address)?;
+    let read = c.read.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Config,
+            ErrorLevel::ShutDown,
+            "transport gave no read half",
+        )
+    })?;
+    let (handshake, ping) = Handshake::initiate(
+        ctx.me.clone(),
+        None,
+        ctx.constants.auth_timeout,
+        Instant::now(),
+    )?;
+    let mut writer = FrameWriter::new(ctx.constants.max_frame);
+    writer.push_msg(&ctx.enc, &AuthMessage::Ping(ping))?;
+    let conn = Handshaking {
+        handshake,
+        read,
+        write: c.write,
+        reader: FrameReader::new(ctx.constants.max_frame),
+        writer,
+        connecting: false,
+    };
+    // An initiator never checks replays; the cache is only for the call.
+    let mut unused = ChallengeCache::new(1, ctx.constants.auth_timeout);
+    let (conn, auth) = authenticate::<C>(conn, &ctx.enc, &mut unused)?;
+    if auth.peer.get_id() == ctx.me.info().get_id() {
+        return Err(Error::new(
+            ErrorKind::Auth,
+            ErrorLevel::ShutDown,
+            "connected to itself",
+        ));
+    }
+    Ok((conn, auth))
+}
