@@ -37,6 +37,8 @@ pub enum TunnelError {
     TooManyPendingReplies,
     /// The exit's content does not start with a valid reply marker or block.
     BadReplyBlock,
+    /// The sender asked for no reply: the exit has no reply block.
+    NoReplyBlock,
     /// This hop's role needs the full tunnel object (replay cache or reply
     /// keys) before the stream can go on: see `FullTunnel::admit`.
     NeedsFullTunnel(HopKind),
@@ -80,6 +82,7 @@ impl TunnelError {
             TunnelError::Config(_)
             | TunnelError::NeedsFullTunnel(_)
             | TunnelError::WrongRole(_)
+            | TunnelError::NoReplyBlock
             | TunnelError::NoHeader
             | TunnelError::Used => io::ErrorKind::InvalidInput,
             TunnelError::TooManyPendingReplies => io::ErrorKind::OutOfMemory,
@@ -101,6 +104,7 @@ impl fmt::Display for TunnelError {
             TunnelError::UnknownReply => write!(f, "no reply keys kept for this reply"),
             TunnelError::TooManyPendingReplies => write!(f, "too many pending replies"),
             TunnelError::BadReplyBlock => write!(f, "malformed reply block"),
+            TunnelError::NoReplyBlock => write!(f, "the sender asked for no reply"),
             TunnelError::NeedsFullTunnel(k) => {
                 write!(f, "a {k:?} hop needs the full tunnel object")
             }

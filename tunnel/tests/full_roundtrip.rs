@@ -89,9 +89,13 @@ fn queries_reach_the_exit_over_0_1_2_and_25_relays() {
             assert_eq!(frames.len(), relays + 1);
             assert_equal_lengths(&frames);
             assert_eq!(frames[0].len() as u64, layout.frame_len(len as u64 + 1));
-            let (reader, got) = exit_read(&mut nodes[bob], frames.last().unwrap()).unwrap();
+            let (mut reader, got) = exit_read(&mut nodes[bob], frames.last().unwrap()).unwrap();
             assert_eq!(got, data, "{relays} relays, {len} bytes");
             assert!(reader.reply_block().is_none());
+            assert!(matches!(
+                reader.reply_writer(),
+                Err(TunnelError::NoReplyBlock)
+            ));
         }
     }
 }

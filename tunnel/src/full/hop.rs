@@ -7,69 +7,17 @@ use std::sync::Arc;
 
 use readwrite_comp::ExtRead;
 
-use super::reply_block::{PendingReplies, ReplyBlock, NO_REPLY, WITH_REPLY};
+use super::exit::Exit;
+use super::relay::Relay;
+use super::reply_block::{PendingReplies, ReplyBlock};
 use super::report::{ErrorKeys, HopFailure, ERROR_REPORT_LEN};
 use super::writer::ReplyWriter;
 use super::FrameLayout;
-use crate::cell::{
-    CellOpener, CellPeeler, CellProxy, CellReader, ReplyCellOpener, ReplyCellWrapper, TransformCell,
-};
-use crate::crypto::{X25519Secret, KEY_LEN, REPLAY_ID_LEN};
+use crate::cell::{CellOpener, CellPeeler, CellReader, ReplyCellOpener, ReplyCellWrapper};
+use crate::crypto::{X25519Secret, REPLAY_ID_LEN};
 use crate::error::TunnelError;
-use crate::header::{HeaderProcessor, HopKind, ProcessedHeader};
+use crate::header::{HeaderProcessor, HopKind};
 use crate::replay::ReplayCache;
-
-/// A relay's outgoing side: the next header, then transformed cells.
-struct Relay<T> {
-    next_address: Vec<u8>,
-    next: Vec<u8>,
-    next_pos: usize,
-    proxy: CellProxy<T>,
-}
-
-impl<T: TransformCell> Relay<T> {
-    fn new(processed: ProcessedHeader, next: Vec<u8>, transform: T) -> Self {
-        Relay {
-            next_address: processed.address,
-            next,
-            next_pos: 0,
-            proxy: CellProxy::new(transform),
-        }
-    }
-
-    fn read_from(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-        if self.next_pos < self.next.len() {
-            let n = buf.len().min(self.next.len() - self.next_pos);
-            buf[..n].copy_from_slice(&self.next[self.next_pos..self.next_pos + n]);
-            self.next_pos += n;
-            return Ok(n);
-        }
-        self.proxy.read_from(r, buf)
-    }
-
-    fn pump(&mut self, r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
-        while self.next_pos < self.next.len() {
-            match w.write(&self.next[self.next_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.next_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.proxy.pump(r, w)
-    }
-}
-
-/// The exit's side: the content preamble (reply marker and block), then the
-/// payload.
-struct Exit {
-    reader: CellReader<CellOpener>,
-    back_key: [u8; KEY_LEN],
-    preamble: Vec<u8>,
-    have: usize,
-    done: bool,
-    reply: Option<ReplyBlock>,
-}
 
 /// Where a hop reader is.
 enum Stage {
@@ -197,11 +145,12 @@ impl HopReader {
     }
 
     /// At the exit, takes the reply block and makes the writer of the reply
-    /// (single use: a second call is [`TunnelError::Used`]).
+    /// (single use: a second call is [`TunnelError::Used`];
+    /// [`TunnelError::NoReplyBlock`] if the sender asked for no reply).
     pub fn reply_writer(&mut self) -> Result<ReplyWriter, TunnelError> {
         match &mut self.stage {
             Stage::Exit(e) if e.done => {
-                let block = e.reply.take().ok_or(TunnelError::Used)?;
+                let block = e.take_reply()?;
                 ReplyWriter::new(&self.layout, block, &e.back_key)
             }
             Stage::Exit(_) | Stage::Header { .. } => Err(TunnelError::NoHeader),
@@ -264,7 +213,7 @@ impl HopReader {
         Ok(())
     }
 
-    /// Reads the rest of the header; `Ok(true)` once it is processed.
+    /// Reads the rest of the header and processes it.
     fn read_fixed_header(&mut self, r: &mut dyn Read) -> io::Result<()> {
         let Stage::Header { buf, have } = &mut self.stage else {
             return Ok(());
@@ -272,9 +221,8 @@ impl HopReader {
         while *have < buf.len() {
             match r.read(&mut buf[*have..]) {
                 Ok(0) => {
-                    let e = TunnelError::TruncatedHeader { got: *have };
-                    self.stage = Stage::Failed(e.clone());
-                    return Err(e.into());
+                    let got = *have;
+                    return Err(self.fail(TunnelError::TruncatedHeader { got }));
                 }
                 Ok(n) => *have += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -288,10 +236,7 @@ impl HopReader {
                 self.error_keys = Some(keys);
                 Ok(())
             }
-            Err(e) => {
-                self.stage = Stage::Failed(e.clone());
-                Err(e.into())
-            }
+            Err(e) => Err(self.fail(e)),
         }
     }
 
@@ -315,60 +260,17 @@ impl HopReader {
                     relay: Relay::new(p, next, wrapper),
                 }
             }
-            HopKind::Exit => Stage::Exit(Box::new(Exit {
-                reader: CellReader::new(CellOpener::new(cell, &p.keys.content_key)?),
-                back_key: p.keys.back_key,
-                preamble: vec![0u8; 1 + ReplyBlock::encoded_len(&self.layout.header)],
-                have: 0,
-                done: false,
-                reply: None,
-            })),
+            HopKind::Exit => Stage::Exit(Box::new(Exit::new(
+                &self.layout.header,
+                CellOpener::new(cell, &p.keys.content_key)?,
+                p.keys.back_key,
+            ))),
             HopKind::ReplyExit => Stage::ReplyExit {
                 reply_id: p.address,
                 reader: None,
             },
         };
         Ok((stage, error_keys))
-    }
-
-    /// At the exit, reads the reply marker and block ahead of the payload.
-    fn read_preamble(&mut self, r: &mut dyn Read) -> io::Result<()> {
-        let Stage::Exit(exit) = &mut self.stage else {
-            return Ok(());
-        };
-        while !exit.done {
-            let want = if exit.have == 0 {
-                1
-            } else {
-                match exit.preamble[0] {
-                    NO_REPLY => 1,
-                    WITH_REPLY => exit.preamble.len(),
-                    _ => 0,
-                }
-            };
-            if want == 0 {
-                return Err(self.fail(TunnelError::BadReplyBlock));
-            }
-            if exit.have == want {
-                if want > 1 {
-                    match ReplyBlock::decode(&self.layout.header, &exit.preamble[1..]) {
-                        Ok(b) => exit.reply = Some(b),
-                        Err(e) => return Err(self.fail(e)),
-                    }
-                }
-                exit.done = true;
-                exit.preamble = Vec::new();
-                break;
-            }
-            let n = exit
-                .reader
-                .read_from(r, &mut exit.preamble[exit.have..want])?;
-            if n == 0 {
-                return Err(self.fail(TunnelError::BadReplyBlock));
-            }
-            exit.have += n;
-        }
-        Ok(())
     }
 
     fn fail(&mut self, e: TunnelError) -> io::Error {
@@ -406,7 +308,10 @@ impl ExtRead for HopReader {
             return Err(e.clone().into());
         }
         self.read_fixed_header(r)?;
-        self.read_preamble(r)
+        match &mut self.stage {
+            Stage::Exit(exit) => exit.read_preamble(&self.layout.header, r),
+            _ => Ok(()),
+        }
     }
 
     /// A relay: outgoing frame bytes. The exit or the sender of a reply:

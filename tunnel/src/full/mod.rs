@@ -75,7 +75,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod exit;
 mod hop;
+mod relay;
 mod reply_block;
 mod report;
 mod writer;
