@@ -335,3 +335,15 @@ fn the_tunnel_traits_drive_a_query_and_its_reply() {
     assert!(w.is_ok());
     assert_eq!(nodes[0].full.pending_replies(), 0);
 }
+
+#[test]
+fn tunnel_objects_can_move_to_service_threads() {
+    fn send<T: Send>() {}
+    fn shared<T: Send + Sync + Clone>() {}
+    send::<tunnel::FullTunnel>();
+    send::<tunnel::FullWriter>();
+    send::<tunnel::ReplyWriter>();
+    send::<HopReader>();
+    shared::<tunnel::TunnelReadProv>();
+    shared::<tunnel::TunnelNoRepReadProv>();
+}
