@@ -173,6 +173,19 @@ fn a_reply_block_is_single_use() {
         matches!(tunnel_error(&err), Some(TunnelError::Replayed)),
         "{err}"
     );
+    // The refused reader stays failed and says why.
+    let mut input = &reply[0][..];
+    let mut reader = nodes[3].full.view().new_reader();
+    reader.read_header(&mut input).unwrap();
+    assert!(matches!(
+        nodes[3].full.admit(&mut reader),
+        Err(TunnelError::Replayed)
+    ));
+    assert!(matches!(reader.failure(), Some(TunnelError::Replayed)));
+    assert!(matches!(
+        nodes[3].full.admit(&mut reader),
+        Err(TunnelError::Replayed)
+    ));
     // The sender reads it once; a second copy has no keys left.
     assert_eq!(reply_read(&mut nodes[0], &reply[1]).unwrap(), b"first");
     let err = reply_read(&mut nodes[0], &reply[1]).unwrap_err();

@@ -117,6 +117,14 @@ impl HopReader {
         }
     }
 
+    /// Why this reader failed, if it did (every later call repeats it).
+    pub fn failure(&self) -> Option<&TunnelError> {
+        match &self.stage {
+            Stage::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// True when the stream can go on without the full tunnel object.
     pub fn is_admitted(&self) -> bool {
         match &self.stage {
@@ -293,6 +301,8 @@ fn kind_of(stage: &Stage) -> HopKind {
 fn self_error(stage: &Stage) -> TunnelError {
     match stage {
         Stage::Header { .. } => TunnelError::NoHeader,
+        // The reply preamble is part of reading the header at the exit.
+        Stage::Exit(exit) if !exit.done => TunnelError::NoHeader,
         Stage::Failed(e) => e.clone(),
         Stage::ReplyRelay { .. } => TunnelError::NeedsFullTunnel(HopKind::ReplyRelay),
         Stage::ReplyExit { reader: None, .. } => TunnelError::NeedsFullTunnel(HopKind::ReplyExit),

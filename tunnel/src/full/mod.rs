@@ -186,7 +186,7 @@ impl FullTunnel {
             Some(HopKind::ReplyRelay) => reader.admit_reply_relay(&mut self.replay),
             Some(HopKind::ReplyExit) => reader.admit_reply_exit(&mut self.pending),
             Some(_) => Ok(()),
-            None => Err(TunnelError::NoHeader),
+            None => Err(reader.failure().cloned().unwrap_or(TunnelError::NoHeader)),
         }
     }
 
