@@ -14,7 +14,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use readwrite_comp::ExtWrite;
-use tunnel::cell::{CellLayout, CellPeeler, CellProxy, CellSealer, CellWriter, ReplyCellWrapper};
+use tunnel::cell::{
+    CellLayout, CellPeeler, CellProxy, CellSealer, CellWriter, ReplyCellSealer, ReplyCellWrapper,
+};
 use tunnel::config::TunnelConfig;
 
 const GROUP: &str = "cells_16KiB";
@@ -26,6 +28,19 @@ fn query_stream(layout: CellLayout, relay_key: &[u8; 32]) -> Vec<u8> {
     let mut w = CellWriter::new(CellSealer::new(layout, &[*relay_key, [9; 32]]).unwrap());
     let mut out = Vec::new();
     let payload = vec![7u8; layout.data_capacity() * CELLS];
+    w.write_all_into(&mut out, &payload).unwrap();
+    w.write_end(&mut out).unwrap();
+    assert_eq!(out.len(), CELLS * layout.cell_size());
+    out
+}
+
+/// `CELLS` reply cells sealed by an exit, their link entries under
+/// `link_key`.
+fn reply_stream(layout: CellLayout, link_key: &[u8; 32]) -> Vec<u8> {
+    let sealer = ReplyCellSealer::new(layout, &[8; 32], link_key).unwrap();
+    let mut w = CellWriter::new(sealer);
+    let mut out = Vec::new();
+    let payload = vec![7u8; layout.reply().data_capacity() * CELLS];
     w.write_all_into(&mut out, &payload).unwrap();
     w.write_end(&mut out).unwrap();
     assert_eq!(out.len(), CELLS * layout.cell_size());
@@ -85,6 +100,8 @@ fn per_hop(c: &mut Criterion) {
     let key = [1u8; 32];
     let query = query_stream(layout, &key);
     let raw = raw_stream(size, &key);
+    let link_in = [5u8; 32];
+    let reply = reply_stream(layout, &link_in);
     let (base, peel, wrap) = (Samples::default(), Samples::default(), Samples::default());
 
     let mut group = c.benchmark_group(GROUP);
@@ -133,14 +150,16 @@ fn per_hop(c: &mut Criterion) {
         })
     });
 
-    // A reply relay: add its layer to each cell.
+    // A reply relay: check the incoming link entry, add its layer to each
+    // cell, seal the outgoing link entry.
     group.bench_function("reply_wrap", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let mut proxy = CellProxy::new(ReplyCellWrapper::new(layout, &key).unwrap());
+                let wrapper = ReplyCellWrapper::new(layout, &key, &link_in, &[6; 32]).unwrap();
+                let mut proxy = CellProxy::new(wrapper);
                 let start = Instant::now();
-                proxy.pump(&mut &raw[..], &mut io::sink()).unwrap();
+                proxy.pump(&mut &reply[..], &mut io::sink()).unwrap();
                 total += start.elapsed();
             }
             wrap.record(total, iters)

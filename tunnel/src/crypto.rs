@@ -128,6 +128,11 @@ pub struct HopKeys {
     pub back_key: [u8; KEY_LEN],
     /// Identifies this onion at this hop, for the replay cache.
     pub replay_id: [u8; REPLAY_ID_LEN],
+    /// Key of the link into this hop on a reply route: the previous reply
+    /// hop (the exit or a reply relay) seals its cells' link entries under
+    /// it and this hop checks them. The sender gives it to the previous hop
+    /// in that hop's slot (or the exit's reply block).
+    pub link_key: [u8; KEY_LEN],
 }
 
 impl fmt::Debug for HopKeys {
@@ -144,7 +149,7 @@ pub fn derive_hop_keys(
     shared: &[u8; KEY_LEN],
     ephemeral_public: &[u8; PUBLIC_KEY_LEN],
 ) -> Result<HopKeys, CryptoError> {
-    let mut okm = [0u8; 4 * KEY_LEN + REPLAY_ID_LEN];
+    let mut okm = [0u8; 5 * KEY_LEN + REPLAY_ID_LEN];
     hkdf_sha256(shared, ephemeral_public, HOP_KEYS_INFO, &mut okm)?;
     let mut keys = HopKeys {
         header_stream_key: [0; KEY_LEN],
@@ -152,16 +157,19 @@ pub fn derive_hop_keys(
         content_key: [0; KEY_LEN],
         back_key: [0; KEY_LEN],
         replay_id: [0; REPLAY_ID_LEN],
+        link_key: [0; KEY_LEN],
     };
     let (a, rest) = okm.split_at(KEY_LEN);
     let (b, rest) = rest.split_at(KEY_LEN);
     let (c, rest) = rest.split_at(KEY_LEN);
-    let (d, e) = rest.split_at(KEY_LEN);
+    let (d, rest) = rest.split_at(KEY_LEN);
+    let (e, f) = rest.split_at(REPLAY_ID_LEN);
     keys.header_stream_key.copy_from_slice(a);
     keys.header_mac_key.copy_from_slice(b);
     keys.content_key.copy_from_slice(c);
     keys.back_key.copy_from_slice(d);
     keys.replay_id.copy_from_slice(e);
+    keys.link_key.copy_from_slice(f);
     Ok(keys)
 }
 
@@ -329,6 +337,7 @@ mod tests {
         let k2 = derive_hop_keys(&s2, eph.public_key()).unwrap();
         assert!(k1 == k2);
         assert_ne!(k1.content_key, k1.header_stream_key);
+        assert_ne!(k1.link_key, k1.content_key);
     }
 
     #[test]

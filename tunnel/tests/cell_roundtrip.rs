@@ -35,7 +35,8 @@ fn reply_round_trips_over_0_1_2_25_and_128_relays() {
     for relays in [0, 1, 2, 25, 128] {
         let layout = layout_for(relays);
         let mut route = ReplyRoute::new(layout, relays, 2);
-        for len in payload_sizes(&layout) {
+        // Reply cells hold a link entry: their own capacity edges.
+        for len in payload_sizes(&layout.reply()) {
             let data = payload(len);
             let (_, got) = route.run(&data, &Splits::default());
             assert_eq!(got, data, "{relays} relays, {len} bytes");
@@ -46,15 +47,18 @@ fn reply_round_trips_over_0_1_2_25_and_128_relays() {
 #[test]
 fn every_hop_receives_frames_of_the_same_length() {
     let layout = layout_for(3);
-    let cap = layout.data_capacity();
-    for len in [0, 1, cap, 2 * cap + 1] {
+    let (cap, reply_cap) = (layout.data_capacity(), layout.reply().data_capacity());
+    for len in [0, 1, reply_cap, reply_cap + 1, cap, 2 * cap + 1] {
         let data = payload(len);
         let cells = layout.cells_for(len as u64) as usize;
-        let expected = cells * layout.cell_size();
+        let reply_cells = layout.reply().cells_for(len as u64) as usize;
         let (query, _) = QueryRoute::new(layout, 3, 3).run(&data, &Splits::default());
         let (reply, _) = ReplyRoute::new(layout, 3, 4).run(&data, &Splits::default());
-        for frame in query.iter().chain(reply.iter()) {
-            assert_eq!(frame.len(), expected, "payload {len}");
+        for frame in &query {
+            assert_eq!(frame.len(), cells * layout.cell_size(), "query {len}");
+        }
+        for frame in &reply {
+            assert_eq!(frame.len(), reply_cells * layout.cell_size(), "reply {len}");
         }
     }
 }
@@ -128,6 +132,6 @@ fn routes_beyond_the_layout_are_refused() {
         Err(CellError::LayerCount { layers: 4, max: 3 })
     ));
     assert!(CellSealer::new(layout, &[]).is_err());
-    assert!(ReplyCellOpener::new(layout, &[0; 32], &keys(3, 0)).is_err());
-    assert!(ReplyCellOpener::new(layout, &[0; 32], &keys(2, 0)).is_ok());
+    assert!(ReplyCellOpener::new(layout, &[0; 32], &keys(3, 0), &[1; 32]).is_err());
+    assert!(ReplyCellOpener::new(layout, &[0; 32], &keys(2, 0), &[1; 32]).is_ok());
 }

@@ -1,5 +1,5 @@
-//! Every hop refuses a changed, cut, replayed or reordered cell stream, and
-//! forwards nothing of it.
+//! Every hop, query or reply, refuses a changed, cut, replayed or reordered
+//! cell stream, and forwards nothing of it.
 
 mod cell_util;
 
@@ -116,25 +116,39 @@ fn a_stream_from_another_route_is_refused() {
     ));
 }
 
+/// The frames each hop of a fresh reply route received (reply relays, then
+/// the sender at index RELAYS).
+fn reply_frames() -> Vec<Vec<u8>> {
+    ReplyRoute::new(layout(), RELAYS, 11)
+        .run(&payload(PAYLOAD), &Splits::default())
+        .0
+}
+
+/// What reply hop `hop` of a fresh reply route says about `input`.
+fn reply_hop_result(hop: usize, input: &[u8]) -> Result<Vec<u8>, CellError> {
+    let mut route = ReplyRoute::new(layout(), RELAYS, 11);
+    let splits = Splits::default();
+    let r = if hop < RELAYS {
+        relay(&mut route.relays[hop], input, &splits)
+    } else {
+        read_message(&mut route.sender, input, &splits)
+    };
+    r.map_err(|e| cell_error(&e))
+}
+
 #[test]
-fn the_sender_refuses_a_reply_changed_at_any_hop() {
-    let route = || ReplyRoute::new(layout(), RELAYS, 11);
-    let frames = route().run(&payload(PAYLOAD), &Splits::default()).0;
+fn a_flipped_bit_in_a_reply_is_refused_by_the_reply_hop_that_receives_it() {
+    let frames = reply_frames();
     let c = layout().cell_size();
-    // Changed before relay `hop` (or before the sender): relays cannot check
-    // the exit's layer and pass it on; the sender refuses it.
+    // Reply cells hold a link entry: 48 data bytes, so four cells.
+    assert_eq!(frames[0].len(), 4 * c);
     for (hop, frame) in frames.iter().enumerate() {
+        assert!(reply_hop_result(hop, frame).is_ok());
         for pos in 0..frame.len() {
             let mut bad = frame.clone();
             bad[pos] ^= 0x01;
-            let mut r = route();
-            let mut stream = bad;
-            for proxy in &mut r.relays[hop..] {
-                stream = relay(proxy, &stream, &Splits::default()).unwrap();
-            }
-            let err = read_message(&mut r.sender, &stream, &Splits::default()).unwrap_err();
-            match cell_error(&err) {
-                CellError::Tampered { cell } => assert_eq!(cell, (pos / c) as u64),
+            match reply_hop_result(hop, &bad) {
+                Err(CellError::Tampered { cell }) => assert_eq!(cell, (pos / c) as u64),
                 other => panic!("hop {hop} byte {pos}: {other:?}"),
             }
         }
@@ -142,27 +156,64 @@ fn the_sender_refuses_a_reply_changed_at_any_hop() {
 }
 
 #[test]
-fn a_cut_reply_is_refused_mid_cell_by_relays_and_anywhere_by_the_sender() {
-    let route = || ReplyRoute::new(layout(), RELAYS, 12);
-    let frames = route().run(&payload(PAYLOAD), &Splits::default()).0;
+fn a_cut_reply_is_refused_by_the_reply_hop_that_receives_it() {
+    let frames = reply_frames();
     let c = layout().cell_size();
-    for cut in 0..frames[0].len() {
-        let mut r = route();
-        let res = relay(&mut r.relays[0], &frames[0][..cut], &Splits::default());
-        if cut % c != 0 || cut == 0 {
-            let e = res.unwrap_err();
-            assert!(
-                matches!(cell_error(&e), CellError::Truncated { .. }),
-                "cut {cut}"
-            );
-            continue;
+    for (hop, frame) in frames.iter().enumerate() {
+        // Every length, exact cell boundaries (and nothing at all) included.
+        for cut in 0..frame.len() {
+            match reply_hop_result(hop, &frame[..cut]) {
+                Err(CellError::Truncated { cell }) => assert_eq!(cell, (cut / c) as u64),
+                other => panic!("hop {hop} cut {cut}: {other:?}"),
+            }
         }
-        // At a cell boundary the relay cannot know; the sender does.
-        let mut stream = res.unwrap();
-        stream = relay(&mut r.relays[1], &stream, &Splits::default()).unwrap();
-        let e = read_message(&mut r.sender, &stream, &Splits::default()).unwrap_err();
-        assert!(
-            matches!(cell_error(&e), CellError::Truncated { cell } if cell == (cut / c) as u64)
-        );
     }
+}
+
+#[test]
+fn a_reply_relay_forwards_only_the_cells_before_a_bad_one() {
+    let frames = reply_frames();
+    let c = layout().cell_size();
+    let mut bad = frames[0].clone();
+    bad[2 * c + 30] ^= 1;
+    let mut route = ReplyRoute::new(layout(), RELAYS, 11);
+    let mut out = FlakyWriter::new(Vec::new());
+    let mut input = &bad[..];
+    let err = route.relays[0].pump(&mut input, &mut out).unwrap_err();
+    assert!(matches!(cell_error(&err), CellError::Tampered { cell: 2 }));
+    assert_eq!(out.data, frames[1][..2 * c]);
+}
+
+#[test]
+fn replayed_dropped_or_reordered_reply_cells_are_refused_at_every_reply_hop() {
+    let c = layout().cell_size();
+    for (hop, frame) in reply_frames().iter().enumerate() {
+        let cell = |i: usize| &frame[i * c..(i + 1) * c];
+        let replayed = [cell(0), cell(0), cell(1), cell(2), cell(3)].concat();
+        let dropped = [cell(0), cell(2), cell(3)].concat();
+        let swapped = [cell(1), cell(0), cell(2), cell(3)].concat();
+        let extended = [cell(0), cell(1), cell(1), cell(2), cell(3)].concat();
+        for (name, bad) in [
+            ("replayed", replayed),
+            ("dropped", dropped),
+            ("swapped", swapped),
+            ("extended", extended),
+        ] {
+            assert!(
+                matches!(reply_hop_result(hop, &bad), Err(CellError::Tampered { .. })),
+                "hop {hop} {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_reply_from_another_route_is_refused_by_the_first_reply_relay() {
+    let other = ReplyRoute::new(layout(), RELAYS, 12)
+        .run(&payload(PAYLOAD), &Splits::default())
+        .0;
+    assert!(matches!(
+        reply_hop_result(0, &other[0]),
+        Err(CellError::Tampered { cell: 0 })
+    ));
 }

@@ -105,7 +105,7 @@ proptest! {
         let mut rw = exit.reply_writer().unwrap();
         let mut frame = write_choppy(&mut rw, &answer, step + 3);
         let reply_frame_len = frame.len();
-        prop_assert_eq!(reply_frame_len as u64, layout.frame_len(reply_len as u64));
+        prop_assert_eq!(reply_frame_len as u64, layout.reply_frame_len(reply_len as u64));
         for &i in &back[..reply_relays] {
             frame = hop_choppy(&mut nodes[i], &frame, step).1;
             prop_assert_eq!(frame.len(), reply_frame_len);

@@ -126,9 +126,12 @@ fn a_reply_comes_back_over_the_same_route_reversed() {
     let reply = send_reply(&mut nodes, &mut exit, 3, &[2, 1, 0], &answer);
     assert_eq!(reply.len(), 3);
     assert_equal_lengths(&reply);
-    // A reply frame is as long as a query frame of the same content.
+    // The length every reply hop sees depends only on the reply's size.
     let layout = FrameLayout::new(&config).unwrap();
-    assert_eq!(reply[0].len() as u64, layout.frame_len(answer.len() as u64));
+    assert_eq!(
+        reply[0].len() as u64,
+        layout.reply_frame_len(answer.len() as u64)
+    );
     assert_eq!(nodes[0].full.pending_replies(), 1);
     let read = reply_read(&mut nodes[0], reply.last().unwrap()).unwrap();
     assert_eq!(read, answer);

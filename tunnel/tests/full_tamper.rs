@@ -1,5 +1,5 @@
 //! A changed or cut byte anywhere in a Full tunnel frame is refused at the
-//! hop that receives it (query), or by the sender (reply).
+//! hop that receives it, in both directions.
 
 mod full_util;
 
@@ -109,40 +109,99 @@ fn a_cut_stream_is_refused_by_the_hop_that_receives_it() {
     }
 }
 
+/// Reply hops of the reply tests: Bob (node 1) replies through nodes 2 and
+/// 3 to Alice (node 0).
+const REPLY_PATH: [usize; 3] = [2, 3, 0];
+
+/// A fresh reply (blocks are single use, relays remember them) carrying
+/// `answer`, relayed by the reply hops before `hop`: what reply hop `hop`
+/// receives (0 and 1 the relays, 2 Alice).
+fn reply_input(nodes: &mut [Node], answer: &[u8], hop: usize) -> Vec<u8> {
+    let (query, _) = send_query(nodes, 0, &[1], Some(&REPLY_PATH), b"q");
+    let mut input = &query[0][..];
+    let mut exit = nodes[1].full.view().new_reader();
+    exit.read_header(&mut input).unwrap();
+    let mut w = exit.reply_writer().unwrap();
+    let mut frame = write_message(&mut w, answer).unwrap();
+    for k in 0..hop {
+        frame = reply_step(nodes, k, &frame).unwrap();
+    }
+    frame
+}
+
+/// Runs `frame` into reply hop `hop`: a relay's output, or Alice's payload.
+fn reply_step(nodes: &mut [Node], hop: usize, frame: &[u8]) -> io::Result<Vec<u8>> {
+    let node = REPLY_PATH[hop];
+    if hop + 1 < REPLY_PATH.len() {
+        let next = nodes[REPLY_PATH[hop + 1]].address.clone();
+        return relay(&mut nodes[node], frame, HopKind::ReplyRelay, &next);
+    }
+    let mut input = frame;
+    let mut reader = nodes[node].full.view().new_reader();
+    reader.read_header(&mut input)?;
+    nodes[node].full.admit(&mut reader)?;
+    let payload = read_payload(&mut reader, &mut input)?;
+    reader.read_end(&mut input)?;
+    Ok(payload)
+}
+
 #[test]
-fn a_flipped_byte_in_a_reply_is_refused() {
+fn a_flipped_byte_in_a_reply_is_refused_by_the_reply_hop_that_receives_it() {
     let config = config();
     let layout = FrameLayout::new(&config).unwrap();
+    let mut nodes = nodes(config, 4);
+    let answer = payload(2 * layout.cell.reply().data_capacity() + 9);
+    for hop in 0..REPLY_PATH.len() {
+        let frame = reply_input(&mut nodes, &answer, hop);
+        assert_eq!(
+            frame.len() as u64,
+            layout.reply_frame_len(answer.len() as u64)
+        );
+        let out = reply_step(&mut nodes, hop, &frame).unwrap();
+        if hop + 1 == REPLY_PATH.len() {
+            assert_eq!(out, answer);
+        }
+        for pos in positions(&layout, frame.len()) {
+            let mut bad = reply_input(&mut nodes, &answer, hop);
+            bad[pos] ^= 0x04;
+            let err = reply_step(&mut nodes, hop, &bad).unwrap_err();
+            let header = matches!(TunnelError::from_io(&err), Some(TunnelError::Header(_)));
+            let cell = matches!(CellError::from_io(&err), Some(CellError::Tampered { .. }));
+            assert!(header || cell, "reply hop {hop} byte {pos}: {err}");
+            assert_eq!(
+                header,
+                pos < layout.header.header_len(),
+                "reply hop {hop} byte {pos}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cut_reply_is_refused_by_the_reply_hop_that_receives_it() {
+    let config = config();
+    let layout = FrameLayout::new(&config).unwrap();
+    let mut nodes = nodes(config, 4);
+    let answer = payload(2 * layout.cell.reply().data_capacity() + 1);
     let h = layout.header.header_len();
-    let mut nodes = nodes(config, 5);
-    let answer = payload(layout.cell.data_capacity() + 9);
-    let mut pos = 0;
-    while pos < h + 2 * layout.cell.cell_size() {
-        // A fresh reply block each time: blocks are single use.
-        let (query, _) = send_query(&mut nodes, 0, &[1], Some(&[2, 3, 0]), b"q");
-        let mut input = &query[0][..];
-        let mut exit = nodes[1].full.view().new_reader();
-        exit.read_header(&mut input).unwrap();
-        let mut w = exit.reply_writer().unwrap();
-        let mut frame = write_message(&mut w, &answer).unwrap();
-        // The byte is changed on the link into the second reply relay.
-        frame = relay(&mut nodes[2], &frame, HopKind::ReplyRelay, b"node-3").unwrap();
-        frame[pos] ^= 0x04;
-        let result = relay(&mut nodes[3], &frame, HopKind::ReplyRelay, b"node-0");
-        let err = match result {
-            // The header is checked at the relay itself...
-            Err(e) => e,
-            // ...the cells by the sender, who holds every reply key.
-            Ok(out) => {
-                let mut input = &out[..];
-                let mut reader = nodes[0].full.view().new_reader();
-                reader.read_header(&mut input).unwrap();
-                nodes[0].full.admit(&mut reader).unwrap();
-                read_payload(&mut reader, &mut input).unwrap_err()
-            }
-        };
-        let known = TunnelError::from_io(&err).is_some() || CellError::from_io(&err).is_some();
-        assert!(known, "byte {pos}: {err}");
-        pos += if pos < h { 211 } else { 29 };
+    let cell = layout.cell.cell_size();
+    for hop in 0..REPLY_PATH.len() {
+        // Inside the header, right after it, inside a cell, and at each
+        // cell boundary before the last cell.
+        for cut in [0, 1, h - 1, h, h + 1, h + cell - 1, h + cell, h + 2 * cell] {
+            let frame = reply_input(&mut nodes, &answer, hop);
+            assert_eq!(frame.len(), h + 3 * cell);
+            let err = reply_step(&mut nodes, hop, &frame[..cut]).unwrap_err();
+            let header = matches!(
+                TunnelError::from_io(&err),
+                Some(TunnelError::TruncatedHeader { got }) if *got == cut
+            );
+            let cells = matches!(
+                CellError::from_io(&err),
+                Some(CellError::Truncated { cell: c }) if *c == (cut.saturating_sub(h) / cell) as u64
+            );
+            assert!(header || cells, "reply hop {hop} cut at {cut}: {err}");
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        }
     }
 }

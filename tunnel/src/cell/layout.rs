@@ -1,9 +1,13 @@
 //! Where each part of a cell sits: the same byte positions at every hop.
 //!
-//! A cell is `[entry area: max_layers × ENTRY_LEN][data area]`. An entry is
-//! `[Poly1305 tag 16][cell info 4]`. The hop that owns a layer always finds
-//! its entry first; its tag covers the whole rest of the cell, so a changed
-//! byte anywhere is caught by the very next hop.
+//! A query cell is `[entry area: max_layers × ENTRY_LEN][data area]`. An
+//! entry is `[Poly1305 tag 16][cell info 4]`. The hop that owns a layer
+//! always finds its entry first; its tag covers the whole rest of the cell,
+//! so a changed byte anywhere is caught by the very next hop.
+//!
+//! A reply cell ([`CellLayout::reply`]) has the same size and one more
+//! entry in front, the link entry (see `link.rs`):
+//! `[link entry][entry area][data area]`.
 
 use crate::config::TunnelConfig;
 use crate::crypto::TAG_LEN;
@@ -14,6 +18,9 @@ use super::CellError;
 pub const INFO_LEN: usize = 4;
 /// Length of one hop's entry: its tag then its cell info.
 pub const ENTRY_LEN: usize = TAG_LEN + INFO_LEN;
+/// Length of the link entry in front of a reply cell: the same
+/// `[tag][info]` format as a layer's entry.
+pub const LINK_ENTRY_LEN: usize = ENTRY_LEN;
 /// Largest accepted cell: bounds what a peer can make a hop buffer, and keeps
 /// the data length within the 24 bits of [`CellInfo`].
 pub const MAX_CELL_SIZE: usize = 1 << 20;
@@ -26,6 +33,9 @@ const FLAG_LAST: u8 = 1;
 pub struct CellLayout {
     cell_size: usize,
     max_layers: usize,
+    /// Bytes in front of the entry area: 0 (query) or one link entry
+    /// (reply).
+    link_len: usize,
 }
 
 impl CellLayout {
@@ -35,15 +45,19 @@ impl CellLayout {
         Self::with_sizes(config.cell_size, config.max_layers())
     }
 
-    /// A layout of `cell_size` bytes with room for `max_layers` entries; the
-    /// data area must keep at least one byte.
+    /// A query layout of `cell_size` bytes with room for `max_layers`
+    /// entries; the data area must keep at least one byte in both
+    /// directions (the reply layout also holds a link entry).
     pub fn with_sizes(cell_size: usize, max_layers: usize) -> Result<Self, CellError> {
-        let entries = max_layers.checked_mul(ENTRY_LEN);
+        let entries = max_layers
+            .checked_add(1)
+            .and_then(|e| e.checked_mul(ENTRY_LEN));
         match entries {
             Some(e) if max_layers > 0 && e < cell_size && cell_size <= MAX_CELL_SIZE => {
                 Ok(CellLayout {
                     cell_size,
                     max_layers,
+                    link_len: 0,
                 })
             }
             _ => Err(CellError::Layout {
@@ -63,14 +77,30 @@ impl CellLayout {
         self.max_layers
     }
 
+    /// The layout of reply cells of the same size and layers: one link
+    /// entry ([`LINK_ENTRY_LEN`] bytes) in front, so that many fewer
+    /// payload bytes.
+    pub fn reply(&self) -> CellLayout {
+        CellLayout {
+            link_len: LINK_ENTRY_LEN,
+            ..*self
+        }
+    }
+
+    /// Bytes of the link entry in front of the entry area: 0 for query
+    /// cells.
+    pub fn link_len(&self) -> usize {
+        self.link_len
+    }
+
     /// Payload bytes one cell carries.
     pub fn data_capacity(&self) -> usize {
-        self.cell_size - self.entries_len()
+        self.cell_size - self.link_len - self.entries_len()
     }
 
     /// Where the payload of a cell carrying `len` bytes sits in the cell.
     pub fn data_range(&self, len: usize) -> std::ops::Range<usize> {
-        let start = self.entries_len();
+        let start = self.link_len + self.entries_len();
         start..start + len
     }
 
@@ -136,8 +166,11 @@ mod tests {
 
     #[test]
     fn layouts_without_room_for_data_are_refused() {
-        assert!(CellLayout::with_sizes(ENTRY_LEN, 1).is_err());
-        assert!(CellLayout::with_sizes(ENTRY_LEN + 1, 1).is_ok());
+        assert!(CellLayout::with_sizes(2 * ENTRY_LEN, 1).is_err());
+        let l = CellLayout::with_sizes(2 * ENTRY_LEN + 1, 1).unwrap();
+        assert_eq!(l.data_capacity(), ENTRY_LEN + 1);
+        assert_eq!(l.reply().data_capacity(), 1);
+        assert_eq!(l.reply().data_range(1), 2 * ENTRY_LEN..2 * ENTRY_LEN + 1);
         assert!(CellLayout::with_sizes(100, 0).is_err());
         assert!(CellLayout::with_sizes(MAX_CELL_SIZE + 1, 1).is_err());
         assert!(CellLayout::with_sizes(1000, usize::MAX).is_err());

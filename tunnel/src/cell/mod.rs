@@ -5,7 +5,9 @@
 //! of the onion puts a Poly1305 tag over the whole cell, so every hop checks
 //! every cell it forwards: a changed, dropped, reordered or replayed cell is
 //! refused at the next hop, and a per-layer end flag lets every hop of the
-//! query direction tell a clean end from a cut stream.
+//! query direction tell a clean end from a cut stream. Reply cells carry a
+//! link entry in front (`link.rs`), sealed per link of the reply route, which
+//! gives every reply hop the same checks.
 //!
 //! Per-cell transforms are plain state machines ([`SealCell`],
 //! [`TransformCell`], [`OpenCell`]); the stream layers [`CellWriter`],
@@ -43,6 +45,7 @@
 mod error;
 mod layer;
 mod layout;
+mod link;
 mod onion;
 mod proxy;
 mod reader;
@@ -50,7 +53,7 @@ mod reply;
 mod writer;
 
 pub use error::CellError;
-pub use layout::{CellInfo, CellLayout, ENTRY_LEN, INFO_LEN, MAX_CELL_SIZE};
+pub use layout::{CellInfo, CellLayout, ENTRY_LEN, INFO_LEN, LINK_ENTRY_LEN, MAX_CELL_SIZE};
 pub use onion::{CellOpener, CellPeeler, CellSealer};
 pub use proxy::CellProxy;
 pub use reader::CellReader;
@@ -79,16 +82,14 @@ pub trait TransformCell {
     fn transform(&mut self, cell: &mut [u8]) -> Result<CellEnd, CellError>;
 }
 
-/// Whether a transformed cell ends its message, as far as the relay knows.
+/// Whether a transformed cell ends its message, as its authenticated end
+/// flag says (a layer's info for a query, the link entry for a reply).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CellEnd {
     /// More cells follow: the stream ending here is a truncation.
     More,
     /// The last cell of the message.
     Last,
-    /// The relay cannot read the end flag (reply direction): the message
-    /// ends where the incoming stream ends, at a cell boundary.
-    Unknown,
 }
 
 /// Checks and opens whole cells: the exit's [`CellOpener`] or the sender's

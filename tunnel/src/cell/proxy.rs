@@ -15,8 +15,8 @@ use super::{CellEnd, CellError, TransformCell};
 /// Use [`pump`](CellProxy::pump) to stream straight into the next hop's
 /// writer, or read transformed cell bytes through `ExtRead` to stack other
 /// layers on the outgoing side. A cell that does not verify is
-/// `CellError::Tampered`; a stream cut inside a cell, or (query direction)
-/// before the last cell, is `CellError::Truncated`. Nothing of a bad cell is
+/// `CellError::Tampered`; a stream cut inside a cell or before the last cell
+/// is `CellError::Truncated`. Nothing of a bad cell is
 /// ever forwarded. Resumable after `WouldBlock`.
 pub struct CellProxy<T> {
     transform: T,
@@ -26,8 +26,6 @@ pub struct CellProxy<T> {
     /// Transformed bytes not yet handed on.
     out: std::ops::Range<usize>,
     state: StreamState,
-    /// End flag of the last transformed cell, `None` before the first one.
-    last_end: Option<CellEnd>,
     /// Cells transformed, for errors and statistics.
     cells: u64,
 }
@@ -42,7 +40,6 @@ impl<T: TransformCell> CellProxy<T> {
             have: 0,
             out: 0..0,
             state: StreamState::Body,
-            last_end: None,
             cells: 0,
         }
     }
@@ -70,19 +67,13 @@ impl<T: TransformCell> CellProxy<T> {
             Err(e) => return Err(e),
         };
         if !complete {
-            // A clean end is only where the relay cannot see end flags and
-            // at least one cell went through.
-            if self.last_end == Some(CellEnd::Unknown) {
-                self.state = StreamState::Last;
-                return Ok(());
-            }
+            // Only a cell flagged last ends the message cleanly.
             let cell = self.cells;
             return Err(self.fail(CellError::Truncated { cell }));
         }
         match self.transform.transform(&mut self.cell) {
             Ok(end) => {
                 self.cells += 1;
-                self.last_end = Some(end);
                 self.out = 0..self.cell.len();
                 if end == CellEnd::Last {
                     self.state = StreamState::Last;
@@ -120,7 +111,6 @@ impl<T: TransformCell> CellProxy<T> {
     /// Ready for the next message on the same keys.
     fn reset(&mut self) {
         self.state = StreamState::Body;
-        self.last_end = None;
     }
 }
 

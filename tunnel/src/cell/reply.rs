@@ -2,36 +2,48 @@
 //! relay's [`ReplyCellWrapper`] (adds one layer) and the sender's
 //! [`ReplyCellOpener`] (removes them all).
 //!
-//! A reply relay shifts the slots one entry right, dropping the last one,
-//! puts its own entry in front and seals the whole cell under its reply key,
-//! its tag also covering the dropped slot: the cell keeps its length. Every
-//! dropped slot derives from keys the sender holds, so the sender recomputes
-//! it to check the tags, and a change to any byte a relay received is
-//! caught.
-//! Relays cannot check the exit's layer (they share no key with the exit);
-//! the sender checks every layer, including the exit's end flag.
+//! A reply cell is `[link entry][entries][data]` ([`CellLayout::reply`]).
+//! Every hop checks the link entry the previous hop sealed for it (see
+//! `link.rs`): a changed byte or a cut, even at a cell
+//! boundary, is refused by the hop that receives it.
+//!
+//! Behind the link entry, a reply relay shifts the slots one entry right,
+//! dropping the last one, puts its own entry in front and seals the rest of
+//! the cell under its reply key, its tag also covering the dropped slot:
+//! the cell keeps its length. Every dropped slot derives from keys the
+//! sender holds, so the sender recomputes it and checks every layer, the
+//! exit's included.
 
 use crate::crypto::{KEY_LEN, TAG_LEN};
 
 use super::layer::{Direction, LayerCipher};
+use super::link::LinkCipher;
 use super::onion::{check_cell, next_counter};
-use super::ENTRY_LEN;
 use super::{CellEnd, CellError, CellInfo, CellLayout, OpenCell, SealCell, TransformCell};
+use super::{ENTRY_LEN, LINK_ENTRY_LEN};
 
 /// The exit's side of a reply: one layer under the reply key the sender
-/// gave it.
+/// gave it, and the link entry for the first reply hop.
 pub struct ReplyCellSealer {
     layout: CellLayout,
     layer: LayerCipher,
+    link: LinkCipher,
     counter: u64,
 }
 
 impl ReplyCellSealer {
-    /// An exit replying under `reply_key`.
-    pub fn new(layout: CellLayout, reply_key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
+    /// An exit replying under `reply_key`, sealing link entries under
+    /// `link_key` (the first reply hop's, from the reply block). Cells take
+    /// `layout.reply()`.
+    pub fn new(
+        layout: CellLayout,
+        reply_key: &[u8; KEY_LEN],
+        link_key: &[u8; KEY_LEN],
+    ) -> Result<Self, CellError> {
         Ok(ReplyCellSealer {
-            layout,
+            layout: layout.reply(),
             layer: LayerCipher::sealing(reply_key, Direction::Reply)?,
+            link: LinkCipher::sealing(link_key)?,
             counter: 0,
         })
     }
@@ -56,31 +68,45 @@ impl SealCell for ReplyCellSealer {
             last,
             data_len: len,
         };
-        cell[TAG_LEN..ENTRY_LEN].copy_from_slice(&info.encode());
+        let layered = &mut cell[LINK_ENTRY_LEN..];
+        layered[TAG_LEN..ENTRY_LEN].copy_from_slice(&info.encode());
         // Zero slots: enciphered they look random to relays, and the sender
         // can recompute them.
-        cell[ENTRY_LEN..entries].fill(0);
-        cell[entries + len..].fill(0);
-        self.layer.seal_in_place(self.counter, cell)?;
+        layered[ENTRY_LEN..entries].fill(0);
+        layered[entries + len..].fill(0);
+        self.layer.seal_in_place(self.counter, layered)?;
+        self.link.seal(self.counter, cell, last)?;
         self.counter = next;
         Ok(())
     }
 }
 
-/// A reply relay's side: adds its layer to every cell.
+/// A reply relay's side: checks the incoming link entry, adds its layer,
+/// seals the outgoing link entry.
 pub struct ReplyCellWrapper {
     layout: CellLayout,
     layer: LayerCipher,
+    link_in: LinkCipher,
+    link_out: LinkCipher,
     counter: u64,
 }
 
 impl ReplyCellWrapper {
-    /// A reply relay with the reply-layer key `reply_key` (given to it by
-    /// the reply header).
-    pub fn new(layout: CellLayout, reply_key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
+    /// A reply relay with the reply-layer key `reply_key`, checking
+    /// incoming cells under `link_in` (its own `HopKeys::link_key`) and
+    /// sealing outgoing ones under `link_out` (the next reply hop's, from
+    /// its slot). Cells take `layout.reply()`.
+    pub fn new(
+        layout: CellLayout,
+        reply_key: &[u8; KEY_LEN],
+        link_in: &[u8; KEY_LEN],
+        link_out: &[u8; KEY_LEN],
+    ) -> Result<Self, CellError> {
         Ok(ReplyCellWrapper {
-            layout,
+            layout: layout.reply(),
             layer: LayerCipher::sealing(reply_key, Direction::Reply)?,
+            link_in: LinkCipher::opening(link_in)?,
+            link_out: LinkCipher::sealing(link_out)?,
             counter: 0,
         })
     }
@@ -94,18 +120,21 @@ impl TransformCell for ReplyCellWrapper {
     fn transform(&mut self, cell: &mut [u8]) -> Result<CellEnd, CellError> {
         check_cell(&self.layout, cell)?;
         let next = next_counter(self.counter)?;
+        let c = self.counter;
+        let last = self.link_in.open(c, cell)?;
         let entries = self.layout.entries_len();
+        let layered = &mut cell[LINK_ENTRY_LEN..];
         // The dropped slot is authenticated (not sent): the sender
         // recomputes it, so a change to it is still caught.
         let mut dropped = [0u8; ENTRY_LEN];
-        dropped.copy_from_slice(&cell[entries - ENTRY_LEN..entries]);
-        cell.copy_within(0..entries - ENTRY_LEN, ENTRY_LEN);
-        // A relay cannot read the exit's end flag: its own info stays empty.
-        cell[TAG_LEN..ENTRY_LEN].copy_from_slice(&CellInfo::default().encode());
-        self.layer
-            .seal_in_place_with(self.counter, &dropped, cell)?;
+        dropped.copy_from_slice(&layered[entries - ENTRY_LEN..entries]);
+        layered.copy_within(0..entries - ENTRY_LEN, ENTRY_LEN);
+        // The end travels in the link entries; the layer's info stays empty.
+        layered[TAG_LEN..ENTRY_LEN].copy_from_slice(&CellInfo::default().encode());
+        self.layer.seal_in_place_with(c, &dropped, layered)?;
+        self.link_out.seal(c, cell, last)?;
         self.counter = next;
-        Ok(CellEnd::Unknown)
+        Ok(if last { CellEnd::Last } else { CellEnd::More })
     }
 }
 
@@ -113,6 +142,7 @@ impl TransformCell for ReplyCellWrapper {
 /// reply relay, then the exit's.
 pub struct ReplyCellOpener {
     layout: CellLayout,
+    link: LinkCipher,
     exit: LayerCipher,
     /// Reply relays from the exit towards the sender.
     relays: Vec<LayerCipher>,
@@ -124,11 +154,14 @@ pub struct ReplyCellOpener {
 
 impl ReplyCellOpener {
     /// The sender's opener for a reply sealed under `exit_key` then wrapped
-    /// by relays with `relay_keys`, in order from the exit to the sender.
+    /// by relays with `relay_keys`, in order from the exit to the sender,
+    /// the last link sealed under `link_key` (the sender's own
+    /// `HopKeys::link_key` in the reply header). Cells take `layout.reply()`.
     pub fn new(
         layout: CellLayout,
         exit_key: &[u8; KEY_LEN],
         relay_keys: &[[u8; KEY_LEN]],
+        link_key: &[u8; KEY_LEN],
     ) -> Result<Self, CellError> {
         if relay_keys.len() >= layout.max_layers() {
             return Err(CellError::LayerCount {
@@ -142,7 +175,8 @@ impl ReplyCellOpener {
             .collect::<Result<Vec<_>, _>>()?;
         let m = relays.len();
         Ok(ReplyCellOpener {
-            layout,
+            layout: layout.reply(),
+            link: LinkCipher::opening(link_key)?,
             exit: LayerCipher::opening(exit_key, Direction::Reply)?,
             relays,
             counter: 0,
@@ -183,15 +217,21 @@ impl OpenCell for ReplyCellOpener {
         let next = next_counter(self.counter)?;
         let c = self.counter;
         let entries = self.layout.entries_len();
+        let last = self.link.open(c, cell)?;
         self.build_dropped()?;
+        let layered = &mut cell[LINK_ENTRY_LEN..];
         for j in (0..self.relays.len()).rev() {
             let dropped = &self.dropped[j * ENTRY_LEN..(j + 1) * ENTRY_LEN];
-            self.relays[j].open_in_place_with(c, dropped, cell)?;
-            cell.copy_within(ENTRY_LEN..entries, 0);
-            cell[entries - ENTRY_LEN..entries].copy_from_slice(dropped);
+            self.relays[j].open_in_place_with(c, dropped, layered)?;
+            layered.copy_within(ENTRY_LEN..entries, 0);
+            layered[entries - ENTRY_LEN..entries].copy_from_slice(dropped);
         }
-        self.exit.open_in_place(c, cell)?;
-        let info = CellInfo::decode(&cell[TAG_LEN..ENTRY_LEN], self.layout.data_capacity(), c)?;
+        self.exit.open_in_place(c, layered)?;
+        let info = CellInfo::decode(&layered[TAG_LEN..ENTRY_LEN], self.layout.data_capacity(), c)?;
+        // The last relay's end flag must be the exit's.
+        if info.last != last {
+            return Err(CellError::BadInfo { cell: c });
+        }
         self.counter = next;
         Ok(info)
     }

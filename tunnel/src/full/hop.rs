@@ -215,7 +215,12 @@ impl HopReader {
                 self.stage = Stage::Failed(TunnelError::UnknownReply);
                 return Err(TunnelError::UnknownReply);
             };
-            let opener = ReplyCellOpener::new(self.layout.cell, &keys.exit_key, &keys.relay_keys)?;
+            let opener = ReplyCellOpener::new(
+                self.layout.cell,
+                &keys.exit_key,
+                &keys.relay_keys,
+                &keys.link_key,
+            )?;
             *reader = Some(CellReader::new(opener));
         }
         Ok(())
@@ -261,7 +266,12 @@ impl HopReader {
             }
             HopKind::ReplyRelay => {
                 let replay_id = p.keys.replay_id;
-                let wrapper = ReplyCellWrapper::new(cell, &p.keys.content_key)?;
+                let wrapper = ReplyCellWrapper::new(
+                    cell,
+                    &p.keys.content_key,
+                    &p.keys.link_key,
+                    &p.next_link_key,
+                )?;
                 Stage::ReplyRelay {
                     replay_id,
                     admitted: false,

@@ -10,9 +10,12 @@
 //! the content.
 //!
 //! Reply: the exit's [`ReplyWriter`] writes the reply header the sender
-//! built and seals cells under its back key; each reply relay adds a layer
-//! (after [`FullTunnel::admit`] checked its replay cache); the sender's
-//! `HopReader`, admitted with the keys she kept, peels them all.
+//! built and seals cells under its back key, each with a link entry under
+//! the first reply hop's link key (from the reply block); each reply relay
+//! (after [`FullTunnel::admit`] checked its replay cache) checks its link
+//! entry, adds a layer and seals the link entry for the next hop; the
+//! sender's `HopReader`, admitted with the keys she kept, checks the last
+//! link entry and peels every layer.
 //!
 //! Errors: a hop that cannot go on makes an error report
 //! ([`HopReader::error_report`]); the hops before it wrap it
@@ -121,6 +124,14 @@ impl FrameLayout {
     pub fn frame_len(&self, content_len: u64) -> u64 {
         self.header.header_len() as u64
             + self.cell.cells_for(content_len) * self.cell.cell_size() as u64
+    }
+
+    /// Bytes on the wire for a reply of `payload_len` bytes: the same at
+    /// every hop of the reply route (reply cells carry a link entry, so
+    /// fewer payload bytes per cell; see [`CellLayout::reply`]).
+    pub fn reply_frame_len(&self, payload_len: u64) -> u64 {
+        self.header.header_len() as u64
+            + self.cell.reply().cells_for(payload_len) * self.cell.cell_size() as u64
     }
 }
 

@@ -14,25 +14,39 @@ pub(crate) const NO_REPLY: u8 = 0;
 pub(crate) const WITH_REPLY: u8 = 1;
 
 /// A single-use reply onion: the header of the reply route (ending at the
-/// sender) and the first reply hop's address, where the exit connects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// sender), the key of the exit's link to the first reply hop, and that
+/// hop's address, where the exit connects.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReplyBlock {
     /// The reply header, `header_len` bytes.
     pub header: Vec<u8>,
+    /// The first reply hop's link key: the exit seals the link entries of
+    /// its reply cells under it. Inside the exit's layer: only it reads it.
+    pub link_key: [u8; KEY_LEN],
     /// Opaque address of the first reply hop (the sender when the reply
     /// route has no relay).
     pub first_address: Vec<u8>,
 }
 
+impl std::fmt::Debug for ReplyBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the link key.
+        f.debug_struct("ReplyBlock")
+            .field("first_address", &self.first_address)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReplyBlock {
     /// Length of an encoded block: the same for every reply route.
     pub(crate) fn encoded_len(layout: &HeaderLayout) -> usize {
-        layout.header_len() + 1 + layout.max_address_len()
+        layout.header_len() + KEY_LEN + 1 + layout.max_address_len()
     }
 
     /// Appends the fixed-size encoding (address zero-padded).
     pub(crate) fn encode(&self, layout: &HeaderLayout, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.header);
+        out.extend_from_slice(&self.link_key);
         // The address length was checked against the layout when the header
         // was built; max_address_len fits in a byte.
         out.push(self.first_address.len() as u8);
@@ -47,12 +61,16 @@ impl ReplyBlock {
             return Err(TunnelError::BadReplyBlock);
         }
         let (header, rest) = bytes.split_at(layout.header_len());
+        let (link, rest) = rest.split_at(KEY_LEN);
+        let mut link_key = [0u8; KEY_LEN];
+        link_key.copy_from_slice(link);
         let len = rest[0] as usize;
         if len > layout.max_address_len() {
             return Err(TunnelError::BadReplyBlock);
         }
         Ok(ReplyBlock {
             header: header.to_vec(),
+            link_key,
             first_address: rest[1..1 + len].to_vec(),
         })
     }
@@ -67,6 +85,9 @@ pub struct PendingReply {
     pub(crate) exit_key: [u8; KEY_LEN],
     /// Content keys of the reply relays, from the exit towards the sender.
     pub(crate) relay_keys: Vec<[u8; KEY_LEN]>,
+    /// The sender's own link key: the last reply hop seals link entries
+    /// under it.
+    pub(crate) link_key: [u8; KEY_LEN],
 }
 
 impl std::fmt::Debug for PendingReply {
@@ -109,8 +130,11 @@ pub(crate) fn build_reply(
         .iter()
         .map(|k| k.content_key)
         .collect();
+    // build_header refused an empty route: the sender's keys come last.
+    let link_key = built.hop_keys[relays].link_key;
     let block = ReplyBlock {
         header: built.bytes,
+        link_key: built.hop_keys[0].link_key,
         // build_header refused an empty route.
         first_address: reply_route[0].address.clone(),
     };
@@ -120,6 +144,7 @@ pub(crate) fn build_reply(
             reply_id,
             exit_key,
             relay_keys,
+            link_key,
         },
     ))
 }

@@ -48,7 +48,8 @@ pub struct OnionWriter<S> {
 pub type FullWriter = OnionWriter<CellSealer>;
 
 /// The exit's reply writer: the reply header the sender built, then cells
-/// sealed under the exit's back key; each reply relay adds a layer.
+/// sealed under the exit's back key, each with a link entry for the first
+/// reply hop; each reply relay checks its link entry and adds a layer.
 pub type ReplyWriter = OnionWriter<ReplyCellSealer>;
 
 impl<S> std::fmt::Debug for OnionWriter<S> {
@@ -143,7 +144,11 @@ impl ReplyWriter {
             header_pos: 0,
             preamble: Vec::new(),
             preamble_pos: 0,
-            cells: CellWriter::new(ReplyCellSealer::new(layout.cell, back_key)?),
+            cells: CellWriter::new(ReplyCellSealer::new(
+                layout.cell,
+                back_key,
+                &block.link_key,
+            )?),
             stage: Stage::Header,
             error_keys: Vec::new(),
         })

@@ -6,7 +6,7 @@ use super::layout::HeaderLayout;
 use super::slot::{HopKind, Slot};
 use super::HeaderError;
 use crate::crypto::{
-    chacha20_xor, derive_hop_keys, mac, random_bytes, HopKeys, X25519Secret, NONCE_LEN,
+    chacha20_xor, derive_hop_keys, mac, random_bytes, HopKeys, X25519Secret, KEY_LEN, NONCE_LEN,
     PUBLIC_KEY_LEN, TAG_LEN,
 };
 
@@ -112,13 +112,16 @@ pub fn build_header(
     let mut routing = vec![0u8; routing_len];
     let mut exit_public = [0u8; PUBLIC_KEY_LEN];
     let mut exit_mac = [0u8; TAG_LEN];
+    let mut exit_link_key = [0u8; KEY_LEN];
     random_bytes(&mut exit_public)?;
     random_bytes(&mut exit_mac)?;
+    random_bytes(&mut exit_link_key)?;
     Slot {
         kind: exit,
         address: exit_info,
         next_public: exit_public,
         next_mac: exit_mac,
+        next_link_key: exit_link_key,
     }
     .encode(layout, &mut routing[..slot_len])?;
     let clear_end = routing_len - (n - 1) * slot_len;
@@ -130,11 +133,21 @@ pub fn build_header(
     // Wrap outwards: each relay's slot points at the next hop.
     let mut slot = vec![0u8; slot_len];
     for i in (0..n - 1).rev() {
+        // A reply relay learns the link key of the hop after it; a query
+        // slot carries random bytes in the same place.
+        let next_link_key = if reply {
+            hop_keys[i + 1].link_key
+        } else {
+            let mut k = [0u8; KEY_LEN];
+            random_bytes(&mut k)?;
+            k
+        };
         Slot {
             kind: relay,
             address: &route[i + 1].address,
             next_public: ephemerals[i + 1],
             next_mac: tag,
+            next_link_key,
         }
         .encode(layout, &mut slot)?;
         routing.copy_within(0..routing_len - slot_len, slot_len);

@@ -1,7 +1,7 @@
 //! Sizes of the fixed header block, derived from a [`TunnelConfig`].
 
 use crate::config::{ConfigError, TunnelConfig};
-use crate::crypto::{PUBLIC_KEY_LEN, TAG_LEN};
+use crate::crypto::{KEY_LEN, PUBLIC_KEY_LEN, TAG_LEN};
 
 /// Bytes of a slot before the address: the kind byte and the address length.
 const SLOT_PREFIX_LEN: usize = 2;
@@ -38,9 +38,9 @@ impl HeaderLayout {
     }
 
     /// Length of one slot: kind, address length, address, next ephemeral
-    /// public key, next MAC.
+    /// public key, next MAC, next link key.
     pub fn slot_len(&self) -> usize {
-        SLOT_PREFIX_LEN + self.max_address_len + PUBLIC_KEY_LEN + TAG_LEN
+        SLOT_PREFIX_LEN + self.max_address_len + PUBLIC_KEY_LEN + TAG_LEN + KEY_LEN
     }
 
     /// Length of the routing block (all slots).
@@ -72,6 +72,11 @@ impl HeaderLayout {
     pub(crate) fn next_mac_offset(&self) -> usize {
         self.next_public_offset() + PUBLIC_KEY_LEN
     }
+
+    /// Offset of the next link key in a slot.
+    pub(crate) fn next_link_key_offset(&self) -> usize {
+        self.next_mac_offset() + TAG_LEN
+    }
 }
 
 #[cfg(test)]
@@ -79,10 +84,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_header_is_under_4_kib() {
+    fn default_header_is_under_5_kib() {
         let l = HeaderLayout::new(&TunnelConfig::default()).unwrap();
-        assert_eq!(l.slot_len(), 114);
-        assert_eq!(l.header_len(), 32 + 33 * 114 + 16);
-        assert!(l.header_len() < 4096);
+        assert_eq!(l.slot_len(), 146);
+        assert_eq!(l.header_len(), 32 + 33 * 146 + 16);
+        assert!(l.header_len() < 5 * 1024);
     }
 }

@@ -5,8 +5,11 @@
 //! A hop derives [`HopKeys`](crate::crypto::HopKeys) from its static key and
 //! the ephemeral public key, checks the MAC over the routing block, deciphers
 //! `routing block ‖ zeros(slot)` with a ChaCha20 keystream, reads its own slot
-//! (kind, next address, next ephemeral public key, next MAC) and sends on the
-//! rest as the next routing block. The sender precomputes a filler so every
+//! (kind, next address, next ephemeral public key, next MAC, next link key)
+//! and sends on the rest as the next routing block. The link key field is
+//! the next reply hop's [`HopKeys::link_key`](crate::crypto::HopKeys) in a
+//! reply relay's slot and random bytes in every other slot, so query and
+//! reply slots have one size and look alike. The sender precomputes a filler so every
 //! MAC verifies; the header keeps the same length at every hop.
 
 mod build;

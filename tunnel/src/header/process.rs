@@ -4,8 +4,8 @@ use super::layout::HeaderLayout;
 use super::slot::{HopKind, Slot};
 use super::HeaderError;
 use crate::crypto::{
-    chacha20_xor, derive_hop_keys, verify_mac, HopKeys, X25519Secret, NONCE_LEN, PUBLIC_KEY_LEN,
-    TAG_LEN,
+    chacha20_xor, derive_hop_keys, verify_mac, HopKeys, X25519Secret, KEY_LEN, NONCE_LEN,
+    PUBLIC_KEY_LEN, TAG_LEN,
 };
 
 /// What a hop learned from its layer of a header.
@@ -18,6 +18,9 @@ pub struct ProcessedHeader {
     pub address: Vec<u8>,
     /// This hop's keys for the content and the way back.
     pub keys: HopKeys,
+    /// For a reply relay, the link key of the next reply hop: this hop seals
+    /// its outgoing cells' link entries under it. Random bytes otherwise.
+    pub next_link_key: [u8; KEY_LEN],
 }
 
 /// Processes headers for one hop, reusing one bounded work buffer (the size
@@ -83,6 +86,7 @@ impl HeaderProcessor {
         let slot = Slot::decode(l, &self.work[..slot_len])?;
         let kind = slot.kind;
         let address = slot.address.to_vec();
+        let next_link_key = slot.next_link_key;
         if !kind.is_exit() {
             next[..PUBLIC_KEY_LEN].copy_from_slice(&slot.next_public);
             next[PUBLIC_KEY_LEN..PUBLIC_KEY_LEN + routing_len]
@@ -93,6 +97,7 @@ impl HeaderProcessor {
             kind,
             address,
             keys,
+            next_link_key,
         })
     }
 }

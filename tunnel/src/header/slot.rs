@@ -2,7 +2,7 @@
 
 use super::layout::HeaderLayout;
 use super::HeaderError;
-use crate::crypto::{PUBLIC_KEY_LEN, TAG_LEN};
+use crate::crypto::{KEY_LEN, PUBLIC_KEY_LEN, TAG_LEN};
 
 /// What a hop does with the onion, read from its slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +56,9 @@ pub(crate) struct Slot<'a> {
     pub address: &'a [u8],
     pub next_public: [u8; PUBLIC_KEY_LEN],
     pub next_mac: [u8; TAG_LEN],
+    /// In a reply relay's slot, the next reply hop's link key; random in
+    /// every other slot, so all slots look alike.
+    pub next_link_key: [u8; KEY_LEN],
 }
 
 impl<'a> Slot<'a> {
@@ -74,6 +77,8 @@ impl<'a> Slot<'a> {
         out[p..p + PUBLIC_KEY_LEN].copy_from_slice(&self.next_public);
         let m = layout.next_mac_offset();
         out[m..m + TAG_LEN].copy_from_slice(&self.next_mac);
+        let k = layout.next_link_key_offset();
+        out[k..k + KEY_LEN].copy_from_slice(&self.next_link_key);
         Ok(())
     }
 
@@ -92,11 +97,15 @@ impl<'a> Slot<'a> {
         let mut next_mac = [0u8; TAG_LEN];
         let m = layout.next_mac_offset();
         next_mac.copy_from_slice(&slot[m..m + TAG_LEN]);
+        let mut next_link_key = [0u8; KEY_LEN];
+        let k = layout.next_link_key_offset();
+        next_link_key.copy_from_slice(&slot[k..k + KEY_LEN]);
         Ok(Slot {
             kind,
             address: &slot[a..a + len],
             next_public,
             next_mac,
+            next_link_key,
         })
     }
 }
@@ -114,6 +123,7 @@ mod tests {
             address: b"127.0.0.1:4000",
             next_public: [3; 32],
             next_mac: [4; 16],
+            next_link_key: [5; 32],
         };
         let mut buf = vec![0u8; layout.slot_len()];
         slot.encode(&layout, &mut buf).unwrap();
@@ -134,6 +144,7 @@ mod tests {
             address: &long,
             next_public: [0; 32],
             next_mac: [0; 16],
+            next_link_key: [0; 32],
         };
         assert_eq!(
             slot.encode(&layout, &mut buf),

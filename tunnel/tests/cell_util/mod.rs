@@ -250,13 +250,22 @@ impl ReplyRoute {
     pub fn new(layout: CellLayout, relays: usize, seed: u8) -> Self {
         let k = keys(relays + 1, seed);
         let (exit_key, relay_keys) = k.split_first().unwrap();
+        // Link `i` goes into reply hop `i` (the last one into the sender).
+        let links = keys(relays + 1, seed.wrapping_add(128));
         ReplyRoute {
-            writer: CellWriter::new(ReplyCellSealer::new(layout, exit_key).unwrap()),
+            writer: CellWriter::new(ReplyCellSealer::new(layout, exit_key, &links[0]).unwrap()),
             relays: relay_keys
                 .iter()
-                .map(|key| CellProxy::new(ReplyCellWrapper::new(layout, key).unwrap()))
+                .enumerate()
+                .map(|(i, key)| {
+                    let wrapper =
+                        ReplyCellWrapper::new(layout, key, &links[i], &links[i + 1]).unwrap();
+                    CellProxy::new(wrapper)
+                })
                 .collect(),
-            sender: CellReader::new(ReplyCellOpener::new(layout, exit_key, relay_keys).unwrap()),
+            sender: CellReader::new(
+                ReplyCellOpener::new(layout, exit_key, relay_keys, &links[relays]).unwrap(),
+            ),
         }
     }
 

@@ -1,0 +1,134 @@
+//! Link entries: how every hop of a reply checks the cells it receives.
+//!
+//! A reply relay shares no key with the exit, so it cannot check the exit's
+//! layer. Each link of a reply route (exit → first reply relay → … → sender)
+//! has its own key instead, chosen by the sender: the receiving hop's
+//! [`HopKeys::link_key`](crate::crypto::HopKeys), given to the sending hop
+//! in its slot (or, for the exit, in its reply block).
+//!
+//! The sending end of a link puts a link entry `[tag 16][info 4]` in front
+//! of each cell: ChaCha20-Poly1305 under the link key, with the info
+//! enciphered and the whole rest of the cell, as sent, as associated data.
+//! The receiving end checks it first, so a changed, replayed, reordered or
+//! dropped cell (counter nonce) is refused by the hop that receives it, and
+//! the info's last flag tells that hop a clean end from a cut at a cell
+//! boundary. A relay then adds its layer and seals a fresh link entry for
+//! the next link: the entry keeps its place and the cell its size.
+
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+
+use crate::crypto::{KEY_LEN, NONCE_LEN, TAG_LEN};
+
+use super::layer::Direction;
+use super::{CellError, CellInfo, LINK_ENTRY_LEN};
+
+/// Nonce domain bit of link entries: link keys are never layer keys, and
+/// this keeps their nonces apart from the layers' and fillers' anyway.
+const LINK_DOMAIN: u8 = 0x40;
+
+/// One end of one link of a reply route: seals or checks link entries.
+pub(crate) struct LinkCipher {
+    ctx: CipherCtx,
+}
+
+impl LinkCipher {
+    /// The sending end of the link keyed `key`.
+    pub(crate) fn sealing(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
+        let mut ctx = CipherCtx::new()?;
+        ctx.encrypt_init(
+            Some(Cipher::chacha20_poly1305()),
+            Some(key),
+            Some(&[0u8; NONCE_LEN]),
+        )?;
+        Ok(LinkCipher { ctx })
+    }
+
+    /// The receiving end of the link keyed `key`.
+    pub(crate) fn opening(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
+        let mut ctx = CipherCtx::new()?;
+        ctx.decrypt_init(
+            Some(Cipher::chacha20_poly1305()),
+            Some(key),
+            Some(&[0u8; NONCE_LEN]),
+        )?;
+        Ok(LinkCipher { ctx })
+    }
+
+    fn nonce(counter: u64) -> [u8; NONCE_LEN] {
+        let mut n = [0u8; NONCE_LEN];
+        n[..8].copy_from_slice(&counter.to_le_bytes());
+        n[8] = Direction::Reply as u8 | LINK_DOMAIN;
+        n
+    }
+
+    /// Writes the link entry of cell `counter` in `cell[..LINK_ENTRY_LEN]`,
+    /// authenticating the rest of the cell as it is.
+    pub(crate) fn seal(
+        &mut self,
+        counter: u64,
+        cell: &mut [u8],
+        last: bool,
+    ) -> Result<(), CellError> {
+        let (entry, rest) = cell.split_at_mut(LINK_ENTRY_LEN);
+        let (tag, info) = entry.split_at_mut(TAG_LEN);
+        // Relays never learn the payload length: the length field is zero.
+        info.copy_from_slice(&CellInfo { last, data_len: 0 }.encode());
+        self.ctx
+            .encrypt_init(None, None, Some(&Self::nonce(counter)))?;
+        self.ctx.cipher_update(rest, None)?;
+        let len = info.len();
+        self.ctx.cipher_update_inplace(info, len)?;
+        self.ctx.cipher_final(&mut [])?;
+        self.ctx.tag(tag)?;
+        Ok(())
+    }
+
+    /// Checks the link entry of cell `counter` against the whole cell and
+    /// returns its last flag. The entry is deciphered in place.
+    pub(crate) fn open(&mut self, counter: u64, cell: &mut [u8]) -> Result<bool, CellError> {
+        let (entry, rest) = cell.split_at_mut(LINK_ENTRY_LEN);
+        let (tag, info) = entry.split_at_mut(TAG_LEN);
+        self.ctx
+            .decrypt_init(None, None, Some(&Self::nonce(counter)))?;
+        self.ctx.cipher_update(rest, None)?;
+        let len = info.len();
+        self.ctx.cipher_update_inplace(info, len)?;
+        self.ctx.set_tag(tag)?;
+        // A failed final is exactly a tag mismatch.
+        self.ctx
+            .cipher_final(&mut [])
+            .map_err(|_| CellError::Tampered { cell: counter })?;
+        Ok(CellInfo::decode(info, 0, counter)?.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_entry_covers_the_whole_cell_and_its_counter() {
+        let key = [4u8; KEY_LEN];
+        let mut s = LinkCipher::sealing(&key).unwrap();
+        let mut o = LinkCipher::opening(&key).unwrap();
+        let mut cell = vec![9u8; 100];
+        s.seal(3, &mut cell, true).unwrap();
+        let sealed = cell.clone();
+        assert!(o.open(3, &mut cell.clone()).unwrap());
+        assert!(matches!(
+            o.open(4, &mut cell),
+            Err(CellError::Tampered { cell: 4 })
+        ));
+        for pos in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[pos] ^= 0x01;
+            assert!(o.open(3, &mut bad).is_err(), "byte {pos}");
+        }
+        let mut other = LinkCipher::opening(&[5u8; KEY_LEN]).unwrap();
+        assert!(other.open(3, &mut sealed.clone()).is_err());
+        let mut more = vec![9u8; 100];
+        s.seal(5, &mut more, false).unwrap();
+        assert!(!o.open(5, &mut more).unwrap());
+    }
+}
