@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mydht::{
-    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NodeHandle, PeerId, PeerInfo, QueryId, Reply,
-    SessionShadow,
+    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NoShadow, NodeHandle, PeerId, PeerInfo,
+    QueryId, Reply, SessionShadow,
 };
+use mydht::{ChallengeCache, Handshake, Identity, LocalPeer};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_tcp::TcpTransport;
 use serde::{Deserialize, Serialize};
@@ -127,11 +128,14 @@ impl<C: EchoConf> Service for EchoLocal<C> {
 
 macro_rules! echo_conf {
     ($name:ident, $profile:ident) => {
+        echo_conf!($name, $profile, SessionShadow);
+    };
+    ($name:ident, $profile:ident, $shadow:ident) => {
         struct $name;
         impl MyDHTConf for $name {
             type Transport = TcpTransport;
             type MsgEnc = Bincode;
-            type Shadow = SessionShadow;
+            type Shadow = $shadow;
             type ProtoMsg = EchoMsg;
             type GlobalCmd = EchoCmd;
             type ApiReply = usize;
@@ -144,8 +148,8 @@ macro_rules! echo_conf {
             fn init_msg_enc(&mut self) -> Bincode {
                 Bincode
             }
-            fn init_shadow(&mut self) -> SessionShadow {
-                SessionShadow::default()
+            fn init_shadow(&mut self) -> $shadow {
+                $shadow::default()
             }
             fn init_global(&mut self, _: &PeerInfo) -> Result<Self::GlobalService> {
                 Ok(EchoGlobal(PhantomData))
@@ -159,6 +163,8 @@ macro_rules! echo_conf {
 
 echo_conf!(Threaded, threaded);
 echo_conf!(Restart, restartable);
+// Not a goal: shows what the session cipher costs in bulk.
+echo_conf!(RestartClear, restartable, NoShadow);
 
 struct Pair<C: MyDHTConf> {
     n1: NodeHandle<C>,
@@ -427,9 +433,33 @@ fn bulk(c: &mut Criterion) {
     g.bench_function("raw_tcp", |b| b.iter(|| raw_bulk(&mut raw)));
     g.bench_function("node_threaded", |b| b.iter(|| bulk_once(&th)));
     g.bench_function("node_restartable", |b| b.iter(|| bulk_once(&rs)));
+    let clear = pair(|| RestartClear);
+    g.bench_function("node_restartable_noshadow", |b| {
+        b.iter(|| bulk_once(&clear))
+    });
     g.finish();
     th.stop();
     rs.stop();
+    clear.stop();
+}
+
+/// Connect, authenticate and a first reply on `iters` fresh node pairs;
+/// starting and stopping the nodes is not timed.
+fn connect_node<C: EchoConf>(iters: u64, mk: fn() -> C) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let n1 = mydht::start_loop(mk()).expect("node 1");
+        let n2 = mydht::start_loop(mk()).expect("node 2");
+        let addr = n2.local_peer().get_address().parse().ok().expect("address");
+        let t = Instant::now();
+        let to = *n1.connect(addr, TIMEOUT).expect("connect").get_id();
+        let r = n1.query(EchoCmd::Ask(to, vec![1; MSG]), 1, TIMEOUT);
+        total += t.elapsed();
+        assert_eq!(r.expect("reply"), vec![MSG]);
+        n1.stop().expect("stop");
+        n2.stop().expect("stop");
+    }
+    total
 }
 
 fn connect(c: &mut Criterion) {
@@ -444,23 +474,27 @@ fn connect(c: &mut Criterion) {
             read_frame(&mut s, &mut buf);
         })
     });
-    g.bench_function("node_threaded", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let n1 = mydht::start_loop(Threaded).expect("node 1");
-                let n2 = mydht::start_loop(Threaded).expect("node 2");
-                let addr = n2.local_peer().get_address().parse().expect("address");
-                let t = Instant::now();
-                let to = *n1.connect(addr, TIMEOUT).expect("connect").get_id();
-                let r = n1.query(EchoCmd::Ask(to, vec![1; MSG]), 1, TIMEOUT);
-                total += t.elapsed();
-                assert_eq!(r.expect("reply"), vec![MSG]);
-                n1.stop().expect("stop");
-                n2.stop().expect("stop");
-            }
-            total
+    // Not a baseline: the handshake's share of a connect (both sides, in
+    // memory, no I/O).
+    let a = Arc::new(LocalPeer::new(Identity::generate().expect("id"), "a".into()).expect("a"));
+    let z = Arc::new(LocalPeer::new(Identity::generate().expect("id"), "z".into()).expect("z"));
+    let mut seen = ChallengeCache::new(1 << 16, Duration::from_secs(60));
+    g.bench_function("handshake_only", |b| {
+        b.iter(|| {
+            let now = Instant::now();
+            let t = Duration::from_secs(5);
+            let (mut i, ping) = Handshake::initiate(a.clone(), None, t, now).expect("ping");
+            let mut r = Handshake::respond(z.clone(), t, now);
+            let pong = r.on_ping(&ping, &mut seen, now).expect("pong");
+            let (fin, _) = i.on_pong(&pong, now).expect("final");
+            r.on_final(&fin, now).expect("done")
         })
+    });
+    g.bench_function("node_threaded", |b| {
+        b.iter_custom(|n| connect_node(n, || Threaded))
+    });
+    g.bench_function("node_restartable", |b| {
+        b.iter_custom(|n| connect_node(n, || Restart))
     });
     g.finish();
 }

@@ -1,6 +1,6 @@
 //! # mydht
 //!
-//! A MyDHT node. For now it holds what every connection stands on:
+//! A MyDHT node, and what every connection stands on:
 //!
 //! - the default peer identity ([`identity`]): an Ed25519 key pair saved in
 //!   an owner-only PEM file, the [`PeerId`] (SHA-256 of the public key) and
@@ -11,10 +11,16 @@
 //! - shadows ([`shadow`]): the layers that protect a connection's bytes with
 //!   those keys, [`SessionShadow`] (ChaCha20-Poly1305 chunks) by default;
 //! - the wire ([`frame`], [`msgenc`]): bounded length-prefixed frames and the
-//!   [`Json`] and [`Bincode`] encoders.
+//!   [`Json`] and [`Bincode`] encoders;
+//! - the node ([`conf`], [`profile`], [`mainloop`], [`service`]): a
+//!   [`MyDHTConf`] names every component and, with one profile macro
+//!   ([`threaded!`], [`single_thread!`], [`restartable!`],
+//!   [`threaded_blocking!`]), how each service runs; [`start_loop`] runs its
+//!   [`MainLoop`](mainloop::MainLoop) and gives a [`NodeHandle`] (queries,
+//!   blocking or as futures, and stop).
 //!
-//! It is not (yet) a node: configuration, main loop and services come next.
-//! The handshake does no I/O and reads no clock: the services drive it with
+//! It is not a transport (`mydht-tcp`) nor a DHT application
+//! (`mydht-kvstore`). The handshake does no I/O and reads no clock: the services drive it with
 //! decoded messages and the current time.
 
 pub mod auth;

@@ -1,7 +1,9 @@
 //! What the main loop is sent, and [`MainLoopSender`], how services and the
 //! node handle reach it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use mio::Waker;
@@ -167,6 +169,11 @@ pub struct MainLoopSender<C: MyDHTConf> {
     send: MpscSend<MainLoopCommand<C>>,
     waker: Arc<Waker>,
     may_wait: bool,
+    /// The main loop's own thread needs no wake: it drains its channel
+    /// after every poll, and does not wait in the poll when it sent itself
+    /// something ([`take_self_sent`](Self::take_self_sent)).
+    loop_thread: ThreadId,
+    self_sent: Arc<AtomicBool>,
 }
 
 impl<C: MyDHTConf> Clone for MainLoopSender<C> {
@@ -175,11 +182,14 @@ impl<C: MyDHTConf> Clone for MainLoopSender<C> {
             send: self.send.clone(),
             waker: self.waker.clone(),
             may_wait: self.may_wait,
+            loop_thread: self.loop_thread,
+            self_sent: self.self_sent.clone(),
         }
     }
 }
 
 impl<C: MyDHTConf> MainLoopSender<C> {
+    /// Built on the main loop's thread.
     pub(crate) fn new(
         send: MpscSend<MainLoopCommand<C>>,
         waker: Arc<Waker>,
@@ -189,6 +199,8 @@ impl<C: MyDHTConf> MainLoopSender<C> {
             send,
             waker,
             may_wait,
+            loop_thread: std::thread::current().id(),
+            self_sent: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -212,6 +224,19 @@ impl<C: MyDHTConf> MainLoopSender<C> {
                 ))
             }
         }
+        self.wake()
+    }
+
+    /// True when the main loop sent itself a command since the last call.
+    pub(crate) fn take_self_sent(&self) -> bool {
+        self.self_sent.swap(false, Ordering::Relaxed)
+    }
+
+    fn wake(&self) -> Result<()> {
+        if std::thread::current().id() == self.loop_thread {
+            self.self_sent.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
         self.waker.wake().map_err(Error::from)
     }
 }
@@ -230,7 +255,7 @@ impl<C: MyDHTConf, X: ToMainLoop<C>> SpawnSend<X> for MainLoopSender<C> {
                 Ok(()) => {
                     // A failed wake means the loop is gone; the next send
                     // reports it as a closed channel.
-                    let _ = self.waker.wake();
+                    let _ = self.wake();
                     Ok(())
                 }
                 Err(TrySendError::Full(c)) => Err(TrySendError::Full(X::back(c))),

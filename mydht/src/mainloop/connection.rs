@@ -105,6 +105,9 @@ pub(crate) struct Open<C: MyDHTConf> {
     pub(crate) peer: PeerInfo,
     pub(crate) read: ReadSlot<C>,
     pub(crate) write: WriteSlot<C>,
+    /// Messages routed to the peer during this loop turn: one batch, one
+    /// flush.
+    pub(crate) outbox: Vec<WireMessage<C::ProtoMsg>>,
 }
 
 /// Where a connection stands.

@@ -125,6 +125,8 @@ pub struct MainLoop<C: MyDHTConf> {
     api: ApiSlot<C>,
     /// Queries waiting for a number of connected peers.
     watchers: Vec<Watcher>,
+    /// Connections with messages in their outbox.
+    outboxes: Vec<usize>,
     peer_store: PeerStoreSlot<C>,
     route: ConnectedRoute,
     next_refresh: Instant,
@@ -210,6 +212,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             global,
             api,
             watchers: Vec::new(),
+            outboxes: Vec::new(),
             peer_store,
             route,
             next_refresh: Instant::now(),
@@ -235,7 +238,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let mut events = Events::with_capacity(self.constants.events_capacity);
         let mut busy = false;
         while self.running {
-            let timeout = if busy {
+            let timeout = if busy || self.sender.take_self_sent() {
                 Duration::ZERO
             } else {
                 self.next_timeout()
@@ -257,8 +260,35 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
             busy = self.drain_commands();
             self.on_timers();
+            self.flush_outboxes();
         }
         self.shutdown()
+    }
+
+    /// Hands each write service what this turn routed to its peer.
+    fn flush_outboxes(&mut self) {
+        let keys = std::mem::take(&mut self.outboxes);
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let ConnState::Open(open) = &mut conn.state else {
+                continue;
+            };
+            let mut batch = std::mem::take(&mut open.outbox);
+            let res = match batch.len() {
+                0 => Ok(()),
+                1 => open.write.send(WriteCommand::Send(batch.remove(0))),
+                _ => open.write.send(WriteCommand::Batch(batch)),
+            };
+            if let Err(e) = res {
+                if e.level() == ErrorLevel::Ignore {
+                    slog::warn!(self.logger, "messages dropped"; "conn" => key, "error" => %e);
+                } else {
+                    self.drop_conn(key, Some(e));
+                }
+            }
+        }
     }
 
     fn next_timeout(&self) -> Duration {
@@ -582,7 +612,12 @@ impl<C: MyDHTConf> MainLoop<C> {
             write.send(WriteCommand::Send(msg))?;
         }
         read.start(Some(ReadCommand::Run))?;
-        conn.state = ConnState::Open(Box::new(Open { peer, read, write }));
+        conn.state = ConnState::Open(Box::new(Open {
+            peer,
+            read,
+            write,
+            outbox: Vec::new(),
+        }));
         Ok(())
     }
 
@@ -846,7 +881,18 @@ impl<C: MyDHTConf> MainLoop<C> {
             return;
         };
         let res = match &mut conn.state {
-            ConnState::Open(open) => open.write.send(WriteCommand::Send(msg)),
+            ConnState::Open(open) => {
+                if open.outbox.is_empty() {
+                    self.outboxes.push(key);
+                }
+                open.outbox.push(msg);
+                if open.outbox.len() >= self.constants.pending_per_peer {
+                    let batch = std::mem::take(&mut open.outbox);
+                    open.write.send(WriteCommand::Batch(batch))
+                } else {
+                    Ok(())
+                }
+            }
             _ if conn.pending.len() < self.constants.pending_per_peer => {
                 conn.pending.push_back(msg);
                 Ok(())

@@ -1,6 +1,10 @@
 //! The write service: one per authenticated connection.
 
-use mydht_base::{Error, Result, Service, ServiceRestartable, SpawnerYield, Transport, WriteYield};
+use std::collections::VecDeque;
+
+use mydht_base::{
+    Error, ErrorKind, Result, Service, ServiceRestartable, SpawnerYield, Transport, WriteYield,
+};
 use readwrite_comp::CompW;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +33,9 @@ pub enum WireMessage<M> {
 pub enum WriteCommand<C: MyDHTConf> {
     /// Encode and send this message.
     Send(WireMessage<C::ProtoMsg>),
+    /// Encode these messages and send them with one flush (the main loop
+    /// gathers what one of its turns routed to a peer).
+    Batch(Vec<WireMessage<C::ProtoMsg>>),
     /// Write what is pending (the handshake's last bytes).
     Flush,
 }
@@ -48,6 +55,9 @@ pub struct WriteService<C: MyDHTConf> {
     /// they go first, in clear.
     preamble: FrameWriter,
     frames: FrameWriter,
+    /// Messages not yet encoded: a batch larger than the frame writer
+    /// holds is encoded as it drains.
+    queue: VecDeque<WireMessage<C::ProtoMsg>>,
     enc: C::MsgEnc,
     in_call: bool,
     failed: bool,
@@ -68,10 +78,36 @@ impl<C: MyDHTConf> WriteService<C> {
             stream,
             preamble,
             frames: FrameWriter::new(ctx.max_frame),
+            queue: VecDeque::new(),
             enc: ctx.enc,
             in_call: false,
             failed: false,
             logger: ctx.logger,
+        }
+    }
+
+    /// Encodes what is queued and writes it, as much as the frame writer
+    /// holds at a time.
+    fn pump<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
+        loop {
+            while let Some(msg) = self.queue.front() {
+                match self.frames.push_msg(&self.enc, msg) {
+                    Ok(()) => {}
+                    // Write what is pending first.
+                    Err(e) if e.kind() == ErrorKind::ChannelFull && self.frames.pending() > 0 => {
+                        break
+                    }
+                    // Nothing was queued: the stream is still in sync.
+                    Err(e) => slog::warn!(self.logger, "message not sent"; "error" => %e),
+                }
+                self.queue.pop_front();
+            }
+            if let Some(end) = self.flush(yld)? {
+                return Ok(Some(end));
+            }
+            if self.queue.is_empty() {
+                return Ok(None);
+            }
         }
     }
 
@@ -89,13 +125,14 @@ impl<C: MyDHTConf> WriteService<C> {
         });
         match res {
             Ok(()) => {
-                self.in_call = false;
+                self.in_call = !self.queue.is_empty();
                 Ok(None)
             }
             Err(e) if e.is_would_block() => Err(Error::yielded()),
             Err(e) => {
                 self.in_call = false;
                 self.failed = true;
+                self.queue.clear();
                 slog::debug!(self.logger, "write service failed"; "conn" => self.conn.id, "error" => %e);
                 Ok(Some(MainLoopCommand::ConnectionEnded {
                     conn: self.conn,
@@ -118,16 +155,12 @@ impl<C: MyDHTConf> Service for WriteService<C> {
         if self.failed {
             return Ok(None);
         }
-        let msg = match cmd {
-            WriteCommand::Send(msg) => msg,
-            WriteCommand::Flush => return self.flush(yld),
-        };
-        if let Err(e) = self.frames.push_msg(&self.enc, &msg) {
-            // Nothing was queued: the stream is still in sync.
-            slog::warn!(self.logger, "message not sent"; "error" => %e);
-            return Err(e);
+        match cmd {
+            WriteCommand::Send(msg) => self.queue.push_back(msg),
+            WriteCommand::Batch(msgs) => self.queue.extend(msgs),
+            WriteCommand::Flush => {}
         }
-        self.flush(yld)
+        self.pump(yld)
     }
 }
 
@@ -137,7 +170,7 @@ impl<C: MyDHTConf> ServiceRestartable for WriteService<C> {
         yld: &mut Y,
     ) -> Result<Option<Option<MainLoopCommand<C>>>> {
         if self.in_call {
-            self.flush(yld).map(Some)
+            self.pump(yld).map(Some)
         } else {
             Ok(None)
         }
