@@ -353,10 +353,14 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// A global service whose loop failed is restarted on its next command;
     /// its error is logged here.
     fn check_global(&mut self) {
-        if self.global.is_finished() {
-            if let Some(e) = self.global.take_error() {
-                slog::error!(self.logger, "global service failed"; "error" => %e);
-            }
+        if let Err(e) = self.global.check() {
+            slog::error!(self.logger, "global service died"; "error" => %e);
+        }
+        if let Some(e) = self.global.take_error() {
+            slog::error!(self.logger, "global service failed"; "error" => %e);
+        }
+        if self.global.is_gone() {
+            self.restart_global();
         }
     }
 
@@ -1027,6 +1031,33 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
         if let Some(e) = self.global.take_error() {
             slog::error!(self.logger, "global service failed"; "error" => %e);
+        }
+        if self.global.is_gone() {
+            self.restart_global();
+        }
+    }
+
+    /// A global service whose thread died lost its state: a new one is
+    /// made from the configuration (the command that killed it is lost).
+    fn restart_global(&mut self) {
+        let slot = self.conf.init_global(self.me.info()).and_then(|g| {
+            ServiceSlot::new(
+                g,
+                self.sender.clone(),
+                self.conf.global_spawner()?,
+                self.conf.global_channel(),
+                self.constants.nb_loop,
+            )
+        });
+        match slot {
+            Ok(slot) => {
+                slog::warn!(self.logger, "global service restarted");
+                self.global = slot;
+            }
+            Err(e) => {
+                slog::error!(self.logger, "global service cannot restart: node stops"; "error" => %e);
+                self.running = false;
+            }
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod api;
 mod app;
+mod ctx;
 pub mod kvstore;
 pub mod peer_store;
 mod read;
@@ -25,33 +26,8 @@ mod write;
 
 pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+pub use ctx::ServiceCtx;
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
 pub use timeout_io::TimeoutAsBlock;
 pub use write::{WireMessage, WriteCommand, WriteService};
-
-use crate::conf::MyDHTConf;
-use crate::mainloop::MainLoopSender;
-
-/// What the main loop gives each connection service it spawns.
-pub struct ServiceCtx<C: MyDHTConf> {
-    /// The encoder.
-    pub enc: C::MsgEnc,
-    /// The largest frame read or written.
-    pub max_frame: usize,
-    /// The way back to the main loop.
-    pub to_loop: MainLoopSender<C>,
-    /// Where the service logs.
-    pub logger: slog::Logger,
-}
-
-impl<C: MyDHTConf> Clone for ServiceCtx<C> {
-    fn clone(&self) -> Self {
-        ServiceCtx {
-            enc: self.enc.clone(),
-            max_frame: self.max_frame,
-            to_loop: self.to_loop.clone(),
-            logger: self.logger.clone(),
-        }
-    }
-}

@@ -108,6 +108,18 @@ where
         }
     }
 
+    /// Takes back the state of a loop that has ended (so that its end is
+    /// seen now, not at the next command); an error when its thread died.
+    pub fn check(&mut self) -> Result<()> {
+        self.reclaim()
+    }
+
+    /// True when the service's state is lost (its thread panicked): the
+    /// owner must make a new service.
+    pub fn is_gone(&self) -> bool {
+        matches!(self.state, State::Gone)
+    }
+
     /// The error the last loop ended with, taken.
     pub fn take_error(&mut self) -> Option<Error> {
         self.last_error.take()
