@@ -22,8 +22,8 @@ use crate::identity::{Identity, PeerInfo};
 use crate::mainloop::{ConnectedRoute, MainLoopSender};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
-    ApiCommand, ApiService, GlobalCommand, LocalCommand, ReadService, Reply, WriteCommand,
-    WriteService,
+    ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, ReadService, Reply,
+    WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -138,7 +138,7 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// Runs local services.
     type LocalSpawn: Spawner<
         Self::LocalService,
-        MainLoopSender<Self>,
+        LocalDest<Self>,
         ChannelRecv<Self::LocalChannel, LocalCommand<Self>>,
     >;
     /// Feeds the global service.

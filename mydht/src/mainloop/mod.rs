@@ -47,7 +47,7 @@ use crate::service::kvstore::{
 };
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
 use crate::service::{
-    ApiCommand, ApiResult, ApiService, GlobalCommand, PeerStatus, QueryId, ReadCommand,
+    ApiCommand, ApiResult, ApiService, GlobalCommand, LocalDest, PeerStatus, QueryId, ReadCommand,
     ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage, WriteCommand,
     WriteService,
 };
@@ -579,29 +579,14 @@ impl<C: MyDHTConf> MainLoop<C> {
         let Authenticated { peer, keys } = auth;
         let read_stream = CompR::new(TimeoutAsBlock(read), self.shadow.reader(&keys)?);
         let write_stream = CompW::new(TimeoutAsBlock(write), self.shadow.writer(&keys)?);
-        let local = ServiceSlot::new(
-            self.conf.init_local(self.me.info(), &peer)?,
-            self.sender.clone(),
-            self.conf.local_spawner()?,
-            self.conf.local_channel(),
-            self.constants.nb_loop,
-        )?;
         let ctx = ServiceCtx {
             enc: self.enc.clone(),
             max_frame: self.constants.max_frame,
             to_loop: self.sender.clone(),
             logger: self.logger.clone(),
         };
-        let reader = ReadService::new(cref, peer.clone(), read_stream, local, ctx.clone());
         let flush_first = preamble.pending() > 0;
-        let writer = WriteService::new(cref, write_stream, preamble, ctx);
-        let mut read = ServiceSlot::new(
-            reader,
-            self.sender.clone(),
-            self.conf.read_spawner()?,
-            NoChannel,
-            0,
-        )?;
+        let writer = WriteService::new(cref, write_stream, preamble, ctx.clone());
         let mut write = ServiceSlot::new(
             writer,
             self.sender.clone(),
@@ -609,9 +594,24 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.conf.write_channel(),
             self.constants.nb_loop,
         )?;
-        if flush_first {
-            write.start(Some(WriteCommand::Flush))?;
-        }
+        // Started now so that the local service can hold its weak handle.
+        write.start(flush_first.then_some(WriteCommand::Flush))?;
+        let direct = write.weak_send().zip(write.weak_handle());
+        let local = ServiceSlot::new(
+            self.conf.init_local(self.me.info(), &peer)?,
+            LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
+            self.conf.local_spawner()?,
+            self.conf.local_channel(),
+            self.constants.nb_loop,
+        )?;
+        let reader = ReadService::new(cref, peer.clone(), read_stream, local, ctx);
+        let mut read = ServiceSlot::new(
+            reader,
+            self.sender.clone(),
+            self.conf.read_spawner()?,
+            NoChannel,
+            0,
+        )?;
         for msg in conn.pending.drain(..) {
             write.send(WriteCommand::Send(msg))?;
         }

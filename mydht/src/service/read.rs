@@ -5,7 +5,7 @@ use mydht_base::{
 };
 use readwrite_comp::CompR;
 
-use super::{LocalCommand, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
+use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
 use crate::conf::MyDHTConf;
 use crate::frame::FrameReader;
 use crate::identity::PeerInfo;
@@ -27,7 +27,7 @@ type Stream<C> = CompR<
 /// The local service of a read service, as a slot.
 pub type LocalSlot<C> = ServiceSlot<
     <C as MyDHTConf>::LocalService,
-    MainLoopSender<C>,
+    LocalDest<C>,
     <C as MyDHTConf>::LocalSpawn,
     <C as MyDHTConf>::LocalChannel,
 >;

@@ -131,6 +131,15 @@ where
         Ch::get_weak_send(&self.send)
     }
 
+    /// A clonable handle that wakes the running service, when its spawner
+    /// allows it.
+    pub fn weak_handle(&self) -> Option<<Sp::Handle as SpawnHandle<S, D, Ch::Recv>>::WeakHandle> {
+        match &self.state {
+            State::Running(h) => h.get_weak_handle(),
+            _ => None,
+        }
+    }
+
     /// Stops the service and waits for its loop to end (joins its thread).
     pub fn stop(mut self) -> Result<()> {
         match std::mem::replace(&mut self.state, State::Gone) {
