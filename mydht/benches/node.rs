@@ -128,9 +128,9 @@ impl<C: EchoConf> Service for EchoLocal<C> {
 
 macro_rules! echo_conf {
     ($name:ident, $profile:ident) => {
-        echo_conf!($name, $profile, SessionShadow);
+        echo_conf!($name, $profile, SessionShadow, false);
     };
-    ($name:ident, $profile:ident, $shadow:ident) => {
+    ($name:ident, $profile:ident, $shadow:ident, $direct:expr) => {
         struct $name;
         impl MyDHTConf for $name {
             type Transport = TcpTransport;
@@ -148,6 +148,12 @@ macro_rules! echo_conf {
             fn init_msg_enc(&mut self) -> Bincode {
                 Bincode
             }
+            fn constants(&self) -> mydht::NodeConstants {
+                mydht::NodeConstants {
+                    direct_replies: $direct,
+                    ..Default::default()
+                }
+            }
             fn init_shadow(&mut self) -> $shadow {
                 $shadow::default()
             }
@@ -164,7 +170,9 @@ macro_rules! echo_conf {
 echo_conf!(Threaded, threaded);
 echo_conf!(Restart, restartable);
 // Not a goal: shows what the session cipher costs in bulk.
-echo_conf!(RestartClear, restartable, NoShadow);
+echo_conf!(RestartClear, restartable, NoShadow, false);
+// Replies straight to the write service instead of through the main loop.
+echo_conf!(ThreadedDirect, threaded, SessionShadow, true);
 
 struct Pair<C: MyDHTConf> {
     n1: NodeHandle<C>,
@@ -378,6 +386,7 @@ fn req_resp(c: &mut Criterion) {
     let server = echo_server();
     let mut raw = connect_raw(server);
     let th = pair(|| Threaded);
+    let tl = pair(|| ThreadedDirect);
     let rs = pair(|| Restart);
     for window in [1usize, 64] {
         let mut g = c.benchmark_group(format!("req_resp/{window}"));
@@ -394,6 +403,13 @@ fn req_resp(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let t = Instant::now();
                 node_requests(&th, iters as usize, window);
+                t.elapsed()
+            })
+        });
+        g.bench_function("node_threaded_direct", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                node_requests(&tl, iters as usize, window);
                 t.elapsed()
             })
         });
@@ -414,11 +430,16 @@ fn req_resp(c: &mut Criterion) {
             node_requests(&th, 5000, window),
         );
         percentiles(
+            &format!("node_threaded_direct/{window}"),
+            node_requests(&tl, 5000, window),
+        );
+        percentiles(
             &format!("node_restartable/{window}"),
             node_requests(&rs, 5000, window),
         );
     }
     th.stop();
+    tl.stop();
     rs.stop();
 }
 

@@ -64,6 +64,11 @@ pub struct NodeConstants {
     pub refresh: Duration,
     /// Most peers in the peer store.
     pub peer_store_capacity: usize,
+    /// A local service's reply to its own peer goes straight to the write
+    /// service (when both run on threads) instead of through the main
+    /// loop: one hop less, but no batching with the loop's other messages
+    /// (slower with many messages in flight, see the crate README).
+    pub direct_replies: bool,
 }
 
 impl Default for NodeConstants {
@@ -83,6 +88,7 @@ impl Default for NodeConstants {
             pool_size: 0,
             refresh: Duration::from_millis(100),
             peer_store_capacity: 4096,
+            direct_replies: false,
         }
     }
 }

@@ -28,6 +28,16 @@ touch_conf!(
     blocking_loopback()
 );
 touch_conf!(LocalTcp, single_thread, TcpTransport, loopback());
+touch_conf!(
+    DirectTcp,
+    threaded,
+    TcpTransport,
+    loopback(),
+    mydht::NodeConstants {
+        direct_replies: true,
+        ..mydht::NodeConstants::default()
+    }
+);
 touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
 
 #[test]
@@ -57,6 +67,16 @@ fn test_connect_blocking_with_polled() {
     let n2 = mydht::start_loop(RestartTcp).expect("node 2");
     connect_and_touch(&n1, &n2);
     connect_and_touch(&n2, &n1);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+/// Local replies straight to the write service (weak sender and handle).
+#[test]
+fn test_connect_all_th_direct_replies() {
+    let n1 = mydht::start_loop(DirectTcp).expect("node 1");
+    let n2 = mydht::start_loop(DirectTcp).expect("node 2");
+    connect_and_touch(&n1, &n2);
     n1.stop().expect("stop node 1");
     n2.stop().expect("stop node 2");
 }

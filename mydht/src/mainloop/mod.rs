@@ -596,7 +596,11 @@ impl<C: MyDHTConf> MainLoop<C> {
         )?;
         // Started now so that the local service can hold its weak handle.
         write.start(flush_first.then_some(WriteCommand::Flush))?;
-        let direct = write.weak_send().zip(write.weak_handle());
+        let direct = if self.constants.direct_replies {
+            write.weak_send().zip(write.weak_handle())
+        } else {
+            None
+        };
         let local = ServiceSlot::new(
             self.conf.init_local(self.me.info(), &peer)?,
             LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
