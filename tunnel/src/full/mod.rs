@@ -119,7 +119,7 @@ impl FrameLayout {
         })
     }
 
-    /// Bytes on the wire for a message whose content (reply preamble
+    /// Bytes on the wire for a query whose content (reply preamble
     /// included) is `content_len` bytes: the same at every hop.
     pub fn frame_len(&self, content_len: u64) -> u64 {
         self.header.header_len() as u64
