@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Transport};
 
-use super::connection::Handshaking;
+use super::connection::{Handshaking, AUTH_MAX_FRAME};
 use super::{MainLoopCommand, MainLoopSender};
 use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
@@ -144,7 +144,7 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
             ),
             read: acc.read,
             write,
-            reader: FrameReader::new(ctx.constants.max_frame),
+            reader: FrameReader::new(AUTH_MAX_FRAME),
             writer: FrameWriter::new(ctx.constants.max_frame),
             connecting: false,
         };
@@ -219,7 +219,7 @@ fn connect<C: MyDHTConf>(
         handshake,
         read,
         write: c.write,
-        reader: FrameReader::new(ctx.constants.max_frame),
+        reader: FrameReader::new(AUTH_MAX_FRAME),
         writer,
         connecting: false,
     };

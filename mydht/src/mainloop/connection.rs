@@ -32,6 +32,11 @@ pub(crate) type WriteSlot<C> = ServiceSlot<
 type ReadStream<C> = <<C as MyDHTConf>::Transport as Transport>::ReadStream;
 type WriteStream<C> = <<C as MyDHTConf>::Transport as Transport>::WriteStream;
 
+/// The largest handshake frame accepted: the three messages are well under
+/// it in any encoder, and a peer that has not authenticated cannot make the
+/// node buffer more.
+pub(crate) const AUTH_MAX_FRAME: usize = 8 * 1024;
+
 /// A connection whose handshake runs: the main loop reads and writes its
 /// plain handshake frames itself.
 pub(crate) struct Handshaking<C: MyDHTConf> {

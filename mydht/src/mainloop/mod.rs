@@ -53,7 +53,7 @@ use crate::service::{
 };
 use crate::shadow::Shadow;
 use blocking::{AuthCtx, Listener};
-use connection::{ConnState, Connection, Handshaking, Open};
+use connection::{ConnState, Connection, Handshaking, Open, AUTH_MAX_FRAME};
 use std::thread::JoinHandle;
 
 const LISTENER: Token = Token(0);
@@ -436,7 +436,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 handshake,
                 read,
                 write,
-                reader: FrameReader::new(self.constants.max_frame),
+                reader: FrameReader::new(AUTH_MAX_FRAME),
                 writer,
                 connecting,
             })),
