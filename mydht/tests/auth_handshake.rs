@@ -355,3 +355,18 @@ fn auth_errors_map_to_typed_node_errors() {
     );
     assert_eq!(Error::from(AuthError::Timeout).kind(), ErrorKind::Timeout);
 }
+
+#[test]
+fn a_handshake_can_move_to_a_service_thread() {
+    fn send<T: Send + 'static>() {}
+    send::<Handshake>();
+    send::<ChallengeCache>();
+    send::<Authenticated>();
+}
+
+#[test]
+fn a_huge_timeout_does_not_overflow() {
+    let now = Instant::now();
+    let r = Handshake::respond(local("b"), Duration::MAX, now);
+    assert!(r.deadline() > now);
+}

@@ -324,8 +324,11 @@ fn unexpected(state: &State, got: &'static str) -> AuthError {
     }
 }
 
-/// `now + timeout`, saturating far in the future rather than overflowing.
+/// `now + timeout`; an overflowing timeout means "a year", and a clock too
+/// close to its end to add even that means "now" (never a panic).
 fn deadline(now: Instant, timeout: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
     now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+        .or_else(|| now.checked_add(YEAR))
+        .unwrap_or(now)
 }

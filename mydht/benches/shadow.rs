@@ -1,0 +1,264 @@
+//! Session shadow throughput on one core against openssl ChaCha20-Poly1305
+//! on the same buffers, in the same run: 256 KiB messages in 16 KiB chunks.
+//! The shadow writes to and reads from memory (`io::sink` / a slice), so
+//! what is measured is the layer: framing, copies through its chunk buffer,
+//! and the cipher. The baselines are the bare cipher calls on the same
+//! 16 KiB chunks (in place to seal, out of place to open), no framing, no
+//! copy. Prints the ratio of the medians, and the median of paired
+//! per-sample ratios, at the end.
+//!
+//! `cargo bench -p mydht --bench shadow -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+
+use criterion::{Criterion, Throughput};
+use mydht::auth::{SessionKey, SessionKeys};
+use mydht::shadow::{DEFAULT_MAX_CHUNK, SESSION_TAG_LEN};
+use mydht::{SessionShadow, Shadow};
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use readwrite_comp::{CompR, CompW};
+
+const GROUP: &str = "shadow_16k";
+/// Small enough that the measured and the baseline work, run alternately,
+/// both stay in the L2 cache (2 MiB a core here).
+const MESSAGE: usize = 256 << 10;
+const CHUNK: usize = DEFAULT_MAX_CHUNK;
+/// Messages in the wire the reader goes through before it is rebuilt (its
+/// counter must start again with the wire's), so keying is amortised.
+const WIRE_MESSAGES: usize = 8;
+
+fn keys() -> SessionKeys {
+    SessionKeys {
+        send: SessionKey::from_bytes([1; 32]),
+        recv: SessionKey::from_bytes([1; 32]),
+    }
+}
+
+fn nonce(i: u64) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&i.to_be_bytes());
+    n
+}
+
+/// A ChaCha20-Poly1305 context keyed once, to seal (`seal`) or open.
+fn context(key: &[u8; 32], seal: bool) -> CipherCtx {
+    let mut ctx = CipherCtx::new().unwrap();
+    let cipher = Cipher::chacha20_poly1305();
+    if seal {
+        ctx.encrypt_init(Some(cipher), Some(key), None).unwrap();
+    } else {
+        ctx.decrypt_init(Some(cipher), Some(key), None).unwrap();
+    }
+    ctx
+}
+
+fn seal_chunk(ctx: &mut CipherCtx, index: u64, chunk: &mut [u8], tag: &mut [u8]) {
+    ctx.encrypt_init(None, None, Some(&nonce(index))).unwrap();
+    ctx.cipher_update(&(chunk.len() as u32).to_be_bytes(), None)
+        .unwrap();
+    let len = chunk.len();
+    ctx.cipher_update_inplace(chunk, len).unwrap();
+    ctx.cipher_final(&mut []).unwrap();
+    ctx.tag(tag).unwrap();
+}
+
+fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Paired) {
+    let keys = keys();
+    let key = *keys.send.as_bytes();
+    let shadow = SessionShadow::default();
+    let message: Vec<u8> = (0..MESSAGE).map(|i| i as u8).collect();
+    let wire = {
+        let mut w = CompW::new(Vec::new(), shadow.writer(&keys).unwrap());
+        for _ in 0..WIRE_MESSAGES {
+            w.write_all(&message).unwrap();
+            w.write_end().unwrap();
+        }
+        w.into_inner()
+    };
+
+    // Sealing: through the shadow, and bare.
+    let mut writer = CompW::new(io::sink(), shadow.writer(&keys).unwrap());
+    let mut session_seal = || {
+        writer.write_all(black_box(&message)).unwrap();
+        writer.write_end().unwrap();
+    };
+    let mut seal_ctx = context(&key, true);
+    let mut buf = message.clone();
+    let mut tag = [0u8; SESSION_TAG_LEN];
+    let mut index = 0u64;
+    let mut openssl_seal = || {
+        for chunk in buf.chunks_mut(CHUNK) {
+            seal_chunk(&mut seal_ctx, index, chunk, &mut tag);
+            index += 1;
+        }
+        black_box(&tag);
+    };
+
+    // Opening: through the shadow, and bare on the same chunks, data and
+    // tags apart.
+    let mut reader = None;
+    let mut read_count = 0;
+    let mut out = vec![0u8; CHUNK];
+    let mut session_open = || {
+        if read_count % WIRE_MESSAGES == 0 {
+            reader = Some(CompR::new(&wire[..], shadow.reader(&keys).unwrap()));
+        }
+        read_count += 1;
+        let r = reader.as_mut().unwrap();
+        let mut total = 0;
+        loop {
+            let n = r.read(&mut out).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        r.read_end().unwrap();
+        assert_eq!(total, MESSAGE);
+    };
+    let mut ctx = context(&key, true);
+    let sealed: Vec<(Vec<u8>, [u8; SESSION_TAG_LEN])> = message
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut data = chunk.to_vec();
+            let mut tag = [0u8; SESSION_TAG_LEN];
+            seal_chunk(&mut ctx, i as u64, &mut data, &mut tag);
+            (data, tag)
+        })
+        .collect();
+    let mut open_ctx = context(&key, false);
+    let mut plain = vec![0u8; CHUNK];
+    let mut openssl_open = || {
+        for (i, (data, tag)) in sealed.iter().enumerate() {
+            open_ctx
+                .decrypt_init(None, None, Some(&nonce(i as u64)))
+                .unwrap();
+            open_ctx
+                .cipher_update(&(data.len() as u32).to_be_bytes(), None)
+                .unwrap();
+            open_ctx.cipher_update(data, Some(&mut plain)).unwrap();
+            open_ctx.set_tag(tag).unwrap();
+            open_ctx.cipher_final(&mut []).unwrap();
+        }
+        black_box(&plain);
+    };
+
+    let mut group = c.benchmark_group(GROUP);
+    group.throughput(Throughput::Bytes(MESSAGE as u64));
+    group.bench_function("session_seal", |b| {
+        seal_pairs.iter(b, &mut session_seal, &mut openssl_seal)
+    });
+    group.bench_function("openssl_seal", |b| b.iter(&mut openssl_seal));
+    group.bench_function("session_open", |b| {
+        open_pairs.iter(b, &mut session_open, &mut openssl_open)
+    });
+    group.bench_function("openssl_open", |b| b.iter(&mut openssl_open));
+    group.finish();
+}
+
+fn main() {
+    let (seal_pairs, open_pairs) = (ratio::Paired::default(), ratio::Paired::default());
+    let mut c = Criterion::default().configure_from_args();
+    shadow(&mut c, &seal_pairs, &open_pairs);
+    c.final_summary();
+    ratio::report(GROUP, "session_seal", "openssl_seal", &seal_pairs);
+    ratio::report(GROUP, "session_open", "openssl_open", &open_pairs);
+}
+
+/// How the ratio is reported: the criterion medians of both benches, and,
+/// because the shared machine's load changes from one bench to the next,
+/// the median of per-sample ratios where each sample ran the measured and
+/// the baseline work alternately (so both saw the same load).
+mod ratio {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    use criterion::Bencher;
+
+    /// Per-sample (measured, baseline) times.
+    #[derive(Default)]
+    pub struct Paired(RefCell<Vec<(Duration, Duration)>>);
+
+    impl Paired {
+        /// Times `measured` for criterion, running `baseline` after each
+        /// call and timing it alongside.
+        pub fn iter(
+            &self,
+            b: &mut Bencher,
+            mut measured: impl FnMut(),
+            mut baseline: impl FnMut(),
+        ) {
+            b.iter_custom(|iters| {
+                let (mut m, mut base) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    let t0 = Instant::now();
+                    measured();
+                    let t1 = Instant::now();
+                    baseline();
+                    base += t1.elapsed();
+                    m += t1 - t0;
+                }
+                self.0.borrow_mut().push((m, base));
+                m
+            })
+        }
+
+        fn median_ratio(&self) -> Option<(f64, usize)> {
+            let mut r: Vec<f64> = self
+                .0
+                .borrow()
+                .iter()
+                .filter(|(_, b)| !b.is_zero())
+                .map(|(m, b)| m.as_secs_f64() / b.as_secs_f64())
+                .collect();
+            r.sort_by(f64::total_cmp);
+            Some((*r.get(r.len() / 2)?, r.len()))
+        }
+    }
+
+    /// Prints the medians of `measured` and `baseline` in `group`, their
+    /// ratio, and the paired ratio.
+    pub fn report(group: &str, measured: &str, baseline: &str, paired: &Paired) {
+        if let (Some(m), Some(b)) = (median_ns(group, measured), median_ns(group, baseline)) {
+            println!(
+                "{group}: medians {measured} {:.2} µs, {baseline} {:.2} µs: time ratio {:.3}",
+                m / 1e3,
+                b / 1e3,
+                m / b
+            );
+        }
+        if let Some((r, n)) = paired.median_ratio() {
+            println!(
+                "{group}: {measured} / {baseline}, median of {n} paired samples: {r:.3} \
+                 (throughput {:.1}% of baseline)",
+                100.0 / r
+            );
+        }
+    }
+
+    /// Median of one benchmark in ns, from `<target>/criterion/<group>/<id>/new/estimates.json`.
+    fn median_ns(group: &str, id: &str) -> Option<f64> {
+        let path = criterion_dir()?
+            .join(group)
+            .join(id)
+            .join("new/estimates.json");
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        json["median"]["point_estimate"].as_f64()
+    }
+
+    fn criterion_dir() -> Option<PathBuf> {
+        if let Some(home) = std::env::var_os("CRITERION_HOME") {
+            return Some(PathBuf::from(home));
+        }
+        if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+            return Some(PathBuf::from(target).join("criterion"));
+        }
+        // The bench runs from <target>/<profile>/deps/.
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.ancestors().nth(3)?.join("criterion"))
+    }
+}
