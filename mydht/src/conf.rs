@@ -64,6 +64,9 @@ pub struct NodeConstants {
     pub refresh: Duration,
     /// Most peers in the peer store.
     pub peer_store_capacity: usize,
+    /// Most connected peers; past it, peer management priorities decide
+    /// (see [`PeerVerdict::Priority`]).
+    pub max_peers: usize,
     /// A local service's reply to its own peer goes straight to the write
     /// service (when both run on threads) instead of through the main
     /// loop: one hop less, but no batching with the loop's other messages
@@ -88,6 +91,7 @@ impl Default for NodeConstants {
             pool_size: 0,
             refresh: Duration::from_millis(100),
             peer_store_capacity: 4096,
+            max_peers: 1024,
             direct_replies: false,
         }
     }
@@ -96,8 +100,12 @@ impl Default for NodeConstants {
 /// What peer management decides for an authenticated peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerVerdict {
-    /// Keep the connection.
+    /// Keep the connection (priority 0).
     Accept,
+    /// Keep the connection with this priority: when the node already has
+    /// `max_peers` peers, a new peer evicts the lowest-priority one if its
+    /// own priority is higher, and is refused otherwise.
+    Priority(u8),
     /// Close the connection.
     Reject,
 }
@@ -214,7 +222,8 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// The local service of the connection of `me` with `with`.
     fn init_local(&mut self, me: &PeerInfo, with: &PeerInfo) -> Result<Self::LocalService>;
     /// Peer management: called once a peer is authenticated, before its
-    /// services start. A rejected peer's connection is closed at once.
+    /// services start. A rejected peer's connection is closed at once; see
+    /// [`PeerVerdict`] for priorities.
     fn accept_peer(&mut self, me: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
         let _ = (me, peer);
         PeerVerdict::Accept

@@ -90,6 +90,8 @@ type ApiSlot<C> =
 struct PeerEntry {
     info: PeerInfo,
     conn: usize,
+    /// Its peer management priority.
+    priority: u8,
 }
 
 /// A query waiting for a number of connected peers.
@@ -511,6 +513,28 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.on_authenticated(key, auth);
     }
 
+    /// With `max_peers` peers connected, evicts the lowest-priority one if
+    /// `peer` ranks higher; false when there is no room for `peer`.
+    fn make_room(&mut self, peer: &PeerInfo, priority: u8) -> bool {
+        if self.peers.contains_key(peer.get_id()) || self.peers.len() < self.constants.max_peers {
+            return true;
+        }
+        let lowest = self
+            .peers
+            .values()
+            .min_by_key(|p| p.priority)
+            .map(|p| (p.conn, p.priority, *p.info.get_id()));
+        match lowest {
+            Some((conn, lowest, id)) if lowest < priority => {
+                slog::info!(self.logger, "peer evicted for a higher priority one"; "peer" => %id);
+                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "evicted");
+                self.drop_conn(conn, Some(e));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Spawns the services of a newly authenticated connection and sends
     /// what waited for it.
     fn on_authenticated(&mut self, key: usize, auth: Authenticated) {
@@ -519,9 +543,21 @@ impl<C: MyDHTConf> MainLoop<C> {
             let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "connected to itself");
             return self.drop_conn(key, Some(e));
         }
-        if self.conf.accept_peer(self.me.info(), &peer) == PeerVerdict::Reject {
-            slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
-            let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "peer rejected");
+        let priority = match self.conf.accept_peer(self.me.info(), &peer) {
+            PeerVerdict::Accept => 0,
+            PeerVerdict::Priority(p) => p,
+            PeerVerdict::Reject => {
+                slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
+                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "peer rejected");
+                return self.drop_conn(key, Some(e));
+            }
+        };
+        if !self.make_room(&peer, priority) {
+            let e = Error::new(
+                ErrorKind::Auth,
+                ErrorLevel::ShutDown,
+                "no room for the peer",
+            );
             return self.drop_conn(key, Some(e));
         }
         match self.open(key, auth) {
@@ -537,6 +573,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             PeerEntry {
                 info: peer.clone(),
                 conn: key,
+                priority,
             },
         );
         if let Some(conn) = self.conns.get_mut(key) {
