@@ -135,6 +135,17 @@ impl Peer for PeerInfo {
 /// The local node's secret keys: Ed25519 identity and X25519 tunnel key.
 ///
 /// Cloning is cheap (the keys are reference counted by openssl).
+///
+/// ```
+/// use mydht::Identity;
+///
+/// let path = std::env::temp_dir().join(format!("mydht-doc-{}.pem", std::process::id()));
+/// let identity = Identity::generate()?;
+/// identity.save(&path)?; // mode 0600
+/// assert_eq!(Identity::load(&path)?.id(), identity.id());
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Identity {
     signing: PKey<Private>,

@@ -54,6 +54,25 @@ pub enum Step {
 /// [`Handshake::respond`] and goes through [`Handshake::on_ping`] and
 /// [`Handshake::on_final`]. Any error ends the handshake: every later
 /// message is refused.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use mydht::{ChallengeCache, Handshake, Identity, LocalPeer};
+///
+/// let alice = Arc::new(LocalPeer::new(Identity::generate()?, "10.0.0.1:4000".into())?);
+/// let bob = Arc::new(LocalPeer::new(Identity::generate()?, "10.0.0.2:4000".into())?);
+/// let (timeout, now) = (Duration::from_secs(10), Instant::now());
+/// let mut seen = ChallengeCache::new(1024, 2 * timeout); // one per node
+///
+/// let (mut initiator, ping) = Handshake::initiate(alice, None, timeout, now)?;
+/// let mut responder = Handshake::respond(bob, timeout, now);
+/// let pong = responder.on_ping(&ping, &mut seen, now)?;
+/// let (fin, at_alice) = initiator.on_pong(&pong, now)?;
+/// let at_bob = responder.on_final(&fin, now)?;
+/// assert_eq!(at_alice.keys.send, at_bob.keys.recv);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Handshake {
     local: Arc<LocalPeer>,
     expected_peer: Option<PeerId>,

@@ -171,6 +171,30 @@ fn open_in_place(
 }
 
 /// The default shadow: [`SessionCipher`] chunks in the given [`ChunkMode`].
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use mydht::auth::{SessionKey, SessionKeys};
+/// use mydht::{SessionShadow, Shadow};
+/// use readwrite_comp::{CompR, CompW};
+///
+/// // Normally from `Authenticated::keys` on each side.
+/// let (k1, k2) = (SessionKey::from_bytes([1; 32]), SessionKey::from_bytes([2; 32]));
+/// let alice = SessionKeys { send: k1.clone(), recv: k2.clone() };
+/// let bob = SessionKeys { send: k2, recv: k1 };
+///
+/// let shadow = SessionShadow::default();
+/// let mut w = CompW::new(Vec::new(), shadow.writer(&alice)?);
+/// w.write_all(b"hello")?;
+/// w.write_end()?;
+/// let wire = w.into_inner();
+/// let mut r = CompR::new(&wire[..], shadow.reader(&bob)?);
+/// let mut got = Vec::new();
+/// r.read_to_end(&mut got)?;
+/// r.read_end()?;
+/// assert_eq!(got, b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionShadow {
     mode: ChunkMode,
