@@ -43,7 +43,8 @@ impl ReplyBlock {
         layout.header_len() + KEY_LEN + 1 + layout.max_address_len()
     }
 
-    /// Appends the fixed-size encoding (address zero-padded).
+    /// Appends the fixed-size encoding: header, link key, address length,
+    /// address zero-padded.
     pub(crate) fn encode(&self, layout: &HeaderLayout, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.header);
         out.extend_from_slice(&self.link_key);
