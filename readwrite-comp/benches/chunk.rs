@@ -1,6 +1,7 @@
 //! Chunk framing overhead: ChaCha20-Poly1305 (openssl) through
 //! `ChunkW`/`ChunkR` at 16 KiB chunks, against raw openssl sealing/opening
-//! the same chunks, measured in the same run. Prints the throughput ratio.
+//! the same chunks. Prints the throughput ratio from raw and layer runs
+//! interleaved in the same process.
 //!
 //! `cargo bench -p readwrite-comp --bench chunk -- --warm-up-time 1 --measurement-time 3`
 
@@ -10,7 +11,7 @@ use openssl::cipher_ctx::CipherCtx;
 use readwrite_comp::{ChunkCipher, ChunkMode, ChunkR, ChunkW, CompR, CompW};
 use std::hint::black_box;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::time::{Duration, Instant};
 
 const CHUNK: usize = 16 * 1024;
 const MESSAGE: usize = 64 * CHUNK;
@@ -141,6 +142,83 @@ fn raw_open(c: &mut ChaCha, sealed: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Raw openssl as a stream receiver does it: read each sealed chunk from
+/// the stream into `out`, then open it there in place.
+fn raw_read_open(c: &mut ChaCha, mut stream: &[u8], out: &mut [u8]) {
+    let n = stream.len() / (CHUNK + TAG);
+    let mut tag = [0; TAG];
+    for (i, o) in out.chunks_mut(CHUNK).enumerate() {
+        stream.read_exact(o).unwrap();
+        stream.read_exact(&mut tag).unwrap();
+        let ctx = &mut c.ctx;
+        ctx.decrypt_init(
+            Some(Cipher::chacha20_poly1305()),
+            Some(&KEY),
+            Some(&nonce(i as u64, i + 1 == n)),
+        )
+        .unwrap();
+        ctx.set_tag(&tag).unwrap();
+        ctx.cipher_update(&[0; 4], None).unwrap();
+        ctx.cipher_update_inplace(o, CHUNK).unwrap();
+        ctx.cipher_final(&mut []).unwrap();
+    }
+}
+
+/// Opens the messages of a wire (indexes go on), starting over with a fresh
+/// reader when the wire is used up. One message, so the wire stays as
+/// cache-warm as the raw baseline's buffer.
+struct LayerOpen {
+    wire: &'static [u8],
+    reader: CompR<&'static [u8], ChunkR<ChaCha>>,
+    left: usize,
+}
+
+const WIRE_MESSAGES: usize = 1;
+
+impl LayerOpen {
+    fn new(msg: &[u8]) -> Self {
+        let mut w = CompW::new(Vec::new(), ChunkW::new(chacha(), mode()).unwrap());
+        for _ in 0..WIRE_MESSAGES {
+            w.write_all(msg).unwrap();
+            w.write_end().unwrap();
+        }
+        // Leaked once so readers can borrow it for the whole bench run.
+        let wire: &'static [u8] = w.into_inner().leak();
+        LayerOpen {
+            wire,
+            reader: Self::reader(wire),
+            left: WIRE_MESSAGES,
+        }
+    }
+
+    fn reader(wire: &'static [u8]) -> CompR<&'static [u8], ChunkR<ChaCha>> {
+        CompR::new(wire, ChunkR::new(chacha(), mode()).unwrap())
+    }
+
+    fn restart(&mut self) {
+        self.reader = Self::reader(self.wire);
+        self.left = WIRE_MESSAGES;
+    }
+
+    /// Time to read one message into `out`.
+    fn once(&mut self, out: &mut [u8]) -> Duration {
+        if self.left == 0 {
+            self.restart();
+        }
+        self.left -= 1;
+        let start = Instant::now();
+        self.reader.read_exact(out).unwrap();
+        self.reader.read_end().unwrap();
+        start.elapsed()
+    }
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
 fn bench(c: &mut Criterion) {
     let msg: Vec<u8> = (0..MESSAGE).map(|i| i as u8).collect();
     let mut g = c.benchmark_group(GROUP);
@@ -152,8 +230,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("seal", "raw"), |b| {
         b.iter(|| raw_seal(&mut cipher, black_box(&msg), &mut sealed))
     });
+    let mut w = CompW::new(io::sink(), ChunkW::new(chacha(), mode()).unwrap());
     g.bench_function(BenchmarkId::new("seal", "chunkw"), |b| {
-        let mut w = CompW::new(io::sink(), ChunkW::new(chacha(), mode()).unwrap());
         b.iter(|| {
             w.write_all(black_box(&msg)).unwrap();
             w.write_end().unwrap();
@@ -164,68 +242,65 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("open", "raw"), |b| {
         b.iter(|| raw_open(&mut cipher, black_box(&sealed), &mut opened))
     });
-    // The reader expects chunk indexes to go on: one wire of many messages,
-    // read from the start in each timed batch.
-    let mut w = CompW::new(Vec::new(), ChunkW::new(chacha(), mode()).unwrap());
-    for _ in 0..64 {
-        w.write_all(&msg).unwrap();
-        w.write_end().unwrap();
-    }
-    let wire = w.into_inner();
+    g.bench_function(BenchmarkId::new("open", "raw_read_inplace"), |b| {
+        b.iter(|| raw_read_open(&mut cipher, black_box(&sealed), &mut opened))
+    });
+    let mut layer = LayerOpen::new(&msg);
     g.bench_function(BenchmarkId::new("open", "chunkr"), |b| {
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let batch = left.min(64);
-                let mut r = CompR::new(&wire[..], ChunkR::new(chacha(), mode()).unwrap());
-                let start = std::time::Instant::now();
-                for _ in 0..batch {
-                    r.read_exact(&mut opened).unwrap();
-                    r.read_end().unwrap();
-                }
-                total += start.elapsed();
-                left -= batch;
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| layer.once(&mut opened)).sum())
     });
     g.finish();
+
+    // The ratio from raw and layer runs interleaved one message at a time,
+    // so the shared machine's drift hits both sides alike.
+    let seal = paired(
+        || timed(|| raw_seal(&mut cipher, black_box(&msg), &mut sealed)),
+        || {
+            timed(|| {
+                w.write_all(black_box(&msg)).unwrap();
+                w.write_end().unwrap();
+            })
+        },
+    );
+    let mut opened2 = vec![0; MESSAGE];
+    let open = paired(
+        || timed(|| raw_open(&mut cipher, black_box(&sealed), &mut opened)),
+        || layer.once(&mut opened2),
+    );
+    let read_open = paired(
+        || timed(|| raw_read_open(&mut cipher, black_box(&sealed), &mut opened)),
+        || layer.once(&mut opened2),
+    );
+    report("seal", "raw seal", "chunkw", seal);
+    report("open", "raw open", "chunkr", open);
+    report("open", "raw read+open in place", "chunkr", read_open);
 }
 
-/// Median time of one bench from criterion's saved estimates.
-fn median_ns(dir: &Path, op: &str, which: &str) -> Option<f64> {
-    let path = dir
-        .join(GROUP)
-        .join(op)
-        .join(which)
-        .join("new/estimates.json");
-    let json = std::fs::read_to_string(path).ok()?;
-    let at = json.find("\"median\"")?;
-    let pe = at + json[at..].find("\"point_estimate\":")? + "\"point_estimate\":".len();
-    let end = pe + json[pe..].find([',', '}'])?;
-    json[pe..end].trim().parse().ok()
-}
+const ROUNDS: usize = 300;
 
-fn report_ratios() {
-    // The bench binary lives in <target>/release/deps/.
-    let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.parent()?.join("criterion")))
-    else {
-        return;
-    };
-    for (op, ours) in [("seal", "chunkw"), ("open", "chunkr")] {
-        if let (Some(raw), Some(layer)) = (median_ns(&dir, op, "raw"), median_ns(&dir, op, ours)) {
-            let mib_s = |ns: f64| MESSAGE as f64 / ns * 1e9 / (1 << 20) as f64;
-            println!(
-                "{op}: raw {:.0} MiB/s, {ours} {:.0} MiB/s, ratio {:.2} (median)",
-                mib_s(raw),
-                mib_s(layer),
-                raw / layer
-            );
-        }
+/// Median times of `raw` and `layer`, run alternately `ROUNDS` times.
+fn paired(
+    mut raw: impl FnMut() -> Duration,
+    mut layer: impl FnMut() -> Duration,
+) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        a.push(raw());
+        b.push(layer());
     }
+    a.sort_unstable();
+    b.sort_unstable();
+    (a[ROUNDS / 2], b[ROUNDS / 2])
+}
+
+fn report(op: &str, base: &str, ours: &str, (raw, layer): (Duration, Duration)) {
+    let mib_s = |d: Duration| MESSAGE as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    println!(
+        "{op} (paired medians, {ROUNDS} rounds): {base} {:.0} MiB/s, {ours} {:.0} MiB/s, ratio {:.2}",
+        mib_s(raw),
+        mib_s(layer),
+        raw.as_secs_f64() / layer.as_secs_f64()
+    );
 }
 
 criterion_group!(benches, bench);
@@ -233,5 +308,4 @@ criterion_group!(benches, bench);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    report_ratios();
 }
