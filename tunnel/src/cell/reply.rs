@@ -236,3 +236,63 @@ impl OpenCell for ReplyCellOpener {
         Ok(info)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CELL: usize = 200;
+
+    /// An exit, one reply relay and the sender, with distinct keys; link 0
+    /// goes into the relay, link 1 into the sender.
+    fn route() -> (ReplyCellSealer, ReplyCellWrapper, ReplyCellOpener) {
+        let layout = CellLayout::with_sizes(CELL, 3).unwrap();
+        let (exit, relay, links) = (
+            [1u8; KEY_LEN],
+            [2u8; KEY_LEN],
+            [[3u8; KEY_LEN], [4u8; KEY_LEN]],
+        );
+        (
+            ReplyCellSealer::new(layout, &exit, &links[0]).unwrap(),
+            ReplyCellWrapper::new(layout, &relay, &links[0], &links[1]).unwrap(),
+            ReplyCellOpener::new(layout, &exit, &[relay], &links[1]).unwrap(),
+        )
+    }
+
+    /// What a dishonest relay sends: its honest output for one cell with
+    /// `change` applied, under a valid link entry claiming `last`.
+    fn dishonest(change: impl Fn(&mut [u8]), last: bool) -> Result<CellInfo, CellError> {
+        let (mut exit, mut relay, mut sender) = route();
+        let mut cell = vec![0u8; CELL];
+        let at = exit.layout().data_range(0).start;
+        cell[at..at + 5].copy_from_slice(b"reply");
+        exit.seal(&mut cell, 5, false).unwrap();
+        assert_eq!(relay.transform(&mut cell).unwrap(), CellEnd::More);
+        change(&mut cell);
+        LinkCipher::sealing(&[4u8; KEY_LEN])
+            .unwrap()
+            .seal(0, &mut cell, last)
+            .unwrap();
+        sender.open(&mut cell)
+    }
+
+    #[test]
+    fn the_sender_refuses_a_relay_that_changes_a_cell_and_reseals_its_link() {
+        assert!(dishonest(|_| {}, false).is_ok());
+        for pos in LINK_ENTRY_LEN..CELL {
+            let r = dishonest(|c| c[pos] ^= 0x08, false);
+            assert!(
+                matches!(r, Err(CellError::Tampered { cell: 0 })),
+                "byte {pos}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_sender_refuses_a_relay_that_lies_about_the_end() {
+        assert!(matches!(
+            dishonest(|_| {}, true),
+            Err(CellError::BadInfo { cell: 0 })
+        ));
+    }
+}
