@@ -60,6 +60,11 @@ impl<R: Read, E: ExtRead> CompR<R, E> {
         &self.layer
     }
 
+    /// The layer, mutably (for example to reach its cipher between messages).
+    pub fn layer_mut(&mut self) -> &mut E {
+        &mut self.layer
+    }
+
     /// Gives the inner stream back, positioned where the layer stopped.
     pub fn into_inner(self) -> R {
         self.inner

@@ -61,6 +61,11 @@ impl<W: Write, E: ExtWrite> CompW<W, E> {
         &self.layer
     }
 
+    /// The layer, mutably (for example to reach its cipher between messages).
+    pub fn layer_mut(&mut self) -> &mut E {
+        &mut self.layer
+    }
+
     /// Gives the inner stream back; bytes the layer still buffers are lost,
     /// so call [`write_end`](CompW::write_end) first.
     pub fn into_inner(self) -> W {
