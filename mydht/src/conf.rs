@@ -55,8 +55,8 @@ pub struct NodeConstants {
     /// Messages buffered for a peer until its connection is authenticated.
     pub pending_per_peer: usize,
     /// Commands after which each service loop ends and is spawned again
-    /// (0: never).
-    pub nb_loop: usize,
+    /// on its state (0: never).
+    pub loops: ServiceLoops,
     /// Discovery: while fewer peers are connected, the node asks its peers
     /// for theirs and connects to them (0: no discovery).
     pub pool_size: usize,
@@ -87,7 +87,7 @@ impl Default for NodeConstants {
             mainloop_channel: 4096,
             service_channel: 1024,
             pending_per_peer: 1024,
-            nb_loop: 0,
+            loops: ServiceLoops::default(),
             pool_size: 0,
             refresh: Duration::from_millis(100),
             peer_store_capacity: 4096,
@@ -95,6 +95,23 @@ impl Default for NodeConstants {
             direct_replies: false,
         }
     }
+}
+
+/// Per service, the number of commands after which its loop ends and the
+/// node spawns it again on its saved state (0: never). Read services run
+/// one command for their whole connection and have none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceLoops {
+    /// Write services.
+    pub write: usize,
+    /// Local services.
+    pub local: usize,
+    /// The global service.
+    pub global: usize,
+    /// The api service.
+    pub api: usize,
+    /// The peer store.
+    pub peer_store: usize,
 }
 
 /// What peer management decides for an authenticated peer.

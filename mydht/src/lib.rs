@@ -37,7 +37,7 @@ pub use auth::{
     AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
     Handshake, SessionKeys, Step,
 };
-pub use conf::{MyDHTConf, NodeConstants, PeerVerdict};
+pub use conf::{MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
 pub use mainloop::{start_loop, NodeHandle, PeerCount};

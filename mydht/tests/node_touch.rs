@@ -28,6 +28,24 @@ touch_conf!(
     blocking_loopback()
 );
 touch_conf!(LocalTcp, single_thread, TcpTransport, loopback());
+
+/// Every service loop ends after one command and is spawned again.
+fn one_shot() -> mydht::NodeConstants {
+    let one = mydht::ServiceLoops {
+        write: 1,
+        local: 1,
+        global: 1,
+        api: 1,
+        peer_store: 1,
+    };
+    mydht::NodeConstants {
+        loops: one,
+        ..mydht::NodeConstants::default()
+    }
+}
+
+touch_conf!(OneShotTh, threaded, TcpTransport, loopback(), one_shot());
+touch_conf!(OneShotRs, restartable, TcpTransport, loopback(), one_shot());
 touch_conf!(
     DirectTcp,
     threaded,
@@ -77,6 +95,18 @@ fn test_connect_all_th_direct_replies() {
     let n1 = mydht::start_loop(DirectTcp).expect("node 1");
     let n2 = mydht::start_loop(DirectTcp).expect("node 2");
     connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
+/// Services respawned on their state after every command, on threads and
+/// restartable.
+#[test]
+fn test_connect_one_command_loops() {
+    let n1 = mydht::start_loop(OneShotTh).expect("node 1");
+    let n2 = mydht::start_loop(OneShotRs).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    connect_and_touch(&n2, &n1);
     n1.stop().expect("stop node 1");
     n2.stop().expect("stop node 2");
 }

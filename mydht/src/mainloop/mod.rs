@@ -157,14 +157,14 @@ impl<C: MyDHTConf> MainLoop<C> {
             sender.clone(),
             conf.global_spawner()?,
             conf.global_channel(),
-            constants.nb_loop,
+            constants.loops.global,
         )?;
         let api = ServiceSlot::new(
             ApiService::new(constants.max_pending_queries),
             NoSend,
             conf.api_spawner()?,
             conf.api_channel(),
-            constants.nb_loop,
+            constants.loops.api,
         )?;
         let route = ConnectedRoute::default();
         let peer_store = ServiceSlot::new(
@@ -177,7 +177,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             sender.clone(),
             conf.peer_store_spawner()?,
             conf.peer_store_channel(),
-            constants.nb_loop,
+            constants.loops.peer_store,
         )?;
         let enc = conf.init_msg_enc();
         let listener = if pollable {
@@ -629,7 +629,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.sender.clone(),
             self.conf.write_spawner()?,
             self.conf.write_channel(),
-            self.constants.nb_loop,
+            self.constants.loops.write,
         )?;
         // Started now so that the local service can hold its weak handle.
         write.start(flush_first.then_some(WriteCommand::Flush))?;
@@ -643,7 +643,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
             self.conf.local_spawner()?,
             self.conf.local_channel(),
-            self.constants.nb_loop,
+            self.constants.loops.local,
         )?;
         let reader = ReadService::new(cref, peer.clone(), read_stream, local, ctx);
         let mut read = ServiceSlot::new(
@@ -1087,7 +1087,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.sender.clone(),
                 self.conf.global_spawner()?,
                 self.conf.global_channel(),
-                self.constants.nb_loop,
+                self.constants.loops.global,
             )
         });
         match slot {

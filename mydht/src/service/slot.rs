@@ -19,10 +19,15 @@ enum State<S, D, R, H> {
 ///
 /// Commands go through [`send`](Self::send): while the service loop runs
 /// they are queued and the service is woken; once the loop has ended (a
-/// `Blocker` ends as soon as its queue is empty, a loop with an iteration
-/// count ends after it) the service is spawned again on its saved state with
-/// the command as its first. So the same owner code drives a service inline,
-/// on a thread, restartable or as a coroutine.
+/// `Blocker` ends as soon as its queue is empty) the service is spawned
+/// again on its saved state with the command as its first. So the same
+/// owner code drives a service inline, on a thread, restartable or as a
+/// coroutine.
+///
+/// The iteration count is kept here, not by the spawner: after that many
+/// commands the slot stops the loop (which first takes what is queued) and
+/// spawns it again on its state, so no command waits in a channel nobody
+/// reads.
 pub struct ServiceSlot<S, D, Sp, Ch>
 where
     S: Service,
@@ -33,7 +38,11 @@ where
     spawner: Sp,
     send: Ch::Send,
     state: State<S, D, Ch::Recv, Sp::Handle>,
+    /// Commands after which the loop is stopped and spawned again (0:
+    /// never).
     nb_loop: usize,
+    /// Commands given to the running loop.
+    since_spawn: usize,
     /// The end result of the last loop that failed, for the owner's logs.
     last_error: Option<Error>,
 }
@@ -53,6 +62,7 @@ where
             send,
             state: State::Idle(service, dest, recv),
             nb_loop,
+            since_spawn: 0,
             last_error: None,
         })
     }
@@ -62,7 +72,8 @@ where
         self.reclaim()?;
         match std::mem::replace(&mut self.state, State::Gone) {
             State::Idle(s, d, r) => {
-                let h = self.spawner.spawn(s, d, first, r, self.nb_loop)?;
+                self.since_spawn = usize::from(first.is_some());
+                let h = self.spawner.spawn(s, d, first, r, 0)?;
                 self.state = State::Running(h);
                 Ok(())
             }
@@ -79,6 +90,9 @@ where
     /// Gives `cmd` to the service, spawning it again if its loop ended.
     pub fn send(&mut self, cmd: S::CommandIn) -> Result<()> {
         self.reclaim()?;
+        if self.nb_loop != 0 && self.since_spawn >= self.nb_loop {
+            self.respawn()?;
+        }
         match self.state {
             State::Idle(..) => self.start(Some(cmd)),
             State::Running(_) => self.queue(cmd),
@@ -156,7 +170,26 @@ where
 
     fn queue(&mut self, cmd: S::CommandIn) -> Result<()> {
         self.send.send(cmd)?;
+        self.since_spawn += 1;
         self.unyield()
+    }
+
+    /// Ends the running loop (after what is queued) and keeps its state for
+    /// the next spawn.
+    fn respawn(&mut self) -> Result<()> {
+        if !matches!(self.state, State::Running(_)) {
+            return Ok(());
+        }
+        if let State::Running(h) = std::mem::replace(&mut self.state, State::Gone) {
+            let (s, d, r, end) = h.unwrap_state()?;
+            if let Err(e) = end {
+                if !e.is_yielded() {
+                    self.last_error = Some(e);
+                }
+            }
+            self.state = State::Idle(s, d, r);
+        }
+        Ok(())
     }
 
     /// Takes back the parts of a loop that has ended.
