@@ -7,7 +7,7 @@
 //! timers (authentication deadlines, query expiry).
 //!
 //! A connection is authenticated by the main loop itself (three small
-//! frames, see [`Handshake`](crate::auth::Handshake)); then its read and
+//! frames, see [`crate::auth::Handshake`]); then its read and
 //! write services are spawned with the session shadow, and readiness only
 //! wakes them. Messages for a peer wait in its connection until it is
 //! authenticated. Every service answer comes back here as a
