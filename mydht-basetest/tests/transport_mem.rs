@@ -488,3 +488,12 @@ fn a_dropped_connection_sends_no_more_events_to_its_token() {
     poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
     assert!(events.is_empty(), "stale event for a dropped connection");
 }
+
+#[test]
+fn mem_address_parses_what_it_displays() {
+    use mydht_basetest::transport::MemAddress;
+    let a = MemAddress(42);
+    assert_eq!(a.to_string().parse::<MemAddress>(), Ok(a));
+    assert_eq!("7".parse::<MemAddress>(), Ok(MemAddress(7)));
+    assert!("mem:x".parse::<MemAddress>().is_err());
+}

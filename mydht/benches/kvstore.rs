@@ -73,7 +73,11 @@ fn hop(c: &mut Criterion) {
         b.iter(|| {
             qid += 1;
             out.clear();
-            e.handle(KVStoreCommand::Received(prev.clone(), find(qid, key)), now, &mut out);
+            e.handle(
+                KVStoreCommand::Received(prev.clone(), find(qid, key)),
+                now,
+                &mut out,
+            );
             let found = Msg::Found(qid, vec![target.clone()]);
             e.handle(KVStoreCommand::Received(next.clone(), found), now, &mut out);
             black_box(&out);

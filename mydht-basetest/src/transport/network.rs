@@ -26,6 +26,16 @@ impl fmt::Display for MemAddress {
     }
 }
 
+impl std::str::FromStr for MemAddress {
+    type Err = std::num::ParseIntError;
+
+    /// Parses what `Display` writes, `mem:N` (a node announces its address
+    /// as text).
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        s.strip_prefix("mem:").unwrap_or(s).parse().map(MemAddress)
+    }
+}
+
 /// How a [`MemTransport`] and its streams behave.
 #[derive(Debug, Clone)]
 pub struct MemConfig {
