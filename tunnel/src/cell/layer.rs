@@ -22,6 +22,8 @@ pub(crate) enum Direction {
 
 /// Nonce domain bit of the per-hop filler keystream.
 const FILLER_DOMAIN: u8 = 0x80;
+/// Nonce domain bit of a reply relay's keystream layer ([`StreamLayer`]).
+const STREAM_DOMAIN: u8 = 0x20;
 
 /// ChaCha20 block length: the keystream is addressed in blocks.
 const BLOCK_LEN: usize = 64;
@@ -72,32 +74,15 @@ impl LayerCipher {
     }
 
     fn nonce(&self, counter: u64, domain: u8) -> [u8; NONCE_LEN] {
-        let mut n = [0u8; NONCE_LEN];
-        n[..8].copy_from_slice(&counter.to_le_bytes());
-        n[8] = self.direction as u8 | domain;
-        n
+        nonce(counter, self.direction, domain)
     }
 
     /// Enciphers `cell[TAG_LEN..]` in place and writes its tag in
     /// `cell[..TAG_LEN]`.
     pub(crate) fn seal_in_place(&mut self, counter: u64, cell: &mut [u8]) -> Result<(), CellError> {
-        self.seal_in_place_with(counter, &[], cell)
-    }
-
-    /// [`seal_in_place`](Self::seal_in_place), the tag also covering `aad`
-    /// (bytes not sent in this cell).
-    pub(crate) fn seal_in_place_with(
-        &mut self,
-        counter: u64,
-        aad: &[u8],
-        cell: &mut [u8],
-    ) -> Result<(), CellError> {
         debug_assert!(self.sealing);
         let nonce = self.nonce(counter, 0);
         self.aead.encrypt_init(None, None, Some(&nonce))?;
-        if !aad.is_empty() {
-            self.aead.cipher_update(aad, None)?;
-        }
         let (tag, body) = cell.split_at_mut(TAG_LEN);
         let len = body.len();
         self.aead.cipher_update_inplace(body, len)?;
@@ -109,23 +94,9 @@ impl LayerCipher {
     /// Checks the tag in `cell[..TAG_LEN]` and deciphers `cell[TAG_LEN..]`
     /// in place; on failure the cell content is unspecified.
     pub(crate) fn open_in_place(&mut self, counter: u64, cell: &mut [u8]) -> Result<(), CellError> {
-        self.open_in_place_with(counter, &[], cell)
-    }
-
-    /// [`open_in_place`](Self::open_in_place) of a cell whose tag also
-    /// covers `aad`.
-    pub(crate) fn open_in_place_with(
-        &mut self,
-        counter: u64,
-        aad: &[u8],
-        cell: &mut [u8],
-    ) -> Result<(), CellError> {
         debug_assert!(!self.sealing);
         let nonce = self.nonce(counter, 0);
         self.aead.decrypt_init(None, None, Some(&nonce))?;
-        if !aad.is_empty() {
-            self.aead.cipher_update(aad, None)?;
-        }
         let (tag, body) = cell.split_at_mut(TAG_LEN);
         let len = body.len();
         self.aead.cipher_update_inplace(body, len)?;
@@ -153,7 +124,7 @@ impl LayerCipher {
             expected: u32::MAX as usize,
         })?;
         let nonce = self.nonce(counter, 0);
-        self.xor_stream(block, &nonce, offset % BLOCK_LEN, buf)
+        xor_stream(&mut self.stream, block, &nonce, offset % BLOCK_LEN, buf)
     }
 
     /// Writes into `out` the filler this layer's hop appends to the entry
@@ -162,34 +133,66 @@ impl LayerCipher {
     pub(crate) fn filler(&mut self, counter: u64, out: &mut [u8]) -> Result<(), CellError> {
         out.fill(0);
         let nonce = self.nonce(counter, FILLER_DOMAIN);
-        self.xor_stream(0, &nonce, 0, out)
+        xor_stream(&mut self.stream, 0, &nonce, 0, out)
+    }
+}
+
+/// A reply relay's layer: a bare ChaCha20 keystream, no tag (the link
+/// entries and the exit's tag do the checking, see `reply.rs`). XOR is its
+/// own inverse, so the relay and the sender use the same object.
+pub(crate) struct StreamLayer {
+    stream: CipherCtx,
+    direction: Direction,
+}
+
+impl StreamLayer {
+    /// The keystream layer of `key` in `direction`.
+    pub(crate) fn new(key: &[u8; KEY_LEN], direction: Direction) -> Result<Self, CellError> {
+        let mut stream = CipherCtx::new()?;
+        stream.encrypt_init(Some(Cipher::chacha20()), Some(key), Some(&[0u8; 16]))?;
+        Ok(StreamLayer { stream, direction })
     }
 
-    fn xor_stream(
-        &mut self,
-        block: u32,
-        nonce: &[u8; NONCE_LEN],
-        skip: usize,
-        buf: &mut [u8],
-    ) -> Result<(), CellError> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        // openssl's ChaCha20 IV: 32-bit little-endian block counter, then
-        // the 96-bit nonce.
-        let mut iv = [0u8; 16];
-        iv[..4].copy_from_slice(&block.to_le_bytes());
-        iv[4..].copy_from_slice(nonce);
-        self.stream.encrypt_init(None, None, Some(&iv))?;
-        if skip > 0 {
-            let mut scratch = [0u8; BLOCK_LEN];
-            self.stream
-                .cipher_update_inplace(&mut scratch[..skip], skip)?;
-        }
-        let len = buf.len();
-        self.stream.cipher_update_inplace(buf, len)?;
-        Ok(())
+    /// XORs `buf` with this layer's keystream for cell `counter` (adds or
+    /// removes the layer).
+    pub(crate) fn apply(&mut self, counter: u64, buf: &mut [u8]) -> Result<(), CellError> {
+        let nonce = nonce(counter, self.direction, STREAM_DOMAIN);
+        xor_stream(&mut self.stream, 0, &nonce, 0, buf)
     }
+}
+
+fn nonce(counter: u64, direction: Direction, domain: u8) -> [u8; NONCE_LEN] {
+    let mut n = [0u8; NONCE_LEN];
+    n[..8].copy_from_slice(&counter.to_le_bytes());
+    n[8] = direction as u8 | domain;
+    n
+}
+
+/// XORs `buf` with the ChaCha20 keystream of `stream`'s key under `nonce`,
+/// from byte `skip` of block `block`.
+fn xor_stream(
+    stream: &mut CipherCtx,
+    block: u32,
+    nonce: &[u8; NONCE_LEN],
+    skip: usize,
+    buf: &mut [u8],
+) -> Result<(), CellError> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    // openssl's ChaCha20 IV: 32-bit little-endian block counter, then the
+    // 96-bit nonce.
+    let mut iv = [0u8; 16];
+    iv[..4].copy_from_slice(&block.to_le_bytes());
+    iv[4..].copy_from_slice(nonce);
+    stream.encrypt_init(None, None, Some(&iv))?;
+    if skip > 0 {
+        let mut scratch = [0u8; BLOCK_LEN];
+        stream.cipher_update_inplace(&mut scratch[..skip], skip)?;
+    }
+    let len = buf.len();
+    stream.cipher_update_inplace(buf, len)?;
+    Ok(())
 }
 
 #[cfg(test)]

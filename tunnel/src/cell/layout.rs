@@ -7,7 +7,8 @@
 //!
 //! A reply cell ([`CellLayout::reply`]) has the same size and one more
 //! entry in front, the link entry (see `link.rs`):
-//! `[link entry][entry area][data area]`.
+//! `[link entry][entry area][data area]`; only the exit's entry (the first)
+//! is used, the others are padding under its layer (see `reply.rs`).
 
 use crate::config::TunnelConfig;
 use crate::crypto::TAG_LEN;

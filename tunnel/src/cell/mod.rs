@@ -2,12 +2,13 @@
 //! a tunnel's payload after its header.
 //!
 //! Every cell has the same length at every hop ([`CellLayout`]). Each layer
-//! of the onion puts a Poly1305 tag over the whole cell, so every hop checks
-//! every cell it forwards: a changed, dropped, reordered or replayed cell is
-//! refused at the next hop, and a per-layer end flag lets every hop of the
-//! query direction tell a clean end from a cut stream. Reply cells carry a
-//! link entry in front (`link.rs`), sealed per link of the reply route, which
-//! gives every reply hop the same checks.
+//! of a query onion puts a Poly1305 tag over the whole cell, so every hop
+//! checks every cell it forwards: a changed, dropped, reordered or replayed
+//! cell is refused at the next hop, and a per-layer end flag lets every hop
+//! of the query direction tell a clean end from a cut stream. Reply cells
+//! carry a link entry in front (`link.rs`), sealed per link of the reply
+//! route, which gives every reply hop the same checks; there only the
+//! exit's layer has a tag, the relays' layers are keystreams (`reply.rs`).
 //!
 //! Per-cell transforms are plain state machines ([`SealCell`],
 //! [`TransformCell`], [`OpenCell`]); the stream layers [`CellWriter`],

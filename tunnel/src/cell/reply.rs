@@ -7,16 +7,19 @@
 //! `link.rs`): a changed byte or a cut, even at a cell
 //! boundary, is refused by the hop that receives it.
 //!
-//! Behind the link entry, a reply relay shifts the slots one entry right,
-//! dropping the last one, puts its own entry in front and seals the rest of
-//! the cell under its reply key, its tag also covering the dropped slot:
-//! the cell keeps its length. Every dropped slot derives from keys the
-//! sender holds, so the sender recomputes it and checks every layer, the
-//! exit's included.
+//! Only the exit's layer has a tag (the first entry). A reply relay's layer
+//! is a bare ChaCha20 keystream over everything behind the link entry, the
+//! exit's entry included: its own tag would detect nothing more, since the
+//! link entries catch any change on a link and the exit's tag, which the
+//! sender checks after removing every layer, catches any change a
+//! dishonest relay makes and hides under a re-sealed link entry (the
+//! keystream layers carry a flipped bit through unchanged). The entry area
+//! keeps its size (the query layout's), its slots behind the exit's entry
+//! unused: zeros under the exit's layer, so random to every relay.
 
 use crate::crypto::{KEY_LEN, TAG_LEN};
 
-use super::layer::{Direction, LayerCipher};
+use super::layer::{Direction, LayerCipher, StreamLayer};
 use super::link::LinkCipher;
 use super::onion::{check_cell, next_counter};
 use super::{CellEnd, CellError, CellInfo, CellLayout, OpenCell, SealCell, TransformCell};
@@ -81,11 +84,11 @@ impl SealCell for ReplyCellSealer {
     }
 }
 
-/// A reply relay's side: checks the incoming link entry, adds its layer,
-/// seals the outgoing link entry.
+/// A reply relay's side: checks the incoming link entry, adds its layer (a
+/// keystream, no tag), seals the outgoing link entry.
 pub struct ReplyCellWrapper {
     layout: CellLayout,
-    layer: LayerCipher,
+    layer: StreamLayer,
     link_in: LinkCipher,
     link_out: LinkCipher,
     counter: u64,
@@ -104,7 +107,7 @@ impl ReplyCellWrapper {
     ) -> Result<Self, CellError> {
         Ok(ReplyCellWrapper {
             layout: layout.reply(),
-            layer: LayerCipher::sealing(reply_key, Direction::Reply)?,
+            layer: StreamLayer::new(reply_key, Direction::Reply)?,
             link_in: LinkCipher::opening(link_in)?,
             link_out: LinkCipher::sealing(link_out)?,
             counter: 0,
@@ -122,34 +125,22 @@ impl TransformCell for ReplyCellWrapper {
         let next = next_counter(self.counter)?;
         let c = self.counter;
         let last = self.link_in.open(c, cell)?;
-        let entries = self.layout.entries_len();
-        let layered = &mut cell[LINK_ENTRY_LEN..];
-        // The dropped slot is authenticated (not sent): the sender
-        // recomputes it, so a change to it is still caught.
-        let mut dropped = [0u8; ENTRY_LEN];
-        dropped.copy_from_slice(&layered[entries - ENTRY_LEN..entries]);
-        layered.copy_within(0..entries - ENTRY_LEN, ENTRY_LEN);
-        // The end travels in the link entries; the layer's info stays empty.
-        layered[TAG_LEN..ENTRY_LEN].copy_from_slice(&CellInfo::default().encode());
-        self.layer.seal_in_place_with(c, &dropped, layered)?;
+        self.layer.apply(c, &mut cell[LINK_ENTRY_LEN..])?;
         self.link_out.seal(c, cell, last)?;
         self.counter = next;
         Ok(if last { CellEnd::Last } else { CellEnd::More })
     }
 }
 
-/// The sender's side of a reply: checks and removes the layers of every
-/// reply relay, then the exit's.
+/// The sender's side of a reply: checks the last link entry, removes every
+/// reply relay's keystream, then checks and opens the exit's layer.
 pub struct ReplyCellOpener {
     layout: CellLayout,
     link: LinkCipher,
     exit: LayerCipher,
-    /// Reply relays from the exit towards the sender.
-    relays: Vec<LayerCipher>,
+    /// Reply relays' layers; their order does not matter (XORs commute).
+    relays: Vec<StreamLayer>,
     counter: u64,
-    /// Per cell: the slots the relays dropped, in relay order.
-    dropped: Vec<u8>,
-    trail: Vec<u8>,
 }
 
 impl ReplyCellOpener {
@@ -171,39 +162,15 @@ impl ReplyCellOpener {
         }
         let relays = relay_keys
             .iter()
-            .map(|k| LayerCipher::opening(k, Direction::Reply))
+            .map(|k| StreamLayer::new(k, Direction::Reply))
             .collect::<Result<Vec<_>, _>>()?;
-        let m = relays.len();
         Ok(ReplyCellOpener {
             layout: layout.reply(),
             link: LinkCipher::opening(link_key)?,
             exit: LayerCipher::opening(exit_key, Direction::Reply)?,
             relays,
             counter: 0,
-            dropped: vec![0; m * ENTRY_LEN],
-            trail: vec![0; m * ENTRY_LEN],
         })
-    }
-
-    /// Recomputes the slot each relay dropped from cell `counter`.
-    fn build_dropped(&mut self) -> Result<(), CellError> {
-        let l = self.layout.max_layers();
-        let m = self.relays.len();
-        let c = self.counter;
-        // The last `m` slots of the exit's cell: its zero slots enciphered.
-        self.trail.fill(0);
-        self.exit
-            .apply_keystream(c, (l - m) * ENTRY_LEN - TAG_LEN, &mut self.trail)?;
-        for j in 0..m {
-            // `trail` holds the last `m - j` slots of what relay j received;
-            // it drops the last and enciphers the rest one slot further on.
-            let keep = (m - j - 1) * ENTRY_LEN;
-            self.dropped[j * ENTRY_LEN..(j + 1) * ENTRY_LEN]
-                .copy_from_slice(&self.trail[keep..keep + ENTRY_LEN]);
-            let offset = (l - m + j + 1) * ENTRY_LEN - TAG_LEN;
-            self.relays[j].apply_keystream(c, offset, &mut self.trail[..keep])?;
-        }
-        Ok(())
     }
 }
 
@@ -216,15 +183,10 @@ impl OpenCell for ReplyCellOpener {
         check_cell(&self.layout, cell)?;
         let next = next_counter(self.counter)?;
         let c = self.counter;
-        let entries = self.layout.entries_len();
         let last = self.link.open(c, cell)?;
-        self.build_dropped()?;
         let layered = &mut cell[LINK_ENTRY_LEN..];
-        for j in (0..self.relays.len()).rev() {
-            let dropped = &self.dropped[j * ENTRY_LEN..(j + 1) * ENTRY_LEN];
-            self.relays[j].open_in_place_with(c, dropped, layered)?;
-            layered.copy_within(ENTRY_LEN..entries, 0);
-            layered[entries - ENTRY_LEN..entries].copy_from_slice(dropped);
+        for relay in &mut self.relays {
+            relay.apply(c, layered)?;
         }
         self.exit.open_in_place(c, layered)?;
         let info = CellInfo::decode(&layered[TAG_LEN..ENTRY_LEN], self.layout.data_capacity(), c)?;
@@ -286,6 +248,31 @@ mod tests {
                 "byte {pos}"
             );
         }
+    }
+
+    #[test]
+    fn a_relay_re_enciphers_everything_behind_the_link_entry() {
+        // The exit's tag and entries included: nothing of what the relay
+        // received is visible in what it sends, so the two links' cells
+        // cannot be matched.
+        let (mut exit, mut relay, _) = route();
+        let mut cell = vec![0u8; CELL];
+        exit.seal(&mut cell, 0, true).unwrap();
+        let received = cell.clone();
+        assert_eq!(relay.transform(&mut cell).unwrap(), CellEnd::Last);
+        let mut keystream = vec![0u8; CELL - LINK_ENTRY_LEN];
+        StreamLayer::new(&[2u8; KEY_LEN], Direction::Reply)
+            .unwrap()
+            .apply(0, &mut keystream)
+            .unwrap();
+        for (i, k) in keystream.iter().enumerate() {
+            let at = LINK_ENTRY_LEN + i;
+            assert_eq!(received[at] ^ cell[at], *k, "byte {at}");
+        }
+        let same = (LINK_ENTRY_LEN..CELL)
+            .filter(|&i| received[i] == cell[i])
+            .count();
+        assert!(same < 8, "{same} bytes unchanged");
     }
 
     #[test]
