@@ -48,9 +48,10 @@ pub struct FrameReader {
     max_len: usize,
     state: State,
     prefix: [u8; LEN_PREFIX],
-    /// Grows as bytes arrive (never to a claimed length up front).
+    /// Grows as bytes arrive (never to a claimed length up front); kept
+    /// between frames up to `RETAINED_CAPACITY`.
     body: Vec<u8>,
-    /// Bytes of `body` received (the rest is zeroed room).
+    /// Bytes of this frame received into `body` (the rest is room).
     filled: usize,
 }
 
@@ -130,7 +131,9 @@ impl FrameReader {
                         let step = self.filled.max(MIN_GROWTH).min(len - self.filled);
                         self.body.resize(self.filled + step, 0);
                     }
-                    let n = match retry(|| r.read(&mut self.body[self.filled..])) {
+                    // Room kept from an earlier frame may go past this one.
+                    let end = len.min(self.body.len());
+                    let n = match retry(|| r.read(&mut self.body[self.filled..end])) {
                         Ok(n) => n,
                         Err(e) => return Err(self.fail_io(e)),
                     };
@@ -164,7 +167,8 @@ impl FrameReader {
     }
 
     fn start_next(&mut self) {
-        self.body.clear();
+        // The room stays initialised for the next frame: no zeroing again.
+        self.body.truncate(RETAINED_CAPACITY);
         if self.body.capacity() > RETAINED_CAPACITY {
             self.body.shrink_to(RETAINED_CAPACITY);
         }
@@ -184,5 +188,31 @@ impl FrameReader {
     fn fail(&mut self, e: Error) -> Error {
         self.state = State::Failed(e.clone());
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameWriter;
+
+    /// The room kept from a big frame must not let the next, smaller frame
+    /// read into what follows it on the stream (an attachment, say).
+    #[test]
+    fn kept_room_stops_at_the_frame_end() {
+        let mut writer = FrameWriter::new(1 << 20);
+        writer.push_frame(&[9; 100 << 10]).expect("big");
+        writer.push_frame(b"abc").expect("small");
+        let mut wire = Vec::new();
+        writer.write_to(&mut wire).expect("write");
+        wire.extend_from_slice(b"tail");
+
+        let mut reader = FrameReader::new(1 << 20);
+        let mut stream = &wire[..];
+        let big = reader.read_frame(&mut stream).expect("read").expect("big");
+        assert_eq!(big.len(), 100 << 10);
+        let small = reader.read_frame(&mut stream).expect("read");
+        assert_eq!(small, Some(&b"abc"[..]));
+        assert_eq!(stream, b"tail");
     }
 }

@@ -40,6 +40,11 @@ pub enum WriteCommand<C: MyDHTConf> {
     Flush,
 }
 
+/// Bytes encoded before they are written: enough for the shadow's chunks to
+/// fill, small enough that the frame buffer is reused rather than grown to
+/// the frame maximum (see `FrameWriter::push_msg`).
+const WRITE_BATCH: usize = 64 << 10;
+
 type Stream<C> = CompW<
     TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::WriteStream>,
     <<C as MyDHTConf>::Shadow as Shadow>::Writer,
@@ -91,6 +96,9 @@ impl<C: MyDHTConf> WriteService<C> {
     fn pump<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
         loop {
             while let Some(msg) = self.queue.front() {
+                if self.frames.pending() >= WRITE_BATCH {
+                    break;
+                }
                 match self.frames.push_msg(&self.enc, msg) {
                     Ok(()) => {}
                     // Write what is pending first.
