@@ -40,10 +40,11 @@ pub enum WriteCommand<C: MyDHTConf> {
     Flush,
 }
 
-/// Bytes encoded before they are written: enough for the shadow's chunks to
-/// fill, small enough that the frame buffer is reused rather than grown to
-/// the frame maximum (see `FrameWriter::push_msg`).
-const WRITE_BATCH: usize = 64 << 10;
+/// Bytes encoded before they are written (and the shadow flushed): a few
+/// bulk messages, so their chunks are full rather than one short chunk per
+/// message, yet few enough that the frame buffer (this plus one frame) stays
+/// within the capacity it keeps instead of growing to the frame maximum.
+const WRITE_BATCH: usize = 128 << 10;
 
 type Stream<C> = CompW<
     TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::WriteStream>,
