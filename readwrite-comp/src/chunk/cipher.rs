@@ -26,6 +26,30 @@ pub trait ChunkCipher {
         tag: &mut [u8],
     ) -> io::Result<()>;
 
+    /// As [`seal`](ChunkCipher::seal) on a copy of `src` put in `dst`
+    /// (`InvalidInput` if their lengths differ). The default copies, then
+    /// seals in place; a cipher that can transform out of place overrides it
+    /// and saves the copy (the chunk writer uses it when a caller's buffer
+    /// holds a whole chunk).
+    fn seal_from(
+        &mut self,
+        chunk_index: u64,
+        last: bool,
+        aad: &[u8],
+        src: &[u8],
+        dst: &mut [u8],
+        tag: &mut [u8],
+    ) -> io::Result<()> {
+        if src.len() != dst.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seal_from: source and destination lengths differ",
+            ));
+        }
+        dst.copy_from_slice(src);
+        self.seal(chunk_index, last, aad, dst, tag)
+    }
+
     /// Checks `tag` and restores `data` in place; a chunk that does not
     /// authenticate is an error of kind `InvalidData`.
     fn open(
@@ -73,6 +97,18 @@ impl<C: ChunkCipher + ?Sized> ChunkCipher for Box<C> {
         tag: &mut [u8],
     ) -> io::Result<()> {
         (**self).seal(chunk_index, last, aad, data, tag)
+    }
+
+    fn seal_from(
+        &mut self,
+        chunk_index: u64,
+        last: bool,
+        aad: &[u8],
+        src: &[u8],
+        dst: &mut [u8],
+        tag: &mut [u8],
+    ) -> io::Result<()> {
+        (**self).seal_from(chunk_index, last, aad, src, dst, tag)
     }
 
     fn open(

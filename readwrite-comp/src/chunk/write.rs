@@ -11,8 +11,10 @@ use std::ops::Range;
 ///
 /// Data is copied once into a chunk buffer, sealed there in place when the
 /// chunk is full (and more data comes), on [`flush_into`](ExtWrite::flush_into),
-/// or on [`write_end`](ExtWrite::write_end), which seals the last chunk. The
-/// header step writes nothing.
+/// or on [`write_end`](ExtWrite::write_end), which seals the last chunk; in
+/// variable mode a write holding more than a whole chunk has that chunk
+/// sealed from the caller's buffer into the chunk buffer instead
+/// ([`ChunkCipher::seal_from`]). The header step writes nothing.
 ///
 /// ```
 /// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
@@ -125,6 +127,32 @@ impl<C: ChunkCipher> ChunkW<C> {
     }
 }
 
+impl<C: ChunkCipher> ChunkW<C> {
+    /// Variable mode, nothing buffered: seals `data` (one full chunk, not
+    /// the last) out of place into the chunk buffer and queues it in `out`.
+    fn seal_from(&mut self, data: &[u8]) -> io::Result<()> {
+        let index = self.next_index;
+        let next = index
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
+        let len = data.len();
+        let tag_len = self.layout.tag_len;
+        self.buf[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, false));
+        let (header, rest) = self.buf.split_at_mut(CHUNK_HEADER_LEN);
+        let (dst, rest) = rest.split_at_mut(len);
+        if let Err(e) = self
+            .cipher
+            .seal_from(index, false, header, data, dst, &mut rest[..tag_len])
+        {
+            self.broken = true;
+            return Err(e);
+        }
+        self.next_index = next;
+        self.out = 0..CHUNK_HEADER_LEN + len + tag_len;
+        Ok(())
+    }
+}
+
 impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
     fn write_header(&mut self, _: &mut dyn Write) -> io::Result<()> {
         self.check()
@@ -141,6 +169,13 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             // message is never an extra empty one.
             self.seal(false)?;
             self.drain(w)?;
+        }
+        if self.filled == 0 && self.layout.cell.is_none() && buf.len() > self.layout.capacity {
+            // A whole chunk with more data after it: sealed straight from
+            // the caller's buffer, saving the copy into the chunk buffer.
+            let n = self.layout.capacity;
+            self.seal_from(&buf[..n])?;
+            return Ok(n);
         }
         let at = CHUNK_HEADER_LEN + self.filled;
         let n = buf.len().min(self.layout.capacity - self.filled);
@@ -181,5 +216,67 @@ impl<C> fmt::Debug for ChunkW<C> {
             .field("pending", &self.out.len())
             .field("next_index", &self.next_index)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChunkR, CompR, CompW};
+    use std::io::Read;
+
+    /// XORs data with the chunk index; the tag is the data's byte sum. Only
+    /// in-place sealing: `seal_from` is the trait's default.
+    struct Xor;
+
+    impl ChunkCipher for Xor {
+        fn tag_len(&self) -> usize {
+            1
+        }
+        fn seal(
+            &mut self,
+            i: u64,
+            _: bool,
+            _: &[u8],
+            d: &mut [u8],
+            t: &mut [u8],
+        ) -> io::Result<()> {
+            t[0] = d.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+            d.iter_mut().for_each(|b| *b ^= i as u8 + 1);
+            Ok(())
+        }
+        fn open(&mut self, i: u64, _: bool, _: &[u8], d: &mut [u8], t: &[u8]) -> io::Result<()> {
+            d.iter_mut().for_each(|b| *b ^= i as u8 + 1);
+            let sum = d.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+            if sum == t[0] {
+                Ok(())
+            } else {
+                Err(io::ErrorKind::InvalidData.into())
+            }
+        }
+    }
+
+    const MODE: ChunkMode = ChunkMode::Variable { max_chunk: 64 };
+
+    fn wire(message: &[u8], step: usize) -> Vec<u8> {
+        let mut w = CompW::new(Vec::new(), ChunkW::new(Xor, MODE).expect("writer"));
+        for part in message.chunks(step) {
+            w.write_all(part).expect("write");
+        }
+        w.write_end().expect("end");
+        w.into_inner()
+    }
+
+    /// A write of several whole chunks (sealed from the caller's buffer)
+    /// gives the bytes small writes (sealed in place) give, and reads back.
+    #[test]
+    fn whole_chunks_sealed_from_the_callers_buffer_match() {
+        let message: Vec<u8> = (0..64 * 3 + 10).map(|i| i as u8).collect();
+        let direct = wire(&message, message.len());
+        assert_eq!(direct, wire(&message, 7));
+        let mut r = CompR::new(&direct[..], ChunkR::new(Xor, MODE).expect("reader"));
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).expect("read");
+        assert_eq!(got, message);
     }
 }
