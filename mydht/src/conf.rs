@@ -22,8 +22,8 @@ use crate::identity::{Identity, PeerInfo};
 use crate::mainloop::{ConnectedRoute, MainLoopSender};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
-    ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, ReadService, Reply,
-    WriteCommand, WriteService,
+    AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,
+    PeerMgmtCommand, PeerMgmtService, ReadService, Reply, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -67,6 +67,9 @@ pub struct NodeConstants {
     /// Most connected peers; past it, peer management priorities decide
     /// (see [`PeerVerdict::Priority`]).
     pub max_peers: usize,
+    /// An authenticated connection whose peer management verdict has not
+    /// come within this time is rejected.
+    pub verdict_timeout: Duration,
     /// A local service's reply to its own peer goes straight to the write
     /// service (when both run on threads) instead of through the main
     /// loop: one hop less, but no batching with the loop's other messages
@@ -92,6 +95,7 @@ impl Default for NodeConstants {
             refresh: Duration::from_millis(100),
             peer_store_capacity: 4096,
             max_peers: 1024,
+            verdict_timeout: Duration::from_secs(5),
             direct_replies: false,
         }
     }
@@ -112,6 +116,8 @@ pub struct ServiceLoops {
     pub api: usize,
     /// The peer store.
     pub peer_store: usize,
+    /// Peer management.
+    pub peer_mgmt: usize,
 }
 
 /// What peer management decides for an authenticated peer.
@@ -198,6 +204,15 @@ pub trait MyDHTConf: Sized + Send + 'static {
         ChannelRecv<Self::PeerStoreChannel, PeerStoreCommand>,
     >;
 
+    /// Feeds peer management.
+    type PeerMgmtChannel: SpawnChannel<PeerMgmtCommand>;
+    /// Runs peer management.
+    type PeerMgmtSpawn: Spawner<
+        PeerMgmtService,
+        MainLoopSender<Self>,
+        ChannelRecv<Self::PeerMgmtChannel, PeerMgmtCommand>,
+    >;
+
     /// The read spawner.
     fn read_spawner(&mut self) -> Result<Self::ReadSpawn>;
     /// The write spawner.
@@ -220,6 +235,10 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn peer_store_spawner(&mut self) -> Result<Self::PeerStoreSpawn>;
     /// The peer store channel kind.
     fn peer_store_channel(&mut self) -> Self::PeerStoreChannel;
+    /// The peer management spawner.
+    fn peer_mgmt_spawner(&mut self) -> Result<Self::PeerMgmtSpawn>;
+    /// The peer management channel kind.
+    fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel;
     /// True when the services run on other threads than the main loop: they
     /// may then wait on a full main loop channel instead of failing.
     fn services_on_threads(&self) -> bool;
@@ -238,12 +257,13 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService>;
     /// The local service of the connection of `me` with `with`.
     fn init_local(&mut self, me: &PeerInfo, with: &PeerInfo) -> Result<Self::LocalService>;
-    /// Peer management: called once a peer is authenticated, before its
-    /// services start. A rejected peer's connection is closed at once; see
-    /// [`PeerVerdict`] for priorities.
-    fn accept_peer(&mut self, me: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
-        let _ = (me, peer);
-        PeerVerdict::Accept
+    /// Peer management, run by [`PeerMgmtService`]: asked once a peer is
+    /// authenticated, before its services start (a closure
+    /// `|me, peer| PeerVerdict` will do). A rejected peer's connection is
+    /// closed; see [`PeerVerdict`] for priorities. Called again when its
+    /// service's thread died. The default accepts every peer.
+    fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+        Ok(Box::new(AcceptAll))
     }
     /// Sizes and timeouts.
     fn constants(&self) -> NodeConstants {

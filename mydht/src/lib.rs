@@ -44,5 +44,8 @@ pub use mainloop::{start_loop, NodeHandle, PeerCount};
 pub use msgenc::{Bincode, Json};
 pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
 pub use service::peer_store::PeerStoreService;
-pub use service::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+pub use service::{
+    AcceptAll, GlobalCommand, LocalCommand, PeerManager, PeerMgmtService, PeerStatus, QueryId,
+    Reply,
+};
 pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};

@@ -6,8 +6,11 @@ mod node_common;
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
-use mydht::{Bincode, MyDHTConf, PeerCount, PeerId, PeerInfo, PeerVerdict, SessionShadow};
+use mydht::{
+    Bincode, MyDHTConf, PeerCount, PeerId, PeerInfo, PeerManager, PeerVerdict, SessionShadow,
+};
 use mydht_base::{Peer, Result};
 use mydht_tcp::TcpTransport;
 use node_common::app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
@@ -19,46 +22,80 @@ fn loopback() -> Result<TcpTransport> {
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 
-/// A touch node refusing the peers of a shared list.
-struct Guarded {
-    refused: Arc<Mutex<Vec<PeerId>>>,
+/// What the tests see of a guard node: the peers it refuses, the thread
+/// its main loop runs on, and what its peer manager did where.
+#[derive(Default)]
+struct Watch {
+    refused: Vec<PeerId>,
+    loop_thread: Option<ThreadId>,
+    manager_threads: Vec<ThreadId>,
+    online: Vec<PeerId>,
+    offline: Vec<PeerId>,
 }
 
-impl MyDHTConf for Guarded {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::threaded!();
+/// A peer manager refusing the peers of the shared watch's list.
+struct Guard(Arc<Mutex<Watch>>);
 
-    fn init_transport(&mut self) -> Result<TcpTransport> {
-        loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal(*me.get_id(), PhantomData))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal(*me.get_id(), PhantomData))
-    }
-    fn accept_peer(&mut self, _: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
-        let refused = self.refused.lock().expect("refused list");
-        if refused.contains(peer.get_id()) {
+impl PeerManager for Guard {
+    fn accept(&mut self, _: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
+        let mut w = self.0.lock().expect("watch");
+        w.manager_threads.push(std::thread::current().id());
+        if w.refused.contains(peer.get_id()) {
             PeerVerdict::Reject
         } else {
             PeerVerdict::Accept
         }
     }
+    fn online(&mut self, peer: &PeerInfo) {
+        self.0.lock().expect("watch").online.push(*peer.get_id());
+    }
+    fn offline(&mut self, peer: &PeerInfo) {
+        self.0.lock().expect("watch").offline.push(*peer.get_id());
+    }
 }
+
+/// A touch node under `$profile` whose peer management is a [`Guard`].
+macro_rules! guarded_conf {
+    ($name:ident, $profile:ident) => {
+        struct $name(Arc<Mutex<Watch>>);
+
+        impl MyDHTConf for $name {
+            type Transport = TcpTransport;
+            type MsgEnc = Bincode;
+            type Shadow = SessionShadow;
+            type ProtoMsg = TouchMsg;
+            type GlobalCmd = Touch;
+            type ApiReply = Touched;
+            type GlobalService = TouchGlobal<Self>;
+            type LocalService = TouchLocal<Self>;
+            mydht::$profile!();
+
+            fn init_transport(&mut self) -> Result<TcpTransport> {
+                // Called on the main loop's thread.
+                self.0.lock().expect("watch").loop_thread = Some(std::thread::current().id());
+                loopback()
+            }
+            fn init_msg_enc(&mut self) -> Bincode {
+                Bincode
+            }
+            fn init_shadow(&mut self) -> SessionShadow {
+                SessionShadow::default()
+            }
+            fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+                Ok(TouchGlobal(*me.get_id(), PhantomData))
+            }
+            fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+                Ok(TouchLocal(*me.get_id(), PhantomData))
+            }
+            fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+                Ok(Box::new(Guard(self.0.clone())))
+            }
+        }
+    };
+}
+
+guarded_conf!(Guarded, threaded);
+guarded_conf!(GuardedRestartable, restartable);
 
 /// A touch node keeping one peer, the highest ranked: peers of a shared
 /// list rank 5, the others 1.
@@ -98,13 +135,17 @@ impl MyDHTConf for Ranked {
             ..mydht::NodeConstants::default()
         }
     }
-    fn accept_peer(&mut self, _: &PeerInfo, peer: &PeerInfo) -> PeerVerdict {
-        let preferred = self.preferred.lock().expect("preferred list");
-        PeerVerdict::Priority(if preferred.contains(peer.get_id()) {
-            5
-        } else {
-            1
-        })
+    fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+        // The easy way: a closure.
+        let preferred = self.preferred.clone();
+        Ok(Box::new(move |_: &PeerInfo, peer: &PeerInfo| {
+            let preferred = preferred.lock().expect("preferred list");
+            PeerVerdict::Priority(if preferred.contains(peer.get_id()) {
+                5
+            } else {
+                1
+            })
+        }))
     }
 }
 
@@ -149,17 +190,18 @@ fn test_priorities_evict_and_refuse() {
     }
 }
 
-#[test]
-fn test_rejected_peer_is_disconnected() {
-    let refused = Arc::new(Mutex::new(Vec::new()));
-    let guard = mydht::start_loop(Guarded {
-        refused: refused.clone(),
-    })
-    .expect("guard node");
+/// The scenario of the rejection tests: a guard node refusing one of two
+/// peers; gives back what the guard's peer manager saw.
+fn rejected_peer_is_disconnected<G>(make: fn(Arc<Mutex<Watch>>) -> G) -> Watch
+where
+    G: MyDHTConf<GlobalCmd = Touch, ApiReply = Touched>,
+{
+    let watch = Arc::new(Mutex::new(Watch::default()));
+    let guard = mydht::start_loop(make(watch.clone())).expect("guard node");
     let good = mydht::start_loop(ThreadedTcp).expect("good node");
     let bad = mydht::start_loop(ThreadedTcp).expect("bad node");
     let bad_id = *bad.local_peer().get_id();
-    refused.lock().expect("refused list").push(bad_id);
+    watch.lock().expect("watch").refused.push(bad_id);
 
     connect_and_touch(&good, &guard);
 
@@ -193,7 +235,36 @@ fn test_rejected_peer_is_disconnected() {
     assert_eq!(peers.len(), 1);
     assert_eq!(*peers[0].get_id(), good_id);
 
-    for n in [guard.stop(), good.stop(), bad.stop()] {
+    // The good peer leaves: peer management hears it once the guard saw it.
+    good.stop().expect("stop good");
+    guard
+        .wait_peers(PeerCount::AtMost(0), TIMEOUT)
+        .expect("good node offline");
+    for n in [guard.stop(), bad.stop()] {
         n.expect("stop");
     }
+    let watch = std::mem::take(&mut *watch.lock().expect("watch"));
+    assert_eq!(watch.online, vec![good_id]);
+    assert_eq!(watch.offline, vec![good_id]);
+    assert!(watch.manager_threads.len() >= 2, "asked for both peers");
+    watch
+}
+
+#[test]
+fn test_rejected_peer_is_disconnected() {
+    rejected_peer_is_disconnected(Guarded);
+}
+
+#[test]
+fn test_peer_mgmt_on_its_own_thread() {
+    let watch = rejected_peer_is_disconnected(Guarded);
+    let main_loop = watch.loop_thread.expect("loop thread");
+    assert!(watch.manager_threads.iter().all(|t| *t != main_loop));
+}
+
+#[test]
+fn test_peer_mgmt_blocker_on_loop_thread() {
+    let watch = rejected_peer_is_disconnected(GuardedRestartable);
+    let main_loop = watch.loop_thread.expect("loop thread");
+    assert!(watch.manager_threads.iter().all(|t| *t == main_loop));
 }

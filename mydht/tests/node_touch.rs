@@ -37,6 +37,7 @@ fn one_shot() -> mydht::NodeConstants {
         global: 1,
         api: 1,
         peer_store: 1,
+        peer_mgmt: 1,
     };
     mydht::NodeConstants {
         loops: one,

@@ -11,7 +11,7 @@ use mydht_base::service::channel::MpscSend;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnSend, TrySendError};
 
 use super::blocking::Opened;
-use crate::conf::{Address, MyDHTConf};
+use crate::conf::{Address, MyDHTConf, PeerVerdict};
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::peer_store::PeerStoreReply;
 use crate::service::{ApiResult, QueryId, Reply, ReplySlot, WireMessage};
@@ -87,6 +87,13 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     Wire(PeerInfo, WireMessage<C::ProtoMsg>),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
+    /// Peer management's verdict on a connection awaiting it.
+    Verdict {
+        /// The connection.
+        conn: ConnRef,
+        /// What to do with it.
+        verdict: PeerVerdict,
+    },
     /// A connection authenticated by the listener or a connector thread
     /// (blocking transports).
     Opened(Box<Opened<C>>),

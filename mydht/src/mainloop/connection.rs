@@ -115,9 +115,17 @@ pub(crate) struct Open<C: MyDHTConf> {
     pub(crate) outbox: Vec<WireMessage<C::ProtoMsg>>,
 }
 
+/// An authenticated connection waiting for peer management's verdict; its
+/// services start once accepted.
+pub(crate) struct Awaiting<C: MyDHTConf> {
+    pub(crate) hs: Box<Handshaking<C>>,
+    pub(crate) auth: Authenticated,
+}
+
 /// Where a connection stands.
 pub(crate) enum ConnState<C: MyDHTConf> {
     Handshaking(Box<Handshaking<C>>),
+    Awaiting(Box<Awaiting<C>>),
     Open(Box<Open<C>>),
     /// Between the two, while the services are built.
     Switching,
@@ -131,16 +139,26 @@ pub(crate) struct Connection<C: MyDHTConf> {
     pub(crate) pending: VecDeque<WireMessage<C::ProtoMsg>>,
     /// Api connect queries waiting for the authentication.
     pub(crate) waiters: Vec<QueryId>,
-    /// When an unauthenticated connection is dropped.
+    /// When an unauthenticated connection, or one awaiting its verdict, is
+    /// dropped.
     pub(crate) deadline: Instant,
 }
 
 impl<C: MyDHTConf> Connection<C> {
+    /// True while its `deadline` applies: authenticating or awaiting its
+    /// verdict.
+    pub(crate) fn has_deadline(&self) -> bool {
+        matches!(
+            self.state,
+            ConnState::Handshaking(_) | ConnState::Awaiting(_)
+        )
+    }
+
     /// Stops the services of an open connection (joins their threads); the
     /// streams are dropped, which closes the socket.
     pub(crate) fn close(self) -> Result<()> {
         match self.state {
-            ConnState::Handshaking(_) | ConnState::Switching => Ok(()),
+            ConnState::Handshaking(_) | ConnState::Awaiting(_) | ConnState::Switching => Ok(()),
             ConnState::Open(open) => {
                 let Open { read, write, .. } = *open;
                 let r = read.stop();

@@ -19,6 +19,7 @@ mod command;
 mod connection;
 mod handle;
 mod route;
+mod verdict;
 
 pub use blocking::Opened;
 pub use command::{ApiAction, ConnRef, MainLoopCommand, MainLoopSender, PeerCount, ToMainLoop};
@@ -39,7 +40,7 @@ use readwrite_comp::{CompR, CompW};
 use slab::Slab;
 
 use crate::auth::{Authenticated, ChallengeCache, Handshake};
-use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
+use crate::conf::{Address, MyDHTConf, NodeConstants};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::kvstore::{
@@ -47,13 +48,13 @@ use crate::service::kvstore::{
 };
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
 use crate::service::{
-    ApiCommand, ApiResult, ApiService, GlobalCommand, LocalDest, PeerStatus, QueryId, ReadCommand,
-    ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage, WriteCommand,
-    WriteService,
+    ApiCommand, ApiResult, ApiService, GlobalCommand, LocalDest, PeerMgmtCommand, PeerMgmtService,
+    PeerStatus, QueryId, ReadCommand, ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock,
+    WireMessage, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 use blocking::{AuthCtx, Listener};
-use connection::{ConnState, Connection, Handshaking, Open, AUTH_MAX_FRAME};
+use connection::{Awaiting, ConnState, Connection, Handshaking, Open, AUTH_MAX_FRAME};
 use std::thread::JoinHandle;
 
 const LISTENER: Token = Token(0);
@@ -82,6 +83,12 @@ type PeerStoreSlot<C> = ServiceSlot<
     MainLoopSender<C>,
     <C as MyDHTConf>::PeerStoreSpawn,
     <C as MyDHTConf>::PeerStoreChannel,
+>;
+type PeerMgmtSlot<C> = ServiceSlot<
+    PeerMgmtService,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::PeerMgmtSpawn,
+    <C as MyDHTConf>::PeerMgmtChannel,
 >;
 type ApiSlot<C> =
     ServiceSlot<ApiService<C>, NoSend, <C as MyDHTConf>::ApiSpawn, <C as MyDHTConf>::ApiChannel>;
@@ -130,6 +137,7 @@ pub struct MainLoop<C: MyDHTConf> {
     /// Connections with messages in their outbox.
     outboxes: Vec<usize>,
     peer_store: PeerStoreSlot<C>,
+    peer_mgmt: PeerMgmtSlot<C>,
     route: ConnectedRoute,
     next_refresh: Instant,
     discover_turn: usize,
@@ -179,6 +187,13 @@ impl<C: MyDHTConf> MainLoop<C> {
             conf.peer_store_channel(),
             constants.loops.peer_store,
         )?;
+        let peer_mgmt = ServiceSlot::new(
+            PeerMgmtService::new(me.info().clone(), conf.peer_manager()?),
+            sender.clone(),
+            conf.peer_mgmt_spawner()?,
+            conf.peer_mgmt_channel(),
+            constants.loops.peer_mgmt,
+        )?;
         let enc = conf.init_msg_enc();
         let listener = if pollable {
             None
@@ -216,6 +231,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             watchers: Vec::new(),
             outboxes: Vec::new(),
             peer_store,
+            peer_mgmt,
             route,
             next_refresh: Instant::now(),
             discover_turn: 0,
@@ -297,7 +313,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let now = Instant::now();
         let mut next = self.next_tick.min(self.next_refresh);
         for (_, c) in self.conns.iter() {
-            if matches!(c.state, ConnState::Handshaking(_)) && c.deadline < next {
+            if c.has_deadline() && c.deadline < next {
                 next = c.deadline;
             }
         }
@@ -336,18 +352,19 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.tell_peer_store(PeerStoreCommand::Tick(now));
             self.discover();
         }
-        let late: Vec<usize> = self
+        let late: Vec<(usize, bool)> = self
             .conns
             .iter()
-            .filter(|(_, c)| matches!(c.state, ConnState::Handshaking(_)) && c.deadline <= now)
-            .map(|(k, _)| k)
+            .filter(|(_, c)| c.has_deadline() && c.deadline <= now)
+            .map(|(k, c)| (k, matches!(c.state, ConnState::Awaiting(_))))
             .collect();
-        for key in late {
-            let err = Error::new(
-                ErrorKind::Timeout,
-                ErrorLevel::ShutDown,
-                "authentication timed out",
-            );
+        for (key, awaiting) in late {
+            let why = if awaiting {
+                "no peer management verdict in time: rejected"
+            } else {
+                "authentication timed out"
+            };
+            let err = Error::new(ErrorKind::Timeout, ErrorLevel::ShutDown, why);
             self.drop_conn(key, Some(err));
         }
     }
@@ -470,7 +487,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 res.map(|()| None)
             }
             ConnState::Handshaking(hs) => hs.drive(&self.enc, &mut self.challenges, Instant::now()),
-            ConnState::Switching => Ok(None),
+            ConnState::Awaiting(_) | ConnState::Switching => Ok(None),
         };
         match res {
             Ok(None) => {}
@@ -513,82 +530,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.on_authenticated(key, auth);
     }
 
-    /// With `max_peers` peers connected, evicts the lowest-priority one if
-    /// `peer` ranks higher; false when there is no room for `peer`.
-    fn make_room(&mut self, peer: &PeerInfo, priority: u8) -> bool {
-        if self.peers.contains_key(peer.get_id()) || self.peers.len() < self.constants.max_peers {
-            return true;
-        }
-        let lowest = self
-            .peers
-            .values()
-            .min_by_key(|p| p.priority)
-            .map(|p| (p.conn, p.priority, *p.info.get_id()));
-        match lowest {
-            Some((conn, lowest, id)) if lowest < priority => {
-                slog::info!(self.logger, "peer evicted for a higher priority one"; "peer" => %id);
-                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "evicted");
-                self.drop_conn(conn, Some(e));
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Spawns the services of a newly authenticated connection and sends
-    /// what waited for it.
-    fn on_authenticated(&mut self, key: usize, auth: Authenticated) {
-        let peer = auth.peer.clone();
-        if peer.get_id() == self.me.info().get_id() {
-            let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "connected to itself");
-            return self.drop_conn(key, Some(e));
-        }
-        let priority = match self.conf.accept_peer(self.me.info(), &peer) {
-            PeerVerdict::Accept => 0,
-            PeerVerdict::Priority(p) => p,
-            PeerVerdict::Reject => {
-                slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
-                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "peer rejected");
-                return self.drop_conn(key, Some(e));
-            }
-        };
-        if !self.make_room(&peer, priority) {
-            let e = Error::new(
-                ErrorKind::Auth,
-                ErrorLevel::ShutDown,
-                "no room for the peer",
-            );
-            return self.drop_conn(key, Some(e));
-        }
-        match self.open(key, auth) {
-            Ok(()) => {}
-            Err(e) => return self.drop_conn(key, Some(e)),
-        }
-        slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
-        if let Ok(addr) = peer.get_address().parse::<Address<C>>() {
-            self.addresses.insert(addr, key);
-        }
-        self.peers.insert(
-            *peer.get_id(),
-            PeerEntry {
-                info: peer.clone(),
-                conn: key,
-                priority,
-            },
-        );
-        if let Some(conn) = self.conns.get_mut(key) {
-            let waiters = std::mem::take(&mut conn.waiters);
-            for qid in waiters {
-                self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer.clone()))));
-            }
-        }
-        self.check_watchers();
-        self.route.add(peer.clone());
-        self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
-        self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
-    }
-
-    fn open(&mut self, key: usize, auth: Authenticated) -> Result<()> {
+    fn open(&mut self, key: usize) -> Result<()> {
         let conn = self.conns.get_mut(key).ok_or_else(|| {
             Error::new(
                 ErrorKind::Other,
@@ -599,14 +541,16 @@ impl<C: MyDHTConf> MainLoop<C> {
         let cref = ConnRef { key, id: conn.id };
         // `Switching` until the open state is built: on an error the
         // connection is dropped in that state.
-        let ConnState::Handshaking(hs) = std::mem::replace(&mut conn.state, ConnState::Switching)
+        let ConnState::Awaiting(awaiting) =
+            std::mem::replace(&mut conn.state, ConnState::Switching)
         else {
             return Err(Error::new(
                 ErrorKind::Other,
                 ErrorLevel::ShutDown,
-                "connection is not authenticating",
+                "connection is not awaiting its verdict",
             ));
         };
+        let Awaiting { hs, auth } = *awaiting;
         let Handshaking {
             read,
             write,
@@ -707,6 +651,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.route.remove(peer.get_id());
                 slog::debug!(self.logger, "peer offline"; "peer" => %peer.get_id());
                 self.check_watchers();
+                self.tell_peer_mgmt(PeerMgmtCommand::PeerOffline(peer.clone()));
                 self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Offline));
             }
         }
@@ -738,6 +683,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             MainLoopCommand::PeerStore(replies) => {
                 replies.into_iter().for_each(|r| self.on_peer_store(r))
             }
+            MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict),
             MainLoopCommand::Opened(opened) => self.on_opened(*opened),
             MainLoopCommand::ConnectFailed { qid, error } => {
                 if let Some(qid) = qid {
@@ -1121,6 +1067,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
         let g = self.global.stop();
         let p = self.peer_store.stop();
+        let m = self.peer_mgmt.stop();
         let a = self.api.stop();
         if let Some(listener) = self.listener.take() {
             listener.stop(&*self.transport, &self.logger);
@@ -1136,6 +1083,6 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
         }
         slog::info!(self.logger, "node stopped");
-        g.and(p).and(a)
+        g.and(p).and(m).and(a)
     }
 }

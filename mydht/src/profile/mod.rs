@@ -1,7 +1,7 @@
 //! Execution profiles: the spawners and channels of every service, written
 //! by one macro call inside `impl MyDHTConf for ... { }`.
 //!
-//! | profile | read, write | local | global, peer store | api | channels |
+//! | profile | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|
 //! | [`threaded!`](crate::threaded) | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
@@ -38,6 +38,16 @@ macro_rules! __profile {
             Ok(Default::default())
         }
         fn peer_store_channel(&mut self) -> Self::PeerStoreChannel {
+            $crate::profile::__private::$chan::new(
+                <Self as $crate::MyDHTConf>::constants(self).service_channel,
+            )
+        }
+        type PeerMgmtChannel = $crate::profile::__private::$chan;
+        type PeerMgmtSpawn = $crate::profile::__private::$global;
+        fn peer_mgmt_spawner(&mut self) -> $crate::profile::__private::Result<Self::PeerMgmtSpawn> {
+            Ok(Default::default())
+        }
+        fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel {
             $crate::profile::__private::$chan::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )

@@ -8,7 +8,9 @@
 //!   what the node sends to that peer;
 //! - the local service (the application's, per connection) and the global
 //!   service (the application's shared state), which answer with [`Reply`];
-//! - [`ApiService`]: query bookkeeping, reply collection and expiry.
+//! - [`ApiService`]: query bookkeeping, reply collection and expiry;
+//! - [`PeerMgmtService`]: peer management, a [`PeerVerdict`](crate::PeerVerdict)
+//!   per authenticated peer from the application's [`PeerManager`].
 //!
 //! [`ServiceSlot`] is how the node and the read service hold a service
 //! whatever its spawner: it sends commands, wakes the service and restarts
@@ -19,6 +21,7 @@ mod app;
 mod ctx;
 pub mod kvstore;
 mod local_dest;
+mod peer_mgmt;
 pub mod peer_store;
 mod read;
 mod slot;
@@ -29,6 +32,7 @@ pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use ctx::ServiceCtx;
 pub use local_dest::{LocalDest, WriteWeakHandle, WriteWeakSend};
+pub use peer_mgmt::{AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtReply, PeerMgmtService};
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
 pub use timeout_io::TimeoutAsBlock;
