@@ -5,8 +5,10 @@
 mod node_common;
 
 use std::marker::PhantomData;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use mydht::{
     Bincode, MyDHTConf, PeerCount, PeerId, PeerInfo, PeerManager, PeerVerdict, SessionShadow,
@@ -267,4 +269,97 @@ fn test_peer_mgmt_blocker_on_loop_thread() {
     let watch = rejected_peer_is_disconnected(GuardedRestartable);
     let main_loop = watch.loop_thread.expect("loop thread");
     assert!(watch.manager_threads.iter().all(|t| *t == main_loop));
+}
+
+/// A touch node whose peer manager answers only when the test lets it, with
+/// a short verdict timeout.
+struct Slow {
+    release: Option<mpsc::Receiver<()>>,
+    asked: mpsc::Sender<()>,
+}
+
+impl MyDHTConf for Slow {
+    type Transport = TcpTransport;
+    type MsgEnc = Bincode;
+    type Shadow = SessionShadow;
+    type ProtoMsg = TouchMsg;
+    type GlobalCmd = Touch;
+    type ApiReply = Touched;
+    type GlobalService = TouchGlobal<Self>;
+    type LocalService = TouchLocal<Self>;
+    mydht::threaded!();
+
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+    fn init_msg_enc(&mut self) -> Bincode {
+        Bincode
+    }
+    fn init_shadow(&mut self) -> SessionShadow {
+        SessionShadow::default()
+    }
+    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+        Ok(TouchGlobal(*me.get_id(), PhantomData))
+    }
+    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+        Ok(TouchLocal(*me.get_id(), PhantomData))
+    }
+    fn constants(&self) -> mydht::NodeConstants {
+        mydht::NodeConstants {
+            verdict_timeout: Duration::from_millis(200),
+            ..mydht::NodeConstants::default()
+        }
+    }
+    fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+        let release = self.release.take().expect("one peer manager");
+        let asked = self.asked.clone();
+        Ok(Box::new(move |_: &PeerInfo, _: &PeerInfo| {
+            let _ = asked.send(());
+            // Bounded: the test releases it long before.
+            let _ = release.recv_timeout(TIMEOUT);
+            PeerVerdict::Accept
+        }))
+    }
+}
+
+#[test]
+fn test_late_verdict_rejects_and_loop_goes_on() {
+    let (release, release_rx) = mpsc::channel();
+    let (asked_tx, asked) = mpsc::channel();
+    let slow = mydht::start_loop(Slow {
+        release: Some(release_rx),
+        asked: asked_tx,
+    })
+    .expect("slow node");
+    let peer = mydht::start_loop(ThreadedTcp).expect("peer node");
+    let address = slow.local_peer().get_address().parse().expect("address");
+    let _ = peer.connect(address, TIMEOUT);
+    asked.recv_timeout(TIMEOUT).expect("verdict asked");
+
+    // Peer management is busy: the main loop still answers, the
+    // connection awaits its verdict and is rejected at the timeout.
+    assert!(slow.connected_peers(TIMEOUT).expect("peers").is_empty());
+    peer.wait_peers(PeerCount::AtMost(0), TIMEOUT)
+        .expect("rejected at the verdict timeout");
+
+    // The late Accept finds no connection (its slab key may hold the
+    // next one): the next connection is decided by its own verdict, which
+    // peer management gives after the late one.
+    release.send(()).expect("release the late verdict");
+    release.send(()).expect("release the next verdict");
+    let address = slow.local_peer().get_address().parse().expect("address");
+    peer.connect(address, TIMEOUT).expect("connects again");
+    asked.recv_timeout(TIMEOUT).expect("verdict asked again");
+    let peers = slow
+        .wait_peers(PeerCount::AtLeast(1), TIMEOUT)
+        .expect("accepted");
+    assert_eq!(peers.len(), 1);
+    let slow_id = *slow.local_peer().get_id();
+    assert_eq!(
+        peer.query(Touch(slow_id), 2, TIMEOUT).expect("touch").len(),
+        2
+    );
+    for n in [slow.stop(), peer.stop()] {
+        n.expect("stop");
+    }
 }
