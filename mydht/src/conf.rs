@@ -133,6 +133,18 @@ pub enum PeerVerdict {
     Reject,
 }
 
+/// Where the main loop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MainLoopSpawn {
+    /// On a thread of its own, parked in its poll between events:
+    /// [`start_loop`](crate::start_loop).
+    #[default]
+    Thread,
+    /// On the caller's thread, which drives it turn by turn:
+    /// [`start_driven`](crate::start_driven).
+    Caller,
+}
+
 /// The address type of a configuration's transport.
 pub type Address<C> = <<C as MyDHTConf>::Transport as Transport>::Address;
 
@@ -239,6 +251,10 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn peer_mgmt_spawner(&mut self) -> Result<Self::PeerMgmtSpawn>;
     /// The peer management channel kind.
     fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel;
+    /// Where the main loop runs; the default is a thread of its own.
+    fn main_loop_spawn(&self) -> MainLoopSpawn {
+        MainLoopSpawn::Thread
+    }
     /// True when the services run on other threads than the main loop: they
     /// may then wait on a full main loop channel instead of failing.
     fn services_on_threads(&self) -> bool;

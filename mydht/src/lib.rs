@@ -16,8 +16,10 @@
 //!   [`MyDHTConf`] names every component and, with one profile macro
 //!   ([`threaded!`], [`single_thread!`], [`restartable!`],
 //!   [`threaded_blocking!`]), how each service runs; [`start_loop`] runs its
-//!   [`MainLoop`](mainloop::MainLoop) and gives a [`NodeHandle`] (queries,
-//!   blocking or as futures, and stop).
+//!   [`MainLoop`](mainloop::MainLoop) on a thread of its own (or
+//!   [`start_driven`] on the caller's, turned by a [`MainLoopDriver`]) and
+//!   gives a [`NodeHandle`] (queries, blocking or as futures, and stop);
+//!   peer management is the application's [`PeerManager`].
 //!
 //! It is not a transport (`mydht-tcp`) nor a DHT application
 //! (`mydht-kvstore`). The handshake does no I/O and reads no clock: the services drive it with
@@ -37,10 +39,10 @@ pub use auth::{
     AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
     Handshake, SessionKeys, Step,
 };
-pub use conf::{MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
+pub use conf::{MainLoopSpawn, MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
-pub use mainloop::{start_loop, NodeHandle, PeerCount};
+pub use mainloop::{start_driven, start_loop, MainLoopDriver, NodeHandle, PeerCount};
 pub use msgenc::{Bincode, Json};
 pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
 pub use service::peer_store::PeerStoreService;

@@ -1,7 +1,7 @@
 //! [`start_loop`] and [`NodeHandle`]: how an application runs a node and
 //! talks to it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
 use super::{ApiAction, MainLoop, MainLoopCommand, MainLoopSender, PeerCount};
-use crate::conf::{Address, MyDHTConf};
+use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::{ApiResult, ReplyFuture, ReplySlot};
 
@@ -17,28 +17,39 @@ struct Inner<C: MyDHTConf> {
     sender: Mutex<MainLoopSender<C>>,
     me: PeerInfo,
     next_qid: AtomicU64,
+    /// The loop's thread; `None` once joined, or when the caller drives
+    /// the loop.
     join: Mutex<Option<JoinHandle<Result<()>>>>,
+    /// The caller drives the loop: a stop is only asked, once.
+    driven: Option<AtomicBool>,
 }
 
 impl<C: MyDHTConf> Inner<C> {
     fn stop(&self) -> Result<()> {
         let join = self.join.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(join) = join else {
+        let first_ask = self
+            .driven
+            .as_ref()
+            .is_some_and(|asked| !asked.swap(true, Ordering::Relaxed));
+        if join.is_none() && !first_ask {
             return Ok(());
-        };
+        }
         // A loop that already ended has dropped its receiver: nothing to say.
         let _ = self
             .sender
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send_cmd(MainLoopCommand::Stop);
-        join.join().map_err(|_| {
-            Error::new(
-                ErrorKind::ServiceDied,
-                ErrorLevel::Fatal,
-                "main loop panicked",
-            )
-        })?
+        match join {
+            Some(join) => join.join().map_err(|_| {
+                Error::new(
+                    ErrorKind::ServiceDied,
+                    ErrorLevel::Fatal,
+                    "main loop panicked",
+                )
+            })?,
+            None => Ok(()),
+        }
     }
 }
 
@@ -66,8 +77,17 @@ impl<C: MyDHTConf> Clone for NodeHandle<C> {
 
 /// Starts a node on a thread of its own: binds its transport, makes its
 /// identity and services, and runs its main loop. Returns once the node
-/// listens.
+/// listens. A configuration whose main loop runs on the caller's thread
+/// ([`MainLoopSpawn::Caller`]) is a `Config` error: see
+/// [`start_driven`](super::start_driven).
 pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
+    if conf.main_loop_spawn() != MainLoopSpawn::Thread {
+        return Err(Error::new(
+            ErrorKind::Config,
+            ErrorLevel::ShutDown,
+            "the main loop runs on the caller's thread: use start_driven",
+        ));
+    }
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let join = std::thread::Builder::new()
         .name("mydht-mainloop".into())
@@ -88,17 +108,29 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
             "main loop died at start",
         )
     })??;
-    Ok(NodeHandle {
-        inner: Arc::new(Inner {
-            sender: Mutex::new(sender),
-            me,
-            next_qid: AtomicU64::new(1),
-            join: Mutex::new(Some(join)),
-        }),
-    })
+    Ok(NodeHandle::new(sender, me, Some(join)))
 }
 
 impl<C: MyDHTConf> NodeHandle<C> {
+    /// The handle of a loop on its thread `join`, or driven by the caller
+    /// (`None`).
+    pub(super) fn new(
+        sender: MainLoopSender<C>,
+        me: PeerInfo,
+        join: Option<JoinHandle<Result<()>>>,
+    ) -> Self {
+        let driven = join.is_none().then(|| AtomicBool::new(false));
+        NodeHandle {
+            inner: Arc::new(Inner {
+                sender: Mutex::new(sender),
+                me,
+                next_qid: AtomicU64::new(1),
+                join: Mutex::new(join),
+                driven,
+            }),
+        }
+    }
+
     /// This node's peer (id, listening address, keys).
     pub fn local_peer(&self) -> &PeerInfo {
         &self.inner.me
@@ -204,7 +236,9 @@ impl<C: MyDHTConf> NodeHandle<C> {
     }
 
     /// Stops the node: every service stopped, every thread joined, every
-    /// socket closed. Other clones then get `ChannelClosed`.
+    /// socket closed. Other clones then get `ChannelClosed`. When the
+    /// caller drives the loop, this only asks: the stop is done by the
+    /// driver's next turn.
     pub fn stop(self) -> Result<()> {
         self.inner.stop()
     }

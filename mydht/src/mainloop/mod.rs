@@ -17,12 +17,14 @@
 mod blocking;
 mod command;
 mod connection;
+mod driven;
 mod handle;
 mod route;
 mod verdict;
 
 pub use blocking::Opened;
 pub use command::{ApiAction, ConnRef, MainLoopCommand, MainLoopSender, PeerCount, ToMainLoop};
+pub use driven::{start_driven, MainLoopDriver};
 pub use handle::{start_loop, NodeHandle};
 pub use route::ConnectedRoute;
 
@@ -109,7 +111,7 @@ struct Watcher {
 }
 
 /// The node's event loop; built and run on its own thread by
-/// [`start_loop`].
+/// [`start_loop`], or on the caller's by [`start_driven`].
 pub struct MainLoop<C: MyDHTConf> {
     conf: C,
     constants: NodeConstants,
@@ -143,6 +145,8 @@ pub struct MainLoop<C: MyDHTConf> {
     discover_turn: usize,
     next_tick: Instant,
     running: bool,
+    /// Commands were left for the next turn: poll without waiting.
+    busy: bool,
 }
 
 impl<C: MyDHTConf> MainLoop<C> {
@@ -237,6 +241,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             discover_turn: 0,
             next_tick: Instant::now() + QUERY_TICK,
             running: true,
+            busy: false,
         })
     }
 
@@ -254,33 +259,38 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// every service and closes every connection.
     pub fn run(mut self) -> Result<()> {
         let mut events = Events::with_capacity(self.constants.events_capacity);
-        let mut busy = false;
         while self.running {
-            let timeout = if busy || self.sender.take_self_sent() {
-                Duration::ZERO
-            } else {
-                self.next_timeout()
-            };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    slog::error!(self.logger, "poll failed"; "error" => %e);
-                    break;
-                }
-            }
-            for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(),
-                    WAKER => {}
-                    Token(t) => {
-                        self.on_ready(t - FIRST_CONN, event.is_readable(), event.is_writable())
-                    }
-                }
-            }
-            busy = self.drain_commands();
-            self.on_timers();
-            self.flush_outboxes();
+            self.turn(&mut events, None);
         }
         self.shutdown()
+    }
+
+    /// One turn of the loop: waits for readiness at most `max_wait` (and
+    /// never past the next timer), then handles events, commands, timers.
+    fn turn(&mut self, events: &mut Events, max_wait: Option<Duration>) {
+        let timeout = if self.busy || self.sender.take_self_sent() {
+            Duration::ZERO
+        } else {
+            let next = self.next_timeout();
+            max_wait.map_or(next, |m| next.min(m))
+        };
+        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                slog::error!(self.logger, "poll failed"; "error" => %e);
+                self.running = false;
+                return;
+            }
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept_all(),
+                WAKER => {}
+                Token(t) => self.on_ready(t - FIRST_CONN, event.is_readable(), event.is_writable()),
+            }
+        }
+        self.busy = self.drain_commands();
+        self.on_timers();
+        self.flush_outboxes();
     }
 
     /// Hands each write service what this turn routed to its peer.

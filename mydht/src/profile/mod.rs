@@ -9,7 +9,9 @@
 //! | [`restartable!`](crate::restartable) | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //!
 //! In every profile the main loop has a thread of its own (the one
-//! [`start_loop`](crate::start_loop) starts): `single_thread!` and
+//! [`start_loop`](crate::start_loop) starts) unless the configuration's
+//! [`main_loop_spawn`](crate::MyDHTConf::main_loop_spawn) puts it on the
+//! caller's ([`start_driven`](crate::start_driven)): `single_thread!` and
 //! `restartable!` run the whole node on that one thread. To mix, write the
 //! associated types and functions of [`MyDHTConf`](crate::MyDHTConf)
 //! yourself, starting from a profile's expansion below.

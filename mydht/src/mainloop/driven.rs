@@ -1,0 +1,81 @@
+//! [`start_driven`] and [`MainLoopDriver`]: the main loop on the caller's
+//! thread ([`MainLoopSpawn::Caller`]), one turn at a time, for an
+//! application that has its own loop (or runs a whole `restartable!` node
+//! on one thread it owns).
+
+use std::time::Duration;
+
+use mio::Events;
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
+
+use super::{MainLoop, NodeHandle};
+use crate::conf::{MainLoopSpawn, MyDHTConf};
+
+/// A main loop the caller runs: [`run_once`](Self::run_once) until it
+/// returns `false`. Dropping it stops the node.
+pub struct MainLoopDriver<C: MyDHTConf> {
+    /// `None` once stopped.
+    main_loop: Option<MainLoop<C>>,
+    events: Events,
+}
+
+/// Builds a node on the caller's thread: binds its transport, makes its
+/// identity and services. The node runs while the caller turns the
+/// driver. The handle's blocking queries wait for the loop, so from the
+/// driving thread use its futures (or ask from another thread). A
+/// configuration whose main loop has a thread of its own
+/// ([`MainLoopSpawn::Thread`]) is a `Config` error.
+pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHandle<C>)> {
+    if conf.main_loop_spawn() != MainLoopSpawn::Caller {
+        return Err(Error::new(
+            ErrorKind::Config,
+            ErrorLevel::ShutDown,
+            "the main loop has a thread of its own: use start_loop",
+        ));
+    }
+    let main_loop = MainLoop::new(conf)?;
+    let handle = NodeHandle::new(main_loop.sender(), main_loop.local_peer().clone(), None);
+    let events = Events::with_capacity(main_loop.constants.events_capacity);
+    Ok((
+        MainLoopDriver {
+            main_loop: Some(main_loop),
+            events,
+        },
+        handle,
+    ))
+}
+
+impl<C: MyDHTConf> MainLoopDriver<C> {
+    /// One turn of the loop, waiting for events at most `max_wait`. False
+    /// once the node has stopped (a handle's `stop`): its services are
+    /// then stopped and its connections closed.
+    pub fn run_once(&mut self, max_wait: Duration) -> Result<bool> {
+        let Some(main_loop) = self.main_loop.as_mut() else {
+            return Ok(false);
+        };
+        main_loop.turn(&mut self.events, Some(max_wait));
+        if main_loop.running {
+            return Ok(true);
+        }
+        match self.main_loop.take() {
+            Some(main_loop) => main_loop.shutdown().map(|()| false),
+            None => Ok(false),
+        }
+    }
+
+    /// Turns the loop until the node stops.
+    pub fn run(mut self) -> Result<()> {
+        // The loop's own timers bound each wait.
+        while self.run_once(Duration::from_secs(1))? {}
+        Ok(())
+    }
+}
+
+impl<C: MyDHTConf> Drop for MainLoopDriver<C> {
+    fn drop(&mut self) {
+        if let Some(main_loop) = self.main_loop.take() {
+            // No one is left to hear the error.
+            let _ = main_loop.shutdown();
+        }
+    }
+}

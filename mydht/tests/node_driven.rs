@@ -1,0 +1,116 @@
+//! The main loop on the caller's thread (`MainLoopSpawn::Caller`): the
+//! test thread drives a whole `restartable!` node while a threaded node
+//! talks to it.
+
+#[macro_use]
+mod node_common;
+
+use std::marker::PhantomData;
+use std::sync::mpsc;
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use mydht::{Bincode, MainLoopSpawn, MyDHTConf, PeerInfo, SessionShadow};
+use mydht_base::{ErrorKind, Peer, Result};
+use mydht_tcp::TcpTransport;
+use node_common::app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use node_common::TIMEOUT;
+
+fn loopback() -> Result<TcpTransport> {
+    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
+}
+
+touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
+
+/// A touch node whose main loop the caller drives; it tells on which
+/// thread its transport was bound (the main loop's).
+struct Driven(mpsc::Sender<ThreadId>);
+
+impl MyDHTConf for Driven {
+    type Transport = TcpTransport;
+    type MsgEnc = Bincode;
+    type Shadow = SessionShadow;
+    type ProtoMsg = TouchMsg;
+    type GlobalCmd = Touch;
+    type ApiReply = Touched;
+    type GlobalService = TouchGlobal<Self>;
+    type LocalService = TouchLocal<Self>;
+    mydht::restartable!();
+
+    fn main_loop_spawn(&self) -> MainLoopSpawn {
+        MainLoopSpawn::Caller
+    }
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        let _ = self.0.send(std::thread::current().id());
+        loopback()
+    }
+    fn init_msg_enc(&mut self) -> Bincode {
+        Bincode
+    }
+    fn init_shadow(&mut self) -> SessionShadow {
+        SessionShadow::default()
+    }
+    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+        Ok(TouchGlobal(*me.get_id(), PhantomData))
+    }
+    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+        Ok(TouchLocal(*me.get_id(), PhantomData))
+    }
+}
+
+#[test]
+fn test_driven_node_serves_a_threaded_peer() {
+    let (thread_tx, thread_rx) = mpsc::channel();
+    let (mut driver, handle) = mydht::start_driven(Driven(thread_tx)).expect("driven node");
+    assert_eq!(
+        thread_rx.try_recv().expect("transport bound"),
+        std::thread::current().id()
+    );
+    let driven_id = *handle.local_peer().get_id();
+    let address = handle.local_peer().get_address().parse().expect("address");
+
+    // The threaded node connects and touches the driven one from another
+    // thread, while this thread turns the driven loop.
+    let (done_tx, done_rx) = mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let node = mydht::start_loop(ThreadedTcp).expect("threaded node");
+        let res = node
+            .connect(address, TIMEOUT)
+            .and_then(|_| node.query(Touch(driven_id), 2, TIMEOUT));
+        let _ = done_tx.send(res.map(|r| r.len()));
+        node.stop()
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let touched = loop {
+        assert!(Instant::now() < deadline, "touch did not finish");
+        if let Ok(res) = done_rx.try_recv() {
+            break res;
+        }
+        assert!(driver
+            .run_once(Duration::from_millis(10))
+            .expect("loop turn"));
+    };
+    assert_eq!(touched.expect("touch"), 2);
+
+    // Stopping is asked through the handle and done by the next turns.
+    handle.stop().expect("stop asked");
+    while driver
+        .run_once(Duration::from_millis(10))
+        .expect("loop turn")
+    {
+        assert!(Instant::now() < deadline, "driven node did not stop");
+    }
+    other
+        .join()
+        .expect("threaded node thread")
+        .expect("threaded node stops");
+}
+
+#[test]
+fn test_spawn_kind_mismatch_is_a_config_error() {
+    let (thread_tx, _thread_rx) = mpsc::channel();
+    let err = mydht::start_loop(Driven(thread_tx)).err().expect("refused");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = mydht::start_driven(ThreadedTcp).err().expect("refused");
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
