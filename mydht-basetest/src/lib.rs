@@ -7,8 +7,22 @@
 //!   blocking or polled by mio, with fault injection ([`transport::Faults`]:
 //!   short reads and writes, `WouldBlock` at chosen offsets, dropped
 //!   connections, a byte tamper hook).
+//! - [`harness`]: the multi-node harness: the touch test application
+//!   ([`harness::touch`]), [`touch_conf!`] (its node configuration per
+//!   profile and transport), starting N nodes on loopback TCP (port 0) or a
+//!   [`transport::MemNetwork`], connecting them, waiting on their peer
+//!   counts and touching them, every wait bounded ([`harness::nodes`]).
 //!
 //! It is not part of a node: nothing here is meant for production use, and
 //! it trades speed for control (every byte goes through a mutex).
 
+pub mod harness;
 pub mod transport;
+
+/// What [`touch_conf!`] expands to refers to, so that its users need not
+/// name these crates themselves.
+#[doc(hidden)]
+pub mod __private {
+    pub use mydht;
+    pub use mydht_base;
+}

@@ -2,9 +2,8 @@
 //! test thread drives a whole `restartable!` node while a threaded node
 //! talks to it.
 
-#[macro_use]
-mod node_common;
-
+use mydht_basetest::harness::conf::loopback;
+use mydht_basetest::touch_conf;
 use std::marker::PhantomData;
 use std::sync::mpsc;
 use std::thread::ThreadId;
@@ -12,13 +11,9 @@ use std::time::{Duration, Instant};
 
 use mydht::{Bincode, MainLoopSpawn, MyDHTConf, PeerInfo, SessionShadow};
 use mydht_base::{ErrorKind, Peer, Result};
+use mydht_basetest::harness::nodes::TIMEOUT;
+use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
 use mydht_tcp::TcpTransport;
-use node_common::app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
-use node_common::TIMEOUT;
-
-fn loopback() -> Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 

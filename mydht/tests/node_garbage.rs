@@ -2,21 +2,16 @@
 //! lasts. Oversized, malformed and silent connections are closed; the node
 //! keeps serving authenticated peers.
 
-#[macro_use]
-mod node_common;
-
+use mydht_basetest::harness::conf::loopback;
+use mydht_basetest::touch_conf;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use mydht::NodeConstants;
 use mydht_base::Peer;
+use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
 use mydht_tcp::TcpTransport;
-use node_common::{connect_and_touch, TIMEOUT};
-
-fn loopback() -> mydht_base::Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
 
 touch_conf!(
     Guarded,

@@ -3,14 +3,12 @@
 //! profile. Frames, shadows and the handshake must resume wherever a read or
 //! write stops.
 
-#[macro_use]
-mod node_common;
-
+use mydht_basetest::touch_conf;
 use std::sync::OnceLock;
 
 use mydht_base::Result;
+use mydht_basetest::harness::nodes::connect_and_touch;
 use mydht_basetest::transport::{Faults, MemConfig, MemNetwork, MemTransport};
-use node_common::connect_and_touch;
 
 /// One network for the nodes of this test binary.
 fn network() -> &'static MemNetwork {

@@ -1,9 +1,8 @@
 //! Peer management: a rejected peer is disconnected, the others keep
 //! working.
 
-#[macro_use]
-mod node_common;
-
+use mydht_basetest::harness::conf::loopback;
+use mydht_basetest::touch_conf;
 use std::marker::PhantomData;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -14,13 +13,9 @@ use mydht::{
     Bincode, MyDHTConf, PeerCount, PeerId, PeerInfo, PeerManager, PeerVerdict, SessionShadow,
 };
 use mydht_base::{Peer, Result};
+use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
+use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
 use mydht_tcp::TcpTransport;
-use node_common::app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
-use node_common::{connect_and_touch, TIMEOUT};
-
-fn loopback() -> Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 

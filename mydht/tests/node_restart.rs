@@ -2,9 +2,8 @@
 //! made again from the configuration and the node keeps answering. Also
 //! the `Future` form of a query.
 
-#[macro_use]
-mod node_common;
-
+use mydht_basetest::harness::conf::loopback;
+use mydht_basetest::touch_conf;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::pin;
@@ -13,13 +12,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use mydht::{Bincode, GlobalCommand, MyDHTConf, PeerId, PeerInfo, Reply, SessionShadow};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
+use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
+use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
 use mydht_tcp::TcpTransport;
-use node_common::app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
-use node_common::{connect_and_touch, TIMEOUT};
-
-fn loopback() -> Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 

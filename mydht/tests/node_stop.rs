@@ -2,18 +2,13 @@
 //! queries answered. One test in this binary so the process's thread and
 //! descriptor counts are this test's alone.
 
-#[macro_use]
-mod node_common;
-
 use mydht::PeerCount;
 use mydht_base::{ErrorKind, Peer};
+use mydht_basetest::harness::conf::{blocking_loopback, loopback};
+use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
+use mydht_basetest::harness::touch::Touch;
+use mydht_basetest::touch_conf;
 use mydht_tcp::{BlockingTcpTransport, TcpTransport};
-use node_common::app::Touch;
-use node_common::{connect_and_touch, TIMEOUT};
-
-fn loopback() -> mydht_base::Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
@@ -21,10 +16,7 @@ touch_conf!(
     BlockingTcp,
     threaded_blocking,
     BlockingTcpTransport,
-    Ok(
-        BlockingTcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))?
-            .with_io_timeout(Some(std::time::Duration::from_millis(50)))
-    )
+    blocking_loopback()
 );
 
 fn count_dir(path: &str) -> usize {

@@ -1,24 +1,9 @@
 //! The touch scenario under every execution profile, on real TCP (port 0).
 
-#[macro_use]
-mod node_common;
-
-use std::time::Duration;
-
+use mydht_basetest::harness::conf::{blocking_loopback, loopback};
+use mydht_basetest::harness::nodes::connect_and_touch;
+use mydht_basetest::touch_conf;
 use mydht_tcp::{BlockingTcpTransport, TcpTransport};
-use node_common::connect_and_touch;
-
-fn loopback() -> mydht_base::Result<TcpTransport> {
-    TcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))
-}
-
-/// The I/O timeout lets blocked services notice a stop.
-fn blocking_loopback() -> mydht_base::Result<BlockingTcpTransport> {
-    Ok(
-        BlockingTcpTransport::bind("127.0.0.1:0".parse().expect("literal address"))?
-            .with_io_timeout(Some(Duration::from_millis(50))),
-    )
-}
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 touch_conf!(
