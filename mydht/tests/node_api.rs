@@ -2,13 +2,13 @@
 //! expiry and the bound fail it, a dropped book fails what it held, and a
 //! caller never waits past its timeout.
 
-use mydht_basetest::touch_conf;
 use std::time::{Duration, Instant};
 
 use mydht::service::api::{ApiBook, ApiCommand, ApiResult, ReplySlot};
 use mydht::PeerId;
 use mydht_base::ErrorKind;
 use mydht_basetest::harness::touch::Touched;
+use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 
 touch_conf!(

@@ -2,17 +2,16 @@
 //! test thread drives a whole `restartable!` node while a threaded node
 //! talks to it.
 
-use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::touch_conf;
-use std::marker::PhantomData;
 use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use mydht::{Bincode, MainLoopSpawn, MyDHTConf, PeerInfo, SessionShadow};
+use mydht::{MainLoopSpawn, MyDHTConf};
 use mydht_base::{ErrorKind, Peer, Result};
+use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::TIMEOUT;
-use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht_basetest::harness::touch::Touch;
+use mydht_basetest::{touch_conf, touch_conf_items};
 use mydht_tcp::TcpTransport;
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
@@ -22,15 +21,7 @@ touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
 struct Driven(mpsc::Sender<ThreadId>);
 
 impl MyDHTConf for Driven {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::restartable!();
+    touch_conf_items!(restartable, TcpTransport);
 
     fn main_loop_spawn(&self) -> MainLoopSpawn {
         MainLoopSpawn::Caller
@@ -38,18 +29,6 @@ impl MyDHTConf for Driven {
     fn init_transport(&mut self) -> Result<TcpTransport> {
         let _ = self.0.send(std::thread::current().id());
         loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal(*me.get_id(), PhantomData))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal(*me.get_id(), PhantomData))
     }
 }
 

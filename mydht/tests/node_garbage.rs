@@ -2,15 +2,15 @@
 //! lasts. Oversized, malformed and silent connections are closed; the node
 //! keeps serving authenticated peers.
 
-use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::touch_conf;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use mydht::NodeConstants;
 use mydht_base::Peer;
+use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
+use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 
 touch_conf!(

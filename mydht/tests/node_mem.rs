@@ -3,18 +3,11 @@
 //! profile. Frames, shadows and the handshake must resume wherever a read or
 //! write stops.
 
-use mydht_basetest::touch_conf;
-use std::sync::OnceLock;
-
 use mydht_base::Result;
+use mydht_basetest::harness::conf::mem_network;
 use mydht_basetest::harness::nodes::connect_and_touch;
-use mydht_basetest::transport::{Faults, MemConfig, MemNetwork, MemTransport};
-
-/// One network for the nodes of this test binary.
-fn network() -> &'static MemNetwork {
-    static NET: OnceLock<MemNetwork> = OnceLock::new();
-    NET.get_or_init(MemNetwork::new)
-}
+use mydht_basetest::touch_conf;
+use mydht_basetest::transport::{Faults, MemConfig, MemTransport};
 
 /// Short reads and writes everywhere, `WouldBlock` every 97 bytes of the
 /// first 16 KiB (handshake frames, first shadow chunks, messages) in both
@@ -29,7 +22,7 @@ fn faulty() -> Result<MemTransport> {
     let config = MemConfig::nonblocking()
         .with_pipe_capacity(4096)
         .with_faults(faults);
-    network().listen(config)
+    mem_network().listen(config)
 }
 
 /// The same faults on the blocking in-memory transport (its 50 ms wait
@@ -43,7 +36,7 @@ fn blocking_faulty() -> Result<MemTransport> {
     let config = MemConfig::blocking(Some(std::time::Duration::from_millis(50)))
         .with_pipe_capacity(4096)
         .with_faults(faults);
-    network().listen(config)
+    mem_network().listen(config)
 }
 
 touch_conf!(ThreadedMem, threaded, MemTransport, faulty());

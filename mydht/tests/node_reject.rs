@@ -1,20 +1,17 @@
 //! Peer management: a rejected peer is disconnected, the others keep
 //! working.
 
-use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::touch_conf;
-use std::marker::PhantomData;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use mydht::{
-    Bincode, MyDHTConf, PeerCount, PeerId, PeerInfo, PeerManager, PeerVerdict, SessionShadow,
-};
+use mydht::{MyDHTConf, PeerCount, PeerId, PeerInfo, PeerManager, PeerVerdict};
 use mydht_base::{Peer, Result};
+use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
-use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht_basetest::harness::touch::{Touch, Touched};
+use mydht_basetest::{touch_conf, touch_conf_items};
 use mydht_tcp::TcpTransport;
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
@@ -57,32 +54,12 @@ macro_rules! guarded_conf {
         struct $name(Arc<Mutex<Watch>>);
 
         impl MyDHTConf for $name {
-            type Transport = TcpTransport;
-            type MsgEnc = Bincode;
-            type Shadow = SessionShadow;
-            type ProtoMsg = TouchMsg;
-            type GlobalCmd = Touch;
-            type ApiReply = Touched;
-            type GlobalService = TouchGlobal<Self>;
-            type LocalService = TouchLocal<Self>;
-            mydht::$profile!();
+            touch_conf_items!($profile, TcpTransport);
 
             fn init_transport(&mut self) -> Result<TcpTransport> {
                 // Called on the main loop's thread.
                 self.0.lock().expect("watch").loop_thread = Some(std::thread::current().id());
                 loopback()
-            }
-            fn init_msg_enc(&mut self) -> Bincode {
-                Bincode
-            }
-            fn init_shadow(&mut self) -> SessionShadow {
-                SessionShadow::default()
-            }
-            fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-                Ok(TouchGlobal(*me.get_id(), PhantomData))
-            }
-            fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-                Ok(TouchLocal(*me.get_id(), PhantomData))
             }
             fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
                 Ok(Box::new(Guard(self.0.clone())))
@@ -101,30 +78,10 @@ struct Ranked {
 }
 
 impl MyDHTConf for Ranked {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::threaded!();
+    touch_conf_items!(threaded, TcpTransport);
 
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal(*me.get_id(), PhantomData))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal(*me.get_id(), PhantomData))
     }
     fn constants(&self) -> mydht::NodeConstants {
         mydht::NodeConstants {
@@ -274,30 +231,10 @@ struct Slow {
 }
 
 impl MyDHTConf for Slow {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::threaded!();
+    touch_conf_items!(threaded, TcpTransport);
 
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal(*me.get_id(), PhantomData))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal(*me.get_id(), PhantomData))
     }
     fn constants(&self) -> mydht::NodeConstants {
         mydht::NodeConstants {

@@ -2,8 +2,6 @@
 //! made again from the configuration and the node keeps answering. Also
 //! the `Future` form of a query.
 
-use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::touch_conf;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::pin;
@@ -12,8 +10,10 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use mydht::{Bincode, GlobalCommand, MyDHTConf, PeerId, PeerInfo, Reply, SessionShadow};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
+use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
 use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
