@@ -3,17 +3,16 @@
 //! the `Future` form of a query.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use mydht::{Bincode, GlobalCommand, MyDHTConf, PeerId, PeerInfo, Reply, SessionShadow};
+use mydht::{GlobalCommand, MyDHTConf, PeerId, PeerInfo, Reply};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect_and_touch, TIMEOUT};
-use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
-use mydht_basetest::touch_conf;
+use mydht_basetest::harness::touch::{Touch, TouchGlobal, Touched};
+use mydht_basetest::{touch_conf, touch_conf_items};
 use mydht_tcp::TcpTransport;
 
 touch_conf!(ThreadedTcp, threaded, TcpTransport, loopback());
@@ -41,30 +40,13 @@ impl Service for Fragile {
 pub struct FragileNode;
 
 impl MyDHTConf for FragileNode {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = Fragile;
-    type LocalService = TouchLocal<Self>;
-    mydht::threaded!();
+    touch_conf_items!(threaded, TcpTransport, global = Fragile);
 
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
     }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
     fn init_global(&mut self, me: &PeerInfo) -> Result<Fragile> {
-        Ok(Fragile(TouchGlobal(*me.get_id(), PhantomData)))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal(*me.get_id(), PhantomData))
+        Ok(Fragile(TouchGlobal::new(*me.get_id())))
     }
 }
 

@@ -87,7 +87,9 @@ macro_rules! touch_conf {
 /// constructors. For a configuration [`touch_conf!`](crate::touch_conf)
 /// cannot say (state in the struct, a peer manager, a main loop spawner):
 /// write the impl, call this macro in it, and add `init_transport` and the
-/// rest.
+/// rest. With `global = Type`, the global service is `Type` (a wrapper of
+/// [`TouchGlobal`](crate::harness::touch::TouchGlobal), say) and the impl
+/// writes `init_global`.
 ///
 /// ```
 /// use mydht::{MainLoopSpawn, MyDHTConf};
@@ -115,13 +117,28 @@ macro_rules! touch_conf {
 #[macro_export]
 macro_rules! touch_conf_items {
     ($profile:ident, $transport:ty) => {
+        $crate::touch_conf_items!(
+            $profile,
+            $transport,
+            global = $crate::harness::touch::TouchGlobal<Self>
+        );
+        fn init_global(
+            &mut self,
+            me: &$crate::__private::mydht::PeerInfo,
+        ) -> $crate::__private::mydht_base::Result<Self::GlobalService> {
+            Ok($crate::harness::touch::TouchGlobal::new(
+                *$crate::__private::mydht_base::Peer::get_id(me),
+            ))
+        }
+    };
+    ($profile:ident, $transport:ty, global = $global:ty) => {
         type Transport = $transport;
         type MsgEnc = $crate::__private::mydht::Bincode;
         type Shadow = $crate::__private::mydht::SessionShadow;
         type ProtoMsg = $crate::harness::touch::TouchMsg;
         type GlobalCmd = $crate::harness::touch::Touch;
         type ApiReply = $crate::harness::touch::Touched;
-        type GlobalService = $crate::harness::touch::TouchGlobal<Self>;
+        type GlobalService = $global;
         type LocalService = $crate::harness::touch::TouchLocal<Self>;
         $crate::__private::mydht::$profile!();
 
@@ -130,14 +147,6 @@ macro_rules! touch_conf_items {
         }
         fn init_shadow(&mut self) -> $crate::__private::mydht::SessionShadow {
             $crate::__private::mydht::SessionShadow::default()
-        }
-        fn init_global(
-            &mut self,
-            me: &$crate::__private::mydht::PeerInfo,
-        ) -> $crate::__private::mydht_base::Result<Self::GlobalService> {
-            Ok($crate::harness::touch::TouchGlobal::new(
-                *$crate::__private::mydht_base::Peer::get_id(me),
-            ))
         }
         fn init_local(
             &mut self,
