@@ -5,7 +5,7 @@
 
 use mydht_base::Result;
 use mydht_basetest::harness::conf::mem_network;
-use mydht_basetest::harness::nodes::connect_and_touch;
+use mydht_basetest::harness::nodes::touch_pair;
 use mydht_basetest::touch_conf;
 use mydht_basetest::transport::{Faults, MemConfig, MemTransport};
 
@@ -51,36 +51,20 @@ touch_conf!(RestartMem, restartable, MemTransport, faulty());
 
 #[test]
 fn test_connect_all_th_mem_faults() {
-    let n1 = mydht::start_loop(ThreadedMem).expect("node 1");
-    let n2 = mydht::start_loop(ThreadedMem).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(ThreadedMem, ThreadedMem);
 }
 
 #[test]
 fn test_connect_local_mem_faults() {
-    let n1 = mydht::start_loop(LocalMem).expect("node 1");
-    let n2 = mydht::start_loop(LocalMem).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(LocalMem, LocalMem);
 }
 
 #[test]
 fn test_connect_restartable_mem_faults() {
-    let n1 = mydht::start_loop(RestartMem).expect("node 1");
-    let n2 = mydht::start_loop(RestartMem).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(RestartMem, RestartMem);
 }
 
 #[test]
 fn test_connect_blocking_mem_faults() {
-    let n1 = mydht::start_loop(BlockingMem).expect("node 1");
-    let n2 = mydht::start_loop(BlockingMem).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(BlockingMem, BlockingMem);
 }

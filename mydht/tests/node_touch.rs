@@ -1,7 +1,7 @@
 //! The touch scenario under every execution profile, on real TCP (port 0).
 
 use mydht_basetest::harness::conf::{blocking_loopback, loopback};
-use mydht_basetest::harness::nodes::connect_and_touch;
+use mydht_basetest::harness::nodes::{connect_and_touch, touch_pair};
 use mydht_basetest::touch_conf;
 use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 
@@ -46,22 +46,14 @@ touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
 
 #[test]
 fn test_connect_all_th() {
-    let n1 = mydht::start_loop(ThreadedTcp).expect("node 1");
-    let n2 = mydht::start_loop(ThreadedTcp).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(ThreadedTcp, ThreadedTcp);
 }
 
 /// The synchronous listener/connector pair with the blocking TCP transport
 /// (only thread-based profiles can block).
 #[test]
 fn test_connect_all_th_blocking() {
-    let n1 = mydht::start_loop(BlockingTcp).expect("node 1");
-    let n2 = mydht::start_loop(BlockingTcp).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(BlockingTcp, BlockingTcp);
 }
 
 /// A blocking node and a polled one speak the same protocol.
@@ -78,11 +70,7 @@ fn test_connect_blocking_with_polled() {
 /// Local replies straight to the write service (weak sender and handle).
 #[test]
 fn test_connect_all_th_direct_replies() {
-    let n1 = mydht::start_loop(DirectTcp).expect("node 1");
-    let n2 = mydht::start_loop(DirectTcp).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(DirectTcp, DirectTcp);
 }
 
 /// Services respawned on their state after every command, on threads and
@@ -99,20 +87,12 @@ fn test_connect_one_command_loops() {
 
 #[test]
 fn test_connect_local() {
-    let n1 = mydht::start_loop(LocalTcp).expect("node 1");
-    let n2 = mydht::start_loop(LocalTcp).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(LocalTcp, LocalTcp);
 }
 
 #[test]
 fn test_connect_restartable() {
-    let n1 = mydht::start_loop(RestartTcp).expect("node 1");
-    let n2 = mydht::start_loop(RestartTcp).expect("node 2");
-    connect_and_touch(&n1, &n2);
-    n1.stop().expect("stop node 1");
-    n2.stop().expect("stop node 2");
+    touch_pair(RestartTcp, RestartTcp);
 }
 
 /// Nodes of different profiles speak the same protocol.

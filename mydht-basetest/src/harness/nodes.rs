@@ -137,6 +137,27 @@ where
     assert_eq!(touch(n2, n1).expect("touch back"), want);
 }
 
+/// Starts a node of each configuration, runs [`connect_and_touch`] from the
+/// first to the second, and stops both: the whole touch scenario for a pair
+/// of profiles or transports.
+///
+/// # Panics
+///
+/// When a node does not start or stop, or the scenario fails: it is a test
+/// assertion.
+pub fn touch_pair<C1, C2>(c1: C1, c2: C2)
+where
+    C1: MyDHTConf<GlobalCmd = Touch, ApiReply = Touched>,
+    C2: MyDHTConf<GlobalCmd = Touch, ApiReply = Touched>,
+    Address<C1>: FromStr,
+{
+    let n1 = mydht::start_loop(c1).expect("node 1");
+    let n2 = mydht::start_loop(c2).expect("node 2");
+    connect_and_touch(&n1, &n2);
+    n1.stop().expect("stop node 1");
+    n2.stop().expect("stop node 2");
+}
+
 /// `peer`'s address, as a node of configuration `C` connects to it (peers
 /// of different transports may share an address kind, e.g. both TCP).
 fn text_address<C: MyDHTConf>(peer: &PeerInfo) -> Result<Address<C>>
