@@ -12,11 +12,14 @@
 //!   profile and transport), starting N nodes on loopback TCP (port 0) or a
 //!   [`transport::MemNetwork`], connecting them, waiting on their peer
 //!   counts and touching them, every wait bounded ([`harness::nodes`]).
+//! - [`peers`]: test peers (a shared identity pool, a fresh local peer in
+//!   one call).
 //!
 //! It is not part of a node: nothing here is meant for production use, and
 //! it trades speed for control (every byte goes through a mutex).
 
 pub mod harness;
+pub mod peers;
 pub mod transport;
 
 /// What [`touch_conf!`] expands to refers to, so that its users need not

@@ -1,20 +1,16 @@
 //! The handshake over real encoders: every message goes through `Json` or
 //! `Bincode` bytes, and random bytes decoded as messages never panic it.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mydht::{AuthMessage, Bincode, ChallengeCache, Handshake, Identity, Json, LocalPeer, Step};
+use mydht::{AuthMessage, Bincode, ChallengeCache, Handshake, Json, Step};
 use mydht_base::MsgEnc;
+use mydht_basetest::peers::local_peer;
 use proptest::prelude::*;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// The default encoder (its decode limit left at the default).
 const BINCODE: Bincode = Bincode;
-
-fn local(address: &str) -> Arc<LocalPeer> {
-    Arc::new(LocalPeer::new(Identity::generate().unwrap(), address.to_owned()).unwrap())
-}
 
 /// `m` as the other side decodes it.
 fn carry<E: MsgEnc>(enc: &E, m: &AuthMessage) -> AuthMessage {
@@ -24,7 +20,7 @@ fn carry<E: MsgEnc>(enc: &E, m: &AuthMessage) -> AuthMessage {
 }
 
 fn handshake_over<E: MsgEnc>(enc: &E) {
-    let (alice, bob) = (local("alice:1"), local("bob:2"));
+    let (alice, bob) = (local_peer("alice:1"), local_peer("bob:2"));
     let now = Instant::now();
     let mut seen = ChallengeCache::new(8, TIMEOUT);
     let (mut i, ping) = Handshake::initiate(alice.clone(), None, TIMEOUT, now).unwrap();
@@ -63,7 +59,7 @@ proptest! {
     fn random_bincode_never_panics_a_responder(raw in prop::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(m) = BINCODE.decode::<AuthMessage>(&raw) {
             let now = Instant::now();
-            let mut r = Handshake::respond(local("b"), TIMEOUT, now);
+            let mut r = Handshake::respond(local_peer("b"), TIMEOUT, now);
             let _ = r.handle(&m, &mut ChallengeCache::new(4, TIMEOUT), now);
         }
     }

@@ -5,14 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mydht::auth::{AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
-use mydht::{AuthError, Authenticated, ChallengeCache, Handshake, Identity, LocalPeer};
+use mydht::{AuthError, Authenticated, ChallengeCache, Handshake, LocalPeer};
 use mydht_base::Peer;
+use mydht_basetest::peers::local_peer;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-fn local(address: &str) -> Arc<LocalPeer> {
-    Arc::new(LocalPeer::new(Identity::generate().unwrap(), address.to_owned()).unwrap())
-}
 
 fn cache() -> ChallengeCache {
     ChallengeCache::new(64, Duration::from_secs(60))
@@ -31,7 +28,7 @@ struct Started {
 }
 
 fn start() -> Started {
-    let (alice, bob) = (local("alice:1"), local("bob:2"));
+    let (alice, bob) = (local_peer("alice:1"), local_peer("bob:2"));
     let t0 = Instant::now();
     let mut seen = cache();
     let (initiator, ping) =
@@ -80,7 +77,7 @@ fn every_handshake_derives_new_keys() {
 #[test]
 fn the_generic_entry_point_runs_the_same_handshake() {
     use mydht::{AuthMessage, Step};
-    let (alice, bob) = (local("a"), local("b"));
+    let (alice, bob) = (local_peer("a"), local_peer("b"));
     let now = Instant::now();
     let mut seen = cache();
     let (mut i, ping) = Handshake::initiate(alice, None, TIMEOUT, now).unwrap();
@@ -187,7 +184,7 @@ fn a_bad_initiator_signature_is_refused() {
 fn a_signature_by_another_key_is_refused() {
     // Mallory relays Bob's pong under her own identity: her key did not sign.
     let mut s = start();
-    let mallory = local("bob:2");
+    let mallory = local_peer("bob:2");
     s.pong.peer = PeerInfoMsg::from(mallory.info());
     let mut anyone = Handshake::initiate(s.alice.clone(), None, TIMEOUT, s.t0).unwrap();
     s.pong.your_challenge = anyone.1.challenge.clone();
@@ -233,7 +230,7 @@ fn a_pong_whose_id_is_not_the_hash_of_its_key_is_refused() {
 #[test]
 fn another_peer_than_the_expected_one_is_refused() {
     let s = start();
-    let carol = local("carol:3");
+    let carol = local_peer("carol:3");
     let t0 = s.t0;
     let (mut i, ping) =
         Handshake::initiate(s.alice.clone(), Some(*carol.info().get_id()), TIMEOUT, t0).unwrap();
@@ -244,7 +241,7 @@ fn another_peer_than_the_expected_one_is_refused() {
 
 #[test]
 fn a_node_refuses_to_authenticate_itself() {
-    let alice = local("alice:1");
+    let alice = local_peer("alice:1");
     let now = Instant::now();
     let (_, ping) = Handshake::initiate(alice.clone(), None, TIMEOUT, now).unwrap();
     let mut r = Handshake::respond(alice, TIMEOUT, now);
@@ -309,7 +306,7 @@ fn a_late_final_pong_times_out() {
 
 #[test]
 fn a_silent_peer_times_out_on_the_owner_timer() {
-    let bob = local("bob");
+    let bob = local_peer("bob");
     let t0 = Instant::now();
     let mut r = Handshake::respond(bob, TIMEOUT, t0);
     assert_eq!(r.deadline(), t0 + TIMEOUT);
@@ -367,6 +364,6 @@ fn a_handshake_can_move_to_a_service_thread() {
 #[test]
 fn a_huge_timeout_does_not_overflow() {
     let now = Instant::now();
-    let r = Handshake::respond(local("b"), Duration::MAX, now);
+    let r = Handshake::respond(local_peer("b"), Duration::MAX, now);
     assert!(r.deadline() > now);
 }

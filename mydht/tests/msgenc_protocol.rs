@@ -17,7 +17,6 @@ mod app;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
-use std::sync::OnceLock;
 
 use app::TouchMsg;
 use frame_support::{check_round_trip, round_trip};
@@ -27,8 +26,9 @@ use mydht::msgenc::{Bincode, Json};
 use mydht::service::kvstore::{KVStoreProtoMsg, QueryMode, QueryMsg};
 use mydht::service::peer_store::PeerStoreProtoMsg;
 use mydht::service::WireMessage;
-use mydht::{AuthMessage, Identity, PeerInfo};
+use mydht::{AuthMessage, PeerInfo};
 use mydht_base::{ErrorKind, ErrorLevel, KeyVal, MsgEnc, Peer};
+use mydht_basetest::peers::{identity_pool, POOL_SIZE};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -157,16 +157,6 @@ fn mode_kind(m: QueryMode) -> &'static str {
 // Strategies.
 // ---------------------------------------------------------------------------
 
-/// Identities are slow to make: a few, made once, shared by every case.
-fn identities() -> &'static [Identity] {
-    static POOL: OnceLock<Vec<Identity>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        (0..4)
-            .map(|_| Identity::generate().expect("identity"))
-            .collect()
-    })
-}
-
 /// Listening addresses a peer may announce: socket addresses, any text,
 /// and the longest address allowed.
 fn address() -> impl Strategy<Value = String> {
@@ -183,8 +173,8 @@ fn address() -> impl Strategy<Value = String> {
 
 prop_compose! {
     /// A valid peer, built through its constructor from a pooled identity.
-    fn peer_info()(i in 0..4usize, address in address()) -> PeerInfo {
-        identities()[i].peer_info(address).expect("address within bound")
+    fn peer_info()(i in 0..POOL_SIZE, address in address()) -> PeerInfo {
+        identity_pool()[i].peer_info(address).expect("address within bound")
     }
 }
 
@@ -350,7 +340,7 @@ fn bincode_round_trips_peer_infos() {
 
 /// One message of every variant, at the edges of their fields.
 fn one_of_each() -> Vec<Wire> {
-    let ids = identities();
+    let ids = identity_pool();
     let peer = |i: usize, a: &str| ids[i].peer_info(a.to_string()).unwrap();
     let longest = peer(3, &"a".repeat(MAX_ADDRESS_LEN));
     let query = |mode, origin| QueryMsg {
@@ -407,12 +397,12 @@ fn one_of_each_variant_round_trips_in_one_stream() {
 #[test]
 fn a_decoded_peer_keeps_the_id_of_its_key() {
     // The id is not on the wire: it is recomputed from the identity key.
-    let sent = identities()[2].peer_info("127.0.0.1:9".into()).unwrap();
+    let sent = identity_pool()[2].peer_info("127.0.0.1:9".into()).unwrap();
     for got in [
         decode_as::<PeerInfo, _>(&Json, &sent),
         decode_as::<PeerInfo, _>(&Bincode::new(), &sent),
     ] {
-        assert_eq!(got.get_id(), identities()[2].id());
+        assert_eq!(got.get_id(), identity_pool()[2].id());
         assert_eq!(got, sent);
     }
 }
@@ -435,7 +425,7 @@ struct ForgedPeer {
 /// A peer whose address is [`MAX_ADDRESS_LEN`] bytes decodes, one byte
 /// more is a `Decode` error.
 fn check_address_bound<E: MsgEnc>(enc: &E) {
-    let id = &identities()[0];
+    let id = &identity_pool()[0];
     let forged = |len| {
         let mut bytes = Vec::new();
         let peer = ForgedPeer {
@@ -508,7 +498,9 @@ fn every_truncation_of_each_wire_variant_is_a_decode_error() {
 
 #[test]
 fn every_truncation_of_a_key_value_message_and_a_peer_is_a_decode_error() {
-    let peer = identities()[1].peer_info("192.168.1.1:80".into()).unwrap();
+    let peer = identity_pool()[1]
+        .peer_info("192.168.1.1:80".into())
+        .unwrap();
     let query = QueryMsg {
         qid: 42,
         origin: Some(peer.clone()),

@@ -2,19 +2,17 @@
 //! round-trip, and tampering, truncation, reordering and nonce reuse fail.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mydht::auth::{SessionKey, SessionKeys};
 use mydht::shadow::{SessionCipher, DEFAULT_MAX_CHUNK, SESSION_TAG_LEN};
-use mydht::{
-    ChallengeCache, Handshake, Identity, LocalPeer, NoShadow, SessionShadow, Shadow, TestShadow,
-};
+use mydht::{ChallengeCache, Handshake, NoShadow, SessionShadow, Shadow, TestShadow};
+use mydht_basetest::peers::local_peer;
 use readwrite_comp::{ChunkCipher, ChunkMode, CompR, CompW};
 
 /// Alice's and Bob's session keys, from a real handshake.
 fn session_keys() -> (SessionKeys, SessionKeys) {
-    let p = |a: &str| Arc::new(LocalPeer::new(Identity::generate().unwrap(), a.into()).unwrap());
+    let p = local_peer;
     let now = Instant::now();
     let t = Duration::from_secs(5);
     let (mut i, ping) = Handshake::initiate(p("a"), None, t, now).unwrap();
