@@ -19,6 +19,7 @@ mod session_keys;
 mod transcript;
 
 pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
+pub(crate) use crypto::EphemeralKey;
 pub use crypto::EPHEMERAL_KEY_LEN;
 pub use error::AuthError;
 pub use handshake::{Authenticated, Handshake, Step};

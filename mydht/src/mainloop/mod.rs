@@ -20,6 +20,7 @@ mod connection;
 mod driven;
 mod handle;
 mod route;
+mod spare_key;
 mod verdict;
 
 pub use blocking::Opened;
@@ -41,7 +42,7 @@ use mydht_base::{
 use readwrite_comp::{CompR, CompW};
 use slab::Slab;
 
-use crate::auth::{Authenticated, ChallengeCache, Handshake};
+use crate::auth::{Authenticated, ChallengeCache, EphemeralKey, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
@@ -57,6 +58,7 @@ use crate::service::{
 use crate::shadow::Shadow;
 use blocking::{AuthCtx, Listener};
 use connection::{Awaiting, ConnState, Connection, Handshaking, Open, AUTH_MAX_FRAME};
+use spare_key::SpareKey;
 use std::thread::JoinHandle;
 
 const LISTENER: Token = Token(0);
@@ -132,6 +134,7 @@ pub struct MainLoop<C: MyDHTConf> {
     peers: HashMap<PeerId, PeerEntry>,
     addresses: HashMap<Address<C>, usize>,
     challenges: ChallengeCache,
+    spare_key: SpareKey,
     global: GlobalSlot<C>,
     api: ApiSlot<C>,
     /// Queries waiting for a number of connected peers.
@@ -218,6 +221,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             connectors: Vec::new(),
             shadow: conf.init_shadow(),
             challenges: ChallengeCache::new(constants.challenge_cache, constants.auth_timeout * 2),
+            spare_key: SpareKey::new(),
             conns: Slab::with_capacity(constants.max_connections.min(64)),
             conf,
             constants,
@@ -274,7 +278,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             let next = self.next_timeout();
             max_wait.map_or(next, |m| next.min(m))
         };
-        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+        if let Err(e) = self.poll_idle(events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 slog::error!(self.logger, "poll failed"; "error" => %e);
                 self.running = false;
@@ -291,6 +295,22 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.busy = self.drain_commands();
         self.on_timers();
         self.flush_outboxes();
+    }
+
+    /// Polls; a spare key to make is made only when no event is already
+    /// there, so it never delays one.
+    fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
+        if timeout.is_zero() || !self.spare_key.is_empty() {
+            return self.poll.poll(events, Some(timeout));
+        }
+        self.poll.poll(events, Some(Duration::ZERO))?;
+        if !events.is_empty() {
+            return Ok(());
+        }
+        let start = Instant::now();
+        self.spare_key.refill();
+        self.poll
+            .poll(events, Some(timeout.saturating_sub(start.elapsed())))
     }
 
     /// Hands each write service what this turn routed to its peer.
@@ -404,10 +424,11 @@ impl<C: MyDHTConf> MainLoop<C> {
                         );
                         continue;
                     };
-                    let handshake = Handshake::respond(
+                    let handshake = Handshake::respond_with(
                         self.me.clone(),
                         self.constants.auth_timeout,
                         Instant::now(),
+                        self.spare_key.take(),
                     );
                     self.add_conn(
                         acc.read,
@@ -816,11 +837,16 @@ impl<C: MyDHTConf> MainLoop<C> {
                 "transport gave no read half",
             )
         })?;
-        let (handshake, ping) = Handshake::initiate(
+        let ephemeral = match self.spare_key.take() {
+            Some(key) => key,
+            None => EphemeralKey::generate()?,
+        };
+        let (handshake, ping) = Handshake::initiate_with(
             self.me.clone(),
             None,
             self.constants.auth_timeout,
             Instant::now(),
+            ephemeral,
         )?;
         let mut writer = FrameWriter::new(self.constants.max_frame);
         writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;
