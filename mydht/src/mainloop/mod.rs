@@ -43,7 +43,7 @@ use readwrite_comp::{CompR, CompW};
 use slab::Slab;
 
 use crate::auth::{Authenticated, ChallengeCache, EphemeralKey, Handshake};
-use crate::conf::{Address, MyDHTConf, NodeConstants};
+use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::kvstore::{
@@ -143,6 +143,9 @@ pub struct MainLoop<C: MyDHTConf> {
     outboxes: Vec<usize>,
     peer_store: PeerStoreSlot<C>,
     peer_mgmt: PeerMgmtSlot<C>,
+    /// The peer manager's verdict on every peer, if it does not depend on
+    /// the peer: applied without asking peer management.
+    fixed_verdict: Option<PeerVerdict>,
     route: ConnectedRoute,
     next_refresh: Instant,
     discover_turn: usize,
@@ -194,8 +197,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             conf.peer_store_channel(),
             constants.loops.peer_store,
         )?;
+        let manager = conf.peer_manager()?;
+        let fixed_verdict = manager.fixed_verdict();
         let peer_mgmt = ServiceSlot::new(
-            PeerMgmtService::new(me.info().clone(), conf.peer_manager()?),
+            PeerMgmtService::new(me.info().clone(), manager),
             sender.clone(),
             conf.peer_mgmt_spawner()?,
             conf.peer_mgmt_channel(),
@@ -240,6 +245,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             outboxes: Vec::new(),
             peer_store,
             peer_mgmt,
+            fixed_verdict,
             route,
             next_refresh: Instant::now(),
             discover_turn: 0,

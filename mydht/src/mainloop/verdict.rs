@@ -1,7 +1,10 @@
 //! Peer management seen from the main loop: an authenticated connection
 //! waits for its verdict (bounded by the connection slab, rejected at
 //! `verdict_timeout`) while the loop goes on; the verdict is applied when
-//! [`MainLoopCommand::Verdict`] comes back.
+//! [`MainLoopCommand::Verdict`] comes back. A manager whose verdict does
+//! not depend on the peer (`PeerManager::fixed_verdict`, e.g. `AcceptAll`)
+//! is not asked: its verdict is applied at once, a round trip less per
+//! connect.
 
 use std::time::Instant;
 
@@ -36,7 +39,10 @@ impl<C: MyDHTConf> MainLoop<C> {
         conn.state = ConnState::Awaiting(Box::new(Awaiting { hs, auth }));
         conn.deadline = Instant::now() + self.constants.verdict_timeout;
         let cref = ConnRef { key, id: conn.id };
-        self.tell_peer_mgmt(PeerMgmtCommand::Accept { conn: cref, peer });
+        match self.fixed_verdict {
+            Some(verdict) => self.on_verdict(cref, verdict),
+            None => self.tell_peer_mgmt(PeerMgmtCommand::Accept { conn: cref, peer }),
+        }
     }
 
     /// Applies a verdict to the connection awaiting it (gone or timed out:
@@ -139,6 +145,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// from the configuration.
     fn restart_peer_mgmt(&mut self) {
         let slot = self.conf.peer_manager().and_then(|m| {
+            self.fixed_verdict = m.fixed_verdict();
             ServiceSlot::new(
                 PeerMgmtService::new(self.me.info().clone(), m),
                 self.sender.clone(),

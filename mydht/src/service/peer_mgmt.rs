@@ -2,7 +2,8 @@
 //! for a [`PeerVerdict`] on every authenticated peer and does not wait for
 //! the answer: the connection stays awaiting its verdict (until
 //! [`NodeConstants::verdict_timeout`](crate::NodeConstants::verdict_timeout),
-//! then it is rejected) and the verdict is applied when it comes back.
+//! then it is rejected) and the verdict is applied when it comes back. A
+//! [`PeerManager::fixed_verdict`] is applied by the main loop itself.
 
 use mydht_base::{Result, Service, SpawnerYield};
 
@@ -16,6 +17,12 @@ use crate::mainloop::{ConnRef, MainLoopCommand, ToMainLoop};
 pub trait PeerManager: Send + 'static {
     /// The verdict on `peer`, just authenticated by the node `me`.
     fn accept(&mut self, me: &PeerInfo, peer: &PeerInfo) -> PeerVerdict;
+    /// The verdict on every peer, when it does not depend on the peer: the
+    /// main loop then applies it at once, without a round trip to the
+    /// service (`accept` is not called; `online` and `offline` still are).
+    fn fixed_verdict(&self) -> Option<PeerVerdict> {
+        None
+    }
     /// An accepted peer's services run.
     fn online(&mut self, peer: &PeerInfo) {
         let _ = peer;
@@ -42,6 +49,10 @@ pub struct AcceptAll;
 impl PeerManager for AcceptAll {
     fn accept(&mut self, _: &PeerInfo, _: &PeerInfo) -> PeerVerdict {
         PeerVerdict::Accept
+    }
+
+    fn fixed_verdict(&self) -> Option<PeerVerdict> {
+        Some(PeerVerdict::Accept)
     }
 }
 
@@ -126,5 +137,19 @@ impl Service for PeerMgmtService {
                 PeerMgmtReply::None
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `AcceptAll` skips the round trip; a closure, which may judge each
+    /// peer, is always asked.
+    #[test]
+    fn only_peer_independent_managers_have_a_fixed_verdict() {
+        assert_eq!(AcceptAll.fixed_verdict(), Some(PeerVerdict::Accept));
+        let closure = |_: &PeerInfo, _: &PeerInfo| PeerVerdict::Reject;
+        assert_eq!(PeerManager::fixed_verdict(&closure), None);
     }
 }
