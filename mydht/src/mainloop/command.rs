@@ -39,6 +39,9 @@ pub enum ApiAction<C: MyDHTConf> {
     ConnectedPeers,
     /// Replies with the connected peers once their number is in range.
     WaitPeers(PeerCount),
+    /// The number of open connections (one per connected peer, save for
+    /// a moment when two nodes dialled each other at once).
+    OpenConnections,
 }
 
 /// A range of connected peer counts, for [`ApiAction::WaitPeers`].

@@ -139,6 +139,9 @@ pub(crate) struct Connection<C: MyDHTConf> {
     pub(crate) pending: VecDeque<WireMessage<C::ProtoMsg>>,
     /// Api connect queries waiting for the authentication.
     pub(crate) waiters: Vec<QueryId>,
+    /// True when this node dialled it: the tie-break between two
+    /// connections to one peer needs who dialled each.
+    pub(crate) dialled: bool,
     /// When an unauthenticated connection, or one awaiting its verdict, is
     /// dropped.
     pub(crate) deadline: Instant,

@@ -223,6 +223,19 @@ impl<C: MyDHTConf> NodeHandle<C> {
         }
     }
 
+    /// The number of open connections: one per connected peer, save for
+    /// the moment two nodes that dialled each other at once take to close
+    /// the second.
+    pub fn open_connections(&self, timeout: Duration) -> Result<usize> {
+        let replies = self
+            .ask(ApiAction::OpenConnections, 1, timeout)?
+            .wait(timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Count(n)) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
     /// Waits until the number of connected peers is in `count`'s range;
     /// the connected peers then.
     pub fn wait_peers(&self, count: PeerCount, timeout: Duration) -> Result<Vec<PeerInfo>> {

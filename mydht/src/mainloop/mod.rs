@@ -18,6 +18,7 @@ mod blocking;
 mod command;
 mod connection;
 mod driven;
+mod duplicate;
 mod handle;
 mod route;
 mod spare_key;
@@ -498,6 +499,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             })),
             pending: VecDeque::new(),
             waiters: Vec::new(),
+            dialled: dialed.is_some(),
         });
         if let Some(a) = dialed {
             self.addresses.insert(a, key);
@@ -560,6 +562,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             state: ConnState::Handshaking(Box::new(conn)),
             pending: VecDeque::new(),
             waiters: qid.into_iter().collect(),
+            dialled: dialed.is_some(),
         });
         if let Some(a) = dialed {
             self.addresses.insert(a, key);
@@ -746,6 +749,14 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
             ApiAction::Connect(address) => self.connect(qid, address),
+            ApiAction::OpenConnections => {
+                let open = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| matches!(c.state, ConnState::Open(_)))
+                    .count();
+                self.tell_api(ApiCommand::Reply(qid, ApiResult::Count(open)));
+            }
             ApiAction::WaitPeers(count) => {
                 if self.watchers.len() >= self.constants.max_pending_queries {
                     let e = Error::new(ErrorKind::TooLarge, ErrorLevel::Ignore, "too many waits");

@@ -92,6 +92,17 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// Spawns the services of an accepted connection and sends what waited
     /// for it.
     fn admit(&mut self, key: usize, peer: PeerInfo, priority: u8) {
+        // Already connected: both nodes dialled each other at once.
+        let old = self
+            .peers
+            .get(peer.get_id())
+            .map(|p| p.conn)
+            .filter(|&k| k != key);
+        if let Some(old) = old {
+            if !self.keeps_new(key, old, &peer) {
+                return self.lose(key, old, peer);
+            }
+        }
         if !self.make_room(&peer, priority) {
             let e = Error::new(
                 ErrorKind::Auth,
@@ -120,6 +131,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             for qid in waiters {
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer.clone()))));
             }
+        }
+        if let Some(old) = old {
+            // Online already: only the connection changes.
+            return self.supersede(old, key);
         }
         self.check_watchers();
         self.route.add(peer.clone());

@@ -19,6 +19,8 @@ pub enum ApiResult<C: MyDHTConf> {
     Peer(Option<PeerInfo>),
     /// The connected peers.
     Peers(Vec<PeerInfo>),
+    /// A count: open connections.
+    Count(usize),
 }
 
 impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
@@ -27,6 +29,7 @@ impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
             ApiResult::App(r) => f.debug_tuple("App").field(r).finish(),
             ApiResult::Peer(p) => f.debug_tuple("Peer").field(p).finish(),
             ApiResult::Peers(p) => f.debug_tuple("Peers").field(p).finish(),
+            ApiResult::Count(n) => f.debug_tuple("Count").field(n).finish(),
         }
     }
 }
