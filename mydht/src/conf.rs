@@ -57,8 +57,9 @@ pub struct NodeConstants {
     /// Commands after which each service loop ends and is spawned again
     /// on its state (0: never).
     pub loops: ServiceLoops,
-    /// Discovery: while fewer peers are connected, the node asks its peers
-    /// for theirs and connects to them (0: no discovery).
+    /// Discovery: while fewer peers are connected, the node asks its peer
+    /// store for peers near a random id and connects to them (0: no
+    /// discovery).
     pub pool_size: usize,
     /// How often the pool is checked (and the peer store's clock ticks).
     pub refresh: Duration,

@@ -9,7 +9,7 @@ use mydht::service::kvstore::{
     QueryEngine, QueryMode,
 };
 use mydht::service::peer_store::{
-    ClosestPeers, PeerStoreCommand, PeerStoreReply, PeerStoreService,
+    closest_in_store, ClosestPeers, PeerStoreCommand, PeerStoreReply, PeerStoreService,
 };
 use mydht::{PeerId, PeerInfo};
 use mydht_base::{
@@ -124,6 +124,69 @@ fn a_peer_store_find_of_each_peers_id_returns_it() {
             }
         }
     }
+}
+
+/// The ids of a find's answer, sorted.
+fn found_ids(replies: &[PeerStoreReply], qid: u64) -> Vec<PeerId> {
+    match replies {
+        [KVStoreReply::FoundApi(q, found)] if *q == qid => {
+            let mut ids: Vec<PeerId> = found.iter().map(|p| *p.get_id()).collect();
+            ids.sort();
+            ids
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn find_near_collects_the_closest_peers_other_stores_know() {
+    let (peers, stores) = ring(8);
+    let mut stores: Vec<Store> = stores
+        .into_iter()
+        .map(|s| s.with_near(closest_in_store))
+        .collect();
+    let conf = |nb_result| QueryConf {
+        mode: QueryMode::AProxy,
+        hops: 1,
+        forward: 2,
+        nb_result,
+        ..QueryConf::default()
+    };
+    // Node 0 asks its neighbours 1 and 7: each answers the three peers its
+    // store has, each peer once in the result.
+    let key = PeerId::from([0x33; 32]);
+    let replies = run(&peers, &mut stores, 0, Cmd::FindNear(1, key, conf(8)));
+    let mut want: Vec<PeerId> = [0, 1, 2, 6, 7]
+        .iter()
+        .map(|&i| *peers[i].get_id())
+        .collect();
+    want.sort();
+    assert_eq!(found_ids(&replies, 1), want);
+    // The result count bounds the answer.
+    let replies = run(&peers, &mut stores, 0, Cmd::FindNear(2, key, conf(2)));
+    assert_eq!(found_ids(&replies, 2).len(), 2);
+    // Each store answers with the closest it has: asked for one peer near
+    // node 2's id, node 1 (asked first) answers node 2 itself.
+    let near_2 = *peers[2].get_id();
+    let replies = run(&peers, &mut stores, 0, Cmd::FindNear(3, near_2, conf(1)));
+    assert_eq!(found_ids(&replies, 3), vec![near_2]);
+}
+
+#[test]
+fn find_near_without_a_closeness_finds_nothing() {
+    let (peers, mut stores) = ring(4);
+    let conf = QueryConf {
+        hops: 1,
+        nb_result: 4,
+        ..QueryConf::default()
+    };
+    let replies = run(
+        &peers,
+        &mut stores,
+        0,
+        Cmd::FindNear(1, PeerId::from([1; 32]), conf),
+    );
+    assert_eq!(found_ids(&replies, 1), Vec::<PeerId>::new());
 }
 
 #[test]

@@ -93,6 +93,9 @@ fn kv_eq<V: KeyVal + PartialEq, P: PartialEq>(
 ) -> bool {
     match a {
         KVStoreProtoMsg::Find(q, k) => matches!(b, KVStoreProtoMsg::Find(r, l) if q == r && k == l),
+        KVStoreProtoMsg::FindNear(q, k) => {
+            matches!(b, KVStoreProtoMsg::FindNear(r, l) if q == r && k == l)
+        }
         KVStoreProtoMsg::Store(q, v) => {
             matches!(b, KVStoreProtoMsg::Store(r, w) if q == r && v == w)
         }
@@ -124,6 +127,7 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
         WireMessage::App(TouchMsg::Touched(..)) => "App(Touched)",
         WireMessage::PeerStore(p) => match **p {
             KVStoreProtoMsg::Find(..) => "PeerStore(Find)",
+            KVStoreProtoMsg::FindNear(..) => "PeerStore(FindNear)",
             KVStoreProtoMsg::Store(..) => "PeerStore(Store)",
             KVStoreProtoMsg::Found(..) => "PeerStore(Found)",
             KVStoreProtoMsg::Stored(..) => "PeerStore(Stored)",
@@ -133,10 +137,11 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
     }
 }
 
-const WIRE_KINDS: [&str; 8] = [
+const WIRE_KINDS: [&str; 9] = [
     "App(Touch)",
     "App(Touched)",
     "PeerStore(Find)",
+    "PeerStore(FindNear)",
     "PeerStore(Store)",
     "PeerStore(Found)",
     "PeerStore(Stored)",
@@ -210,10 +215,11 @@ fn kv_msg<V, S, K>(
 where
     V: KeyVal + 'static,
     S: Strategy<Value = V> + 'static,
-    K: Strategy<Value = V::Key> + 'static,
+    K: Strategy<Value = V::Key> + Clone + 'static,
 {
     prop_oneof![
-        (query_msg(), key).prop_map(|(q, k)| KVStoreProtoMsg::Find(q, k)),
+        (query_msg(), key.clone()).prop_map(|(q, k)| KVStoreProtoMsg::Find(q, k)),
+        (query_msg(), key).prop_map(|(q, k)| KVStoreProtoMsg::FindNear(q, k)),
         (query_msg(), value()).prop_map(|(q, v)| KVStoreProtoMsg::Store(q, v)),
         (any::<u64>(), prop::collection::vec(value(), 0..4))
             .prop_map(|(q, vs)| KVStoreProtoMsg::Found(q, vs)),
@@ -297,7 +303,10 @@ fn the_strategies_reach_every_variant_and_query_mode() {
         let m = strategy.new_tree(&mut runner).unwrap().current();
         kinds.insert(wire_kind(&m));
         if let WireMessage::PeerStore(p) = &m {
-            if let KVStoreProtoMsg::Find(q, _) | KVStoreProtoMsg::Store(q, _) = &**p {
+            if let KVStoreProtoMsg::Find(q, _)
+            | KVStoreProtoMsg::FindNear(q, _)
+            | KVStoreProtoMsg::Store(q, _) = &**p
+            {
                 modes.insert(mode_kind(q.mode));
                 with_origin.insert(q.origin.is_some());
             }
@@ -363,6 +372,10 @@ fn one_of_each() -> Vec<Wire> {
         store(KVStoreProtoMsg::Find(
             query(QueryMode::Asynch, Some(peer(1, "127.0.0.1:4000"))),
             mydht::PeerId::from([0; 32]),
+        )),
+        store(KVStoreProtoMsg::FindNear(
+            query(QueryMode::AProxy, None),
+            mydht::PeerId::from([0xff; 32]),
         )),
         store(KVStoreProtoMsg::Store(
             query(QueryMode::AMix(u8::MAX), Some(longest.clone())),

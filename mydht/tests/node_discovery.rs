@@ -1,5 +1,6 @@
 //! The peer store: finding peers through other peers, and discovery (nodes
-//! below their pool size ask their peers for more and connect to them).
+//! below their pool size ask their peer store for peers near a random id
+//! and connect to them).
 
 use mydht::{NodeConstants, PeerCount};
 use mydht_base::Peer;
@@ -48,11 +49,26 @@ fn test_find_through_peer_store() {
 fn test_discovery_sixteen_nodes_reach_pool_size() {
     let nodes = start_nodes(16, || PooledTcp).expect("nodes");
     connect_star(&nodes[0], &nodes[1..]).expect("bootstrap");
+    let mut links = 0;
     for (i, n) in nodes.iter().enumerate() {
         let peers = wait_peers(n, PeerCount::AtLeast(POOL))
             .unwrap_or_else(|e| panic!("node {i} below its pool size: {e}"));
         assert!(peers.len() >= POOL);
         assert!(peers.iter().all(|p| p.get_id() != n.local_peer().get_id()));
+        links += peers.len();
     }
+    // Every connection beyond the 15 of the bootstrap was dialled with a
+    // peer that a peer store find returned.
+    let stats: Vec<_> = nodes
+        .iter()
+        .map(|n| n.stats(TIMEOUT).expect("stats"))
+        .collect();
+    let dials: u64 = stats.iter().map(|s| s.discovery_dials).sum();
+    let beyond = (links / 2).saturating_sub(nodes.len() - 1) as u64;
+    assert!(
+        beyond > 0 && dials >= beyond,
+        "{dials} dials for {beyond} links"
+    );
+    assert!(stats.iter().any(|s| s.discovery_finds > 0));
     stop_all(nodes).expect("stop");
 }

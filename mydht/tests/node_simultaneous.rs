@@ -18,7 +18,7 @@ touch_conf!(RestartTcp, restartable, TcpTransport, loopback());
 fn wait_one_connection(node: &NodeHandle<RestartTcp>) -> usize {
     let end = Instant::now() + TIMEOUT;
     loop {
-        let n = node.open_connections(TIMEOUT).expect("open connections");
+        let n = node.stats(TIMEOUT).expect("stats").open_connections;
         if n == 1 || Instant::now() >= end {
             return n;
         }

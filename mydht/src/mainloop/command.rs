@@ -39,9 +39,21 @@ pub enum ApiAction<C: MyDHTConf> {
     ConnectedPeers,
     /// Replies with the connected peers once their number is in range.
     WaitPeers(PeerCount),
-    /// The number of open connections (one per connected peer, save for
-    /// a moment when two nodes dialled each other at once).
-    OpenConnections,
+    /// The node's counters, [`NodeStats`].
+    Stats,
+}
+
+/// Counters of a node, for [`ApiAction::Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Open connections: one per connected peer, save for the moment two
+    /// nodes that dialled each other at once take to close the second.
+    pub open_connections: usize,
+    /// Discovery finds (peers near a random id, through the peer store)
+    /// that came back.
+    pub discovery_finds: u64,
+    /// Peers those finds returned that the node then dialled.
+    pub discovery_dials: u64,
 }
 
 /// A range of connected peer counts, for [`ApiAction::WaitPeers`].

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
-use super::{ApiAction, MainLoop, MainLoopCommand, MainLoopSender, PeerCount};
+use super::{ApiAction, MainLoop, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::{ApiResult, ReplyFuture, ReplySlot};
@@ -223,16 +223,12 @@ impl<C: MyDHTConf> NodeHandle<C> {
         }
     }
 
-    /// The number of open connections: one per connected peer, save for
-    /// the moment two nodes that dialled each other at once take to close
-    /// the second.
-    pub fn open_connections(&self, timeout: Duration) -> Result<usize> {
-        let replies = self
-            .ask(ApiAction::OpenConnections, 1, timeout)?
-            .wait(timeout)?;
+    /// The node's counters now.
+    pub fn stats(&self, timeout: Duration) -> Result<NodeStats> {
+        let replies = self.ask(ApiAction::Stats, 1, timeout)?.wait(timeout)?;
         match replies.into_iter().next() {
-            Some(ApiResult::Count(n)) => Ok(n),
-            _ => Ok(0),
+            Some(ApiResult::Stats(s)) => Ok(s),
+            _ => Ok(NodeStats::default()),
         }
     }
 

@@ -25,12 +25,15 @@ mod spare_key;
 mod verdict;
 
 pub use blocking::Opened;
-pub use command::{ApiAction, ConnRef, MainLoopCommand, MainLoopSender, PeerCount, ToMainLoop};
+pub use command::{
+    ApiAction, ConnRef, MainLoopCommand, MainLoopSender, NodeStats, PeerCount, ToMainLoop,
+};
 pub use driven::{start_driven, MainLoopDriver};
 pub use handle::{start_loop, NodeHandle};
 pub use route::ConnectedRoute;
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,9 +51,11 @@ use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::kvstore::{
-    KVStoreLimits, KVStoreReply, KVStoreService, MemoryStore, QueryConf,
+    KVStoreLimits, KVStoreReply, KVStoreService, MemoryStore, QueryConf, QueryMode,
 };
-use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply, PeerStoreService};
+use crate::service::peer_store::{
+    closest_in_store, PeerStoreCommand, PeerStoreReply, PeerStoreService,
+};
 use crate::service::{
     ApiCommand, ApiResult, ApiService, GlobalCommand, LocalDest, PeerMgmtCommand, PeerMgmtService,
     PeerStatus, QueryId, ReadCommand, ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock,
@@ -76,6 +81,9 @@ const COMMANDS_PER_TURN: usize = 1024;
 const NO_QUERY: QueryId = 0;
 /// Most peers sent or taken in one discovery answer.
 const MAX_DISCOVERED: u8 = 64;
+/// The api query id of discovery finds: the api service numbers its
+/// queries from 1 up, it never reaches this one.
+const DISCOVERY_QUERY: QueryId = QueryId::MAX;
 
 type GlobalSlot<C> = ServiceSlot<
     <C as MyDHTConf>::GlobalService,
@@ -149,7 +157,8 @@ pub struct MainLoop<C: MyDHTConf> {
     fixed_verdict: Option<PeerVerdict>,
     route: ConnectedRoute,
     next_refresh: Instant,
-    discover_turn: usize,
+    /// Discovery counters (the connection count is read when asked).
+    stats: NodeStats,
     next_tick: Instant,
     running: bool,
     /// Commands were left for the next turn: poll without waiting.
@@ -192,7 +201,8 @@ impl<C: MyDHTConf> MainLoop<C> {
                 MemoryStore::new(constants.peer_store_capacity),
                 route.clone(),
                 KVStoreLimits::default(),
-            ),
+            )
+            .with_near(closest_in_store),
             sender.clone(),
             conf.peer_store_spawner()?,
             conf.peer_store_channel(),
@@ -249,7 +259,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             fixed_verdict,
             route,
             next_refresh: Instant::now(),
-            discover_turn: 0,
+            stats: NodeStats::default(),
             next_tick: Instant::now() + QUERY_TICK,
             running: true,
             busy: false,
@@ -749,13 +759,17 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
             ApiAction::Connect(address) => self.connect(qid, address),
-            ApiAction::OpenConnections => {
-                let open = self
+            ApiAction::Stats => {
+                let open_connections = self
                     .conns
                     .iter()
                     .filter(|(_, c)| matches!(c.state, ConnState::Open(_)))
                     .count();
-                self.tell_api(ApiCommand::Reply(qid, ApiResult::Count(open)));
+                let stats = NodeStats {
+                    open_connections,
+                    ..self.stats
+                };
+                self.tell_api(ApiCommand::Reply(qid, ApiResult::Stats(stats)));
             }
             ApiAction::WaitPeers(count) => {
                 if self.watchers.len() >= self.constants.max_pending_queries {
@@ -1002,18 +1016,51 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.peers.len() + opening
     }
 
-    /// Discovery: with fewer connected peers than the pool size, ask one
-    /// connected peer (a different one each time) for its peers.
+    /// Discovery: with fewer connected peers than the pool size, ask the
+    /// peer store for peers near a random id (a random sample of the peers
+    /// the connected peers know); the answer is dialled in
+    /// [`Self::on_discovered`].
     fn discover(&mut self) {
         let wanted = self.constants.pool_size;
         if wanted == 0 || self.peers.len() >= wanted || self.peers.is_empty() {
             return;
         }
-        self.discover_turn = self.discover_turn.wrapping_add(1);
-        let pick = self.discover_turn % self.peers.len();
-        if let Some(id) = self.peers.keys().nth(pick).copied() {
+        let conf = QueryConf {
+            mode: QueryMode::AProxy,
+            // The connected peers answer from their stores.
+            hops: 1,
+            forward: 2,
             // Ask for many: the first ones may all be connected already.
-            self.send_to(&id, WireMessage::Discover(MAX_DISCOVERED));
+            nb_result: MAX_DISCOVERED,
+            timeout: self.constants.refresh,
+        };
+        let near = random_id();
+        self.tell_peer_store(PeerStoreCommand::FindNear(DISCOVERY_QUERY, near, conf));
+    }
+
+    /// Dials the peers a discovery find returned, while below the pool
+    /// size.
+    fn on_discovered(&mut self, found: Vec<PeerInfo>) {
+        self.stats.discovery_finds += 1;
+        for peer in found {
+            if self.reached() >= self.constants.pool_size {
+                return;
+            }
+            if peer.get_id() == self.me.info().get_id() || self.peers.contains_key(peer.get_id()) {
+                continue;
+            }
+            let Ok(address) = peer.get_address().parse::<Address<C>>() else {
+                continue;
+            };
+            if self.addresses.contains_key(&address) {
+                continue; // opening already
+            }
+            match self.dial(address, None) {
+                Ok(_) => self.stats.discovery_dials += 1,
+                Err(e) => {
+                    slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e)
+                }
+            }
         }
     }
 
@@ -1032,7 +1079,9 @@ impl<C: MyDHTConf> MainLoop<C> {
             | KVStoreReply::Expired {
                 api: qid, found, ..
             } => {
-                if qid != NO_QUERY {
+                if qid == DISCOVERY_QUERY {
+                    self.on_discovered(found);
+                } else if qid != NO_QUERY {
                     let peer = found.into_iter().next();
                     self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(peer)));
                 }
@@ -1138,4 +1187,15 @@ impl<C: MyDHTConf> MainLoop<C> {
         slog::info!(self.logger, "node stopped");
         g.and(p).and(m).and(a)
     }
+}
+
+/// A random peer id: where a discovery find looks (std's per-process
+/// random hasher keys, drawn anew each call).
+fn random_id() -> PeerId {
+    let mut id = [0u8; 32];
+    for chunk in id.chunks_mut(8) {
+        let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+        chunk.copy_from_slice(&r.to_le_bytes());
+    }
+    PeerId::from(id)
 }

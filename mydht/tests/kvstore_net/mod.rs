@@ -98,7 +98,7 @@ pub enum Kind {
 
 pub fn kind(m: &Msg) -> Kind {
     match m {
-        KVStoreProtoMsg::Find(..) => Kind::Find,
+        KVStoreProtoMsg::Find(..) | KVStoreProtoMsg::FindNear(..) => Kind::Find,
         KVStoreProtoMsg::Store(..) => Kind::Store,
         KVStoreProtoMsg::Found(_, v) => Kind::Found(v.len()),
         KVStoreProtoMsg::Stored(_, n) => Kind::Stored(*n),

@@ -9,6 +9,7 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartab
 use super::ReplySlot;
 use crate::conf::MyDHTConf;
 use crate::identity::PeerInfo;
+use crate::mainloop::NodeStats;
 use crate::service::QueryId;
 
 /// One reply of a query.
@@ -19,8 +20,8 @@ pub enum ApiResult<C: MyDHTConf> {
     Peer(Option<PeerInfo>),
     /// The connected peers.
     Peers(Vec<PeerInfo>),
-    /// A count: open connections.
-    Count(usize),
+    /// The node's counters.
+    Stats(NodeStats),
 }
 
 impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
@@ -29,7 +30,7 @@ impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
             ApiResult::App(r) => f.debug_tuple("App").field(r).finish(),
             ApiResult::Peer(p) => f.debug_tuple("Peer").field(p).finish(),
             ApiResult::Peers(p) => f.debug_tuple("Peers").field(p).finish(),
-            ApiResult::Count(n) => f.debug_tuple("Count").field(n).finish(),
+            ApiResult::Stats(s) => f.debug_tuple("Stats").field(s).finish(),
         }
     }
 }

@@ -27,8 +27,13 @@ pub(crate) enum Upstream<P> {
 /// What a query collects.
 #[derive(Debug, Clone)]
 pub(crate) enum Work<V: KeyVal> {
-    /// Values of `key`.
-    Find { key: V::Key, found: Vec<V> },
+    /// Values of `key`; with `near`, any values (the closest to `key` that
+    /// each peer knows), each key once.
+    Find {
+        key: V::Key,
+        found: Vec<V>,
+        near: bool,
+    },
     /// Peers that stored the value.
     Store { stored: u32 },
 }

@@ -16,8 +16,12 @@ use super::message::{
 /// What a request carries on: the key to find or the value to store.
 enum Payload<V: KeyVal> {
     Find(V::Key),
+    Near(V::Key),
     Store(V),
 }
+
+/// The values of a store closest to a key, at most a number of them.
+pub type NearFn<S, K, V> = fn(&S, &K, usize) -> Vec<V>;
 
 /// How a hop forwards a query.
 struct Leg<P> {
@@ -110,6 +114,7 @@ pub struct QueryEngine<V: KeyVal, P: Peer, S, R> {
     cache: QueryCache<V, P>,
     qid_seed: u64,
     qid_counter: u64,
+    near: Option<NearFn<S, V::Key, V>>,
 }
 
 impl<V, P, S, R> QueryEngine<V, P, S, R>
@@ -132,7 +137,16 @@ where
             limits,
             qid_seed,
             qid_counter: 0,
+            near: None,
         }
+    }
+
+    /// How this node's store answers a [`KVStoreProtoMsg::FindNear`]: the
+    /// closest values it holds to a key. Without it, such a find is
+    /// answered with nothing (closeness is the store's to define).
+    pub fn with_near(mut self, near: NearFn<S, V::Key, V>) -> Self {
+        self.near = Some(near);
+        self
     }
 
     /// The node this engine runs for.
@@ -184,8 +198,17 @@ where
                 let work = Work::Find {
                     key: key.clone(),
                     found,
+                    near: false,
                 };
                 self.start_local(api, work, Payload::Find(key), conf, now, out);
+            }
+            KVStoreCommand::FindNear(api, key, conf) => {
+                let work = Work::Find {
+                    key: key.clone(),
+                    found: Vec::new(),
+                    near: true,
+                };
+                self.start_local(api, work, Payload::Near(key), conf, now, out);
             }
             KVStoreCommand::FindLocally(api, key) => {
                 let found = self.store.get(&key).into_iter().collect();
@@ -208,6 +231,9 @@ where
             KVStoreCommand::Received(from, msg) => match msg {
                 KVStoreProtoMsg::Find(q, key) => {
                     self.request(from, q, Payload::Find(key), now, out)
+                }
+                KVStoreProtoMsg::FindNear(q, key) => {
+                    self.request(from, q, Payload::Near(key), now, out)
                 }
                 KVStoreProtoMsg::Store(q, kv) => {
                     self.request(from, q, Payload::Store(kv), now, out)
@@ -279,7 +305,9 @@ where
         if self.cache.has_c(&q.qid) {
             if !direct {
                 let answer = match payload {
-                    Payload::Find(_) => KVStoreProtoMsg::Found(q.qid, Vec::new()),
+                    Payload::Find(_) | Payload::Near(_) => {
+                        KVStoreProtoMsg::Found(q.qid, Vec::new())
+                    }
                     Payload::Store(_) => KVStoreProtoMsg::Stored(q.qid, 0),
                 };
                 out.push(KVStoreReply::Reply(from, answer));
@@ -300,6 +328,15 @@ where
             Payload::Find(key) => Work::Find {
                 key: key.clone(),
                 found: self.store.get(key).into_iter().collect(),
+                near: false,
+            },
+            Payload::Near(key) => Work::Find {
+                key: key.clone(),
+                found: match self.near {
+                    Some(near) => near(&self.store, key, usize::from(conf.nb_result)),
+                    None => Vec::new(),
+                },
+                near: true,
             },
             Payload::Store(kv) => Work::Store {
                 stored: u32::from(self.store.put(kv.clone()).is_ok()),
@@ -411,7 +448,7 @@ where
         exclude.push(self.me.get_id().clone());
         let nb = usize::from(conf.forward);
         let routed = match &payload {
-            Payload::Find(key) => self.route.route(key, nb, &exclude),
+            Payload::Find(key) | Payload::Near(key) => self.route.route(key, nb, &exclude),
             Payload::Store(kv) => self.route.route(&kv.get_key(), nb, &exclude),
         };
         // Neither an excluded peer nor the same peer twice, whatever the
@@ -445,6 +482,7 @@ where
         };
         let msg = match payload {
             Payload::Find(key) => KVStoreProtoMsg::Find(msg, key),
+            Payload::Near(key) => KVStoreProtoMsg::FindNear(msg, key),
             Payload::Store(kv) => KVStoreProtoMsg::Store(msg, kv),
         };
         out.push(KVStoreReply::Forward(peers.clone(), msg));
@@ -474,9 +512,21 @@ where
         }
         let nb = usize::from(state.nb_result);
         match (&mut state.work, answer) {
-            (Work::Find { key, found }, Answer::Found(vals)) => {
-                let room = nb.saturating_sub(found.len());
-                found.extend(vals.into_iter().filter(|v| &v.get_key() == key).take(room));
+            (Work::Find { key, found, near }, Answer::Found(vals)) => {
+                for v in vals {
+                    if found.len() >= nb {
+                        break;
+                    }
+                    let k = v.get_key();
+                    let wanted = if *near {
+                        !found.iter().any(|f| f.get_key() == k)
+                    } else {
+                        &k == key
+                    };
+                    if wanted {
+                        found.push(v);
+                    }
+                }
             }
             (Work::Store { stored }, Answer::Stored(n)) => {
                 *stored = stored.saturating_add(n.min(u32::from(state.nb_result)));

@@ -50,6 +50,9 @@ pub struct QueryMsg<P> {
 pub enum KVStoreProtoMsg<V: KeyVal, P> {
     /// Find the values of a key.
     Find(QueryMsg<P>, V::Key),
+    /// Find the values whose keys are closest to a key (as the receiver's
+    /// store measures closeness, see `QueryEngine::with_near`).
+    FindNear(QueryMsg<P>, V::Key),
     /// Store a value.
     Store(QueryMsg<P>, V),
     /// Values found for a query: from a proxied hop, everything its branch
@@ -65,6 +68,11 @@ pub enum KVStoreCommand<V: KeyVal, P> {
     /// Find `key` in the network; answered with [`KVStoreReply::FoundApi`]
     /// or [`KVStoreReply::Expired`].
     Find(ApiQueryId, V::Key, QueryConf),
+    /// Find, on other peers, up to `nb_result` values whose keys are
+    /// closest to `key` (a peer store: peers near an id, a random id for a
+    /// random sample); answered like [`KVStoreCommand::Find`]. The local
+    /// store's values are not among them.
+    FindNear(ApiQueryId, V::Key, QueryConf),
     /// Look `key` up in the local store only; answered at once with
     /// [`KVStoreReply::FoundApi`].
     FindLocally(ApiQueryId, V::Key),

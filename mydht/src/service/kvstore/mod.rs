@@ -28,7 +28,7 @@ mod service;
 mod store;
 
 pub use conf::{KVStoreLimits, QueryConf, QueryMode};
-pub use engine::QueryEngine;
+pub use engine::{NearFn, QueryEngine};
 pub use message::{ApiQueryId, KVStoreCommand, KVStoreProtoMsg, KVStoreReply, QueryID, QueryMsg};
 pub use service::KVStoreService;
 pub use store::MemoryStore;

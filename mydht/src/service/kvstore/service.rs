@@ -8,7 +8,7 @@ use std::time::Instant;
 use mydht_base::{KVStore, KeyVal, Peer, Result, Route, Service, ServiceRestartable, SpawnerYield};
 
 use super::conf::KVStoreLimits;
-use super::engine::QueryEngine;
+use super::engine::{NearFn, QueryEngine};
 use super::message::{KVStoreCommand, KVStoreReply};
 
 /// The key/value store service: takes [`KVStoreCommand`]s and answers each
@@ -40,6 +40,14 @@ where
     /// The service around an engine built by the caller (a fixed seed).
     pub fn from_engine(engine: QueryEngine<V, P, S, R>) -> Self {
         KVStoreService { engine }
+    }
+
+    /// How the store answers a find of the values closest to a key (see
+    /// [`QueryEngine::with_near`]).
+    pub fn with_near(self, near: NearFn<S, V::Key, V>) -> Self {
+        KVStoreService {
+            engine: self.engine.with_near(near),
+        }
     }
 
     /// The engine.

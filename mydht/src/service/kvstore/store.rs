@@ -42,6 +42,11 @@ impl<V: KeyVal> MemoryStore<V> {
         }
     }
 
+    /// The values it holds, oldest stored first.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.values.values()
+    }
+
     /// The most values it holds.
     pub fn capacity(&self) -> usize {
         self.values.capacity()

@@ -16,6 +16,9 @@ mod wire;
 
 pub use route::ClosestPeers;
 
+use crate::identity::PeerId;
+use mydht_base::Peer;
+
 use crate::identity::PeerInfo;
 use crate::service::kvstore::{
     KVStoreCommand, KVStoreProtoMsg, KVStoreReply, KVStoreService, MemoryStore,
@@ -34,3 +37,12 @@ pub type PeerStoreReply = KVStoreReply<PeerInfo, PeerInfo>;
 
 /// A message between the peer stores of two nodes.
 pub type PeerStoreProtoMsg = KVStoreProtoMsg<PeerInfo, PeerInfo>;
+
+/// The peers of `store` closest to `key` by XOR distance of ids, at most
+/// `n`: how a peer store answers a `FindNear` (the node gives it to
+/// [`KVStoreService::with_near`]).
+pub fn closest_in_store(store: &MemoryStore<PeerInfo>, key: &PeerId, n: usize) -> Vec<PeerInfo> {
+    let mut near: Vec<&PeerInfo> = store.values().collect();
+    near.sort_unstable_by_key(|p| route::distance(p.get_id(), key));
+    near.into_iter().take(n).cloned().collect()
+}

@@ -61,7 +61,8 @@ impl ClosestPeers {
     }
 }
 
-fn distance(a: &PeerId, b: &PeerId) -> [u8; 32] {
+/// XOR distance of two ids, compared as big-endian numbers.
+pub(crate) fn distance(a: &PeerId, b: &PeerId) -> [u8; 32] {
     std::array::from_fn(|i| a.as_bytes()[i] ^ b.as_bytes()[i])
 }
 
