@@ -74,8 +74,6 @@ impl PartialEq for Wire {
         match &self.0 {
             WireMessage::App(a) => matches!(b, WireMessage::App(b) if touch_eq(a, b)),
             WireMessage::PeerStore(a) => matches!(b, WireMessage::PeerStore(b) if kv_eq(a, b)),
-            WireMessage::Discover(a) => matches!(b, WireMessage::Discover(b) if a == b),
-            WireMessage::Peers(a) => matches!(b, WireMessage::Peers(b) if a == b),
         }
     }
 }
@@ -132,12 +130,10 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
             KVStoreProtoMsg::Found(..) => "PeerStore(Found)",
             KVStoreProtoMsg::Stored(..) => "PeerStore(Stored)",
         },
-        WireMessage::Discover(_) => "Discover",
-        WireMessage::Peers(_) => "Peers",
     }
 }
 
-const WIRE_KINDS: [&str; 9] = [
+const WIRE_KINDS: [&str; 7] = [
     "App(Touch)",
     "App(Touched)",
     "PeerStore(Find)",
@@ -145,8 +141,6 @@ const WIRE_KINDS: [&str; 9] = [
     "PeerStore(Store)",
     "PeerStore(Found)",
     "PeerStore(Stored)",
-    "Discover",
-    "Peers",
 ];
 
 /// The same for the query modes a [`QueryMsg`] carries.
@@ -248,8 +242,6 @@ fn wire_msg() -> impl Strategy<Value = WireMessage<TouchMsg>> {
     prop_oneof![
         touch_msg().prop_map(WireMessage::App),
         peer_store_msg().prop_map(|m| WireMessage::PeerStore(Box::new(m))),
-        any::<u8>().prop_map(WireMessage::Discover),
-        prop::collection::vec(peer_info(), 0..5).prop_map(WireMessage::Peers),
     ]
 }
 
@@ -387,9 +379,6 @@ fn one_of_each() -> Vec<Wire> {
             vec![peer(0, ""), longest.clone(), peer(1, "é\"\\\n")],
         )),
         store(KVStoreProtoMsg::Stored(1, u32::MAX)),
-        WireMessage::Discover(u8::MAX),
-        WireMessage::Peers(vec![]),
-        WireMessage::Peers(vec![longest, peer(0, "10.0.0.1:1")]),
     ]
     .into_iter()
     .map(Wire)

@@ -79,7 +79,7 @@ const COMMANDS_PER_TURN: usize = 1024;
 /// The api query id of the node's own peer store commands (the node
 /// handle's ids start at 1).
 const NO_QUERY: QueryId = 0;
-/// Most peers sent or taken in one discovery answer.
+/// Most peers one discovery find asks for.
 const MAX_DISCOVERED: u8 = 64;
 /// The api query id of discovery finds: the api service numbers its
 /// queries from 1 up, it never reaches this one.
@@ -974,33 +974,6 @@ impl<C: MyDHTConf> MainLoop<C> {
     fn on_wire(&mut self, from: PeerInfo, msg: WireMessage<C::ProtoMsg>) {
         match msg {
             WireMessage::PeerStore(m) => self.tell_peer_store(PeerStoreCommand::Received(from, *m)),
-            WireMessage::Discover(n) => {
-                let peers: Vec<PeerInfo> = self
-                    .peers
-                    .values()
-                    .filter(|p| p.info.get_id() != from.get_id())
-                    .take(usize::from(n.min(MAX_DISCOVERED)))
-                    .map(|p| p.info.clone())
-                    .collect();
-                self.send_to(from.get_id(), WireMessage::Peers(peers));
-            }
-            WireMessage::Peers(peers) => {
-                for peer in peers.into_iter().take(usize::from(MAX_DISCOVERED)) {
-                    if peer.get_id() == self.me.info().get_id() {
-                        continue;
-                    }
-                    self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
-                    if self.reached() < self.constants.pool_size
-                        && !self.peers.contains_key(peer.get_id())
-                    {
-                        if let Ok(address) = peer.get_address().parse::<Address<C>>() {
-                            if let Err(e) = self.dial(address, None) {
-                                slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e);
-                            }
-                        }
-                    }
-                }
-            }
             // Read services give application messages to local services.
             WireMessage::App(_) => {}
         }

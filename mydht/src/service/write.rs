@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::conf::MyDHTConf;
 use crate::frame::FrameWriter;
-use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand};
 use crate::service::peer_store::PeerStoreProtoMsg;
 use crate::service::{ServiceCtx, TimeoutAsBlock};
@@ -23,10 +22,6 @@ pub enum WireMessage<M> {
     App(M),
     /// A message between peer stores.
     PeerStore(Box<PeerStoreProtoMsg>),
-    /// Discovery: send me up to this many of your connected peers.
-    Discover(u8),
-    /// Discovery: some of my connected peers.
-    Peers(Vec<PeerInfo>),
 }
 
 /// A command for a write service.
