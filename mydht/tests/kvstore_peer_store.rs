@@ -173,6 +173,42 @@ fn find_near_collects_the_closest_peers_other_stores_know() {
 }
 
 #[test]
+fn find_near_takes_each_peer_once_and_at_most_the_result_count() {
+    let (peers, mut stores) = ring(8);
+    let conf = QueryConf {
+        mode: QueryMode::AProxy,
+        hops: 1,
+        forward: 1,
+        nb_result: 2,
+        ..QueryConf::default()
+    };
+    let engine = stores[0].engine_mut();
+    let mut out = Vec::new();
+    let now = Instant::now();
+    engine.handle(Cmd::FindNear(5, PeerId::from([7; 32]), conf), now, &mut out);
+    let (to, qid) = match out.as_slice() {
+        [KVStoreReply::Forward(to, KVStoreProtoMsg::FindNear(q, _))] => (to[0].clone(), q.qid),
+        other => panic!("{other:?}"),
+    };
+    // A peer answers more than asked, the same peer twice.
+    let answer = vec![
+        peers[3].clone(),
+        peers[3].clone(),
+        peers[4].clone(),
+        peers[5].clone(),
+    ];
+    out.clear();
+    engine.handle(
+        Cmd::Received(to, KVStoreProtoMsg::Found(qid, answer)),
+        now,
+        &mut out,
+    );
+    let mut want = vec![*peers[3].get_id(), *peers[4].get_id()];
+    want.sort();
+    assert_eq!(found_ids(&out, 5), want);
+}
+
+#[test]
 fn find_near_without_a_closeness_finds_nothing() {
     let (peers, mut stores) = ring(4);
     let conf = QueryConf {

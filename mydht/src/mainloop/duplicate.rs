@@ -1,12 +1,10 @@
 //! Two connections to one peer, when two nodes dial each other at once:
 //! the connection dialled by the lower peer id is kept, on both nodes
 //! alike, so both keep the same one (of two dialled the same way, the
-//! older). The other is closed by the node that
-//! dialled it (which holds its queued messages and connect queries) once
-//! the kept one is open there; the node that accepted it keeps it open
-//! until then, so that its handshake ends on the dialling side, but routes
-//! nothing to it.
-
+//! older). The other is closed by the node that dialled it (which holds
+//! its queued messages and connect queries) once the kept one is open
+//! there; the node that accepted it keeps it open until then, so that its
+//! handshake ends on the dialling side, but routes nothing to it.
 use std::mem;
 
 use mydht_base::Peer;
