@@ -30,6 +30,19 @@ pub(crate) fn check_cell(layout: &CellLayout, cell: &[u8]) -> Result<(), CellErr
     Ok(())
 }
 
+/// What every sealer checks first: a whole cell, and a payload that fits
+/// its data area.
+pub(crate) fn check_seal(layout: &CellLayout, cell: &[u8], len: usize) -> Result<(), CellError> {
+    check_cell(layout, cell)?;
+    if len > layout.data_capacity() {
+        return Err(CellError::Size {
+            len,
+            expected: layout.data_capacity(),
+        });
+    }
+    Ok(())
+}
+
 /// The sender's side: wraps a payload in one layer per hop of the route.
 pub struct CellSealer {
     layout: CellLayout,
@@ -93,13 +106,7 @@ impl SealCell for CellSealer {
     }
 
     fn seal(&mut self, cell: &mut [u8], len: usize, last: bool) -> Result<(), CellError> {
-        check_cell(&self.layout, cell)?;
-        if len > self.layout.data_capacity() {
-            return Err(CellError::Size {
-                len,
-                expected: self.layout.data_capacity(),
-            });
-        }
+        check_seal(&self.layout, cell, len)?;
         let next = next_counter(self.counter)?;
         let c = self.counter;
         let l = self.layout.max_layers();

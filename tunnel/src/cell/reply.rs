@@ -21,7 +21,7 @@ use crate::crypto::{KEY_LEN, TAG_LEN};
 
 use super::layer::{Direction, LayerCipher, StreamLayer};
 use super::link::LinkCipher;
-use super::onion::{check_cell, next_counter};
+use super::onion::{check_cell, check_seal, next_counter};
 use super::{CellEnd, CellError, CellInfo, CellLayout, OpenCell, SealCell, TransformCell};
 use super::{ENTRY_LEN, LINK_ENTRY_LEN};
 
@@ -58,13 +58,7 @@ impl SealCell for ReplyCellSealer {
     }
 
     fn seal(&mut self, cell: &mut [u8], len: usize, last: bool) -> Result<(), CellError> {
-        check_cell(&self.layout, cell)?;
-        if len > self.layout.data_capacity() {
-            return Err(CellError::Size {
-                len,
-                expected: self.layout.data_capacity(),
-            });
-        }
+        check_seal(&self.layout, cell, len)?;
         let next = next_counter(self.counter)?;
         let entries = self.layout.entries_len();
         let info = CellInfo {
