@@ -75,6 +75,53 @@ impl EphemeralKey {
     }
 }
 
+/// The X25519 public keys of small order, as they may be encoded (the top
+/// bit is ignored): an exchange with one gives an all-zero secret anyone
+/// can compute. Refused before a message is signed over them, since the
+/// keys are now derived after that message is sent; the all-zero check of
+/// the derivation stays as the last word.
+const SMALL_ORDER: [[u8; EPHEMERAL_KEY_LEN]; 7] = {
+    let zero = [0u8; 32];
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    // p - 1, p and p + 1, with p = 2^255 - 19.
+    let mut p_minus_1 = [0xffu8; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    [
+        zero,
+        one,
+        // The two points of order 8.
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
+
+/// Refuses a peer's ephemeral key of small order ([`AuthError::KeyExchange`]).
+pub(crate) fn check_exchange_key(key: &[u8; EPHEMERAL_KEY_LEN]) -> Result<(), AuthError> {
+    let mut masked = *key;
+    masked[31] &= 0x7f;
+    if SMALL_ORDER.contains(&masked) {
+        return Err(AuthError::KeyExchange);
+    }
+    Ok(())
+}
+
 /// Checks `signer`'s Ed25519 `signature` over `transcript`.
 pub(crate) fn verify_transcript(
     identity_key: &[u8; IDENTITY_KEY_LEN],
@@ -146,6 +193,30 @@ mod tests {
         ctx.add_hkdf_info(info).unwrap();
         ctx.derive(Some(&mut okm)).unwrap();
         okm
+    }
+
+    /// Every refused key is one whose exchange gives the all-zero secret
+    /// (or that openssl refuses), with or without its top bit.
+    #[test]
+    fn small_order_keys_give_a_zero_secret() {
+        let mine = PKey::generate_x25519().unwrap();
+        for key in SMALL_ORDER {
+            for top in [0, 0x80] {
+                let mut k = key;
+                k[31] |= top;
+                assert_eq!(check_exchange_key(&k), Err(AuthError::KeyExchange));
+                let peer = PKey::public_key_from_raw_bytes(&k, Id::X25519).unwrap();
+                let mut ctx = PkeyCtx::new(&mine).unwrap();
+                ctx.derive_init().unwrap();
+                ctx.derive_set_peer(&peer).unwrap();
+                let mut shared = [0xaau8; 32];
+                if ctx.derive(Some(&mut shared)).is_ok() {
+                    assert_eq!(shared, [0; 32], "{k:02x?}");
+                }
+            }
+        }
+        let fresh = EphemeralKey::generate().unwrap();
+        assert_eq!(check_exchange_key(fresh.public()), Ok(()));
     }
 
     #[test]

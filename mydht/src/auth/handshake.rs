@@ -11,6 +11,11 @@
 //!   final { c_r, sign_i(T) }              ──►  checks c_r, sign_i(T)
 //! T = SHA-256(info_i, info_r, c_i, c_r, e_i, e_r); keys = HKDF(X25519(e_i, e_r), T)
 //! ```
+//!
+//! Neither the pong nor the final pong needs the session keys: a driver can
+//! send each first and derive the keys while the peer checks it
+//! ([`Handshake::derive_keys`], [`Handshake::answer_pong`]), which takes an
+//! X25519 operation per side off the connection's critical path.
 
 use std::mem;
 use std::sync::Arc;
@@ -19,7 +24,7 @@ use std::time::{Duration, Instant};
 use mydht_base::Peer;
 
 use super::challenge::{Challenge, ChallengeCache};
-use super::crypto::{verify_transcript, EphemeralKey};
+use super::crypto::{check_exchange_key, verify_transcript, EphemeralKey, EPHEMERAL_KEY_LEN};
 use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use super::session_keys::SessionKeys;
 use super::transcript::{Role, Side, Transcript};
@@ -34,6 +39,47 @@ pub struct Authenticated {
     pub peer: PeerInfo,
     /// The session keys of this side.
     pub keys: SessionKeys,
+}
+
+/// An initiator's checked pong whose session keys are still to derive:
+/// what [`Handshake::answer_pong`] gives with the final pong, so that the
+/// final pong can go out first.
+pub(crate) struct Verified {
+    peer: PeerInfo,
+    exchange: Exchange,
+}
+
+impl Verified {
+    /// Derives the session keys: the handshake's outcome.
+    pub(crate) fn derive(self) -> Result<Authenticated, AuthError> {
+        let keys = self.exchange.derive()?;
+        Ok(Authenticated {
+            peer: self.peer,
+            keys,
+        })
+    }
+}
+
+/// The X25519 exchange and HKDF of one side, left for when its keys are
+/// needed.
+struct Exchange {
+    ephemeral: EphemeralKey,
+    peer_public: [u8; EPHEMERAL_KEY_LEN],
+    transcript: Transcript,
+    role: Role,
+}
+
+impl Exchange {
+    fn derive(&self) -> Result<SessionKeys, AuthError> {
+        self.ephemeral
+            .session_keys(&self.peer_public, &self.transcript, self.role)
+    }
+}
+
+/// A responder's session keys: derived, or still to derive.
+enum Keys {
+    Later(Box<Exchange>),
+    Ready(SessionKeys),
 }
 
 /// What to do after [`Handshake::handle`].
@@ -91,7 +137,7 @@ enum State {
         challenge: Challenge,
         transcript: Transcript,
         peer: PeerInfo,
-        keys: SessionKeys,
+        keys: Keys,
     },
     Ended,
 }
@@ -231,6 +277,7 @@ impl Handshake {
         let peer = ping.peer.validate()?;
         let peer_challenge = Challenge(fixed(&ping.challenge, "challenge")?);
         let peer_ephemeral = fixed(&ping.ephemeral_key, "ephemeral key")?;
+        check_exchange_key(&peer_ephemeral)?;
         if peer.get_id() == self.local.info().get_id() {
             return Err(AuthError::UnexpectedPeer);
         }
@@ -253,7 +300,6 @@ impl Handshake {
                 ephemeral_key: ephemeral.public(),
             },
         );
-        let keys = ephemeral.session_keys(&peer_ephemeral, &transcript, Role::Responder)?;
         let signature = self.sign(&transcript, Role::Responder)?;
         let pong = AuthPong {
             peer: PeerInfoMsg::from(self.local.info()),
@@ -266,9 +312,34 @@ impl Handshake {
             challenge,
             transcript,
             peer,
-            keys,
+            keys: Keys::Later(Box::new(Exchange {
+                ephemeral,
+                peer_public: peer_ephemeral,
+                transcript,
+                role: Role::Responder,
+            })),
         };
         Ok(pong)
+    }
+
+    /// Responder, once its pong is sent: derives the session keys while the
+    /// initiator checks the pong. Optional ([`Handshake::on_final`] derives
+    /// them otherwise); does nothing in any other state. An error ends the
+    /// handshake.
+    pub fn derive_keys(&mut self) -> Result<(), AuthError> {
+        let State::AwaitFinal { keys, .. } = &mut self.state else {
+            return Ok(());
+        };
+        if let Keys::Later(exchange) = keys {
+            match exchange.derive() {
+                Ok(ready) => *keys = Keys::Ready(ready),
+                Err(e) => {
+                    self.state = State::Ended;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Initiator: checks the responder's pong; gives the final pong to send
@@ -278,6 +349,18 @@ impl Handshake {
         pong: &AuthPong,
         now: Instant,
     ) -> Result<(AuthPongFinal, Authenticated), AuthError> {
+        let (fin, verified) = self.answer_pong(pong, now)?;
+        Ok((fin, verified.derive()?))
+    }
+
+    /// Initiator: [`Handshake::on_pong`] with the session keys left to
+    /// derive ([`Verified::derive`]) once the final pong is sent, while the
+    /// responder checks it.
+    pub(crate) fn answer_pong(
+        &mut self,
+        pong: &AuthPong,
+        now: Instant,
+    ) -> Result<(AuthPongFinal, Verified), AuthError> {
         self.check_timeout(now)?;
         let (challenge, ephemeral) = match mem::replace(&mut self.state, State::Ended) {
             State::AwaitPong {
@@ -294,6 +377,7 @@ impl Handshake {
         let peer_challenge = Challenge(fixed(&pong.challenge, "challenge")?);
         let peer_ephemeral = fixed(&pong.ephemeral_key, "ephemeral key")?;
         let signature = fixed(&pong.signature, "signature")?;
+        check_exchange_key(&peer_ephemeral)?;
         if peer_challenge == challenge {
             return Err(AuthError::ChallengeReused);
         }
@@ -319,12 +403,17 @@ impl Handshake {
             Role::Responder,
             &signature,
         )?;
-        let keys = ephemeral.session_keys(&peer_ephemeral, &transcript, Role::Initiator)?;
         let fin = AuthPongFinal {
             your_challenge: pong.challenge.clone(),
             signature: self.sign(&transcript, Role::Initiator)?,
         };
-        Ok((fin, Authenticated { peer, keys }))
+        let exchange = Exchange {
+            ephemeral,
+            peer_public: peer_ephemeral,
+            transcript,
+            role: Role::Initiator,
+        };
+        Ok((fin, Verified { peer, exchange }))
     }
 
     /// Responder: checks the initiator's final pong; gives the authenticated
@@ -356,6 +445,10 @@ impl Handshake {
             Role::Initiator,
             &signature,
         )?;
+        let keys = match keys {
+            Keys::Ready(keys) => keys,
+            Keys::Later(exchange) => exchange.derive()?,
+        };
         Ok(Authenticated { peer, keys })
     }
 
@@ -413,5 +506,41 @@ mod tests {
         let at_z = r.on_final(&fin, now).unwrap();
         assert_eq!(at_a.keys.send, at_z.keys.recv);
         assert_eq!(at_a.keys.recv, at_z.keys.send);
+    }
+
+    /// Keys derived after each message is sent are the ones derived on
+    /// demand, on both sides.
+    #[test]
+    fn keys_derived_after_sending_agree() {
+        let (t, now) = (Duration::from_secs(5), Instant::now());
+        let mut seen = ChallengeCache::new(16, 2 * t);
+        let (mut i, ping) = Handshake::initiate(peer("a"), None, t, now).unwrap();
+        let mut r = Handshake::respond(peer("z"), t, now);
+        let pong = r.on_ping(&ping, &mut seen, now).unwrap();
+        r.derive_keys().unwrap();
+        r.derive_keys().unwrap();
+        let (fin, verified) = i.answer_pong(&pong, now).unwrap();
+        let at_z = r.on_final(&fin, now).unwrap();
+        let at_a = verified.derive().unwrap();
+        assert_eq!(at_a.keys.send, at_z.keys.recv);
+        assert_eq!(at_a.keys.recv, at_z.keys.send);
+        assert_eq!(at_a.peer.get_id(), r.local.info().get_id());
+    }
+
+    /// A pong announcing a small-order key is refused before the initiator
+    /// signs anything over it.
+    #[test]
+    fn a_pong_with_a_small_order_key_gets_no_final() {
+        let (t, now) = (Duration::from_secs(5), Instant::now());
+        let mut seen = ChallengeCache::new(16, 2 * t);
+        let (mut i, ping) = Handshake::initiate(peer("a"), None, t, now).unwrap();
+        let mut r = Handshake::respond(peer("z"), t, now);
+        let mut pong = r.on_ping(&ping, &mut seen, now).unwrap();
+        pong.ephemeral_key = vec![0; EPHEMERAL_KEY_LEN];
+        assert!(matches!(
+            i.answer_pong(&pong, now),
+            Err(AuthError::KeyExchange)
+        ));
+        assert!(i.is_ended());
     }
 }

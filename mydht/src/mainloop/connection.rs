@@ -82,19 +82,33 @@ impl<C: MyDHTConf> Handshaking<C> {
                 Err(e) if e.is_would_block() => return Ok(None),
                 Err(e) => return Err(e),
             };
-            match self.handshake.handle(&msg, challenges, now)? {
+            // Each message goes out before the session keys are derived:
+            // the peer checks it meanwhile.
+            let step = match msg {
+                AuthMessage::Pong(pong) => {
+                    let (fin, verified) = self.handshake.answer_pong(&pong, now)?;
+                    self.send(enc, &AuthMessage::PongFinal(fin))?;
+                    return Ok(Some(verified.derive()?));
+                }
+                msg => self.handshake.handle(&msg, challenges, now)?,
+            };
+            match step {
                 Step::Send(reply) => {
-                    self.writer.push_msg(enc, &reply)?;
-                    self.flush()?;
+                    self.send(enc, &reply)?;
+                    self.handshake.derive_keys()?;
                 }
                 Step::SendAndFinish(reply, auth) => {
-                    self.writer.push_msg(enc, &reply)?;
-                    self.flush()?;
+                    self.send(enc, &reply)?;
                     return Ok(Some(auth));
                 }
                 Step::Finish(auth) => return Ok(Some(auth)),
             }
         }
+    }
+
+    fn send(&mut self, enc: &C::MsgEnc, msg: &AuthMessage) -> Result<()> {
+        self.writer.push_msg(enc, msg)?;
+        self.flush()
     }
 
     fn flush(&mut self) -> Result<()> {

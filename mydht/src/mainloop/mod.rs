@@ -81,6 +81,11 @@ const COMMANDS_PER_TURN: usize = 1024;
 const NO_QUERY: QueryId = 0;
 /// Most peers one discovery find asks for.
 const MAX_DISCOVERED: u8 = 64;
+/// How long the loop must have been idle before it makes its spare key:
+/// right after a connection or a message, the next event (the peer's
+/// answer, the application's next query) tends to follow within
+/// microseconds, and a key being made would delay it.
+const SPARE_KEY_QUIET: Duration = Duration::from_millis(1);
 /// The api query id of discovery finds: the api service numbers its
 /// queries from 1 up, it never reaches this one.
 const DISCOVERY_QUERY: QueryId = QueryId::MAX;
@@ -314,17 +319,18 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.flush_outboxes();
     }
 
-    /// Polls; a spare key to make is made only when no event is already
-    /// there, so it never delays one.
+    /// Polls; a spare key to make is made only once the loop has been idle
+    /// for [`SPARE_KEY_QUIET`].
     fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
-        if timeout.is_zero() || !self.spare_key.is_empty() {
+        let quiet = timeout.min(SPARE_KEY_QUIET);
+        if quiet == timeout || !self.spare_key.is_empty() {
             return self.poll.poll(events, Some(timeout));
         }
-        self.poll.poll(events, Some(Duration::ZERO))?;
+        let start = Instant::now();
+        self.poll.poll(events, Some(quiet))?;
         if !events.is_empty() {
             return Ok(());
         }
-        let start = Instant::now();
         self.spare_key.refill();
         self.poll
             .poll(events, Some(timeout.saturating_sub(start.elapsed())))
