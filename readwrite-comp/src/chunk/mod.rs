@@ -23,7 +23,8 @@
 //!   flag is authenticated as sealed data, and `open` is called with
 //!   `last == false` because the reader cannot know it before opening.
 //!
-//! Buffers are one chunk (or cell) long, allocated once at construction.
+//! Buffers are one chunk (or cell) long (the reader's has room for the
+//! next chunk's header too), allocated once at construction.
 
 mod cipher;
 mod mode;

@@ -11,16 +11,23 @@ use std::io::{self, Read};
 /// Each chunk is read whole into a buffer of one chunk, opened there in
 /// place, then handed out; in variable mode, when the caller's buffer holds
 /// a whole chunk, the chunk is read and opened directly in it instead. On an
-/// error the content of the caller's buffer is unspecified. It asks the inner stream for exactly the bytes of
-/// the current chunk, so it never reads past the end of a message: what
-/// follows stays in the inner stream. A chunk that does not open, or whose
-/// length is over the configured maximum (checked before its data is read),
-/// is `InvalidData`, after which the reader stays failed. The inner stream
-/// ending inside a message is `UnexpectedEof`.
+/// error the content of the caller's buffer is unspecified.
+///
+/// It asks the inner stream for the bytes of the current chunk and, in
+/// variable mode when that chunk is not the message's last, for the next
+/// chunk's header in the same call (one read per chunk instead of two). So
+/// it never reads past the end of a message: what follows stays in the inner
+/// stream. It never waits for that next header either: a chunk is opened
+/// and handed out as soon as its own bytes are in.
+///
+/// A chunk that does not open, or whose length is over the configured
+/// maximum (checked before its data is read), is `InvalidData`, after which
+/// the reader stays failed. The inner stream ending inside a message is
+/// `UnexpectedEof`.
 pub struct ChunkR<C> {
     cipher: C,
     layout: Layout,
-    /// One chunk, as on the wire.
+    /// One chunk as on the wire, then room for the next chunk's header.
     buf: Vec<u8>,
     state: State,
     next_index: u64,
@@ -32,12 +39,28 @@ pub struct ChunkR<C> {
 enum State {
     /// Variable mode: `got` bytes of the chunk header read.
     Header { got: usize },
-    /// `got` bytes of the chunk (header included) read out of `need`.
+    /// `got` bytes of the chunk (header included) read out of `need`; in
+    /// variable mode a chunk that is not the last may have `got` up to
+    /// `need + CHUNK_HEADER_LEN` (the next header read ahead).
     Body { got: usize, need: usize, last: bool },
-    /// Opened data `buf[pos..end]` not yet handed out.
-    Deliver { pos: usize, end: usize, last: bool },
+    /// Opened data `buf[pos..end]` not yet handed out, then `ahead` bytes of
+    /// the next chunk's header at `buf[end_of_chunk..]`.
+    Deliver {
+        pos: usize,
+        end: usize,
+        last: bool,
+        ahead: Ahead,
+    },
     /// The message's last chunk is handed out; `read_end` resets.
     End,
+}
+
+/// Bytes of the next chunk's header read with the current chunk: `len` of
+/// them at `buf[at..]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ahead {
+    at: usize,
+    len: usize,
 }
 
 impl<C: ChunkCipher> ChunkR<C> {
@@ -47,7 +70,7 @@ impl<C: ChunkCipher> ChunkR<C> {
         let layout = Layout::new(mode, cipher.tag_len())?;
         Ok(ChunkR {
             cipher,
-            buf: vec![0; layout.buffer_len()],
+            buf: vec![0; layout.buffer_len() + CHUNK_HEADER_LEN],
             state: Self::first_state(&layout),
             layout,
             next_index: 0,
@@ -76,6 +99,17 @@ impl<C: ChunkCipher> ChunkR<C> {
         }
     }
 
+    /// How far reads for a chunk of `need` bytes may go: past its end only
+    /// for the next header, and only when there is a next chunk (variable
+    /// mode, not the last; a cell's last flag is sealed, so unknown).
+    fn read_limit(&self, need: usize, last: bool) -> usize {
+        if last || self.layout.cell.is_some() {
+            need
+        } else {
+            need + CHUNK_HEADER_LEN
+        }
+    }
+
     fn check(&self) -> io::Result<()> {
         if self.failed {
             return Err(io::Error::new(
@@ -91,10 +125,17 @@ impl<C: ChunkCipher> ChunkR<C> {
         io::Error::new(io::ErrorKind::InvalidData, msg)
     }
 
-    /// Reads into `buf[*got..need]` until full; never asks for more.
-    fn fill(buf: &mut [u8], got: &mut usize, need: usize, r: &mut dyn Read) -> io::Result<()> {
+    /// Reads into `buf[*got..limit]` until at least `need` bytes are in;
+    /// never asks for more than `limit`, never waits for more than `need`.
+    fn fill(
+        buf: &mut [u8],
+        got: &mut usize,
+        need: usize,
+        limit: usize,
+        r: &mut dyn Read,
+    ) -> io::Result<()> {
         while *got < need {
-            match r.read(&mut buf[*got..need]) {
+            match r.read(&mut buf[*got..limit]) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -124,7 +165,13 @@ impl<C: ChunkCipher> ChunkR<C> {
         let State::Header { mut got } = self.state else {
             return Ok(());
         };
-        let res = Self::fill(&mut self.buf, &mut got, CHUNK_HEADER_LEN, r);
+        let res = Self::fill(
+            &mut self.buf,
+            &mut got,
+            CHUNK_HEADER_LEN,
+            CHUNK_HEADER_LEN,
+            r,
+        );
         self.state = State::Header { got };
         res?;
         let mut h = [0; CHUNK_HEADER_LEN];
@@ -151,18 +198,19 @@ impl<C: ChunkCipher> ChunkR<C> {
         else {
             return Ok(());
         };
-        let res = Self::fill(&mut self.buf, &mut got, need, r);
+        let limit = self.read_limit(need, last);
+        let res = Self::fill(&mut self.buf, &mut got, need, limit, r);
         self.state = State::Body { got, need, last };
         res?;
-        self.open(need, last)
+        self.open(need, last, got - need)
     }
 
     /// Variable-mode fast path, when `out` holds the whole data of the chunk
     /// whose header was just read: the data is read and opened in `out`,
-    /// saving the copy through the chunk buffer. If the inner stream stops
-    /// inside the chunk, what was read moves into the chunk buffer (the
-    /// caller may come back with another buffer) and the buffered path
-    /// resumes from there.
+    /// saving the copy through the chunk buffer (the tag and the next header
+    /// go to the chunk buffer). If the inner stream stops inside the chunk,
+    /// what was read moves into the chunk buffer (the caller may come back
+    /// with another buffer) and the buffered path resumes from there.
     fn read_direct(
         &mut self,
         r: &mut dyn Read,
@@ -172,12 +220,13 @@ impl<C: ChunkCipher> ChunkR<C> {
     ) -> io::Result<usize> {
         let tag_len = self.layout.tag_len;
         let len = need - CHUNK_HEADER_LEN - tag_len;
+        let limit = self.read_limit(need, last);
         let data = &mut out[..len];
         let mut got = 0;
         let mut tag_got = CHUNK_HEADER_LEN + len;
-        let mut res = Self::fill(data, &mut got, len, r);
+        let mut res = Self::fill(data, &mut got, len, len, r);
         if res.is_ok() {
-            res = Self::fill(&mut self.buf, &mut tag_got, need, r);
+            res = Self::fill(&mut self.buf, &mut tag_got, need, limit, r);
         }
         if let Err(e) = res {
             self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + got].copy_from_slice(&data[..got]);
@@ -200,12 +249,19 @@ impl<C: ChunkCipher> ChunkR<C> {
         self.next_index = index
             .checked_add(1)
             .ok_or_else(|| self.invalid("chunk index exhausted"))?;
-        self.after_chunk(last);
+        self.after_chunk(
+            last,
+            Ahead {
+                at: need,
+                len: tag_got - need,
+            },
+        );
         Ok(len)
     }
 
-    /// Opens the chunk read whole into `buf[..need]`.
-    fn open(&mut self, need: usize, last: bool) -> io::Result<()> {
+    /// Opens the chunk read whole into `buf[..need]`; `ahead` bytes of the
+    /// next header follow it.
+    fn open(&mut self, need: usize, last: bool, ahead: usize) -> io::Result<()> {
         let index = self.next_index;
         let tag_len = self.layout.tag_len;
         let (body, tag) = self.buf[..need].split_at_mut(need - tag_len);
@@ -238,14 +294,22 @@ impl<C: ChunkCipher> ChunkR<C> {
             pos: CHUNK_HEADER_LEN,
             end: CHUNK_HEADER_LEN + len,
             last,
+            ahead: Ahead {
+                at: need,
+                len: ahead,
+            },
         };
         Ok(())
     }
 
-    /// Moves past a fully handed-out chunk.
-    fn after_chunk(&mut self, last: bool) {
+    /// Moves past a fully handed-out chunk; the next header's bytes read
+    /// ahead move to the front of the buffer.
+    fn after_chunk(&mut self, last: bool, ahead: Ahead) {
         self.state = if last {
             State::End
+        } else if self.layout.cell.is_none() {
+            self.buf.copy_within(ahead.at..ahead.at + ahead.len, 0);
+            State::Header { got: ahead.len }
         } else {
             Self::first_state(&self.layout)
         };
@@ -264,21 +328,27 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
         self.check()?;
         loop {
             match self.state {
-                State::Deliver { pos, end, last } if pos < end => {
+                State::Deliver {
+                    pos,
+                    end,
+                    last,
+                    ahead,
+                } if pos < end => {
                     let n = buf.len().min(end - pos);
                     buf[..n].copy_from_slice(&self.buf[pos..pos + n]);
                     self.state = State::Deliver {
                         pos: pos + n,
                         end,
                         last,
+                        ahead,
                     };
                     if pos + n == end {
-                        self.after_chunk(last);
+                        self.after_chunk(last, ahead);
                     }
                     return Ok(n);
                 }
                 // An empty chunk: only the last one is sent, but any is valid.
-                State::Deliver { last, .. } => self.after_chunk(last),
+                State::Deliver { last, ahead, .. } => self.after_chunk(last, ahead),
                 State::End => return Ok(0),
                 State::Header { .. } => self.read_chunk_header(r)?,
                 State::Body { got, need, last } => {
@@ -302,7 +372,7 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
                     return Ok(());
                 }
                 // Unread data of the message is dropped.
-                State::Deliver { last, .. } => self.after_chunk(last),
+                State::Deliver { last, ahead, .. } => self.after_chunk(last, ahead),
                 State::Header { .. } | State::Body { .. } => self.next_chunk(r)?,
             }
         }
@@ -318,5 +388,103 @@ impl<C> fmt::Debug for ChunkR<C> {
             .field("next_index", &self.next_index)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{ChecksumCipher, FaultPlan, FaultyReader};
+    use crate::{ChunkW, CompR, CompW};
+    use std::io::Write;
+
+    const MODE: ChunkMode = ChunkMode::Variable { max_chunk: 64 };
+
+    fn cipher() -> ChecksumCipher {
+        ChecksumCipher::new(5)
+    }
+
+    /// Counts the calls that reach the inner stream.
+    struct Counting<R> {
+        inner: R,
+        calls: usize,
+    }
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            self.inner.read(buf)
+        }
+    }
+
+    /// One message of `chunks` full chunks and a short last one.
+    fn wire(chunks: usize) -> (Vec<u8>, Vec<u8>) {
+        let message: Vec<u8> = (0..64 * chunks + 10).map(|i| i as u8).collect();
+        let mut w = CompW::new(Vec::new(), ChunkW::new(cipher(), MODE).expect("writer"));
+        w.write_all(&message).expect("write");
+        w.write_end().expect("end");
+        (message, w.into_inner())
+    }
+
+    /// Each chunk's header comes with the chunk before it: one inner read
+    /// per chunk (plus the first header) through the chunk buffer, two
+    /// (data, then tag and next header) when read straight into the caller's
+    /// buffer.
+    #[test]
+    fn next_header_is_read_with_the_chunk() {
+        let (message, wire) = wire(3);
+        let counting = Counting {
+            inner: &wire[..],
+            calls: 0,
+        };
+        let mut r = CompR::new(counting, ChunkR::new(cipher(), MODE).expect("reader"));
+        let mut got = Vec::new();
+        let mut small = [0; 16];
+        loop {
+            let n = r.read(&mut small).expect("read");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&small[..n]);
+        }
+        assert_eq!(got, message);
+        // The short last chunk fits `small`: read straight into it.
+        assert_eq!(r.get_ref().calls, 1 + 3 + 2);
+
+        let counting = Counting {
+            inner: &wire[..],
+            calls: 0,
+        };
+        let mut r = CompR::new(counting, ChunkR::new(cipher(), MODE).expect("reader"));
+        let mut big = vec![0; 64];
+        for part in message.chunks(64) {
+            assert_eq!(r.read(&mut big).expect("read"), part.len());
+            assert_eq!(&big[..part.len()], part);
+        }
+        assert_eq!(r.get_ref().calls, 1 + 4 * 2);
+    }
+
+    /// A whole chunk is handed out even if the next header has not come
+    /// yet: the reader never waits for bytes it only reads ahead.
+    #[test]
+    fn a_chunk_is_handed_out_before_the_next_header_arrives() {
+        let (message, wire) = wire(1);
+        let first_chunk_end = (CHUNK_HEADER_LEN + 64 + cipher().tag_len()) as u64;
+        for size in [16, 64] {
+            let plan = FaultPlan::new().block_at([first_chunk_end]);
+            let stream = FaultyReader::new(&wire[..], plan);
+            let mut r = CompR::new(stream, ChunkR::new(cipher(), MODE).expect("reader"));
+            let mut buf = vec![0; size];
+            let mut got = Vec::new();
+            while got.len() < 64 {
+                let n = r.read(&mut buf).expect("the first chunk is all in");
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, message[..64]);
+            let e = r.read(&mut buf).expect_err("the stream blocks");
+            assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+            let n = r.read(&mut buf).expect("resumed");
+            assert_eq!(buf[..n], message[64..]);
+        }
     }
 }
