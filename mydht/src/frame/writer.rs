@@ -91,6 +91,17 @@ impl FrameWriter {
     /// `Io(WriteZero)`, has level `ShutDown` (a frame may be cut in the
     /// middle) and is returned again by later calls.
     pub fn write_to<W: Write>(&mut self, w: &mut W) -> Result<()> {
+        self.write_unflushed(w)?;
+        if let Err(e) = retry(|| w.flush()) {
+            return Err(self.fail(e));
+        }
+        Ok(())
+    }
+
+    /// As [`write_to`](Self::write_to) without the flush: a stream that
+    /// buffers (a shadow layer) may keep a tail back. Used while more frames
+    /// follow at once, so a shadow's chunks stay full; end with `write_to`.
+    pub fn write_unflushed<W: Write>(&mut self, w: &mut W) -> Result<()> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -102,9 +113,6 @@ impl FrameWriter {
                 Ok(n) => self.written += n,
                 Err(e) => return Err(self.fail(e)),
             }
-        }
-        if let Err(e) = retry(|| w.flush()) {
-            return Err(self.fail(e));
         }
         self.buf.clear();
         self.written = 0;
@@ -159,5 +167,49 @@ impl FrameWriter {
             self.failed = Some(e.clone());
         }
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use readwrite_comp::chunk::CHUNK_HEADER_LEN;
+    use readwrite_comp::{ChunkMode, ChunkR, ChunkW, CompR, CompW, NoCipher};
+
+    use super::*;
+    use crate::frame::FrameReader;
+
+    const MODE: ChunkMode = ChunkMode::Variable { max_chunk: 64 };
+
+    /// Unflushed writes leave a shadow's partial chunk open for the frames
+    /// that follow (only full chunks reach the wire); `write_to` then
+    /// pushes the rest out, and every frame reads back.
+    #[test]
+    fn unflushed_writes_keep_chunks_full() {
+        let mut stream = CompW::new(Vec::new(), ChunkW::new(NoCipher, MODE).expect("chunks"));
+        let mut writer = FrameWriter::new(1024);
+        let frames: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 50]).collect();
+        for f in &frames[..3] {
+            writer.push_frame(f).expect("push");
+            writer.write_unflushed(&mut stream).expect("write");
+        }
+        let full_chunk = CHUNK_HEADER_LEN + 64;
+        // 3 frames of 54 bytes: two full chunks, 34 bytes kept back.
+        assert_eq!(stream.get_ref().len(), 2 * full_chunk);
+        for f in &frames[3..] {
+            writer.push_frame(f).expect("push");
+        }
+        writer.write_to(&mut stream).expect("write and flush");
+        assert_eq!(
+            stream.get_ref().len(),
+            4 * full_chunk + CHUNK_HEADER_LEN + 14
+        );
+
+        let wire = stream.into_inner();
+        let mut r = CompR::new(&wire[..], ChunkR::new(NoCipher, MODE).expect("chunks"));
+        let mut reader = FrameReader::new(1024);
+        for f in &frames {
+            assert_eq!(reader.read_frame(&mut r).expect("read"), Some(&f[..]));
+        }
+        assert!(r.get_ref().is_empty(), "every byte on the wire read");
     }
 }

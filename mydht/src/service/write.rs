@@ -35,10 +35,10 @@ pub enum WriteCommand<C: MyDHTConf> {
     Flush,
 }
 
-/// Bytes encoded before they are written (and the shadow flushed): a few
-/// bulk messages, so their chunks are full rather than one short chunk per
-/// message, yet few enough that the frame buffer (this plus one frame) stays
-/// within the capacity it keeps instead of growing to the frame maximum.
+/// Bytes encoded before they are written: a few bulk messages, yet few
+/// enough that the frame buffer (this plus one frame) stays within the
+/// capacity it keeps instead of growing to the frame maximum. The shadow is
+/// flushed only when the queue is empty, so chunks stay full across batches.
 const WRITE_BATCH: usize = 128 << 10;
 
 type Stream<C> = CompW<
@@ -106,7 +106,11 @@ impl<C: MyDHTConf> WriteService<C> {
                 }
                 self.queue.pop_front();
             }
-            if let Some(end) = self.flush(yld)? {
+            // While more messages wait, write without flushing: the shadow
+            // keeps its partial chunk for them instead of sealing a short
+            // one; the queue's end is flushed.
+            let more = !self.queue.is_empty();
+            if let Some(end) = self.flush(yld, more)? {
                 return Ok(Some(end));
             }
             if self.queue.is_empty() {
@@ -115,7 +119,13 @@ impl<C: MyDHTConf> WriteService<C> {
         }
     }
 
-    fn flush<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
+    /// Writes what is encoded; `more` (messages still queued) skips the
+    /// final flush.
+    fn flush<Y: SpawnerYield>(
+        &mut self,
+        yld: &mut Y,
+        more: bool,
+    ) -> Result<Option<MainLoopCommand<C>>> {
         self.in_call = true;
         let res = if self.preamble.pending() > 0 {
             let mut raw = WriteYield::new(self.stream.get_mut(), yld);
@@ -125,7 +135,11 @@ impl<C: MyDHTConf> WriteService<C> {
         };
         let res = res.and_then(|()| {
             let mut stream = WriteYield::new(&mut self.stream, yld);
-            self.frames.write_to(&mut stream)
+            if more {
+                self.frames.write_unflushed(&mut stream)
+            } else {
+                self.frames.write_to(&mut stream)
+            }
         });
         match res {
             Ok(()) => {
