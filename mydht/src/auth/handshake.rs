@@ -323,12 +323,13 @@ impl Handshake {
     }
 
     /// Responder, once its pong is sent: derives the session keys while the
-    /// initiator checks the pong. Optional ([`Handshake::on_final`] derives
-    /// them otherwise); does nothing in any other state. An error ends the
-    /// handshake.
-    pub fn derive_keys(&mut self) -> Result<(), AuthError> {
+    /// initiator checks the pong, and gives them (to prepare what uses them,
+    /// not to use them: the initiator is not authenticated yet). Optional
+    /// ([`Handshake::on_final`] derives them otherwise); `None` in any other
+    /// state. An error ends the handshake.
+    pub fn derive_keys(&mut self) -> Result<Option<&SessionKeys>, AuthError> {
         let State::AwaitFinal { keys, .. } = &mut self.state else {
-            return Ok(());
+            return Ok(None);
         };
         if let Keys::Later(exchange) = keys {
             match exchange.derive() {
@@ -339,7 +340,13 @@ impl Handshake {
                 }
             }
         }
-        Ok(())
+        match &self.state {
+            State::AwaitFinal {
+                keys: Keys::Ready(keys),
+                ..
+            } => Ok(Some(keys)),
+            _ => Ok(None),
+        }
     }
 
     /// Initiator: checks the responder's pong; gives the final pong to send
@@ -517,14 +524,16 @@ mod tests {
         let (mut i, ping) = Handshake::initiate(peer("a"), None, t, now).unwrap();
         let mut r = Handshake::respond(peer("z"), t, now);
         let pong = r.on_ping(&ping, &mut seen, now).unwrap();
-        r.derive_keys().unwrap();
-        r.derive_keys().unwrap();
+        let early = r.derive_keys().unwrap().cloned();
+        assert_eq!(r.derive_keys().unwrap().cloned(), early);
         let (fin, verified) = i.answer_pong(&pong, now).unwrap();
         let at_z = r.on_final(&fin, now).unwrap();
         let at_a = verified.derive().unwrap();
+        assert_eq!(early, Some(at_z.keys.clone()));
         assert_eq!(at_a.keys.send, at_z.keys.recv);
         assert_eq!(at_a.keys.recv, at_z.keys.send);
         assert_eq!(at_a.peer.get_id(), r.local.info().get_id());
+        assert_eq!(r.derive_keys(), Ok(None));
     }
 
     /// A pong announcing a small-order key is refused before the initiator

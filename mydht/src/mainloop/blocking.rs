@@ -63,7 +63,7 @@ fn authenticate<C: MyDHTConf>(
     // A blocking stream still answers `WouldBlock` at its I/O timeout:
     // retry until the handshake's own deadline.
     loop {
-        if let Some(auth) = conn.drive(enc, challenges, Instant::now())? {
+        if let Some(auth) = conn.drive(enc, challenges, Instant::now(), |_| Ok(()))? {
             return Ok((conn, auth));
         }
         if Instant::now() >= conn.handshake.deadline() {

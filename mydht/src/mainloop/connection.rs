@@ -9,7 +9,7 @@ use mydht_base::{
     ConnectCheck, ConnectStatus, Error, ErrorKind, ErrorLevel, NoChannel, Result, Transport,
 };
 
-use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake, Step};
+use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake, SessionKeys, Step};
 use crate::conf::MyDHTConf;
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::PeerInfo;
@@ -17,6 +17,7 @@ use crate::mainloop::MainLoopSender;
 use crate::service::{
     QueryId, ReadService, ServiceSlot, TimeoutAsBlock, WireMessage, WriteService,
 };
+use crate::shadow::Shadow;
 
 /// The read service of a connection, as a slot.
 pub(crate) type ReadSlot<C> =
@@ -37,6 +38,21 @@ type WriteStream<C> = <<C as MyDHTConf>::Transport as Transport>::WriteStream;
 /// node buffer more.
 pub(crate) const AUTH_MAX_FRAME: usize = 8 * 1024;
 
+/// A connection's session shadows, built ahead of its services.
+pub(crate) struct Shadows<C: MyDHTConf> {
+    pub(crate) reader: <C::Shadow as Shadow>::Reader,
+    pub(crate) writer: <C::Shadow as Shadow>::Writer,
+}
+
+impl<C: MyDHTConf> Shadows<C> {
+    pub(crate) fn new(shadow: &C::Shadow, keys: &SessionKeys) -> Result<Self> {
+        Ok(Shadows {
+            reader: shadow.reader(keys)?,
+            writer: shadow.writer(keys)?,
+        })
+    }
+}
+
 /// A connection whose handshake runs: the main loop reads and writes its
 /// plain handshake frames itself.
 pub(crate) struct Handshaking<C: MyDHTConf> {
@@ -52,12 +68,15 @@ pub(crate) struct Handshaking<C: MyDHTConf> {
 impl<C: MyDHTConf> Handshaking<C> {
     /// Makes progress on readiness: connect check, pending bytes, then every
     /// handshake frame that arrived. `Some` once the peer is authenticated
-    /// (what is left to write is in `writer`).
+    /// (what is left to write is in `writer`). `keys_known` gets the
+    /// session keys as soon as they are derived, while the peer checks this
+    /// side's last message, to prepare what uses them.
     pub(crate) fn drive(
         &mut self,
         enc: &C::MsgEnc,
         challenges: &mut ChallengeCache,
         now: Instant,
+        mut keys_known: impl FnMut(&SessionKeys) -> Result<()>,
     ) -> Result<Option<Authenticated>> {
         if self.connecting {
             match self.write.check_connect()? {
@@ -88,14 +107,18 @@ impl<C: MyDHTConf> Handshaking<C> {
                 AuthMessage::Pong(pong) => {
                     let (fin, verified) = self.handshake.answer_pong(&pong, now)?;
                     self.send(enc, &AuthMessage::PongFinal(fin))?;
-                    return Ok(Some(verified.derive()?));
+                    let auth = verified.derive()?;
+                    keys_known(&auth.keys)?;
+                    return Ok(Some(auth));
                 }
                 msg => self.handshake.handle(&msg, challenges, now)?,
             };
             match step {
                 Step::Send(reply) => {
                     self.send(enc, &reply)?;
-                    self.handshake.derive_keys()?;
+                    if let Some(keys) = self.handshake.derive_keys()? {
+                        keys_known(keys)?;
+                    }
                 }
                 Step::SendAndFinish(reply, auth) => {
                     self.send(enc, &reply)?;
@@ -159,9 +182,18 @@ pub(crate) struct Connection<C: MyDHTConf> {
     /// When an unauthenticated connection, or one awaiting its verdict, is
     /// dropped.
     pub(crate) deadline: Instant,
+    /// The session shadows, built while the peer checks this side's last
+    /// handshake message: their buffers' first touch (page faults) is then
+    /// off the connection's critical path.
+    pub(crate) shadows: Option<Shadows<C>>,
 }
 
 impl<C: MyDHTConf> Connection<C> {
+    /// True while it holds session shadows built before its services.
+    pub(crate) fn has_early_shadows(&self) -> bool {
+        self.shadows.is_some()
+    }
+
     /// True while its `deadline` applies: authenticating or awaiting its
     /// verdict.
     pub(crate) fn has_deadline(&self) -> bool {

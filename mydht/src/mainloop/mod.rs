@@ -46,7 +46,7 @@ use mydht_base::{
 use readwrite_comp::{CompR, CompW};
 use slab::Slab;
 
-use crate::auth::{Authenticated, ChallengeCache, EphemeralKey, Handshake};
+use crate::auth::{Authenticated, Challenge, ChallengeCache, EphemeralKey, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
@@ -61,9 +61,8 @@ use crate::service::{
     PeerStatus, QueryId, ReadCommand, ReadService, Reply, ServiceCtx, ServiceSlot, TimeoutAsBlock,
     WireMessage, WriteCommand, WriteService,
 };
-use crate::shadow::Shadow;
 use blocking::{AuthCtx, Listener};
-use connection::{Awaiting, ConnState, Connection, Handshaking, Open, AUTH_MAX_FRAME};
+use connection::{Awaiting, ConnState, Connection, Handshaking, Open, Shadows, AUTH_MAX_FRAME};
 use spare_key::SpareKey;
 use std::thread::JoinHandle;
 
@@ -86,6 +85,11 @@ const MAX_DISCOVERED: u8 = 64;
 /// answer, the application's next query) tends to follow within
 /// microseconds, and a key being made would delay it.
 const SPARE_KEY_QUIET: Duration = Duration::from_millis(1);
+/// Handshakes at most that hold session shadows built before their peer
+/// is accepted: a responder builds them before the initiator is
+/// authenticated, and each holds two chunk buffers (128 KiB with the
+/// default shadow). Past it, shadows are built when the services start.
+const EARLY_SHADOWS: usize = 16;
 /// The api query id of discovery finds: the api service numbers its
 /// queries from 1 up, it never reaches this one.
 const DISCOVERY_QUERY: QueryId = QueryId::MAX;
@@ -235,6 +239,9 @@ impl<C: MyDHTConf> MainLoop<C> {
                 logger: logger.clone(),
             })?)
         };
+        // openssl makes a thread's random generator on its first use: here
+        // rather than in the first handshake (which reports any failure).
+        let _ = Challenge::random();
         slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
         Ok(MainLoop {
             enc,
@@ -513,6 +520,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 writer,
                 connecting,
             })),
+            shadows: None,
             pending: VecDeque::new(),
             waiters: Vec::new(),
             dialled: dialed.is_some(),
@@ -527,6 +535,15 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn on_ready(&mut self, key: usize, readable: bool, writable: bool) {
+        let early = matches!(
+            self.conns.get(key).map(|c| &c.state),
+            Some(ConnState::Handshaking(_))
+        ) && self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.has_early_shadows())
+            .count()
+            < EARLY_SHADOWS;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -541,7 +558,15 @@ impl<C: MyDHTConf> MainLoop<C> {
                 }
                 res.map(|()| None)
             }
-            ConnState::Handshaking(hs) => hs.drive(&self.enc, &mut self.challenges, Instant::now()),
+            ConnState::Handshaking(hs) => {
+                let (shadow, shadows) = (&self.shadow, &mut conn.shadows);
+                hs.drive(&self.enc, &mut self.challenges, Instant::now(), |keys| {
+                    if early {
+                        *shadows = Some(Shadows::new(shadow, keys)?);
+                    }
+                    Ok(())
+                })
+            }
             ConnState::Awaiting(_) | ConnState::Switching => Ok(None),
         };
         match res {
@@ -579,6 +604,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             pending: VecDeque::new(),
             waiters: qid.into_iter().collect(),
             dialled: dialed.is_some(),
+            shadows: None,
         });
         if let Some(a) = dialed {
             self.addresses.insert(a, key);
@@ -614,8 +640,12 @@ impl<C: MyDHTConf> MainLoop<C> {
             ..
         } = *hs;
         let Authenticated { peer, keys } = auth;
-        let read_stream = CompR::new(TimeoutAsBlock(read), self.shadow.reader(&keys)?);
-        let write_stream = CompW::new(TimeoutAsBlock(write), self.shadow.writer(&keys)?);
+        let shadows = match conn.shadows.take() {
+            Some(shadows) => shadows,
+            None => Shadows::new(&self.shadow, &keys)?,
+        };
+        let read_stream = CompR::new(TimeoutAsBlock(read), shadows.reader);
+        let write_stream = CompW::new(TimeoutAsBlock(write), shadows.writer);
         let ctx = ServiceCtx {
             enc: self.enc.clone(),
             max_frame: self.constants.max_frame,
