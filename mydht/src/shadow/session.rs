@@ -7,6 +7,7 @@ use std::io;
 use mydht_base::Result;
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
+use readwrite_comp::chunk::held_len;
 use readwrite_comp::{ChunkCipher, ChunkMode, ChunkR, ChunkW};
 
 use super::Shadow;
@@ -137,11 +138,9 @@ impl ChunkCipher for SessionCipher {
         dst: &mut [u8],
         tag: &mut [u8],
     ) -> io::Result<()> {
-        if src.len() != dst.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "lengths"));
-        }
+        let held = held_len(src, dst)?;
         let (ctx, nonce) = self.seal_context(chunk_index, last, tag)?;
-        seal_out_of_place(ctx, &nonce, aad, src, dst, tag).map_err(io::Error::other)
+        seal_out_of_place(ctx, &nonce, aad, src, dst, held, tag).map_err(io::Error::other)
     }
 
     fn open(
@@ -181,22 +180,28 @@ fn seal_in_place(
     ctx.tag(tag)
 }
 
-/// `dst` has `src`'s length (checked by the caller): a stream cipher's
-/// output is exactly its input's length.
+/// Seals `dst[..held] ‖ src` into `dst`; `dst` is `held` bytes longer
+/// than `src` (checked by the caller): a stream cipher's output is exactly
+/// its input's length, and it carries over between the two updates.
 fn seal_out_of_place(
     ctx: &mut CipherCtx,
     nonce: &[u8; 12],
     aad: &[u8],
     src: &[u8],
     dst: &mut [u8],
+    held: usize,
     tag: &mut [u8],
 ) -> std::result::Result<(), openssl::error::ErrorStack> {
     ctx.encrypt_init(None, None, Some(nonce))?;
     if !aad.is_empty() {
         ctx.cipher_update(aad, None)?;
     }
+    let (head, rest) = dst.split_at_mut(held);
+    if !head.is_empty() {
+        ctx.cipher_update_inplace(head, held)?;
+    }
     if !src.is_empty() {
-        ctx.cipher_update(src, Some(dst))?;
+        ctx.cipher_update(src, Some(rest))?;
     }
     ctx.cipher_final(&mut [])?;
     ctx.tag(tag)
@@ -305,13 +310,23 @@ mod tests {
         w.into_inner()
     }
 
-    /// Whole chunks sealed from the caller's buffer (one big write) give
-    /// the bytes sealing in place gives (small writes), and open.
+    /// Whole chunks sealed from the caller's buffer (one big write; or
+    /// after a short one, each chunk's first bytes sealed in place and its
+    /// rest from the caller's buffer) give the bytes sealing in place gives
+    /// (small writes), and open.
     #[test]
     fn sealing_from_the_callers_buffer_matches_sealing_in_place() {
         let message: Vec<u8> = (0..3 * DEFAULT_MAX_CHUNK + 100).map(|i| i as u8).collect();
         let direct = wire(&message, message.len());
-        assert_eq!(direct, wire(&message, 1000));
+        // Writes that divide a chunk: every chunk sealed in place.
+        assert_eq!(direct, wire(&message, 1024));
+        let shadow = SessionShadow::default();
+        let mut w = CompW::new(Vec::new(), shadow.writer(&keys()).expect("writer"));
+        // 37 bytes: not a multiple of ChaCha20's 64-byte block.
+        w.write_all(&message[..37]).expect("write");
+        w.write_all(&message[37..]).expect("write");
+        w.write_end().expect("end");
+        assert_eq!(w.into_inner(), direct);
         let shadow = SessionShadow::default();
         let mut r = CompR::new(&direct[..], shadow.reader(&keys()).expect("reader"));
         let mut got = Vec::new();

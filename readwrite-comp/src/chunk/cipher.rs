@@ -26,11 +26,13 @@ pub trait ChunkCipher {
         tag: &mut [u8],
     ) -> io::Result<()>;
 
-    /// As [`seal`](ChunkCipher::seal) on a copy of `src` put in `dst`
-    /// (`InvalidInput` if their lengths differ). The default copies, then
-    /// seals in place; a cipher that can transform out of place overrides it
-    /// and saves the copy (the chunk writer uses it when a caller's buffer
-    /// holds a whole chunk).
+    /// As [`seal`](ChunkCipher::seal) on the chunk `dst[..held] ‖ src`,
+    /// written into `dst`: the first `held = dst.len() - src.len()` data
+    /// bytes are already in place, the rest comes from `src`
+    /// (`InvalidInput` if `src` is longer than `dst`). The default copies
+    /// `src` in, then seals in place; a cipher that can transform out of
+    /// place overrides it and saves the copy (the chunk writer uses it when
+    /// a caller's buffer completes a chunk).
     fn seal_from(
         &mut self,
         chunk_index: u64,
@@ -40,13 +42,8 @@ pub trait ChunkCipher {
         dst: &mut [u8],
         tag: &mut [u8],
     ) -> io::Result<()> {
-        if src.len() != dst.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seal_from: source and destination lengths differ",
-            ));
-        }
-        dst.copy_from_slice(src);
+        let held = held_len(src, dst)?;
+        dst[held..].copy_from_slice(src);
         self.seal(chunk_index, last, aad, dst, tag)
     }
 
@@ -60,6 +57,17 @@ pub trait ChunkCipher {
         data: &mut [u8],
         tag: &[u8],
     ) -> io::Result<()>;
+}
+
+/// The bytes of `dst` already in place before `src` in
+/// [`ChunkCipher::seal_from`]; `InvalidInput` if `src` does not fit.
+pub fn held_len(src: &[u8], dst: &[u8]) -> io::Result<usize> {
+    dst.len().checked_sub(src.len()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "seal_from: source longer than the destination",
+        )
+    })
 }
 
 /// The identity transform: chunks are framed, not protected (tag length 0).

@@ -31,7 +31,7 @@ mod mode;
 mod read;
 mod write;
 
-pub use cipher::{ChunkCipher, NoCipher};
+pub use cipher::{held_len, ChunkCipher, NoCipher};
 pub use mode::{ChunkMode, CHUNK_HEADER_LEN, MAX_CHUNK_LEN};
 pub use read::ChunkR;
 pub use write::ChunkW;

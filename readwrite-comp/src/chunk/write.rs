@@ -12,9 +12,9 @@ use std::ops::Range;
 /// Data is copied once into a chunk buffer, sealed there in place when the
 /// chunk is full (and more data comes), on [`flush_into`](ExtWrite::flush_into),
 /// or on [`write_end`](ExtWrite::write_end), which seals the last chunk; in
-/// variable mode a write holding more than a whole chunk has that chunk
-/// sealed from the caller's buffer into the chunk buffer instead
-/// ([`ChunkCipher::seal_from`]). The header step writes nothing.
+/// variable mode a write that fills the chunk with data to spare has the
+/// chunk's rest sealed from the caller's buffer into the chunk buffer
+/// instead ([`ChunkCipher::seal_from`]). The header step writes nothing.
 ///
 /// ```
 /// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
@@ -128,14 +128,15 @@ impl<C: ChunkCipher> ChunkW<C> {
 }
 
 impl<C: ChunkCipher> ChunkW<C> {
-    /// Variable mode, nothing buffered: seals `data` (one full chunk, not
-    /// the last) out of place into the chunk buffer and queues it in `out`.
+    /// Variable mode: seals the `filled` bytes buffered and `data` after
+    /// them (together one full chunk, not the last), `data` out of place
+    /// into the chunk buffer, and queues the chunk in `out`.
     fn seal_from(&mut self, data: &[u8]) -> io::Result<()> {
         let index = self.next_index;
         let next = index
             .checked_add(1)
             .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
-        let len = data.len();
+        let len = self.filled + data.len();
         let tag_len = self.layout.tag_len;
         self.buf[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, false));
         let (header, rest) = self.buf.split_at_mut(CHUNK_HEADER_LEN);
@@ -148,6 +149,7 @@ impl<C: ChunkCipher> ChunkW<C> {
             return Err(e);
         }
         self.next_index = next;
+        self.filled = 0;
         self.out = 0..CHUNK_HEADER_LEN + len + tag_len;
         Ok(())
     }
@@ -170,12 +172,13 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             self.seal(false)?;
             self.drain(w)?;
         }
-        if self.filled == 0 && self.layout.cell.is_none() && buf.len() > self.layout.capacity {
-            // A whole chunk with more data after it: sealed straight from
-            // the caller's buffer, saving the copy into the chunk buffer.
-            let n = self.layout.capacity;
-            self.seal_from(&buf[..n])?;
-            return Ok(n);
+        let room = self.layout.capacity - self.filled;
+        if self.layout.cell.is_none() && buf.len() > room {
+            // The chunk fills up and more data follows: its rest is sealed
+            // straight from the caller's buffer, saving the copy into the
+            // chunk buffer.
+            self.seal_from(&buf[..room])?;
+            return Ok(room);
         }
         let at = CHUNK_HEADER_LEN + self.filled;
         let n = buf.len().min(self.layout.capacity - self.filled);
@@ -267,13 +270,20 @@ mod tests {
         w.into_inner()
     }
 
-    /// A write of several whole chunks (sealed from the caller's buffer)
-    /// gives the bytes small writes (sealed in place) give, and reads back.
+    /// A write of several whole chunks (sealed from the caller's buffer),
+    /// also after a short write left a chunk half full, gives the bytes
+    /// small writes (sealed in place) give, and reads back.
     #[test]
     fn whole_chunks_sealed_from_the_callers_buffer_match() {
         let message: Vec<u8> = (0..64 * 3 + 10).map(|i| i as u8).collect();
         let direct = wire(&message, message.len());
-        assert_eq!(direct, wire(&message, 7));
+        // One byte at a time: every chunk sealed in place.
+        assert_eq!(direct, wire(&message, 1));
+        let mut w = CompW::new(Vec::new(), ChunkW::new(Xor, MODE).expect("writer"));
+        w.write_all(&message[..10]).expect("write");
+        w.write_all(&message[10..]).expect("write");
+        w.write_end().expect("end");
+        assert_eq!(w.into_inner(), direct);
         let mut r = CompR::new(&direct[..], ChunkR::new(Xor, MODE).expect("reader"));
         let mut got = Vec::new();
         r.read_to_end(&mut got).expect("read");
