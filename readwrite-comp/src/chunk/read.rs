@@ -10,8 +10,10 @@ use std::io::{self, Read};
 ///
 /// Each chunk is read whole into a buffer of one chunk, opened there in
 /// place, then handed out; in variable mode, when the caller's buffer holds
-/// a whole chunk, the chunk is read and opened directly in it instead. On an
-/// error the content of the caller's buffer is unspecified.
+/// a whole chunk, the chunk is read and opened directly in it instead (the
+/// bytes past the count returned may then be overwritten, by the chunk's tag
+/// and the next header). On an error the content of the caller's buffer is
+/// unspecified.
 ///
 /// It asks the inner stream for the bytes of the current chunk and, in
 /// variable mode when that chunk is not the message's last, for the next
@@ -207,10 +209,12 @@ impl<C: ChunkCipher> ChunkR<C> {
 
     /// Variable-mode fast path, when `out` holds the whole data of the chunk
     /// whose header was just read: the data is read and opened in `out`,
-    /// saving the copy through the chunk buffer (the tag and the next header
-    /// go to the chunk buffer). If the inner stream stops inside the chunk,
-    /// what was read moves into the chunk buffer (the caller may come back
-    /// with another buffer) and the buffered path resumes from there.
+    /// saving the copy through the chunk buffer. The tag and the next header
+    /// are read in the same call when `out` has room for them past the data
+    /// (then moved to the chunk buffer), else by a second one. If the inner
+    /// stream stops inside the chunk, what was read moves into the chunk
+    /// buffer (the caller may come back with another buffer) and the
+    /// buffered path resumes from there.
     fn read_direct(
         &mut self,
         r: &mut dyn Read,
@@ -221,23 +225,35 @@ impl<C: ChunkCipher> ChunkR<C> {
         let tag_len = self.layout.tag_len;
         let len = need - CHUNK_HEADER_LEN - tag_len;
         let limit = self.read_limit(need, last);
-        let data = &mut out[..len];
+        // `out` and the chunk buffer minus its header have one layout:
+        // data, tag, next header.
+        let wide = out.len() >= limit - CHUNK_HEADER_LEN;
         let mut got = 0;
+        let mut res = if wide {
+            Self::fill(out, &mut got, len + tag_len, limit - CHUNK_HEADER_LEN, r)
+        } else {
+            Self::fill(out, &mut got, len, len, r)
+        };
         let mut tag_got = CHUNK_HEADER_LEN + len;
-        let mut res = Self::fill(data, &mut got, len, len, r);
-        if res.is_ok() {
+        if got > len {
+            self.buf[tag_got..CHUNK_HEADER_LEN + got].copy_from_slice(&out[len..got]);
+            tag_got = CHUNK_HEADER_LEN + got;
+        }
+        if res.is_ok() && !wide {
             res = Self::fill(&mut self.buf, &mut tag_got, need, limit, r);
         }
         if let Err(e) = res {
-            self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + got].copy_from_slice(&data[..got]);
-            let got = if got < len {
-                CHUNK_HEADER_LEN + got
+            let data = got.min(len);
+            self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + data].copy_from_slice(&out[..data]);
+            let got = if data < len {
+                CHUNK_HEADER_LEN + data
             } else {
                 tag_got
             };
             self.state = State::Body { got, need, last };
             return Err(e);
         }
+        let data = &mut out[..len];
         let index = self.next_index;
         let (header, rest) = self.buf.split_at(CHUNK_HEADER_LEN);
         let opened = self
@@ -427,9 +443,10 @@ mod tests {
     }
 
     /// Each chunk's header comes with the chunk before it: one inner read
-    /// per chunk (plus the first header) through the chunk buffer, two
-    /// (data, then tag and next header) when read straight into the caller's
-    /// buffer.
+    /// per chunk (plus the first header) through the chunk buffer, or
+    /// straight into a caller's buffer with room for the tag and the next
+    /// header past the data; two (data, then tag and next header) into a
+    /// buffer that holds just the data.
     #[test]
     fn next_header_is_read_with_the_chunk() {
         let (message, wire) = wire(3);
@@ -461,7 +478,21 @@ mod tests {
             assert_eq!(r.read(&mut big).expect("read"), part.len());
             assert_eq!(&big[..part.len()], part);
         }
-        assert_eq!(r.get_ref().calls, 1 + 4 * 2);
+        // The short last chunk and its tag fit: one call.
+        assert_eq!(r.get_ref().calls, 1 + 3 * 2 + 1);
+
+        // Room past the data: tag and next header come in the same call.
+        let counting = Counting {
+            inner: &wire[..],
+            calls: 0,
+        };
+        let mut r = CompR::new(counting, ChunkR::new(cipher(), MODE).expect("reader"));
+        let mut wide = vec![0; 100];
+        for part in message.chunks(64) {
+            assert_eq!(r.read(&mut wide).expect("read"), part.len());
+            assert_eq!(&wide[..part.len()], part);
+        }
+        assert_eq!(r.get_ref().calls, 1 + 4);
     }
 
     /// A whole chunk is handed out even if the next header has not come
@@ -485,6 +516,34 @@ mod tests {
             assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
             let n = r.read(&mut buf).expect("resumed");
             assert_eq!(buf[..n], message[64..]);
+        }
+    }
+
+    /// Reading straight into the caller's buffer resumes after a block at
+    /// any byte of the wire, whether the caller comes back with the same
+    /// buffer, a wide one, or one too small for a chunk.
+    #[test]
+    fn direct_reads_resume_after_a_block_at_any_byte() {
+        let (message, wire) = wire(3);
+        for at in 0..wire.len() as u64 {
+            for sizes in [[100, 100], [100, 16], [64, 100]] {
+                let plan = FaultPlan::new().block_at([at]);
+                let stream = FaultyReader::new(&wire[..], plan);
+                let mut r = CompR::new(stream, ChunkR::new(cipher(), MODE).expect("reader"));
+                let mut got = Vec::new();
+                let mut blocked = false;
+                loop {
+                    let mut buf = vec![0; sizes[usize::from(blocked)]];
+                    match r.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = true,
+                        Err(e) => panic!("block at {at}, buffers {sizes:?}: {e}"),
+                    }
+                }
+                assert_eq!(got, message, "block at {at}, buffers {sizes:?}");
+                assert_eq!(r.get_ref().position(), wire.len() as u64);
+            }
         }
     }
 }
