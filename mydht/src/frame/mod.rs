@@ -15,6 +15,10 @@
 //! That is what lets a read or write service run restartable without a
 //! coroutine.
 //!
+//! A [`FrameReader`] reads exactly one frame at a time (what follows stays
+//! in the stream); a [`BufferedFrameReader`] reads ahead, for a stream that
+//! carries only frames, and returns frames in place.
+//!
 //! Bounds: a [`FrameReader`] rejects a length prefix over its maximum before
 //! allocating anything, and grows its buffer only as bytes arrive, so a peer
 //! pays in sent bytes for the memory it makes us hold. A [`FrameWriter`]
@@ -26,10 +30,12 @@
 //! the connection) and the state machine keeps returning it.
 
 mod attachment;
+mod buffered;
 mod reader;
 mod writer;
 
 pub use attachment::{AttachmentReader, AttachmentWriter};
+pub use buffered::BufferedFrameReader;
 pub use reader::FrameReader;
 pub use writer::FrameWriter;
 

@@ -7,7 +7,7 @@ use readwrite_comp::CompR;
 
 use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
 use crate::conf::MyDHTConf;
-use crate::frame::FrameReader;
+use crate::frame::BufferedFrameReader;
 use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::shadow::Shadow;
@@ -43,7 +43,9 @@ pub struct ReadService<C: MyDHTConf> {
     conn: ConnRef,
     peer: PeerInfo,
     stream: Stream<C>,
-    frames: FrameReader,
+    /// The connection's stream carries only frames: they are read ahead
+    /// and decoded where the shadow opened them.
+    frames: BufferedFrameReader,
     enc: C::MsgEnc,
     local: Option<LocalSlot<C>>,
     /// Where the node's own messages (peer store, discovery) go.
@@ -65,7 +67,7 @@ impl<C: MyDHTConf> ReadService<C> {
             conn,
             peer,
             stream,
-            frames: FrameReader::new(ctx.max_frame),
+            frames: BufferedFrameReader::new(ctx.max_frame),
             enc: ctx.enc,
             local: Some(local),
             to_loop: ctx.to_loop,
