@@ -23,8 +23,9 @@
 //!   flag is authenticated as sealed data, and `open` is called with
 //!   `last == false` because the reader cannot know it before opening.
 //!
-//! Buffers are one chunk (or cell) long (the reader's has room for the
-//! next chunk's header too), allocated once at construction.
+//! Buffers are allocated once at construction: two chunks (or cells) for
+//! the writer, so one waits while the next fills and both go out in one
+//! write; one chunk and the next chunk's header for the reader.
 
 mod cipher;
 mod mode;

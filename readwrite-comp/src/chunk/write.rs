@@ -16,6 +16,11 @@ use std::ops::Range;
 /// chunk's rest sealed from the caller's buffer into the chunk buffer
 /// instead ([`ChunkCipher::seal_from`]). The header step writes nothing.
 ///
+/// The buffer holds two chunks: a sealed chunk waits there while the next
+/// one fills, and both go to the inner stream in one write (half the
+/// writes of a bulk transfer). A flush or the end of a message writes out
+/// everything.
+///
 /// ```
 /// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
 /// use std::io::Write;
@@ -30,9 +35,13 @@ use std::ops::Range;
 pub struct ChunkW<C> {
     cipher: C,
     layout: Layout,
-    /// One chunk: header, data, then tag (fixed mode: padding before the tag).
+    /// Room for two chunks, each laid out as header, data, then tag (fixed
+    /// mode: padding before the tag).
     buf: Vec<u8>,
-    /// Data bytes waiting in `buf` for the next seal.
+    /// Where the chunk being filled starts; `at + layout.buffer_len()` is
+    /// within `buf`, and sealed bytes (`out`) end at or before it.
+    at: usize,
+    /// Data bytes waiting at `at` for the next seal.
     filled: usize,
     /// Sealed bytes of `buf` not yet taken by the inner stream.
     out: Range<usize>,
@@ -43,6 +52,9 @@ pub struct ChunkW<C> {
     broken: bool,
 }
 
+/// Chunks the writer's buffer holds.
+const SLOTS: usize = 2;
+
 impl<C: ChunkCipher> ChunkW<C> {
     /// A chunk writer sealing with `cipher`; `InvalidInput` if `mode` has no
     /// room for data next to the header and `cipher`'s tag, or is larger than
@@ -51,8 +63,9 @@ impl<C: ChunkCipher> ChunkW<C> {
         let layout = Layout::new(mode, cipher.tag_len())?;
         Ok(ChunkW {
             cipher,
-            buf: vec![0; layout.buffer_len()],
+            buf: vec![0; SLOTS * layout.buffer_len()],
             layout,
+            at: 0,
             filled: 0,
             out: 0..0,
             next_index: 0,
@@ -78,7 +91,7 @@ impl<C: ChunkCipher> ChunkW<C> {
         Ok(())
     }
 
-    /// Writes out the sealed chunk, if any; the buffer is then free.
+    /// Writes out every sealed byte; the buffer is then free.
     fn drain(&mut self, w: &mut dyn Write) -> io::Result<()> {
         while !self.out.is_empty() {
             match w.write(&self.buf[self.out.clone()]) {
@@ -88,8 +101,24 @@ impl<C: ChunkCipher> ChunkW<C> {
             }
         }
         self.out = 0..0;
+        if self.filled == 0 {
+            self.at = 0;
+        }
         // Once the last chunk is out the message is over.
         self.ending = false;
+        Ok(())
+    }
+
+    /// Before a new chunk starts filling: places it after the sealed bytes,
+    /// or writes them out first when a whole chunk no longer fits there.
+    fn make_room(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        if self.filled > 0 {
+            return Ok(());
+        }
+        if self.out.end + self.layout.buffer_len() > self.buf.len() {
+            self.drain(w)?;
+        }
+        self.at = self.out.end;
         Ok(())
     }
 
@@ -101,16 +130,17 @@ impl<C: ChunkCipher> ChunkW<C> {
             .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
         let len = self.filled;
         let tag_len = self.layout.tag_len;
-        self.buf[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, last));
+        let chunk = &mut self.buf[self.at..self.at + self.layout.buffer_len()];
+        chunk[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, last));
         let sealed = match self.layout.cell {
             None => {
-                let (header, rest) = self.buf.split_at_mut(CHUNK_HEADER_LEN);
+                let (header, rest) = chunk.split_at_mut(CHUNK_HEADER_LEN);
                 let (data, rest) = rest.split_at_mut(len);
                 let tag = &mut rest[..tag_len];
                 self.cipher.seal(index, last, header, data, tag)
             }
             Some(cell_size) => {
-                let (body, tag) = self.buf.split_at_mut(cell_size - tag_len);
+                let (body, tag) = chunk.split_at_mut(cell_size - tag_len);
                 body[CHUNK_HEADER_LEN + len..].fill(0);
                 self.cipher.seal(index, false, &[], body, tag)
             }
@@ -122,8 +152,17 @@ impl<C: ChunkCipher> ChunkW<C> {
         self.next_index = next;
         self.filled = 0;
         let wire_len = self.layout.cell.unwrap_or(CHUNK_HEADER_LEN + len + tag_len);
-        self.out = 0..wire_len;
+        self.queue(wire_len);
         Ok(())
+    }
+
+    /// Adds the chunk just sealed at `at` to `out`.
+    fn queue(&mut self, wire_len: usize) {
+        if self.out.is_empty() {
+            self.out = self.at..self.at;
+        }
+        self.out.end = self.at + wire_len;
+        self.at = self.out.end;
     }
 }
 
@@ -138,8 +177,9 @@ impl<C: ChunkCipher> ChunkW<C> {
             .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
         let len = self.filled + data.len();
         let tag_len = self.layout.tag_len;
-        self.buf[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, false));
-        let (header, rest) = self.buf.split_at_mut(CHUNK_HEADER_LEN);
+        let chunk = &mut self.buf[self.at..self.at + self.layout.buffer_len()];
+        chunk[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, false));
+        let (header, rest) = chunk.split_at_mut(CHUNK_HEADER_LEN);
         let (dst, rest) = rest.split_at_mut(len);
         if let Err(e) = self
             .cipher
@@ -150,7 +190,7 @@ impl<C: ChunkCipher> ChunkW<C> {
         }
         self.next_index = next;
         self.filled = 0;
-        self.out = 0..CHUNK_HEADER_LEN + len + tag_len;
+        self.queue(CHUNK_HEADER_LEN + len + tag_len);
         Ok(())
     }
 }
@@ -165,13 +205,13 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             return Ok(0);
         }
         self.check()?;
-        self.drain(w)?;
         if self.filled == self.layout.capacity {
             // Sealed only now that more data follows, so the last chunk of a
             // message is never an extra empty one.
             self.seal(false)?;
-            self.drain(w)?;
         }
+        // A write that blocks here has taken nothing: the same call resumes.
+        self.make_room(w)?;
         let room = self.layout.capacity - self.filled;
         if self.layout.cell.is_none() && buf.len() > room {
             // The chunk fills up and more data follows: its rest is sealed
@@ -180,29 +220,28 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             self.seal_from(&buf[..room])?;
             return Ok(room);
         }
-        let at = CHUNK_HEADER_LEN + self.filled;
-        let n = buf.len().min(self.layout.capacity - self.filled);
+        let at = self.at + CHUNK_HEADER_LEN + self.filled;
+        let n = buf.len().min(room);
         self.buf[at..at + n].copy_from_slice(&buf[..n]);
         self.filled += n;
         Ok(n)
     }
 
     /// Seals the data buffered so far as a chunk (in fixed-cell mode, a
-    /// padded cell) and writes it out, then flushes `w`.
+    /// padded cell) and writes out every sealed chunk, then flushes `w`.
     fn flush_into(&mut self, w: &mut dyn Write) -> io::Result<()> {
         self.check()?;
-        self.drain(w)?;
         if self.filled > 0 {
             self.seal(false)?;
-            self.drain(w)?;
         }
+        self.drain(w)?;
         w.flush()
     }
 
     fn write_end(&mut self, w: &mut dyn Write) -> io::Result<()> {
         self.check()?;
         if !self.ending {
-            self.drain(w)?;
+            self.make_room(w)?;
             self.seal(true)?;
             self.ending = true;
         }
