@@ -538,12 +538,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let early = matches!(
             self.conns.get(key).map(|c| &c.state),
             Some(ConnState::Handshaking(_))
-        ) && self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.has_early_shadows())
-            .count()
-            < EARLY_SHADOWS;
+        ) && self.early_shadows_allowed();
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -574,6 +569,13 @@ impl<C: MyDHTConf> MainLoop<C> {
             Ok(Some(auth)) => self.on_authenticated(key, auth),
             Err(e) => self.drop_conn(key, Some(e)),
         }
+    }
+
+    /// True while fewer than [`EARLY_SHADOWS`] handshakes hold early
+    /// shadows (a scan, done only on a handshaking connection's readiness).
+    fn early_shadows_allowed(&self) -> bool {
+        let holding = self.conns.iter().filter(|(_, c)| c.has_early_shadows());
+        holding.count() < EARLY_SHADOWS
     }
 
     /// A connection a listener or connector thread authenticated.
