@@ -23,9 +23,10 @@
 //!   flag is authenticated as sealed data, and `open` is called with
 //!   `last == false` because the reader cannot know it before opening.
 //!
-//! Buffers are allocated once at construction: two chunks (or cells) for
-//! the writer, so one waits while the next fills and both go out in one
-//! write; one chunk and the next chunk's header for the reader.
+//! Buffers are allocated at construction: one chunk (or cell) for the
+//! writer, grown once to two when a write goes on past a sealed chunk (one
+//! waits while the next fills, both go out in one write); one chunk and the
+//! next chunk's header for the reader.
 
 mod cipher;
 mod mode;

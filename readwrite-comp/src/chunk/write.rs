@@ -16,10 +16,10 @@ use std::ops::Range;
 /// chunk's rest sealed from the caller's buffer into the chunk buffer
 /// instead ([`ChunkCipher::seal_from`]). The header step writes nothing.
 ///
-/// The buffer holds two chunks: a sealed chunk waits there while the next
-/// one fills, and both go to the inner stream in one write (half the
-/// writes of a bulk transfer). A flush or the end of a message writes out
-/// everything.
+/// The buffer holds one chunk, and grows once to two when a write goes on
+/// past a sealed chunk: the sealed chunk then waits while the next one
+/// fills, and both go to the inner stream in one write (half the writes of
+/// a bulk transfer). A flush or the end of a message writes out everything.
 ///
 /// ```
 /// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
@@ -35,8 +35,8 @@ use std::ops::Range;
 pub struct ChunkW<C> {
     cipher: C,
     layout: Layout,
-    /// Room for two chunks, each laid out as header, data, then tag (fixed
-    /// mode: padding before the tag).
+    /// Room for one chunk, or two once grown, each laid out as header,
+    /// data, then tag (fixed mode: padding before the tag).
     buf: Vec<u8>,
     /// Where the chunk being filled starts; `at + layout.buffer_len()` is
     /// within `buf`, and sealed bytes (`out`) end at or before it.
@@ -52,7 +52,7 @@ pub struct ChunkW<C> {
     broken: bool,
 }
 
-/// Chunks the writer's buffer holds.
+/// Chunks the writer's buffer holds once grown.
 const SLOTS: usize = 2;
 
 impl<C: ChunkCipher> ChunkW<C> {
@@ -63,7 +63,7 @@ impl<C: ChunkCipher> ChunkW<C> {
         let layout = Layout::new(mode, cipher.tag_len())?;
         Ok(ChunkW {
             cipher,
-            buf: vec![0; SLOTS * layout.buffer_len()],
+            buf: vec![0; layout.buffer_len()],
             layout,
             at: 0,
             filled: 0,
@@ -115,8 +115,15 @@ impl<C: ChunkCipher> ChunkW<C> {
         if self.filled > 0 {
             return Ok(());
         }
-        if self.out.end + self.layout.buffer_len() > self.buf.len() {
-            self.drain(w)?;
+        let chunk = self.layout.buffer_len();
+        if self.out.end + chunk > self.buf.len() {
+            if !self.out.is_empty() && self.buf.len() < SLOTS * chunk {
+                // Grown once, by a stream written more than a chunk at a
+                // time; one written in small messages never pays for it.
+                self.buf.resize(SLOTS * chunk, 0);
+            } else {
+                self.drain(w)?;
+            }
         }
         self.at = self.out.end;
         Ok(())
@@ -327,5 +334,22 @@ mod tests {
         let mut got = Vec::new();
         r.read_to_end(&mut got).expect("read");
         assert_eq!(got, message);
+    }
+
+    /// Messages that fit a chunk keep the buffer at one chunk; a write past
+    /// a sealed chunk grows it once to two.
+    #[test]
+    fn buffer_grows_only_for_writes_past_a_chunk() {
+        let mut w = CompW::new(Vec::new(), ChunkW::new(Xor, MODE).expect("writer"));
+        let one = w.layer().layout.buffer_len();
+        for _ in 0..10 {
+            w.write_all(&[1; 64]).expect("write");
+            w.write_end().expect("end");
+            w.write_all(&[2; 30]).expect("write");
+            w.flush().expect("flush");
+        }
+        assert_eq!(w.layer().buf.len(), one);
+        w.write_all(&[3; 64 * 5]).expect("write");
+        assert_eq!(w.layer().buf.len(), 2 * one);
     }
 }
