@@ -16,6 +16,15 @@
 //! send each first and derive the keys while the peer checks it
 //! ([`Handshake::derive_keys`], [`Handshake::answer_pong`]), which takes an
 //! X25519 operation per side off the connection's critical path.
+//!
+//! The initiator may also sign and send its final pong before it checks the
+//! responder's signature ([`Handshake::answer_pong`]), so that both
+//! signature checks run at the same time, one on each side. This gives an
+//! impostor nothing: the initiator's signature covers both identities, both
+//! fresh challenges and both ephemeral keys, so it proves nothing in any
+//! other handshake, and the initiator's identity was already in its ping.
+//! The initiator takes the peer as authenticated, and gets the keys, only
+//! once the responder's signature checked ([`AnsweredPong::finish`]).
 
 use std::mem;
 use std::sync::Arc;
@@ -29,7 +38,7 @@ use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Peer
 use super::session_keys::SessionKeys;
 use super::transcript::{Role, Side, Transcript};
 use super::AuthError;
-use crate::identity::{LocalPeer, PeerId, PeerInfo};
+use crate::identity::{LocalPeer, PeerId, PeerInfo, SIGNATURE_LEN};
 
 /// A handshake's successful end: who the peer is and the keys of the
 /// connection's session shadow.
@@ -41,17 +50,26 @@ pub struct Authenticated {
     pub keys: SessionKeys,
 }
 
-/// An initiator's checked pong whose session keys are still to derive:
-/// what [`Handshake::answer_pong`] gives with the final pong, so that the
-/// final pong can go out first.
-pub(crate) struct Verified {
+/// An initiator's answered pong whose signature is still to check and whose
+/// session keys are still to derive: what [`Handshake::answer_pong`] gives
+/// with the final pong, so that the final pong can go out first.
+pub(crate) struct AnsweredPong {
     peer: PeerInfo,
+    signature: [u8; SIGNATURE_LEN],
     exchange: Exchange,
 }
 
-impl Verified {
-    /// Derives the session keys: the handshake's outcome.
-    pub(crate) fn derive(self) -> Result<Authenticated, AuthError> {
+impl AnsweredPong {
+    /// Checks the responder's signature, then derives the session keys: the
+    /// handshake's outcome. Until this succeeds the peer is not
+    /// authenticated.
+    pub(crate) fn finish(self) -> Result<Authenticated, AuthError> {
+        verify_transcript(
+            self.peer.identity_key(),
+            &self.exchange.transcript,
+            Role::Responder,
+            &self.signature,
+        )?;
         let keys = self.exchange.derive()?;
         Ok(Authenticated {
             peer: self.peer,
@@ -356,18 +374,20 @@ impl Handshake {
         pong: &AuthPong,
         now: Instant,
     ) -> Result<(AuthPongFinal, Authenticated), AuthError> {
-        let (fin, verified) = self.answer_pong(pong, now)?;
-        Ok((fin, verified.derive()?))
+        let (fin, answered) = self.answer_pong(pong, now)?;
+        Ok((fin, answered.finish()?))
     }
 
-    /// Initiator: [`Handshake::on_pong`] with the session keys left to
-    /// derive ([`Verified::derive`]) once the final pong is sent, while the
-    /// responder checks it.
+    /// Initiator: [`Handshake::on_pong`] with the responder's signature left
+    /// to check and the session keys left to derive
+    /// ([`AnsweredPong::finish`]) once the final pong is sent, while the
+    /// responder checks it. Every check that needs no public-key operation
+    /// (challenge, ids, key encodings) is done here.
     pub(crate) fn answer_pong(
         &mut self,
         pong: &AuthPong,
         now: Instant,
-    ) -> Result<(AuthPongFinal, Verified), AuthError> {
+    ) -> Result<(AuthPongFinal, AnsweredPong), AuthError> {
         self.check_timeout(now)?;
         let (challenge, ephemeral) = match mem::replace(&mut self.state, State::Ended) {
             State::AwaitPong {
@@ -404,12 +424,6 @@ impl Handshake {
                 ephemeral_key: &peer_ephemeral,
             },
         );
-        verify_transcript(
-            peer.identity_key(),
-            &transcript,
-            Role::Responder,
-            &signature,
-        )?;
         let fin = AuthPongFinal {
             your_challenge: pong.challenge.clone(),
             signature: self.sign(&transcript, Role::Initiator)?,
@@ -420,7 +434,14 @@ impl Handshake {
             transcript,
             role: Role::Initiator,
         };
-        Ok((fin, Verified { peer, exchange }))
+        Ok((
+            fin,
+            AnsweredPong {
+                peer,
+                signature,
+                exchange,
+            },
+        ))
     }
 
     /// Responder: checks the initiator's final pong; gives the authenticated
@@ -526,9 +547,9 @@ mod tests {
         let pong = r.on_ping(&ping, &mut seen, now).unwrap();
         let early = r.derive_keys().unwrap().cloned();
         assert_eq!(r.derive_keys().unwrap().cloned(), early);
-        let (fin, verified) = i.answer_pong(&pong, now).unwrap();
+        let (fin, answered) = i.answer_pong(&pong, now).unwrap();
         let at_z = r.on_final(&fin, now).unwrap();
-        let at_a = verified.derive().unwrap();
+        let at_a = answered.finish().unwrap();
         assert_eq!(early, Some(at_z.keys.clone()));
         assert_eq!(at_a.keys.send, at_z.keys.recv);
         assert_eq!(at_a.keys.recv, at_z.keys.send);
@@ -551,5 +572,36 @@ mod tests {
             Err(AuthError::KeyExchange)
         ));
         assert!(i.is_ended());
+    }
+
+    /// The final pong goes out before the responder's signature is checked,
+    /// but a bad signature still ends the handshake without a peer or keys.
+    #[test]
+    fn a_pong_with_a_bad_signature_is_answered_but_never_authenticated() {
+        let (t, now) = (Duration::from_secs(5), Instant::now());
+        let mut seen = ChallengeCache::new(16, 2 * t);
+        let (mut i, ping) = Handshake::initiate(peer("a"), None, t, now).unwrap();
+        let mut r = Handshake::respond(peer("z"), t, now);
+        let mut pong = r.on_ping(&ping, &mut seen, now).unwrap();
+        pong.signature[3] ^= 1;
+        let (_fin, answered) = i.answer_pong(&pong, now).unwrap();
+        assert!(i.is_ended());
+        assert!(matches!(answered.finish(), Err(AuthError::BadSignature)));
+    }
+
+    /// Checks that need no signature (here: the peer named at connect) are
+    /// made before the initiator signs anything.
+    #[test]
+    fn a_pong_from_another_peer_than_expected_gets_no_final() {
+        let (t, now) = (Duration::from_secs(5), Instant::now());
+        let mut seen = ChallengeCache::new(16, 2 * t);
+        let other = *peer("o").info().get_id();
+        let (mut i, ping) = Handshake::initiate(peer("a"), Some(other), t, now).unwrap();
+        let mut r = Handshake::respond(peer("z"), t, now);
+        let pong = r.on_ping(&ping, &mut seen, now).unwrap();
+        assert!(matches!(
+            i.answer_pong(&pong, now),
+            Err(AuthError::UnexpectedPeer)
+        ));
     }
 }

@@ -105,9 +105,11 @@ impl<C: MyDHTConf> Handshaking<C> {
             // the peer checks it meanwhile.
             let step = match msg {
                 AuthMessage::Pong(pong) => {
-                    let (fin, verified) = self.handshake.answer_pong(&pong, now)?;
+                    // Signed and sent before the responder's signature is
+                    // checked: both sides check at once (see `auth`).
+                    let (fin, answered) = self.handshake.answer_pong(&pong, now)?;
                     self.send(enc, &AuthMessage::PongFinal(fin))?;
-                    let auth = verified.derive()?;
+                    let auth = answered.finish()?;
                     keys_known(&auth.keys)?;
                     return Ok(Some(auth));
                 }
