@@ -18,6 +18,7 @@ use mydht_base::{MsgEnc, NoSend, Registerable, Result, Service, SpawnChannel, Sp
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::auth::AuthMode;
 use crate::identity::{Identity, PeerInfo};
 use crate::mainloop::{ConnectedRoute, MainLoopSender};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
@@ -42,6 +43,10 @@ pub struct NodeConstants {
     pub max_frame: usize,
     /// A connection must authenticate within this time.
     pub auth_timeout: Duration,
+    /// Whether connections prove their peers' identities: signed (the
+    /// default) or [`AuthMode::NoAuth`], for tests and closed networks only.
+    /// Both ends of a connection must use the same mode.
+    pub auth_mode: AuthMode,
     /// Default time a query waits for its replies.
     pub query_timeout: Duration,
     /// Most pending api queries.
@@ -85,6 +90,7 @@ impl Default for NodeConstants {
             max_connections: 1024,
             max_frame: 1 << 20,
             auth_timeout: Duration::from_secs(5),
+            auth_mode: AuthMode::Signed,
             query_timeout: Duration::from_secs(10),
             max_pending_queries: 4096,
             challenge_cache: 4096,

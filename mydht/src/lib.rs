@@ -36,8 +36,8 @@ pub mod service;
 pub mod shadow;
 
 pub use auth::{
-    AuthError, AuthMessage, AuthPing, AuthPong, AuthPongFinal, Authenticated, ChallengeCache,
-    Handshake, SessionKeys, Step,
+    AuthError, AuthMessage, AuthMode, AuthPing, AuthPong, AuthPongFinal, Authenticated,
+    ChallengeCache, Handshake, SessionKeys, Step,
 };
 pub use conf::{MainLoopSpawn, MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};

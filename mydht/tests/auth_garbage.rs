@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use mydht::auth::{AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use mydht::{AuthMessage, ChallengeCache, Handshake, Identity, LocalPeer};
 use proptest::prelude::*;
 
@@ -41,13 +41,20 @@ fn peer_msg() -> impl Strategy<Value = PeerInfoMsg> {
 
 fn message() -> impl Strategy<Value = AuthMessage> {
     prop_oneof![
-        (peer_msg(), bytes(), bytes()).prop_map(|(peer, challenge, ephemeral_key)| {
-            AuthMessage::Ping(AuthPing {
-                peer,
-                challenge,
-                ephemeral_key,
-            })
-        }),
+        (peer_msg(), bytes(), bytes(), any::<bool>()).prop_map(
+            |(peer, challenge, ephemeral_key, signed)| {
+                AuthMessage::Ping(AuthPing {
+                    peer,
+                    challenge,
+                    ephemeral_key,
+                    mode: if signed {
+                        AuthMode::Signed
+                    } else {
+                        AuthMode::NoAuth
+                    },
+                })
+            }
+        ),
         (peer_msg(), bytes(), bytes(), bytes(), bytes()).prop_map(|(peer, y, c, e, s)| {
             AuthMessage::Pong(AuthPong {
                 peer,

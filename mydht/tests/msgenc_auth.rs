@@ -4,7 +4,7 @@
 mod frame_support;
 
 use frame_support::check_round_trip;
-use mydht::auth::{AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use mydht::msgenc::{Bincode, Json};
 use mydht::AuthMessage;
 use mydht_base::{ErrorKind, ErrorLevel, MsgEnc};
@@ -44,13 +44,20 @@ impl Arbitrary for Auth {
 
     fn arbitrary_with(_: ()) -> Self::Strategy {
         prop_oneof![
-            (peer(), bytes(), bytes()).prop_map(|(peer, challenge, ephemeral_key)| {
-                AuthMessage::Ping(AuthPing {
-                    peer,
-                    challenge,
-                    ephemeral_key,
-                })
-            }),
+            (peer(), bytes(), bytes(), any::<bool>()).prop_map(
+                |(peer, challenge, ephemeral_key, signed)| {
+                    AuthMessage::Ping(AuthPing {
+                        peer,
+                        challenge,
+                        ephemeral_key,
+                        mode: if signed {
+                            AuthMode::Signed
+                        } else {
+                            AuthMode::NoAuth
+                        },
+                    })
+                }
+            ),
             (peer(), bytes(), bytes(), bytes(), bytes()).prop_map(
                 |(peer, your_challenge, challenge, ephemeral_key, signature)| {
                     AuthMessage::Pong(AuthPong {

@@ -20,7 +20,7 @@ use std::fmt::Debug;
 
 use app::TouchMsg;
 use frame_support::{check_round_trip, round_trip};
-use mydht::auth::{AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use mydht::identity::MAX_ADDRESS_LEN;
 use mydht::msgenc::{Bincode, Json};
 use mydht::service::kvstore::{KVStoreProtoMsg, QueryMode, QueryMsg};
@@ -540,6 +540,7 @@ fn every_truncation_of_each_auth_message_is_a_decode_error() {
             peer: peer.clone(),
             challenge: vec![4; 32],
             ephemeral_key: vec![5; 32],
+            mode: AuthMode::Signed,
         }),
         AuthMessage::Pong(AuthPong {
             peer,

@@ -40,6 +40,8 @@ pub enum AuthError {
     KeyExchange,
     /// The local crypto library failed.
     Crypto(String),
+    /// A peer in another [`AuthMode`](super::AuthMode) than this node's.
+    ModeMismatch,
 }
 
 impl fmt::Display for AuthError {
@@ -58,6 +60,7 @@ impl fmt::Display for AuthError {
             AuthError::Malformed(what) => write!(f, "malformed {what}"),
             AuthError::KeyExchange => write!(f, "key exchange failed"),
             AuthError::Crypto(e) => write!(f, "openssl: {e}"),
+            AuthError::ModeMismatch => write!(f, "peer uses another authentication mode"),
         }
     }
 }

@@ -25,6 +25,10 @@
 //! other handshake, and the initiator's identity was already in its ping.
 //! The initiator takes the peer as authenticated, and gets the keys, only
 //! once the responder's signature checked ([`AnsweredPong::finish`]).
+//!
+//! Under [`AuthMode::NoAuth`] the pong carries no signature and there is no
+//! final pong: each side takes the other's announced info as given, and the
+//! keys come from the same exchange and transcript.
 
 use std::mem;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use mydht_base::Peer;
 use super::challenge::{Challenge, ChallengeCache};
 use super::crypto::{check_exchange_key, verify_transcript, EphemeralKey, EPHEMERAL_KEY_LEN};
 use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use super::mode::AuthMode;
 use super::session_keys::SessionKeys;
 use super::transcript::{Role, Side, Transcript};
 use super::AuthError;
@@ -55,7 +60,8 @@ pub struct Authenticated {
 /// with the final pong, so that the final pong can go out first.
 pub(crate) struct AnsweredPong {
     peer: PeerInfo,
-    signature: [u8; SIGNATURE_LEN],
+    /// `None` under [`AuthMode::NoAuth`].
+    signature: Option<[u8; SIGNATURE_LEN]>,
     exchange: Exchange,
 }
 
@@ -64,12 +70,14 @@ impl AnsweredPong {
     /// handshake's outcome. Until this succeeds the peer is not
     /// authenticated.
     pub(crate) fn finish(self) -> Result<Authenticated, AuthError> {
-        verify_transcript(
-            self.peer.identity_key(),
-            &self.exchange.transcript,
-            Role::Responder,
-            &self.signature,
-        )?;
+        if let Some(signature) = &self.signature {
+            verify_transcript(
+                self.peer.identity_key(),
+                &self.exchange.transcript,
+                Role::Responder,
+                signature,
+            )?;
+        }
         let keys = self.exchange.derive()?;
         Ok(Authenticated {
             peer: self.peer,
@@ -139,6 +147,7 @@ pub enum Step {
 /// ```
 pub struct Handshake {
     local: Arc<LocalPeer>,
+    mode: AuthMode,
     expected_peer: Option<PeerId>,
     deadline: Instant,
     state: State,
@@ -157,6 +166,9 @@ enum State {
         peer: PeerInfo,
         keys: Keys,
     },
+    /// A `NoAuth` responder that answered: its outcome, for
+    /// [`Handshake::handle`] to hand over.
+    Answered(Box<Authenticated>),
     Ended,
 }
 
@@ -166,6 +178,7 @@ impl State {
             State::AwaitPing(_) => "ping",
             State::AwaitPong { .. } => "pong",
             State::AwaitFinal { .. } => "final pong",
+            State::Answered(_) => "nothing (handshake answered)",
             State::Ended => "nothing (handshake ended)",
         }
     }
@@ -187,26 +200,30 @@ impl Handshake {
             timeout,
             now,
             EphemeralKey::generate()?,
+            AuthMode::Signed,
         )
     }
 
     /// [`Handshake::initiate`] with an ephemeral key made ahead of time,
-    /// off the connection's critical path.
+    /// off the connection's critical path, in `mode`.
     pub(crate) fn initiate_with(
         local: Arc<LocalPeer>,
         expected_peer: Option<PeerId>,
         timeout: Duration,
         now: Instant,
         ephemeral: EphemeralKey,
+        mode: AuthMode,
     ) -> Result<(Self, AuthPing), AuthError> {
         let challenge = Challenge::random()?;
         let ping = AuthPing {
             peer: PeerInfoMsg::from(local.info()),
             challenge: challenge.as_bytes().to_vec(),
             ephemeral_key: ephemeral.public().to_vec(),
+            mode,
         };
         let handshake = Handshake {
             local,
+            mode,
             expected_peer,
             deadline: deadline(now, timeout),
             state: State::AwaitPong {
@@ -220,19 +237,21 @@ impl Handshake {
     /// Starts the responder side of a connection accepted at `now`, waiting
     /// for a ping. The whole handshake must end within `timeout`.
     pub fn respond(local: Arc<LocalPeer>, timeout: Duration, now: Instant) -> Self {
-        Self::respond_with(local, timeout, now, None)
+        Self::respond_with(local, timeout, now, None, AuthMode::Signed)
     }
 
     /// [`Handshake::respond`] with an ephemeral key made ahead of time (the
-    /// pong then costs one X25519 operation less).
+    /// pong then costs one X25519 operation less), in `mode`.
     pub(crate) fn respond_with(
         local: Arc<LocalPeer>,
         timeout: Duration,
         now: Instant,
         ephemeral: Option<EphemeralKey>,
+        mode: AuthMode,
     ) -> Self {
         Handshake {
             local,
+            mode,
             expected_peer: None,
             deadline: deadline(now, timeout),
             state: State::AwaitPing(ephemeral),
@@ -269,18 +288,32 @@ impl Handshake {
         now: Instant,
     ) -> Result<Step, AuthError> {
         match message {
-            AuthMessage::Ping(ping) => self
-                .on_ping(ping, seen, now)
-                .map(|pong| Step::Send(AuthMessage::Pong(pong))),
-            AuthMessage::Pong(pong) => self
-                .on_pong(pong, now)
-                .map(|(fin, done)| Step::SendAndFinish(AuthMessage::PongFinal(fin), done)),
+            AuthMessage::Ping(ping) => {
+                let pong = AuthMessage::Pong(self.on_ping(ping, seen, now)?);
+                match mem::replace(&mut self.state, State::Ended) {
+                    State::Answered(done) => Ok(Step::SendAndFinish(pong, *done)),
+                    other => {
+                        self.state = other;
+                        Ok(Step::Send(pong))
+                    }
+                }
+            }
+            AuthMessage::Pong(pong) => {
+                let (fin, answered) = self.answer_pong(pong, now)?;
+                let done = answered.finish()?;
+                Ok(match fin {
+                    Some(fin) => Step::SendAndFinish(AuthMessage::PongFinal(fin), done),
+                    None => Step::Finish(done),
+                })
+            }
             AuthMessage::PongFinal(fin) => self.on_final(fin, now).map(Step::Finish),
         }
     }
 
     /// Responder: answers a ping with a pong. `seen` is the node's cache of
-    /// initiator challenges, which refuses a replayed ping.
+    /// initiator challenges, which refuses a replayed ping. (A `NoAuth`
+    /// responder is done once it answered: drive it with
+    /// [`Handshake::handle`], which gives the outcome with the pong.)
     pub fn on_ping(
         &mut self,
         ping: &AuthPing,
@@ -292,6 +325,9 @@ impl Handshake {
             State::AwaitPing(spare) => spare,
             other => return Err(unexpected(&other, "ping")),
         };
+        if ping.mode != self.mode {
+            return Err(AuthError::ModeMismatch);
+        }
         let peer = ping.peer.validate()?;
         let peer_challenge = Challenge(fixed(&ping.challenge, "challenge")?);
         let peer_ephemeral = fixed(&ping.ephemeral_key, "ephemeral key")?;
@@ -318,7 +354,10 @@ impl Handshake {
                 ephemeral_key: ephemeral.public(),
             },
         );
-        let signature = self.sign(&transcript, Role::Responder)?;
+        let signature = match self.mode {
+            AuthMode::Signed => self.sign(&transcript, Role::Responder)?,
+            AuthMode::NoAuth => Vec::new(),
+        };
         let pong = AuthPong {
             peer: PeerInfoMsg::from(self.local.info()),
             your_challenge: ping.challenge.clone(),
@@ -326,15 +365,22 @@ impl Handshake {
             ephemeral_key: ephemeral.public().to_vec(),
             signature,
         };
-        self.state = State::AwaitFinal {
-            challenge,
+        let exchange = Exchange {
+            ephemeral,
+            peer_public: peer_ephemeral,
             transcript,
-            peer,
-            keys: Keys::Later(Box::new(Exchange {
-                ephemeral,
-                peer_public: peer_ephemeral,
+            role: Role::Responder,
+        };
+        self.state = match self.mode {
+            AuthMode::Signed => State::AwaitFinal {
+                challenge,
                 transcript,
-                role: Role::Responder,
+                peer,
+                keys: Keys::Later(Box::new(exchange)),
+            },
+            AuthMode::NoAuth => State::Answered(Box::new(Authenticated {
+                peer,
+                keys: exchange.derive()?,
             })),
         };
         Ok(pong)
@@ -375,19 +421,22 @@ impl Handshake {
         now: Instant,
     ) -> Result<(AuthPongFinal, Authenticated), AuthError> {
         let (fin, answered) = self.answer_pong(pong, now)?;
+        // Only a `NoAuth` handshake (built inside the crate) has no final
+        // pong; it is driven through `handle`.
+        let fin = fin.ok_or(AuthError::ModeMismatch)?;
         Ok((fin, answered.finish()?))
     }
 
     /// Initiator: [`Handshake::on_pong`] with the responder's signature left
     /// to check and the session keys left to derive
     /// ([`AnsweredPong::finish`]) once the final pong is sent, while the
-    /// responder checks it. Every check that needs no public-key operation
+    /// responder checks it. No final pong under [`AuthMode::NoAuth`]. Every check that needs no public-key operation
     /// (challenge, ids, key encodings) is done here.
     pub(crate) fn answer_pong(
         &mut self,
         pong: &AuthPong,
         now: Instant,
-    ) -> Result<(AuthPongFinal, AnsweredPong), AuthError> {
+    ) -> Result<(Option<AuthPongFinal>, AnsweredPong), AuthError> {
         self.check_timeout(now)?;
         let (challenge, ephemeral) = match mem::replace(&mut self.state, State::Ended) {
             State::AwaitPong {
@@ -403,7 +452,11 @@ impl Handshake {
         let peer = pong.peer.validate()?;
         let peer_challenge = Challenge(fixed(&pong.challenge, "challenge")?);
         let peer_ephemeral = fixed(&pong.ephemeral_key, "ephemeral key")?;
-        let signature = fixed(&pong.signature, "signature")?;
+        let signature = match self.mode {
+            AuthMode::Signed => Some(fixed(&pong.signature, "signature")?),
+            AuthMode::NoAuth if pong.signature.is_empty() => None,
+            AuthMode::NoAuth => return Err(AuthError::ModeMismatch),
+        };
         check_exchange_key(&peer_ephemeral)?;
         if peer_challenge == challenge {
             return Err(AuthError::ChallengeReused);
@@ -424,9 +477,12 @@ impl Handshake {
                 ephemeral_key: &peer_ephemeral,
             },
         );
-        let fin = AuthPongFinal {
-            your_challenge: pong.challenge.clone(),
-            signature: self.sign(&transcript, Role::Initiator)?,
+        let fin = match self.mode {
+            AuthMode::Signed => Some(AuthPongFinal {
+                your_challenge: pong.challenge.clone(),
+                signature: self.sign(&transcript, Role::Initiator)?,
+            }),
+            AuthMode::NoAuth => None,
         };
         let exchange = Exchange {
             ephemeral,
@@ -525,8 +581,9 @@ mod tests {
             EphemeralKey::generate().unwrap(),
         );
         let (a_pub, z_pub) = (*a_key.public(), *z_key.public());
-        let (mut i, ping) = Handshake::initiate_with(peer("a"), None, t, now, a_key).unwrap();
-        let mut r = Handshake::respond_with(peer("z"), t, now, Some(z_key));
+        let (mut i, ping) =
+            Handshake::initiate_with(peer("a"), None, t, now, a_key, AuthMode::Signed).unwrap();
+        let mut r = Handshake::respond_with(peer("z"), t, now, Some(z_key), AuthMode::Signed);
         assert_eq!(ping.ephemeral_key, a_pub);
         let pong = r.on_ping(&ping, &mut seen, now).unwrap();
         assert_eq!(pong.ephemeral_key, z_pub);
@@ -548,7 +605,7 @@ mod tests {
         let early = r.derive_keys().unwrap().cloned();
         assert_eq!(r.derive_keys().unwrap().cloned(), early);
         let (fin, answered) = i.answer_pong(&pong, now).unwrap();
-        let at_z = r.on_final(&fin, now).unwrap();
+        let at_z = r.on_final(&fin.unwrap(), now).unwrap();
         let at_a = answered.finish().unwrap();
         assert_eq!(early, Some(at_z.keys.clone()));
         assert_eq!(at_a.keys.send, at_z.keys.recv);
@@ -584,7 +641,8 @@ mod tests {
         let mut r = Handshake::respond(peer("z"), t, now);
         let mut pong = r.on_ping(&ping, &mut seen, now).unwrap();
         pong.signature[3] ^= 1;
-        let (_fin, answered) = i.answer_pong(&pong, now).unwrap();
+        let (fin, answered) = i.answer_pong(&pong, now).unwrap();
+        assert!(fin.is_some());
         assert!(i.is_ended());
         assert!(matches!(answered.finish(), Err(AuthError::BadSignature)));
     }
@@ -603,5 +661,75 @@ mod tests {
             i.answer_pong(&pong, now),
             Err(AuthError::UnexpectedPeer)
         ));
+    }
+
+    fn pair(
+        i_mode: AuthMode,
+        r_mode: AuthMode,
+    ) -> (Handshake, AuthPing, Handshake, ChallengeCache, Instant) {
+        let (t, now) = (Duration::from_secs(5), Instant::now());
+        let key = EphemeralKey::generate().unwrap();
+        let (i, ping) = Handshake::initiate_with(peer("a"), None, t, now, key, i_mode).unwrap();
+        let r = Handshake::respond_with(peer("z"), t, now, None, r_mode);
+        (i, ping, r, ChallengeCache::new(16, 2 * t), now)
+    }
+
+    /// `NoAuth`: a ping and an unsigned pong, both sides done, the same keys
+    /// and each side's announced peer.
+    #[test]
+    fn no_auth_is_two_messages_with_agreeing_keys() {
+        let (mut i, ping, mut r, mut seen, now) = pair(AuthMode::NoAuth, AuthMode::NoAuth);
+        let Ok(Step::SendAndFinish(pong, at_z)) =
+            r.handle(&AuthMessage::Ping(ping), &mut seen, now)
+        else {
+            panic!("a NoAuth responder is done once it answered");
+        };
+        let AuthMessage::Pong(p) = &pong else {
+            panic!("a pong answers a ping");
+        };
+        assert!(p.signature.is_empty());
+        let Ok(Step::Finish(at_a)) = i.handle(&pong, &mut seen, now) else {
+            panic!("a NoAuth initiator sends no final pong");
+        };
+        assert_eq!(at_a.keys.send, at_z.keys.recv);
+        assert_eq!(at_a.keys.recv, at_z.keys.send);
+        assert_eq!(at_a.peer.get_id(), r.local.info().get_id());
+        assert_eq!(at_z.peer.get_id(), i.local.info().get_id());
+        assert!(i.is_ended() && r.is_ended());
+    }
+
+    /// A responder refuses a ping in the other mode, whichever it is.
+    #[test]
+    fn a_responder_refuses_the_other_mode() {
+        for (i_mode, r_mode) in [
+            (AuthMode::NoAuth, AuthMode::Signed),
+            (AuthMode::Signed, AuthMode::NoAuth),
+        ] {
+            let (_, ping, mut r, mut seen, now) = pair(i_mode, r_mode);
+            assert_eq!(
+                r.on_ping(&ping, &mut seen, now).err(),
+                Some(AuthError::ModeMismatch)
+            );
+        }
+    }
+
+    /// An initiator refuses a pong of the other mode (a responder that
+    /// ignored the ping's mode): a `Signed` one never takes an unsigned pong.
+    #[test]
+    fn an_initiator_refuses_a_pong_of_the_other_mode() {
+        for (mode, other) in [
+            (AuthMode::Signed, AuthMode::NoAuth),
+            (AuthMode::NoAuth, AuthMode::Signed),
+        ] {
+            let (mut i, mut ping, mut r, mut seen, now) = pair(mode, other);
+            ping.mode = other;
+            let pong = r.on_ping(&ping, &mut seen, now).unwrap();
+            let refused = i.answer_pong(&pong, now).err();
+            let expected = match mode {
+                AuthMode::Signed => AuthError::Malformed("signature"),
+                AuthMode::NoAuth => AuthError::ModeMismatch,
+            };
+            assert_eq!(refused, Some(expected));
+        }
     }
 }

@@ -5,7 +5,7 @@
 use mydht_base::Peer;
 use serde::{Deserialize, Serialize};
 
-use super::AuthError;
+use super::{AuthError, AuthMode};
 use crate::identity::{PeerId, PeerInfo, MAX_ADDRESS_LEN};
 
 /// A peer's [`PeerInfo`] on the wire, unchecked.
@@ -60,6 +60,8 @@ pub struct AuthPing {
     pub challenge: Vec<u8>,
     /// The initiator's ephemeral X25519 public key (32 bytes).
     pub ephemeral_key: Vec<u8>,
+    /// The initiator's mode: a responder refuses a ping in another mode.
+    pub mode: AuthMode,
 }
 
 /// Second message, responder to initiator: who I am, the challenge I
@@ -75,7 +77,8 @@ pub struct AuthPong {
     pub challenge: Vec<u8>,
     /// The responder's ephemeral X25519 public key (32 bytes).
     pub ephemeral_key: Vec<u8>,
-    /// Responder's Ed25519 signature over the transcript (64 bytes).
+    /// Responder's Ed25519 signature over the transcript (64 bytes; empty
+    /// under [`AuthMode::NoAuth`], which has no third message).
     pub signature: Vec<u8>,
 }
 

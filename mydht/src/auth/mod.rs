@@ -8,13 +8,16 @@
 //!   challenges that refuses replayed pings;
 //! - [`Authenticated`]: the outcome, with the peer's [`PeerInfo`](crate::PeerInfo)
 //!   and its [`SessionKeys`];
-//! - [`AuthError`]: why a handshake failed.
+//! - [`AuthError`]: why a handshake failed;
+//! - [`AuthMode`]: signed (the default) or not authenticated at all
+//!   (`NoAuth`, for tests and closed networks).
 
 mod challenge;
 mod crypto;
 mod error;
 mod handshake;
 mod message;
+mod mode;
 mod session_keys;
 mod transcript;
 
@@ -24,4 +27,5 @@ pub use crypto::EPHEMERAL_KEY_LEN;
 pub use error::AuthError;
 pub use handshake::{Authenticated, Handshake, Step};
 pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+pub use mode::AuthMode;
 pub use session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};

@@ -17,7 +17,7 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Transport};
 
 use super::connection::{Handshaking, AUTH_MAX_FRAME};
 use super::{MainLoopCommand, MainLoopSender};
-use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake};
+use crate::auth::{AuthMessage, Authenticated, ChallengeCache, EphemeralKey, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::LocalPeer;
@@ -137,10 +137,12 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
             continue;
         };
         let conn = Handshaking {
-            handshake: Handshake::respond(
+            handshake: Handshake::respond_with(
                 ctx.me.clone(),
                 ctx.constants.auth_timeout,
                 Instant::now(),
+                None,
+                ctx.constants.auth_mode,
             ),
             read: acc.read,
             write,
@@ -207,11 +209,13 @@ fn connect<C: MyDHTConf>(
             "transport gave no read half",
         )
     })?;
-    let (handshake, ping) = Handshake::initiate(
+    let (handshake, ping) = Handshake::initiate_with(
         ctx.me.clone(),
         None,
         ctx.constants.auth_timeout,
         Instant::now(),
+        EphemeralKey::generate()?,
+        ctx.constants.auth_mode,
     )?;
     let mut writer = FrameWriter::new(ctx.constants.max_frame);
     writer.push_msg(&ctx.enc, &AuthMessage::Ping(ping))?;

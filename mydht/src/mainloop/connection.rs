@@ -108,7 +108,9 @@ impl<C: MyDHTConf> Handshaking<C> {
                     // Signed and sent before the responder's signature is
                     // checked: both sides check at once (see `auth`).
                     let (fin, answered) = self.handshake.answer_pong(&pong, now)?;
-                    self.send(enc, &AuthMessage::PongFinal(fin))?;
+                    if let Some(fin) = fin {
+                        self.send(enc, &AuthMessage::PongFinal(fin))?;
+                    }
                     let auth = answered.finish()?;
                     keys_known(&auth.keys)?;
                     return Ok(Some(auth));

@@ -460,6 +460,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                         self.constants.auth_timeout,
                         Instant::now(),
                         self.spare_key.take(),
+                        self.constants.auth_mode,
                     );
                     self.add_conn(
                         acc.read,
@@ -917,6 +918,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.constants.auth_timeout,
             Instant::now(),
             ephemeral,
+            self.constants.auth_mode,
         )?;
         let mut writer = FrameWriter::new(self.constants.max_frame);
         writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;
