@@ -88,3 +88,45 @@ fn test_spawn_kind_mismatch_is_a_config_error() {
     let err = mydht::start_driven(ThreadedTcp).err().expect("refused");
     assert_eq!(err.kind(), ErrorKind::Config);
 }
+
+/// On the thread that drives the loop, a blocking call is refused at once
+/// instead of waiting out its timeout for a loop that cannot turn; from
+/// another thread the same handle waits while this one turns the loop.
+#[test]
+fn test_blocking_call_on_the_driving_thread_is_refused() {
+    let (thread_tx, _thread_rx) = mpsc::channel();
+    let (mut driver, handle) = mydht::start_driven(Driven(thread_tx)).expect("driven node");
+    let started = Instant::now();
+    let err = handle
+        .query(Touch(*handle.local_peer().get_id()), 1, TIMEOUT)
+        .expect_err("refused on the driving thread");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = handle.connected_peers(TIMEOUT).expect_err("refused too");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(started.elapsed() < TIMEOUT / 2, "refused at once");
+
+    let other = handle.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    let asker = std::thread::spawn(move || {
+        let _ = done_tx.send(other.connected_peers(TIMEOUT).map(|p| p.len()));
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let peers = loop {
+        assert!(Instant::now() < deadline, "no answer from the loop");
+        if let Ok(res) = done_rx.try_recv() {
+            break res;
+        }
+        assert!(driver
+            .run_once(Duration::from_millis(10))
+            .expect("loop turn"));
+    };
+    assert_eq!(peers.expect("answered from another thread"), 0);
+    asker.join().expect("asking thread");
+    handle.stop().expect("stop asked");
+    while driver
+        .run_once(Duration::from_millis(10))
+        .expect("loop turn")
+    {
+        assert!(Instant::now() < deadline, "driven node did not stop");
+    }
+}

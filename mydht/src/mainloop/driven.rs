@@ -3,11 +3,13 @@
 //! application that has its own loop (or runs a whole `restartable!` node
 //! on one thread it owns).
 
+use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use mio::Events;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
+use super::handle::DriverThread;
 use super::{MainLoop, NodeHandle};
 use crate::conf::{MainLoopSpawn, MyDHTConf};
 
@@ -17,12 +19,16 @@ pub struct MainLoopDriver<C: MyDHTConf> {
     /// `None` once stopped.
     main_loop: Option<MainLoop<C>>,
     events: Events,
+    /// The thread that turns the loop, as the handles see it.
+    thread: ThreadId,
+    shared_thread: DriverThread,
 }
 
 /// Builds a node on the caller's thread: binds its transport, makes its
 /// identity and services. The node runs while the caller turns the
-/// driver. The handle's blocking queries wait for the loop, so from the
-/// driving thread use its futures (or ask from another thread). A
+/// driver. The handle's blocking calls wait for the loop, so on the driving
+/// thread they are refused at once (`Config`): use its futures there (or
+/// ask from another thread). A
 /// configuration whose main loop has a thread of its own
 /// ([`MainLoopSpawn::Thread`]) is a `Config` error.
 pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHandle<C>)> {
@@ -34,12 +40,21 @@ pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHan
         ));
     }
     let main_loop = MainLoop::new(conf)?;
-    let handle = NodeHandle::new(main_loop.sender(), main_loop.local_peer().clone(), None);
+    let thread = thread::current().id();
+    let shared_thread = DriverThread::new(std::sync::Mutex::new(Some(thread)));
+    let handle = NodeHandle::new(
+        main_loop.sender(),
+        main_loop.local_peer().clone(),
+        None,
+        shared_thread.clone(),
+    );
     let events = Events::with_capacity(main_loop.constants.events_capacity);
     Ok((
         MainLoopDriver {
             main_loop: Some(main_loop),
             events,
+            thread,
+            shared_thread,
         },
         handle,
     ))
@@ -53,6 +68,12 @@ impl<C: MyDHTConf> MainLoopDriver<C> {
         let Some(main_loop) = self.main_loop.as_mut() else {
             return Ok(false);
         };
+        let me = thread::current().id();
+        if me != self.thread {
+            // The driver moved to another thread (a `Send` configuration).
+            self.thread = me;
+            *self.shared_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
+        }
         main_loop.turn(&mut self.events, Some(max_wait));
         if main_loop.running {
             return Ok(true);

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
@@ -22,7 +22,14 @@ struct Inner<C: MyDHTConf> {
     join: Mutex<Option<JoinHandle<Result<()>>>>,
     /// The caller drives the loop: a stop is only asked, once.
     driven: Option<AtomicBool>,
+    /// The thread that last turned a driven loop: a blocking call there
+    /// would wait for a loop that cannot turn.
+    driver: DriverThread,
 }
+
+/// Which thread turns a driven main loop (`None` for a loop on its own
+/// thread, or before the first turn: then it is the thread that built it).
+pub(super) type DriverThread = Arc<Mutex<Option<ThreadId>>>;
 
 impl<C: MyDHTConf> Inner<C> {
     fn stop(&self) -> Result<()> {
@@ -108,7 +115,12 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
             "main loop died at start",
         )
     })??;
-    Ok(NodeHandle::new(sender, me, Some(join)))
+    Ok(NodeHandle::new(
+        sender,
+        me,
+        Some(join),
+        DriverThread::default(),
+    ))
 }
 
 impl<C: MyDHTConf> NodeHandle<C> {
@@ -118,6 +130,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
         sender: MainLoopSender<C>,
         me: PeerInfo,
         join: Option<JoinHandle<Result<()>>>,
+        driver: DriverThread,
     ) -> Self {
         let driven = join.is_none().then(|| AtomicBool::new(false));
         NodeHandle {
@@ -127,6 +140,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
                 next_qid: AtomicU64::new(1),
                 join: Mutex::new(join),
                 driven,
+                driver,
             }),
         }
     }
@@ -134,6 +148,27 @@ impl<C: MyDHTConf> NodeHandle<C> {
     /// This node's peer (id, listening address, keys).
     pub fn local_peer(&self) -> &PeerInfo {
         &self.inner.me
+    }
+
+    /// [`ask`](Self::ask) then waits: refused at once on the thread that
+    /// drives the loop, which would wait for the whole timeout for a loop
+    /// only it can turn.
+    fn ask_wait(
+        &self,
+        action: ApiAction<C>,
+        expected: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ApiResult<C>>> {
+        let driver = *self.inner.driver.lock().unwrap_or_else(|e| e.into_inner());
+        if driver == Some(std::thread::current().id()) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                ErrorLevel::Ignore,
+                "a blocking call on the thread that drives the main loop would wait for itself: \
+                 use query_future, or call from another thread",
+            ));
+        }
+        self.ask(action, expected, timeout)?.wait(timeout)
     }
 
     fn ask(
@@ -160,16 +195,16 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// Asks the global service and waits for `expected` replies (from this
     /// node or, through the application's messages, from others) at most
-    /// `timeout`.
+    /// `timeout`. Like every blocking call of the handle, it is a `Config`
+    /// error on the thread that drives a [`MainLoopDriver`](super::MainLoopDriver)
+    /// (use [`query_future`](Self::query_future) there).
     pub fn query(
         &self,
         cmd: C::GlobalCmd,
         expected: usize,
         timeout: Duration,
     ) -> Result<Vec<C::ApiReply>> {
-        let replies = self
-            .ask(ApiAction::Global(cmd), expected, timeout)?
-            .wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::Global(cmd), expected, timeout)?;
         Ok(replies.into_iter().filter_map(app_reply::<C>).collect())
     }
 
@@ -188,9 +223,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// Connects to `address` and authenticates; the peer found there.
     pub fn connect(&self, address: Address<C>, timeout: Duration) -> Result<PeerInfo> {
-        let replies = self
-            .ask(ApiAction::Connect(address), 1, timeout)?
-            .wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::Connect(address), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peer(Some(p))) => Ok(p),
             _ => Err(Error::new(
@@ -203,9 +236,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// The peer with this id, if the node knows it.
     pub fn find_peer(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
-        let replies = self
-            .ask(ApiAction::FindPeer(*id), 1, timeout)?
-            .wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::FindPeer(*id), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peer(p)) => Ok(p),
             _ => Ok(None),
@@ -214,9 +245,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// The peers connected now.
     pub fn connected_peers(&self, timeout: Duration) -> Result<Vec<PeerInfo>> {
-        let replies = self
-            .ask(ApiAction::ConnectedPeers, 1, timeout)?
-            .wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::ConnectedPeers, 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peers(p)) => Ok(p),
             _ => Ok(Vec::new()),
@@ -225,7 +254,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// The node's counters now.
     pub fn stats(&self, timeout: Duration) -> Result<NodeStats> {
-        let replies = self.ask(ApiAction::Stats, 1, timeout)?.wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::Stats, 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Stats(s)) => Ok(s),
             _ => Ok(NodeStats::default()),
@@ -235,9 +264,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
     /// Waits until the number of connected peers is in `count`'s range;
     /// the connected peers then.
     pub fn wait_peers(&self, count: PeerCount, timeout: Duration) -> Result<Vec<PeerInfo>> {
-        let replies = self
-            .ask(ApiAction::WaitPeers(count), 1, timeout)?
-            .wait(timeout)?;
+        let replies = self.ask_wait(ApiAction::WaitPeers(count), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peers(p)) => Ok(p),
             _ => Ok(Vec::new()),
