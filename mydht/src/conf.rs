@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::auth::AuthMode;
 use crate::identity::{Identity, PeerInfo};
-use crate::mainloop::{ConnectedRoute, MainLoopSender};
+use crate::mainloop::{ClosestConnected, ConnectedRoute, MainLoopSender, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,
@@ -287,6 +287,12 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// service's thread died. The default accepts every peer.
     fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
         Ok(Box::new(AcceptAll))
+    }
+    /// How the peer store chooses the connected peers its queries go to;
+    /// the default takes the closest by XOR distance of ids
+    /// ([`ClosestConnected`]).
+    fn peer_route(&mut self) -> Result<Box<dyn PeerRoute>> {
+        Ok(Box::<ClosestConnected>::default())
     }
     /// Sizes and timeouts.
     fn constants(&self) -> NodeConstants {

@@ -42,7 +42,10 @@ pub use auth::{
 pub use conf::{MainLoopSpawn, MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};
-pub use mainloop::{start_driven, start_loop, MainLoopDriver, NodeHandle, NodeStats, PeerCount};
+pub use mainloop::{
+    start_driven, start_loop, ClosestConnected, ConnectedRoute, MainLoopDriver, NodeHandle,
+    NodeStats, PeerCount, PeerRoute,
+};
 pub use msgenc::{Bincode, Json};
 pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
 pub use service::peer_store::PeerStoreService;

@@ -30,7 +30,7 @@ pub use command::{
 };
 pub use driven::{start_driven, MainLoopDriver};
 pub use handle::{start_loop, NodeHandle};
-pub use route::ConnectedRoute;
+pub use route::{ClosestConnected, ConnectedRoute, PeerRoute};
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -204,7 +204,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             conf.api_channel(),
             constants.loops.api,
         )?;
-        let route = ConnectedRoute::default();
+        let route = ConnectedRoute::new(conf.peer_route()?);
         let peer_store = ServiceSlot::new(
             KVStoreService::new(
                 me.info().clone(),

@@ -137,7 +137,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             return self.supersede(old, key);
         }
         self.check_watchers();
-        self.route.add(peer.clone());
+        self.route.add(&peer);
         self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
         self.tell_peer_mgmt(PeerMgmtCommand::PeerOnline(peer.clone()));
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
