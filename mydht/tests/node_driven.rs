@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use mydht::{MainLoopSpawn, MyDHTConf};
+use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeHandle};
 use mydht_base::{ErrorKind, Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::TIMEOUT;
@@ -32,6 +32,35 @@ impl MyDHTConf for Driven {
     }
 }
 
+/// Turns the loop until another thread sends its answer on `done`.
+fn turn_until_answered<C: MyDHTConf, T>(
+    driver: &mut MainLoopDriver<C>,
+    done: &mpsc::Receiver<T>,
+) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "no answer while the loop turned");
+        if let Ok(res) = done.try_recv() {
+            return res;
+        }
+        assert!(driver
+            .run_once(Duration::from_millis(10))
+            .expect("loop turn"));
+    }
+}
+
+/// Stopping is asked through the handle and done by the next turns.
+fn stop_driven<C: MyDHTConf>(driver: &mut MainLoopDriver<C>, handle: NodeHandle<C>) {
+    let deadline = Instant::now() + TIMEOUT;
+    handle.stop().expect("stop asked");
+    while driver
+        .run_once(Duration::from_millis(10))
+        .expect("loop turn")
+    {
+        assert!(Instant::now() < deadline, "driven node did not stop");
+    }
+}
+
 #[test]
 fn test_driven_node_serves_a_threaded_peer() {
     let (thread_tx, thread_rx) = mpsc::channel();
@@ -54,26 +83,9 @@ fn test_driven_node_serves_a_threaded_peer() {
         let _ = done_tx.send(res.map(|r| r.len()));
         node.stop()
     });
-    let deadline = Instant::now() + TIMEOUT;
-    let touched = loop {
-        assert!(Instant::now() < deadline, "touch did not finish");
-        if let Ok(res) = done_rx.try_recv() {
-            break res;
-        }
-        assert!(driver
-            .run_once(Duration::from_millis(10))
-            .expect("loop turn"));
-    };
+    let touched = turn_until_answered(&mut driver, &done_rx);
     assert_eq!(touched.expect("touch"), 2);
-
-    // Stopping is asked through the handle and done by the next turns.
-    handle.stop().expect("stop asked");
-    while driver
-        .run_once(Duration::from_millis(10))
-        .expect("loop turn")
-    {
-        assert!(Instant::now() < deadline, "driven node did not stop");
-    }
+    stop_driven(&mut driver, handle);
     other
         .join()
         .expect("threaded node thread")
@@ -110,23 +122,8 @@ fn test_blocking_call_on_the_driving_thread_is_refused() {
     let asker = std::thread::spawn(move || {
         let _ = done_tx.send(other.connected_peers(TIMEOUT).map(|p| p.len()));
     });
-    let deadline = Instant::now() + TIMEOUT;
-    let peers = loop {
-        assert!(Instant::now() < deadline, "no answer from the loop");
-        if let Ok(res) = done_rx.try_recv() {
-            break res;
-        }
-        assert!(driver
-            .run_once(Duration::from_millis(10))
-            .expect("loop turn"));
-    };
+    let peers = turn_until_answered(&mut driver, &done_rx);
     assert_eq!(peers.expect("answered from another thread"), 0);
     asker.join().expect("asking thread");
-    handle.stop().expect("stop asked");
-    while driver
-        .run_once(Duration::from_millis(10))
-        .expect("loop turn")
-    {
-        assert!(Instant::now() < deadline, "driven node did not stop");
-    }
+    stop_driven(&mut driver, handle);
 }
