@@ -46,7 +46,8 @@ impl fmt::Debug for SessionCipher {
 }
 
 impl SessionCipher {
-    /// A cipher for one direction, keyed with `key`.
+    /// A cipher for one direction, keyed with `key`; its openssl contexts
+    /// are made on first use.
     pub fn new(key: &SessionKey) -> Self {
         SessionCipher {
             key: key.clone(),
@@ -54,6 +55,22 @@ impl SessionCipher {
             open_ctx: None,
             next_seal: 0,
         }
+    }
+
+    /// [`SessionCipher::new`] with the context of the direction's one
+    /// operation (sealing or opening) made and keyed now: a shadow built
+    /// while the peer checks the handshake's last message then has nothing
+    /// left to set up on the first chunk (openssl 3 fetches the algorithm
+    /// when a context is first initialised).
+    pub fn prepared(key: &SessionKey, seal: bool) -> io::Result<Self> {
+        let mut cipher = Self::new(key);
+        let slot = if seal {
+            &mut cipher.seal_ctx
+        } else {
+            &mut cipher.open_ctx
+        };
+        Self::context(slot, key, seal)?;
+        Ok(cipher)
     }
 
     fn nonce(chunk_index: u64, last: bool) -> [u8; 12] {
@@ -278,11 +295,17 @@ impl Shadow for SessionShadow {
     type Reader = ChunkR<SessionCipher>;
 
     fn writer(&self, keys: &SessionKeys) -> Result<Self::Writer> {
-        Ok(ChunkW::new(SessionCipher::new(&keys.send), self.mode)?)
+        Ok(ChunkW::new(
+            SessionCipher::prepared(&keys.send, true)?,
+            self.mode,
+        )?)
     }
 
     fn reader(&self, keys: &SessionKeys) -> Result<Self::Reader> {
-        Ok(ChunkR::new(SessionCipher::new(&keys.recv), self.mode)?)
+        Ok(ChunkR::new(
+            SessionCipher::prepared(&keys.recv, false)?,
+            self.mode,
+        )?)
     }
 }
 
