@@ -13,6 +13,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use mydht_base::peer::X25519_PUBLIC_KEY_LEN;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result};
@@ -76,11 +77,13 @@ impl fmt::Debug for PeerId {
 ///
 /// Built by [`Identity::peer_info`] for the local node, or by the handshake
 /// from a peer's message after checking that the id is the hash of the key.
+/// Cloning it allocates nothing (the address is shared), so services pass
+/// it by value wherever a peer goes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PeerInfo {
     id: PeerId,
     identity_key: [u8; IDENTITY_KEY_LEN],
-    address: String,
+    address: Arc<String>,
     tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
 }
 
@@ -104,7 +107,7 @@ impl PeerInfo {
         Ok(PeerInfo {
             id: PeerId::of_key(&identity_key),
             identity_key,
-            address,
+            address: Arc::new(address),
             tunnel_key,
         })
     }
