@@ -41,6 +41,9 @@ pub enum ApiAction<C: MyDHTConf> {
     WaitPeers(PeerCount),
     /// The node's counters, [`NodeStats`].
     Stats,
+    /// Close the connection to this peer; replies with the peer, or `None`
+    /// when it was not connected.
+    Disconnect(PeerId),
 }
 
 /// Counters of a node, for [`ApiAction::Stats`].

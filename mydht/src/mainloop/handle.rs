@@ -234,6 +234,17 @@ impl<C: MyDHTConf> NodeHandle<C> {
         }
     }
 
+    /// Closes the connection to the peer `id`: its services stop, its socket
+    /// closes, it goes offline here (and, when it reads the close, on its
+    /// side). The peer that was connected, or `None`.
+    pub fn disconnect(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
+        let replies = self.ask_wait(ApiAction::Disconnect(*id), 1, timeout)?;
+        match replies.into_iter().next() {
+            Some(ApiResult::Peer(p)) => Ok(p),
+            _ => Ok(None),
+        }
+    }
+
     /// The peer with this id, if the node knows it.
     pub fn find_peer(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
         let replies = self.ask_wait(ApiAction::FindPeer(*id), 1, timeout)?;

@@ -799,6 +799,23 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
             ApiAction::Connect(address) => self.connect(qid, address),
+            ApiAction::Disconnect(id) => {
+                // Every connection to the peer (two for a moment after a
+                // simultaneous dial): it goes offline once the last closes.
+                let keys: Vec<usize> = self
+                    .conns
+                    .iter()
+                    .filter(
+                        |(_, c)| matches!(&c.state, ConnState::Open(o) if o.peer.get_id() == &id),
+                    )
+                    .map(|(k, _)| k)
+                    .collect();
+                let peer = self.peers.get(&id).map(|p| p.info.clone());
+                for key in keys {
+                    self.drop_conn(key, None);
+                }
+                self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(peer)));
+            }
             ApiAction::Stats => {
                 let open_connections = self
                     .conns
