@@ -6,7 +6,11 @@
 //!   and with 64 requests in flight (messages/s; the p50/p99 latencies are
 //!   printed after the group);
 //! - `bulk`: 16 MiB one way in 64 KiB messages, acknowledged at the end;
-//! - `connect`: connect + authenticate + first reply on a fresh node pair.
+//! - `connect`: connect + authenticate + first reply between two running
+//!   nodes (`node_*`: disconnected again, untimed, after each), as the raw
+//!   baseline connects to its running server; and on a fresh node pair
+//!   (`fresh_*`: the nodes' threads' first connection, with their first
+//!   allocations and openssl's per-thread setup).
 //!
 //! `cargo bench -p mydht --bench node -- --warm-up-time 1 --measurement-time 3`
 
@@ -23,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mydht::{
-    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NoShadow, NodeHandle, PeerId, PeerInfo,
-    QueryId, Reply, SessionShadow,
+    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NoShadow, NodeHandle, PeerCount, PeerId,
+    PeerInfo, QueryId, Reply, SessionShadow,
 };
 use mydht::{ChallengeCache, Handshake, Identity, LocalPeer};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
@@ -521,6 +525,24 @@ fn connect_node<C: EchoConf>(iters: u64, mk: fn() -> C) -> Duration {
     total
 }
 
+/// Connect, authenticate and a first reply between two running nodes,
+/// `iters` times; the disconnection after each is not timed.
+fn connect_running<C: EchoConf>(iters: u64, p: &Pair<C>, address: &str) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let addr = address.parse().ok().expect("address");
+        let t = Instant::now();
+        let to = *p.n1.connect(addr, TIMEOUT).expect("connect").get_id();
+        let r = p.n1.query(EchoCmd::Ask(to, vec![1; MSG]), 1, TIMEOUT);
+        total += t.elapsed();
+        assert_eq!(r.expect("reply"), vec![MSG]);
+        p.n1.disconnect(&to, TIMEOUT).expect("disconnect");
+        p.n2.wait_peers(PeerCount::AtMost(0), TIMEOUT)
+            .expect("closed on both sides");
+    }
+    total
+}
+
 fn connect(c: &mut Criterion) {
     let server = echo_server();
     let mut g = c.benchmark_group("connect");
@@ -549,13 +571,27 @@ fn connect(c: &mut Criterion) {
             r.on_final(&fin, now).expect("done")
         })
     });
+    let th = pair(|| Threaded);
+    let rs = pair(|| Restart);
+    let th_addr = th.n2.local_peer().get_address().clone();
+    let rs_addr = rs.n2.local_peer().get_address().clone();
+    th.n1.disconnect(&th.to, TIMEOUT).expect("disconnect");
+    rs.n1.disconnect(&rs.to, TIMEOUT).expect("disconnect");
     g.bench_function("node_threaded", |b| {
-        b.iter_custom(|n| connect_node(n, || Threaded))
+        b.iter_custom(|n| connect_running(n, &th, &th_addr))
     });
     g.bench_function("node_restartable", |b| {
+        b.iter_custom(|n| connect_running(n, &rs, &rs_addr))
+    });
+    g.bench_function("fresh_threaded", |b| {
+        b.iter_custom(|n| connect_node(n, || Threaded))
+    });
+    g.bench_function("fresh_restartable", |b| {
         b.iter_custom(|n| connect_node(n, || Restart))
     });
     g.finish();
+    th.stop();
+    rs.stop();
 }
 
 criterion_group!(benches, req_resp, bulk, connect);
