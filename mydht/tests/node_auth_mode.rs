@@ -51,7 +51,10 @@ fn test_modes_do_not_mix() {
     let err = connect(&open, &signed).expect_err("NoAuth to Signed");
     assert!(!err.is_would_block(), "{err}");
     let to_open = address_of(&open).expect("address");
-    assert!(signed.connect(to_open, TIMEOUT).is_err(), "Signed to NoAuth");
+    assert!(
+        signed.connect(to_open, TIMEOUT).is_err(),
+        "Signed to NoAuth"
+    );
     assert!(signed.connected_peers(TIMEOUT).expect("peers").is_empty());
     assert!(open.connected_peers(TIMEOUT).expect("peers").is_empty());
 

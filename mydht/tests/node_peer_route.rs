@@ -51,7 +51,9 @@ impl MyDHTConf for Routed {
 }
 
 fn next(heard: &mpsc::Receiver<Heard>) -> Heard {
-    heard.recv_timeout(TIMEOUT).expect("the route heard nothing")
+    heard
+        .recv_timeout(TIMEOUT)
+        .expect("the route heard nothing")
 }
 
 #[test]
