@@ -6,7 +6,7 @@ use std::io::Read;
 use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Result};
 use serde::de::DeserializeOwned;
 
-use super::{clamp_max_len, io_error, retry, truncated, LEN_PREFIX};
+use super::{clamp_max_len, decode_frame, io_error, retry, truncated, LEN_PREFIX};
 use crate::shadow::{DEFAULT_MAX_CHUNK, SESSION_TAG_LEN};
 
 /// The smallest step the buffer grows by.
@@ -138,13 +138,7 @@ impl BufferedFrameReader {
         enc: &E,
         r: &mut R,
     ) -> Result<Option<M>> {
-        match self.read_frame(r)? {
-            None => Ok(None),
-            Some(bytes) => enc
-                .decode(bytes)
-                .map(Some)
-                .map_err(|e| e.with_level(ErrorLevel::ShutDown)),
-        }
+        decode_frame(enc, self.read_frame(r)?)
     }
 
     /// The length of the frame at `start`, once its prefix is in; checked

@@ -65,6 +65,22 @@ fn clamp_max_len(max_len: usize) -> usize {
 }
 
 /// The stream ended in the middle of something of known length.
+/// Decodes a frame read whole (`None`: the stream ended between frames).
+/// A frame that does not decode has level `ShutDown`: a peer that sends one
+/// is not followed any further.
+fn decode_frame<M: serde::de::DeserializeOwned, E: mydht_base::MsgEnc>(
+    enc: &E,
+    frame: Option<&[u8]>,
+) -> mydht_base::Result<Option<M>> {
+    match frame {
+        None => Ok(None),
+        Some(bytes) => enc
+            .decode(bytes)
+            .map(Some)
+            .map_err(|e| e.with_level(ErrorLevel::ShutDown)),
+    }
+}
+
 fn truncated(what: &str, missing: u64) -> Error {
     Error::new(
         ErrorKind::Io(io::ErrorKind::UnexpectedEof),

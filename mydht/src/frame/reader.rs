@@ -5,7 +5,9 @@ use std::io::{self, Read};
 use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Result};
 use serde::de::DeserializeOwned;
 
-use super::{clamp_max_len, io_error, retry, truncated, LEN_PREFIX, RETAINED_CAPACITY};
+use super::{
+    clamp_max_len, decode_frame, io_error, retry, truncated, LEN_PREFIX, RETAINED_CAPACITY,
+};
 
 /// The smallest step the body buffer grows by.
 const MIN_GROWTH: usize = 4 << 10;
@@ -157,13 +159,7 @@ impl FrameReader {
         enc: &E,
         r: &mut R,
     ) -> Result<Option<M>> {
-        match self.read_frame(r)? {
-            None => Ok(None),
-            Some(bytes) => enc
-                .decode(bytes)
-                .map(Some)
-                .map_err(|e| e.with_level(ErrorLevel::ShutDown)),
-        }
+        decode_frame(enc, self.read_frame(r)?)
     }
 
     fn start_next(&mut self) {
