@@ -177,19 +177,7 @@ where
     /// Ends the running loop (after what is queued) and keeps its state for
     /// the next spawn.
     fn respawn(&mut self) -> Result<()> {
-        if !matches!(self.state, State::Running(_)) {
-            return Ok(());
-        }
-        if let State::Running(h) = std::mem::replace(&mut self.state, State::Gone) {
-            let (s, d, r, end) = h.unwrap_state()?;
-            if let Err(e) = end {
-                if !e.is_yielded() {
-                    self.last_error = Some(e);
-                }
-            }
-            self.state = State::Idle(s, d, r);
-        }
-        Ok(())
+        self.take_back()
     }
 
     /// Takes back the parts of a loop that has ended.
@@ -199,6 +187,15 @@ where
             _ => false,
         };
         if !finished {
+            return Ok(());
+        }
+        self.take_back()
+    }
+
+    /// A running loop's state back in the slot, its end error (a yield is
+    /// none) kept for [`take_error`](Self::take_error).
+    fn take_back(&mut self) -> Result<()> {
+        if !matches!(self.state, State::Running(_)) {
             return Ok(());
         }
         if let State::Running(h) = std::mem::replace(&mut self.state, State::Gone) {
