@@ -6,6 +6,8 @@
 //!   and with 64 requests in flight (messages/s; the p50/p99 latencies are
 //!   printed after the group);
 //! - `bulk`: 16 MiB one way in 64 KiB messages, acknowledged at the end;
+//!   the session shadow in its default suite (ChaCha20-Poly1305) and in
+//!   AES-256-GCM (`*_aes`);
 //! - `connect`: connect + authenticate + first reply between two running
 //!   nodes (`node_*`: disconnected again, untimed, after each), as the raw
 //!   baseline connects to its running server; and on a fresh node pair
@@ -158,6 +160,9 @@ macro_rules! echo_conf {
         echo_conf!($name, $profile, SessionShadow, false);
     };
     ($name:ident, $profile:ident, $shadow:ident, $direct:expr) => {
+        echo_conf!($name, $profile, $shadow, $direct, ChaCha20Poly1305);
+    };
+    ($name:ident, $profile:ident, $shadow:ident, $direct:expr, $suite:ident) => {
         struct $name;
         impl MyDHTConf for $name {
             type Transport = TcpTransport;
@@ -178,6 +183,7 @@ macro_rules! echo_conf {
             fn constants(&self) -> mydht::NodeConstants {
                 mydht::NodeConstants {
                     direct_replies: $direct,
+                    cipher_suite: mydht::CipherSuite::$suite,
                     ..Default::default()
                 }
             }
@@ -200,6 +206,9 @@ echo_conf!(Restart, restartable);
 echo_conf!(RestartClear, restartable, NoShadow, false);
 // Replies straight to the write service instead of through the main loop.
 echo_conf!(ThreadedDirect, threaded, SessionShadow, true);
+// The session shadow in AES-256-GCM (the default is ChaCha20-Poly1305).
+echo_conf!(ThreadedAes, threaded, SessionShadow, false, Aes256Gcm);
+echo_conf!(RestartAes, restartable, SessionShadow, false, Aes256Gcm);
 
 struct Pair<C: MyDHTConf> {
     n1: NodeHandle<C>,
@@ -490,12 +499,16 @@ fn bulk(c: &mut Criterion) {
     let mut raw = connect_raw(server);
     let th = pair(|| Threaded);
     let rs = pair(|| Restart);
+    let th_aes = pair(|| ThreadedAes);
+    let rs_aes = pair(|| RestartAes);
     let mut g = c.benchmark_group("bulk");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(BULK as u64));
     g.bench_function("raw_tcp", |b| b.iter(|| raw_bulk(&mut raw)));
     g.bench_function("node_threaded", |b| b.iter(|| bulk_once(&th)));
     g.bench_function("node_restartable", |b| b.iter(|| bulk_once(&rs)));
+    g.bench_function("node_threaded_aes", |b| b.iter(|| bulk_once(&th_aes)));
+    g.bench_function("node_restartable_aes", |b| b.iter(|| bulk_once(&rs_aes)));
     let clear = pair(|| RestartClear);
     g.bench_function("node_restartable_noshadow", |b| {
         b.iter(|| bulk_once(&clear))
@@ -503,6 +516,8 @@ fn bulk(c: &mut Criterion) {
     g.finish();
     th.stop();
     rs.stop();
+    th_aes.stop();
+    rs_aes.stop();
     clear.stop();
 }
 

@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::io::{self, Read, Write};
 
 use criterion::{Criterion, Throughput};
-use mydht::auth::{SessionKey, SessionKeys};
+use mydht::auth::{CipherSuite, SessionKey, SessionKeys};
 use mydht::shadow::SESSION_TAG_LEN;
 use mydht::{SessionShadow, Shadow};
 use openssl::cipher::Cipher;
@@ -35,6 +35,8 @@ fn keys() -> SessionKeys {
     SessionKeys {
         send: SessionKey::from_bytes([1; 32]),
         recv: SessionKey::from_bytes([1; 32]),
+        // The suite of the baseline below.
+        suite: CipherSuite::ChaCha20Poly1305,
     }
 }
 

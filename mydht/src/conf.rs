@@ -18,7 +18,7 @@ use mydht_base::{MsgEnc, NoSend, Registerable, Result, Service, SpawnChannel, Sp
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::auth::AuthMode;
+use crate::auth::{AuthMode, CipherSuite};
 use crate::identity::{Identity, PeerInfo};
 use crate::mainloop::{ClosestConnected, ConnectedRoute, MainLoopSender, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
@@ -47,6 +47,11 @@ pub struct NodeConstants {
     /// default) or [`AuthMode::NoAuth`], for tests and closed networks only.
     /// Both ends of a connection must use the same mode.
     pub auth_mode: AuthMode,
+    /// The AEAD of the session shadow: ChaCha20-Poly1305 (the default) or
+    /// AES-256-GCM (faster on CPUs with AES instructions). Both ends of a
+    /// connection must use the same: the handshake refuses a peer with
+    /// another ([`AuthError::SuiteMismatch`](crate::AuthError::SuiteMismatch)).
+    pub cipher_suite: CipherSuite,
     /// Default time a query waits for its replies.
     pub query_timeout: Duration,
     /// Most pending api queries.
@@ -91,6 +96,7 @@ impl Default for NodeConstants {
             max_frame: 1 << 20,
             auth_timeout: Duration::from_secs(5),
             auth_mode: AuthMode::Signed,
+            cipher_suite: CipherSuite::ChaCha20Poly1305,
             query_timeout: Duration::from_secs(10),
             max_pending_queries: 4096,
             challenge_cache: 4096,

@@ -9,7 +9,8 @@
 //!   final pong) that proves both identity keys and derives the
 //!   [`SessionKeys`] of a connection;
 //! - shadows ([`shadow`]): the layers that protect a connection's bytes with
-//!   those keys, [`SessionShadow`] (ChaCha20-Poly1305 chunks) by default;
+//!   those keys, [`SessionShadow`] (ChaCha20-Poly1305 chunks by default,
+//!   AES-256-GCM as the [`CipherSuite`] option);
 //! - the wire ([`frame`], [`msgenc`]): bounded length-prefixed frames and the
 //!   [`Json`] and [`Bincode`] encoders;
 //! - the node ([`conf`], [`profile`], [`mainloop`], [`service`]): a
@@ -37,7 +38,7 @@ pub mod shadow;
 
 pub use auth::{
     AuthError, AuthMessage, AuthMode, AuthPing, AuthPong, AuthPongFinal, Authenticated,
-    ChallengeCache, Handshake, SessionKeys, Step,
+    ChallengeCache, CipherSuite, Handshake, SessionKeys, Step,
 };
 pub use conf::{MainLoopSpawn, MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, CipherSuite, PeerInfoMsg};
 use mydht::{AuthMessage, ChallengeCache, Handshake, Identity, LocalPeer};
 use proptest::prelude::*;
 
@@ -39,10 +39,17 @@ fn peer_msg() -> impl Strategy<Value = PeerInfoMsg> {
     })
 }
 
+fn suite() -> impl Strategy<Value = CipherSuite> {
+    prop_oneof![
+        Just(CipherSuite::ChaCha20Poly1305),
+        Just(CipherSuite::Aes256Gcm)
+    ]
+}
+
 fn message() -> impl Strategy<Value = AuthMessage> {
     prop_oneof![
-        (peer_msg(), bytes(), bytes(), any::<bool>()).prop_map(
-            |(peer, challenge, ephemeral_key, signed)| {
+        (peer_msg(), bytes(), bytes(), any::<bool>(), suite()).prop_map(
+            |(peer, challenge, ephemeral_key, signed, suite)| {
                 AuthMessage::Ping(AuthPing {
                     peer,
                     challenge,
@@ -52,18 +59,22 @@ fn message() -> impl Strategy<Value = AuthMessage> {
                     } else {
                         AuthMode::NoAuth
                     },
+                    suite,
                 })
             }
         ),
-        (peer_msg(), bytes(), bytes(), bytes(), bytes()).prop_map(|(peer, y, c, e, s)| {
-            AuthMessage::Pong(AuthPong {
-                peer,
-                your_challenge: y,
-                challenge: c,
-                ephemeral_key: e,
-                signature: s,
-            })
-        }),
+        (peer_msg(), bytes(), bytes(), bytes(), bytes(), suite()).prop_map(
+            |(peer, y, c, e, s, suite)| {
+                AuthMessage::Pong(AuthPong {
+                    peer,
+                    your_challenge: y,
+                    challenge: c,
+                    ephemeral_key: e,
+                    signature: s,
+                    suite,
+                })
+            }
+        ),
         (bytes(), bytes()).prop_map(|(your_challenge, signature)| {
             AuthMessage::PongFinal(AuthPongFinal {
                 your_challenge,

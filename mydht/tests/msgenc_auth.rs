@@ -4,7 +4,7 @@
 mod frame_support;
 
 use frame_support::check_round_trip;
-use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, CipherSuite, PeerInfoMsg};
 use mydht::msgenc::{Bincode, Json};
 use mydht::AuthMessage;
 use mydht_base::{ErrorKind, ErrorLevel, MsgEnc};
@@ -38,14 +38,21 @@ fn peer() -> impl Strategy<Value = PeerInfoMsg> {
     )
 }
 
+fn suite() -> impl Strategy<Value = CipherSuite> {
+    prop_oneof![
+        Just(CipherSuite::ChaCha20Poly1305),
+        Just(CipherSuite::Aes256Gcm)
+    ]
+}
+
 impl Arbitrary for Auth {
     type Parameters = ();
     type Strategy = BoxedStrategy<Self>;
 
     fn arbitrary_with(_: ()) -> Self::Strategy {
         prop_oneof![
-            (peer(), bytes(), bytes(), any::<bool>()).prop_map(
-                |(peer, challenge, ephemeral_key, signed)| {
+            (peer(), bytes(), bytes(), any::<bool>(), suite()).prop_map(
+                |(peer, challenge, ephemeral_key, signed, suite)| {
                     AuthMessage::Ping(AuthPing {
                         peer,
                         challenge,
@@ -55,17 +62,19 @@ impl Arbitrary for Auth {
                         } else {
                             AuthMode::NoAuth
                         },
+                        suite,
                     })
                 }
             ),
-            (peer(), bytes(), bytes(), bytes(), bytes()).prop_map(
-                |(peer, your_challenge, challenge, ephemeral_key, signature)| {
+            (peer(), bytes(), bytes(), bytes(), bytes(), suite()).prop_map(
+                |(peer, your_challenge, challenge, ephemeral_key, signature, suite)| {
                     AuthMessage::Pong(AuthPong {
                         peer,
                         your_challenge,
                         challenge,
                         ephemeral_key,
                         signature,
+                        suite,
                     })
                 }
             ),

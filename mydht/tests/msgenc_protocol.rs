@@ -20,7 +20,7 @@ use std::fmt::Debug;
 
 use app::TouchMsg;
 use frame_support::{check_round_trip, round_trip};
-use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
+use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, CipherSuite, PeerInfoMsg};
 use mydht::identity::MAX_ADDRESS_LEN;
 use mydht::msgenc::{Bincode, Json};
 use mydht::service::kvstore::{KVStoreProtoMsg, QueryMode, QueryMsg};
@@ -541,6 +541,7 @@ fn every_truncation_of_each_auth_message_is_a_decode_error() {
             challenge: vec![4; 32],
             ephemeral_key: vec![5; 32],
             mode: AuthMode::Signed,
+            suite: CipherSuite::Aes256Gcm,
         }),
         AuthMessage::Pong(AuthPong {
             peer,
@@ -548,6 +549,7 @@ fn every_truncation_of_each_auth_message_is_a_decode_error() {
             challenge: vec![6; 32],
             ephemeral_key: vec![7; 32],
             signature: vec![8; 64],
+            suite: CipherSuite::ChaCha20Poly1305,
         }),
         AuthMessage::PongFinal(AuthPongFinal {
             your_challenge: vec![6; 32],

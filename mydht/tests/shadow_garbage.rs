@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use mydht::auth::{SessionKey, SessionKeys};
+use mydht::auth::{CipherSuite, SessionKey, SessionKeys};
 use mydht::{SessionShadow, Shadow};
 use proptest::prelude::*;
 use readwrite_comp::testing::{retry, FaultPlan, FaultyReader, FaultyWriter};
@@ -15,9 +15,17 @@ fn keys(flip: bool) -> SessionKeys {
         SessionKey::from_bytes([2; 32]),
     );
     if flip {
-        SessionKeys { send: b, recv: a }
+        SessionKeys {
+            send: b,
+            recv: a,
+            suite: CipherSuite::default(),
+        }
     } else {
-        SessionKeys { send: a, recv: b }
+        SessionKeys {
+            send: a,
+            recv: b,
+            suite: CipherSuite::default(),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use mydht::auth::{SessionKey, SessionKeys};
+use mydht::auth::{CipherSuite, SessionKey, SessionKeys};
 use mydht::shadow::{SessionCipher, DEFAULT_MAX_CHUNK, SESSION_TAG_LEN};
 use mydht::{ChallengeCache, Handshake, NoShadow, SessionShadow, Shadow, TestShadow};
 use mydht_basetest::peers::local_peer;
@@ -194,7 +194,7 @@ fn reordered_or_replayed_chunks_are_detected() {
 #[test]
 fn the_cipher_never_reuses_a_nonce() {
     let key = SessionKey::from_bytes([3; 32]);
-    let mut c = SessionCipher::new(&key);
+    let mut c = SessionCipher::new(&key, CipherSuite::default());
     let mut tag = [0u8; SESSION_TAG_LEN];
     c.seal(5, false, &[], &mut [1, 2, 3], &mut tag).unwrap();
     for used in [0, 5] {
@@ -208,7 +208,7 @@ fn the_cipher_never_reuses_a_nonce() {
 
 #[test]
 fn the_cipher_stops_when_its_counter_is_exhausted() {
-    let mut c = SessionCipher::new(&SessionKey::from_bytes([4; 32]));
+    let mut c = SessionCipher::new(&SessionKey::from_bytes([4; 32]), CipherSuite::default());
     let mut tag = [0u8; SESSION_TAG_LEN];
     c.seal(u64::MAX - 1, false, &[], &mut [0; 8], &mut tag)
         .unwrap();
@@ -220,7 +220,7 @@ fn the_cipher_stops_when_its_counter_is_exhausted() {
 
 #[test]
 fn the_cipher_refuses_a_bad_tag_length_without_panicking() {
-    let mut c = SessionCipher::new(&SessionKey::from_bytes([4; 32]));
+    let mut c = SessionCipher::new(&SessionKey::from_bytes([4; 32]), CipherSuite::default());
     assert!(c.seal(0, false, &[], &mut [0; 8], &mut [0; 3]).is_err());
     let err = c.open(0, false, &[], &mut [0; 8], &[0; 40]).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);

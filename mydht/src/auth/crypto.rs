@@ -8,7 +8,7 @@ use openssl::sign::Verifier;
 
 use super::session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
 use super::transcript::{Role, Transcript};
-use super::AuthError;
+use super::{AuthError, CipherSuite};
 use crate::identity::{IDENTITY_KEY_LEN, SIGNATURE_LEN};
 
 /// Length of an ephemeral X25519 public key.
@@ -36,13 +36,14 @@ impl EphemeralKey {
         &self.public
     }
 
-    /// The session keys of `role` from the exchange with `peer_public`,
-    /// bound to `transcript`.
+    /// The session keys of `role` for `suite` from the exchange with
+    /// `peer_public`, bound to `transcript` (which names the suite).
     pub(crate) fn session_keys(
         &self,
         peer_public: &[u8; EPHEMERAL_KEY_LEN],
         transcript: &Transcript,
         role: Role,
+        suite: CipherSuite,
     ) -> Result<SessionKeys, AuthError> {
         let peer = PKey::public_key_from_raw_bytes(peer_public, Id::X25519)
             .map_err(|_| AuthError::Malformed("ephemeral key"))?;
@@ -71,6 +72,7 @@ impl EphemeralKey {
         Ok(SessionKeys {
             send: SessionKey::from_bytes(send),
             recv: SessionKey::from_bytes(recv),
+            suite,
         })
     }
 }

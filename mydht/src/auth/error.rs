@@ -4,6 +4,8 @@ use std::fmt;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel};
 
+use super::CipherSuite;
+
 /// Why a handshake failed. Every variant ends the handshake: the connection
 /// must be dropped. Converts into [`mydht_base::Error`] (kind `Auth`,
 /// `Timeout`, `Decode` or `Other`, level `ShutDown`).
@@ -42,6 +44,14 @@ pub enum AuthError {
     Crypto(String),
     /// A peer in another [`AuthMode`](super::AuthMode) than this node's.
     ModeMismatch,
+    /// A peer whose session shadow uses another
+    /// [`CipherSuite`](super::CipherSuite) than this node's.
+    SuiteMismatch {
+        /// This node's suite.
+        ours: CipherSuite,
+        /// The suite the peer announced.
+        theirs: CipherSuite,
+    },
 }
 
 impl fmt::Display for AuthError {
@@ -61,6 +71,9 @@ impl fmt::Display for AuthError {
             AuthError::KeyExchange => write!(f, "key exchange failed"),
             AuthError::Crypto(e) => write!(f, "openssl: {e}"),
             AuthError::ModeMismatch => write!(f, "peer uses another authentication mode"),
+            AuthError::SuiteMismatch { ours, theirs } => {
+                write!(f, "peer uses cipher suite {theirs}, this node {ours}")
+            }
         }
     }
 }

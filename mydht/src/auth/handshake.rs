@@ -5,12 +5,16 @@
 //!
 //! ```text
 //! initiator                                   responder
-//!   ping  { info_i, c_i, e_i }            ──►  checks info_i, c_i unseen
-//!         ◄──  pong { info_r, c_i, c_r, e_r, sign_r(T) }
-//!   checks c_i, info_r, sign_r(T)
+//!   ping  { info_i, c_i, e_i, s }         ──►  checks s, info_i, c_i unseen
+//!         ◄──  pong { info_r, c_i, c_r, e_r, sign_r(T), s }
+//!   checks c_i, s, info_r, sign_r(T)
 //!   final { c_r, sign_i(T) }              ──►  checks c_r, sign_i(T)
-//! T = SHA-256(info_i, info_r, c_i, c_r, e_i, e_r); keys = HKDF(X25519(e_i, e_r), T)
+//! T = SHA-256(info_i, info_r, c_i, c_r, e_i, e_r, s); keys = HKDF(X25519(e_i, e_r), T)
 //! ```
+//!
+//! `s` is the [`CipherSuite`] of the session shadow: each side refuses a
+//! message announcing another than its own
+//! ([`AuthError::SuiteMismatch`]), and the signatures cover it.
 //!
 //! Neither the pong nor the final pong needs the session keys: a driver can
 //! send each first and derive the keys while the peer checks it
@@ -41,6 +45,7 @@ use super::crypto::{check_exchange_key, verify_transcript, EphemeralKey, EPHEMER
 use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use super::mode::AuthMode;
 use super::session_keys::SessionKeys;
+use super::suite::CipherSuite;
 use super::transcript::{Role, Side, Transcript};
 use super::AuthError;
 use crate::identity::{LocalPeer, PeerId, PeerInfo, SIGNATURE_LEN};
@@ -93,12 +98,13 @@ struct Exchange {
     peer_public: [u8; EPHEMERAL_KEY_LEN],
     transcript: Transcript,
     role: Role,
+    suite: CipherSuite,
 }
 
 impl Exchange {
     fn derive(&self) -> Result<SessionKeys, AuthError> {
         self.ephemeral
-            .session_keys(&self.peer_public, &self.transcript, self.role)
+            .session_keys(&self.peer_public, &self.transcript, self.role, self.suite)
     }
 }
 
@@ -148,6 +154,7 @@ pub enum Step {
 pub struct Handshake {
     local: Arc<LocalPeer>,
     mode: AuthMode,
+    suite: CipherSuite,
     expected_peer: Option<PeerId>,
     deadline: Instant,
     state: State,
@@ -187,10 +194,23 @@ impl State {
 impl Handshake {
     /// Starts the initiator side at `now`: returns the handshake and the ping
     /// to send. With `expected_peer`, only that peer is accepted. The whole
-    /// handshake must end within `timeout`.
+    /// handshake must end within `timeout`. The session shadow's suite is
+    /// the default, ChaCha20-Poly1305.
     pub fn initiate(
         local: Arc<LocalPeer>,
         expected_peer: Option<PeerId>,
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<(Self, AuthPing), AuthError> {
+        Self::initiate_with_suite(local, expected_peer, CipherSuite::default(), timeout, now)
+    }
+
+    /// [`Handshake::initiate`] for a session shadow sealed with `suite`:
+    /// the responder must use the same.
+    pub fn initiate_with_suite(
+        local: Arc<LocalPeer>,
+        expected_peer: Option<PeerId>,
+        suite: CipherSuite,
         timeout: Duration,
         now: Instant,
     ) -> Result<(Self, AuthPing), AuthError> {
@@ -200,19 +220,19 @@ impl Handshake {
             timeout,
             now,
             EphemeralKey::generate()?,
-            AuthMode::Signed,
+            (AuthMode::Signed, suite),
         )
     }
 
     /// [`Handshake::initiate`] with an ephemeral key made ahead of time,
-    /// off the connection's critical path, in `mode`.
+    /// off the connection's critical path, in `mode` with `suite`.
     pub(crate) fn initiate_with(
         local: Arc<LocalPeer>,
         expected_peer: Option<PeerId>,
         timeout: Duration,
         now: Instant,
         ephemeral: EphemeralKey,
-        mode: AuthMode,
+        (mode, suite): (AuthMode, CipherSuite),
     ) -> Result<(Self, AuthPing), AuthError> {
         let challenge = Challenge::random()?;
         let ping = AuthPing {
@@ -220,10 +240,12 @@ impl Handshake {
             challenge: challenge.as_bytes().to_vec(),
             ephemeral_key: ephemeral.public().to_vec(),
             mode,
+            suite,
         };
         let handshake = Handshake {
             local,
             mode,
+            suite,
             expected_peer,
             deadline: deadline(now, timeout),
             state: State::AwaitPong {
@@ -235,23 +257,36 @@ impl Handshake {
     }
 
     /// Starts the responder side of a connection accepted at `now`, waiting
-    /// for a ping. The whole handshake must end within `timeout`.
+    /// for a ping. The whole handshake must end within `timeout`. The
+    /// session shadow's suite is the default, ChaCha20-Poly1305.
     pub fn respond(local: Arc<LocalPeer>, timeout: Duration, now: Instant) -> Self {
-        Self::respond_with(local, timeout, now, None, AuthMode::Signed)
+        Self::respond_with_suite(local, CipherSuite::default(), timeout, now)
+    }
+
+    /// [`Handshake::respond`] for a session shadow sealed with `suite`: a
+    /// ping announcing another is refused.
+    pub fn respond_with_suite(
+        local: Arc<LocalPeer>,
+        suite: CipherSuite,
+        timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        Self::respond_with(local, timeout, now, None, (AuthMode::Signed, suite))
     }
 
     /// [`Handshake::respond`] with an ephemeral key made ahead of time (the
-    /// pong then costs one X25519 operation less), in `mode`.
+    /// pong then costs one X25519 operation less), in `mode` with `suite`.
     pub(crate) fn respond_with(
         local: Arc<LocalPeer>,
         timeout: Duration,
         now: Instant,
         ephemeral: Option<EphemeralKey>,
-        mode: AuthMode,
+        (mode, suite): (AuthMode, CipherSuite),
     ) -> Self {
         Handshake {
             local,
             mode,
+            suite,
             expected_peer: None,
             deadline: deadline(now, timeout),
             state: State::AwaitPing(ephemeral),
@@ -328,6 +363,7 @@ impl Handshake {
         if ping.mode != self.mode {
             return Err(AuthError::ModeMismatch);
         }
+        self.check_suite(ping.suite)?;
         let peer = ping.peer.validate()?;
         let peer_challenge = Challenge(fixed(&ping.challenge, "challenge")?);
         let peer_ephemeral = fixed(&ping.ephemeral_key, "ephemeral key")?;
@@ -353,6 +389,7 @@ impl Handshake {
                 challenge: &challenge,
                 ephemeral_key: ephemeral.public(),
             },
+            self.suite,
         );
         let signature = match self.mode {
             AuthMode::Signed => self.sign(&transcript, Role::Responder)?,
@@ -364,12 +401,14 @@ impl Handshake {
             challenge: challenge.as_bytes().to_vec(),
             ephemeral_key: ephemeral.public().to_vec(),
             signature,
+            suite: self.suite,
         };
         let exchange = Exchange {
             ephemeral,
             peer_public: peer_ephemeral,
             transcript,
             role: Role::Responder,
+            suite: self.suite,
         };
         self.state = match self.mode {
             AuthMode::Signed => State::AwaitFinal {
@@ -449,6 +488,7 @@ impl Handshake {
         if &answered != challenge.as_bytes() {
             return Err(AuthError::ReplayedPong);
         }
+        self.check_suite(pong.suite)?;
         let peer = pong.peer.validate()?;
         let peer_challenge = Challenge(fixed(&pong.challenge, "challenge")?);
         let peer_ephemeral = fixed(&pong.ephemeral_key, "ephemeral key")?;
@@ -476,6 +516,7 @@ impl Handshake {
                 challenge: &peer_challenge,
                 ephemeral_key: &peer_ephemeral,
             },
+            self.suite,
         );
         let fin = match self.mode {
             AuthMode::Signed => Some(AuthPongFinal {
@@ -489,6 +530,7 @@ impl Handshake {
             peer_public: peer_ephemeral,
             transcript,
             role: Role::Initiator,
+            suite: self.suite,
         };
         Ok((
             fin,
@@ -536,6 +578,18 @@ impl Handshake {
         Ok(Authenticated { peer, keys })
     }
 
+    /// Refuses a peer announcing another suite than this side's: never a
+    /// downgrade, never a shadow that cannot open the peer's chunks.
+    fn check_suite(&self, theirs: CipherSuite) -> Result<(), AuthError> {
+        if theirs != self.suite {
+            return Err(AuthError::SuiteMismatch {
+                ours: self.suite,
+                theirs,
+            });
+        }
+        Ok(())
+    }
+
     fn sign(&self, transcript: &Transcript, role: Role) -> Result<Vec<u8>, AuthError> {
         self.local
             .identity()
@@ -566,6 +620,8 @@ mod tests {
     use super::*;
     use crate::identity::Identity;
 
+    const SIGNED: (AuthMode, CipherSuite) = (AuthMode::Signed, CipherSuite::ChaCha20Poly1305);
+
     fn peer(addr: &str) -> Arc<LocalPeer> {
         Arc::new(LocalPeer::new(Identity::generate().unwrap(), addr.into()).unwrap())
     }
@@ -582,8 +638,8 @@ mod tests {
         );
         let (a_pub, z_pub) = (*a_key.public(), *z_key.public());
         let (mut i, ping) =
-            Handshake::initiate_with(peer("a"), None, t, now, a_key, AuthMode::Signed).unwrap();
-        let mut r = Handshake::respond_with(peer("z"), t, now, Some(z_key), AuthMode::Signed);
+            Handshake::initiate_with(peer("a"), None, t, now, a_key, SIGNED).unwrap();
+        let mut r = Handshake::respond_with(peer("z"), t, now, Some(z_key), SIGNED);
         assert_eq!(ping.ephemeral_key, a_pub);
         let pong = r.on_ping(&ping, &mut seen, now).unwrap();
         assert_eq!(pong.ephemeral_key, z_pub);
@@ -669,8 +725,10 @@ mod tests {
     ) -> (Handshake, AuthPing, Handshake, ChallengeCache, Instant) {
         let (t, now) = (Duration::from_secs(5), Instant::now());
         let key = EphemeralKey::generate().unwrap();
-        let (i, ping) = Handshake::initiate_with(peer("a"), None, t, now, key, i_mode).unwrap();
-        let r = Handshake::respond_with(peer("z"), t, now, None, r_mode);
+        let suite = CipherSuite::default();
+        let (i, ping) =
+            Handshake::initiate_with(peer("a"), None, t, now, key, (i_mode, suite)).unwrap();
+        let r = Handshake::respond_with(peer("z"), t, now, None, (r_mode, suite));
         (i, ping, r, ChallengeCache::new(16, 2 * t), now)
     }
 

@@ -5,7 +5,7 @@
 use mydht_base::Peer;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, AuthMode};
+use super::{AuthError, AuthMode, CipherSuite};
 use crate::identity::{PeerId, PeerInfo, MAX_ADDRESS_LEN};
 
 /// A peer's [`PeerInfo`] on the wire, unchecked.
@@ -62,6 +62,9 @@ pub struct AuthPing {
     pub ephemeral_key: Vec<u8>,
     /// The initiator's mode: a responder refuses a ping in another mode.
     pub mode: AuthMode,
+    /// The initiator's cipher suite: a responder refuses a ping with
+    /// another.
+    pub suite: CipherSuite,
 }
 
 /// Second message, responder to initiator: who I am, the challenge I
@@ -80,6 +83,9 @@ pub struct AuthPong {
     /// Responder's Ed25519 signature over the transcript (64 bytes; empty
     /// under [`AuthMode::NoAuth`], which has no third message).
     pub signature: Vec<u8>,
+    /// The responder's cipher suite: an initiator refuses a pong with
+    /// another (a responder that ignored the ping's).
+    pub suite: CipherSuite,
 }
 
 /// Third message, initiator to responder: the initiator's signature over

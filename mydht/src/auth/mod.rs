@@ -10,7 +10,9 @@
 //!   and its [`SessionKeys`];
 //! - [`AuthError`]: why a handshake failed;
 //! - [`AuthMode`]: signed (the default) or not authenticated at all
-//!   (`NoAuth`, for tests and closed networks).
+//!   (`NoAuth`, for tests and closed networks);
+//! - [`CipherSuite`]: the AEAD of the session shadow, agreed in the
+//!   handshake (ChaCha20-Poly1305 by default, or AES-256-GCM).
 
 mod challenge;
 mod crypto;
@@ -19,6 +21,7 @@ mod handshake;
 mod message;
 mod mode;
 mod session_keys;
+mod suite;
 mod transcript;
 
 pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
@@ -29,3 +32,4 @@ pub use handshake::{Authenticated, Handshake, Step};
 pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 pub use mode::AuthMode;
 pub use session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
+pub use suite::CipherSuite;

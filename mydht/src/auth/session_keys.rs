@@ -1,8 +1,11 @@
-//! The keys a handshake gives the connection's session shadow.
+//! The keys a handshake gives the connection's session shadow, and the
+//! suite they are for.
 
 use std::fmt;
 
-/// Length of a session key (ChaCha20-Poly1305).
+use super::CipherSuite;
+
+/// Length of a session key (ChaCha20-Poly1305 and AES-256-GCM alike).
 pub const SESSION_KEY_LEN: usize = 32;
 
 /// A symmetric key for one direction of a connection. Its bytes are wiped
@@ -39,11 +42,14 @@ impl Drop for SessionKey {
 }
 
 /// The two keys of one side of a connection: what it sends is read by the
-/// other side with the same key as its `recv`.
+/// other side with the same key as its `recv`; and the cipher suite both
+/// sides agreed on, which the session shadow seals with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionKeys {
     /// Key of what this side writes.
     pub send: SessionKey,
     /// Key of what this side reads.
     pub recv: SessionKey,
+    /// The suite the keys are for.
+    pub suite: CipherSuite,
 }

@@ -7,6 +7,7 @@ use openssl::sha::Sha256;
 
 use super::challenge::Challenge;
 use super::crypto::EPHEMERAL_KEY_LEN;
+use super::CipherSuite;
 use crate::identity::PeerInfo;
 
 const TRANSCRIPT_LABEL: &[u8] = b"mydht-auth-v1 transcript\0";
@@ -23,7 +24,7 @@ pub(crate) enum Role {
 }
 
 /// SHA-256 of everything the handshake agrees on: both peers' info, both
-/// challenges, both ephemeral keys, initiator first.
+/// challenges, both ephemeral keys, initiator first, and the cipher suite.
 #[derive(Clone, Copy)]
 pub(crate) struct Transcript([u8; 32]);
 
@@ -35,7 +36,7 @@ pub(crate) struct Side<'a> {
 }
 
 impl Transcript {
-    pub(crate) fn new(initiator: &Side<'_>, responder: &Side<'_>) -> Self {
+    pub(crate) fn new(initiator: &Side<'_>, responder: &Side<'_>, suite: CipherSuite) -> Self {
         let mut h = Sha256::new();
         h.update(TRANSCRIPT_LABEL);
         for side in [initiator, responder] {
@@ -54,6 +55,9 @@ impl Transcript {
         for side in [initiator, responder] {
             h.update(side.ephemeral_key);
         }
+        // Signed, so a suite rewritten in the ping or pong fails the
+        // signature; and the HKDF salt, so each suite gets its own keys.
+        h.update(&[suite.transcript_id()]);
         Transcript(h.finish())
     }
 

@@ -142,7 +142,7 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
                 ctx.constants.auth_timeout,
                 Instant::now(),
                 None,
-                ctx.constants.auth_mode,
+                (ctx.constants.auth_mode, ctx.constants.cipher_suite),
             ),
             read: acc.read,
             write,
@@ -215,7 +215,7 @@ fn connect<C: MyDHTConf>(
         ctx.constants.auth_timeout,
         Instant::now(),
         EphemeralKey::generate()?,
-        ctx.constants.auth_mode,
+        (ctx.constants.auth_mode, ctx.constants.cipher_suite),
     )?;
     let mut writer = FrameWriter::new(ctx.constants.max_frame);
     writer.push_msg(&ctx.enc, &AuthMessage::Ping(ping))?;

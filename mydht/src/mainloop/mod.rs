@@ -460,7 +460,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                         self.constants.auth_timeout,
                         Instant::now(),
                         self.spare_key.take(),
-                        self.constants.auth_mode,
+                        (self.constants.auth_mode, self.constants.cipher_suite),
                     );
                     self.add_conn(
                         acc.read,
@@ -935,7 +935,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.constants.auth_timeout,
             Instant::now(),
             ephemeral,
-            self.constants.auth_mode,
+            (self.constants.auth_mode, self.constants.cipher_suite),
         )?;
         let mut writer = FrameWriter::new(self.constants.max_frame);
         writer.push_msg(&self.enc, &crate::auth::AuthMessage::Ping(ping))?;

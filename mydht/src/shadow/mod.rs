@@ -3,8 +3,9 @@
 //! the handshake's [`SessionKeys`]: every shadow cuts messages into chunks
 //! the same way, so switching shadows never changes where messages end.
 //!
-//! - [`SessionShadow`]: the default, ChaCha20-Poly1305 chunks
-//!   ([`SessionCipher`]);
+//! - [`SessionShadow`]: the default, AEAD chunks ([`SessionCipher`]) in the
+//!   [`CipherSuite`](crate::CipherSuite) the handshake agreed:
+//!   ChaCha20-Poly1305 by default, or AES-256-GCM;
 //! - [`NoShadow`]: chunk framing only, bytes in clear;
 //! - [`TestShadow`]: a cheap keyed scrambler with checksums, for tests that
 //!   must see the shadow at work without paying for real crypto.

@@ -1,5 +1,6 @@
-//! The session shadow: ChaCha20-Poly1305 authenticated chunks with counter
-//! nonces, one key per direction.
+//! The session shadow: authenticated chunks with counter nonces, one key per
+//! direction, sealed with the [`CipherSuite`] the handshake agreed
+//! (ChaCha20-Poly1305 or AES-256-GCM).
 
 use std::fmt;
 use std::io;
@@ -11,9 +12,9 @@ use readwrite_comp::chunk::held_len;
 use readwrite_comp::{ChunkCipher, ChunkMode, ChunkR, ChunkW};
 
 use super::Shadow;
-use crate::auth::{SessionKey, SessionKeys};
+use crate::auth::{CipherSuite, SessionKey, SessionKeys};
 
-/// Length of a ChaCha20-Poly1305 tag.
+/// Length of a chunk's tag (ChaCha20-Poly1305 and AES-256-GCM alike).
 pub const SESSION_TAG_LEN: usize = 16;
 /// Default largest chunk of the session shadow: 64 KiB. Each chunk costs a
 /// nonce set-up and a read of its own (writes take two chunks), so bulk
@@ -22,7 +23,7 @@ pub const SESSION_TAG_LEN: usize = 16;
 /// (writing) per connection.
 pub const DEFAULT_MAX_CHUNK: usize = 64 * 1024;
 
-/// A [`ChunkCipher`] sealing each chunk with ChaCha20-Poly1305.
+/// A [`ChunkCipher`] sealing each chunk with its [`CipherSuite`]'s AEAD.
 ///
 /// The 96-bit nonce is the chunk index (the per-direction counter of the
 /// chunk framing, big-endian, last 8 bytes) with the chunk's *last* flag in
@@ -32,6 +33,7 @@ pub const DEFAULT_MAX_CHUNK: usize = 64 * 1024;
 /// exhausted): the connection must then be re-keyed by a new handshake.
 pub struct SessionCipher {
     key: SessionKey,
+    suite: CipherSuite,
     seal_ctx: Option<CipherCtx>,
     open_ctx: Option<CipherCtx>,
     next_seal: u64,
@@ -40,17 +42,19 @@ pub struct SessionCipher {
 impl fmt::Debug for SessionCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionCipher")
+            .field("suite", &self.suite)
             .field("next_seal", &self.next_seal)
             .finish_non_exhaustive()
     }
 }
 
 impl SessionCipher {
-    /// A cipher for one direction, keyed with `key`; its openssl contexts
-    /// are made on first use.
-    pub fn new(key: &SessionKey) -> Self {
+    /// A cipher for one direction, keyed with `key`, sealing with `suite`;
+    /// its openssl contexts are made on first use.
+    pub fn new(key: &SessionKey, suite: CipherSuite) -> Self {
         SessionCipher {
             key: key.clone(),
+            suite,
             seal_ctx: None,
             open_ctx: None,
             next_seal: 0,
@@ -62,15 +66,20 @@ impl SessionCipher {
     /// while the peer checks the handshake's last message then has nothing
     /// left to set up on the first chunk (openssl 3 fetches the algorithm
     /// when a context is first initialised).
-    pub fn prepared(key: &SessionKey, seal: bool) -> io::Result<Self> {
-        let mut cipher = Self::new(key);
+    pub fn prepared(key: &SessionKey, suite: CipherSuite, seal: bool) -> io::Result<Self> {
+        let mut cipher = Self::new(key, suite);
         let slot = if seal {
             &mut cipher.seal_ctx
         } else {
             &mut cipher.open_ctx
         };
-        Self::context(slot, key, seal)?;
+        Self::context(slot, key, suite, seal)?;
         Ok(cipher)
+    }
+
+    /// The suite this cipher seals and opens with.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
     }
 
     fn nonce(chunk_index: u64, last: bool) -> [u8; 12] {
@@ -98,7 +107,7 @@ impl SessionCipher {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "tag length"));
         }
         let nonce = Self::nonce(chunk_index, last);
-        let ctx = Self::context(&mut self.seal_ctx, &self.key, true)?;
+        let ctx = Self::context(&mut self.seal_ctx, &self.key, self.suite, true)?;
         // Counted as used before sealing: a failure half-way must not let
         // the same nonce be tried again.
         self.next_seal = chunk_index + 1;
@@ -106,17 +115,22 @@ impl SessionCipher {
     }
 
     /// The context of one operation, created and keyed on first use: the
-    /// key schedule is done once, each chunk only sets its nonce.
+    /// key schedule is done once, each chunk only sets its nonce (both
+    /// suites take a 96-bit nonce, openssl's default length for each).
     fn context<'a>(
         slot: &'a mut Option<CipherCtx>,
         key: &SessionKey,
+        suite: CipherSuite,
         seal: bool,
     ) -> io::Result<&'a mut CipherCtx> {
         let ctx = match slot.take() {
             Some(ctx) => ctx,
             None => {
                 let mut ctx = CipherCtx::new().map_err(io::Error::other)?;
-                let cipher = Cipher::chacha20_poly1305();
+                let cipher = match suite {
+                    CipherSuite::ChaCha20Poly1305 => Cipher::chacha20_poly1305(),
+                    CipherSuite::Aes256Gcm => Cipher::aes_256_gcm(),
+                };
                 if seal {
                     ctx.encrypt_init(Some(cipher), Some(key.as_bytes()), None)
                 } else {
@@ -174,7 +188,7 @@ impl ChunkCipher for SessionCipher {
             return Err(invalid());
         }
         let nonce = Self::nonce(chunk_index, last);
-        let ctx = Self::context(&mut self.open_ctx, &self.key, false)?;
+        let ctx = Self::context(&mut self.open_ctx, &self.key, self.suite, false)?;
         open_in_place(ctx, &nonce, aad, data, tag).map_err(|_| invalid())
     }
 }
@@ -199,8 +213,9 @@ fn seal_in_place(
 }
 
 /// Seals `dst[..held] ‖ src` into `dst`; `dst` is `held` bytes longer
-/// than `src` (checked by the caller): a stream cipher's output is exactly
-/// its input's length, and it carries over between the two updates.
+/// than `src` (checked by the caller): both suites encrypt as stream
+/// ciphers (ChaCha20, AES in counter mode), whose output is exactly their
+/// input's length and whose keystream carries over between the two updates.
 fn seal_out_of_place(
     ctx: &mut CipherCtx,
     nonce: &[u8; 12],
@@ -244,18 +259,21 @@ fn open_in_place(
     ctx.cipher_final(&mut []).map(|_| ())
 }
 
-/// The default shadow: [`SessionCipher`] chunks in the given [`ChunkMode`].
+/// The default shadow: [`SessionCipher`] chunks in the given [`ChunkMode`],
+/// sealed with the suite of the [`SessionKeys`] it is given (the one the
+/// handshake agreed, [`NodeConstants::cipher_suite`](crate::NodeConstants::cipher_suite)).
 ///
 /// ```
 /// use std::io::{Read, Write};
 /// use mydht::auth::{SessionKey, SessionKeys};
-/// use mydht::{SessionShadow, Shadow};
+/// use mydht::{CipherSuite, SessionShadow, Shadow};
 /// use readwrite_comp::{CompR, CompW};
 ///
 /// // Normally from `Authenticated::keys` on each side.
 /// let (k1, k2) = (SessionKey::from_bytes([1; 32]), SessionKey::from_bytes([2; 32]));
-/// let alice = SessionKeys { send: k1.clone(), recv: k2.clone() };
-/// let bob = SessionKeys { send: k2, recv: k1 };
+/// let suite = CipherSuite::Aes256Gcm;
+/// let alice = SessionKeys { send: k1.clone(), recv: k2.clone(), suite };
+/// let bob = SessionKeys { send: k2, recv: k1, suite };
 ///
 /// let shadow = SessionShadow::default();
 /// let mut w = CompW::new(Vec::new(), shadow.writer(&alice)?);
@@ -296,14 +314,14 @@ impl Shadow for SessionShadow {
 
     fn writer(&self, keys: &SessionKeys) -> Result<Self::Writer> {
         Ok(ChunkW::new(
-            SessionCipher::prepared(&keys.send, true)?,
+            SessionCipher::prepared(&keys.send, keys.suite, true)?,
             self.mode,
         )?)
     }
 
     fn reader(&self, keys: &SessionKeys) -> Result<Self::Reader> {
         Ok(ChunkR::new(
-            SessionCipher::prepared(&keys.recv, false)?,
+            SessionCipher::prepared(&keys.recv, keys.suite, false)?,
             self.mode,
         )?)
     }
@@ -317,16 +335,17 @@ mod tests {
 
     use super::*;
 
-    fn keys() -> SessionKeys {
+    fn keys(suite: CipherSuite) -> SessionKeys {
         SessionKeys {
             send: SessionKey::from_bytes([3; 32]),
             recv: SessionKey::from_bytes([3; 32]),
+            suite,
         }
     }
 
-    fn wire(message: &[u8], step: usize) -> Vec<u8> {
+    fn wire(suite: CipherSuite, message: &[u8], step: usize) -> Vec<u8> {
         let shadow = SessionShadow::default();
-        let mut w = CompW::new(Vec::new(), shadow.writer(&keys()).expect("writer"));
+        let mut w = CompW::new(Vec::new(), shadow.writer(&keys(suite)).expect("writer"));
         for part in message.chunks(step) {
             w.write_all(part).expect("write");
         }
@@ -337,25 +356,43 @@ mod tests {
     /// Whole chunks sealed from the caller's buffer (one big write; or
     /// after a short one, each chunk's first bytes sealed in place and its
     /// rest from the caller's buffer) give the bytes sealing in place gives
-    /// (small writes), and open.
+    /// (small writes), and open; with either suite.
     #[test]
     fn sealing_from_the_callers_buffer_matches_sealing_in_place() {
         let message: Vec<u8> = (0..3 * DEFAULT_MAX_CHUNK + 100).map(|i| i as u8).collect();
-        let direct = wire(&message, message.len());
-        // Writes that divide a chunk: every chunk sealed in place.
-        assert_eq!(direct, wire(&message, 1024));
+        for suite in [CipherSuite::ChaCha20Poly1305, CipherSuite::Aes256Gcm] {
+            let direct = wire(suite, &message, message.len());
+            // Writes that divide a chunk: every chunk sealed in place.
+            assert_eq!(direct, wire(suite, &message, 1024));
+            let shadow = SessionShadow::default();
+            let mut w = CompW::new(Vec::new(), shadow.writer(&keys(suite)).expect("writer"));
+            // 37 bytes: not a multiple of ChaCha20's 64-byte block nor of
+            // AES's 16-byte one.
+            w.write_all(&message[..37]).expect("write");
+            w.write_all(&message[37..]).expect("write");
+            w.write_end().expect("end");
+            assert_eq!(w.into_inner(), direct);
+            let mut r = CompR::new(&direct[..], shadow.reader(&keys(suite)).expect("reader"));
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).expect("read");
+            r.read_end().expect("end");
+            assert_eq!(got, message);
+        }
+    }
+
+    /// The two suites seal the same message with the same key differently,
+    /// and neither opens the other's chunks.
+    #[test]
+    fn a_suite_does_not_open_the_others_chunks() {
+        let message = b"the same bytes, the same key";
+        let chacha = wire(CipherSuite::ChaCha20Poly1305, message, message.len());
+        let aes = wire(CipherSuite::Aes256Gcm, message, message.len());
+        assert_eq!(chacha.len(), aes.len());
+        assert_ne!(chacha, aes);
         let shadow = SessionShadow::default();
-        let mut w = CompW::new(Vec::new(), shadow.writer(&keys()).expect("writer"));
-        // 37 bytes: not a multiple of ChaCha20's 64-byte block.
-        w.write_all(&message[..37]).expect("write");
-        w.write_all(&message[37..]).expect("write");
-        w.write_end().expect("end");
-        assert_eq!(w.into_inner(), direct);
-        let shadow = SessionShadow::default();
-        let mut r = CompR::new(&direct[..], shadow.reader(&keys()).expect("reader"));
-        let mut got = Vec::new();
-        r.read_to_end(&mut got).expect("read");
-        r.read_end().expect("end");
-        assert_eq!(got, message);
+        let reader = shadow.reader(&keys(CipherSuite::ChaCha20Poly1305));
+        let mut r = CompR::new(&aes[..], reader.expect("reader"));
+        let err = r.read_to_end(&mut Vec::new()).expect_err("other suite");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     }
 }
