@@ -10,11 +10,14 @@
 //! to one is changing that one line.
 
 use std::fmt::{Debug, Display};
+use std::ops::Deref;
 use std::str::FromStr;
 use std::time::Duration;
 
 use mydht_base::service::channel::NoRecv;
-use mydht_base::{MsgEnc, NoSend, Registerable, Result, Service, SpawnChannel, Spawner, Transport};
+use mydht_base::{
+    MsgEnc, NoSend, Ref, Registerable, Result, SRef, Service, SpawnChannel, Spawner, Transport,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -161,6 +164,11 @@ pub enum MainLoopSpawn {
 /// The address type of a configuration's transport.
 pub type Address<C> = <<C as MyDHTConf>::Transport as Transport>::Address;
 
+/// The form in which a configuration's peer reference crosses a thread
+/// ([`MyDHTConf::PeerRef`] as `SRef::Send`): the `Arc` itself for
+/// `ArcRef`, a copy of the peer for `RcRef`.
+pub type PeerRefSend<C> = <<C as MyDHTConf>::PeerRef as SRef>::Send;
+
 /// Everything a node is made of. See the [module documentation](self) and
 /// the example `touch` of this crate for a complete configuration.
 pub trait MyDHTConf: Sized + Send + 'static {
@@ -170,6 +178,12 @@ pub trait MyDHTConf: Sized + Send + 'static {
         + Registerable<mio::Registry>
         + Send
         + Sync;
+    /// How services hold a peer and pass it to each other: `ArcRef<PeerInfo>`
+    /// when they run on several threads, `RcRef<PeerInfo>` when they share
+    /// one (the profile macros choose). What crosses a thread goes in its
+    /// sendable form ([`PeerRefSend`]) and becomes a `PeerRef` again on the
+    /// other side; the node handle gives the application plain `PeerInfo`s.
+    type PeerRef: Ref<PeerInfo> + Deref<Target = PeerInfo> + 'static;
     /// How messages become frames.
     type MsgEnc: MsgEnc;
     /// How an authenticated connection's bytes are protected.
@@ -230,12 +244,12 @@ pub trait MyDHTConf: Sized + Send + 'static {
     >;
 
     /// Feeds peer management.
-    type PeerMgmtChannel: SpawnChannel<PeerMgmtCommand>;
+    type PeerMgmtChannel: SpawnChannel<PeerMgmtCommand<Self::PeerRef>>;
     /// Runs peer management.
     type PeerMgmtSpawn: Spawner<
-        PeerMgmtService,
+        PeerMgmtService<Self::PeerRef>,
         MainLoopSender<Self>,
-        ChannelRecv<Self::PeerMgmtChannel, PeerMgmtCommand>,
+        ChannelRecv<Self::PeerMgmtChannel, PeerMgmtCommand<Self::PeerRef>>,
     >;
 
     /// The read spawner.

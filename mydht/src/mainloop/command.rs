@@ -1,5 +1,6 @@
 //! What the main loop is sent, and [`MainLoopSender`], how services and the
-//! node handle reach it.
+//! node handle reach it. Commands cross to the loop's thread in their
+//! sendable form ([`MainLoopCommandSend`]), peer references included.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,11 +9,12 @@ use std::time::Duration;
 
 use mio::Waker;
 use mydht_base::service::channel::MpscSend;
-use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnSend, TrySendError};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SRef, SToRef, SpawnSend, TrySendError};
 
 use super::blocking::Opened;
+use super::command_send::MainLoopCommandSend;
 use crate::conf::{Address, MyDHTConf, PeerVerdict};
-use crate::identity::{PeerId, PeerInfo};
+use crate::identity::PeerId;
 use crate::service::peer_store::PeerStoreReply;
 use crate::service::{ApiResult, QueryId, Reply, ReplySlot, WireMessage};
 
@@ -102,7 +104,7 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     },
     /// A node-level message from a peer (peer store, discovery), as read by
     /// the connection's read service.
-    Wire(PeerInfo, WireMessage<C::ProtoMsg>),
+    Wire(C::PeerRef, WireMessage<C::ProtoMsg>),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
     /// Peer management's verdict on a connection awaiting it.
@@ -187,11 +189,16 @@ impl<C: MyDHTConf> ToMainLoop<C> for Option<MainLoopCommand<C>> {
 
 /// The sender of the main loop's bounded channel, with the poll's waker.
 ///
+/// It is `Send` whatever the configuration's peer reference: a command
+/// travels in its sendable form ([`MainLoopCommandSend`]; free for
+/// `ArcRef`, a copy of each peer it names for `RcRef`) and is turned back
+/// on the loop's thread.
+///
 /// Services on other threads wait while the channel is full
 /// (back-pressure); a service on the main loop's own thread cannot wait for
 /// itself, so there a full channel is a `ChannelFull` error.
 pub struct MainLoopSender<C: MyDHTConf> {
-    send: MpscSend<MainLoopCommand<C>>,
+    send: MpscSend<MainLoopCommandSend<C>>,
     waker: Arc<Waker>,
     may_wait: bool,
     /// The main loop's own thread needs no wake: it drains its channel
@@ -216,7 +223,7 @@ impl<C: MyDHTConf> Clone for MainLoopSender<C> {
 impl<C: MyDHTConf> MainLoopSender<C> {
     /// Built on the main loop's thread.
     pub(crate) fn new(
-        send: MpscSend<MainLoopCommand<C>>,
+        send: MpscSend<MainLoopCommandSend<C>>,
         waker: Arc<Waker>,
         may_wait: bool,
     ) -> Self {
@@ -231,7 +238,7 @@ impl<C: MyDHTConf> MainLoopSender<C> {
 
     /// Sends a command and wakes the main loop.
     pub fn send_cmd(&mut self, cmd: MainLoopCommand<C>) -> Result<()> {
-        match self.send.try_send(cmd) {
+        match self.send.try_send(cmd.get_sendable()) {
             Ok(()) => {}
             Err(TrySendError::Full(cmd)) if self.may_wait => self.send.send(cmd)?,
             Err(TrySendError::Full(_)) => {
@@ -276,17 +283,32 @@ impl<C: MyDHTConf, X: ToMainLoop<C>> SpawnSend<X> for MainLoopSender<C> {
 
     fn try_send(&mut self, cmd: X) -> std::result::Result<(), TrySendError<X>> {
         match cmd.to_main_loop() {
-            Some(c) => match self.send.try_send(c) {
+            Some(c) => match self.send.try_send(c.get_sendable()) {
                 Ok(()) => {
                     // A failed wake means the loop is gone; the next send
                     // reports it as a closed channel.
                     let _ = self.wake();
                     Ok(())
                 }
-                Err(TrySendError::Full(c)) => Err(TrySendError::Full(X::back(c))),
-                Err(TrySendError::Closed(c)) => Err(TrySendError::Closed(X::back(c))),
+                Err(TrySendError::Full(c)) => Err(TrySendError::Full(X::back(c.to_ref()))),
+                Err(TrySendError::Closed(c)) => Err(TrySendError::Closed(X::back(c.to_ref()))),
             },
             None => Ok(()),
         }
+    }
+}
+
+// Already `Send` (it carries sendable commands): crosses threads as itself,
+// for services spawned with `ThreadParkRef`.
+impl<C: MyDHTConf> SRef for MainLoopSender<C> {
+    type Send = Self;
+    fn get_sendable(self) -> Self {
+        self
+    }
+}
+
+impl<C: MyDHTConf> SToRef<MainLoopSender<C>> for MainLoopSender<C> {
+    fn to_ref(self) -> Self {
+        self
     }
 }

@@ -12,7 +12,6 @@ use mydht_base::{
 use crate::auth::{AuthMessage, Authenticated, ChallengeCache, Handshake, SessionKeys, Step};
 use crate::conf::MyDHTConf;
 use crate::frame::{FrameReader, FrameWriter};
-use crate::identity::PeerInfo;
 use crate::mainloop::MainLoopSender;
 use crate::service::{
     QueryId, ReadService, ServiceSlot, TimeoutAsBlock, WireMessage, WriteService,
@@ -148,7 +147,7 @@ impl<C: MyDHTConf> Handshaking<C> {
 
 /// A connection whose services run.
 pub(crate) struct Open<C: MyDHTConf> {
-    pub(crate) peer: PeerInfo,
+    pub(crate) peer: C::PeerRef,
     pub(crate) read: ReadSlot<C>,
     pub(crate) write: WriteSlot<C>,
     /// Messages routed to the peer during this loop turn: one batch, one
@@ -161,6 +160,8 @@ pub(crate) struct Open<C: MyDHTConf> {
 pub(crate) struct Awaiting<C: MyDHTConf> {
     pub(crate) hs: Box<Handshaking<C>>,
     pub(crate) auth: Authenticated,
+    /// The authenticated peer as the services will hold it, made once.
+    pub(crate) peer: C::PeerRef,
 }
 
 /// Where a connection stands.

@@ -28,7 +28,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// Connection `key` to `peer` loses to `kept`: closed with its
     /// connect queries answered and its queued messages moved when this
     /// node dialled it, opened and left to the peer otherwise.
-    pub(super) fn lose(&mut self, key: usize, kept: usize, peer: PeerInfo) {
+    pub(super) fn lose(&mut self, key: usize, kept: usize, peer: C::PeerRef) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -46,7 +46,8 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.addresses.insert(addr, kept);
         }
         for qid in waiters {
-            self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer.clone()))));
+            let info = PeerInfo::clone(&peer);
+            self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
         }
         for msg in pending {
             self.send_on(kept, msg);

@@ -16,6 +16,7 @@
 
 mod blocking;
 mod command;
+mod command_send;
 mod connection;
 mod driven;
 mod duplicate;
@@ -28,6 +29,7 @@ pub use blocking::Opened;
 pub use command::{
     ApiAction, ConnRef, MainLoopCommand, MainLoopSender, NodeStats, PeerCount, ToMainLoop,
 };
+pub use command_send::MainLoopCommandSend;
 pub use driven::{start_driven, MainLoopDriver};
 pub use handle::{start_loop, NodeHandle};
 pub use route::{ClosestConnected, ConnectedRoute, PeerRoute};
@@ -40,13 +42,13 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token, Waker};
 use mydht_base::service::channel::{MpscChannel, MpscRecv};
 use mydht_base::{
-    Error, ErrorKind, ErrorLevel, NoChannel, NoSend, Peer, Registerable, Result, SpawnChannel,
-    SpawnRecv, Transport,
+    Error, ErrorKind, ErrorLevel, NoChannel, NoSend, Peer, Registerable, Result, SToRef,
+    SpawnChannel, SpawnRecv, Transport,
 };
 use readwrite_comp::{CompR, CompW};
 use slab::Slab;
 
-use crate::auth::{Authenticated, Challenge, ChallengeCache, EphemeralKey, Handshake};
+use crate::auth::{Challenge, ChallengeCache, EphemeralKey, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
@@ -108,7 +110,7 @@ type PeerStoreSlot<C> = ServiceSlot<
     <C as MyDHTConf>::PeerStoreChannel,
 >;
 type PeerMgmtSlot<C> = ServiceSlot<
-    PeerMgmtService,
+    PeerMgmtService<<C as MyDHTConf>::PeerRef>,
     MainLoopSender<C>,
     <C as MyDHTConf>::PeerMgmtSpawn,
     <C as MyDHTConf>::PeerMgmtChannel,
@@ -117,8 +119,8 @@ type ApiSlot<C> =
     ServiceSlot<ApiService<C>, NoSend, <C as MyDHTConf>::ApiSpawn, <C as MyDHTConf>::ApiChannel>;
 
 /// A connected peer of the peer cache.
-struct PeerEntry {
-    info: PeerInfo,
+struct PeerEntry<C: MyDHTConf> {
+    info: C::PeerRef,
     conn: usize,
     /// Its peer management priority.
     priority: u8,
@@ -146,11 +148,11 @@ pub struct MainLoop<C: MyDHTConf> {
     me: Arc<LocalPeer>,
     enc: C::MsgEnc,
     shadow: C::Shadow,
-    rx: MpscRecv<MainLoopCommand<C>>,
+    rx: MpscRecv<MainLoopCommandSend<C>>,
     sender: MainLoopSender<C>,
     conns: Slab<Connection<C>>,
     next_conn_id: u64,
-    peers: HashMap<PeerId, PeerEntry>,
+    peers: HashMap<PeerId, PeerEntry<C>>,
     addresses: HashMap<Address<C>, usize>,
     challenges: ChallengeCache,
     spare_key: SpareKey,
@@ -385,7 +387,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     fn drain_commands(&mut self) -> bool {
         for _ in 0..COMMANDS_PER_TURN {
             match self.rx.recv() {
-                Ok(Some(cmd)) => self.on_command(cmd),
+                Ok(Some(cmd)) => self.on_command(cmd.to_ref()),
                 Ok(None) => return false,
                 Err(_) => {
                     // Cannot happen while `self.sender` lives; stop cleanly.
@@ -636,14 +638,14 @@ impl<C: MyDHTConf> MainLoop<C> {
                 "connection is not awaiting its verdict",
             ));
         };
-        let Awaiting { hs, auth } = *awaiting;
+        let Awaiting { hs, auth, peer } = *awaiting;
         let Handshaking {
             read,
             write,
             writer: preamble,
             ..
         } = *hs;
-        let Authenticated { peer, keys } = auth;
+        let keys = auth.keys;
         let shadows = match conn.shadows.take() {
             Some(shadows) => shadows,
             None => Shadows::new(&self.shadow, &keys)?,
@@ -795,7 +797,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.tell_peer_store(PeerStoreCommand::Find(qid, id, conf));
             }
             ApiAction::ConnectedPeers => {
-                let peers = self.peers.values().map(|p| p.info.clone()).collect();
+                let peers = self.connected_infos();
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
             ApiAction::Connect(address) => self.connect(qid, address),
@@ -810,7 +812,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                     )
                     .map(|(k, _)| k)
                     .collect();
-                let peer = self.peers.get(&id).map(|p| p.info.clone());
+                let peer = self.peers.get(&id).map(|p| PeerInfo::clone(&p.info));
                 for key in keys {
                     self.drop_conn(key, None);
                 }
@@ -861,9 +863,15 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
         });
         for qid in done {
-            let peers = self.peers.values().map(|p| p.info.clone()).collect();
+            let peers = self.connected_infos();
             self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
         }
+    }
+
+    /// The connected peers, as the api gives them to the application.
+    fn connected_infos(&self) -> Vec<PeerInfo> {
+        let infos = self.peers.values().map(|p| PeerInfo::clone(&p.info));
+        infos.collect()
     }
 
     fn connect(&mut self, qid: QueryId, address: Address<C>) {
@@ -873,7 +881,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             Ok(Some(key)) => match self.conns.get_mut(key) {
                 Some(conn) => match &conn.state {
                     ConnState::Open(open) => {
-                        let peer = open.peer.clone();
+                        let peer = PeerInfo::clone(&open.peer);
                         self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer))));
                     }
                     _ => conn.waiters.push(qid),
@@ -1029,9 +1037,14 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     /// A node-level message from a peer.
-    fn on_wire(&mut self, from: PeerInfo, msg: WireMessage<C::ProtoMsg>) {
+    fn on_wire(&mut self, from: C::PeerRef, msg: WireMessage<C::ProtoMsg>) {
         match msg {
-            WireMessage::PeerStore(m) => self.tell_peer_store(PeerStoreCommand::Received(from, *m)),
+            // The peer store keeps its own copies (its route is shared
+            // with the loop across threads).
+            WireMessage::PeerStore(m) => {
+                let from = PeerInfo::clone(&from);
+                self.tell_peer_store(PeerStoreCommand::Received(from, *m))
+            }
             // Read services give application messages to local services.
             WireMessage::App(_) => {}
         }
@@ -1190,7 +1203,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
         // Commands the services sent while stopping.
         while let Ok(Some(cmd)) = self.rx.recv() {
-            if let MainLoopCommand::Api { slot, .. } = cmd {
+            if let MainLoopCommandSend::Api { slot, .. } = cmd {
                 slot.fail(Error::new(
                     ErrorKind::ChannelClosed,
                     ErrorLevel::Ignore,

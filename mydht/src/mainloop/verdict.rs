@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
 
 use super::connection::{Awaiting, ConnState};
 use super::{ConnRef, MainLoop, PeerEntry, NO_QUERY};
@@ -23,8 +23,7 @@ use crate::service::{
 impl<C: MyDHTConf> MainLoop<C> {
     /// A connection is authenticated: it awaits peer management's verdict.
     pub(super) fn on_authenticated(&mut self, key: usize, auth: Authenticated) {
-        let peer = auth.peer.clone();
-        if peer.get_id() == self.me.info().get_id() {
+        if auth.peer.get_id() == self.me.info().get_id() {
             let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "connected to itself");
             return self.drop_conn(key, Some(e));
         }
@@ -36,7 +35,12 @@ impl<C: MyDHTConf> MainLoop<C> {
             let e = Error::new(ErrorKind::Other, ErrorLevel::ShutDown, "not authenticating");
             return self.drop_conn(key, Some(e));
         };
-        conn.state = ConnState::Awaiting(Box::new(Awaiting { hs, auth }));
+        let peer = <C::PeerRef as Ref<PeerInfo>>::new(auth.peer.clone());
+        conn.state = ConnState::Awaiting(Box::new(Awaiting {
+            hs,
+            auth,
+            peer: peer.clone(),
+        }));
         conn.deadline = Instant::now() + self.constants.verdict_timeout;
         let cref = ConnRef { key, id: conn.id };
         match self.fixed_verdict {
@@ -50,7 +54,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     pub(super) fn on_verdict(&mut self, cref: ConnRef, verdict: PeerVerdict) {
         let peer = match self.conns.get(cref.key) {
             Some(c) if c.id == cref.id => match &c.state {
-                ConnState::Awaiting(a) => a.auth.peer.clone(),
+                ConnState::Awaiting(a) => a.peer.clone(),
                 _ => return,
             },
             _ => return,
@@ -91,7 +95,7 @@ impl<C: MyDHTConf> MainLoop<C> {
 
     /// Spawns the services of an accepted connection and sends what waited
     /// for it.
-    fn admit(&mut self, key: usize, peer: PeerInfo, priority: u8) {
+    fn admit(&mut self, key: usize, peer: C::PeerRef, priority: u8) {
         // Already connected: both nodes dialled each other at once.
         let old = self
             .peers
@@ -129,7 +133,8 @@ impl<C: MyDHTConf> MainLoop<C> {
         if let Some(conn) = self.conns.get_mut(key) {
             let waiters = std::mem::take(&mut conn.waiters);
             for qid in waiters {
-                self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer.clone()))));
+                let info = PeerInfo::clone(&peer);
+                self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
             }
         }
         if let Some(old) = old {
@@ -138,13 +143,14 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
         self.check_watchers();
         self.route.add(&peer);
-        self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, peer.clone()));
+        let info = PeerInfo::clone(&peer);
+        self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, info));
         self.tell_peer_mgmt(PeerMgmtCommand::PeerOnline(peer.clone()));
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
     }
 
     /// A refused command is logged: an `Accept` then times out as a reject.
-    pub(super) fn tell_peer_mgmt(&mut self, cmd: PeerMgmtCommand) {
+    pub(super) fn tell_peer_mgmt(&mut self, cmd: PeerMgmtCommand<C::PeerRef>) {
         if let Err(e) = self.peer_mgmt.send(cmd) {
             slog::error!(self.logger, "peer management refused a command"; "error" => %e);
         }

@@ -22,7 +22,8 @@ pub mod __private {
     #[cfg(feature = "coroutine")]
     pub use mydht_base::CoRoutine;
     pub use mydht_base::{
-        Blocker, LocalRcChannel, MpscChannel, RestartOrError, Result, ThreadBlock, ThreadPark,
+        ArcRef, Blocker, LocalRcChannel, MpscChannel, RcRef, RestartOrError, Result, ThreadBlock,
+        ThreadPark,
     };
 }
 
@@ -31,7 +32,8 @@ pub mod __private {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __profile {
-    ($io:ident, $local:ident, $global:ident, $api:ident, $chan:ident, $threads:expr) => {
+    ($io:ident, $local:ident, $global:ident, $api:ident, $chan:ident, $threads:expr, $peer_ref:ident) => {
+        type PeerRef = $crate::profile::__private::$peer_ref<$crate::PeerInfo>;
         type PeerStoreChannel = $crate::profile::__private::$chan;
         type PeerStoreSpawn = $crate::profile::__private::$global;
         fn peer_store_spawner(
@@ -116,7 +118,8 @@ macro_rules! threaded {
             ThreadPark,
             ThreadPark,
             MpscChannel,
-            true
+            true,
+            ArcRef
         );
     };
 }
@@ -135,7 +138,8 @@ macro_rules! threaded_blocking {
             ThreadPark,
             ThreadPark,
             MpscChannel,
-            true
+            true,
+            ArcRef
         );
     };
 }
@@ -153,7 +157,8 @@ macro_rules! single_thread {
             Blocker,
             RestartOrError,
             LocalRcChannel,
-            false
+            false,
+            RcRef
         );
     };
 }
@@ -170,7 +175,8 @@ macro_rules! restartable {
             Blocker,
             RestartOrError,
             LocalRcChannel,
-            false
+            false,
+            RcRef
         );
     };
 }

@@ -4,7 +4,7 @@
 use mydht_base::Peer;
 
 use crate::conf::MyDHTConf;
-use crate::identity::{PeerId, PeerInfo};
+use crate::identity::PeerId;
 
 /// The id of an api query: carried by the application's messages so that
 /// a reply, local or from another peer, reaches the query it answers.
@@ -19,20 +19,22 @@ pub enum PeerStatus {
     Offline,
 }
 
-/// A command for the application's global service.
+/// A command for the application's global service. Peers come as the
+/// configuration's [`PeerRef`](MyDHTConf::PeerRef) (a `PeerInfo` behind
+/// `Deref`).
 pub enum GlobalCommand<C: MyDHTConf> {
     /// A query from the api, to be answered with [`Reply::Api`] under `qid`.
     Api(QueryId, C::GlobalCmd),
     /// A message from a peer that its local service forwarded.
-    Distant(PeerInfo, C::ProtoMsg),
+    Distant(C::PeerRef, C::ProtoMsg),
     /// A peer came online or went offline.
-    PeerStatus(PeerInfo, PeerStatus),
+    PeerStatus(C::PeerRef, PeerStatus),
 }
 
 /// A message from a peer, for the local service of its connection.
 pub struct LocalCommand<C: MyDHTConf> {
-    /// The authenticated sender.
-    pub from: PeerInfo,
+    /// The authenticated sender (shared with its read service).
+    pub from: C::PeerRef,
     /// What it sent.
     pub msg: C::ProtoMsg,
 }
@@ -47,7 +49,7 @@ pub enum Reply<C: MyDHTConf> {
     /// peer is not connected).
     Send(PeerId, C::ProtoMsg),
     /// Forward a message of `from` to the global service.
-    Global(PeerInfo, C::ProtoMsg),
+    Global(C::PeerRef, C::ProtoMsg),
     /// Several of the above, in order.
     Many(Vec<Reply<C>>),
 }

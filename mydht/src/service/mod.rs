@@ -18,6 +18,7 @@
 
 pub mod api;
 mod app;
+mod app_send;
 mod ctx;
 pub mod kvstore;
 mod local_dest;
@@ -30,9 +31,12 @@ mod write;
 
 pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+pub use app_send::{GlobalCommandSend, LocalCommandSend, ReplySend};
 pub use ctx::ServiceCtx;
 pub use local_dest::{LocalDest, WriteWeakHandle, WriteWeakSend};
-pub use peer_mgmt::{AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtReply, PeerMgmtService};
+pub use peer_mgmt::{
+    AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtCommandSend, PeerMgmtReply, PeerMgmtService,
+};
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
 pub use timeout_io::TimeoutAsBlock;

@@ -5,7 +5,10 @@
 //! then it is rejected) and the verdict is applied when it comes back. A
 //! [`PeerManager::fixed_verdict`] is applied by the main loop itself.
 
-use mydht_base::{Result, Service, SpawnerYield};
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use mydht_base::{Result, SRef, SToRef, Service, SpawnerYield};
 
 use crate::conf::{MyDHTConf, PeerVerdict};
 use crate::identity::PeerInfo;
@@ -56,21 +59,67 @@ impl PeerManager for AcceptAll {
     }
 }
 
-/// What the main loop tells peer management.
+/// What the main loop tells peer management; `P` is the configuration's
+/// peer reference ([`MyDHTConf::PeerRef`]).
 #[derive(Debug)]
-pub enum PeerMgmtCommand {
+pub enum PeerMgmtCommand<P> {
     /// Decide on `peer`, authenticated on `conn`: answered with a
     /// [`PeerMgmtReply::Verdict`] for `conn`.
     Accept {
         /// The connection awaiting the verdict.
         conn: ConnRef,
         /// The authenticated peer.
-        peer: PeerInfo,
+        peer: P,
     },
     /// An accepted peer is online.
-    PeerOnline(PeerInfo),
+    PeerOnline(P),
     /// A peer went offline.
-    PeerOffline(PeerInfo),
+    PeerOffline(P),
+}
+
+/// The sendable form of a [`PeerMgmtCommand`], for peer management on
+/// another thread than the main loop with a peer reference that is not
+/// `Send` (`ThreadParkRef` and `MpscChannelRef`).
+#[derive(Debug)]
+pub enum PeerMgmtCommandSend<P: SRef> {
+    /// [`PeerMgmtCommand::Accept`], sendable.
+    Accept {
+        /// The connection awaiting the verdict.
+        conn: ConnRef,
+        /// The authenticated peer, sendable.
+        peer: P::Send,
+    },
+    /// [`PeerMgmtCommand::PeerOnline`], sendable.
+    PeerOnline(P::Send),
+    /// [`PeerMgmtCommand::PeerOffline`], sendable.
+    PeerOffline(P::Send),
+}
+
+impl<P: SRef> SRef for PeerMgmtCommand<P> {
+    type Send = PeerMgmtCommandSend<P>;
+    fn get_sendable(self) -> PeerMgmtCommandSend<P> {
+        match self {
+            PeerMgmtCommand::Accept { conn, peer } => PeerMgmtCommandSend::Accept {
+                conn,
+                peer: peer.get_sendable(),
+            },
+            PeerMgmtCommand::PeerOnline(p) => PeerMgmtCommandSend::PeerOnline(p.get_sendable()),
+            PeerMgmtCommand::PeerOffline(p) => PeerMgmtCommandSend::PeerOffline(p.get_sendable()),
+        }
+    }
+}
+
+impl<P: SRef> SToRef<PeerMgmtCommand<P>> for PeerMgmtCommandSend<P> {
+    fn to_ref(self) -> PeerMgmtCommand<P> {
+        match self {
+            PeerMgmtCommandSend::Accept { conn, peer } => PeerMgmtCommand::Accept {
+                conn,
+                peer: peer.to_ref(),
+            },
+            PeerMgmtCommandSend::PeerOnline(p) => PeerMgmtCommand::PeerOnline(p.to_ref()),
+            PeerMgmtCommandSend::PeerOffline(p) => PeerMgmtCommand::PeerOffline(p.to_ref()),
+        }
+    }
 }
 
 /// What peer management answers.
@@ -105,24 +154,36 @@ impl<C: MyDHTConf> ToMainLoop<C> for PeerMgmtReply {
 }
 
 /// Peer management run by the spawner of the configuration
-/// ([`MyDHTConf::PeerMgmtSpawn`](crate::MyDHTConf::PeerMgmtSpawn)).
-pub struct PeerMgmtService {
+/// ([`MyDHTConf::PeerMgmtSpawn`](crate::MyDHTConf::PeerMgmtSpawn)), told
+/// about peers as `P`, the configuration's peer reference.
+pub struct PeerMgmtService<P> {
     me: PeerInfo,
     manager: Box<dyn PeerManager>,
+    // `fn(P)`: the service takes `P`s but holds none, so it is `Send`
+    // whatever `P` is.
+    _peer: PhantomData<fn(P)>,
 }
 
-impl PeerMgmtService {
+impl<P> PeerMgmtService<P> {
     /// Peer management of the node `me`, decided by `manager`.
     pub fn new(me: PeerInfo, manager: Box<dyn PeerManager>) -> Self {
-        PeerMgmtService { me, manager }
+        PeerMgmtService {
+            me,
+            manager,
+            _peer: PhantomData,
+        }
     }
 }
 
-impl Service for PeerMgmtService {
-    type CommandIn = PeerMgmtCommand;
+impl<P: Deref<Target = PeerInfo>> Service for PeerMgmtService<P> {
+    type CommandIn = PeerMgmtCommand<P>;
     type CommandOut = PeerMgmtReply;
 
-    fn call<Y: SpawnerYield>(&mut self, cmd: PeerMgmtCommand, _: &mut Y) -> Result<PeerMgmtReply> {
+    fn call<Y: SpawnerYield>(
+        &mut self,
+        cmd: PeerMgmtCommand<P>,
+        _: &mut Y,
+    ) -> Result<PeerMgmtReply> {
         Ok(match cmd {
             PeerMgmtCommand::Accept { conn, peer } => PeerMgmtReply::Verdict {
                 conn,
@@ -137,6 +198,20 @@ impl Service for PeerMgmtService {
                 PeerMgmtReply::None
             }
         })
+    }
+}
+
+// Holds no peer reference: crosses threads as itself (for `ThreadParkRef`).
+impl<P: 'static> SRef for PeerMgmtService<P> {
+    type Send = Self;
+    fn get_sendable(self) -> Self {
+        self
+    }
+}
+
+impl<P: 'static> SToRef<PeerMgmtService<P>> for PeerMgmtService<P> {
+    fn to_ref(self) -> Self {
+        self
     }
 }
 

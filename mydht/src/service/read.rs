@@ -8,7 +8,6 @@ use readwrite_comp::CompR;
 use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
 use crate::conf::MyDHTConf;
 use crate::frame::BufferedFrameReader;
-use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::shadow::Shadow;
 
@@ -41,7 +40,7 @@ pub type LocalSlot<C> = ServiceSlot<
 /// service runs on a thread, as a coroutine or restartable alike.
 pub struct ReadService<C: MyDHTConf> {
     conn: ConnRef,
-    peer: PeerInfo,
+    peer: C::PeerRef,
     stream: Stream<C>,
     /// The connection's stream carries only frames: they are read ahead
     /// and decoded where the shadow opened them.
@@ -58,7 +57,7 @@ impl<C: MyDHTConf> ReadService<C> {
     /// The read service of connection `conn` with the authenticated `peer`.
     pub fn new(
         conn: ConnRef,
-        peer: PeerInfo,
+        peer: C::PeerRef,
         stream: Stream<C>,
         local: LocalSlot<C>,
         ctx: ServiceCtx<C>,

@@ -1,0 +1,110 @@
+//! The sendable forms of the application's commands ([`GlobalCommand`],
+//! [`LocalCommand`], [`Reply`]): each peer reference in its
+//! [`PeerRefSend`] form, everything else as it is (the configuration's
+//! message, command and reply types are `Send`). They are what a channel
+//! between threads carries when a peer reference is not `Send` (`RcRef`,
+//! with `MpscChannelRef` and `ThreadParkRef`), and what a reply becomes on
+//! its way to the main loop; the application writes no conversion.
+
+use mydht_base::{SRef, SToRef};
+
+use super::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+use crate::conf::{MyDHTConf, PeerRefSend};
+use crate::identity::PeerId;
+
+/// [`GlobalCommand`], sendable.
+pub enum GlobalCommandSend<C: MyDHTConf> {
+    /// [`GlobalCommand::Api`].
+    Api(QueryId, C::GlobalCmd),
+    /// [`GlobalCommand::Distant`].
+    Distant(PeerRefSend<C>, C::ProtoMsg),
+    /// [`GlobalCommand::PeerStatus`].
+    PeerStatus(PeerRefSend<C>, PeerStatus),
+}
+
+impl<C: MyDHTConf> SRef for GlobalCommand<C> {
+    type Send = GlobalCommandSend<C>;
+    fn get_sendable(self) -> GlobalCommandSend<C> {
+        match self {
+            GlobalCommand::Api(qid, cmd) => GlobalCommandSend::Api(qid, cmd),
+            GlobalCommand::Distant(p, m) => GlobalCommandSend::Distant(p.get_sendable(), m),
+            GlobalCommand::PeerStatus(p, s) => GlobalCommandSend::PeerStatus(p.get_sendable(), s),
+        }
+    }
+}
+
+impl<C: MyDHTConf> SToRef<GlobalCommand<C>> for GlobalCommandSend<C> {
+    fn to_ref(self) -> GlobalCommand<C> {
+        match self {
+            GlobalCommandSend::Api(qid, cmd) => GlobalCommand::Api(qid, cmd),
+            GlobalCommandSend::Distant(p, m) => GlobalCommand::Distant(p.to_ref(), m),
+            GlobalCommandSend::PeerStatus(p, s) => GlobalCommand::PeerStatus(p.to_ref(), s),
+        }
+    }
+}
+
+/// [`LocalCommand`], sendable.
+pub struct LocalCommandSend<C: MyDHTConf> {
+    /// [`LocalCommand::from`], sendable.
+    pub from: PeerRefSend<C>,
+    /// [`LocalCommand::msg`].
+    pub msg: C::ProtoMsg,
+}
+
+impl<C: MyDHTConf> SRef for LocalCommand<C> {
+    type Send = LocalCommandSend<C>;
+    fn get_sendable(self) -> LocalCommandSend<C> {
+        LocalCommandSend {
+            from: self.from.get_sendable(),
+            msg: self.msg,
+        }
+    }
+}
+
+impl<C: MyDHTConf> SToRef<LocalCommand<C>> for LocalCommandSend<C> {
+    fn to_ref(self) -> LocalCommand<C> {
+        LocalCommand {
+            from: self.from.to_ref(),
+            msg: self.msg,
+        }
+    }
+}
+
+/// [`Reply`], sendable.
+pub enum ReplySend<C: MyDHTConf> {
+    /// [`Reply::None`].
+    None,
+    /// [`Reply::Api`].
+    Api(QueryId, C::ApiReply),
+    /// [`Reply::Send`].
+    Send(PeerId, C::ProtoMsg),
+    /// [`Reply::Global`].
+    Global(PeerRefSend<C>, C::ProtoMsg),
+    /// [`Reply::Many`].
+    Many(Vec<ReplySend<C>>),
+}
+
+impl<C: MyDHTConf> SRef for Reply<C> {
+    type Send = ReplySend<C>;
+    fn get_sendable(self) -> ReplySend<C> {
+        match self {
+            Reply::None => ReplySend::None,
+            Reply::Api(qid, r) => ReplySend::Api(qid, r),
+            Reply::Send(to, m) => ReplySend::Send(to, m),
+            Reply::Global(p, m) => ReplySend::Global(p.get_sendable(), m),
+            Reply::Many(v) => ReplySend::Many(v.into_iter().map(SRef::get_sendable).collect()),
+        }
+    }
+}
+
+impl<C: MyDHTConf> SToRef<Reply<C>> for ReplySend<C> {
+    fn to_ref(self) -> Reply<C> {
+        match self {
+            ReplySend::None => Reply::None,
+            ReplySend::Api(qid, r) => Reply::Api(qid, r),
+            ReplySend::Send(to, m) => Reply::Send(to, m),
+            ReplySend::Global(p, m) => Reply::Global(p.to_ref(), m),
+            ReplySend::Many(v) => Reply::Many(v.into_iter().map(SToRef::to_ref).collect()),
+        }
+    }
+}
