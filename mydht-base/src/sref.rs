@@ -15,7 +15,8 @@
 //! implemented for integers, `bool`, `String`, `Vec`, `Option`, `Box`,
 //! tuples and more, and [`sref_enum!`](crate::sref_enum) /
 //! [`sref_struct!`](crate::sref_struct) give a user's command type its
-//! sendable twin without hand-written conversions.
+//! sendable twin without hand-written conversions
+//! ([`sref_as_itself!`](crate::sref_as_itself) for a type already `Send`).
 //!
 //! Every `Ref` encodes with serde as the plain `T` it points to, so a message
 //! holding one is on the wire exactly as if it held the value.

@@ -118,6 +118,10 @@ impl PeerInfo {
     }
 }
 
+// Plain values: a command of the application may carry them across
+// threads as they are (`sref_enum!` fields, say).
+mydht_base::sref_as_itself!(PeerId, PeerInfo);
+
 impl Peer for PeerInfo {
     type Id = PeerId;
     type Address = String;

@@ -1,9 +1,48 @@
 //! `sref_enum!` and `sref_struct!`: a user's command type gets its sendable
-//! twin and both conversions without hand-written code.
+//! twin and both conversions without hand-written code; `sref_as_itself!`
+//! for a type that is `Send` already.
 //!
 //! Plain `macro_rules!` (no proc-macro crate): tuple fields are bound to
 //! names taken from a fixed pool, which is why a tuple variant or tuple
 //! struct has at most 16 fields.
+
+/// Implements [`SRef`](crate::SRef) and [`SToRef`](crate::SToRef) for
+/// each listed type as its own sendable form: for types that are `Send`
+/// and hold no `Rc`, such as an application's service state that a
+/// `ThreadParkRef` spawner moves to its thread.
+///
+/// ```
+/// use mydht_base::{SRef, SToRef};
+///
+/// /// A counter service's state.
+/// struct Counter(u64);
+/// mydht_base::sref_as_itself!(Counter);
+///
+/// let back: Counter = std::thread::spawn(move || Counter(3).get_sendable())
+///     .join()
+///     .unwrap()
+///     .to_ref();
+/// assert_eq!(back.0, 3);
+/// ```
+#[macro_export]
+macro_rules! sref_as_itself {
+    ($($t:ty),* $(,)?) => {
+        $(
+            impl $crate::SRef for $t {
+                type Send = $t;
+                fn get_sendable(self) -> $t {
+                    self
+                }
+            }
+
+            impl $crate::SToRef<$t> for $t {
+                fn to_ref(self) -> $t {
+                    self
+                }
+            }
+        )*
+    };
+}
 
 /// Declares an enum and its sendable twin, with `SRef` for the enum and
 /// `SToRef` for the twin.

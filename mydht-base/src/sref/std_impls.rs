@@ -9,27 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{SRef, SToRef};
 
-/// `SRef` for `Send` types that hold no `Ref`: sendable as themselves.
-macro_rules! sref_as_itself {
-    ($($t:ty),* $(,)?) => {
-        $(
-            impl SRef for $t {
-                type Send = $t;
-                fn get_sendable(self) -> $t {
-                    self
-                }
-            }
-
-            impl SToRef<$t> for $t {
-                fn to_ref(self) -> $t {
-                    self
-                }
-            }
-        )*
-    };
-}
-
-sref_as_itself!(
+crate::sref_as_itself!(
     (),
     bool,
     char,

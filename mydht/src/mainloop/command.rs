@@ -195,8 +195,10 @@ impl<C: MyDHTConf> ToMainLoop<C> for Option<MainLoopCommand<C>> {
 /// on the loop's thread.
 ///
 /// Services on other threads wait while the channel is full
-/// (back-pressure); a service on the main loop's own thread cannot wait for
-/// itself, so there a full channel is a `ChannelFull` error.
+/// (back-pressure) when the configuration says they run on threads
+/// ([`services_on_threads`](MyDHTConf::services_on_threads)); a service on
+/// the main loop's own thread cannot wait for itself, so there a full
+/// channel is a `ChannelFull` error whatever the configuration.
 pub struct MainLoopSender<C: MyDHTConf> {
     send: MpscSend<MainLoopCommandSend<C>>,
     waker: Arc<Waker>,
@@ -240,7 +242,11 @@ impl<C: MyDHTConf> MainLoopSender<C> {
     pub fn send_cmd(&mut self, cmd: MainLoopCommand<C>) -> Result<()> {
         match self.send.try_send(cmd.get_sendable()) {
             Ok(()) => {}
-            Err(TrySendError::Full(cmd)) if self.may_wait => self.send.send(cmd)?,
+            // Never on the loop's own thread (an inline service of a mixed
+            // profile): it would wait for itself.
+            Err(TrySendError::Full(cmd)) if self.may_wait && !self.on_loop_thread() => {
+                self.send.send(cmd)?
+            }
             Err(TrySendError::Full(_)) => {
                 return Err(Error::new(
                     ErrorKind::ChannelFull,
@@ -264,8 +270,12 @@ impl<C: MyDHTConf> MainLoopSender<C> {
         self.self_sent.swap(false, Ordering::Relaxed)
     }
 
+    fn on_loop_thread(&self) -> bool {
+        std::thread::current().id() == self.loop_thread
+    }
+
     fn wake(&self) -> Result<()> {
-        if std::thread::current().id() == self.loop_thread {
+        if self.on_loop_thread() {
             self.self_sent.store(true, Ordering::Relaxed);
             return Ok(());
         }

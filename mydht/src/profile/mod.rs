@@ -1,20 +1,37 @@
-//! Execution profiles: the spawners and channels of every service, written
-//! by one macro call inside `impl MyDHTConf for ... { }`.
+//! Execution profiles: the peer reference, spawners and channels of every
+//! service, written by one macro call inside `impl MyDHTConf for ... { }`.
 //!
-//! | profile | read, write | local | global, peer store, peer management | api | channels |
-//! |---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
-//! | [`threaded_blocking!`](crate::threaded_blocking) | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
-//! | [`single_thread!`](crate::single_thread) | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
-//! | [`restartable!`](crate::restartable) | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
+//! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
+//! |---|---|---|---|---|---|---|
+//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
+//! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
+//! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
+//! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //!
 //! In every profile the main loop has a thread of its own (the one
 //! [`start_loop`](crate::start_loop) starts) unless the configuration's
 //! [`main_loop_spawn`](crate::MyDHTConf::main_loop_spawn) puts it on the
 //! caller's ([`start_driven`](crate::start_driven)): `single_thread!` and
-//! `restartable!` run the whole node on that one thread. To mix, write the
-//! associated types and functions of [`MyDHTConf`](crate::MyDHTConf)
-//! yourself, starting from a profile's expansion below.
+//! `restartable!` run the whole node on that one thread.
+//!
+//! **Mixing.** A profile takes overrides, `service: Spawner, Channel;`
+//! for `read_write` (the write channel), `local`, `global`, `api`,
+//! `peer_store`, `peer_mgmt`, and `peer_ref: RcRef | ArcRef | CloneRef;`.
+//! The names are those of `mydht_base`, no import needed. A service on
+//! another thread than the main loop with an `RcRef` peer reference takes
+//! `ThreadParkRef` and `MpscChannelRef`: its commands cross in their
+//! sendable form and come back as `Rc`s there (its own type must be
+//! `SRef`, see [`mydht_base::sref_as_itself!`]). For instance the whole
+//! node on one thread but the application's global service on its own:
+//!
+//! ```ignore
+//! mydht::restartable!(global: ThreadParkRef, MpscChannelRef;);
+//! ```
+//!
+//! `on_threads: true | false;` overrides
+//! [`services_on_threads`](crate::MyDHTConf::services_on_threads) (whether
+//! services on other threads wait on a full main loop channel; a service
+//! on the loop's own thread never waits).
 
 /// What the profile macros name, reachable from any crate.
 #[doc(hidden)]
@@ -22,49 +39,94 @@ pub mod __private {
     #[cfg(feature = "coroutine")]
     pub use mydht_base::CoRoutine;
     pub use mydht_base::{
-        ArcRef, Blocker, LocalRcChannel, MpscChannel, RcRef, RestartOrError, Result, ThreadBlock,
-        ThreadPark,
+        ArcRef, Blocker, CloneRef, LocalRcChannel, MpscChannel, MpscChannelRef, RcRef,
+        RestartOrError, Result, ThreadBlock, ThreadPark, ThreadParkRef,
     };
 }
 
-/// Writes the spawner and channel part of a `MyDHTConf` for one kind of
-/// spawner for read and write and one kind of channel.
+/// Applies a profile's overrides, one at a time, to its defaults, then
+/// writes the execution part of a `MyDHTConf`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __profile {
-    ($io:ident, $local:ident, $global:ident, $api:ident, $chan:ident, $threads:expr, $peer_ref:ident) => {
-        type PeerRef = $crate::profile::__private::$peer_ref<$crate::PeerInfo>;
-        type PeerStoreChannel = $crate::profile::__private::$chan;
-        type PeerStoreSpawn = $crate::profile::__private::$global;
+    (@mix [$($state:tt)*]) => {
+        $crate::__profile!(@emit $($state)*);
+    };
+    (@mix [$rw:ident $rwc:ident $($rest:tt)*] read_write: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $($rest:tt)*]
+        local: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $($rest:tt)*]
+        global: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $($rest:tt)*] api: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $($rest:tt)*] peer_store: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $($rest:tt)*]
+        peer_mgmt: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident]
+        on_threads: $t:tt; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $t $peer] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident]
+        peer_ref: $r:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $r] $($more)*);
+    };
+    (@mix [$($state:tt)*] $($bad:tt)+) => {
+        compile_error!(concat!(
+            "profile override not understood: `", stringify!($($bad)+), "`; expected ",
+            "`read_write|local|global|api|peer_store|peer_mgmt: Spawner, Channel;`, ",
+            "`peer_ref: RcRef|ArcRef|CloneRef;` or `on_threads: true|false;`"
+        ));
+    };
+    (@emit $rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident) => {
+        type PeerRef = $crate::profile::__private::$peer<$crate::PeerInfo>;
+        type PeerStoreChannel = $crate::profile::__private::$psc;
+        type PeerStoreSpawn = $crate::profile::__private::$ps;
         fn peer_store_spawner(
             &mut self,
         ) -> $crate::profile::__private::Result<Self::PeerStoreSpawn> {
             Ok(Default::default())
         }
         fn peer_store_channel(&mut self) -> Self::PeerStoreChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$psc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
-        type PeerMgmtChannel = $crate::profile::__private::$chan;
-        type PeerMgmtSpawn = $crate::profile::__private::$global;
+        type PeerMgmtChannel = $crate::profile::__private::$pmc;
+        type PeerMgmtSpawn = $crate::profile::__private::$pm;
         fn peer_mgmt_spawner(&mut self) -> $crate::profile::__private::Result<Self::PeerMgmtSpawn> {
             Ok(Default::default())
         }
         fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$pmc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
-        type ReadSpawn = $crate::profile::__private::$io;
-        type WriteChannel = $crate::profile::__private::$chan;
-        type WriteSpawn = $crate::profile::__private::$io;
-        type LocalChannel = $crate::profile::__private::$chan;
-        type LocalSpawn = $crate::profile::__private::$local;
-        type GlobalChannel = $crate::profile::__private::$chan;
-        type GlobalSpawn = $crate::profile::__private::$global;
-        type ApiChannel = $crate::profile::__private::$chan;
-        type ApiSpawn = $crate::profile::__private::$api;
+        type ReadSpawn = $crate::profile::__private::$rw;
+        type WriteChannel = $crate::profile::__private::$rwc;
+        type WriteSpawn = $crate::profile::__private::$rw;
+        type LocalChannel = $crate::profile::__private::$lc;
+        type LocalSpawn = $crate::profile::__private::$l;
+        type GlobalChannel = $crate::profile::__private::$gc;
+        type GlobalSpawn = $crate::profile::__private::$g;
+        type ApiChannel = $crate::profile::__private::$ac;
+        type ApiSpawn = $crate::profile::__private::$a;
 
         fn read_spawner(&mut self) -> $crate::profile::__private::Result<Self::ReadSpawn> {
             Ok(Default::default())
@@ -73,7 +135,7 @@ macro_rules! __profile {
             Ok(Default::default())
         }
         fn write_channel(&mut self) -> Self::WriteChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$rwc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
@@ -81,7 +143,7 @@ macro_rules! __profile {
             Ok(Default::default())
         }
         fn local_channel(&mut self) -> Self::LocalChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$lc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
@@ -89,7 +151,7 @@ macro_rules! __profile {
             Ok(Default::default())
         }
         fn global_channel(&mut self) -> Self::GlobalChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$gc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
@@ -97,7 +159,7 @@ macro_rules! __profile {
             Ok(Default::default())
         }
         fn api_channel(&mut self) -> Self::ApiChannel {
-            $crate::profile::__private::$chan::new(
+            $crate::profile::__private::$ac::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
@@ -107,20 +169,21 @@ macro_rules! __profile {
     };
 }
 
-/// Every service on its own parked thread, `MpscChannel` everywhere. The
-/// application's services and messages must be `Send`.
+/// Every service on its own parked thread, `MpscChannel` everywhere, peers
+/// shared as `ArcRef<PeerInfo>`. The application's services and messages
+/// must be `Send`. Takes the overrides of the [module doc](crate::profile).
 #[macro_export]
 macro_rules! threaded {
-    () => {
-        $crate::__profile!(
-            ThreadPark,
-            ThreadPark,
-            ThreadPark,
-            ThreadPark,
-            MpscChannel,
-            true,
-            ArcRef
-        );
+    ($($mix:tt)*) => {
+        $crate::__profile!(@mix [
+            ThreadPark MpscChannel // read_write
+            ThreadPark MpscChannel // local
+            ThreadPark MpscChannel // global
+            ThreadPark MpscChannel // api
+            ThreadPark MpscChannel // peer_store
+            ThreadPark MpscChannel // peer_mgmt
+            true ArcRef // on_threads, peer_ref
+        ] $($mix)*);
     };
 }
 
@@ -128,55 +191,59 @@ macro_rules! threaded {
 /// services block in their streams on threads of their own
 /// (`ThreadBlock`), the rest as [`threaded!`](crate::threaded); a listener
 /// thread and connector threads authenticate connections. The transport
-/// needs an I/O timeout so that a stop is noticed.
+/// needs an I/O timeout so that a stop is noticed. Takes the overrides of
+/// the [module doc](crate::profile).
 #[macro_export]
 macro_rules! threaded_blocking {
-    () => {
-        $crate::__profile!(
-            ThreadBlock,
-            ThreadPark,
-            ThreadPark,
-            ThreadPark,
-            MpscChannel,
-            true,
-            ArcRef
-        );
+    ($($mix:tt)*) => {
+        $crate::__profile!(@mix [
+            ThreadBlock MpscChannel // read_write
+            ThreadPark MpscChannel // local
+            ThreadPark MpscChannel // global
+            ThreadPark MpscChannel // api
+            ThreadPark MpscChannel // peer_store
+            ThreadPark MpscChannel // peer_mgmt
+            true ArcRef // on_threads, peer_ref
+        ] $($mix)*);
     };
 }
 
 /// The whole node on the main loop's thread: read and write services as
 /// coroutines, local and global services inline, the api restartable,
-/// `LocalRcChannel` everywhere.
+/// `LocalRcChannel` everywhere, peers shared as `RcRef<PeerInfo>`. Takes
+/// the overrides of the [module doc](crate::profile).
 #[cfg(feature = "coroutine")]
 #[macro_export]
 macro_rules! single_thread {
-    () => {
-        $crate::__profile!(
-            CoRoutine,
-            Blocker,
-            Blocker,
-            RestartOrError,
-            LocalRcChannel,
-            false,
-            RcRef
-        );
+    ($($mix:tt)*) => {
+        $crate::__profile!(@mix [
+            CoRoutine LocalRcChannel // read_write
+            Blocker LocalRcChannel // local
+            Blocker LocalRcChannel // global
+            RestartOrError LocalRcChannel // api
+            Blocker LocalRcChannel // peer_store
+            Blocker LocalRcChannel // peer_mgmt
+            false RcRef // on_threads, peer_ref
+        ] $($mix)*);
     };
 }
 
 /// The whole node on the main loop's thread without coroutines: read and
 /// write services restarted from their saved state on readiness (frames and
-/// shadows are resumable), local and global services inline.
+/// shadows are resumable), local and global services inline, peers shared
+/// as `RcRef<PeerInfo>`. Takes the overrides of the
+/// [module doc](crate::profile).
 #[macro_export]
 macro_rules! restartable {
-    () => {
-        $crate::__profile!(
-            RestartOrError,
-            Blocker,
-            Blocker,
-            RestartOrError,
-            LocalRcChannel,
-            false,
-            RcRef
-        );
+    ($($mix:tt)*) => {
+        $crate::__profile!(@mix [
+            RestartOrError LocalRcChannel // read_write
+            Blocker LocalRcChannel // local
+            Blocker LocalRcChannel // global
+            RestartOrError LocalRcChannel // api
+            Blocker LocalRcChannel // peer_store
+            Blocker LocalRcChannel // peer_mgmt
+            false RcRef // on_threads, peer_ref
+        ] $($mix)*);
     };
 }
