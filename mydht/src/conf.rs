@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::auth::{AuthMode, CipherSuite};
 use crate::identity::{Identity, PeerInfo};
 use crate::mainloop::{ClosestConnected, ConnectedRoute, MainLoopSender, PeerRoute};
+use crate::node_peer::NodePeer;
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,
@@ -178,12 +179,16 @@ pub trait MyDHTConf: Sized + Send + 'static {
         + Registerable<mio::Registry>
         + Send
         + Sync;
-    /// How services hold a peer and pass it to each other: `ArcRef<PeerInfo>`
-    /// when they run on several threads, `RcRef<PeerInfo>` when they share
-    /// one (the profile macros choose). What crosses a thread goes in its
+    /// The peer as the services know it: `PeerInfo` (what the profile
+    /// macros name), or an application type made from the authenticated
+    /// `PeerInfo` (see [`NodePeer`]).
+    type Peer: NodePeer;
+    /// How services hold a peer and pass it to each other: `ArcRef<Peer>`
+    /// when they run on several threads, `RcRef<Peer>` when they share one
+    /// (the profile macros choose). What crosses a thread goes in its
     /// sendable form ([`PeerRefSend`]) and becomes a `PeerRef` again on the
     /// other side; the node handle gives the application plain `PeerInfo`s.
-    type PeerRef: Ref<PeerInfo> + Deref<Target = PeerInfo> + 'static;
+    type PeerRef: Ref<Self::Peer> + Deref<Target = Self::Peer> + 'static;
     /// How messages become frames.
     type MsgEnc: MsgEnc;
     /// How an authenticated connection's bytes are protected.

@@ -32,6 +32,7 @@ pub mod frame;
 pub mod identity;
 pub mod mainloop;
 pub mod msgenc;
+pub mod node_peer;
 pub mod profile;
 pub mod service;
 pub mod shadow;
@@ -48,6 +49,7 @@ pub use mainloop::{
     NodeStats, PeerCount, PeerRoute,
 };
 pub use msgenc::{Bincode, Json};
+pub use node_peer::NodePeer;
 pub use service::kvstore::{KVStoreService, QueryConf, QueryMode};
 pub use service::peer_store::PeerStoreService;
 pub use service::{

@@ -13,6 +13,7 @@ use super::connection::ConnState;
 use super::MainLoop;
 use crate::conf::{Address, MyDHTConf};
 use crate::identity::PeerInfo;
+use crate::node_peer::info_of;
 use crate::service::{ApiCommand, ApiResult};
 
 impl<C: MyDHTConf> MainLoop<C> {
@@ -42,11 +43,11 @@ impl<C: MyDHTConf> MainLoop<C> {
         let pending = mem::take(&mut conn.pending);
         slog::debug!(self.logger, "second connection to a peer closed"; "peer" => %peer.get_id());
         self.drop_conn(key, None);
-        if let Ok(addr) = peer.get_address().parse::<Address<C>>() {
+        if let Ok(addr) = info_of(&*peer).get_address().parse::<Address<C>>() {
             self.addresses.insert(addr, kept);
         }
         for qid in waiters {
-            let info = PeerInfo::clone(&peer);
+            let info = info_of(&*peer).clone();
             self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
         }
         for msg in pending {

@@ -52,6 +52,7 @@ use crate::auth::{Challenge, ChallengeCache, EphemeralKey, Handshake};
 use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::{FrameReader, FrameWriter};
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
+use crate::node_peer::info_of;
 use crate::service::kvstore::{
     KVStoreLimits, KVStoreReply, KVStoreService, MemoryStore, QueryConf, QueryMode,
 };
@@ -675,7 +676,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             None
         };
         let local = ServiceSlot::new(
-            self.conf.init_local(self.me.info(), &peer)?,
+            self.conf.init_local(self.me.info(), info_of(&*peer))?,
             LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
             self.conf.local_spawner()?,
             self.conf.local_channel(),
@@ -812,7 +813,7 @@ impl<C: MyDHTConf> MainLoop<C> {
                     )
                     .map(|(k, _)| k)
                     .collect();
-                let peer = self.peers.get(&id).map(|p| PeerInfo::clone(&p.info));
+                let peer = self.peers.get(&id).map(|p| info_of(&*p.info).clone());
                 for key in keys {
                     self.drop_conn(key, None);
                 }
@@ -870,7 +871,7 @@ impl<C: MyDHTConf> MainLoop<C> {
 
     /// The connected peers, as the api gives them to the application.
     fn connected_infos(&self) -> Vec<PeerInfo> {
-        let infos = self.peers.values().map(|p| PeerInfo::clone(&p.info));
+        let infos = self.peers.values().map(|p| info_of(&*p.info).clone());
         infos.collect()
     }
 
@@ -881,7 +882,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             Ok(Some(key)) => match self.conns.get_mut(key) {
                 Some(conn) => match &conn.state {
                     ConnState::Open(open) => {
-                        let peer = PeerInfo::clone(&open.peer);
+                        let peer = info_of(&*open.peer).clone();
                         self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer))));
                     }
                     _ => conn.waiters.push(qid),
@@ -1042,7 +1043,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             // The peer store keeps its own copies (its route is shared
             // with the loop across threads).
             WireMessage::PeerStore(m) => {
-                let from = PeerInfo::clone(&from);
+                let from = info_of(&*from).clone();
                 self.tell_peer_store(PeerStoreCommand::Received(from, *m))
             }
             // Read services give application messages to local services.

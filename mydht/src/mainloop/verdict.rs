@@ -15,6 +15,7 @@ use super::{ConnRef, MainLoop, PeerEntry, NO_QUERY};
 use crate::auth::Authenticated;
 use crate::conf::{Address, MyDHTConf, PeerVerdict};
 use crate::identity::PeerInfo;
+use crate::node_peer::info_of;
 use crate::service::peer_store::PeerStoreCommand;
 use crate::service::{
     ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerMgmtService, PeerStatus, ServiceSlot,
@@ -35,7 +36,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             let e = Error::new(ErrorKind::Other, ErrorLevel::ShutDown, "not authenticating");
             return self.drop_conn(key, Some(e));
         };
-        let peer = <C::PeerRef as Ref<PeerInfo>>::new(auth.peer.clone());
+        let peer = <C::PeerRef as Ref<C::Peer>>::new(C::Peer::from(auth.peer.clone()));
         conn.state = ConnState::Awaiting(Box::new(Awaiting {
             hs,
             auth,
@@ -103,11 +104,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             .map(|p| p.conn)
             .filter(|&k| k != key);
         if let Some(old) = old {
-            if !self.keeps_new(key, old, &peer) {
+            if !self.keeps_new(key, old, info_of(&*peer)) {
                 return self.lose(key, old, peer);
             }
         }
-        if !self.make_room(&peer, priority) {
+        if !self.make_room(info_of(&*peer), priority) {
             let e = Error::new(
                 ErrorKind::Auth,
                 ErrorLevel::ShutDown,
@@ -119,7 +120,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             return self.drop_conn(key, Some(e));
         }
         slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
-        if let Ok(addr) = peer.get_address().parse::<Address<C>>() {
+        if let Ok(addr) = info_of(&*peer).get_address().parse::<Address<C>>() {
             self.addresses.insert(addr, key);
         }
         self.peers.insert(
@@ -133,7 +134,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         if let Some(conn) = self.conns.get_mut(key) {
             let waiters = std::mem::take(&mut conn.waiters);
             for qid in waiters {
-                let info = PeerInfo::clone(&peer);
+                let info = info_of(&*peer).clone();
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
             }
         }
@@ -142,8 +143,8 @@ impl<C: MyDHTConf> MainLoop<C> {
             return self.supersede(old, key);
         }
         self.check_watchers();
-        self.route.add(&peer);
-        let info = PeerInfo::clone(&peer);
+        self.route.add(info_of(&*peer));
+        let info = info_of(&*peer).clone();
         self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, info));
         self.tell_peer_mgmt(PeerMgmtCommand::PeerOnline(peer.clone()));
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));

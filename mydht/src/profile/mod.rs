@@ -16,7 +16,9 @@
 //!
 //! **Mixing.** A profile takes overrides, `service: Spawner, Channel;`
 //! for `read_write` (the write channel), `local`, `global`, `api`,
-//! `peer_store`, `peer_mgmt`, and `peer_ref: RcRef | ArcRef | CloneRef;`.
+//! `peer_store`, `peer_mgmt`, `peer_ref: RcRef | ArcRef | CloneRef;` and
+//! `peer: Type;` (the [`MyDHTConf::Peer`](crate::MyDHTConf::Peer), a
+//! [`NodePeer`](crate::NodePeer); `PeerInfo` by default).
 //! The names are those of `mydht_base`, no import needed. A service on
 //! another thread than the main loop with an `RcRef` peer reference takes
 //! `ThreadParkRef` and `MpscChannelRef`: its commands cross in their
@@ -77,25 +79,31 @@ macro_rules! __profile {
         $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $s $c $($rest)*] $($more)*);
     };
     (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident]
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $($rest:tt)*]
         on_threads: $t:tt; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $t $peer] $($more)*);
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $t $($rest)*] $($more)*);
     };
     (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident]
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt]
         peer_ref: $r:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $r] $($more)*);
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $r $peer] $($more)*);
+    };
+    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt]
+        peer: $p:ty; $($more:tt)*) => {
+        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $peer_ref [$p]] $($more)*);
     };
     (@mix [$($state:tt)*] $($bad:tt)+) => {
         compile_error!(concat!(
             "profile override not understood: `", stringify!($($bad)+), "`; expected ",
             "`read_write|local|global|api|peer_store|peer_mgmt: Spawner, Channel;`, ",
-            "`peer_ref: RcRef|ArcRef|CloneRef;` or `on_threads: true|false;`"
+            "`peer_ref: RcRef|ArcRef|CloneRef;`, `peer: Type;` or `on_threads: true|false;`"
         ));
     };
     (@emit $rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer:ident) => {
-        type PeerRef = $crate::profile::__private::$peer<$crate::PeerInfo>;
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]) => {
+        type Peer = $($peer)*;
+        type PeerRef = $crate::profile::__private::$peer_ref<Self::Peer>;
         type PeerStoreChannel = $crate::profile::__private::$psc;
         type PeerStoreSpawn = $crate::profile::__private::$ps;
         fn peer_store_spawner(
@@ -182,7 +190,7 @@ macro_rules! threaded {
             ThreadPark MpscChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt
-            true ArcRef // on_threads, peer_ref
+            true ArcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
         ] $($mix)*);
     };
 }
@@ -203,7 +211,7 @@ macro_rules! threaded_blocking {
             ThreadPark MpscChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt
-            true ArcRef // on_threads, peer_ref
+            true ArcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
         ] $($mix)*);
     };
 }
@@ -223,7 +231,7 @@ macro_rules! single_thread {
             RestartOrError LocalRcChannel // api
             Blocker LocalRcChannel // peer_store
             Blocker LocalRcChannel // peer_mgmt
-            false RcRef // on_threads, peer_ref
+            false RcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
         ] $($mix)*);
     };
 }
@@ -243,7 +251,7 @@ macro_rules! restartable {
             RestartOrError LocalRcChannel // api
             Blocker LocalRcChannel // peer_store
             Blocker LocalRcChannel // peer_mgmt
-            false RcRef // on_threads, peer_ref
+            false RcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
         ] $($mix)*);
     };
 }

@@ -20,8 +20,8 @@ pub enum PeerStatus {
 }
 
 /// A command for the application's global service. Peers come as the
-/// configuration's [`PeerRef`](MyDHTConf::PeerRef) (a `PeerInfo` behind
-/// `Deref`).
+/// configuration's [`PeerRef`](MyDHTConf::PeerRef) (its
+/// [`Peer`](MyDHTConf::Peer), `PeerInfo` by default, behind `Deref`).
 pub enum GlobalCommand<C: MyDHTConf> {
     /// A query from the api, to be answered with [`Reply::Api`] under `qid`.
     Api(QueryId, C::GlobalCmd),

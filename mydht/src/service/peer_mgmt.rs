@@ -13,6 +13,7 @@ use mydht_base::{Result, SRef, SToRef, Service, SpawnerYield};
 use crate::conf::{MyDHTConf, PeerVerdict};
 use crate::identity::PeerInfo;
 use crate::mainloop::{ConnRef, MainLoopCommand, ToMainLoop};
+use crate::node_peer::{info_of, NodePeer};
 
 /// The application's peer management: what [`PeerMgmtService`] runs.
 /// A closure `FnMut(&PeerInfo, &PeerInfo) -> PeerVerdict` (the node, the
@@ -175,7 +176,7 @@ impl<P> PeerMgmtService<P> {
     }
 }
 
-impl<P: Deref<Target = PeerInfo>> Service for PeerMgmtService<P> {
+impl<P: Deref<Target: NodePeer>> Service for PeerMgmtService<P> {
     type CommandIn = PeerMgmtCommand<P>;
     type CommandOut = PeerMgmtReply;
 
@@ -187,14 +188,14 @@ impl<P: Deref<Target = PeerInfo>> Service for PeerMgmtService<P> {
         Ok(match cmd {
             PeerMgmtCommand::Accept { conn, peer } => PeerMgmtReply::Verdict {
                 conn,
-                verdict: self.manager.accept(&self.me, &peer),
+                verdict: self.manager.accept(&self.me, info_of(&*peer)),
             },
             PeerMgmtCommand::PeerOnline(p) => {
-                self.manager.online(&p);
+                self.manager.online(info_of(&*p));
                 PeerMgmtReply::None
             }
             PeerMgmtCommand::PeerOffline(p) => {
-                self.manager.offline(&p);
+                self.manager.offline(info_of(&*p));
                 PeerMgmtReply::None
             }
         })
