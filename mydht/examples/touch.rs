@@ -13,8 +13,13 @@ use mydht::{Bincode, MyDHTConf, PeerInfo, SessionShadow};
 use mydht_base::{Peer, Result};
 use mydht_tcp::TcpTransport;
 
-/// The whole node configuration. For one thread instead of one per
-/// service, write `mydht::single_thread!();` instead of `mydht::threaded!();`.
+/// The whole node configuration: every service on its own thread, peers
+/// shared as `ArcRef<PeerInfo>`. The profile line is the whole switch:
+/// - `mydht::restartable!();` runs the node on one thread (peers as
+///   `RcRef`; `single_thread!` does the same with coroutines);
+/// - `mydht::restartable!(global: ThreadParkRef, MpscChannelRef;);` keeps
+///   that but gives the global service a thread (peers cross to it as
+///   copies and are `Rc`s again there).
 struct TouchNode;
 
 impl MyDHTConf for TouchNode {

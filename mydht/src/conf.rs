@@ -3,11 +3,14 @@
 //! A configuration names the components (transport, encoder, shadow, the
 //! application's message, command and reply types, its local and global
 //! services) and, per service, the spawner that runs it and the channel that
-//! feeds it. The execution part is long and always the same for a given way
-//! of running, so a profile macro writes it: [`threaded!`](crate::threaded),
+//! feeds it, and the peer type and peer reference the services share
+//! ([`MyDHTConf::Peer`], [`MyDHTConf::PeerRef`]). The execution part is
+//! long and always the same for a given way of running, so a profile macro
+//! writes it: [`threaded!`](crate::threaded),
 //! [`single_thread!`](crate::single_thread) or
 //! [`restartable!`](crate::restartable). Switching a node from many threads
-//! to one is changing that one line.
+//! to one is changing that one line; mixing is an override in it (see
+//! [`profile`](crate::profile)).
 
 use std::fmt::{Debug, Display};
 use std::ops::Deref;

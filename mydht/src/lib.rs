@@ -13,10 +13,13 @@
 //!   AES-256-GCM as the [`CipherSuite`] option);
 //! - the wire ([`frame`], [`msgenc`]): bounded length-prefixed frames and the
 //!   [`Json`] and [`Bincode`] encoders;
-//! - the node ([`conf`], [`profile`], [`mainloop`], [`service`]): a
-//!   [`MyDHTConf`] names every component and, with one profile macro
-//!   ([`threaded!`], [`single_thread!`], [`restartable!`],
-//!   [`threaded_blocking!`]), how each service runs; [`start_loop`] runs its
+//! - the node ([`conf`], [`profile`], [`mainloop`], [`service`],
+//!   [`node_peer`]): a [`MyDHTConf`] names every component, its peer type
+//!   (a [`NodePeer`], `PeerInfo` by default) and the reference its services
+//!   share a peer through (`ArcRef` or `RcRef`), and, with one profile
+//!   macro ([`threaded!`], [`single_thread!`], [`restartable!`],
+//!   [`threaded_blocking!`], each taking per-service overrides to mix),
+//!   how each service runs; [`start_loop`] runs its
 //!   [`MainLoop`](mainloop::MainLoop) on a thread of its own (or
 //!   [`start_driven`] on the caller's, turned by a [`MainLoopDriver`]) and
 //!   gives a [`NodeHandle`] (queries, blocking or as futures, and stop);

@@ -9,7 +9,9 @@
 /// Implements [`SRef`](crate::SRef) and [`SToRef`](crate::SToRef) for
 /// each listed type as its own sendable form: for types that are `Send`
 /// and hold no `Rc`, such as an application's service state that a
-/// `ThreadParkRef` spawner moves to its thread.
+/// `ThreadParkRef` spawner moves to its thread. A generic type is written
+/// `impl<C> for Type<C>` (type parameters without bounds; the type must be
+/// `Send` for every one).
 ///
 /// ```
 /// use mydht_base::{SRef, SToRef};
@@ -23,9 +25,27 @@
 ///     .unwrap()
 ///     .to_ref();
 /// assert_eq!(back.0, 3);
+///
+/// /// A service generic over its configuration.
+/// struct Forwarder<C>(std::marker::PhantomData<fn() -> C>);
+/// mydht_base::sref_as_itself!(impl<C> for Forwarder<C>);
 /// ```
 #[macro_export]
 macro_rules! sref_as_itself {
+    (impl<$($g:ident),+ $(,)?> for $t:ty) => {
+        impl<$($g),+> $crate::SRef for $t {
+            type Send = $t;
+            fn get_sendable(self) -> $t {
+                self
+            }
+        }
+
+        impl<$($g),+> $crate::SToRef<$t> for $t {
+            fn to_ref(self) -> $t {
+                self
+            }
+        }
+    };
     ($($t:ty),* $(,)?) => {
         $(
             impl $crate::SRef for $t {

@@ -28,6 +28,10 @@ pub struct Touched(pub PeerId);
 /// The application's global service: answers for this node and forwards.
 pub struct TouchGlobal<C>(pub PeerId, pub PhantomData<fn() -> C>);
 
+// Holds no peer reference: may run on a thread of its own in any profile
+// (`ThreadParkRef`), which moves it there as it is.
+mydht_base::sref_as_itself!(impl<C> for TouchGlobal<C>);
+
 /// The application's per-connection service: answers touches, hands
 /// answers to the api.
 pub struct TouchLocal<C>(pub PeerId, pub PhantomData<fn() -> C>);
