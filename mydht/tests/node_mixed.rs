@@ -3,6 +3,8 @@
 //! on a thread of its own (`ThreadParkRef` + `MpscChannelRef`). Peers reach
 //! that thread in their sendable form and are `Rc`s again there; the global
 //! service keeps them across commands; its replies cross back to the loop.
+//! And a `threaded!` node whose peers are cloned where shared (`CloneRef`)
+//! with a one-thread node: the peer reference is each node's own business.
 
 use std::thread;
 
@@ -12,7 +14,9 @@ use mydht::{
 };
 use mydht_base::{Peer, RcRef, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::harness::nodes::{connect, start_nodes, stop_all, TIMEOUT};
+use mydht_basetest::harness::nodes::{connect, start_nodes, stop_all, touch_pair, TIMEOUT};
+use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 use serde::{Deserialize, Serialize};
 
@@ -152,4 +156,42 @@ fn restartable_node_with_its_global_service_on_a_thread_serves() {
         assert_eq!(answer.online, vec![id]);
     }
     stop_all(nodes).expect("stop");
+}
+
+/// The touch app under `threaded!`, its peers cloned where shared.
+struct ClonedPeers;
+
+impl MyDHTConf for ClonedPeers {
+    type Transport = TcpTransport;
+    type MsgEnc = Bincode;
+    type Shadow = SessionShadow;
+    type ProtoMsg = TouchMsg;
+    type GlobalCmd = Touch;
+    type ApiReply = Touched;
+    type GlobalService = TouchGlobal<Self>;
+    type LocalService = TouchLocal<Self>;
+    mydht::threaded!(peer_ref: CloneRef;);
+
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+    fn init_msg_enc(&mut self) -> Bincode {
+        Bincode
+    }
+    fn init_shadow(&mut self) -> SessionShadow {
+        SessionShadow::default()
+    }
+    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+        Ok(TouchGlobal::new(*me.get_id()))
+    }
+    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+        Ok(TouchLocal::new(*me.get_id()))
+    }
+}
+
+touch_conf!(OneThread, restartable, TcpTransport, loopback());
+
+#[test]
+fn a_threaded_node_cloning_its_peers_and_a_one_thread_node_touch() {
+    touch_pair(ClonedPeers, OneThread);
 }
