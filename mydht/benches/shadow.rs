@@ -1,5 +1,7 @@
-//! Session shadow throughput on one core against openssl ChaCha20-Poly1305
-//! on the same buffers, in the same run: 256 KiB messages in 16 KiB chunks.
+//! Session shadow throughput on one core against the bare openssl cipher
+//! on the same buffers, in the same run: 256 KiB messages in 16 KiB chunks,
+//! for each suite (`shadow_16k`: ChaCha20-Poly1305, the default;
+//! `shadow_16k_aes`: AES-256-GCM).
 //! The shadow writes to and reads from memory (`io::sink` / a slice), so
 //! what is measured is the layer: framing, copies through its chunk buffer,
 //! and the cipher. The baselines are the bare cipher calls on the same
@@ -20,7 +22,11 @@ use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use readwrite_comp::{ChunkMode, CompR, CompW};
 
-const GROUP: &str = "shadow_16k";
+/// Each suite's group.
+const GROUPS: [(CipherSuite, &str); 2] = [
+    (CipherSuite::ChaCha20Poly1305, "shadow_16k"),
+    (CipherSuite::Aes256Gcm, "shadow_16k_aes"),
+];
 /// Small enough that the measured and the baseline work, run alternately,
 /// both stay in the L2 cache (2 MiB a core here).
 const MESSAGE: usize = 256 << 10;
@@ -31,12 +37,11 @@ const CHUNK: usize = 16 << 10;
 /// counter must start again with the wire's), so keying is amortised.
 const WIRE_MESSAGES: usize = 8;
 
-fn keys() -> SessionKeys {
+fn keys(suite: CipherSuite) -> SessionKeys {
     SessionKeys {
         send: SessionKey::from_bytes([1; 32]),
         recv: SessionKey::from_bytes([1; 32]),
-        // The suite of the baseline below.
-        suite: CipherSuite::ChaCha20Poly1305,
+        suite,
     }
 }
 
@@ -46,10 +51,13 @@ fn nonce(i: u64) -> [u8; 12] {
     n
 }
 
-/// A ChaCha20-Poly1305 context keyed once, to seal (`seal`) or open.
-fn context(key: &[u8; 32], seal: bool) -> CipherCtx {
+/// A context of `suite`'s cipher keyed once, to seal (`seal`) or open.
+fn context(suite: CipherSuite, key: &[u8; 32], seal: bool) -> CipherCtx {
     let mut ctx = CipherCtx::new().unwrap();
-    let cipher = Cipher::chacha20_poly1305();
+    let cipher = match suite {
+        CipherSuite::ChaCha20Poly1305 => Cipher::chacha20_poly1305(),
+        CipherSuite::Aes256Gcm => Cipher::aes_256_gcm(),
+    };
     if seal {
         ctx.encrypt_init(Some(cipher), Some(key), None).unwrap();
     } else {
@@ -68,8 +76,13 @@ fn seal_chunk(ctx: &mut CipherCtx, index: u64, chunk: &mut [u8], tag: &mut [u8])
     ctx.tag(tag).unwrap();
 }
 
-fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Paired) {
-    let keys = keys();
+fn shadow(
+    c: &mut Criterion,
+    (suite, group): (CipherSuite, &str),
+    seal_pairs: &ratio::Paired,
+    open_pairs: &ratio::Paired,
+) {
+    let keys = keys(suite);
     let key = *keys.send.as_bytes();
     let shadow = SessionShadow::new(ChunkMode::Variable { max_chunk: CHUNK });
     let message: Vec<u8> = (0..MESSAGE).map(|i| i as u8).collect();
@@ -88,7 +101,7 @@ fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Pai
         writer.write_all(black_box(&message)).unwrap();
         writer.write_end().unwrap();
     };
-    let mut seal_ctx = context(&key, true);
+    let mut seal_ctx = context(suite, &key, true);
     let mut buf = message.clone();
     let mut tag = [0u8; SESSION_TAG_LEN];
     let mut index = 0u64;
@@ -122,7 +135,7 @@ fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Pai
         r.read_end().unwrap();
         assert_eq!(total, MESSAGE);
     };
-    let mut ctx = context(&key, true);
+    let mut ctx = context(suite, &key, true);
     let sealed: Vec<(Vec<u8>, [u8; SESSION_TAG_LEN])> = message
         .chunks(CHUNK)
         .enumerate()
@@ -133,7 +146,7 @@ fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Pai
             (data, tag)
         })
         .collect();
-    let mut open_ctx = context(&key, false);
+    let mut open_ctx = context(suite, &key, false);
     let mut plain = vec![0u8; CHUNK];
     let mut openssl_open = || {
         for (i, (data, tag)) in sealed.iter().enumerate() {
@@ -150,7 +163,7 @@ fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Pai
         black_box(&plain);
     };
 
-    let mut group = c.benchmark_group(GROUP);
+    let mut group = c.benchmark_group(group);
     group.throughput(Throughput::Bytes(MESSAGE as u64));
     group.bench_function("session_seal", |b| {
         seal_pairs.iter(b, &mut session_seal, &mut openssl_seal)
@@ -164,12 +177,19 @@ fn shadow(c: &mut Criterion, seal_pairs: &ratio::Paired, open_pairs: &ratio::Pai
 }
 
 fn main() {
-    let (seal_pairs, open_pairs) = (ratio::Paired::default(), ratio::Paired::default());
+    let pairs: Vec<_> = GROUPS
+        .iter()
+        .map(|_| (ratio::Paired::default(), ratio::Paired::default()))
+        .collect();
     let mut c = Criterion::default().configure_from_args();
-    shadow(&mut c, &seal_pairs, &open_pairs);
+    for (&group, (seal, open)) in GROUPS.iter().zip(&pairs) {
+        shadow(&mut c, group, seal, open);
+    }
     c.final_summary();
-    ratio::report(GROUP, "session_seal", "openssl_seal", &seal_pairs);
-    ratio::report(GROUP, "session_open", "openssl_open", &open_pairs);
+    for ((_, group), (seal, open)) in GROUPS.iter().zip(&pairs) {
+        ratio::report(group, "session_seal", "openssl_seal", seal);
+        ratio::report(group, "session_open", "openssl_open", open);
+    }
 }
 
 /// How the ratio is reported: the criterion medians of both benches, and,
