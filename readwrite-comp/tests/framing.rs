@@ -167,7 +167,7 @@ fn blocked_end_is_resumed_by_repeating_the_call() {
 
 #[test]
 fn blocked_write_takes_nothing() {
-    // The writer holds two chunks: once both are sealed, they must go out
+    // The writer holds four chunks: once all are sealed, they must go out
     // before more data is taken; while the inner stream blocks, `write`
     // reports the error and takes no byte.
     let plan = FaultPlan::new().block_at([0, 2]);
@@ -175,22 +175,23 @@ fn blocked_write_takes_nothing() {
         FaultyWriter::new(Vec::new(), plan),
         LimiterW::new(2).unwrap(),
     );
-    assert_eq!(w.write(b"ab").unwrap(), 2);
-    assert_eq!(w.write(b"cd").unwrap(), 2);
+    for part in [b"ab", b"cd", b"ef", b"gh"] {
+        assert_eq!(w.write(part).unwrap(), 2);
+    }
     assert!(
         w.get_ref().get_ref().is_empty(),
-        "one chunk waits for the next"
+        "sealed chunks wait for the next ones"
     );
-    assert_eq!(w.write(b"ef").unwrap_err().kind(), ErrorKind::WouldBlock);
-    assert_eq!(w.write(b"ef").unwrap_err().kind(), ErrorKind::WouldBlock);
-    assert_eq!(w.write(b"ef").unwrap(), 2);
-    assert_eq!(w.get_ref().get_ref().len(), 2 * (4 + 2), "both in one go");
+    assert_eq!(w.write(b"ij").unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(w.write(b"ij").unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(w.write(b"ij").unwrap(), 2);
+    assert_eq!(w.get_ref().get_ref().len(), 4 * (4 + 2), "all in one go");
     w.write_end().unwrap();
     let wire = w.into_inner().into_inner();
     let mut r = CompR::new(&wire[..], LimiterR::new(2).unwrap());
     let mut back = Vec::new();
     r.read_to_end(&mut back).unwrap();
-    assert_eq!(back, b"abcdef");
+    assert_eq!(back, b"abcdefghij");
 }
 
 #[test]

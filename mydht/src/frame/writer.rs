@@ -187,21 +187,23 @@ mod tests {
     fn unflushed_writes_keep_chunks_full() {
         let mut stream = CompW::new(Vec::new(), ChunkW::new(NoCipher, MODE).expect("chunks"));
         let mut writer = FrameWriter::new(1024);
-        let frames: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 50]).collect();
-        for f in &frames[..3] {
+        let frames: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 50]).collect();
+        for f in &frames[..7] {
             writer.push_frame(f).expect("push");
             writer.write_unflushed(&mut stream).expect("write");
         }
         let full_chunk = CHUNK_HEADER_LEN + 64;
-        // 3 frames of 54 bytes: two full chunks, 34 bytes kept back.
-        assert_eq!(stream.get_ref().len(), 2 * full_chunk);
-        for f in &frames[3..] {
+        // 7 frames of 54 bytes: five full chunks and 58 bytes; the chunk
+        // writer sends its sealed chunks four at a time, the rest is kept.
+        assert_eq!(stream.get_ref().len(), 4 * full_chunk);
+        for f in &frames[7..] {
             writer.push_frame(f).expect("push");
         }
         writer.write_to(&mut stream).expect("write and flush");
+        // 540 bytes: eight full chunks and a last one of 28.
         assert_eq!(
             stream.get_ref().len(),
-            4 * full_chunk + CHUNK_HEADER_LEN + 14
+            8 * full_chunk + CHUNK_HEADER_LEN + 28
         );
 
         let wire = stream.into_inner();

@@ -24,9 +24,9 @@
 //!   `last == false` because the reader cannot know it before opening.
 //!
 //! Buffers are allocated at construction: one chunk (or cell) for the
-//! writer, grown once to two when a write goes on past a sealed chunk (one
-//! waits while the next fills, both go out in one write); one chunk and the
-//! next chunk's header for the reader.
+//! writer, grown once to four when a write goes on past a sealed chunk
+//! (sealed ones wait while the next fills, all go out in one write); one
+//! chunk and the next chunk's header for the reader.
 
 mod cipher;
 mod mode;
