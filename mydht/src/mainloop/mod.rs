@@ -90,9 +90,10 @@ const MAX_DISCOVERED: u8 = 64;
 const SPARE_KEY_QUIET: Duration = Duration::from_millis(1);
 /// Handshakes at most that hold session shadows built before their peer
 /// is accepted: a responder builds them before the initiator is
-/// authenticated, and each holds the shadow's chunk buffers (about
-/// 192 KiB with the default session shadow). Past it, shadows are built
-/// when the services start.
+/// authenticated, and each holds the shadow's chunk buffers (a 64 KiB
+/// chunk each way with the default session shadow; a writer grows to four
+/// chunks only once it streams). Past it, shadows are built when the
+/// services start.
 const EARLY_SHADOWS: usize = 16;
 /// The api query id of discovery finds: the api service numbers its
 /// queries from 1 up, it never reaches this one.
