@@ -3,10 +3,10 @@
 //! (a mix): it would wait for itself, forever. It gets `ChannelFull`.
 
 use mydht::mainloop::{MainLoop, MainLoopCommand};
-use mydht::{Bincode, MyDHTConf, NodeConstants, PeerInfo, SessionShadow};
-use mydht_base::{ErrorKind, Peer, Result};
+use mydht::{MyDHTConf, NodeConstants};
+use mydht_base::{ErrorKind, Result};
 use mydht_basetest::harness::conf::loopback;
-use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht_basetest::touch_conf_items;
 use mydht_tcp::TcpTransport;
 
 /// `restartable!` (every service inline on the loop's thread) that claims
@@ -14,30 +14,10 @@ use mydht_tcp::TcpTransport;
 struct InlineOnThreads;
 
 impl MyDHTConf for InlineOnThreads {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::restartable!(on_threads: true;);
+    touch_conf_items!(restartable(on_threads: true;), TcpTransport);
 
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal::new(*me.get_id()))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal::new(*me.get_id()))
     }
     fn constants(&self) -> NodeConstants {
         NodeConstants {

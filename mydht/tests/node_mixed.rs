@@ -15,8 +15,7 @@ use mydht::{
 use mydht_base::{Peer, RcRef, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect, start_nodes, stop_all, touch_pair, TIMEOUT};
-use mydht_basetest::harness::touch::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
-use mydht_basetest::touch_conf;
+use mydht_basetest::{touch_conf, touch_conf_items};
 use mydht_tcp::TcpTransport;
 use serde::{Deserialize, Serialize};
 
@@ -162,30 +161,10 @@ fn restartable_node_with_its_global_service_on_a_thread_serves() {
 struct ClonedPeers;
 
 impl MyDHTConf for ClonedPeers {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
-    type ProtoMsg = TouchMsg;
-    type GlobalCmd = Touch;
-    type ApiReply = Touched;
-    type GlobalService = TouchGlobal<Self>;
-    type LocalService = TouchLocal<Self>;
-    mydht::threaded!(peer_ref: CloneRef;);
+    touch_conf_items!(threaded(peer_ref: CloneRef;), TcpTransport);
 
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
-        Ok(TouchGlobal::new(*me.get_id()))
-    }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
-        Ok(TouchLocal::new(*me.get_id()))
     }
 }
 

@@ -89,7 +89,8 @@ macro_rules! touch_conf {
 /// write the impl, call this macro in it, and add `init_transport` and the
 /// rest. With `global = Type`, the global service is `Type` (a wrapper of
 /// [`TouchGlobal`](crate::harness::touch::TouchGlobal), say) and the impl
-/// writes `init_global`.
+/// writes `init_global`. The profile may carry its overrides:
+/// `restartable(global: ThreadParkRef, MpscChannelRef;)`.
 ///
 /// ```
 /// use mydht::{MainLoopSpawn, MyDHTConf};
@@ -116,9 +117,12 @@ macro_rules! touch_conf {
 /// ```
 #[macro_export]
 macro_rules! touch_conf_items {
-    ($profile:ident, $transport:ty) => {
+    ($profile:ident, $($rest:tt)*) => {
+        $crate::touch_conf_items!($profile(), $($rest)*);
+    };
+    ($profile:ident($($over:tt)*), $transport:ty) => {
         $crate::touch_conf_items!(
-            $profile,
+            $profile($($over)*),
             $transport,
             global = $crate::harness::touch::TouchGlobal<Self>
         );
@@ -131,7 +135,7 @@ macro_rules! touch_conf_items {
             ))
         }
     };
-    ($profile:ident, $transport:ty, global = $global:ty) => {
+    ($profile:ident($($over:tt)*), $transport:ty, global = $global:ty) => {
         type Transport = $transport;
         type MsgEnc = $crate::__private::mydht::Bincode;
         type Shadow = $crate::__private::mydht::SessionShadow;
@@ -140,7 +144,7 @@ macro_rules! touch_conf_items {
         type ApiReply = $crate::harness::touch::Touched;
         type GlobalService = $global;
         type LocalService = $crate::harness::touch::TouchLocal<Self>;
-        $crate::__private::mydht::$profile!();
+        $crate::__private::mydht::$profile!($($over)*);
 
         fn init_msg_enc(&mut self) -> $crate::__private::mydht::Bincode {
             $crate::__private::mydht::Bincode
