@@ -25,8 +25,9 @@
 //!
 //! Buffers are allocated at construction: one chunk (or cell) for the
 //! writer, grown once to four when a write goes on past a sealed chunk
-//! (sealed ones wait while the next fills, all go out in one write); one
-//! chunk and the next chunk's header for the reader.
+//! (sealed ones wait while the next fills, all go out in one write), and
+//! further only while it [holds](crate::ExtWrite::hold_into) for a blocked
+//! stream; one chunk and the next chunk's header for the reader.
 
 mod cipher;
 mod mode;

@@ -22,6 +22,13 @@ use std::ops::Range;
 /// writes of a bulk transfer). A flush or the end of a message writes out
 /// everything.
 ///
+/// It can [hold](ExtWrite::hold_into): then when the inner stream blocks,
+/// sealed chunks stay in a buffer grown by one chunk at a time (bounded by
+/// what the caller holds), and it shrinks back to four chunks once they are
+/// written out. A big write is still sealed from the caller's buffer, so an
+/// encoder writing through it puts a message's bytes where they are
+/// sealed, without a copy of the whole encoding first.
+///
 /// ```
 /// use readwrite_comp::{ChunkMode, ChunkW, CompW, NoCipher};
 /// use std::io::Write;
@@ -51,6 +58,9 @@ pub struct ChunkW<C> {
     ending: bool,
     /// A seal failed: the chunk buffer no longer holds clean data.
     broken: bool,
+    /// Inside [`hold_into`](ExtWrite::hold_into): a blocked inner stream
+    /// grows the buffer instead of stopping the write.
+    holding: bool,
 }
 
 /// Chunks the writer's buffer holds once grown. Over loopback TCP, a
@@ -76,6 +86,7 @@ impl<C: ChunkCipher> ChunkW<C> {
             next_index: 0,
             ending: false,
             broken: false,
+            holding: false,
         })
     }
 
@@ -106,8 +117,20 @@ impl<C: ChunkCipher> ChunkW<C> {
             }
         }
         self.out = 0..0;
-        if self.filled == 0 {
+        let slots = SLOTS * self.layout.buffer_len();
+        if self.filled > 0 && self.buf.len() > slots {
+            // The chunk being filled moves to the front (at most a chunk's
+            // copy, once per time the stream blocked while holding).
+            let end = self.at + CHUNK_HEADER_LEN + self.filled;
+            self.buf.copy_within(self.at..end, 0);
+        }
+        if self.filled == 0 || self.buf.len() > slots {
             self.at = 0;
+        }
+        if self.buf.len() > slots {
+            // Grown while holding for a blocked stream: back to four chunks.
+            self.buf.truncate(slots);
+            self.buf.shrink_to(slots);
         }
         // Once the last chunk is out the message is over.
         self.ending = false;
@@ -127,7 +150,15 @@ impl<C: ChunkCipher> ChunkW<C> {
                 // time; one written in small messages never pays for it.
                 self.buf.resize(SLOTS * chunk, 0);
             } else {
-                self.drain(w)?;
+                match self.drain(w) {
+                    Ok(()) => {}
+                    // Holding: the chunk goes after those the stream did
+                    // not take, in a buffer grown for it.
+                    Err(e) if self.holding && is_retry(&e) => {
+                        self.buf.resize(self.out.end + chunk, 0);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         self.at = self.out.end;
@@ -259,6 +290,44 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
         }
         self.drain(w)
     }
+
+    fn can_hold(&self) -> bool {
+        true
+    }
+
+    fn hold_into(&mut self, w: &mut dyn Write, mut buf: &[u8]) -> io::Result<()> {
+        self.holding = true;
+        let res = loop {
+            if buf.is_empty() {
+                break Ok(());
+            }
+            match self.write_into(w, buf) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) => break Err(e),
+            }
+        };
+        self.holding = false;
+        res
+    }
+
+    fn held(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Not between a [`write_end`](ExtWrite::write_end) that returned
+    /// `WouldBlock` and its repeat (the message would then seem ended).
+    fn write_held_into(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        self.check()?;
+        self.drain(w)
+    }
+}
+
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 impl<C> fmt::Debug for ChunkW<C> {
@@ -356,5 +425,46 @@ mod tests {
         assert_eq!(w.layer().buf.len(), one);
         w.write_all(&[3; 64 * 5]).expect("write");
         assert_eq!(w.layer().buf.len(), SLOTS * one);
+    }
+
+    /// Holding never blocks nor loses a byte, whatever offset the stream
+    /// blocks at: the wire is the one plain writes give, and the buffer is
+    /// back to four chunks once what it held is written out.
+    #[test]
+    fn holding_takes_everything_through_a_blocked_stream() {
+        use crate::testing::{retry, FaultPlan, FaultyWriter};
+        let message: Vec<u8> = (0..64 * 9 + 7).map(|i| (i * 7) as u8).collect();
+        let parts = [3, 64 * 4 + 1, 2, 64 * 3, 5, 64 * 2];
+        let expected = wire(&message, message.len());
+        for at in 0..expected.len() as u64 {
+            let plan = FaultPlan::new().block_at([at, at + 1, at + 70]);
+            let stream = FaultyWriter::new(Vec::new(), plan);
+            let mut w = CompW::new(stream, ChunkW::new(Xor, MODE).expect("writer"));
+            let mut rest = &message[..];
+            for n in parts {
+                let (part, tail) = rest.split_at(n.min(rest.len()));
+                w.hold(part).expect("holding never blocks");
+                rest = tail;
+            }
+            assert!(rest.is_empty());
+            retry(|| w.write_held()).expect("held bytes out");
+            assert_eq!(w.held(), 0);
+            assert!(w.layer().buf.len() <= SLOTS * w.layer().layout.buffer_len());
+            retry(|| w.write_end()).expect("end");
+            assert_eq!(w.get_ref().get_ref(), &expected, "blocked at {at}");
+        }
+    }
+
+    /// Without a blocked stream holding keeps the four-chunk writes: what
+    /// is held stays under four sealed chunks.
+    #[test]
+    fn holding_through_a_free_stream_holds_at_most_four_chunks() {
+        let mut w = CompW::new(Vec::new(), ChunkW::new(Xor, MODE).expect("writer"));
+        let chunk = w.layer().layout.buffer_len();
+        for i in 0..50u8 {
+            w.hold(&[i; 100]).expect("hold");
+            assert!(w.held() <= SLOTS * chunk);
+        }
+        assert_eq!(w.layer().buf.len(), SLOTS * chunk);
     }
 }

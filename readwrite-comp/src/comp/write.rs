@@ -46,6 +46,30 @@ impl<W: Write, E: ExtWrite> CompW<W, E> {
         Ok(())
     }
 
+    /// Writes all of `buf` through the layer without ever blocking, the
+    /// layer holding what the inner stream does not take now (see
+    /// [`ExtWrite::hold_into`]): `Unsupported` if the layer cannot hold.
+    /// Only the layer's header may return `WouldBlock`, having taken
+    /// nothing of `buf`.
+    pub fn hold(&mut self, buf: &[u8]) -> io::Result<()> {
+        if !self.layer.can_hold() {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        self.start()?;
+        self.layer.hold_into(&mut self.inner, buf)
+    }
+
+    /// Bytes the layer holds ready for the inner stream ([`ExtWrite::held`]).
+    pub fn held(&self) -> usize {
+        self.layer.held()
+    }
+
+    /// Writes out what the layer holds ready, keeping a partial chunk
+    /// open; resumable after `WouldBlock` ([`ExtWrite::write_held_into`]).
+    pub fn write_held(&mut self) -> io::Result<()> {
+        self.layer.write_held_into(&mut self.inner)
+    }
+
     /// The inner stream.
     pub fn get_ref(&self) -> &W {
         &self.inner
