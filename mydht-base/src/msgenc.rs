@@ -10,10 +10,12 @@
 //! [`Attachment`] (its length), and the attachment's raw bytes follow the
 //! message's frame on the same stream, streamed with a bounded buffer.
 
+use std::io::Write;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Encodes and decodes messages, one message per frame.
 ///
@@ -29,6 +31,29 @@ use crate::error::Result;
 pub trait MsgEnc: Clone + Send + Sync + 'static {
     /// Appends the encoding of `m` to `out`.
     fn encode<M: Serialize>(&self, m: &M, out: &mut Vec<u8>) -> Result<()>;
+
+    /// The length of `m`'s encoding: what [`encode_to`](MsgEnc::encode_to)
+    /// will write. Lets a frame writer check the frame maximum and write
+    /// the length prefix before the encoding. The default encodes into a
+    /// scratch buffer; an implementation that can count without encoding
+    /// overrides it.
+    fn encoded_len<M: Serialize>(&self, m: &M) -> Result<usize> {
+        let mut scratch = Vec::new();
+        self.encode(m, &mut scratch)?;
+        Ok(scratch.len())
+    }
+
+    /// Writes the encoding of `m` to `out` as it goes, exactly the bytes
+    /// [`encode`](MsgEnc::encode) appends: a frame writer streams a big
+    /// message straight into the connection's shadow instead of copying
+    /// all of it into a buffer first. `out` is an in-memory sink that
+    /// never blocks; an error may leave part of the encoding written. The
+    /// default encodes into a scratch buffer and writes it.
+    fn encode_to<M: Serialize, W: Write>(&self, m: &M, out: &mut W) -> Result<()> {
+        let mut scratch = Vec::new();
+        self.encode(m, &mut scratch)?;
+        out.write_all(&scratch).map_err(Error::from)
+    }
 
     /// Decodes one message from exactly `bytes`.
     fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M>;

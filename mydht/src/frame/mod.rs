@@ -22,8 +22,11 @@
 //! Bounds: a [`FrameReader`] rejects a length prefix over its maximum before
 //! allocating anything, and grows its buffer only as bytes arrive, so a peer
 //! pays in sent bytes for the memory it makes us hold. A [`FrameWriter`]
-//! holds at most two frames. Attachments stream through a fixed buffer,
-//! whatever their length.
+//! holds at most two frames; one that encodes straight into the shadow
+//! ([`FrameWriter::push_msg_into`]) checks a frame's length before writing
+//! anything of it, and the shadow then holds at most what its caller lets
+//! it plus that frame. Attachments stream through a fixed buffer, whatever
+//! their length.
 //!
 //! Errors: any error other than `WouldBlock` leaves the stream out of sync
 //! (a partial frame, a short attachment), so it has level `ShutDown` (close

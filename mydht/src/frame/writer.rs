@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Result};
+use readwrite_comp::{CompW, ExtWrite};
 use serde::Serialize;
 
 use super::{clamp_max_len, io_error, retry, LEN_PREFIX, RETAINED_CAPACITY};
@@ -76,6 +77,62 @@ impl FrameWriter {
         self.end_frame(start)
     }
 
+    /// Encodes `m` with `enc` straight through `stream`'s layer, which
+    /// seals the bytes where they land and holds what the stream does not
+    /// take now ([`CompW::hold`]): a big message is not copied into this
+    /// writer's buffer first. Frames pushed before go first. A layer that
+    /// cannot hold gets the frame as [`push_msg`](Self::push_msg) queues it.
+    ///
+    /// Never returns `WouldBlock`: the caller bounds what the layer holds
+    /// (write it out with [`CompW::write_held`] or a flush while
+    /// [`CompW::held`] is large), so it holds at most that and one frame.
+    ///
+    /// Errors: as [`push_msg`](Self::push_msg) (level `Ignore`, nothing
+    /// written) when the message does not encode or is over the maximum,
+    /// both found before anything is written; an error of the layer or the
+    /// stream, or an encoding that differs from its announced length, has
+    /// level `ShutDown` (a frame may be cut) and is returned again by later
+    /// calls.
+    pub fn push_msg_into<M: Serialize, E: MsgEnc, W: Write, L: ExtWrite>(
+        &mut self,
+        enc: &E,
+        m: &M,
+        stream: &mut CompW<W, L>,
+    ) -> Result<()> {
+        if !stream.layer().can_hold() {
+            return self.push_msg(enc, m);
+        }
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let len = enc.encoded_len(m)?;
+        self.check_len(len)?;
+        if self.pending() > 0 {
+            let res = stream.hold(&self.buf[self.written..]);
+            if let Err(e) = res {
+                return Err(self.fail(e));
+            }
+            self.buf.clear();
+            self.written = 0;
+        }
+        // `len <= max_len <= u32::MAX`: the cast is exact.
+        if let Err(e) = stream.hold(&(len as u32).to_be_bytes()) {
+            return Err(self.fail(e));
+        }
+        let mut sink = Held { stream, written: 0 };
+        let res = enc.encode_to(m, &mut sink);
+        let written = sink.written;
+        match res {
+            Ok(()) if written == len => Ok(()),
+            Ok(()) => Err(self.fail_with(Error::new(
+                ErrorKind::Encode,
+                ErrorLevel::ShutDown,
+                format!("message encoded to {written} bytes, announced {len}"),
+            ))),
+            Err(e) => Err(self.fail_with(e.with_level(ErrorLevel::ShutDown))),
+        }
+    }
+
     /// Queues `bytes` as a new frame; errors as [`push_msg`](Self::push_msg).
     pub fn push_frame(&mut self, bytes: &[u8]) -> Result<()> {
         let start = self.begin_frame()?;
@@ -145,8 +202,18 @@ impl FrameWriter {
     /// Checks the frame's length and fills in its prefix.
     fn end_frame(&mut self, start: usize) -> Result<()> {
         let len = self.buf.len() - start - LEN_PREFIX;
-        if len > self.max_len {
+        if let Err(e) = self.check_len(len) {
             self.buf.truncate(start);
+            return Err(e);
+        }
+        // `len <= max_len <= u32::MAX`: the cast is exact.
+        self.buf[start..start + LEN_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+
+    /// `TooLarge` (level `Ignore`) for a frame body over the maximum.
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.max_len {
             return Err(Error::new(
                 ErrorKind::TooLarge,
                 ErrorLevel::Ignore,
@@ -156,17 +223,39 @@ impl FrameWriter {
                 ),
             ));
         }
-        // `len <= max_len <= u32::MAX`: the cast is exact.
-        self.buf[start..start + LEN_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
         Ok(())
     }
 
     fn fail(&mut self, e: io::Error) -> Error {
         let e = io_error(e);
-        if !e.is_would_block() {
-            self.failed = Some(e.clone());
+        if e.is_would_block() {
+            return e;
         }
+        self.fail_with(e)
+    }
+
+    fn fail_with(&mut self, e: Error) -> Error {
+        self.failed = Some(e.clone());
         e
+    }
+}
+
+/// What an encoder writes to in [`FrameWriter::push_msg_into`]: the
+/// stream's layer, holding; counts the bytes.
+struct Held<'a, W: Write, L: ExtWrite> {
+    stream: &'a mut CompW<W, L>,
+    written: usize,
+}
+
+impl<W: Write, L: ExtWrite> Write for Held<'_, W, L> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.hold(buf)?;
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 //! The bincode encoder: compact and fast, the default for nodes.
 
+use std::io::{self, Write};
+
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use mydht_base::{MsgEnc, Result};
 use serde::de::DeserializeOwned;
@@ -87,6 +89,18 @@ impl<const LIMIT: usize> MsgEnc for Bincode<LIMIT> {
                 out.truncate(start);
                 encode_error("bincode", e)
             })
+    }
+
+    fn encoded_len<M: Serialize>(&self, m: &M) -> Result<usize> {
+        // A byte string reaches the sink in one call: counting it is free.
+        bincode::serde::encode_into_std_write(m, &mut io::sink(), Self::config())
+            .map_err(|e| encode_error("bincode", e))
+    }
+
+    fn encode_to<M: Serialize, W: Write>(&self, m: &M, out: &mut W) -> Result<()> {
+        bincode::serde::encode_into_std_write(m, out, Self::config())
+            .map(|_| ())
+            .map_err(|e| encode_error("bincode", e))
     }
 
     fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M> {

@@ -1,5 +1,7 @@
 //! The JSON encoder: readable on the wire, for debugging and interop.
 
+use std::io::{self, Write};
+
 use mydht_base::{MsgEnc, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,8 +41,32 @@ impl MsgEnc for Json {
         })
     }
 
+    fn encoded_len<M: Serialize>(&self, m: &M) -> Result<usize> {
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, m).map_err(|e| encode_error("json", e))?;
+        Ok(counter.0)
+    }
+
+    fn encode_to<M: Serialize, W: Write>(&self, m: &M, out: &mut W) -> Result<()> {
+        serde_json::to_writer(out, m).map_err(|e| encode_error("json", e))
+    }
+
     fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M> {
         // `from_slice` rejects trailing non-whitespace bytes.
         serde_json::from_slice(bytes).map_err(|e| decode_error("json", e))
+    }
+}
+
+/// Counts what is written to it and keeps nothing.
+struct ByteCounter(usize);
+
+impl Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

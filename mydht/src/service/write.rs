@@ -1,11 +1,13 @@
 //! The write service: one per authenticated connection.
 
 use std::collections::VecDeque;
+use std::io::{self, Write};
 
 use mydht_base::{
-    Error, ErrorKind, Result, Service, ServiceRestartable, SpawnerYield, Transport, WriteYield,
+    Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield, Transport,
+    WriteYield,
 };
-use readwrite_comp::CompW;
+use readwrite_comp::{CompW, ExtWrite};
 use serde::{Deserialize, Serialize};
 
 use crate::conf::MyDHTConf;
@@ -35,11 +37,19 @@ pub enum WriteCommand<C: MyDHTConf> {
     Flush,
 }
 
-/// Bytes encoded before they are written: a few bulk messages, yet few
-/// enough that the frame buffer (this plus one frame) stays within the
-/// capacity it keeps instead of growing to the frame maximum. The shadow is
-/// flushed only when the queue is empty, so chunks stay full across batches.
+/// Bytes encoded before they are written, for a shadow that cannot hold
+/// (frames are then encoded into the frame writer's buffer): a few bulk
+/// messages, yet few enough that the frame buffer (this plus one frame)
+/// stays within the capacity it keeps instead of growing to the frame
+/// maximum. The shadow is flushed only when the queue is empty, so chunks
+/// stay full across batches.
 const WRITE_BATCH: usize = 128 << 10;
+
+/// Sealed bytes a shadow that holds may keep before the service stops
+/// encoding to write them out: above the four 64 KiB chunks it keeps while
+/// the stream takes its writes, so encoding stops only when the stream
+/// blocked; what it holds is then at most this and one frame.
+const HELD_BATCH: usize = 512 << 10;
 
 type Stream<C> = CompW<
     TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::WriteStream>,
@@ -88,19 +98,30 @@ impl<C: MyDHTConf> WriteService<C> {
     }
 
     /// Encodes what is queued and writes it, as much as the frame writer
-    /// holds at a time.
+    /// or the shadow holds at a time. Messages are encoded straight into
+    /// the shadow, which seals them there ([`FrameWriter::push_msg_into`]),
+    /// once the handshake's last bytes are out (they go first, in clear).
     fn pump<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
         loop {
             while let Some(msg) = self.queue.front() {
-                if self.frames.pending() >= WRITE_BATCH {
+                if self.frames.pending() >= WRITE_BATCH || self.stream.held() >= HELD_BATCH {
                     break;
                 }
-                match self.frames.push_msg(&self.enc, msg) {
+                let pushed = if self.preamble.pending() > 0 {
+                    self.frames.push_msg(&self.enc, msg)
+                } else {
+                    self.frames.push_msg_into(&self.enc, msg, &mut self.stream)
+                };
+                match pushed {
                     Ok(()) => {}
                     // Write what is pending first.
                     Err(e) if e.kind() == ErrorKind::ChannelFull && self.frames.pending() > 0 => {
                         break
                     }
+                    // A shadow whose header blocks took nothing: later.
+                    Err(e) if e.is_would_block() => break,
+                    // The shadow failed half-way through a frame.
+                    Err(e) if e.level() != ErrorLevel::Ignore => return Ok(Some(self.fail(e))),
                     // Nothing was queued: the stream is still in sync.
                     Err(e) => slog::warn!(self.logger, "message not sent"; "error" => %e),
                 }
@@ -134,10 +155,15 @@ impl<C: MyDHTConf> WriteService<C> {
             Ok(())
         };
         let res = res.and_then(|()| {
-            let mut stream = WriteYield::new(&mut self.stream, yld);
             if more {
-                self.frames.write_unflushed(&mut stream)
+                let mut stream = WriteYield::new(&mut self.stream, yld);
+                self.frames.write_unflushed(&mut stream)?;
+                // What the shadow holds, its partial chunk kept open.
+                let mut held_out = HeldOut(&mut self.stream);
+                let mut held = WriteYield::new(&mut held_out, yld);
+                held.flush().map_err(Error::from)
             } else {
+                let mut stream = WriteYield::new(&mut self.stream, yld);
                 self.frames.write_to(&mut stream)
             }
         });
@@ -147,17 +173,35 @@ impl<C: MyDHTConf> WriteService<C> {
                 Ok(None)
             }
             Err(e) if e.is_would_block() => Err(Error::yielded()),
-            Err(e) => {
-                self.in_call = false;
-                self.failed = true;
-                self.queue.clear();
-                slog::debug!(self.logger, "write service failed"; "conn" => self.conn.id, "error" => %e);
-                Ok(Some(MainLoopCommand::ConnectionEnded {
-                    conn: self.conn,
-                    error: Some(e),
-                }))
-            }
+            Err(e) => Ok(Some(self.fail(e))),
         }
+    }
+
+    /// The connection failed: later commands are dropped.
+    fn fail(&mut self, e: Error) -> MainLoopCommand<C> {
+        self.in_call = false;
+        self.failed = true;
+        self.queue.clear();
+        slog::debug!(self.logger, "write service failed"; "conn" => self.conn.id, "error" => %e);
+        MainLoopCommand::ConnectionEnded {
+            conn: self.conn,
+            error: Some(e),
+        }
+    }
+}
+
+/// The shadow stream, whose `flush` writes out only what the shadow holds
+/// ([`CompW::write_held`]): through [`WriteYield`], that yields on its
+/// `WouldBlock` as a flush would.
+struct HeldOut<'a, W: Write, L: ExtWrite>(&'a mut CompW<W, L>);
+
+impl<W: Write, L: ExtWrite> Write for HeldOut<'_, W, L> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.write_held()
     }
 }
 
