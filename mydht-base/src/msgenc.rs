@@ -86,3 +86,50 @@ impl Attachment {
         self.len == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorKind, ErrorLevel};
+
+    /// Implements only `encode` and `decode`, as an encoder written before
+    /// the streaming methods existed.
+    #[derive(Clone)]
+    struct JsonOnly;
+
+    impl MsgEnc for JsonOnly {
+        fn encode<M: Serialize>(&self, m: &M, out: &mut Vec<u8>) -> Result<()> {
+            serde_json::to_writer(out, m)
+                .map_err(|e| Error::new(ErrorKind::Encode, ErrorLevel::Ignore, e.to_string()))
+        }
+
+        fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M> {
+            serde_json::from_slice(bytes)
+                .map_err(|e| Error::new(ErrorKind::Decode, ErrorLevel::ShutDown, e.to_string()))
+        }
+    }
+
+    /// The provided `encoded_len` and `encode_to` give what `encode`
+    /// appends, and its error.
+    #[test]
+    fn streaming_defaults_follow_encode() {
+        let m = ("one", vec![1u8, 2, 3]);
+        let mut buffered = Vec::new();
+        JsonOnly.encode(&m, &mut buffered).expect("encode");
+        let mut streamed = Vec::new();
+        JsonOnly.encode_to(&m, &mut streamed).expect("encode_to");
+        assert_eq!(streamed, buffered);
+        assert_eq!(JsonOnly.encoded_len(&m).expect("len"), buffered.len());
+
+        // JSON map keys must be strings.
+        let bad = std::collections::BTreeMap::from([((1, 2), 3)]);
+        let e = JsonOnly.encoded_len(&bad).expect_err("no encoding");
+        assert_eq!(e.kind(), ErrorKind::Encode);
+        let mut out = Vec::new();
+        assert!(JsonOnly.encode_to(&bad, &mut out).is_err());
+        assert!(
+            out.is_empty(),
+            "nothing written for a message that does not encode"
+        );
+    }
+}
