@@ -5,9 +5,12 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use mydht::auth::{AuthMode, AuthPing, AuthPong, AuthPongFinal, CipherSuite, PeerInfoMsg};
 use mydht::{AuthMessage, ChallengeCache, Handshake, Identity, LocalPeer};
 use proptest::prelude::*;
+
+mod auth_support;
+
+use auth_support::auth_message;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -18,70 +21,6 @@ fn peers() -> &'static (Arc<LocalPeer>, Arc<LocalPeer>) {
             |a: &str| Arc::new(LocalPeer::new(Identity::generate().unwrap(), a.into()).unwrap());
         (p("alice"), p("bob"))
     })
-}
-
-fn bytes() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..80),
-        prop::collection::vec(any::<u8>(), 32..=32),
-        prop::collection::vec(any::<u8>(), 64..=64),
-    ]
-}
-
-fn peer_msg() -> impl Strategy<Value = PeerInfoMsg> {
-    (bytes(), bytes(), ".{0,300}", bytes()).prop_map(|(id, identity_key, address, tunnel_key)| {
-        PeerInfoMsg {
-            id,
-            identity_key,
-            address,
-            tunnel_key,
-        }
-    })
-}
-
-fn suite() -> impl Strategy<Value = CipherSuite> {
-    prop_oneof![
-        Just(CipherSuite::ChaCha20Poly1305),
-        Just(CipherSuite::Aes256Gcm)
-    ]
-}
-
-fn message() -> impl Strategy<Value = AuthMessage> {
-    prop_oneof![
-        (peer_msg(), bytes(), bytes(), any::<bool>(), suite()).prop_map(
-            |(peer, challenge, ephemeral_key, signed, suite)| {
-                AuthMessage::Ping(AuthPing {
-                    peer,
-                    challenge,
-                    ephemeral_key,
-                    mode: if signed {
-                        AuthMode::Signed
-                    } else {
-                        AuthMode::NoAuth
-                    },
-                    suite,
-                })
-            }
-        ),
-        (peer_msg(), bytes(), bytes(), bytes(), bytes(), suite()).prop_map(
-            |(peer, y, c, e, s, suite)| {
-                AuthMessage::Pong(AuthPong {
-                    peer,
-                    your_challenge: y,
-                    challenge: c,
-                    ephemeral_key: e,
-                    signature: s,
-                    suite,
-                })
-            }
-        ),
-        (bytes(), bytes()).prop_map(|(your_challenge, signature)| {
-            AuthMessage::PongFinal(AuthPongFinal {
-                your_challenge,
-                signature,
-            })
-        }),
-    ]
 }
 
 /// Flips one byte (chosen by `at`) of one field (chosen by `field`).
@@ -98,7 +37,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn random_messages_in_any_state_fail_cleanly(msgs in prop::collection::vec(message(), 1..4)) {
+    fn random_messages_in_any_state_fail_cleanly(msgs in prop::collection::vec(auth_message(), 1..4)) {
         let (alice, bob) = peers();
         let now = Instant::now();
         let mut seen = ChallengeCache::new(16, TIMEOUT);
