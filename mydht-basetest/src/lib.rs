@@ -28,4 +28,5 @@ pub mod transport;
 pub mod __private {
     pub use mydht;
     pub use mydht_base;
+    pub use mydht_tcp;
 }

@@ -8,14 +8,11 @@
 
 use std::thread;
 
-use mydht::{
-    Bincode, GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply,
-    SessionShadow,
-};
+use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Peer, RcRef, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect, start_nodes, stop_all, touch_pair, TIMEOUT};
-use mydht_basetest::{touch_conf, touch_conf_items};
+use mydht_basetest::{loopback_conf_items, touch_conf, touch_conf_items};
 use mydht_tcp::TcpTransport;
 use serde::{Deserialize, Serialize};
 
@@ -110,9 +107,7 @@ impl Service for RelayLocal {
 struct Mixed;
 
 impl MyDHTConf for Mixed {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
+    loopback_conf_items!();
     type ProtoMsg = RelayMsg;
     type GlobalCmd = Ask;
     type ApiReply = Answer;
@@ -120,15 +115,6 @@ impl MyDHTConf for Mixed {
     type LocalService = RelayLocal;
     mydht::restartable!(global: ThreadParkRef, MpscChannelRef;);
 
-    fn init_transport(&mut self) -> Result<TcpTransport> {
-        loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
     fn init_global(&mut self, _: &PeerInfo) -> Result<RelayGlobal> {
         Ok(RelayGlobal { online: Vec::new() })
     }

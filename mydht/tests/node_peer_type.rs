@@ -7,15 +7,11 @@
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mydht::{
-    Bincode, GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply,
-    SessionShadow,
-};
+use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::peer::X25519_PUBLIC_KEY_LEN;
 use mydht_base::{ArcRef, Peer, Result, Service, SpawnerYield};
-use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::{connect, start_nodes, stop_all, TIMEOUT};
-use mydht_tcp::TcpTransport;
+use mydht_basetest::loopback_conf_items;
 use serde::{Deserialize, Serialize};
 
 /// How many `CountedPeer`s were made (this file's only test reads it).
@@ -128,9 +124,7 @@ impl Service for Local {
 struct Counted;
 
 impl MyDHTConf for Counted {
-    type Transport = TcpTransport;
-    type MsgEnc = Bincode;
-    type Shadow = SessionShadow;
+    loopback_conf_items!();
     type ProtoMsg = Msg;
     type GlobalCmd = Ask;
     type ApiReply = Answer;
@@ -138,15 +132,6 @@ impl MyDHTConf for Counted {
     type LocalService = Local;
     mydht::threaded!(peer: CountedPeer;);
 
-    fn init_transport(&mut self) -> Result<TcpTransport> {
-        loopback()
-    }
-    fn init_msg_enc(&mut self) -> Bincode {
-        Bincode
-    }
-    fn init_shadow(&mut self) -> SessionShadow {
-        SessionShadow::default()
-    }
     fn init_global(&mut self, _: &PeerInfo) -> Result<Global> {
         Ok(Global { online: Vec::new() })
     }

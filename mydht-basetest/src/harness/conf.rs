@@ -163,3 +163,27 @@ macro_rules! touch_conf_items {
         }
     };
 }
+
+/// The transport, encoder and shadow items of a `mydht::MyDHTConf` impl
+/// for a test node with its own application: polled TCP on 127.0.0.1, port
+/// 0 ([`loopback`]), `Bincode`, the default `SessionShadow`. The impl adds
+/// its message, command and reply types, its services and a profile
+/// (see `mydht/tests/node_mixed.rs`).
+#[macro_export]
+macro_rules! loopback_conf_items {
+    () => {
+        type Transport = $crate::__private::mydht_tcp::TcpTransport;
+        type MsgEnc = $crate::__private::mydht::Bincode;
+        type Shadow = $crate::__private::mydht::SessionShadow;
+
+        fn init_transport(&mut self) -> $crate::__private::mydht_base::Result<Self::Transport> {
+            $crate::harness::conf::loopback()
+        }
+        fn init_msg_enc(&mut self) -> Self::MsgEnc {
+            $crate::__private::mydht::Bincode
+        }
+        fn init_shadow(&mut self) -> Self::Shadow {
+            $crate::__private::mydht::SessionShadow::default()
+        }
+    };
+}
