@@ -177,6 +177,34 @@ impl<C: MyDHTConf> WriteService<C> {
         }
     }
 
+    /// Ends the session on the wire: what is already encoded, then the
+    /// shadow's end, its last chunk (authenticated by the session shadow),
+    /// so that the peer reads a clean end of stream, not a cut. Messages
+    /// not encoded yet are dropped. Best effort and bounded: it gives up at
+    /// the first write the stream does not take now (`WouldBlock`, a
+    /// blocking transport's I/O timeout) or any error, and does nothing once
+    /// the connection failed or was closed. `Ok(true)` when the end was
+    /// written, `Ok(false)` when there was nothing to end.
+    ///
+    /// The service calls it when it is dropped (the node closes the
+    /// connection: its slot is stopped), unless its thread unwinds a panic.
+    pub fn close(&mut self) -> Result<bool> {
+        if self.failed {
+            return Ok(false);
+        }
+        // Whatever happens now, the session is over for this side.
+        self.failed = true;
+        self.in_call = false;
+        self.queue.clear();
+        if self.preamble.pending() > 0 {
+            self.preamble.write_to(self.stream.get_mut())?;
+        }
+        self.frames.write_unflushed(&mut self.stream)?;
+        self.stream.write_end()?;
+        self.stream.get_mut().flush()?;
+        Ok(true)
+    }
+
     /// The connection failed: later commands are dropped.
     fn fail(&mut self, e: Error) -> MainLoopCommand<C> {
         self.in_call = false;
@@ -223,6 +251,23 @@ impl<C: MyDHTConf> Service for WriteService<C> {
             WriteCommand::Flush => {}
         }
         self.pump(yld)
+    }
+}
+
+impl<C: MyDHTConf> Drop for WriteService<C> {
+    /// Writes the session's end ([`WriteService::close`]) before the stream
+    /// is dropped; not while a panic unwinds (the peer then reads a cut
+    /// stream, which is what happened).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        match self.close() {
+            Ok(_) => {}
+            Err(e) => {
+                slog::debug!(self.logger, "session end not written"; "conn" => self.conn.id, "error" => %e)
+            }
+        }
     }
 }
 
