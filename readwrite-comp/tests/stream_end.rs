@@ -236,3 +236,45 @@ fn only_the_end_is_sealed_as_last() {
     assert_eq!(seals.iter().filter(|l| **l).count(), 1);
     assert_eq!(seals.last(), Some(&true));
 }
+
+/// Refuses every write: a stream that takes nothing now.
+struct Refuse<W>(W);
+
+impl<W: Write> Write for Refuse<W> {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(ErrorKind::WouldBlock.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Ending through a view of the stream (a deadline, say) goes on with the
+/// message where it stands: the same wire as ending on the stream itself,
+/// and an end the view refused is written by repeating the call later.
+#[test]
+fn the_end_written_through_a_view_is_the_same_end() {
+    let (expected, _) = session(VARIABLE, KEY, true);
+    let frames = frames();
+    let (last, rest) = frames.split_last().unwrap();
+    let mut w = CompW::new(
+        Vec::new(),
+        ChunkW::new(ChecksumCipher::new(KEY), VARIABLE).unwrap(),
+    );
+    for f in rest {
+        w.write_all(f).unwrap();
+        w.flush().unwrap();
+    }
+    w.through(
+        |inner| inner,
+        |w| {
+            w.write_all(last)?;
+            w.flush()
+        },
+    )
+    .unwrap();
+    let refused = w.through(Refuse, |w| w.write_end()).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::WouldBlock);
+    w.write_end().expect("the end, resumed");
+    assert_eq!(w.into_inner(), expected);
+}
