@@ -1,8 +1,9 @@
 //! Per-hop cell streaming throughput on one core, beside openssl
 //! ChaCha20-Poly1305 opening the same number of bytes, in the same run;
 //! this run's medians and their ratios are printed at the end (one table;
-//! when a filter skips a benchmark, the ratios that need it are printed as
-//! unavailable).
+//! each relay bench is also timed alternately with the baseline inside each
+//! sample, and the median of those per-sample ratios printed; when a filter
+//! skips a benchmark, the ratios that need it are printed as unavailable).
 //!
 //! `cargo bench -p tunnel --bench cells -- --warm-up-time 1 --measurement-time 3`
 
@@ -99,51 +100,54 @@ fn per_hop(c: &mut Criterion, run: &ratio::Run) {
     )
     .unwrap();
     let mut out = vec![0u8; size];
+    let mut open_all = || {
+        let start = Instant::now();
+        for (i, cell) in raw.chunks(size).enumerate() {
+            ctx.decrypt_init(None, None, Some(&nonce(i))).unwrap();
+            ctx.cipher_update(&cell[16..], Some(&mut out[16..]))
+                .unwrap();
+            ctx.set_tag(&cell[..16]).unwrap();
+            ctx.cipher_final(&mut []).unwrap();
+        }
+        black_box(&out);
+        start.elapsed()
+    };
+    let base = id("openssl_chacha20poly1305_open");
     group.bench_function("openssl_chacha20poly1305_open", |b| {
-        run.custom(b, &id("openssl_chacha20poly1305_open"), |iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                for (i, cell) in raw.chunks(size).enumerate() {
-                    ctx.decrypt_init(None, None, Some(&nonce(i))).unwrap();
-                    ctx.cipher_update(&cell[16..], Some(&mut out[16..]))
-                        .unwrap();
-                    ctx.set_tag(&cell[..16]).unwrap();
-                    ctx.cipher_final(&mut []).unwrap();
-                }
-                black_box(&out);
-            }
-            start.elapsed()
-        })
+        run.custom(b, &base, |iters| (0..iters).map(|_| open_all()).sum())
     });
 
     // A relay: read each cell from the input, check and remove its layer in
-    // place, write it on. A fresh relay per iteration (made untimed).
+    // place, write it on. A fresh relay per iteration (made untimed). Each
+    // iteration is followed by one of the baseline, timed alongside.
     group.bench_function("relay_peel", |b| {
-        run.custom(b, &id("relay_peel"), |iters| {
-            let mut total = Duration::ZERO;
+        run.paired_custom(b, (&id("relay_peel"), &base), |iters| {
+            let (mut total, mut baseline) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
                 let mut proxy = CellProxy::new(CellPeeler::new(layout, &key).unwrap());
                 let start = Instant::now();
                 proxy.pump(&mut &query[..], &mut io::sink()).unwrap();
                 total += start.elapsed();
+                baseline += open_all();
             }
-            total
+            (total, baseline)
         })
     });
 
     // A reply relay: check the incoming link entry, add its layer to each
     // cell, seal the outgoing link entry.
     group.bench_function("reply_wrap", |b| {
-        run.custom(b, &id("reply_wrap"), |iters| {
-            let mut total = Duration::ZERO;
+        run.paired_custom(b, (&id("reply_wrap"), &base), |iters| {
+            let (mut total, mut baseline) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
                 let wrapper = ReplyCellWrapper::new(layout, &key, &link_in, &[6; 32]).unwrap();
                 let mut proxy = CellProxy::new(wrapper);
                 let start = Instant::now();
                 proxy.pump(&mut &reply[..], &mut io::sink()).unwrap();
                 total += start.elapsed();
+                baseline += open_all();
             }
-            total
+            (total, baseline)
         })
     });
     group.finish();
