@@ -28,6 +28,7 @@ pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
 pub(crate) use crypto::EphemeralKey;
 pub use crypto::EPHEMERAL_KEY_LEN;
 pub use error::AuthError;
+pub(crate) use handshake::AnsweredPong;
 pub use handshake::{Authenticated, Handshake, Step};
 pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 pub use mode::AuthMode;
