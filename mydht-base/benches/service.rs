@@ -1,11 +1,12 @@
 //! One million small commands through one service, under the spawners that
 //! matter for throughput, against raw `std::sync::mpsc` measured in the same
-//! run. Prints the medians and the ratios to the baseline at the end.
+//! run. Prints this run's medians and their ratios at the end (one table;
+//! (b) is also timed alternately with (a) inside each sample, and the
+//! median of those per-sample ratios printed).
 //!
 //! `cargo bench -p mydht-base --bench service -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 
@@ -105,82 +106,79 @@ fn blocker_local() -> u64 {
     h.unwrap_state().unwrap().0 .0
 }
 
-const CASES: &[&str] = &[
-    "a_raw_mpsc",
-    "b_thread_park_mpsc",
-    "c_restart_local",
-    "c_blocker_local",
-    "d_coroutine_local",
-];
+/// Samples per case.
+const SAMPLES: usize = 10;
+
+fn id(case: &str) -> String {
+    format!("{GROUP}/{case}")
+}
 
 fn main() {
-    let dir = criterion_dir();
-    let mut c = Criterion::default()
-        .output_directory(&dir)
-        .sample_size(10)
-        .configure_from_args();
+    let run = ratio::Run::new(SAMPLES);
+    let mut c = Criterion::default().configure_from_args();
     let expected = (0..COMMANDS).fold(0u64, |s, c| s.wrapping_add(c));
+    let (a, b) = (id("a_raw_mpsc"), id("b_thread_park_mpsc"));
     {
         let mut g = c.benchmark_group(GROUP);
+        g.sample_size(run.samples());
         g.throughput(Throughput::Elements(COMMANDS));
-        g.bench_function(CASES[0], |b| {
-            b.iter(|| assert_eq!(black_box(raw_mpsc()), expected))
+        g.bench_function("a_raw_mpsc", |bn| {
+            run.iter(bn, &a, || assert_eq!(black_box(raw_mpsc()), expected))
         });
-        g.bench_function(CASES[1], |b| {
-            b.iter(|| assert_eq!(black_box(thread_park_mpsc()), expected))
+        // (b), with (a) run after each iteration in the same sample.
+        g.bench_function("b_thread_park_mpsc", |bn| {
+            run.paired(
+                bn,
+                (&b, &a),
+                || assert_eq!(black_box(thread_park_mpsc()), expected),
+                || assert_eq!(black_box(raw_mpsc()), expected),
+            )
         });
-        g.bench_function(CASES[2], |b| {
-            b.iter(|| assert_eq!(black_box(local(RestartOrError)), expected))
+        g.bench_function("c_restart_local", |bn| {
+            run.iter(bn, &id("c_restart_local"), || {
+                assert_eq!(black_box(local(RestartOrError)), expected)
+            })
         });
-        g.bench_function(CASES[3], |b| {
-            b.iter(|| assert_eq!(black_box(blocker_local()), expected))
+        g.bench_function("c_blocker_local", |bn| {
+            run.iter(bn, &id("c_blocker_local"), || {
+                assert_eq!(black_box(blocker_local()), expected)
+            })
         });
         #[cfg(feature = "coroutine")]
-        g.bench_function(CASES[4], |b| {
-            b.iter(|| assert_eq!(black_box(local(mydht_base::CoRoutine::new())), expected))
+        g.bench_function("d_coroutine_local", |bn| {
+            run.iter(bn, &id("d_coroutine_local"), || {
+                assert_eq!(black_box(local(mydht_base::CoRoutine::new())), expected)
+            })
         });
         g.finish();
     }
     c.final_summary();
-    print_ratios(&dir);
-}
 
-/// `target/criterion`, found from this bench binary's path
-/// (`target/<profile>/deps/service-…`).
-fn criterion_dir() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("criterion")
-}
-
-/// The median of one case, in ns per iteration (one million commands).
-fn median_ns(dir: &Path, case: &str) -> Option<f64> {
-    let path = dir
-        .join(GROUP)
-        .join(case)
-        .join("new")
-        .join("estimates.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
-
-fn print_ratios(dir: &Path) {
-    let Some(base) = median_ns(dir, CASES[0]) else {
-        return;
-    };
-    let b = median_ns(dir, CASES[1]);
-    println!("\nmedians for {COMMANDS} commands (ns/command), ratio to (a) raw mpsc:");
-    for case in CASES {
-        if let Some(m) = median_ns(dir, case) {
-            let per = m / COMMANDS as f64;
-            let speedup_vs_b = b.map(|b| b / m).unwrap_or(f64::NAN);
-            println!(
-                "  {case:<20} {per:>7.2} ns   x{:.2} of (a)   (b)/this = {speedup_vs_b:.1}",
-                m / base
-            );
-        }
+    run.compare("(b) `ThreadPark` + `MpscChannel` vs (a) raw mpsc", &b, &a);
+    let mut locals = vec![
+        (
+            "(c) `RestartOrError` + `LocalRcChannel`",
+            id("c_restart_local"),
+        ),
+        ("(c) `Blocker` + `LocalRcChannel`", id("c_blocker_local")),
+    ];
+    if cfg!(feature = "coroutine") {
+        locals.push((
+            "(d) `CoRoutine` + `LocalRcChannel`",
+            id("d_coroutine_local"),
+        ));
     }
+    for (name, case) in &locals {
+        run.compare(&format!("{name} vs (a)"), case, &a);
+    }
+    for (name, case) in &locals {
+        run.compare(&format!("{name} vs (b)"), case, &b);
+    }
+    run.summary(&format!(
+        "{GROUP}, times per iteration ({COMMANDS} commands)"
+    ));
 }
+
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

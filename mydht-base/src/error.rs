@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// What the owner of a failing service must do with the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,14 +47,34 @@ pub enum ErrorKind {
     Other,
 }
 
-/// An error with its kind, level and a message for the logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The cause of an [`Error`]: any error, shared so [`Error`] stays `Clone`.
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error with its kind, level, a message for the logs and, optionally,
+/// the error that caused it ([`std::error::Error::source`]).
+///
+/// Equality (`==`) compares the kind, the level and the message only, never
+/// the source: two errors that tell the caller the same thing are equal,
+/// whatever foreign error (which seldom implements `PartialEq`) caused them.
+/// Downcast [`source`](std::error::Error::source) to look at the cause.
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     level: ErrorLevel,
     /// Static for the hot paths (`WouldBlock` costs no allocation).
     message: Cow<'static, str>,
+    /// The cause, if any (none on the hot paths).
+    source: Option<ErrorSource>,
 }
+
+impl PartialEq for Error {
+    /// Kind, level and message; the source is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.level == other.level && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -65,7 +86,27 @@ impl Error {
             kind,
             level,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error caused by `source`, which
+    /// [`std::error::Error::source`] then returns (replacing any earlier
+    /// source). Costs one allocation.
+    pub fn with_source(self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.with_shared_source(Arc::new(source))
+    }
+
+    /// The same error caused by an already shared `source`.
+    pub fn with_shared_source(mut self, source: ErrorSource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The cause, shared (`Send + Sync`, unlike what
+    /// [`std::error::Error::source`] returns).
+    pub fn shared_source(&self) -> Option<&ErrorSource> {
+        self.source.as_ref()
     }
 
     /// The error a service returns when it yielded with `YieldReturn::Return`.
@@ -111,14 +152,26 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<io::Error> for Error {
-    /// I/O errors end the service by default; `WouldBlock` and `Interrupted`
-    /// are ignorable.
+    /// I/O errors end the service by default and keep the `io::Error` as
+    /// their source; `WouldBlock` and `Interrupted` are ignorable and, being
+    /// the hot path of non-blocking I/O, allocate nothing (static message,
+    /// no source). An `io::Error` made from an [`Error`] gives that
+    /// [`Error`] back unchanged.
     fn from(e: io::Error) -> Self {
         match e.kind() {
-            // Hot path of non-blocking I/O: no allocation.
+            _ if e.get_ref().is_some_and(|inner| inner.is::<Error>()) => *e
+                .into_inner()
+                .and_then(|inner| inner.downcast::<Error>().ok())
+                .expect("checked above"),
             io::ErrorKind::WouldBlock => Error::new(
                 ErrorKind::Io(io::ErrorKind::WouldBlock),
                 ErrorLevel::Ignore,
@@ -129,15 +182,28 @@ impl From<io::Error> for Error {
                 ErrorLevel::Ignore,
                 "interrupted",
             ),
-            kind => Error::new(ErrorKind::Io(kind), ErrorLevel::ShutDown, e.to_string()),
+            kind => {
+                Error::new(ErrorKind::Io(kind), ErrorLevel::ShutDown, e.to_string()).with_source(e)
+            }
         }
     }
 }
 
 impl From<Error> for io::Error {
+    /// An `io::Error` of the error's I/O kind (`Other` for the other kinds)
+    /// carrying the [`Error`] itself: `get_ref` downcasts to it, `source`
+    /// is its source (the original `io::Error` of an I/O error), and
+    /// converting back gives it unchanged. `WouldBlock` and `Interrupted`
+    /// without a source become the plain, allocation-free `io::Error` of
+    /// their kind.
     fn from(e: Error) -> Self {
         match e.kind {
-            ErrorKind::Io(kind) => io::Error::new(kind, e.message.into_owned()),
+            ErrorKind::Io(kind @ (io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted))
+                if e.source.is_none() =>
+            {
+                io::Error::from(kind)
+            }
+            ErrorKind::Io(kind) => io::Error::new(kind, e),
             _ => io::Error::other(e),
         }
     }

@@ -11,7 +11,7 @@
 //!   [`sref_struct!`] for a command type's sendable twin;
 //! - [`ReadYield`] / [`WriteYield`]: non-blocking streams that suspend their
 //!   service on `WouldBlock`;
-//! - the error type with levels ([`Error`], [`ErrorLevel`]).
+//! - the error type with levels and causes ([`Error`], [`ErrorLevel`]).
 //! - the wire-level plugin traits: message encoders ([`MsgEnc`], with the
 //!   [`Attachment`] announcement), key/values ([`KeyVal`]).
 //! - where key/values are kept ([`KVStore`], [`KVCache`]) and which peers a
@@ -33,7 +33,7 @@ pub mod service;
 pub mod sref;
 pub mod transport;
 
-pub use error::{Error, ErrorKind, ErrorLevel, Result};
+pub use error::{Error, ErrorKind, ErrorLevel, ErrorSource, Result};
 pub use keyval::KeyVal;
 pub use kvstore::{KVCache, KVStore};
 pub use msgenc::{Attachment, MsgEnc};

@@ -99,13 +99,15 @@ mod tests {
 
     impl MsgEnc for JsonOnly {
         fn encode<M: Serialize>(&self, m: &M, out: &mut Vec<u8>) -> Result<()> {
-            serde_json::to_writer(out, m)
-                .map_err(|e| Error::new(ErrorKind::Encode, ErrorLevel::Ignore, e.to_string()))
+            serde_json::to_writer(out, m).map_err(|e| {
+                Error::new(ErrorKind::Encode, ErrorLevel::Ignore, e.to_string()).with_source(e)
+            })
         }
 
         fn decode<M: DeserializeOwned>(&self, bytes: &[u8]) -> Result<M> {
-            serde_json::from_slice(bytes)
-                .map_err(|e| Error::new(ErrorKind::Decode, ErrorLevel::ShutDown, e.to_string()))
+            serde_json::from_slice(bytes).map_err(|e| {
+                Error::new(ErrorKind::Decode, ErrorLevel::ShutDown, e.to_string()).with_source(e)
+            })
         }
     }
 

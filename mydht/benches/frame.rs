@@ -1,6 +1,7 @@
 //! Frames and encoders: the cost of framing a message over encoding it
 //! alone, and of streaming an attachment over `std::io::copy`. Each
-//! baseline runs in the same group as what it is compared with.
+//! baseline runs in the same group as what it is compared with; this run's
+//! medians and their ratios are printed at the end (one table).
 //!
 //! `cargo bench -p mydht --bench frame -- --warm-up-time 1 --measurement-time 3`
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use mydht::frame::{
     AttachmentReader, AttachmentWriter, FrameReader, FrameWriter, DEFAULT_ATTACHMENT_BUF,
     DEFAULT_MAX_FRAME_LEN,
@@ -58,20 +59,22 @@ fn framed<E: MsgEnc>(
     reader.read_msg(enc, &mut &wire[..]).unwrap().unwrap()
 }
 
-fn bench_messages(c: &mut Criterion) {
+fn bench_messages(c: &mut Criterion, run: &ratio::Run) {
     let msg = sample();
     let mut group = c.benchmark_group("message");
-    group.sample_size(30);
+    group.sample_size(run.samples());
     let mut out = Vec::new();
     let mut writer = FrameWriter::new(DEFAULT_MAX_FRAME_LEN);
     let mut reader = FrameReader::new(DEFAULT_MAX_FRAME_LEN);
     let mut wire = Vec::new();
     let bincode = Bincode::new();
     group.bench_function("bincode_raw", |b| {
-        b.iter(|| raw(&bincode, black_box(&msg), &mut out))
+        run.iter(b, "message/bincode_raw", || {
+            raw(&bincode, black_box(&msg), &mut out)
+        })
     });
     group.bench_function("bincode_framed", |b| {
-        b.iter(|| {
+        run.iter(b, "message/bincode_framed", || {
             framed(
                 &bincode,
                 black_box(&msg),
@@ -82,10 +85,14 @@ fn bench_messages(c: &mut Criterion) {
         })
     });
     group.bench_function("json_raw", |b| {
-        b.iter(|| raw(&Json, black_box(&msg), &mut out))
+        run.iter(b, "message/json_raw", || {
+            raw(&Json, black_box(&msg), &mut out)
+        })
     });
     group.bench_function("json_framed", |b| {
-        b.iter(|| framed(&Json, black_box(&msg), &mut writer, &mut reader, &mut wire))
+        run.iter(b, "message/json_framed", || {
+            framed(&Json, black_box(&msg), &mut writer, &mut reader, &mut wire)
+        })
     });
     group.finish();
 }
@@ -113,24 +120,26 @@ impl io::Write for Discard {
     }
 }
 
-fn bench_attachment(c: &mut Criterion) {
+fn bench_attachment(c: &mut Criterion, run: &ratio::Run) {
     const LEN: usize = 16 << 20;
     let content = vec![0x5a_u8; LEN];
     let announced = Attachment::new(LEN as u64);
     let mut group = c.benchmark_group("attachment_16MiB");
-    group.sample_size(10);
+    group.sample_size(run.samples());
     group.throughput(Throughput::Bytes(LEN as u64));
     group.bench_function("std_io_copy", |b| {
-        b.iter(|| io::copy(&mut Source(&content), &mut Discard).unwrap())
+        run.iter(b, "attachment_16MiB/std_io_copy", || {
+            io::copy(&mut Source(&content), &mut Discard).unwrap()
+        })
     });
     group.bench_function("writer", |b| {
-        b.iter(|| {
+        run.iter(b, "attachment_16MiB/writer", || {
             let mut w = AttachmentWriter::new(announced, DEFAULT_ATTACHMENT_BUF);
             w.write_from(&mut Source(&content), &mut Discard).unwrap();
         })
     });
     group.bench_function("reader", |b| {
-        b.iter(|| {
+        run.iter(b, "attachment_16MiB/reader", || {
             let mut r =
                 AttachmentReader::new(announced, LEN as u64, DEFAULT_ATTACHMENT_BUF).unwrap();
             r.read_into(&mut Source(&content), &mut Discard).unwrap();
@@ -139,5 +148,32 @@ fn bench_attachment(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_messages, bench_attachment);
-criterion_main!(benches);
+fn main() {
+    let run = ratio::Run::new(20);
+    let mut c = Criterion::default().configure_from_args();
+    bench_messages(&mut c, &run);
+    bench_attachment(&mut c, &run);
+    c.final_summary();
+    for enc in ["bincode", "json"] {
+        run.compare(
+            &format!("message, {enc}: framed vs encode + decode alone"),
+            &format!("message/{enc}_framed"),
+            &format!("message/{enc}_raw"),
+        );
+    }
+    for (side, name) in [
+        ("writer", "AttachmentWriter"),
+        ("reader", "AttachmentReader"),
+    ] {
+        run.compare(
+            &format!("attachment of 16 MiB, `{name}` vs `std::io::copy`"),
+            &format!("attachment_16MiB/{side}"),
+            "attachment_16MiB/std_io_copy",
+        );
+    }
+    run.summary("frame, times per message (message) and per 16 MiB (attachment)");
+}
+
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

@@ -2,8 +2,8 @@
 //! its physical limit: the public-key operations it cannot avoid (per side
 //! one X25519 key generation, one X25519 derivation, one Ed25519 signature,
 //! one Ed25519 verification), done directly with openssl in the same run.
-//! Prints the ratio of the medians, and the median of paired per-sample
-//! ratios, at the end.
+//! Prints this run's medians, their ratio, and the median of paired
+//! per-sample ratios, at the end.
 //!
 //! `cargo bench -p mydht --bench handshake -- --warm-up-time 1 --measurement-time 3`
 
@@ -17,16 +17,16 @@ use openssl::pkey::{Id, PKey};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sign::{Signer, Verifier};
 
-/// How the ratio is reported: the criterion medians of both benches, and,
-/// because the shared machine's load changes from one bench to the next,
-/// the median of per-sample ratios where each sample ran the measured and
-/// the baseline work alternately (so both saw the same load).
+/// This run's medians and ratios (see the module's docs).
 #[path = "support/ratio.rs"]
 mod ratio;
 
 const GROUP: &str = "handshake";
+const SAMPLES: usize = 30;
+const MEASURED: &str = "handshake/three_messages";
+const BASELINE: &str = "handshake/public_key_ops_sum";
 
-fn handshake(c: &mut Criterion, paired: &ratio::Paired) {
+fn handshake(c: &mut Criterion, run: &ratio::Run) {
     let peer = |a: &str| Arc::new(LocalPeer::new(Identity::generate().unwrap(), a.into()).unwrap());
     let (alice, bob) = (peer("alice:1"), peer("bob:2"));
     let timeout = Duration::from_secs(10);
@@ -85,17 +85,25 @@ fn handshake(c: &mut Criterion, paired: &ratio::Paired) {
     };
 
     let mut group = c.benchmark_group(GROUP);
+    group.sample_size(run.samples());
     group.bench_function("three_messages", |b| {
-        paired.iter(b, &mut one_handshake, public_key_ops)
+        run.paired(b, (MEASURED, BASELINE), &mut one_handshake, public_key_ops)
     });
-    group.bench_function("public_key_ops_sum", |b| b.iter(public_key_ops));
+    group.bench_function("public_key_ops_sum", |b| {
+        run.iter(b, BASELINE, public_key_ops)
+    });
     group.finish();
 }
 
 fn main() {
-    let paired = ratio::Paired::default();
+    let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
-    handshake(&mut c, &paired);
+    handshake(&mut c, &run);
     c.final_summary();
-    ratio::report(GROUP, "three_messages", "public_key_ops_sum", &paired);
+    run.compare(
+        "three-message handshake vs its public-key operations",
+        MEASURED,
+        BASELINE,
+    );
+    run.summary("handshake, times per handshake (both sides)");
 }

@@ -1,14 +1,15 @@
 //! The query engine: the cost of one proxied hop (a `Find` forwarded, then
 //! its `Found` relayed) beside the bincode encode + decode of the same two
 //! messages, which the node pays per message anyway (the baseline, same
-//! group, same run).
+//! group, same run). This run's medians and their ratio are printed at the
+//! end (one table).
 //!
 //! `cargo bench -p mydht --bench kvstore -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 use mydht::service::kvstore::{
     KVStoreCommand, KVStoreLimits, KVStoreProtoMsg, MemoryStore, QueryEngine, QueryMode, QueryMsg,
 };
@@ -45,17 +46,17 @@ fn find(qid: u64, key: PeerId) -> Msg {
     KVStoreProtoMsg::Find(q, key)
 }
 
-fn hop(c: &mut Criterion) {
+fn hop(c: &mut Criterion, run: &ratio::Run) {
     let (prev, me, next) = (peer(1), peer(2), peer(3));
     let target = peer(9);
     let key = *target.get_id();
     let mut g = c.benchmark_group("kvstore_hop");
-    g.sample_size(30);
+    g.sample_size(run.samples());
 
     let cfg = bincode::config::standard();
     g.bench_function("baseline_bincode_find_and_found", |b| {
         let (f, r) = (find(1, key), Msg::Found(1, vec![target.clone()]));
-        b.iter(|| {
+        run.iter(b, BASELINE, || {
             let bf = bincode::serde::encode_to_vec(black_box(&f), cfg).unwrap();
             let br = bincode::serde::encode_to_vec(black_box(&r), cfg).unwrap();
             let (f2, _): (Msg, usize) = bincode::serde::decode_from_slice(&bf, cfg).unwrap();
@@ -70,7 +71,7 @@ fn hop(c: &mut Criterion) {
     let mut qid = 0u64;
     let mut out = Vec::new();
     g.bench_function("engine_proxied_hop", |b| {
-        b.iter(|| {
+        run.iter(b, MEASURED, || {
             qid += 1;
             out.clear();
             e.handle(
@@ -86,5 +87,22 @@ fn hop(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hop);
-criterion_main!(benches);
+const BASELINE: &str = "kvstore_hop/baseline_bincode_find_and_found";
+const MEASURED: &str = "kvstore_hop/engine_proxied_hop";
+
+fn main() {
+    let run = ratio::Run::new(30);
+    let mut c = Criterion::default().configure_from_args();
+    hop(&mut c, &run);
+    c.final_summary();
+    run.compare(
+        "one proxied hop vs bincode encode + decode of its two messages",
+        MEASURED,
+        BASELINE,
+    );
+    run.summary("kvstore, times per hop");
+}
+
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

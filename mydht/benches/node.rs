@@ -7,12 +7,18 @@
 //!   printed after the group);
 //! - `bulk`: 16 MiB one way in 64 KiB messages, acknowledged at the end;
 //!   the session shadow in its default suite (ChaCha20-Poly1305) and in
-//!   AES-256-GCM (`*_aes`);
+//!   AES-256-GCM (`*_aes`); the raw baseline is a plain socket at its best
+//!   (its own blocking server; writes of 1 MiB, sixteen frames, where the
+//!   node writes four 64 KiB sealed chunks at once; reads into 1 MiB);
 //! - `connect`: connect + authenticate + first reply between two running
 //!   nodes (`node_*`: disconnected again, untimed, after each), as the raw
 //!   baseline connects to its running server; and on a fresh node pair
 //!   (`fresh_*`: the nodes' threads' first connection, with their first
 //!   allocations and openssl's per-thread setup).
+//!
+//! Every node bench is timed alternately with its raw baseline inside each
+//! sample; at the end one table gives this run's medians, their ratios and
+//! the medians of the per-sample ratios.
 //!
 //! `cargo bench -p mydht --bench node -- --warm-up-time 1 --measurement-time 3`
 
@@ -27,7 +33,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use mydht::{
     Bincode, GlobalCommand, LocalCommand, MyDHTConf, NoShadow, NodeHandle, PeerCount, PeerId,
     PeerInfo, QueryId, Reply, SessionShadow,
@@ -389,7 +396,87 @@ fn raw_requests(s: &mut TcpStream, n: usize, window: usize) -> Vec<Duration> {
     lat
 }
 
-fn raw_bulk(s: &mut TcpStream) {
+fn connect_raw(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+// ---- the raw bulk baseline: a plain socket at its best ----------------------
+
+/// Frames per write of the raw bulk sender: 1 MiB and a bit (sixteen
+/// 64 KiB frames), where the node's chunk writer writes four sealed 64 KiB
+/// chunks (256 KiB) per socket write.
+const RAW_BULK_FRAMES: usize = 16;
+/// The raw bulk receiver's read buffer. Its socket keeps the kernel's
+/// receive buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB here):
+/// setting `SO_RCVBUF`/`SO_SNDBUF` to 4 MiB (`rmem_max`) turns it off and
+/// was not faster, nor were 256 KiB or 16 MiB writes, in a standalone
+/// test of these variants (1 MiB writes and reads were the fastest).
+const RAW_BULK_READ: usize = 1 << 20;
+
+/// A blocking server, a thread per connection, that reads frames into a
+/// large buffer and drops them without a copy, then answers a one-byte
+/// frame (the end of a transfer) with a one-byte frame.
+fn bulk_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        for s in listener.incoming() {
+            let mut s = s.expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            thread::spawn(move || {
+                let mut buf = vec![0u8; RAW_BULK_READ];
+                // The length prefix read so far, and the body bytes left.
+                let (mut len, mut have, mut left) = ([0u8; 4], 0, 0usize);
+                loop {
+                    let k = match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => k,
+                    };
+                    let mut at = 0;
+                    while at < k {
+                        if left == 0 {
+                            let take = (4 - have).min(k - at);
+                            len[have..have + take].copy_from_slice(&buf[at..at + take]);
+                            (have, at) = (have + take, at + take);
+                            if have == 4 {
+                                (have, left) = (0, u32::from_be_bytes(len) as usize);
+                            }
+                            continue;
+                        }
+                        let take = left.min(k - at);
+                        (left, at) = (left - take, at + take);
+                        if left == 0 && u32::from_be_bytes(len) == 1 {
+                            s.write_all(&frame(1)).expect("ack");
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// `RAW_BULK_FRAMES` frames of `CHUNK` bytes, written as one buffer.
+fn raw_bulk_block() -> Vec<u8> {
+    frame(CHUNK).repeat(RAW_BULK_FRAMES)
+}
+
+/// 16 MiB in `CHUNK` frames, written `RAW_BULK_FRAMES` at a time, then the
+/// end frame; waits for the acknowledgement.
+fn raw_bulk(s: &mut TcpStream, block: &[u8]) {
+    for _ in 0..BULK / CHUNK / RAW_BULK_FRAMES {
+        s.write_all(block).expect("write");
+    }
+    s.write_all(&frame(1)).expect("end");
+    let mut buf = Vec::new();
+    read_frame(s, &mut buf);
+}
+
+/// The baseline this bench used before: one 64 KiB frame per write, to the
+/// mio echo server (which copies what it reads into a frame buffer).
+fn raw_bulk_64k(s: &mut TcpStream) {
     let chunk = frame(CHUNK);
     for _ in 0..BULK / CHUNK {
         s.write_all(&chunk).expect("write");
@@ -399,13 +486,16 @@ fn raw_bulk(s: &mut TcpStream) {
     read_frame(s, &mut buf);
 }
 
-fn connect_raw(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_nodelay(true).expect("nodelay");
-    s
-}
-
 // ---- the benchmarks ---------------------------------------------------------
+
+/// Samples per benchmark.
+const SAMPLES: usize = 10;
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
 
 fn percentiles(name: &str, mut lat: Vec<Duration>) {
     lat.sort();
@@ -418,75 +508,72 @@ fn percentiles(name: &str, mut lat: Vec<Duration>) {
     );
 }
 
-fn req_resp(c: &mut Criterion) {
+/// `window` in flight through `p`, each sample followed by as many raw
+/// requests on `raw`.
+fn req_resp_node<C: EchoConf>(
+    g: &mut BenchmarkGroup<WallTime>,
+    run: &ratio::Run,
+    (group, name): (&str, &str),
+    p: &Pair<C>,
+    raw: &mut TcpStream,
+    window: usize,
+) {
+    let ids = (format!("{group}/{name}"), format!("{group}/raw_tcp"));
+    g.bench_function(name, |b| {
+        run.paired_custom(b, (&ids.0, &ids.1), |iters| {
+            let n = iters as usize;
+            (
+                timed(|| drop(node_requests(p, n, window))),
+                timed(|| drop(raw_requests(raw, n, window))),
+            )
+        })
+    });
+    run.compare(
+        &format!("1 KiB req/resp, {window} in flight, `{name}` vs raw TCP"),
+        &ids.0,
+        &ids.1,
+    );
+}
+
+fn req_resp(c: &mut Criterion, run: &ratio::Run) {
     let server = echo_server();
     let mut raw = connect_raw(server);
     let th = pair(|| Threaded);
     let tl = pair(|| ThreadedDirect);
     let rs = pair(|| Restart);
     for window in [1usize, 64] {
-        let mut g = c.benchmark_group(format!("req_resp/{window}"));
-        g.sample_size(10);
+        let group = format!("req_resp/{window}");
+        let id = |name: &str| format!("{group}/{name}");
+        let mut g = c.benchmark_group(&group);
+        g.sample_size(run.samples());
         g.throughput(Throughput::Elements(1));
-        // Which benches the command line's filter kept: only those get
-        // their latency percentiles measured after the group.
-        let mut ran = [false; 4];
         g.bench_function("raw_tcp", |b| {
-            ran[0] = true;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                raw_requests(&mut raw, iters as usize, window);
-                t.elapsed()
+            run.custom(b, &id("raw_tcp"), |iters| {
+                timed(|| drop(raw_requests(&mut raw, iters as usize, window)))
             })
         });
-        g.bench_function("node_threaded", |b| {
-            ran[1] = true;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                node_requests(&th, iters as usize, window);
-                t.elapsed()
-            })
-        });
-        g.bench_function("node_threaded_direct", |b| {
-            ran[2] = true;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                node_requests(&tl, iters as usize, window);
-                t.elapsed()
-            })
-        });
-        g.bench_function("node_restartable", |b| {
-            ran[3] = true;
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                node_requests(&rs, iters as usize, window);
-                t.elapsed()
-            })
-        });
+        let names = ("node_threaded", "node_threaded_direct", "node_restartable");
+        req_resp_node(&mut g, run, (&group, names.0), &th, &mut raw, window);
+        req_resp_node(&mut g, run, (&group, names.1), &tl, &mut raw, window);
+        req_resp_node(&mut g, run, (&group, names.2), &rs, &mut raw, window);
         g.finish();
-        if ran[0] {
-            percentiles(
-                &format!("raw_tcp/{window}"),
-                raw_requests(&mut raw, 5000, window),
-            );
+        // Latency percentiles of the benches the command line's filter kept.
+        let ran = |name: &str| run.median(&id(name)).is_some();
+        if ran("raw_tcp") {
+            let lat = raw_requests(&mut raw, 5000, window);
+            percentiles(&format!("raw_tcp/{window}"), lat);
         }
-        if ran[1] {
-            percentiles(
-                &format!("node_threaded/{window}"),
-                node_requests(&th, 5000, window),
-            );
+        if ran(names.0) {
+            let lat = node_requests(&th, 5000, window);
+            percentiles(&format!("{}/{window}", names.0), lat);
         }
-        if ran[2] {
-            percentiles(
-                &format!("node_threaded_direct/{window}"),
-                node_requests(&tl, 5000, window),
-            );
+        if ran(names.1) {
+            let lat = node_requests(&tl, 5000, window);
+            percentiles(&format!("{}/{window}", names.1), lat);
         }
-        if ran[3] {
-            percentiles(
-                &format!("node_restartable/{window}"),
-                node_requests(&rs, 5000, window),
-            );
+        if ran(names.2) {
+            let lat = node_requests(&rs, 5000, window);
+            percentiles(&format!("{}/{window}", names.2), lat);
         }
     }
     th.stop();
@@ -494,25 +581,66 @@ fn req_resp(c: &mut Criterion) {
     rs.stop();
 }
 
-fn bulk(c: &mut Criterion) {
-    let server = echo_server();
-    let mut raw = connect_raw(server);
+/// One bulk transfer through `p`, each followed by a raw one.
+fn bulk_node<C: EchoConf>(
+    g: &mut BenchmarkGroup<WallTime>,
+    run: &ratio::Run,
+    (name, figure): (&str, &str),
+    p: &Pair<C>,
+    raw: &mut TcpStream,
+    block: &[u8],
+) {
+    let ids = (format!("bulk/{name}"), "bulk/raw_tcp".to_string());
+    g.bench_function(name, |b| {
+        run.paired(
+            b,
+            (&ids.0, &ids.1),
+            || bulk_once(p),
+            || raw_bulk(raw, block),
+        )
+    });
+    run.compare(&format!("bulk 16 MiB, {figure} vs raw TCP"), &ids.0, &ids.1);
+}
+
+fn bulk(c: &mut Criterion, run: &ratio::Run) {
+    let mut raw = connect_raw(bulk_server());
+    let block = raw_bulk_block();
+    let mut raw_64k = connect_raw(echo_server());
     let th = pair(|| Threaded);
     let rs = pair(|| Restart);
     let th_aes = pair(|| ThreadedAes);
     let rs_aes = pair(|| RestartAes);
-    let mut g = c.benchmark_group("bulk");
-    g.sample_size(10);
-    g.throughput(Throughput::Bytes(BULK as u64));
-    g.bench_function("raw_tcp", |b| b.iter(|| raw_bulk(&mut raw)));
-    g.bench_function("node_threaded", |b| b.iter(|| bulk_once(&th)));
-    g.bench_function("node_restartable", |b| b.iter(|| bulk_once(&rs)));
-    g.bench_function("node_threaded_aes", |b| b.iter(|| bulk_once(&th_aes)));
-    g.bench_function("node_restartable_aes", |b| b.iter(|| bulk_once(&rs_aes)));
     let clear = pair(|| RestartClear);
-    g.bench_function("node_restartable_noshadow", |b| {
-        b.iter(|| bulk_once(&clear))
+    let mut g = c.benchmark_group("bulk");
+    g.sample_size(run.samples());
+    g.throughput(Throughput::Bytes(BULK as u64));
+    g.bench_function("raw_tcp", |b| {
+        run.iter(b, "bulk/raw_tcp", || raw_bulk(&mut raw, &block))
     });
+    g.bench_function("raw_tcp_64k_writes", |b| {
+        run.iter(b, "bulk/raw_tcp_64k_writes", || raw_bulk_64k(&mut raw_64k))
+    });
+    run.compare(
+        "bulk 16 MiB, the former baseline (64 KiB writes, mio echo server) vs raw TCP",
+        "bulk/raw_tcp_64k_writes",
+        "bulk/raw_tcp",
+    );
+    let r = (&mut raw, &block[..]);
+    bulk_node(&mut g, run, ("node_threaded", "`threaded!`"), &th, r.0, r.1);
+    bulk_node(
+        &mut g,
+        run,
+        ("node_restartable", "`restartable!`"),
+        &rs,
+        r.0,
+        r.1,
+    );
+    let names = ("node_threaded_aes", "`threaded!` AES-256-GCM");
+    bulk_node(&mut g, run, names, &th_aes, r.0, r.1);
+    let names = ("node_restartable_aes", "`restartable!` AES-256-GCM");
+    bulk_node(&mut g, run, names, &rs_aes, r.0, r.1);
+    let names = ("node_restartable_noshadow", "`restartable!` without shadow");
+    bulk_node(&mut g, run, names, &clear, r.0, r.1);
     g.finish();
     th.stop();
     rs.stop();
@@ -558,17 +686,21 @@ fn connect_running<C: EchoConf>(iters: u64, p: &Pair<C>, address: &str) -> Durat
     total
 }
 
-fn connect(c: &mut Criterion) {
+/// A raw connection to the echo server and its first reply.
+fn connect_raw_once(server: SocketAddr) {
+    let mut s = connect_raw(server);
+    s.write_all(&frame(MSG)).expect("write");
+    let mut buf = Vec::new();
+    read_frame(&mut s, &mut buf);
+}
+
+fn connect(c: &mut Criterion, run: &ratio::Run) {
     let server = echo_server();
+    let raw_iters = |n: u64| timed(|| (0..n).for_each(|_| connect_raw_once(server)));
     let mut g = c.benchmark_group("connect");
-    g.sample_size(10);
+    g.sample_size(run.samples());
     g.bench_function("raw_tcp", |b| {
-        b.iter(|| {
-            let mut s = connect_raw(server);
-            s.write_all(&frame(MSG)).expect("write");
-            let mut buf = Vec::new();
-            read_frame(&mut s, &mut buf);
-        })
+        run.iter(b, "connect/raw_tcp", || connect_raw_once(server))
     });
     // Not a baseline: the handshake's share of a connect (both sides, in
     // memory, no I/O).
@@ -576,7 +708,7 @@ fn connect(c: &mut Criterion) {
     let z = Arc::new(LocalPeer::new(Identity::generate().expect("id"), "z".into()).expect("z"));
     let mut seen = ChallengeCache::new(1 << 16, Duration::from_secs(60));
     g.bench_function("handshake_only", |b| {
-        b.iter(|| {
+        run.iter(b, "connect/handshake_only", || {
             let now = Instant::now();
             let t = Duration::from_secs(5);
             let (mut i, ping) = Handshake::initiate(a.clone(), None, t, now).expect("ping");
@@ -592,22 +724,59 @@ fn connect(c: &mut Criterion) {
     let rs_addr = rs.n2.local_peer().get_address().clone();
     th.n1.disconnect(&th.to, TIMEOUT).expect("disconnect");
     rs.n1.disconnect(&rs.to, TIMEOUT).expect("disconnect");
+    let raw = "connect/raw_tcp";
     g.bench_function("node_threaded", |b| {
-        b.iter_custom(|n| connect_running(n, &th, &th_addr))
+        run.paired_custom(b, ("connect/node_threaded", raw), |n| {
+            (connect_running(n, &th, &th_addr), raw_iters(n))
+        })
     });
     g.bench_function("node_restartable", |b| {
-        b.iter_custom(|n| connect_running(n, &rs, &rs_addr))
+        run.paired_custom(b, ("connect/node_restartable", raw), |n| {
+            (connect_running(n, &rs, &rs_addr), raw_iters(n))
+        })
     });
     g.bench_function("fresh_threaded", |b| {
-        b.iter_custom(|n| connect_node(n, || Threaded))
+        run.paired_custom(b, ("connect/fresh_threaded", raw), |n| {
+            (connect_node(n, || Threaded), raw_iters(n))
+        })
     });
     g.bench_function("fresh_restartable", |b| {
-        b.iter_custom(|n| connect_node(n, || Restart))
+        run.paired_custom(b, ("connect/fresh_restartable", raw), |n| {
+            (connect_node(n, || Restart), raw_iters(n))
+        })
     });
     g.finish();
     th.stop();
     rs.stop();
+    for (name, figure) in [
+        ("node_threaded", "two running nodes, `threaded!`"),
+        ("node_restartable", "two running nodes, `restartable!`"),
+        ("fresh_threaded", "a fresh node pair, `threaded!`"),
+        ("fresh_restartable", "a fresh node pair, `restartable!`"),
+    ] {
+        run.compare(
+            &format!("connect + authenticate + first reply, {figure}, vs raw TCP"),
+            &format!("connect/{name}"),
+            raw,
+        );
+    }
+    run.compare(
+        "connect between running nodes, `restartable!`, vs the handshake's operations in sequence (not a baseline)",
+        "connect/node_restartable",
+        "connect/handshake_only",
+    );
 }
 
-criterion_group!(benches, req_resp, bulk, connect);
-criterion_main!(benches);
+fn main() {
+    let run = ratio::Run::new(SAMPLES);
+    let mut c = Criterion::default().configure_from_args();
+    req_resp(&mut c, &run);
+    bulk(&mut c, &run);
+    connect(&mut c, &run);
+    c.final_summary();
+    run.summary("node, times per message (req_resp), per 16 MiB (bulk), per connect");
+}
+
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

@@ -6,8 +6,8 @@
 //! what is measured is the layer: framing, copies through its chunk buffer,
 //! and the cipher. The baselines are the bare cipher calls on the same
 //! 16 KiB chunks (in place to seal, out of place to open), no framing, no
-//! copy. Prints the ratio of the medians, and the median of paired
-//! per-sample ratios, at the end.
+//! copy. Prints this run's medians, their ratios, and the medians of
+//! paired per-sample ratios, at the end.
 //!
 //! `cargo bench -p mydht --bench shadow -- --warm-up-time 1 --measurement-time 3`
 
@@ -76,12 +76,10 @@ fn seal_chunk(ctx: &mut CipherCtx, index: u64, chunk: &mut [u8], tag: &mut [u8])
     ctx.tag(tag).unwrap();
 }
 
-fn shadow(
-    c: &mut Criterion,
-    (suite, group): (CipherSuite, &str),
-    seal_pairs: &ratio::Paired,
-    open_pairs: &ratio::Paired,
-) {
+/// Samples per benchmark.
+const SAMPLES: usize = 30;
+
+fn shadow(c: &mut Criterion, (suite, group): (CipherSuite, &str), run: &ratio::Run) {
     let keys = keys(suite);
     let key = *keys.send.as_bytes();
     let shadow = SessionShadow::new(ChunkMode::Variable { max_chunk: CHUNK });
@@ -163,38 +161,46 @@ fn shadow(
         black_box(&plain);
     };
 
-    let mut group = c.benchmark_group(group);
-    group.throughput(Throughput::Bytes(MESSAGE as u64));
-    group.bench_function("session_seal", |b| {
-        seal_pairs.iter(b, &mut session_seal, &mut openssl_seal)
+    let id = |bench: &str| format!("{group}/{bench}");
+    let mut g = c.benchmark_group(group);
+    g.sample_size(run.samples());
+    g.throughput(Throughput::Bytes(MESSAGE as u64));
+    g.bench_function("session_seal", |b| {
+        let ids = (&id("session_seal"), &id("openssl_seal"));
+        run.paired(b, (ids.0, ids.1), &mut session_seal, &mut openssl_seal)
     });
-    group.bench_function("openssl_seal", |b| b.iter(&mut openssl_seal));
-    group.bench_function("session_open", |b| {
-        open_pairs.iter(b, &mut session_open, &mut openssl_open)
+    g.bench_function("openssl_seal", |b| {
+        run.iter(b, &id("openssl_seal"), &mut openssl_seal)
     });
-    group.bench_function("openssl_open", |b| b.iter(&mut openssl_open));
-    group.finish();
+    g.bench_function("session_open", |b| {
+        let ids = (&id("session_open"), &id("openssl_open"));
+        run.paired(b, (ids.0, ids.1), &mut session_open, &mut openssl_open)
+    });
+    g.bench_function("openssl_open", |b| {
+        run.iter(b, &id("openssl_open"), &mut openssl_open)
+    });
+    g.finish();
 }
 
 fn main() {
-    let pairs: Vec<_> = GROUPS
-        .iter()
-        .map(|_| (ratio::Paired::default(), ratio::Paired::default()))
-        .collect();
+    let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
-    for (&group, (seal, open)) in GROUPS.iter().zip(&pairs) {
-        shadow(&mut c, group, seal, open);
+    for &group in &GROUPS {
+        shadow(&mut c, group, &run);
     }
     c.final_summary();
-    for ((_, group), (seal, open)) in GROUPS.iter().zip(&pairs) {
-        ratio::report(group, "session_seal", "openssl_seal", seal);
-        ratio::report(group, "session_open", "openssl_open", open);
+    for (suite, group) in GROUPS {
+        for (op, base) in [("seal", "openssl_seal"), ("open", "openssl_open")] {
+            run.compare(
+                &format!("session shadow {op}, {suite:?} vs the bare cipher"),
+                &format!("{group}/session_{op}"),
+                &format!("{group}/{base}"),
+            );
+        }
     }
+    run.summary("shadow, times per 256 KiB message (16 KiB chunks)");
 }
 
-/// How the ratio is reported: the criterion medians of both benches, and,
-/// because the shared machine's load changes from one bench to the next,
-/// the median of per-sample ratios where each sample ran the measured and
-/// the baseline work alternately (so both saw the same load).
+/// This run's medians and ratios (see the module's docs).
 #[path = "support/ratio.rs"]
 mod ratio;

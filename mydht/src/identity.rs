@@ -319,12 +319,14 @@ impl LocalPeer {
 }
 
 /// An openssl failure: not the peer's fault, but the connection cannot go on.
+/// The `ErrorStack` is kept as the source.
 pub(crate) fn crypto_error(e: ErrorStack) -> Error {
     Error::new(
         ErrorKind::Other,
         ErrorLevel::ShutDown,
         format!("openssl: {e}"),
     )
+    .with_source(e)
 }
 
 fn raw_public_key<const N: usize>(key: &PKey<Private>, id: Id, what: &str) -> Result<[u8; N]> {

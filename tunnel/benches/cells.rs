@@ -1,16 +1,17 @@
 //! Per-hop cell streaming throughput on one core, beside openssl
-//! ChaCha20-Poly1305 opening the same number of bytes, in the same run; the
-//! medians of this run and their ratio are printed at the end (when a
-//! filter skips a benchmark, its median is NaN).
+//! ChaCha20-Poly1305 opening the same number of bytes, in the same run;
+//! this run's medians and their ratios are printed at the end (one table;
+//! each relay bench is also timed alternately with the baseline inside each
+//! sample, and the median of those per-sample ratios printed; when a filter
+//! skips a benchmark, the ratios that need it are printed as unavailable).
 //!
 //! `cargo bench -p tunnel --bench cells -- --warm-up-time 1 --measurement-time 3`
 
-use std::cell::RefCell;
 use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use readwrite_comp::ExtWrite;
@@ -70,31 +71,13 @@ fn nonce(i: usize) -> [u8; 12] {
     n
 }
 
-/// Per-iteration times of each sample of one benchmark, in ns, kept to
-/// compare medians measured in this very run.
-#[derive(Default)]
-struct Samples(RefCell<Vec<f64>>);
-
-impl Samples {
-    fn record(&self, elapsed: Duration, iters: u64) -> Duration {
-        self.0
-            .borrow_mut()
-            .push(elapsed.as_nanos() as f64 / iters.max(1) as f64);
-        elapsed
-    }
-
-    /// Median of the measured samples (the last `SAMPLES`, after warm-up).
-    fn median(&self) -> f64 {
-        let all = self.0.borrow();
-        let mut v = all[all.len().saturating_sub(SAMPLES)..].to_vec();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    }
-}
-
 const SAMPLES: usize = 20;
 
-fn per_hop(c: &mut Criterion) {
+fn id(bench: &str) -> String {
+    format!("{GROUP}/{bench}")
+}
+
+fn per_hop(c: &mut Criterion, run: &ratio::Run) {
     let layout = CellLayout::new(&TunnelConfig::default()).unwrap();
     let size = layout.cell_size();
     let key = [1u8; 32];
@@ -102,10 +85,9 @@ fn per_hop(c: &mut Criterion) {
     let raw = raw_stream(size, &key);
     let link_in = [5u8; 32];
     let reply = reply_stream(layout, &link_in);
-    let (base, peel, wrap) = (Samples::default(), Samples::default(), Samples::default());
 
     let mut group = c.benchmark_group(GROUP);
-    group.sample_size(SAMPLES);
+    group.sample_size(run.samples());
     group.throughput(Throughput::Bytes((CELLS * size) as u64));
 
     // Baseline: open (decipher and verify) each cell from the input into an
@@ -118,73 +100,77 @@ fn per_hop(c: &mut Criterion) {
     )
     .unwrap();
     let mut out = vec![0u8; size];
+    let mut open_all = || {
+        let start = Instant::now();
+        for (i, cell) in raw.chunks(size).enumerate() {
+            ctx.decrypt_init(None, None, Some(&nonce(i))).unwrap();
+            ctx.cipher_update(&cell[16..], Some(&mut out[16..]))
+                .unwrap();
+            ctx.set_tag(&cell[..16]).unwrap();
+            ctx.cipher_final(&mut []).unwrap();
+        }
+        black_box(&out);
+        start.elapsed()
+    };
+    let base = id("openssl_chacha20poly1305_open");
     group.bench_function("openssl_chacha20poly1305_open", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                for (i, cell) in raw.chunks(size).enumerate() {
-                    ctx.decrypt_init(None, None, Some(&nonce(i))).unwrap();
-                    ctx.cipher_update(&cell[16..], Some(&mut out[16..]))
-                        .unwrap();
-                    ctx.set_tag(&cell[..16]).unwrap();
-                    ctx.cipher_final(&mut []).unwrap();
-                }
-                black_box(&out);
-            }
-            base.record(start.elapsed(), iters)
-        })
+        run.custom(b, &base, |iters| (0..iters).map(|_| open_all()).sum())
     });
 
     // A relay: read each cell from the input, check and remove its layer in
-    // place, write it on. A fresh relay per iteration (made untimed).
+    // place, write it on. A fresh relay per iteration (made untimed). Each
+    // iteration is followed by one of the baseline, timed alongside.
     group.bench_function("relay_peel", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
+        run.paired_custom(b, (&id("relay_peel"), &base), |iters| {
+            let (mut total, mut baseline) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
                 let mut proxy = CellProxy::new(CellPeeler::new(layout, &key).unwrap());
                 let start = Instant::now();
                 proxy.pump(&mut &query[..], &mut io::sink()).unwrap();
                 total += start.elapsed();
+                baseline += open_all();
             }
-            peel.record(total, iters)
+            (total, baseline)
         })
     });
 
     // A reply relay: check the incoming link entry, add its layer to each
     // cell, seal the outgoing link entry.
     group.bench_function("reply_wrap", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
+        run.paired_custom(b, (&id("reply_wrap"), &base), |iters| {
+            let (mut total, mut baseline) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
                 let wrapper = ReplyCellWrapper::new(layout, &key, &link_in, &[6; 32]).unwrap();
                 let mut proxy = CellProxy::new(wrapper);
                 let start = Instant::now();
                 proxy.pump(&mut &reply[..], &mut io::sink()).unwrap();
                 total += start.elapsed();
+                baseline += open_all();
             }
-            wrap.record(total, iters)
+            (total, baseline)
         })
     });
     group.finish();
-
-    let gbps = |ns: f64| (CELLS * size) as f64 / ns;
-    let b = base.median();
-    println!("medians of this run, {CELLS} cells of {size} bytes per iteration:");
-    println!(
-        "openssl ChaCha20-Poly1305 open: {:.0} us, {:.2} GB/s",
-        b / 1e3,
-        gbps(b)
-    );
-    for (name, s) in [("relay_peel", &peel), ("reply_wrap", &wrap)] {
-        let t = s.median();
-        println!(
-            "{name}: {:.0} us, {:.2} GB/s, {:.0}% of the baseline",
-            t / 1e3,
-            gbps(t),
-            100.0 * b / t
-        );
+    let gbps = |id: &str| run.median(id).map(|ns| (CELLS * size) as f64 / ns);
+    println!("{CELLS} cells of {size} bytes per iteration; GB/s of this run's medians:");
+    for bench in ["openssl_chacha20poly1305_open", "relay_peel", "reply_wrap"] {
+        if let Some(g) = gbps(&id(bench)) {
+            println!("  {bench}: {g:.2} GB/s");
+        }
     }
 }
 
-criterion_group!(benches, per_hop);
-criterion_main!(benches);
+fn main() {
+    let run = ratio::Run::new(SAMPLES);
+    let mut c = Criterion::default().configure_from_args();
+    per_hop(&mut c, &run);
+    c.final_summary();
+    let base = id("openssl_chacha20poly1305_open");
+    run.compare("query relay vs openssl open", &id("relay_peel"), &base);
+    run.compare("reply relay vs openssl open", &id("reply_wrap"), &base);
+    run.summary("cells, times per MiB (64 cells of 16 KiB)");
+}
+
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

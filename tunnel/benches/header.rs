@@ -1,26 +1,33 @@
 //! Per-hop header processing (decipher own layer, prepare next header) beside
 //! the cost of the one X25519 derivation it contains, measured in one run;
-//! the medians and their ratio are printed at the end.
+//! this run's medians and their ratios are printed at the end (one table;
+//! `process_hop_*` is also timed alternately with the derivation inside
+//! each sample, and the median of those per-sample ratios printed).
 //!
 //! `cargo bench -p tunnel --bench header -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
-use criterion::{criterion_group, Criterion};
+use criterion::Criterion;
 use tunnel::config::TunnelConfig;
 use tunnel::crypto::{chacha20_xor, derive_hop_keys, verify_mac, X25519Secret};
 use tunnel::header::{build_header, HeaderLayout, HeaderProcessor, RouteHop};
 
 const GROUP: &str = "header";
+const SAMPLES: usize = 30;
 
-fn per_hop(c: &mut Criterion) {
+fn id(bench: &str) -> String {
+    format!("{GROUP}/{bench}")
+}
+
+fn per_hop(c: &mut Criterion, run: &ratio::Run) {
     let hop = X25519Secret::generate().unwrap();
     let eph = X25519Secret::generate().unwrap();
     let mut group = c.benchmark_group(GROUP);
-    group.sample_size(30);
+    group.sample_size(run.samples());
+    let derive = || hop.diffie_hellman(black_box(eph.public_key())).unwrap();
     group.bench_function("x25519_derive", |b| {
-        b.iter(|| hop.diffie_hellman(black_box(eph.public_key())).unwrap())
+        run.iter(b, &id("x25519_derive"), derive)
     });
     for max_hops in [32usize, 128] {
         let layout = HeaderLayout::new(&TunnelConfig::with_max_hops(max_hops)).unwrap();
@@ -42,8 +49,9 @@ fn per_hop(c: &mut Criterion) {
         // check and routing-block keystream, through the same primitives.
         let shared = [5u8; 32];
         let mut work = vec![0u8; layout.routing_len() + layout.slot_len()];
-        group.bench_function(format!("symmetric_part_max{max_hops}"), |b| {
-            b.iter(|| {
+        let sym = format!("symmetric_part_max{max_hops}");
+        group.bench_function(&sym, |b| {
+            run.iter(b, &id(&sym), || {
                 let keys = derive_hop_keys(black_box(&shared), hop.public_key()).unwrap();
                 let routing = &header[32..32 + layout.routing_len()];
                 let ok = verify_mac(&keys.header_mac_key, routing, &[0; 16]).unwrap();
@@ -52,63 +60,47 @@ fn per_hop(c: &mut Criterion) {
                 ok
             })
         });
-        group.bench_function(format!("process_hop_max{max_hops}"), |b| {
-            b.iter(|| {
-                proc.process(&hop, black_box(&header), &mut next)
-                    .unwrap()
-                    .kind
-            })
+        let hop_id = format!("process_hop_max{max_hops}");
+        group.bench_function(&hop_id, |b| {
+            run.paired(
+                b,
+                (&id(&hop_id), &id("x25519_derive")),
+                || {
+                    black_box(
+                        proc.process(&hop, black_box(&header), &mut next)
+                            .unwrap()
+                            .kind,
+                    );
+                },
+                || {
+                    black_box(derive());
+                },
+            )
         });
     }
     group.finish();
 }
 
-/// The median of a benchmark of this run, in µs, read back from the
-/// estimates criterion saves under `target/criterion`.
-fn median_us(bench: &str) -> Option<f64> {
-    // The bench binary lives in target/<profile>/deps/.
-    let target: PathBuf = std::env::current_exe().ok()?.ancestors().nth(3)?.into();
-    let file = target
-        .join("criterion")
-        .join(GROUP)
-        .join(bench)
-        .join("new")
-        .join("estimates.json");
-    let text = std::fs::read_to_string(file).ok()?;
-    let from = text.find("\"median\"")?;
-    let rest = &text[from..];
-    let at = rest.find("\"point_estimate\":")? + "\"point_estimate\":".len();
-    let num: String = rest[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
-        .collect();
-    num.parse::<f64>().ok().map(|ns| ns / 1000.0)
-}
-
-fn report() {
-    let Some(dh) = median_us("x25519_derive") else {
-        return;
-    };
-    println!("median x25519_derive: {dh:.1} µs");
+fn main() {
+    let run = ratio::Run::new(SAMPLES);
+    let mut c = Criterion::default().configure_from_args();
+    per_hop(&mut c, &run);
+    c.final_summary();
     for max in [32, 128] {
-        let (Some(sym), Some(hop)) = (
-            median_us(&format!("symmetric_part_max{max}")),
-            median_us(&format!("process_hop_max{max}")),
-        ) else {
-            continue;
-        };
-        println!(
-            "max {max} hops: process_hop {hop:.1} µs = {:.2} × x25519_derive; \
-             symmetric part alone {sym:.1} µs",
-            hop / dh
+        run.compare(
+            &format!("hop, max {max} hops, vs its one X25519 derivation"),
+            &id(&format!("process_hop_max{max}")),
+            &id("x25519_derive"),
+        );
+        run.compare(
+            &format!("symmetric part alone, max {max} hops, vs one X25519 derivation"),
+            &id(&format!("symmetric_part_max{max}")),
+            &id("x25519_derive"),
         );
     }
+    run.summary("header, times per hop");
 }
 
-criterion_group!(benches, per_hop);
-
-fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    report();
-}
+/// This run's medians and ratios (see the module's docs).
+#[path = "support/ratio.rs"]
+mod ratio;

@@ -6,8 +6,21 @@ use std::io;
 use crate::cell::CellError;
 use crate::config::ConfigError;
 use crate::crypto::CryptoError;
-use crate::full::HopFailure;
 use crate::header::{HeaderError, HopKind};
+
+/// Why a hop could not carry an onion on: what a hop's error report
+/// names (see [`TunnelError::HopFailed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HopFailure {
+    /// The hop has no connection to the next address.
+    Unreachable,
+    /// The hop could not read its header (bad MAC, wrong key, malformed).
+    BadHeader,
+    /// The hop refused a replayed reply block.
+    Replayed,
+    /// The content failed at the hop (tampered or truncated cells).
+    BadContent,
+}
 
 /// Why a tunnel could not be written, proxied or read.
 ///

@@ -30,13 +30,18 @@ pub mod full;
 pub mod header;
 pub mod replay;
 pub mod tunnel;
-pub mod view;
+
+/// The light, clonable tunnel views a read service holds. They are the
+/// read side of the Full tunnel and live in [`full`]; this path is kept.
+pub mod view {
+    pub use crate::full::{TunnelNoRepReadProv, TunnelReadProv};
+}
 
 pub use config::TunnelConfig;
-pub use error::TunnelError;
+pub use error::{HopFailure, TunnelError};
 pub use full::{
-    FrameLayout, FullTunnel, FullWriter, HopFailure, HopReader, ReplyBlock, ReplyWriter,
+    FrameLayout, FullTunnel, FullWriter, HopReader, ReplyBlock, ReplyWriter, TunnelNoRepReadProv,
+    TunnelReadProv,
 };
 pub use header::{route_from_peers, HopKind, RouteHop};
 pub use tunnel::{Tunnel, TunnelNoRep};
-pub use view::{TunnelNoRepReadProv, TunnelReadProv};

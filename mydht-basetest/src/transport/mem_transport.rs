@@ -1,5 +1,9 @@
-//! [`MemTransport`]: the in-memory [`Transport`].
+//! [`MemTransport`]: the in-memory [`Transport`], and the [`MemNetwork`]
+//! methods that make one (`listen`, `listen_at`): they live with the type
+//! they return, so the network itself (`network.rs`) knows nothing of the
+//! transport.
 
+use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +13,24 @@ use mydht_base::{Accepted, Connected, Registerable, Result, Transport};
 use super::network::{Listener, MemAddress, MemConfig, MemNetwork};
 use super::pipe::Blocking;
 use super::stream::{halves, MemReadStream, MemWriteStream};
+
+impl MemNetwork {
+    /// A transport listening on a fresh address (the "port 0" of TCP).
+    pub fn listen(&self, config: MemConfig) -> Result<MemTransport> {
+        loop {
+            match self.listen_at(self.fresh_address(), config.clone()) {
+                Err(e) if e.kind() == mydht_base::ErrorKind::Io(io::ErrorKind::AddrInUse) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// A transport listening on `address`; `AddrInUse` when taken.
+    pub fn listen_at(&self, address: MemAddress, config: MemConfig) -> Result<MemTransport> {
+        let listener = self.bind(address, config)?;
+        Ok(MemTransport::new(self.clone(), address, listener))
+    }
+}
 
 /// An in-memory transport: a listener on a [`MemNetwork`], whose
 /// connections are a pair of bounded pipes each (one per direction), with
@@ -29,7 +51,7 @@ pub struct MemTransport {
 }
 
 impl MemTransport {
-    pub(crate) fn new(network: MemNetwork, address: MemAddress, listener: Arc<Listener>) -> Self {
+    fn new(network: MemNetwork, address: MemAddress, listener: Arc<Listener>) -> Self {
         MemTransport {
             network,
             address,

@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::faults::Faults;
-use super::mem_transport::MemTransport;
 use super::pipe::{Blocking, Pipe};
 use super::readiness::Readiness;
 use super::stream::Endpoint;
@@ -36,7 +35,7 @@ impl std::str::FromStr for MemAddress {
     }
 }
 
-/// How a [`MemTransport`] and its streams behave.
+/// How a [`MemTransport`](super::MemTransport) and its streams behave.
 #[derive(Debug, Clone)]
 pub struct MemConfig {
     pub(crate) blocking: Blocking,
@@ -155,28 +154,21 @@ impl MemNetwork {
         MemNetwork::default()
     }
 
-    /// A transport listening on a fresh address (the "port 0" of TCP).
-    pub fn listen(&self, config: MemConfig) -> mydht_base::Result<MemTransport> {
-        loop {
-            let address = MemAddress(self.inner.next_address.fetch_add(1, Ordering::Relaxed));
-            match self.listen_at(address, config.clone()) {
-                Err(e) if e.kind() == mydht_base::ErrorKind::Io(io::ErrorKind::AddrInUse) => {}
-                other => return other,
-            }
-        }
+    /// An address never handed out by [`MemNetwork::fresh_address`] before.
+    pub(crate) fn fresh_address(&self) -> MemAddress {
+        MemAddress(self.inner.next_address.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// A transport listening on `address`; `AddrInUse` when taken.
-    pub fn listen_at(
-        &self,
-        address: MemAddress,
-        config: MemConfig,
-    ) -> mydht_base::Result<MemTransport> {
+    /// Adds a listener on `address` configured by `config`; `AddrInUse`
+    /// when taken. The transport around it is made by
+    /// [`MemNetwork::listen_at`].
+    pub(crate) fn bind(&self, address: MemAddress, config: MemConfig) -> io::Result<Arc<Listener>> {
         let mut listeners = self.listeners();
         if listeners.contains_key(&address) {
-            return Err(
-                io::Error::new(io::ErrorKind::AddrInUse, format!("{address} is taken")).into(),
-            );
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{address} is taken"),
+            ));
         }
         let listener = Arc::new(Listener {
             queue: Mutex::new(Queue::default()),
@@ -185,7 +177,7 @@ impl MemNetwork {
             config,
         });
         listeners.insert(address, listener.clone());
-        Ok(MemTransport::new(self.clone(), address, listener))
+        Ok(listener)
     }
 
     fn listeners(&self) -> MutexGuard<'_, HashMap<MemAddress, Arc<Listener>>> {

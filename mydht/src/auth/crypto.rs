@@ -7,12 +7,9 @@ use openssl::sha::Sha256;
 use openssl::sign::Verifier;
 
 use super::session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
-use super::transcript::{Role, Transcript};
+use super::transcript::{Role, Transcript, EPHEMERAL_KEY_LEN};
 use super::{AuthError, CipherSuite};
 use crate::identity::{IDENTITY_KEY_LEN, SIGNATURE_LEN};
-
-/// Length of an ephemeral X25519 public key.
-pub const EPHEMERAL_KEY_LEN: usize = 32;
 
 const SESSION_KEYS_INFO: &[u8] = b"mydht-auth-v1 session keys";
 

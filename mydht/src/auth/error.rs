@@ -8,7 +8,8 @@ use super::CipherSuite;
 
 /// Why a handshake failed. Every variant ends the handshake: the connection
 /// must be dropped. Converts into [`mydht_base::Error`] (kind `Auth`,
-/// `Timeout`, `Decode` or `Other`, level `ShutDown`).
+/// `Timeout`, `Decode` or `Other`, level `ShutDown`) whose
+/// [`source`](std::error::Error::source) is the `AuthError`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
     /// A message this side does not expect at this point: re-ordered,
@@ -94,6 +95,6 @@ impl From<AuthError> for Error {
             AuthError::Crypto(_) => ErrorKind::Other,
             _ => ErrorKind::Auth,
         };
-        Error::new(kind, ErrorLevel::ShutDown, format!("authentication: {e}"))
+        Error::new(kind, ErrorLevel::ShutDown, format!("authentication: {e}")).with_source(e)
     }
 }

@@ -41,12 +41,12 @@ use std::time::{Duration, Instant};
 use mydht_base::Peer;
 
 use super::challenge::{Challenge, ChallengeCache};
-use super::crypto::{check_exchange_key, verify_transcript, EphemeralKey, EPHEMERAL_KEY_LEN};
+use super::crypto::{check_exchange_key, verify_transcript, EphemeralKey};
 use super::message::{fixed, AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 use super::mode::AuthMode;
 use super::session_keys::SessionKeys;
 use super::suite::CipherSuite;
-use super::transcript::{Role, Side, Transcript};
+use super::transcript::{Role, Side, Transcript, EPHEMERAL_KEY_LEN};
 use super::AuthError;
 use crate::identity::{LocalPeer, PeerId, PeerInfo, SIGNATURE_LEN};
 

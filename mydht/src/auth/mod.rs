@@ -26,7 +26,6 @@ mod transcript;
 
 pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
 pub(crate) use crypto::EphemeralKey;
-pub use crypto::EPHEMERAL_KEY_LEN;
 pub use error::AuthError;
 pub(crate) use handshake::AnsweredPong;
 pub use handshake::{Authenticated, Handshake, Step};
@@ -34,3 +33,4 @@ pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 pub use mode::AuthMode;
 pub use session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
 pub use suite::CipherSuite;
+pub use transcript::EPHEMERAL_KEY_LEN;

@@ -6,9 +6,12 @@ use mydht_base::Peer;
 use openssl::sha::Sha256;
 
 use super::challenge::Challenge;
-use super::crypto::EPHEMERAL_KEY_LEN;
 use super::CipherSuite;
 use crate::identity::PeerInfo;
+
+/// Length of an ephemeral X25519 public key: a fixed-size field of the
+/// transcript (and of the ping and pong that carry it).
+pub const EPHEMERAL_KEY_LEN: usize = 32;
 
 const TRANSCRIPT_LABEL: &[u8] = b"mydht-auth-v1 transcript\0";
 const INITIATOR_LABEL: &[u8] = b"mydht-auth-v1 initiator signature\0";

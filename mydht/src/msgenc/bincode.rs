@@ -7,7 +7,7 @@ use mydht_base::{MsgEnc, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{decode_error, encode_error};
+use super::{decode_error, decode_failure, encode_error};
 
 /// The default [`Bincode`] decode limit: 4 MiB, four times the default
 /// control frame maximum (`frame::DEFAULT_MAX_FRAME_LEN`).
@@ -107,7 +107,7 @@ impl<const LIMIT: usize> MsgEnc for Bincode<LIMIT> {
         let (m, read) = bincode::serde::decode_from_slice(bytes, Self::config())
             .map_err(|e| decode_error("bincode", e))?;
         if read != bytes.len() {
-            return Err(decode_error(
+            return Err(decode_failure(
                 "bincode",
                 format!("{} trailing bytes after the message", bytes.len() - read),
             ));

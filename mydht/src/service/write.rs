@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
 use mydht_base::{
     Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield, Transport,
@@ -39,6 +40,38 @@ const WRITE_BATCH: usize = 128 << 10;
 /// the stream takes its writes, so encoding stops only when the stream
 /// blocked; what it holds is then at most this and one frame.
 const HELD_BATCH: usize = 512 << 10;
+
+/// How long closing a connection may go on writing the session's end
+/// ([`WriteService::close`]) to a stream that keeps taking a few bytes at a
+/// time (a slow reader behind a blocking transport). A stream that takes
+/// nothing stops it sooner: at once when non-blocking, after one I/O
+/// timeout when blocking.
+const CLOSE_WAIT: Duration = Duration::from_millis(100);
+
+/// A stream that refuses writes (`WouldBlock`) once its deadline is past.
+struct Until<W> {
+    inner: W,
+    deadline: Instant,
+}
+
+impl<W: Write> Until<W> {
+    fn new(inner: W, deadline: Instant) -> Self {
+        Until { inner, deadline }
+    }
+}
+
+impl<W: Write> Write for Until<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 type Stream<C> = CompW<
     TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::WriteStream>,
@@ -166,6 +199,44 @@ impl<C: MyDHTConf> WriteService<C> {
         }
     }
 
+    /// Ends the session on the wire: what is already encoded, then the
+    /// shadow's end, its last chunk (authenticated by the session shadow),
+    /// so that the peer reads a clean end of stream, not a cut. Messages
+    /// not encoded yet are dropped. Best effort and bounded: it gives up at
+    /// the first write the stream does not take (`WouldBlock`, a blocking
+    /// transport's I/O timeout), at any error, and once `CLOSE_WAIT` (100 ms) has
+    /// passed; it does nothing once the connection failed or was closed.
+    /// `Ok(true)` when the end was written, `Ok(false)` when there was
+    /// nothing to end.
+    ///
+    /// The service calls it when it is dropped (the node closes the
+    /// connection: its slot is stopped), unless its thread unwinds a panic.
+    pub fn close(&mut self) -> Result<bool> {
+        if self.failed {
+            return Ok(false);
+        }
+        // Whatever happens now, the session is over for this side.
+        self.failed = true;
+        self.in_call = false;
+        self.queue.clear();
+        let deadline = Instant::now() + CLOSE_WAIT;
+        if self.preamble.pending() > 0 {
+            let mut raw = Until::new(self.stream.get_mut(), deadline);
+            self.preamble.write_to(&mut raw)?;
+        }
+        let frames = &mut self.frames;
+        self.stream.through(
+            |inner| Until::new(inner, deadline),
+            |stream| -> Result<()> {
+                frames.write_unflushed(stream)?;
+                stream.write_end()?;
+                stream.get_mut().flush()?;
+                Ok(())
+            },
+        )?;
+        Ok(true)
+    }
+
     /// The connection failed: later commands are dropped.
     fn fail(&mut self, e: Error) -> MainLoopCommand<C> {
         self.in_call = false;
@@ -212,6 +283,23 @@ impl<C: MyDHTConf> Service for WriteService<C> {
             WriteCommand::Flush => {}
         }
         self.pump(yld)
+    }
+}
+
+impl<C: MyDHTConf> Drop for WriteService<C> {
+    /// Writes the session's end ([`WriteService::close`]) before the stream
+    /// is dropped; not while a panic unwinds (the peer then reads a cut
+    /// stream, which is what happened).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        match self.close() {
+            Ok(_) => {}
+            Err(e) => {
+                slog::debug!(self.logger, "session end not written"; "conn" => self.conn.id, "error" => %e)
+            }
+        }
     }
 }
 

@@ -380,6 +380,49 @@ mod tests {
         }
     }
 
+    /// A session ended by its writer reads to a clean end of stream; cut
+    /// anywhere before its last chunk it is a truncation; its end moved,
+    /// flagged on another chunk or changed does not open. In both suites.
+    #[test]
+    fn only_the_writers_end_is_a_clean_end() {
+        let shadow = SessionShadow::new(ChunkMode::Variable { max_chunk: 32 });
+        for suite in [CipherSuite::ChaCha20Poly1305, CipherSuite::Aes256Gcm] {
+            let mut w = CompW::new(Vec::new(), shadow.writer(&keys(suite)).expect("writer"));
+            for i in 0..5u8 {
+                w.write_all(&[i; 40]).expect("write");
+                w.flush().expect("flush");
+            }
+            let before_end = w.get_ref().len();
+            w.write_end().expect("end");
+            let wire = w.into_inner();
+            let read = |wire: &[u8]| {
+                let reader = shadow.reader(&keys(suite)).expect("reader");
+                let mut got = Vec::new();
+                CompR::new(wire, reader).read_to_end(&mut got).map(|_| got)
+            };
+            assert_eq!(read(&wire).expect("clean end").len(), 200);
+            for cut in 0..wire.len() {
+                let err = read(&wire[..cut]).expect_err("cut");
+                assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+            }
+            // The last chunk before the end, flagged as the last.
+            let last_len = 4 + 8 + SESSION_TAG_LEN;
+            let mut forged = wire[..before_end].to_vec();
+            forged[before_end - last_len] |= 0x80;
+            let err = read(&forged).expect_err("flag");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            // The genuine end one chunk early.
+            let forged = [&wire[..before_end - last_len], &wire[before_end..]].concat();
+            let err = read(&forged).expect_err("moved");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            // The end's tag changed.
+            let mut forged = wire.clone();
+            *forged.last_mut().expect("tag") ^= 1;
+            let err = read(&forged).expect_err("tampered");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        }
+    }
+
     /// The two suites seal the same message with the same key differently,
     /// and neither opens the other's chunks.
     #[test]

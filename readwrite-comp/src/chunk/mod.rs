@@ -7,6 +7,19 @@
 //! chunk is flagged, so tampering, truncation, dropped or reordered chunks
 //! fail [`ChunkCipher::open`] and surface as `InvalidData`.
 //!
+//! # A stream's end
+//!
+//! A long-lived stream (a connection's session) can be one message, flushed
+//! as it goes (each flush seals a chunk that is not the last) and ended by
+//! [`write_end`](crate::CompW::write_end) when the writer closes: its last
+//! chunk, possibly empty, is the authenticated end. The reader returns
+//! `Ok(0)` only once that chunk has opened, so it tells a closed stream
+//! from a cut one: the inner stream ending anywhere before it is
+//! `UnexpectedEof`, and a last flag the writer did not seal (set on another
+//! chunk, or a last chunk under another key or at another index) fails to
+//! open, `InvalidData`. With [`NoCipher`] nothing is authenticated, the end
+//! included.
+//!
 //! # Wire format
 //!
 //! The chunk header is a big-endian `u32`: bit 31 is the *last* flag, bits

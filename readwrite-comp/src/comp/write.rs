@@ -90,6 +90,26 @@ impl<W: Write, E: ExtWrite> CompW<W, E> {
         &mut self.layer
     }
 
+    /// Runs `f` on this writer seen through `view(inner)`: a wrapper of the
+    /// inner stream that limits or watches what is written (a deadline, a
+    /// byte count), for the time of one operation. The message goes on where
+    /// it stands (its header is not written again), and `f`'s progress is
+    /// kept.
+    pub fn through<'a, V: Write + 'a, T>(
+        &'a mut self,
+        view: impl FnOnce(&'a mut W) -> V,
+        f: impl FnOnce(&mut CompW<V, &'a mut E>) -> T,
+    ) -> T {
+        let mut w = CompW {
+            inner: view(&mut self.inner),
+            layer: &mut self.layer,
+            in_message: self.in_message,
+        };
+        let out = f(&mut w);
+        self.in_message = w.in_message;
+        out
+    }
+
     /// Gives the inner stream back; bytes the layer still buffers are lost,
     /// so call [`write_end`](CompW::write_end) first.
     pub fn into_inner(self) -> W {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use readwrite_comp::ExtRead;
 
 use super::exit::Exit;
+use super::layout::FrameLayout;
 use super::relay::Relay;
 use super::reply_block::{PendingReplies, ReplyBlock};
-use super::report::{ErrorKeys, HopFailure, ERROR_REPORT_LEN};
+use super::report::{ErrorKeys, ERROR_REPORT_LEN};
 use super::writer::ReplyWriter;
-use super::FrameLayout;
 use crate::cell::{CellOpener, CellPeeler, CellReader, ReplyCellOpener, ReplyCellWrapper};
 use crate::crypto::{X25519Secret, REPLAY_ID_LEN};
-use crate::error::TunnelError;
+use crate::error::{HopFailure, TunnelError};
 use crate::header::{HeaderProcessor, HopKind};
 use crate::replay::ReplayCache;
 

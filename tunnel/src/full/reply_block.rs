@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::FrameLayout;
+use super::layout::FrameLayout;
 use crate::crypto::{random_bytes, KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
 use crate::header::{build_header, HeaderLayout, RouteHop};

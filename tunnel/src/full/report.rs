@@ -11,7 +11,7 @@
 use crate::crypto::{
     aead_open, aead_seal, chacha20_xor, hkdf_sha256, HopKeys, KEY_LEN, NONCE_LEN, TAG_LEN,
 };
-use crate::error::TunnelError;
+use crate::error::{HopFailure, TunnelError};
 
 /// Length of an error report frame, at every hop.
 pub const ERROR_REPORT_LEN: usize = 16 + TAG_LEN;
@@ -19,37 +19,24 @@ pub const ERROR_REPORT_LEN: usize = 16 + TAG_LEN;
 /// HKDF info: error keys are independent of the reply-cell keys.
 const ERROR_KEYS_INFO: &[u8] = b"mydht-tunnel v1 error report";
 
-/// Why a hop could not carry an onion on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HopFailure {
-    /// The hop has no connection to the next address.
-    Unreachable,
-    /// The hop could not read its header (bad MAC, wrong key, malformed).
-    BadHeader,
-    /// The hop refused a replayed reply block.
-    Replayed,
-    /// The content failed at the hop (tampered or truncated cells).
-    BadContent,
+/// The wire code of `failure` in a report (0 is never a report).
+fn failure_code(failure: HopFailure) -> u8 {
+    match failure {
+        HopFailure::Unreachable => 1,
+        HopFailure::BadHeader => 2,
+        HopFailure::Replayed => 3,
+        HopFailure::BadContent => 4,
+    }
 }
 
-impl HopFailure {
-    fn code(self) -> u8 {
-        match self {
-            HopFailure::Unreachable => 1,
-            HopFailure::BadHeader => 2,
-            HopFailure::Replayed => 3,
-            HopFailure::BadContent => 4,
-        }
-    }
-
-    fn from_code(c: u8) -> Option<Self> {
-        match c {
-            1 => Some(HopFailure::Unreachable),
-            2 => Some(HopFailure::BadHeader),
-            3 => Some(HopFailure::Replayed),
-            4 => Some(HopFailure::BadContent),
-            _ => None,
-        }
+/// The failure of wire code `c`, if it is one.
+fn failure_from_code(c: u8) -> Option<HopFailure> {
+    match c {
+        1 => Some(HopFailure::Unreachable),
+        2 => Some(HopFailure::BadHeader),
+        3 => Some(HopFailure::Replayed),
+        4 => Some(HopFailure::BadContent),
+        _ => None,
     }
 }
 
@@ -81,7 +68,7 @@ impl ErrorKeys {
         failure: HopFailure,
     ) -> Result<[u8; ERROR_REPORT_LEN], TunnelError> {
         let mut frame = [0u8; ERROR_REPORT_LEN];
-        frame[0] = failure.code();
+        frame[0] = failure_code(failure);
         let (body, tag) = frame.split_at_mut(16);
         // One report per onion per hop: the fixed nonce is never reused
         // under this key.
@@ -104,7 +91,7 @@ impl ErrorKeys {
         if !aead_open(&self.seal, &[0u8; NONCE_LEN], &[], &mut body, &tag)? {
             return Ok(None);
         }
-        Ok(HopFailure::from_code(body[0]))
+        Ok(failure_from_code(body[0]))
     }
 }
 

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 
 use readwrite_comp::ExtWrite;
 
+use super::layout::FrameLayout;
 use super::reply_block::{build_reply, PendingReply, ReplyBlock, NO_REPLY, WITH_REPLY};
 use super::report::{read_report, ErrorKeys, ERROR_REPORT_LEN};
-use super::FrameLayout;
 use crate::cell::{CellSealer, CellWriter, ReplyCellSealer, SealCell};
 use crate::crypto::KEY_LEN;
 use crate::error::TunnelError;

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use super::hop::HopReader;
+use super::layout::FrameLayout;
+use super::writer::ReplyWriter;
 use crate::config::TunnelConfig;
 use crate::crypto::X25519Secret;
 use crate::error::TunnelError;
-use crate::full::{FrameLayout, HopReader, ReplyWriter};
 use crate::header::HopKind;
 
 /// Light view for tunnels without reply: makes [`HopReader`]s, tells which
@@ -66,7 +68,7 @@ impl TunnelNoRepReadProv {
 /// Light view for tunnels with reply: everything [`TunnelNoRepReadProv`]
 /// does, plus making the exit's [`ReplyWriter`] (that needs no cache).
 /// Reply relays and replies to this node still go to
-/// [`FullTunnel::admit`](crate::full::FullTunnel::admit).
+/// [`FullTunnel::admit`](super::FullTunnel::admit).
 #[derive(Clone)]
 pub struct TunnelReadProv {
     inner: TunnelNoRepReadProv,
