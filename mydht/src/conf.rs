@@ -25,9 +25,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::{AuthMode, CipherSuite};
+use crate::command::MainLoopSender;
 use crate::identity::{Identity, PeerInfo};
-use crate::mainloop::{ClosestConnected, ConnectedRoute, MainLoopSender, PeerRoute};
 use crate::node_peer::NodePeer;
+use crate::service::peer_store::{ClosestConnected, ConnectedRoute, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,

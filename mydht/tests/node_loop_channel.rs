@@ -2,7 +2,8 @@
 //! channel, even in a configuration that says its services run on threads
 //! (a mix): it would wait for itself, forever. It gets `ChannelFull`.
 
-use mydht::mainloop::{MainLoop, MainLoopCommand};
+use mydht::command::MainLoopCommand;
+use mydht::MainLoop;
 use mydht::{MyDHTConf, NodeConstants};
 use mydht_base::{ErrorKind, Result};
 use mydht_basetest::harness::conf::loopback;

@@ -27,6 +27,7 @@ mod transcript;
 pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
 pub(crate) use crypto::EphemeralKey;
 pub use error::AuthError;
+pub(crate) use handshake::AnsweredPong;
 pub use handshake::{Authenticated, Handshake, Step};
 pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 pub use mode::AuthMode;

@@ -35,11 +35,13 @@
 mod attachment;
 mod buffered;
 mod reader;
+mod wire;
 mod writer;
 
 pub use attachment::{AttachmentReader, AttachmentWriter};
 pub use buffered::BufferedFrameReader;
 pub use reader::FrameReader;
+pub use wire::WireMessage;
 pub use writer::FrameWriter;
 
 use std::io;

@@ -1,7 +1,7 @@
 //! [`ServiceCtx`]: what a connection service gets from the main loop.
 
+use crate::command::MainLoopSender;
 use crate::conf::MyDHTConf;
-use crate::mainloop::MainLoopSender;
 
 /// What the main loop gives each connection service it spawns.
 pub struct ServiceCtx<C: MyDHTConf> {

@@ -6,10 +6,11 @@ use mydht_base::{
     Result, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner, TrySendError,
 };
 
-use super::{Reply, WireMessage, WriteCommand, WriteService};
+use super::{Reply, WriteCommand, WriteService};
+use crate::command::MainLoopSender;
 use crate::conf::{ChannelRecv, MyDHTConf};
+use crate::frame::WireMessage;
 use crate::identity::PeerId;
-use crate::mainloop::MainLoopSender;
 
 /// The clonable sender of a write service's channel.
 pub type WriteWeakSend<C> =

@@ -40,4 +40,4 @@ pub use peer_mgmt::{
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
 pub use timeout_io::TimeoutAsBlock;
-pub use write::{WireMessage, WriteCommand, WriteService};
+pub use write::{WriteCommand, WriteService};

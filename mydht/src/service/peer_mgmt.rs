@@ -10,9 +10,9 @@ use std::ops::Deref;
 
 use mydht_base::{Result, SRef, SToRef, Service, SpawnerYield};
 
+use crate::command::{ConnRef, MainLoopCommand, ToMainLoop};
 use crate::conf::{MyDHTConf, PeerVerdict};
 use crate::identity::PeerInfo;
-use crate::mainloop::{ConnRef, MainLoopCommand, ToMainLoop};
 use crate::node_peer::{info_of, NodePeer};
 
 /// The application's peer management: what [`PeerMgmtService`] runs.

@@ -5,10 +5,11 @@ use mydht_base::{
 };
 use readwrite_comp::CompR;
 
-use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock, WireMessage};
+use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock};
+use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::conf::MyDHTConf;
 use crate::frame::BufferedFrameReader;
-use crate::mainloop::{ConnRef, MainLoopCommand, MainLoopSender};
+use crate::frame::WireMessage;
 use crate::shadow::Shadow;
 
 /// What starts a read service: read until the connection ends.

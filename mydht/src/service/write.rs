@@ -9,23 +9,12 @@ use mydht_base::{
     WriteYield,
 };
 use readwrite_comp::{CompW, ExtWrite};
-use serde::{Deserialize, Serialize};
 
+use crate::command::{ConnRef, MainLoopCommand};
 use crate::conf::MyDHTConf;
-use crate::frame::FrameWriter;
-use crate::mainloop::{ConnRef, MainLoopCommand};
-use crate::service::peer_store::PeerStoreProtoMsg;
+use crate::frame::{FrameWriter, WireMessage};
 use crate::service::{ServiceCtx, TimeoutAsBlock};
 use crate::shadow::Shadow;
-
-/// What goes in a frame once a connection is authenticated.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum WireMessage<M> {
-    /// An application message, for the receiver's local service.
-    App(M),
-    /// A message between peer stores.
-    PeerStore(Box<PeerStoreProtoMsg>),
-}
 
 /// A command for a write service.
 pub enum WriteCommand<C: MyDHTConf> {

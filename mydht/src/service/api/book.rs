@@ -7,9 +7,9 @@ use std::time::Instant;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield};
 
 use super::ReplySlot;
+use crate::command::NodeStats;
 use crate::conf::MyDHTConf;
 use crate::identity::PeerInfo;
-use crate::mainloop::NodeStats;
 use crate::service::QueryId;
 
 /// One reply of a query.

@@ -11,9 +11,11 @@
 //!
 //! [`PeerId`]: crate::identity::PeerId
 
+mod connected;
 mod route;
 mod wire;
 
+pub use connected::{ClosestConnected, ConnectedRoute, PeerRoute};
 pub use route::ClosestPeers;
 
 use crate::identity::PeerId;

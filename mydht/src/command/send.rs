@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use mydht_base::{Error, SRef, SToRef};
 
-use super::blocking::Opened;
-use super::command::{ApiAction, ConnRef, MainLoopCommand};
+use super::{ApiAction, ConnRef, DialId, MainLoopCommand, Opened};
 use crate::conf::{MyDHTConf, PeerRefSend, PeerVerdict};
+use crate::frame::WireMessage;
 use crate::service::peer_store::PeerStoreReply;
-use crate::service::{ApiResult, QueryId, ReplySend, ReplySlot, WireMessage};
+use crate::service::{ApiResult, QueryId, ReplySend, ReplySlot};
 
 /// [`MainLoopCommand`], sendable: what the main loop's channel carries.
 /// Only [`Reply`](MainLoopCommand::Reply) and
@@ -51,8 +51,8 @@ pub enum MainLoopCommandSend<C: MyDHTConf> {
     Opened(Box<Opened<C>>),
     /// [`MainLoopCommand::ConnectFailed`].
     ConnectFailed {
-        /// The connect query, if an api query asked for it.
-        qid: Option<QueryId>,
+        /// The dial it carried out.
+        dial: DialId,
         /// Why.
         error: Error,
     },
@@ -83,7 +83,7 @@ impl<C: MyDHTConf> SRef for MainLoopCommand<C> {
             M::PeerStore(r) => S::PeerStore(r),
             M::Verdict { conn, verdict } => S::Verdict { conn, verdict },
             M::Opened(o) => S::Opened(o),
-            M::ConnectFailed { qid, error } => S::ConnectFailed { qid, error },
+            M::ConnectFailed { dial, error } => S::ConnectFailed { dial, error },
             M::Stop => S::Stop,
         }
     }
@@ -111,7 +111,7 @@ impl<C: MyDHTConf> SToRef<MainLoopCommand<C>> for MainLoopCommandSend<C> {
             S::PeerStore(r) => M::PeerStore(r),
             S::Verdict { conn, verdict } => M::Verdict { conn, verdict },
             S::Opened(o) => M::Opened(o),
-            S::ConnectFailed { qid, error } => M::ConnectFailed { qid, error },
+            S::ConnectFailed { dial, error } => M::ConnectFailed { dial, error },
             S::Stop => M::Stop,
         }
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use mydht_base::{Peer, Route};
 
+use super::route::distance;
 use crate::identity::{PeerId, PeerInfo};
 
 /// Chooses the peers a peer store query is sent to, among the peers
@@ -51,14 +52,6 @@ impl PeerRoute for ClosestConnected {
         found.truncate(nb);
         found
     }
-}
-
-fn distance(a: &PeerId, b: &PeerId) -> [u8; 32] {
-    let mut d = [0; 32];
-    for (i, x) in d.iter_mut().enumerate() {
-        *x = a.as_bytes()[i] ^ b.as_bytes()[i];
-    }
-    d
 }
 
 /// The configuration's [`PeerRoute`], shared by the main loop (which tells

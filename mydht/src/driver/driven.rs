@@ -48,7 +48,7 @@ pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHan
         None,
         shared_thread.clone(),
     );
-    let events = Events::with_capacity(main_loop.constants.events_capacity);
+    let events = Events::with_capacity(main_loop.core_constants().events_capacity);
     Ok((
         MainLoopDriver {
             main_loop: Some(main_loop),
@@ -75,7 +75,7 @@ impl<C: MyDHTConf> MainLoopDriver<C> {
             *self.shared_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
         }
         main_loop.turn(&mut self.events, Some(max_wait));
-        if main_loop.running {
+        if main_loop.is_running() {
             return Ok(true);
         }
         match self.main_loop.take() {

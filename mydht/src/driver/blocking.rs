@@ -13,23 +13,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Transport};
+use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Peer, Result, Transport};
 
-use super::connection::{Handshaking, AUTH_MAX_FRAME};
-use super::{MainLoopCommand, MainLoopSender};
-use crate::auth::{AuthMessage, Authenticated, ChallengeCache, EphemeralKey, Handshake};
+use super::conn::{HandshakeIo, HandshakeRead};
+use crate::auth::{AuthMessage, Authenticated, ChallengeCache, EphemeralKey, Handshake, Step};
+use crate::command::{DialId, MainLoopCommand, MainLoopSender, Opened};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
-use crate::frame::{FrameReader, FrameWriter};
+use crate::frame::FrameWriter;
 use crate::identity::LocalPeer;
-use crate::service::QueryId;
-
-/// A connection authenticated by a listener or connector thread.
-pub struct Opened<C: MyDHTConf> {
-    pub(crate) conn: Handshaking<C>,
-    pub(crate) auth: Authenticated,
-    pub(crate) dialed: Option<Address<C>>,
-    pub(crate) qid: Option<QueryId>,
-}
 
 /// What the threads need to authenticate.
 pub(crate) struct AuthCtx<C: MyDHTConf> {
@@ -54,26 +45,44 @@ impl<C: MyDHTConf> Clone for AuthCtx<C> {
     }
 }
 
-/// Runs a handshake on blocking streams to its end.
+/// Runs a handshake on blocking streams to its end (the decisions are
+/// the [`Handshake`]'s).
 fn authenticate<C: MyDHTConf>(
-    mut conn: Handshaking<C>,
+    io: &mut HandshakeIo<C>,
+    handshake: &mut Handshake,
     enc: &C::MsgEnc,
     challenges: &mut ChallengeCache,
-) -> Result<(Handshaking<C>, Authenticated)> {
-    // A blocking stream still answers `WouldBlock` at its I/O timeout:
-    // retry until the handshake's own deadline.
+) -> Result<Authenticated> {
     loop {
-        if let Some(auth) = conn.drive(enc, challenges, Instant::now(), |_| Ok(()))? {
-            return Ok((conn, auth));
-        }
-        if Instant::now() >= conn.handshake.deadline() {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                ErrorLevel::ShutDown,
-                "authentication timed out",
-            ));
+        // A blocking stream still answers `WouldBlock` at its I/O timeout:
+        // retry until the handshake's own deadline.
+        let frame = match io.read_frame()? {
+            HandshakeRead::Frame(frame) => frame,
+            HandshakeRead::Blocked if Instant::now() >= handshake.deadline() => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    ErrorLevel::ShutDown,
+                    "authentication timed out",
+                ))
+            }
+            HandshakeRead::Blocked => continue,
+        };
+        let msg: AuthMessage = enc.decode(&frame)?;
+        match handshake.handle(&msg, challenges, Instant::now())? {
+            Step::Send(reply) => send(io, enc, &reply)?,
+            Step::SendAndFinish(reply, auth) => {
+                send(io, enc, &reply)?;
+                return Ok(auth);
+            }
+            Step::Finish(auth) => return Ok(auth),
         }
     }
+}
+
+fn send<C: MyDHTConf>(io: &mut HandshakeIo<C>, enc: &C::MsgEnc, msg: &AuthMessage) -> Result<()> {
+    let mut frame = Vec::new();
+    enc.encode(msg, &mut frame)?;
+    io.send(&frame)
 }
 
 /// The listener thread and how to stop it.
@@ -136,28 +145,18 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
         let Some(write) = acc.write else {
             continue;
         };
-        let conn = Handshaking {
-            handshake: Handshake::respond_with(
-                ctx.me.clone(),
-                ctx.constants.auth_timeout,
-                Instant::now(),
-                None,
-                (ctx.constants.auth_mode, ctx.constants.cipher_suite),
-            ),
-            read: acc.read,
-            write,
-            reader: FrameReader::new(AUTH_MAX_FRAME),
-            writer: FrameWriter::new(ctx.constants.max_frame),
-            connecting: false,
-        };
-        match authenticate::<C>(conn, &ctx.enc, &mut challenges) {
-            Ok((conn, auth)) => {
-                let opened = Opened {
-                    conn,
-                    auth,
-                    dialed: None,
-                    qid: None,
-                };
+        let mut handshake = Handshake::respond_with(
+            ctx.me.clone(),
+            ctx.constants.auth_timeout,
+            Instant::now(),
+            None,
+            (ctx.constants.auth_mode, ctx.constants.cipher_suite),
+        );
+        let writer = FrameWriter::new(ctx.constants.max_frame);
+        let mut io = HandshakeIo::<C>::new(acc.read, write, writer, false);
+        match authenticate::<C>(&mut io, &mut handshake, &ctx.enc, &mut challenges) {
+            Ok(auth) => {
+                let opened = opened(io, auth, None);
                 if ctx
                     .sender
                     .send_cmd(MainLoopCommand::Opened(Box::new(opened)))
@@ -171,25 +170,35 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
     }
 }
 
-/// Connects to `address` and authenticates on a thread of its own.
+fn opened<C: MyDHTConf>(
+    io: HandshakeIo<C>,
+    auth: Authenticated,
+    dial: Option<DialId>,
+) -> Opened<C> {
+    Opened {
+        read: io.read,
+        write: io.write,
+        preamble: io.writer,
+        auth,
+        dial,
+    }
+}
+
+/// Connects to `address` and authenticates on a thread of its own; the
+/// loop hears of it as `dial`.
 pub(crate) fn spawn_connector<C: MyDHTConf>(
     mut ctx: AuthCtx<C>,
     address: Address<C>,
-    qid: Option<QueryId>,
+    dial: DialId,
 ) -> Result<JoinHandle<()>> {
     Ok(std::thread::Builder::new()
         .name("mydht-connector".into())
         .spawn(move || {
             let cmd = match connect::<C>(&ctx, address.clone()) {
-                Ok((conn, auth)) => MainLoopCommand::Opened(Box::new(Opened {
-                    conn,
-                    auth,
-                    dialed: Some(address),
-                    qid,
-                })),
+                Ok((io, auth)) => MainLoopCommand::Opened(Box::new(opened(io, auth, Some(dial)))),
                 Err(error) => {
                     slog::debug!(ctx.logger, "connect failed"; "address" => %address, "error" => %error);
-                    MainLoopCommand::ConnectFailed { qid, error }
+                    MainLoopCommand::ConnectFailed { dial, error }
                 }
             };
             // A stopped loop has nobody left to tell.
@@ -200,7 +209,7 @@ pub(crate) fn spawn_connector<C: MyDHTConf>(
 fn connect<C: MyDHTConf>(
     ctx: &AuthCtx<C>,
     address: Address<C>,
-) -> Result<(Handshaking<C>, Authenticated)> {
+) -> Result<(HandshakeIo<C>, Authenticated)> {
     let c = ctx.transport.connect_with(&address)?;
     let read = c.read.ok_or_else(|| {
         Error::new(
@@ -209,7 +218,7 @@ fn connect<C: MyDHTConf>(
             "transport gave no read half",
         )
     })?;
-    let (handshake, ping) = Handshake::initiate_with(
+    let (mut handshake, ping) = Handshake::initiate_with(
         ctx.me.clone(),
         None,
         ctx.constants.auth_timeout,
@@ -217,19 +226,12 @@ fn connect<C: MyDHTConf>(
         EphemeralKey::generate()?,
         (ctx.constants.auth_mode, ctx.constants.cipher_suite),
     )?;
-    let mut writer = FrameWriter::new(ctx.constants.max_frame);
-    writer.push_msg(&ctx.enc, &AuthMessage::Ping(ping))?;
-    let conn = Handshaking {
-        handshake,
-        read,
-        write: c.write,
-        reader: FrameReader::new(AUTH_MAX_FRAME),
-        writer,
-        connecting: false,
-    };
+    let writer = FrameWriter::new(ctx.constants.max_frame);
+    let mut io = HandshakeIo::<C>::new(read, c.write, writer, false);
+    send(&mut io, &ctx.enc, &AuthMessage::Ping(ping))?;
     // An initiator never checks replays; the cache is only for the call.
     let mut unused = ChallengeCache::new(1, ctx.constants.auth_timeout);
-    let (conn, auth) = authenticate::<C>(conn, &ctx.enc, &mut unused)?;
+    let auth = authenticate::<C>(&mut io, &mut handshake, &ctx.enc, &mut unused)?;
     if auth.peer.get_id() == ctx.me.info().get_id() {
         return Err(Error::new(
             ErrorKind::Auth,
@@ -237,5 +239,5 @@ fn connect<C: MyDHTConf>(
             "connected to itself",
         ));
     }
-    Ok((conn, auth))
+    Ok((io, auth))
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
-use super::{ApiAction, MainLoop, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
+use super::MainLoop;
+use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::{ApiResult, ReplyFuture, ReplySlot};

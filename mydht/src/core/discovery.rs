@@ -1,0 +1,87 @@
+//! Discovery: while fewer peers than the pool size are connected, the core
+//! asks the peer store for peers near a random id (a random sample of the
+//! peers the connected peers know) and dials what comes back.
+
+use std::time::Instant;
+
+use mydht_base::Peer;
+
+use super::routing::DISCOVERY_QUERY;
+use super::NodeCore;
+use crate::conf::{Address, MyDHTConf};
+use crate::identity::{PeerId, PeerInfo};
+use crate::service::kvstore::{QueryConf, QueryMode};
+use crate::service::peer_store::PeerStoreCommand;
+
+/// Most peers one discovery find asks for.
+const MAX_DISCOVERED: u8 = 64;
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// Asks the peer store for peers near a random id, when below the pool
+    /// size and connected to someone who can answer.
+    pub(super) fn discover(&mut self) {
+        let wanted = self.constants.pool_size;
+        if wanted == 0 || self.peers.len() >= wanted || self.peers.is_empty() {
+            return;
+        }
+        let conf = QueryConf {
+            mode: QueryMode::AProxy,
+            // The connected peers answer from their stores.
+            hops: 1,
+            forward: 2,
+            // Ask for many: the first ones may all be connected already.
+            nb_result: MAX_DISCOVERED,
+            timeout: self.constants.refresh,
+        };
+        let near = self.random_id();
+        self.tell_peer_store(PeerStoreCommand::FindNear(DISCOVERY_QUERY, near, conf));
+    }
+
+    /// Dials the peers a discovery find returned, while below the pool
+    /// size.
+    pub(super) fn on_discovered(&mut self, found: Vec<PeerInfo>, _now: Instant) {
+        self.stats.discovery_finds += 1;
+        for peer in found {
+            if self.reached() >= self.constants.pool_size {
+                return;
+            }
+            if self.is_me(peer.get_id()) || self.peers.contains_key(peer.get_id()) {
+                continue;
+            }
+            let Ok(address) = peer.get_address().parse::<Address<C>>() else {
+                continue;
+            };
+            if self.dialled.contains_key(&address)
+                || self.dials.values().any(|d| d.address == address)
+            {
+                continue; // opening already
+            }
+            match self.dial_address(address) {
+                Ok(_) => self.stats.discovery_dials += 1,
+                Err(e) => {
+                    slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e)
+                }
+            }
+        }
+    }
+
+    /// Peers connected, plus connections still authenticating and dials.
+    fn reached(&self) -> usize {
+        let opening = self.conns.values().filter(|c| !c.is_open()).count();
+        self.peers.len() + opening + self.dials.len()
+    }
+
+    /// A random peer id (splitmix64 over the core's seed): the same seed
+    /// gives the same ids.
+    fn random_id(&mut self) -> PeerId {
+        let mut id = [0u8; 32];
+        for chunk in id.chunks_mut(8) {
+            self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.rng;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        PeerId::from(id)
+    }
+}

@@ -1,0 +1,152 @@
+//! A connection's handshake in the core: each frame the driver read is
+//! decoded and given to the connection's [`Handshake`]; what it answers
+//! goes out as a frame for the driver to write.
+
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc};
+
+use super::conn::Phase;
+use super::{Action, NodeCore};
+use crate::auth::{AuthMessage, Authenticated, SessionKeys, Step};
+use crate::conf::MyDHTConf;
+
+/// Handshakes at most that hold session shadows built before their peer
+/// is accepted: a responder builds them before the initiator is
+/// authenticated, and each holds the shadow's chunk buffers (a 64 KiB
+/// chunk each way with the default session shadow). Past it, shadows are
+/// built when the services start.
+const EARLY_SHADOWS: usize = 16;
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// A whole handshake frame (its body) read on connection `key`.
+    pub fn handshake_frame(&mut self, key: usize, frame: &[u8], now: Instant) {
+        match self.step_handshake(key, frame, now) {
+            Ok(Some(auth)) => self.on_authenticated(key, auth, now),
+            Ok(None) => {}
+            Err(e) => self.drop_conn(key, Some(e)),
+        }
+    }
+
+    fn step_handshake(
+        &mut self,
+        key: usize,
+        frame: &[u8],
+        now: Instant,
+    ) -> Result<Option<Authenticated>, Error> {
+        let msg: AuthMessage = self.enc.decode(frame)?;
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return Ok(None);
+        };
+        let Phase::Handshaking(hs) = &mut conn.phase else {
+            return Err(Error::new(
+                ErrorKind::Auth,
+                ErrorLevel::ShutDown,
+                "handshake message out of turn",
+            ));
+        };
+        if let AuthMessage::Pong(pong) = msg {
+            // The final pong is signed and sent before the responder's
+            // signature is checked (deferred work): both sides check at
+            // once (see `auth`).
+            let (fin, answered) = hs.answer_pong(&pong, now)?;
+            conn.phase = Phase::Answered(Box::new(answered));
+            if let Some(fin) = fin {
+                self.send_frame(key, &AuthMessage::PongFinal(fin));
+            }
+            self.defer(key, now);
+            return Ok(None);
+        }
+        match hs.handle(&msg, &mut self.challenges, now)? {
+            Step::Send(reply) => {
+                // The keys are derived once the reply is out (deferred
+                // work), while the peer checks it.
+                self.send_frame(key, &reply);
+                self.defer(key, now);
+                Ok(None)
+            }
+            Step::SendAndFinish(reply, auth) => {
+                self.send_frame(key, &reply);
+                Ok(Some(auth))
+            }
+            Step::Finish(auth) => Ok(Some(auth)),
+        }
+    }
+
+    /// Work left on connection `key` until its frame is out: the driver
+    /// asks for it when it has carried out every action
+    /// ([`poll_action`](Self::poll_action)).
+    fn defer(&mut self, key: usize, now: Instant) {
+        if let Some(conn) = self.conns.get(&key) {
+            self.deferred.push_back((key, conn.id, now));
+        }
+    }
+
+    /// Does one connection's deferred work: derives a responder's keys
+    /// (its shadows are then built early), or checks the responder's
+    /// signature on the initiator's side.
+    pub(super) fn run_deferred(&mut self, key: usize, id: u64, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&key).filter(|c| c.id == id) else {
+            return;
+        };
+        let phase = std::mem::replace(&mut conn.phase, Phase::Closing);
+        match phase {
+            Phase::Answered(answered) => match answered.finish() {
+                Ok(auth) => {
+                    self.prepare_shadows(key, &auth.keys);
+                    self.on_authenticated(key, auth, now);
+                }
+                Err(e) => self.drop_conn(key, Some(e.into())),
+            },
+            Phase::Handshaking(mut hs) => {
+                let keys = hs.derive_keys().map(|k| k.cloned());
+                conn.phase = Phase::Handshaking(hs);
+                match keys {
+                    Ok(Some(keys)) => self.prepare_shadows(key, &keys),
+                    Ok(None) => {}
+                    Err(e) => self.drop_conn(key, Some(e.into())),
+                }
+            }
+            other => conn.phase = other,
+        }
+    }
+
+    /// Encodes a handshake message for the driver to write on `key`.
+    pub(super) fn send_frame(&mut self, key: usize, msg: &AuthMessage) {
+        let mut frame = Vec::new();
+        match self.enc.encode(msg, &mut frame) {
+            Ok(()) => self
+                .actions
+                .push_back(Action::SendFrame { conn: key, frame }),
+            Err(e) => self.drop_conn(key, Some(e)),
+        }
+    }
+
+    /// The session keys are known: the driver builds the shadows now, while
+    /// fewer than [`EARLY_SHADOWS`] handshakes hold some.
+    fn prepare_shadows(&mut self, key: usize, keys: &SessionKeys) {
+        if self.early_shadows >= EARLY_SHADOWS {
+            return;
+        }
+        if let Some(conn) = self.conns.get_mut(&key) {
+            if !conn.early_shadows {
+                conn.early_shadows = true;
+                self.early_shadows += 1;
+                self.actions.push_back(Action::PrepareShadows {
+                    conn: key,
+                    keys: Box::new(keys.clone()),
+                });
+            }
+        }
+    }
+
+    /// The shadows of `key` were used (its services started) or dropped.
+    pub(super) fn shadows_used(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(&key) {
+            if conn.early_shadows {
+                conn.early_shadows = false;
+                self.early_shadows -= 1;
+            }
+        }
+    }
+}

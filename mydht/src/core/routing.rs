@@ -1,0 +1,149 @@
+//! Where messages go: a service's reply to the api, the global service or
+//! a peer; a peer's message to the peer store; the peer store's messages
+//! to peers, dialling a peer that is not connected.
+
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
+
+use super::conn::{Phase, Target};
+use super::{info_of, Action, NodeCore, NO_QUERY};
+use crate::conf::{Address, MyDHTConf};
+use crate::frame::WireMessage;
+use crate::identity::{PeerId, PeerInfo};
+use crate::service::kvstore::KVStoreReply;
+use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply};
+use crate::service::{ApiCommand, ApiResult, GlobalCommand, Reply};
+
+/// The api query id of discovery finds: the api service numbers its
+/// queries from 1 up, it never reaches this one.
+pub(super) const DISCOVERY_QUERY: u64 = u64::MAX;
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// Carries out a local or global service's reply.
+    pub(super) fn route_reply(&mut self, reply: Reply<C>) {
+        match reply {
+            Reply::None => {}
+            Reply::Api(qid, r) => self.tell_api(ApiCommand::Reply(qid, ApiResult::App(r))),
+            Reply::Global(from, msg) => self.tell_global(GlobalCommand::Distant(from, msg)),
+            Reply::Many(replies) => replies.into_iter().for_each(|r| self.route_reply(r)),
+            Reply::Send(to, msg) => self.send_to(&to, WireMessage::App(msg)),
+        }
+    }
+
+    /// Sends to a connected peer.
+    fn send_to(&mut self, to: &PeerId, msg: WireMessage<C::ProtoMsg>) {
+        match self.peers.get(to).map(|p| p.conn) {
+            Some(key) => self.queue_msg(key, msg),
+            None => {
+                slog::warn!(self.logger, "message for a peer that is not connected dropped"; "peer" => %to)
+            }
+        }
+    }
+
+    /// Sends to `peer`, dialling the address it announced when it is not
+    /// connected.
+    fn send_to_peer(&mut self, peer: &PeerInfo, msg: WireMessage<C::ProtoMsg>) {
+        if self.peers.contains_key(peer.get_id()) {
+            return self.send_to(peer.get_id(), msg);
+        }
+        let Ok(address) = peer.get_address().parse::<Address<C>>() else {
+            slog::warn!(self.logger, "peer address does not parse"; "peer" => %peer.get_id());
+            return;
+        };
+        match self.dial_address(address) {
+            Ok(Target::Conn(key)) => self.queue_msg(key, msg),
+            Ok(Target::Dial(dial)) => {
+                let limit = self.constants.pending_per_peer;
+                match self.dials.get_mut(&dial) {
+                    Some(d) if d.pending.len() < limit => d.pending.push_back(msg),
+                    _ => {
+                        slog::warn!(self.logger, "message dropped: too many wait for a dial"; "peer" => %peer.get_id())
+                    }
+                }
+            }
+            Err(e) => {
+                slog::warn!(self.logger, "cannot reach peer"; "peer" => %peer.get_id(), "error" => %e)
+            }
+        }
+    }
+
+    /// A node-level message from a peer.
+    pub(super) fn on_wire(&mut self, from: C::PeerRef, msg: WireMessage<C::ProtoMsg>) {
+        match msg {
+            // The peer store keeps its own copies (its route is shared
+            // with the core across threads).
+            WireMessage::PeerStore(m) => {
+                let from = info_of::<C>(&from).clone();
+                self.tell_peer_store(PeerStoreCommand::Received(from, *m));
+            }
+            // Read services give application messages to local services.
+            WireMessage::App(_) => {}
+        }
+    }
+
+    /// What the peer store asks.
+    pub(super) fn on_peer_store(&mut self, reply: PeerStoreReply, now: Instant) {
+        match reply {
+            KVStoreReply::Forward(peers, msg) => {
+                for p in &peers {
+                    self.send_to_peer(p, WireMessage::PeerStore(Box::new(msg.clone())));
+                }
+            }
+            KVStoreReply::Reply(p, msg) => {
+                self.send_to_peer(&p, WireMessage::PeerStore(Box::new(msg)))
+            }
+            KVStoreReply::FoundApi(qid, found)
+            | KVStoreReply::Expired {
+                api: qid, found, ..
+            } => {
+                if qid == DISCOVERY_QUERY {
+                    self.on_discovered(found, now);
+                } else if qid != NO_QUERY {
+                    let peer = found.into_iter().next();
+                    self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(peer)));
+                }
+            }
+            KVStoreReply::Done(..) => {}
+            KVStoreReply::Failed(qid, e) => {
+                slog::warn!(self.logger, "peer store refused a peer"; "error" => %e);
+                self.fail_query(qid, e);
+            }
+        }
+    }
+}
+
+/// Queues `msg` on connection `key`: in its outbox once open (one batch per
+/// turn, or at once past `pending_per_peer`), in its pending queue until
+/// then (bounded: past it the message is dropped and logged).
+pub(super) fn queue<C: MyDHTConf>(
+    core: &mut NodeCore<C>,
+    key: usize,
+    msg: WireMessage<C::ProtoMsg>,
+) {
+    let limit = core.constants.pending_per_peer;
+    let Some(conn) = core.conns.get_mut(&key) else {
+        return;
+    };
+    match &mut conn.phase {
+        Phase::Open { outbox, .. } => {
+            if outbox.is_empty() {
+                core.outboxes.push(key);
+            }
+            outbox.push(msg);
+            if outbox.len() >= limit {
+                let msgs = std::mem::take(outbox);
+                core.actions.push_back(Action::Write { conn: key, msgs });
+            }
+        }
+        _ if conn.pending.len() < limit => conn.pending.push_back(msg),
+        _ => {
+            let e = Error::new(
+                ErrorKind::ChannelFull,
+                ErrorLevel::Ignore,
+                "too many messages waiting for authentication",
+            );
+            slog::warn!(core.logger, "message dropped"; "conn" => key, "error" => %e);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Peer management seen from the core: an authenticated connection waits
+//! for its verdict (rejected at `verdict_timeout`); the verdict admits the
+//! peer (its services open), ranks it against the connected peers when the
+//! node is full, or closes the connection. A manager whose verdict does not
+//! depend on the peer (`PeerManager::fixed_verdict`, e.g. `AcceptAll`) is
+//! not asked: its verdict applies at once, a round trip less per connect.
+
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
+
+use super::conn::Phase;
+use super::{info_of, Action, NodeCore, PeerEntry, NO_QUERY};
+use crate::auth::Authenticated;
+use crate::command::ConnRef;
+use crate::conf::{MyDHTConf, PeerVerdict};
+use crate::service::peer_store::PeerStoreCommand;
+use crate::service::{ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus};
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// A connection is authenticated: it awaits peer management's verdict.
+    pub(super) fn on_authenticated(&mut self, key: usize, auth: Authenticated, now: Instant) {
+        if self.is_me(auth.peer.get_id()) {
+            let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "connected to itself");
+            return self.drop_conn(key, Some(e));
+        }
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let peer = <C::PeerRef as Ref<C::Peer>>::new(C::Peer::from(auth.peer));
+        conn.phase = Phase::Awaiting {
+            keys: Box::new(auth.keys),
+            peer: peer.clone(),
+        };
+        conn.deadline = now + self.constants.verdict_timeout;
+        let cref = ConnRef { key, id: conn.id };
+        match self.fixed_verdict {
+            Some(verdict) => self.on_verdict(cref, verdict),
+            None => self
+                .actions
+                .push_back(Action::PeerMgmt(PeerMgmtCommand::Accept {
+                    conn: cref,
+                    peer,
+                })),
+        }
+    }
+
+    /// Applies a verdict to the connection awaiting it (gone, timed out or
+    /// another connection under the same key: nothing to do).
+    pub(super) fn on_verdict(&mut self, cref: ConnRef, verdict: PeerVerdict) {
+        let peer = match self.conns.get(&cref.key) {
+            Some(c) if c.id == cref.id => match &c.phase {
+                Phase::Awaiting { peer, .. } => peer.clone(),
+                _ => return,
+            },
+            _ => return,
+        };
+        let priority = match verdict {
+            PeerVerdict::Accept => 0,
+            PeerVerdict::Priority(p) => p,
+            PeerVerdict::Reject => {
+                slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
+                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "peer rejected");
+                return self.drop_conn(cref.key, Some(e));
+            }
+        };
+        self.admit(cref, peer, priority);
+    }
+
+    /// With `max_peers` peers connected, evicts the lowest-priority one if
+    /// `peer` ranks higher; false when there is no room for `peer`.
+    fn make_room(&mut self, peer: &C::PeerRef, priority: u8) -> bool {
+        if self.peers.contains_key(peer.get_id()) || self.peers.len() < self.constants.max_peers {
+            return true;
+        }
+        let lowest = self
+            .peers
+            .values()
+            .min_by_key(|p| p.priority)
+            .map(|p| (p.conn, p.priority, *p.peer.get_id()));
+        match lowest {
+            Some((conn, lowest, id)) if lowest < priority => {
+                slog::info!(self.logger, "peer evicted for a higher priority one"; "peer" => %id);
+                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "evicted");
+                self.drop_conn(conn, Some(e));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Opens an accepted connection and makes its peer online.
+    fn admit(&mut self, cref: ConnRef, peer: C::PeerRef, priority: u8) {
+        let key = cref.key;
+        // Already connected: both nodes dialled each other at once.
+        let old = self
+            .peers
+            .get(peer.get_id())
+            .map(|p| p.conn)
+            .filter(|&k| k != key);
+        if let Some(old) = old {
+            if !self.keeps_new(key, old, &peer) {
+                return self.lose(cref, old, peer);
+            }
+        }
+        if !self.make_room(&peer, priority) {
+            let e = Error::new(
+                ErrorKind::Auth,
+                ErrorLevel::ShutDown,
+                "no room for the peer",
+            );
+            return self.drop_conn(key, Some(e));
+        }
+        self.open(cref);
+        slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
+        self.peers.insert(
+            *peer.get_id(),
+            PeerEntry {
+                peer: peer.clone(),
+                conn: key,
+                priority,
+            },
+        );
+        let waiters = match self.conns.get_mut(&key) {
+            Some(conn) => std::mem::take(&mut conn.waiters),
+            None => Vec::new(),
+        };
+        for qid in waiters {
+            let info = info_of::<C>(&peer).clone();
+            self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
+        }
+        if let Some(old) = old {
+            // Online already: only the connection changes.
+            return self.supersede(old, key);
+        }
+        self.check_watchers();
+        let info = info_of::<C>(&peer).clone();
+        self.route.add(&info);
+        self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, info));
+        self.actions
+            .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOnline(peer.clone())));
+        self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
+    }
+
+    /// The connection awaiting its verdict opens: the driver starts its
+    /// services with what waited for it.
+    pub(super) fn open(&mut self, cref: ConnRef) {
+        let Some(conn) = self.conns.get_mut(&cref.key) else {
+            return;
+        };
+        let Phase::Awaiting { keys, peer } = std::mem::replace(&mut conn.phase, Phase::Closing)
+        else {
+            return;
+        };
+        let pending = conn.pending.drain(..).collect();
+        conn.phase = Phase::Open {
+            peer: peer.clone(),
+            outbox: Vec::new(),
+        };
+        self.shadows_used(cref.key);
+        self.actions.push_back(Action::Open {
+            conn: cref,
+            peer,
+            keys,
+            pending,
+        });
+    }
+}

@@ -1,0 +1,274 @@
+//! How the mio driver carries out the core's actions. What it learns doing
+//! them (a dial failed, a service refused a command) goes back to the core
+//! as an event; the loop in [`MainLoop::execute`] takes the actions that
+//! causes too.
+
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, NoChannel, Peer, Result, Transport};
+use readwrite_comp::{CompR, CompW};
+
+use super::conn::{ConnIo, HandshakeIo, OpenIo, Shadows};
+use super::services::{Delivery, Services};
+use super::{blocking, MainLoop};
+use crate::auth::SessionKeys;
+use crate::command::{ConnRef, DialId};
+use crate::conf::{Address, MyDHTConf};
+use crate::core::{Action, ServiceKind};
+use crate::frame::{FrameWriter, WireMessage};
+use crate::service::{
+    LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot, TimeoutAsBlock, WriteCommand,
+    WriteService,
+};
+
+impl<C: MyDHTConf> MainLoop<C> {
+    /// Carries out every action the core has.
+    pub(super) fn execute(&mut self) {
+        while let Some(action) = self.core.poll_action() {
+            self.carry_out(action);
+        }
+    }
+
+    fn carry_out(&mut self, action: Action<C>) {
+        match action {
+            Action::Dial { dial, address } => self.dial(dial, address),
+            Action::SendFrame { conn, frame } => {
+                if let Some(ConnIo::Handshaking(io)) = self.conns.get_mut(conn) {
+                    if let Err(e) = io.send(&frame) {
+                        self.core.conn_failed(conn, Some(e));
+                    }
+                }
+            }
+            Action::PrepareShadows { conn, keys } => {
+                if let Some(ConnIo::Handshaking(io)) = self.conns.get_mut(conn) {
+                    match Shadows::new(&self.shadow, &keys) {
+                        Ok(s) => io.shadows = Some(s),
+                        Err(e) => self.core.conn_failed(conn, Some(e)),
+                    }
+                }
+            }
+            Action::Open {
+                conn,
+                peer,
+                keys,
+                pending,
+            } => {
+                if let Err(e) = self.open(conn, peer, &keys, pending) {
+                    self.core.conn_failed(conn.key, Some(e));
+                }
+            }
+            Action::Write { conn, msgs } => self.write(conn, msgs),
+            Action::Close { conn, error } => self.close(conn, error),
+            Action::Api(cmd) => {
+                let s = &mut self.services.api;
+                let sent = s.send(cmd);
+                let out = Services::<C>::outcome(sent, s.take_error(), s.is_gone());
+                self.report(ServiceKind::Api, out);
+            }
+            Action::Global(cmd) => {
+                let s = &mut self.services.global;
+                let sent = s.send(cmd);
+                let out = Services::<C>::outcome(sent, s.take_error(), s.is_gone());
+                self.report(ServiceKind::Global, out);
+            }
+            Action::PeerStore(cmd) => {
+                let s = &mut self.services.peer_store;
+                let sent = s.send(*cmd);
+                let out = Services::<C>::outcome(sent, s.take_error(), s.is_gone());
+                self.report(ServiceKind::PeerStore, out);
+            }
+            Action::PeerMgmt(cmd) => {
+                let s = &mut self.services.peer_mgmt;
+                let sent = s.send(cmd);
+                let out = Services::<C>::outcome(sent, s.take_error(), s.is_gone());
+                self.report(ServiceKind::PeerMgmt, out);
+            }
+            Action::CheckGlobal => {
+                let s = &mut self.services.global;
+                let checked = s.check();
+                let out = Services::<C>::outcome(checked, s.take_error(), s.is_gone());
+                self.report(ServiceKind::Global, out);
+            }
+            Action::Restart(kind) => match self.services.restart(&mut self.conf, kind) {
+                Ok(()) => {
+                    slog::warn!(self.logger, "service restarted"; "service" => ?kind);
+                    if kind == ServiceKind::PeerMgmt {
+                        self.core.set_fixed_verdict(self.services.fixed_verdict());
+                    }
+                }
+                Err(e) => self.core.restart_failed(kind, e),
+            },
+            Action::Stop => self.stopped = true,
+        }
+    }
+
+    fn report(&mut self, kind: ServiceKind, delivery: Delivery) {
+        if let Some((error, lost)) = delivery {
+            self.core.service_failed(kind, error, lost);
+        }
+    }
+
+    /// Opens a connection to `address`: on this thread for a transport that
+    /// can be polled, on a connector thread otherwise.
+    fn dial(&mut self, dial: DialId, address: Address<C>) {
+        if self.listener.is_some() {
+            self.connectors.retain(|j| !j.is_finished());
+            let ctx = self.auth_ctx();
+            match blocking::spawn_connector(ctx, address, dial) {
+                Ok(join) => self.connectors.push(join),
+                Err(e) => self.core.dial_failed(dial, e),
+            }
+            return;
+        }
+        let connected = self.transport.connect_with(&address).and_then(|c| {
+            let read = c.read.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    ErrorLevel::ShutDown,
+                    "transport gave no read half",
+                )
+            })?;
+            let writer = FrameWriter::new(self.core.constants().max_frame);
+            Ok(HandshakeIo::new(read, c.write, writer, true))
+        });
+        match connected {
+            Ok(io) => match self.add_conn(io) {
+                Some(key) => {
+                    self.core.dialled(dial, key, Instant::now());
+                    self.execute();
+                    // A connect may be done already, with no readiness edge
+                    // to come.
+                    self.on_ready(key, true, true);
+                }
+                None => {
+                    let e = Error::new(ErrorKind::Other, ErrorLevel::Ignore, "cannot be polled");
+                    self.core.dial_failed(dial, e);
+                }
+            },
+            Err(e) => self.core.dial_failed(dial, e),
+        }
+    }
+
+    /// Starts the read and write services of an admitted connection.
+    fn open(
+        &mut self,
+        cref: ConnRef,
+        peer: C::PeerRef,
+        keys: &SessionKeys,
+        pending: Vec<WireMessage<C::ProtoMsg>>,
+    ) -> Result<()> {
+        let Some(ConnIo::Handshaking(io)) = self.conns.try_remove(cref.key) else {
+            return Err(Error::new(
+                ErrorKind::Other,
+                ErrorLevel::ShutDown,
+                "connection is not authenticating",
+            ));
+        };
+        // Stored again under the same key (a slab reuses the last key
+        // freed) once its services run; a failure below reaches the core,
+        // which closes it.
+        let HandshakeIo {
+            read,
+            write,
+            writer: preamble,
+            shadows,
+            ..
+        } = *io;
+        let shadows = match shadows {
+            Some(shadows) => shadows,
+            None => Shadows::new(&self.shadow, keys)?,
+        };
+        let read_stream = CompR::new(TimeoutAsBlock(read), shadows.reader);
+        let write_stream = CompW::new(TimeoutAsBlock(write), shadows.writer);
+        let constants = self.core.constants();
+        let ctx = ServiceCtx {
+            enc: self.core_enc(),
+            max_frame: constants.max_frame,
+            to_loop: self.sender.clone(),
+            logger: self.logger.clone(),
+        };
+        let (loops, direct_replies) = (constants.loops, constants.direct_replies);
+        let flush_first = preamble.pending() > 0;
+        let writer = WriteService::new(cref, write_stream, preamble, ctx.clone());
+        let mut write = ServiceSlot::new(
+            writer,
+            self.sender.clone(),
+            self.conf.write_spawner()?,
+            self.conf.write_channel(),
+            loops.write,
+        )?;
+        // Started now so that the local service can hold its weak handle.
+        write.start(flush_first.then_some(WriteCommand::Flush))?;
+        let direct = if direct_replies {
+            write.weak_send().zip(write.weak_handle())
+        } else {
+            None
+        };
+        let local = ServiceSlot::new(
+            self.conf
+                .init_local(self.me.info(), crate::node_peer::info_of(&*peer))?,
+            LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
+            self.conf.local_spawner()?,
+            self.conf.local_channel(),
+            loops.local,
+        )?;
+        let reader = ReadService::new(cref, peer, read_stream, local, ctx);
+        let mut read = ServiceSlot::new(
+            reader,
+            self.sender.clone(),
+            self.conf.read_spawner()?,
+            NoChannel,
+            0,
+        )?;
+        if !pending.is_empty() {
+            write.send(WriteCommand::Batch(pending))?;
+        }
+        read.start(Some(ReadCommand::Run))?;
+        let key = self
+            .conns
+            .insert(ConnIo::Open(Box::new(OpenIo { read, write })));
+        debug_assert_eq!(key, cref.key, "the slab reuses the freed key");
+        Ok(())
+    }
+
+    fn write(&mut self, key: usize, mut msgs: Vec<WireMessage<C::ProtoMsg>>) {
+        let Some(ConnIo::Open(open)) = self.conns.get_mut(key) else {
+            return;
+        };
+        let res = match msgs.len() {
+            0 => Ok(()),
+            1 => open.write.send(WriteCommand::Send(msgs.remove(0))),
+            _ => open.write.send(WriteCommand::Batch(msgs)),
+        };
+        if let Err(e) = res {
+            self.core.write_failed(key, e);
+        }
+    }
+
+    fn close(&mut self, key: usize, error: Option<Error>) {
+        let Some(io) = self.conns.try_remove(key) else {
+            return;
+        };
+        if let Some(e) = &error {
+            slog::debug!(self.logger, "connection closed"; "conn" => key, "error" => %e);
+        }
+        if let Err(e) = io.close() {
+            slog::warn!(self.logger, "connection services ended with an error"; "error" => %e);
+        }
+    }
+
+    fn auth_ctx(&self) -> blocking::AuthCtx<C> {
+        blocking::AuthCtx {
+            transport: self.transport.clone(),
+            me: self.me.clone(),
+            enc: self.core_enc(),
+            constants: self.core.constants().clone(),
+            sender: self.sender.clone(),
+            logger: self.logger.clone(),
+        }
+    }
+
+    fn core_enc(&self) -> C::MsgEnc {
+        self.enc.clone()
+    }
+}

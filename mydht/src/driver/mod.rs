@@ -1,0 +1,411 @@
+//! The drivers: what carries out a [`NodeCore`]'s actions with real
+//! sockets, threads and time.
+//!
+//! [`MainLoop`] owns the mio `Poll` (one `Waker` for commands from other
+//! threads, the listener, each connection registered once for both
+//! directions), a `Slab` of connections (their handshake streams, then
+//! their read and write services), the node's service slots and the
+//! spawners. A turn polls, hands each event to the core (accepted, a
+//! handshake frame read, a connection failed, a command from the channel,
+//! the time), then carries out what the core answers. It decides nothing:
+//! every choice is the core's. A transport that cannot be polled (a
+//! blocking one) authenticates on threads of its own instead
+//! (the `blocking` module), which hand the connection to the loop.
+//!
+//! [`start_loop`] runs the loop on its own thread; [`start_driven`] on the
+//! caller's, turned by a [`MainLoopDriver`]; both give a [`NodeHandle`].
+
+mod blocking;
+mod conn;
+mod driven;
+mod execute;
+mod handle;
+mod services;
+
+pub use driven::{start_driven, MainLoopDriver};
+pub use handle::{start_loop, NodeHandle};
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token, Waker};
+use mydht_base::service::channel::{MpscChannel, MpscRecv};
+use mydht_base::{
+    ErrorLevel, Peer, Registerable, Result, SToRef, SpawnChannel, SpawnRecv, Transport,
+};
+use slab::Slab;
+
+use crate::auth::Challenge;
+use crate::command::{MainLoopCommand, MainLoopCommandSend, MainLoopSender, Opened};
+use crate::conf::MyDHTConf;
+use crate::core::NodeCore;
+use crate::frame::FrameWriter;
+use crate::identity::{LocalPeer, PeerInfo};
+use crate::service::peer_store::ConnectedRoute;
+use blocking::{AuthCtx, Listener};
+use conn::{ConnIo, HandshakeIo, HandshakeRead};
+use services::Services;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Tokens below this are the listener's and the waker's.
+const FIRST_CONN: usize = 2;
+/// Commands handled per loop turn before polling again, so readiness is
+/// never starved by a busy channel.
+const COMMANDS_PER_TURN: usize = 1024;
+/// How long the loop must have been idle before the core does its idle
+/// work (the next handshake's key): right after a connection or a message,
+/// the next event tends to follow within microseconds.
+const IDLE_QUIET: Duration = Duration::from_millis(1);
+
+/// The mio driver of a node (see the [module documentation](self)).
+pub struct MainLoop<C: MyDHTConf> {
+    core: NodeCore<C>,
+    conf: C,
+    logger: slog::Logger,
+    poll: Poll,
+    transport: Arc<C::Transport>,
+    /// The listener thread, for a transport that cannot be polled.
+    listener: Option<Listener>,
+    /// Connector threads, for a transport that cannot be polled.
+    connectors: Vec<JoinHandle<()>>,
+    me: Arc<LocalPeer>,
+    enc: C::MsgEnc,
+    shadow: C::Shadow,
+    rx: MpscRecv<MainLoopCommandSend<C>>,
+    sender: MainLoopSender<C>,
+    conns: Slab<ConnIo<C>>,
+    services: Services<C>,
+    /// Commands were left for the next turn: poll without waiting.
+    busy: bool,
+    /// The `Stop` action was carried out.
+    stopped: bool,
+}
+
+impl<C: MyDHTConf> MainLoop<C> {
+    /// Builds the node from its configuration: binds the transport, makes
+    /// the identity, the core and the node's services.
+    pub fn new(mut conf: C) -> Result<Self> {
+        let constants = conf.constants();
+        let logger = conf.logger();
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut transport = conf.init_transport()?;
+        let pollable = transport.register(poll.registry(), LISTENER.0)?;
+        let transport = Arc::new(transport);
+        let address = transport.local_address()?.to_string();
+        let me = Arc::new(LocalPeer::new(conf.init_identity()?, address)?);
+        let (send, rx) = MpscChannel::new(constants.mainloop_channel).new_channel()?;
+        let sender = MainLoopSender::new(send, waker, conf.services_on_threads());
+        let route = ConnectedRoute::new(conf.peer_route()?);
+        let services = Services::new(&mut conf, &me, &sender, route.clone(), &constants)?;
+        let enc = conf.init_msg_enc();
+        let listener = if pollable {
+            None
+        } else {
+            Some(Listener::spawn(AuthCtx {
+                transport: transport.clone(),
+                me: me.clone(),
+                enc: enc.clone(),
+                constants: constants.clone(),
+                sender: sender.clone(),
+                logger: logger.clone(),
+            })?)
+        };
+        // openssl makes a thread's random generator on its first use: here
+        // rather than in the first handshake (which reports any failure).
+        let _ = Challenge::random();
+        slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
+        let core = NodeCore::new(
+            me.clone(),
+            constants.clone(),
+            enc.clone(),
+            logger.clone(),
+            services.fixed_verdict(),
+            route,
+            Instant::now(),
+            random_seed(),
+        );
+        Ok(MainLoop {
+            core,
+            enc,
+            listener,
+            connectors: Vec::new(),
+            shadow: conf.init_shadow(),
+            conns: Slab::with_capacity(constants.max_connections.min(64)),
+            conf,
+            logger,
+            poll,
+            transport,
+            me,
+            rx,
+            sender,
+            services,
+            busy: false,
+            stopped: false,
+        })
+    }
+
+    /// The node's own peer.
+    pub fn local_peer(&self) -> &PeerInfo {
+        self.me.info()
+    }
+
+    /// A sender to this loop.
+    pub fn sender(&self) -> MainLoopSender<C> {
+        self.sender.clone()
+    }
+
+    /// Runs until a `Stop` command (or every sender is gone), then stops
+    /// every service and closes every connection.
+    pub fn run(mut self) -> Result<()> {
+        let mut events = Events::with_capacity(self.core.constants().events_capacity);
+        while !self.stopped {
+            self.turn(&mut events, None);
+        }
+        self.shutdown()
+    }
+
+    /// The node's constants.
+    pub(crate) fn core_constants(&self) -> &crate::conf::NodeConstants {
+        self.core.constants()
+    }
+
+    /// True until the node has stopped.
+    pub(crate) fn is_running(&self) -> bool {
+        !self.stopped
+    }
+
+    /// One turn of the loop: waits for readiness at most `max_wait` (and
+    /// never past the core's next deadline), then hands events, commands
+    /// and the time to the core and carries out its actions.
+    pub(crate) fn turn(&mut self, events: &mut Events, max_wait: Option<Duration>) {
+        let timeout = if self.busy || self.sender.take_self_sent() {
+            Duration::ZERO
+        } else {
+            let next = self
+                .core
+                .poll_timeout()
+                .saturating_duration_since(Instant::now());
+            max_wait.map_or(next, |m| next.min(m))
+        };
+        if let Err(e) = self.poll_idle(events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                slog::error!(self.logger, "poll failed"; "error" => %e);
+                self.core.stop();
+                self.execute();
+                return;
+            }
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => self.accept_all(),
+                WAKER => {}
+                Token(t) => self.on_ready(t - FIRST_CONN, event.is_readable(), event.is_writable()),
+            }
+        }
+        self.busy = self.drain_commands();
+        let now = Instant::now();
+        if now >= self.core.poll_timeout() {
+            self.core.handle_timeout(now);
+        }
+        self.core.end_turn();
+        self.execute();
+    }
+
+    /// Polls; the core's idle work is done only once the loop has been
+    /// idle for [`IDLE_QUIET`].
+    fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
+        let quiet = timeout.min(IDLE_QUIET);
+        if quiet == timeout || !self.core.has_idle_work() {
+            return self.poll.poll(events, Some(timeout));
+        }
+        let start = Instant::now();
+        self.poll.poll(events, Some(quiet))?;
+        if !events.is_empty() {
+            return Ok(());
+        }
+        self.core.idle();
+        self.poll
+            .poll(events, Some(timeout.saturating_sub(start.elapsed())))
+    }
+
+    /// True when commands are left for the next turn.
+    fn drain_commands(&mut self) -> bool {
+        for _ in 0..COMMANDS_PER_TURN {
+            match self.rx.recv() {
+                Ok(Some(cmd)) => match cmd.to_ref() {
+                    MainLoopCommand::Opened(opened) => self.on_opened(*opened),
+                    cmd => self.core.command(cmd, Instant::now()),
+                },
+                Ok(None) => return false,
+                Err(_) => {
+                    // Cannot happen while `self.sender` lives; stop cleanly.
+                    self.core.stop();
+                }
+            }
+            self.execute();
+            if self.stopped {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            match self.transport.accept() {
+                Ok(Some(acc)) => {
+                    let Some(write) = acc.write else {
+                        slog::warn!(
+                            self.logger,
+                            "transport gave no write half: connection dropped"
+                        );
+                        continue;
+                    };
+                    let writer = FrameWriter::new(self.core.constants().max_frame);
+                    let io = HandshakeIo::new(acc.read, write, writer, false);
+                    let Some(key) = self.add_conn(io) else {
+                        continue;
+                    };
+                    if self.core.accepted(key, Instant::now()).is_some() {
+                        self.on_ready(key, true, true);
+                    } else {
+                        self.execute();
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    slog::warn!(self.logger, "accept failed"; "error" => %e);
+                    if e.level() >= ErrorLevel::Fatal {
+                        self.core.stop();
+                        self.execute();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stores a connection's streams and registers them; `None` when they
+    /// cannot be polled (dropped, which closes them).
+    fn add_conn(&mut self, mut io: HandshakeIo<C>) -> Option<usize> {
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        match io.read.register(self.poll.registry(), key + FIRST_CONN) {
+            Ok(true) => {
+                entry.insert(ConnIo::Handshaking(Box::new(io)));
+                Some(key)
+            }
+            Ok(false) => {
+                slog::error!(self.logger, "connection cannot be polled: dropped");
+                None
+            }
+            Err(e) => {
+                slog::warn!(self.logger, "registration failed"; "error" => %e);
+                None
+            }
+        }
+    }
+
+    /// Readiness of connection `key`: wakes its services, or reads and
+    /// writes its handshake frames.
+    fn on_ready(&mut self, key: usize, readable: bool, writable: bool) {
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            let io = match conn {
+                ConnIo::Open(open) => {
+                    let mut res = Ok(());
+                    if readable {
+                        res = open.read.unyield();
+                    }
+                    if writable {
+                        res = res.and(open.write.unyield());
+                    }
+                    if let Err(e) = res {
+                        self.core.conn_failed(key, Some(e));
+                        self.execute();
+                    }
+                    return;
+                }
+                ConnIo::Handshaking(io) => io,
+            };
+            let read = match io.check_connected() {
+                Ok(false) => return,
+                // Bytes after the handshake are the read service's.
+                Ok(true) if !self.core.is_handshaking(key) => return,
+                Ok(true) => io.read_frame(),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(HandshakeRead::Frame(frame)) => {
+                    self.core.handshake_frame(key, &frame, Instant::now())
+                }
+                Ok(HandshakeRead::Blocked) => return,
+                Err(e) => self.core.conn_failed(key, Some(e)),
+            }
+            self.execute();
+        }
+    }
+
+    /// A connection a listener or connector thread authenticated.
+    fn on_opened(&mut self, opened: Opened<C>) {
+        let Opened {
+            read,
+            write,
+            preamble,
+            auth,
+            dial,
+        } = opened;
+        let io = HandshakeIo::new(read, write, preamble, false);
+        let key = self.conns.insert(ConnIo::Handshaking(Box::new(io)));
+        self.core.opened(key, dial, auth, Instant::now());
+    }
+
+    /// Stops every connection and service, joining their threads.
+    fn shutdown(mut self) -> Result<()> {
+        self.core.stop();
+        self.execute();
+        for (_, io) in std::mem::take(&mut self.conns) {
+            if let Err(e) = io.close() {
+                slog::warn!(self.logger, "connection services ended with an error"; "error" => %e);
+            }
+        }
+        // Commands the services sent while stopping.
+        while let Ok(Some(cmd)) = self.rx.recv() {
+            if let MainLoopCommandSend::Api { slot, .. } = cmd {
+                slot.fail(mydht_base::Error::new(
+                    mydht_base::ErrorKind::ChannelClosed,
+                    ErrorLevel::Ignore,
+                    "node stopped",
+                ));
+            }
+        }
+        let res = self.services.stop();
+        if let Some(listener) = self.listener.take() {
+            listener.stop(&*self.transport, &self.logger);
+        }
+        for c in self.connectors.drain(..) {
+            if c.join().is_err() {
+                slog::error!(self.logger, "connector thread panicked");
+            }
+        }
+        if let Some(t) = Arc::get_mut(&mut self.transport) {
+            if let Err(e) = t.deregister(self.poll.registry()) {
+                slog::debug!(self.logger, "listener deregistration failed"; "error" => %e);
+            }
+        }
+        slog::info!(self.logger, "node stopped");
+        res
+    }
+}
+
+/// A seed for the core's random ids (std's per-process random hasher
+/// keys, drawn anew each call).
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
+}

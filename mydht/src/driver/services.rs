@@ -1,0 +1,193 @@
+//! The node's own services as the driver holds them (global, api, peer
+//! store, peer management): made from the configuration, given the core's
+//! commands, made anew when the core says so.
+
+use std::sync::Arc;
+
+use mydht_base::{Error, NoSend, Result};
+
+use crate::command::MainLoopSender;
+use crate::conf::{MyDHTConf, NodeConstants, PeerVerdict};
+use crate::core::ServiceKind;
+use crate::identity::LocalPeer;
+use crate::service::kvstore::{KVStoreLimits, KVStoreService, MemoryStore};
+use crate::service::peer_store::{closest_in_store, ConnectedRoute, PeerStoreService};
+use crate::service::{ApiService, PeerMgmtService, ServiceSlot};
+
+type GlobalSlot<C> = ServiceSlot<
+    <C as MyDHTConf>::GlobalService,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::GlobalSpawn,
+    <C as MyDHTConf>::GlobalChannel,
+>;
+type PeerStoreSlot<C> = ServiceSlot<
+    PeerStoreService<ConnectedRoute>,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::PeerStoreSpawn,
+    <C as MyDHTConf>::PeerStoreChannel,
+>;
+type PeerMgmtSlot<C> = ServiceSlot<
+    PeerMgmtService<<C as MyDHTConf>::PeerRef>,
+    MainLoopSender<C>,
+    <C as MyDHTConf>::PeerMgmtSpawn,
+    <C as MyDHTConf>::PeerMgmtChannel,
+>;
+type ApiSlot<C> =
+    ServiceSlot<ApiService<C>, NoSend, <C as MyDHTConf>::ApiSpawn, <C as MyDHTConf>::ApiChannel>;
+
+/// What a delivery to a service gave: the error to report, and whether the
+/// service's state is lost.
+pub(super) type Delivery = Option<(Error, bool)>;
+
+/// The node's services.
+pub(super) struct Services<C: MyDHTConf> {
+    pub(super) global: GlobalSlot<C>,
+    pub(super) api: ApiSlot<C>,
+    pub(super) peer_store: PeerStoreSlot<C>,
+    pub(super) peer_mgmt: PeerMgmtSlot<C>,
+    me: Arc<LocalPeer>,
+    sender: MainLoopSender<C>,
+    route: ConnectedRoute,
+    constants: NodeConstants,
+    fixed_verdict: Option<PeerVerdict>,
+}
+
+impl<C: MyDHTConf> Services<C> {
+    /// Makes every service from the configuration.
+    pub(super) fn new(
+        conf: &mut C,
+        me: &Arc<LocalPeer>,
+        sender: &MainLoopSender<C>,
+        route: ConnectedRoute,
+        constants: &NodeConstants,
+    ) -> Result<Self> {
+        let (peer_mgmt, fixed_verdict) = peer_mgmt_slot(conf, me, sender, constants)?;
+        Ok(Services {
+            global: global_slot(conf, me, sender, constants)?,
+            api: api_slot(conf, constants)?,
+            peer_store: peer_store_slot(conf, me, sender, &route, constants)?,
+            peer_mgmt,
+            me: me.clone(),
+            sender: sender.clone(),
+            route,
+            constants: constants.clone(),
+            fixed_verdict,
+        })
+    }
+
+    /// The peer manager's verdict on every peer, if it does not depend on
+    /// the peer.
+    pub(super) fn fixed_verdict(&self) -> Option<PeerVerdict> {
+        self.fixed_verdict
+    }
+
+    /// What sending to a slot gave: its failure and the end error of its
+    /// last loop, and whether its state is lost.
+    pub(super) fn outcome(sent: Result<()>, last: Option<Error>, gone: bool) -> Delivery {
+        match (sent, last) {
+            (Err(e), _) | (Ok(()), Some(e)) => Some((e, gone)),
+            (Ok(()), None) if gone => Some((gone_error(), true)),
+            _ => None,
+        }
+    }
+
+    /// Makes `kind` anew from the configuration.
+    pub(super) fn restart(&mut self, conf: &mut C, kind: ServiceKind) -> Result<()> {
+        let (me, sender, constants) = (&self.me, &self.sender, &self.constants);
+        match kind {
+            ServiceKind::Global => self.global = global_slot(conf, me, sender, constants)?,
+            ServiceKind::Api => self.api = api_slot(conf, constants)?,
+            ServiceKind::PeerStore => {
+                self.peer_store = peer_store_slot(conf, me, sender, &self.route, constants)?
+            }
+            ServiceKind::PeerMgmt => {
+                let (slot, verdict) = peer_mgmt_slot(conf, me, sender, constants)?;
+                self.peer_mgmt = slot;
+                self.fixed_verdict = verdict;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every service, joining their threads.
+    pub(super) fn stop(self) -> Result<()> {
+        let g = self.global.stop();
+        let p = self.peer_store.stop();
+        let m = self.peer_mgmt.stop();
+        let a = self.api.stop();
+        g.and(p).and(m).and(a)
+    }
+}
+
+fn gone_error() -> Error {
+    Error::new(
+        mydht_base::ErrorKind::ServiceDied,
+        mydht_base::ErrorLevel::ShutDown,
+        "service state lost",
+    )
+}
+
+fn global_slot<C: MyDHTConf>(
+    conf: &mut C,
+    me: &LocalPeer,
+    sender: &MainLoopSender<C>,
+    constants: &NodeConstants,
+) -> Result<GlobalSlot<C>> {
+    ServiceSlot::new(
+        conf.init_global(me.info())?,
+        sender.clone(),
+        conf.global_spawner()?,
+        conf.global_channel(),
+        constants.loops.global,
+    )
+}
+
+fn api_slot<C: MyDHTConf>(conf: &mut C, constants: &NodeConstants) -> Result<ApiSlot<C>> {
+    ServiceSlot::new(
+        ApiService::new(constants.max_pending_queries),
+        NoSend,
+        conf.api_spawner()?,
+        conf.api_channel(),
+        constants.loops.api,
+    )
+}
+
+fn peer_store_slot<C: MyDHTConf>(
+    conf: &mut C,
+    me: &LocalPeer,
+    sender: &MainLoopSender<C>,
+    route: &ConnectedRoute,
+    constants: &NodeConstants,
+) -> Result<PeerStoreSlot<C>> {
+    ServiceSlot::new(
+        KVStoreService::new(
+            me.info().clone(),
+            MemoryStore::new(constants.peer_store_capacity),
+            route.clone(),
+            KVStoreLimits::default(),
+        )
+        .with_near(closest_in_store),
+        sender.clone(),
+        conf.peer_store_spawner()?,
+        conf.peer_store_channel(),
+        constants.loops.peer_store,
+    )
+}
+
+fn peer_mgmt_slot<C: MyDHTConf>(
+    conf: &mut C,
+    me: &LocalPeer,
+    sender: &MainLoopSender<C>,
+    constants: &NodeConstants,
+) -> Result<(PeerMgmtSlot<C>, Option<PeerVerdict>)> {
+    let manager = conf.peer_manager()?;
+    let verdict = manager.fixed_verdict();
+    let slot = ServiceSlot::new(
+        PeerMgmtService::new(me.info().clone(), manager),
+        sender.clone(),
+        conf.peer_mgmt_spawner()?,
+        conf.peer_mgmt_channel(),
+        constants.loops.peer_mgmt,
+    )?;
+    Ok((slot, verdict))
+}

@@ -1,0 +1,15 @@
+//! [`WireMessage`]: what a frame carries once a connection is
+//! authenticated.
+
+use serde::{Deserialize, Serialize};
+
+use crate::service::peer_store::PeerStoreProtoMsg;
+
+/// What goes in a frame once a connection is authenticated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WireMessage<M> {
+    /// An application message, for the receiver's local service.
+    App(M),
+    /// A message between peer stores.
+    PeerStore(Box<PeerStoreProtoMsg>),
+}
