@@ -17,7 +17,8 @@
 //!   allocations and openssl's per-thread setup).
 //!
 //! Every node bench is timed alternately with its raw baseline inside each
-//! sample; at the end one table gives this run's medians, their ratios and
+//! sample (the order alternating from one sample or iteration to the next);
+//! at the end one table gives this run's medians, their ratios and
 //! the medians of the per-sample ratios.
 //!
 //! `cargo bench -p mydht --bench node -- --warm-up-time 1 --measurement-time 3`
@@ -520,13 +521,12 @@ fn req_resp_node<C: EchoConf>(
 ) {
     let ids = (format!("{group}/{name}"), format!("{group}/raw_tcp"));
     g.bench_function(name, |b| {
-        run.paired_custom(b, (&ids.0, &ids.1), |iters| {
-            let n = iters as usize;
-            (
-                timed(|| drop(node_requests(p, n, window))),
-                timed(|| drop(raw_requests(raw, n, window))),
-            )
-        })
+        run.paired_custom(
+            b,
+            (&ids.0, &ids.1),
+            |n| timed(|| drop(node_requests(p, n as usize, window))),
+            |n| timed(|| drop(raw_requests(raw, n as usize, window))),
+        )
     });
     run.compare(
         &format!("1 KiB req/resp, {window} in flight, `{name}` vs raw TCP"),
@@ -726,24 +726,36 @@ fn connect(c: &mut Criterion, run: &ratio::Run) {
     rs.n1.disconnect(&rs.to, TIMEOUT).expect("disconnect");
     let raw = "connect/raw_tcp";
     g.bench_function("node_threaded", |b| {
-        run.paired_custom(b, ("connect/node_threaded", raw), |n| {
-            (connect_running(n, &th, &th_addr), raw_iters(n))
-        })
+        run.paired_custom(
+            b,
+            ("connect/node_threaded", raw),
+            |n| connect_running(n, &th, &th_addr),
+            raw_iters,
+        )
     });
     g.bench_function("node_restartable", |b| {
-        run.paired_custom(b, ("connect/node_restartable", raw), |n| {
-            (connect_running(n, &rs, &rs_addr), raw_iters(n))
-        })
+        run.paired_custom(
+            b,
+            ("connect/node_restartable", raw),
+            |n| connect_running(n, &rs, &rs_addr),
+            raw_iters,
+        )
     });
     g.bench_function("fresh_threaded", |b| {
-        run.paired_custom(b, ("connect/fresh_threaded", raw), |n| {
-            (connect_node(n, || Threaded), raw_iters(n))
-        })
+        run.paired_custom(
+            b,
+            ("connect/fresh_threaded", raw),
+            |n| connect_node(n, || Threaded),
+            raw_iters,
+        )
     });
     g.bench_function("fresh_restartable", |b| {
-        run.paired_custom(b, ("connect/fresh_restartable", raw), |n| {
-            (connect_node(n, || Restart), raw_iters(n))
-        })
+        run.paired_custom(
+            b,
+            ("connect/fresh_restartable", raw),
+            |n| connect_node(n, || Restart),
+            raw_iters,
+        )
     });
     g.finish();
     th.stop();

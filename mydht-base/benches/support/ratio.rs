@@ -100,9 +100,12 @@ impl Run {
         })
     }
 
-    /// Times `measured` for criterion, running `baseline` after each call
-    /// and timing it alongside: a sample's two times saw the same load.
-    /// Recorded under `id` (measured) and as the pair (`id`, `base`).
+    /// Times `measured` for criterion, and `baseline` alongside, one call
+    /// of each per iteration: a sample's two times saw the same load. The
+    /// order alternates from one iteration to the next, so neither side
+    /// always runs in what the other leaves behind (threads still winding
+    /// down, caches). Recorded under `id` (measured) and as the pair (`id`,
+    /// `base`).
     pub fn paired(
         &self,
         b: &mut Bencher,
@@ -110,24 +113,53 @@ impl Run {
         mut measured: impl FnMut(),
         mut baseline: impl FnMut(),
     ) {
-        self.paired_custom(b, (id, base), |iters| {
+        let time = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        };
+        let mut flip = false;
+        self.paired_inner(b, (id, base), |iters| {
             let (mut m, mut bl) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..iters {
-                let t0 = Instant::now();
-                measured();
-                let t1 = Instant::now();
-                baseline();
-                bl += t1.elapsed();
-                m += t1 - t0;
+                flip = !flip;
+                if flip {
+                    m += time(&mut measured);
+                    bl += time(&mut baseline);
+                } else {
+                    bl += time(&mut baseline);
+                    m += time(&mut measured);
+                }
             }
             (m, bl)
         })
     }
 
-    /// `routine(iters)` runs `iters` iterations of the measured work and
-    /// of the baseline, alternating as it sees fit within the call, and
-    /// returns both times; criterion is given the measured one.
+    /// `measured(iters)` and `baseline(iters)` each time `iters` iterations
+    /// themselves (as for `Bencher::iter_custom`); each sample runs both,
+    /// in an order that alternates from one sample to the next. Criterion
+    /// is given the measured time.
     pub fn paired_custom(
+        &self,
+        b: &mut Bencher,
+        (id, base): (&str, &str),
+        mut measured: impl FnMut(u64) -> Duration,
+        mut baseline: impl FnMut(u64) -> Duration,
+    ) {
+        let mut flip = false;
+        self.paired_inner(b, (id, base), |iters| {
+            flip = !flip;
+            if flip {
+                let m = measured(iters);
+                (m, baseline(iters))
+            } else {
+                let bl = baseline(iters);
+                (measured(iters), bl)
+            }
+        })
+    }
+
+    fn paired_inner(
         &self,
         b: &mut Bencher,
         (id, base): (&str, &str),
