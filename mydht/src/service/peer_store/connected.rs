@@ -62,7 +62,8 @@ pub struct ConnectedRoute {
 }
 
 impl ConnectedRoute {
-    pub(crate) fn new(route: Box<dyn PeerRoute>) -> Self {
+    /// Shares `route` between a core and its peer store.
+    pub fn new(route: Box<dyn PeerRoute>) -> Self {
         ConnectedRoute {
             inner: Arc::new(Mutex::new(route)),
         }
