@@ -21,8 +21,10 @@
 mod action;
 mod api;
 mod conn;
+mod connections;
 mod discovery;
 mod duplicate;
+mod expiry;
 mod handshake;
 mod routing;
 mod spare_key;

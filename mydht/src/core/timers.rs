@@ -1,25 +1,15 @@
-//! The core's timers: the query tick (api expiry, peer-count waits, the
-//! global service's health), the pool refresh (peer store clock,
-//! discovery) and each connection's deadline (authentication, verdict).
+//! The core's two periodic timers: the query tick and the pool refresh.
 
 use std::time::{Duration, Instant};
 
-use mydht_base::{Error, ErrorKind, ErrorLevel};
-
-use super::conn::Phase;
-use super::{Action, NodeCore};
-use crate::conf::MyDHTConf;
-use crate::service::peer_store::PeerStoreCommand;
-use crate::service::ApiCommand;
-
 /// How often pending queries are checked for expiry.
-const QUERY_TICK: Duration = Duration::from_millis(100);
+pub(super) const QUERY_TICK: Duration = Duration::from_millis(100);
 
 /// The two periodic timers.
 pub(super) struct Timers {
-    next_tick: Instant,
-    next_refresh: Instant,
-    refresh: Duration,
+    pub(super) next_tick: Instant,
+    pub(super) next_refresh: Instant,
+    pub(super) refresh: Duration,
 }
 
 impl Timers {
@@ -36,37 +26,5 @@ impl Timers {
     pub(super) fn next(&self, deadlines: impl Iterator<Item = Instant>) -> Instant {
         let periodic = self.next_tick.min(self.next_refresh);
         deadlines.fold(periodic, Instant::min)
-    }
-}
-
-impl<C: MyDHTConf> NodeCore<C> {
-    /// The time is `now`: whatever was due is done.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if now >= self.timers.next_tick {
-            self.timers.next_tick = now + QUERY_TICK;
-            self.tell_api(ApiCommand::Expire(now));
-            self.expire_watchers(now);
-            self.actions.push_back(Action::CheckGlobal);
-        }
-        if now >= self.timers.next_refresh {
-            self.timers.next_refresh = now + self.timers.refresh;
-            self.tell_peer_store(PeerStoreCommand::Tick(now));
-            self.discover();
-        }
-        let late: Vec<(usize, bool)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.deadline().is_some_and(|d| d <= now))
-            .map(|(k, c)| (*k, matches!(c.phase, Phase::Awaiting { .. })))
-            .collect();
-        for (key, awaiting) in late {
-            let why = if awaiting {
-                "no peer management verdict in time: rejected"
-            } else {
-                "authentication timed out"
-            };
-            let err = Error::new(ErrorKind::Timeout, ErrorLevel::ShutDown, why);
-            self.drop_conn(key, Some(err));
-        }
     }
 }

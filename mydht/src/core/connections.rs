@@ -1,0 +1,246 @@
+//! Connection events in the core (accepted, dialled, failed), dials, and
+//! what is dropped with a connection.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
+
+use super::conn::{CoreConn, Dial, Phase, Target};
+use super::{Action, NodeCore};
+use crate::auth::{AuthMessage, Handshake};
+use crate::command::{ConnRef, DialId};
+use crate::conf::{Address, MyDHTConf};
+use crate::service::{ApiCommand, GlobalCommand, PeerMgmtCommand, PeerStatus};
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// An inbound connection, stored by the driver under `key`: its
+    /// handshake starts (this side answers). The reference services will
+    /// name it by; `None` when it was refused (too many connections: the
+    /// close action follows).
+    pub fn accepted(&mut self, key: usize, now: Instant) -> Option<ConnRef> {
+        let handshake = Handshake::respond_with(
+            self.me.clone(),
+            self.constants.auth_timeout,
+            now,
+            self.spare_key.take(),
+            (self.constants.auth_mode, self.constants.cipher_suite),
+        );
+        let conn = self.new_conn(key, None, now)?;
+        conn.phase = Phase::Handshaking(Box::new(handshake));
+        Some(ConnRef { key, id: conn.id })
+    }
+
+    /// The driver opened the connection of `dial`, stored under `key`:
+    /// this side's handshake starts with its ping.
+    pub fn dialled(&mut self, dial: DialId, key: usize, now: Instant) {
+        if !self.dials.contains_key(&dial) {
+            slog::error!(self.logger, "a dial nobody asked for"; "conn" => key);
+            return self.actions.push_back(Action::Close {
+                conn: key,
+                error: None,
+            });
+        }
+        let ephemeral = match self.spare_key.take() {
+            Some(k) => Ok(k),
+            None => crate::auth::EphemeralKey::generate(),
+        };
+        let started = ephemeral.map_err(Error::from).and_then(|e| {
+            Handshake::initiate_with(
+                self.me.clone(),
+                None,
+                self.constants.auth_timeout,
+                now,
+                e,
+                (self.constants.auth_mode, self.constants.cipher_suite),
+            )
+            .map_err(Error::from)
+        });
+        let Some(conn) = self.new_conn(key, Some(dial), now) else {
+            return;
+        };
+        match started {
+            Ok((handshake, ping)) => {
+                conn.phase = Phase::Handshaking(Box::new(handshake));
+                self.send_frame(key, &AuthMessage::Ping(ping));
+            }
+            Err(e) => self.drop_conn(key, Some(e)),
+        }
+    }
+
+    /// The driver could not open the connection of `dial`.
+    pub fn dial_failed(&mut self, dial: DialId, error: Error) {
+        let Some(d) = self.dials.remove(&dial) else {
+            return;
+        };
+        slog::debug!(self.logger, "dial failed"; "address" => ?d.address, "error" => %error);
+        for qid in d.waiters {
+            self.tell_api(ApiCommand::Fail(qid, error.clone()));
+        }
+    }
+
+    /// The connection failed or its peer closed it (read at end, an I/O
+    /// error, a write service that refused a message).
+    pub fn conn_failed(&mut self, key: usize, error: Option<Error>) {
+        self.drop_conn(key, error);
+    }
+
+    /// Stores a new connection under `key`, with what its dial gathered;
+    /// `None` (and the connection closed) when there are too many.
+    pub(super) fn new_conn(
+        &mut self,
+        key: usize,
+        dial: Option<DialId>,
+        now: Instant,
+    ) -> Option<&mut CoreConn<C>> {
+        let dial = dial.and_then(|d| self.dials.remove(&d));
+        if self.conns.len() >= self.constants.max_connections || self.conns.contains_key(&key) {
+            slog::warn!(self.logger, "too many connections: one refused");
+            let e = Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::Ignore,
+                "too many connections",
+            );
+            for qid in dial.into_iter().flat_map(|d| d.waiters) {
+                self.tell_api(ApiCommand::Fail(qid, e.clone()));
+            }
+            self.actions.push_back(Action::Close {
+                conn: key,
+                error: Some(e),
+            });
+            return None;
+        }
+        self.next_conn_id += 1;
+        let (dialled, waiters, pending) = match dial {
+            Some(d) => {
+                self.dialled.insert(d.address.clone(), key);
+                (Some(d.address), d.waiters, d.pending)
+            }
+            None => (None, Vec::new(), VecDeque::new()),
+        };
+        let conn = CoreConn {
+            id: self.next_conn_id,
+            phase: Phase::Handshaking(Box::new(Handshake::respond(
+                self.me.clone(),
+                self.constants.auth_timeout,
+                now,
+            ))),
+            pending,
+            waiters,
+            dialled,
+            deadline: now + self.constants.auth_timeout,
+            early_shadows: false,
+        };
+        Some(self.conns.entry(key).or_insert(conn))
+    }
+
+    /// The connection to `address`: the one this node dialled there (open
+    /// or opening), or a new dial. `Err` when too many are opening.
+    pub(super) fn dial_address(&mut self, address: Address<C>) -> Result<Target, Error> {
+        if let Some(&key) = self.dialled.get(&address) {
+            if self.conns.contains_key(&key) {
+                return Ok(Target::Conn(key));
+            }
+        }
+        if let Some((&id, _)) = self.dials.iter().find(|(_, d)| d.address == address) {
+            return Ok(Target::Dial(id));
+        }
+        if self.conns.len() + self.dials.len() >= self.constants.max_connections {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::Ignore,
+                "too many connections opening",
+            ));
+        }
+        self.next_dial += 1;
+        let dial = DialId(self.next_dial);
+        self.dials.insert(
+            dial,
+            Dial {
+                address: address.clone(),
+                waiters: Vec::new(),
+                pending: VecDeque::new(),
+            },
+        );
+        self.actions.push_back(Action::Dial { dial, address });
+        Ok(Target::Dial(dial))
+    }
+
+    /// Drops a connection: its close action, its waiting queries failed,
+    /// its peer offline unless another connection holds it.
+    pub(super) fn drop_conn(&mut self, key: usize, error: Option<Error>) {
+        let Some(conn) = self.conns.remove(&key) else {
+            return;
+        };
+        if let Some(e) = &error {
+            slog::debug!(self.logger, "connection dropped"; "conn" => conn.id, "error" => %e);
+        }
+        if conn.early_shadows {
+            self.early_shadows -= 1;
+        }
+        let err = error.clone().unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::ChannelClosed,
+                ErrorLevel::Ignore,
+                "connection closed",
+            )
+        });
+        for qid in &conn.waiters {
+            self.tell_api(ApiCommand::Fail(*qid, err.clone()));
+        }
+        if let Some(a) = &conn.dialled {
+            if self.dialled.get(a) == Some(&key) {
+                self.dialled.remove(a);
+            }
+        }
+        self.actions.push_back(Action::Close { conn: key, error });
+        if let Some(peer) = conn.open_peer() {
+            self.peer_conn_gone(peer.clone(), key);
+        }
+    }
+
+    /// The open connection `key` of `peer` is gone: the peer stays online
+    /// through another one (two nodes that dialled each other at once), or
+    /// goes offline.
+    fn peer_conn_gone(&mut self, peer: C::PeerRef, key: usize) {
+        let id = *peer.get_id();
+        let other = self.conns.iter().find_map(|(k, c)| match c.open_peer() {
+            Some(p) if p.get_id() == &id => Some(*k),
+            _ => None,
+        });
+        match (other, self.peers.get_mut(&id)) {
+            (Some(k), Some(entry)) => entry.conn = k,
+            (None, Some(entry)) if entry.conn == key => {
+                self.peers.remove(&id);
+                self.route.remove(&id);
+                slog::debug!(self.logger, "peer offline"; "peer" => %id);
+                self.check_watchers();
+                self.actions
+                    .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOffline(peer.clone())));
+                self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Offline));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<C: MyDHTConf> NodeCore<C> {
+    /// The write service of `key` refused messages: dropped (and logged)
+    /// when it is only full, the connection closed otherwise.
+    pub fn write_failed(&mut self, key: usize, error: Error) {
+        if error.level() == ErrorLevel::Ignore {
+            slog::warn!(self.logger, "messages dropped"; "conn" => key, "error" => %error);
+        } else {
+            self.drop_conn(key, Some(error));
+        }
+    }
+
+    /// True while connection `key` expects handshake frames (the driver
+    /// reads them for it); false once authenticated, when bytes that
+    /// arrive are for its read service.
+    pub fn is_handshaking(&self, key: usize) -> bool {
+        self.conns
+            .get(&key)
+            .is_some_and(|c| matches!(c.phase, Phase::Handshaking(_)))
+    }
+}
