@@ -215,7 +215,9 @@ impl Net {
         fixed_verdict: Option<PeerVerdict>,
         constants: NodeConstants,
     ) -> usize {
-        let identity = Identity::generate().expect("identity");
+        // Seeded: the same peer ids (and so the same tie-breaks) every run.
+        let seed = [self.nodes.len() as u8 + 1; 32];
+        let identity = Identity::from_seed(seed).expect("identity");
         let me = Arc::new(LocalPeer::new(identity, announced.to_string()).expect("local peer"));
         let id = *me.info().get_id();
         let logger = slog::Logger::root(slog::Discard, slog::o!());
