@@ -8,7 +8,7 @@ mod core_support;
 
 use std::time::Duration;
 
-use core_support::{addr, closes, dials, offlines, onlines, replies, Net, Rec, Res};
+use core_support::{closes, dials, offlines, onlines, replies, Net, Rec, Res};
 use mydht::service::{ApiResult, ReplySlot};
 use mydht::PeerVerdict;
 use mydht_base::Peer;
