@@ -20,6 +20,7 @@
 
 pub mod harness;
 pub mod peers;
+pub mod sim;
 pub mod transport;
 
 /// What [`touch_conf!`] expands to refers to, so that its users need not

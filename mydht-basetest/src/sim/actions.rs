@@ -1,0 +1,188 @@
+//! How the simulation carries out a node's actions, as the mio driver
+//! does (`mydht/src/driver/execute.rs`), over simulated connections.
+
+use std::time::Duration;
+
+use mydht::core::Action;
+use mydht_base::MsgEnc;
+
+use super::calls::CallOutcome;
+use super::conn::{End, SimConn};
+use super::log::LogKind;
+use super::network::{Event, Sim};
+use super::node::Msg;
+
+impl Sim {
+    /// Node `n`'s turn ends: every action carried out, the peer store's
+    /// replies handed back until it has none, the outboxes flushed; then
+    /// its ended calls are noted and its timer set.
+    pub(super) fn settle(&mut self, n: usize) {
+        let now = self.instant();
+        loop {
+            self.drain(n);
+            if self.node_mut(n).feed_store_replies(now) {
+                continue;
+            }
+            self.node_mut(n).core.end_turn();
+            self.drain(n);
+            if !self.node_mut(n).feed_store_replies(now) {
+                break;
+            }
+        }
+        self.end_calls(n);
+        let next = self.node_mut(n).core.poll_timeout();
+        let node = self.node_mut(n);
+        if node.timer != Some(next) {
+            node.timer = Some(next);
+            let at = next.saturating_duration_since(self.instant());
+            self.schedule(self.now + at, Event::Timer(n));
+        }
+    }
+
+    fn drain(&mut self, n: usize) {
+        while let Some(action) = self.node_mut(n).core.poll_action() {
+            self.carry_out(n, action);
+        }
+    }
+
+    /// Notes the calls of node `n` that ended.
+    fn end_calls(&mut self, n: usize) {
+        let now = self.now;
+        let Sim {
+            nodes, calls, log, ..
+        } = self;
+        let node = nodes[n].as_mut().expect("started");
+        node.calls.retain(|id| {
+            let rec = &mut calls[id.0];
+            if !rec.slot.is_done() {
+                return true;
+            }
+            let outcome = CallOutcome::of(rec.slot.wait(Duration::ZERO));
+            let ok = u64::from(!matches!(outcome, CallOutcome::Failed(_)));
+            rec.ended = Some((now, outcome));
+            log.push(super::log::LogEntry {
+                at: now,
+                node: n as u32,
+                kind: LogKind::CallEnd,
+                conn: id.0 as u64,
+                size: ok,
+            });
+            false
+        });
+    }
+
+    fn carry_out(&mut self, n: usize, action: Action<super::node::SimConf>) {
+        let now = self.instant();
+        match action {
+            Action::Dial { dial, address } => {
+                let to = usize::try_from(address.0).unwrap_or(usize::MAX);
+                self.note(n, LogKind::Dial, to as u64, 0);
+                let reachable =
+                    to < self.nodes.len() && self.nodes[to].is_some() && !self.partitioned(n, to);
+                if !reachable {
+                    let lat = self.config.faults.latency;
+                    let at = self.now + self.rng.between(lat.min, lat.max);
+                    return self.schedule(at, Event::DialFailed(n, dial, to));
+                }
+                let id = self.next_conn;
+                self.next_conn += 1;
+                let key = self.node_mut(n).new_key(id);
+                let conn = SimConn {
+                    ends: [End::new(n, Some(key)), End::new(to, None)],
+                    cut: false,
+                };
+                self.conns.insert(id, conn);
+                self.node_mut(n).core.dialled(dial, key, now);
+                self.send(id, 1, Event::Accept(id));
+            }
+            Action::SendFrame { conn, frame } => {
+                let Some((id, side)) = self.end_of(n, conn) else {
+                    return;
+                };
+                self.note(n, LogKind::SendFrame, id, frame.len() as u64);
+                self.send(id, 1 - side, Event::Frame(id, 1 - side, frame));
+            }
+            Action::Open {
+                conn,
+                peer,
+                pending,
+                ..
+            } => {
+                let Some((id, side)) = self.end_of(n, conn.key) else {
+                    return;
+                };
+                self.note(n, LogKind::Open, id, 0);
+                let end = &mut self.conns.get_mut(&id).expect("known").ends[side];
+                end.peer = Some(peer.clone());
+                let inbox = std::mem::take(&mut end.inbox);
+                self.deliver(n, &peer, inbox);
+                if !pending.is_empty() {
+                    self.write(n, id, side, pending);
+                }
+            }
+            Action::Write { conn, msgs } => {
+                if let Some((id, side)) = self.end_of(n, conn) {
+                    self.write(n, id, side, msgs);
+                }
+            }
+            Action::Close { conn, .. } => self.close(n, conn),
+            Action::Api(cmd) => self.node_mut(n).api.apply(cmd),
+            Action::PeerStore(cmd) => {
+                let replies = self.node_mut(n).peer_store(*cmd, now);
+                self.note(n, LogKind::PeerStore, 0, replies as u64);
+            }
+            Action::Global(_)
+            | Action::PeerMgmt(_)
+            | Action::PrepareShadows { .. }
+            | Action::CheckGlobal
+            | Action::Restart(_)
+            | Action::Stop => self.stats.ignored_actions += 1,
+        }
+    }
+
+    /// The connection and side node `n` knows under `key`.
+    fn end_of(&self, n: usize, key: usize) -> Option<(u64, usize)> {
+        let node = self.nodes[n].as_ref()?;
+        let id = *node.ends.get(&key)?;
+        let side = self.conns.get(&id)?.side_of(n, key)?;
+        Some((id, side))
+    }
+
+    /// Sends `msgs` from end `side` of `id` (lost if it is cut).
+    fn write(&mut self, n: usize, id: u64, side: usize, msgs: Vec<Msg>) {
+        let size: usize = msgs
+            .iter()
+            .map(|m| self.enc.encoded_len(m).unwrap_or(0))
+            .sum();
+        self.note(n, LogKind::Write, id, size as u64);
+        if self.conns.get(&id).is_some_and(|c| c.cut) {
+            return self.note(n, LogKind::Lost, id, size as u64);
+        }
+        self.send(id, 1 - side, Event::Msgs(id, 1 - side, msgs, size as u64));
+    }
+
+    /// Node `n` closes its end `key`: the other end sees it end once what
+    /// was sent before has arrived.
+    fn close(&mut self, n: usize, key: usize) {
+        let Some(id) = self.nodes[n].as_mut().and_then(|s| s.ends.remove(&key)) else {
+            return;
+        };
+        self.note(n, LogKind::Close, id, 0);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Some(side) = c.side_of(n, key) else {
+            return;
+        };
+        let end = &mut c.ends[side];
+        end.closed = true;
+        end.peer = None;
+        end.inbox.clear();
+        let (cut, other_closed) = (c.cut, c.ends[1 - side].closed);
+        if c.is_over() {
+            self.conns.remove(&id);
+        } else if !cut && !other_closed {
+            self.send(id, 1 - side, Event::Ended(id, 1 - side));
+        }
+    }
+}

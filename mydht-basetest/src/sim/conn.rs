@@ -1,0 +1,56 @@
+//! A simulated connection: two ends, each on a node, each with the
+//! messages in flight towards it kept in order.
+
+use std::time::Duration;
+
+use super::node::{Msg, PeerRef};
+
+/// One end of a connection.
+pub(super) struct End {
+    pub(super) node: usize,
+    /// The node's key for it, once it has the connection (the accepting
+    /// end has none until the connection arrives).
+    pub(super) key: Option<usize>,
+    /// The peer, once the node opened the connection.
+    pub(super) peer: Option<PeerRef>,
+    /// The node closed it, or saw it end.
+    pub(super) closed: bool,
+    /// Messages that arrived before the node opened the connection (a real
+    /// stream keeps them until its read service starts).
+    pub(super) inbox: Vec<Msg>,
+    /// When the last thing sent towards this end is due: the next one is
+    /// due later, so a stream keeps its order.
+    pub(super) last_due: Duration,
+}
+
+impl End {
+    pub(super) fn new(node: usize, key: Option<usize>) -> Self {
+        End {
+            node,
+            key,
+            peer: None,
+            closed: false,
+            inbox: Vec::new(),
+            last_due: Duration::ZERO,
+        }
+    }
+}
+
+/// A connection: end 0 dialled, end 1 accepted.
+pub(super) struct SimConn {
+    pub(super) ends: [End; 2],
+    /// Cut: what is in flight is lost, both ends see it end.
+    pub(super) cut: bool,
+}
+
+impl SimConn {
+    /// The side of the end that `node` knows under `key`.
+    pub(super) fn side_of(&self, node: usize, key: usize) -> Option<usize> {
+        (0..2).find(|&s| self.ends[s].node == node && self.ends[s].key == Some(key))
+    }
+
+    /// True once both ends are closed: the connection can be forgotten.
+    pub(super) fn is_over(&self) -> bool {
+        self.ends.iter().all(|e| e.closed)
+    }
+}
