@@ -21,6 +21,8 @@ fn all_reach(sim: &Sim, pool: usize) -> bool {
 fn sim_thousand_nodes_reach_pool_size() {
     let wall = Instant::now();
     let mut sim = Sim::new(SimConfig::new(1000, POOL, 1)).expect("sim");
+    // Wall time is printed, not asserted (it depends on the machine's
+    // load); the simulated time bounds the run.
     let reached = sim.run_until_or(secs(60), Duration::from_millis(100), |s| all_reach(s, POOL));
     let stats = sim.stats();
     println!(
@@ -40,7 +42,6 @@ fn sim_thousand_nodes_reach_pool_size() {
             Some(&CallOutcome::Peer(Some(node0)))
         );
     }
-    assert!(wall.elapsed() < secs(60), "took {:?}", wall.elapsed());
 }
 
 /// A run of `nodes` nodes with every fault on, for `run` of simulated
