@@ -37,6 +37,9 @@ pub enum ErrorKind {
     Encode,
     /// A peer failed authentication.
     Auth,
+    /// Peer management refused a peer (rejected it, had no room for it, or
+    /// evicted it for a higher priority one).
+    Rejected,
     /// A length or count over its configured bound.
     TooLarge,
     /// A timer expired.

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeHandle};
+use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeError, NodeHandle};
 use mydht_base::{ErrorKind, Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::nodes::TIMEOUT;
@@ -112,9 +112,11 @@ fn test_blocking_call_on_the_driving_thread_is_refused() {
     let err = handle
         .query(Touch(*handle.local_peer().get_id()), 1, TIMEOUT)
         .expect_err("refused on the driving thread");
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(matches!(err, NodeError::Misuse(_)), "{err}");
+    assert_eq!(err.error().kind(), ErrorKind::Config);
     let err = handle.connected_peers(TIMEOUT).expect_err("refused too");
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(matches!(err, NodeError::Misuse(_)), "{err}");
+    assert_eq!(err.error().kind(), ErrorKind::Config);
     assert!(started.elapsed() < TIMEOUT / 2, "refused at once");
 
     let other = handle.clone();

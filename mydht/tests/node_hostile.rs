@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use log_capture::Captured;
 use mydht::auth::AuthMessage;
-use mydht::service::WireMessage;
+use mydht::frame::WireMessage;
 use mydht::{
     Bincode, FrameReader, FrameWriter, Handshake, MyDHTConf, NodeHandle, PeerCount, SessionKeys,
     SessionShadow, Shadow,

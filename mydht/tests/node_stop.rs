@@ -72,7 +72,8 @@ fn test_stop_while_connected_leaves_nothing() {
         .join()
         .expect("waiting thread")
         .expect_err("stopped");
-    assert_eq!(err.kind(), ErrorKind::ChannelClosed);
+    assert!(matches!(err, mydht::NodeError::Stopped(_)), "{err}");
+    assert_eq!(err.error().kind(), ErrorKind::ChannelClosed);
 
     // Node 2 sees node 1 go offline and keeps working with node 3.
     let left = n2

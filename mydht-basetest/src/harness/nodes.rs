@@ -91,7 +91,7 @@ where
 /// Waits, at most [`TIMEOUT`], until `node`'s peer count satisfies `count`;
 /// its connected peers then.
 pub fn wait_peers<C: MyDHTConf>(node: &NodeHandle<C>, count: PeerCount) -> Result<Vec<PeerInfo>> {
-    node.wait_peers(count, TIMEOUT)
+    Ok(node.wait_peers(count, TIMEOUT)?)
 }
 
 /// Touches `to` from `from` (they must be connected): the two replies,

@@ -180,9 +180,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         let err = error.clone().unwrap_or_else(|| {
             Error::new(
-                ErrorKind::ChannelClosed,
+                ErrorKind::Io(std::io::ErrorKind::ConnectionAborted),
                 ErrorLevel::Ignore,
-                "connection closed",
+                "connection closed before the peer was admitted",
             )
         });
         for qid in &conn.waiters {

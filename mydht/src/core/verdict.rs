@@ -60,7 +60,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             PeerVerdict::Priority(p) => p,
             PeerVerdict::Reject => {
                 slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
-                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "peer rejected");
+                let e = Error::new(ErrorKind::Rejected, ErrorLevel::ShutDown, "peer rejected");
                 return self.drop_conn(cref.key, Some(e));
             }
         };
@@ -81,7 +81,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         match lowest {
             Some((conn, lowest, id)) if lowest < priority => {
                 slog::info!(self.logger, "peer evicted for a higher priority one"; "peer" => %id);
-                let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "evicted");
+                let e = Error::new(ErrorKind::Rejected, ErrorLevel::ShutDown, "evicted");
                 self.drop_conn(conn, Some(e));
                 true
             }
@@ -105,7 +105,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         if !self.make_room(&peer, priority) {
             let e = Error::new(
-                ErrorKind::Auth,
+                ErrorKind::Rejected,
                 ErrorLevel::ShutDown,
                 "no room for the peer",
             );

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
+use crate::error::NodeError;
+
 use super::MainLoop;
 use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
@@ -159,17 +161,17 @@ impl<C: MyDHTConf> NodeHandle<C> {
         action: ApiAction<C>,
         expected: usize,
         timeout: Duration,
-    ) -> Result<Vec<ApiResult<C>>> {
+    ) -> std::result::Result<Vec<ApiResult<C>>, NodeError> {
         let driver = *self.inner.driver.lock().unwrap_or_else(|e| e.into_inner());
         if driver == Some(std::thread::current().id()) {
-            return Err(Error::new(
+            return Err(NodeError::Misuse(Error::new(
                 ErrorKind::Config,
                 ErrorLevel::Ignore,
                 "a blocking call on the thread that drives the main loop would wait for itself: \
                  use query_future, or call from another thread",
-            ));
+            )));
         }
-        self.ask(action, expected, timeout)?.wait(timeout)
+        Ok(self.ask(action, expected, timeout)?.wait(timeout)?)
     }
 
     fn ask(
@@ -177,7 +179,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
         action: ApiAction<C>,
         expected: usize,
         timeout: Duration,
-    ) -> Result<ReplySlot<ApiResult<C>>> {
+    ) -> std::result::Result<ReplySlot<ApiResult<C>>, NodeError> {
         let qid = self.inner.next_qid.fetch_add(1, Ordering::Relaxed);
         let slot = ReplySlot::new(expected);
         let cmd = MainLoopCommand::Api {
@@ -204,7 +206,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
         cmd: C::GlobalCmd,
         expected: usize,
         timeout: Duration,
-    ) -> Result<Vec<C::ApiReply>> {
+    ) -> std::result::Result<Vec<C::ApiReply>, NodeError> {
         let replies = self.ask_wait(ApiAction::Global(cmd), expected, timeout)?;
         Ok(replies.into_iter().filter_map(app_reply::<C>).collect())
     }
@@ -216,29 +218,37 @@ impl<C: MyDHTConf> NodeHandle<C> {
         cmd: C::GlobalCmd,
         expected: usize,
         timeout: Duration,
-    ) -> Result<ReplyFuture<ApiResult<C>, C::ApiReply>> {
+    ) -> std::result::Result<ReplyFuture<ApiResult<C>, C::ApiReply>, NodeError> {
         Ok(self
             .ask(ApiAction::Global(cmd), expected, timeout)?
             .into_future(app_reply::<C>))
     }
 
     /// Connects to `address` and authenticates; the peer found there.
-    pub fn connect(&self, address: Address<C>, timeout: Duration) -> Result<PeerInfo> {
+    pub fn connect(
+        &self,
+        address: Address<C>,
+        timeout: Duration,
+    ) -> std::result::Result<PeerInfo, NodeError> {
         let replies = self.ask_wait(ApiAction::Connect(address), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peer(Some(p))) => Ok(p),
-            _ => Err(Error::new(
+            _ => Err(NodeError::Failed(Error::new(
                 ErrorKind::Other,
                 ErrorLevel::Ignore,
                 "connect gave no peer",
-            )),
+            ))),
         }
     }
 
     /// Closes the connection to the peer `id`: its services stop, its socket
     /// closes, it goes offline here (and, when it reads the close, on its
     /// side). The peer that was connected, or `None`.
-    pub fn disconnect(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
+    pub fn disconnect(
+        &self,
+        id: &PeerId,
+        timeout: Duration,
+    ) -> std::result::Result<Option<PeerInfo>, NodeError> {
         let replies = self.ask_wait(ApiAction::Disconnect(*id), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peer(p)) => Ok(p),
@@ -247,7 +257,11 @@ impl<C: MyDHTConf> NodeHandle<C> {
     }
 
     /// The peer with this id, if the node knows it.
-    pub fn find_peer(&self, id: &PeerId, timeout: Duration) -> Result<Option<PeerInfo>> {
+    pub fn find_peer(
+        &self,
+        id: &PeerId,
+        timeout: Duration,
+    ) -> std::result::Result<Option<PeerInfo>, NodeError> {
         let replies = self.ask_wait(ApiAction::FindPeer(*id), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peer(p)) => Ok(p),
@@ -256,7 +270,10 @@ impl<C: MyDHTConf> NodeHandle<C> {
     }
 
     /// The peers connected now.
-    pub fn connected_peers(&self, timeout: Duration) -> Result<Vec<PeerInfo>> {
+    pub fn connected_peers(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<Vec<PeerInfo>, NodeError> {
         let replies = self.ask_wait(ApiAction::ConnectedPeers, 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peers(p)) => Ok(p),
@@ -265,7 +282,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
     }
 
     /// The node's counters now.
-    pub fn stats(&self, timeout: Duration) -> Result<NodeStats> {
+    pub fn stats(&self, timeout: Duration) -> std::result::Result<NodeStats, NodeError> {
         let replies = self.ask_wait(ApiAction::Stats, 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Stats(s)) => Ok(s),
@@ -275,7 +292,11 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// Waits until the number of connected peers is in `count`'s range;
     /// the connected peers then.
-    pub fn wait_peers(&self, count: PeerCount, timeout: Duration) -> Result<Vec<PeerInfo>> {
+    pub fn wait_peers(
+        &self,
+        count: PeerCount,
+        timeout: Duration,
+    ) -> std::result::Result<Vec<PeerInfo>, NodeError> {
         let replies = self.ask_wait(ApiAction::WaitPeers(count), 1, timeout)?;
         match replies.into_iter().next() {
             Some(ApiResult::Peers(p)) => Ok(p),
