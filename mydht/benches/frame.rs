@@ -1,7 +1,9 @@
 //! Frames and encoders: the cost of framing a message over encoding it
 //! alone, and of streaming an attachment over `std::io::copy`. Each
-//! baseline runs in the same group as what it is compared with; this run's
-//! medians and their ratios are printed at the end (one table).
+//! baseline runs in the same group as what it is compared with, and also
+//! alternately with it inside each sample; this run's medians, their
+//! ratios and the medians of the paired per-sample ratios are printed at
+//! the end (one table).
 //!
 //! `cargo bench -p mydht --bench frame -- --warm-up-time 1 --measurement-time 3`
 
@@ -9,7 +11,8 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io;
 
-use criterion::{Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use mydht::frame::{
     AttachmentReader, AttachmentWriter, FrameReader, FrameWriter, DEFAULT_ATTACHMENT_BUF,
     DEFAULT_MAX_FRAME_LEN,
@@ -59,41 +62,46 @@ fn framed<E: MsgEnc>(
     reader.read_msg(enc, &mut &wire[..]).unwrap().unwrap()
 }
 
-fn bench_messages(c: &mut Criterion, run: &ratio::Run) {
-    let msg = sample();
-    let mut group = c.benchmark_group("message");
-    group.sample_size(run.samples());
+/// `{name}_raw` (encode + decode alone) and `{name}_framed`, each framed
+/// iteration paired with a bare one.
+fn bench_encoder<E: MsgEnc>(
+    group: &mut BenchmarkGroup<WallTime>,
+    run: &ratio::Run,
+    (enc, name): (&E, &str),
+    msg: &Msg,
+) {
     let mut out = Vec::new();
     let mut writer = FrameWriter::new(DEFAULT_MAX_FRAME_LEN);
     let mut reader = FrameReader::new(DEFAULT_MAX_FRAME_LEN);
     let mut wire = Vec::new();
-    let bincode = Bincode::new();
-    group.bench_function("bincode_raw", |b| {
-        run.iter(b, "message/bincode_raw", || {
-            raw(&bincode, black_box(&msg), &mut out)
-        })
+    let mut bare = || {
+        black_box(raw(enc, black_box(msg), &mut out));
+    };
+    let mut with_frames = || {
+        black_box(framed(
+            enc,
+            black_box(msg),
+            &mut writer,
+            &mut reader,
+            &mut wire,
+        ));
+    };
+    let ids = (
+        format!("message/{name}_framed"),
+        format!("message/{name}_raw"),
+    );
+    group.bench_function(format!("{name}_raw"), |b| run.iter(b, &ids.1, &mut bare));
+    group.bench_function(format!("{name}_framed"), |b| {
+        run.paired(b, (&ids.0, &ids.1), &mut with_frames, &mut bare)
     });
-    group.bench_function("bincode_framed", |b| {
-        run.iter(b, "message/bincode_framed", || {
-            framed(
-                &bincode,
-                black_box(&msg),
-                &mut writer,
-                &mut reader,
-                &mut wire,
-            )
-        })
-    });
-    group.bench_function("json_raw", |b| {
-        run.iter(b, "message/json_raw", || {
-            raw(&Json, black_box(&msg), &mut out)
-        })
-    });
-    group.bench_function("json_framed", |b| {
-        run.iter(b, "message/json_framed", || {
-            framed(&Json, black_box(&msg), &mut writer, &mut reader, &mut wire)
-        })
-    });
+}
+
+fn bench_messages(c: &mut Criterion, run: &ratio::Run) {
+    let msg = sample();
+    let mut group = c.benchmark_group("message");
+    group.sample_size(run.samples());
+    bench_encoder(&mut group, run, (&Bincode::new(), "bincode"), &msg);
+    bench_encoder(&mut group, run, (&Json, "json"), &msg);
     group.finish();
 }
 
@@ -127,23 +135,24 @@ fn bench_attachment(c: &mut Criterion, run: &ratio::Run) {
     let mut group = c.benchmark_group("attachment_16MiB");
     group.sample_size(run.samples());
     group.throughput(Throughput::Bytes(LEN as u64));
-    group.bench_function("std_io_copy", |b| {
-        run.iter(b, "attachment_16MiB/std_io_copy", || {
-            io::copy(&mut Source(&content), &mut Discard).unwrap()
-        })
-    });
+    let copy = || {
+        io::copy(&mut Source(&content), &mut Discard).unwrap();
+    };
+    let write = || {
+        let mut w = AttachmentWriter::new(announced, DEFAULT_ATTACHMENT_BUF);
+        w.write_from(&mut Source(&content), &mut Discard).unwrap();
+    };
+    let read = || {
+        let mut r = AttachmentReader::new(announced, LEN as u64, DEFAULT_ATTACHMENT_BUF).unwrap();
+        r.read_into(&mut Source(&content), &mut Discard).unwrap();
+    };
+    let base = "attachment_16MiB/std_io_copy";
+    group.bench_function("std_io_copy", |b| run.iter(b, base, copy));
     group.bench_function("writer", |b| {
-        run.iter(b, "attachment_16MiB/writer", || {
-            let mut w = AttachmentWriter::new(announced, DEFAULT_ATTACHMENT_BUF);
-            w.write_from(&mut Source(&content), &mut Discard).unwrap();
-        })
+        run.paired(b, ("attachment_16MiB/writer", base), write, copy)
     });
     group.bench_function("reader", |b| {
-        run.iter(b, "attachment_16MiB/reader", || {
-            let mut r =
-                AttachmentReader::new(announced, LEN as u64, DEFAULT_ATTACHMENT_BUF).unwrap();
-            r.read_into(&mut Source(&content), &mut Discard).unwrap();
-        })
+        run.paired(b, ("attachment_16MiB/reader", base), read, copy)
     });
     group.finish();
 }

@@ -1,8 +1,9 @@
 //! The query engine: the cost of one proxied hop (a `Find` forwarded, then
 //! its `Found` relayed) beside the bincode encode + decode of the same two
 //! messages, which the node pays per message anyway (the baseline, same
-//! group, same run). This run's medians and their ratio are printed at the
-//! end (one table).
+//! group, same run, and alternately with it inside each sample). This
+//! run's medians, their ratio and the median of the paired per-sample
+//! ratios are printed at the end (one table).
 //!
 //! `cargo bench -p mydht --bench kvstore -- --warm-up-time 1 --measurement-time 3`
 
@@ -54,15 +55,16 @@ fn hop(c: &mut Criterion, run: &ratio::Run) {
     g.sample_size(run.samples());
 
     let cfg = bincode::config::standard();
+    let (f, r) = (find(1, key), Msg::Found(1, vec![target.clone()]));
+    let baseline = || {
+        let bf = bincode::serde::encode_to_vec(black_box(&f), cfg).unwrap();
+        let br = bincode::serde::encode_to_vec(black_box(&r), cfg).unwrap();
+        let (f2, _): (Msg, usize) = bincode::serde::decode_from_slice(&bf, cfg).unwrap();
+        let (r2, _): (Msg, usize) = bincode::serde::decode_from_slice(&br, cfg).unwrap();
+        black_box((f2, r2));
+    };
     g.bench_function("baseline_bincode_find_and_found", |b| {
-        let (f, r) = (find(1, key), Msg::Found(1, vec![target.clone()]));
-        run.iter(b, BASELINE, || {
-            let bf = bincode::serde::encode_to_vec(black_box(&f), cfg).unwrap();
-            let br = bincode::serde::encode_to_vec(black_box(&r), cfg).unwrap();
-            let (f2, _): (Msg, usize) = bincode::serde::decode_from_slice(&bf, cfg).unwrap();
-            let (r2, _): (Msg, usize) = bincode::serde::decode_from_slice(&br, cfg).unwrap();
-            black_box((f2, r2))
-        })
+        run.iter(b, BASELINE, baseline)
     });
 
     let limits = KVStoreLimits::default();
@@ -70,19 +72,21 @@ fn hop(c: &mut Criterion, run: &ratio::Run) {
     let now = Instant::now();
     let mut qid = 0u64;
     let mut out = Vec::new();
+    let mut hop = || {
+        qid += 1;
+        out.clear();
+        e.handle(
+            KVStoreCommand::Received(prev.clone(), find(qid, key)),
+            now,
+            &mut out,
+        );
+        let found = Msg::Found(qid, vec![target.clone()]);
+        e.handle(KVStoreCommand::Received(next.clone(), found), now, &mut out);
+        black_box(&out);
+    };
+    // Each hop paired with one baseline iteration.
     g.bench_function("engine_proxied_hop", |b| {
-        run.iter(b, MEASURED, || {
-            qid += 1;
-            out.clear();
-            e.handle(
-                KVStoreCommand::Received(prev.clone(), find(qid, key)),
-                now,
-                &mut out,
-            );
-            let found = Msg::Found(qid, vec![target.clone()]);
-            e.handle(KVStoreCommand::Received(next.clone(), found), now, &mut out);
-            black_box(&out);
-        })
+        run.paired(b, (MEASURED, BASELINE), &mut hop, baseline)
     });
     g.finish();
 }
