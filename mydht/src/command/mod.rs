@@ -21,8 +21,9 @@ use mydht_base::Error;
 use crate::conf::{Address, MyDHTConf, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::identity::PeerId;
+use crate::identity::PeerInfo;
 use crate::service::peer_store::PeerStoreReply;
-use crate::service::{ApiResult, QueryId, Reply, ReplySlot};
+use crate::service::{QueryId, Reply, ReplySlot};
 
 /// A connection as services name it: its slab key and a number never
 /// reused, so a message about a closed connection never reaches the next
@@ -82,6 +83,29 @@ impl PeerCount {
         match self {
             PeerCount::AtLeast(m) => n >= m,
             PeerCount::AtMost(m) => n <= m,
+        }
+    }
+}
+
+/// One reply of a query.
+pub enum ApiResult<C: MyDHTConf> {
+    /// A reply of the application's services.
+    App(C::ApiReply),
+    /// A peer: the one a connect reached, or what a find returned.
+    Peer(Option<PeerInfo>),
+    /// The connected peers.
+    Peers(Vec<PeerInfo>),
+    /// The node's counters.
+    Stats(NodeStats),
+}
+
+impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiResult::App(r) => f.debug_tuple("App").field(r).finish(),
+            ApiResult::Peer(p) => f.debug_tuple("Peer").field(p).finish(),
+            ApiResult::Peers(p) => f.debug_tuple("Peers").field(p).finish(),
+            ApiResult::Stats(s) => f.debug_tuple("Stats").field(s).finish(),
         }
     }
 }

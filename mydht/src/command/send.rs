@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use mydht_base::{Error, SRef, SToRef};
 
-use super::{ApiAction, ConnRef, DialId, MainLoopCommand, Opened};
+use super::{ApiAction, ApiResult, ConnRef, DialId, MainLoopCommand, Opened};
 use crate::conf::{MyDHTConf, PeerRefSend, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::service::peer_store::PeerStoreReply;
-use crate::service::{ApiResult, QueryId, ReplySend, ReplySlot};
+use crate::service::{QueryId, ReplySend, ReplySlot};
 
 /// [`MainLoopCommand`], sendable: what the main loop's channel carries.
 /// Only [`Reply`](MainLoopCommand::Reply) and

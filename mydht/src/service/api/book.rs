@@ -7,33 +7,9 @@ use std::time::Instant;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield};
 
 use super::ReplySlot;
-use crate::command::NodeStats;
+use crate::command::ApiResult;
 use crate::conf::MyDHTConf;
-use crate::identity::PeerInfo;
 use crate::service::QueryId;
-
-/// One reply of a query.
-pub enum ApiResult<C: MyDHTConf> {
-    /// A reply of the application's services.
-    App(C::ApiReply),
-    /// A peer: the one a connect reached, or what a find returned.
-    Peer(Option<PeerInfo>),
-    /// The connected peers.
-    Peers(Vec<PeerInfo>),
-    /// The node's counters.
-    Stats(NodeStats),
-}
-
-impl<C: MyDHTConf> std::fmt::Debug for ApiResult<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiResult::App(r) => f.debug_tuple("App").field(r).finish(),
-            ApiResult::Peer(p) => f.debug_tuple("Peer").field(p).finish(),
-            ApiResult::Peers(p) => f.debug_tuple("Peers").field(p).finish(),
-            ApiResult::Stats(s) => f.debug_tuple("Stats").field(s).finish(),
-        }
-    }
-}
 
 /// What the api service is asked.
 pub enum ApiCommand<C: MyDHTConf> {

@@ -6,5 +6,6 @@
 mod book;
 mod reply_slot;
 
-pub use book::{ApiBook, ApiCommand, ApiResult, ApiService};
+pub use crate::command::ApiResult;
+pub use book::{ApiBook, ApiCommand, ApiService};
 pub use reply_slot::{ReplyFuture, ReplySlot};
