@@ -14,7 +14,7 @@ use super::MainLoop;
 use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
-use crate::service::{ApiResult, ReplyFuture, ReplySlot};
+use crate::service::{ApiResult, Partial, ReplyFuture, ReplySlot};
 
 struct Inner<C: MyDHTConf> {
     sender: Mutex<MainLoopSender<C>>,
@@ -153,15 +153,21 @@ impl<C: MyDHTConf> NodeHandle<C> {
         &self.inner.me
     }
 
-    /// [`ask`](Self::ask) then waits: refused at once on the thread that
-    /// drives the loop, which would wait for the whole timeout for a loop
-    /// only it can turn.
+    /// [`ask`](Self::ask) then waits.
     fn ask_wait(
         &self,
         action: ApiAction<C>,
         expected: usize,
         timeout: Duration,
     ) -> std::result::Result<Vec<ApiResult<C>>, NodeError> {
+        self.refuse_on_driver()?;
+        Ok(self.ask(action, expected, timeout)?.wait(timeout)?)
+    }
+
+    /// A blocking call is refused at once on the thread that drives the
+    /// loop, which would wait for the whole timeout for a loop only it can
+    /// turn.
+    fn refuse_on_driver(&self) -> std::result::Result<(), NodeError> {
         let driver = *self.inner.driver.lock().unwrap_or_else(|e| e.into_inner());
         if driver == Some(std::thread::current().id()) {
             return Err(NodeError::Misuse(Error::new(
@@ -171,7 +177,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
                  use query_future, or call from another thread",
             )));
         }
-        Ok(self.ask(action, expected, timeout)?.wait(timeout)?)
+        Ok(())
     }
 
     fn ask(
@@ -198,9 +204,12 @@ impl<C: MyDHTConf> NodeHandle<C> {
 
     /// Asks the global service and waits for `expected` replies (from this
     /// node or, through the application's messages, from others) at most
-    /// `timeout`. Like every blocking call of the handle, it is a `Config`
-    /// error on the thread that drives a [`MainLoopDriver`](super::MainLoopDriver)
-    /// (use [`query_future`](Self::query_future) there).
+    /// `timeout`: all of them, or [`NodeError::Timeout`] (whose message
+    /// says how many came). To get the replies that did come by the
+    /// timeout, use [`query_partial`](Self::query_partial). Like every
+    /// blocking call of the handle, it is [`NodeError::Misuse`] on the
+    /// thread that drives a [`MainLoopDriver`](super::MainLoopDriver) (use
+    /// [`query_future`](Self::query_future) there).
     pub fn query(
         &self,
         cmd: C::GlobalCmd,
@@ -209,6 +218,24 @@ impl<C: MyDHTConf> NodeHandle<C> {
     ) -> std::result::Result<Vec<C::ApiReply>, NodeError> {
         let replies = self.ask_wait(ApiAction::Global(cmd), expected, timeout)?;
         Ok(replies.into_iter().filter_map(app_reply::<C>).collect())
+    }
+
+    /// [`query`](Self::query) that gives what arrived: the replies
+    /// received by the timeout (or all `expected` of them, as soon as they
+    /// are in) with the number expected ([`Partial::is_complete`]). A
+    /// fan-out caller need not know how many peers will answer. Errors are
+    /// those of the node (stopped, misuse), never a timeout.
+    pub fn query_partial(
+        &self,
+        cmd: C::GlobalCmd,
+        expected: usize,
+        timeout: Duration,
+    ) -> std::result::Result<Partial<C::ApiReply>, NodeError> {
+        self.refuse_on_driver()?;
+        let slot = self.ask(ApiAction::Global(cmd), expected, timeout)?;
+        let Partial { replies, expected } = slot.wait_partial(timeout)?;
+        let replies = replies.into_iter().filter_map(app_reply::<C>).collect();
+        Ok(Partial { replies, expected })
     }
 
     /// [`query`](Self::query) as a `Future`; it resolves with the replies,

@@ -29,7 +29,7 @@ mod slot;
 mod timeout_io;
 mod write;
 
-pub use api::{ApiCommand, ApiResult, ApiService, ReplyFuture, ReplySlot};
+pub use api::{ApiCommand, ApiResult, ApiService, Partial, ReplyFuture, ReplySlot};
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use app_send::{GlobalCommandSend, LocalCommandSend, ReplySend};
 pub use ctx::ServiceCtx;

@@ -8,4 +8,4 @@ mod reply_slot;
 
 pub use crate::command::ApiResult;
 pub use book::{ApiBook, ApiCommand, ApiService};
-pub use reply_slot::{ReplyFuture, ReplySlot};
+pub use reply_slot::{Partial, ReplyFuture, ReplySlot};

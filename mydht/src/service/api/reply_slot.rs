@@ -150,10 +150,61 @@ impl<T> ReplySlot<T> {
         }
     }
 
+    /// Waits like [`wait`](Self::wait), but a query that times out (here or
+    /// by the api service's expiry) gives the replies that did arrive, with
+    /// the number expected. Other failures (the node stopped) stay errors.
+    pub fn wait_partial(&self, timeout: Duration) -> Result<Partial<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            let expected = st.expected;
+            match st.outcome.take() {
+                Some(Ok(())) => {
+                    let replies = std::mem::take(&mut st.replies);
+                    return Ok(Partial { replies, expected });
+                }
+                Some(Err(e)) if e.kind() == ErrorKind::Timeout => {
+                    let replies = std::mem::take(&mut st.replies);
+                    return Ok(Partial { replies, expected });
+                }
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                // Ends the query here: replies after it are dropped.
+                st.outcome = Some(Ok(()));
+                continue;
+            }
+            st = self
+                .inner
+                .1
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
     /// The same wait as a `Future` (the api service's expiry bounds it);
     /// each reply goes through `map`, which may drop it.
     pub fn into_future<U>(self, map: fn(T) -> Option<U>) -> ReplyFuture<T, U> {
         ReplyFuture { slot: self, map }
+    }
+}
+
+/// The replies a query got by its timeout, and how many it expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partial<T> {
+    /// The replies that arrived, in their order of arrival.
+    pub replies: Vec<T>,
+    /// How many the query expected.
+    pub expected: usize,
+}
+
+impl<T> Partial<T> {
+    /// True when every expected reply arrived.
+    pub fn is_complete(&self) -> bool {
+        self.replies.len() >= self.expected
     }
 }
 
