@@ -8,8 +8,9 @@ use mydht_base::MsgEnc;
 
 use super::calls::CallOutcome;
 use super::conn::{End, SimConn};
+use super::events::Event;
 use super::log::LogKind;
-use super::network::{Event, Sim};
+use super::network::Sim;
 use super::node::Msg;
 
 impl Sim {
@@ -30,11 +31,13 @@ impl Sim {
             }
         }
         self.end_calls(n);
-        let next = self.node_mut(n).core.poll_timeout();
+        // Never in the past: a timer event fires at its due time, and is
+        // stale unless that is the time the node holds.
+        let due = self.node_mut(n).core.poll_timeout().max(self.instant());
         let node = self.node_mut(n);
-        if node.timer != Some(next) {
-            node.timer = Some(next);
-            let at = next.saturating_duration_since(self.instant());
+        if node.timer != Some(due) {
+            node.timer = Some(due);
+            let at = due.saturating_duration_since(self.instant());
             self.schedule(self.now + at, Event::Timer(n));
         }
     }

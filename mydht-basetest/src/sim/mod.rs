@@ -34,6 +34,7 @@ mod actions;
 mod calls;
 mod config;
 mod conn;
+mod events;
 mod log;
 mod network;
 mod node;
