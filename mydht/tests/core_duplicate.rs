@@ -179,3 +179,56 @@ fn a_connect_whose_connection_loses_the_tie_break_still_gets_the_peer() {
     assert_eq!(offlines(&log, net.nodes[hi].id), (0, 0), "{log:?}");
     assert_eq!(net.nodes[lo].core.peer_count(), 1);
 }
+
+#[test]
+#[ignore = "core bug: `lose` (core/duplicate.rs) maps the dialled address to the kept connection, \
+            an accepted one; `drop_conn` never removes that entry when the kept connection \
+            closes, so `dial_address` gives the next connection stored under its key"]
+fn a_connect_after_the_kept_connection_closed_dials_again() {
+    // As above: `hi` dials `lo`, that connection loses to the one `hi`
+    // accepted, which becomes the one for `lo`'s address.
+    let (mut net, lo, hi) = two_nodes();
+    let (lo_addr, hi_addr) = (net.nodes[lo].listen, net.nodes[hi].listen);
+    net.connect(lo, hi_addr);
+    net.pump();
+    let kept = net.links[0].acceptor.1;
+    let (_, slot) = net.connect(hi, lo_addr);
+    net.pump();
+    assert_eq!(connected_to(&slot), net.nodes[lo].id);
+
+    // `lo` stops: `hi` drops the kept connection, and frees its key.
+    net.nodes[lo].core.stop();
+    net.pump();
+    assert_eq!(net.nodes[hi].core.peer_count(), 0);
+    assert!(net.nodes[hi].open.is_empty());
+
+    // A third node connects to `hi`: its connection gets the freed key (a
+    // slab reuses it).
+    let z = net.node(1003, Some(PeerVerdict::Accept));
+    net.connect(z, hi_addr);
+    net.pump();
+    let z_link = *net.links.last().expect("z's link");
+    assert_eq!(z_link.acceptor, (hi, kept), "the key is reused");
+    assert_eq!(net.nodes[hi].core.peer_count(), 1);
+    net.nodes[hi].take_log();
+
+    // A connect to `lo`'s address must dial it (and fail: nobody listens
+    // there), not answer with the peer now under the old key.
+    let (q, slot) = net.connect(hi, lo_addr);
+    net.pump();
+    let log = net.nodes[hi].take_log();
+    let z_id = net.nodes[z].id;
+    assert!(
+        !replies(&log, q).contains(&Res::Peer(Some(z_id))),
+        "connect to lo's address answered with the third node: {log:?}"
+    );
+    assert_eq!(dials(&log), vec![lo_addr], "{log:?}");
+    assert_eq!(replies(&log, q), vec![], "{log:?}");
+    let e = slot
+        .wait(Duration::ZERO)
+        .expect_err("nobody at lo's address");
+    assert_eq!(
+        e.kind(),
+        mydht_base::ErrorKind::Io(std::io::ErrorKind::ConnectionRefused)
+    );
+}

@@ -388,7 +388,9 @@ impl Net {
         let now = self.now;
         let rec = match action {
             Action::Dial { dial, address } => {
-                match self.nodes.iter().position(|n| n.listen == address) {
+                // A stopped node listens no more.
+                let there = |n: &Node| n.listen == address && n.core.is_running();
+                match self.nodes.iter().position(there) {
                     Some(j) => {
                         let kj = self.nodes[j].alloc_key();
                         let ki = self.nodes[i].alloc_key();
