@@ -93,11 +93,7 @@ impl<C: MyDHTConf> ApiBook<C> {
             }
             ApiCommand::Expire(now) => self.pending.retain(|_, p| {
                 if p.deadline <= now {
-                    p.slot.fail(Error::new(
-                        ErrorKind::Timeout,
-                        ErrorLevel::Ignore,
-                        "query expired",
-                    ));
+                    p.slot.expire();
                     false
                 } else {
                     true

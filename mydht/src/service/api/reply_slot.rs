@@ -98,6 +98,16 @@ impl<T> ReplySlot<T> {
         }
     }
 
+    /// Ends the query at its deadline: a `Timeout` that says how many
+    /// replies came (unless it is already complete).
+    pub fn expire(&self) {
+        let mut st = self.lock();
+        if st.outcome.is_none() {
+            st.outcome = Some(Err(timed_out(st.replies.len(), st.expected)));
+            self.wake(st);
+        }
+    }
+
     /// True once complete or failed.
     pub fn is_done(&self) -> bool {
         self.lock().outcome.is_some()
@@ -131,15 +141,7 @@ impl<T> ReplySlot<T> {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    ErrorLevel::Ignore,
-                    format!(
-                        "query timed out with {} of {} replies",
-                        st.replies.len(),
-                        st.expected
-                    ),
-                ));
+                return Err(timed_out(st.replies.len(), st.expected));
             }
             st = self
                 .inner
@@ -190,6 +192,16 @@ impl<T> ReplySlot<T> {
     pub fn into_future<U>(self, map: fn(T) -> Option<U>) -> ReplyFuture<T, U> {
         ReplyFuture { slot: self, map }
     }
+}
+
+/// The error of a query that timed out with `got` of its `expected`
+/// replies.
+fn timed_out(got: usize, expected: usize) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        ErrorLevel::Ignore,
+        format!("query timed out with {got} of {expected} replies"),
+    )
 }
 
 /// The replies a query got by its timeout, and how many it expected.
