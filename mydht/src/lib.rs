@@ -53,7 +53,7 @@ pub use auth::{
 pub use command::{NodeStats, PeerCount};
 pub use conf::{MainLoopSpawn, MyDHTConf, NodeConstants, PeerVerdict, ServiceLoops};
 pub use core::NodeCore;
-pub use driver::{start_driven, start_loop, MainLoop, MainLoopDriver, NodeHandle};
+pub use driver::{start_driven, start_loop, CallFuture, MainLoop, MainLoopDriver, NodeHandle};
 pub use error::NodeError;
 pub use frame::{AttachmentReader, AttachmentWriter, FrameReader, FrameWriter};
 pub use identity::{Identity, LocalPeer, PeerId, PeerInfo};

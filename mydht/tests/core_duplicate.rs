@@ -181,9 +181,6 @@ fn a_connect_whose_connection_loses_the_tie_break_still_gets_the_peer() {
 }
 
 #[test]
-#[ignore = "core bug: `lose` (core/duplicate.rs) maps the dialled address to the kept connection, \
-            an accepted one; `drop_conn` never removes that entry when the kept connection \
-            closes, so `dial_address` gives the next connection stored under its key"]
 fn a_connect_after_the_kept_connection_closed_dials_again() {
     // As above: `hi` dials `lo`, that connection loses to the one `hi`
     // accepted, which becomes the one for `lo`'s address.

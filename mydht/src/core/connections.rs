@@ -188,11 +188,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
         }
-        if let Some(a) = &conn.dialled {
-            if self.dialled.get(a) == Some(&key) {
-                self.dialled.remove(a);
-            }
-        }
+        // Every address that led here: the one dialled on it, and those a
+        // lost duplicate handed over.
+        self.dialled.retain(|_, k| *k != key);
         self.actions.push_back(Action::Close { conn: key, error });
         if let Some(peer) = conn.open_peer() {
             self.peer_conn_gone(peer.clone(), key);

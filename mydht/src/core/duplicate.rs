@@ -62,10 +62,13 @@ impl<C: MyDHTConf> NodeCore<C> {
         let Some(conn) = self.conns.get_mut(&old) else {
             return;
         };
-        let dialled = conn.dialled.is_some();
+        let dialled = conn.dialled.clone();
         let outbox = conn.outbox().map(mem::take).unwrap_or_default();
-        if dialled {
+        if let Some(address) = dialled {
             self.drop_conn(old, None);
+            // This node dialled `address` and found the peer there: its
+            // kept connection is the one for that address now.
+            self.dialled.insert(address, kept);
         }
         for msg in outbox {
             self.queue_msg(kept, msg);

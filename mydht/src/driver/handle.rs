@@ -10,6 +10,7 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
 use crate::error::NodeError;
 
+use super::call::{self, CallFuture, Finish};
 use super::MainLoop;
 use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
@@ -164,6 +165,27 @@ impl<C: MyDHTConf> NodeHandle<C> {
         Ok(self.ask(action, expected, timeout)?.wait(timeout)?)
     }
 
+    /// A one-reply call, blocking.
+    fn call<T>(
+        &self,
+        action: ApiAction<C>,
+        timeout: Duration,
+        finish: Finish<C, T>,
+    ) -> std::result::Result<T, NodeError> {
+        finish(self.ask_wait(action, 1, timeout)?)
+    }
+
+    /// A one-reply call, as a `Future`.
+    fn call_future<T>(
+        &self,
+        action: ApiAction<C>,
+        timeout: Duration,
+        finish: Finish<C, T>,
+    ) -> std::result::Result<CallFuture<C, T>, NodeError> {
+        let replies = self.ask(action, 1, timeout)?.into_future(Some);
+        Ok(CallFuture::new(replies, finish))
+    }
+
     /// A blocking call is refused at once on the thread that drives the
     /// loop, which would wait for the whole timeout for a loop only it can
     /// turn.
@@ -257,15 +279,11 @@ impl<C: MyDHTConf> NodeHandle<C> {
         address: Address<C>,
         timeout: Duration,
     ) -> std::result::Result<PeerInfo, NodeError> {
-        let replies = self.ask_wait(ApiAction::Connect(address), 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Peer(Some(p))) => Ok(p),
-            _ => Err(NodeError::Failed(Error::new(
-                ErrorKind::Other,
-                ErrorLevel::Ignore,
-                "connect gave no peer",
-            ))),
-        }
+        self.call(
+            ApiAction::Connect(address),
+            timeout,
+            call::connected_peer::<C>,
+        )
     }
 
     /// Closes the connection to the peer `id`: its services stop, its socket
@@ -276,11 +294,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
         id: &PeerId,
         timeout: Duration,
     ) -> std::result::Result<Option<PeerInfo>, NodeError> {
-        let replies = self.ask_wait(ApiAction::Disconnect(*id), 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Peer(p)) => Ok(p),
-            _ => Ok(None),
-        }
+        self.call(ApiAction::Disconnect(*id), timeout, call::maybe_peer::<C>)
     }
 
     /// The peer with this id, if the node knows it.
@@ -289,11 +303,21 @@ impl<C: MyDHTConf> NodeHandle<C> {
         id: &PeerId,
         timeout: Duration,
     ) -> std::result::Result<Option<PeerInfo>, NodeError> {
-        let replies = self.ask_wait(ApiAction::FindPeer(*id), 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Peer(p)) => Ok(p),
-            _ => Ok(None),
-        }
+        self.call(ApiAction::FindPeer(*id), timeout, call::maybe_peer::<C>)
+    }
+
+    /// [`connect`](Self::connect) as a `Future`, for a thread that drives
+    /// the loop itself (or any executor).
+    pub fn connect_future(
+        &self,
+        address: Address<C>,
+        timeout: Duration,
+    ) -> std::result::Result<CallFuture<C, PeerInfo>, NodeError> {
+        self.call_future(
+            ApiAction::Connect(address),
+            timeout,
+            call::connected_peer::<C>,
+        )
     }
 
     /// The peers connected now.
@@ -301,20 +325,20 @@ impl<C: MyDHTConf> NodeHandle<C> {
         &self,
         timeout: Duration,
     ) -> std::result::Result<Vec<PeerInfo>, NodeError> {
-        let replies = self.ask_wait(ApiAction::ConnectedPeers, 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Peers(p)) => Ok(p),
-            _ => Ok(Vec::new()),
-        }
+        self.call(ApiAction::ConnectedPeers, timeout, call::peers::<C>)
+    }
+
+    /// [`connected_peers`](Self::connected_peers) as a `Future`.
+    pub fn connected_peers_future(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<CallFuture<C, Vec<PeerInfo>>, NodeError> {
+        self.call_future(ApiAction::ConnectedPeers, timeout, call::peers::<C>)
     }
 
     /// The node's counters now.
     pub fn stats(&self, timeout: Duration) -> std::result::Result<NodeStats, NodeError> {
-        let replies = self.ask_wait(ApiAction::Stats, 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Stats(s)) => Ok(s),
-            _ => Ok(NodeStats::default()),
-        }
+        self.call(ApiAction::Stats, timeout, call::stats::<C>)
     }
 
     /// Waits until the number of connected peers is in `count`'s range;
@@ -324,11 +348,16 @@ impl<C: MyDHTConf> NodeHandle<C> {
         count: PeerCount,
         timeout: Duration,
     ) -> std::result::Result<Vec<PeerInfo>, NodeError> {
-        let replies = self.ask_wait(ApiAction::WaitPeers(count), 1, timeout)?;
-        match replies.into_iter().next() {
-            Some(ApiResult::Peers(p)) => Ok(p),
-            _ => Ok(Vec::new()),
-        }
+        self.call(ApiAction::WaitPeers(count), timeout, call::peers::<C>)
+    }
+
+    /// [`wait_peers`](Self::wait_peers) as a `Future`.
+    pub fn wait_peers_future(
+        &self,
+        count: PeerCount,
+        timeout: Duration,
+    ) -> std::result::Result<CallFuture<C, Vec<PeerInfo>>, NodeError> {
+        self.call_future(ApiAction::WaitPeers(count), timeout, call::peers::<C>)
     }
 
     /// Stops the node: every service stopped, every thread joined, every

@@ -16,12 +16,14 @@
 //! caller's, turned by a [`MainLoopDriver`]; both give a [`NodeHandle`].
 
 mod blocking;
+mod call;
 mod conn;
 mod driven;
 mod execute;
 mod handle;
 mod services;
 
+pub use call::CallFuture;
 pub use driven::{start_driven, MainLoopDriver};
 pub use handle::{start_loop, NodeHandle};
 
