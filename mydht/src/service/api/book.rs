@@ -1,7 +1,7 @@
 //! [`ApiBook`]: the pending queries, a plain bounded state machine, and
 //! [`ApiService`], the service that wraps it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield};
@@ -38,7 +38,7 @@ struct Pending<C: MyDHTConf> {
 
 /// The pending queries, at most `capacity` of them.
 pub struct ApiBook<C: MyDHTConf> {
-    pending: HashMap<QueryId, Pending<C>>,
+    pending: BTreeMap<QueryId, Pending<C>>,
     capacity: usize,
 }
 
@@ -46,7 +46,7 @@ impl<C: MyDHTConf> ApiBook<C> {
     /// A book of at most `capacity` pending queries.
     pub fn new(capacity: usize) -> Self {
         ApiBook {
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             capacity,
         }
     }
@@ -106,7 +106,7 @@ impl<C: MyDHTConf> ApiBook<C> {
 impl<C: MyDHTConf> Drop for ApiBook<C> {
     /// A stopped node answers its pending queries at once.
     fn drop(&mut self) {
-        for (_, p) in self.pending.drain() {
+        for (_, p) in std::mem::take(&mut self.pending) {
             p.slot.fail(Error::new(
                 ErrorKind::ChannelClosed,
                 ErrorLevel::Ignore,

@@ -41,8 +41,12 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.entries.get(key).map(|(_, v)| v)
     }
 
+    /// The values, oldest inserted first (an order that does not depend
+    /// on the hasher, so a run is the same run to run).
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.values().map(|(_, v)| v)
+        self.order
+            .values()
+            .filter_map(|k| self.entries.get(k).map(|(_, v)| v))
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {

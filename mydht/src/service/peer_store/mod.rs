@@ -44,7 +44,15 @@ pub type PeerStoreProtoMsg = KVStoreProtoMsg<PeerInfo, PeerInfo>;
 /// `n`: how a peer store answers a `FindNear` (the node gives it to
 /// [`KVStoreService::with_near`]).
 pub fn closest_in_store(store: &MemoryStore<PeerInfo>, key: &PeerId, n: usize) -> Vec<PeerInfo> {
-    let mut near: Vec<&PeerInfo> = store.values().collect();
-    near.sort_unstable_by_key(|p| route::distance(p.get_id(), key));
-    near.into_iter().take(n).cloned().collect()
+    // Each distance computed once; only the `n` nearest are sorted.
+    let mut near: Vec<([u8; 32], &PeerInfo)> = store
+        .values()
+        .map(|p| (route::distance(p.get_id(), key), p))
+        .collect();
+    if n < near.len() {
+        near.select_nth_unstable_by(n, |a, b| a.0.cmp(&b.0));
+        near.truncate(n);
+    }
+    near.sort_unstable_by_key(|e| e.0);
+    near.into_iter().map(|(_, p)| p.clone()).collect()
 }
