@@ -1,0 +1,15 @@
+//! Kademlia routing: which peers are closest to a key.
+//!
+//! - [`distance`]: the XOR metric ([`Distance`], [`KadId`],
+//!   [`bucket_index`]);
+//! - [`table`]: the k-buckets ([`RoutingTable`], [`KademliaConf`],
+//!   [`Seen`]), a [`Route`](mydht_base::Route) for the query engine;
+//! - [`rng`]: the seeded generator of the refresh ids.
+
+pub mod distance;
+pub mod rng;
+pub mod table;
+
+pub use distance::{bucket_index, Distance, KadId, ID_BITS};
+pub use rng::SplitMix64;
+pub use table::{KademliaConf, RoutingTable, Seen};

@@ -1,0 +1,407 @@
+//! [`RoutingTable`]: the k-buckets of a Kademlia node, as a state machine:
+//! peers and time in, pings to send and ids to look up out.
+
+use std::collections::VecDeque;
+
+use mydht_base::{Peer, Route};
+
+use super::distance::{bucket_index, Distance, KadId, ID_BITS};
+use super::rng::SplitMix64;
+
+/// The parameters of a [`RoutingTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KademliaConf {
+    /// Most peers per bucket (at least one).
+    pub k: usize,
+    /// How many peers a lookup asks at once (the table only carries it for
+    /// the lookups).
+    pub alpha: usize,
+    /// Most candidates waiting per bucket in its replacement cache.
+    pub replacements: usize,
+    /// Failures (see [`RoutingTable::failed`]) after which a peer is
+    /// evicted (at least one).
+    pub max_failures: u32,
+    /// A bucket with no activity for this long is due for a refresh (ms).
+    pub refresh_interval_ms: u64,
+    /// A ping unanswered for this long counts as failed (ms).
+    pub ping_timeout_ms: u64,
+}
+
+impl Default for KademliaConf {
+    /// k = 20, α = 3, 20 replacements per bucket, eviction at the third
+    /// failure, refresh after an hour, pings time out after 10 s.
+    fn default() -> Self {
+        KademliaConf {
+            k: 20,
+            alpha: 3,
+            replacements: 20,
+            max_failures: 3,
+            refresh_interval_ms: 3_600_000,
+            ping_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// What [`RoutingTable::seen`] did with a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen<P> {
+    /// The peer is this node: not kept.
+    Own,
+    /// The peer was added to its bucket.
+    Added,
+    /// The peer was known: it is now its bucket's most recently seen.
+    Refreshed,
+    /// Its bucket is full: the peer waits in the replacement cache, and the
+    /// bucket's least recently seen peer must be pinged; report the answer
+    /// (or its absence) with [`RoutingTable::ping_result`].
+    Ping(P),
+    /// Its bucket is full and a ping is already out: the peer waits in the
+    /// replacement cache.
+    Queued,
+}
+
+#[derive(Debug, Clone)]
+struct Entry<P> {
+    peer: P,
+    last_seen: u64,
+    failures: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Bucket<P: Peer> {
+    /// Least recently seen first.
+    entries: VecDeque<Entry<P>>,
+    /// Newest candidate last.
+    replacements: VecDeque<P>,
+    /// The peer pinged and since when.
+    pending: Option<(P::Id, u64)>,
+    /// Last time a peer of the bucket was seen or a lookup in its range done.
+    last_activity: u64,
+}
+
+impl<P: Peer> Bucket<P> {
+    fn new(now: u64) -> Self {
+        Bucket {
+            entries: VecDeque::new(),
+            replacements: VecDeque::new(),
+            pending: None,
+            last_activity: now,
+        }
+    }
+
+    fn position(&self, id: &P::Id) -> Option<usize> {
+        self.entries.iter().position(|e| e.peer.get_id() == id)
+    }
+
+    /// Removes the entry at `at` and moves the newest candidate in.
+    fn evict(&mut self, at: usize, now: u64) -> Option<P> {
+        let evicted = self.entries.remove(at)?.peer;
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|(id, _)| id == evicted.get_id())
+        {
+            self.pending = None;
+        }
+        if let Some(peer) = self.replacements.pop_back() {
+            self.entries.push_back(Entry {
+                peer,
+                last_seen: now,
+                failures: 0,
+            });
+        }
+        Some(evicted)
+    }
+}
+
+/// The k-buckets of a node: for each of the 256 distance ranges from the
+/// node's id, at most `k` peers, least recently seen first, and a bounded
+/// cache of candidates to replace them.
+///
+/// Fed by the peers the node meets ([`seen`](RoutingTable::seen)) and what
+/// becomes of them ([`ping_result`](RoutingTable::ping_result),
+/// [`failed`](RoutingTable::failed), [`timeouts`](RoutingTable::timeouts)),
+/// it answers [`closest`](RoutingTable::closest) and tells which buckets to
+/// refresh ([`refresh_due`](RoutingTable::refresh_due)). A full bucket never
+/// drops a live peer for a newcomer: it asks for a ping of its least
+/// recently seen peer and evicts it only when the ping fails. Everything is
+/// deterministic: no hashing order, randomness from a seed, time given.
+///
+/// ```
+/// use mydht_kvstore::kademlia::{KademliaConf, RoutingTable, Seen};
+/// use mydht_base::Peer;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct P([u8; 32], String, [u8; 32]);
+/// impl Peer for P {
+///     type Id = [u8; 32];
+///     type Address = String;
+///     fn get_id(&self) -> &[u8; 32] { &self.0 }
+///     fn get_address(&self) -> &String { &self.1 }
+///     fn tunnel_public_key(&self) -> &[u8; 32] { &self.2 }
+/// }
+/// let peer = |b: u8| { let mut id = [0; 32]; id[0] = b; P(id, String::new(), [0; 32]) };
+///
+/// let conf = KademliaConf { k: 1, ..KademliaConf::default() };
+/// let mut table = RoutingTable::new([0; 32], conf, 7, 0);
+/// assert_eq!(table.seen(peer(0x80), 1), Seen::Added);
+/// // Same bucket, full: ping the old one before anything else.
+/// assert_eq!(table.seen(peer(0x81), 2), Seen::Ping(peer(0x80)));
+/// assert_eq!(table.ping_result(&peer(0x80).0, false, 3), Some(peer(0x80)));
+/// assert_eq!(table.closest(&[0xff; 32], 1, &[]), vec![peer(0x81)]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RoutingTable<P: Peer> {
+    own: [u8; 32],
+    conf: KademliaConf,
+    buckets: Vec<Bucket<P>>,
+    rng: SplitMix64,
+}
+
+impl<P: Peer> RoutingTable<P>
+where
+    P::Id: KadId,
+{
+    /// An empty table for the node of id `own`, its refresh ids drawn from
+    /// `seed`, created at `now_ms`.
+    pub fn new(own: impl KadId, mut conf: KademliaConf, seed: u64, now_ms: u64) -> Self {
+        conf.k = conf.k.max(1);
+        conf.max_failures = conf.max_failures.max(1);
+        RoutingTable {
+            own: own.kad_id(),
+            conf,
+            buckets: (0..ID_BITS).map(|_| Bucket::new(now_ms)).collect(),
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    /// The table's parameters.
+    pub fn conf(&self) -> &KademliaConf {
+        &self.conf
+    }
+
+    /// The node's own id.
+    pub fn own_id(&self) -> &[u8; 32] {
+        &self.own
+    }
+
+    /// Number of peers in the buckets (candidates not counted).
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(|b| b.entries.len()).sum()
+    }
+
+    /// True when no peer is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The peers of bucket `index` (see [`bucket_index`]), least recently
+    /// seen first; none for an index over 255.
+    pub fn bucket(&self, index: usize) -> impl Iterator<Item = &P> {
+        self.buckets
+            .get(index)
+            .into_iter()
+            .flat_map(|b| b.entries.iter().map(|e| &e.peer))
+    }
+
+    /// The candidates waiting to enter bucket `index`, oldest first.
+    pub fn replacements(&self, index: usize) -> impl Iterator<Item = &P> {
+        self.buckets
+            .get(index)
+            .into_iter()
+            .flat_map(|b| b.replacements.iter())
+    }
+
+    /// The peer of id `id`, if it is in a bucket.
+    pub fn get(&self, id: &P::Id) -> Option<&P> {
+        let b = &self.buckets[bucket_index(&self.own, id)?];
+        b.position(id).map(|at| &b.entries[at].peer)
+    }
+
+    /// True when the peer of id `id` is in a bucket.
+    pub fn contains(&self, id: &P::Id) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Records that `peer` was heard from at `now_ms` (it connected, sent a
+    /// message or answered). Says what the table did, and whether a ping is
+    /// wanted.
+    pub fn seen(&mut self, peer: P, now_ms: u64) -> Seen<P> {
+        let Some(index) = bucket_index(&self.own, peer.get_id()) else {
+            return Seen::Own;
+        };
+        let conf = self.conf;
+        let bucket = &mut self.buckets[index];
+        bucket.last_activity = now_ms;
+        if let Some(at) = bucket.position(peer.get_id()) {
+            if bucket
+                .pending
+                .as_ref()
+                .is_some_and(|(id, _)| id == peer.get_id())
+            {
+                bucket.pending = None;
+            }
+            let mut entry = bucket.entries.remove(at).expect("position is in range");
+            entry.peer = peer;
+            entry.last_seen = now_ms;
+            entry.failures = 0;
+            bucket.entries.push_back(entry);
+            return Seen::Refreshed;
+        }
+        if bucket.entries.len() < conf.k {
+            bucket.replacements.retain(|p| p.get_id() != peer.get_id());
+            bucket.entries.push_back(Entry {
+                peer,
+                last_seen: now_ms,
+                failures: 0,
+            });
+            return Seen::Added;
+        }
+        if conf.replacements > 0 {
+            bucket.replacements.retain(|p| p.get_id() != peer.get_id());
+            if bucket.replacements.len() >= conf.replacements {
+                bucket.replacements.pop_front();
+            }
+            bucket.replacements.push_back(peer);
+        }
+        if bucket.pending.is_some() {
+            return Seen::Queued;
+        }
+        let oldest = bucket.entries[0].peer.clone();
+        bucket.pending = Some((oldest.get_id().clone(), now_ms));
+        Seen::Ping(oldest)
+    }
+
+    /// The answer to a ping that [`seen`](RoutingTable::seen) asked for:
+    /// alive, the peer becomes its bucket's most recently seen; dead, it is
+    /// evicted, replaced by the newest candidate, and returned. A result for
+    /// a peer that was not being pinged only refreshes it when alive.
+    pub fn ping_result(&mut self, id: &P::Id, alive: bool, now_ms: u64) -> Option<P> {
+        let index = bucket_index(&self.own, id)?;
+        let bucket = &mut self.buckets[index];
+        let at = bucket.position(id)?;
+        let pinged = bucket.pending.as_ref().is_some_and(|(p, _)| p == id);
+        if alive {
+            if pinged {
+                bucket.pending = None;
+            }
+            bucket.last_activity = now_ms;
+            let mut entry = bucket.entries.remove(at).expect("position is in range");
+            entry.last_seen = now_ms;
+            entry.failures = 0;
+            bucket.entries.push_back(entry);
+            None
+        } else if pinged {
+            bucket.evict(at, now_ms)
+        } else {
+            None
+        }
+    }
+
+    /// Records that a request to the peer of id `id` failed (no answer, a
+    /// broken connection). At [`KademliaConf::max_failures`] failures the
+    /// peer is evicted, replaced by the newest candidate, and returned.
+    pub fn failed(&mut self, id: &P::Id, now_ms: u64) -> Option<P> {
+        let max = self.conf.max_failures;
+        let bucket = &mut self.buckets[bucket_index(&self.own, id)?];
+        let at = bucket.position(id)?;
+        let entry = &mut bucket.entries[at];
+        entry.failures = entry.failures.saturating_add(1);
+        if entry.failures >= max {
+            bucket.evict(at, now_ms)
+        } else {
+            None
+        }
+    }
+
+    /// Pings unanswered for [`KademliaConf::ping_timeout_ms`] at `now_ms`
+    /// count as failed pings: their peers are evicted and returned.
+    pub fn timeouts(&mut self, now_ms: u64) -> Vec<P> {
+        let timeout = self.conf.ping_timeout_ms;
+        let mut evicted = Vec::new();
+        for bucket in &mut self.buckets {
+            let Some((id, since)) = bucket.pending.clone() else {
+                continue;
+            };
+            if now_ms.saturating_sub(since) < timeout {
+                continue;
+            }
+            bucket.pending = None;
+            if let Some(at) = bucket.position(&id) {
+                evicted.extend(bucket.evict(at, now_ms));
+            }
+        }
+        evicted
+    }
+
+    /// Records a lookup of `target` at `now_ms`: its bucket needs no
+    /// refresh for another interval.
+    pub fn looked_up(&mut self, target: &impl KadId, now_ms: u64) {
+        if let Some(index) = bucket_index(&self.own, target) {
+            self.buckets[index].last_activity = now_ms;
+        }
+    }
+
+    /// The ids to look up to refresh the buckets idle for
+    /// [`KademliaConf::refresh_interval_ms`] at `now_ms`: one random id in
+    /// each such bucket's range, farthest bucket first. Only the buckets
+    /// from the one below the closest non-empty bucket up to the farthest
+    /// are considered (closer ones cannot hold anyone the node can learn
+    /// of); an empty table refreshes nothing. The buckets returned count as
+    /// refreshed.
+    pub fn refresh_due(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
+        let Some(closest) = self.buckets.iter().position(|b| !b.entries.is_empty()) else {
+            return Vec::new();
+        };
+        let interval = self.conf.refresh_interval_ms;
+        let mut ids = Vec::new();
+        for index in (closest.saturating_sub(1)..ID_BITS).rev() {
+            if now_ms.saturating_sub(self.buckets[index].last_activity) < interval {
+                continue;
+            }
+            self.buckets[index].last_activity = now_ms;
+            ids.push(self.random_id_in(index));
+        }
+        ids
+    }
+
+    /// A random id whose bucket is `index` (at most 255).
+    pub fn random_id_in(&mut self, index: usize) -> [u8; 32] {
+        let index = index.min(ID_BITS - 1);
+        let mut distance = self.rng.next_id();
+        // Bit `index`, counted from the least significant, is the highest set.
+        let byte = 31 - index / 8;
+        let bit = index % 8;
+        distance[..byte].fill(0);
+        let keep = ((1u16 << bit) - 1) as u8;
+        distance[byte] = (distance[byte] & keep) | (1 << bit);
+        std::array::from_fn(|i| self.own[i] ^ distance[i])
+    }
+
+    /// The `n` known peers closest to `target` by XOR distance, closest
+    /// first, none of whose id is in `exclude`.
+    pub fn closest(&self, target: &impl KadId, n: usize, exclude: &[P::Id]) -> Vec<P> {
+        let mut all: Vec<(Distance, &P)> = self
+            .buckets
+            .iter()
+            .flat_map(|b| b.entries.iter())
+            .filter(|e| !exclude.contains(e.peer.get_id()))
+            .map(|e| (Distance::between(e.peer.get_id(), target), &e.peer))
+            .collect();
+        // Distinct ids are at distinct distances: the order is total.
+        all.sort_unstable_by_key(|(d, _)| *d);
+        all.into_iter().take(n).map(|(_, p)| p.clone()).collect()
+    }
+}
+
+impl<P, K> Route<P, K> for RoutingTable<P>
+where
+    P: Peer,
+    P::Id: KadId,
+    K: KadId,
+{
+    /// [`RoutingTable::closest`].
+    fn route(&mut self, key: &K, nb: usize, exclude: &[P::Id]) -> Vec<P> {
+        self.closest(key, nb, exclude)
+    }
+}
