@@ -70,6 +70,22 @@ fn a_peer_our_peer_management_refuses_is_rejected() {
 }
 
 #[test]
+fn a_peer_that_refuses_us_answers_connect_with_the_rejection() {
+    let refusing = mydht::start_loop(Refusing).expect("refusing node");
+    let node = mydht::start_loop(Threaded).expect("node");
+    let err = node
+        .connect(address_of(&refusing).expect("address"), TIMEOUT)
+        .expect_err("the peer refuses us");
+    assert!(matches!(err, NodeError::Rejected(_)), "{err}");
+    assert!(err.error().message().contains("without admitting"), "{err}");
+    // The peer that refused us is never listed, not even for a moment.
+    let peers = node.connected_peers(TIMEOUT).expect("peers");
+    assert!(peers.is_empty(), "a peer that refused us is listed: {peers:?}");
+    node.stop().expect("stop");
+    refusing.stop().expect("stop");
+}
+
+#[test]
 fn a_query_without_its_replies_times_out_and_a_stopped_node_says_so() {
     let node = mydht::start_loop(Threaded).expect("node");
     let me = *node.local_peer().get_id();

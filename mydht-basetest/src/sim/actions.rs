@@ -116,9 +116,9 @@ impl Sim {
                 };
                 self.note(n, LogKind::Open, id, 0);
                 let end = &mut self.conns.get_mut(&id).expect("known").ends[side];
-                end.peer = Some(peer.clone());
+                end.peer = Some((peer.clone(), conn));
                 let inbox = std::mem::take(&mut end.inbox);
-                self.deliver(n, &peer, inbox);
+                self.deliver(n, &(peer, conn), inbox);
                 if !pending.is_empty() {
                     self.write(n, id, side, pending);
                 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use mydht::command::ConnRef;
+
 use super::node::{Msg, PeerRef};
 
 /// One end of a connection.
@@ -11,8 +13,9 @@ pub(super) struct End {
     /// The node's key for it, once it has the connection (the accepting
     /// end has none until the connection arrives).
     pub(super) key: Option<usize>,
-    /// The peer, once the node opened the connection.
-    pub(super) peer: Option<PeerRef>,
+    /// The peer, and how the node names the connection, once the node
+    /// opened it.
+    pub(super) peer: Option<(PeerRef, ConnRef)>,
     /// The node closed it, or saw it end.
     pub(super) closed: bool,
     /// Messages that arrived before the node opened the connection (a real

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mydht::command::{DialId, MainLoopCommand};
+use mydht::command::{ConnRef, DialId, MainLoopCommand};
 use mydht::frame::WireMessage;
 use mydht_base::{Error, ErrorKind, ErrorLevel};
 
@@ -176,16 +176,20 @@ impl Sim {
     }
 
     /// Hands messages that arrived on an open connection to node `n`.
-    pub(super) fn deliver(&mut self, n: usize, peer: &PeerRef, msgs: Vec<Msg>) {
+    pub(super) fn deliver(&mut self, n: usize, end: &(PeerRef, ConnRef), msgs: Vec<Msg>) {
         let now = self.instant();
+        let (peer, conn) = end;
         for msg in msgs {
-            match msg {
-                WireMessage::App(_) => self.stats.app_messages += 1,
-                msg => self
-                    .node_mut(n)
-                    .core
-                    .command(MainLoopCommand::Wire(peer.clone(), msg), now),
-            }
+            let cmd = match msg {
+                WireMessage::App(_) => {
+                    self.stats.app_messages += 1;
+                    continue;
+                }
+                // What a read service makes of it.
+                WireMessage::Admitted => MainLoopCommand::Admitted(*conn),
+                msg => MainLoopCommand::Wire(peer.clone(), msg),
+            };
+            self.node_mut(n).core.command(cmd, now);
         }
     }
 

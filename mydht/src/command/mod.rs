@@ -135,6 +135,8 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     /// A node-level message from a peer (peer store, discovery), as read by
     /// the connection's read service.
     Wire(C::PeerRef, WireMessage<C::ProtoMsg>),
+    /// The peer of this connection admitted this node (its first frame).
+    Admitted(ConnRef),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
     /// Peer management's verdict on a connection awaiting it.

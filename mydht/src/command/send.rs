@@ -38,6 +38,8 @@ pub enum MainLoopCommandSend<C: MyDHTConf> {
     },
     /// [`MainLoopCommand::Wire`].
     Wire(PeerRefSend<C>, WireMessage<C::ProtoMsg>),
+    /// [`MainLoopCommand::Admitted`].
+    Admitted(ConnRef),
     /// [`MainLoopCommand::PeerStore`].
     PeerStore(Vec<PeerStoreReply>),
     /// [`MainLoopCommand::Verdict`].
@@ -80,6 +82,7 @@ impl<C: MyDHTConf> SRef for MainLoopCommand<C> {
             M::Reply(r) => S::Reply(r.get_sendable()),
             M::ConnectionEnded { conn, error } => S::ConnectionEnded { conn, error },
             M::Wire(p, m) => S::Wire(p.get_sendable(), m),
+            M::Admitted(c) => S::Admitted(c),
             M::PeerStore(r) => S::PeerStore(r),
             M::Verdict { conn, verdict } => S::Verdict { conn, verdict },
             M::Opened(o) => S::Opened(o),
@@ -108,6 +111,7 @@ impl<C: MyDHTConf> SToRef<MainLoopCommand<C>> for MainLoopCommandSend<C> {
             S::Reply(r) => M::Reply(r.to_ref()),
             S::ConnectionEnded { conn, error } => M::ConnectionEnded { conn, error },
             S::Wire(p, m) => M::Wire(p.to_ref(), m),
+            S::Admitted(c) => M::Admitted(c),
             S::PeerStore(r) => M::PeerStore(r),
             S::Verdict { conn, verdict } => M::Verdict { conn, verdict },
             S::Opened(o) => M::Opened(o),

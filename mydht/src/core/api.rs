@@ -91,7 +91,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 let Some(conn) = self.conns.get_mut(&key) else {
                     return;
                 };
-                match conn.open_peer() {
+                match conn.online_peer() {
                     Some(peer) => {
                         let peer = info_of::<C>(peer).clone();
                         self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(peer))));

@@ -28,9 +28,26 @@ pub(super) enum Phase<C: MyDHTConf> {
         peer: C::PeerRef,
         /// Messages routed to the peer during this turn: one batch.
         outbox: Vec<WireMessage<C::ProtoMsg>>,
+        /// Its peer management priority here.
+        priority: u8,
+        /// Whether the peer admitted this node too.
+        state: OpenState,
     },
     /// Between two phases, while the core moves it on.
     Closing,
+}
+
+/// Where an open connection stands with its peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OpenState {
+    /// This node admitted the peer and told it so; the peer's own
+    /// admission (its first frame) has not come yet.
+    Admitting,
+    /// Both sides admitted each other: the peer is online.
+    Online,
+    /// A second connection to an online peer, left open for the peer that
+    /// dialled it to close (see `duplicate`): nothing is routed to it.
+    Standby,
 }
 
 /// One connection.
@@ -53,10 +70,14 @@ pub(super) struct CoreConn<C: MyDHTConf> {
 }
 
 impl<C: MyDHTConf> CoreConn<C> {
-    /// Its deadline, while one applies.
+    /// Its deadline, while one applies: authenticating, awaiting a
+    /// verdict, or awaiting the peer's admission.
     pub(super) fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Open { .. } => None,
+            Phase::Open {
+                state: OpenState::Online | OpenState::Standby,
+                ..
+            } => None,
             _ => Some(self.deadline),
         }
     }
@@ -77,9 +98,26 @@ impl<C: MyDHTConf> CoreConn<C> {
         }
     }
 
+    /// Its peer, once both sides admitted each other.
+    pub(super) fn online_peer(&self) -> Option<&C::PeerRef> {
+        match &self.phase {
+            Phase::Open {
+                peer,
+                state: OpenState::Online,
+                ..
+            } => Some(peer),
+            _ => None,
+        }
+    }
+
     /// True once its services run.
     pub(super) fn is_open(&self) -> bool {
         matches!(self.phase, Phase::Open { .. })
+    }
+
+    /// True once its peer is online through it.
+    pub(super) fn is_online(&self) -> bool {
+        self.online_peer().is_some()
     }
 }
 

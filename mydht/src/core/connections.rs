@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
-use super::conn::{CoreConn, Dial, Phase, Target};
+use super::conn::{CoreConn, Dial, OpenState, Phase, Target};
 use super::{Action, NodeCore};
 use crate::auth::{AuthMessage, Handshake};
 use crate::command::{ConnRef, DialId};
@@ -178,13 +178,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         if conn.early_shadows {
             self.early_shadows -= 1;
         }
-        let err = error.clone().unwrap_or_else(|| {
-            Error::new(
-                ErrorKind::Io(std::io::ErrorKind::ConnectionAborted),
-                ErrorLevel::Ignore,
-                "connection closed before the peer was admitted",
-            )
-        });
+        let err = waiters_error(&conn, error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
         }
@@ -192,7 +186,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         // lost duplicate handed over.
         self.dialled.retain(|_, k| *k != key);
         self.actions.push_back(Action::Close { conn: key, error });
-        if let Some(peer) = conn.open_peer() {
+        if let Some(peer) = conn.online_peer() {
             self.peer_conn_gone(peer.clone(), key);
         }
     }
@@ -202,7 +196,7 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// goes offline.
     fn peer_conn_gone(&mut self, peer: C::PeerRef, key: usize) {
         let id = *peer.get_id();
-        let other = self.conns.iter().find_map(|(k, c)| match c.open_peer() {
+        let other = self.conns.iter().find_map(|(k, c)| match c.online_peer() {
             Some(p) if p.get_id() == &id => Some(*k),
             _ => None,
         });
@@ -241,4 +235,47 @@ impl<C: MyDHTConf> NodeCore<C> {
             .get(&key)
             .is_some_and(|c| matches!(c.phase, Phase::Handshaking(_)))
     }
+}
+
+/// What the connect queries waiting on a dropped connection fail with. A
+/// peer that closes the connection after this node admitted it, without
+/// admitting this node, refused it: its peer management rejected this
+/// node, or had no room for it.
+fn waiters_error<C: MyDHTConf>(conn: &CoreConn<C>, error: Option<&Error>) -> Error {
+    let closed_by_peer = match error.map(Error::kind) {
+        None => true,
+        Some(ErrorKind::Io(kind)) => matches!(
+            kind,
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        Some(_) => false,
+    };
+    let admitting = matches!(
+        conn.phase,
+        Phase::Open {
+            state: OpenState::Admitting,
+            ..
+        }
+    );
+    if admitting && closed_by_peer {
+        let e = Error::new(
+            ErrorKind::Rejected,
+            ErrorLevel::Ignore,
+            "the peer closed the connection without admitting this node: it refused it",
+        );
+        return match error {
+            Some(cause) => e.with_source(cause.clone()),
+            None => e,
+        };
+    }
+    error.cloned().unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::Io(std::io::ErrorKind::ConnectionAborted),
+            ErrorLevel::Ignore,
+            "connection closed before the peer was admitted",
+        )
+    })
 }

@@ -67,7 +67,7 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// Peers connected, plus connections still authenticating and dials.
     fn reached(&self) -> usize {
-        let opening = self.conns.values().filter(|c| !c.is_open()).count();
+        let opening = self.conns.values().filter(|c| !c.is_online()).count();
         self.peers.len() + opening + self.dials.len()
     }
 

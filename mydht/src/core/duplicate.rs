@@ -10,6 +10,7 @@ use std::mem;
 
 use mydht_base::Peer;
 
+use super::conn::OpenState;
 use super::{info_of, NodeCore};
 use crate::command::ConnRef;
 use crate::conf::MyDHTConf;
@@ -37,7 +38,9 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         let Some(address) = conn.dialled.clone() else {
-            return self.open(cref);
+            // The peer dialled it: it closes it once its kept connection is
+            // online there; until then nothing is routed here.
+            return self.set_open_state(cref.key, OpenState::Standby);
         };
         let waiters = mem::take(&mut conn.waiters);
         let pending = mem::take(&mut conn.pending);

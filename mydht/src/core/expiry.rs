@@ -28,18 +28,20 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.tell_peer_store(PeerStoreCommand::Tick(now));
             self.discover();
         }
-        let late: Vec<(usize, bool)> = self
+        let late: Vec<(usize, &'static str)> = self
             .conns
             .iter()
             .filter(|(_, c)| c.deadline().is_some_and(|d| d <= now))
-            .map(|(k, c)| (*k, matches!(c.phase, Phase::Awaiting { .. })))
+            .map(|(k, c)| {
+                let why = match c.phase {
+                    Phase::Awaiting { .. } => "no peer management verdict in time: rejected",
+                    Phase::Open { .. } => "the peer did not admit this node in time",
+                    _ => "authentication timed out",
+                };
+                (*k, why)
+            })
             .collect();
-        for (key, awaiting) in late {
-            let why = if awaiting {
-                "no peer management verdict in time: rejected"
-            } else {
-                "authentication timed out"
-            };
+        for (key, why) in late {
             let err = Error::new(ErrorKind::Timeout, ErrorLevel::ShutDown, why);
             self.drop_conn(key, Some(err));
         }

@@ -229,7 +229,8 @@ impl<C: MyDHTConf> NodeCore<C> {
                     self.on_peer_store(r, now);
                 }
             }
-            MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict),
+            MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict, now),
+            MainLoopCommand::Admitted(conn) => self.on_admitted(conn),
             MainLoopCommand::Opened(_) => {
                 slog::error!(
                     self.logger,

@@ -77,8 +77,9 @@ impl<C: MyDHTConf> NodeCore<C> {
                 let from = info_of::<C>(&from).clone();
                 self.tell_peer_store(PeerStoreCommand::Received(from, *m));
             }
-            // Read services give application messages to local services.
-            WireMessage::App(_) => {}
+            // Read services give application messages to local services,
+            // and admissions as `Admitted` with their connection.
+            WireMessage::App(_) | WireMessage::Admitted => {}
         }
     }
 

@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
 
-use super::conn::Phase;
+use super::conn::{OpenState, Phase};
 use super::{info_of, Action, NodeCore, PeerEntry, NO_QUERY};
 use crate::auth::Authenticated;
 use crate::command::ConnRef;
 use crate::conf::{MyDHTConf, PeerVerdict};
+use crate::frame::WireMessage;
 use crate::service::peer_store::PeerStoreCommand;
 use crate::service::{ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus};
 
@@ -35,7 +36,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         conn.deadline = now + self.constants.verdict_timeout;
         let cref = ConnRef { key, id: conn.id };
         match self.fixed_verdict {
-            Some(verdict) => self.on_verdict(cref, verdict),
+            Some(verdict) => self.on_verdict(cref, verdict, now),
             None => self
                 .actions
                 .push_back(Action::PeerMgmt(PeerMgmtCommand::Accept {
@@ -47,7 +48,7 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// Applies a verdict to the connection awaiting it (gone, timed out or
     /// another connection under the same key: nothing to do).
-    pub(super) fn on_verdict(&mut self, cref: ConnRef, verdict: PeerVerdict) {
+    pub(super) fn on_verdict(&mut self, cref: ConnRef, verdict: PeerVerdict, now: Instant) {
         let peer = match self.conns.get(&cref.key) {
             Some(c) if c.id == cref.id => match &c.phase {
                 Phase::Awaiting { peer, .. } => peer.clone(),
@@ -64,7 +65,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 return self.drop_conn(cref.key, Some(e));
             }
         };
-        self.admit(cref, peer, priority);
+        self.admit(cref, priority, now);
     }
 
     /// With `max_peers` peers connected, evicts the lowest-priority one if
@@ -89,10 +90,54 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
     }
 
-    /// Opens an accepted connection and makes its peer online.
-    fn admit(&mut self, cref: ConnRef, peer: C::PeerRef, priority: u8) {
+    /// This node admits the peer: the connection's services open, and its
+    /// first frame tells the peer so. The peer is online once the peer's
+    /// own admission comes ([`on_admitted`](Self::on_admitted)).
+    fn admit(&mut self, cref: ConnRef, priority: u8, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&cref.key) else {
+            return;
+        };
+        let Phase::Awaiting { keys, peer } = std::mem::replace(&mut conn.phase, Phase::Closing)
+        else {
+            return;
+        };
+        let mut pending: Vec<_> = conn.pending.drain(..).collect();
+        pending.insert(0, WireMessage::Admitted);
+        conn.phase = Phase::Open {
+            peer: peer.clone(),
+            outbox: Vec::new(),
+            priority,
+            state: OpenState::Admitting,
+        };
+        // The peer has as long as this node had to admit it.
+        conn.deadline = now + self.constants.verdict_timeout;
+        self.shadows_used(cref.key);
+        self.actions.push_back(Action::Open {
+            conn: cref,
+            peer,
+            keys,
+            pending,
+        });
+    }
+
+    /// The peer of connection `cref` admitted this node: the peer is
+    /// online (unless the connection is a duplicate that loses, or the node
+    /// has no room for it).
+    pub(super) fn on_admitted(&mut self, cref: ConnRef) {
+        let (peer, priority) = match self.conns.get(&cref.key) {
+            Some(c) if c.id == cref.id => match &c.phase {
+                Phase::Open {
+                    peer,
+                    priority,
+                    state: OpenState::Admitting,
+                    ..
+                } => (peer.clone(), *priority),
+                _ => return,
+            },
+            _ => return,
+        };
         let key = cref.key;
-        // Already connected: both nodes dialled each other at once.
+        // Online already: both nodes dialled each other at once.
         let old = self
             .peers
             .get(peer.get_id())
@@ -111,8 +156,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             );
             return self.drop_conn(key, Some(e));
         }
-        self.open(cref);
         slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
+        self.set_open_state(key, OpenState::Online);
         self.peers.insert(
             *peer.get_id(),
             PeerEntry {
@@ -142,27 +187,10 @@ impl<C: MyDHTConf> NodeCore<C> {
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
     }
 
-    /// The connection awaiting its verdict opens: the driver starts its
-    /// services with what waited for it.
-    pub(super) fn open(&mut self, cref: ConnRef) {
-        let Some(conn) = self.conns.get_mut(&cref.key) else {
-            return;
-        };
-        let Phase::Awaiting { keys, peer } = std::mem::replace(&mut conn.phase, Phase::Closing)
-        else {
-            return;
-        };
-        let pending = conn.pending.drain(..).collect();
-        conn.phase = Phase::Open {
-            peer: peer.clone(),
-            outbox: Vec::new(),
-        };
-        self.shadows_used(cref.key);
-        self.actions.push_back(Action::Open {
-            conn: cref,
-            peer,
-            keys,
-            pending,
-        });
+    /// Moves open connection `key` to `state`.
+    pub(super) fn set_open_state(&mut self, key: usize, new: OpenState) {
+        if let Some(Phase::Open { state, .. }) = self.conns.get_mut(&key).map(|c| &mut c.phase) {
+            *state = new;
+        }
     }
 }

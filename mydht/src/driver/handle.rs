@@ -273,7 +273,11 @@ impl<C: MyDHTConf> NodeHandle<C> {
             .into_future(app_reply::<C>))
     }
 
-    /// Connects to `address` and authenticates; the peer found there.
+    /// Connects to `address`, authenticates, and answers once both sides
+    /// admitted each other (each side's peer management): the peer found
+    /// there, now online. A peer that refuses this node is
+    /// [`NodeError::Rejected`] (and is never listed among the connected
+    /// peers); nothing listening there is [`NodeError::Unreachable`].
     pub fn connect(
         &self,
         address: Address<C>,

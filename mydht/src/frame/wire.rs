@@ -12,4 +12,8 @@ pub enum WireMessage<M> {
     App(M),
     /// A message between peer stores.
     PeerStore(Box<PeerStoreProtoMsg>),
+    /// The first frame of each side once its peer management admitted the
+    /// other: a node makes a peer online only once both sides admitted
+    /// each other.
+    Admitted,
 }

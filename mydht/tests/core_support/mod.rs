@@ -129,6 +129,9 @@ pub struct Node {
     keys: BTreeSet<usize>,
     /// Its open connections (an `Open` not followed by a `Close`).
     pub open: BTreeMap<usize, ConnRef>,
+    /// Connections whose peer's admission arrived before they opened here
+    /// (a stream keeps it until the read service starts).
+    admitted_early: BTreeSet<usize>,
     next_qid: QueryId,
 }
 
@@ -163,6 +166,8 @@ enum Event {
     },
     /// The other end closed link `link`: end `to` reads its end.
     Closed { link: usize, to: (usize, usize) },
+    /// The other end's first frame once open: it admitted end `to`'s node.
+    Admitted { link: usize, to: (usize, usize) },
 }
 
 /// The simulated network.
@@ -241,6 +246,7 @@ impl Net {
             book: ApiBook::new(64),
             keys: BTreeSet::new(),
             open: BTreeMap::new(),
+            admitted_early: BTreeSet::new(),
             next_qid: 1,
         });
         self.nodes.len() - 1
@@ -372,6 +378,18 @@ impl Net {
                     self.dropped_frames += 1;
                 }
             }
+            Event::Admitted { link, to } => {
+                if !self.links[link].alive {
+                    return;
+                }
+                let node = &mut self.nodes[to.0];
+                match node.open.get(&to.1) {
+                    Some(&cref) => node.core.command(MainLoopCommand::Admitted(cref), now),
+                    None => {
+                        node.admitted_early.insert(to.1);
+                    }
+                }
+            }
             Event::Closed { link, to } => {
                 let l = &mut self.links[link];
                 if !l.alive {
@@ -379,6 +397,7 @@ impl Net {
                 }
                 l.alive = false;
                 self.nodes[to.0].keys.remove(&to.1);
+                self.nodes[to.0].admitted_early.remove(&to.1);
                 self.nodes[to.0].core.conn_failed(to.1, None);
             }
         }
@@ -428,6 +447,21 @@ impl Net {
             Action::PrepareShadows { conn, .. } => Rec::PrepareShadows { conn },
             Action::Open { conn, peer, .. } => {
                 self.nodes[i].open.insert(conn.key, conn);
+                // Its first frame tells the peer it is admitted.
+                if let Some(link) = self.link_of(i, conn.key) {
+                    let l = self.links[link];
+                    let to = if l.dialler == (i, conn.key) {
+                        l.acceptor
+                    } else {
+                        l.dialler
+                    };
+                    self.inflight.push_back(Event::Admitted { link, to });
+                }
+                if self.nodes[i].admitted_early.remove(&conn.key) {
+                    self.nodes[i]
+                        .core
+                        .command(MainLoopCommand::Admitted(conn), now);
+                }
                 Rec::Open {
                     conn,
                     peer: *peer.get_id(),
@@ -439,6 +473,7 @@ impl Net {
             },
             Action::Close { conn, error } => {
                 self.nodes[i].open.remove(&conn);
+                self.nodes[i].admitted_early.remove(&conn);
                 self.nodes[i].keys.remove(&conn);
                 if let Some(link) = self.link_of(i, conn) {
                     let l = self.links[link];
