@@ -93,6 +93,15 @@ impl<P: Peer> Bucket<P> {
         self.entries.iter().position(|e| e.peer.get_id() == id)
     }
 
+    /// Makes the entry at `at` the most recently seen, at `now`; returns it.
+    fn touch(&mut self, at: usize, now: u64) -> Option<&mut Entry<P>> {
+        let mut entry = self.entries.remove(at)?;
+        entry.last_seen = now;
+        entry.failures = 0;
+        self.entries.push_back(entry);
+        self.entries.back_mut()
+    }
+
     /// Removes the entry at `at` and moves the newest candidate in.
     fn evict(&mut self, at: usize, now: u64) -> Option<P> {
         let evicted = self.entries.remove(at)?.peer;
@@ -215,7 +224,9 @@ where
     /// The peer of id `id`, if it is in a bucket.
     pub fn get(&self, id: &P::Id) -> Option<&P> {
         let b = &self.buckets[bucket_index(&self.own, id)?];
-        b.position(id).map(|at| &b.entries[at].peer)
+        b.position(id)
+            .and_then(|at| b.entries.get(at))
+            .map(|e| &e.peer)
     }
 
     /// True when the peer of id `id` is in a bucket.
@@ -241,11 +252,10 @@ where
             {
                 bucket.pending = None;
             }
-            let mut entry = bucket.entries.remove(at).expect("position is in range");
-            entry.peer = peer;
-            entry.last_seen = now_ms;
-            entry.failures = 0;
-            bucket.entries.push_back(entry);
+            if let Some(entry) = bucket.touch(at, now_ms) {
+                // The peer's latest address.
+                entry.peer = peer;
+            }
             return Seen::Refreshed;
         }
         if bucket.entries.len() < conf.k {
@@ -267,9 +277,15 @@ where
         if bucket.pending.is_some() {
             return Seen::Queued;
         }
-        let oldest = bucket.entries[0].peer.clone();
-        bucket.pending = Some((oldest.get_id().clone(), now_ms));
-        Seen::Ping(oldest)
+        match bucket.entries.front() {
+            Some(oldest) => {
+                let oldest = oldest.peer.clone();
+                bucket.pending = Some((oldest.get_id().clone(), now_ms));
+                Seen::Ping(oldest)
+            }
+            // A full bucket is never empty (k is at least one).
+            None => Seen::Queued,
+        }
     }
 
     /// The answer to a ping that [`seen`](RoutingTable::seen) asked for:
@@ -286,10 +302,7 @@ where
                 bucket.pending = None;
             }
             bucket.last_activity = now_ms;
-            let mut entry = bucket.entries.remove(at).expect("position is in range");
-            entry.last_seen = now_ms;
-            entry.failures = 0;
-            bucket.entries.push_back(entry);
+            bucket.touch(at, now_ms);
             None
         } else if pinged {
             bucket.evict(at, now_ms)
@@ -305,7 +318,7 @@ where
         let max = self.conf.max_failures;
         let bucket = &mut self.buckets[bucket_index(&self.own, id)?];
         let at = bucket.position(id)?;
-        let entry = &mut bucket.entries[at];
+        let entry = bucket.entries.get_mut(at)?;
         entry.failures = entry.failures.saturating_add(1);
         if entry.failures >= max {
             bucket.evict(at, now_ms)

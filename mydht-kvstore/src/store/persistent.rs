@@ -207,7 +207,11 @@ impl RedbStore {
         let Some(bytes) = removed else {
             return Ok(None);
         };
-        self.len.fetch_sub(1, Ordering::SeqCst);
+        let _ = self
+            .len
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(1))
+            });
         // A corrupt entry is gone all the same.
         Ok(self.decode(key.as_bytes(), &bytes).ok())
     }
@@ -313,6 +317,7 @@ impl ValueStore for RedbStore {
                 .get(&key)
                 .map_err(StoreError::db("read a value"))?
                 .map(|g| SignedValue::from_bytes(g.value(), &self.conf.limits));
+            let exists = old.is_some();
             let old = match old {
                 None => None,
                 Some(Ok(v)) => Some(v),
@@ -322,10 +327,6 @@ impl ValueStore for RedbStore {
                 }
             };
             let stored = admit(old.as_ref(), &value, now_ms, &self.conf.limits)?;
-            let exists = table
-                .get(&key)
-                .map_err(StoreError::db("read a value"))?
-                .is_some();
             let mut purged = 0;
             if !exists && self.len.load(Ordering::SeqCst) >= self.conf.capacity {
                 purged = self.purge_in(&mut table, now_ms)?;
