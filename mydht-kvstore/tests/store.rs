@@ -345,3 +345,43 @@ fn persistence_rejects_a_damaged_redb() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Set in the child process of [`persistence_survives_a_crash`]: the store
+/// directory it writes to before it aborts.
+const CRASH_DIR_VAR: &str = "MYDHT_KVSTORE_CRASH_DIR";
+
+#[test]
+fn persistence_survives_a_crash() {
+    let alice = identity(1);
+    let values: Vec<SignedValue> = (0..5)
+        .map(|i| value(&alice, &format!("crash{i}"), b"committed", T0, HOUR))
+        .collect();
+    if let Some(dir) = std::env::var_os(CRASH_DIR_VAR) {
+        // The child: every put is committed, then the process ends without
+        // closing the database (no destructor runs, as in a crash; `exit`
+        // rather than `abort` leaves no core file).
+        let mut store = RedbStore::open(dir, conf(8)).unwrap();
+        for v in &values {
+            store.put_at(v.clone(), T0).unwrap();
+        }
+        std::process::exit(86);
+    }
+    let dir = TempDir::new("crash");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "persistence_survives_a_crash",
+            "--test-threads=1",
+        ])
+        .env(CRASH_DIR_VAR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(86), "the child ends mid-run");
+    let mut store = RedbStore::open(dir.path(), conf(8)).unwrap();
+    assert_eq!(store.count(), values.len());
+    for v in &values {
+        assert_eq!(store.get_at(v.key(), T0).unwrap().as_ref(), Some(v));
+    }
+}
