@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
+use mydht::service::PeersView;
 use mydht::{
     Bincode, GlobalCommand, LocalCommand, MyDHTConf, NoShadow, NodeHandle, PeerCount, PeerId,
     PeerInfo, QueryId, Reply, SessionShadow,
@@ -58,7 +59,7 @@ enum EchoCmd {
     Bulk(PeerId, usize),
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum EchoMsg {
     Ping(QueryId, Bytes),
     Pong(QueryId, Bytes),
@@ -68,7 +69,7 @@ enum EchoMsg {
 
 /// A payload serialized as one byte string (serde's default for `Vec<u8>`
 /// is a sequence, encoded and decoded byte by byte).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Bytes(Vec<u8>);
 
 impl Serialize for Bytes {
@@ -103,7 +104,7 @@ impl<'de> Deserialize<'de> for Bytes {
 /// as the raw TCP baseline writes one frame (filling 16 MiB of fresh
 /// buffers would measure the allocator and the cache, not the node); the
 /// receiver still decodes each message into a buffer of its own.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Shared(Arc<Vec<u8>>);
 
 impl Serialize for Shared {
@@ -198,10 +199,15 @@ macro_rules! echo_conf {
             fn init_shadow(&mut self) -> $shadow {
                 $shadow::default()
             }
-            fn init_global(&mut self, _: &PeerInfo) -> Result<Self::GlobalService> {
+            fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
                 Ok(EchoGlobal(PhantomData))
             }
-            fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+            fn init_local(
+                &mut self,
+                _: &PeerInfo,
+                _: &PeerInfo,
+                _: &PeersView,
+            ) -> Result<Self::LocalService> {
                 Ok(EchoLocal(PhantomData))
             }
         }

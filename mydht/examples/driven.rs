@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht::service::PeersView;
 use mydht::{
     Bincode, MainLoopDriver, MainLoopSpawn, MyDHTConf, PeerCount, PeerInfo, SessionShadow,
 };
@@ -47,10 +48,15 @@ impl MyDHTConf for OneThread {
     fn init_shadow(&mut self) -> SessionShadow {
         SessionShadow::default()
     }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+    fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
         Ok(TouchGlobal(*me.get_id(), PhantomData))
     }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+    fn init_local(
+        &mut self,
+        me: &PeerInfo,
+        _: &PeerInfo,
+        _: &PeersView,
+    ) -> Result<Self::LocalService> {
         Ok(TouchLocal(*me.get_id(), PhantomData))
     }
 }

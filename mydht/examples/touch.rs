@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use app::{Touch, TouchGlobal, TouchLocal, TouchMsg, Touched};
+use mydht::service::PeersView;
 use mydht::{Bincode, MyDHTConf, PeerInfo, SessionShadow};
 use mydht_base::{Peer, Result};
 use mydht_tcp::TcpTransport;
@@ -42,10 +43,15 @@ impl MyDHTConf for TouchNode {
     fn init_shadow(&mut self) -> SessionShadow {
         SessionShadow::default()
     }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService> {
+    fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
         Ok(TouchGlobal(*me.get_id(), PhantomData))
     }
-    fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo) -> Result<Self::LocalService> {
+    fn init_local(
+        &mut self,
+        me: &PeerInfo,
+        _: &PeerInfo,
+        _: &PeersView,
+    ) -> Result<Self::LocalService> {
         Ok(TouchLocal(*me.get_id(), PhantomData))
     }
 }

@@ -32,7 +32,7 @@ use crate::service::peer_store::{ClosestConnected, ConnectedRoute, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,
-    PeerMgmtCommand, PeerMgmtService, ReadService, Reply, WriteCommand, WriteService,
+    PeerMgmtCommand, PeerMgmtService, PeersView, ReadService, Reply, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -198,7 +198,7 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// How an authenticated connection's bytes are protected.
     type Shadow: Shadow + Clone + Send + 'static;
     /// What the application's services send to other peers.
-    type ProtoMsg: Serialize + DeserializeOwned + Debug + Send + 'static;
+    type ProtoMsg: Serialize + DeserializeOwned + Debug + Clone + Send + 'static;
     /// What the application asks its global service through the api.
     type GlobalCmd: Debug + Send + 'static;
     /// What api queries answer.
@@ -305,10 +305,19 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn init_msg_enc(&mut self) -> Self::MsgEnc;
     /// The shadow.
     fn init_shadow(&mut self) -> Self::Shadow;
-    /// The global service, for the node `me`.
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Self::GlobalService>;
-    /// The local service of the connection of `me` with `with`.
-    fn init_local(&mut self, me: &PeerInfo, with: &PeerInfo) -> Result<Self::LocalService>;
+    /// The global service, for the node `me`, whose online peers `peers`
+    /// shows (keep a clone to read them, and answer with
+    /// [`Reply::Broadcast`](crate::Reply::Broadcast) or
+    /// [`Reply::SendTo`](crate::Reply::SendTo) to reach them).
+    fn init_global(&mut self, me: &PeerInfo, peers: &PeersView) -> Result<Self::GlobalService>;
+    /// The local service of the connection of `me` with `with`; `peers`
+    /// as for [`init_global`](Self::init_global).
+    fn init_local(
+        &mut self,
+        me: &PeerInfo,
+        with: &PeerInfo,
+        peers: &PeersView,
+    ) -> Result<Self::LocalService>;
     /// Peer management, run by [`PeerMgmtService`]: asked once a peer is
     /// authenticated, before its services start (a closure
     /// `|me, peer| PeerVerdict` will do). A rejected peer's connection is

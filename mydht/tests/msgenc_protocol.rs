@@ -74,6 +74,7 @@ impl PartialEq for Wire {
         match &self.0 {
             WireMessage::App(a) => matches!(b, WireMessage::App(b) if touch_eq(a, b)),
             WireMessage::PeerStore(a) => matches!(b, WireMessage::PeerStore(b) if kv_eq(a, b)),
+            WireMessage::Admitted => matches!(b, WireMessage::Admitted),
         }
     }
 }
@@ -130,10 +131,11 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
             KVStoreProtoMsg::Found(..) => "PeerStore(Found)",
             KVStoreProtoMsg::Stored(..) => "PeerStore(Stored)",
         },
+        WireMessage::Admitted => "Admitted",
     }
 }
 
-const WIRE_KINDS: [&str; 7] = [
+const WIRE_KINDS: [&str; 8] = [
     "App(Touch)",
     "App(Touched)",
     "PeerStore(Find)",
@@ -141,6 +143,7 @@ const WIRE_KINDS: [&str; 7] = [
     "PeerStore(Store)",
     "PeerStore(Found)",
     "PeerStore(Stored)",
+    "Admitted",
 ];
 
 /// The same for the query modes a [`QueryMsg`] carries.
@@ -242,6 +245,7 @@ fn wire_msg() -> impl Strategy<Value = WireMessage<TouchMsg>> {
     prop_oneof![
         touch_msg().prop_map(WireMessage::App),
         peer_store_msg().prop_map(|m| WireMessage::PeerStore(Box::new(m))),
+        Just(WireMessage::Admitted),
     ]
 }
 
@@ -379,6 +383,7 @@ fn one_of_each() -> Vec<Wire> {
             vec![peer(0, ""), longest.clone(), peer(1, "é\"\\\n")],
         )),
         store(KVStoreProtoMsg::Stored(1, u32::MAX)),
+        WireMessage::Admitted,
     ]
     .into_iter()
     .map(Wire)

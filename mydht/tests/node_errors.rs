@@ -80,7 +80,10 @@ fn a_peer_that_refuses_us_answers_connect_with_the_rejection() {
     assert!(err.error().message().contains("without admitting"), "{err}");
     // The peer that refused us is never listed, not even for a moment.
     let peers = node.connected_peers(TIMEOUT).expect("peers");
-    assert!(peers.is_empty(), "a peer that refused us is listed: {peers:?}");
+    assert!(
+        peers.is_empty(),
+        "a peer that refused us is listed: {peers:?}"
+    );
     node.stop().expect("stop");
     refusing.stop().expect("stop");
 }

@@ -8,6 +8,7 @@
 
 use std::thread;
 
+use mydht::service::PeersView;
 use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Peer, RcRef, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
@@ -22,7 +23,7 @@ struct Ask(PeerId);
 
 /// What the nodes send each other; `Forwarded` is the local service's
 /// hand-over to the global service (never on the wire).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum RelayMsg {
     Ping(QueryId),
     Pong(QueryId),
@@ -115,10 +116,10 @@ impl MyDHTConf for Mixed {
     type LocalService = RelayLocal;
     mydht::restartable!(global: ThreadParkRef, MpscChannelRef;);
 
-    fn init_global(&mut self, _: &PeerInfo) -> Result<RelayGlobal> {
+    fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<RelayGlobal> {
         Ok(RelayGlobal { online: Vec::new() })
     }
-    fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo) -> Result<RelayLocal> {
+    fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<RelayLocal> {
         Ok(RelayLocal)
     }
 }

@@ -7,6 +7,7 @@
 use std::borrow::Borrow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use mydht::service::PeersView;
 use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::peer::X25519_PUBLIC_KEY_LEN;
 use mydht_base::{ArcRef, Peer, Result, Service, SpawnerYield};
@@ -55,7 +56,7 @@ impl Peer for CountedPeer {
 #[derive(Debug)]
 struct Ask(PeerId);
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Msg {
     Ping(QueryId),
     Pong(QueryId),
@@ -132,10 +133,10 @@ impl MyDHTConf for Counted {
     type LocalService = Local;
     mydht::threaded!(peer: CountedPeer;);
 
-    fn init_global(&mut self, _: &PeerInfo) -> Result<Global> {
+    fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Global> {
         Ok(Global { online: Vec::new() })
     }
-    fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo) -> Result<Local> {
+    fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<Local> {
         Ok(Local)
     }
 }

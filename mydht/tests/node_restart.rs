@@ -7,6 +7,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use mydht::service::PeersView;
 use mydht::{GlobalCommand, MyDHTConf, PeerId, PeerInfo, Reply};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::conf::loopback;
@@ -45,7 +46,7 @@ impl MyDHTConf for FragileNode {
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
     }
-    fn init_global(&mut self, me: &PeerInfo) -> Result<Fragile> {
+    fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Fragile> {
         Ok(Fragile(TouchGlobal::new(*me.get_id())))
     }
 }

@@ -129,6 +129,7 @@ macro_rules! touch_conf_items {
         fn init_global(
             &mut self,
             me: &$crate::__private::mydht::PeerInfo,
+            _: &$crate::__private::mydht::service::PeersView,
         ) -> $crate::__private::mydht_base::Result<Self::GlobalService> {
             Ok($crate::harness::touch::TouchGlobal::new(
                 *$crate::__private::mydht_base::Peer::get_id(me),
@@ -156,6 +157,7 @@ macro_rules! touch_conf_items {
             &mut self,
             me: &$crate::__private::mydht::PeerInfo,
             _: &$crate::__private::mydht::PeerInfo,
+            _: &$crate::__private::mydht::service::PeersView,
         ) -> $crate::__private::mydht_base::Result<Self::LocalService> {
             Ok($crate::harness::touch::TouchLocal::new(
                 *$crate::__private::mydht_base::Peer::get_id(me),

@@ -204,6 +204,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             (Some(k), Some(entry)) => entry.conn = k,
             (None, Some(entry)) if entry.conn == key => {
                 self.peers.remove(&id);
+                self.view.remove(&id);
                 self.route.remove(&id);
                 slog::debug!(self.logger, "peer offline"; "peer" => %id);
                 self.check_watchers();

@@ -45,7 +45,7 @@ use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::peer_store::{ConnectedRoute, PeerStoreCommand};
-use crate::service::{ApiCommand, GlobalCommand, QueryId};
+use crate::service::{ApiCommand, GlobalCommand, PeersView, QueryId};
 use conn::{CoreConn, Dial};
 use spare_key::SpareKey;
 use timers::Timers;
@@ -93,6 +93,8 @@ pub struct NodeCore<C: MyDHTConf> {
     stats: NodeStats,
     /// Discovery's source of random ids.
     rng: u64,
+    /// The online peers as the services read them.
+    view: PeersView,
     actions: VecDeque<Action<C>>,
     /// Work left until the actions before it are carried out: (connection
     /// key, connection id, time of its event).
@@ -136,6 +138,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             route,
             stats: NodeStats::default(),
             rng: seed,
+            view: PeersView::default(),
             actions: VecDeque::new(),
             deferred: VecDeque::new(),
             running: true,
@@ -174,6 +177,11 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// False once the node stops (after the `Stop` action).
     pub fn is_running(&self) -> bool {
         self.running
+    }
+
+    /// The online peers as services read them (kept by this core).
+    pub fn peers_view(&self) -> &PeersView {
+        &self.view
     }
 
     /// Peers connected now.

@@ -28,7 +28,28 @@ impl<C: MyDHTConf> NodeCore<C> {
             Reply::Global(from, msg) => self.tell_global(GlobalCommand::Distant(from, msg)),
             Reply::Many(replies) => replies.into_iter().for_each(|r| self.route_reply(r)),
             Reply::Send(to, msg) => self.send_to(&to, WireMessage::App(msg)),
+            Reply::Broadcast(msg) => {
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                self.send_each(ids, msg);
+            }
+            Reply::SendTo(mut ids, msg) => {
+                ids.sort_unstable();
+                ids.dedup();
+                self.send_each(ids, msg);
+            }
         }
+    }
+
+    /// Sends `msg` to each of `ids` (distinct), the last one without a
+    /// copy.
+    fn send_each(&mut self, mut ids: Vec<PeerId>, msg: C::ProtoMsg) {
+        let Some(last) = ids.pop() else {
+            return;
+        };
+        for id in &ids {
+            self.send_to(id, WireMessage::App(msg.clone()));
+        }
+        self.send_to(&last, WireMessage::App(msg));
     }
 
     /// Sends to a connected peer.

@@ -158,6 +158,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
         self.set_open_state(key, OpenState::Online);
+        self.view.insert(info_of::<C>(&peer));
         self.peers.insert(
             *peer.get_id(),
             PeerEntry {

@@ -205,8 +205,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             None
         };
         let local = ServiceSlot::new(
-            self.conf
-                .init_local(self.me.info(), crate::node_peer::info_of(&*peer))?,
+            self.conf.init_local(
+                self.me.info(),
+                crate::node_peer::info_of(&*peer),
+                self.core.peers_view(),
+            )?,
             LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
             self.conf.local_spawner()?,
             self.conf.local_channel(),

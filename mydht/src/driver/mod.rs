@@ -101,8 +101,20 @@ impl<C: MyDHTConf> MainLoop<C> {
         let (send, rx) = MpscChannel::new(constants.mainloop_channel).new_channel()?;
         let sender = MainLoopSender::new(send, waker, conf.services_on_threads());
         let route = ConnectedRoute::new(conf.peer_route()?);
-        let services = Services::new(&mut conf, &me, &sender, route.clone(), &constants)?;
         let enc = conf.init_msg_enc();
+        let mut core = NodeCore::new(
+            me.clone(),
+            constants.clone(),
+            enc.clone(),
+            logger.clone(),
+            None,
+            route.clone(),
+            Instant::now(),
+            random_seed(),
+        );
+        let view = core.peers_view().clone();
+        let services = Services::new(&mut conf, &me, &sender, route, &view, &constants)?;
+        core.set_fixed_verdict(services.fixed_verdict());
         let listener = if pollable {
             None
         } else {
@@ -119,16 +131,6 @@ impl<C: MyDHTConf> MainLoop<C> {
         // rather than in the first handshake (which reports any failure).
         let _ = Challenge::random();
         slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
-        let core = NodeCore::new(
-            me.clone(),
-            constants.clone(),
-            enc.clone(),
-            logger.clone(),
-            services.fixed_verdict(),
-            route,
-            Instant::now(),
-            random_seed(),
-        );
         Ok(MainLoop {
             core,
             enc,

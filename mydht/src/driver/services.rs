@@ -12,7 +12,7 @@ use crate::core::ServiceKind;
 use crate::identity::LocalPeer;
 use crate::service::kvstore::{KVStoreLimits, KVStoreService, MemoryStore};
 use crate::service::peer_store::{closest_in_store, ConnectedRoute, PeerStoreService};
-use crate::service::{ApiService, PeerMgmtService, ServiceSlot};
+use crate::service::{ApiService, PeerMgmtService, PeersView, ServiceSlot};
 
 type GlobalSlot<C> = ServiceSlot<
     <C as MyDHTConf>::GlobalService,
@@ -48,6 +48,7 @@ pub(super) struct Services<C: MyDHTConf> {
     me: Arc<LocalPeer>,
     sender: MainLoopSender<C>,
     route: ConnectedRoute,
+    view: PeersView,
     constants: NodeConstants,
     fixed_verdict: Option<PeerVerdict>,
 }
@@ -59,17 +60,19 @@ impl<C: MyDHTConf> Services<C> {
         me: &Arc<LocalPeer>,
         sender: &MainLoopSender<C>,
         route: ConnectedRoute,
+        view: &PeersView,
         constants: &NodeConstants,
     ) -> Result<Self> {
         let (peer_mgmt, fixed_verdict) = peer_mgmt_slot(conf, me, sender, constants)?;
         Ok(Services {
-            global: global_slot(conf, me, sender, constants)?,
+            global: global_slot(conf, me, view, sender, constants)?,
             api: api_slot(conf, constants)?,
             peer_store: peer_store_slot(conf, me, sender, &route, constants)?,
             peer_mgmt,
             me: me.clone(),
             sender: sender.clone(),
             route,
+            view: view.clone(),
             constants: constants.clone(),
             fixed_verdict,
         })
@@ -95,7 +98,9 @@ impl<C: MyDHTConf> Services<C> {
     pub(super) fn restart(&mut self, conf: &mut C, kind: ServiceKind) -> Result<()> {
         let (me, sender, constants) = (&self.me, &self.sender, &self.constants);
         match kind {
-            ServiceKind::Global => self.global = global_slot(conf, me, sender, constants)?,
+            ServiceKind::Global => {
+                self.global = global_slot(conf, me, &self.view, sender, constants)?
+            }
             ServiceKind::Api => self.api = api_slot(conf, constants)?,
             ServiceKind::PeerStore => {
                 self.peer_store = peer_store_slot(conf, me, sender, &self.route, constants)?
@@ -130,11 +135,12 @@ fn gone_error() -> Error {
 fn global_slot<C: MyDHTConf>(
     conf: &mut C,
     me: &LocalPeer,
+    view: &PeersView,
     sender: &MainLoopSender<C>,
     constants: &NodeConstants,
 ) -> Result<GlobalSlot<C>> {
     ServiceSlot::new(
-        conf.init_global(me.info())?,
+        conf.init_global(me.info(), view)?,
         sender.clone(),
         conf.global_spawner()?,
         conf.global_channel(),

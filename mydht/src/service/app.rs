@@ -48,6 +48,11 @@ pub enum Reply<C: MyDHTConf> {
     /// Send `msg` to the peer with this id (dropped, and logged, when the
     /// peer is not connected).
     Send(PeerId, C::ProtoMsg),
+    /// Send `msg` to every peer online now, once each.
+    Broadcast(C::ProtoMsg),
+    /// Send `msg` to each of these peers that is online (once each, however
+    /// often it is named; the others are logged).
+    SendTo(Vec<PeerId>, C::ProtoMsg),
     /// Forward a message of `from` to the global service.
     Global(C::PeerRef, C::ProtoMsg),
     /// Several of the above, in order.
@@ -60,6 +65,8 @@ impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
             Reply::None => f.write_str("None"),
             Reply::Api(qid, r) => f.debug_tuple("Api").field(qid).field(r).finish(),
             Reply::Send(id, m) => f.debug_tuple("Send").field(id).field(m).finish(),
+            Reply::Broadcast(m) => f.debug_tuple("Broadcast").field(m).finish(),
+            Reply::SendTo(ids, m) => f.debug_tuple("SendTo").field(ids).field(m).finish(),
             Reply::Global(p, m) => f.debug_tuple("Global").field(p.get_id()).field(m).finish(),
             Reply::Many(v) => f.debug_tuple("Many").field(v).finish(),
         }

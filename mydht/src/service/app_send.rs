@@ -78,6 +78,10 @@ pub enum ReplySend<C: MyDHTConf> {
     Api(QueryId, C::ApiReply),
     /// [`Reply::Send`].
     Send(PeerId, C::ProtoMsg),
+    /// [`Reply::Broadcast`].
+    Broadcast(C::ProtoMsg),
+    /// [`Reply::SendTo`].
+    SendTo(Vec<PeerId>, C::ProtoMsg),
     /// [`Reply::Global`].
     Global(PeerRefSend<C>, C::ProtoMsg),
     /// [`Reply::Many`].
@@ -91,6 +95,8 @@ impl<C: MyDHTConf> SRef for Reply<C> {
             Reply::None => ReplySend::None,
             Reply::Api(qid, r) => ReplySend::Api(qid, r),
             Reply::Send(to, m) => ReplySend::Send(to, m),
+            Reply::Broadcast(m) => ReplySend::Broadcast(m),
+            Reply::SendTo(to, m) => ReplySend::SendTo(to, m),
             Reply::Global(p, m) => ReplySend::Global(p.get_sendable(), m),
             Reply::Many(v) => ReplySend::Many(v.into_iter().map(SRef::get_sendable).collect()),
         }
@@ -103,6 +109,8 @@ impl<C: MyDHTConf> SToRef<Reply<C>> for ReplySend<C> {
             ReplySend::None => Reply::None,
             ReplySend::Api(qid, r) => Reply::Api(qid, r),
             ReplySend::Send(to, m) => Reply::Send(to, m),
+            ReplySend::Broadcast(m) => Reply::Broadcast(m),
+            ReplySend::SendTo(to, m) => Reply::SendTo(to, m),
             ReplySend::Global(p, m) => Reply::Global(p.to_ref(), m),
             ReplySend::Many(v) => Reply::Many(v.into_iter().map(SToRef::to_ref).collect()),
         }

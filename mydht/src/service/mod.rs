@@ -24,6 +24,7 @@ pub mod kvstore;
 mod local_dest;
 mod peer_mgmt;
 pub mod peer_store;
+mod peers_view;
 mod read;
 mod slot;
 mod timeout_io;
@@ -37,6 +38,7 @@ pub use local_dest::{LocalDest, WriteWeakHandle, WriteWeakSend};
 pub use peer_mgmt::{
     AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtCommandSend, PeerMgmtReply, PeerMgmtService,
 };
+pub use peers_view::PeersView;
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
 pub use timeout_io::TimeoutAsBlock;
