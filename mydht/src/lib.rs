@@ -34,6 +34,7 @@
 
 pub mod auth;
 pub mod command;
+mod components;
 pub mod conf;
 pub mod core;
 pub mod driver;
@@ -42,6 +43,7 @@ pub mod frame;
 pub mod identity;
 pub mod msgenc;
 pub mod node_peer;
+pub mod prelude;
 pub mod profile;
 pub mod service;
 pub mod shadow;
@@ -67,3 +69,7 @@ pub use service::{
     Reply,
 };
 pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};
+
+/// The TCP transports (the `mydht-tcp` crate): `TcpTransport`, polled by the
+/// node's mio loop, and `BlockingTcpTransport`.
+pub use mydht_tcp as tcp;
