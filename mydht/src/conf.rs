@@ -336,8 +336,9 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn constants(&self) -> NodeConstants {
         NodeConstants::default()
     }
-    /// Where the node logs; the default discards.
+    /// Where the node logs; the default writes warnings and errors to
+    /// standard error ([`default_logger`](crate::log::default_logger)).
     fn logger(&self) -> slog::Logger {
-        slog::Logger::root(slog::Discard, slog::o!())
+        crate::log::default_logger()
     }
 }

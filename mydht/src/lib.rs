@@ -41,6 +41,7 @@ pub mod driver;
 mod error;
 pub mod frame;
 pub mod identity;
+pub mod log;
 pub mod msgenc;
 pub mod node_peer;
 pub mod prelude;
