@@ -416,10 +416,14 @@ fn connect_raw(addr: SocketAddr) -> TcpStream {
 /// chunks (256 KiB) per socket write.
 const RAW_BULK_FRAMES: usize = 16;
 /// The raw bulk receiver's read buffer. Its socket keeps the kernel's
-/// receive buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB here):
-/// setting `SO_RCVBUF`/`SO_SNDBUF` to 4 MiB (`rmem_max`) turns it off and
-/// was not faster, nor were 256 KiB or 16 MiB writes, in a standalone
-/// test of these variants (1 MiB writes and reads were the fastest).
+/// receive buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB here).
+/// Variants tried against this one, paired in the same samples: a mio
+/// (epoll) receiver with 1 MiB reads and 1 MiB or 256 KiB writes (0.96–1.14
+/// of its time), a busy-polling receiver (0.67–1.10: faster in some runs,
+/// but it spins a core), 256 KiB writes to this server (0.98–1.25), the
+/// former 64 KiB-write baseline (1.16–1.35); fixed 4 MiB
+/// `SO_RCVBUF`/`SO_SNDBUF` (`rmem_max`, which turns autotuning off) was not
+/// faster in a standalone test.
 const RAW_BULK_READ: usize = 1 << 20;
 
 /// A blocking server, a thread per connection, that reads frames into a

@@ -218,12 +218,17 @@ impl Run {
     }
 
     /// Prints the table of the pairs registered with [`Run::compare`]
-    /// (markdown): the medians of this run, the ratio of the medians
+    /// whose measured side ran (markdown): the medians of this run, the ratio of the medians
     /// (measured / baseline time, and its inverse, the throughput ratio),
     /// and the median of the paired per-sample ratios where the pair ran
     /// alternately.
     pub fn summary(&self, title: &str) {
         let rows = self.rows.borrow();
+        // A figure whose measured side did not run has nothing to show.
+        let rows: Vec<&Row> = rows
+            .iter()
+            .filter(|r| self.median(&r.measured).is_some())
+            .collect();
         if rows.is_empty() {
             return;
         }
@@ -236,7 +241,7 @@ impl Run {
              paired: median of per-sample m/b (b/m) |"
         );
         println!("|---|---|---|---|---|---|---|");
-        for r in rows.iter() {
+        for r in &rows {
             let (m, b) = (self.median(&r.measured), self.median(&r.baseline));
             let ratio = match (m, b) {
                 (Some(m), Some(b)) => format!("{:.3} ({:.3})", m / b, b / m),
@@ -256,15 +261,15 @@ impl Run {
             );
         }
         let mut missing: Vec<&str> = Vec::new();
-        for id in rows.iter().flat_map(|r| [&r.measured, &r.baseline]) {
-            if self.median(id).is_none() && !missing.contains(&id.as_str()) {
-                missing.push(id);
+        for r in &rows {
+            if self.median(&r.baseline).is_none() && !missing.contains(&r.baseline.as_str()) {
+                missing.push(&r.baseline);
             }
         }
         if !missing.is_empty() {
             println!(
-                "\nnot run (left out by the filter): {}; the ratios of medians that need \
-                 them are unavailable",
+                "\nbaselines not run (left out by the filter): {}; the ratios of medians \
+                 that need them are unavailable",
                 missing.join(", ")
             );
         }
