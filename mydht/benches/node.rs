@@ -419,8 +419,9 @@ const RAW_BULK_FRAMES: usize = 16;
 /// receive buffer autotuning (up to `tcp_rmem`'s maximum, 32 MiB here).
 /// Variants tried against this one, paired in the same samples: a mio
 /// (epoll) receiver with 1 MiB reads and 1 MiB or 256 KiB writes (0.96–1.14
-/// of its time), a busy-polling receiver (0.67–1.10: faster in some runs,
-/// but it spins a core), 256 KiB writes to this server (0.98–1.25), the
+/// of its time), a busy-polling receiver (0.67–0.95: faster, by spinning
+/// a core on `WouldBlock`, which the node does not do), 256 KiB writes to
+/// this server (0.98–1.25), the
 /// former 64 KiB-write baseline (1.16–1.35); fixed 4 MiB
 /// `SO_RCVBUF`/`SO_SNDBUF` (`rmem_max`, which turns autotuning off) was not
 /// faster in a standalone test.
