@@ -307,8 +307,8 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn init_shadow(&mut self) -> Self::Shadow;
     /// The global service, for the node `me`, whose online peers `peers`
     /// shows (keep a clone to read them, and answer with
-    /// [`Reply::Broadcast`](crate::Reply::Broadcast) or
-    /// [`Reply::SendTo`](crate::Reply::SendTo) to reach them).
+    /// [`Reply::Broadcast`] or
+    /// [`Reply::SendTo`] to reach them).
     fn init_global(&mut self, me: &PeerInfo, peers: &PeersView) -> Result<Self::GlobalService>;
     /// The local service of the connection of `me` with `with`; `peers`
     /// as for [`init_global`](Self::init_global).
