@@ -71,6 +71,12 @@ pub use service::{
 };
 pub use shadow::{NoShadow, SessionShadow, Shadow, TestShadow};
 
+/// The guide `docs/first-app.md` of the repository: its code is compiled
+/// and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/first-app.md")]
+struct FirstAppGuide;
+
 /// The TCP transports (the `mydht-tcp` crate): `TcpTransport`, polled by the
 /// node's mio loop, and `BlockingTcpTransport`.
 pub use mydht_tcp as tcp;
