@@ -16,13 +16,16 @@
 //!   admission policy ([`store::admit`]), [`StoreError`];
 //! - [`kademlia`]: XOR [`Distance`](kademlia::Distance) and the k-bucket
 //!   [`RoutingTable`](kademlia::RoutingTable);
+//! - [`dht`]: the DHT on live nodes ([`Dht`](dht::Dht), `put`/`get`, the
+//!   node's services and ready configuration);
 //! - [`clock`]: where the stores read the time ([`SystemClock`],
 //!   [`ManualClock`]).
 //!
-//! Everything here is a plain state machine or store: no threads, sockets
-//! or timers. Times are milliseconds since the Unix epoch.
+//! Everything but [`dht`] is a plain state machine or store: no threads,
+//! sockets or timers. Times are milliseconds since the Unix epoch.
 
 pub mod clock;
+pub mod dht;
 pub mod kademlia;
 pub mod key;
 pub mod store;

@@ -1,0 +1,286 @@
+//! [`Dht`]: the application's handle on a DHT node — `put` and `get`,
+//! blocking or as futures.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mydht::conf::MyDHTConf;
+use mydht::service::kvstore::QueryConf;
+use mydht::{NodeError, NodeHandle, PeerInfo};
+use mydht_base::{Error, ErrorKind, ErrorLevel};
+
+use crate::dht::conf::DhtConf;
+use crate::dht::error::DhtError;
+use crate::dht::future::{block_on, DhtFuture};
+use crate::dht::msg::{DhtCmd, DhtReply};
+use crate::dht::stats::DhtStats;
+use crate::key::Key;
+use crate::value::SignedValue;
+
+/// The handle on a running DHT node. Values are signed with the node's
+/// identity; what `get` returns has been verified. Clones share the node,
+/// which stops with [`stop`](Dht::stop) or when the last clone is dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use mydht_kvstore::dht::{Dht, DhtConf, DhtError};
+/// use mydht_kvstore::Key;
+///
+/// let t = Duration::from_secs(5);
+/// let a = Dht::start(DhtConf::generate()?)?;
+/// let b = Dht::start(DhtConf::generate()?)?;
+/// let address = b.local_peer().get_address().parse().unwrap();
+/// a.node().connect(address, t)?;
+/// let key = Key::hash_of(b"greeting");
+/// a.put(key, b"hello".to_vec(), t)?;
+/// assert_eq!(b.get(key, t)?.value(), b"hello");
+/// assert!(matches!(b.get(Key::hash_of(b"nothing"), t), Err(DhtError::NotFound)));
+/// # use mydht_base::Peer;
+/// # a.stop()?; b.stop()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Dht<C: MyDHTConf = DhtConf> {
+    node: NodeHandle<C>,
+    query: QueryConf,
+    ttl: Duration,
+    /// Dropped with the last clone: the ticker thread then ends.
+    _ticker: Option<Arc<Mutex<Sender<()>>>>,
+}
+
+impl<C: MyDHTConf> Clone for Dht<C> {
+    fn clone(&self) -> Self {
+        Dht {
+            node: self.node.clone(),
+            query: self.query,
+            ttl: self.ttl,
+            _ticker: self._ticker.clone(),
+        }
+    }
+}
+
+impl Dht<DhtConf> {
+    /// Starts a node of configuration `conf` (its main loop on a thread of
+    /// its own).
+    ///
+    /// Unless [`DhtSettings::tick`](crate::dht::DhtSettings::tick) is
+    /// zero, a thread ticks the node's engine at that period (so that the
+    /// queries it proxies or collects for peers end on time); it ends with
+    /// the last clone of the handle.
+    pub fn start(conf: DhtConf) -> Result<Self, DhtError> {
+        let (query, ttl, tick) = (conf.settings.query, conf.settings.ttl, conf.settings.tick);
+        let node = mydht::start_loop(conf)?;
+        let mut dht = Dht::from_node(node, query, ttl);
+        if !tick.is_zero() {
+            let (stop, stopped) = std::sync::mpsc::channel();
+            let node = dht.node.clone();
+            std::thread::Builder::new()
+                .name("mydht-kvstore-tick".into())
+                .spawn(move || ticker(node, tick, stopped))
+                .map_err(|e| DhtError::from(Error::from(e)))?;
+            dht._ticker = Some(Arc::new(Mutex::new(stop)));
+        }
+        Ok(dht)
+    }
+}
+
+impl<C> Dht<C>
+where
+    C: MyDHTConf<GlobalCmd = DhtCmd, ApiReply = DhtReply>,
+{
+    /// The handle of a node already started, whose `put`s and `get`s
+    /// travel as `query` and whose values live `ttl`.
+    pub fn from_node(node: NodeHandle<C>, query: QueryConf, ttl: Duration) -> Self {
+        Dht {
+            node,
+            query,
+            ttl,
+            _ticker: None,
+        }
+    }
+
+    /// The node's own handle: connect, peers, stop.
+    pub fn node(&self) -> &NodeHandle<C> {
+        &self.node
+    }
+
+    /// This node's peer.
+    pub fn local_peer(&self) -> &PeerInfo {
+        self.node.local_peer()
+    }
+
+    /// How `put` and `get` travel.
+    pub fn query_conf(&self) -> QueryConf {
+        self.query
+    }
+
+    /// Signs `value` under `key` and stores it here and on the peers the
+    /// default query reaches; how many peers stored it (0 when none was
+    /// reached: the local copy is kept; a query of 0 hops, local only,
+    /// counts the local copy: 1).
+    pub fn put(&self, key: Key, value: Vec<u8>, timeout: Duration) -> Result<u32, DhtError> {
+        self.put_with(key, value, self.query, timeout)
+    }
+
+    /// [`put`](Self::put) travelling as `conf` (its timeout capped at
+    /// four fifths of `timeout`).
+    pub fn put_with(
+        &self,
+        key: Key,
+        value: Vec<u8>,
+        conf: QueryConf,
+        timeout: Duration,
+    ) -> Result<u32, DhtError> {
+        let ttl = self.ttl;
+        let (conf, deadline) = engine_conf(conf, timeout);
+        let cmd = DhtCmd::Put {
+            key,
+            value,
+            ttl,
+            conf,
+        };
+        let fut = DhtFuture::start(&self.node, cmd, timeout, deadline, stored)?;
+        block_on(fut, timeout + GRACE)
+    }
+
+    /// Stores a value signed elsewhere (republishing it) as `conf` says.
+    pub fn put_signed(
+        &self,
+        value: SignedValue,
+        conf: QueryConf,
+        timeout: Duration,
+    ) -> Result<u32, DhtError> {
+        let (conf, deadline) = engine_conf(conf, timeout);
+        let cmd = DhtCmd::PutSigned(value, conf);
+        let fut = DhtFuture::start(&self.node, cmd, timeout, deadline, stored)?;
+        block_on(fut, timeout + GRACE)
+    }
+
+    /// The value of `key`, verified: the newest version found.
+    /// [`DhtError::NotFound`] when the query ends without one.
+    pub fn get(&self, key: Key, timeout: Duration) -> Result<SignedValue, DhtError> {
+        block_on(self.get_future(key, timeout)?, timeout + GRACE)
+    }
+
+    /// [`get`](Self::get) as a `Future` (for a thread that drives the
+    /// node's loop, or any executor).
+    pub fn get_future(
+        &self,
+        key: Key,
+        timeout: Duration,
+    ) -> Result<DhtFuture<C, SignedValue>, DhtError> {
+        let (conf, deadline) = engine_conf(self.query, timeout);
+        DhtFuture::start(
+            &self.node,
+            DhtCmd::Get(key, conf),
+            timeout,
+            deadline,
+            newest,
+        )
+    }
+
+    /// Every verified copy of `key`'s value the query travelling as
+    /// `conf` found (up to `conf.nb_result`); [`DhtError::NotFound`] when
+    /// none.
+    pub fn get_with(
+        &self,
+        key: Key,
+        conf: QueryConf,
+        timeout: Duration,
+    ) -> Result<Vec<SignedValue>, DhtError> {
+        block_on(self.get_with_future(key, conf, timeout)?, timeout + GRACE)
+    }
+
+    /// [`get_with`](Self::get_with) as a `Future`.
+    pub fn get_with_future(
+        &self,
+        key: Key,
+        conf: QueryConf,
+        timeout: Duration,
+    ) -> Result<DhtFuture<C, Vec<SignedValue>>, DhtError> {
+        let (conf, deadline) = engine_conf(conf, timeout);
+        DhtFuture::start(
+            &self.node,
+            DhtCmd::Get(key, conf),
+            timeout,
+            deadline,
+            all_found,
+        )
+    }
+
+    /// The node's DHT counters.
+    pub fn stats(&self, timeout: Duration) -> Result<DhtStats, DhtError> {
+        let fut = DhtFuture::start(&self.node, DhtCmd::Stats, timeout, None, stats)?;
+        block_on(fut, timeout + GRACE)
+    }
+
+    /// Stops the node.
+    pub fn stop(self) -> Result<(), DhtError> {
+        Ok(self.node.stop()?)
+    }
+}
+
+/// Ticks `node` every `period` until `stopped` hangs up or the node stops.
+fn ticker(node: NodeHandle<DhtConf>, period: Duration, stopped: Receiver<()>) {
+    loop {
+        match stopped.recv_timeout(period) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        match node.query(DhtCmd::Tick, 1, period.max(Duration::from_secs(1))) {
+            Ok(_) | Err(NodeError::Timeout(_)) | Err(NodeError::ChannelFull(_)) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How long a blocking call waits past its timeout for the node's own
+/// expiry of the call.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// `conf` with a timeout that ends before the call's, and that timeout.
+fn engine_conf(mut conf: QueryConf, timeout: Duration) -> (QueryConf, Option<Duration>) {
+    conf.timeout = conf.timeout.min(timeout - timeout / 5);
+    (conf, Some(conf.timeout))
+}
+
+fn unexpected(reply: DhtReply) -> DhtError {
+    DhtError::Failed(Error::new(
+        ErrorKind::Decode,
+        ErrorLevel::Ignore,
+        format!("unexpected reply {reply:?}"),
+    ))
+}
+
+fn stored(reply: DhtReply) -> Result<u32, DhtError> {
+    match reply {
+        DhtReply::Stored(n) => Ok(n),
+        DhtReply::Refused(r) => Err(DhtError::Refused(r)),
+        DhtReply::Failed(e) => Err(DhtError::Failed(e)),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn all_found(reply: DhtReply) -> Result<Vec<SignedValue>, DhtError> {
+    match reply {
+        DhtReply::Found(v) if v.is_empty() => Err(DhtError::NotFound),
+        DhtReply::Found(v) => Ok(v),
+        DhtReply::Refused(r) => Err(DhtError::Refused(r)),
+        DhtReply::Failed(e) => Err(DhtError::Failed(e)),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn newest(reply: DhtReply) -> Result<SignedValue, DhtError> {
+    all_found(reply)?
+        .into_iter()
+        .max_by_key(|v| (v.version(), v.expires_at()))
+        .ok_or(DhtError::NotFound)
+}
+
+fn stats(reply: DhtReply) -> Result<DhtStats, DhtError> {
+    match reply {
+        DhtReply::Stats(s) => Ok(s),
+        other => Err(unexpected(other)),
+    }
+}

@@ -1,0 +1,116 @@
+//! [`DhtRoute`]: which online peers a query goes to — the Kademlia table
+//! fed by the node's peer events, or simply the connected peers closest to
+//! the key by XOR distance.
+
+use mydht::service::PeersView;
+use mydht::{PeerId, PeerInfo};
+use mydht_base::{Peer, Route};
+
+use crate::kademlia::{Distance, KademliaConf, RoutingTable, Seen};
+use crate::key::Key;
+
+/// Which route a node uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteChoice {
+    /// Every online peer is a candidate, closest to the key first: for
+    /// small networks and tests.
+    Connected,
+    /// The k-buckets of a [`RoutingTable`], fed with the peers that come
+    /// online and emptied of those that go offline.
+    Kademlia(KademliaConf),
+}
+
+enum Inner {
+    Connected,
+    Kademlia(Box<RoutingTable<PeerInfo>>),
+}
+
+/// The route of a DHT node: only online peers, closest to the key first.
+pub struct DhtRoute {
+    inner: Inner,
+    peers: PeersView,
+}
+
+impl DhtRoute {
+    /// The route `choice` names for node `me`, reading the online peers in
+    /// `peers`; `seed` draws the table's refresh ids.
+    pub fn new(
+        choice: RouteChoice,
+        me: &PeerInfo,
+        peers: PeersView,
+        seed: u64,
+        now_ms: u64,
+    ) -> Self {
+        let inner = match choice {
+            RouteChoice::Connected => Inner::Connected,
+            RouteChoice::Kademlia(conf) => Inner::Kademlia(Box::new(RoutingTable::new(
+                *me.get_id(),
+                conf,
+                seed,
+                now_ms,
+            ))),
+        };
+        DhtRoute { inner, peers }
+    }
+
+    /// A peer came online.
+    pub fn online(&mut self, peer: PeerInfo, now_ms: u64) {
+        if let Inner::Kademlia(table) = &mut self.inner {
+            if let Seen::Ping(oldest) = table.seen(peer, now_ms) {
+                // The node's connections stand for pings: the oldest peer is
+                // alive while it is online.
+                let alive = self.peers.contains(oldest.get_id());
+                table.ping_result(oldest.get_id(), alive, now_ms);
+            }
+        }
+    }
+
+    /// A peer went offline: out of the table (its newest candidate, if
+    /// any, takes its place).
+    pub fn offline(&mut self, id: &PeerId, now_ms: u64) {
+        if let Inner::Kademlia(table) = &mut self.inner {
+            for _ in 0..table.conf().max_failures {
+                if table.failed(id, now_ms).is_some() || !table.contains(id) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Number of peers the route knows.
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            Inner::Connected => self.peers.len(),
+            Inner::Kademlia(table) => table.len(),
+        }
+    }
+
+    /// True when the route knows no peer.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many of the route's peers are closer to `key` than `me`,
+    /// counting up to `limit`.
+    pub fn closer_than(&mut self, me: &PeerId, key: &Key, limit: usize) -> usize {
+        let mine = Distance::between(me, key);
+        self.route(key, limit, &[])
+            .iter()
+            .filter(|p| Distance::between(p.get_id(), key) < mine)
+            .count()
+    }
+}
+
+impl Route<PeerInfo, Key> for DhtRoute {
+    fn route(&mut self, key: &Key, nb: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+        let mut peers = match &self.inner {
+            Inner::Connected => self.peers.peers(),
+            // Candidates beyond `nb`: some may have gone offline.
+            Inner::Kademlia(table) => table.closest(key, nb.saturating_mul(2), exclude),
+        };
+        peers.retain(|p| !exclude.contains(p.get_id()) && self.peers.contains(p.get_id()));
+        peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));
+        peers.truncate(nb);
+        peers
+    }
+}
