@@ -41,7 +41,9 @@ pub struct DhtSettings {
     pub ttl: Duration,
     /// A node stores a peer's value only when fewer than this many of its
     /// peers are closer to the key than itself; otherwise it passes the
-    /// value on towards them.
+    /// value on towards them. With 1, a store forwarded one peer at a time
+    /// (Kademlia route) ends at the node closest to the key, where finds
+    /// converge; for `r` copies, store with `nb_result` and `replicas` `r`.
     pub replicas: usize,
     /// Which keys are well formed; a request for another is refused.
     pub key_check: KeyCheck,
@@ -55,7 +57,7 @@ pub struct DhtSettings {
 impl Default for DhtSettings {
     /// In memory, connected peers as the route, default bounds; queries
     /// proxied over up to 8 hops, 1 peer per hop, the first value found,
-    /// 5 s; values live an hour; 3 replicas; [`default_key_check`]; a tick
+    /// 5 s; values live an hour; 1 replica; [`default_key_check`]; a tick
     /// every 100 ms.
     fn default() -> Self {
         DhtSettings {
@@ -71,7 +73,7 @@ impl Default for DhtSettings {
                 timeout: Duration::from_secs(5),
             },
             ttl: Duration::from_secs(3600),
-            replicas: 3,
+            replicas: 1,
             key_check: default_key_check,
             tick: Duration::from_millis(100),
         }
