@@ -16,8 +16,8 @@ use log_capture::Captured;
 use mydht::auth::AuthMessage;
 use mydht::frame::WireMessage;
 use mydht::{
-    Bincode, FrameReader, FrameWriter, Handshake, MyDHTConf, NodeHandle, PeerCount, SessionKeys,
-    SessionShadow, Shadow,
+    Bincode, FrameReader, FrameWriter, Handshake, MyDHTConf, NodeHandle, PeerCount, SessionShadow,
+    Shadow,
 };
 use mydht_base::{Peer, Result};
 use mydht_basetest::harness::conf::loopback;
@@ -60,7 +60,8 @@ const AUTH_FRAME: usize = 8 * 1024;
 /// the session keys: what it sends next is up to the test.
 struct RawPeer {
     stream: TcpStream,
-    keys: SessionKeys,
+    /// This side's session shadow, sealing chunk after chunk.
+    writer: Option<<SessionShadow as Shadow>::Writer>,
 }
 
 impl RawPeer {
@@ -87,21 +88,35 @@ impl RawPeer {
         out.push_msg(&ENC, &AuthMessage::PongFinal(fin))
             .expect("push final");
         out.write_to(&mut stream).expect("send final");
-        RawPeer {
+        let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
+        let mut raw = RawPeer {
             stream,
-            keys: auth.keys,
-        }
+            writer: Some(writer),
+        };
+        // A node makes a peer online once the peer admitted it too: its
+        // first frame says so.
+        let mut admitted = Vec::new();
+        mydht_base::MsgEnc::encode(&ENC, &WireMessage::<TouchMsg>::Admitted, &mut admitted)
+            .expect("encode");
+        let first = raw.sealed_frame(&admitted);
+        raw.stream.write_all(&first).expect("send the admission");
+        raw
     }
 
-    /// The session's first chunk as the node's shadow expects it: `frame`
+    /// The session's next chunk as the node's shadow expects it: `frame`
     /// (a length prefix and `body`) sealed with this side's key.
-    fn sealed_frame(&self, body: &[u8]) -> Vec<u8> {
-        let writer = SessionShadow::default().writer(&self.keys).expect("shadow");
+    fn sealed_frame(&mut self, body: &[u8]) -> Vec<u8> {
+        let writer = self
+            .writer
+            .take()
+            .expect("the shadow is back after each chunk");
         let mut sealed = CompW::new(Vec::new(), writer);
         let mut frames = FrameWriter::new(AUTH_FRAME);
         frames.push_frame(body).expect("frame");
         frames.write_to(&mut sealed).expect("seal");
-        sealed.into_inner()
+        let (bytes, writer) = sealed.into_parts();
+        self.writer = Some(writer);
+        bytes
     }
 
     /// Sends `bytes`, then reads (and discards) what the node sends until
@@ -153,7 +168,7 @@ where
     let normal = mydht::start_loop(Normal).expect("normal node");
     connect_and_touch(&normal, &node);
 
-    let raw = RawPeer::authenticate(&node);
+    let mut raw = RawPeer::authenticate(&node);
     // The raw peer is admitted: the attack comes from an authenticated
     // peer, not from one refused at the handshake.
     wait_peers(&node, PeerCount::AtLeast(2)).expect("raw peer admitted");
