@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Peer, Result, Transport};
 
-use super::conn::{HandshakeIo, HandshakeRead};
+use super::conn::{dialled_halves, HandshakeIo, HandshakeRead};
 use crate::auth::{AuthMessage, Authenticated, ChallengeCache, EphemeralKey, Handshake, Step};
 use crate::command::{DialId, MainLoopCommand, MainLoopSender, Opened};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
@@ -210,14 +210,7 @@ fn connect<C: MyDHTConf>(
     ctx: &AuthCtx<C>,
     address: Address<C>,
 ) -> Result<(HandshakeIo<C>, Authenticated)> {
-    let c = ctx.transport.connect_with(&address)?;
-    let read = c.read.ok_or_else(|| {
-        Error::new(
-            ErrorKind::Config,
-            ErrorLevel::ShutDown,
-            "transport gave no read half",
-        )
-    })?;
+    let (read, write) = dialled_halves::<C>(ctx.transport.connect_with(&address)?)?;
     let (mut handshake, ping) = Handshake::initiate_with(
         ctx.me.clone(),
         None,
@@ -227,7 +220,7 @@ fn connect<C: MyDHTConf>(
         (ctx.constants.auth_mode, ctx.constants.cipher_suite),
     )?;
     let writer = FrameWriter::new(ctx.constants.max_frame);
-    let mut io = HandshakeIo::<C>::new(read, c.write, writer, false);
+    let mut io = HandshakeIo::<C>::new(read, write, writer, false);
     send(&mut io, &ctx.enc, &AuthMessage::Ping(ping))?;
     // An initiator never checks replays; the cache is only for the call.
     let mut unused = ChallengeCache::new(1, ctx.constants.auth_timeout);

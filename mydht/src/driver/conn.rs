@@ -45,6 +45,21 @@ impl<C: MyDHTConf> Shadows<C> {
     }
 }
 
+/// The two halves of a connection the transport dialled: a transport that
+/// gives no read half cannot serve a node.
+pub(crate) fn dialled_halves<C: MyDHTConf>(
+    c: mydht_base::Connected<<C as MyDHTConf>::Transport>,
+) -> Result<(ReadStream<C>, WriteStream<C>)> {
+    let read = c.read.ok_or_else(|| {
+        mydht_base::Error::new(
+            mydht_base::ErrorKind::Config,
+            mydht_base::ErrorLevel::ShutDown,
+            "transport gave no read half",
+        )
+    })?;
+    Ok((read, c.write))
+}
+
 /// The streams of a connection whose handshake runs.
 pub(crate) struct HandshakeIo<C: MyDHTConf> {
     pub(crate) read: ReadStream<C>,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use mydht_base::{Error, ErrorKind, ErrorLevel, NoChannel, Peer, Result, Transport};
 use readwrite_comp::{CompR, CompW};
 
-use super::conn::{ConnIo, HandshakeIo, OpenIo, Shadows};
+use super::conn::{dialled_halves, ConnIo, HandshakeIo, OpenIo, Shadows};
 use super::services::{Delivery, Services};
 use super::{blocking, MainLoop};
 use crate::auth::SessionKeys;
@@ -121,15 +121,9 @@ impl<C: MyDHTConf> MainLoop<C> {
             return;
         }
         let connected = self.transport.connect_with(&address).and_then(|c| {
-            let read = c.read.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Config,
-                    ErrorLevel::ShutDown,
-                    "transport gave no read half",
-                )
-            })?;
+            let (read, write) = dialled_halves::<C>(c)?;
             let writer = FrameWriter::new(self.core.constants().max_frame);
-            Ok(HandshakeIo::new(read, c.write, writer, true))
+            Ok(HandshakeIo::new(read, write, writer, true))
         });
         match connected {
             Ok(io) => match self.add_conn(io) {
