@@ -32,7 +32,7 @@ impl SpawnerYield for BlockYield {
 }
 
 impl LoopYield for BlockYield {
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
         OnEmpty::End
     }
 }

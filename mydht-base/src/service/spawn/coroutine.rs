@@ -105,7 +105,7 @@ impl SpawnerYield for CoYield<'_, '_, '_> {
 }
 
 impl LoopYield for CoYield<'_, '_, '_> {
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
         if self.stop.get() {
             return OnEmpty::End;
         }

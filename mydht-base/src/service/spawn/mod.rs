@@ -30,6 +30,7 @@
 //!   asks it to end once its channel is empty: queued commands are still
 //!   processed, and a yield inside `call` then answers `Return`.
 
+mod barrier;
 mod blocker;
 #[cfg(feature = "coroutine")]
 mod coroutine;
@@ -82,8 +83,10 @@ pub(crate) enum OnEmpty {
 pub(crate) trait LoopYield: SpawnerYield {
     /// True when the loop should wait on `recv_wait` instead of `recv`.
     const WAITS: bool = false;
-    /// The channel is empty.
-    fn on_empty(&mut self) -> OnEmpty;
+    /// The channel is empty; `empties` counts the empty receives in a row
+    /// (1 the first time since the last command), for a spawner that polls
+    /// its channel briefly before it really waits.
+    fn on_empty(&mut self, empties: u32) -> OnEmpty;
 }
 
 /// How a run of the loop stopped.
@@ -161,6 +164,7 @@ where
 
     /// Runs commands until the loop ends or the spawner suspends it.
     pub(crate) fn run<Y: LoopYield>(&mut self, yld: &mut Y) -> Step {
+        let mut empties = 0u32;
         loop {
             if self.count.nb_loop != 0 && self.count.done >= self.count.nb_loop {
                 return Step::End(Ok(()));
@@ -174,8 +178,14 @@ where
                         self.recv.recv()
                     };
                     match next {
-                        Ok(Some(cmd)) => cmd,
-                        Ok(None) => match yld.on_empty() {
+                        Ok(Some(cmd)) => {
+                            empties = 0;
+                            cmd
+                        }
+                        Ok(None) => match yld.on_empty({
+                            empties = empties.saturating_add(1);
+                            empties
+                        }) {
                             OnEmpty::Retry => continue,
                             OnEmpty::Suspend => return Step::Suspended,
                             OnEmpty::End => return Step::End(Ok(())),

@@ -125,7 +125,7 @@ impl SpawnerYield for PoolYield {
 }
 
 impl LoopYield for PoolYield {
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
         OnEmpty::Suspend
     }
 }

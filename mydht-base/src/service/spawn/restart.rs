@@ -34,7 +34,7 @@ impl SpawnerYield for ReturnYield {
 }
 
 impl LoopYield for ReturnYield {
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
         OnEmpty::Suspend
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
 
-use super::{service_died, LoopCount, LoopYield, ServiceLoop};
+use super::{barrier, service_died, LoopCount, LoopYield, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield};
 use crate::sref::{SRef, SToRef};
@@ -97,25 +97,59 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
 
-/// Spins before parking: a sender that is about to notify is usually a few
-/// hundred nanoseconds away, far less than a park/unpark round trip.
+/// Spins on the notification before parking, for a yield inside `call`: a
+/// waker that is about to notify is usually a few hundred nanoseconds away,
+/// far less than a park/unpark round trip.
 const SPINS: u32 = 200;
 
+/// Empty receives in a row after which a service whose channel is empty
+/// waits for a notification; before, it polls its channel again after the
+/// backoff of std's channels: `1 << (n - 1)` spin hints for the first
+/// [`EMPTY_SPINS`] (127 in all, about a microsecond), then a `yield_now`
+/// (which lets a sender on the same core run). Meanwhile a sender finds a
+/// notification pending and its `unyield` is a load, no write.
+const EMPTY_POLLS: u32 = 11;
+const EMPTY_SPINS: u32 = 7;
+
+/// The park state alone on its cache line(s): written by whoever notifies,
+/// it must not invalidate the line of the read-mostly fields (stop,
+/// finished, thread) the service thread reads.
+#[repr(align(128))]
+struct ParkState(AtomicU8);
+
 /// The state a service thread shares with its handles.
+///
+/// Protocol: a waker (`notify`) writes what the service must see (a command
+/// in its channel, a stop request, a ready stream), then, past the cheap
+/// half of [`barrier`], reads the park state: a pending notification
+/// (NOTIFIED) is left as it is, no write, else it sets NOTIFIED and unparks
+/// the thread if it was PARKED. The service thread takes notifications
+/// (NOTIFIED to RUNNING) and, before it parks, runs the expensive half of
+/// the barrier once since the last notification it took and looks at its
+/// input again: a waker that saw an already taken notification as pending
+/// has its writes seen by that look.
 pub(crate) struct Shared {
-    /// RUNNING, PARKED or NOTIFIED: `notify` only unparks (a syscall) when
-    /// the thread is actually parked.
-    state: AtomicU8,
+    /// RUNNING, PARKED or NOTIFIED.
+    state: ParkState,
     /// The owner asked the loop to end once its channel is empty.
     pub(crate) stop: AtomicBool,
     finished: AtomicBool,
     thread: OnceLock<Thread>,
 }
 
+/// The service thread's own side of the protocol of [`Shared`].
+#[derive(Default)]
+pub(crate) struct Waiter {
+    /// The expensive half of the barrier ran since the last notification
+    /// was taken: the thread may park.
+    fenced: bool,
+}
+
 impl Shared {
     fn new() -> Self {
+        barrier::init();
         Shared {
-            state: AtomicU8::new(RUNNING),
+            state: ParkState(AtomicU8::new(RUNNING)),
             stop: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             thread: OnceLock::new(),
@@ -128,7 +162,11 @@ impl Shared {
 
     /// Wakes the service thread, now or at its next park.
     fn notify(&self) {
-        if self.state.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+        barrier::light();
+        if self.state.0.load(Ordering::Relaxed) == NOTIFIED {
+            return;
+        }
+        if self.state.0.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
             // PARKED is only ever set by the service thread after it stored
             // its `Thread`.
             if let Some(t) = self.thread.get() {
@@ -137,34 +175,72 @@ impl Shared {
         }
     }
 
-    fn take_notification(&self) -> bool {
-        self.state
+    fn take_notification(&self, w: &mut Waiter) -> bool {
+        let taken = self
+            .state
+            .0
             .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .is_ok();
+        if taken {
+            w.fenced = false;
+        }
+        taken
     }
 
-    /// On the service thread: returns once notified (at once if a
-    /// notification is pending).
-    pub(crate) fn park_until_notified(&self) {
-        for _ in 0..SPINS {
+    /// On the service thread, its channel empty for the `empties`-th time
+    /// in a row: polls it again after a short backoff while `empties` is
+    /// at most [`EMPTY_POLLS`], then waits for a notification.
+    pub(crate) fn wait_for_input(&self, empties: u32, w: &mut Waiter) {
+        if empties <= EMPTY_SPINS {
+            for _ in 0..1u32 << (empties - 1) {
+                std::hint::spin_loop();
+            }
+        } else if empties <= EMPTY_POLLS {
+            thread::yield_now();
+        } else {
+            self.wait(0, w);
+        }
+    }
+
+    /// For a yield inside `call`: [`Shared::wait`] after a short spin on
+    /// the notification.
+    pub(crate) fn yield_until_notified(&self, w: &mut Waiter) {
+        self.wait(SPINS, w);
+    }
+
+    /// On the service thread: returns once a notification is taken (at
+    /// once if one is pending, after spinning `spins` times on it), or
+    /// after the expensive half of the barrier, for one more look at the
+    /// input before the thread parks.
+    fn wait(&self, spins: u32, w: &mut Waiter) {
+        for _ in 0..spins {
             // A plain load first: a failing compare-exchange would still take
             // the cache line from the notifying thread.
-            if self.state.load(Ordering::Relaxed) == NOTIFIED && self.take_notification() {
+            if self.state.0.load(Ordering::Relaxed) == NOTIFIED && self.take_notification(w) {
                 return;
             }
             std::hint::spin_loop();
         }
+        if self.take_notification(w) {
+            return;
+        }
+        if !w.fenced {
+            barrier::heavy();
+            w.fenced = true;
+            return;
+        }
         if self
             .state
+            .0
             .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             // The only other value is NOTIFIED.
-            self.take_notification();
+            self.take_notification(w);
             return;
         }
         // `park` may wake spuriously: only a notification ends the wait.
-        while !self.take_notification() {
+        while !self.take_notification(w) {
             thread::park();
         }
     }

@@ -30,7 +30,7 @@ impl SpawnerYield for BlockYield<'_> {
 
 impl LoopYield for BlockYield<'_> {
     const WAITS: bool = true;
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
         if self.0.stopping() {
             OnEmpty::End
         } else {

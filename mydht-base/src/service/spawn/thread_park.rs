@@ -1,7 +1,7 @@
 //! [`ThreadPark`] and [`ThreadParkRef`]: a service on its own thread, parked
 //! when it yields, unparked by `unyield`.
 
-use super::thread::{spawn_thread, Direct, Shared, ThreadHandle, ThreadMode, ViaSRef};
+use super::thread::{spawn_thread, Direct, Shared, ThreadHandle, ThreadMode, ViaSRef, Waiter};
 use super::{LoopYield, OnEmpty};
 use crate::error::Result;
 use crate::service::{Service, SpawnRecv, SpawnSend, Spawner, SpawnerYield, YieldReturn};
@@ -11,8 +11,15 @@ use crate::sref::SRef;
 /// empty channel) parks the thread until
 /// [`SpawnUnyield::unyield`](crate::SpawnUnyield::unyield) from the handle or a weak handle on any
 /// thread; the yield answers [`YieldReturn::Loop`]. Whoever queues a command
-/// or sees the service's stream become ready must `unyield` it; that costs
-/// an atomic swap, and a syscall only when the thread is really parked.
+/// or sees the service's stream become ready must `unyield` it.
+///
+/// On an empty channel the thread first polls it again for a few
+/// microseconds (std's channel backoff: spins, then `yield_now`), then
+/// parks. `unyield` is a load while a wake-up is already pending (the
+/// service is busy or polling), an atomic swap otherwise, and a syscall
+/// only when the thread is really parked. On Linux, before parking, the
+/// thread issues one `membarrier(2)` so that load needs no fence
+/// (elsewhere it is a `fence(SeqCst)`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadPark;
 
@@ -26,24 +33,24 @@ pub struct ThreadParkRef;
 
 pub(crate) struct Park;
 
-pub(crate) struct ParkYield<'a>(&'a Shared);
+pub(crate) struct ParkYield<'a>(&'a Shared, Waiter);
 
 impl SpawnerYield for ParkYield<'_> {
     fn spawn_yield(&mut self) -> YieldReturn {
         if self.0.stopping() {
             return YieldReturn::Return;
         }
-        self.0.park_until_notified();
+        self.0.yield_until_notified(&mut self.1);
         YieldReturn::Loop
     }
 }
 
 impl LoopYield for ParkYield<'_> {
-    fn on_empty(&mut self) -> OnEmpty {
+    fn on_empty(&mut self, empties: u32) -> OnEmpty {
         if self.0.stopping() {
             return OnEmpty::End;
         }
-        self.0.park_until_notified();
+        self.0.wait_for_input(empties, &mut self.1);
         OnEmpty::Retry
     }
 }
@@ -52,7 +59,7 @@ impl ThreadMode for Park {
     type Yield<'a> = ParkYield<'a>;
     const NAME: &'static str = "mydht-thread-park";
     fn yielder(shared: &Shared) -> ParkYield<'_> {
-        ParkYield(shared)
+        ParkYield(shared, Waiter::default())
     }
 }
 
