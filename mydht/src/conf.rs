@@ -89,6 +89,9 @@ pub struct NodeConstants {
     /// An authenticated connection whose peer management verdict has not
     /// come within this time is rejected.
     pub verdict_timeout: Duration,
+    /// Most send-once connections open (or dialling) at once
+    /// ([`Reply::SendOnce`](crate::Reply::SendOnce)).
+    pub max_send_once: usize,
     /// A local service's reply to its own peer goes straight to the write
     /// service (when both run on threads) instead of through the main
     /// loop: one hop less, but no batching with the loop's other messages
@@ -117,6 +120,7 @@ impl Default for NodeConstants {
             peer_store_capacity: 4096,
             max_peers: 1024,
             verdict_timeout: Duration::from_secs(5),
+            max_send_once: 64,
             direct_replies: false,
         }
     }

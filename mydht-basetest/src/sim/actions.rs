@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mydht::command::MainLoopCommand;
 use mydht::core::Action;
 use mydht_base::MsgEnc;
 
@@ -126,6 +127,25 @@ impl Sim {
             Action::Write { conn, msgs } => {
                 if let Some((id, side)) = self.end_of(n, conn) {
                     self.write(n, id, side, msgs);
+                }
+            }
+            Action::Finish { conn } => {
+                // What was given to the connection is on its way: the write
+                // service has ended the session, the core hears so.
+                let Some((id, side)) = self.end_of(n, conn) else {
+                    return;
+                };
+                let cref = self
+                    .conns
+                    .get(&id)
+                    .and_then(|c| c.ends[side].peer.as_ref())
+                    .map(|p| p.1);
+                if let Some(cref) = cref {
+                    let ended = MainLoopCommand::ConnectionEnded {
+                        conn: cref,
+                        error: None,
+                    };
+                    self.node_mut(n).core.command(ended, now);
                 }
             }
             Action::Close { conn, .. } => self.close(n, conn),

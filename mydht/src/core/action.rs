@@ -73,6 +73,13 @@ pub enum Action<C: MyDHTConf> {
         /// The messages, in order.
         msgs: Vec<WireMessage<C::ProtoMsg>>,
     },
+    /// Give the connection's write service a `Finish`: once what it was
+    /// given is written, it ends the session and reports the connection
+    /// ended (a send-once connection's close).
+    Finish {
+        /// The connection's key.
+        conn: usize,
+    },
     /// Close the connection: stop its services, drop its streams. The core
     /// has forgotten it.
     Close {
@@ -108,6 +115,7 @@ impl<C: MyDHTConf> std::fmt::Debug for Action<C> {
                 write!(f, "Open({}, {} pending)", conn.key, pending.len())
             }
             Action::Write { conn, msgs } => write!(f, "Write({conn}, {})", msgs.len()),
+            Action::Finish { conn } => write!(f, "Finish({conn})"),
             Action::Close { conn, error } => write!(f, "Close({conn}, {})", error.is_some()),
             Action::Api(c) => write!(f, "Api({})", api_name(c)),
             Action::Global(_) => f.write_str("Global"),

@@ -48,6 +48,19 @@ pub(super) enum OpenState {
     /// A second connection to an online peer, left open for the peer that
     /// dialled it to close (see `duplicate`): nothing is routed to it.
     Standby,
+    /// A send-once connection this node dialled: its one message goes out,
+    /// then it closes. Its peer is never online through it.
+    Once,
+}
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ConnKind {
+    /// The node's connection to a peer: one per peer, online and offline
+    /// events, the address it was dialled at remembered.
+    Pooled,
+    /// Dialled by address for one message, closed after it.
+    Once,
 }
 
 /// One connection.
@@ -67,6 +80,8 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     pub(super) deadline: Instant,
     /// It holds shadows built before its services.
     pub(super) early_shadows: bool,
+    /// Pooled, or send-once.
+    pub(super) kind: ConnKind,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {
@@ -123,6 +138,7 @@ impl<C: MyDHTConf> CoreConn<C> {
 
 /// A dial asked of the driver: what waits for its connection.
 pub(super) struct Dial<C: MyDHTConf> {
+    pub(super) kind: ConnKind,
     pub(super) address: Address<C>,
     pub(super) waiters: Vec<QueryId>,
     pub(super) pending: VecDeque<WireMessage<C::ProtoMsg>>,

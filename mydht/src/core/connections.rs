@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
-use super::conn::{CoreConn, Dial, OpenState, Phase, Target};
+use super::conn::{ConnKind, CoreConn, Dial, OpenState, Phase, Target};
 use super::{Action, NodeCore};
 use crate::auth::{AuthMessage, Handshake};
 use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
+use crate::frame::WireMessage;
 use crate::service::{ApiCommand, GlobalCommand, PeerMgmtCommand, PeerStatus};
 
 impl<C: MyDHTConf> NodeCore<C> {
@@ -111,12 +112,14 @@ impl<C: MyDHTConf> NodeCore<C> {
             return None;
         }
         self.next_conn_id += 1;
-        let (dialled, waiters, pending) = match dial {
+        let (kind, dialled, waiters, pending) = match dial {
+            // A send-once connection is not the one for its address.
+            Some(d) if d.kind == ConnKind::Once => (d.kind, Some(d.address), d.waiters, d.pending),
             Some(d) => {
                 self.dialled.insert(d.address.clone(), key);
-                (Some(d.address), d.waiters, d.pending)
+                (d.kind, Some(d.address), d.waiters, d.pending)
             }
-            None => (None, Vec::new(), VecDeque::new()),
+            None => (ConnKind::Pooled, None, Vec::new(), VecDeque::new()),
         };
         let conn = CoreConn {
             id: self.next_conn_id,
@@ -130,6 +133,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             dialled,
             deadline: now + self.constants.auth_timeout,
             early_shadows: false,
+            kind,
         };
         Some(self.conns.entry(key).or_insert(conn))
     }
@@ -142,7 +146,8 @@ impl<C: MyDHTConf> NodeCore<C> {
                 return Ok(Target::Conn(key));
             }
         }
-        if let Some((&id, _)) = self.dials.iter().find(|(_, d)| d.address == address) {
+        let pooled = |d: &Dial<C>| d.kind == ConnKind::Pooled && d.address == address;
+        if let Some((&id, _)) = self.dials.iter().find(|(_, d)| pooled(d)) {
             return Ok(Target::Dial(id));
         }
         if self.conns.len() + self.dials.len() >= self.constants.max_connections {
@@ -152,18 +157,46 @@ impl<C: MyDHTConf> NodeCore<C> {
                 "too many connections opening",
             ));
         }
+        Ok(Target::Dial(self.new_dial(
+            ConnKind::Pooled,
+            address,
+            VecDeque::new(),
+        )))
+    }
+
+    /// A dial of `kind` to `address`, with what its connection will send.
+    fn new_dial(
+        &mut self,
+        kind: ConnKind,
+        address: Address<C>,
+        pending: VecDeque<WireMessage<C::ProtoMsg>>,
+    ) -> DialId {
         self.next_dial += 1;
         let dial = DialId(self.next_dial);
-        self.dials.insert(
-            dial,
-            Dial {
-                address: address.clone(),
-                waiters: Vec::new(),
-                pending: VecDeque::new(),
-            },
-        );
+        let d = Dial {
+            kind,
+            address: address.clone(),
+            waiters: Vec::new(),
+            pending,
+        };
+        self.dials.insert(dial, d);
         self.actions.push_back(Action::Dial { dial, address });
-        Ok(Target::Dial(dial))
+        dial
+    }
+
+    /// Sends `msg` on a send-once connection to `address`: dialled for it
+    /// alone, closed once it is written. Dropped (and logged) past
+    /// `max_send_once` of them, or past `max_connections`.
+    pub(super) fn send_once(&mut self, address: Address<C>, msg: WireMessage<C::ProtoMsg>) {
+        let once_conns = self.conns.values().filter(|c| c.kind == ConnKind::Once);
+        let once_dials = self.dials.values().filter(|d| d.kind == ConnKind::Once);
+        let open = once_conns.count() + once_dials.count();
+        let total = self.conns.len() + self.dials.len();
+        if open >= self.constants.max_send_once || total >= self.constants.max_connections {
+            slog::warn!(self.logger, "send-once message dropped: too many connections"; "address" => ?address);
+            return;
+        }
+        self.new_dial(ConnKind::Once, address, VecDeque::from([msg]));
     }
 
     /// Drops a connection: its close action, its waiting queries failed,

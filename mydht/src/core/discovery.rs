@@ -21,7 +21,28 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// size and connected to someone who can answer.
     pub(super) fn discover(&mut self) {
         let wanted = self.constants.pool_size;
-        if wanted == 0 || self.peers.len() >= wanted || self.peers.is_empty() {
+        if wanted == 0 || self.peers.len() >= wanted {
+            return;
+        }
+        self.find_near_random();
+    }
+
+    /// A discovery round a service asked for ([`Reply::FindPeers`]):
+    /// now, whatever the pool size, and it may dial one peer past it.
+    ///
+    /// [`Reply::FindPeers`]: crate::Reply::FindPeers
+    pub(super) fn find_peers(&mut self) {
+        if !self.peers.is_empty() {
+            // Bounded: one pending extra round per connected peer at most.
+            self.extra_rounds = (self.extra_rounds + 1).min(self.peers.len() as u32);
+            self.find_near_random();
+        }
+    }
+
+    /// Asks the peer store for peers near a random id (none online to ask:
+    /// nothing).
+    fn find_near_random(&mut self) {
+        if self.peers.is_empty() {
             return;
         }
         let conf = QueryConf {
@@ -41,8 +62,15 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// size.
     pub(super) fn on_discovered(&mut self, found: Vec<PeerInfo>, _now: Instant) {
         self.stats.discovery_finds += 1;
+        // A round a service asked for dials one peer past the pool size.
+        let limit = if self.extra_rounds > 0 {
+            self.extra_rounds -= 1;
+            self.constants.pool_size.max(self.peers.len() + 1)
+        } else {
+            self.constants.pool_size
+        };
         for peer in found {
-            if self.reached() >= self.constants.pool_size {
+            if self.reached() >= limit {
                 return;
             }
             if self.is_me(peer.get_id()) || self.peers.contains_key(peer.get_id()) {

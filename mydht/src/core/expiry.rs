@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel};
 
-use super::conn::Phase;
+use super::conn::{OpenState, Phase};
 use super::timers::QUERY_TICK;
 use super::{Action, NodeCore};
 use crate::conf::MyDHTConf;
@@ -35,6 +35,10 @@ impl<C: MyDHTConf> NodeCore<C> {
             .map(|(k, c)| {
                 let why = match c.phase {
                     Phase::Awaiting { .. } => "no peer management verdict in time: rejected",
+                    Phase::Open {
+                        state: OpenState::Once,
+                        ..
+                    } => "send-once connection not written in time",
                     Phase::Open { .. } => "the peer did not admit this node in time",
                     _ => "authentication timed out",
                 };

@@ -93,6 +93,8 @@ pub struct NodeCore<C: MyDHTConf> {
     stats: NodeStats,
     /// Discovery's source of random ids.
     rng: u64,
+    /// Discovery rounds services asked for, not answered yet.
+    extra_rounds: u32,
     /// The online peers as the services read them.
     view: PeersView,
     actions: VecDeque<Action<C>>,
@@ -138,6 +140,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             route,
             stats: NodeStats::default(),
             rng: seed,
+            extra_rounds: 0,
             view: PeersView::default(),
             actions: VecDeque::new(),
             deferred: VecDeque::new(),

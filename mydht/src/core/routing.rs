@@ -28,6 +28,13 @@ impl<C: MyDHTConf> NodeCore<C> {
             Reply::Global(from, msg) => self.tell_global(GlobalCommand::Distant(from, msg)),
             Reply::Many(replies) => replies.into_iter().for_each(|r| self.route_reply(r)),
             Reply::Send(to, msg) => self.send_to(&to, WireMessage::App(msg)),
+            Reply::SendOnce(address, msg) => self.send_once(address, WireMessage::App(msg)),
+            Reply::Connect(address) => {
+                if let Err(e) = self.dial_address(address) {
+                    slog::warn!(self.logger, "connect asked by a service refused"; "error" => %e);
+                }
+            }
+            Reply::FindPeers => self.find_peers(),
             Reply::Broadcast(msg) => {
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 self.send_each(ids, msg);

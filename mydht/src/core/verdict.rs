@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
 
-use super::conn::{OpenState, Phase};
+use super::conn::{ConnKind, OpenState, Phase};
 use super::{info_of, Action, NodeCore, PeerEntry, NO_QUERY};
 use crate::auth::Authenticated;
 use crate::command::ConnRef;
@@ -35,6 +35,11 @@ impl<C: MyDHTConf> NodeCore<C> {
         };
         conn.deadline = now + self.constants.verdict_timeout;
         let cref = ConnRef { key, id: conn.id };
+        if conn.kind == ConnKind::Once {
+            // This node chose to send there: its message goes out, then the
+            // connection closes. The peer is never online through it.
+            return self.open_once(cref, now);
+        }
         match self.fixed_verdict {
             Some(verdict) => self.on_verdict(cref, verdict, now),
             None => self
@@ -102,7 +107,9 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         let mut pending: Vec<_> = conn.pending.drain(..).collect();
-        pending.insert(0, WireMessage::Admitted);
+        if conn.kind == ConnKind::Pooled {
+            pending.insert(0, WireMessage::Admitted);
+        }
         conn.phase = Phase::Open {
             peer: peer.clone(),
             outbox: Vec::new(),
@@ -118,6 +125,18 @@ impl<C: MyDHTConf> NodeCore<C> {
             keys,
             pending,
         });
+    }
+
+    /// Opens a send-once connection: its message, then `Finish`.
+    fn open_once(&mut self, cref: ConnRef, now: Instant) {
+        self.admit(cref, 0, now);
+        let Some(conn) = self.conns.get_mut(&cref.key) else {
+            return;
+        };
+        if let Phase::Open { state, .. } = &mut conn.phase {
+            *state = OpenState::Once;
+        }
+        self.actions.push_back(Action::Finish { conn: cref.key });
     }
 
     /// The peer of connection `cref` admitted this node: the peer is

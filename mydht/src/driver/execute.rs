@@ -58,6 +58,13 @@ impl<C: MyDHTConf> MainLoop<C> {
                 }
             }
             Action::Write { conn, msgs } => self.write(conn, msgs),
+            Action::Finish { conn } => {
+                if let Some(ConnIo::Open(open)) = self.conns.get_mut(conn) {
+                    if let Err(e) = open.write.send(WriteCommand::Finish) {
+                        self.core.write_failed(conn, e);
+                    }
+                }
+            }
             Action::Close { conn, error } => self.close(conn, error),
             Action::Api(cmd) => {
                 let s = &mut self.services.api;

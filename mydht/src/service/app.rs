@@ -3,7 +3,7 @@
 
 use mydht_base::Peer;
 
-use crate::conf::MyDHTConf;
+use crate::conf::{Address, MyDHTConf};
 use crate::identity::PeerId;
 
 /// The id of an api query: carried by the application's messages so that
@@ -53,6 +53,19 @@ pub enum Reply<C: MyDHTConf> {
     /// Send `msg` to each of these peers that is online (once each, however
     /// often it is named; the others are logged).
     SendTo(Vec<PeerId>, C::ProtoMsg),
+    /// Send `msg` on a connection of its own to whoever listens at this
+    /// address, then close it: a send-once connection (authenticated as the
+    /// node's connections are; outside the one-connection-per-peer rule;
+    /// no online or offline event on either side; at most
+    /// `NodeConstants::max_send_once` open at once, past it the message is
+    /// dropped and logged).
+    SendOnce(Address<C>, C::ProtoMsg),
+    /// Connect to this address (a pooled connection, as the node handle's
+    /// `connect` makes).
+    Connect(Address<C>),
+    /// Look for more peers now: a discovery round through the peer store,
+    /// whatever the pool size, that dials at most one peer past it.
+    FindPeers,
     /// Forward a message of `from` to the global service.
     Global(C::PeerRef, C::ProtoMsg),
     /// Several of the above, in order.
@@ -66,6 +79,9 @@ impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
             Reply::Api(qid, r) => f.debug_tuple("Api").field(qid).field(r).finish(),
             Reply::Send(id, m) => f.debug_tuple("Send").field(id).field(m).finish(),
             Reply::Broadcast(m) => f.debug_tuple("Broadcast").field(m).finish(),
+            Reply::SendOnce(a, m) => f.debug_tuple("SendOnce").field(a).field(m).finish(),
+            Reply::Connect(a) => f.debug_tuple("Connect").field(a).finish(),
+            Reply::FindPeers => f.write_str("FindPeers"),
             Reply::SendTo(ids, m) => f.debug_tuple("SendTo").field(ids).field(m).finish(),
             Reply::Global(p, m) => f.debug_tuple("Global").field(p.get_id()).field(m).finish(),
             Reply::Many(v) => f.debug_tuple("Many").field(v).finish(),

@@ -9,7 +9,7 @@
 use mydht_base::{SRef, SToRef};
 
 use super::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
-use crate::conf::{MyDHTConf, PeerRefSend};
+use crate::conf::{Address, MyDHTConf, PeerRefSend};
 use crate::identity::PeerId;
 
 /// [`GlobalCommand`], sendable.
@@ -80,6 +80,12 @@ pub enum ReplySend<C: MyDHTConf> {
     Send(PeerId, C::ProtoMsg),
     /// [`Reply::Broadcast`].
     Broadcast(C::ProtoMsg),
+    /// [`Reply::SendOnce`].
+    SendOnce(Address<C>, C::ProtoMsg),
+    /// [`Reply::Connect`].
+    Connect(Address<C>),
+    /// [`Reply::FindPeers`].
+    FindPeers,
     /// [`Reply::SendTo`].
     SendTo(Vec<PeerId>, C::ProtoMsg),
     /// [`Reply::Global`].
@@ -96,6 +102,9 @@ impl<C: MyDHTConf> SRef for Reply<C> {
             Reply::Api(qid, r) => ReplySend::Api(qid, r),
             Reply::Send(to, m) => ReplySend::Send(to, m),
             Reply::Broadcast(m) => ReplySend::Broadcast(m),
+            Reply::SendOnce(a, m) => ReplySend::SendOnce(a, m),
+            Reply::Connect(a) => ReplySend::Connect(a),
+            Reply::FindPeers => ReplySend::FindPeers,
             Reply::SendTo(to, m) => ReplySend::SendTo(to, m),
             Reply::Global(p, m) => ReplySend::Global(p.get_sendable(), m),
             Reply::Many(v) => ReplySend::Many(v.into_iter().map(SRef::get_sendable).collect()),
@@ -110,6 +119,9 @@ impl<C: MyDHTConf> SToRef<Reply<C>> for ReplySend<C> {
             ReplySend::Api(qid, r) => Reply::Api(qid, r),
             ReplySend::Send(to, m) => Reply::Send(to, m),
             ReplySend::Broadcast(m) => Reply::Broadcast(m),
+            ReplySend::SendOnce(a, m) => Reply::SendOnce(a, m),
+            ReplySend::Connect(a) => Reply::Connect(a),
+            ReplySend::FindPeers => Reply::FindPeers,
             ReplySend::SendTo(to, m) => Reply::SendTo(to, m),
             ReplySend::Global(p, m) => Reply::Global(p.to_ref(), m),
             ReplySend::Many(v) => Reply::Many(v.into_iter().map(SToRef::to_ref).collect()),

@@ -25,6 +25,10 @@ pub enum WriteCommand<C: MyDHTConf> {
     Batch(Vec<WireMessage<C::ProtoMsg>>),
     /// Write what is pending (the handshake's last bytes).
     Flush,
+    /// Once everything before it is written, end the session (its last
+    /// chunk) and report the connection ended: a send-once connection's
+    /// close.
+    Finish,
 }
 
 /// Bytes encoded before they are written, for a shadow that cannot hold
@@ -94,6 +98,8 @@ pub struct WriteService<C: MyDHTConf> {
     enc: C::MsgEnc,
     in_call: bool,
     failed: bool,
+    /// A `Finish` came: the session ends once the queue is written.
+    finishing: bool,
     logger: slog::Logger,
 }
 
@@ -115,6 +121,7 @@ impl<C: MyDHTConf> WriteService<C> {
             enc: ctx.enc,
             in_call: false,
             failed: false,
+            finishing: false,
             logger: ctx.logger,
         }
     }
@@ -190,6 +197,15 @@ impl<C: MyDHTConf> WriteService<C> {
             }
         });
         match res {
+            Ok(()) if self.queue.is_empty() && self.finishing => {
+                // Everything is out: the session's end, then the loop
+                // drops the connection.
+                self.close()?;
+                Ok(Some(MainLoopCommand::ConnectionEnded {
+                    conn: self.conn,
+                    error: None,
+                }))
+            }
             Ok(()) => {
                 self.in_call = !self.queue.is_empty();
                 Ok(None)
@@ -281,6 +297,7 @@ impl<C: MyDHTConf> Service for WriteService<C> {
             WriteCommand::Send(msg) => self.queue.push_back(msg),
             WriteCommand::Batch(msgs) => self.queue.extend(msgs),
             WriteCommand::Flush => {}
+            WriteCommand::Finish => self.finishing = true,
         }
         self.pump(yld)
     }

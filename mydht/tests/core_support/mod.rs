@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use mydht::command::{ApiAction, ConnRef, DialId, MainLoopCommand};
 use mydht::core::{Action, ServiceKind};
+use mydht::frame::WireMessage;
 use mydht::service::api::ApiBook;
 use mydht::service::{
     ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus, QueryId, ReplySlot,
@@ -70,11 +71,15 @@ pub enum Rec {
     Open {
         conn: ConnRef,
         peer: PeerId,
+        /// Application messages among what waited for it.
+        app_msgs: usize,
     },
     Write {
         conn: usize,
         msgs: usize,
     },
+    /// `Finish`: a send-once connection's write service is to end it.
+    Finish(usize),
     /// `Close`, with the error's kind and message.
     Close {
         conn: usize,
@@ -445,10 +450,21 @@ impl Net {
                 Rec::SendFrame { conn }
             }
             Action::PrepareShadows { conn, .. } => Rec::PrepareShadows { conn },
-            Action::Open { conn, peer, .. } => {
+            Action::Open {
+                conn,
+                peer,
+                pending,
+                ..
+            } => {
                 self.nodes[i].open.insert(conn.key, conn);
-                // Its first frame tells the peer it is admitted.
-                if let Some(link) = self.link_of(i, conn.key) {
+                let app_msgs = pending
+                    .iter()
+                    .filter(|m| matches!(m, WireMessage::App(_)))
+                    .count();
+                // Its first frame tells the peer it is admitted (a send-once
+                // connection admits nobody).
+                let admits = matches!(pending.first(), Some(WireMessage::Admitted));
+                if let Some(link) = self.link_of(i, conn.key).filter(|_| admits) {
                     let l = self.links[link];
                     let to = if l.dialler == (i, conn.key) {
                         l.acceptor
@@ -465,12 +481,14 @@ impl Net {
                 Rec::Open {
                     conn,
                     peer: *peer.get_id(),
+                    app_msgs,
                 }
             }
             Action::Write { conn, msgs } => Rec::Write {
                 conn,
                 msgs: msgs.len(),
             },
+            Action::Finish { conn } => Rec::Finish(conn),
             Action::Close { conn, error } => {
                 self.nodes[i].open.remove(&conn);
                 self.nodes[i].admitted_early.remove(&conn);
