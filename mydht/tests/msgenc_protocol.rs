@@ -75,6 +75,7 @@ impl PartialEq for Wire {
             WireMessage::App(a) => matches!(b, WireMessage::App(b) if touch_eq(a, b)),
             WireMessage::PeerStore(a) => matches!(b, WireMessage::PeerStore(b) if kv_eq(a, b)),
             WireMessage::Admitted => matches!(b, WireMessage::Admitted),
+            WireMessage::Refused => matches!(b, WireMessage::Refused),
         }
     }
 }
@@ -132,10 +133,11 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
             KVStoreProtoMsg::Stored(..) => "PeerStore(Stored)",
         },
         WireMessage::Admitted => "Admitted",
+        WireMessage::Refused => "Refused",
     }
 }
 
-const WIRE_KINDS: [&str; 8] = [
+const WIRE_KINDS: [&str; 9] = [
     "App(Touch)",
     "App(Touched)",
     "PeerStore(Find)",
@@ -144,6 +146,7 @@ const WIRE_KINDS: [&str; 8] = [
     "PeerStore(Found)",
     "PeerStore(Stored)",
     "Admitted",
+    "Refused",
 ];
 
 /// The same for the query modes a [`QueryMsg`] carries.
@@ -246,6 +249,7 @@ fn wire_msg() -> impl Strategy<Value = WireMessage<TouchMsg>> {
         touch_msg().prop_map(WireMessage::App),
         peer_store_msg().prop_map(|m| WireMessage::PeerStore(Box::new(m))),
         Just(WireMessage::Admitted),
+        Just(WireMessage::Refused),
     ]
 }
 
@@ -384,6 +388,7 @@ fn one_of_each() -> Vec<Wire> {
         )),
         store(KVStoreProtoMsg::Stored(1, u32::MAX)),
         WireMessage::Admitted,
+        WireMessage::Refused,
     ]
     .into_iter()
     .map(Wire)

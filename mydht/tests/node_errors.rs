@@ -77,7 +77,7 @@ fn a_peer_that_refuses_us_answers_connect_with_the_rejection() {
         .connect(address_of(&refusing).expect("address"), TIMEOUT)
         .expect_err("the peer refuses us");
     assert!(matches!(err, NodeError::Rejected(_)), "{err}");
-    assert!(err.error().message().contains("without admitting"), "{err}");
+    assert!(err.error().message().contains("refused this node"), "{err}");
     // The peer that refused us is never listed, not even for a moment.
     let peers = node.connected_peers(TIMEOUT).expect("peers");
     assert!(

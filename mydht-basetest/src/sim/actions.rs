@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mydht::command::MainLoopCommand;
 use mydht::core::Action;
+use mydht::frame::WireMessage;
 use mydht_base::MsgEnc;
 
 use super::calls::CallOutcome;
@@ -146,6 +147,12 @@ impl Sim {
                         error: None,
                     };
                     self.node_mut(n).core.command(ended, now);
+                }
+            }
+            Action::Refuse { conn, .. } => {
+                // The refused peer reads it before the close that follows.
+                if let Some((id, side)) = self.end_of(n, conn) {
+                    self.write(n, id, side, vec![WireMessage::Refused]);
                 }
             }
             Action::Close { conn, .. } => self.close(n, conn),

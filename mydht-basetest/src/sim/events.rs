@@ -187,6 +187,7 @@ impl Sim {
                 }
                 // What a read service makes of it.
                 WireMessage::Admitted => MainLoopCommand::Admitted(*conn),
+                WireMessage::Refused => MainLoopCommand::Refused(*conn),
                 msg => MainLoopCommand::Wire(peer.clone(), msg),
             };
             self.node_mut(n).core.command(cmd, now);

@@ -137,6 +137,8 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     Wire(C::PeerRef, WireMessage<C::ProtoMsg>),
     /// The peer of this connection admitted this node (its first frame).
     Admitted(ConnRef),
+    /// The peer of this connection refused this node.
+    Refused(ConnRef),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
     /// Peer management's verdict on a connection awaiting it.

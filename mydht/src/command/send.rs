@@ -40,6 +40,8 @@ pub enum MainLoopCommandSend<C: MyDHTConf> {
     Wire(PeerRefSend<C>, WireMessage<C::ProtoMsg>),
     /// [`MainLoopCommand::Admitted`].
     Admitted(ConnRef),
+    /// [`MainLoopCommand::Refused`].
+    Refused(ConnRef),
     /// [`MainLoopCommand::PeerStore`].
     PeerStore(Vec<PeerStoreReply>),
     /// [`MainLoopCommand::Verdict`].
@@ -83,6 +85,7 @@ impl<C: MyDHTConf> SRef for MainLoopCommand<C> {
             M::ConnectionEnded { conn, error } => S::ConnectionEnded { conn, error },
             M::Wire(p, m) => S::Wire(p.get_sendable(), m),
             M::Admitted(c) => S::Admitted(c),
+            M::Refused(c) => S::Refused(c),
             M::PeerStore(r) => S::PeerStore(r),
             M::Verdict { conn, verdict } => S::Verdict { conn, verdict },
             M::Opened(o) => S::Opened(o),
@@ -112,6 +115,7 @@ impl<C: MyDHTConf> SToRef<MainLoopCommand<C>> for MainLoopCommandSend<C> {
             S::ConnectionEnded { conn, error } => M::ConnectionEnded { conn, error },
             S::Wire(p, m) => M::Wire(p.to_ref(), m),
             S::Admitted(c) => M::Admitted(c),
+            S::Refused(c) => M::Refused(c),
             S::PeerStore(r) => M::PeerStore(r),
             S::Verdict { conn, verdict } => M::Verdict { conn, verdict },
             S::Opened(o) => M::Opened(o),

@@ -80,6 +80,15 @@ pub enum Action<C: MyDHTConf> {
         /// The connection's key.
         conn: usize,
     },
+    /// Peer management refused the peer of this connection, whose services
+    /// never started: write it a sealed `WireMessage::Refused` (best effort,
+    /// never waiting) with these session keys; the `Close` follows.
+    Refuse {
+        /// The connection's key.
+        conn: usize,
+        /// Its session keys.
+        keys: Box<SessionKeys>,
+    },
     /// Close the connection: stop its services, drop its streams. The core
     /// has forgotten it.
     Close {
@@ -116,6 +125,7 @@ impl<C: MyDHTConf> std::fmt::Debug for Action<C> {
             }
             Action::Write { conn, msgs } => write!(f, "Write({conn}, {})", msgs.len()),
             Action::Finish { conn } => write!(f, "Finish({conn})"),
+            Action::Refuse { conn, .. } => write!(f, "Refuse({conn})"),
             Action::Close { conn, error } => write!(f, "Close({conn}, {})", error.is_some()),
             Action::Api(c) => write!(f, "Api({})", api_name(c)),
             Action::Global(_) => f.write_str("Global"),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
-use super::conn::{ConnKind, CoreConn, Dial, OpenState, Phase, Target};
+use super::conn::{ConnKind, CoreConn, Dial, Phase, Target};
 use super::{Action, NodeCore};
 use crate::auth::{AuthMessage, Handshake};
 use crate::command::{ConnRef, DialId};
@@ -211,7 +211,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         if conn.early_shadows {
             self.early_shadows -= 1;
         }
-        let err = waiters_error(&conn, error.as_ref());
+        let err = waiters_error(error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
         }
@@ -271,40 +271,11 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 }
 
-/// What the connect queries waiting on a dropped connection fail with. A
-/// peer that closes the connection after this node admitted it, without
-/// admitting this node, refused it: its peer management rejected this
-/// node, or had no room for it.
-fn waiters_error<C: MyDHTConf>(conn: &CoreConn<C>, error: Option<&Error>) -> Error {
-    let closed_by_peer = match error.map(Error::kind) {
-        None => true,
-        Some(ErrorKind::Io(kind)) => matches!(
-            kind,
-            std::io::ErrorKind::UnexpectedEof
-                | std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe
-        ),
-        Some(_) => false,
-    };
-    let admitting = matches!(
-        conn.phase,
-        Phase::Open {
-            state: OpenState::Admitting,
-            ..
-        }
-    );
-    if admitting && closed_by_peer {
-        let e = Error::new(
-            ErrorKind::Rejected,
-            ErrorLevel::Ignore,
-            "the peer closed the connection without admitting this node: it refused it",
-        );
-        return match error {
-            Some(cause) => e.with_source(cause.clone()),
-            None => e,
-        };
-    }
+/// What the connect queries waiting on a dropped connection fail with:
+/// its error, or, closed without one, a connection closed before the peer
+/// was admitted (a peer that refuses this node says so:
+/// [`WireMessage::Refused`], seen as `Rejected`).
+fn waiters_error(error: Option<&Error>) -> Error {
     error.cloned().unwrap_or_else(|| {
         Error::new(
             ErrorKind::Io(std::io::ErrorKind::ConnectionAborted),

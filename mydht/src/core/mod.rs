@@ -242,6 +242,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
             MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict, now),
             MainLoopCommand::Admitted(conn) => self.on_admitted(conn),
+            MainLoopCommand::Refused(conn) => self.on_refused(conn),
             MainLoopCommand::Opened(_) => {
                 slog::error!(
                     self.logger,

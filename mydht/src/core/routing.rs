@@ -107,7 +107,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
             // Read services give application messages to local services,
             // and admissions as `Admitted` with their connection.
-            WireMessage::App(_) | WireMessage::Admitted => {}
+            WireMessage::App(_) | WireMessage::Admitted | WireMessage::Refused => {}
         }
     }
 

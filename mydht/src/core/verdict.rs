@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
 
-use super::conn::{ConnKind, OpenState, Phase};
+use super::conn::{ConnKind, CoreConn, OpenState, Phase};
 use super::{info_of, Action, NodeCore, PeerEntry, NO_QUERY};
 use crate::auth::Authenticated;
 use crate::command::ConnRef;
@@ -67,6 +67,16 @@ impl<C: MyDHTConf> NodeCore<C> {
             PeerVerdict::Reject => {
                 slog::info!(self.logger, "peer rejected"; "peer" => %peer.get_id());
                 let e = Error::new(ErrorKind::Rejected, ErrorLevel::ShutDown, "peer rejected");
+                // The peer hears it: its connect fails as refused.
+                if let Some(Phase::Awaiting { keys, .. }) =
+                    self.conns.get(&cref.key).map(|c| &c.phase)
+                {
+                    let keys = keys.clone();
+                    self.actions.push_back(Action::Refuse {
+                        conn: cref.key,
+                        keys,
+                    });
+                }
                 return self.drop_conn(cref.key, Some(e));
             }
         };
@@ -168,12 +178,18 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
         }
         if !self.make_room(&peer, priority) {
-            let e = Error::new(
-                ErrorKind::Rejected,
-                ErrorLevel::ShutDown,
-                "no room for the peer",
-            );
-            return self.drop_conn(key, Some(e));
+            // Its services run: the refusal goes through them, then the
+            // session ends and the connection is dropped.
+            slog::info!(self.logger, "no room for the peer: refused"; "peer" => %peer.get_id());
+            self.set_open_state(key, OpenState::Standby);
+            if let Some(outbox) = self.conns.get_mut(&key).and_then(CoreConn::outbox) {
+                outbox.clear();
+            }
+            self.actions.push_back(Action::Write {
+                conn: key,
+                msgs: vec![WireMessage::Refused],
+            });
+            return self.actions.push_back(Action::Finish { conn: key });
         }
         slog::debug!(self.logger, "peer online"; "peer" => %peer.get_id());
         self.set_open_state(key, OpenState::Online);
@@ -205,6 +221,19 @@ impl<C: MyDHTConf> NodeCore<C> {
         self.actions
             .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOnline(peer.clone())));
         self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
+    }
+
+    /// The peer of connection `cref` refused this node: the connection is
+    /// dropped, its connect queries failed as refused.
+    pub(super) fn on_refused(&mut self, cref: ConnRef) {
+        if self.conns.get(&cref.key).is_some_and(|c| c.id == cref.id) {
+            let e = Error::new(
+                ErrorKind::Rejected,
+                ErrorLevel::Ignore,
+                "the peer refused this node",
+            );
+            self.drop_conn(cref.key, Some(e));
+        }
     }
 
     /// Moves open connection `key` to `state`.

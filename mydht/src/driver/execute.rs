@@ -20,6 +20,7 @@ use crate::service::{
     LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot, TimeoutAsBlock, WriteCommand,
     WriteService,
 };
+use crate::shadow::Shadow;
 
 impl<C: MyDHTConf> MainLoop<C> {
     /// Carries out every action the core has.
@@ -63,6 +64,11 @@ impl<C: MyDHTConf> MainLoop<C> {
                     if let Err(e) = open.write.send(WriteCommand::Finish) {
                         self.core.write_failed(conn, e);
                     }
+                }
+            }
+            Action::Refuse { conn, keys } => {
+                if let Err(e) = self.refuse(conn, &keys) {
+                    slog::debug!(self.logger, "refusal not written"; "conn" => conn, "error" => %e);
                 }
             }
             Action::Close { conn, error } => self.close(conn, error),
@@ -232,6 +238,26 @@ impl<C: MyDHTConf> MainLoop<C> {
             .conns
             .insert(ConnIo::Open(Box::new(OpenIo { read, write })));
         debug_assert_eq!(key, cref.key, "the slab reuses the freed key");
+        Ok(())
+    }
+
+    /// Writes a refused peer a sealed `Refused` frame and the session's end,
+    /// without waiting: whatever the socket does not take at once is lost
+    /// (the peer then sees the connection close before its admission).
+    fn refuse(&mut self, key: usize, keys: &SessionKeys) -> Result<()> {
+        let Some(ConnIo::Handshaking(io)) = self.conns.get_mut(key) else {
+            return Ok(());
+        };
+        io.check_connected()?;
+        let writer = match io.shadows.take() {
+            Some(shadows) => shadows.writer,
+            None => self.shadow.writer(keys)?,
+        };
+        let mut sealed = CompW::new(TimeoutAsBlock(&mut io.write), writer);
+        let mut frame = FrameWriter::new(self.core.constants().max_frame);
+        frame.push_msg(&self.enc, &WireMessage::<C::ProtoMsg>::Refused)?;
+        frame.write_to(&mut sealed)?;
+        sealed.write_end()?;
         Ok(())
     }
 

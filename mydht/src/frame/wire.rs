@@ -16,4 +16,7 @@ pub enum WireMessage<M> {
     /// other: a node makes a peer online only once both sides admitted
     /// each other.
     Admitted,
+    /// Peer management refused the other side: the connection closes after
+    /// this frame.
+    Refused,
 }

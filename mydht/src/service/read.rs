@@ -141,6 +141,11 @@ impl<C: MyDHTConf> ReadService<C> {
                         return Ok(self.ended(Some(e)));
                     }
                 }
+                Ok(Some(WireMessage::Refused)) => {
+                    if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::Refused(self.conn)) {
+                        return Ok(self.ended(Some(e)));
+                    }
+                }
                 Ok(Some(other)) => {
                     let cmd = MainLoopCommand::Wire(self.peer.clone(), other);
                     if let Err(e) = self.to_loop.send_cmd(cmd) {

@@ -80,6 +80,8 @@ pub enum Rec {
     },
     /// `Finish`: a send-once connection's write service is to end it.
     Finish(usize),
+    /// `Refuse`: the refused peer is told.
+    Refuse(usize),
     /// `Close`, with the error's kind and message.
     Close {
         conn: usize,
@@ -137,6 +139,8 @@ pub struct Node {
     /// Connections whose peer's admission arrived before they opened here
     /// (a stream keeps it until the read service starts).
     admitted_early: BTreeSet<usize>,
+    /// The same for a refusal.
+    refused_early: BTreeSet<usize>,
     next_qid: QueryId,
 }
 
@@ -173,6 +177,8 @@ enum Event {
     Closed { link: usize, to: (usize, usize) },
     /// The other end's first frame once open: it admitted end `to`'s node.
     Admitted { link: usize, to: (usize, usize) },
+    /// The other end refused end `to`'s node.
+    Refused { link: usize, to: (usize, usize) },
 }
 
 /// The simulated network.
@@ -252,6 +258,7 @@ impl Net {
             keys: BTreeSet::new(),
             open: BTreeMap::new(),
             admitted_early: BTreeSet::new(),
+            refused_early: BTreeSet::new(),
             next_qid: 1,
         });
         self.nodes.len() - 1
@@ -395,6 +402,18 @@ impl Net {
                     }
                 }
             }
+            Event::Refused { link, to } => {
+                if !self.links[link].alive {
+                    return;
+                }
+                let node = &mut self.nodes[to.0];
+                match node.open.get(&to.1) {
+                    Some(&cref) => node.core.command(MainLoopCommand::Refused(cref), now),
+                    None => {
+                        node.refused_early.insert(to.1);
+                    }
+                }
+            }
             Event::Closed { link, to } => {
                 let l = &mut self.links[link];
                 if !l.alive {
@@ -403,6 +422,7 @@ impl Net {
                 l.alive = false;
                 self.nodes[to.0].keys.remove(&to.1);
                 self.nodes[to.0].admitted_early.remove(&to.1);
+                self.nodes[to.0].refused_early.remove(&to.1);
                 self.nodes[to.0].core.conn_failed(to.1, None);
             }
         }
@@ -478,6 +498,11 @@ impl Net {
                         .core
                         .command(MainLoopCommand::Admitted(conn), now);
                 }
+                if self.nodes[i].refused_early.remove(&conn.key) {
+                    self.nodes[i]
+                        .core
+                        .command(MainLoopCommand::Refused(conn), now);
+                }
                 Rec::Open {
                     conn,
                     peer: *peer.get_id(),
@@ -489,9 +514,22 @@ impl Net {
                 msgs: msgs.len(),
             },
             Action::Finish { conn } => Rec::Finish(conn),
+            Action::Refuse { conn, .. } => {
+                if let Some(link) = self.link_of(i, conn) {
+                    let l = self.links[link];
+                    let to = if l.dialler == (i, conn) {
+                        l.acceptor
+                    } else {
+                        l.dialler
+                    };
+                    self.inflight.push_back(Event::Refused { link, to });
+                }
+                Rec::Refuse(conn)
+            }
             Action::Close { conn, error } => {
                 self.nodes[i].open.remove(&conn);
                 self.nodes[i].admitted_early.remove(&conn);
+                self.nodes[i].refused_early.remove(&conn);
                 self.nodes[i].keys.remove(&conn);
                 if let Some(link) = self.link_of(i, conn) {
                     let l = self.links[link];
