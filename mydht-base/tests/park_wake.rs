@@ -8,9 +8,10 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
-use common::{test_dest, Counter};
+use common::{test_dest, Counter, WAIT};
 use mydht_base::{
     MpscChannel, Result, Service, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner,
     SpawnerYield, ThreadPark, YieldReturn,
@@ -94,6 +95,8 @@ fn concurrent_wakers_lose_nothing() {
 struct Gated {
     gate: Arc<AtomicU64>,
     yields: u64,
+    /// Told each command the service yields on.
+    blocked: SyncSender<u64>,
 }
 
 impl Service for Gated {
@@ -102,6 +105,7 @@ impl Service for Gated {
     fn call<Y: SpawnerYield>(&mut self, n: u64, yld: &mut Y) -> Result<u64> {
         while self.gate.load(Ordering::Relaxed) < n {
             self.yields += 1;
+            let _ = self.blocked.try_send(n);
             assert_eq!(yld.spawn_yield(), YieldReturn::Loop);
         }
         Ok(n)
@@ -115,16 +119,25 @@ fn a_yield_inside_call_sees_what_its_waker_wrote() {
     let gate = Arc::new(AtomicU64::new(0));
     let (mut tx, recv) = MpscChannel::new(4).new_channel().unwrap();
     let (dest, results) = test_dest();
+    let (blocked_tx, blocked) = sync_channel(1024);
     let service = Gated {
         gate: gate.clone(),
         yields: 0,
+        blocked: blocked_tx,
     };
     let mut handle = ThreadPark.spawn(service, dest, None, recv, 0).unwrap();
     let mut rng = 3;
     for n in 1..=ROUNDS {
         tx.send(n).unwrap();
         handle.unyield().unwrap();
-        pause(&mut rng);
+        if n % 2 == 0 {
+            // Once the service waits for the gate (reports of earlier
+            // rounds skipped).
+            while blocked.recv_timeout(WAIT).expect("the service yields") != n {}
+        } else {
+            // At any stage of the service.
+            pause(&mut rng);
+        }
         gate.store(n, Ordering::Relaxed);
         handle.unyield().unwrap();
         assert_eq!(results.take(1), vec![n]);
@@ -133,6 +146,9 @@ fn a_yield_inside_call_sees_what_its_waker_wrote() {
     handle.unyield().unwrap();
     let (svc, _, _, end) = handle.unwrap_state().unwrap();
     end.unwrap();
-    assert!(svc.yields > 0, "the service never had to wait for its gate");
+    assert!(
+        svc.yields >= ROUNDS / 2,
+        "a yield per even command at least"
+    );
     results.assert_empty();
 }
