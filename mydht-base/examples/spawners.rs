@@ -1,7 +1,8 @@
 //! One counter service run in turn under every spawner, its state carried
 //! from one to the next by `unwrap_state`.
 //!
-//! `cargo run -p mydht-base --example spawners`
+//! `cargo run -p mydht-base --example spawners` (`MayCoroutine` with
+//! `--features may-sched`, which the crate's own examples and tests enable)
 
 use mydht_base::service::channel::{MpscRecv, MpscSend};
 use mydht_base::{
@@ -73,6 +74,13 @@ fn main() {
     #[cfg(feature = "coroutine")]
     {
         state = run_under("CoRoutine", mydht_base::CoRoutine::new(), state, i, r);
+    }
+    #[cfg(feature = "may-sched")]
+    {
+        // SAFETY: the counter touches no thread-local storage and uses
+        // little stack.
+        let may = unsafe { mydht_base::service::spawn::MayCoroutine::new() };
+        state = run_under("MayCoroutine", may, state, i, r);
     }
     println!("final total: {}", state.0.total);
 }

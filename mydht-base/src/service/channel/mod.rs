@@ -9,13 +9,18 @@
 //! | [`MpscChannelRef`] | yes, carries [`SRef::Send`](crate::SRef::Send) | waits |
 //! | [`LocalRcChannel`] | no | `ErrorKind::ChannelFull` |
 //! | [`NoChannel`] | no input at all | refused |
+//! | `MayChannel` (feature `may-sched`) | yes, may coroutines park on it | waits (a coroutine parks) |
 
 mod local;
+#[cfg(feature = "may-sched")]
+mod may_mpsc;
 mod mpsc;
 mod mpsc_ref;
 mod none;
 
 pub use local::{LocalRcChannel, LocalRecv, LocalSend};
+#[cfg(feature = "may-sched")]
+pub use may_mpsc::{MayChannel, MayRecv, MaySend};
 pub use mpsc::{MpscChannel, MpscRecv, MpscSend};
 pub use mpsc_ref::{MpscChannelRef, MpscRefRecv, MpscRefSend};
 pub use none::{NoChannel, NoInput, NoRecv, NoSend};

@@ -9,6 +9,7 @@
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
+//! | `MayCoroutine` | a coroutine on may's worker threads | coroutine parks | coroutine parks, `Loop` | unparks it (may schedules it) |
 //!
 //! Loop rules, shared by every spawner:
 //! - the first command, then commands from the receiver; each result goes to
@@ -34,6 +35,8 @@ mod barrier;
 mod blocker;
 #[cfg(feature = "coroutine")]
 mod coroutine;
+#[cfg(feature = "may-sched")]
+mod may_sched;
 mod pool;
 mod restart;
 mod thread;
@@ -43,6 +46,8 @@ mod thread_park;
 pub use blocker::{Blocker, BlockerHandle};
 #[cfg(feature = "coroutine")]
 pub use coroutine::{CoRoutine, CoRoutineHandle};
+#[cfg(feature = "may-sched")]
+pub use may_sched::{MayCoroutine, MayHandle, MayWeakHandle};
 pub use pool::{PoolHandle, PoolWeakHandle, ThreadPool};
 pub use restart::{RestartHandle, RestartOrError};
 pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};

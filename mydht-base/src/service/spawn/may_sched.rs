@@ -1,0 +1,237 @@
+//! [`MayCoroutine`]: a `Send` service as a coroutine of may's scheduler,
+//! run by may's worker threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use may::coroutine::{self, Builder, Coroutine, JoinHandle};
+
+use super::{service_died, LoopCount, LoopYield, OnEmpty, ServiceLoop};
+use crate::error::{Error, ErrorKind, ErrorLevel, Result};
+use crate::service::{
+    Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner, SpawnerYield, YieldReturn,
+};
+
+/// Runs each service as a coroutine on may's scheduler (feature
+/// `may-sched`): many services share may's few worker threads (one per
+/// core unless `may::config().set_workers` said otherwise before the first
+/// spawn). A yield (inside `call`, or on an empty channel) parks the
+/// coroutine (`may::coroutine::park`), freeing its worker thread;
+/// [`SpawnUnyield::unyield`] from the handle or a weak handle, on any
+/// thread or coroutine, unparks it and the yield answers
+/// [`YieldReturn::Loop`]. As for [`ThreadPark`](super::ThreadPark),
+/// whoever queues a command or sees the service's stream become ready must
+/// `unyield` it; an unyield while the coroutine runs makes its next park
+/// return at once.
+///
+/// Unlike `CoRoutine` (a coroutine resumed by its own
+/// thread, `!Send` handle), the coroutine here is scheduled by may and its
+/// handle is `Send`. The service never waits on its channel: it only takes
+/// what is queued (`SpawnRecv::recv`) and parks when there is none, so any
+/// channel works; with [`MayChannel`](crate::service::channel::MayChannel)
+/// a full queue also parks a sending coroutine instead of blocking a
+/// worker thread (a full std channel, as a destination, blocks it).
+///
+/// `unwrap_state` asks the loop to end once its channel is empty (queued
+/// commands are still processed; a yield inside `call` then answers
+/// `Return`), waits for the coroutine (parking the caller if it is itself a
+/// may coroutine) and gives the state back; a panic in the service is
+/// `ErrorKind::ServiceDied`. Dropping the handle asks the same stop.
+#[derive(Debug, Clone, Copy)]
+pub struct MayCoroutine {
+    stack_bytes: Option<usize>,
+}
+
+impl MayCoroutine {
+    /// A spawner with may's default coroutine stack.
+    ///
+    /// # Safety
+    ///
+    /// may moves a parked coroutine to whichever worker thread wakes it.
+    /// The services spawned must not use thread-local storage across a
+    /// yield (a `thread_local!` borrow, a lock guard or anything else tied
+    /// to the thread it started on, held over `spawn_yield`): may documents
+    /// thread-local access in a coroutine as undefined behaviour. Their
+    /// stack use must fit the coroutine's stack (an overflow hits a guard
+    /// page and kills the process).
+    pub unsafe fn new() -> Self {
+        MayCoroutine { stack_bytes: None }
+    }
+
+    /// A spawner whose coroutines get `bytes` of stack.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MayCoroutine::new`].
+    pub unsafe fn with_stack_size(bytes: usize) -> Self {
+        MayCoroutine {
+            stack_bytes: Some(bytes),
+        }
+    }
+}
+
+/// What the coroutine shares with its handles.
+struct Flags {
+    /// The owner asked the loop to end once its channel is empty.
+    stop: AtomicBool,
+    finished: AtomicBool,
+}
+
+/// Marks the service finished when its coroutine ends, panics included.
+struct FinishGuard(Arc<Flags>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.finished.store(true, Ordering::Release);
+    }
+}
+
+struct MayYield<'a>(&'a Flags);
+
+impl SpawnerYield for MayYield<'_> {
+    fn spawn_yield(&mut self) -> YieldReturn {
+        if self.0.stop.load(Ordering::Acquire) {
+            return YieldReturn::Return;
+        }
+        coroutine::park();
+        YieldReturn::Loop
+    }
+}
+
+impl LoopYield for MayYield<'_> {
+    fn on_empty(&mut self, _empties: u32) -> OnEmpty {
+        if self.0.stop.load(Ordering::Acquire) {
+            return OnEmpty::End;
+        }
+        // may's park consumes an unpark made while the coroutine ran, so
+        // nothing sent before it is missed.
+        coroutine::park();
+        OnEmpty::Retry
+    }
+}
+
+/// What the coroutine gives back when it ends.
+type Ended<S, D, R> = ((S, D, R), Result<()>);
+
+/// The owner's handle on a service running as a may coroutine; it is
+/// `Send` (see [`MayCoroutine`]).
+pub struct MayHandle<S, D, R> {
+    join: Option<JoinHandle<Ended<S, D, R>>>,
+    weak: MayWeakHandle,
+}
+
+/// A clonable handle on a may coroutine service, usable from any thread or
+/// coroutine to wake it ([`SpawnUnyield::unyield`]) or check whether it
+/// ended.
+#[derive(Clone)]
+pub struct MayWeakHandle {
+    flags: Arc<Flags>,
+    co: Coroutine,
+}
+
+impl<S, D, R> Spawner<S, D, R> for MayCoroutine
+where
+    S: Service + Send + 'static,
+    S::CommandIn: Send + 'static,
+    D: SpawnSend<S::CommandOut> + Send + 'static,
+    R: SpawnRecv<S::CommandIn> + Send + 'static,
+{
+    type Handle = MayHandle<S, D, R>;
+
+    fn spawn(
+        &mut self,
+        service: S,
+        dest: D,
+        first_cmd: Option<S::CommandIn>,
+        recv: R,
+        nb_loop: usize,
+    ) -> Result<Self::Handle> {
+        let flags = Arc::new(Flags {
+            stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        });
+        let on_co = flags.clone();
+        let body = move || {
+            let _finished = FinishGuard(on_co.clone());
+            let mut lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
+            let step = lp.run(&mut MayYield(&on_co));
+            let end = lp.end_result(step);
+            (lp.into_parts(), end)
+        };
+        let mut builder = Builder::new().name("mydht-may".to_string());
+        if let Some(bytes) = self.stack_bytes {
+            builder = builder.stack_size(bytes);
+        }
+        // SAFETY: the conditions of `MayCoroutine::new`, promised by whoever
+        // made this spawner; the loop itself keeps no thread-local access
+        // across a yield.
+        let join = unsafe { builder.spawn(body) }?;
+        let co = join.coroutine().clone();
+        Ok(MayHandle {
+            join: Some(join),
+            weak: MayWeakHandle { flags, co },
+        })
+    }
+}
+
+impl MayWeakHandle {
+    fn request_stop(&self) {
+        self.flags.stop.store(true, Ordering::Release);
+        self.co.unpark();
+    }
+}
+
+impl<S, D, R> Drop for MayHandle<S, D, R> {
+    fn drop(&mut self) {
+        if self.join.is_some() {
+            self.weak.request_stop();
+        }
+    }
+}
+
+impl SpawnUnyield for MayWeakHandle {
+    fn is_finished(&mut self) -> bool {
+        self.flags.finished.load(Ordering::Acquire)
+    }
+
+    /// Unparks the coroutine (may schedules it on a worker), or makes its
+    /// next park return at once.
+    fn unyield(&mut self) -> Result<()> {
+        self.co.unpark();
+        Ok(())
+    }
+}
+
+impl<S, D, R> SpawnUnyield for MayHandle<S, D, R> {
+    fn is_finished(&mut self) -> bool {
+        self.weak.is_finished()
+    }
+
+    fn unyield(&mut self) -> Result<()> {
+        self.weak.unyield()
+    }
+}
+
+impl<S, D, R> SpawnHandle<S, D, R> for MayHandle<S, D, R> {
+    type WeakHandle = MayWeakHandle;
+
+    fn unwrap_state(mut self) -> Result<(S, D, R, Result<()>)> {
+        self.weak.request_stop();
+        // Only `unwrap_state` takes it, and it consumes the handle.
+        let join = self.join.take().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                ErrorLevel::ShutDown,
+                "handle already used",
+            )
+        })?;
+        match join.join() {
+            Ok(((service, dest, recv), end)) => Ok((service, dest, recv, end)),
+            Err(panic) => Err(service_died(panic)),
+        }
+    }
+
+    fn get_weak_handle(&self) -> Option<MayWeakHandle> {
+        Some(self.weak.clone())
+    }
+}
