@@ -90,7 +90,7 @@ pub struct NodeConstants {
     /// come within this time is rejected.
     pub verdict_timeout: Duration,
     /// Most send-once connections open (or dialling) at once
-    /// ([`Reply::SendOnce`](crate::Reply::SendOnce)).
+    /// ([`Reply::SendOnce`]).
     pub max_send_once: usize,
     /// A local service's reply to its own peer goes straight to the write
     /// service (when both run on threads) instead of through the main
