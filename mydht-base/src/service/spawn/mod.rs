@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | [`Blocker`] | the caller, inline | loop ends | `Loop` (retries in place) | nothing |
 //! | [`RestartOrError`] | the caller | `Return`: state kept in the handle | `Return` | `resume` then the loop again |
-//! | [`ThreadPark`], [`ThreadParkRef`] | its own thread | thread parks | thread parks, `Loop` | unparks |
+//! | [`ThreadPark`], [`ThreadParkRef`] | its own thread | polls a few µs, then the thread parks | thread parks, `Loop` | unparks (a load if a wake-up is pending) |
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
