@@ -12,6 +12,7 @@ use dht_support::{conf, identity, Lines, T};
 use mydht::prelude::*;
 use mydht::service::kvstore::{KVStoreProtoMsg, QueryMode, QueryMsg};
 use mydht_kvstore::dht::{Dht, DhtError, DhtMsg, DhtSettings, Refusal};
+use mydht_kvstore::kademlia::Distance;
 use mydht_kvstore::{Clock, Key, SignedValue, SystemClock, DEFAULT_MAX_VALUE_LEN};
 
 /// What the hostile node's api asks: send this message to this peer, its
@@ -92,6 +93,9 @@ impl MyDHTConf for Hostile {
     }
 }
 
+/// Whether a refusal is the one a case expects.
+type Expected = fn(&Refusal) -> bool;
+
 /// The routing part of a request straight to its receiver.
 fn direct() -> QueryMsg<PeerInfo> {
     QueryMsg {
@@ -142,7 +146,7 @@ fn bad_input_is_refused_and_the_node_keeps_serving() {
         .put_signed(held.clone(), dht_support::walk(QueryMode::AProxy, 0), T)
         .unwrap();
 
-    let cases: Vec<(DhtMsg, fn(&Refusal) -> bool)> = vec![
+    let cases: Vec<(DhtMsg, Expected)> = vec![
         (store(forged.clone()), |r| *r == Refusal::BadSignature),
         (
             store(value(
@@ -183,7 +187,14 @@ fn bad_input_is_refused_and_the_node_keeps_serving() {
         DhtMsg::Kv(KVStoreProtoMsg::Found(_, v)) => assert_eq!(v, vec![held.clone()]),
         other => panic!("{other:?}"),
     }
-    let fresh = value(Key::hash_of(b"fresh"), b"ok".to_vec(), now);
+    // A key the honest node is responsible for (closer to it than its peer).
+    let me = *honest.local_peer().get_id();
+    let them = *hostile.local_peer().get_id();
+    let fresh_key = (0u32..)
+        .map(|i| Key::hash_of(format!("fresh {i}").as_bytes()))
+        .find(|k| Distance::between(&me, k) < Distance::between(&them, k))
+        .unwrap();
+    let fresh = value(fresh_key, b"ok".to_vec(), now);
     match ask(store(fresh.clone())) {
         DhtMsg::Kv(KVStoreProtoMsg::Stored(_, 1)) => {}
         other => panic!("{other:?}"),
