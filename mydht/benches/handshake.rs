@@ -18,7 +18,7 @@ use openssl::pkey_ctx::PkeyCtx;
 use openssl::sign::{Signer, Verifier};
 
 /// This run's medians and ratios (see the module's docs).
-#[path = "support/ratio.rs"]
+#[path = "../../mydht-base/benches/support/ratio.rs"]
 mod ratio;
 
 const GROUP: &str = "handshake";

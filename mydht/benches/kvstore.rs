@@ -108,5 +108,5 @@ fn main() {
 }
 
 /// This run's medians and ratios (see the module's docs).
-#[path = "support/ratio.rs"]
+#[path = "../../mydht-base/benches/support/ratio.rs"]
 mod ratio;

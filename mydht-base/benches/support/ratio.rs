@@ -11,9 +11,9 @@
 //! files: a benchmark left out by a filter has no samples, and a ratio that
 //! needs it is printed as unavailable.
 //!
-//! The same file is in `mydht-base/benches/support/`, `tunnel/benches/support/`
-//! and `mydht/benches/support/` (each crate `#[path]`-includes its own
-//! copy; keep them identical).
+//! One file for the workspace: the benches of `mydht-base` include it, and
+//! those of `tunnel` and `mydht` include this same file by its path (a
+//! bench is built in the workspace, never from a packaged crate).
 
 // Each bench uses the part of it that it needs.
 #![allow(dead_code)]
