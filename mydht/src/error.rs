@@ -103,17 +103,8 @@ impl From<Error> for NodeError {
 
 impl From<NodeError> for Error {
     fn from(e: NodeError) -> Self {
-        match e {
-            NodeError::Timeout(e)
-            | NodeError::Unreachable(e)
-            | NodeError::Rejected(e)
-            | NodeError::AuthFailed(e)
-            | NodeError::Stopped(e)
-            | NodeError::ChannelFull(e)
-            | NodeError::TooMany(e)
-            | NodeError::Misuse(e)
-            | NodeError::Failed(e) => e,
-        }
+        // A clone of an `Error` shares its cause (an `Arc`).
+        e.error().clone()
     }
 }
 
