@@ -141,6 +141,37 @@ impl BufferedFrameReader {
         decode_frame(enc, self.read_frame(r)?)
     }
 
+    /// Consumes the frame returned last and hands over the bytes read
+    /// after it: what follows that frame on the stream and was already
+    /// read (a stream announced by the frame, for example). The reader is
+    /// left empty; [`put_back`](Self::put_back) returns what its taker did
+    /// not use.
+    pub fn take_read_ahead(&mut self) -> Vec<u8> {
+        self.start += std::mem::take(&mut self.returned);
+        let ahead = self.buf[self.start..self.end].to_vec();
+        self.start = 0;
+        self.end = 0;
+        ahead
+    }
+
+    /// Puts bytes back in front of what the reader holds: the unused part
+    /// of what [`take_read_ahead`](Self::take_read_ahead) gave, read before
+    /// anything else the stream gives.
+    pub fn put_back(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.start += std::mem::take(&mut self.returned);
+        let held = self.end - self.start;
+        let mut buf = Vec::with_capacity((bytes.len() + held).max(self.buf.len()));
+        buf.extend_from_slice(bytes);
+        buf.extend_from_slice(&self.buf[self.start..self.end]);
+        self.end = buf.len();
+        self.start = 0;
+        buf.resize(buf.capacity(), 0);
+        self.buf = buf;
+    }
+
     /// The length of the frame at `start`, once its prefix is in; checked
     /// against the maximum before anything is read or allocated for it.
     fn frame_len(&mut self) -> Result<Option<usize>> {
@@ -290,6 +321,31 @@ mod tests {
         let e = reader.read_frame(&mut stream).expect_err("blocks");
         assert!(e.is_would_block());
         assert!(reader.buf.len() <= MIN_GROWTH);
+    }
+
+    /// Bytes after a frame are handed over whole, and bytes put back are
+    /// read before the stream's next ones.
+    #[test]
+    fn read_ahead_is_taken_and_put_back() {
+        let mut bytes = wire(&[b"head".to_vec()]);
+        bytes.extend_from_slice(b"raw tail");
+        let more = wire(&[b"next".to_vec()]);
+        let mut reader = BufferedFrameReader::new(1024);
+        let mut stream = &bytes[..];
+        assert_eq!(
+            reader.read_frame(&mut stream).expect("head"),
+            Some(&b"head"[..])
+        );
+        assert_eq!(reader.take_read_ahead(), b"raw tail");
+        assert_eq!(reader.take_read_ahead(), b"");
+        let (frame_start, frame_end) = more.split_at(3);
+        reader.put_back(frame_start);
+        let mut rest = frame_end;
+        assert_eq!(
+            reader.read_frame(&mut rest).expect("next"),
+            Some(&b"next"[..])
+        );
+        assert_eq!(reader.read_frame(&mut rest).expect("end"), None);
     }
 
     /// A stream ending inside a frame is a truncation, not a clean end.
