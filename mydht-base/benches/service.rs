@@ -7,61 +7,28 @@
 //! `cargo bench -p mydht-base --bench service -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::sync::mpsc;
-use std::thread;
 
 use criterion::{Criterion, Throughput};
 use mydht_base::service::channel::NoSend;
+use mydht_base::workload::{self, Sum};
 use mydht_base::{
-    Blocker, LocalRcChannel, MpscChannel, RestartOrError, Result, Service, ServiceRestartable,
-    SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner, SpawnerYield, ThreadPark,
-    TrySendError,
+    Blocker, LocalRcChannel, RestartOrError, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield,
+    Spawner, TrySendError,
 };
 
 const COMMANDS: u64 = 1_000_000;
 const CAPACITY: usize = 1024;
 const GROUP: &str = "service_1M_commands";
 
-/// The smallest useful service: adds its commands up.
-#[derive(Default)]
-struct Sum(u64);
-
-impl Service for Sum {
-    type CommandIn = u64;
-    type CommandOut = ();
-    fn call<Y: SpawnerYield>(&mut self, cmd: u64, _: &mut Y) -> Result<()> {
-        self.0 = self.0.wrapping_add(cmd);
-        Ok(())
-    }
-}
-
-impl ServiceRestartable for Sum {}
-
 /// (a) the baseline: a raw bounded std channel between two threads.
 fn raw_mpsc() -> u64 {
-    let (tx, rx) = mpsc::sync_channel::<u64>(CAPACITY);
-    let consumer = thread::spawn(move || rx.iter().fold(0u64, |s, c| s.wrapping_add(c)));
-    for c in 0..COMMANDS {
-        tx.send(c).unwrap();
-    }
-    drop(tx);
-    consumer.join().unwrap()
+    workload::raw_mpsc(COMMANDS, CAPACITY).unwrap()
 }
 
 /// (b) `ThreadPark` + `MpscChannel`: send, then unyield (a syscall only
 /// when the service thread is parked).
 fn thread_park_mpsc() -> u64 {
-    let (mut tx, rx) = MpscChannel::new(CAPACITY).new_channel().unwrap();
-    let mut handle = ThreadPark
-        .spawn(Sum::default(), NoSend, None, rx, 0)
-        .unwrap();
-    for c in 0..COMMANDS {
-        tx.send(c).unwrap();
-        handle.unyield().unwrap();
-    }
-    drop(tx);
-    handle.unyield().unwrap();
-    handle.unwrap_state().unwrap().0 .0
+    workload::thread_park_mpsc(COMMANDS, CAPACITY).unwrap()
 }
 
 /// (c) and (d): a same-thread service fed through `LocalRcChannel`, woken
@@ -116,7 +83,7 @@ fn id(case: &str) -> String {
 fn main() {
     let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
-    let expected = (0..COMMANDS).fold(0u64, |s, c| s.wrapping_add(c));
+    let expected = workload::expected_sum(COMMANDS);
     let (a, b) = (id("a_raw_mpsc"), id("b_thread_park_mpsc"));
     {
         let mut g = c.benchmark_group(GROUP);

@@ -32,6 +32,7 @@ pub mod route;
 pub mod service;
 pub mod sref;
 pub mod transport;
+pub mod workload;
 
 pub use error::{Error, ErrorKind, ErrorLevel, ErrorSource, Result};
 pub use keyval::KeyVal;
