@@ -1,0 +1,140 @@
+//! [`MyDHTTunnelConf`]: what an application gives a tunnel node — its
+//! message, api command and answer types and its inner service — and what
+//! that inner service receives and answers.
+
+use std::fmt::Debug;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use mydht::{Identity, NodeConstants, PeerId, PeerInfo, PeerManager};
+use mydht_base::{Result, Service};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tunnel::TunnelConfig;
+
+/// An application that runs over tunnels: the types it sends and answers,
+/// its inner service, and the node's settings. The crate builds the
+/// `MyDHTConf` around it ([`TunnelNode`](crate::TunnelNode)).
+///
+/// The inner service runs inside the node's tunnel services: one instance
+/// in the global tunnel service (it turns api commands into tunnel sends,
+/// [`InnerCommand::Api`]) and one in each local tunnel service (it answers
+/// what reaches this node as the exit of a tunnel,
+/// [`InnerCommand::Exit`], and reads replies to its own queries,
+/// [`InnerCommand::Replied`]).
+pub trait MyDHTTunnelConf: Sized + Send + 'static {
+    /// What travels through tunnels, query and reply alike.
+    type Msg: Serialize + DeserializeOwned + Debug + Clone + Send + 'static;
+    /// What the application asks its node through the api.
+    type Cmd: Debug + Send + 'static;
+    /// What an api query answers (the node's api reply is
+    /// `Result<Answer, TunnelSendError>`).
+    type Answer: Debug + Send + 'static;
+    /// The application's logic.
+    type InnerService: Service<CommandIn = InnerCommand<Self>, CommandOut = InnerReply<Self>>
+        + Send
+        + 'static;
+
+    /// An inner service for the node `me` (called once for the global
+    /// service and once per connection).
+    fn init_inner(&mut self, me: &PeerInfo) -> Result<Self::InnerService>;
+
+    /// Where the node listens; the default is 127.0.0.1 with a port the
+    /// system picks (examples and tests).
+    fn listen_address(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+    }
+    /// The node's identity (its X25519 key is the tunnel key); the default
+    /// generates one.
+    fn init_identity(&mut self) -> Result<Identity> {
+        Identity::generate()
+    }
+    /// The tunnel sizes: every peer of a route must use the same.
+    fn tunnel_config(&self) -> TunnelConfig {
+        TunnelConfig::default()
+    }
+    /// How long a query awaits its reply before the node gives up on it
+    /// (and forgets its keys).
+    fn tunnel_timeout(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+    /// The node's sizes and timeouts.
+    fn constants(&self) -> NodeConstants {
+        NodeConstants::default()
+    }
+    /// Peer management; the default accepts every peer.
+    fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+        Ok(Box::new(mydht::AcceptAll))
+    }
+}
+
+/// What the inner service is given.
+pub enum InnerCommand<T: MyDHTTunnelConf> {
+    /// An api command (global tunnel service): answer it
+    /// ([`InnerReply::Api`]) or send through a tunnel
+    /// ([`InnerReply::Send`]), whose reply will answer it.
+    Api(T::Cmd),
+    /// A message that reached this node as the exit of a tunnel (local
+    /// tunnel service). The sender is not known; `can_reply` says whether
+    /// it gave a reply block ([`InnerReply::Reply`]).
+    Exit {
+        /// The message.
+        msg: T::Msg,
+        /// Whether a reply can go back.
+        can_reply: bool,
+    },
+    /// The reply to a query this node sent (local tunnel service): answer
+    /// the api query that sent it ([`InnerReply::Api`]).
+    Replied(T::Msg),
+}
+
+/// What the inner service answers.
+pub enum InnerReply<T: MyDHTTunnelConf> {
+    /// Nothing.
+    None,
+    /// The answer of the api query in hand (for [`InnerCommand::Api`] and
+    /// [`InnerCommand::Replied`]).
+    Api(T::Answer),
+    /// Send a message through a tunnel (for [`InnerCommand::Api`]); its
+    /// reply, if it asks for one, answers the query in hand.
+    Send(TunnelSend<T::Msg>),
+    /// The reply to the message in hand (for [`InnerCommand::Exit`] with a
+    /// reply block).
+    Reply(T::Msg),
+    /// Several of the above, in order.
+    Many(Vec<InnerReply<T>>),
+}
+
+/// Who receives a tunnel message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// This peer (it must be known to the node: online now).
+    Peer(PeerId),
+    /// Any known peer, chosen at random.
+    Any,
+}
+
+/// Which way a reply comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyRoute {
+    /// No reply.
+    None,
+    /// Through the query's relays, in reverse order.
+    SameRoute,
+    /// Through `n` relays chosen apart from the query's (as far as the
+    /// known peers allow).
+    Other(usize),
+}
+
+/// A message to send through a tunnel.
+#[derive(Debug, Clone)]
+pub struct TunnelSend<M> {
+    /// The exit.
+    pub to: Destination,
+    /// Relays between this node and the exit.
+    pub hops: usize,
+    /// How the reply comes back.
+    pub reply: ReplyRoute,
+    /// The message.
+    pub msg: M,
+}

@@ -1,0 +1,208 @@
+//! [`TunnelNode`]: the `MyDHTConf` a tunnel application runs, built around
+//! its [`MyDHTTunnelConf`]; the profile is a type name
+//! ([`Threaded`], [`Restartable`], [`SingleThread`]).
+
+use std::marker::PhantomData;
+
+use mydht::service::PeersView;
+use mydht::tcp::TcpTransport;
+use mydht::{Bincode, Identity, MyDHTConf, NodeConstants, PeerInfo, PeerManager, SessionShadow};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
+use tunnel::crypto::X25519Secret;
+use tunnel::FullTunnel;
+
+use crate::app::MyDHTTunnelConf;
+use crate::error::TunnelSendError;
+use crate::global::TunnelGlobal;
+use crate::local::TunnelLocal;
+use crate::msg::TunnelMsg;
+use crate::shared::SharedTunnel;
+
+/// What a tunnel node's api queries answer.
+pub type TunnelAnswer<T> = std::result::Result<<T as MyDHTTunnelConf>::Answer, TunnelSendError>;
+
+/// The `MyDHTConf`s the tunnel services run in: those of a [`TunnelNode`]
+/// of application `T` (polled TCP, [`TunnelMsg`] frames, `PeerInfo`
+/// peers, `T`'s command and answer types).
+pub trait TunnelConfOf<T: MyDHTTunnelConf>:
+    MyDHTConf<
+    Transport = TcpTransport,
+    Peer = PeerInfo,
+    ProtoMsg = TunnelMsg,
+    GlobalCmd = T::Cmd,
+    ApiReply = TunnelAnswer<T>,
+>
+{
+}
+
+impl<T, C> TunnelConfOf<T> for C
+where
+    T: MyDHTTunnelConf,
+    C: MyDHTConf<
+        Transport = TcpTransport,
+        Peer = PeerInfo,
+        ProtoMsg = TunnelMsg,
+        GlobalCmd = T::Cmd,
+        ApiReply = TunnelAnswer<T>,
+    >,
+{
+}
+
+/// Profile: every service on its own thread (`mydht::threaded!`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Threaded;
+/// Profile: the whole node on one thread, read and write services
+/// restarted from their state (`mydht::restartable!`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Restartable;
+/// Profile: the whole node on one thread, read and write services as
+/// coroutines (`mydht::single_thread!`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleThread;
+
+/// A tunnel node running application `T` under profile `P`: give it to
+/// `mydht::start_loop`.
+///
+/// ```ignore
+/// let node = mydht::start_loop(TunnelNode::<PingPong, Threaded>::new(PingPong))?;
+/// ```
+pub struct TunnelNode<T: MyDHTTunnelConf, P = Threaded> {
+    app: T,
+    identity: Option<Identity>,
+    shared: Option<SharedTunnel>,
+    profile: PhantomData<fn() -> P>,
+}
+
+impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
+    /// The node of application `app`.
+    pub fn new(app: T) -> Self {
+        TunnelNode {
+            app,
+            identity: None,
+            shared: None,
+            profile: PhantomData,
+        }
+    }
+
+    /// The identity, kept for the tunnel key.
+    fn keep_identity(&mut self) -> Result<Identity> {
+        let identity = self.app.init_identity()?;
+        self.identity = Some(identity.clone());
+        Ok(identity)
+    }
+
+    /// The shared tunnel state, made from the node's tunnel key the first
+    /// time a service needs it.
+    fn shared(&mut self) -> Result<SharedTunnel> {
+        if let Some(s) = &self.shared {
+            return Ok(s.clone());
+        }
+        let identity = self.identity.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                ErrorLevel::Fatal,
+                "tunnel services started before the node's identity",
+            )
+        })?;
+        let raw = identity
+            .tunnel_private_key()
+            .raw_private_key()
+            .map_err(|e| fatal(e.to_string()))?;
+        let raw: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| fatal("tunnel key is not 32 bytes".into()))?;
+        let secret = X25519Secret::from_private_bytes(&raw).map_err(|e| fatal(e.to_string()))?;
+        let config = self.app.tunnel_config();
+        let full = FullTunnel::new(config, secret).map_err(|e| fatal(e.to_string()))?;
+        let shared = SharedTunnel::new(full, config.max_pending_replies);
+        self.shared = Some(shared.clone());
+        Ok(shared)
+    }
+
+    fn global<C: TunnelConfOf<T>>(&mut self, me: &PeerInfo) -> Result<TunnelGlobal<C, T>> {
+        let shared = self.shared()?;
+        let inner = self.app.init_inner(me)?;
+        TunnelGlobal::new(
+            inner,
+            me,
+            shared,
+            self.app.tunnel_timeout(),
+            self.app.constants().max_frame,
+        )
+    }
+
+    fn local<C: TunnelConfOf<T>>(&mut self, me: &PeerInfo) -> Result<TunnelLocal<C, T>> {
+        let shared = self.shared()?;
+        let view = shared.lock().full.view();
+        let inner = self.app.init_inner(me)?;
+        Ok(TunnelLocal::new(inner, view, shared))
+    }
+
+    fn node_constants(&self) -> NodeConstants {
+        self.app.constants()
+    }
+
+    fn manager(&mut self) -> Result<Box<dyn PeerManager>> {
+        self.app.peer_manager()
+    }
+
+    fn transport(&mut self) -> Result<TcpTransport> {
+        TcpTransport::bind(self.app.listen_address())
+    }
+}
+
+fn fatal(message: String) -> Error {
+    Error::new(ErrorKind::Config, ErrorLevel::Fatal, message)
+}
+
+/// `impl MyDHTConf for TunnelNode<T, $marker>` under profile `$profile`.
+macro_rules! tunnel_node_conf {
+    ($marker:ident, $profile:ident) => {
+        impl<T: MyDHTTunnelConf> MyDHTConf for TunnelNode<T, $marker> {
+            type Transport = TcpTransport;
+            type MsgEnc = Bincode;
+            type Shadow = SessionShadow;
+            type ProtoMsg = TunnelMsg;
+            type GlobalCmd = T::Cmd;
+            type ApiReply = TunnelAnswer<T>;
+            type GlobalService = TunnelGlobal<Self, T>;
+            type LocalService = TunnelLocal<Self, T>;
+            mydht::$profile!();
+
+            fn init_transport(&mut self) -> Result<TcpTransport> {
+                self.transport()
+            }
+            fn init_identity(&mut self) -> Result<Identity> {
+                self.keep_identity()
+            }
+            fn init_msg_enc(&mut self) -> Bincode {
+                Bincode
+            }
+            fn init_shadow(&mut self) -> SessionShadow {
+                SessionShadow::default()
+            }
+            fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
+                self.global(me)
+            }
+            fn init_local(
+                &mut self,
+                me: &PeerInfo,
+                _: &PeerInfo,
+                _: &PeersView,
+            ) -> Result<Self::LocalService> {
+                self.local(me)
+            }
+            fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+                self.manager()
+            }
+            fn constants(&self) -> NodeConstants {
+                self.node_constants()
+            }
+        }
+    };
+}
+
+tunnel_node_conf!(Threaded, threaded);
+tunnel_node_conf!(Restartable, restartable);
+tunnel_node_conf!(SingleThread, single_thread);
