@@ -9,6 +9,9 @@
 //!   write service checks it with [`mydht_base::ConnectCheck`].
 //! - [`BlockingTcpTransport`]: blocking, on std, for the synchronous mode
 //!   (each read and write service on a thread of its own).
+//! - `MayTcpTransport` (feature `may`): blocking-looking, on `may::net`,
+//!   whose waits park a may coroutine instead of its thread, for read and
+//!   write services run as coroutines on may's few worker threads.
 //!
 //! Each connection is a read half and a write half sharing one socket, so a
 //! read service and a write service may use them from two threads at once.
@@ -18,7 +21,11 @@
 //! Unix only.
 
 mod blocking;
+#[cfg(feature = "may")]
+mod may_net;
 mod nonblocking;
 
 pub use blocking::{BlockingTcpReadStream, BlockingTcpTransport, BlockingTcpWriteStream};
+#[cfg(feature = "may")]
+pub use may_net::{MayTcpReadStream, MayTcpTransport, MayTcpWriteStream};
 pub use nonblocking::{TcpReadStream, TcpTransport, TcpWriteStream};
