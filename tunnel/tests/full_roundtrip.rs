@@ -260,6 +260,44 @@ fn the_pending_reply_table_is_bounded() {
 }
 
 #[test]
+fn a_reply_given_up_frees_its_keys_by_the_id_its_writer_gave() {
+    let config = TunnelConfig {
+        max_pending_replies: 1,
+        ..TunnelConfig::default()
+    };
+    let mut nodes = nodes(config, 2);
+    let fwd = route(&nodes, &[1]);
+    let back = route(&nodes, &[0]);
+    let first = nodes[0].full.new_writer(&fwd, Some(&back)).unwrap();
+    let id = *first.reply_id().expect("asked for a reply");
+    assert!(nodes[0]
+        .full
+        .new_writer(&fwd, None)
+        .unwrap()
+        .reply_id()
+        .is_none());
+    // Full until the first reply is given up by its id.
+    assert!(nodes[0].full.new_writer(&fwd, Some(&back)).is_err());
+    assert!(nodes[0].full.cancel_reply(&id));
+    let mut second = nodes[0].full.new_writer(&fwd, Some(&back)).unwrap();
+    let second_id = *second.reply_id().expect("asked for a reply");
+    assert_ne!(second_id, id);
+
+    // The reply to the second query carries its id to the sender's reader.
+    let frame = write_message(&mut second, b"ask").unwrap();
+    let mut input = &frame[..];
+    let mut exit = nodes[1].full.view().new_reader();
+    exit.read_header(&mut input).unwrap();
+    assert_eq!(exit.reply_id(), None);
+    let mut reply = nodes[1].full.view().reply_writer(&mut exit).unwrap();
+    let reply_frame = write_message(&mut reply, b"answer").unwrap();
+    let mut input = &reply_frame[..];
+    let mut reader = nodes[0].full.view().new_reader();
+    reader.read_header(&mut input).unwrap();
+    assert_eq!(reader.reply_id(), Some(&second_id[..]));
+}
+
+#[test]
 fn every_layer_survives_streams_that_block_and_split() {
     let config = TunnelConfig::default();
     let layout = FrameLayout::new(&config).unwrap();

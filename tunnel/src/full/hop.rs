@@ -117,6 +117,18 @@ impl HopReader {
         }
     }
 
+    /// The id of the reply this reader reads, once its header says it is
+    /// a reply to this node ([`HopKind::ReplyExit`]): the id
+    /// [`FullWriter::reply_id`](super::FullWriter::reply_id) gave the
+    /// sender, so she matches it to her query before or after admitting
+    /// it.
+    pub fn reply_id(&self) -> Option<&[u8]> {
+        match &self.stage {
+            Stage::ReplyExit { reply_id, .. } => Some(reply_id),
+            _ => None,
+        }
+    }
+
     /// Why this reader failed, if it did (every later call repeats it).
     pub fn failure(&self) -> Option<&TunnelError> {
         match &self.stage {

@@ -9,7 +9,7 @@ use super::layout::FrameLayout;
 use super::reply_block::{build_reply, PendingReply, ReplyBlock, NO_REPLY, WITH_REPLY};
 use super::report::{read_report, ErrorKeys, ERROR_REPORT_LEN};
 use crate::cell::{CellSealer, CellWriter, ReplyCellSealer, SealCell};
-use crate::crypto::KEY_LEN;
+use crate::crypto::{KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
 use crate::header::{build_header, RouteHop};
 
@@ -40,6 +40,8 @@ pub struct OnionWriter<S> {
     stage: Stage,
     /// Error keys of every hop of the route (query writer only).
     error_keys: Vec<ErrorKeys>,
+    /// The id the reply will carry, when the query asks for one.
+    reply_id: Option<[u8; REPLAY_ID_LEN]>,
 }
 
 /// The sender's query writer: header for the whole route, then cells with
@@ -65,6 +67,15 @@ impl<S> OnionWriter<S> {
     /// Opaque address of the first hop: where to connect to send this onion.
     pub fn first_address(&self) -> &[u8] {
         &self.address
+    }
+
+    /// The id the reply to this query will carry (the sender's reply
+    /// reader gives it, [`HopReader::reply_id`](super::HopReader::reply_id)),
+    /// when it was built with a reply route: what to give
+    /// [`FullTunnel::cancel_reply`](super::FullTunnel::cancel_reply) when
+    /// the reply is given up.
+    pub fn reply_id(&self) -> Option<&[u8; REPLAY_ID_LEN]> {
+        self.reply_id.as_ref()
     }
 }
 
@@ -98,7 +109,9 @@ impl FullWriter {
                 Some(pending)
             }
         };
+        let reply_id = pending.as_ref().map(|p| *p.reply_id());
         let writer = OnionWriter {
+            reply_id,
             address: route[0].address.clone(),
             header: built.bytes,
             header_pos: 0,
@@ -139,6 +152,7 @@ impl ReplyWriter {
             return Err(TunnelError::BadReplyBlock);
         }
         Ok(OnionWriter {
+            reply_id: None,
             address: block.first_address,
             header: block.header,
             header_pos: 0,
