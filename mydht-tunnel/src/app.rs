@@ -58,6 +58,11 @@ pub trait MyDHTTunnelConf: Sized + Send + 'static {
     fn tunnel_timeout(&self) -> Duration {
         Duration::from_secs(10)
     }
+    /// How many links this node relayed onions on it remembers (for
+    /// carrying error reports back), each for [`tunnel_timeout`](Self::tunnel_timeout).
+    fn max_relayed_links(&self) -> usize {
+        1024
+    }
     /// The node's sizes and timeouts.
     fn constants(&self) -> NodeConstants {
         NodeConstants::default()

@@ -115,7 +115,12 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         let secret = X25519Secret::from_private_bytes(&raw).map_err(|e| fatal(e.to_string()))?;
         let config = self.app.tunnel_config();
         let full = FullTunnel::new(config, secret).map_err(|e| fatal(e.to_string()))?;
-        let shared = SharedTunnel::new(full, config.max_pending_replies);
+        let shared = SharedTunnel::new(
+            full,
+            config.max_pending_replies,
+            self.app.max_relayed_links(),
+            self.app.tunnel_timeout(),
+        );
         self.shared = Some(shared.clone());
         Ok(shared)
     }
@@ -132,11 +137,15 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         )
     }
 
-    fn local<C: TunnelConfOf<T>>(&mut self, me: &PeerInfo) -> Result<TunnelLocal<C, T>> {
+    fn local<C: TunnelConfOf<T>>(
+        &mut self,
+        me: &PeerInfo,
+        logger: slog::Logger,
+    ) -> Result<TunnelLocal<C, T>> {
         let shared = self.shared()?;
         let view = shared.lock().full.view();
         let inner = self.app.init_inner(me)?;
-        Ok(TunnelLocal::new(inner, view, shared))
+        Ok(TunnelLocal::new(inner, view, shared, logger))
     }
 
     fn node_constants(&self) -> NodeConstants {
@@ -191,7 +200,8 @@ macro_rules! tunnel_node_conf {
                 _: &PeerInfo,
                 _: &PeersView,
             ) -> Result<Self::LocalService> {
-                self.local(me)
+                let logger = <Self as MyDHTConf>::logger(self);
+                self.local(me, logger)
             }
             fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
                 self.manager()

@@ -12,8 +12,10 @@ use tunnel::FrameLayout;
 
 use crate::address::decode_address;
 use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelSend};
+use crate::book::PendingQuery;
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
+use crate::link::new_link;
 use crate::msg::{Payload, TunnelMsg};
 use crate::onion::write_onion;
 use crate::route::RouteProvider;
@@ -121,15 +123,19 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             return Err(TunnelSendError::TooManyPending);
         }
         let mut writer = shared.full.new_writer(&plan.route, plan.reply.as_deref())?;
-        if with_reply {
-            shared
-                .book
-                .insert(token, qid, Instant::now() + self.timeout)?;
-        }
-        drop(shared);
         let onion = write_onion(&mut writer, &payload).map_err(io_to_send)?;
         let first = decode_address(writer.first_address())?;
-        Ok(Reply::SendOnce(first, TunnelMsg::Onion(onion)))
+        let link = new_link()?;
+        if with_reply {
+            let query = PendingQuery {
+                qid,
+                deadline: Instant::now() + self.timeout,
+                link,
+                writer: Some(Box::new(writer)),
+            };
+            shared.book.insert(token, query)?;
+        }
+        Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
     }
 }
 

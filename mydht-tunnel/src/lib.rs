@@ -27,6 +27,7 @@ pub mod book;
 mod conf;
 mod error;
 mod global;
+pub mod link;
 mod local;
 pub mod msg;
 pub mod onion;

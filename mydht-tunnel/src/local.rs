@@ -2,20 +2,25 @@
 //! holds the light tunnel view and reads each onion that arrives: a relay
 //! sends the next hop's onion on at once, the exit runs the inner service
 //! and sends its reply on the reply route, the sender gives a reply to the
-//! api query that awaits it. Nothing goes through the global service.
+//! api query that awaits it; error reports go back link by link. Nothing
+//! goes through the global service.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use mydht::{LocalCommand, QueryId, Reply};
-use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, SpawnerYield};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
 use readwrite_comp::ExtRead;
-use tunnel::{HopKind, HopReader, TunnelReadProv};
+use tunnel::full::ERROR_REPORT_LEN;
+use tunnel::{HopFailure, HopKind, HopReader, ReplyWriter, TunnelError, TunnelReadProv};
 
 use crate::address::decode_address;
 use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf};
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::global::io_to_send;
+use crate::link::{new_link, LinkId, RelayLink};
 use crate::msg::{Payload, TunnelMsg};
 use crate::onion::{read_payload, relay_onion, write_onion};
 use crate::shared::SharedTunnel;
@@ -25,102 +30,175 @@ pub struct TunnelLocal<C, T: MyDHTTunnelConf> {
     inner: T::InnerService,
     view: TunnelReadProv,
     shared: SharedTunnel,
+    logger: slog::Logger,
     conf: PhantomData<fn() -> C>,
 }
 
-/// Where an onion's payload goes once read.
-enum Arrived<M> {
-    /// At the exit: the message, its token, and the reply writer if a
-    /// reply was asked for.
-    Exit(Payload<M>, Option<Box<tunnel::ReplyWriter>>),
-    /// At the sender: the reply to api query `qid`.
-    Reply(QueryId, M),
+/// A hop that cannot go on: what it reports back, and why (logged).
+struct HopError {
+    failure: HopFailure,
+    error: Error,
 }
+
+type HopResult<R> = std::result::Result<R, HopError>;
 
 impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
     /// The local service of one connection.
-    pub(crate) fn new(inner: T::InnerService, view: TunnelReadProv, shared: SharedTunnel) -> Self {
+    pub(crate) fn new(
+        inner: T::InnerService,
+        view: TunnelReadProv,
+        shared: SharedTunnel,
+        logger: slog::Logger,
+    ) -> Self {
         TunnelLocal {
             inner,
             view,
             shared,
+            logger,
             conf: PhantomData,
         }
     }
 
-    /// Reads one onion carried whole in a frame.
-    fn on_onion<Y: SpawnerYield>(&mut self, bytes: &[u8], yld: &mut Y) -> Result<Reply<C>> {
-        let mut input = bytes;
+    /// An onion carried whole in a frame, from the hop listening at
+    /// `upstream`, on link `link`.
+    fn on_onion<Y: SpawnerYield>(
+        &mut self,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        bytes: &[u8],
+        yld: &mut Y,
+    ) -> Result<Reply<C>> {
         let mut reader = self.view.new_reader();
-        reader.read_header(&mut input).map_err(hop_error)?;
-        if self.view.needs_full(&reader) {
-            // Reply relay (replay cache) or a reply to this node (kept keys).
-            self.shared
-                .lock()
-                .full
-                .admit(&mut reader)
-                .map_err(|e| hop_error(e.into()))?;
-        }
-        match reader.kind() {
-            Some(HopKind::Relay | HopKind::ReplyRelay) => self.relay(&mut reader, &mut input),
-            Some(HopKind::Exit) | Some(HopKind::ReplyExit) => {
-                match self.arrived(&mut reader, &mut input)? {
-                    Arrived::Exit(payload, writer) => self.exit(payload, writer, yld),
-                    Arrived::Reply(qid, msg) => {
-                        let reply = self.inner.call(InnerCommand::Replied(msg), yld)?;
-                        Ok(api_replies(qid, reply))
+        match self.read_onion(&mut reader, upstream, link, bytes, yld) {
+            Ok(reply) => Ok(reply),
+            Err(HopError { failure, error }) => {
+                slog::warn!(self.logger, "tunnel hop failed"; "failure" => ?failure, "error" => %error);
+                // Reports travel in the query direction only: a reply hop
+                // shares no key with the sender's query route.
+                let query_side =
+                    matches!(reader.kind(), None | Some(HopKind::Relay | HopKind::Exit));
+                match (upstream, query_side) {
+                    (Some(to), true) => {
+                        let report = reader.error_report(failure).map_err(tunnel_error)?;
+                        Ok(Reply::SendOnce(to, TunnelMsg::Report { link, report }))
                     }
+                    _ => Ok(Reply::None),
                 }
             }
-            None => Err(hop_error(
-                reader
-                    .failure()
-                    .cloned()
-                    .unwrap_or(tunnel::TunnelError::NoHeader)
-                    .into(),
-            )),
         }
     }
 
-    /// A relay: the next hop's onion, to its address, on a send-once
-    /// connection.
-    fn relay(&mut self, reader: &mut HopReader, input: &mut &[u8]) -> Result<Reply<C>> {
+    fn read_onion<Y: SpawnerYield>(
+        &mut self,
+        reader: &mut HopReader,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        bytes: &[u8],
+        yld: &mut Y,
+    ) -> HopResult<Reply<C>> {
+        let mut input = bytes;
+        reader
+            .read_header(&mut input)
+            .map_err(|e| hop(HopFailure::BadHeader, e))?;
+        if self.view.needs_full(reader) {
+            // Reply relay (replay cache) or a reply to this node (kept keys).
+            let admitted = self.shared.lock().full.admit(reader);
+            admitted.map_err(|e| hop(HopFailure::Replayed, e.into()))?;
+        }
+        match reader.kind() {
+            Some(HopKind::Relay) => {
+                let (out, onion) = self.relay(reader, &mut input)?;
+                // Keep the way back for a report on the outgoing link.
+                if let Some(upstream) = upstream {
+                    let mut r = self.view.new_reader();
+                    std::mem::swap(&mut r, reader);
+                    let entry = RelayLink {
+                        upstream,
+                        upstream_link: link,
+                        reader: r,
+                    };
+                    self.shared
+                        .lock()
+                        .links
+                        .insert(out.1, entry, Instant::now());
+                }
+                Ok(Reply::SendOnce(out.0, onion))
+            }
+            Some(HopKind::ReplyRelay) => {
+                let (out, onion) = self.relay(reader, &mut input)?;
+                Ok(Reply::SendOnce(out.0, onion))
+            }
+            Some(HopKind::Exit) => {
+                let bytes =
+                    read_payload(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
+                let payload = Payload::decode(&bytes).map_err(|e| HopError {
+                    failure: HopFailure::BadContent,
+                    error: send_error(e),
+                })?;
+                let writer = if self.view.can_reply(reader) {
+                    let w = self.view.reply_writer(reader);
+                    Some(Box::new(
+                        w.map_err(|e| hop(HopFailure::BadContent, e.into()))?,
+                    ))
+                } else {
+                    None
+                };
+                self.exit(payload, writer, yld).map_err(|error| HopError {
+                    failure: HopFailure::BadContent,
+                    error,
+                })
+            }
+            Some(HopKind::ReplyExit) => {
+                let bytes =
+                    read_payload(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
+                let payload: Payload<T::Msg> = Payload::decode(&bytes).map_err(|e| HopError {
+                    failure: HopFailure::BadContent,
+                    error: send_error(e),
+                })?;
+                let q = self.shared.lock().book.take(payload.token);
+                let Some(q) = q else {
+                    return Ok(Reply::None);
+                };
+                self.replied(q.qid, payload.msg, yld)
+                    .map_err(|error| HopError {
+                        failure: HopFailure::BadContent,
+                        error,
+                    })
+            }
+            None => {
+                let e = reader.failure().cloned().unwrap_or(TunnelError::NoHeader);
+                Err(hop(HopFailure::BadHeader, e.into()))
+            }
+        }
+    }
+
+    /// A relay: the next hop's onion, its address and a new link id.
+    fn relay(
+        &mut self,
+        reader: &mut HopReader,
+        input: &mut &[u8],
+    ) -> HopResult<((SocketAddr, LinkId), TunnelMsg)> {
         let next = reader
             .next_address()
-            .ok_or_else(|| hop_error(tunnel::TunnelError::NoHeader.into()))
-            .and_then(|a| decode_address(a).map_err(send_error))?;
-        let onion = relay_onion(reader, input).map_err(hop_error)?;
-        Ok(Reply::SendOnce(next, TunnelMsg::Onion(onion)))
-    }
-
-    /// Reads the payload at the exit or at the sender of a reply.
-    fn arrived(&mut self, reader: &mut HopReader, input: &mut &[u8]) -> Result<Arrived<T::Msg>> {
-        let bytes = read_payload(reader, input).map_err(hop_error)?;
-        let payload: Payload<T::Msg> = Payload::decode(&bytes).map_err(send_error)?;
-        if reader.kind() == Some(HopKind::Exit) {
-            let writer = if self.view.can_reply(reader) {
-                let w = self.view.reply_writer(reader);
-                Some(Box::new(w.map_err(|e| hop_error(e.into()))?))
-            } else {
-                None
-            };
-            return Ok(Arrived::Exit(payload, writer));
-        }
-        match self.shared.lock().book.take(payload.token) {
-            Some(q) => Ok(Arrived::Reply(q.qid, payload.msg)),
-            None => Err(Error::new(
-                ErrorKind::Timeout,
-                ErrorLevel::Ignore,
-                "tunnel reply for a query no longer awaited",
-            )),
-        }
+            .map(decode_address)
+            .unwrap_or(Err(TunnelSendError::BadAddress))
+            .map_err(|e| HopError {
+                failure: HopFailure::Unreachable,
+                error: send_error(e),
+            })?;
+        let onion = relay_onion(reader, input).map_err(|e| hop(HopFailure::BadContent, e))?;
+        let link = new_link().map_err(|e| HopError {
+            failure: HopFailure::BadContent,
+            error: send_error(e),
+        })?;
+        Ok(((next, link), TunnelMsg::Onion { link, onion }))
     }
 
     /// The exit: the inner service's answer, and its reply sent back.
     fn exit<Y: SpawnerYield>(
         &mut self,
         payload: Payload<T::Msg>,
-        mut writer: Option<Box<tunnel::ReplyWriter>>,
+        mut writer: Option<Box<ReplyWriter>>,
         yld: &mut Y,
     ) -> Result<Reply<C>> {
         let cmd = InnerCommand::Exit {
@@ -146,9 +224,51 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         }
         .encode()
         .map_err(send_error)?;
-        let onion = write_onion(&mut **writer, &bytes).map_err(hop_error)?;
+        let onion = write_onion(&mut **writer, &bytes).map_err(|e| send_error(io_to_send(e)))?;
         let first = decode_address(writer.first_address()).map_err(send_error)?;
-        Ok(Reply::SendOnce(first, TunnelMsg::Onion(onion)))
+        // A reply hop reports nothing back: its link id is only for shape.
+        let link = new_link().map_err(send_error)?;
+        Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
+    }
+
+    /// The sender: the inner service reads the reply to query `qid`.
+    fn replied<Y: SpawnerYield>(
+        &mut self,
+        qid: QueryId,
+        msg: T::Msg,
+        yld: &mut Y,
+    ) -> Result<Reply<C>> {
+        let reply = self.inner.call(InnerCommand::Replied(msg), yld)?;
+        Ok(api_replies(qid, reply))
+    }
+
+    /// An error report on link `link`: wrapped and passed upstream at a
+    /// relay, read at the sender.
+    fn on_report(&mut self, link: LinkId, mut report: [u8; ERROR_REPORT_LEN]) -> Result<Reply<C>> {
+        let mut shared = self.shared.lock();
+        if let Some(back) = shared.links.take(&link, Instant::now()) {
+            drop(shared);
+            back.reader
+                .wrap_error_report(&mut report)
+                .map_err(tunnel_error)?;
+            return Ok(Reply::SendOnce(
+                back.upstream,
+                TunnelMsg::Report {
+                    link: back.upstream_link,
+                    report,
+                },
+            ));
+        }
+        let Some(q) = shared.book.take_link(&link) else {
+            // Late (the query is answered or expired) or not ours.
+            return Ok(Reply::None);
+        };
+        drop(shared);
+        let error = match &q.writer {
+            Some(w) => w.read_error_report(&report),
+            None => TunnelError::BadErrorReport,
+        };
+        Ok(Reply::Api(q.qid, Err(TunnelSendError::Tunnel(error))))
     }
 }
 
@@ -180,20 +300,30 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelLocal<C, T> {
 
     fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<C>, yld: &mut Y) -> Result<Reply<C>> {
         match cmd.msg {
-            TunnelMsg::Onion(bytes) => self.on_onion(&bytes, yld),
-            // Reports travel on the streamed path only.
-            TunnelMsg::Report(_) => Ok(Reply::None),
+            TunnelMsg::Onion { link, onion } => {
+                // The authenticated previous hop's listening address.
+                let upstream = cmd.from.get_address().parse().ok();
+                self.on_onion(upstream, link, &onion, yld)
+            }
+            TunnelMsg::Report { link, report } => self.on_report(link, report),
         }
     }
 }
 
-/// A failed hop: logged by the node, the connection goes on.
-fn hop_error(e: std::io::Error) -> Error {
-    let t = io_to_send(e);
-    Error::new(ErrorKind::Decode, ErrorLevel::Ignore, t.to_string()).with_source(t)
+/// A hop failure from a tunnel layer's I/O error.
+fn hop(failure: HopFailure, e: std::io::Error) -> HopError {
+    HopError {
+        failure,
+        error: send_error(io_to_send(e)),
+    }
 }
 
-/// A tunnel send error as a node error.
+/// A tunnel error as a node error (the connection goes on).
+fn tunnel_error(e: TunnelError) -> Error {
+    send_error(TunnelSendError::Tunnel(e))
+}
+
+/// A tunnel send error as a node error (the connection goes on).
 fn send_error(e: TunnelSendError) -> Error {
     Error::new(ErrorKind::Decode, ErrorLevel::Ignore, e.to_string()).with_source(e)
 }

@@ -10,24 +10,36 @@ use serde::{Deserialize, Serialize};
 use tunnel::full::ERROR_REPORT_LEN;
 
 use crate::error::TunnelSendError;
+use crate::link::LinkId;
 
 /// A message between two tunnel nodes, on a send-once connection.
 #[derive(Clone, Serialize, Deserialize)]
 pub enum TunnelMsg {
     /// A whole onion (fixed header then cells) in this one frame: the
-    /// frame-carried mode, for messages that fit a frame.
-    Onion(Vec<u8>),
-    /// A hop's error report travelling back towards the sender (each hop
-    /// adds its layer).
-    Report([u8; ERROR_REPORT_LEN]),
+    /// frame-carried mode, for messages that fit a frame. `link` names the
+    /// link for an error report back.
+    Onion {
+        /// The link's id (random, fixed size).
+        link: LinkId,
+        /// Header then cells.
+        onion: Vec<u8>,
+    },
+    /// A hop's error report travelling back towards the sender on the
+    /// link its onion came by (each hop adds its layer).
+    Report {
+        /// The link the onion went on.
+        link: LinkId,
+        /// The report.
+        report: [u8; ERROR_REPORT_LEN],
+    },
 }
 
 impl fmt::Debug for TunnelMsg {
     /// The length, never the bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TunnelMsg::Onion(b) => write!(f, "Onion({} bytes)", b.len()),
-            TunnelMsg::Report(_) => f.write_str("Report"),
+            TunnelMsg::Onion { onion, .. } => write!(f, "Onion({} bytes)", onion.len()),
+            TunnelMsg::Report { .. } => f.write_str("Report"),
         }
     }
 }

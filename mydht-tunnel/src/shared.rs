@@ -12,10 +12,12 @@
 //! query's header, never across I/O.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tunnel::FullTunnel;
 
 use crate::book::QueryBook;
+use crate::link::LinkTable;
 
 /// The node's tunnel state shared by its tunnel services.
 pub struct TunnelShared {
@@ -23,6 +25,8 @@ pub struct TunnelShared {
     pub full: FullTunnel,
     /// Queries awaiting a reply.
     pub book: QueryBook,
+    /// The links this node relayed onions on, for error reports.
+    pub links: LinkTable,
 }
 
 /// A handle on the shared state; clones share it.
@@ -30,11 +34,13 @@ pub struct TunnelShared {
 pub struct SharedTunnel(Arc<Mutex<TunnelShared>>);
 
 impl SharedTunnel {
-    /// Shares `full` with a book of `max_pending` queries.
-    pub fn new(full: FullTunnel, max_pending: usize) -> Self {
+    /// Shares `full` with a book of `max_pending` queries and a table of
+    /// `max_links` relayed links, each kept `ttl`.
+    pub fn new(full: FullTunnel, max_pending: usize, max_links: usize, ttl: Duration) -> Self {
         SharedTunnel(Arc::new(Mutex::new(TunnelShared {
             full,
             book: QueryBook::new(max_pending),
+            links: LinkTable::new(max_links, ttl),
         })))
     }
 

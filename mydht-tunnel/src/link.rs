@@ -1,0 +1,142 @@
+//! Links: each onion a node sends carries a random link id, and the hop it
+//! goes to sends its error report back under that id. [`LinkTable`] keeps,
+//! per link a relay sent an onion on, where reports go upstream and the
+//! hop's keys to wrap them; bounded and expiring.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tunnel::HopReader;
+
+use crate::error::TunnelSendError;
+
+/// A link's id: random, fixed-size (so frames keep one length at every
+/// hop), meaningful only to the two hops of the link.
+pub type LinkId = [u8; 8];
+
+/// A fresh random link id.
+pub fn new_link() -> Result<LinkId, TunnelSendError> {
+    let mut id = [0u8; 8];
+    openssl::rand::rand_bytes(&mut id).map_err(|e| TunnelSendError::Codec(e.to_string()))?;
+    Ok(id)
+}
+
+/// Where a report that comes back on a relay's outgoing link goes.
+pub struct RelayLink {
+    /// The previous hop's listening address.
+    pub upstream: SocketAddr,
+    /// The link the onion came in on.
+    pub upstream_link: LinkId,
+    /// The hop's reader of that onion: its keys wrap the report.
+    pub reader: HopReader,
+}
+
+/// The relays' outgoing links, bounded: when full, the oldest is
+/// forgotten (a report for it is then dropped); entries expire after `ttl`.
+pub struct LinkTable {
+    capacity: usize,
+    ttl: Duration,
+    by_id: HashMap<LinkId, RelayLink>,
+    order: VecDeque<(LinkId, Instant)>,
+}
+
+impl LinkTable {
+    /// A table of at most `capacity` links, each kept `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        LinkTable {
+            capacity,
+            ttl,
+            by_id: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Keeps `link` from `now`.
+    pub fn insert(&mut self, id: LinkId, link: RelayLink, now: Instant) {
+        self.expire(now);
+        // `order` also holds ids taken already, until they reach its front:
+        // bounded at twice the capacity.
+        let cap = self.capacity.max(1);
+        while self.by_id.len() >= cap || self.order.len() >= 2 * cap {
+            match self.order.pop_front() {
+                Some((old, _)) => {
+                    self.by_id.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.by_id.insert(id, link).is_none() {
+            self.order.push_back((id, now + self.ttl));
+        }
+    }
+
+    /// Takes link `id` (a report goes back once).
+    pub fn take(&mut self, id: &LinkId, now: Instant) -> Option<RelayLink> {
+        self.expire(now);
+        self.by_id.remove(id)
+    }
+
+    /// Links kept.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when no link is kept.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(id, deadline)) = self.order.front() {
+            // An id taken already is only in `order`: drop it too.
+            if deadline > now && self.by_id.contains_key(&id) {
+                break;
+            }
+            self.order.pop_front();
+            if deadline <= now {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tunnel::crypto::X25519Secret;
+    use tunnel::{TunnelConfig, TunnelReadProv};
+
+    fn link(n: u8) -> RelayLink {
+        let secret = Arc::new(X25519Secret::generate().unwrap());
+        let view = TunnelReadProv::new(TunnelConfig::default(), secret).unwrap();
+        RelayLink {
+            upstream: SocketAddr::from(([127, 0, 0, 1], 1000 + n as u16)),
+            upstream_link: [n; 8],
+            reader: view.new_reader(),
+        }
+    }
+
+    #[test]
+    fn bounded_oldest_first_expiring_and_taken_once() {
+        let now = Instant::now();
+        let mut t = LinkTable::new(2, Duration::from_secs(10));
+        t.insert([1; 8], link(1), now);
+        t.insert([2; 8], link(2), now);
+        t.insert([3; 8], link(3), now);
+        assert_eq!(t.len(), 2);
+        assert!(t.take(&[1; 8], now).is_none(), "the oldest went first");
+        assert_eq!(t.take(&[2; 8], now).unwrap().upstream_link, [2; 8]);
+        assert!(t.take(&[2; 8], now).is_none());
+        // Many inserts and takes keep the table within its bound.
+        for i in 0..100u8 {
+            t.insert([i; 8], link(i), now);
+            t.take(&[i; 8], now);
+        }
+        assert!(t.order.len() <= 4);
+        t.insert([9; 8], link(9), now);
+        assert!(t.take(&[9; 8], now + Duration::from_secs(11)).is_none());
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,138 @@
+//! A ping-pong application for the tests, and nodes running it.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use mydht::prelude::*;
+use mydht_basetest::harness::nodes::{connect, stop_all};
+use mydht_tunnel::{
+    Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelAnswer, TunnelConfOf,
+    TunnelNode, TunnelSend,
+};
+use serde::{Deserialize, Serialize};
+use tunnel::TunnelConfig;
+
+/// Every wait of these tests ends by this at the latest.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Msg {
+    Ping(u64, Vec<u8>),
+    Pong(u64, Vec<u8>),
+}
+
+/// Ping `to` through `hops` relays, the reply coming back by `reply`,
+/// with `body` bytes of padding.
+#[derive(Debug, Clone)]
+pub struct Ping {
+    pub to: PeerId,
+    pub hops: usize,
+    pub reply: ReplyRoute,
+    pub n: u64,
+    pub body: usize,
+}
+
+/// The pong: its number and the body Bob sent back (the ping's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pong(pub u64, pub Vec<u8>);
+
+pub struct Inner;
+
+impl Service for Inner {
+    type CommandIn = InnerCommand<PingPong>;
+    type CommandOut = InnerReply<PingPong>;
+    fn call<Y: SpawnerYield>(
+        &mut self,
+        cmd: Self::CommandIn,
+        _: &mut Y,
+    ) -> Result<Self::CommandOut> {
+        Ok(match cmd {
+            InnerCommand::Api(p) => InnerReply::Send(TunnelSend {
+                to: Destination::Peer(p.to),
+                hops: p.hops,
+                reply: p.reply,
+                msg: Msg::Ping(p.n, body(p.n, p.body)),
+            }),
+            InnerCommand::Exit {
+                msg: Msg::Ping(n, b),
+                can_reply: true,
+            } => InnerReply::Reply(Msg::Pong(n, b)),
+            InnerCommand::Replied(Msg::Pong(n, b)) => InnerReply::Api(Pong(n, b)),
+            _ => InnerReply::None,
+        })
+    }
+}
+
+/// The body of ping `n`: `len` bytes that depend on `n`.
+pub fn body(n: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(31).wrapping_add(n) as u8)
+        .collect()
+}
+
+/// The ping-pong application with its tunnel sizes.
+pub struct PingPong {
+    pub config: TunnelConfig,
+}
+
+impl MyDHTTunnelConf for PingPong {
+    type Msg = Msg;
+    type Cmd = Ping;
+    type Answer = Pong;
+    type InnerService = Inner;
+
+    fn init_inner(&mut self, _: &PeerInfo) -> Result<Inner> {
+        Ok(Inner)
+    }
+    fn tunnel_config(&self) -> TunnelConfig {
+        self.config
+    }
+}
+
+/// `n` nodes under profile `P`, every one connected to node 0 (Alice).
+pub fn star<P>(n: usize, config: TunnelConfig) -> Vec<NodeHandle<TunnelNode<PingPong, P>>>
+where
+    TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
+{
+    let nodes: Vec<_> = (0..n)
+        .map(|_| start_loop(TunnelNode::<PingPong, P>::new(PingPong { config })).expect("start"))
+        .collect();
+    for node in &nodes[1..] {
+        connect(&nodes[0], node).expect("connect");
+    }
+    nodes
+}
+
+/// Alice (node 0) pings node `to` and waits for the answer.
+pub fn ping<P>(
+    nodes: &[NodeHandle<TunnelNode<PingPong, P>>],
+    to: usize,
+    hops: usize,
+    reply: ReplyRoute,
+    n: u64,
+    body_len: usize,
+) -> TunnelAnswer<PingPong>
+where
+    TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
+{
+    let to = *nodes[to].local_peer().get_id();
+    let ping = Ping {
+        to,
+        hops,
+        reply,
+        n,
+        body: body_len,
+    };
+    let mut got = nodes[0].query(ping, 1, TIMEOUT).expect("query");
+    assert_eq!(got.len(), 1);
+    got.pop().expect("one answer")
+}
+
+/// Stops every node.
+pub fn stop<P>(nodes: Vec<NodeHandle<TunnelNode<PingPong, P>>>)
+where
+    TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
+{
+    stop_all(nodes).expect("stop");
+}
