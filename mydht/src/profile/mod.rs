@@ -35,9 +35,16 @@
 //! services on other threads wait on a full main loop channel; a service
 //! on the loop's own thread never waits).
 
+#[cfg(feature = "may")]
+mod may_blocking;
+#[cfg(feature = "may")]
+pub use may_blocking::{MayBlock, MayBlockHandle};
+
 /// What the profile macros name, reachable from any crate.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "may")]
+    pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
     #[cfg(feature = "coroutine")]
     pub use mydht_base::CoRoutine;
     pub use mydht_base::{
