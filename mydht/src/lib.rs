@@ -48,6 +48,7 @@ pub mod prelude;
 pub mod profile;
 pub mod service;
 pub mod shadow;
+pub mod stream;
 
 pub use auth::{
     AuthError, AuthMessage, AuthMode, AuthPing, AuthPong, AuthPongFinal, Authenticated,

@@ -73,6 +73,10 @@ impl PartialEq for Wire {
         let b = &other.0;
         match &self.0 {
             WireMessage::App(a) => matches!(b, WireMessage::App(b) if touch_eq(a, b)),
+            // The slot is not on the wire: a decoded one is empty.
+            WireMessage::AppStream(a, _) => {
+                matches!(b, WireMessage::AppStream(b, _) if touch_eq(a, b))
+            }
             WireMessage::PeerStore(a) => matches!(b, WireMessage::PeerStore(b) if kv_eq(a, b)),
             WireMessage::Admitted => matches!(b, WireMessage::Admitted),
             WireMessage::Refused => matches!(b, WireMessage::Refused),
@@ -125,6 +129,7 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
     match m {
         WireMessage::App(TouchMsg::Touch(_)) => "App(Touch)",
         WireMessage::App(TouchMsg::Touched(..)) => "App(Touched)",
+        WireMessage::AppStream(..) => "AppStream",
         WireMessage::PeerStore(p) => match **p {
             KVStoreProtoMsg::Find(..) => "PeerStore(Find)",
             KVStoreProtoMsg::FindNear(..) => "PeerStore(FindNear)",
@@ -137,9 +142,10 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
     }
 }
 
-const WIRE_KINDS: [&str; 9] = [
+const WIRE_KINDS: [&str; 10] = [
     "App(Touch)",
     "App(Touched)",
+    "AppStream",
     "PeerStore(Find)",
     "PeerStore(FindNear)",
     "PeerStore(Store)",
@@ -247,6 +253,7 @@ fn touch_msg() -> impl Strategy<Value = TouchMsg> {
 fn wire_msg() -> impl Strategy<Value = WireMessage<TouchMsg>> {
     prop_oneof![
         touch_msg().prop_map(WireMessage::App),
+        touch_msg().prop_map(|m| WireMessage::AppStream(m, Default::default())),
         peer_store_msg().prop_map(|m| WireMessage::PeerStore(Box::new(m))),
         Just(WireMessage::Admitted),
         Just(WireMessage::Refused),
@@ -365,6 +372,7 @@ fn one_of_each() -> Vec<Wire> {
     [
         WireMessage::App(TouchMsg::Touch(0)),
         WireMessage::App(TouchMsg::Touched(u64::MAX, [0xff; 32])),
+        WireMessage::AppStream(TouchMsg::Touch(1), Default::default()),
         store(KVStoreProtoMsg::Find(
             query(QueryMode::AProxy, None),
             *ids[0].id(),

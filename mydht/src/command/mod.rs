@@ -158,6 +158,10 @@ pub enum MainLoopCommand<C: MyDHTConf> {
         /// Why.
         error: Error,
     },
+    /// A stream this connection's read service lent came back, or was
+    /// dropped: the driver wakes the read service (the core never sees
+    /// it).
+    StreamReturned(ConnRef),
     /// Stop the node.
     Stop,
 }

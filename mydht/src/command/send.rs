@@ -60,6 +60,8 @@ pub enum MainLoopCommandSend<C: MyDHTConf> {
         /// Why.
         error: Error,
     },
+    /// [`MainLoopCommand::StreamReturned`].
+    StreamReturned(ConnRef),
     /// [`MainLoopCommand::Stop`].
     Stop,
 }
@@ -90,6 +92,7 @@ impl<C: MyDHTConf> SRef for MainLoopCommand<C> {
             M::Verdict { conn, verdict } => S::Verdict { conn, verdict },
             M::Opened(o) => S::Opened(o),
             M::ConnectFailed { dial, error } => S::ConnectFailed { dial, error },
+            M::StreamReturned(c) => S::StreamReturned(c),
             M::Stop => S::Stop,
         }
     }
@@ -120,6 +123,7 @@ impl<C: MyDHTConf> SToRef<MainLoopCommand<C>> for MainLoopCommandSend<C> {
             S::Verdict { conn, verdict } => M::Verdict { conn, verdict },
             S::Opened(o) => M::Opened(o),
             S::ConnectFailed { dial, error } => M::ConnectFailed { dial, error },
+            S::StreamReturned(c) => M::StreamReturned(c),
             S::Stop => M::Stop,
         }
     }

@@ -243,11 +243,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict, now),
             MainLoopCommand::Admitted(conn) => self.on_admitted(conn),
             MainLoopCommand::Refused(conn) => self.on_refused(conn),
-            MainLoopCommand::Opened(_) => {
-                slog::error!(
-                    self.logger,
-                    "an opened connection reached the core: dropped"
-                );
+            MainLoopCommand::Opened(_) | MainLoopCommand::StreamReturned(_) => {
+                slog::error!(self.logger, "a driver's command reached the core: dropped");
             }
             MainLoopCommand::ConnectFailed { dial, error } => self.dial_failed(dial, error),
             MainLoopCommand::Stop => self.stop(),

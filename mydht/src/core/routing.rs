@@ -8,12 +8,14 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
 use super::conn::{Phase, Target};
 use super::{info_of, Action, NodeCore, NO_QUERY};
+use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
 use crate::identity::{PeerId, PeerInfo};
 use crate::service::kvstore::KVStoreReply;
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreReply};
 use crate::service::{ApiCommand, ApiResult, GlobalCommand, Reply};
+use crate::stream::StreamSlot;
 
 /// The api query id of discovery finds: the api service numbers its
 /// queries from 1 up, it never reaches this one.
@@ -29,6 +31,15 @@ impl<C: MyDHTConf> NodeCore<C> {
             Reply::Many(replies) => replies.into_iter().for_each(|r| self.route_reply(r)),
             Reply::Send(to, msg) => self.send_to(&to, WireMessage::App(msg)),
             Reply::SendOnce(address, msg) => self.send_once(address, WireMessage::App(msg)),
+            Reply::SendStream(to, msg, stream) => {
+                self.send_to(&to, WireMessage::AppStream(msg, StreamSlot::new(stream)))
+            }
+            Reply::SendOnceStream(address, msg, stream) => self.send_once(
+                address,
+                WireMessage::AppStream(msg, StreamSlot::new(stream)),
+            ),
+            Reply::SendOn(conn, msg) => self.send_on(conn, WireMessage::App(msg)),
+            Reply::Close(conn) => self.close_after_queued(conn),
             Reply::Connect(address) => {
                 if let Err(e) = self.dial_address(address) {
                     slog::warn!(self.logger, "connect asked by a service refused"; "error" => %e);
@@ -66,6 +77,37 @@ impl<C: MyDHTConf> NodeCore<C> {
             None => {
                 slog::warn!(self.logger, "message for a peer that is not connected dropped"; "peer" => %to)
             }
+        }
+    }
+
+    /// Sends on a connection, whatever its kind, while it is the one named.
+    fn send_on(&mut self, conn: ConnRef, msg: WireMessage<C::ProtoMsg>) {
+        if self.conns.get(&conn.key).is_some_and(|c| c.id == conn.id) {
+            queue(self, conn.key, msg);
+        } else {
+            slog::warn!(self.logger, "message for a closed connection dropped"; "conn" => conn.id);
+        }
+    }
+
+    /// Closes a connection once what is queued for it is written: its
+    /// outbox now, then the end of its session. One not open yet is
+    /// dropped.
+    fn close_after_queued(&mut self, conn: ConnRef) {
+        let Some(c) = self.conns.get_mut(&conn.key).filter(|c| c.id == conn.id) else {
+            return;
+        };
+        match c.outbox() {
+            Some(outbox) => {
+                let msgs = std::mem::take(outbox);
+                if !msgs.is_empty() {
+                    self.actions.push_back(Action::Write {
+                        conn: conn.key,
+                        msgs,
+                    });
+                }
+                self.actions.push_back(Action::Finish { conn: conn.key });
+            }
+            None => self.drop_conn(conn.key, None),
         }
     }
 
@@ -107,7 +149,10 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
             // Read services give application messages to local services,
             // and admissions as `Admitted` with their connection.
-            WireMessage::App(_) | WireMessage::Admitted | WireMessage::Refused => {}
+            WireMessage::App(_)
+            | WireMessage::AppStream(..)
+            | WireMessage::Admitted
+            | WireMessage::Refused => {}
         }
     }
 

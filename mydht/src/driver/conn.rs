@@ -148,6 +148,10 @@ impl<C: MyDHTConf> HandshakeIo<C> {
 pub(crate) struct OpenIo<C: MyDHTConf> {
     pub(crate) read: ReadSlot<C>,
     pub(crate) write: WriteSlot<C>,
+    /// The connection whose write service pumps this one's lent read
+    /// stream ([`OutStream::woken_by`](crate::stream::OutStream::woken_by)):
+    /// this one's readiness wakes it too.
+    pub(crate) feeds: Option<usize>,
 }
 
 /// One connection of the slab.
@@ -165,7 +169,7 @@ impl<C: MyDHTConf> ConnIo<C> {
         match self {
             ConnIo::Handshaking(_) => Ok(()),
             ConnIo::Open(open) => {
-                let OpenIo { read, write } = *open;
+                let OpenIo { read, write, .. } = *open;
                 let r = read.stop();
                 let w = write.stop();
                 r.and(w)

@@ -230,13 +230,16 @@ impl<C: MyDHTConf> MainLoop<C> {
             NoChannel,
             0,
         )?;
+        self.note_feeds(cref.key, &pending);
         if !pending.is_empty() {
             write.send(WriteCommand::Batch(pending))?;
         }
         read.start(Some(ReadCommand::Run))?;
-        let key = self
-            .conns
-            .insert(ConnIo::Open(Box::new(OpenIo { read, write })));
+        let key = self.conns.insert(ConnIo::Open(Box::new(OpenIo {
+            read,
+            write,
+            feeds: None,
+        })));
         debug_assert_eq!(key, cref.key, "the slab reuses the freed key");
         Ok(())
     }
@@ -262,6 +265,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn write(&mut self, key: usize, mut msgs: Vec<WireMessage<C::ProtoMsg>>) {
+        self.note_feeds(key, &msgs);
         let Some(ConnIo::Open(open)) = self.conns.get_mut(key) else {
             return;
         };

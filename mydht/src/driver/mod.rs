@@ -39,10 +39,10 @@ use mydht_base::{
 use slab::Slab;
 
 use crate::auth::Challenge;
-use crate::command::{MainLoopCommand, MainLoopCommandSend, MainLoopSender, Opened};
+use crate::command::{ConnRef, MainLoopCommand, MainLoopCommandSend, MainLoopSender, Opened};
 use crate::conf::MyDHTConf;
 use crate::core::NodeCore;
-use crate::frame::FrameWriter;
+use crate::frame::{FrameWriter, WireMessage};
 use crate::identity::{LocalPeer, PeerInfo};
 use crate::service::peer_store::ConnectedRoute;
 use blocking::{AuthCtx, Listener};
@@ -241,6 +241,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             match self.rx.recv() {
                 Ok(Some(cmd)) => match cmd.to_ref() {
                     MainLoopCommand::Opened(opened) => self.on_opened(*opened),
+                    MainLoopCommand::StreamReturned(conn) => self.on_stream_returned(conn),
                     cmd => self.core.command(cmd, Instant::now()),
                 },
                 Ok(None) => return false,
@@ -329,9 +330,13 @@ impl<C: MyDHTConf> MainLoop<C> {
                     if writable {
                         res = res.and(open.write.unyield());
                     }
+                    let feeds = open.feeds.filter(|_| readable);
                     if let Err(e) = res {
                         self.core.conn_failed(key, Some(e));
                         self.execute();
+                    }
+                    if let Some(pump) = feeds {
+                        self.wake_write(pump);
                     }
                     return;
                 }
@@ -352,6 +357,46 @@ impl<C: MyDHTConf> MainLoop<C> {
                 Err(e) => self.core.conn_failed(key, Some(e)),
             }
             self.execute();
+        }
+    }
+
+    /// A stream lent by `conn`'s read service came back or was dropped:
+    /// the read service goes on (or ends the connection).
+    fn on_stream_returned(&mut self, conn: ConnRef) {
+        let Some(ConnIo::Open(open)) = self.conns.get_mut(conn.key) else {
+            return;
+        };
+        open.feeds = None;
+        if let Err(e) = open.read.unyield() {
+            self.core.conn_failed(conn.key, Some(e));
+            self.execute();
+        }
+    }
+
+    /// Wakes the write service of connection `key` (it pumps a stream whose
+    /// source became readable).
+    fn wake_write(&mut self, key: usize) {
+        if let Some(ConnIo::Open(open)) = self.conns.get_mut(key) {
+            if let Err(e) = open.write.unyield() {
+                self.core.conn_failed(key, Some(e));
+                self.execute();
+            }
+        }
+    }
+
+    /// Notes, for each message with a stream in `msgs` going to connection
+    /// `key`, the connection whose readiness must wake `key`'s pump.
+    fn note_feeds(&mut self, key: usize, msgs: &[WireMessage<C::ProtoMsg>]) {
+        for msg in msgs {
+            let WireMessage::AppStream(_, slot) = msg else {
+                continue;
+            };
+            let Some(source) = slot.wakes_on() else {
+                continue;
+            };
+            if let Some(ConnIo::Open(open)) = self.conns.get_mut(source.key) {
+                open.feeds = Some(key);
+            }
         }
     }
 

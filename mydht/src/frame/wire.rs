@@ -4,12 +4,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::service::peer_store::PeerStoreProtoMsg;
+use crate::stream::StreamSlot;
 
 /// What goes in a frame once a connection is authenticated.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum WireMessage<M> {
     /// An application message, for the receiver's local service.
     App(M),
+    /// An application message followed on the connection by raw bytes:
+    /// the receiver's local service gets the connection's read half with
+    /// it (see [`stream`](crate::stream)). The slot holds, on the sending
+    /// side only, the stream the write service pumps after the frame.
+    AppStream(M, StreamSlot),
     /// A message between peer stores.
     PeerStore(Box<PeerStoreProtoMsg>),
     /// The first frame of each side once its peer management admitted the

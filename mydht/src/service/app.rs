@@ -3,8 +3,10 @@
 
 use mydht_base::Peer;
 
+use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf};
 use crate::identity::PeerId;
+use crate::stream::{LentStream, OutStream};
 
 /// The id of an api query: carried by the application's messages so that
 /// a reply, local or from another peer, reaches the query it answers.
@@ -37,6 +39,14 @@ pub struct LocalCommand<C: MyDHTConf> {
     pub from: C::PeerRef,
     /// What it sent.
     pub msg: C::ProtoMsg,
+    /// The connection it came on (answer on it with [`Reply::SendOn`]).
+    pub conn: ConnRef,
+    /// The connection's read half, lent, when raw bytes follow the message
+    /// ([`Reply::SendStream`] on the sending side): read them, then give
+    /// it back, or drop it to end the connection (see
+    /// [`stream`](crate::stream)). The read service reads no frame until
+    /// then.
+    pub stream: Option<LentStream<C>>,
 }
 
 /// What a local or global service asks the node to do.
@@ -60,6 +70,22 @@ pub enum Reply<C: MyDHTConf> {
     /// `NodeConstants::max_send_once` open at once, past it the message is
     /// dropped and logged).
     SendOnce(Address<C>, C::ProtoMsg),
+    /// Send `msg` to the peer with this id, followed on the connection by
+    /// the bytes of `stream` (see [`stream`](crate::stream)); dropped, and
+    /// logged, when the peer is not connected.
+    SendStream(PeerId, C::ProtoMsg, OutStream),
+    /// Send `msg` followed by the bytes of `stream` on a send-once
+    /// connection to this address (as [`Reply::SendOnce`]), closed once
+    /// the stream is written.
+    SendOnceStream(Address<C>, C::ProtoMsg, OutStream),
+    /// Send `msg` on this connection, whatever its kind (an accepted
+    /// send-once connection included): an answer to the message that came
+    /// on it ([`LocalCommand::conn`]). Dropped, and logged, once the
+    /// connection is closed.
+    SendOn(ConnRef, C::ProtoMsg),
+    /// Close this connection once what was sent on it before is written
+    /// (its session ends cleanly); what comes later is dropped.
+    Close(ConnRef),
     /// Connect to this address (a pooled connection, as the node handle's
     /// `connect` makes).
     Connect(Address<C>),
@@ -80,6 +106,20 @@ impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
             Reply::Send(id, m) => f.debug_tuple("Send").field(id).field(m).finish(),
             Reply::Broadcast(m) => f.debug_tuple("Broadcast").field(m).finish(),
             Reply::SendOnce(a, m) => f.debug_tuple("SendOnce").field(a).field(m).finish(),
+            Reply::SendStream(id, m, s) => f
+                .debug_tuple("SendStream")
+                .field(id)
+                .field(m)
+                .field(s)
+                .finish(),
+            Reply::SendOnceStream(a, m, s) => f
+                .debug_tuple("SendOnceStream")
+                .field(a)
+                .field(m)
+                .field(s)
+                .finish(),
+            Reply::SendOn(c, m) => f.debug_tuple("SendOn").field(c).field(m).finish(),
+            Reply::Close(c) => f.debug_tuple("Close").field(c).finish(),
             Reply::Connect(a) => f.debug_tuple("Connect").field(a).finish(),
             Reply::FindPeers => f.write_str("FindPeers"),
             Reply::SendTo(ids, m) => f.debug_tuple("SendTo").field(ids).field(m).finish(),

@@ -9,8 +9,10 @@
 use mydht_base::{SRef, SToRef};
 
 use super::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
+use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf, PeerRefSend};
 use crate::identity::PeerId;
+use crate::stream::{LentStream, OutStream};
 
 /// [`GlobalCommand`], sendable.
 pub enum GlobalCommandSend<C: MyDHTConf> {
@@ -49,6 +51,10 @@ pub struct LocalCommandSend<C: MyDHTConf> {
     pub from: PeerRefSend<C>,
     /// [`LocalCommand::msg`].
     pub msg: C::ProtoMsg,
+    /// [`LocalCommand::conn`].
+    pub conn: ConnRef,
+    /// [`LocalCommand::stream`].
+    pub stream: Option<LentStream<C>>,
 }
 
 impl<C: MyDHTConf> SRef for LocalCommand<C> {
@@ -57,6 +63,8 @@ impl<C: MyDHTConf> SRef for LocalCommand<C> {
         LocalCommandSend {
             from: self.from.get_sendable(),
             msg: self.msg,
+            conn: self.conn,
+            stream: self.stream,
         }
     }
 }
@@ -66,6 +74,8 @@ impl<C: MyDHTConf> SToRef<LocalCommand<C>> for LocalCommandSend<C> {
         LocalCommand {
             from: self.from.to_ref(),
             msg: self.msg,
+            conn: self.conn,
+            stream: self.stream,
         }
     }
 }
@@ -82,6 +92,14 @@ pub enum ReplySend<C: MyDHTConf> {
     Broadcast(C::ProtoMsg),
     /// [`Reply::SendOnce`].
     SendOnce(Address<C>, C::ProtoMsg),
+    /// [`Reply::SendStream`].
+    SendStream(PeerId, C::ProtoMsg, OutStream),
+    /// [`Reply::SendOnceStream`].
+    SendOnceStream(Address<C>, C::ProtoMsg, OutStream),
+    /// [`Reply::SendOn`].
+    SendOn(ConnRef, C::ProtoMsg),
+    /// [`Reply::Close`].
+    Close(ConnRef),
     /// [`Reply::Connect`].
     Connect(Address<C>),
     /// [`Reply::FindPeers`].
@@ -103,6 +121,10 @@ impl<C: MyDHTConf> SRef for Reply<C> {
             Reply::Send(to, m) => ReplySend::Send(to, m),
             Reply::Broadcast(m) => ReplySend::Broadcast(m),
             Reply::SendOnce(a, m) => ReplySend::SendOnce(a, m),
+            Reply::SendStream(to, m, s) => ReplySend::SendStream(to, m, s),
+            Reply::SendOnceStream(a, m, s) => ReplySend::SendOnceStream(a, m, s),
+            Reply::SendOn(c, m) => ReplySend::SendOn(c, m),
+            Reply::Close(c) => ReplySend::Close(c),
             Reply::Connect(a) => ReplySend::Connect(a),
             Reply::FindPeers => ReplySend::FindPeers,
             Reply::SendTo(to, m) => ReplySend::SendTo(to, m),
@@ -120,6 +142,10 @@ impl<C: MyDHTConf> SToRef<Reply<C>> for ReplySend<C> {
             ReplySend::Send(to, m) => Reply::Send(to, m),
             ReplySend::Broadcast(m) => Reply::Broadcast(m),
             ReplySend::SendOnce(a, m) => Reply::SendOnce(a, m),
+            ReplySend::SendStream(to, m, s) => Reply::SendStream(to, m, s),
+            ReplySend::SendOnceStream(a, m, s) => Reply::SendOnceStream(a, m, s),
+            ReplySend::SendOn(c, m) => Reply::SendOn(c, m),
+            ReplySend::Close(c) => Reply::Close(c),
             ReplySend::Connect(a) => Reply::Connect(a),
             ReplySend::FindPeers => Reply::FindPeers,
             ReplySend::SendTo(to, m) => Reply::SendTo(to, m),

@@ -27,6 +27,7 @@ pub mod peer_store;
 mod peers_view;
 mod read;
 mod slot;
+mod stream_pump;
 mod timeout_io;
 mod write;
 

@@ -1,16 +1,18 @@
 //! The read service: one per authenticated connection.
 
-use mydht_base::{
-    Error, ErrorLevel, ReadYield, Result, Service, ServiceRestartable, SpawnerYield, Transport,
-};
-use readwrite_comp::CompR;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot, TimeoutAsBlock};
+use mydht_base::{
+    Error, ErrorKind, ErrorLevel, ReadYield, Result, Service, ServiceRestartable, SpawnerYield,
+    YieldReturn,
+};
+
+use super::{LocalCommand, LocalDest, ServiceCtx, ServiceSlot};
 use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::conf::MyDHTConf;
 use crate::frame::BufferedFrameReader;
 use crate::frame::WireMessage;
-use crate::shadow::Shadow;
+use crate::stream::{ConnReadStream, Home, LendHome, LentStream};
 
 /// What starts a read service: read until the connection ends.
 #[derive(Debug, Clone, Copy)]
@@ -18,11 +20,6 @@ pub enum ReadCommand {
     /// Read frames, yielding while the stream has no bytes.
     Run,
 }
-
-type Stream<C> = CompR<
-    TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>,
-    <<C as MyDHTConf>::Shadow as Shadow>::Reader,
->;
 
 /// The local service of a read service, as a slot.
 pub type LocalSlot<C> = ServiceSlot<
@@ -39,10 +36,19 @@ pub type LocalSlot<C> = ServiceSlot<
 ///
 /// Every read is resumable (frame and shadow keep partial input), so the
 /// service runs on a thread, as a coroutine or restartable alike.
+///
+/// A message followed by raw bytes ([`WireMessage::AppStream`]) reaches
+/// the local service with the stream lent ([`LentStream`]); the service
+/// then reads nothing and passes the connection's readiness on to the
+/// local service, until the stream comes back (frames again) or is dropped
+/// (the connection ends).
 pub struct ReadService<C: MyDHTConf> {
     conn: ConnRef,
     peer: C::PeerRef,
-    stream: Stream<C>,
+    /// `None` while lent.
+    stream: Option<Box<ConnReadStream<C>>>,
+    /// Where a lent stream comes back.
+    lent: Option<LendHome<C>>,
     /// The connection's stream carries only frames: they are read ahead
     /// and decoded where the shadow opened them.
     frames: BufferedFrameReader,
@@ -59,14 +65,15 @@ impl<C: MyDHTConf> ReadService<C> {
     pub fn new(
         conn: ConnRef,
         peer: C::PeerRef,
-        stream: Stream<C>,
+        stream: ConnReadStream<C>,
         local: LocalSlot<C>,
         ctx: ServiceCtx<C>,
     ) -> Self {
         ReadService {
             conn,
             peer,
-            stream,
+            stream: Some(Box::new(stream)),
+            lent: None,
             frames: BufferedFrameReader::new(ctx.max_frame),
             enc: ctx.enc,
             local: Some(local),
@@ -90,13 +97,15 @@ impl<C: MyDHTConf> ReadService<C> {
 
     /// Gives a message to the local service; an error that is not
     /// ignorable ends the connection.
-    fn give_local(&mut self, msg: C::ProtoMsg) -> Result<()> {
+    fn give_local(&mut self, msg: C::ProtoMsg, stream: Option<LentStream<C>>) -> Result<()> {
         let Some(local) = self.local.as_mut() else {
             return Ok(());
         };
         let cmd = LocalCommand {
             from: self.peer.clone(),
             msg,
+            conn: self.conn,
+            stream,
         };
         if let Err(e) = local.send(cmd) {
             if e.level() != ErrorLevel::Ignore {
@@ -122,17 +131,91 @@ impl<C: MyDHTConf> ReadService<C> {
         }
     }
 
+    /// Lends the stream, with what was read after the message, to the
+    /// local service along with the message.
+    fn lend(&mut self, msg: C::ProtoMsg) -> Result<()> {
+        let Some(stream) = self.stream.take() else {
+            return Err(not_home());
+        };
+        let home: LendHome<C> = Arc::new(Mutex::new(Home::Lent));
+        self.lent = Some(home.clone());
+        let ahead = self.frames.take_read_ahead();
+        let lent = LentStream::new(
+            self.conn,
+            stream,
+            ahead,
+            home,
+            self.to_loop.clone(),
+            self.logger.clone(),
+        );
+        self.give_local(msg, Some(lent))
+    }
+
+    /// While the stream is lent: `Ok(true)` once it is back, `Ok(false)`
+    /// when it was dropped (the connection ends), a yield while it is out
+    /// (the connection's readiness passed on to the local service).
+    fn wait_home<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<bool> {
+        loop {
+            let Some(home) = self.lent.as_ref() else {
+                return Ok(true);
+            };
+            let state = std::mem::replace(
+                &mut *home.lock().unwrap_or_else(PoisonError::into_inner),
+                Home::Lent,
+            );
+            match state {
+                Home::Back(stream, rest) => {
+                    self.frames.put_back(&rest);
+                    self.stream = Some(stream);
+                    self.lent = None;
+                    return Ok(true);
+                }
+                Home::Dropped => {
+                    self.lent = None;
+                    return Ok(false);
+                }
+                Home::Lent => {
+                    // Readiness of the connection is the borrower's now.
+                    if let Some(local) = self.local.as_mut() {
+                        local.unyield()?;
+                    }
+                }
+                // Its write service ends the connection.
+                Home::Closing => {
+                    *home.lock().unwrap_or_else(PoisonError::into_inner) = Home::Closing
+                }
+            }
+            if let YieldReturn::Return = yld.spawn_yield() {
+                return Err(Error::yielded());
+            }
+        }
+    }
+
     fn run<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<MainLoopCommand<C>> {
         self.in_call = true;
         loop {
+            match self.wait_home(yld) {
+                Ok(true) => {}
+                Ok(false) => return Ok(self.ended(None)),
+                Err(e) if e.kind() == ErrorKind::Yielded => return Err(e),
+                Err(e) => return Ok(self.ended(Some(e))),
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return Ok(self.ended(Some(not_home())));
+            };
             let msg = {
-                let mut stream = ReadYield::new(&mut self.stream, yld);
+                let mut stream = ReadYield::new(&mut **stream, yld);
                 self.frames
                     .read_msg::<WireMessage<C::ProtoMsg>, _, _>(&self.enc, &mut stream)
             };
             match msg {
                 Ok(Some(WireMessage::App(msg))) => {
-                    if let Err(e) = self.give_local(msg) {
+                    if let Err(e) = self.give_local(msg, None) {
+                        return Ok(self.ended(Some(e)));
+                    }
+                }
+                Ok(Some(WireMessage::AppStream(msg, _))) => {
+                    if let Err(e) = self.lend(msg) {
                         return Ok(self.ended(Some(e)));
                     }
                 }
@@ -159,6 +242,15 @@ impl<C: MyDHTConf> ReadService<C> {
             }
         }
     }
+}
+
+/// The stream is not there to read: a bug of the read service.
+fn not_home() -> Error {
+    Error::new(
+        ErrorKind::Other,
+        ErrorLevel::ShutDown,
+        "the connection's stream is lent",
+    )
 }
 
 impl<C: MyDHTConf> Service for ReadService<C> {

@@ -10,6 +10,7 @@ use mydht_base::{
 };
 use readwrite_comp::{CompW, ExtWrite};
 
+use super::stream_pump::StreamPump;
 use crate::command::{ConnRef, MainLoopCommand};
 use crate::conf::MyDHTConf;
 use crate::frame::{FrameWriter, WireMessage};
@@ -95,6 +96,9 @@ pub struct WriteService<C: MyDHTConf> {
     /// Messages not yet encoded: a batch larger than the frame writer
     /// holds is encoded as it drains.
     queue: VecDeque<WireMessage<C::ProtoMsg>>,
+    /// The stream that follows the message written last, being pumped:
+    /// the queue waits for it.
+    pumping: Option<StreamPump>,
     enc: C::MsgEnc,
     in_call: bool,
     failed: bool,
@@ -118,6 +122,7 @@ impl<C: MyDHTConf> WriteService<C> {
             preamble,
             frames: FrameWriter::new(ctx.max_frame),
             queue: VecDeque::new(),
+            pumping: None,
             enc: ctx.enc,
             in_call: false,
             failed: false,
@@ -130,8 +135,27 @@ impl<C: MyDHTConf> WriteService<C> {
     /// or the shadow holds at a time. Messages are encoded straight into
     /// the shadow, which seals them there ([`FrameWriter::push_msg_into`]),
     /// once the handshake's last bytes are out (they go first, in clear).
+    ///
+    /// A message with a stream behind it ([`WireMessage::AppStream`]) stops
+    /// the encoding: its frame is written, then its stream is pumped
+    /// ([`StreamPump`]), then the queue goes on.
     fn pump<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<MainLoopCommand<C>>> {
+        self.in_call = true;
         loop {
+            if self.pumping.is_some() && (self.frames.pending() > 0 || self.preamble.pending() > 0)
+            {
+                // The stream's message first.
+                if let Some(end) = self.flush(yld, true)? {
+                    return Ok(Some(end));
+                }
+            }
+            if let Some(pump) = self.pumping.as_mut() {
+                match pump.run(&mut self.stream, yld) {
+                    Ok(()) => self.pumping = None,
+                    Err(e) if e.is_would_block() => return Err(Error::yielded()),
+                    Err(e) => return Ok(Some(self.fail(e))),
+                }
+            }
             while let Some(msg) = self.queue.front() {
                 if self.frames.pending() >= WRITE_BATCH || self.stream.held() >= HELD_BATCH {
                     break;
@@ -154,16 +178,33 @@ impl<C: MyDHTConf> WriteService<C> {
                     // Nothing was queued: the stream is still in sync.
                     Err(e) => slog::warn!(self.logger, "message not sent"; "error" => %e),
                 }
-                self.queue.pop_front();
+                if let Some(WireMessage::AppStream(_, slot)) = self.queue.pop_front() {
+                    match slot.take() {
+                        Some(stream) => {
+                            self.pumping = Some(StreamPump::new(stream));
+                            break;
+                        }
+                        None => {
+                            // Its receiver waits for bytes that will not
+                            // come: the connection cannot go on.
+                            let e = Error::new(
+                                ErrorKind::Other,
+                                ErrorLevel::ShutDown,
+                                "a message announced a stream it no longer has",
+                            );
+                            return Ok(Some(self.fail(e)));
+                        }
+                    }
+                }
             }
             // While more messages wait, write without flushing: the shadow
             // keeps its partial chunk for them instead of sealing a short
             // one; the queue's end is flushed.
-            let more = !self.queue.is_empty();
+            let more = !self.queue.is_empty() || self.pumping.is_some();
             if let Some(end) = self.flush(yld, more)? {
                 return Ok(Some(end));
             }
-            if self.queue.is_empty() {
+            if self.queue.is_empty() && self.pumping.is_none() {
                 return Ok(None);
             }
         }
@@ -197,7 +238,7 @@ impl<C: MyDHTConf> WriteService<C> {
             }
         });
         match res {
-            Ok(()) if self.queue.is_empty() && self.finishing => {
+            Ok(()) if self.queue.is_empty() && self.pumping.is_none() && self.finishing => {
                 // Everything is out: the session's end, then the loop
                 // drops the connection.
                 self.close()?;
@@ -207,7 +248,7 @@ impl<C: MyDHTConf> WriteService<C> {
                 }))
             }
             Ok(()) => {
-                self.in_call = !self.queue.is_empty();
+                self.in_call = !self.queue.is_empty() || self.pumping.is_some();
                 Ok(None)
             }
             Err(e) if e.is_would_block() => Err(Error::yielded()),
@@ -235,6 +276,7 @@ impl<C: MyDHTConf> WriteService<C> {
         self.failed = true;
         self.in_call = false;
         self.queue.clear();
+        self.pumping = None;
         let deadline = Instant::now() + CLOSE_WAIT;
         if self.preamble.pending() > 0 {
             let mut raw = Until::new(self.stream.get_mut(), deadline);
@@ -258,6 +300,7 @@ impl<C: MyDHTConf> WriteService<C> {
         self.in_call = false;
         self.failed = true;
         self.queue.clear();
+        self.pumping = None;
         slog::debug!(self.logger, "write service failed"; "conn" => self.conn.id, "error" => %e);
         MainLoopCommand::ConnectionEnded {
             conn: self.conn,

@@ -26,9 +26,9 @@ use crate::auth::SessionKeys;
 /// (Defined here until `mydht-base` carries the shadow traits.)
 pub trait Shadow {
     /// The layer what this side writes goes through.
-    type Writer: ExtWrite;
+    type Writer: ExtWrite + Send + 'static;
     /// The layer what this side reads comes through.
-    type Reader: ExtRead;
+    type Reader: ExtRead + Send + 'static;
 
     /// The writing layer, keyed with `keys.send`.
     fn writer(&self, keys: &SessionKeys) -> Result<Self::Writer>;

@@ -1,0 +1,115 @@
+//! [`StreamPump`]: a write service's copy of an [`OutStream`] into its
+//! connection, with one bounded buffer.
+
+use std::io::{self, Read, Write};
+
+use mydht_base::{Error, ErrorKind, ErrorLevel, ReadYield, Result, SpawnerYield, WriteYield};
+
+use crate::stream::OutStream;
+
+/// The pump's buffer: one read of the source, written before the next.
+const PUMP_BUF: usize = 64 << 10;
+
+/// Copies a stream's source into a connection, through its layer: the
+/// layer's header, each buffer read, the layer's end. Every step can be
+/// repeated after a `WouldBlock` of the source or of the connection (the
+/// buffer and the step reached are kept), so a restartable write service
+/// resumes it where it stopped.
+pub(super) struct StreamPump {
+    stream: OutStream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    header_done: bool,
+    source_done: bool,
+}
+
+impl StreamPump {
+    pub(super) fn new(stream: OutStream) -> Self {
+        StreamPump {
+            stream,
+            buf: vec![0; PUMP_BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            header_done: false,
+            source_done: false,
+        }
+    }
+
+    /// Pumps until the source's end is written into `out` (`Ok`), or the
+    /// source or `out` blocks and the yield returns (`WouldBlock`: call
+    /// again), or fails. Both are read and written through the service's
+    /// yield.
+    pub(super) fn run<W: Write, Y: SpawnerYield>(
+        &mut self,
+        out: &mut W,
+        yld: &mut Y,
+    ) -> Result<()> {
+        let res = self.pump(out, yld);
+        match &res {
+            Err(e) if e.is_would_block() => {}
+            Ok(()) => self.stream.ended(Ok(())),
+            Err(e) => self.stream.ended(Err(e.clone())),
+        }
+        res
+    }
+
+    fn pump<W: Write, Y: SpawnerYield>(&mut self, out: &mut W, yld: &mut Y) -> Result<()> {
+        if !self.header_done {
+            if let Some(layer) = self.stream.layer.as_mut() {
+                let mut out = WriteYield::new(out, yld);
+                layer.write_header(&mut out).map_err(layer_error)?;
+            }
+            self.header_done = true;
+        }
+        loop {
+            if self.start < self.end {
+                let chunk = &self.buf[self.start..self.end];
+                let mut out = WriteYield::new(&mut *out, yld);
+                let n = match self.stream.layer.as_mut() {
+                    Some(layer) => layer.write_into(&mut out, chunk),
+                    None => out.write(chunk),
+                }
+                .map_err(layer_error)?;
+                if n == 0 {
+                    return Err(layer_error(io::ErrorKind::WriteZero.into()));
+                }
+                self.start += n;
+                continue;
+            }
+            if self.source_done {
+                if let Some(layer) = self.stream.layer.as_mut() {
+                    let mut out = WriteYield::new(&mut *out, yld);
+                    layer.write_end(&mut out).map_err(layer_error)?;
+                }
+                return Ok(());
+            }
+            let n = ReadYield::new(&mut self.stream.source, yld)
+                .read(&mut self.buf)
+                .map_err(source_error)?;
+            self.start = 0;
+            self.end = n;
+            self.source_done = n == 0;
+        }
+    }
+}
+
+/// A `WouldBlock` stays one (ignorable): the write service yields.
+fn layer_error(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        return Error::from(e);
+    }
+    Error::from(e).with_level(ErrorLevel::ShutDown)
+}
+
+fn source_error(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        return Error::from(e);
+    }
+    Error::new(
+        ErrorKind::Io(e.kind()),
+        ErrorLevel::ShutDown,
+        "the stream's source failed",
+    )
+    .with_source(e)
+}

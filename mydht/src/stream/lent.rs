@@ -1,0 +1,162 @@
+//! [`LentStream`]: the read half of a connection, lent by its read service.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mydht_base::Transport;
+use readwrite_comp::CompR;
+
+use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
+use crate::conf::MyDHTConf;
+use crate::service::Reply;
+use crate::service::TimeoutAsBlock;
+use crate::shadow::Shadow;
+
+/// The read half of an authenticated connection, inside its shadow.
+pub type ConnReadStream<C> = CompR<
+    TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>,
+    <<C as MyDHTConf>::Shadow as Shadow>::Reader,
+>;
+
+/// Where a lent stream stands, shared by the read service and the
+/// [`LentStream`].
+pub(crate) enum Home<C: MyDHTConf> {
+    /// Lent and not back yet.
+    Lent,
+    /// Given back, with the bytes read ahead that its borrower did not
+    /// read.
+    Back(Box<ConnReadStream<C>>, Vec<u8>),
+    /// Dropped by its borrower: the connection ends.
+    Dropped,
+    /// Answered with [`LentStream::send_back`]: the connection ends once
+    /// the answer is written (its write service ends it).
+    Closing,
+}
+
+/// The read service's side of a lent stream.
+pub(crate) type LendHome<C> = Arc<Mutex<Home<C>>>;
+
+/// The read half of a connection, lent by its read service to the service
+/// a message with a stream behind it reached (see the [module](super)).
+///
+/// Reading gives first the bytes the read service had already read after
+/// the message, then the connection's, opened by its shadow. On a
+/// non-blocking transport a read returns `WouldBlock` when nothing is there:
+/// read it through [`ReadYield`](mydht_base::ReadYield) with the yielder of
+/// the service holding it; the connection's readiness wakes that service
+/// (the local service the stream was lent to, or the write service pumping
+/// it, see [`OutStream::woken_by`](super::OutStream::woken_by)).
+///
+/// [`give_back`](Self::give_back) returns it to its read service, which
+/// reads frames again; dropping it ends the connection.
+pub struct LentStream<C: MyDHTConf> {
+    conn: ConnRef,
+    ahead: Vec<u8>,
+    pos: usize,
+    stream: Option<Box<ConnReadStream<C>>>,
+    home: LendHome<C>,
+    to_loop: MainLoopSender<C>,
+    logger: slog::Logger,
+}
+
+impl<C: MyDHTConf> LentStream<C> {
+    /// Lends `stream` of `conn`, with the bytes `ahead` already read from
+    /// it; `home` is the read service's side.
+    pub(crate) fn new(
+        conn: ConnRef,
+        stream: Box<ConnReadStream<C>>,
+        ahead: Vec<u8>,
+        home: LendHome<C>,
+        to_loop: MainLoopSender<C>,
+        logger: slog::Logger,
+    ) -> Self {
+        LentStream {
+            conn,
+            ahead,
+            pos: 0,
+            stream: Some(stream),
+            home,
+            to_loop,
+            logger,
+        }
+    }
+
+    /// The connection it is the read half of.
+    pub fn conn(&self) -> ConnRef {
+        self.conn
+    }
+
+    /// Gives the stream back to its read service, which reads frames again,
+    /// starting with the bytes read ahead that were not read here. Call it
+    /// once exactly the raw bytes the message announced are read.
+    pub fn give_back(mut self) {
+        if let Some(stream) = self.stream.take() {
+            let rest = self.ahead.split_off(self.pos);
+            self.go_home(Home::Back(stream, rest));
+        }
+    }
+
+    /// Ends the connection with an answer: `msg` is written on it (after
+    /// what was sent on it before), then its session ends; nothing more is
+    /// read from it. For a hop that must tell the one before it why it
+    /// stops reading (an error report upstream), from wherever the stream
+    /// is read, a pump's source included.
+    pub fn send_back(mut self, msg: C::ProtoMsg) {
+        if self.stream.take().is_none() {
+            return;
+        }
+        *self.home.lock().unwrap_or_else(PoisonError::into_inner) = Home::Closing;
+        let reply = Reply::Many(vec![Reply::SendOn(self.conn, msg), Reply::Close(self.conn)]);
+        if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::Reply(reply)) {
+            slog::warn!(self.logger, "answer on a lent stream not sent"; "conn" => self.conn.id, "error" => %e);
+        }
+    }
+
+    fn go_home(&mut self, home: Home<C>) {
+        *self.home.lock().unwrap_or_else(PoisonError::into_inner) = home;
+        // The read service may be parked or suspended: the loop wakes it.
+        if let Err(e) = self
+            .to_loop
+            .send_cmd(MainLoopCommand::StreamReturned(self.conn))
+        {
+            // The node is stopping: its read service ends with it.
+            slog::debug!(self.logger, "lent stream returned to a stopped loop"; "conn" => self.conn.id, "error" => %e);
+        }
+    }
+}
+
+impl<C: MyDHTConf> Read for LentStream<C> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.ahead.len() {
+            let n = buf.len().min(self.ahead.len() - self.pos);
+            buf[..n].copy_from_slice(&self.ahead[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.pos == self.ahead.len() {
+                self.ahead = Vec::new();
+                self.pos = 0;
+            }
+            return Ok(n);
+        }
+        match self.stream.as_mut() {
+            Some(s) => s.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl<C: MyDHTConf> Drop for LentStream<C> {
+    fn drop(&mut self) {
+        if self.stream.take().is_some() {
+            self.go_home(Home::Dropped);
+        }
+    }
+}
+
+impl<C: MyDHTConf> std::fmt::Debug for LentStream<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LentStream")
+            .field("conn", &self.conn)
+            .field("ahead", &(self.ahead.len() - self.pos))
+            .finish()
+    }
+}
