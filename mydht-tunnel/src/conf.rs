@@ -84,8 +84,12 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         }
     }
 
-    /// The identity, kept for the tunnel key.
-    fn keep_identity(&mut self) -> Result<Identity> {
+    /// The node's identity (from the application), kept for the tunnel
+    /// key: what `MyDHTConf::init_identity` returns. Public, with
+    /// [`init_tunnel_global`](Self::init_tunnel_global) and
+    /// [`init_tunnel_local`](Self::init_tunnel_local), for a configuration
+    /// that wraps the tunnel services in its own (a test spy, say).
+    pub fn init_tunnel_identity(&mut self) -> Result<Identity> {
         let identity = self.app.init_identity()?;
         self.identity = Some(identity.clone());
         Ok(identity)
@@ -125,7 +129,12 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         Ok(shared)
     }
 
-    fn global<C: TunnelConfOf<T>>(&mut self, me: &PeerInfo) -> Result<TunnelGlobal<C, T>> {
+    /// The global tunnel service of the node `me` (after
+    /// [`init_tunnel_identity`](Self::init_tunnel_identity)).
+    pub fn init_tunnel_global<C: TunnelConfOf<T>>(
+        &mut self,
+        me: &PeerInfo,
+    ) -> Result<TunnelGlobal<C, T>> {
         let shared = self.shared()?;
         let inner = self.app.init_inner(me)?;
         TunnelGlobal::new(
@@ -137,7 +146,9 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         )
     }
 
-    fn local<C: TunnelConfOf<T>>(
+    /// A local tunnel service of the node `me`, logging to `logger`
+    /// (after [`init_tunnel_identity`](Self::init_tunnel_identity)).
+    pub fn init_tunnel_local<C: TunnelConfOf<T>>(
         &mut self,
         me: &PeerInfo,
         logger: slog::Logger,
@@ -183,7 +194,7 @@ macro_rules! tunnel_node_conf {
                 self.transport()
             }
             fn init_identity(&mut self) -> Result<Identity> {
-                self.keep_identity()
+                self.init_tunnel_identity()
             }
             fn init_msg_enc(&mut self) -> Bincode {
                 Bincode
@@ -192,7 +203,7 @@ macro_rules! tunnel_node_conf {
                 SessionShadow::default()
             }
             fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
-                self.global(me)
+                self.init_tunnel_global(me)
             }
             fn init_local(
                 &mut self,
@@ -201,7 +212,7 @@ macro_rules! tunnel_node_conf {
                 _: &PeersView,
             ) -> Result<Self::LocalService> {
                 let logger = <Self as MyDHTConf>::logger(self);
-                self.local(me, logger)
+                self.init_tunnel_local(me, logger)
             }
             fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
                 self.manager()

@@ -40,6 +40,8 @@ pub enum TunnelSendError {
     },
     /// A message that does not encode or decode.
     Codec(String),
+    /// A stream failed with this kind of I/O error.
+    Io(std::io::ErrorKind),
 }
 
 impl fmt::Display for TunnelSendError {
@@ -57,6 +59,7 @@ impl fmt::Display for TunnelSendError {
                 write!(f, "message of {len} bytes, at most {max} in this mode")
             }
             TunnelSendError::Codec(m) => write!(f, "message codec: {m}"),
+            TunnelSendError::Io(k) => write!(f, "stream: {k}"),
         }
     }
 }

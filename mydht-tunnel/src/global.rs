@@ -174,8 +174,11 @@ fn config_error(e: TunnelSendError) -> Error {
 
 /// An I/O error of a tunnel layer as the error the api sees.
 pub(crate) fn io_to_send(e: std::io::Error) -> TunnelSendError {
-    match tunnel::TunnelError::from_io(&e) {
-        Some(t) => TunnelSendError::Tunnel(t.clone()),
-        None => TunnelSendError::Codec(e.to_string()),
+    if let Some(t) = tunnel::TunnelError::from_io(&e) {
+        return TunnelSendError::Tunnel(t.clone());
+    }
+    match tunnel::cell::CellError::from_io(&e) {
+        Some(c) => TunnelSendError::Tunnel(tunnel::TunnelError::Cell(c.clone())),
+        None => TunnelSendError::Io(e.kind()),
     }
 }

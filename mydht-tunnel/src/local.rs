@@ -97,9 +97,16 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         yld: &mut Y,
     ) -> HopResult<Reply<C>> {
         let mut input = bytes;
-        reader
-            .read_header(&mut input)
-            .map_err(|e| hop(HopFailure::BadHeader, e))?;
+        if let Err(e) = reader.read_header(&mut input) {
+            // At the exit, reading the header also reads the reply
+            // preamble from the first cells: a header read is then a
+            // content failure.
+            let failure = match reader.kind() {
+                Some(_) => HopFailure::BadContent,
+                None => HopFailure::BadHeader,
+            };
+            return Err(hop(failure, e));
+        }
         if self.view.needs_full(reader) {
             // Reply relay (replay cache) or a reply to this node (kept keys).
             let admitted = self.shared.lock().full.admit(reader);

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod spy;
+
 use std::time::Duration;
 
 use mydht::prelude::*;
@@ -37,6 +39,9 @@ pub struct Ping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pong(pub u64, pub Vec<u8>);
 
+/// The answer to a ping that asked for no pong, once sent.
+pub const SENT: Pong = Pong(u64::MAX, Vec::new());
+
 pub struct Inner;
 
 impl Service for Inner {
@@ -48,12 +53,19 @@ impl Service for Inner {
         _: &mut Y,
     ) -> Result<Self::CommandOut> {
         Ok(match cmd {
-            InnerCommand::Api(p) => InnerReply::Send(TunnelSend {
-                to: Destination::Peer(p.to),
-                hops: p.hops,
-                reply: p.reply,
-                msg: Msg::Ping(p.n, body(p.n, p.body)),
-            }),
+            InnerCommand::Api(p) => {
+                let send = InnerReply::Send(TunnelSend {
+                    to: Destination::Peer(p.to),
+                    hops: p.hops,
+                    reply: p.reply,
+                    msg: Msg::Ping(p.n, body(p.n, p.body)),
+                });
+                match p.reply {
+                    // No pong will come: the query is answered once sent.
+                    ReplyRoute::None => InnerReply::Many(vec![send, InnerReply::Api(SENT)]),
+                    _ => send,
+                }
+            }
             InnerCommand::Exit {
                 msg: Msg::Ping(n, b),
                 can_reply: true,
