@@ -336,6 +336,14 @@ pub trait MyDHTConf: Sized + Send + 'static {
     fn peer_route(&mut self) -> Result<Box<dyn PeerRoute>> {
         Ok(Box::<ClosestConnected>::default())
     }
+    /// A command the node gives its global service every period, as an
+    /// api command nobody waits for (query id 0: its `Reply::Api`
+    /// answers go nowhere): the application's timer, for work due at a
+    /// time (republishing, expiring its own requests). The default is
+    /// none.
+    fn global_tick(&self) -> Option<GlobalTick<Self>> {
+        None
+    }
     /// Sizes and timeouts.
     fn constants(&self) -> NodeConstants {
         NodeConstants::default()
@@ -346,3 +354,7 @@ pub trait MyDHTConf: Sized + Send + 'static {
         crate::log::default_logger()
     }
 }
+
+/// The global service's tick ([`MyDHTConf::global_tick`]): its period and
+/// the command it makes.
+pub type GlobalTick<C> = (Duration, fn() -> <C as MyDHTConf>::GlobalCmd);

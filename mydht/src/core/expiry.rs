@@ -9,10 +9,10 @@ use mydht_base::{Error, ErrorKind, ErrorLevel};
 
 use super::conn::{OpenState, Phase};
 use super::timers::QUERY_TICK;
-use super::{Action, NodeCore};
+use super::{Action, NodeCore, NO_QUERY};
 use crate::conf::MyDHTConf;
 use crate::service::peer_store::PeerStoreCommand;
-use crate::service::ApiCommand;
+use crate::service::{ApiCommand, GlobalCommand};
 
 impl<C: MyDHTConf> NodeCore<C> {
     /// The time is `now`: whatever was due is done.
@@ -22,6 +22,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.tell_api(ApiCommand::Expire(now));
             self.expire_watchers(now);
             self.actions.push_back(Action::CheckGlobal);
+        }
+        if let (Some(next), Some((period, cmd))) = (self.timers.next_global, self.global_tick) {
+            if now >= next {
+                self.timers.next_global = Some(now + period);
+                self.tell_global(GlobalCommand::Api(NO_QUERY, cmd()));
+            }
         }
         if now >= self.timers.next_refresh {
             self.timers.next_refresh = now + self.timers.refresh;

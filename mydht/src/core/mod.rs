@@ -41,7 +41,7 @@ use mydht_base::{Error, ErrorLevel, Peer};
 
 use crate::auth::{Authenticated, ChallengeCache};
 use crate::command::{DialId, MainLoopCommand, NodeStats};
-use crate::conf::{Address, MyDHTConf, NodeConstants, PeerVerdict};
+use crate::conf::{Address, GlobalTick, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::peer_store::{ConnectedRoute, PeerStoreCommand};
@@ -90,6 +90,8 @@ pub struct NodeCore<C: MyDHTConf> {
     fixed_verdict: Option<PeerVerdict>,
     route: ConnectedRoute,
     timers: Timers,
+    /// The application's tick for its global service.
+    global_tick: Option<GlobalTick<C>>,
     stats: NodeStats,
     /// Discovery's source of random ids.
     rng: u64,
@@ -138,6 +140,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             outboxes: Vec::new(),
             fixed_verdict,
             route,
+            global_tick: None,
             stats: NodeStats::default(),
             rng: seed,
             extra_rounds: 0,
@@ -146,6 +149,13 @@ impl<C: MyDHTConf> NodeCore<C> {
             deferred: VecDeque::new(),
             running: true,
         }
+    }
+
+    /// Gives the global service `tick`'s command every period, the first
+    /// one period after `now` ([`MyDHTConf::global_tick`]).
+    pub fn set_global_tick(&mut self, tick: GlobalTick<C>, now: Instant) {
+        self.timers.next_global = Some(now + tick.0);
+        self.global_tick = Some(tick);
     }
 
     /// The node's own peer.

@@ -1,4 +1,5 @@
-//! The core's two periodic timers: the query tick and the pool refresh.
+//! The core's periodic timers: the query tick, the pool refresh and the
+//! application's global tick.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ pub(super) struct Timers {
     pub(super) next_tick: Instant,
     pub(super) next_refresh: Instant,
     pub(super) refresh: Duration,
+    /// The global service's tick, when the configuration has one.
+    pub(super) next_global: Option<Instant>,
 }
 
 impl Timers {
@@ -19,12 +22,16 @@ impl Timers {
             next_tick: now + QUERY_TICK,
             next_refresh: now,
             refresh,
+            next_global: None,
         }
     }
 
     /// The earliest of the timers and `deadlines`.
     pub(super) fn next(&self, deadlines: impl Iterator<Item = Instant>) -> Instant {
-        let periodic = self.next_tick.min(self.next_refresh);
+        let mut periodic = self.next_tick.min(self.next_refresh);
+        if let Some(global) = self.next_global {
+            periodic = periodic.min(global);
+        }
         deadlines.fold(periodic, Instant::min)
     }
 }

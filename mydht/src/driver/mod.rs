@@ -115,6 +115,9 @@ impl<C: MyDHTConf> MainLoop<C> {
         let view = core.peers_view().clone();
         let services = Services::new(&mut conf, &me, &sender, route, &view, &constants)?;
         core.set_fixed_verdict(services.fixed_verdict());
+        if let Some(tick) = conf.global_tick() {
+            core.set_global_tick(tick, Instant::now());
+        }
         let listener = if pollable {
             None
         } else {
