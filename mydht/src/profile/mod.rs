@@ -43,14 +43,14 @@ pub use may_blocking::{MayBlock, MayBlockHandle};
 /// What the profile macros name, reachable from any crate.
 #[doc(hidden)]
 pub mod __private {
-    #[cfg(feature = "may")]
-    pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
     #[cfg(feature = "coroutine")]
     pub use mydht_base::CoRoutine;
     pub use mydht_base::{
         ArcRef, Blocker, CloneRef, LocalRcChannel, MpscChannel, MpscChannelRef, RcRef,
         RestartOrError, Result, ThreadBlock, ThreadPark, ThreadParkRef,
     };
+    #[cfg(feature = "may")]
+    pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
 }
 
 /// Applies a profile's overrides, one at a time, to its defaults, then
