@@ -1,34 +1,34 @@
 //! How the simulation carries out a node's actions, as the mio driver
-//! does (`mydht/src/driver/execute.rs`), over simulated connections.
+//! does (`mydht/src/driver/execute.rs`), over simulated connections, with
+//! the application's services called inline.
 
-use std::time::Duration;
-
-use mydht::command::MainLoopCommand;
-use mydht::core::Action;
+use mydht::command::{ConnRef, MainLoopCommand};
+use mydht::core::{Action, ServiceKind};
 use mydht::frame::WireMessage;
-use mydht_base::MsgEnc;
+use mydht::MyDHTConf;
+use mydht_base::{Error, MsgEnc};
 
-use super::calls::CallOutcome;
+use super::app::SimApp;
 use super::conn::{End, SimConn};
 use super::events::Event;
 use super::log::LogKind;
 use super::network::Sim;
-use super::node::Msg;
+use super::node::{info_of, Msg, PeerRef};
 
-impl Sim {
+impl<C: SimApp> Sim<C> {
     /// Node `n`'s turn ends: every action carried out, the peer store's
-    /// replies handed back until it has none, the outboxes flushed; then
-    /// its ended calls are noted and its timer set.
+    /// and the services' replies handed back until there are none, the
+    /// outboxes flushed; then its ended calls are noted and its timer set.
     pub(super) fn settle(&mut self, n: usize) {
         let now = self.instant();
         loop {
             self.drain(n);
-            if self.node_mut(n).feed_store_replies(now) {
+            if self.node_mut(n).feed_replies(now) {
                 continue;
             }
             self.node_mut(n).core.end_turn();
             self.drain(n);
-            if !self.node_mut(n).feed_store_replies(now) {
+            if !self.node_mut(n).feed_replies(now) {
                 break;
             }
         }
@@ -62,9 +62,9 @@ impl Sim {
             if !rec.slot.is_done() {
                 return true;
             }
-            let outcome = CallOutcome::of(rec.slot.wait(Duration::ZERO));
-            let ok = u64::from(!matches!(outcome, CallOutcome::Failed(_)));
-            rec.ended = Some((now, outcome));
+            rec.end(now);
+            let failed = matches!(rec.ended, Some((_, super::CallOutcome::Failed(_))));
+            let ok = u64::from(!failed);
             log.push(super::log::LogEntry {
                 at: now,
                 node: n as u32,
@@ -76,7 +76,7 @@ impl Sim {
         });
     }
 
-    fn carry_out(&mut self, n: usize, action: Action<super::node::SimConf>) {
+    fn carry_out(&mut self, n: usize, action: Action<C>) {
         let now = self.instant();
         match action {
             Action::Dial { dial, address } => {
@@ -117,10 +117,15 @@ impl Sim {
                     return;
                 };
                 self.note(n, LogKind::Open, id, 0);
+                let local = match self.init_local(n, &peer) {
+                    Ok(local) => local,
+                    Err(e) => return self.node_mut(n).core.conn_failed(conn.key, Some(e)),
+                };
                 let end = &mut self.conns.get_mut(&id).expect("known").ends[side];
-                end.peer = Some((peer.clone(), conn));
+                end.peer = Some((peer, conn));
+                end.local = Some(local);
                 let inbox = std::mem::take(&mut end.inbox);
-                self.deliver(n, &(peer, conn), inbox);
+                self.deliver(n, id, side, inbox);
                 if !pending.is_empty() {
                     self.write(n, id, side, pending);
                 }
@@ -161,12 +166,117 @@ impl Sim {
                 let replies = self.node_mut(n).peer_store(*cmd, now);
                 self.note(n, LogKind::PeerStore, 0, replies as u64);
             }
-            Action::Global(_)
-            | Action::PeerMgmt(_)
+            Action::Global(cmd) => {
+                self.stats.global_commands += 1;
+                self.note(n, LogKind::Global, 0, 0);
+                let node = self.node_mut(n);
+                match C::global_at(&mut node.global, cmd, now) {
+                    Ok(reply) => node.app_reply(reply),
+                    Err(e) => self.service_failed(n, e),
+                }
+            }
+            Action::Restart(ServiceKind::Global) => {
+                let node = self.node_mut(n);
+                let me = node.core.local_peer().clone();
+                let made = node.conf.init_global(&me, node.core.peers_view());
+                match made {
+                    Ok(global) => node.global = global,
+                    Err(e) => node.core.restart_failed(ServiceKind::Global, e),
+                }
+            }
+            // The node's own services run inline and never lose their
+            // state; a stopped core has closed its connections already.
+            Action::PeerMgmt(_)
             | Action::PrepareShadows { .. }
             | Action::CheckGlobal
             | Action::Restart(_)
             | Action::Stop => self.stats.ignored_actions += 1,
+        }
+    }
+
+    /// The global service failed to take a command: the core hears so, as
+    /// from a driver's service slot (its state is kept).
+    fn service_failed(&mut self, n: usize, e: Error) {
+        self.stats.service_failures += 1;
+        self.note(n, LogKind::ServiceFailed, 0, 0);
+        self.node_mut(n)
+            .core
+            .service_failed(ServiceKind::Global, e, false);
+    }
+
+    /// The local service of node `n`'s connection with `peer`.
+    fn init_local(&mut self, n: usize, peer: &PeerRef<C>) -> mydht_base::Result<C::LocalService> {
+        let node = self.node_mut(n);
+        let me = node.core.local_peer().clone();
+        node.conf
+            .init_local(&me, info_of::<C>(peer), node.core.peers_view())
+    }
+
+    /// Hands messages that arrived on end `side` of `id`, open at node
+    /// `n`, to the node: application messages to the connection's local
+    /// service, the others to the core, as its read service does. A local
+    /// service's failure (not an ignorable one) ends the connection.
+    pub(super) fn deliver(&mut self, n: usize, id: u64, side: usize, msgs: Vec<Msg<C>>) {
+        let now = self.instant();
+        let Some(end) = self.conns.get_mut(&id).map(|c| &mut c.ends[side]) else {
+            return;
+        };
+        let Some((peer, conn)) = end.peer.clone() else {
+            return;
+        };
+        let mut local = end.local.take();
+        for msg in msgs {
+            let cmd = match msg {
+                WireMessage::App(msg) => {
+                    let Some(service) = local.as_mut() else {
+                        continue;
+                    };
+                    self.stats.app_messages += 1;
+                    // No stream is ever lent: the simulation carries no
+                    // bytes after a message.
+                    let cmd = mydht::LocalCommand {
+                        from: peer.clone(),
+                        msg,
+                        conn,
+                        stream: None,
+                    };
+                    match C::local_at(service, cmd, now) {
+                        Ok(reply) => {
+                            self.node_mut(n).app_reply(reply);
+                            continue;
+                        }
+                        Err(e) => {
+                            self.stats.service_failures += 1;
+                            self.note(n, LogKind::ServiceFailed, id, 0);
+                            if e.level() == mydht_base::ErrorLevel::Ignore {
+                                continue;
+                            }
+                            local = None;
+                            ended(conn, e)
+                        }
+                    }
+                }
+                // The simulation carries no bytes after a frame.
+                WireMessage::AppStream(..) => {
+                    self.stats.streams_dropped += 1;
+                    self.note(n, LogKind::Lost, id, 0);
+                    continue;
+                }
+                // What a read service makes of it.
+                WireMessage::Admitted => MainLoopCommand::Admitted(conn),
+                WireMessage::Refused => MainLoopCommand::Refused(conn),
+                msg => MainLoopCommand::Wire(peer.clone(), msg),
+            };
+            let stop = matches!(cmd, MainLoopCommand::ConnectionEnded { .. });
+            self.node_mut(n).core.command(cmd, now);
+            if stop {
+                break;
+            }
+        }
+        if let Some(end) = self.conns.get_mut(&id).map(|c| &mut c.ends[side]) {
+            if end.peer.is_some() && end.local.is_none() {
+                end.local = local;
+            }
         }
     }
 
@@ -179,11 +289,9 @@ impl Sim {
     }
 
     /// Sends `msgs` from end `side` of `id` (lost if it is cut).
-    fn write(&mut self, n: usize, id: u64, side: usize, msgs: Vec<Msg>) {
-        let size: usize = msgs
-            .iter()
-            .map(|m| self.enc.encoded_len(m).unwrap_or(0))
-            .sum();
+    fn write(&mut self, n: usize, id: u64, side: usize, msgs: Vec<Msg<C>>) {
+        let enc = &self.node_mut(n).enc;
+        let size: usize = msgs.iter().map(|m| enc.encoded_len(m).unwrap_or(0)).sum();
         self.note(n, LogKind::Write, id, size as u64);
         if self.conns.get(&id).is_some_and(|c| c.cut) {
             return self.note(n, LogKind::Lost, id, size as u64);
@@ -207,6 +315,7 @@ impl Sim {
         let end = &mut c.ends[side];
         end.closed = true;
         end.peer = None;
+        end.local = None;
         end.inbox.clear();
         let (cut, other_closed) = (c.cut, c.ends[1 - side].closed);
         if c.is_over() {
@@ -214,5 +323,13 @@ impl Sim {
         } else if !cut && !other_closed {
             self.send(id, 1 - side, Event::Ended(id, 1 - side));
         }
+    }
+}
+
+/// What a read service reports when its local service failed.
+fn ended<C: MyDHTConf>(conn: ConnRef, error: Error) -> MainLoopCommand<C> {
+    MainLoopCommand::ConnectionEnded {
+        conn,
+        error: Some(error),
     }
 }

@@ -1,28 +1,32 @@
-//! How the simulation handles each event: a node starting, its timer, a
-//! connection arriving, a frame or messages arriving, a connection ending,
-//! a cut, an api call, a partition.
+//! How the simulation handles each event: a node starting or stopping,
+//! its timer, a connection arriving, a frame or messages arriving, a
+//! connection ending, a cut, an api call, a partition.
 
 use std::time::Duration;
 
-use mydht::command::{ConnRef, DialId, MainLoopCommand};
-use mydht::frame::WireMessage;
+use mydht::command::DialId;
 use mydht_base::{Error, ErrorKind, ErrorLevel};
 
+use super::app::{NodeStart, SimApp};
 use super::calls::{CallId, CallKind, CallOutcome};
 use super::log::LogKind;
 use super::network::Sim;
-use super::node::{Msg, PeerRef, SimNode};
+use super::node::{Msg, SimNode};
+use super::rng::SimRng;
 
 /// What the event queue holds.
-pub(super) enum Event {
+pub(super) enum Event<C: SimApp> {
     Start(usize),
+    Stop(usize),
     Timer(usize),
+    /// A node's application tick ([`Sim::app_tick_every`]).
+    AppTick(usize),
     /// A dialled connection reaches its other end.
     Accept(u64),
     DialFailed(usize, DialId, usize),
     Frame(u64, usize, Vec<u8>),
     /// Messages towards an end, with their encoded size.
-    Msgs(u64, usize, Vec<Msg>, u64),
+    Msgs(u64, usize, Vec<Msg<C>>, u64),
     /// The end sees its connection end.
     Ended(u64, usize),
     /// The random cut process.
@@ -32,13 +36,18 @@ pub(super) enum Event {
     Heal,
 }
 
-impl Sim {
-    pub(super) fn handle(&mut self, event: Event) {
+impl<C: SimApp> Sim<C> {
+    pub(super) fn handle(&mut self, event: Event<C>) {
         match event {
             Event::Start(n) => self.on_start(n),
+            Event::Stop(n) => self.on_stop(n),
             Event::Timer(n) => self.on_timer(n),
+            Event::AppTick(n) => self.on_app_tick(n),
             Event::Accept(id) => self.on_accept(id),
             Event::DialFailed(n, dial, to) => {
+                if !self.is_running(n) {
+                    return;
+                }
                 self.note(n, LogKind::DialFailed, to as u64, 0);
                 let e = Error::new(
                     ErrorKind::Io(std::io::ErrorKind::ConnectionRefused),
@@ -96,6 +105,9 @@ impl Sim {
     }
 
     fn on_start(&mut self, n: usize) {
+        if self.is_running(n) {
+            return;
+        }
         let (core_seed, store_seed) = self.seeds[n];
         let constants = if n == 0 {
             self.config.bootstrap_constants.clone()
@@ -103,8 +115,17 @@ impl Sim {
             self.config.constants.clone()
         };
         let identity = self.identities[n].clone();
+        let now = self.instant();
+        let conf = (self.make_conf)(NodeStart {
+            index: n,
+            identity: &identity,
+            now,
+            elapsed: self.now,
+            seed: SimRng::new(core_seed ^ store_seed.rotate_left(32)).next_u64(),
+        });
         let node = SimNode::new(
             n,
+            conf,
             identity,
             constants,
             self.instant(),
@@ -114,19 +135,86 @@ impl Sim {
         .expect("a simulated node is made of valid parts");
         self.nodes[n] = Some(node);
         self.note(n, LogKind::Start, 0, 0);
+        self.schedule_tick(n);
         if self.config.bootstrap && n != 0 {
             let timeout = self.config.bootstrap_timeout;
             // Issued now, in the node's first turn.
-            let id = self.new_call(self.now, n, CallKind::Connect(0), timeout);
+            let id = self.new_call(self.now, n, CallKind::Connect(0), timeout, None);
             self.on_call(id, timeout);
             return;
         }
         self.settle(n);
     }
 
+    /// Node `n` stops as if it crashed: every end of its connections is
+    /// closed at once, the other ends see them end a latency later, its
+    /// calls under way fail.
+    fn on_stop(&mut self, n: usize) {
+        let Some(node) = self.nodes[n].take() else {
+            return;
+        };
+        self.note(n, LogKind::Stop, 0, 0);
+        let lat = self.config.faults.latency;
+        for (key, id) in node.ends {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            let Some(side) = c.side_of(n, key) else {
+                continue;
+            };
+            let end = &mut c.ends[side];
+            end.closed = true;
+            end.peer = None;
+            end.local = None;
+            end.inbox.clear();
+            let other = &mut c.ends[1 - side];
+            let notice = !c.cut && !other.closed && other.key.is_some();
+            if other.key.is_none() {
+                // Not accepted yet: its accept finds a cut connection.
+                other.closed = true;
+                c.cut = true;
+            }
+            if c.is_over() {
+                self.conns.remove(&id);
+            }
+            if notice {
+                let at = self.now + self.rng.between(lat.min, lat.max);
+                self.schedule(at, Event::Ended(id, 1 - side));
+            }
+        }
+        for id in node.calls {
+            let e = Error::new(ErrorKind::ChannelClosed, ErrorLevel::Ignore, "node stopped");
+            self.calls[id.0].ended = Some((self.now, CallOutcome::Failed(e)));
+        }
+    }
+
+    /// Gives node `n` its tick through the api, then schedules the next.
+    fn on_app_tick(&mut self, n: usize) {
+        let Some((period, cmd)) = self.app_tick else {
+            return;
+        };
+        let now = self.instant();
+        let Some(node) = self.nodes[n].as_mut() else {
+            return;
+        };
+        let qid = node.new_qid();
+        let tick = mydht::command::MainLoopCommand::Api {
+            qid,
+            slot: mydht::service::ReplySlot::new(1),
+            timeout: period,
+            action: mydht::command::ApiAction::Global(cmd()),
+        };
+        node.core.command(tick, now);
+        self.note(n, LogKind::AppTick, 0, 0);
+        self.settle(n);
+        self.schedule(self.now + period, Event::AppTick(n));
+    }
+
     fn on_timer(&mut self, n: usize) {
         let now = self.instant();
-        let node = self.node_mut(n);
+        let Some(node) = self.nodes[n].as_mut() else {
+            return;
+        };
         if node.timer != Some(now) {
             return; // stale: rescheduled since
         }
@@ -160,37 +248,17 @@ impl Sim {
         self.settle(to);
     }
 
-    fn on_msgs(&mut self, id: u64, to: usize, msgs: Vec<Msg>, size: u64) {
+    fn on_msgs(&mut self, id: u64, to: usize, msgs: Vec<Msg<C>>, size: u64) {
         let Some((n, _)) = self.live_end(id, to, false) else {
             return self.lost(id, to);
         };
         self.note(n, LogKind::Msgs, id, size);
         let end = &mut self.conns.get_mut(&id).expect("live").ends[to];
-        match end.peer.clone() {
-            Some(peer) => {
-                self.deliver(n, &peer, msgs);
-                self.settle(n);
-            }
-            None => end.inbox.extend(msgs),
-        }
-    }
-
-    /// Hands messages that arrived on an open connection to node `n`.
-    pub(super) fn deliver(&mut self, n: usize, end: &(PeerRef, ConnRef), msgs: Vec<Msg>) {
-        let now = self.instant();
-        let (peer, conn) = end;
-        for msg in msgs {
-            let cmd = match msg {
-                WireMessage::App(_) => {
-                    self.stats.app_messages += 1;
-                    continue;
-                }
-                // What a read service makes of it.
-                WireMessage::Admitted => MainLoopCommand::Admitted(*conn),
-                WireMessage::Refused => MainLoopCommand::Refused(*conn),
-                msg => MainLoopCommand::Wire(peer.clone(), msg),
-            };
-            self.node_mut(n).core.command(cmd, now);
+        if end.peer.is_some() {
+            self.deliver(n, id, to, msgs);
+            self.settle(n);
+        } else {
+            end.inbox.extend(msgs);
         }
     }
 
@@ -216,18 +284,21 @@ impl Sim {
             let e = Error::new(
                 ErrorKind::ChannelClosed,
                 ErrorLevel::Ignore,
-                "node not started",
+                "node not running",
             );
             self.calls[id.0].ended = Some((self.now, CallOutcome::Failed(e)));
             return;
         };
         let qid = node.new_qid();
-        let rec = &self.calls[id.0];
-        let cmd = MainLoopCommand::Api {
+        let rec = &mut self.calls[id.0];
+        let Some(action) = rec.action() else {
+            return;
+        };
+        let cmd = mydht::command::MainLoopCommand::Api {
             qid,
             slot: rec.slot.clone(),
             timeout,
-            action: rec.kind.action(),
+            action,
         };
         node.calls.push(id);
         node.core.command(cmd, now);

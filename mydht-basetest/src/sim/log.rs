@@ -44,6 +44,15 @@ pub enum LogKind {
     CallEnd,
     /// The peer store was given a command (size: the replies it gave).
     PeerStore,
+    /// The application's global service was given a command.
+    Global,
+    /// A call of an application's service failed (conn: the connection of
+    /// a local service, 0 for the global service).
+    ServiceFailed,
+    /// A node stopped.
+    Stop,
+    /// A node's application tick was given to it.
+    AppTick,
 }
 
 /// One line of the log: no key or random byte, only what a run with the

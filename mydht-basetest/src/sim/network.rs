@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use mydht::{Bincode, Identity, PeerId, PeerInfo};
+use mydht::{Identity, PeerId, PeerInfo};
 use mydht_base::{Peer, Result};
 
+use super::app::{NodeStart, SimApp};
 use super::calls::{CallId, CallKind, CallRecord};
 use super::config::SimConfig;
 use super::conn::SimConn;
 use super::events::Event;
 use super::log::{EventLog, LogEntry, LogKind};
-use super::node::SimNode;
+use super::node::{SimConf, SimNode};
 use super::queue::EventQueue;
 use super::rng::SimRng;
 use crate::transport::MemAddress;
@@ -27,37 +28,58 @@ pub struct SimStats {
     pub connections: u64,
     /// Connections not yet closed on both ends.
     pub live_connections: usize,
-    /// Application messages delivered (counted and dropped).
+    /// Application messages given to a local service.
     pub app_messages: u64,
-    /// Actions a simulation does not carry out (global service, peer
-    /// management notices, shadows, restarts).
+    /// Commands given to a global service.
+    pub global_commands: u64,
+    /// Calls of an application's service that failed (logged as
+    /// [`LogKind::ServiceFailed`]).
+    pub service_failures: u64,
+    /// Messages followed by a stream (`WireMessage::AppStream`), dropped
+    /// where they arrive: the simulation carries no bytes.
+    pub streams_dropped: u64,
+    /// Actions a simulation does not carry out (peer management notices,
+    /// shadows, global service checks).
     pub ignored_actions: u64,
 }
 
-/// A simulated network (see the [module documentation](super)).
-pub struct Sim {
+/// Makes a node's configuration when it starts.
+type MakeConf<C> = Box<dyn FnMut(NodeStart<'_>) -> C>;
+
+/// The period of the application's ticks, and what makes each tick's
+/// command.
+type AppTick<C> = (Duration, fn() -> <C as mydht::MyDHTConf>::GlobalCmd);
+
+/// A simulated network (see the [module documentation](super)) of nodes
+/// of configuration `C` (the touch application's by default).
+pub struct Sim<C: SimApp = SimConf> {
     pub(super) config: SimConfig,
+    pub(super) make_conf: MakeConf<C>,
+    /// Every this period, each running node's global service is given
+    /// the command this makes, through the api (as a live node's ticking
+    /// thread does).
+    pub(super) app_tick: Option<AppTick<C>>,
     start: Instant,
     pub(super) now: Duration,
-    pub(super) nodes: Vec<Option<SimNode>>,
+    pub(super) nodes: Vec<Option<SimNode<C>>>,
     pub(super) identities: Vec<Identity>,
     infos: Vec<PeerInfo>,
     pub(super) seeds: Vec<(u64, u64)>,
-    pub(super) conns: BTreeMap<u64, SimConn>,
+    pub(super) conns: BTreeMap<u64, SimConn<C>>,
     pub(super) next_conn: u64,
-    queue: EventQueue<Event>,
+    queue: EventQueue<Event<C>>,
     pub(super) rng: SimRng,
     pub(super) log: EventLog,
     /// Each node's side of the partition (all 0: none).
     pub(super) groups: Vec<u8>,
-    pub(super) calls: Vec<CallRecord>,
-    pub(super) enc: Bincode,
+    pub(super) calls: Vec<CallRecord<C>>,
     pub(super) stats: SimStats,
 }
 
-impl Sim {
-    /// The network of `config`: identities made, each node's start
-    /// scheduled. Nothing runs until [`run_until`](Self::run_until).
+impl Sim<SimConf> {
+    /// The network of `config`, nodes of the touch application
+    /// ([`SimConf`]): identities made, each node's start scheduled.
+    /// Nothing runs until [`run_until`](Self::run_until).
     pub fn new(config: SimConfig) -> Result<Self> {
         Self::with_log(config, false)
     }
@@ -65,6 +87,20 @@ impl Sim {
     /// As [`new`](Self::new); `keep_log` keeps every log entry (to compare
     /// two runs line by line), not only their hash.
     pub fn with_log(config: SimConfig, keep_log: bool) -> Result<Self> {
+        Self::with_app(config, keep_log, |_| SimConf)
+    }
+}
+
+impl<C: SimApp> Sim<C> {
+    /// The network of `config` whose nodes run the configuration
+    /// `make_conf` makes when each starts ([`NodeStart`]: its index,
+    /// identity, the simulated time, a seed), its application's services
+    /// included; `keep_log` as for [`with_log`](Sim::with_log).
+    pub fn with_app(
+        config: SimConfig,
+        keep_log: bool,
+        make_conf: impl FnMut(NodeStart<'_>) -> C + 'static,
+    ) -> Result<Self> {
         let mut rng = SimRng::new(config.seed);
         let n = config.nodes;
         let mut identities = Vec::with_capacity(n);
@@ -77,6 +113,8 @@ impl Sim {
             seeds.push((rng.next_u64(), rng.next_u64()));
         }
         let mut sim = Sim {
+            make_conf: Box::new(make_conf),
+            app_tick: None,
             start: Instant::now(),
             now: Duration::ZERO,
             nodes: (0..n).map(|_| None).collect(),
@@ -90,7 +128,6 @@ impl Sim {
             log: EventLog::new(keep_log),
             groups: vec![0; n],
             calls: Vec::new(),
-            enc: Bincode,
             stats: SimStats::default(),
             config,
         };
@@ -160,16 +197,79 @@ impl Sim {
     }
 
     /// The api calls issued so far, by [`CallId`].
-    pub fn calls(&self) -> &[CallRecord] {
+    pub fn calls(&self) -> &[CallRecord<C>] {
         &self.calls
     }
 
     /// Asks node `n`, at `at`, what `kind` says, allowing it `timeout`.
     pub fn call_at(&mut self, at: Duration, n: usize, kind: CallKind, timeout: Duration) -> CallId {
         let at = at.max(self.now);
-        let id = self.new_call(at, n, kind, timeout);
+        let id = self.new_call(at, n, kind, timeout, None);
         self.schedule(at, Event::Call(id, timeout));
         id
+    }
+
+    /// Asks node `n`'s global service, at `at`, to run `cmd` (an api query
+    /// [`ApiAction::Global`](mydht::command::ApiAction::Global)), waiting
+    /// for `replies` replies at most `timeout`; they are in the call's
+    /// [`CallRecord::replies`] once it ended.
+    pub fn app_call_at(
+        &mut self,
+        at: Duration,
+        n: usize,
+        cmd: C::GlobalCmd,
+        replies: usize,
+        timeout: Duration,
+    ) -> CallId {
+        let at = at.max(self.now);
+        let id = self.new_call(at, n, CallKind::App(replies), timeout, Some(cmd));
+        self.schedule(at, Event::Call(id, timeout));
+        id
+    }
+
+    /// From now on, every `period` of simulated time, each running node
+    /// is asked, through its api, to give its global service the command
+    /// `cmd` makes (a tick: nobody waits for its reply). Each node ticks
+    /// at its own phase of the period, drawn from the seed, from its
+    /// start (or now, for the nodes started already).
+    pub fn app_tick_every(&mut self, period: Duration, cmd: fn() -> C::GlobalCmd) {
+        let first = self.app_tick.is_none();
+        self.app_tick = Some((period, cmd));
+        if first {
+            for n in 0..self.nodes.len() {
+                if self.is_running(n) {
+                    self.schedule_tick(n);
+                }
+            }
+        }
+    }
+
+    /// Schedules node `n`'s next application tick, if there are ticks.
+    pub(super) fn schedule_tick(&mut self, n: usize) {
+        if let Some((period, _)) = self.app_tick {
+            let phase = self.rng.between(Duration::ZERO, period);
+            self.schedule(
+                self.now + phase.max(Duration::from_nanos(1)),
+                Event::AppTick(n),
+            );
+        }
+    }
+
+    /// Stops node `n` at `at`, as a crash: its connections end (each peer
+    /// sees its end after a latency, what was in flight towards it is
+    /// lost), its calls under way fail, its timers and services are gone.
+    pub fn stop_at(&mut self, at: Duration, n: usize) {
+        self.schedule(at.max(self.now), Event::Stop(n));
+    }
+
+    /// True while node `n` runs (started, not stopped).
+    pub fn is_running(&self, n: usize) -> bool {
+        self.nodes[n].is_some()
+    }
+
+    /// Node `n`'s global service, while it runs.
+    pub fn global(&self, n: usize) -> Option<&C::GlobalService> {
+        self.nodes[n].as_ref().map(|s| &s.global)
     }
 
     pub(super) fn new_call(
@@ -178,16 +278,11 @@ impl Sim {
         n: usize,
         kind: CallKind,
         timeout: Duration,
+        command: Option<C::GlobalCmd>,
     ) -> CallId {
         let id = CallId(self.calls.len());
-        self.calls.push(CallRecord {
-            node: n,
-            kind,
-            issued: at,
-            deadline: at + timeout,
-            ended: None,
-            slot: mydht::service::ReplySlot::new(1),
-        });
+        self.calls
+            .push(CallRecord::new(n, kind, at, timeout, command));
         id
     }
 
@@ -218,7 +313,7 @@ impl Sim {
         &mut self,
         until: Duration,
         every: Duration,
-        mut done: impl FnMut(&Sim) -> bool,
+        mut done: impl FnMut(&Sim<C>) -> bool,
     ) -> bool {
         while self.now < until {
             if done(self) {
@@ -249,7 +344,7 @@ impl Sim {
         self.groups[a] != self.groups[b]
     }
 
-    pub(super) fn schedule(&mut self, at: Duration, event: Event) {
+    pub(super) fn schedule(&mut self, at: Duration, event: Event<C>) {
         let tie_break = if self.config.faults.reorder {
             self.rng.next_u64()
         } else {
@@ -260,7 +355,7 @@ impl Sim {
 
     /// Schedules `event` towards end `to` of `id` after a latency, after
     /// whatever was sent towards that end before.
-    pub(super) fn send(&mut self, id: u64, to: usize, event: Event) {
+    pub(super) fn send(&mut self, id: u64, to: usize, event: Event<C>) {
         let lat = self.config.faults.latency;
         let delay = self.rng.between(lat.min, lat.max);
         let Some(c) = self.conns.get_mut(&id) else {
@@ -287,7 +382,7 @@ impl Sim {
         self.start + self.now
     }
 
-    pub(super) fn node_mut(&mut self, n: usize) -> &mut SimNode {
+    pub(super) fn node_mut(&mut self, n: usize) -> &mut SimNode<C> {
         self.nodes[n]
             .as_mut()
             .expect("an event for a node not started")

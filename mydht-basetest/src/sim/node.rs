@@ -1,7 +1,9 @@
 //! One simulated node: its [`NodeCore`], the services a driver would run
-//! for it (a peer store, an api book) run inline, and its ends of the
-//! simulated connections.
+//! for it (a peer store, an api book, the application's global service)
+//! run inline, and its ends of the simulated connections (each with its
+//! local service, in `conn`).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,21 +13,22 @@ use mydht::service::api::ApiBook;
 use mydht::service::kvstore::{KVStoreLimits, MemoryStore, QueryEngine};
 use mydht::service::peer_store::{closest_in_store, PeerStoreCommand, PeerStoreReply};
 use mydht::{
-    ClosestConnected, ConnectedRoute, Identity, LocalPeer, MyDHTConf, NodeConstants, NodeCore,
-    PeerStoreService, PeerVerdict,
+    ConnectedRoute, Identity, LocalPeer, MyDHTConf, NodeConstants, NodeCore, PeerInfo,
+    PeerStoreService, PeerVerdict, Reply,
 };
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 
+use super::app::SimApp;
 use super::calls::CallId;
 use crate::transport::{MemAddress, MemTransport};
 
 crate::touch_conf!(SimConf, restartable, MemTransport, Err(no_transport()));
 
 /// A simulated node's connected peer, as its core hands it over.
-pub(super) type PeerRef = <SimConf as MyDHTConf>::PeerRef;
+pub(super) type PeerRef<C> = <C as MyDHTConf>::PeerRef;
 
 /// The message a simulated connection carries once open.
-pub(super) type Msg = mydht::frame::WireMessage<<SimConf as MyDHTConf>::ProtoMsg>;
+pub(super) type Msg<C> = mydht::frame::WireMessage<<C as MyDHTConf>::ProtoMsg>;
 
 fn no_transport() -> Error {
     Error::new(
@@ -35,13 +38,24 @@ fn no_transport() -> Error {
     )
 }
 
+/// The [`PeerInfo`] a peer of configuration `C` lends.
+pub(super) fn info_of<C: MyDHTConf>(peer: &PeerRef<C>) -> &PeerInfo {
+    <C::Peer as Borrow<PeerInfo>>::borrow(peer)
+}
+
 /// A node of the simulation.
-pub(super) struct SimNode {
-    pub(super) core: NodeCore<SimConf>,
+pub(super) struct SimNode<C: SimApp> {
+    pub(super) core: NodeCore<C>,
+    /// Its configuration (it makes the application's services).
+    pub(super) conf: C,
+    /// Its encoder (the simulation logs each message's encoded size).
+    pub(super) enc: C::MsgEnc,
     /// Its peer store, whose engine is given the simulated time (the
     /// service's `call` would read the real clock).
     pub(super) store: PeerStoreService<ConnectedRoute>,
-    pub(super) api: ApiBook<SimConf>,
+    pub(super) api: ApiBook<C>,
+    /// The application's global service.
+    pub(super) global: C::GlobalService,
     /// The time its timer event is scheduled for, if any.
     pub(super) timer: Option<Instant>,
     /// Its ends of connections: the core's key to the simulation's id.
@@ -49,15 +63,19 @@ pub(super) struct SimNode {
     next_key: usize,
     /// What its peer store answered, for its core.
     pub(super) store_replies: Vec<PeerStoreReply>,
+    /// What its application's services answered, for its core.
+    pub(super) app_replies: Vec<Reply<C>>,
     /// Api calls asked of it and not ended.
     pub(super) calls: Vec<CallId>,
     next_qid: u64,
 }
 
-impl SimNode {
-    /// Node `index` with identity `identity`, started at `now`.
+impl<C: SimApp> SimNode<C> {
+    /// Node `index` of configuration `conf` with identity `identity`,
+    /// started at `now`.
     pub(super) fn new(
         index: usize,
+        mut conf: C,
         identity: Identity,
         constants: NodeConstants,
         now: Instant,
@@ -68,7 +86,7 @@ impl SimNode {
             identity,
             MemAddress(index as u64).to_string(),
         )?);
-        let route = ConnectedRoute::new(Box::<ClosestConnected>::default());
+        let route = ConnectedRoute::new(conf.peer_route()?);
         let engine = QueryEngine::new(
             me.info().clone(),
             MemoryStore::new(constants.peer_store_capacity),
@@ -79,23 +97,29 @@ impl SimNode {
         let store = PeerStoreService::from_engine(engine).with_near(closest_in_store);
         let api = ApiBook::new(constants.max_pending_queries);
         let core = NodeCore::new(
-            me,
+            me.clone(),
             constants,
-            SimConf.init_msg_enc(),
+            conf.init_msg_enc(),
             slog::Logger::root(slog::Discard, slog::o!()),
             Some(PeerVerdict::Accept),
             route,
             now,
             core_seed,
         );
+        let global = conf.init_global(me.info(), core.peers_view())?;
+        let enc = conf.init_msg_enc();
         Ok(SimNode {
             core,
+            conf,
+            enc,
             store,
             api,
+            global,
             timer: None,
             ends: BTreeMap::new(),
             next_key: 0,
             store_replies: Vec::new(),
+            app_replies: Vec::new(),
             calls: Vec::new(),
             next_qid: 0,
         })
@@ -125,14 +149,26 @@ impl SimNode {
         self.store_replies.len() - before
     }
 
-    /// Hands the peer store's replies to the core; false if there were
-    /// none.
-    pub(super) fn feed_store_replies(&mut self, now: Instant) -> bool {
-        if self.store_replies.is_empty() {
-            return false;
+    /// Keeps a service's reply for the core (a `None` is nothing to do).
+    pub(super) fn app_reply(&mut self, reply: Reply<C>) {
+        if !matches!(reply, Reply::None) {
+            self.app_replies.push(reply);
         }
+    }
+
+    /// Hands the peer store's and the services' replies to the core, as
+    /// the main loop takes them from its channel; false if there were
+    /// none.
+    pub(super) fn feed_replies(&mut self, now: Instant) -> bool {
         let replies = std::mem::take(&mut self.store_replies);
-        self.core.command(MainLoopCommand::PeerStore(replies), now);
-        true
+        let app = std::mem::take(&mut self.app_replies);
+        let any = !replies.is_empty() || !app.is_empty();
+        if !replies.is_empty() {
+            self.core.command(MainLoopCommand::PeerStore(replies), now);
+        }
+        for reply in app {
+            self.core.command(MainLoopCommand::Reply(reply), now);
+        }
+        any
     }
 }
