@@ -36,11 +36,17 @@
 //!   flag is authenticated as sealed data, and `open` is called with
 //!   `last == false` because the reader cannot know it before opening.
 //!
-//! Buffers are allocated at construction: one chunk (or cell) for the
-//! writer, grown once to four when a write goes on past a sealed chunk
-//! (sealed ones wait while the next fills, all go out in one write), and
-//! further only while it [holds](crate::ExtWrite::hold_into) for a blocked
-//! stream; one chunk and the next chunk's header for the reader.
+//! Buffers are taken as chunks need them, not at construction: the writer
+//! has room for one chunk (or cell), grown once to four when a write goes on
+//! past a sealed chunk (sealed ones wait while the next fills, all go out in
+//! one write), and further only while it
+//! [holds](crate::ExtWrite::hold_into) for a blocked stream, and it fills
+//! that room only as far as its messages reach; the reader, one chunk and
+//! the next chunk's header when a chunk goes through its buffer, a tag and
+//! a header when it goes straight into the caller's. Both give a buffer
+//! grown past 4 KiB back when the stream goes quiet: the writer after a
+//! flush of small messages, the reader when the stream blocks between two
+//! chunks. A connection kept open but idle holds a few KiB.
 
 mod cipher;
 mod mode;

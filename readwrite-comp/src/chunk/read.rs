@@ -22,6 +22,12 @@ use std::io::{self, Read};
 /// stream. It never waits for that next header either: a chunk is opened
 /// and handed out as soon as its own bytes are in.
 ///
+/// The chunk buffer is taken as chunks need it: a chunk read straight into
+/// the caller's buffer leaves only its tag and the next header in it, and
+/// one read through it grows it to that chunk's size. When the inner stream
+/// has nothing more (`WouldBlock`) between two chunks, a buffer grown past
+/// 4 KiB is given back: an idle connection holds little.
+///
 /// A chunk that does not open, or whose length is over the configured
 /// maximum (checked before its data is read), is `InvalidData`, after which
 /// the reader stays failed. The inner stream ending inside a message is
@@ -29,7 +35,8 @@ use std::io::{self, Read};
 pub struct ChunkR<C> {
     cipher: C,
     layout: Layout,
-    /// One chunk as on the wire, then room for the next chunk's header.
+    /// One chunk as on the wire, then room for the next chunk's header;
+    /// grown as chunks need.
     buf: Vec<u8>,
     state: State,
     next_index: u64,
@@ -57,6 +64,10 @@ enum State {
     End,
 }
 
+/// Bytes a reader keeps when the stream blocks between two chunks; a larger
+/// buffer is given back then.
+const RETAINED: usize = 4 << 10;
+
 /// Bytes of the next chunk's header read with the current chunk: `len` of
 /// them at `buf[at..]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +83,7 @@ impl<C: ChunkCipher> ChunkR<C> {
         let layout = Layout::new(mode, cipher.tag_len())?;
         Ok(ChunkR {
             cipher,
-            buf: vec![0; layout.buffer_len() + CHUNK_HEADER_LEN],
+            buf: Vec::new(),
             state: Self::first_state(&layout),
             layout,
             next_index: 0,
@@ -88,6 +99,32 @@ impl<C: ChunkCipher> ChunkR<C> {
     /// Index of the next chunk expected (chunks opened so far).
     pub fn next_index(&self) -> u64 {
         self.next_index
+    }
+
+    /// Bytes of buffer the reader holds now.
+    pub fn buffer_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Grows the buffer to at least `end` bytes.
+    fn reserve(&mut self, end: usize) {
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+    }
+
+    /// The stream blocked: between two chunks (nothing of a chunk's body
+    /// held), a buffer grown past [`RETAINED`] is given back.
+    fn blocked(&mut self) {
+        let between = match self.state {
+            State::Header { .. } | State::End => true,
+            State::Body { got, .. } => got == 0,
+            State::Deliver { .. } => false,
+        };
+        if between && self.buf.len() > RETAINED {
+            self.buf.truncate(RETAINED);
+            self.buf.shrink_to_fit();
+        }
     }
 
     fn first_state(layout: &Layout) -> State {
@@ -167,6 +204,7 @@ impl<C: ChunkCipher> ChunkR<C> {
         let State::Header { mut got } = self.state else {
             return Ok(());
         };
+        self.reserve(CHUNK_HEADER_LEN);
         let res = Self::fill(
             &mut self.buf,
             &mut got,
@@ -201,6 +239,7 @@ impl<C: ChunkCipher> ChunkR<C> {
             return Ok(());
         };
         let limit = self.read_limit(need, last);
+        self.reserve(limit);
         let res = Self::fill(&mut self.buf, &mut got, need, limit, r);
         self.state = State::Body { got, need, last };
         res?;
@@ -211,10 +250,12 @@ impl<C: ChunkCipher> ChunkR<C> {
     /// whose header was just read: the data is read and opened in `out`,
     /// saving the copy through the chunk buffer. The tag and the next header
     /// are read in the same call when `out` has room for them past the data
-    /// (then moved to the chunk buffer), else by a second one. If the inner
-    /// stream stops inside the chunk, what was read moves into the chunk
-    /// buffer (the caller may come back with another buffer) and the
-    /// buffered path resumes from there.
+    /// (then moved to the chunk buffer), else by a second one; in the chunk
+    /// buffer they sit right after the header (so it stays small). If the
+    /// inner stream stops inside the chunk, what was read moves into the
+    /// chunk buffer, laid out as the buffered path reads a chunk (the caller
+    /// may come back with another buffer), and that path resumes from
+    /// there.
     fn read_direct(
         &mut self,
         r: &mut dyn Read,
@@ -228,28 +269,37 @@ impl<C: ChunkCipher> ChunkR<C> {
         // `out` and the chunk buffer minus its header have one layout:
         // data, tag, next header.
         let wide = out.len() >= limit - CHUNK_HEADER_LEN;
+        // The tag and the next header at `buf[CHUNK_HEADER_LEN..tail_end]`.
+        let tail_limit = limit - len;
+        self.reserve(tail_limit);
         let mut got = 0;
         let mut res = if wide {
             Self::fill(out, &mut got, len + tag_len, limit - CHUNK_HEADER_LEN, r)
         } else {
             Self::fill(out, &mut got, len, len, r)
         };
-        let mut tag_got = CHUNK_HEADER_LEN + len;
+        let mut tail_end = CHUNK_HEADER_LEN;
         if got > len {
-            self.buf[tag_got..CHUNK_HEADER_LEN + got].copy_from_slice(&out[len..got]);
-            tag_got = CHUNK_HEADER_LEN + got;
+            tail_end += got - len;
+            self.buf[CHUNK_HEADER_LEN..tail_end].copy_from_slice(&out[len..got]);
         }
         if res.is_ok() && !wide {
-            res = Self::fill(&mut self.buf, &mut tag_got, need, limit, r);
+            let need = CHUNK_HEADER_LEN + tag_len;
+            res = Self::fill(&mut self.buf, &mut tail_end, need, tail_limit, r);
         }
         if let Err(e) = res {
+            self.reserve(limit);
             let data = got.min(len);
-            self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + data].copy_from_slice(&out[..data]);
             let got = if data < len {
                 CHUNK_HEADER_LEN + data
             } else {
-                tag_got
+                // The tag's first bytes go behind the data.
+                let tail = tail_end - CHUNK_HEADER_LEN;
+                let at = CHUNK_HEADER_LEN + len;
+                self.buf.copy_within(CHUNK_HEADER_LEN..tail_end, at);
+                at + tail
             };
+            self.buf[CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + data].copy_from_slice(&out[..data]);
             self.state = State::Body { got, need, last };
             return Err(e);
         }
@@ -258,18 +308,19 @@ impl<C: ChunkCipher> ChunkR<C> {
         let (header, rest) = self.buf.split_at(CHUNK_HEADER_LEN);
         let opened = self
             .cipher
-            .open(index, last, header, data, &rest[len..len + tag_len]);
+            .open(index, last, header, data, &rest[..tag_len]);
         if opened.is_err() {
             return Err(self.invalid("chunk failed to open"));
         }
         self.next_index = index
             .checked_add(1)
             .ok_or_else(|| self.invalid("chunk index exhausted"))?;
+        let at = CHUNK_HEADER_LEN + tag_len;
         self.after_chunk(
             last,
             Ahead {
-                at: need,
-                len: tag_got - need,
+                at,
+                len: tail_end - at,
             },
         );
         Ok(len)
@@ -338,6 +389,32 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
     }
 
     fn read_from(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+        let res = self.read_chunks(r, buf);
+        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.blocked();
+        }
+        res
+    }
+
+    fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()> {
+        self.check()?;
+        loop {
+            match self.state {
+                State::End => {
+                    self.state = Self::first_state(&self.layout);
+                    return Ok(());
+                }
+                // Unread data of the message is dropped.
+                State::Deliver { last, ahead, .. } => self.after_chunk(last, ahead),
+                State::Header { .. } | State::Body { .. } => self.next_chunk(r)?,
+            }
+        }
+    }
+}
+
+impl<C: ChunkCipher> ChunkR<C> {
+    /// [`ExtRead::read_from`] but for the buffer given back on a block.
+    fn read_chunks(&mut self, r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -375,21 +452,6 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
                     }
                     self.read_chunk_body(r)?
                 }
-            }
-        }
-    }
-
-    fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()> {
-        self.check()?;
-        loop {
-            match self.state {
-                State::End => {
-                    self.state = Self::first_state(&self.layout);
-                    return Ok(());
-                }
-                // Unread data of the message is dropped.
-                State::Deliver { last, ahead, .. } => self.after_chunk(last, ahead),
-                State::Header { .. } | State::Body { .. } => self.next_chunk(r)?,
             }
         }
     }
@@ -517,6 +579,51 @@ mod tests {
             let n = r.read(&mut buf).expect("resumed");
             assert_eq!(buf[..n], message[64..]);
         }
+    }
+
+    /// The chunk buffer holds a tag and a header while chunks go straight
+    /// into the caller's buffer, grows to a chunk read through it, and is
+    /// given back when the stream blocks between two chunks.
+    #[test]
+    fn chunk_buffer_is_taken_as_needed_and_given_back_between_chunks() {
+        const BIG: ChunkMode = ChunkMode::Variable {
+            max_chunk: 64 << 10,
+        };
+        let message: Vec<u8> = (0..3 * (64 << 10)).map(|i| (i % 251) as u8).collect();
+        let mut w = CompW::new(Vec::new(), ChunkW::new(cipher(), BIG).expect("writer"));
+        for part in message.chunks(64 << 10) {
+            w.write_all(part).expect("write");
+            w.flush().expect("flush");
+        }
+        let chunk_wire = (w.get_ref().len() / 3) as u64;
+        w.write_end().expect("end");
+        let wire = w.into_inner();
+        let plan = FaultPlan::new().block_at([chunk_wire, 2 * chunk_wire]);
+        let stream = FaultyReader::new(&wire[..], plan);
+        let mut r = CompR::new(stream, ChunkR::new(cipher(), BIG).expect("reader"));
+        assert_eq!(r.layer().buffer_len(), 0);
+        // Straight into a buffer that holds the chunk.
+        let mut big = vec![0; 64 << 10];
+        assert_eq!(r.read(&mut big).expect("direct"), 64 << 10);
+        assert_eq!(big, message[..64 << 10]);
+        assert!(r.layer().buffer_len() <= 2 * CHUNK_HEADER_LEN + cipher().tag_len());
+        let e = r.read(&mut big).expect_err("blocks between chunks");
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        // Through the chunk buffer, 1 KiB at a time.
+        let mut got = Vec::new();
+        let mut small = [0; 1024];
+        while got.len() < 64 << 10 {
+            let n = r.read(&mut small).expect("buffered");
+            got.extend_from_slice(&small[..n]);
+        }
+        assert_eq!(got, message[64 << 10..2 * (64 << 10)]);
+        assert!(r.layer().buffer_len() > 64 << 10);
+        let e = r.read(&mut small).expect_err("blocks between chunks");
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(r.layer().buffer_len(), RETAINED);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).expect("the last chunk");
+        assert_eq!(rest, message[2 * (64 << 10)..]);
     }
 
     /// Reading straight into the caller's buffer resumes after a block at

@@ -16,11 +16,19 @@ use std::ops::Range;
 /// chunk's rest sealed from the caller's buffer into the chunk buffer
 /// instead ([`ChunkCipher::seal_from`]). The header step writes nothing.
 ///
-/// The buffer holds one chunk, and grows once to four when a write goes on
-/// past a sealed chunk: sealed chunks then wait while the next ones fill,
-/// and all four go to the inner stream in one write (a quarter of the
+/// The buffer has room for one chunk, and grows once to four when a write
+/// goes on past a sealed chunk: sealed chunks then wait while the next ones
+/// fill, and all four go to the inner stream in one write (a quarter of the
 /// writes of a bulk transfer). A flush or the end of a message writes out
 /// everything.
+///
+/// That room is taken as bytes come: the buffer starts empty and grows
+/// (doubling) to what the chunks written so far needed, so a stream of
+/// small messages keeps a buffer of about its largest message. A flush
+/// that sealed no full chunk and less than a quarter of the buffer since
+/// the flush before (small messages: a bulk transfer, if any, is over)
+/// gives a buffer larger than 4 KiB back, down to 4 KiB: an idle connection
+/// holds little, a busy one keeps its buffer.
 ///
 /// It can [hold](ExtWrite::hold_into): then when the inner stream blocks,
 /// sealed chunks stay in a buffer grown by one chunk at a time (bounded by
@@ -43,16 +51,23 @@ use std::ops::Range;
 pub struct ChunkW<C> {
     cipher: C,
     layout: Layout,
-    /// Room for one chunk, or [`SLOTS`] once grown, each laid out as header,
-    /// data, then tag (fixed mode: padding before the tag).
+    /// Chunks laid out as header, data, then tag (fixed mode: padding
+    /// before the tag); grown as they need, within `room`.
     buf: Vec<u8>,
+    /// Bytes the chunks may take: one chunk, or [`SLOTS`] once grown (more
+    /// while holding for a blocked stream).
+    room: usize,
     /// Where the chunk being filled starts; `at + layout.buffer_len()` is
-    /// within `buf`, and sealed bytes (`out`) end at or before it.
+    /// within `room`, and sealed bytes (`out`) end at or before it.
     at: usize,
     /// Data bytes waiting at `at` for the next seal.
     filled: usize,
     /// Sealed bytes of `buf` not yet taken by the inner stream.
     out: Range<usize>,
+    /// Wire bytes sealed since the last flush, and whether a full chunk
+    /// was among them: the stream is busy, the flush keeps the buffer.
+    round: usize,
+    busy: bool,
     next_index: u64,
     /// The last chunk of the message is sealed (it may still be in `out`).
     ending: bool,
@@ -70,6 +85,13 @@ pub struct ChunkW<C> {
 /// 256 KiB of buffer for a connection that streamed past a chunk.
 const SLOTS: usize = 4;
 
+/// The smallest buffer allocated: room for a few small messages.
+const MIN_BUF: usize = 512;
+
+/// Bytes a writer keeps after a flush of small messages; a larger buffer
+/// (grown by a bulk transfer) is given back then.
+const RETAINED: usize = 4 << 10;
+
 impl<C: ChunkCipher> ChunkW<C> {
     /// A chunk writer sealing with `cipher`; `InvalidInput` if `mode` has no
     /// room for data next to the header and `cipher`'s tag, or is larger than
@@ -78,11 +100,14 @@ impl<C: ChunkCipher> ChunkW<C> {
         let layout = Layout::new(mode, cipher.tag_len())?;
         Ok(ChunkW {
             cipher,
-            buf: vec![0; layout.buffer_len()],
+            buf: Vec::new(),
+            room: layout.buffer_len(),
             layout,
             at: 0,
             filled: 0,
             out: 0..0,
+            round: 0,
+            busy: false,
             next_index: 0,
             ending: false,
             broken: false,
@@ -98,6 +123,32 @@ impl<C: ChunkCipher> ChunkW<C> {
     /// Index the next sealed chunk will get (chunks sealed so far).
     pub fn next_index(&self) -> u64 {
         self.next_index
+    }
+
+    /// Bytes of buffer the writer holds now.
+    pub fn buffer_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Grows the buffer to at least `end` bytes (within `room`): doubling,
+    /// so a chunk filled by small writes is moved a few times at most.
+    fn reserve(&mut self, end: usize) {
+        if self.buf.len() < end {
+            let len = end.max((self.buf.len() * 2).max(MIN_BUF).min(self.room));
+            self.buf.resize(len, 0);
+        }
+    }
+
+    /// After a flush that wrote everything out: a buffer grown past
+    /// [`RETAINED`] is given back unless the round since the last flush
+    /// sealed a full chunk or a quarter of the buffer.
+    fn after_flush(&mut self) {
+        let round = std::mem::take(&mut self.round);
+        let busy = std::mem::take(&mut self.busy) || round >= self.buf.len() / 4;
+        if !busy && self.buf.len() > RETAINED && self.out.is_empty() {
+            self.buf.truncate(RETAINED);
+            self.buf.shrink_to_fit();
+        }
     }
 
     fn check(&self) -> io::Result<()> {
@@ -118,19 +169,22 @@ impl<C: ChunkCipher> ChunkW<C> {
         }
         self.out = 0..0;
         let slots = SLOTS * self.layout.buffer_len();
-        if self.filled > 0 && self.buf.len() > slots {
+        if self.filled > 0 && self.room > slots {
             // The chunk being filled moves to the front (at most a chunk's
             // copy, once per time the stream blocked while holding).
             let end = self.at + CHUNK_HEADER_LEN + self.filled;
             self.buf.copy_within(self.at..end, 0);
         }
-        if self.filled == 0 || self.buf.len() > slots {
+        if self.filled == 0 || self.room > slots {
             self.at = 0;
         }
-        if self.buf.len() > slots {
+        if self.room > slots {
             // Grown while holding for a blocked stream: back to four chunks.
-            self.buf.truncate(slots);
-            self.buf.shrink_to(slots);
+            self.room = slots;
+            if self.buf.len() > slots {
+                self.buf.truncate(slots);
+                self.buf.shrink_to(slots);
+            }
         }
         // Once the last chunk is out the message is over.
         self.ending = false;
@@ -144,18 +198,18 @@ impl<C: ChunkCipher> ChunkW<C> {
             return Ok(());
         }
         let chunk = self.layout.buffer_len();
-        if self.out.end + chunk > self.buf.len() {
-            if !self.out.is_empty() && self.buf.len() < SLOTS * chunk {
+        if self.out.end + chunk > self.room {
+            if !self.out.is_empty() && self.room < SLOTS * chunk {
                 // Grown once, by a stream written more than a chunk at a
                 // time; one written in small messages never pays for it.
-                self.buf.resize(SLOTS * chunk, 0);
+                self.room = SLOTS * chunk;
             } else {
                 match self.drain(w) {
                     Ok(()) => {}
                     // Holding: the chunk goes after those the stream did
                     // not take, in a buffer grown for it.
                     Err(e) if self.holding && is_retry(&e) => {
-                        self.buf.resize(self.out.end + chunk, 0);
+                        self.room = self.out.end + chunk;
                     }
                     Err(e) => return Err(e),
                 }
@@ -173,7 +227,9 @@ impl<C: ChunkCipher> ChunkW<C> {
             .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
         let len = self.filled;
         let tag_len = self.layout.tag_len;
-        let chunk = &mut self.buf[self.at..self.at + self.layout.buffer_len()];
+        let wire_len = self.layout.cell.unwrap_or(CHUNK_HEADER_LEN + len + tag_len);
+        self.reserve(self.at + wire_len);
+        let chunk = &mut self.buf[self.at..self.at + wire_len];
         chunk[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, last));
         let sealed = match self.layout.cell {
             None => {
@@ -193,14 +249,15 @@ impl<C: ChunkCipher> ChunkW<C> {
             return Err(e);
         }
         self.next_index = next;
+        self.busy |= len == self.layout.capacity;
         self.filled = 0;
-        let wire_len = self.layout.cell.unwrap_or(CHUNK_HEADER_LEN + len + tag_len);
         self.queue(wire_len);
         Ok(())
     }
 
     /// Adds the chunk just sealed at `at` to `out`.
     fn queue(&mut self, wire_len: usize) {
+        self.round += wire_len;
         if self.out.is_empty() {
             self.out = self.at..self.at;
         }
@@ -220,7 +277,9 @@ impl<C: ChunkCipher> ChunkW<C> {
             .ok_or_else(|| io::Error::other("chunk index exhausted"))?;
         let len = self.filled + data.len();
         let tag_len = self.layout.tag_len;
-        let chunk = &mut self.buf[self.at..self.at + self.layout.buffer_len()];
+        let wire_len = CHUNK_HEADER_LEN + len + tag_len;
+        self.reserve(self.at + wire_len);
+        let chunk = &mut self.buf[self.at..self.at + wire_len];
         chunk[..CHUNK_HEADER_LEN].copy_from_slice(&encode_header(len, false));
         let (header, rest) = chunk.split_at_mut(CHUNK_HEADER_LEN);
         let (dst, rest) = rest.split_at_mut(len);
@@ -232,8 +291,9 @@ impl<C: ChunkCipher> ChunkW<C> {
             return Err(e);
         }
         self.next_index = next;
+        self.busy = true;
         self.filled = 0;
-        self.queue(CHUNK_HEADER_LEN + len + tag_len);
+        self.queue(wire_len);
         Ok(())
     }
 }
@@ -265,6 +325,7 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
         }
         let at = self.at + CHUNK_HEADER_LEN + self.filled;
         let n = buf.len().min(room);
+        self.reserve(at + n);
         self.buf[at..at + n].copy_from_slice(&buf[..n]);
         self.filled += n;
         Ok(n)
@@ -278,6 +339,7 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             self.seal(false)?;
         }
         self.drain(w)?;
+        self.after_flush();
         w.flush()
     }
 
@@ -288,7 +350,9 @@ impl<C: ChunkCipher> ExtWrite for ChunkW<C> {
             self.seal(true)?;
             self.ending = true;
         }
-        self.drain(w)
+        self.drain(w)?;
+        self.after_flush();
+        Ok(())
     }
 
     fn can_hold(&self) -> bool {
@@ -410,8 +474,8 @@ mod tests {
         assert_eq!(got, message);
     }
 
-    /// Messages that fit a chunk keep the buffer at one chunk; a write past
-    /// a sealed chunk grows it once to `SLOTS`.
+    /// Messages that fit a chunk keep the buffer's room at one chunk; a
+    /// write past a sealed chunk grows it once to `SLOTS`.
     #[test]
     fn buffer_grows_only_for_writes_past_a_chunk() {
         let mut w = CompW::new(Vec::new(), ChunkW::new(Xor, MODE).expect("writer"));
@@ -422,9 +486,55 @@ mod tests {
             w.write_all(&[2; 30]).expect("write");
             w.flush().expect("flush");
         }
-        assert_eq!(w.layer().buf.len(), one);
+        assert_eq!(w.layer().room, one);
+        assert_eq!(w.layer().buffer_len(), one);
         w.write_all(&[3; 64 * 5]).expect("write");
-        assert_eq!(w.layer().buf.len(), SLOTS * one);
+        assert_eq!(w.layer().room, SLOTS * one);
+        assert_eq!(w.layer().buffer_len(), SLOTS * one);
+    }
+
+    /// The buffer is taken as messages need it: small messages keep a small
+    /// one; a bulk transfer grows it and keeps it while its flushes seal
+    /// full chunks; the first flush of small messages after it gives it
+    /// back. The bytes on the wire do not depend on it.
+    #[test]
+    fn buffer_follows_the_messages_and_is_given_back_after_a_bulk() {
+        const BIG: ChunkMode = ChunkMode::Variable {
+            max_chunk: 64 << 10,
+        };
+        let new = || CompW::new(Vec::new(), ChunkW::new(Xor, BIG).expect("writer"));
+        let mut w = new();
+        assert_eq!(w.layer().buffer_len(), 0, "nothing before the first write");
+        for i in 0..50u8 {
+            w.write_all(&[i; 100]).expect("write");
+            w.flush().expect("flush");
+        }
+        assert_eq!(w.layer().buffer_len(), MIN_BUF);
+        let bulk = vec![9; 300 << 10];
+        for _ in 0..3 {
+            w.write_all(&bulk).expect("write");
+            w.flush().expect("flush");
+            assert_eq!(
+                w.layer().buffer_len(),
+                SLOTS * w.layer().layout.buffer_len()
+            );
+        }
+        w.write_all(&[1; 100]).expect("write");
+        w.flush().expect("flush");
+        assert_eq!(w.layer().buffer_len(), RETAINED);
+        // The same messages through a writer that never gave anything back.
+        let mut plain = new();
+        for i in 0..50u8 {
+            plain.write_all(&[i; 100]).expect("write");
+            plain.flush().expect("flush");
+        }
+        for _ in 0..3 {
+            plain.write_all(&bulk).expect("write");
+            plain.flush().expect("flush");
+        }
+        plain.write_all(&[1; 100]).expect("write");
+        plain.flush().expect("flush");
+        assert_eq!(w.get_ref(), plain.get_ref());
     }
 
     /// Holding never blocks nor loses a byte, whatever offset the stream
@@ -449,7 +559,7 @@ mod tests {
             assert!(rest.is_empty());
             retry(|| w.write_held()).expect("held bytes out");
             assert_eq!(w.held(), 0);
-            assert!(w.layer().buf.len() <= SLOTS * w.layer().layout.buffer_len());
+            assert!(w.layer().buffer_len() <= SLOTS * w.layer().layout.buffer_len());
             retry(|| w.write_end()).expect("end");
             assert_eq!(w.get_ref().get_ref(), &expected, "blocked at {at}");
         }
@@ -465,6 +575,6 @@ mod tests {
             w.hold(&[i; 100]).expect("hold");
             assert!(w.held() <= SLOTS * chunk);
         }
-        assert_eq!(w.layer().buf.len(), SLOTS * chunk);
+        assert_eq!(w.layer().room, SLOTS * chunk);
     }
 }
