@@ -8,9 +8,13 @@ use super::{check_capacity, closed};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{SpawnChannel, SpawnRecv, SpawnSend, TrySendError};
 
-/// A same-thread bounded queue (`Rc<RefCell<VecDeque>>`, allocated once at
-/// its capacity). Nothing can wait on one thread, so a full queue answers
-/// `ErrorKind::ChannelFull` to `send` and `TrySendError::Full` to `try_send`.
+/// A same-thread bounded queue (`Rc<RefCell<VecDeque>>`). Nothing can wait
+/// on one thread, so a full queue answers `ErrorKind::ChannelFull` to `send`
+/// and `TrySendError::Full` to `try_send`.
+///
+/// The queue takes memory as commands come, not its capacity up front, and
+/// gives back what a burst grew it to once it is empty: many channels that
+/// are mostly idle (one per connection) hold little.
 ///
 /// ```
 /// use mydht_base::service::channel::LocalRcChannel;
@@ -55,7 +59,7 @@ impl<C> SpawnChannel<C> for LocalRcChannel {
     fn new_channel(&mut self) -> Result<(LocalSend<C>, LocalRecv<C>)> {
         check_capacity(self.capacity)?;
         let queue = Rc::new(Queue {
-            items: RefCell::new(VecDeque::with_capacity(self.capacity)),
+            items: RefCell::new(VecDeque::new()),
             capacity: self.capacity,
             senders: Cell::new(1),
             receiver_alive: Cell::new(true),
@@ -124,12 +128,26 @@ impl<C> SpawnSend<C> for LocalSend<C> {
     }
 }
 
+/// Commands an empty queue keeps room for; room grown past
+/// [`BURST_ROOM`] by a burst is given back down to this once the queue is
+/// empty.
+const KEPT_ROOM: usize = 8;
+
+/// Room an empty queue may keep; past it (after a burst) it shrinks.
+const BURST_ROOM: usize = 64;
+
 impl<C> SpawnRecv<C> for LocalRecv<C> {
     fn recv(&mut self) -> Result<Option<C>> {
-        match self.0.items.borrow_mut().pop_front() {
+        let mut items = self.0.items.borrow_mut();
+        match items.pop_front() {
             Some(c) => Ok(Some(c)),
             None if self.0.senders.get() == 0 => Err(closed()),
-            None => Ok(None),
+            None => {
+                if items.capacity() > BURST_ROOM {
+                    items.shrink_to(KEPT_ROOM);
+                }
+                Ok(None)
+            }
         }
     }
 }
