@@ -37,7 +37,12 @@ const READ_ROOM: usize = DEFAULT_MAX_CHUNK + SESSION_TAG_LEN + LEN_PREFIX;
 /// the maximum is refused before anything is allocated for it, and the
 /// buffer grows only while at least half of it holds received bytes, to at
 /// most the frame maximum plus the room of one read; it keeps at most about
-/// 512 KiB between frames.
+/// 512 KiB between frames. Memory is taken on the first read, and a buffer
+/// grown past 4 KiB is given back when the stream has nothing more
+/// (`WouldBlock`) right after a small frame, with nothing of the next one
+/// held: a connection whose bulk transfer is over, or that only ever
+/// carried small messages, holds at most 4 KiB here while idle; one
+/// carrying large frames keeps its buffer.
 ///
 /// ```
 /// use mydht::frame::{BufferedFrameReader, FrameWriter};
@@ -65,6 +70,8 @@ pub struct BufferedFrameReader {
     /// Length (prefix included) of the frame returned last, consumed at
     /// the next call: the caller borrowed it until then.
     returned: usize,
+    /// The frame returned last was small (at most [`MIN_GROWTH`] bytes).
+    small: bool,
     failed: Option<Error>,
 }
 
@@ -77,6 +84,7 @@ impl BufferedFrameReader {
             start: 0,
             end: 0,
             returned: 0,
+            small: true,
             failed: None,
         }
     }
@@ -104,6 +112,7 @@ impl BufferedFrameReader {
             let need = match self.frame_len()? {
                 Some(len) if held >= LEN_PREFIX + len => {
                     self.returned = LEN_PREFIX + len;
+                    self.small = self.returned <= MIN_GROWTH;
                     let body = self.start + LEN_PREFIX;
                     return Ok(Some(&self.buf[body..body + len]));
                 }
@@ -113,7 +122,13 @@ impl BufferedFrameReader {
             self.make_room(need);
             let n = match retry(|| r.read(&mut self.buf[self.end..])) {
                 Ok(n) => n,
-                Err(e) => return Err(self.fail(io_error(e))),
+                Err(e) => {
+                    let e = io_error(e);
+                    if e.is_would_block() {
+                        self.blocked();
+                    }
+                    return Err(self.fail(e));
+                }
             };
             if n == 0 {
                 if held == 0 {
@@ -228,6 +243,17 @@ impl BufferedFrameReader {
         }
     }
 
+    /// The stream has nothing more now: after a small frame, with nothing
+    /// of the next held, a buffer grown past [`MIN_GROWTH`] is given back.
+    fn blocked(&mut self) {
+        if self.small && self.start == self.end && self.buf.len() > MIN_GROWTH {
+            self.start = 0;
+            self.end = 0;
+            self.buf.truncate(MIN_GROWTH);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     fn fail(&mut self, e: Error) -> Error {
         if !e.is_would_block() {
             self.failed = Some(e.clone());
@@ -286,6 +312,34 @@ mod tests {
             };
             assert_eq!(end, None);
         }
+    }
+
+    /// The buffer grown for large frames is kept while they come, and
+    /// given back when the stream blocks after a small one.
+    #[test]
+    fn buffer_is_given_back_when_the_stream_quiets_after_small_frames() {
+        let big = vec![5; 200 << 10];
+        let mut reader = BufferedFrameReader::new(1 << 20);
+        assert_eq!(reader.buf.len(), 0);
+        let read = |reader: &mut BufferedFrameReader, frames: &[Vec<u8>]| {
+            let bytes = wire(frames);
+            let plan = FaultPlan::new().block_at([bytes.len() as u64]);
+            let mut stream = FaultyReader::new(&bytes[..], plan);
+            for f in frames {
+                assert_eq!(reader.read_frame(&mut stream).expect("frame"), Some(&f[..]));
+            }
+            let e = reader.read_frame(&mut stream).expect_err("blocks");
+            assert!(e.is_would_block());
+        };
+        read(&mut reader, &[b"small".to_vec()]);
+        assert_eq!(reader.buf.len(), MIN_GROWTH);
+        read(&mut reader, &[big.clone(), big.clone()]);
+        let grown = reader.buf.len();
+        assert!(grown > 200 << 10);
+        read(&mut reader, &[big.clone()]);
+        assert_eq!(reader.buf.len(), grown, "kept while large frames come");
+        read(&mut reader, &[big, b"small".to_vec()]);
+        assert_eq!(reader.buf.len(), MIN_GROWTH);
     }
 
     /// An oversize prefix is refused before its body is read, and the
