@@ -10,6 +10,9 @@
 //!   AES-256-GCM (`*_aes`); the raw baseline is a plain socket at its best
 //!   (its own blocking server; writes of 1 MiB, sixteen frames, where the
 //!   node writes four 64 KiB sealed chunks at once; reads into 1 MiB);
+//! - the blocking style (`*_threaded_blocking`, `*_may_blocking`) in every
+//!   group: read and write services on threads of their own, and as may
+//!   coroutines over `MayTcpTransport`;
 //! - `connect`: connect + authenticate + first reply between two running
 //!   nodes (`node_*`: disconnected again, untimed, after each), as the raw
 //!   baseline connects to its running server; and on a fresh node pair
@@ -43,13 +46,16 @@ use mydht::{
 };
 use mydht::{ChallengeCache, Handshake, Identity, LocalPeer};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
-use mydht_tcp::TcpTransport;
+use mydht_tcp::{BlockingTcpTransport, MayTcpTransport, TcpTransport};
 use serde::{Deserialize, Serialize};
 
 const MSG: usize = 1024;
 const CHUNK: usize = 64 * 1024;
 const BULK: usize = 16 << 20;
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// The I/O timeout of the blocking transports: how soon a blocked service
+/// notices a stop.
+const IO_TIMEOUT: Duration = Duration::from_millis(50);
 
 // ---- the echo application -------------------------------------------------
 
@@ -172,9 +178,21 @@ macro_rules! echo_conf {
         echo_conf!($name, $profile, $shadow, $direct, ChaCha20Poly1305);
     };
     ($name:ident, $profile:ident, $shadow:ident, $direct:expr, $suite:ident) => {
+        echo_conf!(
+            $name,
+            $profile,
+            $shadow,
+            $direct,
+            $suite,
+            TcpTransport,
+            TcpTransport::bind(loopback())
+        );
+    };
+    ($name:ident, $profile:ident, $shadow:ident, $direct:expr, $suite:ident,
+        $transport:ty, $bind:expr) => {
         struct $name;
         impl MyDHTConf for $name {
-            type Transport = TcpTransport;
+            type Transport = $transport;
             type MsgEnc = Bincode;
             type Shadow = $shadow;
             type ProtoMsg = EchoMsg;
@@ -183,8 +201,8 @@ macro_rules! echo_conf {
             type GlobalService = EchoGlobal<Self>;
             type LocalService = EchoLocal<Self>;
             mydht::$profile!();
-            fn init_transport(&mut self) -> Result<TcpTransport> {
-                TcpTransport::bind("127.0.0.1:0".parse().expect("literal"))
+            fn init_transport(&mut self) -> Result<$transport> {
+                $bind
             }
             fn init_msg_enc(&mut self) -> Bincode {
                 Bincode
@@ -223,6 +241,30 @@ echo_conf!(ThreadedDirect, threaded, SessionShadow, true);
 // The session shadow in AES-256-GCM (the default is ChaCha20-Poly1305).
 echo_conf!(ThreadedAes, threaded, SessionShadow, false, Aes256Gcm);
 echo_conf!(RestartAes, restartable, SessionShadow, false, Aes256Gcm);
+// The blocking style: read and write services on threads of their own,
+// and as may coroutines (`may_blocking!`, `MayTcpTransport`).
+echo_conf!(
+    Blocking,
+    threaded_blocking,
+    SessionShadow,
+    false,
+    ChaCha20Poly1305,
+    BlockingTcpTransport,
+    Ok(BlockingTcpTransport::bind(loopback())?.with_io_timeout(Some(IO_TIMEOUT)))
+);
+echo_conf!(
+    May,
+    may_blocking,
+    SessionShadow,
+    false,
+    ChaCha20Poly1305,
+    MayTcpTransport,
+    Ok(MayTcpTransport::bind(loopback())?.with_io_timeout(Some(IO_TIMEOUT)))
+);
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("literal")
+}
 
 struct Pair<C: MyDHTConf> {
     n1: NodeHandle<C>,
@@ -552,6 +594,8 @@ fn req_resp(c: &mut Criterion, run: &ratio::Run) {
     let th = pair(|| Threaded);
     let tl = pair(|| ThreadedDirect);
     let rs = pair(|| Restart);
+    let bl = pair(|| Blocking);
+    let my = pair(|| May);
     for window in [1usize, 64] {
         let group = format!("req_resp/{window}");
         let id = |name: &str| format!("{group}/{name}");
@@ -567,6 +611,9 @@ fn req_resp(c: &mut Criterion, run: &ratio::Run) {
         req_resp_node(&mut g, run, (&group, names.0), &th, &mut raw, window);
         req_resp_node(&mut g, run, (&group, names.1), &tl, &mut raw, window);
         req_resp_node(&mut g, run, (&group, names.2), &rs, &mut raw, window);
+        let blocking = ("node_threaded_blocking", "node_may_blocking");
+        req_resp_node(&mut g, run, (&group, blocking.0), &bl, &mut raw, window);
+        req_resp_node(&mut g, run, (&group, blocking.1), &my, &mut raw, window);
         g.finish();
         // Latency percentiles of the benches the command line's filter kept.
         let ran = |name: &str| run.median(&id(name)).is_some();
@@ -586,10 +633,20 @@ fn req_resp(c: &mut Criterion, run: &ratio::Run) {
             let lat = node_requests(&rs, 5000, window);
             percentiles(&format!("{}/{window}", names.2), lat);
         }
+        if ran(blocking.0) {
+            let lat = node_requests(&bl, 5000, window);
+            percentiles(&format!("{}/{window}", blocking.0), lat);
+        }
+        if ran(blocking.1) {
+            let lat = node_requests(&my, 5000, window);
+            percentiles(&format!("{}/{window}", blocking.1), lat);
+        }
     }
     th.stop();
     tl.stop();
     rs.stop();
+    bl.stop();
+    my.stop();
 }
 
 /// One bulk transfer through `p`, each followed by a raw one.
@@ -622,6 +679,8 @@ fn bulk(c: &mut Criterion, run: &ratio::Run) {
     let th_aes = pair(|| ThreadedAes);
     let rs_aes = pair(|| RestartAes);
     let clear = pair(|| RestartClear);
+    let bl = pair(|| Blocking);
+    let my = pair(|| May);
     let mut g = c.benchmark_group("bulk");
     g.sample_size(run.samples());
     g.throughput(Throughput::Bytes(BULK as u64));
@@ -652,12 +711,18 @@ fn bulk(c: &mut Criterion, run: &ratio::Run) {
     bulk_node(&mut g, run, names, &rs_aes, r.0, r.1);
     let names = ("node_restartable_noshadow", "`restartable!` without shadow");
     bulk_node(&mut g, run, names, &clear, r.0, r.1);
+    let names = ("node_threaded_blocking", "`threaded_blocking!`");
+    bulk_node(&mut g, run, names, &bl, r.0, r.1);
+    let names = ("node_may_blocking", "`may_blocking!`");
+    bulk_node(&mut g, run, names, &my, r.0, r.1);
     g.finish();
     th.stop();
     rs.stop();
     th_aes.stop();
     rs_aes.stop();
     clear.stop();
+    bl.stop();
+    my.stop();
 }
 
 /// Connect, authenticate and a first reply on `iters` fresh node pairs;
@@ -731,10 +796,16 @@ fn connect(c: &mut Criterion, run: &ratio::Run) {
     });
     let th = pair(|| Threaded);
     let rs = pair(|| Restart);
+    let bl = pair(|| Blocking);
+    let my = pair(|| May);
     let th_addr = th.n2.local_peer().get_address().clone();
     let rs_addr = rs.n2.local_peer().get_address().clone();
+    let bl_addr = bl.n2.local_peer().get_address().clone();
+    let my_addr = my.n2.local_peer().get_address().clone();
     th.n1.disconnect(&th.to, TIMEOUT).expect("disconnect");
     rs.n1.disconnect(&rs.to, TIMEOUT).expect("disconnect");
+    bl.n1.disconnect(&bl.to, TIMEOUT).expect("disconnect");
+    my.n1.disconnect(&my.to, TIMEOUT).expect("disconnect");
     let raw = "connect/raw_tcp";
     g.bench_function("node_threaded", |b| {
         run.paired_custom(
@@ -749,6 +820,22 @@ fn connect(c: &mut Criterion, run: &ratio::Run) {
             b,
             ("connect/node_restartable", raw),
             |n| connect_running(n, &rs, &rs_addr),
+            raw_iters,
+        )
+    });
+    g.bench_function("node_threaded_blocking", |b| {
+        run.paired_custom(
+            b,
+            ("connect/node_threaded_blocking", raw),
+            |n| connect_running(n, &bl, &bl_addr),
+            raw_iters,
+        )
+    });
+    g.bench_function("node_may_blocking", |b| {
+        run.paired_custom(
+            b,
+            ("connect/node_may_blocking", raw),
+            |n| connect_running(n, &my, &my_addr),
             raw_iters,
         )
     });
@@ -771,9 +858,16 @@ fn connect(c: &mut Criterion, run: &ratio::Run) {
     g.finish();
     th.stop();
     rs.stop();
+    bl.stop();
+    my.stop();
     for (name, figure) in [
         ("node_threaded", "two running nodes, `threaded!`"),
         ("node_restartable", "two running nodes, `restartable!`"),
+        (
+            "node_threaded_blocking",
+            "two running nodes, `threaded_blocking!`",
+        ),
+        ("node_may_blocking", "two running nodes, `may_blocking!`"),
         ("fresh_threaded", "a fresh node pair, `threaded!`"),
         ("fresh_restartable", "a fresh node pair, `restartable!`"),
     ] {
