@@ -336,7 +336,7 @@ mod tests {
         read(&mut reader, &[big.clone(), big.clone()]);
         let grown = reader.buf.len();
         assert!(grown > 200 << 10);
-        read(&mut reader, &[big.clone()]);
+        read(&mut reader, std::slice::from_ref(&big));
         assert_eq!(reader.buf.len(), grown, "kept while large frames come");
         read(&mut reader, &[big, b"small".to_vec()]);
         assert_eq!(reader.buf.len(), MIN_GROWTH);
