@@ -1,0 +1,354 @@
+//! One `restartable!` node holding 2,000 authenticated, idle connections
+//! from other nodes of this process: the heap it holds per connection stays
+//! within a bound, and every peer still gets a reply.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeConstants, NodeHandle, PeerCount};
+use mydht_base::{Peer, Result};
+use mydht_basetest::harness::conf::loopback;
+use mydht_basetest::harness::touch::{Touch, Touched};
+use mydht_basetest::touch_conf_items;
+use mydht_tcp::TcpTransport;
+
+/// Counts the heap bytes asked for (and not yet given back) by the threads
+/// that opt in: the thread of the node under test.
+struct Counting;
+
+thread_local! {
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Live bytes allocated by counted threads.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Live allocations by size class (power of two) on counted threads.
+static CLASSES: [AtomicIsize; 32] = [const { AtomicIsize::new(0) }; 32];
+
+fn count(size: usize, sign: isize) {
+    if COUNTED.try_with(Cell::get).unwrap_or(false) {
+        LIVE.fetch_add(sign * size as isize, Ordering::Relaxed);
+        let class = (usize::BITS - size.leading_zeros()).min(31) as usize;
+        CLASSES[class].fetch_add(sign, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call goes to `System`; the counting only reads sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            count(layout.size(), 1);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            count(layout.size(), 1);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(layout.size(), -1);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            count(layout.size(), -1);
+            count(new_size, 1);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Idle connections held by the node under test.
+const PEERS: usize = 2_000;
+/// Threads turning the peers' loops.
+const PEER_THREADS: usize = 2;
+/// Connects in flight per peer thread.
+const IN_FLIGHT: usize = 32;
+/// Most heap the node may hold per idle connection.
+const BOUND: usize = 32 << 10;
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The node under test: room for every peer.
+struct Hub;
+
+impl MyDHTConf for Hub {
+    touch_conf_items!(restartable, TcpTransport);
+
+    fn main_loop_spawn(&self) -> MainLoopSpawn {
+        MainLoopSpawn::Caller
+    }
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+    fn constants(&self) -> NodeConstants {
+        NodeConstants {
+            max_connections: PEERS + 64,
+            max_peers: PEERS + 64,
+            ..NodeConstants::default()
+        }
+    }
+}
+
+/// A peer: a touch node whose loop a peer thread turns.
+struct Spoke;
+
+impl MyDHTConf for Spoke {
+    touch_conf_items!(restartable, TcpTransport);
+
+    fn main_loop_spawn(&self) -> MainLoopSpawn {
+        MainLoopSpawn::Caller
+    }
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+}
+
+/// The counted heap at one moment: live bytes and live allocations per
+/// size class.
+struct Snapshot {
+    live: isize,
+    classes: [isize; 32],
+}
+
+impl Snapshot {
+    fn now() -> Self {
+        Snapshot {
+            live: LIVE.load(Ordering::Relaxed),
+            classes: std::array::from_fn(|i| CLASSES[i].load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The allocations made since `base` in the size classes where there
+    /// is at least one for every other connection: where the heap of a
+    /// connection goes.
+    fn breakdown(&self, base: &Snapshot) -> String {
+        let mut out = String::new();
+        for (class, (now, then)) in self.classes.iter().zip(&base.classes).enumerate() {
+            let n = now - then;
+            if n.abs() >= PEERS as isize / 2 {
+                let (low, high) = ((1usize << class) >> 1, 1usize << class);
+                out += &format!("\n  {n} more allocations of {low}..{high} bytes");
+            }
+        }
+        out
+    }
+}
+
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Raises the soft limit of open files to the hard one: each peer holds
+/// four (its poll, waker, listener and connection), the node one per peer.
+fn raise_open_files() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// What the main thread tells the peer threads.
+enum Phase {
+    /// Touch the hub once from every peer, then report.
+    Touch,
+    /// Stop every peer.
+    Stop,
+}
+
+/// A peer thread: makes `n` peers, connects them to `hub`, turns them until
+/// told to rest, then waits for the next phase.
+fn peer_thread(
+    n: usize,
+    hub: std::net::SocketAddr,
+    hub_id: mydht::PeerId,
+    rest: Arc<AtomicBool>,
+    phases: mpsc::Receiver<Phase>,
+    report: mpsc::Sender<std::result::Result<usize, String>>,
+) {
+    let mut nodes: Vec<(MainLoopDriver<Spoke>, NodeHandle<Spoke>)> = (0..n)
+        .map(|_| mydht::start_driven(Spoke).expect("peer node"))
+        .collect();
+    let turn_all = |nodes: &mut Vec<(MainLoopDriver<Spoke>, NodeHandle<Spoke>)>| {
+        for (driver, _) in nodes.iter_mut() {
+            driver.run_once(Duration::ZERO).expect("peer turn");
+        }
+    };
+    // Connect, `IN_FLIGHT` at a time.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut next = 0;
+    let mut pending = Vec::new();
+    let mut connected = 0;
+    while connected < n {
+        assert!(Instant::now() < deadline, "peers not connected in time");
+        while pending.len() < IN_FLIGHT && next < n {
+            let f = nodes[next].1.connect_future(hub, TIMEOUT).expect("connect");
+            pending.push(f);
+            next += 1;
+        }
+        turn_all(&mut nodes);
+        pending.retain_mut(|f| match poll_once(f) {
+            Poll::Ready(res) => {
+                res.expect("peer connected");
+                connected += 1;
+                false
+            }
+            Poll::Pending => true,
+        });
+    }
+    report.send(Ok(connected)).expect("report");
+    // Until the hub has seen every peer online (their admissions written).
+    while !rest.load(Ordering::Acquire) {
+        turn_all(&mut nodes);
+    }
+    for phase in phases {
+        match phase {
+            Phase::Touch => {
+                let mut queries: Vec<_> = nodes
+                    .iter()
+                    .map(|(_, h)| h.query_future(Touch(hub_id), 2, TIMEOUT).expect("touch"))
+                    .collect();
+                let mut answered = 0;
+                let mut outcome = Ok(0);
+                while !queries.is_empty() {
+                    turn_all(&mut nodes);
+                    queries.retain_mut(|q| match poll_once(q) {
+                        Poll::Ready(Ok(replies)) => {
+                            if replies.contains(&Touched(hub_id)) {
+                                answered += 1;
+                            } else if outcome.is_ok() {
+                                outcome = Err(format!("no reply from the hub: {replies:?}"));
+                            }
+                            false
+                        }
+                        Poll::Ready(Err(e)) => {
+                            outcome = Err(format!("touch failed: {e}"));
+                            false
+                        }
+                        Poll::Pending => true,
+                    });
+                }
+                report.send(outcome.map(|_| answered)).expect("report");
+            }
+            Phase::Stop => break,
+        }
+    }
+    for (mut driver, handle) in nodes {
+        handle.stop().expect("stop asked");
+        while driver.run_once(Duration::ZERO).expect("turn") {}
+    }
+}
+
+#[test]
+fn two_thousand_idle_connections() {
+    raise_open_files();
+    let started = Instant::now();
+    // The hub on its own thread: the heap its thread holds is the node's.
+    let (hub_tx, hub_rx) = mpsc::channel();
+    let hub_stop = Arc::new(AtomicBool::new(false));
+    let stop = hub_stop.clone();
+    let hub_thread = thread::spawn(move || {
+        COUNTED.with(|c| c.set(true));
+        let (mut driver, handle) = mydht::start_driven(Hub).expect("hub");
+        // A few turns: what a started node allocates once.
+        for _ in 0..3 {
+            driver.run_once(Duration::ZERO).expect("hub turn");
+        }
+        hub_tx
+            .send((handle.clone(), Snapshot::now()))
+            .expect("hub handle");
+        while !stop.load(Ordering::Acquire) {
+            driver
+                .run_once(Duration::from_millis(10))
+                .expect("hub turn");
+        }
+        handle.stop().expect("stop asked");
+        while driver.run_once(Duration::ZERO).expect("hub turn") {}
+    });
+    let (hub, base) = hub_rx.recv().expect("hub started");
+    let hub_addr: std::net::SocketAddr = hub.local_peer().get_address().parse().expect("address");
+    let hub_id = *hub.local_peer().get_id();
+
+    let rest = Arc::new(AtomicBool::new(false));
+    let (report_tx, report_rx) = mpsc::channel();
+    let mut phases = Vec::new();
+    let mut threads = Vec::new();
+    for _ in 0..PEER_THREADS {
+        let n = PEERS / PEER_THREADS;
+        let (phase_tx, phase_rx) = mpsc::channel();
+        phases.push(phase_tx);
+        let (rest, report) = (rest.clone(), report_tx.clone());
+        threads.push(thread::spawn(move || {
+            peer_thread(n, hub_addr, hub_id, rest, phase_rx, report)
+        }));
+    }
+    let connected: usize = (0..PEER_THREADS)
+        .map(|_| {
+            report_rx
+                .recv_timeout(TIMEOUT)
+                .expect("peers")
+                .expect("connected")
+        })
+        .sum();
+    assert_eq!(connected, PEERS);
+    let online = hub
+        .wait_peers(PeerCount::AtLeast(PEERS), TIMEOUT)
+        .expect("online");
+    assert_eq!(online.len(), PEERS);
+    rest.store(true, Ordering::Release);
+    let connect_time = started.elapsed();
+    let idle = Snapshot::now();
+    let per_conn = (idle.live - base.live) / PEERS as isize;
+    let breakdown = idle.breakdown(&base);
+    eprintln!(
+        "{PEERS} idle connections up in {connect_time:?}: {per_conn} bytes of the hub's heap \
+         each{breakdown}"
+    );
+
+    for p in &phases {
+        p.send(Phase::Touch).expect("touch phase");
+    }
+    let answered: usize = (0..PEER_THREADS)
+        .map(|_| {
+            report_rx
+                .recv_timeout(TIMEOUT)
+                .expect("touches")
+                .expect("answered")
+        })
+        .sum();
+    for p in &phases {
+        p.send(Phase::Stop).expect("stop phase");
+    }
+    for t in threads {
+        t.join().expect("peer thread");
+    }
+    hub_stop.store(true, Ordering::Release);
+    hub_thread.join().expect("hub thread");
+    assert_eq!(answered, PEERS, "every peer got the hub's reply");
+    assert!(
+        per_conn <= BOUND as isize,
+        "{per_conn} bytes of heap per idle connection, over {BOUND}:{breakdown}"
+    );
+}
