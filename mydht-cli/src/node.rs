@@ -49,8 +49,7 @@ pub fn run(args: NodeArgs, verbose: u8) -> Result<(), CliError> {
     let me = dht.local_peer().clone();
     println!("id {}", me.get_id());
     println!("listening {}", me.get_address());
-    info!(log, "node started"; "id" => %me.get_id(), "address" => me.get_address(),
-          "data" => %dir.display());
+    info!(log, "data directory"; "path" => %dir.display());
 
     if let Err(e) = bootstrap(&dht, &args.bootstrap, &log) {
         let _ = dht.stop();
@@ -77,7 +76,10 @@ fn bootstrap(dht: &Dht, addrs: &[std::net::SocketAddr], log: &Logger) -> Result<
             }
             Err(e) => {
                 warn!(log, "bootstrap node unreachable"; "address" => %addr, "error" => %e);
-                last = Some(CliError::call(&format!("bootstrap {addr}"), &e));
+                last = Some(CliError::call(
+                    &format!("cannot reach bootstrap node {addr}"),
+                    &e,
+                ));
             }
         }
     }

@@ -68,9 +68,22 @@ pub fn get(args: GetArgs, verbose: u8) -> Result<(), CliError> {
         Identity::generate().map_err(|e| CliError::node("cannot make an identity", &e))?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let dht = join(identity, args.bootstrap, timeout, verbose)?;
-    let found = dht.get(args.key, timeout);
+    // Asks the REPLICAS closest peers at each hop: one copy is enough, and
+    // a dead peer not yet noticed does not hide the others.
+    let conf = QueryConf {
+        mode: QueryMode::AProxy,
+        hops: HOPS,
+        forward: REPLICAS as u8,
+        nb_result: 1,
+        timeout,
+    };
+    let found = dht.get_with(args.key, conf, timeout);
     let _ = dht.stop();
-    let value = found.map_err(|e| CliError::dht(&format!("get {}", args.key), &e))?;
+    let found = found.map_err(|e| CliError::dht(&format!("get {}", args.key), &e))?;
+    let value = found
+        .into_iter()
+        .max_by_key(|v| (v.version(), v.expires_at()))
+        .ok_or_else(|| CliError::new(crate::error::EXIT_NOT_FOUND, "get: not found"))?;
     let mut out = std::io::stdout().lock();
     out.write_all(value.value())
         .and_then(|_| out.write_all(b"\n"))
