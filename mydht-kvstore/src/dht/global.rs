@@ -3,8 +3,9 @@
 //! before the engine sees it, and turns the engine's replies into the
 //! node's sends and api answers.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -19,23 +20,54 @@ use slog::{debug, warn, Logger};
 
 use crate::clock::{Clock, SystemClock};
 use crate::dht::bounded::Fifo;
+use crate::dht::iterative::Active;
+use crate::dht::lookup::LookupConf;
 use crate::dht::msg::{DhtCmd, DhtMsg, DhtReply, KvMsg, Refusal};
+use crate::dht::replicate::{Placing, Round};
+use crate::dht::republish::Republisher;
 use crate::dht::route::DhtRoute;
-use crate::dht::settings::{DhtSettings, KeyCheck};
+use crate::dht::settings::{DhtSettings, KeyCheck, LookupMode};
 use crate::dht::stats::DhtStats;
 use crate::dht::store::DhtStore;
+use crate::dht::time::TimeBase;
 use crate::store::admit;
 use crate::value::{SignedValue, ValueLimits};
 
 /// The query engine of a DHT node.
 pub type DhtEngine = QueryEngine<SignedValue, PeerInfo, DhtStore, DhtRoute>;
 
-/// An api query the engine is answering.
-struct Pending {
+/// An api query the engine (or a lookup) is answering.
+pub(super) struct Pending {
     /// A get (else a put).
-    get: bool,
+    pub(super) get: bool,
     /// Why a peer refused it, if one did.
-    refused: Option<Refusal>,
+    pub(super) refused: Option<Refusal>,
+}
+
+/// Where a [`DhtGlobal`] starts: its time and the seed of its random
+/// choices (query ids, refresh ids). A simulation gives its own clock and
+/// a fixed seed, and the service then decides the same way run after run.
+#[derive(Debug, Clone, Copy)]
+pub struct DhtStart {
+    /// The time the service starts at.
+    pub now: Instant,
+    /// The Unix time of `now`, in milliseconds: value times (signing,
+    /// expiry) are this plus the time passed since `now`.
+    pub now_ms: u64,
+    /// The seed of the service's query ids and refresh ids.
+    pub seed: u64,
+}
+
+impl DhtStart {
+    /// Now, on the system clock, with a seed from std's per-process
+    /// random keys (unpredictable query ids: peers cannot squat them).
+    pub fn system(me: &PeerInfo) -> Self {
+        DhtStart {
+            now: Instant::now(),
+            now_ms: SystemClock.now_ms(),
+            seed: RandomState::new().hash_one(me.get_id()),
+        }
+    }
 }
 
 /// The DHT service of a node (its `GlobalService`), for any configuration
@@ -51,24 +83,49 @@ struct Pending {
 /// the api; those that fail are dropped (and logged).
 ///
 /// Every command first ticks the engine with the time: queries past their
-/// deadline end with what they have. [`DhtCmd::Tick`] does only that.
+/// deadline end with what they have. [`DhtCmd::Tick`] also runs the
+/// node's timers: iterative lookups and placements whose peers did not
+/// answer in time, republishing of the values due, bucket refreshes.
+///
+/// The service reads no clock: [`handle`](Self::handle) is given the
+/// time, from which value times follow ([`DhtStart`]); only the
+/// `Service::call` of a live node passes `Instant::now()`.
 pub struct DhtGlobal<C> {
-    me: PeerInfo,
+    pub(super) me: PeerInfo,
     identity: Identity,
-    engine: DhtEngine,
-    peers: PeersView,
-    log: Logger,
-    limits: ValueLimits,
-    replicas: usize,
-    key_check: KeyCheck,
+    pub(super) engine: DhtEngine,
+    pub(super) peers: PeersView,
+    pub(super) log: Logger,
+    pub(super) limits: ValueLimits,
+    pub(super) replicas: usize,
+    pub(super) key_check: KeyCheck,
     /// The api queries under way.
-    pending: Fifo<QueryId, Pending>,
+    pub(super) pending: Fifo<QueryId, Pending>,
     /// The engine's query id of each api query that went to peers.
     by_qid: Fifo<QueryID, QueryId>,
     /// Who sent each query id this node received first: loop detection,
     /// and the way back for relayed replies.
     back: Fifo<QueryID, PeerId>,
-    stats: DhtStats,
+    pub(super) stats: DhtStats,
+    pub(super) time: TimeBase,
+    /// The time of the command being handled, and its Unix time.
+    pub(super) now: Instant,
+    pub(super) now_ms: u64,
+    pub(super) lookup: LookupMode,
+    /// Iterative lookups under way (at most `LookupConf::max_lookups`).
+    pub(super) lookups: BTreeMap<QueryID, Active>,
+    /// The lookups waiting for each peer being dialled.
+    pub(super) dialling: Fifo<PeerId, Vec<QueryID>>,
+    /// Placements waiting for their peers' answers.
+    pub(super) placing: BTreeMap<QueryID, Placing>,
+    /// Republishing steps the api waits for.
+    pub(super) rounds: BTreeMap<QueryId, Round>,
+    pub(super) republisher: Republisher,
+    pub(super) republish_batch: usize,
+    /// The most entries of each per-query record.
+    pub(super) capacity: usize,
+    id_seed: u64,
+    id_counter: u64,
     _conf: PhantomData<fn() -> C>,
 }
 
@@ -83,11 +140,29 @@ impl<C> DhtGlobal<C> {
         settings: &DhtSettings,
         log: Logger,
     ) -> Result<Self> {
-        let store = DhtStore::open(&settings.store, settings.store_conf)?;
-        // Unpredictable query ids (see `QueryEngine::new`).
-        let seed = RandomState::new().hash_one(me.get_id());
-        let now_ms = SystemClock.now_ms();
+        Self::started(me, peers, identity, settings, log, DhtStart::system(me))
+    }
+
+    /// [`new`](Self::new), starting at `start` (its time and seed).
+    pub fn started(
+        me: &PeerInfo,
+        peers: &PeersView,
+        identity: Identity,
+        settings: &DhtSettings,
+        log: Logger,
+        start: DhtStart,
+    ) -> Result<Self> {
+        let time = TimeBase::new(start.now, start.now_ms);
+        let store = DhtStore::open_with_clock(&settings.store, settings.store_conf, time.clock())?;
+        let seed = start.seed;
+        let now_ms = start.now_ms;
         let route = DhtRoute::new(settings.route, me, peers.clone(), seed, now_ms);
+        let mut republisher =
+            Republisher::new(ms(settings.republish), settings.store_conf.capacity);
+        // A node restarted on its store republishes what it holds.
+        for (key, expires) in store.expiries()? {
+            republisher.held(key, expires, now_ms);
+        }
         let engine = QueryEngine::new(me.clone(), store, route, settings.limits, seed);
         let capacity = settings.limits.cache_capacity;
         Ok(DhtGlobal {
@@ -103,8 +178,44 @@ impl<C> DhtGlobal<C> {
             by_qid: Fifo::new(capacity),
             back: Fifo::new(capacity),
             stats: DhtStats::default(),
+            time,
+            now: start.now,
+            now_ms,
+            lookup: settings.lookup,
+            lookups: BTreeMap::new(),
+            dialling: Fifo::new(capacity),
+            placing: BTreeMap::new(),
+            rounds: BTreeMap::new(),
+            republisher,
+            republish_batch: settings.republish_batch.max(1),
+            capacity,
+            id_seed: seed ^ 0x6c6f_6f6b_7570_7321,
+            id_counter: 0,
             _conf: PhantomData,
         })
+    }
+
+    /// The republishing schedule of the values held.
+    pub fn republisher(&self) -> &Republisher {
+        &self.republisher
+    }
+
+    /// The parameters of iterative lookups, or of the placements
+    /// republishing makes in recursive mode.
+    pub(super) fn lookup_conf(&self) -> LookupConf {
+        match self.lookup {
+            LookupMode::Iterative(conf) => conf,
+            LookupMode::Recursive => LookupConf::default(),
+        }
+    }
+
+    /// A fresh id for a lookup or a placement: a hash of the seed and a
+    /// counter.
+    pub(super) fn new_id(&mut self) -> QueryID {
+        self.id_counter = self.id_counter.wrapping_add(1);
+        let mut h = DefaultHasher::new();
+        (self.id_seed, self.id_counter).hash(&mut h);
+        h.finish()
     }
 
     /// The query engine.
@@ -122,15 +233,22 @@ impl<C> DhtGlobal<C> {
 }
 
 /// What a step of the service asks the node to do.
-type Out<C> = Vec<Reply<C>>;
+pub(super) type Out<C> = Vec<Reply<C>>;
+
+/// A duration in milliseconds.
+pub(super) fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 impl<C> DhtGlobal<C>
 where
     C: MyDHTConf<ProtoMsg = DhtMsg, GlobalCmd = DhtCmd, ApiReply = DhtReply, Peer = PeerInfo>,
 {
-    /// Applies `cmd` at `now`.
+    /// Applies `cmd` at `now`: the time every decision reads.
     pub fn handle(&mut self, cmd: GlobalCommand<C>, now: Instant) -> Reply<C> {
         let mut out = Vec::new();
+        self.now = now;
+        self.now_ms = self.time.set(now);
         self.step(KVStoreCommand::Tick(now), now, &mut out);
         match cmd {
             GlobalCommand::Api(qid, cmd) => self.api(qid, cmd, now, &mut out),
@@ -140,14 +258,16 @@ where
             }
             GlobalCommand::PeerStatus(peer, PeerStatus::Online) => {
                 let peer: &PeerInfo = &peer;
-                self.engine
-                    .route_mut()
-                    .online(peer.clone(), SystemClock.now_ms())
+                self.engine.route_mut().online(peer.clone(), self.now_ms);
+                self.republisher.online(peer.get_id(), self.replicas);
+                self.lookup_online(peer, &mut out);
             }
-            GlobalCommand::PeerStatus(peer, PeerStatus::Offline) => self
-                .engine
-                .route_mut()
-                .offline(peer.get_id(), SystemClock.now_ms()),
+            GlobalCommand::PeerStatus(peer, PeerStatus::Offline) => {
+                let id = *peer.get_id();
+                self.engine.route_mut().offline(&id, self.now_ms);
+                self.republisher.offline(&id);
+                self.lookup_offline(&id, &mut out);
+            }
         }
         match out.len() {
             0 => Reply::None,
@@ -157,7 +277,7 @@ where
     }
 
     fn api(&mut self, qid: QueryId, cmd: DhtCmd, now: Instant, out: &mut Out<C>) {
-        let now_ms = SystemClock.now_ms();
+        let now_ms = self.now_ms;
         match cmd {
             DhtCmd::Put {
                 key,
@@ -186,11 +306,19 @@ where
                     out.push(Reply::Api(qid, DhtReply::Refused(Refusal::MalformedKey)));
                     return;
                 }
+                if matches!(self.lookup, LookupMode::Iterative(_)) {
+                    return self.get_iterative(qid, key, conf, out);
+                }
                 self.start(qid, true, KVStoreCommand::Find(qid, key, conf), now, out);
             }
-            DhtCmd::Tick => out.push(Reply::Api(qid, DhtReply::Ticked)),
+            DhtCmd::Tick => {
+                self.tick(out);
+                out.push(Reply::Api(qid, DhtReply::Ticked))
+            }
             DhtCmd::Timer => {}
             DhtCmd::Stats => out.push(Reply::Api(qid, DhtReply::Stats(self.stats()))),
+            DhtCmd::Republish { all } => self.republish_now(qid, all, out),
+            DhtCmd::Bootstrap => self.bootstrap(qid, out),
         }
     }
 
@@ -208,6 +336,10 @@ where
             out.push(Reply::Api(qid, DhtReply::Refused(Refusal::from(&e))));
             return;
         }
+        self.republisher.held(*v.key(), v.expires_at(), now_ms);
+        if matches!(self.lookup, LookupMode::Iterative(_)) {
+            return self.put_iterative(qid, v, conf, out);
+        }
         self.start(qid, false, KVStoreCommand::Store(qid, v, conf), now, out);
     }
 
@@ -224,9 +356,13 @@ where
         let mut replies = Vec::new();
         self.engine.handle(cmd, now, &mut replies);
         for r in &replies {
-            if let KVStoreReply::Forward(_, msg) = r {
+            if let KVStoreReply::Forward(peers, msg) = r {
                 if let Some(q) = request_qid(msg) {
                     self.by_qid.insert(q, qid);
+                }
+                if let KVStoreProtoMsg::Store(_, v) = msg {
+                    let ids = peers.iter().map(|p| *p.get_id()).collect();
+                    self.republisher.placed(v.key(), ids);
                 }
             }
         }
@@ -239,6 +375,11 @@ where
             DhtMsg::Refused(qid, reason) => {
                 warn!(self.log, "a peer refused our request";
                       "peer" => %from.get_id(), "qid" => qid, "reason" => %reason);
+                if self.place_answer(from.get_id(), qid, Some(reason.clone()), out)
+                    || self.lookup_refused(from.get_id(), qid, out)
+                {
+                    return;
+                }
                 if let Some(api) = self.by_qid.get(&qid) {
                     if let Some(p) = self.pending.get_mut(api) {
                         p.refused = Some(reason);
@@ -249,6 +390,12 @@ where
                 self.step(KVStoreCommand::Received(from, answer), now, out);
             }
             DhtMsg::Relay { to, msg } => self.relay(from, to, msg, now, out),
+            DhtMsg::FindNode { qid, key, value } => self.find_node(&from, qid, key, value, out),
+            DhtMsg::Nodes { qid, peers, value } => self.nodes(&from, qid, peers, value, out),
+            DhtMsg::Place(qid, v) => self.placement_received(&from, qid, v, out),
+            DhtMsg::Placed(qid) => {
+                self.place_answer(from.get_id(), qid, None, out);
+            }
         }
     }
 
@@ -278,7 +425,7 @@ where
         let mut open = true;
         if let Some(v) = value {
             let held = self.engine.store().get(&key);
-            if let Err(e) = admit(held.as_ref(), v, SystemClock.now_ms(), &self.limits) {
+            if let Err(e) = admit(held.as_ref(), v, self.now_ms, &self.limits) {
                 let why = e.to_string();
                 return self.refuse(&from, qid, Refusal::from(&e), &why, out);
             }
@@ -290,12 +437,18 @@ where
             open = closer < self.replicas;
         }
         self.back.insert(qid, *from.get_id());
+        let offered = value.map(|v| (v.version(), v.expires_at()));
         self.engine.store_mut().set_open(open);
         self.step(KVStoreCommand::Received(from, msg), now, out);
         self.engine.store_mut().set_open(true);
+        if let Some((version, expires)) = offered {
+            if self.engine.store().get(&key).map(|v| v.version()) == Some(version) {
+                self.republisher.held(key, expires, self.now_ms);
+            }
+        }
     }
 
-    fn refuse(
+    pub(super) fn refuse(
         &mut self,
         from: &PeerInfo,
         qid: QueryID,
@@ -383,9 +536,9 @@ where
     }
 
     /// The answer of a get: the values that verify.
-    fn found(&mut self, api: QueryId, found: Vec<SignedValue>, out: &mut Out<C>) {
+    pub(super) fn found(&mut self, api: QueryId, found: Vec<SignedValue>, out: &mut Out<C>) {
         let refused = self.pending.remove(&api).and_then(|p| p.refused);
-        let now_ms = SystemClock.now_ms();
+        let now_ms = self.now_ms;
         let mut valid = Vec::with_capacity(found.len());
         for v in found {
             match v.verify(now_ms, &self.limits) {
@@ -405,7 +558,7 @@ where
     }
 
     /// The answer of a put.
-    fn stored(&mut self, api: QueryId, n: u32, out: &mut Out<C>) {
+    pub(super) fn stored(&mut self, api: QueryId, n: u32, out: &mut Out<C>) {
         let refused = self.pending.remove(&api).and_then(|p| p.refused);
         let reply = match refused {
             Some(reason) if n == 0 => DhtReply::Refused(reason),

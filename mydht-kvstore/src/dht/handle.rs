@@ -214,6 +214,30 @@ where
         block_on(fut, timeout + GRACE)
     }
 
+    /// Runs a republishing step now (the one the node's tick runs): the
+    /// values due — or every value held, with `all` — placed again on the
+    /// peers closest to their keys. Answers, once those placements have
+    /// ended, how many values were placed again and how many peers took
+    /// them.
+    pub fn republish(&self, all: bool, timeout: Duration) -> Result<(u32, u32), DhtError> {
+        let fut = DhtFuture::start(
+            &self.node,
+            DhtCmd::Republish { all },
+            timeout,
+            None,
+            republished,
+        )?;
+        block_on(fut, timeout + GRACE)
+    }
+
+    /// An iterative lookup of the node's own id, dialling the peers it
+    /// learns of (with [`LookupMode::Iterative`](crate::dht::LookupMode));
+    /// how many of the closest peers answered.
+    pub fn bootstrap(&self, timeout: Duration) -> Result<u32, DhtError> {
+        let fut = DhtFuture::start(&self.node, DhtCmd::Bootstrap, timeout, None, bootstrapped)?;
+        block_on(fut, timeout + GRACE)
+    }
+
     /// Stops the node.
     pub fn stop(self) -> Result<(), DhtError> {
         Ok(self.node.stop()?)
@@ -276,6 +300,21 @@ fn newest(reply: DhtReply) -> Result<SignedValue, DhtError> {
         .into_iter()
         .max_by_key(|v| (v.version(), v.expires_at()))
         .ok_or(DhtError::NotFound)
+}
+
+fn republished(reply: DhtReply) -> Result<(u32, u32), DhtError> {
+    match reply {
+        DhtReply::Republished { values, placements } => Ok((values, placements)),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn bootstrapped(reply: DhtReply) -> Result<u32, DhtError> {
+    match reply {
+        DhtReply::Bootstrapped(n) => Ok(n),
+        DhtReply::Failed(e) => Err(DhtError::Failed(e)),
+        other => Err(unexpected(other)),
+    }
 }
 
 fn stats(reply: DhtReply) -> Result<DhtStats, DhtError> {

@@ -12,7 +12,11 @@
 //!   [`DhtRoute`] (connected peers by XOR, or the Kademlia table);
 //! - [`settings`]: [`DhtSettings`]; [`conf`]: the ready [`DhtConf`];
 //! - [`handle`]: [`Dht`], `put`/`get`, blocking or as [`DhtFuture`]s;
-//!   [`error`]: [`DhtError`]; [`stats`]: [`DhtStats`].
+//!   [`error`]: [`DhtError`]; [`stats`]: [`DhtStats`];
+//! - [`lookup`]: [`Lookup`], one iterative Kademlia lookup;
+//!   [`republish`]: [`Republisher`], when values are placed again;
+//!   [`time`]: [`TimeBase`], the service's time (plain state machines,
+//!   the time given).
 
 mod bounded;
 pub mod conf;
@@ -20,21 +24,29 @@ pub mod error;
 pub mod future;
 pub mod global;
 pub mod handle;
+mod iterative;
 pub mod local;
+pub mod lookup;
 pub mod msg;
+mod replicate;
+pub mod republish;
 pub mod route;
 pub mod settings;
 pub mod stats;
 pub mod store;
+pub mod time;
 
 pub use conf::DhtConf;
 pub use error::DhtError;
 pub use future::DhtFuture;
-pub use global::{DhtEngine, DhtGlobal};
+pub use global::{DhtEngine, DhtGlobal, DhtStart};
 pub use handle::Dht;
 pub use local::DhtLocal;
+pub use lookup::{Lookup, LookupConf};
 pub use msg::{DhtCmd, DhtMsg, DhtReply, KvMsg, Refusal};
+pub use republish::Republisher;
 pub use route::{DhtRoute, RouteChoice};
-pub use settings::{default_key_check, DhtSettings, KeyCheck};
+pub use settings::{default_key_check, DhtSettings, KeyCheck, LookupMode};
 pub use stats::DhtStats;
 pub use store::{DhtStore, StoreChoice};
+pub use time::TimeBase;

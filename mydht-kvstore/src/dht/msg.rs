@@ -34,6 +34,32 @@ pub enum DhtMsg {
         /// The reply.
         msg: KvMsg,
     },
+    /// An iterative lookup's request: the peers the receiver knows
+    /// closest to `key` (at most k), and its value of `key` when `value`.
+    FindNode {
+        /// The lookup.
+        qid: QueryID,
+        /// The key looked up.
+        key: Key,
+        /// True when the value is wanted too.
+        value: bool,
+    },
+    /// The answer to a [`FindNode`](DhtMsg::FindNode).
+    Nodes {
+        /// The lookup.
+        qid: QueryID,
+        /// Peers closest to the key that the sender knows (the receiver
+        /// reads at most k).
+        peers: Vec<PeerInfo>,
+        /// The sender's value of the key, if asked for and held.
+        value: Option<SignedValue>,
+    },
+    /// Keep this value: a placement on one of the peers closest to its
+    /// key (a put or a republish), answered with
+    /// [`Placed`](DhtMsg::Placed) or [`Refused`](DhtMsg::Refused).
+    Place(QueryID, SignedValue),
+    /// The value of placement `.0` is held.
+    Placed(QueryID),
 }
 
 /// Why a node refused a value or a key. It travels in [`DhtMsg::Refused`]
@@ -68,6 +94,9 @@ pub enum Refusal {
     MalformedKey,
     /// The bytes are not a value.
     Malformed,
+    /// The value passed the checks but the store did not keep it (full,
+    /// or failing).
+    NotKept,
 }
 
 impl From<&ValueError> for Refusal {
@@ -105,6 +134,7 @@ impl fmt::Display for Refusal {
             Refusal::OtherPublisher => write!(f, "key held by another publisher"),
             Refusal::MalformedKey => write!(f, "malformed key"),
             Refusal::Malformed => write!(f, "malformed value"),
+            Refusal::NotKept => write!(f, "value not kept by the store"),
         }
     }
 }
@@ -142,6 +172,18 @@ pub enum DhtCmd {
     Timer,
     /// The node's DHT counters; answered with [`DhtReply::Stats`].
     Stats,
+    /// A republishing step now, as the tick makes it: the values due (or
+    /// every value held, with `all`) placed again on the peers closest to
+    /// their keys; answered with [`DhtReply::Republished`] once those
+    /// placements are answered or timed out.
+    Republish {
+        /// Every value held, not only the due ones.
+        all: bool,
+    },
+    /// An iterative lookup of the node's own id (it dials the peers it
+    /// learns of), to fill its route after it connected to a first peer;
+    /// answered with [`DhtReply::Bootstrapped`].
+    Bootstrap,
 }
 
 /// What a [`DhtCmd`] answers.
@@ -160,4 +202,13 @@ pub enum DhtReply {
     Ticked,
     /// The counters.
     Stats(DhtStats),
+    /// A republishing step ended.
+    Republished {
+        /// Values placed again.
+        values: u32,
+        /// Peers that took them.
+        placements: u32,
+    },
+    /// A bootstrap lookup ended: how many peers answered it.
+    Bootstrapped(u32),
 }

@@ -90,6 +90,39 @@ impl DhtRoute {
         self.len() == 0
     }
 
+    /// The `n` peers the route knows closest to `key` (online or not),
+    /// closest first, none of `exclude`: where an iterative lookup starts,
+    /// and what a node answers a `FindNode` with.
+    pub fn known(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+        match &self.inner {
+            Inner::Kademlia(table) => table.closest(key, n, exclude),
+            Inner::Connected => {
+                let mut peers = self.peers.peers();
+                peers.retain(|p| !exclude.contains(p.get_id()));
+                peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));
+                peers.truncate(n);
+                peers
+            }
+        }
+    }
+
+    /// The ids to look up to refresh the Kademlia buckets idle at
+    /// `now_ms` (none for the connected route).
+    pub fn refresh_due(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
+        match &mut self.inner {
+            Inner::Kademlia(table) => table.refresh_due(now_ms),
+            Inner::Connected => Vec::new(),
+        }
+    }
+
+    /// Records a lookup of `target` at `now_ms` (its bucket needs no
+    /// refresh for a while).
+    pub fn looked_up(&mut self, target: &Key, now_ms: u64) {
+        if let Inner::Kademlia(table) = &mut self.inner {
+            table.looked_up(target, now_ms);
+        }
+    }
+
     /// How many of the route's peers are closer to `key` than `me`,
     /// counting up to `limit`.
     pub fn closer_than(&mut self, me: &PeerId, key: &Key, limit: usize) -> usize {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use mydht::service::kvstore::{KVStoreLimits, QueryConf, QueryMode};
 
+use crate::dht::lookup::LookupConf;
 use crate::dht::route::RouteChoice;
 use crate::dht::store::StoreChoice;
 use crate::key::Key;
@@ -20,6 +21,20 @@ pub fn default_key_check(key: &Key) -> Result<(), &'static str> {
     } else {
         Ok(())
     }
+}
+
+/// How a node's `get` and `put` find the peers closest to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupMode {
+    /// The query engine's recursive queries (`AProxy`, `Asynch`,
+    /// `AMix(n)`), over the peers the node is connected to.
+    Recursive,
+    /// Kademlia's iterative lookups: the node asks the closest peers it
+    /// knows for closer ones, α at a time, dialling those it is not
+    /// connected to, until the k closest have answered; a put then places
+    /// the value on the `replicas` closest. The query's mode, hops and
+    /// fan-out are not used; its timeout and result count are.
+    Iterative(LookupConf),
 }
 
 /// How a DHT node stores, routes and bounds its queries.
@@ -52,13 +67,41 @@ pub struct DhtSettings {
     /// end at their deadline (zero: never; the caller's own queries are
     /// ticked by their [`DhtFuture`](crate::dht::DhtFuture) anyway).
     pub tick: Duration,
+    /// Recursive queries or iterative lookups.
+    pub lookup: LookupMode,
+    /// How often each value held is placed again on the peers closest to
+    /// its key (zero: only when those peers change). Values are also
+    /// re-placed at the next tick when one of the peers holding them goes
+    /// offline or a closer peer comes online.
+    pub republish: Duration,
+    /// Most values re-placed per tick (the others wait for the next).
+    pub republish_batch: usize,
+}
+
+impl DhtSettings {
+    /// Kademlia: the k-bucket route (k = 20, α = 3), iterative lookups,
+    /// values placed on the `replicas` closest peers.
+    pub fn kademlia(replicas: usize) -> Self {
+        let conf = LookupConf::default();
+        DhtSettings {
+            route: RouteChoice::Kademlia(crate::kademlia::KademliaConf {
+                k: conf.k,
+                alpha: conf.alpha,
+                ..Default::default()
+            }),
+            lookup: LookupMode::Iterative(conf),
+            replicas,
+            ..DhtSettings::default()
+        }
+    }
 }
 
 impl Default for DhtSettings {
     /// In memory, connected peers as the route, default bounds; queries
     /// proxied over up to 8 hops, 1 peer per hop, the first value found,
     /// 5 s; values live an hour; 1 replica; [`default_key_check`]; a tick
-    /// every 100 ms.
+    /// every 100 ms; recursive queries; values republished every 20
+    /// minutes, at most 64 a tick.
     fn default() -> Self {
         DhtSettings {
             store: StoreChoice::Memory,
@@ -76,6 +119,9 @@ impl Default for DhtSettings {
             replicas: 1,
             key_check: default_key_check,
             tick: Duration::from_millis(100),
+            lookup: LookupMode::Recursive,
+            republish: Duration::from_secs(20 * 60),
+            republish_batch: 64,
         }
     }
 }

@@ -22,4 +22,21 @@ pub struct DhtStats {
     pub relayed: u64,
     /// Values held in the local store.
     pub values: u64,
+    /// Iterative lookups this node ran.
+    pub lookups: u64,
+    /// `FindNode` requests those lookups sent.
+    pub lookup_requests: u64,
+    /// Lookups that found a value, and the sum of their hops (the depth of
+    /// the peer that gave the first value: 1 for a peer this node knew).
+    pub lookups_found: u64,
+    /// See [`lookups_found`](Self::lookups_found).
+    pub lookup_hops: u64,
+    /// `FindNode` requests received.
+    pub find_nodes_received: u64,
+    /// Values sent to peers to keep ([`DhtMsg::Place`](crate::dht::DhtMsg::Place)).
+    pub placements_sent: u64,
+    /// Values peers placed here.
+    pub placements_received: u64,
+    /// Values this node placed again (republishing, re-replication).
+    pub republished: u64,
 }

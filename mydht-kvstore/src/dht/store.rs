@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, KVStore};
 
+use crate::clock::ManualClock;
 use crate::key::Key;
-use crate::store::{MemoryValueStore, RedbStore, StoreConf, StoreError};
+use crate::store::{MemoryValueStore, RedbStore, StoreConf, StoreError, ValueStore};
 use crate::value::SignedValue;
 
 /// Where a node keeps its values.
@@ -44,6 +45,31 @@ impl DhtStore {
             inner,
             closed: false,
         })
+    }
+
+    /// Opens the store `choice` names, bounded by `conf`, reading the time
+    /// from `clock`.
+    pub fn open_with_clock(
+        choice: &StoreChoice,
+        conf: StoreConf,
+        clock: ManualClock,
+    ) -> Result<Self, StoreError> {
+        let inner = match choice {
+            StoreChoice::Memory => Inner::Memory(MemoryValueStore::new(conf).with_clock(clock)),
+            StoreChoice::Redb(dir) => Inner::Redb(RedbStore::open(dir, conf)?.with_clock(clock)),
+        };
+        Ok(DhtStore {
+            inner,
+            closed: false,
+        })
+    }
+
+    /// The key and expiry of every value held.
+    pub fn expiries(&self) -> Result<Vec<(Key, u64)>, StoreError> {
+        match &self.inner {
+            Inner::Memory(s) => s.expiries(),
+            Inner::Redb(s) => s.expiries(),
+        }
     }
 
     /// The store, to be used for the engine's next command only: with

@@ -120,6 +120,14 @@ impl ValueStore for MemoryValueStore {
         self.values.len()
     }
 
+    fn expiries(&self) -> Result<Vec<(Key, u64)>, StoreError> {
+        Ok(self
+            .values
+            .iter()
+            .map(|(k, v)| (*k, v.expires_at()))
+            .collect())
+    }
+
     fn conf(&self) -> &StoreConf {
         &self.conf
     }

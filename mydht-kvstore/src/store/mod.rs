@@ -94,6 +94,9 @@ pub trait ValueStore {
     fn purge(&mut self, now_ms: u64) -> Result<usize, StoreError>;
     /// Number of values held, expired ones not purged yet included.
     fn count(&self) -> usize;
+    /// The key and expiry of every value held (expired ones not purged yet
+    /// included), in key order.
+    fn expiries(&self) -> Result<Vec<(Key, u64)>, StoreError>;
     /// The store's bounds.
     fn conf(&self) -> &StoreConf;
 }

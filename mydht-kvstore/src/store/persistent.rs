@@ -376,6 +376,25 @@ impl ValueStore for RedbStore {
         self.len.load(Ordering::SeqCst)
     }
 
+    /// Entries that do not decode are left out (a purge deletes them).
+    fn expiries(&self) -> Result<Vec<(Key, u64)>, StoreError> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(StoreError::db("begin a read"))?;
+        let table = txn
+            .open_table(VALUES)
+            .map_err(StoreError::db("open the values"))?;
+        let mut out = Vec::with_capacity(self.count());
+        for entry in table.iter().map_err(StoreError::db("read the values"))? {
+            let (k, v) = entry.map_err(StoreError::db("read a value"))?;
+            if let Ok(v) = self.decode(&k.value(), v.value()) {
+                out.push((*v.key(), v.expires_at()));
+            }
+        }
+        Ok(out)
+    }
+
     fn conf(&self) -> &StoreConf {
         &self.conf
     }

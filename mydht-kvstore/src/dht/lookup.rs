@@ -1,0 +1,283 @@
+//! [`Lookup`]: one iterative Kademlia lookup — a plain state machine, the
+//! time given. It keeps the peers it knows of closest to the target,
+//! asks up to α of them at once for closer ones (and for the value), and
+//! ends when the k closest it knows have all answered, nothing closer is
+//! left to ask, the values wanted are found or its deadline passes.
+
+use mydht::{PeerId, PeerInfo};
+use mydht_base::Peer;
+
+use crate::kademlia::Distance;
+use crate::key::Key;
+use crate::value::SignedValue;
+
+/// The parameters of iterative lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupConf {
+    /// Requests in flight per lookup (α).
+    pub alpha: usize,
+    /// The closest peers a lookup wants answers from (k), and the most
+    /// peers an answer carries.
+    pub k: usize,
+    /// How long a peer has to answer (dial included) before it counts as
+    /// failed, in milliseconds.
+    pub peer_timeout_ms: u64,
+    /// Most lookups under way at once; past it, a get or put is refused.
+    pub max_lookups: usize,
+}
+
+impl Default for LookupConf {
+    /// α = 3, k = 20, 2 s per peer, 256 lookups.
+    fn default() -> Self {
+        LookupConf {
+            alpha: 3,
+            k: 20,
+            peer_timeout_ms: 2000,
+            max_lookups: 256,
+        }
+    }
+}
+
+/// Where a known peer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not asked yet.
+    Fresh,
+    /// Asked at this time (ms), no answer yet.
+    Asked(u64),
+    /// Answered.
+    Answered,
+    /// Did not answer in time, went offline, or could not be reached.
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    distance: Distance,
+    peer: PeerInfo,
+    state: State,
+    /// Hops from this node: 1 for the peers it started with.
+    depth: u8,
+}
+
+/// One iterative lookup of a key: for its value, or for the peers closest
+/// to it.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    target: Key,
+    me: PeerId,
+    /// Values wanted (0: only the closest peers).
+    want: usize,
+    conf: LookupConf,
+    /// Known peers, closest first, at most `4 k`.
+    candidates: Vec<Candidate>,
+    values: Vec<SignedValue>,
+    deadline_ms: u64,
+    /// Requests sent.
+    asked: u32,
+    /// Depth of the peer whose answer gave the first value.
+    found_depth: Option<u8>,
+}
+
+impl Lookup {
+    /// A lookup of `target` by node `me`, wanting `want` values (0: the
+    /// closest peers only), starting from `seeds`, ending by
+    /// `deadline_ms`.
+    pub fn new(
+        target: Key,
+        me: PeerId,
+        want: usize,
+        seeds: Vec<PeerInfo>,
+        conf: LookupConf,
+        deadline_ms: u64,
+    ) -> Self {
+        let mut lookup = Lookup {
+            target,
+            me,
+            want,
+            conf,
+            candidates: Vec::new(),
+            values: Vec::new(),
+            deadline_ms,
+            asked: 0,
+            found_depth: None,
+        };
+        lookup.learn(seeds, 1);
+        lookup
+    }
+
+    /// The key looked up.
+    pub fn target(&self) -> &Key {
+        &self.target
+    }
+
+    /// True when it wants values (else only the closest peers).
+    pub fn wants_values(&self) -> bool {
+        self.want > 0
+    }
+
+    /// Requests sent so far.
+    pub fn asked(&self) -> u32 {
+        self.asked
+    }
+
+    /// Hops to the first value found (1: a peer this node started with).
+    pub fn found_depth(&self) -> Option<u8> {
+        self.found_depth
+    }
+
+    /// The values found, each from a different peer.
+    pub fn values(&self) -> &[SignedValue] {
+        &self.values
+    }
+
+    /// Takes the values found.
+    pub fn take_values(&mut self) -> Vec<SignedValue> {
+        std::mem::take(&mut self.values)
+    }
+
+    /// The peers to ask now, at `now_ms` (marked asked): the closest not
+    /// asked yet among the k closest still possible, while fewer than α
+    /// requests are in flight.
+    pub fn next(&mut self, now_ms: u64) -> Vec<PeerInfo> {
+        let mut in_flight = self
+            .candidates
+            .iter()
+            .filter(|c| matches!(c.state, State::Asked(_)))
+            .count();
+        let mut ask = Vec::new();
+        let mut live = 0;
+        for c in self.candidates.iter_mut() {
+            if live >= self.conf.k || in_flight >= self.conf.alpha.max(1) {
+                break;
+            }
+            match c.state {
+                State::Failed => continue,
+                State::Fresh => {
+                    c.state = State::Asked(now_ms);
+                    in_flight += 1;
+                    self.asked += 1;
+                    ask.push(c.peer.clone());
+                }
+                State::Asked(_) | State::Answered => {}
+            }
+            live += 1;
+        }
+        ask
+    }
+
+    /// Peer `from` answered with `peers` closer to the target, and the
+    /// value it holds if it was asked for one (already checked by the
+    /// caller). An answer from a peer that was not asked is ignored;
+    /// false then.
+    pub fn answered(
+        &mut self,
+        from: &PeerId,
+        peers: Vec<PeerInfo>,
+        value: Option<SignedValue>,
+    ) -> bool {
+        let Some(c) = self
+            .candidates
+            .iter_mut()
+            .find(|c| c.peer.get_id() == from && matches!(c.state, State::Asked(_)))
+        else {
+            return false;
+        };
+        c.state = State::Answered;
+        let depth = c.depth;
+        if let Some(v) = value {
+            if self.want > 0 && v.key() == &self.target && self.values.len() < self.want {
+                self.found_depth.get_or_insert(depth);
+                self.values.push(v);
+            }
+        }
+        let mut peers = peers;
+        peers.truncate(self.conf.k);
+        self.learn(peers, depth.saturating_add(1));
+        true
+    }
+
+    /// Peer `id` cannot answer (offline, unreachable): failed.
+    pub fn failed(&mut self, id: &PeerId) {
+        for c in self.candidates.iter_mut() {
+            if c.peer.get_id() == id && !matches!(c.state, State::Answered) {
+                c.state = State::Failed;
+            }
+        }
+    }
+
+    /// Requests unanswered for the peer timeout at `now_ms` fail.
+    pub fn expire(&mut self, now_ms: u64) {
+        let timeout = self.conf.peer_timeout_ms;
+        for c in self.candidates.iter_mut() {
+            if let State::Asked(since) = c.state {
+                if now_ms.saturating_sub(since) >= timeout {
+                    c.state = State::Failed;
+                }
+            }
+        }
+    }
+
+    /// True when the lookup is over at `now_ms`: the values wanted found,
+    /// its deadline passed, or the k closest possible peers all answered
+    /// (nothing in flight, nobody closer left to ask).
+    pub fn is_done(&self, now_ms: u64) -> bool {
+        if now_ms >= self.deadline_ms || (self.want > 0 && self.values.len() >= self.want) {
+            return true;
+        }
+        self.candidates
+            .iter()
+            .filter(|c| c.state != State::Failed)
+            .take(self.conf.k)
+            .all(|c| c.state == State::Answered)
+    }
+
+    /// The `n` closest peers that answered, closest first.
+    pub fn closest_answered(&self, n: usize) -> Vec<PeerInfo> {
+        self.candidates
+            .iter()
+            .filter(|c| c.state == State::Answered)
+            .take(n)
+            .map(|c| c.peer.clone())
+            .collect()
+    }
+
+    /// Adds the peers not known yet (nor this node) at `depth`, keeping at
+    /// most `4 k`, closest first (the farthest unasked go first).
+    fn learn(&mut self, peers: Vec<PeerInfo>, depth: u8) {
+        for peer in peers {
+            if peer.get_id() == &self.me {
+                continue;
+            }
+            let distance = Distance::between(peer.get_id(), &self.target);
+            match self
+                .candidates
+                .binary_search_by(|c| c.distance.cmp(&distance))
+            {
+                Ok(_) => {} // known (distinct ids, distinct distances)
+                Err(at) => self.candidates.insert(
+                    at,
+                    Candidate {
+                        distance,
+                        peer,
+                        state: State::Fresh,
+                        depth,
+                    },
+                ),
+            }
+        }
+        let cap = self.conf.k.max(1).saturating_mul(4);
+        while self.candidates.len() > cap {
+            match self
+                .candidates
+                .iter()
+                .rposition(|c| c.state == State::Fresh)
+            {
+                Some(at) => {
+                    self.candidates.remove(at);
+                }
+                None => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! One iterative lookup alone (`Lookup`), over a simulated network of
+//! routing tables answered in place: α requests in flight, convergence on
+//! the k closest, values, failures and timeouts, bounds.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{identity, value, T0};
+use mydht::{PeerId, PeerInfo};
+use mydht_base::Peer;
+use mydht_kvstore::dht::{Lookup, LookupConf};
+use mydht_kvstore::kademlia::{Distance, KademliaConf, RoutingTable};
+use mydht_kvstore::Key;
+
+fn info(n: u8) -> PeerInfo {
+    identity(n)
+        .peer_info(format!("127.0.0.1:{}", 1000 + u16::from(n)))
+        .unwrap()
+}
+
+/// 100 peers (seeds 1..=100), each knowing up to 4 peers per bucket.
+fn network() -> BTreeMap<PeerId, RoutingTable<PeerInfo>> {
+    let peers: Vec<PeerInfo> = (1..=100).map(info).collect();
+    let conf = KademliaConf {
+        k: 4,
+        ..KademliaConf::default()
+    };
+    peers
+        .iter()
+        .map(|p| {
+            let mut t = RoutingTable::new(*p.get_id(), conf, 1, 0);
+            for q in &peers {
+                t.seen(q.clone(), 0);
+            }
+            (*p.get_id(), t)
+        })
+        .collect()
+}
+
+fn conf(alpha: usize, k: usize) -> LookupConf {
+    LookupConf {
+        alpha,
+        k,
+        peer_timeout_ms: 1000,
+        max_lookups: 8,
+    }
+}
+
+#[test]
+fn a_lookup_converges_on_the_k_closest_with_alpha_in_flight() {
+    let net = network();
+    let target = Key::hash_of(b"somewhere");
+    let me = info(1);
+    let seeds = net[me.get_id()].closest(&target, 1, &[]);
+    let mut l = Lookup::new(target, *me.get_id(), 0, seeds, conf(3, 8), T0 + 10_000);
+    let mut rounds = 0;
+    while !l.is_done(T0) {
+        let ask = l.next(T0);
+        assert!(!ask.is_empty() && ask.len() <= 3, "{} asked", ask.len());
+        assert!(l.next(T0).is_empty(), "no more than alpha in flight");
+        for p in ask {
+            let closer = net[p.get_id()].closest(&target, 8, &[]);
+            assert!(l.answered(p.get_id(), closer, None));
+        }
+        rounds += 1;
+        assert!(rounds < 50);
+    }
+    let mut all: Vec<PeerInfo> = (2..=100).map(info).collect();
+    all.sort_by_key(|p| Distance::between(p.get_id(), &target));
+    let want: Vec<PeerId> = all.iter().take(8).map(|p| *p.get_id()).collect();
+    let got: Vec<PeerId> = l.closest_answered(8).iter().map(|p| *p.get_id()).collect();
+    assert_eq!(got, want);
+    assert!(l.asked() < 40, "asked {}", l.asked());
+}
+
+#[test]
+fn a_value_ends_the_lookup_and_the_depth_is_kept() {
+    let holder = identity(9);
+    let target = Key::hash_of(b"valued");
+    let v = value(&holder, "valued", b"x", T0, 60_000);
+    let mut l = Lookup::new(
+        target,
+        *info(1).get_id(),
+        1,
+        vec![info(2)],
+        conf(3, 4),
+        T0 + 1000,
+    );
+    let ask = l.next(T0);
+    assert_eq!(ask.len(), 1);
+    l.answered(ask[0].get_id(), vec![info(3), info(4)], None);
+    assert!(!l.is_done(T0));
+    let ask = l.next(T0);
+    assert_eq!(ask.len(), 2);
+    // A value of another key is not taken.
+    let other = value(&holder, "other", b"y", T0, 60_000);
+    l.answered(ask[0].get_id(), vec![], Some(other));
+    assert!(l.values().is_empty());
+    l.answered(ask[1].get_id(), vec![], Some(v.clone()));
+    assert!(l.is_done(T0));
+    assert_eq!(l.values(), &[v]);
+    assert_eq!(l.found_depth(), Some(2));
+}
+
+#[test]
+fn failures_timeouts_and_unasked_answers() {
+    let target = Key::hash_of(b"unreachable");
+    let me = *info(1).get_id();
+    let mut l = Lookup::new(target, me, 0, vec![info(2), info(3)], conf(1, 4), T0 + 5000);
+    let first = l.next(T0);
+    assert_eq!(first.len(), 1);
+    // Nobody else answers for it, nor does an unasked peer count.
+    let other = if first[0].get_id() == info(2).get_id() {
+        info(3)
+    } else {
+        info(2)
+    };
+    assert!(!l.answered(other.get_id(), vec![info(5)], None));
+    l.expire(T0 + 999);
+    assert!(l.next(T0 + 999).is_empty(), "still in flight");
+    l.expire(T0 + 1000);
+    let second = l.next(T0 + 1000);
+    assert_eq!(second, vec![other.clone()], "the first timed out");
+    l.failed(other.get_id());
+    assert!(l.is_done(T0 + 1000), "nobody left");
+    assert!(l.closest_answered(4).is_empty());
+    // Its own id is never a candidate, and the deadline ends a lookup.
+    let mut l = Lookup::new(target, me, 0, vec![info(1), info(2)], conf(3, 4), T0 + 10);
+    assert_eq!(l.next(T0).len(), 1);
+    assert!(l.is_done(T0 + 10));
+}
+
+#[test]
+fn candidates_are_bounded_whatever_peers_answer() {
+    let target = Key::hash_of(b"flooded");
+    let mut l = Lookup::new(
+        target,
+        *info(1).get_id(),
+        0,
+        vec![info(2)],
+        conf(1, 2),
+        T0 + 1000,
+    );
+    let ask = l.next(T0);
+    // A peer answers with far more than k peers: only k are read.
+    let many: Vec<PeerInfo> = (3..=60).map(info).collect();
+    l.answered(ask[0].get_id(), many, None);
+    let mut asked = 1;
+    while !l.is_done(T0) {
+        for p in l.next(T0) {
+            asked += 1;
+            l.answered(p.get_id(), (61..=90).map(info).collect(), None);
+        }
+        assert!(asked < 100);
+    }
+    assert_eq!(l.closest_answered(2).len(), 2);
+}
