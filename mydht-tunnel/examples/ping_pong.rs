@@ -58,11 +58,13 @@ impl Service for Inner {
                 hops,
                 reply: ReplyRoute::SameRoute,
                 msg: Msg::Ping(n),
+                attachment: None,
             }),
             // Bob, the exit: answer the ping (he does not know who sent it).
             InnerCommand::Exit {
                 msg: Msg::Ping(n),
                 can_reply: true,
+                ..
             } => InnerReply::Reply(Msg::Pong(n)),
             // Alice again: the pong answers her query.
             InnerCommand::Replied(Msg::Pong(n)) => InnerReply::Api(Pong(n)),
@@ -100,15 +102,13 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     }
     let bob = *nodes[hops + 1].local_peer().get_id();
     let started = std::time::Instant::now();
-    let answer = alice.query(
-        Ping {
-            to: bob,
-            hops,
-            n: 7,
-        },
-        1,
-        timeout,
-    )?;
+    // An api command is the application's, wrapped (`TunnelCmd::App`).
+    let ping = Ping {
+        to: bob,
+        hops,
+        n: 7,
+    };
+    let answer = alice.query(ping.into(), 1, timeout)?;
     println!(
         "through {hops} relays and back in {:?}: {answer:?}",
         started.elapsed()

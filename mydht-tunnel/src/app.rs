@@ -2,7 +2,8 @@
 //! message, api command and answer types and its inner service — and what
 //! that inner service receives and answers.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -58,6 +59,24 @@ pub trait MyDHTTunnelConf: Sized + Send + 'static {
     fn tunnel_timeout(&self) -> Duration {
         Duration::from_secs(10)
     }
+    /// How onions travel: streamed behind a header frame (the default) or
+    /// whole in one frame (small messages only).
+    fn carriage(&self) -> Carriage {
+        Carriage::Streamed
+    }
+    /// The period of the global tunnel service's tick: it expires queries,
+    /// sends the error reports the pumps queued, and a hop's own failure
+    /// report once [`report_grace`](Self::report_grace) passed.
+    fn tick(&self) -> Duration {
+        Duration::from_millis(25)
+    }
+    /// How long a hop whose next hop failed waits for a report from
+    /// further on before it reports the failure as its own (a hop that
+    /// finds a bad cell closes its connection, which the hop before it
+    /// sees first).
+    fn report_grace(&self) -> Duration {
+        Duration::from_millis(300)
+    }
     /// How many links this node relayed onions on it remembers (for
     /// carrying error reports back), each for [`tunnel_timeout`](Self::tunnel_timeout).
     fn max_relayed_links(&self) -> usize {
@@ -85,6 +104,17 @@ pub enum InnerCommand<T: MyDHTTunnelConf> {
     Exit {
         /// The message.
         msg: T::Msg,
+        /// Whether a reply can go back.
+        can_reply: bool,
+        /// Whether an attachment follows ([`InnerCommand::Attached`]): the
+        /// reply is then given to [`InnerCommand::AttachedEnd`].
+        attached: bool,
+    },
+    /// The next bytes of the attachment of the message in hand (at most
+    /// 64 KiB each).
+    Attached(Vec<u8>),
+    /// The attachment ended; reply now if the message asked for one.
+    AttachedEnd {
         /// Whether a reply can go back.
         can_reply: bool,
     },
@@ -131,8 +161,31 @@ pub enum ReplyRoute {
     Other(usize),
 }
 
+/// How onions travel between hops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carriage {
+    /// A frame with the onion's fixed header, then its cells streamed on
+    /// the same connection: each relay pumps them from one connection to
+    /// the next with a bounded buffer. Any size.
+    Streamed,
+    /// The whole onion (header and cells) in one frame: one message per
+    /// connection and no pump, for messages that fit a frame (with
+    /// attachments, streamed anyway).
+    Frame,
+}
+
+/// Bytes streamed after a message, to the exit's inner service
+/// ([`InnerCommand::Attached`]): never held whole on the way.
+pub struct Attachment(pub Box<dyn Read + Send>);
+
+impl Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Attachment")
+    }
+}
+
 /// A message to send through a tunnel.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TunnelSend<M> {
     /// The exit.
     pub to: Destination,
@@ -142,4 +195,22 @@ pub struct TunnelSend<M> {
     pub reply: ReplyRoute,
     /// The message.
     pub msg: M,
+    /// Bytes streamed after it.
+    pub attachment: Option<Attachment>,
+}
+
+/// An api command of a tunnel node: the application's, or the node's own
+/// tick (see [`MyDHTTunnelConf::tick`]).
+#[derive(Debug)]
+pub enum TunnelCmd<C> {
+    /// The application's command.
+    App(C),
+    /// The global tunnel service's tick.
+    Tick,
+}
+
+impl<C> From<C> for TunnelCmd<C> {
+    fn from(c: C) -> Self {
+        TunnelCmd::App(c)
+    }
 }

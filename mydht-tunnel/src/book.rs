@@ -1,14 +1,24 @@
 //! [`QueryBook`]: the queries a node sent through tunnels and awaits
-//! replies for, bounded, with their deadlines.
+//! replies for, bounded, with their deadlines and the way their error
+//! reports are read.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mydht::QueryId;
+use tunnel::crypto::REPLAY_ID_LEN;
 use tunnel::FullWriter;
 
 use crate::error::TunnelSendError;
 use crate::link::LinkId;
+
+/// A reply's id, as the sender's writer and the reply's reader give it.
+pub type ReplyId = [u8; REPLAY_ID_LEN];
+
+/// A query's writer, shared by the book (it reads the route's error
+/// reports) and the pump that streams its cells.
+pub type SharedWriter = Arc<Mutex<FullWriter>>;
 
 /// One query awaiting its reply.
 #[derive(Debug)]
@@ -20,17 +30,20 @@ pub struct PendingQuery {
     /// The link its onion left on: error reports come back under it.
     pub link: LinkId,
     /// The onion's writer, which reads the route's error reports.
-    pub writer: Option<Box<FullWriter>>,
+    pub writer: SharedWriter,
+    /// Its stream to the first hop failed: reported as this node's own
+    /// failure at this time, unless a report from the route comes first.
+    pub failed: Option<Instant>,
 }
 
-/// Queries awaiting a reply, by the token their payload carries. Bounded:
-/// when full, a new query is refused ([`TunnelSendError::TooManyPending`])
-/// rather than an old one forgotten.
+/// Queries awaiting a reply, by reply id. Bounded: when full, a new query
+/// is refused ([`TunnelSendError::TooManyPending`]) rather than an old one
+/// forgotten.
 #[derive(Debug)]
 pub struct QueryBook {
     capacity: usize,
-    by_token: HashMap<u64, PendingQuery>,
-    by_link: HashMap<LinkId, u64>,
+    by_reply: HashMap<ReplyId, PendingQuery>,
+    by_link: HashMap<LinkId, ReplyId>,
 }
 
 impl QueryBook {
@@ -38,72 +51,78 @@ impl QueryBook {
     pub fn new(capacity: usize) -> Self {
         QueryBook {
             capacity,
-            by_token: HashMap::new(),
+            by_reply: HashMap::new(),
             by_link: HashMap::new(),
         }
     }
 
-    /// A fresh random token, not in use.
-    pub fn new_token(&self) -> Result<u64, TunnelSendError> {
-        loop {
-            let mut b = [0u8; 8];
-            openssl::rand::rand_bytes(&mut b).map_err(|e| TunnelSendError::Codec(e.to_string()))?;
-            let token = u64::from_le_bytes(b);
-            if !self.by_token.contains_key(&token) {
-                return Ok(token);
-            }
-        }
-    }
-
-    /// Records `query` under `token` until its deadline.
-    pub fn insert(&mut self, token: u64, query: PendingQuery) -> Result<(), TunnelSendError> {
-        if self.by_token.len() >= self.capacity {
+    /// Records `query`, whose reply will carry `reply`.
+    pub fn insert(&mut self, reply: ReplyId, query: PendingQuery) -> Result<(), TunnelSendError> {
+        if self.is_full() {
             return Err(TunnelSendError::TooManyPending);
         }
-        self.by_link.insert(query.link, token);
-        self.by_token.insert(token, query);
+        self.by_link.insert(query.link, reply);
+        self.by_reply.insert(reply, query);
         Ok(())
     }
 
-    /// Takes the query of `token`: a reply answers once.
-    pub fn take(&mut self, token: u64) -> Option<PendingQuery> {
-        let q = self.by_token.remove(&token)?;
+    /// Takes the query of reply `id`: a reply answers once.
+    pub fn take(&mut self, id: &ReplyId) -> Option<PendingQuery> {
+        let q = self.by_reply.remove(id)?;
         self.by_link.remove(&q.link);
         Some(q)
     }
 
-    /// Takes the query whose onion left on `link` (an error report came).
-    pub fn take_link(&mut self, link: &LinkId) -> Option<PendingQuery> {
-        let token = self.by_link.remove(link)?;
-        self.by_token.remove(&token)
+    /// Takes the query whose onion left on `link` (an error report came)
+    /// with its reply id.
+    pub fn take_link(&mut self, link: &LinkId) -> Option<(ReplyId, PendingQuery)> {
+        let id = self.by_link.remove(link)?;
+        self.by_reply.remove(&id).map(|q| (id, q))
     }
 
-    /// Removes and returns the queries whose deadline passed at `now`.
-    pub fn expire(&mut self, now: Instant) -> Vec<PendingQuery> {
-        let tokens: Vec<u64> = self
-            .by_token
+    /// The stream of the query that left on `link` failed: its own report
+    /// is due at `at`.
+    pub fn fail(&mut self, link: &LinkId, at: Instant) {
+        let q = self
+            .by_link
+            .get(link)
+            .and_then(|id| self.by_reply.get_mut(id));
+        if let Some(q) = q {
+            q.failed.get_or_insert(at);
+        }
+    }
+
+    /// Removes and returns the queries whose deadline passed at `now`
+    /// (`expired`) and those whose own failure is due (`failed`), with
+    /// their reply ids.
+    pub fn due(&mut self, now: Instant) -> Vec<(ReplyId, PendingQuery)> {
+        let ids: Vec<ReplyId> = self
+            .by_reply
             .iter()
-            .filter(|(_, q)| q.deadline <= now)
-            .map(|(t, _)| *t)
+            .filter(|(_, q)| q.deadline <= now || q.failed.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
             .collect();
-        let mut gone: Vec<PendingQuery> = tokens.into_iter().filter_map(|t| self.take(t)).collect();
-        gone.sort_by_key(|q| q.qid);
+        let mut gone: Vec<_> = ids
+            .into_iter()
+            .filter_map(|id| self.take(&id).map(|q| (id, q)))
+            .collect();
+        gone.sort_by_key(|(_, q)| q.qid);
         gone
-    }
-
-    /// Queries awaiting a reply.
-    pub fn len(&self) -> usize {
-        self.by_token.len()
     }
 
     /// True when a new query would be refused.
     pub fn is_full(&self) -> bool {
-        self.by_token.len() >= self.capacity
+        self.by_reply.len() >= self.capacity
+    }
+
+    /// Queries awaiting a reply.
+    pub fn len(&self) -> usize {
+        self.by_reply.len()
     }
 
     /// True when no query awaits a reply.
     pub fn is_empty(&self) -> bool {
-        self.by_token.is_empty()
+        self.by_reply.is_empty()
     }
 }
 
@@ -111,31 +130,48 @@ impl QueryBook {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tunnel::crypto::X25519Secret;
+    use tunnel::{FrameLayout, RouteHop, TunnelConfig};
+
+    fn writer() -> SharedWriter {
+        let layout = FrameLayout::new(&TunnelConfig::default()).unwrap();
+        let hop = RouteHop {
+            public_key: *X25519Secret::generate().unwrap().public_key(),
+            address: vec![1],
+        };
+        Arc::new(Mutex::new(
+            FullWriter::new(&layout, &[hop], None).unwrap().0,
+        ))
+    }
 
     #[test]
-    fn bounded_taken_once_and_expired_on_time() {
+    fn bounded_taken_once_expired_and_failed_on_time() {
         let now = Instant::now();
         let q = |qid, secs, link| PendingQuery {
             qid,
             deadline: now + Duration::from_secs(secs),
             link: [link; 8],
-            writer: None,
+            writer: writer(),
+            failed: None,
         };
-        let mut book = QueryBook::new(2);
-        let (a, b) = (book.new_token().unwrap(), book.new_token().unwrap());
-        book.insert(a, q(1, 1, 1)).unwrap();
-        book.insert(b, q(2, 3, 2)).unwrap();
+        let mut book = QueryBook::new(3);
+        book.insert([1; 16], q(1, 1, 1)).unwrap();
+        book.insert([2; 16], q(2, 5, 2)).unwrap();
+        book.insert([3; 16], q(3, 5, 3)).unwrap();
         assert!(book.is_full());
         assert!(matches!(
-            book.insert(7, q(3, 0, 3)),
+            book.insert([4; 16], q(4, 0, 4)),
             Err(TunnelSendError::TooManyPending)
         ));
-        assert_eq!(book.take(a).map(|q| q.qid), Some(1));
-        assert!(book.take(a).is_none());
-        assert!(book.take_link(&[1; 8]).is_none(), "taken with its token");
-        assert!(book.expire(now + Duration::from_secs(2)).is_empty());
-        let gone = book.expire(now + Duration::from_secs(3));
-        assert_eq!(gone.iter().map(|q| q.qid).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(book.take(&[1; 16]).map(|q| q.qid), Some(1));
+        assert!(book.take(&[1; 16]).is_none());
+        assert!(book.take_link(&[1; 8]).is_none(), "taken with its reply id");
+        book.fail(&[3; 8], now + Duration::from_secs(2));
+        assert!(book.due(now + Duration::from_secs(1)).is_empty());
+        let due = book.due(now + Duration::from_secs(2));
+        assert_eq!(due.iter().map(|(_, q)| q.qid).collect::<Vec<_>>(), vec![3]);
+        let (id, q) = book.take_link(&[2; 8]).unwrap();
+        assert_eq!((id, q.qid), ([2; 16], 2));
         assert!(book.is_empty());
     }
 }

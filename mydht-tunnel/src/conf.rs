@@ -11,10 +11,10 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 use tunnel::crypto::X25519Secret;
 use tunnel::FullTunnel;
 
-use crate::app::MyDHTTunnelConf;
+use crate::app::{MyDHTTunnelConf, TunnelCmd};
 use crate::error::TunnelSendError;
-use crate::global::TunnelGlobal;
-use crate::local::TunnelLocal;
+use crate::global::{GlobalSettings, TunnelGlobal};
+use crate::local::{LocalSettings, TunnelLocal};
 use crate::msg::TunnelMsg;
 use crate::shared::SharedTunnel;
 
@@ -29,7 +29,7 @@ pub trait TunnelConfOf<T: MyDHTTunnelConf>:
     Transport = TcpTransport,
     Peer = PeerInfo,
     ProtoMsg = TunnelMsg,
-    GlobalCmd = T::Cmd,
+    GlobalCmd = TunnelCmd<T::Cmd>,
     ApiReply = TunnelAnswer<T>,
 >
 {
@@ -42,7 +42,7 @@ where
         Transport = TcpTransport,
         Peer = PeerInfo,
         ProtoMsg = TunnelMsg,
-        GlobalCmd = T::Cmd,
+        GlobalCmd = TunnelCmd<T::Cmd>,
         ApiReply = TunnelAnswer<T>,
     >,
 {
@@ -137,13 +137,13 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
     ) -> Result<TunnelGlobal<C, T>> {
         let shared = self.shared()?;
         let inner = self.app.init_inner(me)?;
-        TunnelGlobal::new(
-            inner,
-            me,
-            shared,
-            self.app.tunnel_timeout(),
-            self.app.constants().max_frame,
-        )
+        let settings = GlobalSettings {
+            timeout: self.app.tunnel_timeout(),
+            grace: self.app.report_grace(),
+            max_frame: self.app.constants().max_frame,
+            carriage: self.app.carriage(),
+        };
+        TunnelGlobal::new(inner, me, shared, settings)
     }
 
     /// A local tunnel service of the node `me`, logging to `logger`
@@ -156,7 +156,11 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         let shared = self.shared()?;
         let view = shared.lock().full.view();
         let inner = self.app.init_inner(me)?;
-        Ok(TunnelLocal::new(inner, view, shared, logger))
+        let settings = LocalSettings {
+            grace: self.app.report_grace(),
+            max_msg: self.app.constants().max_frame,
+        };
+        Ok(TunnelLocal::new(inner, view, shared, logger, settings))
     }
 
     fn node_constants(&self) -> NodeConstants {
@@ -176,54 +180,142 @@ fn fatal(message: String) -> Error {
     Error::new(ErrorKind::Config, ErrorLevel::Fatal, message)
 }
 
-/// `impl MyDHTConf for TunnelNode<T, $marker>` under profile `$profile`.
+/// `impl MyDHTConf for TunnelNode<T, $marker>` under profile
+/// `$profile($($mix)*)`.
 macro_rules! tunnel_node_conf {
-    ($marker:ident, $profile:ident) => {
+    ($marker:ident, $profile:ident, $($mix:tt)*) => {
         impl<T: MyDHTTunnelConf> MyDHTConf for TunnelNode<T, $marker> {
-            type Transport = TcpTransport;
-            type MsgEnc = Bincode;
-            type Shadow = SessionShadow;
-            type ProtoMsg = TunnelMsg;
-            type GlobalCmd = T::Cmd;
-            type ApiReply = TunnelAnswer<T>;
-            type GlobalService = TunnelGlobal<Self, T>;
-            type LocalService = TunnelLocal<Self, T>;
-            mydht::$profile!();
+            mydht::$profile!($($mix)*);
+            tunnel_node_items!();
+        }
+    };
+}
 
-            fn init_transport(&mut self) -> Result<TcpTransport> {
-                self.transport()
+/// The items of every `TunnelNode` conf but the profile's.
+macro_rules! tunnel_node_items {
+    () => {
+        type Transport = TcpTransport;
+        type MsgEnc = Bincode;
+        type Shadow = SessionShadow;
+        type ProtoMsg = TunnelMsg;
+        type GlobalCmd = TunnelCmd<T::Cmd>;
+        type ApiReply = TunnelAnswer<T>;
+        type GlobalService = TunnelGlobal<Self, T>;
+        type LocalService = TunnelLocal<Self, T>;
+
+        fn init_transport(&mut self) -> Result<TcpTransport> {
+            self.transport()
+        }
+        fn init_identity(&mut self) -> Result<Identity> {
+            self.init_tunnel_identity()
+        }
+        fn init_msg_enc(&mut self) -> Bincode {
+            Bincode
+        }
+        fn init_shadow(&mut self) -> SessionShadow {
+            SessionShadow::default()
+        }
+        fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
+            self.init_tunnel_global(me)
+        }
+        fn init_local(
+            &mut self,
+            me: &PeerInfo,
+            _: &PeerInfo,
+            _: &PeersView,
+        ) -> Result<Self::LocalService> {
+            let logger = <Self as MyDHTConf>::logger(self);
+            self.init_tunnel_local(me, logger)
+        }
+        fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
+            self.manager()
+        }
+        fn constants(&self) -> NodeConstants {
+            self.node_constants()
+        }
+        fn global_tick(&self) -> Option<mydht::conf::GlobalTick<Self>> {
+            Some((self.app.tick(), || TunnelCmd::Tick))
+        }
+    };
+}
+
+/// Coroutine stacks of the `SingleThread` profile's read and write
+/// services: a write service pumping a tunnel layer (many cell layers,
+/// openssl) needs more than the default 64 KiB in a debug build.
+pub const SINGLE_THREAD_STACK: usize = 512 << 10;
+
+/// `impl MyDHTConf for TunnelNode<T, SingleThread>`: `single_thread!`
+/// with restartable local services (they read lent streams) and larger
+/// coroutine stacks, written out (a profile macro cannot take a stack
+/// size).
+macro_rules! single_thread_conf {
+    () => {
+        impl<T: MyDHTTunnelConf> MyDHTConf for TunnelNode<T, SingleThread> {
+            tunnel_node_items!();
+            type Peer = PeerInfo;
+            type PeerRef = mydht_base::RcRef<PeerInfo>;
+            type PeerStoreChannel = mydht_base::LocalRcChannel;
+            type PeerStoreSpawn = mydht_base::Blocker;
+            type PeerMgmtChannel = mydht_base::LocalRcChannel;
+            type PeerMgmtSpawn = mydht_base::Blocker;
+            type ReadSpawn = mydht_base::CoRoutine;
+            type WriteChannel = mydht_base::LocalRcChannel;
+            type WriteSpawn = mydht_base::CoRoutine;
+            type LocalChannel = mydht_base::LocalRcChannel;
+            type LocalSpawn = mydht_base::RestartOrError;
+            type GlobalChannel = mydht_base::LocalRcChannel;
+            type GlobalSpawn = mydht_base::Blocker;
+            type ApiChannel = mydht_base::LocalRcChannel;
+            type ApiSpawn = mydht_base::RestartOrError;
+
+            fn peer_store_spawner(&mut self) -> Result<Self::PeerStoreSpawn> {
+                Ok(mydht_base::Blocker)
             }
-            fn init_identity(&mut self) -> Result<Identity> {
-                self.init_tunnel_identity()
+            fn peer_store_channel(&mut self) -> Self::PeerStoreChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
             }
-            fn init_msg_enc(&mut self) -> Bincode {
-                Bincode
+            fn peer_mgmt_spawner(&mut self) -> Result<Self::PeerMgmtSpawn> {
+                Ok(mydht_base::Blocker)
             }
-            fn init_shadow(&mut self) -> SessionShadow {
-                SessionShadow::default()
+            fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
             }
-            fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
-                self.init_tunnel_global(me)
+            fn read_spawner(&mut self) -> Result<Self::ReadSpawn> {
+                Ok(mydht_base::CoRoutine::with_stack_size(SINGLE_THREAD_STACK))
             }
-            fn init_local(
-                &mut self,
-                me: &PeerInfo,
-                _: &PeerInfo,
-                _: &PeersView,
-            ) -> Result<Self::LocalService> {
-                let logger = <Self as MyDHTConf>::logger(self);
-                self.init_tunnel_local(me, logger)
+            fn write_spawner(&mut self) -> Result<Self::WriteSpawn> {
+                Ok(mydht_base::CoRoutine::with_stack_size(SINGLE_THREAD_STACK))
             }
-            fn peer_manager(&mut self) -> Result<Box<dyn PeerManager>> {
-                self.manager()
+            fn write_channel(&mut self) -> Self::WriteChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
             }
-            fn constants(&self) -> NodeConstants {
-                self.node_constants()
+            fn local_spawner(&mut self) -> Result<Self::LocalSpawn> {
+                Ok(Default::default())
+            }
+            fn local_channel(&mut self) -> Self::LocalChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
+            }
+            fn global_spawner(&mut self) -> Result<Self::GlobalSpawn> {
+                Ok(mydht_base::Blocker)
+            }
+            fn global_channel(&mut self) -> Self::GlobalChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
+            }
+            fn api_spawner(&mut self) -> Result<Self::ApiSpawn> {
+                Ok(Default::default())
+            }
+            fn api_channel(&mut self) -> Self::ApiChannel {
+                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
+            }
+            fn services_on_threads(&self) -> bool {
+                false
             }
         }
     };
 }
 
-tunnel_node_conf!(Threaded, threaded);
-tunnel_node_conf!(Restartable, restartable);
-tunnel_node_conf!(SingleThread, single_thread);
+tunnel_node_conf!(Threaded, threaded,);
+// The local services read lent streams (the exit, the sender of a reply):
+// restartable on the loop's thread rather than inline (they would spin).
+tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
+single_thread_conf!();

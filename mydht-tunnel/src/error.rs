@@ -27,6 +27,9 @@ pub enum TunnelSendError {
     Tunnel(TunnelError),
     /// The reply did not come within the node's tunnel timeout.
     Timeout,
+    /// The first hop of the route could not be reached, or the stream to
+    /// it failed (and no hop of the route reported why).
+    Unreachable,
     /// Too many queries await a reply already (bounded).
     TooManyPending,
     /// An address that is not a route address (ours or a peer's).
@@ -53,6 +56,7 @@ impl fmt::Display for TunnelSendError {
             TunnelSendError::UnknownDestination => write!(f, "destination peer not known"),
             TunnelSendError::Tunnel(e) => write!(f, "tunnel: {e}"),
             TunnelSendError::Timeout => write!(f, "no reply within the tunnel timeout"),
+            TunnelSendError::Unreachable => write!(f, "the route's first hop is unreachable"),
             TunnelSendError::TooManyPending => write!(f, "too many queries await a reply"),
             TunnelSendError::BadAddress => write!(f, "not a route address"),
             TunnelSendError::TooLarge { len, max } => {

@@ -1,29 +1,46 @@
 //! [`TunnelGlobal`]: the node's global tunnel service. It runs the
 //! application's inner service on api commands, draws routes from the peers
 //! its online/offline events report, writes queries into onions and sends
-//! them on send-once connections, and answers the api with typed errors.
+//! them on send-once connections, and, on its tick, ends the queries whose
+//! time is up, sends the reports pumps queued and the hop's own failure
+//! reports once their grace is over.
 
+use std::io::{Cursor, Read};
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mydht::stream::OutStream;
 use mydht::{GlobalCommand, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
 use tunnel::FrameLayout;
 
 use crate::address::decode_address;
-use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelSend};
+use crate::app::{
+    Carriage, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelCmd, TunnelSend,
+};
 use crate::book::PendingQuery;
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::link::new_link;
-use crate::msg::{Payload, TunnelMsg};
+use crate::msg::{encode_content, TunnelMsg};
 use crate::onion::write_onion;
 use crate::route::RouteProvider;
 use crate::shared::SharedTunnel;
+use crate::stream::{split_header, CellsAfterHeader};
 
 /// Bytes of a frame that are not the onion (message tag, length), kept
 /// free when checking that an onion fits a frame.
 const FRAME_OVERHEAD: usize = 64;
+
+/// How the global tunnel service runs (from the application's conf).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GlobalSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) max_frame: usize,
+    pub(crate) carriage: Carriage,
+}
 
 /// The node's global tunnel service: route provider, query sending and
 /// bookkeeping, and the inner service's api side.
@@ -32,8 +49,7 @@ pub struct TunnelGlobal<C, T: MyDHTTunnelConf> {
     routes: RouteProvider,
     shared: SharedTunnel,
     layout: FrameLayout,
-    timeout: Duration,
-    max_frame: usize,
+    settings: GlobalSettings,
     conf: PhantomData<fn() -> C>,
 }
 
@@ -43,8 +59,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         inner: T::InnerService,
         me: &PeerInfo,
         shared: SharedTunnel,
-        timeout: Duration,
-        max_frame: usize,
+        settings: GlobalSettings,
     ) -> Result<Self> {
         let layout = *shared.lock().full.layout();
         Ok(TunnelGlobal {
@@ -52,19 +67,42 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             routes: RouteProvider::new(me).map_err(config_error)?,
             shared,
             layout,
-            timeout,
-            max_frame,
+            settings,
             conf: PhantomData,
         })
     }
 
-    /// Answers the queries whose time is up with
-    /// [`TunnelSendError::Timeout`].
-    fn sweep(&mut self, now: Instant) -> Vec<Reply<C>> {
-        let gone = self.shared.lock().book.expire(now);
-        gone.into_iter()
-            .map(|q| Reply::Api(q.qid, Err(TunnelSendError::Timeout)))
-            .collect()
+    /// What time asks: queries whose time is up or whose first hop failed,
+    /// own failure reports due, reports the pumps queued.
+    fn housekeeping(&mut self, now: Instant, out: &mut Vec<Reply<C>>) {
+        let mut shared = self.shared.lock();
+        for (id, q) in shared.book.due(now) {
+            shared.full.cancel_reply(&id);
+            let e = match q.failed {
+                Some(_) => TunnelSendError::Unreachable,
+                None => TunnelSendError::Timeout,
+            };
+            out.push(Reply::Api(q.qid, Err(e)));
+        }
+        for link in shared.links.due(now) {
+            let Some((_, failure)) = link.failed else {
+                continue;
+            };
+            let reader = link.reader.lock().unwrap_or_else(|e| e.into_inner());
+            if let Ok(report) = reader.error_report(failure) {
+                let msg = TunnelMsg::Report {
+                    link: link.upstream_link,
+                    report,
+                };
+                out.push(Reply::SendOnce(link.upstream, msg));
+            }
+        }
+        out.extend(
+            shared
+                .outbox
+                .drain(..)
+                .map(|(to, msg)| Reply::SendOnce(to, msg)),
+        );
     }
 
     /// What the inner service's answer to api query `qid` asks of the node.
@@ -103,39 +141,65 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
     ) -> std::result::Result<Reply<C>, TunnelSendError> {
         let plan = self.routes.plan(&send)?;
         let with_reply = send.reply != ReplyRoute::None;
+        let content = encode_content(&send.msg)?;
+        let framed = self.settings.carriage == Carriage::Frame && send.attachment.is_none();
+        if framed {
+            // The content is the reply preamble (at most a marker and a
+            // reply block: one header and an address) and the message.
+            let header = &self.layout.header;
+            let preamble = 2 + header.header_len() + 32 + header.max_address_len();
+            let max = self.settings.max_frame.saturating_sub(FRAME_OVERHEAD);
+            let len = self.layout.frame_len((preamble + content.len()) as u64) as usize;
+            if len > max {
+                return Err(TunnelSendError::TooLarge { len, max });
+            }
+        }
         let mut shared = self.shared.lock();
-        let token = shared.book.new_token()?;
-        let payload = Payload {
-            token,
-            msg: send.msg,
-        }
-        .encode()?;
-        // The content is the reply preamble (at most a marker and a reply
-        // block: one header and an address) and the payload.
-        let preamble =
-            2 + self.layout.header.header_len() + 32 + self.layout.header.max_address_len();
-        let max = self.max_frame.saturating_sub(FRAME_OVERHEAD);
-        let len = self.layout.frame_len((preamble + payload.len()) as u64) as usize;
-        if len > max {
-            return Err(TunnelSendError::TooLarge { len, max });
-        }
         if with_reply && shared.book.is_full() {
             return Err(TunnelSendError::TooManyPending);
         }
         let mut writer = shared.full.new_writer(&plan.route, plan.reply.as_deref())?;
-        let onion = write_onion(&mut writer, &payload).map_err(io_to_send)?;
         let first = decode_address(writer.first_address())?;
+        let reply_id = writer.reply_id().copied();
         let link = new_link()?;
-        if with_reply {
+        let (msg, out) = if framed {
+            let onion = write_onion(&mut writer, &content).map_err(io_to_send)?;
+            (TunnelMsg::Onion { link, onion }, None)
+        } else {
+            let header_len = self.layout.header.header_len();
+            let (header, prefix) = split_header(&mut writer, header_len).map_err(io_to_send)?;
+            (TunnelMsg::Stream { link, header }, Some(prefix))
+        };
+        let writer = Arc::new(Mutex::new(writer));
+        if let Some(id) = reply_id {
             let query = PendingQuery {
                 qid,
-                deadline: Instant::now() + self.timeout,
+                deadline: Instant::now() + self.settings.timeout,
                 link,
-                writer: Some(Box::new(writer)),
+                writer: writer.clone(),
+                failed: None,
             };
-            shared.book.insert(token, query)?;
+            shared.book.insert(id, query)?;
         }
-        Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
+        drop(shared);
+        let Some(prefix) = out else {
+            return Ok(Reply::SendOnce(first, msg));
+        };
+        let source: Box<dyn Read + Send> = match send.attachment {
+            Some(a) => Box::new(Cursor::new(content).chain(a.0)),
+            None => Box::new(Cursor::new(content)),
+        };
+        let mut stream = OutStream::new(source).through(CellsAfterHeader::new(prefix, writer));
+        if reply_id.is_some() {
+            let shared = self.shared.clone();
+            let grace = self.settings.grace;
+            stream = stream.on_end(move |r| {
+                if r.is_err() {
+                    shared.lock().book.fail(&link, Instant::now() + grace);
+                }
+            });
+        }
+        Ok(Reply::SendOnceStream(first, msg, stream))
     }
 }
 
@@ -144,7 +208,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
     type CommandOut = Reply<C>;
 
     fn call<Y: SpawnerYield>(&mut self, cmd: GlobalCommand<C>, yld: &mut Y) -> Result<Reply<C>> {
-        let mut out = self.sweep(Instant::now());
+        let mut out = Vec::new();
+        self.housekeeping(Instant::now(), &mut out);
         match cmd {
             GlobalCommand::PeerStatus(peer, PeerStatus::Online) => {
                 self.routes.online((*peer).clone())
@@ -154,7 +219,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
             }
             // Tunnel nodes forward nothing to the global service.
             GlobalCommand::Distant(..) => {}
-            GlobalCommand::Api(qid, cmd) => {
+            GlobalCommand::Api(_, TunnelCmd::Tick) => {}
+            GlobalCommand::Api(qid, TunnelCmd::App(cmd)) => {
                 let reply = self.inner.call(InnerCommand::Api(cmd), yld)?;
                 self.on_inner(qid, reply, &mut out);
             }

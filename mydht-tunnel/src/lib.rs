@@ -33,8 +33,12 @@ pub mod msg;
 pub mod onion;
 pub mod route;
 mod shared;
+pub mod stream;
 
-pub use app::{Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelSend};
+pub use app::{
+    Attachment, Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute,
+    TunnelCmd, TunnelSend,
+};
 pub use conf::{Restartable, SingleThread, Threaded, TunnelAnswer, TunnelConfOf, TunnelNode};
 pub use error::TunnelSendError;
 pub use global::TunnelGlobal;

@@ -5,15 +5,20 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tunnel::HopReader;
+use tunnel::{HopFailure, HopReader};
 
 use crate::error::TunnelSendError;
 
 /// A link's id: random, fixed-size (so frames keep one length at every
 /// hop), meaningful only to the two hops of the link.
 pub type LinkId = [u8; 8];
+
+/// A hop's reader, shared by its pump and its link entry (whose keys wrap
+/// reports).
+pub type SharedReader = Arc<Mutex<HopReader>>;
 
 /// A fresh random link id.
 pub fn new_link() -> Result<LinkId, TunnelSendError> {
@@ -29,7 +34,10 @@ pub struct RelayLink {
     /// The link the onion came in on.
     pub upstream_link: LinkId,
     /// The hop's reader of that onion: its keys wrap the report.
-    pub reader: HopReader,
+    pub reader: SharedReader,
+    /// The stream to the next hop failed: this hop's own report, due at
+    /// this time unless one comes from further on first.
+    pub failed: Option<(Instant, HopFailure)>,
 }
 
 /// The relays' outgoing links, bounded: when full, the oldest is
@@ -77,6 +85,26 @@ impl LinkTable {
         self.by_id.remove(id)
     }
 
+    /// The stream sent on link `id` failed with `failure`: its report is
+    /// due at `at` (the first failure counts).
+    pub fn fail(&mut self, id: &LinkId, failure: HopFailure, at: Instant) {
+        if let Some(link) = self.by_id.get_mut(id) {
+            link.failed.get_or_insert((at, failure));
+        }
+    }
+
+    /// Takes the links whose own failure report is due at `now`.
+    pub fn due(&mut self, now: Instant) -> Vec<RelayLink> {
+        self.expire(now);
+        let ids: Vec<LinkId> = self
+            .by_id
+            .iter()
+            .filter(|(_, l)| l.failed.is_some_and(|(at, _)| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.iter().filter_map(|id| self.by_id.remove(id)).collect()
+    }
+
     /// Links kept.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -104,7 +132,6 @@ impl LinkTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use tunnel::crypto::X25519Secret;
     use tunnel::{TunnelConfig, TunnelReadProv};
 
@@ -114,12 +141,13 @@ mod tests {
         RelayLink {
             upstream: SocketAddr::from(([127, 0, 0, 1], 1000 + n as u16)),
             upstream_link: [n; 8],
-            reader: view.new_reader(),
+            reader: Arc::new(Mutex::new(view.new_reader())),
+            failed: None,
         }
     }
 
     #[test]
-    fn bounded_oldest_first_expiring_and_taken_once() {
+    fn bounded_oldest_first_expiring_failing_and_taken_once() {
         let now = Instant::now();
         let mut t = LinkTable::new(2, Duration::from_secs(10));
         t.insert([1; 8], link(1), now);
@@ -135,6 +163,16 @@ mod tests {
             t.take(&[i; 8], now);
         }
         assert!(t.order.len() <= 4);
+        t.insert([7; 8], link(7), now);
+        t.fail(
+            &[7; 8],
+            HopFailure::Unreachable,
+            now + Duration::from_secs(1),
+        );
+        assert!(t.due(now).is_empty());
+        let due = t.due(now + Duration::from_secs(1));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].failed.map(|f| f.1), Some(HopFailure::Unreachable));
         t.insert([9; 8], link(9), now);
         assert!(t.take(&[9; 8], now + Duration::from_secs(11)).is_none());
         assert!(t.is_empty());

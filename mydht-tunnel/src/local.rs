@@ -1,16 +1,24 @@
-//! [`TunnelLocal`]: the read side of a tunnel node, one per connection. It
-//! holds the light tunnel view and reads each onion that arrives: a relay
-//! sends the next hop's onion on at once, the exit runs the inner service
-//! and sends its reply on the reply route, the sender gives a reply to the
-//! api query that awaits it; error reports go back link by link. Nothing
-//! goes through the global service.
+//! [`TunnelLocal`]: the read side of a tunnel node, one per connection.
+//! It holds the light tunnel view and reads the onion that arrives on its
+//! connection: a relay hands the lent read stream straight to a write
+//! service that pumps it to the next hop (streamed) or sends the next
+//! onion on at once (frame); the exit reads the message, runs the inner
+//! service and sends its reply on the reply route; the sender gives a
+//! reply to the api query that awaits it; error reports go back link by
+//! link. Nothing goes through the global service.
 
+use std::io::{Cursor, Read};
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use mydht::{LocalCommand, QueryId, Reply};
-use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
+use mydht::stream::{LentStream, OutStream};
+use mydht::{LocalCommand, MyDHTConf, QueryId, Reply};
+use mydht_base::{
+    Error, ErrorKind, ErrorLevel, Peer, ReadYield, Result, Service, ServiceRestartable,
+    SpawnerYield,
+};
 use readwrite_comp::ExtRead;
 use tunnel::full::ERROR_REPORT_LEN;
 use tunnel::{HopFailure, HopKind, HopReader, ReplyWriter, TunnelError, TunnelReadProv};
@@ -21,16 +29,29 @@ use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::global::io_to_send;
 use crate::link::{new_link, LinkId, RelayLink};
-use crate::msg::{Payload, TunnelMsg};
+use crate::msg::{encode_content, ContentReader, TunnelMsg};
 use crate::onion::{read_payload, relay_onion, write_onion};
 use crate::shared::SharedTunnel;
+use crate::stream::{split_header, CellsAfterHeader, RelaySource, ReportTo};
+
+/// Attachment bytes handed to the inner service at a time.
+const CHUNK: usize = 64 << 10;
+
+/// How the local tunnel services run (from the application's conf).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalSettings {
+    pub(crate) grace: Duration,
+    pub(crate) max_msg: usize,
+}
 
 /// The local tunnel service of one connection.
-pub struct TunnelLocal<C, T: MyDHTTunnelConf> {
+pub struct TunnelLocal<C: MyDHTConf, T: MyDHTTunnelConf> {
     inner: T::InnerService,
     view: TunnelReadProv,
     shared: SharedTunnel,
     logger: slog::Logger,
+    settings: LocalSettings,
+    reading: Option<Reading<C, T>>,
     conf: PhantomData<fn() -> C>,
 }
 
@@ -42,6 +63,46 @@ struct HopError {
 
 type HopResult<R> = std::result::Result<R, HopError>;
 
+/// Who reads a streamed onion to its end here.
+enum Role {
+    /// The exit: reports go to `upstream` on `link`.
+    Exit {
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+    },
+    /// The sender reading the reply to query `qid`.
+    Sender { qid: QueryId },
+}
+
+/// Where a streamed onion's reading is.
+enum Stage<T: MyDHTTunnelConf> {
+    /// The exit's reply preamble.
+    Preamble,
+    /// The message.
+    Message,
+    /// The first bytes after the message: is there an attachment?
+    Peek(T::Msg),
+    /// The attachment's bytes.
+    Attachment,
+    /// The rest of a reply, checked and dropped.
+    Drain(T::Msg),
+}
+
+/// A streamed onion being read from the lent stream, kept across
+/// `WouldBlock` restarts.
+struct Reading<C: MyDHTConf, T: MyDHTTunnelConf> {
+    lent: LentStream<C>,
+    state: ReadState<T>,
+}
+
+/// Where the reading of a streamed onion is.
+struct ReadState<T: MyDHTTunnelConf> {
+    reader: HopReader,
+    role: Role,
+    content: ContentReader,
+    stage: Stage<T>,
+}
+
 impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
     /// The local service of one connection.
     pub(crate) fn new(
@@ -49,18 +110,332 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         view: TunnelReadProv,
         shared: SharedTunnel,
         logger: slog::Logger,
+        settings: LocalSettings,
     ) -> Self {
         TunnelLocal {
             inner,
             view,
             shared,
             logger,
+            settings,
+            reading: None,
             conf: PhantomData,
         }
     }
 
-    /// An onion carried whole in a frame, from the hop listening at
-    /// `upstream`, on link `link`.
+    /// A failed hop: logged, and reported upstream if this hop is on the
+    /// query side (a reply hop shares no key with the sender's route).
+    fn failed(
+        &mut self,
+        reader: &HopReader,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        e: HopError,
+    ) -> Result<Reply<C>> {
+        slog::warn!(self.logger, "tunnel hop failed"; "failure" => ?e.failure, "error" => %e.error);
+        let query_side = matches!(reader.kind(), None | Some(HopKind::Relay | HopKind::Exit));
+        match (upstream, query_side) {
+            (Some(to), true) => {
+                let report = reader.error_report(e.failure).map_err(tunnel_error)?;
+                Ok(Reply::SendOnce(to, TunnelMsg::Report { link, report }))
+            }
+            _ => Ok(Reply::None),
+        }
+    }
+
+    /// Reads an onion's fixed header (`src` gives it first) and admits the
+    /// reader where it needs the full tunnel.
+    fn header(&mut self, reader: &mut HopReader, src: &mut dyn Read) -> HopResult<()> {
+        if let Err(e) = reader.read_header(src) {
+            // At the exit, reading the header also reads the reply
+            // preamble from the first cells: a content failure then.
+            let failure = match reader.kind() {
+                Some(_) => HopFailure::BadContent,
+                None => HopFailure::BadHeader,
+            };
+            return Err(hop(failure, e));
+        }
+        if self.view.needs_full(reader) {
+            // Reply relay (replay cache) or a reply to this node (kept keys).
+            let admitted = self.shared.lock().full.admit(reader);
+            admitted.map_err(|e| hop(HopFailure::Replayed, e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// A streamed onion: its header in the frame, its cells on `lent`.
+    fn on_stream<Y: SpawnerYield>(
+        &mut self,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        header: Vec<u8>,
+        mut lent: LentStream<C>,
+        yld: &mut Y,
+    ) -> Result<Reply<C>> {
+        let mut reader = self.view.new_reader();
+        let conn = lent.conn();
+        // The fixed header is all in the frame: only the exit's preamble
+        // may wait on the stream (the exit goes on reading it below).
+        let first = {
+            let mut src = (&header[..]).chain(ReadYield::new(&mut lent, yld));
+            self.header(&mut reader, &mut src)
+        };
+        let pending_preamble = match first {
+            Ok(()) => false,
+            Err(e) if is_would_block(&e) && reader.kind() == Some(HopKind::Exit) => true,
+            Err(e) => return self.failed(&reader, upstream, link, e),
+        };
+        match reader.kind() {
+            Some(kind @ (HopKind::Relay | HopKind::ReplyRelay)) => {
+                match self.relay_stream(reader, lent, kind, upstream, link, conn) {
+                    Ok(r) => Ok(r),
+                    Err(failed) => {
+                        let (reader, e) = *failed;
+                        self.failed(&reader, upstream, link, e)
+                    }
+                }
+            }
+            Some(HopKind::Exit) => {
+                self.reading = Some(Reading {
+                    lent,
+                    state: ReadState {
+                        reader,
+                        role: Role::Exit { upstream, link },
+                        content: ContentReader::new(self.settings.max_msg),
+                        stage: if pending_preamble {
+                            Stage::Preamble
+                        } else {
+                            Stage::Message
+                        },
+                    },
+                });
+                self.proceed(yld)
+            }
+            Some(HopKind::ReplyExit) => {
+                let id = reader.reply_id().and_then(|id| id.try_into().ok());
+                let q = id.and_then(|id| self.shared.lock().book.take(&id));
+                let Some(q) = q else {
+                    // Late (answered or expired): the connection ends.
+                    return Ok(Reply::None);
+                };
+                self.reading = Some(Reading {
+                    lent,
+                    state: ReadState {
+                        reader,
+                        role: Role::Sender { qid: q.qid },
+                        content: ContentReader::new(self.settings.max_msg),
+                        stage: Stage::Message,
+                    },
+                });
+                self.proceed(yld)
+            }
+            None => {
+                let e = reader.failure().cloned().unwrap_or(TunnelError::NoHeader);
+                self.failed(
+                    &reader,
+                    upstream,
+                    link,
+                    hop(HopFailure::BadHeader, e.into()),
+                )
+            }
+        }
+    }
+
+    /// A streamed relay: the next header goes in the frame, the write
+    /// service pumps the cells from `lent` through the reader.
+    fn relay_stream(
+        &mut self,
+        mut reader: HopReader,
+        lent: LentStream<C>,
+        kind: HopKind,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        conn: mydht::command::ConnRef,
+    ) -> std::result::Result<Reply<C>, Box<(HopReader, HopError)>> {
+        let next = match next_address(&reader) {
+            Ok(a) => a,
+            Err(e) => return Err(Box::new((reader, e))),
+        };
+        // The next header comes first out of the reader, without reading
+        // the stream.
+        let mut header = vec![0u8; self.view.layout().header.header_len()];
+        let mut have = 0;
+        while have < header.len() {
+            match reader.read_from(&mut &[][..], &mut header[have..]) {
+                Ok(0) => break,
+                Ok(n) => have += n,
+                Err(e) => return Err(Box::new((reader, hop(HopFailure::BadHeader, e)))),
+            }
+        }
+        let out_link = match new_link() {
+            Ok(l) => l,
+            Err(e) => return Err(Box::new((reader, send_failure(HopFailure::BadContent, e)))),
+        };
+        let reader = Arc::new(Mutex::new(reader));
+        let query = kind == HopKind::Relay;
+        let report = match (query, upstream) {
+            (true, Some(upstream)) => Some(ReportTo {
+                shared: self.shared.clone(),
+                upstream,
+                link,
+                out_link,
+            }),
+            _ => None,
+        };
+        if let Some(to) = &report {
+            let entry = RelayLink {
+                upstream: to.upstream,
+                upstream_link: link,
+                reader: reader.clone(),
+                failed: None,
+            };
+            self.shared
+                .lock()
+                .links
+                .insert(out_link, entry, Instant::now());
+        }
+        let source = RelaySource::new(lent, reader, report);
+        let source_failed = source.failed_flag();
+        let shared = self.shared.clone();
+        let grace = self.settings.grace;
+        let stream = OutStream::new(source).woken_by(conn).on_end(move |r| {
+            // The next hop could not be reached or stopped reading:
+            // this hop's own report, unless one comes from further on
+            // within the grace, or the failure was the cells it read.
+            let ours = !source_failed.load(std::sync::atomic::Ordering::Acquire);
+            if r.is_err() && ours {
+                let at = Instant::now() + grace;
+                shared
+                    .lock()
+                    .links
+                    .fail(&out_link, HopFailure::Unreachable, at);
+            }
+        });
+        let msg = TunnelMsg::Stream {
+            link: out_link,
+            header,
+        };
+        Ok(Reply::SendOnceStream(next, msg, stream))
+    }
+
+    /// Reads the streamed onion in hand on; its replies once read whole.
+    fn proceed<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Reply<C>> {
+        match self.read_on(yld) {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(Error::yielded()),
+            Err(e) => {
+                let Some(r) = self.reading.take() else {
+                    return Err(e.error);
+                };
+                match r.state.role {
+                    Role::Exit { upstream, link } => {
+                        self.failed(&r.state.reader, upstream, link, e)
+                    }
+                    Role::Sender { qid } => {
+                        slog::warn!(self.logger, "tunnel reply failed"; "error" => %e.error);
+                        Ok(Reply::Api(qid, Err(reply_failed(e.error))))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads on; `Ok(None)` when the stream would block (restart later).
+    fn read_on<Y: SpawnerYield>(&mut self, yld: &mut Y) -> HopResult<Option<Reply<C>>> {
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let step = {
+                let Some(r) = self.reading.as_mut() else {
+                    return Ok(Some(Reply::None));
+                };
+                let mut src = ReadYield::new(&mut r.lent, yld);
+                step(&mut r.state, &mut src, &mut chunk, &self.view)?
+            };
+            match step {
+                Step::Again => {}
+                Step::Blocked => return Ok(None),
+                Step::Inner(cmds) => {
+                    for cmd in cmds {
+                        // Answers to an attachment's first bytes and
+                        // chunks are not replies: the end's is.
+                        self.inner_call(cmd, yld)?;
+                    }
+                }
+                Step::Exit(cmd) => return self.exit_reply(cmd, yld).map(Some),
+                Step::Replied(msg) => return self.reply_read(msg, yld).map(Some),
+            }
+        }
+    }
+
+    fn inner_call<Y: SpawnerYield>(
+        &mut self,
+        cmd: InnerCommand<T>,
+        yld: &mut Y,
+    ) -> HopResult<InnerReply<T>> {
+        self.inner.call(cmd, yld).map_err(|error| HopError {
+            failure: HopFailure::BadContent,
+            error,
+        })
+    }
+
+    /// The exit's inner service answers; its reply goes back streamed.
+    fn exit_reply<Y: SpawnerYield>(
+        &mut self,
+        cmd: InnerCommand<T>,
+        yld: &mut Y,
+    ) -> HopResult<Reply<C>> {
+        let reply = self.inner_call(cmd, yld)?;
+        let Some(mut r) = self.reading.take() else {
+            return Ok(Reply::None);
+        };
+        let Some(msg) = first_reply(reply) else {
+            return Ok(Reply::None);
+        };
+        let writer = self
+            .view
+            .reply_writer(&mut r.state.reader)
+            .map_err(|e| hop(HopFailure::BadContent, e.into()))?;
+        // The connection it came on ends here: the onion is read whole.
+        drop(r);
+        self.send_reply(writer, &msg)
+            .map_err(|e| send_failure(HopFailure::BadContent, e))
+    }
+
+    /// Sends the reply `msg` with `writer`: header in the frame, cells
+    /// streamed on a send-once connection to the first reply hop.
+    fn send_reply(
+        &self,
+        mut writer: ReplyWriter,
+        msg: &T::Msg,
+    ) -> std::result::Result<Reply<C>, TunnelSendError> {
+        let content = encode_content(msg)?;
+        let first = decode_address(writer.first_address())?;
+        let header_len = self.view.layout().header.header_len();
+        let (header, prefix) = split_header(&mut writer, header_len).map_err(io_to_send)?;
+        let layer = CellsAfterHeader::new(prefix, Arc::new(Mutex::new(writer)));
+        let stream = OutStream::new(Cursor::new(content)).through(layer);
+        // A reply hop reports nothing back: its link id is only for shape.
+        let msg = TunnelMsg::Stream {
+            link: new_link()?,
+            header,
+        };
+        Ok(Reply::SendOnceStream(first, msg, stream))
+    }
+
+    /// The sender's inner service reads the reply to its query.
+    fn reply_read<Y: SpawnerYield>(&mut self, msg: T::Msg, yld: &mut Y) -> HopResult<Reply<C>> {
+        let Some(r) = self.reading.take() else {
+            return Ok(Reply::None);
+        };
+        let Role::Sender { qid } = r.state.role else {
+            return Ok(Reply::None);
+        };
+        drop(r);
+        let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
+        Ok(api_replies(qid, reply))
+    }
+
+    /// An onion carried whole in a frame.
     fn on_onion<Y: SpawnerYield>(
         &mut self,
         upstream: Option<SocketAddr>,
@@ -71,20 +446,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         let mut reader = self.view.new_reader();
         match self.read_onion(&mut reader, upstream, link, bytes, yld) {
             Ok(reply) => Ok(reply),
-            Err(HopError { failure, error }) => {
-                slog::warn!(self.logger, "tunnel hop failed"; "failure" => ?failure, "error" => %error);
-                // Reports travel in the query direction only: a reply hop
-                // shares no key with the sender's query route.
-                let query_side =
-                    matches!(reader.kind(), None | Some(HopKind::Relay | HopKind::Exit));
-                match (upstream, query_side) {
-                    (Some(to), true) => {
-                        let report = reader.error_report(failure).map_err(tunnel_error)?;
-                        Ok(Reply::SendOnce(to, TunnelMsg::Report { link, report }))
-                    }
-                    _ => Ok(Reply::None),
-                }
-            }
+            Err(e) => self.failed(&reader, upstream, link, e),
         }
     }
 
@@ -97,80 +459,79 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         yld: &mut Y,
     ) -> HopResult<Reply<C>> {
         let mut input = bytes;
-        if let Err(e) = reader.read_header(&mut input) {
-            // At the exit, reading the header also reads the reply
-            // preamble from the first cells: a header read is then a
-            // content failure.
-            let failure = match reader.kind() {
-                Some(_) => HopFailure::BadContent,
-                None => HopFailure::BadHeader,
-            };
-            return Err(hop(failure, e));
-        }
-        if self.view.needs_full(reader) {
-            // Reply relay (replay cache) or a reply to this node (kept keys).
-            let admitted = self.shared.lock().full.admit(reader);
-            admitted.map_err(|e| hop(HopFailure::Replayed, e.into()))?;
-        }
+        self.header(reader, &mut input)?;
         match reader.kind() {
-            Some(HopKind::Relay) => {
-                let (out, onion) = self.relay(reader, &mut input)?;
-                // Keep the way back for a report on the outgoing link.
-                if let Some(upstream) = upstream {
-                    let mut r = self.view.new_reader();
-                    std::mem::swap(&mut r, reader);
+            Some(kind @ (HopKind::Relay | HopKind::ReplyRelay)) => {
+                let next = next_address(reader)?;
+                let onion =
+                    relay_onion(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
+                let out_link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
+                if let (HopKind::Relay, Some(upstream)) = (kind, upstream) {
+                    // Keep the way back for a report on the outgoing link.
+                    let mut kept = self.view.new_reader();
+                    std::mem::swap(&mut kept, reader);
                     let entry = RelayLink {
                         upstream,
                         upstream_link: link,
-                        reader: r,
+                        reader: Arc::new(Mutex::new(kept)),
+                        failed: None,
                     };
                     self.shared
                         .lock()
                         .links
-                        .insert(out.1, entry, Instant::now());
+                        .insert(out_link, entry, Instant::now());
                 }
-                Ok(Reply::SendOnce(out.0, onion))
-            }
-            Some(HopKind::ReplyRelay) => {
-                let (out, onion) = self.relay(reader, &mut input)?;
-                Ok(Reply::SendOnce(out.0, onion))
+                Ok(Reply::SendOnce(
+                    next,
+                    TunnelMsg::Onion {
+                        link: out_link,
+                        onion,
+                    },
+                ))
             }
             Some(HopKind::Exit) => {
                 let bytes =
                     read_payload(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
-                let payload = Payload::decode(&bytes).map_err(|e| HopError {
-                    failure: HopFailure::BadContent,
-                    error: send_error(e),
-                })?;
-                let writer = if self.view.can_reply(reader) {
-                    let w = self.view.reply_writer(reader);
-                    Some(Box::new(
-                        w.map_err(|e| hop(HopFailure::BadContent, e.into()))?,
-                    ))
-                } else {
-                    None
+                let msg = decode_content::<T::Msg>(&bytes, self.settings.max_msg)?;
+                let can_reply = self.view.can_reply(reader);
+                let cmd = InnerCommand::Exit {
+                    msg,
+                    can_reply,
+                    attached: false,
                 };
-                self.exit(payload, writer, yld).map_err(|error| HopError {
-                    failure: HopFailure::BadContent,
-                    error,
-                })
+                let reply = self.inner_call(cmd, yld)?;
+                let Some(msg) = first_reply(reply) else {
+                    return Ok(Reply::None);
+                };
+                let mut writer = self
+                    .view
+                    .reply_writer(reader)
+                    .map_err(|e| hop(HopFailure::BadContent, e.into()))?;
+                let content =
+                    encode_content(&msg).map_err(|e| send_failure(HopFailure::BadContent, e))?;
+                let onion = write_onion(&mut writer, &content)
+                    .map_err(|e| hop(HopFailure::BadContent, e))?;
+                let first = decode_address(writer.first_address())
+                    .map_err(|e| send_failure(HopFailure::BadContent, e))?;
+                let link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
+                Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
             }
             Some(HopKind::ReplyExit) => {
-                let bytes =
-                    read_payload(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
-                let payload: Payload<T::Msg> = Payload::decode(&bytes).map_err(|e| HopError {
-                    failure: HopFailure::BadContent,
-                    error: send_error(e),
-                })?;
-                let q = self.shared.lock().book.take(payload.token);
+                let id = reader.reply_id().and_then(|id| id.try_into().ok());
+                let q = id.and_then(|id| self.shared.lock().book.take(&id));
                 let Some(q) = q else {
                     return Ok(Reply::None);
                 };
-                self.replied(q.qid, payload.msg, yld)
-                    .map_err(|error| HopError {
-                        failure: HopFailure::BadContent,
-                        error,
-                    })
+                let answer = read_payload(reader, &mut input)
+                    .map_err(|e| hop(HopFailure::BadContent, e))
+                    .and_then(|bytes| decode_content::<T::Msg>(&bytes, self.settings.max_msg));
+                match answer {
+                    Ok(msg) => {
+                        let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
+                        Ok(api_replies(q.qid, reply))
+                    }
+                    Err(e) => Ok(Reply::Api(q.qid, Err(reply_failed(e.error)))),
+                }
             }
             None => {
                 let e = reader.failure().cloned().unwrap_or(TunnelError::NoHeader);
@@ -179,113 +540,132 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         }
     }
 
-    /// A relay: the next hop's onion, its address and a new link id.
-    fn relay(
-        &mut self,
-        reader: &mut HopReader,
-        input: &mut &[u8],
-    ) -> HopResult<((SocketAddr, LinkId), TunnelMsg)> {
-        let next = reader
-            .next_address()
-            .map(decode_address)
-            .unwrap_or(Err(TunnelSendError::BadAddress))
-            .map_err(|e| HopError {
-                failure: HopFailure::Unreachable,
-                error: send_error(e),
-            })?;
-        let onion = relay_onion(reader, input).map_err(|e| hop(HopFailure::BadContent, e))?;
-        let link = new_link().map_err(|e| HopError {
-            failure: HopFailure::BadContent,
-            error: send_error(e),
-        })?;
-        Ok(((next, link), TunnelMsg::Onion { link, onion }))
-    }
-
-    /// The exit: the inner service's answer, and its reply sent back.
-    fn exit<Y: SpawnerYield>(
-        &mut self,
-        payload: Payload<T::Msg>,
-        mut writer: Option<Box<ReplyWriter>>,
-        yld: &mut Y,
-    ) -> Result<Reply<C>> {
-        let cmd = InnerCommand::Exit {
-            msg: payload.msg,
-            can_reply: writer.is_some(),
-        };
-        let reply = self.inner.call(cmd, yld)?;
-        let mut msgs = Vec::new();
-        flatten_replies(reply, &mut msgs);
-        let Some(msg) = msgs.into_iter().next() else {
-            return Ok(Reply::None);
-        };
-        let Some(writer) = writer.as_mut() else {
-            return Err(Error::new(
-                ErrorKind::Config,
-                ErrorLevel::Ignore,
-                "the inner service replied to a tunnel message that asked for no reply",
-            ));
-        };
-        let bytes = Payload {
-            token: payload.token,
-            msg,
-        }
-        .encode()
-        .map_err(send_error)?;
-        let onion = write_onion(&mut **writer, &bytes).map_err(|e| send_error(io_to_send(e)))?;
-        let first = decode_address(writer.first_address()).map_err(send_error)?;
-        // A reply hop reports nothing back: its link id is only for shape.
-        let link = new_link().map_err(send_error)?;
-        Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
-    }
-
-    /// The sender: the inner service reads the reply to query `qid`.
-    fn replied<Y: SpawnerYield>(
-        &mut self,
-        qid: QueryId,
-        msg: T::Msg,
-        yld: &mut Y,
-    ) -> Result<Reply<C>> {
-        let reply = self.inner.call(InnerCommand::Replied(msg), yld)?;
-        Ok(api_replies(qid, reply))
-    }
-
     /// An error report on link `link`: wrapped and passed upstream at a
     /// relay, read at the sender.
     fn on_report(&mut self, link: LinkId, mut report: [u8; ERROR_REPORT_LEN]) -> Result<Reply<C>> {
         let mut shared = self.shared.lock();
         if let Some(back) = shared.links.take(&link, Instant::now()) {
             drop(shared);
-            back.reader
+            let reader = back.reader.lock().unwrap_or_else(|e| e.into_inner());
+            reader
                 .wrap_error_report(&mut report)
                 .map_err(tunnel_error)?;
-            return Ok(Reply::SendOnce(
-                back.upstream,
-                TunnelMsg::Report {
-                    link: back.upstream_link,
-                    report,
-                },
-            ));
+            let msg = TunnelMsg::Report {
+                link: back.upstream_link,
+                report,
+            };
+            return Ok(Reply::SendOnce(back.upstream, msg));
         }
-        let Some(q) = shared.book.take_link(&link) else {
+        let Some((id, q)) = shared.book.take_link(&link) else {
             // Late (the query is answered or expired) or not ours.
             return Ok(Reply::None);
         };
+        shared.full.cancel_reply(&id);
         drop(shared);
-        let error = match &q.writer {
-            Some(w) => w.read_error_report(&report),
-            None => TunnelError::BadErrorReport,
-        };
+        let error = q
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read_error_report(&report);
         Ok(Reply::Api(q.qid, Err(TunnelSendError::Tunnel(error))))
     }
 }
 
-/// The messages an exit's inner service replies with (the first goes: a
-/// reply block is single use).
-fn flatten_replies<T: MyDHTTunnelConf>(reply: InnerReply<T>, out: &mut Vec<T::Msg>) {
+/// What reading a streamed onion on asks for next.
+enum Step<T: MyDHTTunnelConf> {
+    /// Read on.
+    Again,
+    /// The stream would block.
+    Blocked,
+    /// Give these to the inner service (no reply expected).
+    Inner(Vec<InnerCommand<T>>),
+    /// Give this to the inner service at the exit; its reply goes back.
+    Exit(InnerCommand<T>),
+    /// The sender read the reply.
+    Replied(T::Msg),
+}
+
+/// One step of reading `r` from `src`.
+fn step<T: MyDHTTunnelConf>(
+    r: &mut ReadState<T>,
+    src: &mut dyn Read,
+    chunk: &mut [u8],
+    view: &TunnelReadProv,
+) -> HopResult<Step<T>> {
+    let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+    match &mut r.stage {
+        Stage::Preamble => match r.reader.read_header(src) {
+            Err(e) if would_block(&e) => Ok(Step::Blocked),
+            Err(e) => Err(hop(HopFailure::BadContent, e)),
+            Ok(()) => {
+                r.stage = Stage::Message;
+                Ok(Step::Again)
+            }
+        },
+        Stage::Message => {
+            let bad = |e| send_failure(HopFailure::BadContent, e);
+            let wants = r.content.wants().map_err(bad)?;
+            if wants == 0 {
+                let msg = r.content.message().map_err(bad)?;
+                r.stage = match r.role {
+                    Role::Exit { .. } => Stage::Peek(msg),
+                    Role::Sender { .. } => Stage::Drain(msg),
+                };
+                return Ok(Step::Again);
+            }
+            let n = wants.min(chunk.len());
+            match r.reader.read_from(src, &mut chunk[..n]) {
+                Err(e) if would_block(&e) => Ok(Step::Blocked),
+                Err(e) => Err(hop(HopFailure::BadContent, e)),
+                Ok(0) => Err(bad(TunnelSendError::Codec("message cut short".into()))),
+                Ok(n) => {
+                    r.content.push(&chunk[..n]);
+                    Ok(Step::Again)
+                }
+            }
+        }
+        Stage::Peek(_) | Stage::Drain(_) | Stage::Attachment => {
+            let n = match r.reader.read_from(src, chunk) {
+                Err(e) if would_block(&e) => return Ok(Step::Blocked),
+                Err(e) => return Err(hop(HopFailure::BadContent, e)),
+                Ok(n) => n,
+            };
+            let can_reply = view.can_reply(&r.reader);
+            let stage = std::mem::replace(&mut r.stage, Stage::Attachment);
+            Ok(match (stage, n) {
+                (Stage::Drain(msg), 0) => Step::Replied(msg),
+                (Stage::Drain(msg), _) => {
+                    // Bytes after a reply's message: checked, dropped.
+                    r.stage = Stage::Drain(msg);
+                    Step::Again
+                }
+                (Stage::Peek(msg), 0) => Step::Exit(InnerCommand::Exit {
+                    msg,
+                    can_reply,
+                    attached: false,
+                }),
+                (Stage::Peek(msg), n) => Step::Inner(vec![
+                    InnerCommand::Exit {
+                        msg,
+                        can_reply,
+                        attached: true,
+                    },
+                    InnerCommand::Attached(chunk[..n].to_vec()),
+                ]),
+                (_, 0) => Step::Exit(InnerCommand::AttachedEnd { can_reply }),
+                (_, n) => Step::Inner(vec![InnerCommand::Attached(chunk[..n].to_vec())]),
+            })
+        }
+    }
+}
+
+/// The message an exit's inner service replies with (the first: a reply
+/// block is single use).
+fn first_reply<T: MyDHTTunnelConf>(reply: InnerReply<T>) -> Option<T::Msg> {
     match reply {
-        InnerReply::Reply(m) => out.push(m),
-        InnerReply::Many(v) => v.into_iter().for_each(|r| flatten_replies(r, out)),
-        InnerReply::None | InnerReply::Api(_) | InnerReply::Send(_) => {}
+        InnerReply::Reply(m) => Some(m),
+        InnerReply::Many(v) => v.into_iter().find_map(first_reply),
+        InnerReply::None | InnerReply::Api(_) | InnerReply::Send(_) => None,
     }
 }
 
@@ -301,28 +681,97 @@ fn api_replies<C: TunnelConfOf<T>, T: MyDHTTunnelConf>(
     }
 }
 
+/// A message at the start of a frame-carried onion's content.
+fn decode_content<M: serde::de::DeserializeOwned>(bytes: &[u8], max: usize) -> HopResult<M> {
+    let mut content = ContentReader::new(max);
+    let mut pos = 0;
+    loop {
+        let wants = content
+            .wants()
+            .map_err(|e| send_failure(HopFailure::BadContent, e))?;
+        if wants == 0 {
+            return content
+                .message()
+                .map_err(|e| send_failure(HopFailure::BadContent, e));
+        }
+        let end = pos + wants;
+        if end > bytes.len() {
+            let e = TunnelSendError::Codec("message cut short".into());
+            return Err(send_failure(HopFailure::BadContent, e));
+        }
+        content.push(&bytes[pos..end]);
+        pos = end;
+    }
+}
+
+/// A relay's next address.
+fn next_address(reader: &HopReader) -> HopResult<SocketAddr> {
+    reader
+        .next_address()
+        .map(decode_address)
+        .unwrap_or(Err(TunnelSendError::BadAddress))
+        .map_err(|e| send_failure(HopFailure::Unreachable, e))
+}
+
 impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelLocal<C, T> {
     type CommandIn = LocalCommand<C>;
     type CommandOut = Reply<C>;
 
     fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<C>, yld: &mut Y) -> Result<Reply<C>> {
-        match cmd.msg {
-            TunnelMsg::Onion { link, onion } => {
-                // The authenticated previous hop's listening address.
-                let upstream = cmd.from.get_address().parse().ok();
-                self.on_onion(upstream, link, &onion, yld)
+        // The authenticated previous hop's listening address.
+        let upstream = cmd.from.get_address().parse().ok();
+        match (cmd.msg, cmd.stream) {
+            (TunnelMsg::Stream { link, header }, Some(lent)) => {
+                self.on_stream(upstream, link, header, lent, yld)
             }
-            TunnelMsg::Report { link, report } => self.on_report(link, report),
+            (TunnelMsg::Onion { link, onion }, _) => self.on_onion(upstream, link, &onion, yld),
+            (TunnelMsg::Report { link, report }, _) => self.on_report(link, report),
+            // A stream header without its stream: nothing to read.
+            (TunnelMsg::Stream { .. }, None) => Ok(Reply::None),
         }
     }
 }
 
+impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> ServiceRestartable for TunnelLocal<C, T> {
+    fn resume<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<Reply<C>>> {
+        if self.reading.is_some() {
+            self.proceed(yld).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// True for the error of a read that would block (a `Return` yield).
+fn is_would_block(e: &HopError) -> bool {
+    matches!(
+        e.error.kind(),
+        ErrorKind::Io(std::io::ErrorKind::WouldBlock)
+    )
+}
+
 /// A hop failure from a tunnel layer's I/O error.
 fn hop(failure: HopFailure, e: std::io::Error) -> HopError {
+    let kind = e.kind();
+    let t = io_to_send(e);
+    let error = match kind {
+        std::io::ErrorKind::WouldBlock => Error::from(std::io::Error::from(kind)),
+        _ => send_error(t),
+    };
+    HopError { failure, error }
+}
+
+/// A hop failure from a send error.
+fn send_failure(failure: HopFailure, e: TunnelSendError) -> HopError {
     HopError {
         failure,
-        error: send_error(io_to_send(e)),
+        error: send_error(e),
     }
+}
+
+/// What the sender's api gets for a reply that could not be read.
+fn reply_failed(error: Error) -> TunnelSendError {
+    TunnelSendError::Codec(format!("reply unreadable: {error}"))
 }
 
 /// A tunnel error as a node error (the connection goes on).

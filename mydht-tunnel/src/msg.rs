@@ -1,8 +1,10 @@
-//! What tunnel nodes send each other ([`TunnelMsg`], the node's `ProtoMsg`)
-//! and what the onion's content holds ([`Payload`]).
+//! What tunnel nodes send each other ([`TunnelMsg`], the node's
+//! `ProtoMsg`) and how an onion's content holds the application's message
+//! ([`encode_content`], [`ContentReader`]).
 
 use std::fmt;
 
+use mydht::msgenc::DEFAULT_DECODE_LIMIT;
 use mydht::Bincode;
 use mydht_base::MsgEnc;
 use serde::de::DeserializeOwned;
@@ -16,13 +18,20 @@ use crate::link::LinkId;
 #[derive(Clone, Serialize, Deserialize)]
 pub enum TunnelMsg {
     /// A whole onion (fixed header then cells) in this one frame: the
-    /// frame-carried mode, for messages that fit a frame. `link` names the
-    /// link for an error report back.
+    /// frame-carried mode. `link` names the link for an error report back.
     Onion {
         /// The link's id (random, fixed size).
         link: LinkId,
         /// Header then cells.
         onion: Vec<u8>,
+    },
+    /// An onion's fixed header; its cells follow this frame on the
+    /// connection, as a stream (the streamed mode).
+    Stream {
+        /// The link's id (random, fixed size).
+        link: LinkId,
+        /// The header (one length at every hop).
+        header: Vec<u8>,
     },
     /// A hop's error report travelling back towards the sender on the
     /// link its onion came by (each hop adds its layer).
@@ -35,41 +44,107 @@ pub enum TunnelMsg {
 }
 
 impl fmt::Debug for TunnelMsg {
-    /// The length, never the bytes.
+    /// Lengths, never bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TunnelMsg::Onion { onion, .. } => write!(f, "Onion({} bytes)", onion.len()),
+            TunnelMsg::Stream { header, .. } => {
+                write!(f, "Stream(header of {} bytes)", header.len())
+            }
             TunnelMsg::Report { .. } => f.write_str("Report"),
         }
     }
 }
 
-/// The content of an onion, for the exit (a query) or the sender (a
-/// reply): the application's message and the token the sender matches the
-/// reply with (random, echoed by the exit; it tells the exit nothing).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payload<M> {
-    /// The sender's token for this query.
-    pub token: u64,
-    /// The application's message.
-    pub msg: M,
+/// Length of the prefix that gives the message's encoded length.
+const LEN_PREFIX: usize = 4;
+
+/// The start of an onion's content: the message's length (`u32`, big
+/// endian) then its encoding; an attachment's bytes may follow.
+pub fn encode_content<M: Serialize>(msg: &M) -> Result<Vec<u8>, TunnelSendError> {
+    let mut out = vec![0u8; LEN_PREFIX];
+    <Bincode>::new()
+        .encode(msg, &mut out)
+        .map_err(|e| TunnelSendError::Codec(e.to_string()))?;
+    let len = u32::try_from(out.len() - LEN_PREFIX).map_err(|_| TunnelSendError::TooLarge {
+        len: out.len(),
+        max: u32::MAX as usize,
+    })?;
+    out[..LEN_PREFIX].copy_from_slice(&len.to_be_bytes());
+    Ok(out)
 }
 
-impl<M: Serialize + DeserializeOwned> Payload<M> {
-    /// The encoded payload.
-    pub fn encode(&self) -> Result<Vec<u8>, TunnelSendError> {
-        let mut out = Vec::new();
-        Bincode::<{ mydht::msgenc::DEFAULT_DECODE_LIMIT }>
-            .encode(self, &mut out)
-            .map_err(|e| TunnelSendError::Codec(e.to_string()))?;
-        Ok(out)
+/// Reads the message at the start of an onion's content from the bytes
+/// given as they come, bounded by `max` bytes of encoding.
+#[derive(Debug)]
+pub struct ContentReader {
+    max: usize,
+    buf: Vec<u8>,
+}
+
+impl ContentReader {
+    /// A reader of messages of at most `max` encoded bytes (and at most
+    /// the decoder's own limit).
+    pub fn new(max: usize) -> Self {
+        ContentReader {
+            max: max.min(DEFAULT_DECODE_LIMIT),
+            buf: Vec::new(),
+        }
     }
 
-    /// Decodes exactly `bytes` (Bincode's decode limit bounds what a
-    /// hostile length can make it allocate).
-    pub fn decode(bytes: &[u8]) -> Result<Self, TunnelSendError> {
-        Bincode::<{ mydht::msgenc::DEFAULT_DECODE_LIMIT }>
-            .decode(bytes)
+    /// How many more bytes it needs (0 once the message is whole): read
+    /// at most that many, so an attachment's bytes stay in the stream.
+    pub fn wants(&self) -> Result<usize, TunnelSendError> {
+        if self.buf.len() < LEN_PREFIX {
+            return Ok(LEN_PREFIX - self.buf.len());
+        }
+        let len = self.announced();
+        if len > self.max {
+            return Err(TunnelSendError::TooLarge { len, max: self.max });
+        }
+        Ok(LEN_PREFIX + len - self.buf.len())
+    }
+
+    /// Takes bytes (no more than [`wants`](Self::wants) said).
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The message, once whole.
+    pub fn message<M: DeserializeOwned>(&self) -> Result<M, TunnelSendError> {
+        <Bincode>::new()
+            .decode(&self.buf[LEN_PREFIX..])
             .map_err(|e| TunnelSendError::Codec(e.to_string()))
+    }
+
+    fn announced(&self) -> usize {
+        let mut len = [0u8; LEN_PREFIX];
+        len.copy_from_slice(&self.buf[..LEN_PREFIX]);
+        u32::from_be_bytes(len) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_round_trips_byte_by_byte_and_refuses_a_length_over_its_bound() {
+        let bytes = encode_content(&("ping".to_string(), 7u64)).unwrap();
+        let mut r = ContentReader::new(1024);
+        let mut pos = 0;
+        while r.wants().unwrap() > 0 {
+            r.push(&bytes[pos..pos + 1]);
+            pos += 1;
+        }
+        assert_eq!(pos, bytes.len());
+        assert_eq!(r.message::<(String, u64)>().unwrap(), ("ping".into(), 7));
+
+        let mut r = ContentReader::new(16);
+        r.push(&1000u32.to_be_bytes());
+        assert!(matches!(
+            r.wants(),
+            Err(TunnelSendError::TooLarge { len: 1000, max: 16 })
+        ));
     }
 }

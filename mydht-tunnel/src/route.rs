@@ -171,6 +171,7 @@ mod tests {
             hops,
             reply,
             msg: (),
+            attachment: None,
         }
     }
 

@@ -1,16 +1,19 @@
-//! [`TunnelShared`]: what the global and the local tunnel services share —
-//! the node's `FullTunnel` (replay cache, kept reply keys) and the book of
-//! queries awaiting replies — behind one mutex.
+//! [`TunnelShared`]: what the global and the local tunnel services and
+//! the pumps share — the node's `FullTunnel` (replay cache, kept reply
+//! keys), the book of queries awaiting replies, the relayed links and the
+//! reports waiting to go — behind one mutex.
 //!
 //! Why shared rather than routed to the global service: a reply relay and
 //! the sender reading a reply need the full tunnel object only for one
 //! table look-up (`FullTunnel::admit`), after which their stream goes on
 //! without it. Taking the lock for that look-up keeps the reply on the
 //! read side (the local service of the connection it came on), as a
-//! forward relay is, instead of moving every reply through the global
-//! service's queue. The lock is held for look-ups and for building a
+//! forward relay is, instead of moving every reply stream through the
+//! global service. The lock is held for look-ups and for building a
 //! query's header, never across I/O.
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,6 +21,11 @@ use tunnel::FullTunnel;
 
 use crate::book::QueryBook;
 use crate::link::LinkTable;
+use crate::msg::TunnelMsg;
+
+/// Reports a pump queued (it cannot send itself): at most this many wait
+/// for the global service's next tick; past it the oldest is dropped.
+pub const OUTBOX_LEN: usize = 1024;
 
 /// The node's tunnel state shared by its tunnel services.
 pub struct TunnelShared {
@@ -27,6 +35,18 @@ pub struct TunnelShared {
     pub book: QueryBook,
     /// The links this node relayed onions on, for error reports.
     pub links: LinkTable,
+    /// Messages to send (error reports from pumps), bounded.
+    pub outbox: VecDeque<(SocketAddr, TunnelMsg)>,
+}
+
+impl TunnelShared {
+    /// Queues `msg` for `to`, dropping the oldest past [`OUTBOX_LEN`].
+    pub fn post(&mut self, to: SocketAddr, msg: TunnelMsg) {
+        if self.outbox.len() >= OUTBOX_LEN {
+            self.outbox.pop_front();
+        }
+        self.outbox.push_back((to, msg));
+    }
 }
 
 /// A handle on the shared state; clones share it.
@@ -41,6 +61,7 @@ impl SharedTunnel {
             full,
             book: QueryBook::new(max_pending),
             links: LinkTable::new(max_links, ttl),
+            outbox: VecDeque::new(),
         })))
     }
 

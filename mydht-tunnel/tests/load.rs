@@ -29,7 +29,7 @@ fn fifty_tunnels_at_once_over_shared_relays_all_complete() {
                         n,
                         body: 500,
                     };
-                    (n, alice.query(ping, 1, TIMEOUT))
+                    (n, alice.query(ping.into(), 1, TIMEOUT))
                 })
             })
             .collect();

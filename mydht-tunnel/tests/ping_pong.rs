@@ -4,7 +4,7 @@
 
 mod support;
 
-use mydht_tunnel::{ReplyRoute, TunnelSendError};
+use mydht_tunnel::{Carriage, ReplyRoute, TunnelSendError};
 use support::*;
 use tunnel::TunnelConfig;
 
@@ -15,7 +15,14 @@ fn ping_pong<P>(peers: usize, hops: usize)
 where
     mydht_tunnel::TunnelNode<PingPong, P>: mydht_tunnel::TunnelConfOf<PingPong>,
 {
-    let nodes = star::<P>(peers, TunnelConfig::default());
+    ping_pong_carried::<P>(peers, hops, Carriage::Streamed);
+}
+
+fn ping_pong_carried<P>(peers: usize, hops: usize, carriage: Carriage)
+where
+    mydht_tunnel::TunnelNode<PingPong, P>: mydht_tunnel::TunnelConfOf<PingPong>,
+{
+    let nodes = star_carried::<P>(peers, TunnelConfig::default(), carriage);
     let bob = peers - 1;
     let got = ping(&nodes, bob, hops, ReplyRoute::SameRoute, 1, 100);
     assert_eq!(got.expect("pong"), Pong(1, body(1, 100)));
@@ -49,6 +56,26 @@ macro_rules! profile_tests {
 }
 
 profile_tests!(threaded, mydht_tunnel::Threaded);
+
+/// The frame-carried mode: each whole onion in one frame.
+mod in_frames {
+    use super::*;
+
+    #[test]
+    fn test_ping_pong_no_hop() {
+        ping_pong_carried::<mydht_tunnel::Threaded>(2, 0, Carriage::Frame);
+    }
+
+    #[test]
+    fn test_ping_pong_mult_hop() {
+        ping_pong_carried::<mydht_tunnel::Threaded>(25, 23, Carriage::Frame);
+    }
+
+    #[test]
+    fn test_ping_pong_mult_hop_restartable() {
+        ping_pong_carried::<mydht_tunnel::Restartable>(25, 23, Carriage::Frame);
+    }
+}
 profile_tests!(restartable, mydht_tunnel::Restartable);
 profile_tests!(single_thread, mydht_tunnel::SingleThread);
 
@@ -70,7 +97,10 @@ fn too_few_peers_is_a_typed_refusal() {
         Err(TunnelSendError::NotEnoughPeers { have: 2, need: 3 }) => {}
         other => panic!("expected NotEnoughPeers: {other:?}"),
     }
-    // A message too large for one frame: refused before anything is sent.
+    stop(nodes);
+    // In frames, a message too large for one frame: refused before
+    // anything is sent.
+    let nodes = star_carried::<mydht_tunnel::Threaded>(3, TunnelConfig::default(), Carriage::Frame);
     match ping(&nodes, 2, 1, ReplyRoute::SameRoute, 2, 2 << 20) {
         Err(TunnelSendError::TooLarge { len, max }) => assert!(len > max),
         other => panic!("expected TooLarge: {other:?}"),

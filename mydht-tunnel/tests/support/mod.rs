@@ -9,8 +9,8 @@ use std::time::Duration;
 use mydht::prelude::*;
 use mydht_basetest::harness::nodes::{connect, stop_all};
 use mydht_tunnel::{
-    Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelAnswer, TunnelConfOf,
-    TunnelNode, TunnelSend,
+    Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelAnswer,
+    TunnelConfOf, TunnelNode, TunnelSend,
 };
 use serde::{Deserialize, Serialize};
 use tunnel::TunnelConfig;
@@ -59,6 +59,7 @@ impl Service for Inner {
                     hops: p.hops,
                     reply: p.reply,
                     msg: Msg::Ping(p.n, body(p.n, p.body)),
+                    attachment: None,
                 });
                 match p.reply {
                     // No pong will come: the query is answered once sent.
@@ -69,6 +70,7 @@ impl Service for Inner {
             InnerCommand::Exit {
                 msg: Msg::Ping(n, b),
                 can_reply: true,
+                attached: false,
             } => InnerReply::Reply(Msg::Pong(n, b)),
             InnerCommand::Replied(Msg::Pong(n, b)) => InnerReply::Api(Pong(n, b)),
             _ => InnerReply::None,
@@ -83,9 +85,10 @@ pub fn body(n: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The ping-pong application with its tunnel sizes.
+/// The ping-pong application with its tunnel sizes and carriage.
 pub struct PingPong {
     pub config: TunnelConfig,
+    pub carriage: Carriage,
 }
 
 impl MyDHTTunnelConf for PingPong {
@@ -100,6 +103,9 @@ impl MyDHTTunnelConf for PingPong {
     fn tunnel_config(&self) -> TunnelConfig {
         self.config
     }
+    fn carriage(&self) -> Carriage {
+        self.carriage
+    }
 }
 
 /// `n` nodes under profile `P`, every one connected to node 0 (Alice).
@@ -107,8 +113,26 @@ pub fn star<P>(n: usize, config: TunnelConfig) -> Vec<NodeHandle<TunnelNode<Ping
 where
     TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
 {
+    star_carried::<P>(n, config, Carriage::Streamed)
+}
+
+/// [`star`] with onions carried as `carriage` says.
+pub fn star_carried<P>(
+    n: usize,
+    config: TunnelConfig,
+    carriage: Carriage,
+) -> Vec<NodeHandle<TunnelNode<PingPong, P>>>
+where
+    TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
+{
     let nodes: Vec<_> = (0..n)
-        .map(|_| start_loop(TunnelNode::<PingPong, P>::new(PingPong { config })).expect("start"))
+        .map(|_| {
+            start_loop(TunnelNode::<PingPong, P>::new(PingPong {
+                config,
+                carriage,
+            }))
+            .expect("start")
+        })
         .collect();
     for node in &nodes[1..] {
         connect(&nodes[0], node).expect("connect");
@@ -136,7 +160,7 @@ where
         n,
         body: body_len,
     };
-    let mut got = nodes[0].query(ping, 1, TIMEOUT).expect("query");
+    let mut got = nodes[0].query(ping.into(), 1, TIMEOUT).expect("query");
     assert_eq!(got.len(), 1);
     got.pop().expect("one answer")
 }

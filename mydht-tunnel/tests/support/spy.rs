@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use mydht::prelude::*;
 use mydht::service::PeersView;
 use mydht::{MyDHTConf, NodeConstants};
-use mydht_tunnel::{TunnelAnswer, TunnelGlobal, TunnelLocal, TunnelMsg, TunnelNode};
+use mydht_tunnel::{
+    Carriage, TunnelAnswer, TunnelCmd, TunnelGlobal, TunnelLocal, TunnelMsg, TunnelNode,
+};
 use tunnel::TunnelConfig;
 
 use super::{Ping, PingPong};
@@ -59,9 +61,9 @@ pub struct Spy {
 }
 
 impl Spy {
-    pub fn new(config: TunnelConfig, relaying: Relaying) -> (Self, Seen) {
+    pub fn new(config: TunnelConfig, carriage: Carriage, relaying: Relaying) -> (Self, Seen) {
         let seen = Seen::default();
-        let node = TunnelNode::new(PingPong { config });
+        let node = TunnelNode::new(PingPong { config, carriage });
         (
             Spy {
                 node,
@@ -84,8 +86,10 @@ impl Service for SpyLocal {
     type CommandIn = LocalCommand<Spy>;
     type CommandOut = Reply<Spy>;
     fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<Spy>, yld: &mut Y) -> Result<Reply<Spy>> {
-        if let TunnelMsg::Onion { onion, .. } = &cmd.msg {
-            self.seen.push(onion.len());
+        match &cmd.msg {
+            TunnelMsg::Onion { onion, .. } => self.seen.push(onion.len()),
+            TunnelMsg::Stream { header, .. } => self.seen.push(header.len()),
+            TunnelMsg::Report { .. } => {}
         }
         let reply = self.inner.call(cmd, yld)?;
         Ok(match (reply, self.relaying) {
@@ -97,7 +101,18 @@ impl Service for SpyLocal {
                 }
                 Reply::SendOnce(to, TunnelMsg::Onion { link, onion })
             }
+            // Streamed: a changed byte of the next header.
+            (
+                Reply::SendOnceStream(to, TunnelMsg::Stream { link, mut header }, out),
+                Relaying::Tamper,
+            ) => {
+                if let Some(b) = header.last_mut() {
+                    *b ^= 1;
+                }
+                Reply::SendOnceStream(to, TunnelMsg::Stream { link, header }, out)
+            }
             (Reply::SendOnce(_, TunnelMsg::Onion { .. }), Relaying::Drop) => Reply::None,
+            (Reply::SendOnceStream(_, TunnelMsg::Stream { .. }, _), Relaying::Drop) => Reply::None,
             (other, _) => other,
         })
     }
@@ -106,7 +121,7 @@ impl Service for SpyLocal {
 impl MyDHTConf for Spy {
     mydht_basetest::loopback_conf_items!();
     type ProtoMsg = TunnelMsg;
-    type GlobalCmd = Ping;
+    type GlobalCmd = TunnelCmd<Ping>;
     type ApiReply = TunnelAnswer<PingPong>;
     type GlobalService = TunnelGlobal<Spy, PingPong>;
     type LocalService = SpyLocal;
@@ -128,5 +143,8 @@ impl MyDHTConf for Spy {
     }
     fn constants(&self) -> NodeConstants {
         NodeConstants::default()
+    }
+    fn global_tick(&self) -> Option<mydht::conf::GlobalTick<Self>> {
+        Some((std::time::Duration::from_millis(25), || TunnelCmd::Tick))
     }
 }
