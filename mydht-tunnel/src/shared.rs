@@ -40,7 +40,7 @@ pub struct TunnelShared {
 }
 
 impl TunnelShared {
-    /// Queues `msg` for `to`, dropping the oldest past [`OUTBOX_LEN`].
+    /// Queues `msg` for `to`, dropping the oldest past `OUTBOX_LEN`.
     pub fn post(&mut self, to: SocketAddr, msg: TunnelMsg) {
         if self.outbox.len() >= OUTBOX_LEN {
             self.outbox.pop_front();
