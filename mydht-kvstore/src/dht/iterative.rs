@@ -44,7 +44,8 @@ impl<C> DhtGlobal<C>
 where
     C: MyDHTConf<ProtoMsg = DhtMsg, GlobalCmd = DhtCmd, ApiReply = DhtReply, Peer = PeerInfo>,
 {
-    /// An api get by iterative lookup: the local value, else the lookup's.
+    /// An api get by iterative lookup: the local value, else the lookup's
+    /// (0 hops: the local store only).
     pub(super) fn get_iterative(
         &mut self,
         api: QueryId,
@@ -60,10 +61,9 @@ where
                 refused: None,
             },
         );
-        if let Some(v) = self.engine.store().get(&key) {
-            if want == 1 {
-                return self.found(api, vec![v], out);
-            }
+        let local = self.engine.store().get(&key);
+        if conf.hops == 0 || (want == 1 && local.is_some()) {
+            return self.found(api, local.into_iter().collect(), out);
         }
         if !self.start_lookup(key, want, conf.timeout, Purpose::Get(api), out) {
             self.too_many(api, out);
