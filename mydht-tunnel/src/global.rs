@@ -75,7 +75,11 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
     /// What time asks: queries whose time is up or whose first hop failed,
     /// own failure reports due, reports the pumps queued.
     fn housekeeping(&mut self, now: Instant, out: &mut Vec<Reply<C>>) {
+        // Dropped once the state is unlocked: a lent stream's end tells
+        // the main loop.
+        let _released;
         let mut shared = self.shared.lock();
+        _released = shared.links.release(now);
         for (id, q) in shared.book.due(now) {
             shared.full.cancel_reply(&id);
             let e = match q.failed {

@@ -47,7 +47,13 @@ pub struct LinkTable {
     ttl: Duration,
     by_id: HashMap<LinkId, RelayLink>,
     order: VecDeque<(LinkId, Instant)>,
+    held: VecDeque<(Instant, Held)>,
 }
+
+/// Something kept alive for a while: a relay's incoming connection (its
+/// lent read stream), held open until its report went upstream, so the
+/// hop before it sees the report before it sees the connection close.
+pub type Held = Box<dyn Send>;
 
 impl LinkTable {
     /// A table of at most `capacity` links, each kept `ttl`.
@@ -57,6 +63,7 @@ impl LinkTable {
             ttl,
             by_id: HashMap::new(),
             order: VecDeque::new(),
+            held: VecDeque::new(),
         }
     }
 
@@ -103,6 +110,40 @@ impl LinkTable {
             .map(|(id, _)| *id)
             .collect();
         ids.iter().filter_map(|id| self.by_id.remove(id)).collect()
+    }
+
+    /// Keeps `item` alive until `until` (bounded by the capacity: past
+    /// it, the oldest is let go: returned, to drop once the table is
+    /// unlocked, as dropping a connection's stream tells the main loop).
+    pub fn hold(&mut self, item: Held, until: Instant) -> Option<Held> {
+        let out = if self.held.len() >= self.capacity.max(1) {
+            self.held.pop_front().map(|(_, h)| h)
+        } else {
+            None
+        };
+        self.held.push_back((until, item));
+        out
+    }
+
+    /// What was held until `now` or before: to drop once the table is
+    /// unlocked.
+    pub fn release(&mut self, now: Instant) -> Vec<Held> {
+        let mut out = Vec::new();
+        let mut keep = VecDeque::new();
+        for (until, h) in self.held.drain(..) {
+            if until <= now {
+                out.push(h);
+            } else {
+                keep.push_back((until, h));
+            }
+        }
+        self.held = keep;
+        out
+    }
+
+    /// Things held.
+    pub fn held(&self) -> usize {
+        self.held.len()
     }
 
     /// Links kept.

@@ -275,7 +275,6 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         let query = kind == HopKind::Relay;
         let report = match (query, upstream) {
             (true, Some(upstream)) => Some(ReportTo {
-                shared: self.shared.clone(),
                 upstream,
                 link,
                 out_link,
@@ -294,10 +293,10 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 .links
                 .insert(out_link, entry, Instant::now());
         }
-        let source = RelaySource::new(lent, reader, report);
+        let grace = self.settings.grace;
+        let source = RelaySource::new(lent, reader, self.shared.clone(), report, grace);
         let source_failed = source.failed_flag();
         let shared = self.shared.clone();
-        let grace = self.settings.grace;
         let stream = OutStream::new(source).woken_by(conn).on_end(move |r| {
             // The next hop could not be reached or stopped reading:
             // this hop's own report, unless one comes from further on

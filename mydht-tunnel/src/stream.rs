@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mydht::stream::LentStream;
 use mydht::MyDHTConf;
@@ -93,8 +93,6 @@ impl<W: ExtWrite> ExtWrite for CellsAfterHeader<W> {
 /// Where a query relay reports the bad cells it reads, and the link it
 /// sends on (whose reports from further on it then drops).
 pub struct ReportTo {
-    /// The node's shared state (its outbox, its links).
-    pub shared: SharedTunnel,
     /// The previous hop's listening address.
     pub upstream: SocketAddr,
     /// The link the onion came in on.
@@ -107,10 +105,20 @@ pub struct ReportTo {
 /// lent read stream, peeled (query) or wrapped (reply) by the hop's reader,
 /// the next header having gone in the frame. A bad or cut cell ends it
 /// with the cell's error; a query relay then queues its report upstream.
+///
+/// When it ends early — its cells were bad, or the pump dropped it because
+/// the next hop failed — it keeps the incoming connection open for twice
+/// `grace` (in the node's link table): the report this hop sends upstream
+/// then reaches the hop before it ahead of the connection's close, which
+/// that hop would otherwise report as its own failure.
 pub struct RelaySource<C: MyDHTConf> {
-    lent: LentStream<C>,
+    lent: Option<LentStream<C>>,
     reader: SharedReader,
+    shared: SharedTunnel,
     report: Option<ReportTo>,
+    grace: Duration,
+    /// The last cell came: the onion went through whole.
+    done: bool,
     /// Set when the source failed (the pump's end is then not this hop's
     /// "next hop unreachable").
     failed: Arc<AtomicBool>,
@@ -118,13 +126,31 @@ pub struct RelaySource<C: MyDHTConf> {
 
 impl<C: MyDHTConf> RelaySource<C> {
     /// Pumps `lent` through `reader` (its header and the next header read
-    /// already); `report` for a query relay.
-    pub fn new(lent: LentStream<C>, reader: SharedReader, report: Option<ReportTo>) -> Self {
+    /// already); `report` for a query relay; `grace` as the node's.
+    pub fn new(
+        lent: LentStream<C>,
+        reader: SharedReader,
+        shared: SharedTunnel,
+        report: Option<ReportTo>,
+        grace: Duration,
+    ) -> Self {
         RelaySource {
-            lent,
+            lent: Some(lent),
             reader,
+            shared,
             report,
+            grace,
+            done: false,
             failed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Holds the incoming connection open a while (see the type's doc).
+    fn hold(&mut self) {
+        if let Some(lent) = self.lent.take() {
+            let until = Instant::now() + 2 * self.grace;
+            let let_go = self.shared.lock().links.hold(Box::new(lent), until);
+            drop(let_go);
         }
     }
 
@@ -135,35 +161,50 @@ impl<C: MyDHTConf> RelaySource<C> {
 
     fn fail(&mut self) {
         self.failed.store(true, Ordering::Release);
-        let Some(to) = self.report.take() else {
-            return;
-        };
-        let report = {
-            let reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-            reader.error_report(HopFailure::BadContent)
-        };
-        let mut shared = to.shared.lock();
-        // Reports of hops further on would only follow from this one.
-        shared.links.take(&to.out_link, Instant::now());
-        if let Ok(report) = report {
-            shared.post(
-                to.upstream,
-                TunnelMsg::Report {
+        if let Some(to) = self.report.take() {
+            let report = {
+                let reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+                reader.error_report(HopFailure::BadContent)
+            };
+            let mut shared = self.shared.lock();
+            // Reports of hops further on would only follow from this one.
+            shared.links.take(&to.out_link, Instant::now());
+            if let Ok(report) = report {
+                let msg = TunnelMsg::Report {
                     link: to.link,
                     report,
-                },
-            );
+                };
+                shared.post(to.upstream, msg);
+            }
+        }
+        self.hold();
+    }
+}
+
+impl<C: MyDHTConf> Drop for RelaySource<C> {
+    fn drop(&mut self) {
+        if !self.done {
+            // The pump ended early: the next hop failed (reported by
+            // `on_end`), or this source did (reported already).
+            self.hold();
         }
     }
 }
 
 impl<C: MyDHTConf> Read for RelaySource<C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(lent) = self.lent.as_mut() else {
+            return Ok(0);
+        };
         let got = {
             let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-            reader.read_from(&mut self.lent, buf)
+            reader.read_from(lent, buf)
         };
         match got {
+            Ok(0) if !buf.is_empty() => {
+                self.done = true;
+                Ok(0)
+            }
             Err(e)
                 if e.kind() != io::ErrorKind::WouldBlock
                     && e.kind() != io::ErrorKind::Interrupted =>

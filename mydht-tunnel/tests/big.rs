@@ -42,14 +42,19 @@ mod alloc_count {
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
 
+/// The tests of this file measure the whole process (heap, threads): one
+/// at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Duration, Instant};
 
 use mydht::prelude::*;
 use mydht_basetest::harness::nodes::{connect, stop_all};
 use mydht_tunnel::{
     Attachment, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, Threaded,
-    TunnelNode, TunnelSend,
+    TunnelNode, TunnelSend, TunnelSendError,
 };
 use openssl::sha::Sha256;
 use serde::{Deserialize, Serialize};
@@ -115,6 +120,29 @@ struct Send {
     hops: usize,
     len: u64,
     seed: u8,
+    /// Told once this many bytes were read from the source.
+    signal: Option<(u64, SyncSender<()>)>,
+}
+
+/// A source that tells when `at` bytes were read from it.
+struct Signal<R> {
+    inner: R,
+    read: u64,
+    at: u64,
+    tx: Option<SyncSender<()>>,
+}
+
+impl<R: Read> Read for Signal<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read >= self.at {
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.send(());
+            }
+        }
+        Ok(n)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,13 +163,24 @@ impl Service for Inner {
         _: &mut Y,
     ) -> Result<Self::CommandOut> {
         Ok(match cmd {
-            InnerCommand::Api(s) => InnerReply::Send(TunnelSend {
-                to: Destination::Peer(s.to),
-                hops: s.hops,
-                reply: ReplyRoute::SameRoute,
-                msg: Msg::File,
-                attachment: Some(Attachment(Box::new(Pattern::new(s.len, s.seed)))),
-            }),
+            InnerCommand::Api(s) => {
+                let source: Box<dyn Read + std::marker::Send> = match s.signal {
+                    Some((at, tx)) => Box::new(Signal {
+                        inner: Pattern::new(s.len, s.seed),
+                        read: 0,
+                        at,
+                        tx: Some(tx),
+                    }),
+                    None => Box::new(Pattern::new(s.len, s.seed)),
+                };
+                InnerReply::Send(TunnelSend {
+                    to: Destination::Peer(s.to),
+                    hops: s.hops,
+                    reply: ReplyRoute::SameRoute,
+                    msg: Msg::File,
+                    attachment: Some(Attachment(source)),
+                })
+            }
             InnerCommand::Exit { attached: true, .. } => {
                 self.sha = Some(Sha256::new());
                 self.len = 0;
@@ -187,6 +226,7 @@ fn transfer(nodes: &[NodeHandle<TunnelNode<Files, Threaded>>], len: u64, seed: u
         hops: 8,
         len,
         seed,
+        signal: None,
     };
     let got = nodes[0]
         .query(send.into(), 1, TRANSFER_TIMEOUT)
@@ -211,6 +251,7 @@ fn transfer(nodes: &[NodeHandle<TunnelNode<Files, Threaded>>], len: u64, seed: u
 
 #[test]
 fn test_256_mib_through_8_hops_intact_with_bounded_memory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let nodes: Vec<_> = (0..10)
         .map(|_| start_loop(TunnelNode::<Files, Threaded>::new(Files)).expect("start"))
         .collect();
@@ -232,4 +273,95 @@ fn test_256_mib_through_8_hops_intact_with_bounded_memory() {
         large <= small + small / 4 + (4 << 20),
         "64 MiB: +{small} B, 256 MiB: +{large} B"
     );
+}
+
+/// Threads of this process (Linux).
+fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("thread count")
+}
+
+/// Waits, at most `TIMEOUT`, until `done` holds of `ask()`.
+fn until<T: std::fmt::Debug>(what: &str, mut ask: impl FnMut() -> T, done: impl Fn(&T) -> bool) {
+    let start = Instant::now();
+    loop {
+        let got = ask();
+        if done(&got) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{what}: {got:?}");
+    }
+}
+
+fn open_connections(node: &NodeHandle<TunnelNode<Files, Threaded>>) -> usize {
+    node.stats(Duration::from_secs(10))
+        .expect("stats")
+        .open_connections
+}
+
+#[test]
+fn a_relay_stopped_mid_transfer_gives_the_sender_a_typed_error_in_time_and_leaves_nothing_open() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Alice, 4 relays, Bob.
+    let mut nodes: Vec<_> = (0..6)
+        .map(|_| start_loop(TunnelNode::<Files, Threaded>::new(Files)).expect("start"))
+        .collect();
+    for node in &nodes[1..] {
+        connect(&nodes[0], node).expect("connect");
+    }
+    until("star", || open_connections(&nodes[0]), |n| *n == 5);
+    let before = threads();
+    let (tx, rx) = sync_channel(1);
+    let send = Send {
+        to: *nodes[5].local_peer().get_id(),
+        hops: 4,
+        len: 4 << 30,
+        seed: 9,
+        signal: Some((16 << 20, tx)),
+    };
+    let alice = nodes[0].clone();
+    let sending = std::thread::spawn(move || alice.query(send.into(), 1, TRANSFER_TIMEOUT));
+    rx.recv_timeout(TRANSFER_TIMEOUT).expect("16 MiB sent");
+    // A relay goes down in the middle of the transfer.
+    let stopped_at = Instant::now();
+    nodes.remove(2).stop().expect("stop a relay");
+    let got = sending.join().expect("sender thread").expect("query");
+    let took = stopped_at.elapsed();
+    match &got[..] {
+        // The hop before the stopped one reports it unreachable; the
+        // sender herself if it was her first hop.
+        [Err(TunnelSendError::Tunnel(tunnel::TunnelError::HopFailed {
+            failure: tunnel::HopFailure::Unreachable,
+            ..
+        }))]
+        | [Err(TunnelSendError::Unreachable)] => {}
+        other => panic!("expected an unreachable hop: {other:?}"),
+    }
+    assert!(took < Duration::from_secs(10), "typed error after {took:?}");
+    // Nothing of the tunnel stays open: Alice keeps her pooled
+    // connections to the 4 nodes left, each of them its one.
+    until(
+        "alice's connections",
+        || open_connections(&nodes[0]),
+        |n| *n == 4,
+    );
+    for node in &nodes[1..] {
+        until(
+            "a peer's connections",
+            || open_connections(node),
+            |n| *n == 1,
+        );
+    }
+    // Fewer threads than before: the stopped node's are gone and none
+    // was left behind by the cut tunnel.
+    until("threads", threads, |n| *n < before);
+    println!(
+        "stopped relay: typed error after {took:.2?}; threads {before} -> {}",
+        threads()
+    );
+    stop_all(nodes).expect("stop");
 }
