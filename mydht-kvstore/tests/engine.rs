@@ -129,3 +129,56 @@ fn forward_store(
         other => panic!("{other:?}"),
     }
 }
+
+/// `KVStoreService` reads no real clock when given one: a find called at
+/// the service's (fixed) time expires exactly its timeout later.
+#[test]
+fn the_service_takes_its_time_from_its_clock() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use mydht::service::kvstore::KVStoreService;
+    use mydht_base::{Service, SpawnerYield, YieldReturn};
+
+    struct NoYield;
+    impl SpawnerYield for NoYield {
+        fn spawn_yield(&mut self) -> YieldReturn {
+            YieldReturn::Loop
+        }
+    }
+
+    let (ia, ib) = (identity(1), identity(2));
+    let pa = ia.peer_info("a".into()).unwrap();
+    let pb = ib.peer_info("b".into()).unwrap();
+    let clock = ManualClock::new(T0);
+    let start = Instant::now();
+    let now = Arc::new(Mutex::new(start));
+    let read = now.clone();
+    let mut service = KVStoreService::from_engine(engine(&pa, &[&pb], &clock, 1))
+        .with_clock(Arc::new(move || *read.lock().unwrap()));
+    let conf = QueryConf {
+        hops: 1,
+        forward: 1,
+        timeout: Duration::from_secs(3),
+        ..QueryConf::default()
+    };
+    let key = *value(&ia, "timed", b"x", T0, HOUR).key();
+    // The real clock moves on; the service's does not.
+    *now.lock().unwrap() = start + Duration::from_secs(100);
+    let out = service
+        .call(KVStoreCommand::Find(5, key, conf), &mut NoYield)
+        .unwrap();
+    assert!(
+        matches!(out.as_slice(), [KVStoreReply::Forward(..)]),
+        "{out:?}"
+    );
+    let at = |s: u64| start + Duration::from_secs(100 + s);
+    assert!(service
+        .call_at(KVStoreCommand::Tick(at(2)), at(2))
+        .is_empty());
+    let out = service.call_at(KVStoreCommand::Tick(at(3)), at(3));
+    assert!(
+        matches!(out.as_slice(), [KVStoreReply::Expired { api: 5, .. }]),
+        "{out:?}"
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::Instant;
 
 use mydht_base::{KVStore, KeyVal, Peer, Result, Route, Service, ServiceRestartable, SpawnerYield};
@@ -16,11 +17,20 @@ use super::message::{KVStoreCommand, KVStoreReply};
 /// the api). It never yields, so any spawner runs it, restartable ones
 /// included.
 ///
-/// The service reads the clock for the commands that carry none; a
-/// [`KVStoreCommand::Tick`] carries its own time.
+/// The time of a command is given: [`call_at`](Self::call_at) takes it,
+/// and a [`KVStoreCommand::Tick`] carries its own. `Service::call` asks
+/// the service's clock ([`ServiceClock`]: the real `Instant::now` unless
+/// [`with_clock`](Self::with_clock) gave another, e.g. a simulation's),
+/// so the engine's decisions depend only on the commands and the times
+/// it is handed.
 pub struct KVStoreService<V: KeyVal, P: Peer, S, R> {
     engine: QueryEngine<V, P, S, R>,
+    clock: ServiceClock,
 }
+
+/// Where [`KVStoreService`] reads the time of a command given through
+/// `Service::call`.
+pub type ServiceClock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 impl<V, P, S, R> KVStoreService<V, P, S, R>
 where
@@ -39,7 +49,28 @@ where
 
     /// The service around an engine built by the caller (a fixed seed).
     pub fn from_engine(engine: QueryEngine<V, P, S, R>) -> Self {
-        KVStoreService { engine }
+        KVStoreService {
+            engine,
+            clock: Arc::new(Instant::now),
+        }
+    }
+
+    /// The same service reading the time of its commands from `clock`.
+    pub fn with_clock(mut self, clock: ServiceClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies `cmd` at `now` (a [`KVStoreCommand::Tick`] at its own
+    /// time): what the node must carry out.
+    pub fn call_at(&mut self, cmd: KVStoreCommand<V, P>, now: Instant) -> Vec<KVStoreReply<V, P>> {
+        let now = match &cmd {
+            KVStoreCommand::Tick(at) => *at,
+            _ => now,
+        };
+        let mut out = Vec::new();
+        self.engine.handle(cmd, now, &mut out);
+        out
     }
 
     /// How the store answers a find of the values closest to a key (see
@@ -47,6 +78,7 @@ where
     pub fn with_near(self, near: NearFn<S, V::Key, V>) -> Self {
         KVStoreService {
             engine: self.engine.with_near(near),
+            clock: self.clock,
         }
     }
 
@@ -76,13 +108,8 @@ where
         cmd: Self::CommandIn,
         _yld: &mut Y,
     ) -> Result<Self::CommandOut> {
-        let now = match &cmd {
-            KVStoreCommand::Tick(now) => *now,
-            _ => Instant::now(),
-        };
-        let mut out = Vec::new();
-        self.engine.handle(cmd, now, &mut out);
-        Ok(out)
+        let now = (self.clock)();
+        Ok(self.call_at(cmd, now))
     }
 }
 
