@@ -20,8 +20,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// when fewer than this many of its peers are closer to the key, and `put`
 /// sends it to this many peers.
 pub const REPLICAS: usize = 3;
-/// Peers a node keeps connected through discovery.
+/// Peers a node keeps connected through discovery: below it, the node
+/// asks its peers for others every [`DISCOVERY_EVERY`].
 const POOL_SIZE: usize = 16;
+/// How often a node below its pool size looks for peers.
+const DISCOVERY_EVERY: Duration = Duration::from_secs(1);
 /// How often the node logs its peer count when it changed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -44,6 +47,7 @@ pub fn run(args: NodeArgs, verbose: u8) -> Result<(), CliError> {
     conf.settings.route = RouteChoice::Kademlia(KademliaConf::default());
     conf.settings.replicas = REPLICAS;
     conf.constants.pool_size = POOL_SIZE;
+    conf.constants.refresh = DISCOVERY_EVERY;
     let dht = Dht::start(conf)
         .map_err(|e| CliError::start(&format!("cannot start a node on {}", args.listen), &e))?;
     let me = dht.local_peer().clone();
