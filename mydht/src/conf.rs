@@ -55,6 +55,15 @@ pub struct NodeConstants {
     /// default) or [`AuthMode::NoAuth`], for tests and closed networks only.
     /// Both ends of a connection must use the same mode.
     pub auth_mode: AuthMode,
+    /// The mode of send-once connections ([`Reply::SendOnce`]): the
+    /// node's own (`auth_mode`, the default) or, when it differs,
+    /// [`AuthMode::NoAuth`]: send-once connections this node dials skip
+    /// the signatures, and it also accepts such connections from others
+    /// as send-once connections only — never online, no peer management,
+    /// their messages' [`LocalCommand::from`](crate::LocalCommand) being
+    /// what the peer claims, not a proven identity. For applications that
+    /// protect their messages themselves (onion tunnels).
+    pub send_once_auth: AuthMode,
     /// The AEAD of the session shadow: ChaCha20-Poly1305 (the default) or
     /// AES-256-GCM (faster on CPUs with AES instructions). Both ends of a
     /// connection must use the same: the handshake refuses a peer with
@@ -92,6 +101,10 @@ pub struct NodeConstants {
     /// Most send-once connections open (or dialling) at once
     /// ([`Reply::SendOnce`]).
     pub max_send_once: usize,
+    /// How long a send-once connection may stay open once authenticated,
+    /// on either side (its message and any stream behind it must be
+    /// through by then).
+    pub send_once_timeout: Duration,
     /// A local service's reply to its own peer goes straight to the write
     /// service (when both run on threads) instead of through the main
     /// loop: one hop less, but no batching with the loop's other messages
@@ -107,6 +120,7 @@ impl Default for NodeConstants {
             max_frame: 1 << 20,
             auth_timeout: Duration::from_secs(5),
             auth_mode: AuthMode::Signed,
+            send_once_auth: AuthMode::Signed,
             cipher_suite: CipherSuite::ChaCha20Poly1305,
             query_timeout: Duration::from_secs(10),
             max_pending_queries: 4096,
@@ -121,6 +135,7 @@ impl Default for NodeConstants {
             max_peers: 1024,
             verdict_timeout: Duration::from_secs(5),
             max_send_once: 64,
+            send_once_timeout: Duration::from_secs(60),
             direct_replies: false,
         }
     }

@@ -80,6 +80,7 @@ impl PartialEq for Wire {
             WireMessage::PeerStore(a) => matches!(b, WireMessage::PeerStore(b) if kv_eq(a, b)),
             WireMessage::Admitted => matches!(b, WireMessage::Admitted),
             WireMessage::Refused => matches!(b, WireMessage::Refused),
+            WireMessage::Once => matches!(b, WireMessage::Once),
         }
     }
 }
@@ -139,10 +140,11 @@ fn wire_kind(m: &WireMessage<TouchMsg>) -> &'static str {
         },
         WireMessage::Admitted => "Admitted",
         WireMessage::Refused => "Refused",
+        WireMessage::Once => "Once",
     }
 }
 
-const WIRE_KINDS: [&str; 10] = [
+const WIRE_KINDS: [&str; 11] = [
     "App(Touch)",
     "App(Touched)",
     "AppStream",
@@ -153,6 +155,7 @@ const WIRE_KINDS: [&str; 10] = [
     "PeerStore(Stored)",
     "Admitted",
     "Refused",
+    "Once",
 ];
 
 /// The same for the query modes a [`QueryMsg`] carries.
@@ -257,6 +260,7 @@ fn wire_msg() -> impl Strategy<Value = WireMessage<TouchMsg>> {
         peer_store_msg().prop_map(|m| WireMessage::PeerStore(Box::new(m))),
         Just(WireMessage::Admitted),
         Just(WireMessage::Refused),
+        Just(WireMessage::Once),
     ]
 }
 
@@ -397,6 +401,7 @@ fn one_of_each() -> Vec<Wire> {
         store(KVStoreProtoMsg::Stored(1, u32::MAX)),
         WireMessage::Admitted,
         WireMessage::Refused,
+        WireMessage::Once,
     ]
     .into_iter()
     .map(Wire)

@@ -42,13 +42,16 @@ static ALLOC: alloc_count::Counting = alloc_count::Counting;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use mydht::frame::AttachmentReader;
 use mydht::service::PeersView;
 use mydht::stream::{LentStream, OutStream};
-use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerCount, PeerId, PeerInfo, QueryId, Reply};
+use mydht::{
+    GlobalCommand, LocalCommand, MyDHTConf, NodeConstants, PeerCount, PeerId, PeerInfo, QueryId,
+    Reply,
+};
 use mydht_base::{
     Attachment, Error, Peer, ReadYield, Result, Service, ServiceRestartable, SpawnerYield,
 };
@@ -98,6 +101,31 @@ impl Read for Pattern {
     }
 }
 
+/// A source that stops once, after `at` bytes, until its go (a blocking
+/// read: for write services on threads).
+struct Gated {
+    pattern: Pattern,
+    at: u64,
+    go: Option<Receiver<()>>,
+}
+
+impl Read for Gated {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pattern.offset >= self.at {
+            if let Some(go) = self.go.take() {
+                go.recv()
+                    .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            }
+        }
+        let room = if self.go.is_some() {
+            (self.at - self.pattern.offset).min(buf.len() as u64) as usize
+        } else {
+            buf.len()
+        };
+        self.pattern.read(&mut buf[..room])
+    }
+}
+
 /// A SHA-256 of what is written, and its length.
 #[derive(Default)]
 struct Digest {
@@ -133,7 +161,7 @@ enum Then {
     SendBack,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Ask {
     /// Stream `len` bytes to `to` after a message; `once`: on a send-once
     /// connection to this address instead of the pooled one; `ended`: told
@@ -145,6 +173,8 @@ enum Ask {
         then: Then,
         once: Option<SocketAddr>,
         ended: Option<SyncSender<std::result::Result<(), String>>>,
+        /// Stop after `.0` bytes until `.1` gives a go.
+        gate: Option<(u64, Receiver<()>)>,
     },
     /// A frame to `to` and its answer.
     Ping(PeerId),
@@ -197,10 +227,19 @@ impl<C: MyDHTConf<GlobalCmd = Ask, ProtoMsg = Msg, ApiReply = Answer>> Service f
                     then,
                     once,
                     ended,
+                    gate,
                 },
             ) => {
                 let file = Msg::File { qid, len, then };
-                let mut bytes = OutStream::new(Pattern::new(len, seed));
+                let pattern = Pattern::new(len, seed);
+                let mut bytes = match gate {
+                    Some((at, go)) => OutStream::new(Gated {
+                        pattern,
+                        at,
+                        go: Some(go),
+                    }),
+                    None => OutStream::new(pattern),
+                };
                 if let Some(ended) = ended {
                     bytes = bytes.on_end(move |r| {
                         let _ = ended.send(r.map_err(|e| e.to_string()));
@@ -316,7 +355,7 @@ impl<C: MyDHTConf<ProtoMsg = Msg, ApiReply = Answer>> ServiceRestartable for Loc
 }
 
 macro_rules! stream_conf {
-    ($name:ident, $($profile:tt)*) => {
+    ($name:ident, constants: $constants:expr; $($profile:tt)*) => {
         struct $name;
 
         impl MyDHTConf for $name {
@@ -334,7 +373,13 @@ macro_rules! stream_conf {
             fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<Local<$name>> {
                 Ok(Local { receiving: None })
             }
+            fn constants(&self) -> NodeConstants {
+                $constants
+            }
         }
+    };
+    ($name:ident, $($profile:tt)*) => {
+        stream_conf!($name, constants: NodeConstants::default(); $($profile)*);
     };
 }
 
@@ -342,6 +387,12 @@ stream_conf!(Threaded, mydht::threaded!(););
 // Restartable: the local service reads the lent stream, so it must be
 // restartable too (an inline one would spin on the loop's thread).
 stream_conf!(Restartable, mydht::restartable!(local: RestartOrError, LocalRcChannel;););
+/// Verdicts (and admissions) due within 300 ms.
+const SHORT: Duration = Duration::from_millis(300);
+stream_conf!(
+    ShortVerdict,
+    constants: NodeConstants { verdict_timeout: SHORT, ..NodeConstants::default() }; mydht::threaded!();
+);
 
 /// Streams `len` bytes from node 0 to node 1 of a new pair, checks them,
 /// then a frame each way on the same connection; returns the peak heap
@@ -366,6 +417,7 @@ fn transfer_and_go_on<C: MyDHTConf<GlobalCmd = Ask, ApiReply = Answer> + Send>(
         then: Then::GiveBack,
         once: None,
         ended: Some(ended),
+        gate: None,
     };
     let got = a.query(ask, 1, TRANSFER_TIMEOUT).expect("transfer");
     let took = start.elapsed();
@@ -422,6 +474,7 @@ fn a_stream_dropped_by_its_receiver_ends_the_connection() {
         then: Then::Drop,
         once: None,
         ended: None,
+        gate: None,
     };
     // The receiver drops the stream, which closes the connection (its
     // answer races with the close: not waited for).
@@ -451,6 +504,7 @@ fn a_send_once_connection_streams_then_closes() {
         then: Then::Drop,
         once,
         ended: None,
+        gate: None,
     };
     let got = a.query(ask, 1, TRANSFER_TIMEOUT).expect("transfer");
     let digest = Pattern::digest(len, 5);
@@ -479,6 +533,7 @@ fn a_receiver_answers_on_the_lent_stream_then_the_connection_ends() {
         then: Then::SendBack,
         once: None,
         ended: None,
+        gate: None,
     };
     let got = a.query(ask, 1, TRANSFER_TIMEOUT).expect("answer");
     assert_eq!(got, vec![Answer::SentBack { len }]);
@@ -505,11 +560,47 @@ fn a_stream_for_a_closed_port_ends_with_an_error() {
         then: Then::Drop,
         once: Some(closed),
         ended: Some(ended),
+        gate: None,
     };
     nodes[0]
         .query_partial(ask, 1, Duration::from_millis(1))
         .expect("asked");
     let told = end.recv_timeout(TIMEOUT).expect("told");
     assert!(told.is_err(), "{told:?}");
+    stop_all(nodes).expect("stop");
+}
+
+#[test]
+fn a_send_once_stream_outlasts_the_admission_timeout() {
+    let nodes = start_nodes(2, || ShortVerdict).expect("nodes");
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let peer_b = connect(a, b).expect("connect");
+    let len = 4 << 20;
+    let (go, gate) = sync_channel(1);
+    let ask = Ask::Send {
+        to: *peer_b.get_id(),
+        len,
+        seed: 13,
+        then: Then::Drop,
+        once: Some(address_of(b).expect("address")),
+        ended: None,
+        gate: Some((1 << 20, gate)),
+    };
+    // The stream stops half-way for three admission timeouts: time must
+    // pass, on purpose, beyond the deadline a connection waiting for its
+    // peer's admission has (a send-once one has its own, longer).
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(SHORT * 3);
+        go.send(())
+    });
+    let got = a.query(ask, 1, TIMEOUT).expect("answer");
+    opener.join().expect("opener").expect("go");
+    assert_eq!(
+        got,
+        vec![Answer::Received {
+            len,
+            digest: Pattern::digest(len, 13)
+        }]
+    );
     stop_all(nodes).expect("stop");
 }

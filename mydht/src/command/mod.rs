@@ -139,6 +139,8 @@ pub enum MainLoopCommand<C: MyDHTConf> {
     Admitted(ConnRef),
     /// The peer of this connection refused this node.
     Refused(ConnRef),
+    /// The peer of this connection dialled it as a send-once connection.
+    SendOnce(ConnRef),
     /// What the peer store asks.
     PeerStore(Vec<PeerStoreReply>),
     /// Peer management's verdict on a connection awaiting it.

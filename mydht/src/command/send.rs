@@ -42,6 +42,8 @@ pub enum MainLoopCommandSend<C: MyDHTConf> {
     Admitted(ConnRef),
     /// [`MainLoopCommand::Refused`].
     Refused(ConnRef),
+    /// [`MainLoopCommand::SendOnce`].
+    SendOnce(ConnRef),
     /// [`MainLoopCommand::PeerStore`].
     PeerStore(Vec<PeerStoreReply>),
     /// [`MainLoopCommand::Verdict`].
@@ -88,6 +90,7 @@ impl<C: MyDHTConf> SRef for MainLoopCommand<C> {
             M::Wire(p, m) => S::Wire(p.get_sendable(), m),
             M::Admitted(c) => S::Admitted(c),
             M::Refused(c) => S::Refused(c),
+            M::SendOnce(c) => S::SendOnce(c),
             M::PeerStore(r) => S::PeerStore(r),
             M::Verdict { conn, verdict } => S::Verdict { conn, verdict },
             M::Opened(o) => S::Opened(o),
@@ -119,6 +122,7 @@ impl<C: MyDHTConf> SToRef<MainLoopCommand<C>> for MainLoopCommandSend<C> {
             S::Wire(p, m) => M::Wire(p.to_ref(), m),
             S::Admitted(c) => M::Admitted(c),
             S::Refused(c) => M::Refused(c),
+            S::SendOnce(c) => M::SendOnce(c),
             S::PeerStore(r) => M::PeerStore(r),
             S::Verdict { conn, verdict } => M::Verdict { conn, verdict },
             S::Opened(o) => M::Opened(o),

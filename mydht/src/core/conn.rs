@@ -48,8 +48,9 @@ pub(super) enum OpenState {
     /// A second connection to an online peer, left open for the peer that
     /// dialled it to close (see `duplicate`): nothing is routed to it.
     Standby,
-    /// A send-once connection this node dialled: its one message goes out,
-    /// then it closes. Its peer is never online through it.
+    /// A send-once connection, dialled by this node (its one message goes
+    /// out, then it closes) or by its peer (announced by its first frame,
+    /// `WireMessage::Once`). Its peer is never online through it.
     Once,
 }
 
@@ -82,6 +83,10 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     pub(super) early_shadows: bool,
     /// Pooled, or send-once.
     pub(super) kind: ConnKind,
+    /// Accepted in the unauthenticated send-once mode
+    /// (`NodeConstants::send_once_auth`): its peer is what it claims, and
+    /// the connection is a send-once one whatever it asks.
+    pub(super) claimed: bool,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {

@@ -26,7 +26,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             now,
             self.spare_key.take(),
             (self.constants.auth_mode, self.constants.cipher_suite),
-        );
+        )
+        .also_accept(self.constants.send_once_auth);
         let conn = self.new_conn(key, None, now)?;
         conn.phase = Phase::Handshaking(Box::new(handshake));
         Some(ConnRef { key, id: conn.id })
@@ -42,6 +43,10 @@ impl<C: MyDHTConf> NodeCore<C> {
                 error: None,
             });
         }
+        let mode = match self.dials.get(&dial).map(|d| d.kind) {
+            Some(ConnKind::Once) => self.constants.send_once_auth,
+            _ => self.constants.auth_mode,
+        };
         let ephemeral = match self.spare_key.take() {
             Some(k) => Ok(k),
             None => crate::auth::EphemeralKey::generate(),
@@ -53,7 +58,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 self.constants.auth_timeout,
                 now,
                 e,
-                (self.constants.auth_mode, self.constants.cipher_suite),
+                (mode, self.constants.cipher_suite),
             )
             .map_err(Error::from)
         });
@@ -134,6 +139,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             deadline: now + self.constants.auth_timeout,
             early_shadows: false,
             kind,
+            claimed: false,
         };
         Some(self.conns.entry(key).or_insert(conn))
     }

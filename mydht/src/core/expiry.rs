@@ -44,7 +44,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                     Phase::Open {
                         state: OpenState::Once,
                         ..
-                    } => "send-once connection not written in time",
+                    } => "send-once connection open past its timeout",
                     Phase::Open { .. } => "the peer did not admit this node in time",
                     _ => "authentication timed out",
                 };

@@ -57,7 +57,10 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.defer(key, now);
             return Ok(None);
         }
-        match hs.handle(&msg, &mut self.challenges, now)? {
+        let step = hs.handle(&msg, &mut self.challenges, now)?;
+        // A responder that answered a ping in the send-once mode.
+        conn.claimed |= hs.mode() != self.constants.auth_mode;
+        match step {
             Step::Send(reply) => {
                 // The keys are derived once the reply is out (deferred
                 // work), while the peer checks it.

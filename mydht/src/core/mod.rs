@@ -253,6 +253,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict, now),
             MainLoopCommand::Admitted(conn) => self.on_admitted(conn),
             MainLoopCommand::Refused(conn) => self.on_refused(conn),
+            MainLoopCommand::SendOnce(conn) => self.on_send_once(conn, now),
             MainLoopCommand::Opened(_) | MainLoopCommand::StreamReturned(_) => {
                 slog::error!(self.logger, "a driver's command reached the core: dropped");
             }

@@ -152,7 +152,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             WireMessage::App(_)
             | WireMessage::AppStream(..)
             | WireMessage::Admitted
-            | WireMessage::Refused => {}
+            | WireMessage::Refused
+            | WireMessage::Once => {}
         }
     }
 

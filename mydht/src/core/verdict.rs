@@ -40,6 +40,10 @@ impl<C: MyDHTConf> NodeCore<C> {
             // connection closes. The peer is never online through it.
             return self.open_once(cref, now);
         }
+        if conn.claimed {
+            // An unauthenticated send-once connection: read its message.
+            return self.open_claimed(cref, now);
+        }
         match self.fixed_verdict {
             Some(verdict) => self.on_verdict(cref, verdict, now),
             None => self
@@ -117,8 +121,14 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         let mut pending: Vec<_> = conn.pending.drain(..).collect();
-        if conn.kind == ConnKind::Pooled {
-            pending.insert(0, WireMessage::Admitted);
+        if !conn.claimed {
+            pending.insert(
+                0,
+                match conn.kind {
+                    ConnKind::Pooled => WireMessage::Admitted,
+                    ConnKind::Once => WireMessage::Once,
+                },
+            );
         }
         conn.phase = Phase::Open {
             peer: peer.clone(),
@@ -146,6 +156,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         if let Phase::Open { state, .. } = &mut conn.phase {
             *state = OpenState::Once;
         }
+        conn.deadline = now + self.constants.send_once_timeout;
         self.actions.push_back(Action::Finish { conn: cref.key });
     }
 
@@ -233,6 +244,36 @@ impl<C: MyDHTConf> NodeCore<C> {
                 "the peer refused this node",
             );
             self.drop_conn(cref.key, Some(e));
+        }
+    }
+
+    /// Opens an unauthenticated send-once connection this node accepted:
+    /// no peer management (its peer is only a claim), never online, open
+    /// for its message up to the send-once timeout.
+    fn open_claimed(&mut self, cref: ConnRef, now: Instant) {
+        self.admit(cref, 0, now);
+        if let Some(conn) = self.conns.get_mut(&cref.key) {
+            if let Phase::Open { state, .. } = &mut conn.phase {
+                *state = OpenState::Once;
+            }
+            conn.deadline = now + self.constants.send_once_timeout;
+        }
+    }
+
+    /// The peer of `cref` dialled it as a send-once connection: its peer
+    /// never goes online through it, and it may stay open for its message
+    /// up to the send-once timeout.
+    pub(super) fn on_send_once(&mut self, cref: ConnRef, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&cref.key).filter(|c| c.id == cref.id) else {
+            return;
+        };
+        if let Phase::Open {
+            state: state @ OpenState::Admitting,
+            ..
+        } = &mut conn.phase
+        {
+            *state = OpenState::Once;
+            conn.deadline = now + self.constants.send_once_timeout;
         }
     }
 

@@ -25,4 +25,9 @@ pub enum WireMessage<M> {
     /// Peer management refused the other side: the connection closes after
     /// this frame.
     Refused,
+    /// The first frame of a send-once connection: the other side never
+    /// makes its peer online through it, and keeps it open for its
+    /// message (and any stream) at most
+    /// [`NodeConstants::send_once_timeout`](crate::NodeConstants::send_once_timeout).
+    Once,
 }

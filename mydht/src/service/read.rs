@@ -224,6 +224,11 @@ impl<C: MyDHTConf> ReadService<C> {
                         return Ok(self.ended(Some(e)));
                     }
                 }
+                Ok(Some(WireMessage::Once)) => {
+                    if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::SendOnce(self.conn)) {
+                        return Ok(self.ended(Some(e)));
+                    }
+                }
                 Ok(Some(WireMessage::Refused)) => {
                     if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::Refused(self.conn)) {
                         return Ok(self.ended(Some(e)));

@@ -72,6 +72,7 @@ impl Handshake {
         let handshake = Handshake {
             local,
             mode,
+            also: None,
             suite,
             expected_peer,
             deadline: deadline(now, timeout),

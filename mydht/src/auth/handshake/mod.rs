@@ -109,6 +109,10 @@ pub enum Step {
 pub struct Handshake {
     local: Arc<LocalPeer>,
     mode: AuthMode,
+    /// A responder also answers pings in this mode (the mode of the
+    /// send-once connections a node accepts); [`mode`](Self::mode) then
+    /// says which one the ping used.
+    also: Option<AuthMode>,
     suite: CipherSuite,
     expected_peer: Option<PeerId>,
     deadline: Instant,
@@ -145,6 +149,24 @@ impl State {
     }
 }
 impl Handshake {
+    /// The mode of this handshake: for a responder that also accepts
+    /// another ([`also_accept`](Self::also_accept)), the mode of the ping
+    /// once it answered it.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// A responder also answers pings in `mode`: a node whose send-once
+    /// connections are unauthenticated accepts them beside its own mode;
+    /// its owner then checks [`mode`](Self::mode) and treats a peer
+    /// authenticated in `mode` as that mode allows.
+    pub fn also_accept(mut self, mode: AuthMode) -> Self {
+        if mode != self.mode {
+            self.also = Some(mode);
+        }
+        self
+    }
+
     /// When the handshake times out: the owner's timer should call
     /// [`Handshake::check_timeout`] then.
     pub fn deadline(&self) -> Instant {

@@ -50,6 +50,7 @@ impl Handshake {
         Handshake {
             local,
             mode,
+            also: None,
             suite,
             expected_peer: None,
             deadline: deadline(now, timeout),
@@ -72,7 +73,10 @@ impl Handshake {
             other => return Err(unexpected(&other, "ping")),
         };
         if ping.mode != self.mode {
-            return Err(AuthError::ModeMismatch);
+            if self.also != Some(ping.mode) {
+                return Err(AuthError::ModeMismatch);
+            }
+            self.mode = ping.mode;
         }
         self.check_suite(ping.suite)?;
         let peer = ping.peer.validate()?;
