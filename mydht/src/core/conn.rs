@@ -83,6 +83,12 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     pub(super) early_shadows: bool,
     /// Pooled, or send-once.
     pub(super) kind: ConnKind,
+    /// A send-once connection this node dialled whose write or read
+    /// service ended cleanly: the other one's end closes it (its message
+    /// written, it reads until its peer closes, so that closing never
+    /// resets a peer still reading: a close with unread bytes sends a
+    /// reset, which loses what the peer had not read yet).
+    pub(super) half_ended: bool,
     /// Accepted in the unauthenticated send-once mode
     /// (`NodeConstants::send_once_auth`): its peer is what it claims, and
     /// the connection is a send-once one whatever it asks.

@@ -139,6 +139,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             deadline: now + self.constants.auth_timeout,
             early_shadows: false,
             kind,
+            half_ended: false,
             claimed: false,
         };
         Some(self.conns.entry(key).or_insert(conn))

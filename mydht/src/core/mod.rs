@@ -40,13 +40,13 @@ use std::time::Instant;
 use mydht_base::{Error, ErrorLevel, Peer};
 
 use crate::auth::{Authenticated, ChallengeCache};
-use crate::command::{DialId, MainLoopCommand, NodeStats};
+use crate::command::{ConnRef, DialId, MainLoopCommand, NodeStats};
 use crate::conf::{Address, GlobalTick, MyDHTConf, NodeConstants, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use crate::service::peer_store::{ConnectedRoute, PeerStoreCommand};
 use crate::service::{ApiCommand, GlobalCommand, PeersView, QueryId};
-use conn::{CoreConn, Dial};
+use conn::{ConnKind, CoreConn, Dial};
 use spare_key::SpareKey;
 use timers::Timers;
 
@@ -240,9 +240,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
             MainLoopCommand::Reply(reply) => self.route_reply(reply),
             MainLoopCommand::ConnectionEnded { conn, error } => {
-                if self.conns.get(&conn.key).is_some_and(|c| c.id == conn.id) {
-                    self.drop_conn(conn.key, error);
-                }
+                self.on_conn_ended(conn, error, now)
             }
             MainLoopCommand::Wire(from, msg) => self.on_wire(from, msg),
             MainLoopCommand::PeerStore(replies) => {
@@ -260,6 +258,22 @@ impl<C: MyDHTConf> NodeCore<C> {
             MainLoopCommand::ConnectFailed { dial, error } => self.dial_failed(dial, error),
             MainLoopCommand::Stop => self.stop(),
         }
+    }
+
+    /// A service of connection `cref` ended. A send-once connection this
+    /// node dialled lingers after the first clean end (its write service's,
+    /// once its message is out) until the other service's (its peer
+    /// closed), at most the authentication timeout.
+    fn on_conn_ended(&mut self, cref: ConnRef, error: Option<Error>, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&cref.key).filter(|c| c.id == cref.id) else {
+            return;
+        };
+        if error.is_none() && conn.kind == ConnKind::Once && conn.is_open() && !conn.half_ended {
+            conn.half_ended = true;
+            conn.deadline = conn.deadline.min(now + self.constants.auth_timeout);
+            return;
+        }
+        self.drop_conn(cref.key, error);
     }
 
     /// Stops the node: every connection closed, then [`Action::Stop`].
