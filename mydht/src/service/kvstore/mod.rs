@@ -30,5 +30,5 @@ mod store;
 pub use conf::{KVStoreLimits, QueryConf, QueryMode};
 pub use engine::{NearFn, QueryEngine};
 pub use message::{ApiQueryId, KVStoreCommand, KVStoreProtoMsg, KVStoreReply, QueryID, QueryMsg};
-pub use service::{ServiceClock, KVStoreService};
+pub use service::{KVStoreService, ServiceClock};
 pub use store::MemoryStore;
