@@ -294,7 +294,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 .insert(out_link, entry, Instant::now());
         }
         let grace = self.settings.grace;
-        let source = RelaySource::new(lent, reader, self.shared.clone(), report, grace);
+        let logger = self.logger.clone();
+        let source = RelaySource::new(lent, reader, self.shared.clone(), report, grace, logger);
         let source_failed = source.failed_flag();
         let shared = self.shared.clone();
         let stream = OutStream::new(source).woken_by(conn).on_end(move |r| {

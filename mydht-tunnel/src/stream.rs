@@ -117,6 +117,7 @@ pub struct RelaySource<C: MyDHTConf> {
     shared: SharedTunnel,
     report: Option<ReportTo>,
     grace: Duration,
+    logger: slog::Logger,
     /// The last cell came: the onion went through whole.
     done: bool,
     /// Set when the source failed (the pump's end is then not this hop's
@@ -133,6 +134,7 @@ impl<C: MyDHTConf> RelaySource<C> {
         shared: SharedTunnel,
         report: Option<ReportTo>,
         grace: Duration,
+        logger: slog::Logger,
     ) -> Self {
         RelaySource {
             lent: Some(lent),
@@ -140,6 +142,7 @@ impl<C: MyDHTConf> RelaySource<C> {
             shared,
             report,
             grace,
+            logger,
             done: false,
             failed: Arc::new(AtomicBool::new(false)),
         }
@@ -159,7 +162,8 @@ impl<C: MyDHTConf> RelaySource<C> {
         self.failed.clone()
     }
 
-    fn fail(&mut self) {
+    fn fail(&mut self, e: &io::Error) {
+        slog::warn!(self.logger, "tunnel relay's cells failed"; "error" => %e);
         self.failed.store(true, Ordering::Release);
         if let Some(to) = self.report.take() {
             let report = {
@@ -209,7 +213,7 @@ impl<C: MyDHTConf> Read for RelaySource<C> {
                 if e.kind() != io::ErrorKind::WouldBlock
                     && e.kind() != io::ErrorKind::Interrupted =>
             {
-                self.fail();
+                self.fail(&e);
                 Err(e)
             }
             other => other,

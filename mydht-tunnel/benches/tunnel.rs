@@ -1,0 +1,386 @@
+//! The tunnel bench: 64 MiB streamed through 1, 3 and 8 relays of live
+//! nodes on loopback (MB/s, time to first byte), beside, in the same run
+//! and round by round, (i) a chain of plain TCP relays with as many hops
+//! and the same 64 KiB buffer, no crypto, and (ii) the crypto-only limit:
+//! the same bytes through the same onion layers in memory; and the round
+//! trip of a 1 KiB query through 3 relays and back (p50, p99) beside the
+//! same query with no relay.
+//!
+//! `cargo bench -p mydht-tunnel --bench tunnel` (`-- --rounds N`, 5 by
+//! default). Prints medians, ratios of medians and the median of the
+//! per-round ratios (both sides of a round saw the same machine load).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mydht::prelude::*;
+use mydht_tunnel::{
+    Attachment, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, Threaded,
+    TunnelNode, TunnelSend,
+};
+use readwrite_comp::{ExtRead, ExtWrite};
+use serde::{Deserialize, Serialize};
+use tunnel::crypto::X25519Secret;
+use tunnel::{FullTunnel, RouteHop, TunnelConfig};
+
+const PAYLOAD: u64 = 64 << 20;
+const BUF: usize = 64 << 10;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Zero bytes, `len` of them, never held whole.
+struct Zeros(u64);
+
+impl Read for Zeros {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (buf.len() as u64).min(self.0) as usize;
+        buf[..n].fill(0);
+        self.0 -= n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Msg {
+    File,
+    Ping(Vec<u8>),
+    Got(u64),
+}
+
+#[derive(Debug)]
+enum Ask {
+    File { to: PeerId, hops: usize },
+    Ping { to: PeerId, hops: usize },
+}
+
+#[derive(Debug)]
+struct Got(u64);
+
+/// When the exit got its first attachment bytes.
+type FirstByte = Arc<Mutex<Option<Instant>>>;
+
+struct Inner {
+    first: FirstByte,
+    len: u64,
+}
+
+impl Service for Inner {
+    type CommandIn = InnerCommand<Bench>;
+    type CommandOut = InnerReply<Bench>;
+    fn call<Y: SpawnerYield>(
+        &mut self,
+        cmd: Self::CommandIn,
+        _: &mut Y,
+    ) -> Result<Self::CommandOut> {
+        Ok(match cmd {
+            InnerCommand::Api(Ask::File { to, hops }) => InnerReply::Send(TunnelSend {
+                to: Destination::Peer(to),
+                hops,
+                reply: ReplyRoute::SameRoute,
+                msg: Msg::File,
+                attachment: Some(Attachment(Box::new(Zeros(PAYLOAD)))),
+            }),
+            InnerCommand::Api(Ask::Ping { to, hops }) => InnerReply::Send(TunnelSend {
+                to: Destination::Peer(to),
+                hops,
+                reply: ReplyRoute::SameRoute,
+                msg: Msg::Ping(vec![7; 1024]),
+                attachment: None,
+            }),
+            InnerCommand::Exit {
+                msg: Msg::Ping(b), ..
+            } => InnerReply::Reply(Msg::Ping(b)),
+            InnerCommand::Attached(bytes) => {
+                if self.len == 0 {
+                    *self.first.lock().unwrap() = Some(Instant::now());
+                }
+                self.len += bytes.len() as u64;
+                InnerReply::None
+            }
+            InnerCommand::AttachedEnd { .. } => InnerReply::Reply(Msg::Got(self.len)),
+            InnerCommand::Replied(Msg::Got(n)) => InnerReply::Api(Got(n)),
+            InnerCommand::Replied(Msg::Ping(b)) => InnerReply::Api(Got(b.len() as u64)),
+            _ => InnerReply::None,
+        })
+    }
+}
+
+struct Bench {
+    first: FirstByte,
+}
+
+impl MyDHTTunnelConf for Bench {
+    type Msg = Msg;
+    type Cmd = Ask;
+    type Answer = Got;
+    type InnerService = Inner;
+    fn init_inner(&mut self, _: &PeerInfo) -> Result<Inner> {
+        Ok(Inner {
+            first: self.first.clone(),
+            len: 0,
+        })
+    }
+    fn tunnel_timeout(&self) -> Duration {
+        TIMEOUT
+    }
+}
+
+type Node = NodeHandle<TunnelNode<Bench, Threaded>>;
+
+/// One transfer through the tunnel: (seconds, seconds to the first byte).
+fn tunnel_transfer(nodes: &[Node], first: &FirstByte, hops: usize) -> (f64, f64) {
+    *first.lock().unwrap() = None;
+    let to = *nodes[nodes.len() - 1].local_peer().get_id();
+    let start = Instant::now();
+    let got = nodes[0]
+        .query(Ask::File { to, hops }.into(), 1, TIMEOUT)
+        .expect("query");
+    let took = start.elapsed().as_secs_f64();
+    assert!(matches!(&got[..], [Ok(Got(n))] if *n == PAYLOAD), "{got:?}");
+    let ttfb = first.lock().unwrap().expect("first byte") - start;
+    (took, ttfb.as_secs_f64())
+}
+
+/// Baseline (i): the sender, `hops` relay threads copying with a 64 KiB
+/// buffer, the sink; plain TCP on loopback. (seconds, to the first byte).
+fn tcp_chain(hops: usize) -> (f64, f64) {
+    let sink = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut next = sink.local_addr().expect("addr");
+    let mut relays = Vec::new();
+    for _ in 0..hops {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let to = next;
+        next = l.local_addr().expect("addr");
+        relays.push(std::thread::spawn(move || {
+            let (mut from, _) = l.accept().expect("accept");
+            let mut out = TcpStream::connect(to).expect("connect");
+            let mut buf = vec![0u8; BUF];
+            loop {
+                let n = from.read(&mut buf).expect("read");
+                if n == 0 {
+                    return;
+                }
+                out.write_all(&buf[..n]).expect("write");
+            }
+        }));
+    }
+    let start = Instant::now();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = sink.accept().expect("accept");
+        let mut buf = vec![0u8; BUF];
+        let mut first = None;
+        let mut total = 0u64;
+        loop {
+            let n = s.read(&mut buf).expect("read");
+            if n == 0 {
+                return (total, first);
+            }
+            first.get_or_insert_with(Instant::now);
+            total += n as u64;
+        }
+    });
+    let mut out = TcpStream::connect(next).expect("connect");
+    let mut src = Zeros(PAYLOAD);
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = src.read(&mut buf).expect("zeros");
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).expect("write");
+    }
+    drop(out);
+    let (total, first) = reader.join().expect("sink");
+    let took = start.elapsed().as_secs_f64();
+    for r in relays {
+        r.join().expect("relay");
+    }
+    assert_eq!(total, PAYLOAD);
+    (took, (first.expect("first byte") - start).as_secs_f64())
+}
+
+/// Baseline (ii): the same payload through the same onion layers in
+/// memory: the sender's cells, each relay's, the exit's reading. Seconds.
+fn crypto_only(hops: usize) -> f64 {
+    let config = TunnelConfig::default();
+    let node = || {
+        let s = X25519Secret::generate().expect("key");
+        let hop = RouteHop {
+            public_key: *s.public_key(),
+            address: vec![4, 127, 0, 0, 1, 0, 1],
+        };
+        (FullTunnel::new(config, s).expect("tunnel"), hop)
+    };
+    let mut alice = node();
+    let route: Vec<_> = (0..=hops).map(|_| node()).collect();
+    let hops_route: Vec<RouteHop> = route.iter().map(|(_, h)| h.clone()).collect();
+    let start = Instant::now();
+    let mut w = alice
+        .0
+        .new_writer(&hops_route, Some(&[alice.1.clone()]))
+        .expect("writer");
+    let mut onion = Vec::with_capacity(PAYLOAD as usize + (PAYLOAD as usize >> 5));
+    w.write_header(&mut onion).expect("header");
+    let mut src = Zeros(PAYLOAD);
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = src.read(&mut buf).expect("zeros");
+        if n == 0 {
+            break;
+        }
+        w.write_all_into(&mut onion, &buf[..n]).expect("cells");
+    }
+    w.write_end(&mut onion).expect("end");
+    for (t, _) in &route[..hops] {
+        let mut r = t.view().new_reader();
+        let mut input = &onion[..];
+        r.read_header(&mut input).expect("relay header");
+        let mut next = Vec::with_capacity(onion.len());
+        r.pump(&mut input, &mut next).expect("pump");
+        onion = next;
+    }
+    let mut r = route[hops].0.view().new_reader();
+    let mut input = &onion[..];
+    r.read_header(&mut input).expect("exit header");
+    let mut total = 0u64;
+    loop {
+        let n = r.read_from(&mut input, &mut buf).expect("exit");
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    let took = start.elapsed().as_secs_f64();
+    assert!(total >= PAYLOAD);
+    took
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn mb_s(seconds: f64) -> f64 {
+    PAYLOAD as f64 / seconds / 1e6
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5usize);
+    let first = FirstByte::default();
+    // Alice, 8 relays, Bob: routes of 1, 3, 8 relays among them.
+    let nodes: Vec<Node> = (0..10)
+        .map(|_| {
+            start_loop(TunnelNode::<Bench, Threaded>::new(Bench {
+                first: first.clone(),
+            }))
+            .expect("start")
+        })
+        .collect();
+    for node in &nodes[1..] {
+        let address = node.local_peer().get_address().parse().expect("address");
+        nodes[0].connect(address, TIMEOUT).expect("connect");
+    }
+    println!(
+        "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets)"
+    );
+    println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | tunnel/TCP | tunnel/crypto | TTFB tunnel | TTFB TCP |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for hops in [1usize, 3, 8] {
+        let (mut t, mut tf, mut c, mut cf, mut k) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut r_tcp, mut r_crypto) = (vec![], vec![]);
+        for round in 0..rounds + 1 {
+            // Alternate the order; the first round warms up.
+            let (tt, ttf, ct, ctf, kt) = if round % 2 == 0 {
+                let a = tunnel_transfer(&nodes, &first, hops);
+                let b = tcp_chain(hops);
+                let k = crypto_only(hops);
+                (a.0, a.1, b.0, b.1, k)
+            } else {
+                let k = crypto_only(hops);
+                let b = tcp_chain(hops);
+                let a = tunnel_transfer(&nodes, &first, hops);
+                (a.0, a.1, b.0, b.1, k)
+            };
+            if round == 0 {
+                continue;
+            }
+            t.push(tt);
+            tf.push(ttf);
+            c.push(ct);
+            cf.push(ctf);
+            k.push(kt);
+            r_tcp.push(ct / tt);
+            r_crypto.push(kt / tt);
+        }
+        let (mt, mc, mk) = (median(&mut t), median(&mut c), median(&mut k));
+        println!(
+            "| {hops} | {:.0} | {:.0} | {:.0} | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.1} ms | {:.2} ms |",
+            mb_s(mt),
+            mb_s(mc),
+            mb_s(mk),
+            100.0 * mc / mt,
+            100.0 * median(&mut r_tcp),
+            100.0 * mk / mt,
+            100.0 * median(&mut r_crypto),
+            1e3 * median(&mut tf),
+            1e3 * median(&mut cf),
+        );
+    }
+    // Round trips of a 1 KiB query: 3 relays each way, and none.
+    let to = *nodes[9].local_peer().get_id();
+    let rtt = |hops: usize| {
+        let start = Instant::now();
+        let got = nodes[0]
+            .query(Ask::Ping { to, hops }.into(), 1, TIMEOUT)
+            .expect("ping");
+        assert!(matches!(&got[..], [Ok(Got(1024))]), "{got:?}");
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
+    for i in 0..20 * rounds + 10 {
+        let (a, b) = if i % 2 == 0 {
+            (rtt(3), rtt(0))
+        } else {
+            let b = rtt(0);
+            (rtt(3), b)
+        };
+        if i >= 10 {
+            three.push(a);
+            none.push(b);
+            ratio.push(a / b);
+        }
+    }
+    println!();
+    println!("1 KiB query round trip, {} samples each", three.len());
+    println!("| route | p50 | p99 |");
+    println!("|---|---|---|");
+    println!(
+        "| 3 relays each way | {:.2} ms | {:.2} ms |",
+        percentile(&mut three.clone(), 0.5),
+        percentile(&mut three, 0.99)
+    );
+    println!(
+        "| no relay (baseline) | {:.2} ms | {:.2} ms |",
+        percentile(&mut none.clone(), 0.5),
+        percentile(&mut none, 0.99)
+    );
+    println!(
+        "p50 ratio (3 relays / none): per-pair median {:.2}",
+        median(&mut ratio)
+    );
+    for node in nodes {
+        node.stop().expect("stop");
+    }
+}
