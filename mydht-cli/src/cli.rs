@@ -123,6 +123,12 @@ pub struct DemoArgs {
     /// Values stored, then found.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub values: u32,
+    /// Relays of the tunnel a query goes through (at most nodes - 2).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=128))]
+    pub hops: u16,
+    /// MiB of the file sent through a tunnel of 3 relays.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=4096))]
+    pub size: u32,
     /// How each node runs.
     #[arg(long, value_enum, default_value_t = Profile::Restartable)]
     pub profile: Profile,

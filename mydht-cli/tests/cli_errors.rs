@@ -42,6 +42,7 @@ fn bad_flags_and_values_are_usage_errors() {
     fails(&["launch"], 2, &["launch"]);
     fails(&["demo", "--nodes", "1"], 2, &["--nodes"]);
     fails(&["demo", "--profile", "fast"], 2, &["fast"]);
+    fails(&["demo", "--nodes", "4"], 2, &["--hops 8", "10 nodes"]);
     fails(&["bench", "everything"], 2, &["everything"]);
 }
 

@@ -1,9 +1,12 @@
 //! `mydht demo`: a local network in this process on loopback, each step
 //! shown with a progress bar, then a summary: nodes up and authenticated,
-//! values stored and found through the DHT (hops, latency).
+//! values stored and found through the DHT (hops, latency), a query
+//! through a tunnel of many hops and its reply, a file streamed through a
+//! tunnel of three hops and checked by its hash.
 
 pub mod network;
 mod report;
+mod tunnel;
 
 use std::time::{Duration, Instant};
 
@@ -24,10 +27,19 @@ pub use report::{DemoReport, Latency};
 
 /// Runs the demo under the profile it names.
 pub fn run(args: DemoArgs, verbose: u8) -> Result<(), CliError> {
+    if usize::from(args.hops) + 2 > usize::from(args.nodes) {
+        return Err(CliError::usage(format!(
+            "--hops {} needs at least {} nodes (--nodes)",
+            args.hops,
+            args.hops + 2
+        )));
+    }
     let report = match args.profile {
-        Profile::Threaded => run_with::<ThreadedNode>(&args, verbose)?,
-        Profile::Restartable => run_with::<RestartableNode>(&args, verbose)?,
-        Profile::SingleThread => run_with::<SingleThreadNode>(&args, verbose)?,
+        Profile::Threaded => run_with::<ThreadedNode, tunnel::Threaded>(&args, verbose)?,
+        Profile::Restartable => run_with::<RestartableNode, tunnel::Restartable>(&args, verbose)?,
+        Profile::SingleThread => {
+            run_with::<SingleThreadNode, tunnel::SingleThread>(&args, verbose)?
+        }
     };
     if args.json {
         let text = serde_json::to_string_pretty(&report)
@@ -72,7 +84,11 @@ impl Steps {
     }
 }
 
-fn run_with<C: ProfileConf>(args: &DemoArgs, verbose: u8) -> Result<DemoReport, CliError> {
+fn run_with<C, T>(args: &DemoArgs, verbose: u8) -> Result<DemoReport, CliError>
+where
+    C: ProfileConf,
+    T: tunnel::TunnelProfile,
+{
     let started = Instant::now();
     let steps = Steps { hidden: args.json };
     let log = logging::terminal(Level::Error, verbose);
@@ -106,8 +122,35 @@ fn run_with<C: ProfileConf>(args: &DemoArgs, verbose: u8) -> Result<DemoReport, 
         }
     }
     bar.finish_and_clear();
+    result?;
+    tunnels::<T>(&steps, args, &mut report)?;
     report.elapsed_s = started.elapsed().as_secs_f64();
-    result.map(|_| report)
+    Ok(report)
+}
+
+/// The tunnel steps, on tunnel nodes of their own.
+fn tunnels<T>(steps: &Steps, args: &DemoArgs, report: &mut DemoReport) -> Result<(), CliError>
+where
+    T: tunnel::TunnelProfile,
+{
+    let n = usize::from(args.nodes);
+    let bar = steps.spinner("starting tunnel nodes");
+    let nodes = tunnel::start::<T>(n)?;
+    bar.finish_and_clear();
+    report.tunnel_nodes = nodes.len();
+    let hops = usize::from(args.hops);
+    let file_hops = 3.min(n - 2);
+    let len = u64::from(args.size) << 20;
+    let what = format!(
+        "query through {hops} hops, {} MiB through {file_hops}",
+        args.size
+    );
+    let bar = steps.spinner(&what);
+    let figures = tunnel::exercise(&nodes, hops, file_hops, len);
+    bar.finish_and_clear();
+    tunnel::stop(nodes);
+    report.set_tunnel(&figures?);
+    Ok(())
 }
 
 /// Links the nodes, then stores and finds the values.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::tunnel::TunnelFigures;
 use crate::error::CliError;
 use crate::stats::ms;
 use crate::table;
@@ -59,6 +60,28 @@ pub struct DemoReport {
     pub put_latency_ms: Latency,
     /// Latency of a get, from the call to the verified value.
     pub get_latency_ms: Latency,
+    /// Tunnel nodes started (a network of their own).
+    pub tunnel_nodes: usize,
+    /// Relays of the query's tunnel.
+    pub tunnel_query_hops: usize,
+    /// Whether the query's reply came back, right.
+    pub tunnel_query_ok: bool,
+    /// Why the tunnel query failed, if it did.
+    pub tunnel_query_error: Option<String>,
+    /// Query to reply through the tunnel, in milliseconds.
+    pub tunnel_query_ms: f64,
+    /// Relays of the file's tunnel.
+    pub file_hops: usize,
+    /// Bytes of the file.
+    pub file_bytes: u64,
+    /// Whether the exit got the whole file, same SHA-256.
+    pub file_ok: bool,
+    /// Why the file did not arrive whole, if it did not.
+    pub file_error: Option<String>,
+    /// Send to the exit's answer, in milliseconds.
+    pub file_ms: f64,
+    /// File bytes per second through the tunnel, in MB/s.
+    pub file_mb_s: f64,
     /// Nodes stopped cleanly at the end.
     pub nodes_stopped: usize,
     /// Seconds the whole demo took.
@@ -74,6 +97,24 @@ impl DemoReport {
             values,
             ..DemoReport::default()
         }
+    }
+
+    /// Records the tunnel steps' figures.
+    pub fn set_tunnel(&mut self, f: &TunnelFigures) {
+        self.tunnel_query_hops = f.query_hops;
+        self.tunnel_query_ok = f.query_ok;
+        self.tunnel_query_error = f.query_error.clone();
+        self.tunnel_query_ms = f.query_ms;
+        self.file_hops = f.file_hops;
+        self.file_bytes = f.file_bytes;
+        self.file_ok = f.file_ok;
+        self.file_error = f.file_error.clone();
+        self.file_ms = f.file_ms;
+        self.file_mb_s = if f.file_ms > 0.0 {
+            f.file_bytes as f64 / (f.file_ms / 1e3) / 1e6
+        } else {
+            0.0
+        };
     }
 
     /// Prints the summary table on standard output.
@@ -112,6 +153,20 @@ impl DemoReport {
             ),
             row("mean hops per lookup", format!("{:.2}", self.mean_hops), ""),
             row(
+                &format!("query through {} hops", self.tunnel_query_hops),
+                ok(self.tunnel_query_ok, "replied", &self.tunnel_query_error),
+                &format!("{:.2} ms there and back", self.tunnel_query_ms),
+            ),
+            row(
+                &format!(
+                    "{} MiB through {} hops",
+                    self.file_bytes >> 20,
+                    self.file_hops
+                ),
+                ok(self.file_ok, "SHA-256 checked", &self.file_error),
+                &format!("{:.0} ms, {:.1} MB/s", self.file_ms, self.file_mb_s),
+            ),
+            row(
                 "nodes stopped",
                 format!("{} / {}", self.nodes_stopped, self.nodes_up),
                 &format!("demo took {:.1} s", self.elapsed_s),
@@ -132,11 +187,27 @@ impl DemoReport {
             (self.nodes - self.authenticated, "nodes did not link"),
             (self.values - self.stored, "values were not stored"),
             (self.values - self.found, "values were not found"),
+            (usize::from(!self.tunnel_query_ok), "tunnel query failed"),
+            (usize::from(!self.file_ok), "file did not arrive whole"),
         ];
+        let why = |n: usize, what: &str| match (what, &self.tunnel_query_error, &self.file_error) {
+            ("tunnel query failed", Some(e), _) | ("file did not arrive whole", _, Some(e)) => {
+                format!("demo failed: {n} {what} ({e})")
+            }
+            _ => format!("demo failed: {n} {what}"),
+        };
         match missing.iter().find(|(n, _)| *n > 0) {
-            Some((n, what)) => Err(CliError::failed(format!("demo failed: {n} {what}"))),
+            Some((n, what)) => Err(CliError::failed(why(*n, what))),
             None => Ok(()),
         }
+    }
+}
+
+fn ok(good: bool, what: &str, why: &Option<String>) -> String {
+    match (good, why) {
+        (true, _) => what.to_string(),
+        (false, Some(why)) => format!("FAILED: {why}"),
+        (false, None) => "FAILED".to_string(),
     }
 }
 
