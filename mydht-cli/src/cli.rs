@@ -146,6 +146,8 @@ pub enum BenchWhich {
     Link,
     /// Lookups through a DHT of nodes against one direct round trip.
     Dht,
+    /// A file through a tunnel of 3 relays against one raw TCP connection.
+    Tunnel,
     /// All of them.
     All,
 }
@@ -159,7 +161,7 @@ pub struct BenchArgs {
     /// Samples per figure (medians over them).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(3..=1000))]
     pub samples: u32,
-    /// How the nodes run (link and dht).
+    /// How the nodes run (dht and tunnel).
     #[arg(long, value_enum, default_value_t = Profile::Restartable)]
     pub profile: Profile,
     /// Print the table as JSON on standard output.

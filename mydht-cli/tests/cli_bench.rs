@@ -12,7 +12,7 @@ fn bench_json_carries_figures_and_baselines() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON table");
     let rows = rows.as_array().expect("rows");
     let benches: Vec<_> = rows.iter().map(|r| r["bench"].as_str().unwrap()).collect();
-    assert_eq!(benches, ["service", "dht"]);
+    assert_eq!(benches, ["service", "dht", "tunnel"]);
     for row in rows {
         let measured = row["measured"].as_f64().unwrap();
         let baseline = row["baseline"].as_f64().unwrap();

@@ -4,10 +4,13 @@
 //! - `service`: the service dispatch workload of `mydht-base`
 //!   ([`mydht_base::workload`], the one its criterion bench runs);
 //! - `dht`: lookups through a local network of DHT nodes against a raw
-//!   TCP round trip on the same loopback.
+//!   TCP round trip on the same loopback;
+//! - `tunnel`: a file through a tunnel of three relays against the same
+//!   bytes over one raw TCP connection.
 
 mod dht;
 mod service;
+mod tunnel;
 
 use serde::Serialize;
 
@@ -70,6 +73,9 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     if matches!(args.which, BenchWhich::Dht | BenchWhich::All) {
         rows.extend(dht::run(samples, args.profile, args.json)?);
+    }
+    if matches!(args.which, BenchWhich::Tunnel | BenchWhich::All) {
+        rows.extend(tunnel::run(samples, args.profile, args.json)?);
     }
     if args.json {
         let text = serde_json::to_string_pretty(&rows)

@@ -6,7 +6,7 @@
 
 pub mod network;
 mod report;
-mod tunnel;
+pub mod tunnel;
 
 use std::time::{Duration, Instant};
 
