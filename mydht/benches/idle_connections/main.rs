@@ -248,12 +248,14 @@ where
 
     let start = Instant::now();
     processes.tell(None, "connect");
-    let online = hub
-        .wait_peers(PeerCount::AtLeast(peers), TIMEOUT)
-        .expect("every peer online");
+    let connected = 1 + processes
+        .answers("connected")
+        .iter()
+        .map(|n| n.parse::<usize>().expect("count"))
+        .sum::<usize>();
+    hub.wait_peers(PeerCount::AtLeast(connected), TIMEOUT)
+        .expect("every peer connected online");
     let connect = start.elapsed();
-    assert_eq!(online.len(), peers);
-    processes.answers("connected");
     processes.tell(None, "rest");
     let idle = Snapshot::now();
     let crowd = latencies(hub, *probe.get_id());
@@ -267,16 +269,16 @@ where
         .sum::<usize>();
     let touch_all = start.elapsed();
     processes.stop();
-    let n = peers as isize;
+    let n = connected as isize;
     Figures {
         profile,
-        peers,
+        peers: connected,
         connect,
         heap: (idle.heap - base.heap) / n,
         rss: (idle.rss - base.rss) / n,
         // Less this thread's and the readers of the processes' answers.
         threads: idle.threads - harness - processes_count(peers) as isize,
-        breakdown: idle.breakdown(&base, peers),
+        breakdown: idle.breakdown(&base, connected),
         alone,
         crowd,
         touched,
