@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use mydht::prelude::*;
 use mydht_tunnel::{
-    Attachment, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, Threaded,
-    TunnelNode, TunnelSend,
+    Attachment, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, Restartable,
+    Threaded, TunnelConfOf, TunnelNode, TunnelSend,
 };
 use readwrite_comp::{ExtRead, ExtWrite};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,8 @@ impl Service for Inner {
 
 struct Bench {
     first: FirstByte,
+    /// Send-once connections without signatures (`send_once_auth`).
+    unsigned: bool,
 }
 
 impl MyDHTTunnelConf for Bench {
@@ -124,9 +126,52 @@ impl MyDHTTunnelConf for Bench {
     fn tunnel_timeout(&self) -> Duration {
         TIMEOUT
     }
+    fn constants(&self) -> NodeConstants {
+        let mut c = NodeConstants::default();
+        if self.unsigned {
+            c.send_once_auth = mydht::AuthMode::NoAuth;
+        }
+        c
+    }
+}
+
+/// Alice, 8 relays, Bob, all connected to Alice, under profile `P`.
+fn start_nodes<P>(first: &FirstByte, unsigned: bool) -> Vec<NodeHandle<TunnelNode<Bench, P>>>
+where
+    TunnelNode<Bench, P>: TunnelConfOf<Bench>,
+{
+    let nodes: Vec<NodeHandle<TunnelNode<Bench, P>>> = (0..10)
+        .map(|_| {
+            start_loop(TunnelNode::<Bench, P>::new(Bench {
+                first: first.clone(),
+                unsigned,
+            }))
+            .expect("start")
+        })
+        .collect();
+    for node in &nodes[1..] {
+        let address = node.local_peer().get_address().parse().expect("address");
+        nodes[0].connect(address, TIMEOUT).expect("connect");
+    }
+    nodes
+}
+
+/// A 1 KiB query's round trip through `hops` relays each way, in ms.
+fn rtt<P>(nodes: &[NodeHandle<TunnelNode<Bench, P>>], hops: usize) -> f64
+where
+    TunnelNode<Bench, P>: TunnelConfOf<Bench>,
+{
+    let to = *nodes[9].local_peer().get_id();
+    let start = Instant::now();
+    let got = nodes[0]
+        .query(Ask::Ping { to, hops }.into(), 1, TIMEOUT)
+        .expect("ping");
+    assert!(matches!(&got[..], [Ok(Got(1024))]), "{got:?}");
+    start.elapsed().as_secs_f64() * 1e3
 }
 
 type Node = NodeHandle<TunnelNode<Bench, Threaded>>;
+type OneThreadNode = NodeHandle<TunnelNode<Bench, Restartable>>;
 
 /// One transfer through the tunnel: (seconds, seconds to the first byte).
 fn tunnel_transfer(nodes: &[Node], first: &FirstByte, hops: usize) -> (f64, f64) {
@@ -280,18 +325,7 @@ fn main() {
         .unwrap_or(5usize);
     let first = FirstByte::default();
     // Alice, 8 relays, Bob: routes of 1, 3, 8 relays among them.
-    let nodes: Vec<Node> = (0..10)
-        .map(|_| {
-            start_loop(TunnelNode::<Bench, Threaded>::new(Bench {
-                first: first.clone(),
-            }))
-            .expect("start")
-        })
-        .collect();
-    for node in &nodes[1..] {
-        let address = node.local_peer().get_address().parse().expect("address");
-        nodes[0].connect(address, TIMEOUT).expect("connect");
-    }
+    let nodes = start_nodes::<Threaded>(&first, false);
     println!(
         "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets)"
     );
@@ -338,27 +372,29 @@ fn main() {
             1e3 * median(&mut cf),
         );
     }
-    // Round trips of a 1 KiB query: 3 relays each way, and none.
-    let to = *nodes[9].local_peer().get_id();
-    let rtt = |hops: usize| {
-        let start = Instant::now();
-        let got = nodes[0]
-            .query(Ask::Ping { to, hops }.into(), 1, TIMEOUT)
-            .expect("ping");
-        assert!(matches!(&got[..], [Ok(Got(1024))]), "{got:?}");
-        start.elapsed().as_secs_f64() * 1e3
-    };
+    // Round trips of a 1 KiB query: 3 relays each way, and none; then the
+    // same on nodes whose send-once connections skip the signatures.
+    // And on nodes that run on one thread each (`Restartable`: no thread
+    // per connection).
+    let unsigned = start_nodes::<Threaded>(&first, true);
+    let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(&first, false);
     let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
+    let (mut three_unsigned, mut three_one) = (vec![], vec![]);
     for i in 0..20 * rounds + 10 {
-        let (a, b) = if i % 2 == 0 {
-            (rtt(3), rtt(0))
+        let (a, b, u, o) = if i % 2 == 0 {
+            let a = rtt(&nodes, 3);
+            (a, rtt(&nodes, 0), rtt(&unsigned, 3), rtt(&one_thread, 3))
         } else {
-            let b = rtt(0);
-            (rtt(3), b)
+            let o = rtt(&one_thread, 3);
+            let u = rtt(&unsigned, 3);
+            let b = rtt(&nodes, 0);
+            (rtt(&nodes, 3), b, u, o)
         };
         if i >= 10 {
             three.push(a);
             none.push(b);
+            three_unsigned.push(u);
+            three_one.push(o);
             ratio.push(a / b);
         }
     }
@@ -366,20 +402,28 @@ fn main() {
     println!("1 KiB query round trip, {} samples each", three.len());
     println!("| route | p50 | p99 |");
     println!("|---|---|---|");
-    println!(
-        "| 3 relays each way | {:.2} ms | {:.2} ms |",
-        percentile(&mut three.clone(), 0.5),
-        percentile(&mut three, 0.99)
-    );
-    println!(
-        "| no relay (baseline) | {:.2} ms | {:.2} ms |",
-        percentile(&mut none.clone(), 0.5),
-        percentile(&mut none, 0.99)
-    );
+    for (name, v) in [
+        ("3 relays each way", &mut three),
+        ("no relay (baseline)", &mut none),
+        ("3 relays each way, unsigned send-once", &mut three_unsigned),
+        ("3 relays each way, Restartable nodes", &mut three_one),
+    ] {
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms |",
+            percentile(&mut v.clone(), 0.5),
+            percentile(v, 0.99)
+        );
+    }
     println!(
         "p50 ratio (3 relays / none): per-pair median {:.2}",
         median(&mut ratio)
     );
+    for node in unsigned {
+        node.stop().expect("stop");
+    }
+    for node in one_thread {
+        node.stop().expect("stop");
+    }
     for node in nodes {
         node.stop().expect("stop");
     }

@@ -1,67 +1,34 @@
-//! [`TunnelLocal`]: the read side of a tunnel node, one per connection.
-//! It holds the light tunnel view and reads the onion that arrives on its
-//! connection: a relay hands the lent read stream straight to a write
-//! service that pumps it to the next hop (streamed) or sends the next
-//! onion on at once (frame); the exit reads the message, runs the inner
-//! service and sends its reply on the reply route; the sender gives a
-//! reply to the api query that awaits it; error reports go back link by
-//! link. Nothing goes through the global service.
+//! The streamed carriage at a hop: the header in the frame, the cells on
+//! the lent read stream, pumped on by a write service (relays) or read
+//! here, restartable (the exit, the sender of a reply).
 
 use std::io::{Cursor, Read};
-use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mydht::stream::{LentStream, OutStream};
-use mydht::{LocalCommand, MyDHTConf, QueryId, Reply};
-use mydht_base::{
-    Error, ErrorKind, ErrorLevel, Peer, ReadYield, Result, Service, ServiceRestartable,
-    SpawnerYield,
-};
+use mydht::{MyDHTConf, QueryId, Reply};
+use mydht_base::{Error, ReadYield, Result, SpawnerYield};
 use readwrite_comp::ExtRead;
-use tunnel::full::ERROR_REPORT_LEN;
 use tunnel::{HopFailure, HopKind, HopReader, ReplyWriter, TunnelError, TunnelReadProv};
 
 use crate::address::decode_address;
-use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf};
+use crate::app::{InnerCommand, MyDHTTunnelConf};
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::global::io_to_send;
 use crate::link::{new_link, LinkId, RelayLink};
 use crate::msg::{encode_content, ContentReader, TunnelMsg};
-use crate::onion::{read_payload, relay_onion, write_onion};
-use crate::shared::SharedTunnel;
 use crate::stream::{split_header, CellsAfterHeader, RelaySource, ReportTo};
+
+use super::{
+    api_replies, first_reply, hop, is_would_block, next_address, reply_failed, send_failure,
+    HopError, HopResult, TunnelLocal,
+};
 
 /// Attachment bytes handed to the inner service at a time.
 const CHUNK: usize = 64 << 10;
-
-/// How the local tunnel services run (from the application's conf).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LocalSettings {
-    pub(crate) grace: Duration,
-    pub(crate) max_msg: usize,
-}
-
-/// The local tunnel service of one connection.
-pub struct TunnelLocal<C: MyDHTConf, T: MyDHTTunnelConf> {
-    inner: T::InnerService,
-    view: TunnelReadProv,
-    shared: SharedTunnel,
-    logger: slog::Logger,
-    settings: LocalSettings,
-    reading: Option<Reading<C, T>>,
-    conf: PhantomData<fn() -> C>,
-}
-
-/// A hop that cannot go on: what it reports back, and why (logged).
-struct HopError {
-    failure: HopFailure,
-    error: Error,
-}
-
-type HopResult<R> = std::result::Result<R, HopError>;
 
 /// Who reads a streamed onion to its end here.
 enum Role {
@@ -90,7 +57,7 @@ enum Stage<T: MyDHTTunnelConf> {
 
 /// A streamed onion being read from the lent stream, kept across
 /// `WouldBlock` restarts.
-struct Reading<C: MyDHTConf, T: MyDHTTunnelConf> {
+pub(super) struct Reading<C: MyDHTConf, T: MyDHTTunnelConf> {
     lent: LentStream<C>,
     state: ReadState<T>,
 }
@@ -104,67 +71,8 @@ struct ReadState<T: MyDHTTunnelConf> {
 }
 
 impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
-    /// The local service of one connection.
-    pub(crate) fn new(
-        inner: T::InnerService,
-        view: TunnelReadProv,
-        shared: SharedTunnel,
-        logger: slog::Logger,
-        settings: LocalSettings,
-    ) -> Self {
-        TunnelLocal {
-            inner,
-            view,
-            shared,
-            logger,
-            settings,
-            reading: None,
-            conf: PhantomData,
-        }
-    }
-
-    /// A failed hop: logged, and reported upstream if this hop is on the
-    /// query side (a reply hop shares no key with the sender's route).
-    fn failed(
-        &mut self,
-        reader: &HopReader,
-        upstream: Option<SocketAddr>,
-        link: LinkId,
-        e: HopError,
-    ) -> Result<Reply<C>> {
-        slog::warn!(self.logger, "tunnel hop failed"; "failure" => ?e.failure, "error" => %e.error);
-        let query_side = matches!(reader.kind(), None | Some(HopKind::Relay | HopKind::Exit));
-        match (upstream, query_side) {
-            (Some(to), true) => {
-                let report = reader.error_report(e.failure).map_err(tunnel_error)?;
-                Ok(Reply::SendOnce(to, TunnelMsg::Report { link, report }))
-            }
-            _ => Ok(Reply::None),
-        }
-    }
-
-    /// Reads an onion's fixed header (`src` gives it first) and admits the
-    /// reader where it needs the full tunnel.
-    fn header(&mut self, reader: &mut HopReader, src: &mut dyn Read) -> HopResult<()> {
-        if let Err(e) = reader.read_header(src) {
-            // At the exit, reading the header also reads the reply
-            // preamble from the first cells: a content failure then.
-            let failure = match reader.kind() {
-                Some(_) => HopFailure::BadContent,
-                None => HopFailure::BadHeader,
-            };
-            return Err(hop(failure, e));
-        }
-        if self.view.needs_full(reader) {
-            // Reply relay (replay cache) or a reply to this node (kept keys).
-            let admitted = self.shared.lock().full.admit(reader);
-            admitted.map_err(|e| hop(HopFailure::Replayed, e.into()))?;
-        }
-        Ok(())
-    }
-
     /// A streamed onion: its header in the frame, its cells on `lent`.
-    fn on_stream<Y: SpawnerYield>(
+    pub(super) fn on_stream<Y: SpawnerYield>(
         &mut self,
         upstream: Option<SocketAddr>,
         link: LinkId,
@@ -319,7 +227,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
     }
 
     /// Reads the streamed onion in hand on; its replies once read whole.
-    fn proceed<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Reply<C>> {
+    pub(super) fn proceed<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Reply<C>> {
         match self.read_on(yld) {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(Error::yielded()),
@@ -365,17 +273,6 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 Step::Replied(msg) => return self.reply_read(msg, yld).map(Some),
             }
         }
-    }
-
-    fn inner_call<Y: SpawnerYield>(
-        &mut self,
-        cmd: InnerCommand<T>,
-        yld: &mut Y,
-    ) -> HopResult<InnerReply<T>> {
-        self.inner.call(cmd, yld).map_err(|error| HopError {
-            failure: HopFailure::BadContent,
-            error,
-        })
     }
 
     /// The exit's inner service answers; its reply goes back streamed.
@@ -433,141 +330,6 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         drop(r);
         let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
         Ok(api_replies(qid, reply))
-    }
-
-    /// An onion carried whole in a frame.
-    fn on_onion<Y: SpawnerYield>(
-        &mut self,
-        upstream: Option<SocketAddr>,
-        link: LinkId,
-        bytes: &[u8],
-        yld: &mut Y,
-    ) -> Result<Reply<C>> {
-        let mut reader = self.view.new_reader();
-        match self.read_onion(&mut reader, upstream, link, bytes, yld) {
-            Ok(reply) => Ok(reply),
-            Err(e) => self.failed(&reader, upstream, link, e),
-        }
-    }
-
-    fn read_onion<Y: SpawnerYield>(
-        &mut self,
-        reader: &mut HopReader,
-        upstream: Option<SocketAddr>,
-        link: LinkId,
-        bytes: &[u8],
-        yld: &mut Y,
-    ) -> HopResult<Reply<C>> {
-        let mut input = bytes;
-        self.header(reader, &mut input)?;
-        match reader.kind() {
-            Some(kind @ (HopKind::Relay | HopKind::ReplyRelay)) => {
-                let next = next_address(reader)?;
-                let onion =
-                    relay_onion(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
-                let out_link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                if let (HopKind::Relay, Some(upstream)) = (kind, upstream) {
-                    // Keep the way back for a report on the outgoing link.
-                    let mut kept = self.view.new_reader();
-                    std::mem::swap(&mut kept, reader);
-                    let entry = RelayLink {
-                        upstream,
-                        upstream_link: link,
-                        reader: Arc::new(Mutex::new(kept)),
-                        failed: None,
-                    };
-                    self.shared
-                        .lock()
-                        .links
-                        .insert(out_link, entry, Instant::now());
-                }
-                Ok(Reply::SendOnce(
-                    next,
-                    TunnelMsg::Onion {
-                        link: out_link,
-                        onion,
-                    },
-                ))
-            }
-            Some(HopKind::Exit) => {
-                let bytes =
-                    read_payload(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
-                let msg = decode_content::<T::Msg>(&bytes, self.settings.max_msg)?;
-                let can_reply = self.view.can_reply(reader);
-                let cmd = InnerCommand::Exit {
-                    msg,
-                    can_reply,
-                    attached: false,
-                };
-                let reply = self.inner_call(cmd, yld)?;
-                let Some(msg) = first_reply(reply) else {
-                    return Ok(Reply::None);
-                };
-                let mut writer = self
-                    .view
-                    .reply_writer(reader)
-                    .map_err(|e| hop(HopFailure::BadContent, e.into()))?;
-                let content =
-                    encode_content(&msg).map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                let onion = write_onion(&mut writer, &content)
-                    .map_err(|e| hop(HopFailure::BadContent, e))?;
-                let first = decode_address(writer.first_address())
-                    .map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                let link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
-            }
-            Some(HopKind::ReplyExit) => {
-                let id = reader.reply_id().and_then(|id| id.try_into().ok());
-                let q = id.and_then(|id| self.shared.lock().book.take(&id));
-                let Some(q) = q else {
-                    return Ok(Reply::None);
-                };
-                let answer = read_payload(reader, &mut input)
-                    .map_err(|e| hop(HopFailure::BadContent, e))
-                    .and_then(|bytes| decode_content::<T::Msg>(&bytes, self.settings.max_msg));
-                match answer {
-                    Ok(msg) => {
-                        let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
-                        Ok(api_replies(q.qid, reply))
-                    }
-                    Err(e) => Ok(Reply::Api(q.qid, Err(reply_failed(e.error)))),
-                }
-            }
-            None => {
-                let e = reader.failure().cloned().unwrap_or(TunnelError::NoHeader);
-                Err(hop(HopFailure::BadHeader, e.into()))
-            }
-        }
-    }
-
-    /// An error report on link `link`: wrapped and passed upstream at a
-    /// relay, read at the sender.
-    fn on_report(&mut self, link: LinkId, mut report: [u8; ERROR_REPORT_LEN]) -> Result<Reply<C>> {
-        let mut shared = self.shared.lock();
-        if let Some(back) = shared.links.take(&link, Instant::now()) {
-            drop(shared);
-            let reader = back.reader.lock().unwrap_or_else(|e| e.into_inner());
-            reader
-                .wrap_error_report(&mut report)
-                .map_err(tunnel_error)?;
-            let msg = TunnelMsg::Report {
-                link: back.upstream_link,
-                report,
-            };
-            return Ok(Reply::SendOnce(back.upstream, msg));
-        }
-        let Some((id, q)) = shared.book.take_link(&link) else {
-            // Late (the query is answered or expired) or not ours.
-            return Ok(Reply::None);
-        };
-        shared.full.cancel_reply(&id);
-        drop(shared);
-        let error = q
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .read_error_report(&report);
-        Ok(Reply::Api(q.qid, Err(TunnelSendError::Tunnel(error))))
     }
 }
 
@@ -657,129 +419,4 @@ fn step<T: MyDHTTunnelConf>(
             })
         }
     }
-}
-
-/// The message an exit's inner service replies with (the first: a reply
-/// block is single use).
-fn first_reply<T: MyDHTTunnelConf>(reply: InnerReply<T>) -> Option<T::Msg> {
-    match reply {
-        InnerReply::Reply(m) => Some(m),
-        InnerReply::Many(v) => v.into_iter().find_map(first_reply),
-        InnerReply::None | InnerReply::Api(_) | InnerReply::Send(_) => None,
-    }
-}
-
-/// The api answers of the inner service reading a reply to query `qid`.
-fn api_replies<C: TunnelConfOf<T>, T: MyDHTTunnelConf>(
-    qid: QueryId,
-    reply: InnerReply<T>,
-) -> Reply<C> {
-    match reply {
-        InnerReply::Api(a) => Reply::Api(qid, Ok(a)),
-        InnerReply::Many(v) => Reply::Many(v.into_iter().map(|r| api_replies(qid, r)).collect()),
-        InnerReply::None | InnerReply::Send(_) | InnerReply::Reply(_) => Reply::None,
-    }
-}
-
-/// A message at the start of a frame-carried onion's content.
-fn decode_content<M: serde::de::DeserializeOwned>(bytes: &[u8], max: usize) -> HopResult<M> {
-    let mut content = ContentReader::new(max);
-    let mut pos = 0;
-    loop {
-        let wants = content
-            .wants()
-            .map_err(|e| send_failure(HopFailure::BadContent, e))?;
-        if wants == 0 {
-            return content
-                .message()
-                .map_err(|e| send_failure(HopFailure::BadContent, e));
-        }
-        let end = pos + wants;
-        if end > bytes.len() {
-            let e = TunnelSendError::Codec("message cut short".into());
-            return Err(send_failure(HopFailure::BadContent, e));
-        }
-        content.push(&bytes[pos..end]);
-        pos = end;
-    }
-}
-
-/// A relay's next address.
-fn next_address(reader: &HopReader) -> HopResult<SocketAddr> {
-    reader
-        .next_address()
-        .map(decode_address)
-        .unwrap_or(Err(TunnelSendError::BadAddress))
-        .map_err(|e| send_failure(HopFailure::Unreachable, e))
-}
-
-impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelLocal<C, T> {
-    type CommandIn = LocalCommand<C>;
-    type CommandOut = Reply<C>;
-
-    fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<C>, yld: &mut Y) -> Result<Reply<C>> {
-        // The authenticated previous hop's listening address.
-        let upstream = cmd.from.get_address().parse().ok();
-        match (cmd.msg, cmd.stream) {
-            (TunnelMsg::Stream { link, header }, Some(lent)) => {
-                self.on_stream(upstream, link, header, lent, yld)
-            }
-            (TunnelMsg::Onion { link, onion }, _) => self.on_onion(upstream, link, &onion, yld),
-            (TunnelMsg::Report { link, report }, _) => self.on_report(link, report),
-            // A stream header without its stream: nothing to read.
-            (TunnelMsg::Stream { .. }, None) => Ok(Reply::None),
-        }
-    }
-}
-
-impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> ServiceRestartable for TunnelLocal<C, T> {
-    fn resume<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<Reply<C>>> {
-        if self.reading.is_some() {
-            self.proceed(yld).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-}
-
-/// True for the error of a read that would block (a `Return` yield).
-fn is_would_block(e: &HopError) -> bool {
-    matches!(
-        e.error.kind(),
-        ErrorKind::Io(std::io::ErrorKind::WouldBlock)
-    )
-}
-
-/// A hop failure from a tunnel layer's I/O error.
-fn hop(failure: HopFailure, e: std::io::Error) -> HopError {
-    let kind = e.kind();
-    let t = io_to_send(e);
-    let error = match kind {
-        std::io::ErrorKind::WouldBlock => Error::from(std::io::Error::from(kind)),
-        _ => send_error(t),
-    };
-    HopError { failure, error }
-}
-
-/// A hop failure from a send error.
-fn send_failure(failure: HopFailure, e: TunnelSendError) -> HopError {
-    HopError {
-        failure,
-        error: send_error(e),
-    }
-}
-
-/// What the sender's api gets for a reply that could not be read.
-fn reply_failed(error: Error) -> TunnelSendError {
-    TunnelSendError::Codec(format!("reply unreadable: {error}"))
-}
-
-/// A tunnel error as a node error (the connection goes on).
-fn tunnel_error(e: TunnelError) -> Error {
-    send_error(TunnelSendError::Tunnel(e))
-}
-
-/// A tunnel send error as a node error (the connection goes on).
-fn send_error(e: TunnelSendError) -> Error {
-    Error::new(ErrorKind::Decode, ErrorLevel::Ignore, e.to_string()).with_source(e)
 }
