@@ -1,5 +1,6 @@
 //! Throughput of a transport connection against the bare socket it wraps,
-//! measured in the same run: 1 MiB one way over loopback per iteration.
+//! measured in the same run: 1 MiB one way over loopback per iteration
+//! (the may transport with its two halves on may coroutines).
 //!
 //! `cargo bench -p mydht-tcp --bench transport -- --warm-up-time 1 --measurement-time 3`
 
@@ -11,7 +12,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mio::{Events, Interest, Poll, Token};
 use mydht_base::{Registerable, Transport};
-use mydht_tcp::{BlockingTcpTransport, TcpTransport};
+use mydht_tcp::{
+    BlockingTcpTransport, MayTcpReadStream, MayTcpTransport, MayTcpWriteStream, TcpTransport,
+};
 
 const LEN: usize = 1024 * 1024;
 
@@ -140,5 +143,65 @@ fn blocking(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, nonblocking, blocking);
+/// Writes `LEN` bytes from a may coroutine and reads them on another, as a
+/// write service and a read service of the may profile would.
+fn may_transfer(
+    write: MayTcpWriteStream,
+    read: MayTcpReadStream,
+) -> (MayTcpWriteStream, MayTcpReadStream) {
+    // SAFETY: neither closure keeps thread-local state across a wait.
+    let writer = unsafe {
+        may::coroutine::spawn(move || {
+            let mut write = write;
+            write.write_all(&vec![7u8; LEN]).unwrap();
+            write
+        })
+    };
+    // SAFETY: as above.
+    let reader = unsafe {
+        may::coroutine::spawn(move || {
+            let mut read = read;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut received = 0;
+            while received < LEN {
+                let n = read.read(&mut buf).unwrap();
+                assert_ne!(n, 0, "early end of stream");
+                received += n;
+            }
+            read
+        })
+    };
+    (writer.join().unwrap(), reader.join().unwrap())
+}
+
+fn may_coroutines(c: &mut Criterion) {
+    let mut group = c.benchmark_group("may_1MiB");
+    group.throughput(Throughput::Bytes(LEN as u64));
+    group.sample_size(20);
+
+    // Baseline: the blocking std pair, writer on a thread.
+    let listener = std::net::TcpListener::bind(loopback()).unwrap();
+    let mut raw_out = Some(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+    let (mut raw_in, _) = listener.accept().unwrap();
+    group.bench_function("baseline_std_stream", |b| {
+        b.iter(|| raw_out = Some(blocking_transfer(raw_out.take().unwrap(), &mut raw_in)))
+    });
+
+    let transport = MayTcpTransport::bind(loopback()).unwrap();
+    let out = transport
+        .connect_with(&transport.local_address().unwrap())
+        .unwrap()
+        .write;
+    let inbound = transport.accept().unwrap().unwrap().read;
+    let mut halves = Some((out, inbound));
+    group.bench_function("may_tcp_transport", |b| {
+        b.iter(|| {
+            let (write, read) = halves.take().unwrap();
+            halves = Some(may_transfer(write, read));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, nonblocking, blocking, may_coroutines);
 criterion_main!(benches);

@@ -5,9 +5,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use may::coroutine;
 
 use may::io::{SplitIo, SplitReader, SplitWriter};
 use may::net::{TcpListener, TcpStream};
@@ -20,8 +22,8 @@ use mydht_base::{
 /// for a connection, [`connect_with`](Transport::connect_with) returns once
 /// connected, reads and writes wait for the socket. Called from a may
 /// coroutine, a wait parks the coroutine and frees its worker thread for
-/// others (may's event loop wakes it); called from a plain thread, it
-/// parks the thread. For the node that is the blocking style
+/// others (may's event loop wakes it); called from a plain thread, the
+/// thread waits in `poll(2)`. For the node that is the blocking style
 /// ([`is_nonblocking`](Transport::is_nonblocking) is false): a listener
 /// thread and connector threads authenticate, the read and write services
 /// wait in their streams, as coroutines in the may profile.
@@ -54,21 +56,7 @@ pub struct MayTcpTransport {
 impl MayTcpTransport {
     /// Listens on `address` (port 0 picks a free port), with no I/O timeout.
     pub fn bind(address: SocketAddr) -> Result<Self> {
-        let std_listener = std::net::TcpListener::bind(address)?;
-        let fd = std_listener.into_raw_fd();
-        // may registers the socket with its event loop, and panics if that
-        // fails: a typed error instead (the socket is closed on unwind).
-        // SAFETY: `fd` is the listening socket just released by std, owned
-        // by nobody else.
-        let listener =
-            panic::catch_unwind(AssertUnwindSafe(|| unsafe { TcpListener::from_raw_fd(fd) }))
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::Io(io::ErrorKind::Other),
-                        ErrorLevel::ShutDown,
-                        "may could not register the listening socket",
-                    )
-                })?;
+        let listener = adopt(std::net::TcpListener::bind(address)?)?;
         Ok(MayTcpTransport {
             listener,
             io_timeout: None,
@@ -110,6 +98,10 @@ impl Transport for MayTcpTransport {
 
     /// Waits for a connection; never `Ok(None)`.
     fn accept(&self) -> Result<Option<Accepted<Self>>> {
+        if !coroutine::is_coroutine() {
+            // may's accept tries at once, then waits through its proxy.
+            wait_ready(self.listener.as_raw_fd(), libc::POLLIN, None)?;
+        }
         let (stream, from) = self.listener.accept()?;
         let (read, write) = self.split(stream)?;
         Ok(Some(Accepted {
@@ -120,9 +112,17 @@ impl Transport for MayTcpTransport {
     }
 
     fn connect_with(&self, address: &SocketAddr) -> Result<Connected<Self>> {
-        let stream = match self.io_timeout {
-            Some(timeout) => TcpStream::connect_timeout(address, timeout)?,
-            None => TcpStream::connect(address)?,
+        let stream = if coroutine::is_coroutine() {
+            match self.io_timeout {
+                Some(timeout) => TcpStream::connect_timeout(address, timeout)?,
+                None => TcpStream::connect(address)?,
+            }
+        } else {
+            let std_stream = match self.io_timeout {
+                Some(timeout) => std::net::TcpStream::connect_timeout(address, timeout)?,
+                None => std::net::TcpStream::connect(address)?,
+            };
+            adopt(std_stream)?
         };
         let (read, write) = self.split(stream)?;
         Ok(Connected {
@@ -140,6 +140,81 @@ impl<P> Registerable<P> for MayTcpTransport {
 
     fn deregister(&mut self, _: &P) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Hands a socket opened by std to may (which makes it non-blocking and
+/// registers it with its event loop). may panics when it cannot register
+/// it: a typed error instead (the socket is closed on unwind).
+fn adopt<S: IntoRawFd, M: FromRawFd>(socket: S) -> Result<M> {
+    let fd = socket.into_raw_fd();
+    // SAFETY: `fd` was just released by std, owned by nobody else.
+    panic::catch_unwind(AssertUnwindSafe(|| unsafe { M::from_raw_fd(fd) })).map_err(|_| {
+        Error::new(
+            ErrorKind::Io(io::ErrorKind::Other),
+            ErrorLevel::ShutDown,
+            "may could not register the socket",
+        )
+    })
+}
+
+/// On a plain thread, waits until `fd` is ready for `events` (`poll(2)`),
+/// at most until `deadline`: `Ok(false)` when it passed. may would serve
+/// the wait through a proxy coroutine (the thread sends it the wait, a
+/// worker runs it and unparks the thread): two more wake-ups per wait for
+/// the node's listener and connector threads.
+fn wait_ready(fd: RawFd, events: libc::c_short, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                // Rounded up: never a busy loop on a sub-millisecond rest.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, alive for the call.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            0 => {}
+            // Ready, or an error or hang-up the next read or write reports.
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// One read or write of a non-blocking socket from a plain thread: tried at
+/// once, then after each readiness, until the timeout (`WouldBlock`).
+fn on_thread<T>(
+    fd: RawFd,
+    events: libc::c_short,
+    timeout: Option<Duration>,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if !wait_ready(fd, events, deadline)? {
+                    return Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
     }
 }
 
@@ -170,7 +245,13 @@ impl std::fmt::Debug for MayTcpReadStream {
 
 impl Read for MayTcpReadStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read.read(buf).map_err(timeout_as_block)
+        if coroutine::is_coroutine() {
+            return self.read.read(buf).map_err(timeout_as_block);
+        }
+        let stream = self.read.inner();
+        let mut sys = stream.inner();
+        let timeout = stream.read_timeout()?;
+        on_thread(sys.as_raw_fd(), libc::POLLIN, timeout, || sys.read(buf))
     }
 }
 
@@ -204,7 +285,13 @@ impl std::fmt::Debug for MayTcpWriteStream {
 
 impl Write for MayTcpWriteStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write.write(buf).map_err(timeout_as_block)
+        if coroutine::is_coroutine() {
+            return self.write.write(buf).map_err(timeout_as_block);
+        }
+        let stream = self.write.inner();
+        let mut sys = stream.inner();
+        let timeout = stream.write_timeout()?;
+        on_thread(sys.as_raw_fd(), libc::POLLOUT, timeout, || sys.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {

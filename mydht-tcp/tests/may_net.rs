@@ -206,6 +206,61 @@ fn io_timeout_ends_a_write_to_a_peer_that_never_reads() {
     assert!(written > 0);
 }
 
+/// From a plain thread (the node's listener and connector threads), the
+/// timeouts hold too.
+#[test]
+fn io_timeout_on_a_plain_thread() {
+    let transport = MayTcpTransport::bind(loopback())
+        .unwrap()
+        .with_io_timeout(Some(Duration::from_millis(50)));
+    let address = transport.local_address().unwrap();
+    let connected = transport.connect_with(&address).unwrap();
+    let accepted = transport.accept().unwrap().unwrap();
+    let mut read = connected.read.unwrap();
+    let started = Instant::now();
+    let error = read.read(&mut [0u8; 4]).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    // A write to a peer that never reads fills the buffers, then times out.
+    let mut write = connected.write;
+    let block = vec![0u8; 64 * 1024];
+    let error = loop {
+        if let Err(e) = write.write(&block) {
+            break e;
+        }
+    };
+    assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+    // Then the peer reads: the stream goes on.
+    let mut peer = accepted.read;
+    let mut some = [0u8; 1024];
+    assert_eq!(peer.read(&mut some).unwrap(), 1024);
+}
+
+/// A coroutine and a plain thread on the two ends of one connection.
+#[test]
+fn a_thread_and_a_coroutine_talk() {
+    let transport = MayTcpTransport::bind(loopback()).unwrap();
+    let address = transport.local_address().unwrap();
+    let server = go(move || {
+        let accepted = transport.accept().unwrap().unwrap();
+        let mut read = accepted.read;
+        let mut write = accepted.write.unwrap();
+        let mut all = Vec::new();
+        read.read_to_end(&mut all).unwrap();
+        write.write_all(&(all.len() as u64).to_be_bytes()).unwrap();
+    });
+    let client = MayTcpTransport::bind(loopback()).unwrap();
+    let connected = client.connect_with(&address).unwrap();
+    let mut write = connected.write;
+    // More than the socket buffers take: the thread waits to write.
+    write.write_all(&vec![5u8; 4_000_000]).unwrap();
+    drop(write);
+    let mut len = [0u8; 8];
+    connected.read.unwrap().read_exact(&mut len).unwrap();
+    assert_eq!(u64::from_be_bytes(len), 4_000_000);
+    server.join().unwrap();
+}
+
 #[test]
 fn connect_to_a_closed_port_is_refused() {
     let closed = std::net::TcpListener::bind(loopback())
@@ -213,6 +268,12 @@ fn connect_to_a_closed_port_is_refused() {
         .local_addr()
         .unwrap();
     let transport = MayTcpTransport::bind(loopback()).unwrap();
+    // From a plain thread (std connects) and from a coroutine (may does).
+    let error = transport.connect_with(&closed).map(drop).unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::Io(io::ErrorKind::ConnectionRefused)
+    );
     let error = go(move || transport.connect_with(&closed).map(drop).unwrap_err())
         .join()
         .unwrap();
