@@ -1,5 +1,6 @@
 //! Republishing and re-replication between live nodes over TCP, each step
-//! driven explicitly (`Dht::republish`, the step the node's tick runs): a
+//! driven explicitly (`Dht::republish`, the step the node's tick runs; the
+//! nodes have no ticker of their own): a
 //! value whose holder stopped is placed on the next closest peer; a peer
 //! closer to a key than its holders gets the value when it joins.
 
@@ -22,6 +23,14 @@ fn by_distance<const N: usize>(name: &str, mut seeds: [u8; N]) -> (Key, [u8; N])
     (key, seeds)
 }
 
+/// No ticker: the republishing steps are the test's alone.
+fn untimed() -> DhtSettings {
+    DhtSettings {
+        tick: Duration::ZERO,
+        ..DhtSettings::default()
+    }
+}
+
 /// One hop from the asking node: only its peers' stores are looked in.
 fn one_hop() -> mydht::service::kvstore::QueryConf {
     query(QueryMode::AProxy, 1, 1, 1, Duration::from_millis(1500))
@@ -34,7 +43,7 @@ fn one_hop() -> mydht::service::kvstore::QueryConf {
 #[test]
 fn a_stopped_holder_is_replaced_at_the_next_republish() {
     let (key, [b, c, a, d]) = by_distance("replaced", [1, 2, 3, 4]);
-    let [a, b, c, d] = [a, b, c, d].map(|n| node(n, DhtSettings::default()));
+    let [a, b, c, d] = [a, b, c, d].map(|n| node(n, untimed()));
     link(&a, &b);
     link(&a, &c);
     link(&d, &c);
@@ -70,7 +79,7 @@ fn a_stopped_holder_is_replaced_at_the_next_republish() {
 #[test]
 fn a_closer_peer_joining_gets_the_value() {
     let (key, [e, b, a]) = by_distance("joined", [5, 6, 7]);
-    let [a, b, e] = [a, b, e].map(|n| node(n, DhtSettings::default()));
+    let [a, b, e] = [a, b, e].map(|n| node(n, untimed()));
     link(&a, &b);
     wait_peers(&a, 1);
     assert_eq!(a.put(key, b"moves".to_vec(), T).unwrap(), 1);

@@ -1,13 +1,13 @@
 //! The republishing schedule alone (`Republisher`), the time given: values
-//! due every interval while they live, at once when a holder goes or a
-//! closer peer comes, forgotten when they expire, bounded.
+//! due every interval while they live, at once when a holder goes (around
+//! the key) or a peer among the closest comes (on it alone), forgotten
+//! when they expire, bounded.
 
 mod common;
 
 use common::identity;
 use mydht::PeerId;
-use mydht_kvstore::dht::Republisher;
-use mydht_kvstore::kademlia::Distance;
+use mydht_kvstore::dht::{Due, Republisher};
 use mydht_kvstore::Key;
 
 const MIN: u64 = 60_000;
@@ -22,13 +22,13 @@ fn a_value_is_due_every_interval_until_it_expires() {
     let k = Key::hash_of(b"periodic");
     assert!(r.held(k, 35 * MIN, 0));
     assert!(r.due(10 * MIN - 1, 8).is_empty());
-    assert_eq!(r.due(10 * MIN, 8), vec![k]);
+    assert_eq!(r.due(10 * MIN, 8), vec![(k, Due::Around)]);
     assert!(
         r.due(15 * MIN, 8).is_empty(),
         "rescheduled a whole interval on"
     );
-    assert_eq!(r.due(20 * MIN, 8), vec![k]);
-    assert_eq!(r.due(30 * MIN, 8), vec![k]);
+    assert_eq!(r.due(20 * MIN, 8), vec![(k, Due::Around)]);
+    assert_eq!(r.due(30 * MIN, 8), vec![(k, Due::Around)]);
     assert!(r.due(40 * MIN, 8).is_empty(), "expired at 35 min");
     assert!(r.is_empty(), "forgotten once expired");
 }
@@ -41,7 +41,7 @@ fn receiving_the_value_again_postpones_it() {
     // Another holder placed it here at 8 min: this node waits until 18.
     r.held(k, 60 * MIN, 8 * MIN);
     assert!(r.due(10 * MIN, 8).is_empty());
-    assert_eq!(r.due(18 * MIN, 8), vec![k]);
+    assert_eq!(r.due(18 * MIN, 8), vec![(k, Due::Around)]);
 }
 
 #[test]
@@ -54,33 +54,44 @@ fn a_holder_going_offline_makes_its_values_due() {
     r.placed(&k2, vec![id(3)]);
     assert_eq!(r.offline(&id(2)), 1);
     assert_eq!(r.placed_on(&k1), &[id(1)]);
-    assert_eq!(r.due(MIN, 8), vec![k1], "before its interval");
+    assert_eq!(
+        r.due(MIN, 8),
+        vec![(k1, Due::Around)],
+        "before its interval"
+    );
     assert!(r.due(2 * MIN, 8).is_empty(), "once");
 }
 
 #[test]
-fn a_closer_peer_coming_online_makes_the_value_due_not_a_farther_one() {
+fn a_peer_coming_online_among_the_closest_gets_the_value_alone() {
     let mut r = Republisher::new(0, 16);
-    let k = Key::hash_of(b"closer");
-    // Peers 1..=20 by distance to the key.
-    let mut by_distance: Vec<PeerId> = (1..=20).map(id).collect();
-    by_distance.sort_by_key(|p| Distance::between(p, &k));
-    r.held(k, 60 * MIN, 0);
-    r.placed(&k, by_distance[5..8].to_vec());
+    let (k1, k2) = (Key::hash_of(b"near"), Key::hash_of(b"far"));
+    r.held(k1, 60 * MIN, 0);
+    r.held(k2, 60 * MIN, 0);
+    r.placed(&k1, vec![id(1), id(2)]);
+    // Among the closest for k1 only (the node's route says so).
+    assert_eq!(r.online(&id(3), |k| *k == k1), 1);
+    assert_eq!(r.online(&id(1), |_| true), 1, "not for k1: it holds it");
     assert_eq!(
-        r.online(&by_distance[19], 3),
-        0,
-        "farther than every holder"
+        r.due(MIN, 8),
+        vec![(k1, Due::On(vec![id(3)])), (k2, Due::On(vec![id(1)]))]
     );
-    assert_eq!(r.online(&by_distance[6], 3), 0, "already a holder");
-    assert!(r.due(MIN, 8).is_empty());
-    assert_eq!(r.online(&by_distance[0], 3), 1);
-    assert_eq!(r.due(MIN, 8), vec![k]);
-    // Fewer holders than replicas: any newcomer is wanted.
-    r.placed(&k, vec![by_distance[0]]);
-    assert_eq!(r.online(&by_distance[19], 3), 1);
+    assert!(r.due(MIN, 8).is_empty(), "once");
+    r.placed_also(&k1, vec![id(3)]);
+    assert_eq!(r.placed_on(&k1), &[id(1), id(2), id(3)]);
+    assert_eq!(r.online(&id(3), |_| true), 1, "k2 only: k1 is on it");
+    // A holder going meanwhile: around the key, newcomers included.
+    r.offline(&id(2));
+    assert_eq!(
+        r.due(MIN, 8),
+        vec![(k1, Due::Around), (k2, Due::On(vec![id(3)]))]
+    );
+    // Past 8 newcomers a value is placed around its key.
+    for n in 10..19 {
+        r.online(&id(n), |k| *k == k2);
+    }
+    assert_eq!(r.due(MIN, 8), vec![(k2, Due::Around)]);
     // An interval of 0: never due by time alone.
-    r.due(MIN, 8);
     assert!(r.due(u64::MAX - 1, 8).is_empty());
 }
 

@@ -259,7 +259,10 @@ where
             GlobalCommand::PeerStatus(peer, PeerStatus::Online) => {
                 let peer: &PeerInfo = &peer;
                 self.engine.route_mut().online(peer.clone(), self.now_ms);
-                self.republisher.online(peer.get_id(), self.replicas);
+                let (id, replicas) = (*peer.get_id(), self.replicas);
+                let route = self.engine.route_mut();
+                self.republisher
+                    .online(&id, |key| route.closer_than(&id, key, replicas) < replicas);
                 self.lookup_online(peer, &mut out);
             }
             GlobalCommand::PeerStatus(peer, PeerStatus::Offline) => {
@@ -537,7 +540,6 @@ where
 
     /// The answer of a get: the values that verify.
     pub(super) fn found(&mut self, api: QueryId, found: Vec<SignedValue>, out: &mut Out<C>) {
-        let refused = self.pending.remove(&api).and_then(|p| p.refused);
         let now_ms = self.now_ms;
         let mut valid = Vec::with_capacity(found.len());
         for v in found {
@@ -550,6 +552,18 @@ where
                 }
             }
         }
+        self.found_verified(api, valid, out)
+    }
+
+    /// The answer of a get whose values were verified already (a
+    /// lookup's: each checked as it came, or this node's own).
+    pub(super) fn found_verified(
+        &mut self,
+        api: QueryId,
+        valid: Vec<SignedValue>,
+        out: &mut Out<C>,
+    ) {
+        let refused = self.pending.remove(&api).and_then(|p| p.refused);
         let reply = match refused {
             Some(reason) if valid.is_empty() => DhtReply::Refused(reason),
             _ => DhtReply::Found(valid),

@@ -46,6 +46,8 @@ pub struct Dht<C: MyDHTConf = DhtConf> {
     ttl: Duration,
     /// Dropped with the last clone: the ticker thread then ends.
     _ticker: Option<Arc<Mutex<Sender<()>>>>,
+    /// The ticker's period, when the node has one.
+    tick: Option<Duration>,
 }
 
 impl<C: MyDHTConf> Clone for Dht<C> {
@@ -55,6 +57,7 @@ impl<C: MyDHTConf> Clone for Dht<C> {
             query: self.query,
             ttl: self.ttl,
             _ticker: self._ticker.clone(),
+            tick: self.tick,
         }
     }
 }
@@ -79,6 +82,7 @@ impl Dht<DhtConf> {
                 .spawn(move || ticker(node, tick, stopped))
                 .map_err(|e| DhtError::from(Error::from(e)))?;
             dht._ticker = Some(Arc::new(Mutex::new(stop)));
+            dht.tick = Some(tick);
         }
         Ok(dht)
     }
@@ -96,7 +100,18 @@ where
             query,
             ttl,
             _ticker: None,
+            tick: None,
         }
+    }
+
+    /// `conf` with a timeout that ends before the call's, and the deadline
+    /// at which the call's future ticks the node: none when the node's
+    /// ticker ends the query soon enough anyway (its period at most a
+    /// fifth of the timeout), which spares a timer query per call.
+    fn engine_conf(&self, mut conf: QueryConf, timeout: Duration) -> (QueryConf, Option<Duration>) {
+        conf.timeout = conf.timeout.min(timeout - timeout / 5);
+        let ticked = self.tick.is_some_and(|t| t <= timeout / 5);
+        (conf, (!ticked).then_some(conf.timeout))
     }
 
     /// The node's own handle: connect, peers, stop.
@@ -132,7 +147,7 @@ where
         timeout: Duration,
     ) -> Result<u32, DhtError> {
         let ttl = self.ttl;
-        let (conf, deadline) = engine_conf(conf, timeout);
+        let (conf, deadline) = self.engine_conf(conf, timeout);
         let cmd = DhtCmd::Put {
             key,
             value,
@@ -150,7 +165,7 @@ where
         conf: QueryConf,
         timeout: Duration,
     ) -> Result<u32, DhtError> {
-        let (conf, deadline) = engine_conf(conf, timeout);
+        let (conf, deadline) = self.engine_conf(conf, timeout);
         let cmd = DhtCmd::PutSigned(value, conf);
         let fut = DhtFuture::start(&self.node, cmd, timeout, deadline, stored)?;
         block_on(fut, timeout + GRACE)
@@ -169,7 +184,7 @@ where
         key: Key,
         timeout: Duration,
     ) -> Result<DhtFuture<C, SignedValue>, DhtError> {
-        let (conf, deadline) = engine_conf(self.query, timeout);
+        let (conf, deadline) = self.engine_conf(self.query, timeout);
         DhtFuture::start(
             &self.node,
             DhtCmd::Get(key, conf),
@@ -198,7 +213,7 @@ where
         conf: QueryConf,
         timeout: Duration,
     ) -> Result<DhtFuture<C, Vec<SignedValue>>, DhtError> {
-        let (conf, deadline) = engine_conf(conf, timeout);
+        let (conf, deadline) = self.engine_conf(conf, timeout);
         DhtFuture::start(
             &self.node,
             DhtCmd::Get(key, conf),
@@ -261,12 +276,6 @@ fn ticker(node: NodeHandle<DhtConf>, period: Duration, stopped: Receiver<()>) {
 /// How long a blocking call waits past its timeout for the node's own
 /// expiry of the call.
 const GRACE: Duration = Duration::from_millis(500);
-
-/// `conf` with a timeout that ends before the call's, and that timeout.
-fn engine_conf(mut conf: QueryConf, timeout: Duration) -> (QueryConf, Option<Duration>) {
-    conf.timeout = conf.timeout.min(timeout - timeout / 5);
-    (conf, Some(conf.timeout))
-}
 
 fn unexpected(reply: DhtReply) -> DhtError {
     DhtError::Failed(Error::new(

@@ -63,7 +63,8 @@ where
         );
         let local = self.engine.store().get(&key);
         if conf.hops == 0 || (want == 1 && local.is_some()) {
-            return self.found(api, local.into_iter().collect(), out);
+            // The store verified it when it took it; expiry is its own.
+            return self.found_verified(api, local.into_iter().collect(), out);
         }
         if !self.start_lookup(key, want, conf.timeout, Purpose::Get(api), out) {
             self.too_many(api, out);
@@ -151,6 +152,9 @@ where
         let Some(active) = self.lookups.get_mut(&qid) else {
             return;
         };
+        if active.lookup.is_done(self.now_ms) {
+            return self.finish_lookup(qid, out);
+        }
         let ask = active.lookup.next(self.now_ms);
         let key = *active.lookup.target();
         let value = active.lookup.wants_values();
@@ -244,12 +248,18 @@ where
         if let Err(why) = (self.key_check)(&key) {
             return self.refuse(from, qid, Refusal::MalformedKey, why, out);
         }
-        let k = self.lookup_conf().k;
-        let peers = self.engine.route().known(&key, k, &[*from.get_id()]);
         let value = if value {
             self.engine.store().get(&key)
         } else {
             None
+        };
+        // With the value, no peers: the lookup that wants it ends with it.
+        let peers = match value {
+            Some(_) => Vec::new(),
+            None => {
+                let k = self.lookup_conf().k;
+                self.engine.route().known(&key, k, &[*from.get_id()])
+            }
         };
         out.push(Reply::Send(
             *from.get_id(),
@@ -326,7 +336,8 @@ where
                     self.stats.lookups_found += 1;
                     self.stats.lookup_hops += u64::from(depth);
                 }
-                self.found(api, lookup.take_values(), out)
+                // Each verified as its answer came.
+                self.found_verified(api, lookup.take_values(), out)
             }
             Purpose::Put(api, v) => {
                 let targets = lookup.closest_answered(replicas);

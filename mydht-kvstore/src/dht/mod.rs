@@ -44,7 +44,7 @@ pub use handle::Dht;
 pub use local::DhtLocal;
 pub use lookup::{Lookup, LookupConf};
 pub use msg::{DhtCmd, DhtMsg, DhtReply, KvMsg, Refusal};
-pub use republish::Republisher;
+pub use republish::{Due, Republisher};
 pub use route::{DhtRoute, RouteChoice};
 pub use settings::{default_key_check, DhtSettings, KeyCheck, LookupMode};
 pub use stats::DhtStats;

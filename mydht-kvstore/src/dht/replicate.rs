@@ -13,6 +13,7 @@ use mydht_base::{KVStore, Peer, Route};
 use crate::dht::global::{DhtGlobal, Out};
 use crate::dht::iterative::Purpose;
 use crate::dht::msg::{DhtCmd, DhtMsg, DhtReply, Refusal};
+use crate::dht::republish::Due;
 use crate::dht::settings::LookupMode;
 use crate::key::Key;
 use crate::store::admit;
@@ -34,6 +35,8 @@ pub(crate) struct Placing {
     taken: Vec<PeerId>,
     deadline_ms: u64,
     purpose: PlaceFor,
+    /// On the closest peers (else on newcomers, besides the holders).
+    around: bool,
 }
 
 /// A republishing step the api waits for.
@@ -57,12 +60,23 @@ where
         purpose: PlaceFor,
         out: &mut Out<C>,
     ) {
+        let ids = targets.iter().map(|p| *p.get_id()).collect();
+        self.place_on(v, ids, purpose, true, out)
+    }
+
+    /// Sends `v` to each of `ids` that is online, for `purpose`; `around`:
+    /// they are the peers closest to the key (else newcomers among them).
+    fn place_on(
+        &mut self,
+        v: SignedValue,
+        mut ids: Vec<PeerId>,
+        purpose: PlaceFor,
+        around: bool,
+        out: &mut Out<C>,
+    ) {
         let key = *v.key();
-        let awaiting: Vec<PeerId> = targets
-            .iter()
-            .map(|p| *p.get_id())
-            .filter(|id| self.peers.contains(id))
-            .collect();
+        ids.retain(|id| self.peers.contains(id));
+        let awaiting = ids;
         if awaiting.is_empty() || self.placing.len() >= self.capacity {
             let p = Placing {
                 key,
@@ -70,6 +84,7 @@ where
                 taken: Vec::new(),
                 deadline_ms: self.now_ms,
                 purpose,
+                around,
             };
             return self.end_placement(p, out);
         }
@@ -83,6 +98,7 @@ where
             taken: Vec::new(),
             deadline_ms,
             purpose,
+            around,
         };
         self.placing.insert(qid, p);
     }
@@ -140,8 +156,10 @@ where
 
     fn end_placement(&mut self, p: Placing, out: &mut Out<C>) {
         let n = p.taken.len() as u32;
-        if !p.taken.is_empty() {
+        if p.around && !p.taken.is_empty() {
             self.republisher.placed(&p.key, p.taken);
+        } else if !p.taken.is_empty() {
+            self.republisher.placed_also(&p.key, p.taken);
         }
         match p.purpose {
             PlaceFor::Api(api) => self.stored(api, n, out),
@@ -226,7 +244,7 @@ where
             // One more for the step itself, ended by `republish_now`.
             r.open = due.len() as u32 + 1;
         }
-        for key in due {
+        for (key, due) in due {
             let Some(v) = self.engine.store().get(&key) else {
                 self.republisher.forget(&key);
                 self.job_done(round, 0, out);
@@ -236,15 +254,18 @@ where
             if let Some(r) = round.and_then(|r| self.rounds.get_mut(&r)) {
                 r.values += 1;
             }
-            match self.lookup {
-                LookupMode::Iterative(conf) => {
+            match (due, self.lookup) {
+                (Due::On(newcomers), _) => {
+                    self.place_on(v, newcomers, PlaceFor::Round(round), false, out)
+                }
+                (Due::Around, LookupMode::Iterative(conf)) => {
                     let timeout = std::time::Duration::from_millis(conf.peer_timeout_ms * 4);
                     let purpose = Purpose::Republish(v, round);
                     if !self.start_lookup(key, 0, timeout, purpose, out) {
                         self.job_done(round, 0, out);
                     }
                 }
-                LookupMode::Recursive => {
+                (Due::Around, LookupMode::Recursive) => {
                     let targets = self.engine.route_mut().route(&key, self.replicas, &[]);
                     self.place(v, targets, PlaceFor::Round(round), out);
                 }

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 
 use mydht::PeerId;
 
-use crate::kademlia::Distance;
 use crate::key::Key;
 
 /// The republishing state of one value.
@@ -25,8 +24,26 @@ struct Entry {
     expires_ms: u64,
     /// The peers it was last placed on (this node not counted).
     placed: Vec<PeerId>,
-    /// The closest peers changed: due at the next tick.
+    /// A holder went: placed again around the key at the next tick.
     dirty: bool,
+    /// Peers that came online among the closest: placed on them at the
+    /// next tick (at most [`MAX_NEWCOMERS`]; past it, `dirty`).
+    newcomers: Vec<PeerId>,
+}
+
+/// Most peers remembered per value as holding it.
+const MAX_PLACED: usize = 64;
+
+/// Most newcomers remembered per value.
+const MAX_NEWCOMERS: usize = 8;
+
+/// Where a due value goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// To the peers closest to its key (found again).
+    Around,
+    /// To these peers only: they came online among the closest.
+    On(Vec<PeerId>),
 }
 
 /// The republishing schedule of the values a node holds, at most
@@ -83,6 +100,7 @@ impl Republisher {
                 expires_ms,
                 placed: Vec::new(),
                 dirty: false,
+                newcomers: Vec::new(),
             },
         );
         true
@@ -93,6 +111,21 @@ impl Republisher {
     pub fn placed(&mut self, key: &Key, peers: Vec<PeerId>) {
         if let Some(e) = self.entries.get_mut(key) {
             e.placed = peers;
+        }
+    }
+
+    /// The value of `key` was placed on `peers` too (newcomers among the
+    /// closest), besides the peers it was placed on before (at most 64 are
+    /// remembered, the newest).
+    pub fn placed_also(&mut self, key: &Key, peers: Vec<PeerId>) {
+        if let Some(e) = self.entries.get_mut(key) {
+            for p in peers {
+                if !e.placed.contains(&p) {
+                    e.placed.push(p);
+                }
+            }
+            let over = e.placed.len().saturating_sub(MAX_PLACED);
+            e.placed.drain(..over);
         }
     }
 
@@ -114,24 +147,21 @@ impl Republisher {
         n
     }
 
-    /// Peer `id` came online: the values it is now among the `replicas`
-    /// closest placed peers of are due. How many.
-    pub fn online(&mut self, id: &PeerId, replicas: usize) -> usize {
+    /// Peer `id` came online: the values for which `among_closest` says it
+    /// is now among the peers closest to the key (and that were not placed
+    /// on it) are due, for it alone. How many.
+    pub fn online(&mut self, id: &PeerId, mut among_closest: impl FnMut(&Key) -> bool) -> usize {
         let mut n = 0;
         for (key, e) in self.entries.iter_mut() {
-            if e.placed.contains(id) {
+            if e.placed.contains(id) || e.newcomers.contains(id) || !among_closest(key) {
                 continue;
             }
-            let closer = e.placed.len() < replicas
-                || e.placed
-                    .iter()
-                    .map(|p| Distance::between(p, key))
-                    .max()
-                    .is_some_and(|farthest| Distance::between(id, key) < farthest);
-            if closer {
+            if e.newcomers.len() < MAX_NEWCOMERS {
+                e.newcomers.push(*id);
+            } else {
                 e.dirty = true;
-                n += 1;
             }
+            n += 1;
         }
         n
     }
@@ -148,10 +178,11 @@ impl Republisher {
         self.entries.remove(key);
     }
 
-    /// At most `max` values due at `now_ms` (closest peers changed, or
-    /// their interval passed), in key order; each is rescheduled a whole
-    /// interval later. Expired values are forgotten.
-    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<Key> {
+    /// At most `max` values due at `now_ms`, in key order, and where each
+    /// goes: around its key when a holder went or its interval passed (it
+    /// is then rescheduled a whole interval later), else on the newcomers.
+    /// Expired values are forgotten.
+    pub fn due(&mut self, now_ms: u64, max: usize) -> Vec<(Key, Due)> {
         self.entries.retain(|_, e| e.expires_ms > now_ms);
         let next_ms = self.next_after(now_ms);
         let mut due = Vec::new();
@@ -161,8 +192,11 @@ impl Republisher {
             }
             if e.dirty || e.next_ms <= now_ms {
                 e.dirty = false;
+                e.newcomers.clear();
                 e.next_ms = next_ms;
-                due.push(*key);
+                due.push((*key, Due::Around));
+            } else if !e.newcomers.is_empty() {
+                due.push((*key, Due::On(std::mem::take(&mut e.newcomers))));
             }
         }
         due

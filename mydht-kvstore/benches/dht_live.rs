@@ -1,0 +1,397 @@
+//! The live DHT benchmark of issue 13: 128 nodes in this process on
+//! loopback TCP, all bootstrapped on node 0 (a connect, then an iterative
+//! lookup of their own id); 500 values of 256 bytes under random 32-byte
+//! keys put from random nodes; 1,000 lookups from other random nodes (none
+//! holding the value), one at a time and then 32 in flight. Printed beside
+//! rust-libp2p 0.57's Kademlia on the same workload, a fixed external
+//! reference measured on this machine (issue 13), with the ratio and the
+//! goal.
+//!
+//! ```sh
+//! cargo bench -p mydht-kvstore --bench dht_live            # 3 rounds
+//! cargo bench -p mydht-kvstore --bench dht_live -- --rounds 1
+//! ```
+//!
+//! Each round starts a fresh network; the figures are the medians of the
+//! rounds.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mydht::prelude::Peer;
+use mydht_kvstore::dht::{Dht, DhtConf, DhtSettings, DhtStats};
+use mydht_kvstore::kademlia::{Distance, SplitMix64};
+use mydht_kvstore::Key;
+
+const NODES: usize = 128;
+const VALUES: usize = 500;
+const VALUE_LEN: usize = 256;
+const LOOKUPS: usize = 1000;
+const IN_FLIGHT: usize = 32;
+/// Copies of each value (k, as libp2p's replication factor).
+const REPLICAS: usize = 20;
+const T: Duration = Duration::from_secs(10);
+
+/// The system allocator, counting the bytes allocated and not freed.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is the system allocator's, with the same arguments;
+// only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new_size) };
+        if !q.is_null() {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// rust-libp2p 0.57 Kademlia, 128 nodes, TCP + Noise + yamux, memory
+/// store, k = 20, α = 3; median of 3 rounds, 2026-12-02 (issue 13).
+mod libp2p {
+    pub const BOOTSTRAP_S: f64 = 17.9;
+    pub const ONE_P50_MS: f64 = 0.55;
+    pub const ONE_P95_MS: f64 = 0.96;
+    pub const ONE_RATE: f64 = 1563.0;
+    pub const FLIGHT_RATE: f64 = 1502.0;
+    pub const FLIGHT_P95_MS: f64 = 29.0;
+    pub const PUT_P50_MS: f64 = 7.4;
+    pub const MIB_PER_NODE: f64 = 8.5;
+}
+
+/// What one round measured.
+#[derive(Debug, Clone, Default)]
+struct Round {
+    start_s: f64,
+    bootstrap_s: f64,
+    mib_per_node: f64,
+    /// Heap bytes allocated and not freed per idle node (the counting
+    /// allocator), in KiB.
+    heap_kib_per_node: f64,
+    /// Mean connected peers per node after the bootstrap.
+    peers_per_node: f64,
+    put_p50_ms: f64,
+    one_p50_ms: f64,
+    one_p95_ms: f64,
+    one_p99_ms: f64,
+    one_rate: f64,
+    flight_rate: f64,
+    flight_p95_ms: f64,
+    mean_hops: f64,
+    mean_requests: f64,
+    missed: usize,
+    /// During the lookups one at a time: lookups besides the gets, values
+    /// republished, placements sent.
+    background: (u64, u64, u64),
+}
+
+/// Resident memory of this process, in bytes (`/proc/self/statm`, 4 KiB
+/// pages).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The `q` quantile (0..=1) of `v`, sorted in place.
+fn quantile(v: &mut [Duration], q: f64) -> Duration {
+    v.sort_unstable();
+    let at = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v[at.min(v.len() - 1)]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn start_node() -> Dht {
+    let mut conf = DhtConf::generate().expect("identity");
+    conf.settings = DhtSettings::kademlia(REPLICAS);
+    conf.logger = Some(slog::Logger::root(slog::Discard, slog::o!()));
+    Dht::start(conf).expect("node")
+}
+
+/// The nodes' counters summed.
+fn counters(nodes: &[Dht]) -> DhtStats {
+    nodes.iter().fold(DhtStats::default(), |t, d| {
+        let s = d.stats(T).expect("stats");
+        DhtStats {
+            lookups: t.lookups + s.lookups,
+            lookup_requests: t.lookup_requests + s.lookup_requests,
+            lookups_found: t.lookups_found + s.lookups_found,
+            lookup_hops: t.lookup_hops + s.lookup_hops,
+            placements_sent: t.placements_sent + s.placements_sent,
+            republished: t.republished + s.republished,
+            ..t
+        }
+    })
+}
+
+fn round(seed: u64) -> Round {
+    let mut r = Round::default();
+    let rss0 = rss();
+    let heap0 = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let nodes: Vec<Dht> = (0..NODES).map(|_| start_node()).collect();
+    r.start_s = t.elapsed().as_secs_f64();
+    let first = nodes[0]
+        .local_peer()
+        .get_address()
+        .parse()
+        .expect("address");
+
+    // Every node connects to node 0 and looks its own id up, all at once.
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for d in &nodes[1..] {
+            s.spawn(move || {
+                d.node().connect(first, T).expect("connect");
+                d.bootstrap(T).expect("bootstrap");
+            });
+        }
+    });
+    r.bootstrap_s = t.elapsed().as_secs_f64();
+    r.mib_per_node = rss().saturating_sub(rss0) as f64 / NODES as f64 / (1 << 20) as f64;
+    r.heap_kib_per_node = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
+    let links: usize = nodes
+        .iter()
+        .map(|d| d.node().connected_peers(T).expect("peers").len())
+        .sum();
+    r.peers_per_node = links as f64 / NODES as f64;
+
+    let mut rng = SplitMix64::new(seed);
+    let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
+    let ids: Vec<_> = nodes.iter().map(|d| *d.local_peer().get_id()).collect();
+    let mut puts = Vec::with_capacity(VALUES);
+    let mut put_times = Vec::with_capacity(VALUES);
+    for v in 0..VALUES {
+        let key = Key::new(SplitMix64::new(seed ^ (v as u64 + 1)).next_id());
+        let value = vec![v as u8; VALUE_LEN];
+        let from = pick(NODES);
+        let t = Instant::now();
+        nodes[from].put(key, value, T).expect("put");
+        put_times.push(t.elapsed());
+        // Who holds it: the putter and the REPLICAS closest nodes.
+        let mut by_distance: Vec<usize> = (0..NODES).collect();
+        by_distance.sort_by_key(|i| Distance::between(&ids[*i], &key));
+        let mut holders = by_distance[..REPLICAS].to_vec();
+        holders.push(from);
+        puts.push((key, holders));
+    }
+    r.put_p50_ms = ms(quantile(&mut put_times, 0.5));
+    // Each lookup: a value, asked by a node that does not hold it.
+    let work: Vec<(Key, usize)> = (0..LOOKUPS)
+        .map(|i| {
+            let (key, holders) = &puts[i % VALUES];
+            let by = loop {
+                let n = pick(NODES);
+                if !holders.contains(&n) {
+                    break n;
+                }
+            };
+            (*key, by)
+        })
+        .collect();
+
+    let before = counters(&nodes);
+    let mut one = Vec::with_capacity(LOOKUPS);
+    let t = Instant::now();
+    for (key, by) in &work {
+        let s = Instant::now();
+        match nodes[*by].get(*key, T) {
+            Ok(_) => one.push(s.elapsed()),
+            Err(_) => r.missed += 1,
+        }
+    }
+    r.one_rate = LOOKUPS as f64 / t.elapsed().as_secs_f64();
+    let after = counters(&nodes);
+    r.mean_hops = (after.lookup_hops - before.lookup_hops) as f64
+        / (after.lookups_found - before.lookups_found).max(1) as f64;
+    r.mean_requests = (after.lookup_requests - before.lookup_requests) as f64
+        / (after.lookups - before.lookups).max(1) as f64;
+    r.background = (
+        (after.lookups - before.lookups).saturating_sub(LOOKUPS as u64),
+        after.republished - before.republished,
+        after.placements_sent - before.placements_sent,
+    );
+    r.one_p50_ms = ms(quantile(&mut one, 0.5));
+    r.one_p95_ms = ms(quantile(&mut one, 0.95));
+    r.one_p99_ms = ms(quantile(&mut one, 0.99));
+
+    let next = AtomicUsize::new(0);
+    let flight = Mutex::new(Vec::with_capacity(LOOKUPS));
+    let missed = AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..IN_FLIGHT {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((key, by)) = work.get(i) else {
+                    return;
+                };
+                let s = Instant::now();
+                match nodes[*by].get(*key, T) {
+                    Ok(_) => flight.lock().expect("latencies").push(s.elapsed()),
+                    Err(_) => {
+                        missed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    r.flight_rate = LOOKUPS as f64 / t.elapsed().as_secs_f64();
+    r.missed += missed.into_inner();
+    let mut flight = flight.into_inner().expect("latencies");
+    r.flight_p95_ms = ms(quantile(&mut flight, 0.95));
+    for d in nodes {
+        d.stop().expect("stop");
+    }
+    r
+}
+
+fn rounds_arg() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+fn main() {
+    let rounds: Vec<Round> = (0..rounds_arg())
+        .map(|i| {
+            let r = round(0x13 + i as u64);
+            eprintln!("round {}: {r:?}", i + 1);
+            r
+        })
+        .collect();
+    let m = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+    println!(
+        "dht_live: {NODES} nodes on loopback TCP, {VALUES} values of {VALUE_LEN} B, \
+         {LOOKUPS} lookups, k = 20, α = 3, {REPLICAS} replicas; medians of {} rounds",
+        rounds.len()
+    );
+    println!(
+        "{:<34} {:>12} {:>14} {:>10}  goal",
+        "", "mydht", "libp2p 0.57*", "ratio"
+    );
+    let row = |name: &str, ours: f64, theirs: f64, unit: &str, goal: &str| {
+        let ratio = if theirs > 0.0 {
+            ours / theirs
+        } else {
+            f64::NAN
+        };
+        println!("{name:<34} {ours:>9.3} {unit:<2} {theirs:>11.3} {unit:<2} {ratio:>9.3}x  {goal}");
+    };
+    let boot = m(|r| r.bootstrap_s);
+    let flight = m(|r| r.flight_rate);
+    let p95 = m(|r| r.one_p95_ms);
+    let mem = m(|r| r.mib_per_node);
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    row(
+        "bootstrap, 128 nodes",
+        boot,
+        libp2p::BOOTSTRAP_S,
+        "s",
+        &format!("< 2 s: {}", met(boot < 2.0)),
+    );
+    row(
+        "lookups/s, 32 in flight",
+        flight,
+        libp2p::FLIGHT_RATE,
+        "/s",
+        &format!(">= 3x: {}", met(flight >= 3.0 * libp2p::FLIGHT_RATE)),
+    );
+    row(
+        "p95 latency, 32 in flight",
+        m(|r| r.flight_p95_ms),
+        libp2p::FLIGHT_P95_MS,
+        "ms",
+        "",
+    );
+    row(
+        "lookups/s, one at a time",
+        m(|r| r.one_rate),
+        libp2p::ONE_RATE,
+        "/s",
+        "",
+    );
+    row(
+        "p50 latency, one at a time",
+        m(|r| r.one_p50_ms),
+        libp2p::ONE_P50_MS,
+        "ms",
+        "",
+    );
+    row(
+        "p95 latency, one at a time",
+        p95,
+        libp2p::ONE_P95_MS,
+        "ms",
+        &format!("<= 1/3: {}", met(p95 <= libp2p::ONE_P95_MS / 3.0)),
+    );
+    row(
+        "p99 latency, one at a time",
+        m(|r| r.one_p99_ms),
+        f64::NAN,
+        "ms",
+        "",
+    );
+    row("put p50", m(|r| r.put_p50_ms), libp2p::PUT_P50_MS, "ms", "");
+    row(
+        "memory per idle node",
+        mem,
+        libp2p::MIB_PER_NODE,
+        "Mi",
+        &format!("< 1 MiB: {}", met(mem < 1.0)),
+    );
+    println!(
+        "memory per idle node: heap {:.0} KiB (counting allocator), {:.1} connected peers",
+        m(|r| r.heap_kib_per_node),
+        m(|r| r.peers_per_node)
+    );
+    println!(
+        "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \
+         lookups not found {}",
+        m(|r| r.mean_hops),
+        m(|r| r.mean_requests),
+        m(|r| r.start_s),
+        rounds.iter().map(|r| r.missed).sum::<usize>()
+    );
+    println!("* fixed external reference (issue 13), measured on this machine, not in this run");
+}
