@@ -3,8 +3,8 @@
 //! peak heap does not grow with the payload (64 MiB against 256 MiB,
 //! measured and printed): no hop holds more than its buffers.
 //!
-//! `cargo test -p mydht-tunnel --test big -- --include-ignored --nocapture`
-//! prints the figures (about 7 s in a debug build).
+//! `cargo test -p mydht-tunnel --test big -- --nocapture` prints the
+//! figures (about 7 s in a debug build).
 
 mod alloc_count {
     //! A global allocator that counts the bytes in use and their peak.
@@ -250,8 +250,6 @@ fn transfer(nodes: &[NodeHandle<TunnelNode<Files, Threaded>>], len: u64, seed: u
 }
 
 #[test]
-#[ignore = "about 1 run in 5 a relay's incoming send-once connection is reset before its \
-            tail is read (mydht's close of a dialled send-once connection; see the README)"]
 fn test_256_mib_through_8_hops_intact_with_bounded_memory() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let nodes: Vec<_> = (0..10)
@@ -358,9 +356,11 @@ fn a_relay_stopped_mid_transfer_gives_the_sender_a_typed_error_in_time_and_leave
             |n| *n == 1,
         );
     }
-    // Fewer threads than before: the stopped node's are gone and none
-    // was left behind by the cut tunnel.
-    until("threads", threads, |n| *n < before);
+    // No more threads than before the transfer, though the cut tunnel's
+    // connections came and went (the stopped node's are gone too; the
+    // count before may miss connection threads still starting, so this
+    // checks no growth, not the exact difference).
+    until("threads", threads, |n| *n <= before);
     println!(
         "stopped relay: typed error after {took:.2?}; threads {before} -> {}",
         threads()
