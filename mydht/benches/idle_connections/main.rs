@@ -222,6 +222,36 @@ struct Figures {
     touch_all: Duration,
 }
 
+impl Figures {
+    /// Its line of the table; the breakdown on stderr. Printed as soon as
+    /// the figures are in, before the hub stops (a `threaded!` hub with
+    /// 10,000 connections took minutes to stop, or hung, in our runs).
+    fn print(&self) {
+        eprintln!(
+            "{}: {} peers; heap per connection by size class: {}",
+            self.profile, self.peers, self.breakdown
+        );
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "| {} | {} | {:.2} s | {} B | {} B | {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | \
+             {} of {} answered in {:.2} s |",
+            self.profile,
+            self.peers,
+            self.connect.as_secs_f64(),
+            self.heap,
+            self.rss,
+            self.threads,
+            us(self.alone.0),
+            us(self.alone.1),
+            us(self.crowd.0),
+            us(self.crowd.1),
+            self.touched,
+            self.peers - 1,
+            self.touch_all.as_secs_f64(),
+        );
+    }
+}
+
 fn processes_count(peers: usize) -> usize {
     peers.div_ceil(PER_PROCESS)
 }
@@ -286,7 +316,7 @@ where
     }
 }
 
-fn restartable() -> Figures {
+fn restartable() {
     let harness = Snapshot::now().threads;
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -304,20 +334,20 @@ fn restartable() -> Figures {
     });
     let handle = rx.recv().expect("hub started");
     let figures = scenario("restartable!", &handle, harness);
+    figures.print();
     stop.store(true, Ordering::Release);
     hub.join().expect("hub thread");
-    figures
 }
 
-fn on_own_thread<C>(profile: &'static str, conf: C) -> Figures
+fn on_own_thread<C>(profile: &'static str, conf: C)
 where
     C: MyDHTConf<GlobalCmd = Touch, ApiReply = Touched>,
 {
     let harness = Snapshot::now().threads;
     let hub = mydht::start_loop(conf).expect("hub");
     let figures = scenario(profile, &hub, harness);
+    figures.print();
     hub.stop().expect("hub stopped");
-    figures
 }
 
 fn main() {
@@ -334,44 +364,18 @@ fn main() {
     }
     raise_open_files();
     let profiles = arg("--profile").unwrap_or_else(|| "restartable,threaded,may".into());
-    let mut rows = Vec::new();
-    for profile in profiles.split(',') {
-        let figures = match profile {
-            "restartable" => restartable(),
-            "threaded" => on_own_thread("threaded!", HubThreaded),
-            "may" => on_own_thread("may_blocking!", HubMay),
-            other => panic!("unknown profile {other}"),
-        };
-        eprintln!(
-            "{}: {} peers; heap per connection by size class: {}",
-            figures.profile, figures.peers, figures.breakdown
-        );
-        rows.push(figures);
-    }
     println!(
-        "\n| hub profile | peers | connect + authenticate, all | heap / idle connection | \
+        "| hub profile | peers | connect + authenticate, all | heap / idle connection | \
          RSS / idle connection | hub threads | touch p50 / p99, probe alone | \
          touch p50 / p99, all connected | every peer touches the hub |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    for f in rows {
-        println!(
-            "| {} | {} | {:.2} s | {} B | {} B | {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | \
-             {} of {} answered in {:.2} s |",
-            f.profile,
-            f.peers,
-            f.connect.as_secs_f64(),
-            f.heap,
-            f.rss,
-            f.threads,
-            us(f.alone.0),
-            us(f.alone.1),
-            us(f.crowd.0),
-            us(f.crowd.1),
-            f.touched,
-            f.peers - 1,
-            f.touch_all.as_secs_f64(),
-        );
+    for profile in profiles.split(',') {
+        match profile {
+            "restartable" => restartable(),
+            "threaded" => on_own_thread("threaded!", HubThreaded),
+            "may" => on_own_thread("may_blocking!", HubMay),
+            other => panic!("unknown profile {other}"),
+        }
     }
 }
