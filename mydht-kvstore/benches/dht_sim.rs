@@ -24,6 +24,25 @@ use mydht_basetest::sim::SimRng;
 const VALUES: usize = 1000;
 const ROUNDS: usize = 5;
 
+/// CPU seconds this process used so far (user and system, from
+/// `/proc/self/stat`, in clock ticks of 10 ms; 0 where it cannot be read):
+/// the machine may be shared, so wall seconds alone overstate the cost.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which ends with ')'): utime is the
+    // 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let ticks: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ticks.iter().sum::<f64>() / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -51,16 +70,17 @@ fn bench(nodes: usize) {
     );
     let (mut rates, mut nets, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut looks, mut idles, mut latencies) = (Vec::new(), Vec::new(), Vec::new());
-    let mut found_all = 0;
+    let (mut found_all, mut cpu_rates) = (0, Vec::new());
     let before = totals(&sim);
     for round in 0..ROUNDS {
         // Value v from a random running node.
         let getters: Vec<usize> = (0..VALUES)
             .map(|_| pick(&sim, &mut rng, usize::MAX))
             .collect();
-        let (t0, simulated0) = (Instant::now(), sim.now());
+        let (t0, simulated0, cpu0) = (Instant::now(), sim.now(), cpu_seconds());
         let (calls, found, _) = get_values(&mut sim, &getters, scenario.spread);
         let look = t0.elapsed();
+        let cpu = cpu_seconds() - cpu0;
         let span = sim.now() - simulated0;
         latencies.extend(calls.iter().filter_map(|id| {
             let rec = &sim.calls()[id.0];
@@ -76,9 +96,10 @@ fn bench(nodes: usize) {
         let rate = VALUES as f64 / look.as_secs_f64();
         let net = VALUES as f64 / look.saturating_sub(idle).as_secs_f64().max(1e-9);
         println!(
-            "  round {round}: {found}/{VALUES} found, {look:.2?} wall ({rate:.0} lookups/s), \
-             idle baseline {idle:.2?} for the same {span:.2?} simulated"
+            "  round {round}: {found}/{VALUES} found, {look:.2?} wall ({rate:.0} lookups/s; \
+             {cpu:.2} s of CPU), idle baseline {idle:.2?} for the same {span:.2?} simulated"
         );
+        cpu_rates.push(VALUES as f64 / cpu.max(0.01));
         rates.push(rate);
         nets.push(net);
         ratios.push(look.as_secs_f64() / idle.as_secs_f64());
@@ -87,11 +108,12 @@ fn bench(nodes: usize) {
     }
     let (found_lookups, mean_hops) = hops(&before, &totals(&sim));
     println!(
-        "{nodes} nodes: {:.0} lookups per wall second (median of {ROUNDS} rounds), {:.0} net of \
-         the idle baseline; round / baseline {:.2} (medians), {:.2} (paired); mean hops \
+        "{nodes} nodes: {:.0} lookups per wall second (median of {ROUNDS} rounds; {:.0} per CPU \
+         second), {:.0} net of the idle baseline; round / baseline {:.2} (medians), {:.2} (paired); mean hops \
          {mean_hops:.2} ({found_lookups} lookups found a value; {found_all} of {} gets found); \
          simulated latency p50 {:.0} ms; {:.1?} wall in all",
         median(rates),
+        median(cpu_rates),
         median(nets),
         median(looks) / median(idles),
         median(ratios),
