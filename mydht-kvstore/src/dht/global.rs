@@ -3,9 +3,9 @@
 //! before the engine sees it, and turns the engine's replies into the
 //! node's sends and api answers.
 
-use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -16,9 +16,8 @@ use mydht::service::kvstore::{
 use mydht::service::{GlobalCommand, PeerStatus, PeersView, QueryId, Reply};
 use mydht::{Identity, PeerId, PeerInfo};
 use mydht_base::{KVStore, Peer, Result, Service, ServiceRestartable, SpawnerYield};
-use slog::{debug, warn, Logger};
+use slog::{warn, Logger};
 
-use crate::clock::{Clock, SystemClock};
 use crate::dht::bounded::Fifo;
 use crate::dht::iterative::Active;
 use crate::dht::lookup::LookupConf;
@@ -29,8 +28,7 @@ use crate::dht::route::DhtRoute;
 use crate::dht::settings::{DhtSettings, KeyCheck, LookupMode};
 use crate::dht::stats::DhtStats;
 use crate::dht::store::DhtStore;
-use crate::dht::time::TimeBase;
-use crate::store::admit;
+use crate::dht::time::{DhtStart, TimeBase};
 use crate::value::{SignedValue, ValueLimits};
 
 /// The query engine of a DHT node.
@@ -44,39 +42,13 @@ pub(super) struct Pending {
     pub(super) refused: Option<Refusal>,
 }
 
-/// Where a [`DhtGlobal`] starts: its time and the seed of its random
-/// choices (query ids, refresh ids). A simulation gives its own clock and
-/// a fixed seed, and the service then decides the same way run after run.
-#[derive(Debug, Clone, Copy)]
-pub struct DhtStart {
-    /// The time the service starts at.
-    pub now: Instant,
-    /// The Unix time of `now`, in milliseconds: value times (signing,
-    /// expiry) are this plus the time passed since `now`.
-    pub now_ms: u64,
-    /// The seed of the service's query ids and refresh ids.
-    pub seed: u64,
-}
-
-impl DhtStart {
-    /// Now, on the system clock, with a seed from std's per-process
-    /// random keys (unpredictable query ids: peers cannot squat them).
-    pub fn system(me: &PeerInfo) -> Self {
-        DhtStart {
-            now: Instant::now(),
-            now_ms: SystemClock.now_ms(),
-            seed: RandomState::new().hash_one(me.get_id()),
-        }
-    }
-}
-
 /// The DHT service of a node (its `GlobalService`), for any configuration
 /// whose messages, commands and replies are this crate's and whose peers
 /// are `PeerInfo`s.
 ///
 /// A peer's `Find` or `Store` is checked before the engine sees it: a
 /// malformed key ([`DhtSettings::key_check`]) or a value that does not
-/// pass [`admit`] against what the store holds (bad signature, oversize,
+/// pass [`admit`](crate::store::admit) against what the store holds (bad signature, oversize,
 /// expired, older than the held version, another publisher's key) is
 /// answered with [`DhtMsg::Refused`] and logged as a warning; the node
 /// goes on serving. Values found at peers are verified before they reach
@@ -92,7 +64,7 @@ impl DhtStart {
 /// `Service::call` of a live node passes `Instant::now()`.
 pub struct DhtGlobal<C> {
     pub(super) me: PeerInfo,
-    identity: Identity,
+    pub(super) identity: Identity,
     pub(super) engine: DhtEngine,
     pub(super) peers: PeersView,
     pub(super) log: Logger,
@@ -102,10 +74,10 @@ pub struct DhtGlobal<C> {
     /// The api queries under way.
     pub(super) pending: Fifo<QueryId, Pending>,
     /// The engine's query id of each api query that went to peers.
-    by_qid: Fifo<QueryID, QueryId>,
+    pub(super) by_qid: Fifo<QueryID, QueryId>,
     /// Who sent each query id this node received first: loop detection,
     /// and the way back for relayed replies.
-    back: Fifo<QueryID, PeerId>,
+    pub(super) back: Fifo<QueryID, PeerId>,
     pub(super) stats: DhtStats,
     pub(super) time: TimeBase,
     /// The time of the command being handled, and its Unix time.
@@ -279,99 +251,6 @@ where
         }
     }
 
-    fn api(&mut self, qid: QueryId, cmd: DhtCmd, now: Instant, out: &mut Out<C>) {
-        let now_ms = self.now_ms;
-        match cmd {
-            DhtCmd::Put {
-                key,
-                value,
-                ttl,
-                conf,
-            } => {
-                if (self.key_check)(&key).is_err() {
-                    out.push(Reply::Api(qid, DhtReply::Refused(Refusal::MalformedKey)));
-                    return;
-                }
-                match SignedValue::sign(&self.identity, key, value, ttl, now_ms) {
-                    Ok(v) => self.put(qid, v, conf, now, now_ms, out),
-                    Err(e) => out.push(Reply::Api(qid, DhtReply::Failed(e))),
-                }
-            }
-            DhtCmd::PutSigned(v, conf) => {
-                if (self.key_check)(v.key()).is_err() {
-                    out.push(Reply::Api(qid, DhtReply::Refused(Refusal::MalformedKey)));
-                    return;
-                }
-                self.put(qid, v, conf, now, now_ms, out)
-            }
-            DhtCmd::Get(key, conf) => {
-                if (self.key_check)(&key).is_err() {
-                    out.push(Reply::Api(qid, DhtReply::Refused(Refusal::MalformedKey)));
-                    return;
-                }
-                if matches!(self.lookup, LookupMode::Iterative(_)) {
-                    return self.get_iterative(qid, key, conf, out);
-                }
-                self.start(qid, true, KVStoreCommand::Find(qid, key, conf), now, out);
-            }
-            DhtCmd::Tick => {
-                self.tick(out);
-                out.push(Reply::Api(qid, DhtReply::Ticked))
-            }
-            DhtCmd::Timer => {}
-            DhtCmd::Stats => out.push(Reply::Api(qid, DhtReply::Stats(self.stats()))),
-            DhtCmd::Republish { all } => self.republish_now(qid, all, out),
-            DhtCmd::Bootstrap => self.bootstrap(qid, out),
-        }
-    }
-
-    fn put(
-        &mut self,
-        qid: QueryId,
-        v: SignedValue,
-        conf: mydht::QueryConf,
-        now: Instant,
-        now_ms: u64,
-        out: &mut Out<C>,
-    ) {
-        let held = self.engine.store().get(v.key());
-        if let Err(e) = admit(held.as_ref(), &v, now_ms, &self.limits) {
-            out.push(Reply::Api(qid, DhtReply::Refused(Refusal::from(&e))));
-            return;
-        }
-        self.republisher.held(*v.key(), v.expires_at(), now_ms);
-        if matches!(self.lookup, LookupMode::Iterative(_)) {
-            return self.put_iterative(qid, v, conf, out);
-        }
-        self.start(qid, false, KVStoreCommand::Store(qid, v, conf), now, out);
-    }
-
-    /// Starts an api query in the engine, noting its query id.
-    fn start(
-        &mut self,
-        qid: QueryId,
-        get: bool,
-        cmd: KVStoreCommand<SignedValue, PeerInfo>,
-        now: Instant,
-        out: &mut Out<C>,
-    ) {
-        self.pending.insert(qid, Pending { get, refused: None });
-        let mut replies = Vec::new();
-        self.engine.handle(cmd, now, &mut replies);
-        for r in &replies {
-            if let KVStoreReply::Forward(peers, msg) = r {
-                if let Some(q) = request_qid(msg) {
-                    self.by_qid.insert(q, qid);
-                }
-                if let KVStoreProtoMsg::Store(_, v) = msg {
-                    let ids = peers.iter().map(|p| *p.get_id()).collect();
-                    self.republisher.placed(v.key(), ids);
-                }
-            }
-        }
-        self.carry(replies, out);
-    }
-
     fn distant(&mut self, from: PeerInfo, msg: DhtMsg, now: Instant, out: &mut Out<C>) {
         match msg {
             DhtMsg::Kv(msg) => self.request(from, msg, now, out),
@@ -402,112 +281,23 @@ where
         }
     }
 
-    /// A message of the engine from a peer, checked first.
-    fn request(&mut self, from: PeerInfo, msg: KvMsg, now: Instant, out: &mut Out<C>) {
-        let (qid, key, value) = match &msg {
-            KVStoreProtoMsg::Find(q, key) | KVStoreProtoMsg::FindNear(q, key) => {
-                self.stats.finds_received += 1;
-                (q.qid, *key, None)
-            }
-            KVStoreProtoMsg::Store(q, v) => {
-                self.stats.stores_received += 1;
-                (q.qid, *v.key(), Some(v))
-            }
-            KVStoreProtoMsg::Found(..) | KVStoreProtoMsg::Stored(..) => {
-                return self.step(KVStoreCommand::Received(from, msg), now, out);
-            }
-        };
-        if self.back.contains(&qid) || self.by_qid.contains(&qid) {
-            // Seen already: the engine answers it empty.
-            self.stats.loop_hits += 1;
-            return self.step(KVStoreCommand::Received(from, msg), now, out);
-        }
-        if let Err(why) = (self.key_check)(&key) {
-            return self.refuse(&from, qid, Refusal::MalformedKey, why, out);
-        }
-        let mut open = true;
-        if let Some(v) = value {
-            let held = self.engine.store().get(&key);
-            if let Err(e) = admit(held.as_ref(), v, self.now_ms, &self.limits) {
-                let why = e.to_string();
-                return self.refuse(&from, qid, Refusal::from(&e), &why, out);
-            }
-            // Kept only by the nodes closest to the key; the others pass it on.
-            let closer = self
-                .engine
-                .route_mut()
-                .closer_than(self.me.get_id(), &key, self.replicas);
-            open = closer < self.replicas;
-        }
-        self.back.insert(qid, *from.get_id());
-        let offered = value.map(|v| (v.version(), v.expires_at()));
-        self.engine.store_mut().set_open(open);
-        self.step(KVStoreCommand::Received(from, msg), now, out);
-        self.engine.store_mut().set_open(true);
-        if let Some((version, expires)) = offered {
-            if self.engine.store().get(&key).map(|v| v.version()) == Some(version) {
-                self.republisher.held(key, expires, self.now_ms);
-            }
-        }
-    }
-
-    pub(super) fn refuse(
-        &mut self,
-        from: &PeerInfo,
-        qid: QueryID,
-        reason: Refusal,
-        why: &str,
-        out: &mut Out<C>,
-    ) {
-        self.stats.refused += 1;
-        warn!(self.log, "refused a peer's request";
-              "peer" => %from.get_id(), "qid" => qid, "reason" => %reason, "detail" => why);
-        out.push(Reply::Send(*from.get_id(), DhtMsg::Refused(qid, reason)));
-    }
-
-    /// An asynchronous reply carried back towards its collector `to`.
-    fn relay(&mut self, from: PeerInfo, to: PeerId, msg: KvMsg, now: Instant, out: &mut Out<C>) {
-        let Some(qid) = reply_qid(&msg) else {
-            debug!(self.log, "dropped a relayed request"; "peer" => %from.get_id());
-            return;
-        };
-        if to == *self.me.get_id() {
-            return self.step(KVStoreCommand::Received(from, msg), now, out);
-        }
-        self.send_reply(to, qid, msg, Some(*from.get_id()), out);
-    }
-
-    /// Sends a reply to `to`, directly when it is online, else back along
-    /// the query's path (never to `not`, where it came from).
-    fn send_reply(
-        &mut self,
-        to: PeerId,
-        qid: QueryID,
-        msg: KvMsg,
-        not: Option<PeerId>,
-        out: &mut Out<C>,
-    ) {
-        if self.peers.contains(&to) {
-            out.push(Reply::Send(to, DhtMsg::Kv(msg)));
-            return;
-        }
-        match self.back.get(&qid) {
-            Some(prev) if Some(*prev) != not && *prev != to => {
-                self.stats.relayed += 1;
-                out.push(Reply::Send(*prev, DhtMsg::Relay { to, msg }));
-            }
-            _ => debug!(self.log, "no way to a collector"; "collector" => %to, "qid" => qid),
-        }
-    }
-
     /// Runs the engine on `cmd` and carries out its replies.
-    fn step(&mut self, cmd: KVStoreCommand<SignedValue, PeerInfo>, now: Instant, out: &mut Out<C>) {
+    pub(super) fn step(
+        &mut self,
+        cmd: KVStoreCommand<SignedValue, PeerInfo>,
+        now: Instant,
+        out: &mut Out<C>,
+    ) {
         let mut replies = Vec::new();
         self.engine.handle(cmd, now, &mut replies);
         self.carry(replies, out);
     }
 
-    fn carry(&mut self, replies: Vec<KVStoreReply<SignedValue, PeerInfo>>, out: &mut Out<C>) {
+    pub(super) fn carry(
+        &mut self,
+        replies: Vec<KVStoreReply<SignedValue, PeerInfo>>,
+        out: &mut Out<C>,
+    ) {
         for r in replies {
             match r {
                 KVStoreReply::Forward(peers, msg) => {
@@ -583,7 +373,7 @@ where
 }
 
 /// The query id of a request.
-fn request_qid(msg: &KvMsg) -> Option<QueryID> {
+pub(super) fn request_qid(msg: &KvMsg) -> Option<QueryID> {
     match msg {
         KVStoreProtoMsg::Find(q, _) | KVStoreProtoMsg::FindNear(q, _) => Some(q.qid),
         KVStoreProtoMsg::Store(q, _) => Some(q.qid),
@@ -592,7 +382,7 @@ fn request_qid(msg: &KvMsg) -> Option<QueryID> {
 }
 
 /// The query id of a reply.
-fn reply_qid(msg: &KvMsg) -> Option<QueryID> {
+pub(super) fn reply_qid(msg: &KvMsg) -> Option<QueryID> {
     match msg {
         KVStoreProtoMsg::Found(qid, _) | KVStoreProtoMsg::Stored(qid, _) => Some(*qid),
         _ => None,

@@ -18,6 +18,7 @@
 //!   [`time`]: [`TimeBase`], the service's time (plain state machines,
 //!   the time given).
 
+mod api;
 mod bounded;
 pub mod conf;
 pub mod error;
@@ -28,6 +29,7 @@ mod iterative;
 pub mod local;
 pub mod lookup;
 pub mod msg;
+mod recursive;
 mod replicate;
 pub mod republish;
 pub mod route;
@@ -39,7 +41,7 @@ pub mod time;
 pub use conf::DhtConf;
 pub use error::DhtError;
 pub use future::DhtFuture;
-pub use global::{DhtEngine, DhtGlobal, DhtStart};
+pub use global::{DhtEngine, DhtGlobal};
 pub use handle::Dht;
 pub use local::DhtLocal;
 pub use lookup::{Lookup, LookupConf};
@@ -49,4 +51,4 @@ pub use route::{DhtRoute, RouteChoice};
 pub use settings::{default_key_check, DhtSettings, KeyCheck, LookupMode};
 pub use stats::DhtStats;
 pub use store::{DhtStore, StoreChoice};
-pub use time::TimeBase;
+pub use time::{DhtStart, TimeBase};
