@@ -17,8 +17,8 @@ use crate::conf::{Address, MyDHTConf};
 use crate::core::{Action, ServiceKind};
 use crate::frame::{FrameWriter, WireMessage};
 use crate::service::{
-    LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot, TimeoutAsBlock, WriteCommand,
-    WriteService,
+    ApiCommand, LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot, TimeoutAsBlock,
+    WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -72,6 +72,11 @@ impl<C: MyDHTConf> MainLoop<C> {
                 }
             }
             Action::Close { conn, error } => self.close(conn, error),
+            // A registration goes into the api service's book at once: the
+            // query's reply, which a local service gives straight to the
+            // book, then always finds it, and the api service is not woken
+            // for every query.
+            Action::Api(cmd @ ApiCommand::Register { .. }) => self.services.api_book.apply(cmd),
             Action::Api(cmd) => {
                 let s = &mut self.services.api;
                 let sent = s.send(cmd);
@@ -217,7 +222,8 @@ impl<C: MyDHTConf> MainLoop<C> {
                 crate::node_peer::info_of(&*peer),
                 self.core.peers_view(),
             )?,
-            LocalDest::new(self.sender.clone(), *peer.get_id(), direct),
+            LocalDest::new(self.sender.clone(), *peer.get_id(), direct)
+                .with_api(self.services.api_book.clone()),
             self.conf.local_spawner()?,
             self.conf.local_channel(),
             loops.local,

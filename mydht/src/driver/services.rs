@@ -10,6 +10,7 @@ use crate::command::MainLoopSender;
 use crate::conf::{MyDHTConf, NodeConstants, PeerVerdict};
 use crate::core::ServiceKind;
 use crate::identity::LocalPeer;
+use crate::service::api::SharedBook;
 use crate::service::kvstore::{KVStoreLimits, KVStoreService, MemoryStore};
 use crate::service::peer_store::{closest_in_store, ConnectedRoute, PeerStoreService};
 use crate::service::{ApiService, PeerMgmtService, PeersView, ServiceSlot};
@@ -45,6 +46,9 @@ pub(super) struct Services<C: MyDHTConf> {
     pub(super) api: ApiSlot<C>,
     pub(super) peer_store: PeerStoreSlot<C>,
     pub(super) peer_mgmt: PeerMgmtSlot<C>,
+    /// The api service's book, which local services answer into; kept
+    /// across restarts of the api service.
+    pub(super) api_book: SharedBook<C>,
     me: Arc<LocalPeer>,
     sender: MainLoopSender<C>,
     route: ConnectedRoute,
@@ -64,9 +68,11 @@ impl<C: MyDHTConf> Services<C> {
         constants: &NodeConstants,
     ) -> Result<Self> {
         let (peer_mgmt, fixed_verdict) = peer_mgmt_slot(conf, me, sender, constants)?;
+        let api_book = SharedBook::new(constants.max_pending_queries);
         Ok(Services {
             global: global_slot(conf, me, view, sender, constants)?,
-            api: api_slot(conf, constants)?,
+            api: api_slot(conf, &api_book, constants)?,
+            api_book,
             peer_store: peer_store_slot(conf, me, sender, &route, constants)?,
             peer_mgmt,
             me: me.clone(),
@@ -101,7 +107,7 @@ impl<C: MyDHTConf> Services<C> {
             ServiceKind::Global => {
                 self.global = global_slot(conf, me, &self.view, sender, constants)?
             }
-            ServiceKind::Api => self.api = api_slot(conf, constants)?,
+            ServiceKind::Api => self.api = api_slot(conf, &self.api_book, constants)?,
             ServiceKind::PeerStore => {
                 self.peer_store = peer_store_slot(conf, me, sender, &self.route, constants)?
             }
@@ -148,9 +154,13 @@ fn global_slot<C: MyDHTConf>(
     )
 }
 
-fn api_slot<C: MyDHTConf>(conf: &mut C, constants: &NodeConstants) -> Result<ApiSlot<C>> {
+fn api_slot<C: MyDHTConf>(
+    conf: &mut C,
+    book: &SharedBook<C>,
+    constants: &NodeConstants,
+) -> Result<ApiSlot<C>> {
     ServiceSlot::new(
-        ApiService::new(constants.max_pending_queries),
+        ApiService::shared(book.clone()),
         NoSend,
         conf.api_spawner()?,
         conf.api_channel(),

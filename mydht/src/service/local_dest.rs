@@ -1,16 +1,19 @@
-//! [`LocalDest`]: where a local service's replies go — straight to its
-//! connection's write service when it answers the peer that asked, through
-//! the main loop otherwise.
+//! [`LocalDest`]: where a local service's replies go — an api reply
+//! straight to its query's slot, a reply to the peer that asked straight to
+//! its connection's write service (when the node says so), through the main
+//! loop otherwise.
 
 use mydht_base::{
     Result, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner, TrySendError,
 };
 
+use super::api::SharedBook;
 use super::{Reply, WriteCommand, WriteService};
 use crate::command::MainLoopSender;
 use crate::conf::{ChannelRecv, MyDHTConf};
 use crate::frame::WireMessage;
 use crate::identity::PeerId;
+use crate::service::QueryId;
 
 /// The clonable sender of a write service's channel.
 pub type WriteWeakSend<C> =
@@ -27,15 +30,23 @@ pub type WriteWeakHandle<C> = <<<C as MyDHTConf>::WriteSpawn as Spawner<
     ChannelRecv<<C as MyDHTConf>::WriteChannel, WriteCommand<C>>,
 >>::WeakHandle;
 
-/// The destination of a local service. A reply to the connection's own
-/// peer goes to the write service directly when its spawner and channel
-/// can be shared (a thread), saving a trip through the main loop; when the
-/// write service has ended, or cannot be reached so, it goes through the
-/// main loop like every other reply.
+/// The destination of a local service.
+///
+/// An api reply ([`Reply::Api`]) goes to its query's slot through the
+/// node's [`SharedBook`] when it was given one
+/// ([`with_api`](Self::with_api)), saving the trips through the main loop
+/// and the api service (a reply to no pending query takes that way, to be
+/// dropped there as any such reply). A reply to the connection's own peer
+/// goes to the write service directly when the node was given its weak
+/// sender and handle (`direct_replies`, a write service on a thread),
+/// saving a trip through the main loop; when the write service has ended,
+/// or cannot be reached so, it goes through the main loop like every other
+/// reply.
 pub struct LocalDest<C: MyDHTConf> {
     to_loop: MainLoopSender<C>,
     peer: PeerId,
     write: Option<(WriteWeakSend<C>, WriteWeakHandle<C>)>,
+    api: Option<SharedBook<C>>,
 }
 
 impl<C: MyDHTConf> LocalDest<C> {
@@ -49,6 +60,22 @@ impl<C: MyDHTConf> LocalDest<C> {
             to_loop,
             peer,
             write,
+            api: None,
+        }
+    }
+
+    /// The same, giving api replies straight to the node's `book`.
+    pub fn with_api(mut self, book: SharedBook<C>) -> Self {
+        self.api = Some(book);
+        self
+    }
+
+    /// Gives an api reply to its query in the book; the reply back when
+    /// there is no book or no such pending query.
+    fn give_api(&self, qid: QueryId, reply: C::ApiReply) -> Option<C::ApiReply> {
+        match &self.api {
+            Some(book) => book.give_app(qid, reply).err(),
+            None => Some(reply),
         }
     }
 
@@ -77,6 +104,10 @@ impl<C: MyDHTConf> LocalDest<C> {
 impl<C: MyDHTConf> SpawnSend<Reply<C>> for LocalDest<C> {
     fn send(&mut self, reply: Reply<C>) -> Result<()> {
         match reply {
+            Reply::Api(qid, r) => match self.give_api(qid, r) {
+                None => Ok(()),
+                Some(r) => self.to_loop.send(Reply::Api(qid, r)),
+            },
             Reply::Send(to, msg) if to == self.peer => match self.direct(msg)? {
                 None => Ok(()),
                 Some(msg) => self.to_loop.send(Reply::Send(to, msg)),
@@ -87,6 +118,10 @@ impl<C: MyDHTConf> SpawnSend<Reply<C>> for LocalDest<C> {
 
     fn try_send(&mut self, reply: Reply<C>) -> std::result::Result<(), TrySendError<Reply<C>>> {
         match reply {
+            Reply::Api(qid, r) => match self.give_api(qid, r) {
+                None => Ok(()),
+                Some(r) => self.to_loop.try_send(Reply::Api(qid, r)),
+            },
             Reply::Send(to, msg) if to == self.peer => match self.direct(msg) {
                 Ok(None) => Ok(()),
                 Ok(Some(msg)) => self.to_loop.try_send(Reply::Send(to, msg)),

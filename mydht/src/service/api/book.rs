@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield};
 
-use super::ReplySlot;
+use super::{ReplySlot, SharedBook};
 use crate::command::ApiResult;
 use crate::conf::MyDHTConf;
 use crate::service::QueryId;
@@ -103,6 +103,18 @@ impl<C: MyDHTConf> ApiBook<C> {
     }
 }
 
+impl<C: MyDHTConf> ApiBook<C> {
+    /// The slot of the pending query `qid`, shared.
+    pub(super) fn slot(&self, qid: QueryId) -> Option<ReplySlot<ApiResult<C>>> {
+        self.pending.get(&qid).map(|p| p.slot.clone())
+    }
+
+    /// Forgets the query `qid` (complete).
+    pub(super) fn forget(&mut self, qid: QueryId) {
+        self.pending.remove(&qid);
+    }
+}
+
 impl<C: MyDHTConf> Drop for ApiBook<C> {
     /// A stopped node answers its pending queries at once.
     fn drop(&mut self) {
@@ -116,18 +128,18 @@ impl<C: MyDHTConf> Drop for ApiBook<C> {
     }
 }
 
-/// The api service: an [`ApiBook`] run by the node's api spawner. It
-/// answers nothing: callers wait on their slots.
+/// The api service: a [`SharedBook`] run by the node's api spawner. It
+/// answers nothing: callers wait on their slots. The node's local services
+/// give their api replies to the same book directly
+/// ([`SharedBook::give_app`]).
 pub struct ApiService<C: MyDHTConf> {
-    book: ApiBook<C>,
+    book: SharedBook<C>,
 }
 
 impl<C: MyDHTConf> ApiService<C> {
-    /// An api service of at most `capacity` pending queries.
-    pub fn new(capacity: usize) -> Self {
-        ApiService {
-            book: ApiBook::new(capacity),
-        }
+    /// An api service over `book`.
+    pub fn shared(book: SharedBook<C>) -> Self {
+        ApiService { book }
     }
 }
 

@@ -5,7 +5,9 @@
 
 mod book;
 mod reply_slot;
+mod shared;
 
 pub use crate::command::ApiResult;
 pub use book::{ApiBook, ApiCommand, ApiService};
 pub use reply_slot::{Partial, ReplyFuture, ReplySlot};
+pub use shared::SharedBook;

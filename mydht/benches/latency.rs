@@ -1,0 +1,560 @@
+//! Where a request's time goes under `threaded!`: two nodes on loopback in
+//! one process (authenticated, session shadow, bincode), a 1 KiB
+//! request/response, against a raw mio echo server of length-prefixed
+//! frames timed in the same rounds (the order alternating from one round
+//! to the next), for:
+//!
+//! - `lat1`: 1 in flight, the p50 and p99 of every request's latency, the
+//!   median of the per-round p50 ratios (node / raw), and the context
+//!   switches and CPU time of the whole process per request (every
+//!   thread's, voluntary and not: the thread crossings one request costs,
+//!   and the work, spinning included, it takes);
+//! - `req64`: 64 in flight, the time per message and the median of the
+//!   per-round throughput ratios (raw time / node time);
+//! - `connect`: connect + authenticate + first reply between two running
+//!   nodes (disconnected again, untimed), against a raw connect and first
+//!   echo.
+//!
+//! Variants: `threaded` (the profile as it is), `threaded_direct`
+//! (`NodeConstants::direct_replies`), and mixes of the profile that keep
+//! some services off their own threads (`*_api_inline`: the api
+//! restartable on the loop's thread; `*_local_inline`: the local service
+//! inline in the read service's thread), then `restartable` for reference.
+//!
+//! `cargo bench -p mydht --bench latency -- [name filter] [--rounds N]`
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpStream};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use mydht::service::PeersView;
+use mydht::{
+    Bincode, GlobalCommand, LocalCommand, MyDHTConf, NodeHandle, PeerCount, PeerId, PeerInfo,
+    QueryId, Reply, SessionShadow,
+};
+use mydht_base::{Peer, Result, Service, SpawnerYield};
+use mydht_tcp::TcpTransport;
+use serde::{Deserialize, Serialize};
+
+const MSG: usize = 1024;
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests per round and side at 1 in flight.
+const LAT_PER_ROUND: usize = 400;
+/// Messages per round and side at 64 in flight.
+const THR_PER_ROUND: usize = 4096;
+/// Connects per round and side.
+const CONNECTS_PER_ROUND: usize = 8;
+
+// ---- the echo application -------------------------------------------------
+
+#[derive(Debug)]
+struct Ask(PeerId);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum EchoMsg {
+    Ping(QueryId, #[serde(with = "serde_bytes_vec")] Vec<u8>),
+    Pong(QueryId, #[serde(with = "serde_bytes_vec")] Vec<u8>),
+}
+
+/// A payload as one byte string (serde's default for `Vec<u8>` is a
+/// sequence, coded byte by byte).
+mod serde_bytes_vec {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+trait EchoConf: MyDHTConf<GlobalCmd = Ask, ProtoMsg = EchoMsg, ApiReply = usize> {}
+impl<C: MyDHTConf<GlobalCmd = Ask, ProtoMsg = EchoMsg, ApiReply = usize>> EchoConf for C {}
+
+struct EchoGlobal<C>(PhantomData<fn() -> C>);
+struct EchoLocal<C>(PhantomData<fn() -> C>);
+
+impl<C: EchoConf> Service for EchoGlobal<C> {
+    type CommandIn = GlobalCommand<C>;
+    type CommandOut = Reply<C>;
+    fn call<Y: SpawnerYield>(&mut self, cmd: GlobalCommand<C>, _: &mut Y) -> Result<Reply<C>> {
+        Ok(match cmd {
+            GlobalCommand::Api(qid, Ask(to)) => Reply::Send(to, EchoMsg::Ping(qid, vec![1; MSG])),
+            _ => Reply::None,
+        })
+    }
+}
+
+impl<C: EchoConf> Service for EchoLocal<C> {
+    type CommandIn = LocalCommand<C>;
+    type CommandOut = Reply<C>;
+    fn call<Y: SpawnerYield>(&mut self, cmd: LocalCommand<C>, _: &mut Y) -> Result<Reply<C>> {
+        let from = *cmd.from.get_id();
+        Ok(match cmd.msg {
+            EchoMsg::Ping(qid, p) => Reply::Send(from, EchoMsg::Pong(qid, p)),
+            EchoMsg::Pong(qid, p) => Reply::Api(qid, p.len()),
+        })
+    }
+}
+
+macro_rules! echo_conf {
+    ($name:ident, $direct:expr, $profile:ident ( $($mix:tt)* )) => {
+        struct $name;
+        impl MyDHTConf for $name {
+            type Transport = TcpTransport;
+            type MsgEnc = Bincode;
+            type Shadow = SessionShadow;
+            type ProtoMsg = EchoMsg;
+            type GlobalCmd = Ask;
+            type ApiReply = usize;
+            type GlobalService = EchoGlobal<Self>;
+            type LocalService = EchoLocal<Self>;
+            mydht::$profile!($($mix)*);
+            fn init_transport(&mut self) -> Result<TcpTransport> {
+                TcpTransport::bind(loopback())
+            }
+            fn init_msg_enc(&mut self) -> Bincode {
+                Bincode
+            }
+            fn constants(&self) -> mydht::NodeConstants {
+                mydht::NodeConstants {
+                    direct_replies: $direct,
+                    ..Default::default()
+                }
+            }
+            fn init_shadow(&mut self) -> SessionShadow {
+                SessionShadow::default()
+            }
+            fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
+                Ok(EchoGlobal(PhantomData))
+            }
+            fn init_local(
+                &mut self,
+                _: &PeerInfo,
+                _: &PeerInfo,
+                _: &PeersView,
+            ) -> Result<Self::LocalService> {
+                Ok(EchoLocal(PhantomData))
+            }
+        }
+    };
+}
+
+echo_conf!(Threaded, false, threaded());
+echo_conf!(ThreadedDirect, true, threaded());
+echo_conf!(ApiInline, false, threaded(api: RestartOrError, LocalRcChannel;));
+echo_conf!(LocalInline, false, threaded(local: Blocker, MpscChannel;));
+echo_conf!(
+    BothInline,
+    false,
+    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;)
+);
+echo_conf!(
+    BothInlineDirect,
+    true,
+    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;)
+);
+echo_conf!(Restart, false, restartable());
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("literal")
+}
+
+struct Pair<C: MyDHTConf> {
+    n1: NodeHandle<C>,
+    n2: NodeHandle<C>,
+    to: PeerId,
+}
+
+fn pair<C: EchoConf>(mk: fn() -> C) -> Pair<C> {
+    let n1 = mydht::start_loop(mk()).expect("node 1");
+    let n2 = mydht::start_loop(mk()).expect("node 2");
+    let addr = n2.local_peer().get_address().parse().ok().expect("address");
+    let to = *n1.connect(addr, TIMEOUT).expect("connect").get_id();
+    Pair { n1, n2, to }
+}
+
+struct Unpark(Thread);
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+/// `n` requests through the node, `window` in flight: each one's latency.
+fn node_requests<C: EchoConf>(p: &Pair<C>, n: usize, window: usize) -> Vec<Duration> {
+    let mut lat = Vec::with_capacity(n);
+    let mut flight = VecDeque::with_capacity(window);
+    let mut sent = 0;
+    while lat.len() < n {
+        while sent < n && flight.len() < window {
+            let f = p.n1.query_future(Ask(p.to), 1, TIMEOUT).expect("query");
+            flight.push_back((Instant::now(), f));
+            sent += 1;
+        }
+        let (t, f) = flight.pop_front().expect("in flight");
+        assert_eq!(block_on(f).expect("reply"), vec![MSG]);
+        lat.push(t.elapsed());
+    }
+    lat
+}
+
+// ---- the raw baseline ---------------------------------------------------------
+
+/// A server connection: its socket, bytes read, bytes to write.
+type EchoConn = (mio::net::TcpStream, Vec<u8>, Vec<u8>);
+
+/// A mio echo server of length-prefixed frames (a `u32` length, then the
+/// bytes), one thread.
+fn echo_server() -> SocketAddr {
+    use mio::net::TcpListener;
+    use mio::{Events, Interest, Poll as MioPoll, Token};
+    let mut listener = TcpListener::bind(loopback()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        let mut poll = MioPoll::new().expect("poll");
+        let reg = poll.registry();
+        reg.register(&mut listener, Token(0), Interest::READABLE)
+            .expect("register");
+        let mut conns: Vec<Option<EchoConn>> = Vec::new();
+        let mut events = Events::with_capacity(256);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            poll.poll(&mut events, None).expect("poll");
+            for ev in events.iter() {
+                if ev.token() == Token(0) {
+                    while let Ok((mut s, _)) = listener.accept() {
+                        s.set_nodelay(true).expect("nodelay");
+                        let t = Token(conns.len() + 1);
+                        poll.registry()
+                            .register(&mut s, t, Interest::READABLE | Interest::WRITABLE)
+                            .expect("register");
+                        conns.push(Some((s, Vec::new(), Vec::new())));
+                    }
+                    continue;
+                }
+                let i = ev.token().0 - 1;
+                let Some((s, inb, out)) = conns[i].as_mut() else {
+                    continue;
+                };
+                let mut closed = false;
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => {
+                            closed = true;
+                            break;
+                        }
+                        Ok(k) => inb.extend_from_slice(&buf[..k]),
+                        Err(_) => break,
+                    }
+                }
+                let mut at = 0;
+                while inb.len() >= at + 4 {
+                    let len = u32::from_be_bytes(inb[at..at + 4].try_into().expect("4")) as usize;
+                    if inb.len() < at + 4 + len {
+                        break;
+                    }
+                    at += 4 + len;
+                }
+                out.extend(inb.drain(..at));
+                while !out.is_empty() {
+                    match s.write(out) {
+                        Ok(k) => {
+                            out.drain(..k);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if closed {
+                    conns[i] = None;
+                }
+            }
+        }
+    });
+    addr
+}
+
+fn connect_raw(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+fn raw_requests(s: &mut TcpStream, n: usize, window: usize) -> Vec<Duration> {
+    let mut req = (MSG as u32).to_be_bytes().to_vec();
+    req.resize(4 + MSG, 1);
+    let mut buf = vec![0u8; 4 + MSG];
+    let mut lat = Vec::with_capacity(n);
+    let mut flight = VecDeque::with_capacity(window);
+    let mut sent = 0;
+    while lat.len() < n {
+        while sent < n && flight.len() < window {
+            s.write_all(&req).expect("write");
+            flight.push_back(Instant::now());
+            sent += 1;
+        }
+        s.read_exact(&mut buf).expect("echo");
+        lat.push(flight.pop_front().expect("in flight").elapsed());
+    }
+    lat
+}
+
+// ---- counting --------------------------------------------------------------
+
+/// Context switches of every thread of this process so far, and their
+/// time on a CPU in ns (Linux; zeros elsewhere).
+fn thread_counters() -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0, 0);
+    };
+    let (mut switches, mut cpu) = (0, 0);
+    let number = |s: Option<&str>| s.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    for t in tasks.flatten() {
+        if let Ok(status) = std::fs::read_to_string(t.path().join("status")) {
+            for line in status.lines() {
+                if line.starts_with("voluntary_ctxt_switches")
+                    || line.starts_with("nonvoluntary_ctxt_switches")
+                {
+                    switches += number(line.split_whitespace().last());
+                }
+            }
+        }
+        if let Ok(stat) = std::fs::read_to_string(t.path().join("schedstat")) {
+            cpu += number(stat.split_whitespace().next());
+        }
+    }
+    (switches, cpu)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn quantile(v: &mut [Duration], q: f64) -> f64 {
+    v.sort();
+    v[((v.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6
+}
+
+// ---- the measures -------------------------------------------------------------
+
+fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize) {
+    let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut switches, mut cpu) = (0, 0);
+    for r in 0..rounds {
+        let run_node = || {
+            let before = thread_counters();
+            let l = node_requests(p, LAT_PER_ROUND, 1);
+            let after = thread_counters();
+            (l, (after.0 - before.0, after.1 - before.1))
+        };
+        let ((mut l, (cs, ns)), mut b) = if r % 2 == 0 {
+            let b = raw_requests(raw, LAT_PER_ROUND, 1);
+            (run_node(), b)
+        } else {
+            let n = run_node();
+            (n, raw_requests(raw, LAT_PER_ROUND, 1))
+        };
+        switches += cs;
+        cpu += ns;
+        ratios.push(quantile(&mut l, 0.5) / quantile(&mut b, 0.5));
+        node.extend(l);
+        base.extend(b);
+    }
+    let n = (rounds * LAT_PER_ROUND) as f64;
+    let (cs, cpu) = (switches as f64 / n, cpu as f64 / n / 1e3);
+    println!(
+        "| {name} | lat1 | p50 {:.1} µs, p99 {:.1} µs | raw p50 {:.1} µs | paired p50 ratio {:.2} | {cs:.1} switches, {cpu:.0} µs CPU per request |",
+        quantile(&mut node, 0.5),
+        quantile(&mut node, 0.99),
+        quantile(&mut base, 0.5),
+        median(ratios),
+    );
+}
+
+fn req64<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize) {
+    let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / THR_PER_ROUND as f64;
+    for r in 0..rounds {
+        let run_node = || {
+            let t = Instant::now();
+            node_requests(p, THR_PER_ROUND, 64);
+            per(t.elapsed())
+        };
+        let run_raw = |raw: &mut TcpStream| {
+            let t = Instant::now();
+            raw_requests(raw, THR_PER_ROUND, 64);
+            per(t.elapsed())
+        };
+        let (n, b) = if r % 2 == 0 {
+            let b = run_raw(raw);
+            (run_node(), b)
+        } else {
+            let n = run_node();
+            (n, run_raw(raw))
+        };
+        ratios.push(b / n);
+        node.push(n);
+        base.push(b);
+    }
+    println!(
+        "| {name} | req64 | {:.2} µs/msg | raw {:.2} µs/msg | paired raw/node {:.2} | |",
+        median(node),
+        median(base),
+        median(ratios),
+    );
+}
+
+fn connect<C: EchoConf>(name: &str, p: &Pair<C>, server: SocketAddr, rounds: usize) {
+    let address = p.n2.local_peer().get_address().to_string();
+    let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let run_node = || {
+        let mut lat = Vec::new();
+        for _ in 0..CONNECTS_PER_ROUND {
+            let addr = address.parse().ok().expect("address");
+            let t = Instant::now();
+            let to = *p.n1.connect(addr, TIMEOUT).expect("connect").get_id();
+            let r = p.n1.query(Ask(to), 1, TIMEOUT);
+            lat.push(t.elapsed());
+            assert_eq!(r.expect("reply"), vec![MSG]);
+            p.n1.disconnect(&to, TIMEOUT).expect("disconnect");
+            p.n2.wait_peers(PeerCount::AtMost(0), TIMEOUT)
+                .expect("closed on both sides");
+        }
+        lat
+    };
+    let run_raw = || {
+        let mut lat = Vec::new();
+        for _ in 0..CONNECTS_PER_ROUND {
+            let t = Instant::now();
+            let mut s = connect_raw(server);
+            raw_requests(&mut s, 1, 1);
+            lat.push(t.elapsed());
+        }
+        lat
+    };
+    for r in 0..rounds {
+        let (mut n, mut b) = if r % 2 == 0 {
+            let b = run_raw();
+            (run_node(), b)
+        } else {
+            let n = run_node();
+            (n, run_raw())
+        };
+        ratios.push(quantile(&mut n, 0.5) / quantile(&mut b, 0.5));
+        node.extend(n);
+        base.extend(b);
+    }
+    println!(
+        "| {name} | connect | p50 {:.0} µs | raw p50 {:.0} µs | paired p50 ratio {:.2} | |",
+        quantile(&mut node, 0.5),
+        quantile(&mut base, 0.5),
+        median(ratios),
+    );
+}
+
+fn variant<C: EchoConf>(name: &str, mk: fn() -> C, args: &Args, server: SocketAddr) {
+    let measures = ["lat1", "req64", "connect"];
+    if !measures
+        .iter()
+        .any(|m| args.selects(&format!("{name}/{m}")))
+    {
+        return;
+    }
+    let p = pair(mk);
+    let mut raw = connect_raw(server);
+    // Warm-up: the threads' first wake-ups and allocations.
+    node_requests(&p, 2000, 1);
+    raw_requests(&mut raw, 2000, 1);
+    if args.selects(&format!("{name}/lat1")) {
+        lat1(name, &p, &mut raw, args.rounds);
+    }
+    if args.selects(&format!("{name}/req64")) {
+        req64(name, &p, &mut raw, args.rounds);
+    }
+    if args.selects(&format!("{name}/connect")) {
+        connect(name, &p, server, args.rounds);
+    }
+    p.n1.stop().expect("stop node 1");
+    p.n2.stop().expect("stop node 2");
+}
+
+struct Args {
+    filter: Option<String>,
+    rounds: usize,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let mut args = Args {
+            filter: None,
+            rounds: 10,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--rounds" => {
+                    args.rounds = it.next().and_then(|n| n.parse().ok()).expect("--rounds N")
+                }
+                // What cargo bench passes.
+                "--bench" => {}
+                f => args.filter = Some(f.to_string()),
+            }
+        }
+        args
+    }
+
+    fn selects(&self, id: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| id.contains(f.as_str()))
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let server = echo_server();
+    println!("| variant | measure | node | raw | ratio | |\n|---|---|---|---|---|---|");
+    variant("threaded", || Threaded, &args, server);
+    variant("threaded_direct", || ThreadedDirect, &args, server);
+    variant("threaded_api_inline", || ApiInline, &args, server);
+    variant("threaded_local_inline", || LocalInline, &args, server);
+    variant("threaded_both_inline", || BothInline, &args, server);
+    variant(
+        "threaded_both_inline_direct",
+        || BothInlineDirect,
+        &args,
+        server,
+    );
+    variant("restartable", || Restart, &args, server);
+}
