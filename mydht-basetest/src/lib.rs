@@ -18,6 +18,7 @@
 //! It is not part of a node: nothing here is meant for production use, and
 //! it trades speed for control (every byte goes through a mutex).
 
+pub mod alloc_count;
 pub mod harness;
 pub mod peers;
 pub mod sim;

@@ -6,38 +6,7 @@
 //! `cargo test -p mydht-tunnel --test big -- --nocapture` prints the
 //! figures (about 7 s in a debug build).
 
-mod alloc_count {
-    //! A global allocator that counts the bytes in use and their peak.
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub struct Counting;
-    static IN_USE: AtomicUsize = AtomicUsize::new(0);
-    static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-            System.alloc(layout)
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-            System.dealloc(ptr, layout)
-        }
-    }
-
-    /// Starts a new peak from the bytes in use now; returns them.
-    pub fn reset_peak() -> usize {
-        let now = IN_USE.load(Ordering::Relaxed);
-        PEAK.store(now, Ordering::Relaxed);
-        now
-    }
-
-    pub fn peak() -> usize {
-        PEAK.load(Ordering::Relaxed)
-    }
-}
+use mydht_basetest::alloc_count;
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
