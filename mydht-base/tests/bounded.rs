@@ -130,3 +130,83 @@ fn local_queue_stays_within_capacity_under_a_million_commands() {
     end.unwrap();
     assert_eq!(received.load(Ordering::Acquire), PUSHED);
 }
+
+/// Senders waiting on a full queue are released with `ChannelClosed` when
+/// the receiver goes; a full queue refuses `try_send` as `Full`, a queue
+/// without receiver as `Closed`.
+#[test]
+fn senders_waiting_on_a_full_mpsc_fail_when_the_receiver_goes() {
+    let (mut tx, rx) = MpscChannel::new(1).new_channel().unwrap();
+    tx.send(1u8).unwrap();
+    let (done_tx, done) = mpsc::channel();
+    let senders: Vec<_> = (0..2u8)
+        .map(|i| {
+            let mut tx = tx.clone();
+            let done_tx = done_tx.clone();
+            std::thread::spawn(move || done_tx.send(tx.send(10 + i)).unwrap())
+        })
+        .collect();
+    assert!(done.recv_timeout(Duration::from_millis(100)).is_err());
+    assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+    drop(rx);
+    for _ in 0..2 {
+        let sent = done.recv_timeout(WAIT).expect("sender not released");
+        assert_eq!(sent.unwrap_err().kind(), ErrorKind::ChannelClosed);
+    }
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert!(matches!(tx.try_send(3), Err(TrySendError::Closed(3))));
+    assert_eq!(tx.send(4).unwrap_err().kind(), ErrorKind::ChannelClosed);
+}
+
+/// Counts the bytes this thread asks the allocator for.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        static ASKED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards to the system allocator; the count is a plain
+    // thread-local cell, which allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = ASKED.try_with(|a| a.set(a.get() + layout.size()));
+            System.alloc(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    /// Bytes asked for by this thread so far.
+    pub fn asked() -> usize {
+        ASKED.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static ALLOC: counting::Counting = counting::Counting;
+
+/// An mpsc queue takes memory as commands come: a channel of 1,024
+/// commands of 256 bytes asks for a few hundred bytes when made (a ring
+/// allocated up front would be 256 KiB), and its first command one block
+/// of slots, a small part of the bound.
+#[test]
+fn an_mpsc_queue_allocates_as_commands_come() {
+    let before = counting::asked();
+    let (mut tx, mut rx) = MpscChannel::new(1024).new_channel().unwrap();
+    let made = counting::asked() - before;
+    assert!(made < 2048, "an empty channel asked for {made} bytes");
+    tx.send([7u8; 256]).unwrap();
+    let one = counting::asked() - before - made;
+    assert!(
+        (256..16 * 1024).contains(&one),
+        "a first command asked for {one} bytes"
+    );
+    assert_eq!(rx.recv().unwrap(), Some([7u8; 256]));
+}

@@ -270,3 +270,66 @@ fn a_thousand_services_on_mays_workers() {
         assert_eq!((svc.1.total, svc.1.calls), (6, 3));
     }
 }
+
+/// Answers, from inside its coroutine, how many bytes of stack lie below
+/// one of its locals: from the local down to the bottom of the mapping
+/// that holds it, which must sit right on a guard page (no access).
+#[cfg(target_os = "linux")]
+struct StackRoom;
+
+#[cfg(target_os = "linux")]
+impl Service for StackRoom {
+    type CommandIn = ();
+    type CommandOut = usize;
+    fn call<Y: SpawnerYield>(&mut self, _: (), _: &mut Y) -> Result<usize> {
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let ranges: Vec<(usize, usize, bool)> = maps
+            .lines()
+            .map(|l| {
+                let mut f = l.split_whitespace();
+                let (lo, hi) = f.next().unwrap().split_once('-').unwrap();
+                let lo = usize::from_str_radix(lo, 16).unwrap();
+                let hi = usize::from_str_radix(hi, 16).unwrap();
+                (lo, hi, f.next().unwrap().starts_with("---"))
+            })
+            .collect();
+        let at = ranges
+            .iter()
+            .position(|&(lo, hi, _)| lo <= here && here < hi)
+            .expect("the local is mapped");
+        let bottom = ranges[at].0;
+        assert!(
+            at > 0 && ranges[at - 1].1 == bottom && ranges[at - 1].2,
+            "no guard page right under the stack"
+        );
+        Ok(here - bottom)
+    }
+}
+
+/// `with_stack_size` takes bytes: the coroutine's stack under a local of
+/// its service is the size asked less what the frames above it use (a few
+/// KiB), not eight times it (may counts words).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_stack_is_the_size_asked_in_bytes() {
+    // The frames of the coroutine's start, the loop and the call above the
+    // local, in a debug build.
+    const FRAMES: usize = 24 * 1024;
+    for asked in [64 * 1024, 256 * 1024] {
+        let (dest, results) = test_dest();
+        // SAFETY: `StackRoom` keeps no thread-local state and uses a few
+        // KiB of stack.
+        let spawner = unsafe { MayCoroutine::with_stack_size(asked) };
+        let handle = { spawner }
+            .spawn(StackRoom, dest, Some(()), NoRecv, 1)
+            .unwrap();
+        handle.unwrap_state().unwrap().3.unwrap();
+        let room = results.take(1)[0];
+        assert!(
+            room <= asked && room > asked - FRAMES,
+            "asked {asked} bytes of stack, {room} below the local"
+        );
+    }
+}

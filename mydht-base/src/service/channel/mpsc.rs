@@ -1,6 +1,9 @@
-//! [`MpscChannel`]: a bounded std `sync_channel` between threads.
+//! [`MpscChannel`]: a bounded channel between threads whose queue takes
+//! memory as commands come.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{check_capacity, closed, WAIT_SLICE};
@@ -8,8 +11,16 @@ use crate::error::Result;
 use crate::service::{SpawnChannel, SpawnRecv, SpawnSend, TrySendError};
 use crate::sref::{SRef, SToRef};
 
-/// A bounded channel between threads (std `sync_channel`): `send` waits while
-/// `capacity` commands are queued, `try_send` gives the command back.
+/// A bounded channel between threads: `send` waits while `capacity`
+/// commands are queued, `try_send` gives the command back.
+///
+/// The queue is std's unbounded channel, which allocates slots in blocks of
+/// 31 as commands come and frees a block once read, with a count of the
+/// queued commands beside it that bounds it: an idle channel holds no slot
+/// (std's `sync_channel` allocates its whole ring of `capacity` slots when
+/// made: 300 KB for two channels of 1,024 commands, per connection of a
+/// `threaded!` node). A sender that finds the queue full waits on a
+/// condition variable, woken by the receiver as it takes a command.
 ///
 /// ```
 /// use mydht_base::service::channel::MpscChannel;
@@ -33,19 +44,90 @@ impl MpscChannel {
     }
 }
 
+/// The bound of one channel, shared by its two sides.
+#[derive(Debug)]
+struct Room {
+    capacity: usize,
+    /// Commands sent and not yet received (at most `capacity`).
+    queued: AtomicUsize,
+    /// Senders waiting for room: the receiver wakes one per command taken.
+    waiting: AtomicUsize,
+    receiver_gone: AtomicBool,
+    lock: Mutex<()>,
+    freed: Condvar,
+}
+
+impl Room {
+    /// Takes a place in the queue if there is one.
+    fn try_take(&self) -> bool {
+        self.queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+                (q < self.capacity).then_some(q + 1)
+            })
+            .is_ok()
+    }
+
+    /// Takes a place, waiting while the queue is full; fails once the
+    /// receiver is gone.
+    fn take(&self) -> Result<()> {
+        if self.try_take() {
+            return Ok(());
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        // Counted before the check below: a receiver that frees a place
+        // after the check sees the count and wakes us (both sides order
+        // their two steps, SeqCst).
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            if self.receiver_gone.load(Ordering::SeqCst) {
+                break Err(closed());
+            }
+            if self.try_take() {
+                break Ok(());
+            }
+            guard = self
+                .freed
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        taken
+    }
+
+    /// A command left the queue (received, or not sent after all).
+    fn give(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            // Taking the lock waits out a sender between its check and its
+            // wait, so the wake-up is not lost.
+            drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+            self.freed.notify_one();
+        }
+    }
+}
+
 /// The sending side of an [`MpscChannel`]; clones share the queue.
 #[derive(Debug)]
-pub struct MpscSend<C>(SyncSender<C>);
+pub struct MpscSend<C> {
+    tx: Sender<C>,
+    room: Arc<Room>,
+}
 
 impl<C> Clone for MpscSend<C> {
     fn clone(&self) -> Self {
-        MpscSend(self.0.clone())
+        MpscSend {
+            tx: self.tx.clone(),
+            room: self.room.clone(),
+        }
     }
 }
 
 /// The receiving side of an [`MpscChannel`].
 #[derive(Debug)]
-pub struct MpscRecv<C>(Receiver<C>);
+pub struct MpscRecv<C> {
+    rx: Receiver<C>,
+    room: Arc<Room>,
+}
 
 impl<C: Send> SpawnChannel<C> for MpscChannel {
     type WeakSend = MpscSend<C>;
@@ -54,8 +136,20 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
 
     fn new_channel(&mut self) -> Result<(MpscSend<C>, MpscRecv<C>)> {
         check_capacity(self.capacity)?;
-        let (tx, rx) = mpsc::sync_channel(self.capacity);
-        Ok((MpscSend(tx), MpscRecv(rx)))
+        let (tx, rx) = mpsc::channel();
+        let room = Arc::new(Room {
+            capacity: self.capacity,
+            queued: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            receiver_gone: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            freed: Condvar::new(),
+        });
+        let send = MpscSend {
+            tx,
+            room: room.clone(),
+        };
+        Ok((send, MpscRecv { rx, room }))
     }
 
     fn get_weak_send(send: &MpscSend<C>) -> Option<MpscSend<C>> {
@@ -65,13 +159,23 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
 
 impl<C> SpawnSend<C> for MpscSend<C> {
     fn send(&mut self, cmd: C) -> Result<()> {
-        self.0.send(cmd).map_err(|_| closed())
+        self.room.take()?;
+        self.tx.send(cmd).map_err(|_| {
+            self.room.give();
+            closed()
+        })
     }
 
     fn try_send(&mut self, cmd: C) -> std::result::Result<(), TrySendError<C>> {
-        self.0.try_send(cmd).map_err(|e| match e {
-            mpsc::TrySendError::Full(c) => TrySendError::Full(c),
-            mpsc::TrySendError::Disconnected(c) => TrySendError::Closed(c),
+        if !self.room.try_take() {
+            if self.room.receiver_gone.load(Ordering::SeqCst) {
+                return Err(TrySendError::Closed(cmd));
+            }
+            return Err(TrySendError::Full(cmd));
+        }
+        self.tx.send(cmd).map_err(|mpsc::SendError(cmd)| {
+            self.room.give();
+            TrySendError::Closed(cmd)
         })
     }
 }
@@ -79,8 +183,11 @@ impl<C> SpawnSend<C> for MpscSend<C> {
 impl<C> MpscRecv<C> {
     /// Waits at most `timeout` for a command: `Ok(None)` when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<C>> {
-        match self.0.recv_timeout(timeout) {
-            Ok(c) => Ok(Some(c)),
+        match self.rx.recv_timeout(timeout) {
+            Ok(c) => {
+                self.room.give();
+                Ok(Some(c))
+            }
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(closed()),
         }
@@ -89,8 +196,11 @@ impl<C> MpscRecv<C> {
 
 impl<C> SpawnRecv<C> for MpscRecv<C> {
     fn recv(&mut self) -> Result<Option<C>> {
-        match self.0.try_recv() {
-            Ok(c) => Ok(Some(c)),
+        match self.rx.try_recv() {
+            Ok(c) => {
+                self.room.give();
+                Ok(Some(c))
+            }
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(closed()),
         }
@@ -100,6 +210,20 @@ impl<C> SpawnRecv<C> for MpscRecv<C> {
     /// caller can check its stop request.
     fn recv_wait(&mut self) -> Result<Option<C>> {
         self.recv_timeout(WAIT_SLICE)
+    }
+}
+
+impl<C> Drop for MpscRecv<C> {
+    /// Releases the senders waiting on a full queue: their `send` fails.
+    fn drop(&mut self) {
+        self.room.receiver_gone.store(true, Ordering::SeqCst);
+        drop(
+            self.room
+                .lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.room.freed.notify_all();
     }
 }
 

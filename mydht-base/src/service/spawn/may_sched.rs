@@ -43,7 +43,8 @@ pub struct MayCoroutine {
 }
 
 impl MayCoroutine {
-    /// A spawner with may's default coroutine stack.
+    /// A spawner with may's default coroutine stack (`may::config()`'s
+    /// stack size: 4,096 words, 32 KiB on 64-bit targets, unless set).
     ///
     /// # Safety
     ///
@@ -58,7 +59,9 @@ impl MayCoroutine {
         MayCoroutine { stack_bytes: None }
     }
 
-    /// A spawner whose coroutines get `bytes` of stack.
+    /// A spawner whose coroutines get `bytes` of stack, rounded up to
+    /// whole 4 KiB pages (may's `Builder::stack_size` counts machine words:
+    /// this converts).
     ///
     /// # Safety
     ///
@@ -68,6 +71,15 @@ impl MayCoroutine {
             stack_bytes: Some(bytes),
         }
     }
+}
+
+/// What may's `Builder::stack_size` takes for a stack of `bytes`: words
+/// (`usize`s), rounded up to whole 4 KiB pages, so the count is even (may
+/// reads an odd count as a request to trace the stack's use, which writes
+/// every page of it and prints the figure when the coroutine ends).
+fn stack_words(bytes: usize) -> usize {
+    const PAGE: usize = 4096;
+    bytes.div_ceil(PAGE).max(1) * (PAGE / std::mem::size_of::<usize>())
 }
 
 /// What the coroutine shares with its handles.
@@ -160,7 +172,7 @@ where
         };
         let mut builder = Builder::new().name("mydht-may".to_string());
         if let Some(bytes) = self.stack_bytes {
-            builder = builder.stack_size(bytes);
+            builder = builder.stack_size(stack_words(bytes));
         }
         // SAFETY: the conditions of `MayCoroutine::new`, promised by whoever
         // made this spawner; the loop itself keeps no thread-local access
