@@ -31,9 +31,10 @@ pub struct PendingQuery {
     pub link: LinkId,
     /// The onion's writer, which reads the route's error reports.
     pub writer: SharedWriter,
-    /// Its stream to the first hop failed: reported as this node's own
-    /// failure at this time, unless a report from the route comes first.
-    pub failed: Option<Instant>,
+    /// Its stream to the first hop failed, or its reply came broken:
+    /// answered with this error at this time, unless a report from the
+    /// routes comes first.
+    pub failed: Option<(Instant, TunnelSendError)>,
 }
 
 /// Queries awaiting a reply, by reply id. Bounded: when full, a new query
@@ -80,15 +81,26 @@ impl QueryBook {
         self.by_reply.remove(&id).map(|q| (id, q))
     }
 
-    /// The stream of the query that left on `link` failed: its own report
-    /// is due at `at`.
-    pub fn fail(&mut self, link: &LinkId, at: Instant) {
-        let q = self
-            .by_link
-            .get(link)
-            .and_then(|id| self.by_reply.get_mut(id));
-        if let Some(q) = q {
-            q.failed.get_or_insert(at);
+    /// The query of reply `id`, left in the book (its reply is being
+    /// read: a report from the routes may still answer it first).
+    pub fn get(&self, id: &ReplyId) -> Option<&PendingQuery> {
+        self.by_reply.get(id)
+    }
+
+    /// The stream of the query that left on `link` failed: `error` answers
+    /// it at `at` (the first failure counts).
+    pub fn fail(&mut self, link: &LinkId, at: Instant, error: TunnelSendError) {
+        if let Some(id) = self.by_link.get(link).copied() {
+            self.fail_reply(&id, at, error);
+        }
+    }
+
+    /// The reply of `id` came broken: `error` answers its query at `at`,
+    /// unless a report from the routes comes first (the first failure
+    /// counts).
+    pub fn fail_reply(&mut self, id: &ReplyId, at: Instant, error: TunnelSendError) {
+        if let Some(q) = self.by_reply.get_mut(id) {
+            q.failed.get_or_insert((at, error));
         }
     }
 
@@ -99,7 +111,7 @@ impl QueryBook {
         let ids: Vec<ReplyId> = self
             .by_reply
             .iter()
-            .filter(|(_, q)| q.deadline <= now || q.failed.is_some_and(|at| at <= now))
+            .filter(|(_, q)| q.deadline <= now || q.failed.as_ref().is_some_and(|f| f.0 <= now))
             .map(|(id, _)| *id)
             .collect();
         let mut gone: Vec<_> = ids
@@ -166,10 +178,19 @@ mod tests {
         assert_eq!(book.take(&[1; 16]).map(|q| q.qid), Some(1));
         assert!(book.take(&[1; 16]).is_none());
         assert!(book.take_link(&[1; 8]).is_none(), "taken with its reply id");
-        book.fail(&[3; 8], now + Duration::from_secs(2));
+        book.fail(
+            &[3; 8],
+            now + Duration::from_secs(2),
+            TunnelSendError::Unreachable,
+        );
+        assert_eq!(book.get(&[3; 16]).map(|q| q.qid), Some(3));
         assert!(book.due(now + Duration::from_secs(1)).is_empty());
         let due = book.due(now + Duration::from_secs(2));
         assert_eq!(due.iter().map(|(_, q)| q.qid).collect::<Vec<_>>(), vec![3]);
+        assert!(matches!(
+            due[0].1.failed,
+            Some((_, TunnelSendError::Unreachable))
+        ));
         let (id, q) = book.take_link(&[2; 8]).unwrap();
         assert_eq!((id, q.qid), ([2; 16], 2));
         assert!(book.is_empty());

@@ -3,11 +3,12 @@
 //! ([`Threaded`], [`Restartable`], [`SingleThread`]).
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 
 use mydht::service::PeersView;
 use mydht::tcp::TcpTransport;
 use mydht::{Bincode, Identity, MyDHTConf, NodeConstants, PeerInfo, PeerManager, SessionShadow};
-use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result, Transport};
 use tunnel::crypto::X25519Secret;
 use tunnel::FullTunnel;
 
@@ -22,11 +23,12 @@ use crate::shared::SharedTunnel;
 pub type TunnelAnswer<T> = std::result::Result<<T as MyDHTTunnelConf>::Answer, TunnelSendError>;
 
 /// The `MyDHTConf`s the tunnel services run in: those of a [`TunnelNode`]
-/// of application `T` (polled TCP, [`TunnelMsg`] frames, `PeerInfo`
-/// peers, `T`'s command and answer types).
+/// of application `T` (a transport addressed by socket addresses, polled
+/// TCP for a `TunnelNode`; [`TunnelMsg`] frames, `PeerInfo` peers, `T`'s
+/// command and answer types).
 pub trait TunnelConfOf<T: MyDHTTunnelConf>:
     MyDHTConf<
-    Transport = TcpTransport,
+    Transport: Transport<Address = SocketAddr>,
     Peer = PeerInfo,
     ProtoMsg = TunnelMsg,
     GlobalCmd = TunnelCmd<T::Cmd>,
@@ -39,7 +41,7 @@ impl<T, C> TunnelConfOf<T> for C
 where
     T: MyDHTTunnelConf,
     C: MyDHTConf<
-        Transport = TcpTransport,
+        Transport: Transport<Address = SocketAddr>,
         Peer = PeerInfo,
         ProtoMsg = TunnelMsg,
         GlobalCmd = TunnelCmd<T::Cmd>,

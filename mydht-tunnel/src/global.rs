@@ -83,7 +83,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         for (id, q) in shared.book.due(now) {
             shared.full.cancel_reply(&id);
             let e = match q.failed {
-                Some(_) => TunnelSendError::Unreachable,
+                Some((_, e)) => e,
                 None => TunnelSendError::Timeout,
             };
             out.push(Reply::Api(q.qid, Err(e)));
@@ -199,7 +199,11 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             let grace = self.settings.grace;
             stream = stream.on_end(move |r| {
                 if r.is_err() {
-                    shared.lock().book.fail(&link, Instant::now() + grace);
+                    let at = Instant::now() + grace;
+                    shared
+                        .lock()
+                        .book
+                        .fail(&link, at, TunnelSendError::Unreachable);
                 }
             });
         }

@@ -8,47 +8,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mydht::prelude::*;
-use mydht_basetest::harness::nodes::{connect, stop_all};
+use mydht::SessionShadow;
+use mydht_basetest::harness::nodes::stop_all;
 use mydht_tunnel::{Carriage, ReplyRoute, TunnelSendError};
-use support::spy::Relaying::{self, Drop, Honest, Tamper};
-use support::spy::{Seen, Spy};
+use support::spy::Relaying::{Drop, Honest, Tamper};
+use support::spy::{ping, spies, Seen, Spy};
 use support::{body, Ping, Pong, SENT, TIMEOUT};
 use tunnel::{FrameLayout, HopFailure, TunnelConfig, TunnelError};
-
-/// Spies: node 0 is Alice, connected to every other; `relaying` says how
-/// each relays.
-fn spies(carriage: Carriage, relaying: &[Relaying]) -> (Vec<NodeHandle<Spy>>, Vec<Seen>) {
-    let mut nodes = Vec::new();
-    let mut seen = Vec::new();
-    for &t in relaying {
-        let (conf, s) = Spy::new(TunnelConfig::default(), carriage, t);
-        nodes.push(start_loop(conf).expect("start"));
-        seen.push(s);
-    }
-    for node in &nodes[1..] {
-        connect(&nodes[0], node).expect("connect");
-    }
-    (nodes, seen)
-}
-
-fn ping(
-    nodes: &[NodeHandle<Spy>],
-    to: usize,
-    hops: usize,
-    reply: ReplyRoute,
-    n: u64,
-    body: usize,
-) -> mydht_tunnel::TunnelAnswer<support::PingPong> {
-    let ping = Ping {
-        to: *nodes[to].local_peer().get_id(),
-        hops,
-        reply,
-        n,
-        body,
-    };
-    let mut got = nodes[0].query(ping.into(), 1, TIMEOUT).expect("query");
-    got.pop().expect("an answer")
-}
 
 fn layout() -> FrameLayout {
     FrameLayout::new(&TunnelConfig::default()).unwrap()
@@ -58,7 +24,7 @@ fn layout() -> FrameLayout {
 /// Alice saw one frame (as a query relay, a reply relay, or Bob); Alice
 /// saw the reply's. Their lengths.
 fn frames_of_one_tunnel(carriage: Carriage) -> Vec<usize> {
-    let (nodes, seen) = spies(carriage, &[Honest; 8]);
+    let (nodes, seen) = spies::<SessionShadow>(carriage, &[Honest; 8]);
     let got = ping(&nodes, 7, 3, ReplyRoute::Other(3), 5, 3000);
     assert_eq!(got.expect("pong"), Pong(5, body(5, 3000)));
     let lens: Vec<Vec<usize>> = seen.iter().map(Seen::lens).collect();
@@ -88,7 +54,7 @@ fn every_frame_of_a_tunnel_has_one_length_at_every_hop() {
 #[test]
 fn a_longer_query_keeps_its_length_at_every_hop() {
     // 40 KB in frames: three cells, at each of 5 relays and Bob.
-    let (nodes, seen) = spies(Carriage::Frame, &[Honest; 7]);
+    let (nodes, seen) = spies::<SessionShadow>(Carriage::Frame, &[Honest; 7]);
     let got = ping(&nodes, 6, 5, ReplyRoute::None, 9, 40_000);
     assert_eq!(got.expect("sent"), SENT, "no reply asked");
     seen[6].wait(1, TIMEOUT);
@@ -105,7 +71,7 @@ fn a_longer_query_keeps_its_length_at_every_hop() {
 /// A tampering relay between Alice and Bob, then one of four: the hop
 /// after it reports `failure`, through the honest relays before it.
 fn tampering_is_reported(carriage: Carriage, failure: HopFailure) {
-    let (nodes, _) = spies(carriage, &[Honest, Tamper, Honest]);
+    let (nodes, _) = spies::<SessionShadow>(carriage, &[Honest, Tamper, Honest]);
     match ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10) {
         Err(TunnelSendError::Tunnel(TunnelError::HopFailed { hop: 1, failure: f }))
             if f == failure => {}
@@ -113,7 +79,8 @@ fn tampering_is_reported(carriage: Carriage, failure: HopFailure) {
     }
     stop_all(nodes).expect("stop");
 
-    let (nodes, _) = spies(carriage, &[Honest, Honest, Honest, Tamper, Honest, Honest]);
+    let (nodes, _) =
+        spies::<SessionShadow>(carriage, &[Honest, Honest, Honest, Tamper, Honest, Honest]);
     for n in 0..3 {
         match ping(&nodes, 5, 4, ReplyRoute::SameRoute, n, 10) {
             Err(TunnelSendError::Tunnel(TunnelError::HopFailed { hop, failure: f })) => {
@@ -140,7 +107,7 @@ fn a_tampered_header_is_caught_at_the_next_hop_and_reported_to_the_sender() {
 fn a_relay_that_passes_nothing_on_ends_the_query_in_time_and_leaves_nothing_open() {
     // Streamed: the relay's stream to Bob ends unwritten; the relay
     // reports its next hop unreachable once its grace is over.
-    let (nodes, seen) = spies(Carriage::Streamed, &[Honest, Drop, Honest]);
+    let (nodes, seen) = spies::<SessionShadow>(Carriage::Streamed, &[Honest, Drop, Honest]);
     let started = Instant::now();
     match ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10) {
         Err(TunnelSendError::Tunnel(TunnelError::HopFailed {
@@ -159,7 +126,7 @@ fn a_relay_that_passes_nothing_on_ends_the_query_in_time_and_leaves_nothing_open
     stop_all(nodes).expect("stop");
 
     // In frames the relay learns nothing: the query ends by its timeout.
-    let (nodes, seen) = spies(Carriage::Frame, &[Honest, Drop, Honest]);
+    let (nodes, seen) = spies::<SessionShadow>(Carriage::Frame, &[Honest, Drop, Honest]);
     let ping = Ping {
         to: *nodes[2].local_peer().get_id(),
         hops: 1,

@@ -71,6 +71,17 @@ pub enum TunnelError {
         /// What went wrong there.
         failure: HopFailure,
     },
+    /// A hop of the reply route reported it could not go on: the report
+    /// came back along the reply route to the exit, then along the query
+    /// route to the sender (see `FullWriter::read_error_report`).
+    ReplyHopFailed {
+        /// Index of the hop in the reply route (0 = the first reply relay,
+        /// after the exit; the number of reply relays = the sender herself,
+        /// who found the reply bad).
+        hop: usize,
+        /// What went wrong there.
+        failure: HopFailure,
+    },
     /// An error report that no hop of the route made (tampered or foreign).
     BadErrorReport,
     /// openssl failed.
@@ -91,7 +102,9 @@ impl TunnelError {
             | TunnelError::UnknownReply
             | TunnelError::BadReplyBlock
             | TunnelError::BadErrorReport => io::ErrorKind::InvalidData,
-            TunnelError::HopFailed { .. } => io::ErrorKind::ConnectionAborted,
+            TunnelError::HopFailed { .. } | TunnelError::ReplyHopFailed { .. } => {
+                io::ErrorKind::ConnectionAborted
+            }
             TunnelError::Config(_)
             | TunnelError::NeedsFullTunnel(_)
             | TunnelError::WrongRole(_)
@@ -126,6 +139,9 @@ impl fmt::Display for TunnelError {
             TunnelError::Used => write!(f, "onion already used for a message"),
             TunnelError::HopFailed { hop, failure } => {
                 write!(f, "hop {hop} of the route failed: {failure:?}")
+            }
+            TunnelError::ReplyHopFailed { hop, failure } => {
+                write!(f, "hop {hop} of the reply route failed: {failure:?}")
             }
             TunnelError::BadErrorReport => write!(f, "error report made by no hop of the route"),
             TunnelError::Crypto(e) => write!(f, "{e}"),

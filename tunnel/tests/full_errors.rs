@@ -6,7 +6,7 @@ mod full_util;
 use full_util::*;
 use readwrite_comp::ExtRead;
 use tunnel::full::ERROR_REPORT_LEN;
-use tunnel::{HopFailure, HopReader, TunnelConfig, TunnelError};
+use tunnel::{HopFailure, HopKind, HopReader, TunnelConfig, TunnelError};
 
 /// Reads the header of `frame` at `node`, whatever comes of it.
 fn read_at(node: &Node, frame: &[u8]) -> HopReader {
@@ -95,5 +95,66 @@ fn the_exit_can_report_and_a_changed_report_is_refused() {
     assert!(matches!(
         other.read_error_report(&report),
         TunnelError::BadErrorReport
+    ));
+}
+
+#[test]
+fn a_reply_relay_reports_back_through_the_exit_and_the_query_route() {
+    let mut nodes = nodes(TunnelConfig::default(), 5);
+    // Query Alice 0 -> 1 -> Bob 2; reply Bob -> 3 -> 4 -> Alice.
+    let (frames, writer) = send_query(&mut nodes, 0, &[1, 2], Some(&[3, 4, 0]), b"x");
+    assert_eq!(writer.reply_relays(), Some(2));
+    let r1 = read_at(&nodes[1], &frames[0]);
+    let mut bob = nodes[2].full.view().new_reader();
+    let mut input = &frames[1][..];
+    bob.read_header(&mut input).unwrap();
+    assert_eq!(read_payload(&mut bob, &mut input).unwrap(), b"x");
+    let mut reply = bob.reply_writer().unwrap();
+    let to_3 = write_message(&mut reply, b"pong").unwrap();
+    let r3 = read_at(&nodes[3], &to_3);
+    let next = nodes[4].address.clone();
+    let to_4 = relay(&mut nodes[3], &to_3, HopKind::ReplyRelay, &next).unwrap();
+    let r4 = read_at(&nodes[4], &to_4);
+    // Each hop back to Alice adds its layer: the reply relays before the
+    // failed hop, Bob, relay 1.
+    let back = |mut report: [u8; ERROR_REPORT_LEN], through: &[&HopReader]| {
+        for r in through.iter().chain([&&bob, &&r1]) {
+            r.wrap_error_report(&mut report).unwrap();
+        }
+        writer.read_error_report(&report)
+    };
+    let cases: [(&HopReader, &[&HopReader], HopFailure, usize); 3] = [
+        (&r4, &[&r3], HopFailure::BadContent, 1),
+        (&r4, &[&r3], HopFailure::Unreachable, 1),
+        (&r3, &[], HopFailure::Unreachable, 0),
+    ];
+    for (reader, through, failure, hop) in cases {
+        let err = back(reader.error_report(failure).unwrap(), through);
+        assert!(
+            matches!(err, TunnelError::ReplyHopFailed { hop: h, failure: f } if h == hop && f == failure),
+            "{err}"
+        );
+    }
+    // A reply relay that could not read its header sends zeros.
+    let err = back([0u8; ERROR_REPORT_LEN], &[&r3]);
+    assert!(
+        matches!(
+            err,
+            TunnelError::ReplyHopFailed {
+                hop: 1,
+                failure: HopFailure::BadHeader
+            }
+        ),
+        "{err}"
+    );
+    // The exit's own report stays a query-route hop's.
+    let mut report = bob.error_report(HopFailure::Unreachable).unwrap();
+    r1.wrap_error_report(&mut report).unwrap();
+    assert!(matches!(
+        writer.read_error_report(&report),
+        TunnelError::HopFailed {
+            hop: 1,
+            failure: HopFailure::Unreachable
+        }
     ));
 }

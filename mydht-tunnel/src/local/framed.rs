@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use mydht::Reply;
 use mydht_base::{Result, SpawnerYield};
@@ -12,7 +11,7 @@ use crate::address::decode_address;
 use crate::app::{InnerCommand, MyDHTTunnelConf};
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
-use crate::link::{new_link, LinkId, RelayLink};
+use crate::link::{new_link, LinkId, SharedReader};
 use crate::msg::{encode_content, ContentReader, TunnelMsg};
 use crate::onion::{read_payload, relay_onion, write_onion};
 
@@ -47,26 +46,13 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         let mut input = bytes;
         self.header(reader, &mut input)?;
         match reader.kind() {
-            Some(kind @ (HopKind::Relay | HopKind::ReplyRelay)) => {
+            Some(HopKind::Relay | HopKind::ReplyRelay) => {
                 let next = next_address(reader)?;
                 let onion =
                     relay_onion(reader, &mut input).map_err(|e| hop(HopFailure::BadContent, e))?;
                 let out_link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                if let (HopKind::Relay, Some(upstream)) = (kind, upstream) {
-                    // Keep the way back for a report on the outgoing link.
-                    let mut kept = self.view.new_reader();
-                    std::mem::swap(&mut kept, reader);
-                    let entry = RelayLink {
-                        upstream,
-                        upstream_link: link,
-                        reader: Arc::new(Mutex::new(kept)),
-                        failed: None,
-                    };
-                    self.shared
-                        .lock()
-                        .links
-                        .insert(out_link, entry, Instant::now());
-                }
+                // Keep the way back for a report on the outgoing link.
+                self.keep_link(out_link, upstream, link, self.taken(reader));
                 Ok(Reply::SendOnce(
                     next,
                     TunnelMsg::Onion {
@@ -99,8 +85,14 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                     .map_err(|e| hop(HopFailure::BadContent, e))?;
                 let first = decode_address(writer.first_address())
                     .map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                let link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
-                Ok(Reply::SendOnce(first, TunnelMsg::Onion { link, onion }))
+                let out_link = new_link().map_err(|e| send_failure(HopFailure::BadContent, e))?;
+                // Reports from the reply route go back on the query's link.
+                self.keep_link(out_link, upstream, link, self.taken(reader));
+                let onion = TunnelMsg::Onion {
+                    link: out_link,
+                    onion,
+                };
+                Ok(Reply::SendOnce(first, onion))
             }
             Some(HopKind::ReplyExit) => {
                 let id = reader.reply_id().and_then(|id| id.try_into().ok());
@@ -116,7 +108,13 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                         let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
                         Ok(api_replies(q.qid, reply))
                     }
-                    Err(e) => Ok(Reply::Api(q.qid, Err(reply_failed(e.error)))),
+                    // Whole in its frame: a broken reply was broken by the
+                    // last reply hop (no report will come).
+                    Err(e) => {
+                        let writer = q.writer.lock().unwrap_or_else(|e| e.into_inner());
+                        let relays = writer.reply_relays().unwrap_or(0);
+                        Ok(Reply::Api(q.qid, Err(reply_failed(relays, e.failure))))
+                    }
                 }
             }
             None => {
@@ -124,6 +122,16 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 Err(hop(HopFailure::BadHeader, e.into()))
             }
         }
+    }
+}
+
+impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
+    /// `reader`, shared (for a link entry), a fresh reader left in its
+    /// place.
+    fn taken(&self, reader: &mut HopReader) -> SharedReader {
+        let mut kept = self.view.new_reader();
+        std::mem::swap(&mut kept, reader);
+        Arc::new(Mutex::new(kept))
     }
 }
 

@@ -13,6 +13,8 @@ mod streamed;
 use std::io::Read;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mydht::{LocalCommand, MyDHTConf, QueryId, Reply};
@@ -28,7 +30,7 @@ use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf};
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::global::io_to_send;
-use crate::link::LinkId;
+use crate::link::{LinkId, RelayLink, SharedReader};
 use crate::msg::TunnelMsg;
 use crate::shared::SharedTunnel;
 
@@ -80,8 +82,10 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         }
     }
 
-    /// A failed hop: logged, and reported upstream if this hop is on the
-    /// query side (a reply hop shares no key with the sender's route).
+    /// A failed hop: logged, and reported upstream. A reply relay's report
+    /// goes back along the reply route to the exit, which passes it on
+    /// along the query route: the sender holds every hop's error keys. The
+    /// sender reading a reply reports to nobody (it fails its own query).
     fn failed(
         &mut self,
         reader: &HopReader,
@@ -90,13 +94,60 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         e: HopError,
     ) -> Result<Reply<C>> {
         slog::warn!(self.logger, "tunnel hop failed"; "failure" => ?e.failure, "error" => %e.error);
-        let query_side = matches!(reader.kind(), None | Some(HopKind::Relay | HopKind::Exit));
-        match (upstream, query_side) {
-            (Some(to), true) => {
+        match upstream {
+            Some(to) if reader.kind() != Some(HopKind::ReplyExit) => {
                 let report = reader.error_report(e.failure).map_err(tunnel_error)?;
                 Ok(Reply::SendOnce(to, TunnelMsg::Report { link, report }))
             }
             _ => Ok(Reply::None),
+        }
+    }
+
+    /// Keeps the way back for reports on `out_link`, the link this hop
+    /// sends its onion on (a relay's next hop, the exit's reply): to
+    /// `upstream` on `link`, wrapped with `reader`'s keys.
+    fn keep_link(
+        &self,
+        out_link: LinkId,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        reader: SharedReader,
+    ) {
+        if let Some(upstream) = upstream {
+            let entry = RelayLink {
+                upstream,
+                upstream_link: link,
+                reader,
+                failed: None,
+            };
+            self.shared
+                .lock()
+                .links
+                .insert(out_link, entry, Instant::now());
+        }
+    }
+
+    /// What ends the stream this hop sends on `out_link`: when it ended
+    /// unwritten (the next hop unreachable, or gone in the middle), this
+    /// hop's own `Unreachable` report goes upstream after the grace,
+    /// unless one from further on came first or `source_failed` says the
+    /// failure was the cells this hop read (reported already).
+    fn on_end(
+        &self,
+        out_link: LinkId,
+        source_failed: Option<Arc<AtomicBool>>,
+    ) -> impl FnOnce(std::result::Result<(), Error>) + Send + 'static {
+        let shared = self.shared.clone();
+        let grace = self.settings.grace;
+        move |r| {
+            let ours = source_failed.is_none_or(|f| !f.load(Ordering::Acquire));
+            if r.is_err() && ours {
+                let at = Instant::now() + grace;
+                shared
+                    .lock()
+                    .links
+                    .fail(&out_link, HopFailure::Unreachable, at);
+            }
         }
     }
 
@@ -250,9 +301,14 @@ fn send_failure(failure: HopFailure, e: TunnelSendError) -> HopError {
     }
 }
 
-/// What the sender's api gets for a reply that could not be read.
-fn reply_failed(error: Error) -> TunnelSendError {
-    TunnelSendError::Codec(format!("reply unreadable: {error}"))
+/// What the sender's api gets for a reply that reached her broken: the
+/// last hop of the reply route (herself, after `relays` reply relays)
+/// failed on it.
+fn reply_failed(relays: usize, failure: HopFailure) -> TunnelSendError {
+    TunnelSendError::Tunnel(TunnelError::ReplyHopFailed {
+        hop: relays,
+        failure,
+    })
 }
 
 /// A tunnel error as a node error (the connection goes on).

@@ -8,17 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mydht::stream::{LentStream, OutStream};
-use mydht::{MyDHTConf, QueryId, Reply};
+use mydht::{MyDHTConf, Reply};
 use mydht_base::{Error, ReadYield, Result, SpawnerYield};
 use readwrite_comp::ExtRead;
 use tunnel::{HopFailure, HopKind, HopReader, ReplyWriter, TunnelError, TunnelReadProv};
 
 use crate::address::decode_address;
 use crate::app::{InnerCommand, MyDHTTunnelConf};
+use crate::book::ReplyId;
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
 use crate::global::io_to_send;
-use crate::link::{new_link, LinkId, RelayLink};
+use crate::link::{new_link, LinkId, SharedReader};
 use crate::msg::{encode_content, ContentReader, TunnelMsg};
 use crate::stream::{split_header, CellsAfterHeader, RelaySource, ReportTo};
 
@@ -37,8 +38,10 @@ enum Role {
         upstream: Option<SocketAddr>,
         link: LinkId,
     },
-    /// The sender reading the reply to query `qid`.
-    Sender { qid: QueryId },
+    /// The sender reading the reply `id` (left in the book until read
+    /// whole: a report from the routes may answer it first), after
+    /// `relays` reply relays.
+    Sender { id: ReplyId, relays: usize },
 }
 
 /// Where a streamed onion's reading is.
@@ -94,8 +97,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
             Err(e) => return self.failed(&reader, upstream, link, e),
         };
         match reader.kind() {
-            Some(kind @ (HopKind::Relay | HopKind::ReplyRelay)) => {
-                match self.relay_stream(reader, lent, kind, upstream, link, conn) {
+            Some(HopKind::Relay | HopKind::ReplyRelay) => {
+                match self.relay_stream(reader, lent, upstream, link, conn) {
                     Ok(r) => Ok(r),
                     Err(failed) => {
                         let (reader, e) = *failed;
@@ -120,9 +123,18 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 self.proceed(yld)
             }
             Some(HopKind::ReplyExit) => {
-                let id = reader.reply_id().and_then(|id| id.try_into().ok());
-                let q = id.and_then(|id| self.shared.lock().book.take(&id));
-                let Some(q) = q else {
+                let id: Option<ReplyId> = reader.reply_id().and_then(|id| id.try_into().ok());
+                let relays = id.and_then(|id| {
+                    let shared = self.shared.lock();
+                    let q = shared.book.get(&id)?;
+                    let relays = q
+                        .writer
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .reply_relays();
+                    Some((id, relays.unwrap_or(0)))
+                });
+                let Some((id, relays)) = relays else {
                     // Late (answered or expired): the connection ends.
                     return Ok(Reply::None);
                 };
@@ -130,7 +142,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                     lent,
                     state: ReadState {
                         reader,
-                        role: Role::Sender { qid: q.qid },
+                        role: Role::Sender { id, relays },
                         content: ContentReader::new(self.settings.max_msg),
                         stage: Stage::Message,
                     },
@@ -155,7 +167,6 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         &mut self,
         mut reader: HopReader,
         lent: LentStream<C>,
-        kind: HopKind,
         upstream: Option<SocketAddr>,
         link: LinkId,
         conn: mydht::command::ConnRef,
@@ -180,45 +191,19 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
             Err(e) => return Err(Box::new((reader, send_failure(HopFailure::BadContent, e)))),
         };
         let reader = Arc::new(Mutex::new(reader));
-        let query = kind == HopKind::Relay;
-        let report = match (query, upstream) {
-            (true, Some(upstream)) => Some(ReportTo {
-                upstream,
-                link,
-                out_link,
-            }),
-            _ => None,
-        };
-        if let Some(to) = &report {
-            let entry = RelayLink {
-                upstream: to.upstream,
-                upstream_link: link,
-                reader: reader.clone(),
-                failed: None,
-            };
-            self.shared
-                .lock()
-                .links
-                .insert(out_link, entry, Instant::now());
-        }
+        // Query and reply relays alike report upstream: a reply relay's
+        // report goes back to the exit, which passes it on to the sender.
+        let report = upstream.map(|upstream| ReportTo {
+            upstream,
+            link,
+            out_link,
+        });
+        self.keep_link(out_link, upstream, link, reader.clone());
         let grace = self.settings.grace;
         let logger = self.logger.clone();
         let source = RelaySource::new(lent, reader, self.shared.clone(), report, grace, logger);
-        let source_failed = source.failed_flag();
-        let shared = self.shared.clone();
-        let stream = OutStream::new(source).woken_by(conn).on_end(move |r| {
-            // The next hop could not be reached or stopped reading:
-            // this hop's own report, unless one comes from further on
-            // within the grace, or the failure was the cells it read.
-            let ours = !source_failed.load(std::sync::atomic::Ordering::Acquire);
-            if r.is_err() && ours {
-                let at = Instant::now() + grace;
-                shared
-                    .lock()
-                    .links
-                    .fail(&out_link, HopFailure::Unreachable, at);
-            }
-        });
+        let on_end = self.on_end(out_link, Some(source.failed_flag()));
+        let stream = OutStream::new(source).woken_by(conn).on_end(on_end);
         let msg = TunnelMsg::Stream {
             link: out_link,
             header,
@@ -239,9 +224,15 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                     Role::Exit { upstream, link } => {
                         self.failed(&r.state.reader, upstream, link, e)
                     }
-                    Role::Sender { qid } => {
+                    Role::Sender { id, relays } => {
+                        // A reply cut or tampered on the way: a reply relay
+                        // that caught it reports back through the exit;
+                        // the reply's own failure answers after the grace.
                         slog::warn!(self.logger, "tunnel reply failed"; "error" => %e.error);
-                        Ok(Reply::Api(qid, Err(reply_failed(e.error))))
+                        let at = Instant::now() + self.settings.grace;
+                        let error = reply_failed(relays, e.failure);
+                        self.shared.lock().book.fail_reply(&id, at, error);
+                        Ok(Reply::None)
                     }
                 }
             }
@@ -282,54 +273,73 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         yld: &mut Y,
     ) -> HopResult<Reply<C>> {
         let reply = self.inner_call(cmd, yld)?;
-        let Some(mut r) = self.reading.take() else {
+        let Some(r) = self.reading.take() else {
             return Ok(Reply::None);
         };
         let Some(msg) = first_reply(reply) else {
             return Ok(Reply::None);
         };
+        // The connection it came on ends here: the onion is read whole.
+        let Reading { lent, mut state } = r;
+        drop(lent);
         let writer = self
             .view
-            .reply_writer(&mut r.state.reader)
+            .reply_writer(&mut state.reader)
             .map_err(|e| hop(HopFailure::BadContent, e.into()))?;
-        // The connection it came on ends here: the onion is read whole.
-        drop(r);
-        self.send_reply(writer, &msg)
+        let (upstream, link) = match state.role {
+            Role::Exit { upstream, link } => (upstream, link),
+            Role::Sender { .. } => (None, [0; 8]),
+        };
+        let reader = Arc::new(Mutex::new(state.reader));
+        self.send_reply(writer, &msg, upstream, link, reader)
             .map_err(|e| send_failure(HopFailure::BadContent, e))
     }
 
     /// Sends the reply `msg` with `writer`: header in the frame, cells
-    /// streamed on a send-once connection to the first reply hop.
+    /// streamed on a send-once connection to the first reply hop. Reports
+    /// from the reply route (and this exit's own, if the first reply hop
+    /// cannot be reached) go to `upstream` on the query's `link`, wrapped
+    /// with the exit's `reader`.
     fn send_reply(
         &self,
         mut writer: ReplyWriter,
         msg: &T::Msg,
+        upstream: Option<SocketAddr>,
+        link: LinkId,
+        reader: SharedReader,
     ) -> std::result::Result<Reply<C>, TunnelSendError> {
         let content = encode_content(msg)?;
         let first = decode_address(writer.first_address())?;
         let header_len = self.view.layout().header.header_len();
         let (header, prefix) = split_header(&mut writer, header_len).map_err(io_to_send)?;
         let layer = CellsAfterHeader::new(prefix, Arc::new(Mutex::new(writer)));
-        let stream = OutStream::new(Cursor::new(content)).through(layer);
-        // A reply hop reports nothing back: its link id is only for shape.
+        let out_link = new_link()?;
+        self.keep_link(out_link, upstream, link, reader);
+        let stream = OutStream::new(Cursor::new(content))
+            .through(layer)
+            .on_end(self.on_end(out_link, None));
         let msg = TunnelMsg::Stream {
-            link: new_link()?,
+            link: out_link,
             header,
         };
         Ok(Reply::SendOnceStream(first, msg, stream))
     }
 
-    /// The sender's inner service reads the reply to its query.
+    /// The sender's inner service reads the reply to its query (unless a
+    /// report or the deadline answered it meanwhile).
     fn reply_read<Y: SpawnerYield>(&mut self, msg: T::Msg, yld: &mut Y) -> HopResult<Reply<C>> {
         let Some(r) = self.reading.take() else {
             return Ok(Reply::None);
         };
-        let Role::Sender { qid } = r.state.role else {
+        let Role::Sender { id, .. } = r.state.role else {
             return Ok(Reply::None);
         };
         drop(r);
+        let Some(q) = self.shared.lock().book.take(&id) else {
+            return Ok(Reply::None);
+        };
         let reply = self.inner_call(InnerCommand::Replied(msg), yld)?;
-        Ok(api_replies(qid, reply))
+        Ok(api_replies(q.qid, reply))
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod spy;
+pub mod wire;
 
 use std::time::Duration;
 

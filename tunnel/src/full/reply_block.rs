@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::layout::FrameLayout;
+use super::report::ErrorKeys;
 use crate::crypto::{random_bytes, KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
 use crate::header::{build_header, HeaderLayout, RouteHop};
@@ -108,12 +109,13 @@ impl PendingReply {
 }
 
 /// Builds a reply block for `reply_route` (reply relays, then the sender
-/// herself last) and the keys to read the reply, given the exit's back key.
+/// herself last), the keys to read the reply, given the exit's back key,
+/// and the reply relays' error keys (to read their reports).
 pub(crate) fn build_reply(
     layout: &FrameLayout,
     reply_route: &[RouteHop],
     exit_key: [u8; KEY_LEN],
-) -> Result<(ReplyBlock, PendingReply), TunnelError> {
+) -> Result<(ReplyBlock, PendingReply, Vec<ErrorKeys>), TunnelError> {
     let mut reply_id = [0u8; REPLAY_ID_LEN];
     random_bytes(&mut reply_id)?;
     let built = build_header(&layout.header, reply_route, true, &reply_id)?;
@@ -131,6 +133,10 @@ pub(crate) fn build_reply(
         .iter()
         .map(|k| k.content_key)
         .collect();
+    let error_keys = built.hop_keys[..relays]
+        .iter()
+        .map(ErrorKeys::new)
+        .collect::<Result<_, _>>()?;
     // build_header refused an empty route: the sender's keys come last.
     let link_key = built.hop_keys[relays].link_key;
     let block = ReplyBlock {
@@ -147,6 +153,7 @@ pub(crate) fn build_reply(
             relay_keys,
             link_key,
         },
+        error_keys,
     ))
 }
 

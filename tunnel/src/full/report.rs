@@ -95,21 +95,28 @@ impl ErrorKeys {
     }
 }
 
-/// The sender's side: finds which hop (index in the route) failed and why.
+/// The sender's side: finds which hop failed and why. `hops` are the
+/// error keys of the query route (relays then the exit), `reply_hops` those
+/// of the reply relays (from the exit towards the sender): a reply hop's
+/// report came back along the reply route to the exit, then along the
+/// query route, each hop adding its layer.
 pub(crate) fn read_report(
     hops: &[ErrorKeys],
+    reply_hops: &[ErrorKeys],
     report: &[u8; ERROR_REPORT_LEN],
 ) -> Result<TunnelError, TunnelError> {
     let mut frame = *report;
-    for (hop, keys) in hops.iter().enumerate() {
+    let query = hops.len();
+    let failed = |i: usize, failure| match i.checked_sub(query) {
+        None => TunnelError::HopFailed { hop: i, failure },
+        Some(hop) => TunnelError::ReplyHopFailed { hop, failure },
+    };
+    for (i, keys) in hops.iter().chain(reply_hops).enumerate() {
         if frame == [0u8; ERROR_REPORT_LEN] {
-            return Ok(TunnelError::HopFailed {
-                hop,
-                failure: HopFailure::BadHeader,
-            });
+            return Ok(failed(i, HopFailure::BadHeader));
         }
         if let Some(failure) = keys.open(&frame)? {
-            return Ok(TunnelError::HopFailed { hop, failure });
+            return Ok(failed(i, failure));
         }
         keys.wrap(&mut frame)?;
     }

@@ -40,6 +40,8 @@ pub struct OnionWriter<S> {
     stage: Stage,
     /// Error keys of every hop of the route (query writer only).
     error_keys: Vec<ErrorKeys>,
+    /// Error keys of the reply relays (query writer with a reply route).
+    reply_error_keys: Vec<ErrorKeys>,
     /// The id the reply will carry, when the query asks for one.
     reply_id: Option<[u8; REPLAY_ID_LEN]>,
 }
@@ -94,6 +96,7 @@ impl FullWriter {
             built.hop_keys.iter().map(|k| k.content_key).collect();
         let sealer = CellSealer::new(layout.cell, &content_keys)?;
         let mut preamble = Vec::new();
+        let mut reply_error_keys = Vec::new();
         let pending = match reply_route {
             None => {
                 preamble.push(NO_REPLY);
@@ -102,7 +105,8 @@ impl FullWriter {
             Some(reply_route) => {
                 // build_header refused an empty route, so there is an exit.
                 let exit_key = built.hop_keys[built.hop_keys.len() - 1].back_key;
-                let (block, pending) = build_reply(layout, reply_route, exit_key)?;
+                let (block, pending, keys) = build_reply(layout, reply_route, exit_key)?;
+                reply_error_keys = keys;
                 preamble.reserve(1 + ReplyBlock::encoded_len(&layout.header));
                 preamble.push(WITH_REPLY);
                 block.encode(&layout.header, &mut preamble);
@@ -124,6 +128,7 @@ impl FullWriter {
                 .iter()
                 .map(ErrorKeys::new)
                 .collect::<Result<_, _>>()?,
+            reply_error_keys,
         };
         Ok((writer, pending))
     }
@@ -131,12 +136,22 @@ impl FullWriter {
 
 impl FullWriter {
     /// Reads an error report that came back from the route: which hop
-    /// failed and why ([`TunnelError::HopFailed`]), or
-    /// [`TunnelError::BadErrorReport`] if no hop of this route made it.
+    /// failed and why ([`TunnelError::HopFailed`] for a hop of the query
+    /// route, the exit included; [`TunnelError::ReplyHopFailed`] for a
+    /// reply relay, whose report came back along the reply route to the
+    /// exit, then along the query route), or
+    /// [`TunnelError::BadErrorReport`] if no hop of these routes made it.
     pub fn read_error_report(&self, report: &[u8; ERROR_REPORT_LEN]) -> TunnelError {
-        match read_report(&self.error_keys, report) {
+        match read_report(&self.error_keys, &self.reply_error_keys, report) {
             Ok(e) | Err(e) => e,
         }
+    }
+
+    /// How many relays the reply route has (`None` without a reply
+    /// route): the index the sender herself has in it, for a reply she
+    /// finds bad ([`TunnelError::ReplyHopFailed`] with that `hop`).
+    pub fn reply_relays(&self) -> Option<usize> {
+        self.reply_id.map(|_| self.reply_error_keys.len())
     }
 }
 
@@ -165,6 +180,7 @@ impl ReplyWriter {
             )?),
             stage: Stage::Header,
             error_keys: Vec::new(),
+            reply_error_keys: Vec::new(),
         })
     }
 }

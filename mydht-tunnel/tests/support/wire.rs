@@ -1,0 +1,271 @@
+//! A transport that watches the wire: the node's TCP transport, every
+//! connection's bytes counted at the socket as they are written and read,
+//! and, when told to, one byte of the first cell a node sends on a
+//! connection it dialled flipped on the way out (under a clear shadow that
+//! is the byte of a cell: the tunnel layer of the next hop must catch it).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::Registry;
+use mydht::tcp::{TcpReadStream, TcpTransport, TcpWriteStream};
+use mydht_base::{
+    Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Result, Transport,
+};
+
+/// Writes at least this long carry cell bytes: the header frame (about 5
+/// KB) and the handshake are shorter, a cell is 16 KiB.
+const CELL_WRITE: usize = 8 << 10;
+
+/// What went over one connection, seen from this node's end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnLog {
+    /// This node dialled it.
+    pub dialled: bool,
+    /// Bytes this node wrote.
+    pub written: usize,
+    /// Bytes this node read.
+    pub read: usize,
+    /// The length of each write the socket took.
+    pub writes: Vec<usize>,
+}
+
+/// The connections of one node that closed, and whether it tampers.
+#[derive(Clone, Default)]
+pub struct Wire(Arc<WireState>);
+
+#[derive(Default)]
+struct WireState {
+    closed: Mutex<Vec<ConnLog>>,
+    changed: Condvar,
+    tamper: AtomicBool,
+}
+
+impl Wire {
+    /// A wire whose node flips a byte of the first cell of every
+    /// connection it dials.
+    pub fn tampering() -> Self {
+        let wire = Wire::default();
+        wire.0.tamper.store(true, Ordering::Release);
+        wire
+    }
+
+    /// Forgets the connections closed so far.
+    pub fn clear(&self) {
+        self.0.closed.lock().unwrap().clear();
+    }
+
+    /// The connections this node dialled that closed so far.
+    pub fn dialled(&self) -> Vec<ConnLog> {
+        let closed = self.0.closed.lock().unwrap();
+        closed.iter().filter(|c| c.dialled).cloned().collect()
+    }
+
+    /// Waits until `n` connections this node dialled closed, at most
+    /// `timeout`; returns them.
+    pub fn wait_dialled(&self, n: usize, timeout: Duration) -> Vec<ConnLog> {
+        let deadline = Instant::now() + timeout;
+        let mut closed = self.0.closed.lock().unwrap();
+        loop {
+            let dialled: Vec<ConnLog> = closed.iter().filter(|c| c.dialled).cloned().collect();
+            if dialled.len() >= n {
+                return dialled;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{} of {n} connections closed",
+                dialled.len()
+            );
+            closed = self.0.changed.wait_timeout(closed, left).unwrap().0;
+        }
+    }
+}
+
+/// One connection's record, shared by its two halves: logged when both
+/// are dropped (the socket is closed then).
+struct Conn {
+    wire: Wire,
+    log: Mutex<ConnLog>,
+    tampered: AtomicBool,
+}
+
+impl Conn {
+    fn new(wire: &Wire, dialled: bool) -> Arc<Conn> {
+        Arc::new(Conn {
+            wire: wire.clone(),
+            log: Mutex::new(ConnLog {
+                dialled,
+                ..ConnLog::default()
+            }),
+            tampered: AtomicBool::new(false),
+        })
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let log = std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()));
+        let state = &self.wire.0;
+        state
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(log);
+        state.changed.notify_all();
+    }
+}
+
+/// The node's TCP transport, watched.
+pub struct SpyTransport {
+    tcp: TcpTransport,
+    wire: Wire,
+}
+
+impl SpyTransport {
+    /// Listens on a free port of 127.0.0.1, reporting to `wire`.
+    pub fn bind(wire: Wire) -> Result<Self> {
+        let tcp = TcpTransport::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        Ok(SpyTransport { tcp, wire })
+    }
+
+    fn halves(
+        &self,
+        read: TcpReadStream,
+        write: TcpWriteStream,
+        dialled: bool,
+    ) -> (SpyRead, SpyWrite) {
+        let conn = Conn::new(&self.wire, dialled);
+        (
+            SpyRead {
+                inner: read,
+                conn: conn.clone(),
+            },
+            SpyWrite { inner: write, conn },
+        )
+    }
+}
+
+impl Transport for SpyTransport {
+    type Address = SocketAddr;
+    type ReadStream = SpyRead;
+    type WriteStream = SpyWrite;
+
+    fn is_nonblocking(&self) -> bool {
+        self.tcp.is_nonblocking()
+    }
+
+    fn local_address(&self) -> Result<SocketAddr> {
+        self.tcp.local_address()
+    }
+
+    fn accept(&self) -> Result<Option<Accepted<Self>>> {
+        let Some(a) = self.tcp.accept()? else {
+            return Ok(None);
+        };
+        let write = a.write.expect("TCP connections are bidirectional");
+        let (read, write) = self.halves(a.read, write, false);
+        Ok(Some(Accepted {
+            read,
+            write: Some(write),
+            from: a.from,
+        }))
+    }
+
+    fn connect_with(&self, address: &SocketAddr) -> Result<Connected<Self>> {
+        let c = self.tcp.connect_with(address)?;
+        let read = c.read.expect("TCP connections are bidirectional");
+        let (read, write) = self.halves(read, c.write, true);
+        Ok(Connected {
+            write,
+            read: Some(read),
+        })
+    }
+}
+
+impl Registerable<Registry> for SpyTransport {
+    fn register(&mut self, registry: &Registry, token: usize) -> Result<bool> {
+        self.tcp.register(registry, token)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> Result<()> {
+        self.tcp.deregister(registry)
+    }
+}
+
+/// A read half, counting.
+pub struct SpyRead {
+    inner: TcpReadStream,
+    conn: Arc<Conn>,
+}
+
+impl Read for SpyRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.conn.log.lock().unwrap().read += n;
+        Ok(n)
+    }
+}
+
+impl Registerable<Registry> for SpyRead {
+    fn register(&mut self, registry: &Registry, token: usize) -> Result<bool> {
+        self.inner.register(registry, token)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> Result<()> {
+        self.inner.deregister(registry)
+    }
+}
+
+/// A write half, counting (and tampering, if its wire says so).
+pub struct SpyWrite {
+    inner: TcpWriteStream,
+    conn: Arc<Conn>,
+}
+
+impl SpyWrite {
+    /// Whether this write is the one to tamper with.
+    fn tampers(&self, buf: &[u8]) -> bool {
+        let conn = &self.conn;
+        buf.len() >= CELL_WRITE
+            && conn.wire.0.tamper.load(Ordering::Acquire)
+            && !conn.tampered.load(Ordering::Acquire)
+            && conn.log.lock().unwrap().dialled
+    }
+}
+
+impl Write for SpyWrite {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = if self.tampers(buf) {
+            let mut changed = buf.to_vec();
+            let at = changed.len() / 2;
+            changed[at] ^= 1;
+            let n = self.inner.write(&changed)?;
+            // A shorter write did not carry the changed byte: the next
+            // write (the rest) is changed instead.
+            if n > at {
+                self.conn.tampered.store(true, Ordering::Release);
+            }
+            n
+        } else {
+            self.inner.write(buf)?
+        };
+        let mut log = self.conn.log.lock().unwrap();
+        log.written += n;
+        log.writes.push(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl ConnectCheck for SpyWrite {
+    fn check_connect(&self) -> Result<ConnectStatus> {
+        self.inner.check_connect()
+    }
+}
