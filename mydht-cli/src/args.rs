@@ -45,6 +45,14 @@ pub fn parse_key(s: &str) -> Result<Key, String> {
     Ok(key)
 }
 
+/// A peer id: 64 hex digits (`0x` allowed before them).
+pub fn parse_peer_id(s: &str) -> Result<mydht::PeerId, String> {
+    let hex = s.strip_prefix("0x").unwrap_or(s);
+    parse_hex(hex)
+        .map(mydht::PeerId::from)
+        .map_err(|_| format!("expected a peer id: {} hex digits", KEY_LEN * 2))
+}
+
 fn parse_hex(hex: &str) -> Result<[u8; KEY_LEN], String> {
     let bad = || format!("expected 0x and {} hex digits", KEY_LEN * 2);
     if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {

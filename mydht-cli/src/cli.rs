@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mydht::PeerId;
 use mydht_kvstore::Key;
 
-use crate::args::{parse_addr, parse_key, parse_listen};
+use crate::args::{parse_addr, parse_key, parse_listen, parse_peer_id};
 
 /// A MyDHT node, its key/value store, a local demo network and the
 /// benchmarks.
@@ -32,6 +33,9 @@ pub enum Command {
     /// Finds a key's value through the DHT and prints it (a short-lived
     /// peer).
     Get(GetArgs),
+    /// Sends a file through a tunnel of relays to a node, which saves it
+    /// in its receive directory.
+    Send(SendArgs),
     /// Starts a local network in this process and shows the DHT at work.
     Demo(DemoArgs),
     /// Runs the benchmarks, each against its baseline in the same run.
@@ -52,6 +56,36 @@ pub struct NodeArgs {
     /// data directory, `mydht` in it).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the node's tunnel node listens, IP:PORT (default: the
+    /// --listen IP, any free port).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub tunnel_listen: Option<SocketAddr>,
+    /// Save the files sent to this node (`mydht send`) in DIR (without
+    /// it, the node refuses files; it relays them either way).
+    #[arg(long, value_name = "DIR")]
+    pub receive_dir: Option<PathBuf>,
+    /// The largest file the node takes, in MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MIB")]
+    pub max_receive: u64,
+}
+
+/// `mydht send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The file to send.
+    pub file: PathBuf,
+    /// The receiver's peer id (64 hex digits, as `mydht node` prints it).
+    #[arg(long, value_name = "PEER_ID", value_parser = parse_peer_id)]
+    pub to: PeerId,
+    /// Relays between this peer and the receiver.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=32))]
+    pub hops: u16,
+    /// A node of the network, HOST:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub bootstrap: SocketAddr,
+    /// Seconds to wait for the network at each step before the transfer.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 /// `mydht put`.

@@ -14,8 +14,10 @@ mod error;
 mod logging;
 mod node;
 mod peer;
+mod send;
 mod stats;
 mod table;
+mod transfer;
 
 use clap::error::ErrorKind as ClapKind;
 use clap::Parser;
@@ -66,6 +68,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(args) => node::run(args, cli.verbose),
         Command::Put(args) => peer::put(args, cli.verbose),
         Command::Get(args) => peer::get(args, cli.verbose),
+        Command::Send(args) => send::run(args, cli.verbose),
         Command::Demo(args) => demo::run(args, cli.verbose),
         Command::Bench(args) => bench::run(args),
     }

@@ -98,14 +98,33 @@ fn join(
     timeout: Duration,
     verbose: u8,
 ) -> Result<Dht, CliError> {
+    join_with(DhtConf::new(identity), bootstrap, timeout, verbose)
+}
+
+/// A peer of a new identity connected to `bootstrap` that looks for
+/// other peers (up to `pool`, asking every `every`).
+pub fn join_discovering(
+    bootstrap: SocketAddr,
+    timeout: Duration,
+    verbose: u8,
+    pool: usize,
+    every: Duration,
+) -> Result<Dht, CliError> {
+    let identity =
+        Identity::generate().map_err(|e| CliError::node("cannot make an identity", &e))?;
     let mut conf = DhtConf::new(identity);
-    // Listens where the bootstrap node can reach it, on a free port.
-    let ip = match bootstrap.ip() {
-        ip if ip.is_loopback() => ip,
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    };
-    conf.listen = SocketAddr::new(ip, 0);
+    conf.constants.pool_size = pool;
+    conf.constants.refresh = every;
+    join_with(conf, bootstrap, timeout, verbose)
+}
+
+fn join_with(
+    mut conf: DhtConf,
+    bootstrap: SocketAddr,
+    timeout: Duration,
+    verbose: u8,
+) -> Result<Dht, CliError> {
+    conf.listen = listen_toward(bootstrap);
     conf.logger = Some(logging::terminal(Level::Error, verbose));
     let dht = Dht::start(conf).map_err(|e| CliError::start("cannot start a peer", &e))?;
     if let Err(e) = dht.node().connect(bootstrap, timeout) {
@@ -116,6 +135,17 @@ fn join(
         ));
     }
     Ok(dht)
+}
+
+/// Where a short-lived peer listens so that `peer` can reach it: a free
+/// port on loopback when `peer` is there, on every interface otherwise.
+pub fn listen_toward(peer: SocketAddr) -> SocketAddr {
+    let ip = match peer.ip() {
+        ip if ip.is_loopback() => ip,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
 }
 
 /// The file's bytes, refused past the value limit before it is read.

@@ -218,3 +218,100 @@ fn set_owner_only(path: &std::path::Path) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
+
+#[test]
+fn send_refusals_exit_with_their_codes() {
+    let dir = Scratch::new("send");
+    let file = dir.join("note.txt");
+    std::fs::write(&file, b"a short note").unwrap();
+    let file = file.to_str().unwrap();
+    let missing = dir.join("absent.bin");
+    let some_id = "ab".repeat(32);
+    let addr = closed_port();
+    fails(
+        &[
+            "send",
+            missing.to_str().unwrap(),
+            "--to",
+            &some_id,
+            "--bootstrap",
+            &addr,
+        ],
+        5,
+        &["absent.bin", "No such file"],
+    );
+    fails(
+        &["send", file, "--to", "12ab", "--bootstrap", &addr],
+        2,
+        &["12ab", "64 hex digits"],
+    );
+    fails(
+        &["send", file, "--to", &some_id, "--bootstrap", &addr],
+        4,
+        &["cannot reach", &addr],
+    );
+
+    // One node, which takes no files.
+    let node = NodeProc::start(dir.join("node").as_path(), &[]);
+    let other_id = "cd".repeat(32);
+    fails(
+        &[
+            "send",
+            file,
+            "--to",
+            &other_id,
+            "--bootstrap",
+            &node.address,
+        ],
+        3,
+        &["unknown peer id", &other_id],
+    );
+    fails(
+        &[
+            "send",
+            file,
+            "--to",
+            &node.id,
+            "--hops",
+            "2",
+            "--bootstrap",
+            &node.address,
+        ],
+        4,
+        &["not enough relays", "--hops 2", "gave 0"],
+    );
+    fails(
+        &[
+            "send",
+            file,
+            "--to",
+            &node.id,
+            "--hops",
+            "0",
+            "--bootstrap",
+            &node.address,
+        ],
+        1,
+        &["refused note.txt", "no --receive-dir"],
+    );
+}
+
+#[test]
+fn unusable_receive_directory_exits_5() {
+    let dir = Scratch::new("receive");
+    let file = dir.join("not-a-dir");
+    std::fs::write(&file, b"a file").unwrap();
+    fails(
+        &[
+            "node",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.join("data").to_str().unwrap(),
+            "--receive-dir",
+            file.to_str().unwrap(),
+        ],
+        5,
+        &["receive directory", "not-a-dir", "not writable"],
+    );
+}

@@ -67,12 +67,19 @@ pub struct NodeProc {
     pub id: String,
     /// The address it printed (its real one).
     pub address: String,
+    /// Its tunnel node's address.
+    pub tunnel: String,
 }
 
 impl NodeProc {
     /// Starts `mydht node` on a free loopback port with its data in
     /// `dir`, bootstrapped on `bootstrap`, and waits for its `ready`.
     pub fn start(dir: &Path, bootstrap: &[&str]) -> Self {
+        Self::start_with(dir, bootstrap, &[])
+    }
+
+    /// [`start`](Self::start) with more options (`extra`).
+    pub fn start_with(dir: &Path, bootstrap: &[&str], extra: &[&str]) -> Self {
         let mut cmd = mydht();
         cmd.args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -82,6 +89,7 @@ impl NodeProc {
         for b in bootstrap {
             cmd.args(["--bootstrap", b]);
         }
+        cmd.args(extra);
         let mut child = cmd.spawn().expect("mydht node starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
@@ -97,9 +105,11 @@ impl NodeProc {
             lines,
             id: String::new(),
             address: String::new(),
+            tunnel: String::new(),
         };
         node.id = node.field("id");
         node.address = node.field("listening");
+        node.tunnel = node.field("tunnel");
         node.wait_line("ready");
         node
     }
@@ -115,7 +125,8 @@ impl NodeProc {
         self.wait_prefix(line);
     }
 
-    fn wait_prefix(&mut self, prefix: &str) -> String {
+    /// Waits for a line starting with `prefix`: the line.
+    pub fn wait_prefix(&mut self, prefix: &str) -> String {
         loop {
             match self.lines.recv_timeout(LINE_TIMEOUT) {
                 Ok(l) if l.starts_with(prefix) => return l,
