@@ -179,3 +179,96 @@ fn random_tag() -> String {
     let _ = openssl::rand::rand_bytes(&mut b);
     hex(&b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::sha::sha256;
+
+    /// A receive directory of its own (removed at the end of the test).
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn conf(tag: &str, max_size: u64) -> (Dir, Arc<ReceiveConf>) {
+        let path = std::env::temp_dir().join(format!("mydht-receive-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        let log = Logger::root(slog::Discard, slog::o!());
+        let conf = ReceiveConf::open(path.clone(), max_size, log).unwrap();
+        (Dir(path), Arc::new(conf))
+    }
+
+    fn offer(name: &str, bytes: &[u8]) -> Offer {
+        Offer {
+            name: name.into(),
+            size: bytes.len() as u64,
+            sha256: sha256(bytes),
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_whole_file_is_saved_and_a_second_gets_a_suffix() {
+        let (dir, conf) = conf("whole", 1 << 20);
+        for expected in ["a.txt", "a.txt.1"] {
+            let mut r = Receiving::start(conf.clone(), offer("a.txt", b"hello world")).unwrap();
+            r.write(b"hello ");
+            r.write(b"world");
+            let saved = r.finish().unwrap();
+            assert_eq!(saved.name, expected);
+            assert_eq!(saved.sha256, sha256(b"hello world"));
+        }
+        assert_eq!(names(&dir.0), ["a.txt", "a.txt.1"]);
+        assert_eq!(fs::read(dir.0.join("a.txt.1")).unwrap(), b"hello world");
+    }
+
+    #[test]
+    fn names_that_leave_the_directory_are_refused() {
+        let (dir, conf) = conf("names", 1 << 20);
+        for name in ["../x", "a/b", "..", ".", ".hidden", "a\\b", "", "a\nb"] {
+            let r = Receiving::start(conf.clone(), offer(name, b"x"));
+            assert_eq!(r.err(), Some(Refusal::BadName), "{name:?}");
+        }
+        let long = "n".repeat(crate::transfer::MAX_NAME_LEN + 1);
+        assert_eq!(
+            Receiving::start(conf.clone(), offer(&long, b"x")).err(),
+            Some(Refusal::BadName)
+        );
+        assert!(names(&dir.0).is_empty());
+    }
+
+    #[test]
+    fn size_over_the_bound_too_many_bytes_or_another_hash_leave_nothing() {
+        let (dir, conf) = conf("bad", 10);
+        assert_eq!(
+            Receiving::start(conf.clone(), offer("big", &[0; 11])).err(),
+            Some(Refusal::TooLarge { max: 10 })
+        );
+        let mut r = Receiving::start(conf.clone(), offer("long", b"12345")).unwrap();
+        r.write(b"123456");
+        assert_eq!(r.finish().err(), Some(Refusal::WrongSize { got: 6 }));
+        let mut r = Receiving::start(conf.clone(), offer("short", b"12345")).unwrap();
+        r.write(b"1234");
+        assert_eq!(r.finish().err(), Some(Refusal::WrongSize { got: 4 }));
+        let mut r = Receiving::start(conf.clone(), offer("other", b"12345")).unwrap();
+        r.write(b"54321");
+        assert_eq!(r.finish().err(), Some(Refusal::WrongHash));
+        // A transfer cut off (the connection dropped) removes its temporary file.
+        let mut r = Receiving::start(conf.clone(), offer("cut", b"12345")).unwrap();
+        r.write(b"12");
+        assert_eq!(names(&dir.0).len(), 1);
+        drop(r);
+        assert!(names(&dir.0).is_empty());
+    }
+}
