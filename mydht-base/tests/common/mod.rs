@@ -37,8 +37,14 @@ pub struct TestDest<T>(SyncSender<T>);
 
 pub struct Results<T>(Receiver<T>);
 
+/// Room for every result a test makes (the longest makes 5,000): a full
+/// destination is an error that ends the service, and a test thread that
+/// reads its results late on a loaded machine must not cause that (it did:
+/// `concurrent_wakers_lose_nothing` failed as if a wake-up were lost).
+const RESULTS: usize = 1 << 14;
+
 pub fn test_dest<T>() -> (TestDest<T>, Results<T>) {
-    let (tx, rx) = mpsc::sync_channel(1024);
+    let (tx, rx) = mpsc::sync_channel(RESULTS);
     (TestDest(tx), Results(rx))
 }
 

@@ -292,7 +292,13 @@ impl<C: MyDHTConf> MainLoop<C> {
         if let Some(e) = &error {
             slog::debug!(self.logger, "connection closed"; "conn" => key, "error" => %e);
         }
-        if let Err(e) = io.close() {
+        if self.conf.services_on_threads() {
+            // Asked to stop, not joined: a service on a thread may be
+            // waiting for room in this loop's channel (back-pressure), and
+            // only this loop, turning, makes room. Its thread ends on its
+            // own, closing the connection's stream.
+            drop(io);
+        } else if let Err(e) = io.close() {
             slog::warn!(self.logger, "connection services ended with an error"; "error" => %e);
         }
     }

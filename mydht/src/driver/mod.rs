@@ -417,16 +417,12 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.core.opened(key, dial, auth, Instant::now());
     }
 
-    /// Stops every connection and service, joining their threads.
-    fn shutdown(mut self) -> Result<()> {
-        self.core.stop();
-        self.execute();
-        for (_, io) in std::mem::take(&mut self.conns) {
-            if let Err(e) = io.close() {
-                slog::warn!(self.logger, "connection services ended with an error"; "error" => %e);
-            }
-        }
-        // Commands the services sent while stopping.
+    /// Closes the loop's channel, before any service is joined: under a
+    /// threaded profile a service waits for room in a full channel
+    /// (back-pressure), and a loop that only joins would never make room.
+    /// Queued queries fail with "node stopped"; a service sending from now
+    /// on, or waiting to, gets `ChannelClosed`.
+    fn close_channel(&mut self) -> Result<()> {
         while let Ok(Some(cmd)) = self.rx.recv() {
             if let MainLoopCommandSend::Api { slot, .. } = cmd {
                 slot.fail(mydht_base::Error::new(
@@ -434,6 +430,26 @@ impl<C: MyDHTConf> MainLoop<C> {
                     ErrorLevel::Ignore,
                     "node stopped",
                 ));
+            }
+        }
+        let (_, closed) = MpscChannel::new(1).new_channel()?;
+        drop(std::mem::replace(&mut self.rx, closed));
+        Ok(())
+    }
+
+    /// Stops every connection and service, joining their threads.
+    fn shutdown(mut self) -> Result<()> {
+        self.core.stop();
+        self.execute();
+        self.close_channel()?;
+        for (_, io) in std::mem::take(&mut self.conns) {
+            match io.close() {
+                Ok(()) => {}
+                // Its last command found the channel closed.
+                Err(e) if e.kind() == mydht_base::ErrorKind::ChannelClosed => {}
+                Err(e) => {
+                    slog::warn!(self.logger, "connection services ended with an error"; "error" => %e)
+                }
             }
         }
         let res = self.services.stop();
