@@ -5,7 +5,7 @@
 //! sample, and the median of those per-sample ratios printed; when a filter
 //! skips a benchmark, the ratios that need it are printed as unavailable).
 //!
-//! `cargo bench -p tunnel --bench cells -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p mydht-onion --bench cells -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::io;

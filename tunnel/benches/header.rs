@@ -4,7 +4,7 @@
 //! `process_hop_*` is also timed alternately with the derivation inside
 //! each sample, and the median of those per-sample ratios printed).
 //!
-//! `cargo bench -p tunnel --bench header -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p mydht-onion --bench header -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
