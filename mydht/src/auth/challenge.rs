@@ -48,8 +48,10 @@ impl ChallengeCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let capacity = capacity.max(1);
         ChallengeCache {
-            seen: HashMap::with_capacity(capacity),
-            order: VecDeque::with_capacity(capacity),
+            // Grown as challenges come, never past `capacity`: reserved up
+            // front, the default 4,096 held ~600 KiB in every idle node.
+            seen: HashMap::new(),
+            order: VecDeque::new(),
             capacity,
             ttl,
         }

@@ -91,6 +91,11 @@ impl<C: MyDHTConf> MainLoopSender<C> {
         self.self_sent.swap(false, Ordering::Relaxed)
     }
 
+    /// True when the main loop sent itself a command not yet taken.
+    pub(crate) fn self_sent(&self) -> bool {
+        self.self_sent.load(Ordering::Relaxed)
+    }
+
     fn on_loop_thread(&self) -> bool {
         std::thread::current().id() == self.loop_thread
     }

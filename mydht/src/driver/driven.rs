@@ -84,6 +84,17 @@ impl<C: MyDHTConf> MainLoopDriver<C> {
         }
     }
 
+    /// The longest the caller may wait before the next
+    /// [`run_once`](Self::run_once) when it waits for the node's events
+    /// itself (see the [`AsRawFd`](std::os::fd::AsRawFd) implementation):
+    /// zero when the loop has work left, else until its next deadline.
+    /// Zero once the node has stopped.
+    pub fn next_wait(&self) -> Duration {
+        self.main_loop
+            .as_ref()
+            .map_or(Duration::ZERO, MainLoop::next_wait)
+    }
+
     /// Turns the loop until the node stops.
     pub fn run(mut self) -> Result<()> {
         // The loop's own timers bound each wait.
@@ -98,5 +109,18 @@ impl<C: MyDHTConf> Drop for MainLoopDriver<C> {
             // No one is left to hear the error.
             let _ = main_loop.shutdown();
         }
+    }
+}
+
+/// The descriptor of the loop's poller (epoll on Linux): readable when a
+/// connection, the listener or a command wakes the node. A thread that
+/// drives many nodes registers each one's descriptor in a poller of its
+/// own, waits on all of them at most [`next_wait`](MainLoopDriver::next_wait)
+/// of each, and turns the ready ones with `run_once(Duration::ZERO)`.
+/// `-1` once the node has stopped.
+#[cfg(unix)]
+impl<C: MyDHTConf> std::os::fd::AsRawFd for MainLoopDriver<C> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.main_loop.as_ref().map_or(-1, MainLoop::poll_fd)
     }
 }

@@ -221,6 +221,30 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.execute();
     }
 
+    /// The descriptor of the loop's poller.
+    #[cfg(unix)]
+    pub(crate) fn poll_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.poll)
+    }
+
+    /// How long the loop may wait before its next turn: zero with work
+    /// left, else until its next deadline (at most [`IDLE_QUIET`] while
+    /// idle work waits), for a driver that waits on the poll itself.
+    pub(crate) fn next_wait(&self) -> Duration {
+        if self.busy || self.sender.self_sent() {
+            return Duration::ZERO;
+        }
+        let next = self
+            .core
+            .poll_timeout()
+            .saturating_duration_since(Instant::now());
+        if self.core.has_idle_work() {
+            next.min(IDLE_QUIET)
+        } else {
+            next
+        }
+    }
+
     /// Polls; the core's idle work is done only once the loop has been
     /// idle for [`IDLE_QUIET`].
     fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
