@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 use mydht::prelude::*;
 use mydht::service::kvstore::{QueryConf, QueryMode};
 use mydht::{AuthMode, GlobalCommand, NodeConstants, Reply};
+use mydht_base::KVStore;
 use mydht_base::{ErrorKind, ErrorLevel};
 use mydht_basetest::sim::{CallId, CallOutcome, NodeStart, Sim, SimApp, SimConfig, SimRng};
 use mydht_basetest::transport::MemTransport;
 use mydht_kvstore::dht::{
     DhtCmd, DhtGlobal, DhtLocal, DhtMsg, DhtReply, DhtSettings, DhtStart, DhtStats,
 };
+use mydht_kvstore::kademlia::{bucket_index, Distance, ID_BITS};
 use mydht_kvstore::Key;
 
 /// The Unix time (ms) a simulation starts at: 2026-12-01.
@@ -146,6 +148,10 @@ pub struct Outcome {
     pub held: u64,
     /// Values placed again by republishing and re-replication.
     pub republished: u64,
+    /// Where the values sit after the puts.
+    pub placement: Ranks,
+    /// How well the running nodes' tables cover the id space.
+    pub coverage: Coverage,
     /// The log hash of the run.
     pub hash: u64,
     /// Lookups that found a value in the first get phase, and their mean
@@ -189,7 +195,8 @@ impl Outcome {
         println!(
             "{name}: bootstrapped {}, stored {}, found {} (missed: {:?}); {} stopped, {} placed \
              again, found after {} (missed: {:?}), {} copies held; mean hops {:.2} ({} lookups); \
-             {:?} simulated, {:?} wall (gets {:?}); {} events, {} connections; hash {:016x}",
+             {:?} simulated, {:?} wall (gets {:?}); {} events, {} connections; hash {:016x}\n  \
+             placement: {:?}\n  coverage: {:?}",
             self.bootstrapped,
             self.stored,
             self.found,
@@ -206,7 +213,9 @@ impl Outcome {
             self.get_wall,
             self.events,
             self.connections,
-            self.hash
+            self.hash,
+            self.placement,
+            self.coverage
         );
     }
 
@@ -247,6 +256,11 @@ pub fn settings() -> DhtSettings {
 /// fastest; the DHT's own checks are run), no discovery of the node's
 /// own (the DHT's lookups dial), node 0 the bootstrap.
 pub fn network(s: &Scenario) -> Sim<SimDht> {
+    network_with(s, settings())
+}
+
+/// [`network`] with other settings.
+pub fn network_with(s: &Scenario, settings: DhtSettings) -> Sim<SimDht> {
     let mut config = SimConfig::new(s.nodes, 0, s.seed);
     config.constants.auth_mode = AuthMode::NoAuth;
     config.bootstrap_constants.auth_mode = AuthMode::NoAuth;
@@ -255,7 +269,6 @@ pub fn network(s: &Scenario) -> Sim<SimDht> {
         max_peers: 4096,
         ..config.constants
     };
-    let settings = settings();
     let mut sim = Sim::with_app(config, false, move |start: NodeStart<'_>| SimDht {
         settings: settings.clone(),
         identity: start.identity.clone(),
@@ -431,6 +444,106 @@ pub fn hops(before: &DhtStats, after: &DhtStats) -> (u64, f64) {
     (n, hops as f64 / n.max(1) as f64)
 }
 
+/// Where the values sit, by the XOR rank of their holders among the
+/// running nodes (rank 0: the node closest to the key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ranks {
+    /// Values looked at.
+    pub values: usize,
+    /// Values held by the node closest to their key.
+    pub closest: usize,
+    /// Values held by each of the three closest.
+    pub three_closest: usize,
+    /// Values with a holder ranked past 20 other than the node that put
+    /// it (placed by a lookup that ended short).
+    pub stray: usize,
+    /// The worst rank of a closest holder (over the values).
+    pub worst_first: usize,
+}
+
+/// The ranks of the holders of values `0..values` among the running nodes,
+/// value `v` put by `putters[v]`.
+pub fn ranks(sim: &Sim<SimDht>, putters: &[usize]) -> Ranks {
+    let values = putters.len();
+    let running: Vec<usize> = (0..sim.node_count())
+        .filter(|&n| sim.is_running(n))
+        .collect();
+    let ids: Vec<_> = running.iter().map(|&n| sim.peer_id(n)).collect();
+    let mut r = Ranks {
+        values,
+        ..Ranks::default()
+    };
+    let mut order: Vec<usize> = (0..running.len()).collect();
+    for (v, &putter) in putters.iter().enumerate() {
+        let key = value(v).0;
+        order.sort_by_cached_key(|&i| Distance::between(&ids[i], &key));
+        let holds = |i: usize| {
+            sim.global(running[i])
+                .is_some_and(|g| g.engine().store().get(&key).is_some())
+        };
+        let held: Vec<usize> = (0..order.len())
+            .filter(|&rank| holds(order[rank]))
+            .collect();
+        let putter = order.iter().position(|&i| running[i] == putter);
+        r.closest += usize::from(held.first() == Some(&0));
+        r.three_closest += usize::from(held.iter().take(3).eq([0, 1, 2].iter()));
+        r.stray += usize::from(held.iter().any(|&rank| rank > 20 && Some(rank) != putter));
+        r.worst_first = r
+            .worst_first
+            .max(held.first().copied().unwrap_or(usize::MAX));
+    }
+    r
+}
+
+/// How well the running nodes' tables cover the id space.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Coverage {
+    /// Buckets whose range holds a running node (over the running nodes).
+    pub ranges: usize,
+    /// Of those, buckets the table has no peer in: a lookup from there
+    /// towards that range must go through others.
+    pub holes: usize,
+    /// Peers in the tables, on average.
+    pub mean_peers: f64,
+    /// Peers heard from directly in the tables, on average.
+    pub mean_confirmed: f64,
+}
+
+/// The coverage of the running nodes' tables.
+pub fn coverage(sim: &Sim<SimDht>) -> Coverage {
+    let running: Vec<usize> = (0..sim.node_count())
+        .filter(|&n| sim.is_running(n))
+        .collect();
+    let ids: Vec<_> = running.iter().map(|&n| sim.peer_id(n)).collect();
+    let mut c = Coverage::default();
+    let (mut peers, mut confirmed) = (0usize, 0usize);
+    for (i, &n) in running.iter().enumerate() {
+        let Some(table) = sim.global(n).and_then(|g| g.engine().route().table()) else {
+            continue;
+        };
+        let mut occupied = [false; ID_BITS];
+        for other in &ids {
+            if let Some(b) = bucket_index(&ids[i], other) {
+                occupied[b] = true;
+            }
+        }
+        for (b, occupied) in occupied.iter().enumerate() {
+            if *occupied {
+                c.ranges += 1;
+                c.holes += usize::from(table.bucket(b).next().is_none());
+            }
+        }
+        peers += table.len();
+        confirmed += (0..ID_BITS)
+            .flat_map(|b| table.bucket(b))
+            .filter(|p| table.is_confirmed(p.get_id()))
+            .count();
+    }
+    c.mean_peers = peers as f64 / running.len().max(1) as f64;
+    c.mean_confirmed = confirmed as f64 / running.len().max(1) as f64;
+    c
+}
+
 /// Runs scenario `s`.
 pub fn run(s: &Scenario) -> Outcome {
     let wall = Instant::now();
@@ -438,6 +551,8 @@ pub fn run(s: &Scenario) -> Outcome {
     let mut rng = SimRng::new(s.seed ^ 0xd47a);
     let bootstrapped = bootstrap(&mut sim);
     let (putters, stored) = put_values(&mut sim, &mut rng, s.values, s.spread);
+    let placement = ranks(&sim, &putters);
+    let coverage = coverage(&sim);
 
     let getters: Vec<usize> = putters.iter().map(|&p| pick(&sim, &mut rng, p)).collect();
     let before = totals(&sim);
@@ -479,6 +594,8 @@ pub fn run(s: &Scenario) -> Outcome {
         misses_after,
         republished,
         held: totals(&sim).values,
+        placement,
+        coverage,
         hash: sim.log().hash(),
         lookups_found,
         mean_hops,
@@ -512,6 +629,75 @@ fn dht_sim_same_seed_same_result() {
     a.check(&scenario);
     assert_eq!(a.outcome(), b.outcome(), "same seed, same result");
     assert_ne!(a.hash, c.hash, "another seed, another trace");
+}
+
+/// Table entries of the running nodes that name a stopped node: (heard
+/// from directly, contacts only named by peers).
+fn stale_entries(sim: &Sim<SimDht>) -> (usize, usize) {
+    let stopped: Vec<_> = (0..sim.node_count())
+        .filter(|&n| !sim.is_running(n))
+        .map(|n| sim.peer_id(n))
+        .collect();
+    let (mut confirmed, mut contacts) = (0, 0);
+    for n in (0..sim.node_count()).filter(|&n| sim.is_running(n)) {
+        let Some(table) = sim.global(n).and_then(|g| g.engine().route().table()) else {
+            continue;
+        };
+        for p in (0..ID_BITS).flat_map(|b| table.bucket(b)) {
+            if stopped.contains(p.get_id()) {
+                if table.is_confirmed(p.get_id()) {
+                    confirmed += 1;
+                } else {
+                    contacts += 1;
+                }
+            }
+        }
+    }
+    (confirmed, contacts)
+}
+
+#[test]
+fn dht_sim_buckets_refresh_on_the_timer_and_stale_peers_leave() {
+    let scenario = Scenario::new(40, 0, 45);
+    let mut settings = settings();
+    if let mydht_kvstore::dht::RouteChoice::Kademlia(conf) = &mut settings.route {
+        conf.refresh_interval_ms = 4_000;
+    }
+    let mut sim = network_with(&scenario, settings);
+    assert_eq!(bootstrap(&mut sim), 39);
+    let lookups = |sim: &Sim<SimDht>| -> Vec<u64> {
+        (0..sim.node_count())
+            .map(|n| sim.global(n).map_or(0, |g| g.stats().lookups))
+            .collect()
+    };
+    // Idle: only the ticks run, and each node refreshes its buckets.
+    let before = lookups(&sim);
+    let at = sim.now();
+    sim.run_until(at + Duration::from_secs(10));
+    let after = lookups(&sim);
+    for n in 0..sim.node_count() {
+        assert!(after[n] > before[n], "node {n} refreshed no bucket");
+    }
+    // A fifth stops: the peers connected to them drop them at once; the
+    // contacts others only heard of leave when a refresh finds them
+    // silent.
+    let mut rng = SimRng::new(5);
+    let at = sim.now();
+    for _ in 0..8 {
+        let n = pick(&sim, &mut rng, 0);
+        sim.stop_at(at, n);
+        sim.run_until(at);
+    }
+    sim.run_until(at + Duration::from_millis(500));
+    let (confirmed, contacts) = stale_entries(&sim);
+    assert_eq!(confirmed, 0, "peers heard from and gone are dropped");
+    sim.run_until(at + Duration::from_secs(30));
+    let (_, left) = stale_entries(&sim);
+    println!("stale contacts: {contacts} after the stop, {left} 30 s later");
+    assert!(
+        left * 2 <= contacts,
+        "{left} of {contacts} stale contacts left"
+    );
 }
 
 #[test]

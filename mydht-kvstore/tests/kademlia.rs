@@ -330,6 +330,69 @@ fn refresh_due_is_seeded_and_in_range() {
 }
 
 #[test]
+fn contacts_named_by_peers_wait_for_room_and_leave_at_their_first_failure() {
+    let own = [0u8; 32];
+    let conf = KademliaConf {
+        k: 2,
+        max_failures: 3,
+        ..KademliaConf::default()
+    };
+    let mut table = RoutingTable::new(own, conf, 5, 0);
+    let (a, b, c, d) = (
+        peer(in_bucket(own, 90, 1)),
+        peer(in_bucket(own, 90, 2)),
+        peer(in_bucket(own, 90, 3)),
+        peer(in_bucket(own, 90, 4)),
+    );
+    assert!(!table.learned(peer(own), 0), "never itself");
+    assert!(table.learned(a.clone(), 1));
+    assert!(!table.learned(a.clone(), 2), "known already");
+    assert!(!table.is_confirmed(&a.id));
+    // Where a lookup starts, but not what the node tells others.
+    assert_eq!(table.closest(&a.id, 5, &[]), vec![a.clone()]);
+    assert!(table.closest_confirmed(&a.id, 5, &[]).is_empty());
+    assert!(table.learned(b.clone(), 3));
+    assert!(!table.learned(c.clone(), 4), "the bucket is full");
+    // A peer heard from takes the oldest contact's place, no ping needed.
+    assert_eq!(table.seen(c.clone(), 5), Seen::Added);
+    assert!(!table.contains(&a.id));
+    assert!(table.is_confirmed(&c.id));
+    // One failure and a contact is gone; a confirmed peer has three.
+    assert_eq!(table.failed(&b.id, 6), Some(b.clone()));
+    assert!(table.learned(d.clone(), 7));
+    assert_eq!(table.seen(d.clone(), 8), Seen::Refreshed, "heard from now");
+    assert!(table.is_confirmed(&d.id));
+    assert_eq!(table.failed(&d.id, 9), None);
+    assert!(table.contains(&d.id));
+    // A full bucket of confirmed peers learns no contact.
+    assert!(!table.learned(a.clone(), 10));
+    assert_eq!(table.seen(a.clone(), 11), Seen::Ping(c.clone()));
+}
+
+#[test]
+fn refresh_all_covers_every_bucket_from_the_closest_out() {
+    let own = [0x33; 32];
+    let conf = KademliaConf {
+        refresh_interval_ms: 1_000_000,
+        ..KademliaConf::default()
+    };
+    let mut t = RoutingTable::new(own, conf, 9, 0);
+    assert!(
+        t.refresh_all(0).is_empty(),
+        "an empty table refreshes nothing"
+    );
+    t.seen(peer(in_bucket(own, 240, 1)), 0);
+    // Not idle, refreshed all the same: buckets 239 to 255.
+    let buckets: Vec<Option<usize>> = t
+        .refresh_all(1)
+        .iter()
+        .map(|id| bucket_index(&own, id))
+        .collect();
+    assert_eq!(buckets, (239..256).rev().map(Some).collect::<Vec<_>>());
+    assert!(t.refresh_due(2).is_empty(), "they count as refreshed");
+}
+
+#[test]
 fn splitmix_is_the_reference_sequence() {
     // SplitMix64 from seed 1234567 (the reference implementation's values).
     let mut r = SplitMix64::new(1_234_567);

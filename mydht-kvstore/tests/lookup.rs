@@ -117,11 +117,15 @@ fn failures_timeouts_and_unasked_answers() {
         info(2)
     };
     assert!(!l.answered(other.get_id(), vec![info(5)], None));
-    l.expire(T0 + 999);
-    assert!(l.next(T0 + 999).is_empty(), "still in flight");
-    l.expire(T0 + 1000);
-    let second = l.next(T0 + 1000);
-    assert_eq!(second, vec![other.clone()], "the first timed out");
+    assert!(l.expire(T0 + 249).is_empty());
+    assert!(l.next(T0 + 249).is_empty(), "still in flight");
+    // Unanswered for a quarter of the timeout: stalled, it no longer holds
+    // its place among the alpha in flight, but has not failed.
+    assert!(l.expire(T0 + 250).is_empty());
+    let second = l.next(T0 + 250);
+    assert_eq!(second, vec![other.clone()], "the first stalled");
+    assert!(l.next(T0 + 250).is_empty(), "the second in flight");
+    assert_eq!(l.expire(T0 + 1000), vec![*first[0].get_id()], "timed out");
     l.failed(other.get_id());
     assert!(l.is_done(T0 + 1000), "nobody left");
     assert!(l.closest_answered(4).is_empty());

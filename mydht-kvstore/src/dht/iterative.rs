@@ -30,7 +30,8 @@ pub(crate) enum Purpose {
     Republish(SignedValue, Option<QueryId>),
     /// An api bootstrap.
     Bootstrap(QueryId),
-    /// A bucket refresh.
+    /// A bucket refresh: it ends once the α closest peers found answered
+    /// (the answers fill the bucket; the k closest are not needed).
     Refresh,
 }
 
@@ -132,11 +133,14 @@ where
         purpose: Purpose,
         out: &mut Out<C>,
     ) -> bool {
-        let conf = self.lookup_conf();
+        let mut conf = self.lookup_conf();
         if self.lookups.len() >= conf.max_lookups {
             return false;
         }
         let seeds = self.engine.route().known(&target, conf.k, &[]);
+        if matches!(purpose, Purpose::Refresh) {
+            conf.k = conf.alpha.clamp(1, conf.k.max(1));
+        }
         let deadline = self.now_ms.saturating_add(ms(timeout));
         let lookup = Lookup::new(target, *self.me.get_id(), want, seeds, conf, deadline);
         let qid = self.new_id();
@@ -258,7 +262,7 @@ where
             Some(_) => Vec::new(),
             None => {
                 let k = self.lookup_conf().k;
-                self.engine.route().known(&key, k, &[*from.get_id()])
+                self.engine.route().confirmed(&key, k, &[*from.get_id()])
             }
         };
         out.push(Reply::Send(
@@ -276,6 +280,7 @@ where
         value: Option<SignedValue>,
         out: &mut Out<C>,
     ) {
+        let k = self.lookup_conf().k;
         let Some(a) = self.lookups.get_mut(&qid) else {
             debug!(self.log, "an answer to no lookup"; "peer" => %from.get_id(), "qid" => qid);
             return;
@@ -293,7 +298,14 @@ where
             },
             None => None,
         };
+        let mut peers = peers;
+        peers.truncate(k);
+        let learn = peers.clone();
         if a.lookup.answered(from.get_id(), peers, value) {
+            let route = self.engine.route_mut();
+            // An answer is a sign of life, and names contacts.
+            route.online(from.clone(), self.now_ms);
+            route.learned(&learn, self.now_ms);
             self.advance(qid, out);
         }
     }
@@ -305,15 +317,24 @@ where
         let qids: Vec<QueryID> = self.lookups.keys().copied().collect();
         for qid in qids {
             if let Some(a) = self.lookups.get_mut(&qid) {
-                a.lookup.expire(self.now_ms);
+                for id in a.lookup.expire(self.now_ms) {
+                    self.engine.route_mut().failed(&id, self.now_ms);
+                }
             }
             self.advance(qid, out);
         }
         if !matches!(self.lookup, crate::dht::LookupMode::Iterative(_)) {
             return;
         }
+        let ids = self.engine.route_mut().refresh_due(self.now_ms);
+        self.refresh(ids, out);
+    }
+
+    /// Starts a refresh lookup of each of `ids` (while fewer than the
+    /// most lookups are under way).
+    fn refresh(&mut self, ids: Vec<[u8; 32]>, out: &mut Out<C>) {
         let timeout = Duration::from_millis(self.lookup_conf().peer_timeout_ms * 4);
-        for id in self.engine.route_mut().refresh_due(self.now_ms) {
+        for id in ids {
             if !self.start_lookup(Key::new(id), 0, timeout, Purpose::Refresh, out) {
                 break;
             }
@@ -349,7 +370,12 @@ where
             }
             Purpose::Bootstrap(api) => {
                 let n = lookup.closest_answered(lookup_k(&self.lookup)).len() as u32;
-                out.push(Reply::Api(api, DhtReply::Bootstrapped(n)))
+                out.push(Reply::Api(api, DhtReply::Bootstrapped(n)));
+                // Kademlia's join: a lookup in each bucket's range, from
+                // the closest peer's out, so that the node knows peers
+                // all over the id space and they know it.
+                let ids = self.engine.route_mut().refresh_all(self.now_ms);
+                self.refresh(ids, out);
             }
             Purpose::Refresh => {}
         }

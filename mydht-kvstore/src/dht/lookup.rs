@@ -138,12 +138,15 @@ impl Lookup {
 
     /// The peers to ask now, at `now_ms` (marked asked): the closest not
     /// asked yet among the k closest still possible, while fewer than α
-    /// requests are in flight.
+    /// requests are in flight. A request unanswered for a quarter of the
+    /// peer timeout no longer counts as in flight (it may still be
+    /// answered): a dead peer holds up no one.
     pub fn next(&mut self, now_ms: u64) -> Vec<PeerInfo> {
+        let stall = (self.conf.peer_timeout_ms / 4).max(1);
         let mut in_flight = self
             .candidates
             .iter()
-            .filter(|c| matches!(c.state, State::Asked(_)))
+            .filter(|c| matches!(c.state, State::Asked(t) if now_ms.saturating_sub(t) < stall))
             .count();
         let mut ask = Vec::new();
         let mut live = 0;
@@ -206,16 +209,20 @@ impl Lookup {
         }
     }
 
-    /// Requests unanswered for the peer timeout at `now_ms` fail.
-    pub fn expire(&mut self, now_ms: u64) {
+    /// Requests unanswered for the peer timeout at `now_ms` fail: their
+    /// peers, returned.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<PeerId> {
         let timeout = self.conf.peer_timeout_ms;
+        let mut failed = Vec::new();
         for c in self.candidates.iter_mut() {
             if let State::Asked(since) = c.state {
                 if now_ms.saturating_sub(since) >= timeout {
                     c.state = State::Failed;
+                    failed.push(*c.peer.get_id());
                 }
             }
         }
+        failed
     }
 
     /// True when the lookup is over at `now_ms`: the values wanted found,

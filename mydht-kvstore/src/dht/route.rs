@@ -65,6 +65,26 @@ impl DhtRoute {
         }
     }
 
+    /// Peers a peer named in its answer to a lookup: contacts of the
+    /// table where their bucket has room (not confirmed until heard from).
+    pub fn learned(&mut self, peers: &[PeerInfo], now_ms: u64) {
+        if let Inner::Kademlia(table) = &mut self.inner {
+            for peer in peers {
+                if !self.peers.contains(peer.get_id()) {
+                    table.learned(peer.clone(), now_ms);
+                }
+            }
+        }
+    }
+
+    /// A request to peer `id` went unanswered: a failure in the table (a
+    /// contact never heard from leaves it at once).
+    pub fn failed(&mut self, id: &PeerId, now_ms: u64) {
+        if let Inner::Kademlia(table) = &mut self.inner {
+            table.failed(id, now_ms);
+        }
+    }
+
     /// A peer went offline: out of the table (its newest candidate, if
     /// any, takes its place).
     pub fn offline(&mut self, id: &PeerId, now_ms: u64) {
@@ -90,20 +110,39 @@ impl DhtRoute {
         self.len() == 0
     }
 
-    /// The `n` peers the route knows closest to `key` (online or not),
-    /// closest first, none of `exclude`: where an iterative lookup starts,
-    /// and what a node answers a `FindNode` with.
+    /// The `n` peers the route knows closest to `key` (online or not,
+    /// contacts not yet heard from included), closest first, none of
+    /// `exclude`: where an iterative lookup starts.
     pub fn known(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
         match &self.inner {
             Inner::Kademlia(table) => table.closest(key, n, exclude),
-            Inner::Connected => {
-                let mut peers = self.peers.peers();
-                peers.retain(|p| !exclude.contains(p.get_id()));
-                peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));
-                peers.truncate(n);
-                peers
-            }
+            Inner::Connected => self.connected(key, n, exclude),
         }
+    }
+
+    /// As [`known`](Self::known), only the peers heard from directly:
+    /// what a node answers a `FindNode` with.
+    pub fn confirmed(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+        match &self.inner {
+            Inner::Kademlia(table) => table.closest_confirmed(key, n, exclude),
+            Inner::Connected => self.connected(key, n, exclude),
+        }
+    }
+
+    /// The Kademlia table, for a route that has one.
+    pub fn table(&self) -> Option<&RoutingTable<PeerInfo>> {
+        match &self.inner {
+            Inner::Kademlia(table) => Some(table),
+            Inner::Connected => None,
+        }
+    }
+
+    fn connected(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+        let mut peers = self.peers.peers();
+        peers.retain(|p| !exclude.contains(p.get_id()));
+        peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));
+        peers.truncate(n);
+        peers
     }
 
     /// The ids to look up to refresh the Kademlia buckets idle at
@@ -111,6 +150,16 @@ impl DhtRoute {
     pub fn refresh_due(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
         match &mut self.inner {
             Inner::Kademlia(table) => table.refresh_due(now_ms),
+            Inner::Connected => Vec::new(),
+        }
+    }
+
+    /// The ids to look up to refresh every Kademlia bucket from the
+    /// closest peer's out (a node that joined; none for the connected
+    /// route).
+    pub fn refresh_all(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
+        match &mut self.inner {
+            Inner::Kademlia(table) => table.refresh_all(now_ms),
             Inner::Connected => Vec::new(),
         }
     }
@@ -139,7 +188,7 @@ impl Route<PeerInfo, Key> for DhtRoute {
         let mut peers = match &self.inner {
             Inner::Connected => self.peers.peers(),
             // Candidates beyond `nb`: some may have gone offline.
-            Inner::Kademlia(table) => table.closest(key, nb.saturating_mul(2), exclude),
+            Inner::Kademlia(table) => table.closest_confirmed(key, nb.saturating_mul(2), exclude),
         };
         peers.retain(|p| !exclude.contains(p.get_id()) && self.peers.contains(p.get_id()));
         peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));

@@ -6,6 +6,7 @@
 //!   [`Seen`]), a [`Route`](mydht_base::Route) for the query engine;
 //! - [`rng`]: the seeded generator of the refresh ids.
 
+mod bucket;
 pub mod distance;
 pub mod rng;
 pub mod table;

@@ -1,10 +1,9 @@
 //! [`RoutingTable`]: the k-buckets of a Kademlia node, as a state machine:
 //! peers and time in, pings to send and ids to look up out.
 
-use std::collections::VecDeque;
-
 use mydht_base::{Peer, Route};
 
+use super::bucket::Bucket;
 use super::distance::{bucket_index, Distance, KadId, ID_BITS};
 use super::rng::SplitMix64;
 
@@ -60,81 +59,25 @@ pub enum Seen<P> {
     Queued,
 }
 
-#[derive(Debug, Clone)]
-struct Entry<P> {
-    peer: P,
-    last_seen: u64,
-    failures: u32,
-}
-
-#[derive(Debug, Clone)]
-struct Bucket<P: Peer> {
-    /// Least recently seen first.
-    entries: VecDeque<Entry<P>>,
-    /// Newest candidate last.
-    replacements: VecDeque<P>,
-    /// The peer pinged and since when.
-    pending: Option<(P::Id, u64)>,
-    /// Last time a peer of the bucket was seen or a lookup in its range done.
-    last_activity: u64,
-}
-
-impl<P: Peer> Bucket<P> {
-    fn new(now: u64) -> Self {
-        Bucket {
-            entries: VecDeque::new(),
-            replacements: VecDeque::new(),
-            pending: None,
-            last_activity: now,
-        }
-    }
-
-    fn position(&self, id: &P::Id) -> Option<usize> {
-        self.entries.iter().position(|e| e.peer.get_id() == id)
-    }
-
-    /// Makes the entry at `at` the most recently seen, at `now`; returns it.
-    fn touch(&mut self, at: usize, now: u64) -> Option<&mut Entry<P>> {
-        let mut entry = self.entries.remove(at)?;
-        entry.last_seen = now;
-        entry.failures = 0;
-        self.entries.push_back(entry);
-        self.entries.back_mut()
-    }
-
-    /// Removes the entry at `at` and moves the newest candidate in.
-    fn evict(&mut self, at: usize, now: u64) -> Option<P> {
-        let evicted = self.entries.remove(at)?.peer;
-        if self
-            .pending
-            .as_ref()
-            .is_some_and(|(id, _)| id == evicted.get_id())
-        {
-            self.pending = None;
-        }
-        if let Some(peer) = self.replacements.pop_back() {
-            self.entries.push_back(Entry {
-                peer,
-                last_seen: now,
-                failures: 0,
-            });
-        }
-        Some(evicted)
-    }
-}
-
 /// The k-buckets of a node: for each of the 256 distance ranges from the
 /// node's id, at most `k` peers, least recently seen first, and a bounded
 /// cache of candidates to replace them.
 ///
-/// Fed by the peers the node meets ([`seen`](RoutingTable::seen)) and what
-/// becomes of them ([`ping_result`](RoutingTable::ping_result),
+/// Fed by the peers the node meets ([`seen`](RoutingTable::seen)), the
+/// contacts peers name in their answers
+/// ([`learned`](RoutingTable::learned)) and what becomes of them
+/// ([`ping_result`](RoutingTable::ping_result),
 /// [`failed`](RoutingTable::failed), [`timeouts`](RoutingTable::timeouts)),
-/// it answers [`closest`](RoutingTable::closest) and tells which buckets to
-/// refresh ([`refresh_due`](RoutingTable::refresh_due)). A full bucket never
-/// drops a live peer for a newcomer: it asks for a ping of its least
-/// recently seen peer and evicts it only when the ping fails. Everything is
-/// deterministic: no hashing order, randomness from a seed, time given.
+/// it answers [`closest`](RoutingTable::closest) (and
+/// [`closest_confirmed`](RoutingTable::closest_confirmed), the peers heard
+/// from directly) and tells which buckets to refresh
+/// ([`refresh_due`](RoutingTable::refresh_due),
+/// [`refresh_all`](RoutingTable::refresh_all)). A contact only takes room
+/// no peer heard from wants: a peer heard from replaces it, and it leaves
+/// at its first failure. A full bucket never drops a live peer for a
+/// newcomer: it asks for a ping of its least recently seen peer and evicts
+/// it only when the ping fails. Everything is deterministic: no hashing
+/// order, randomness from a seed, time given.
 ///
 /// ```
 /// use mydht_kvstore::kademlia::{KademliaConf, RoutingTable, Seen};
@@ -259,12 +202,14 @@ where
             return Seen::Refreshed;
         }
         if bucket.entries.len() < conf.k {
-            bucket.replacements.retain(|p| p.get_id() != peer.get_id());
-            bucket.entries.push_back(Entry {
-                peer,
-                last_seen: now_ms,
-                failures: 0,
-            });
+            bucket.push(peer, now_ms, true);
+            return Seen::Added;
+        }
+        // A peer heard from directly takes the place of a contact only
+        // named by others.
+        if let Some(at) = bucket.oldest_unconfirmed() {
+            bucket.entries.remove(at);
+            bucket.push(peer, now_ms, true);
             return Seen::Added;
         }
         if conf.replacements > 0 {
@@ -286,6 +231,35 @@ where
             // A full bucket is never empty (k is at least one).
             None => Seen::Queued,
         }
+    }
+
+    /// Records that a peer named `peer` in an answer (a contact, not heard
+    /// from directly): it enters its bucket, unconfirmed, only when the
+    /// bucket has room, and is dropped at its first failure
+    /// ([`failed`](RoutingTable::failed)) or when a peer heard from needs
+    /// its place. True when it was added.
+    pub fn learned(&mut self, peer: P, now_ms: u64) -> bool {
+        let Some(index) = bucket_index(&self.own, peer.get_id()) else {
+            return false;
+        };
+        let k = self.conf.k;
+        let bucket = &mut self.buckets[index];
+        if bucket.entries.len() >= k || bucket.position(peer.get_id()).is_some() {
+            return false;
+        }
+        bucket.push(peer, now_ms, false);
+        true
+    }
+
+    /// True when the peer of id `id` is in a bucket and was heard from
+    /// directly; false for a contact only named by others, or unknown.
+    pub fn is_confirmed(&self, id: &P::Id) -> bool {
+        bucket_index(&self.own, id).is_some_and(|index| {
+            let b = &self.buckets[index];
+            b.position(id)
+                .and_then(|at| b.entries.get(at))
+                .is_some_and(|e| e.confirmed)
+        })
     }
 
     /// The answer to a ping that [`seen`](RoutingTable::seen) asked for:
@@ -312,15 +286,18 @@ where
     }
 
     /// Records that a request to the peer of id `id` failed (no answer, a
-    /// broken connection). At [`KademliaConf::max_failures`] failures the
-    /// peer is evicted, replaced by the newest candidate, and returned.
+    /// broken connection). At [`KademliaConf::max_failures`] failures (at
+    /// the first for a contact never heard from) the peer is evicted,
+    /// replaced by the newest candidate, and returned. A candidate of that
+    /// id leaves the replacement cache.
     pub fn failed(&mut self, id: &P::Id, now_ms: u64) -> Option<P> {
         let max = self.conf.max_failures;
         let bucket = &mut self.buckets[bucket_index(&self.own, id)?];
+        bucket.replacements.retain(|p| p.get_id() != id);
         let at = bucket.position(id)?;
         let entry = bucket.entries.get_mut(at)?;
         entry.failures = entry.failures.saturating_add(1);
-        if entry.failures >= max {
+        if entry.failures >= max || !entry.confirmed {
             bucket.evict(at, now_ms)
         } else {
             None
@@ -363,13 +340,24 @@ where
     /// of); an empty table refreshes nothing. The buckets returned count as
     /// refreshed.
     pub fn refresh_due(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
+        self.refresh(now_ms, self.conf.refresh_interval_ms)
+    }
+
+    /// As [`refresh_due`](Self::refresh_due), every bucket of the range
+    /// idle or not: what a node joining the network looks up once it
+    /// found its closest peers (Kademlia's join), so that it knows peers
+    /// in every part of the id space and they know it.
+    pub fn refresh_all(&mut self, now_ms: u64) -> Vec<[u8; 32]> {
+        self.refresh(now_ms, 0)
+    }
+
+    fn refresh(&mut self, now_ms: u64, interval: u64) -> Vec<[u8; 32]> {
         let Some(closest) = self.buckets.iter().position(|b| !b.entries.is_empty()) else {
             return Vec::new();
         };
-        let interval = self.conf.refresh_interval_ms;
         let mut ids = Vec::new();
         for index in (closest.saturating_sub(1)..ID_BITS).rev() {
-            if now_ms.saturating_sub(self.buckets[index].last_activity) < interval {
+            if interval > 0 && now_ms.saturating_sub(self.buckets[index].last_activity) < interval {
                 continue;
             }
             self.buckets[index].last_activity = now_ms;
@@ -392,13 +380,31 @@ where
     }
 
     /// The `n` known peers closest to `target` by XOR distance, closest
-    /// first, none of whose id is in `exclude`.
+    /// first, none of whose id is in `exclude` (contacts not confirmed
+    /// included).
     pub fn closest(&self, target: &impl KadId, n: usize, exclude: &[P::Id]) -> Vec<P> {
+        self.closest_where(target, n, exclude, false)
+    }
+
+    /// As [`closest`](Self::closest), only the peers heard from directly:
+    /// what a node tells others, so that a contact nobody checked does not
+    /// spread.
+    pub fn closest_confirmed(&self, target: &impl KadId, n: usize, exclude: &[P::Id]) -> Vec<P> {
+        self.closest_where(target, n, exclude, true)
+    }
+
+    fn closest_where(
+        &self,
+        target: &impl KadId,
+        n: usize,
+        exclude: &[P::Id],
+        confirmed: bool,
+    ) -> Vec<P> {
         let mut all: Vec<(Distance, &P)> = self
             .buckets
             .iter()
             .flat_map(|b| b.entries.iter())
-            .filter(|e| !exclude.contains(e.peer.get_id()))
+            .filter(|e| (e.confirmed || !confirmed) && !exclude.contains(e.peer.get_id()))
             .map(|e| (Distance::between(e.peer.get_id(), target), &e.peer))
             .collect();
         // Distinct ids are at distinct distances: the order is total.
