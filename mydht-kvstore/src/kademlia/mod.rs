@@ -7,10 +7,12 @@
 //! - [`rng`]: the seeded generator of the refresh ids.
 
 mod bucket;
+mod conf;
 pub mod distance;
 pub mod rng;
 pub mod table;
 
+pub use conf::{KademliaConf, Seen};
 pub use distance::{bucket_index, Distance, KadId, ID_BITS};
 pub use rng::SplitMix64;
-pub use table::{KademliaConf, RoutingTable, Seen};
+pub use table::RoutingTable;
