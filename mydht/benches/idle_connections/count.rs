@@ -1,8 +1,10 @@
 //! What the hub's process holds: heap asked for (a counting allocator),
-//! resident memory and threads (`/proc/self/status`).
+//! resident memory and threads (`/proc/self/status`), and the CPU time it
+//! used (`getrusage`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
 
 /// Counts the heap bytes asked for and not yet given back, in total and
 /// as live allocations per size class (powers of two).
@@ -56,6 +58,8 @@ pub struct Snapshot {
     pub rss: isize,
     /// Threads of the process.
     pub threads: isize,
+    /// CPU time of the process so far, user and system.
+    pub cpu: Duration,
 }
 
 impl Snapshot {
@@ -74,6 +78,7 @@ impl Snapshot {
             classes: std::array::from_fn(|i| CLASSES[i].load(Ordering::Relaxed)),
             rss: field("VmRSS:") * 1024,
             threads: field("Threads:"),
+            cpu: process_cpu(),
         }
     }
 
@@ -91,6 +96,18 @@ impl Snapshot {
         }
         out
     }
+}
+
+/// CPU time (user and system) of this process.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// Bytes, in B, KiB or MiB.

@@ -211,6 +211,8 @@ struct Figures {
     profile: &'static str,
     peers: usize,
     connect: Duration,
+    /// The hub process's CPU time per connection while they connected.
+    connect_cpu: Duration,
     heap: isize,
     rss: isize,
     threads: isize,
@@ -233,11 +235,12 @@ impl Figures {
         );
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         println!(
-            "| {} | {} | {:.2} s | {} B | {} B | {} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | \
-             {} of {} answered in {:.2} s |",
+            "| {} | {} | {:.2} s | {:.0} µs | {} B | {} B | {} | {:.0} / {:.0} µs | \
+             {:.0} / {:.0} µs | {} of {} answered in {:.2} s |",
             self.profile,
             self.peers,
             self.connect.as_secs_f64(),
+            us(self.connect_cpu),
             self.heap,
             self.rss,
             self.threads,
@@ -277,6 +280,7 @@ where
     let alone = latencies(hub, *probe.get_id());
 
     let start = Instant::now();
+    let connecting = Snapshot::now();
     processes.tell(None, "connect");
     let connected = 1 + processes
         .answers("connected")
@@ -304,6 +308,7 @@ where
         profile,
         peers: connected,
         connect,
+        connect_cpu: idle.cpu.saturating_sub(connecting.cpu) / (connected as u32 - 1).max(1),
         heap: (idle.heap - base.heap) / n,
         rss: (idle.rss - base.rss) / n,
         // Less this thread's and the readers of the processes' answers.
@@ -365,11 +370,12 @@ fn main() {
     raise_open_files();
     let profiles = arg("--profile").unwrap_or_else(|| "restartable,threaded,may".into());
     println!(
-        "| hub profile | peers | connect + authenticate, all | heap / idle connection | \
+        "| hub profile | peers | connect + authenticate, all | hub CPU / connection | \
+         heap / idle connection | \
          RSS / idle connection | hub threads | touch p50 / p99, probe alone | \
          touch p50 / p99, all connected | every peer touches the hub |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for profile in profiles.split(',') {
         match profile {
             "restartable" => restartable(),
