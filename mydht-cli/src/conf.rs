@@ -37,7 +37,7 @@ pub trait ProfileConf:
 }
 
 macro_rules! profile_conf {
-    ($(#[$doc:meta])* $name:ident, $profile:ident) => {
+    ($(#[$doc:meta])* $name:ident, $profile:ident $(, $($mix:tt)*)?) => {
         $(#[$doc])*
         pub struct $name(NodeSetup);
 
@@ -48,7 +48,7 @@ macro_rules! profile_conf {
             type ApiReply = DhtReply;
             type GlobalService = DhtGlobal<Self>;
             type LocalService = DhtLocal<Self>;
-            mydht::$profile!();
+            mydht::$profile!($($($mix)*)?);
 
             fn init_transport(&mut self) -> Result<TcpTransport> {
                 TcpTransport::bind(self.0.listen)
@@ -96,10 +96,17 @@ profile_conf!(
 );
 profile_conf!(
     /// The node on one thread, connections as coroutines
-    /// (`single_thread!`).
+    /// (`single_thread!`), each with a stack of [`COROUTINE_STACK`].
     SingleThreadNode,
-    single_thread
+    single_thread,
+    stack: COROUTINE_STACK;
 );
+
+/// The stack of a `single_thread!` DHT node's read and write coroutines:
+/// the profile's default (64 KiB) overflowed in debug builds decoding the
+/// DHT's messages (the demo under this profile found no value, its
+/// coroutines dying with "coroutine has overflowed its stack").
+pub const COROUTINE_STACK: usize = 256 << 10;
 
 /// A started DHT node and the thread that ticks its engine (so that the
 /// queries it proxies for peers end on time).
