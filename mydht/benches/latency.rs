@@ -174,6 +174,24 @@ echo_conf!(
     true,
     threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;)
 );
+echo_conf!(
+    AllInline,
+    false,
+    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;
+        global: Blocker, MpscChannel;)
+);
+echo_conf!(
+    WriteOnLoop,
+    false,
+    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;
+        global: Blocker, MpscChannel; write: RestartOrError, MpscChannel;)
+);
+echo_conf!(
+    WriteOnLoopLocalThread,
+    false,
+    threaded(api: RestartOrError, LocalRcChannel; global: Blocker, MpscChannel;
+        write: RestartOrError, MpscChannel;)
+);
 echo_conf!(Restart, false, restartable());
 
 fn loopback() -> SocketAddr {
@@ -553,6 +571,14 @@ fn main() {
     variant(
         "threaded_both_inline_direct",
         || BothInlineDirect,
+        &args,
+        server,
+    );
+    variant("threaded_all_inline", || AllInline, &args, server);
+    variant("threaded_write_on_loop", || WriteOnLoop, &args, server);
+    variant(
+        "threaded_write_on_loop_local_thread",
+        || WriteOnLoopLocalThread,
         &args,
         server,
     );

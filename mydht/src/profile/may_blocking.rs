@@ -42,16 +42,25 @@ pub struct MayBlock {
     inner: MayCoroutine,
 }
 
-impl Default for MayBlock {
-    fn default() -> Self {
+impl MayBlock {
+    /// The spawner with coroutine stacks of `bytes` (the profile's
+    /// `stack:` override; `STACK_BYTES`, 128 KiB, by default).
+    pub fn with_stack(bytes: usize) -> Self {
         // SAFETY: the services a `MayBlock` spawns are the node's read and
         // write services (see the `Spawner` impls below), which hold no
         // thread-local state or thread-bound guard across a yield; their
-        // stack use is bounded by `STACK_BYTES` (see there). The
-        // application's local service, called inline by a read service,
-        // runs with `Blocker`'s yield, which never parks the coroutine.
-        let inner = unsafe { MayCoroutine::with_stack_size(STACK_BYTES) };
+        // stack use is bounded by `STACK_BYTES` (see there), the default.
+        // The application's local service, called inline by a read
+        // service, runs with `Blocker`'s yield, which never parks the
+        // coroutine.
+        let inner = unsafe { MayCoroutine::with_stack_size(bytes) };
         MayBlock { inner }
+    }
+}
+
+impl Default for MayBlock {
+    fn default() -> Self {
+        Self::with_stack(STACK_BYTES)
     }
 }
 
@@ -199,13 +208,14 @@ where
 macro_rules! may_blocking {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            MayBlock MayChannel // read_write
+            MayBlock // read
+            MayBlock MayChannel // write
             Blocker MayChannel // local
             ThreadPark MpscChannel // global
             ThreadPark MpscChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt
-            true ArcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
+            true ArcRef [$crate::PeerInfo] [] // on_threads, peer_ref, peer, stack
         ] $($mix)*);
     };
 }

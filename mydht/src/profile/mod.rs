@@ -3,7 +3,7 @@
 //!
 //! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
+//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -15,10 +15,18 @@
 //! `restartable!` run the whole node on that one thread.
 //!
 //! **Mixing.** A profile takes overrides, `service: Spawner, Channel;`
-//! for `read_write` (the write channel), `local`, `global`, `api`,
-//! `peer_store`, `peer_mgmt`, `peer_ref: RcRef | ArcRef | CloneRef;` and
-//! `peer: Type;` (the [`MyDHTConf::Peer`](crate::MyDHTConf::Peer), a
-//! [`NodePeer`](crate::NodePeer); `PeerInfo` by default).
+//! for `read_write` (both spawners, the write channel), `write`, `local`,
+//! `global`, `api`, `peer_store`, `peer_mgmt`; `read: Spawner;`;
+//! `peer_ref: RcRef | ArcRef | CloneRef;`, `peer: Type;` (the
+//! [`MyDHTConf::Peer`](crate::MyDHTConf::Peer), a
+//! [`NodePeer`](crate::NodePeer); `PeerInfo` by default) and `stack:
+//! bytes;`, the stack of read and write services that are coroutines
+//! (`CoRoutine`, 64 KiB by default; `MayBlock`, 128 KiB), for services
+//! whose calls go deeper (layers of ciphers in a debug build):
+//!
+//! ```ignore
+//! mydht::single_thread!(stack: 512 << 10;);
+//! ```
 //! The names are those of `mydht_base`, no import needed. A service on
 //! another thread than the main loop with an `RcRef` peer reference takes
 //! `ThreadParkRef` and `MpscChannelRef`: its commands cross in their
@@ -51,6 +59,26 @@ pub mod __private {
     };
     #[cfg(feature = "may")]
     pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
+
+    /// A spawner made with a stack size, for the `stack:` override.
+    pub trait StackSize {
+        /// The spawner whose coroutines get `bytes` of stack.
+        fn with_stack(bytes: usize) -> Self;
+    }
+
+    #[cfg(feature = "coroutine")]
+    impl StackSize for CoRoutine {
+        fn with_stack(bytes: usize) -> Self {
+            CoRoutine::with_stack_size(bytes)
+        }
+    }
+
+    #[cfg(feature = "may")]
+    impl StackSize for MayBlock {
+        fn with_stack(bytes: usize) -> Self {
+            MayBlock::with_stack(bytes)
+        }
+    }
 }
 
 /// Applies a profile's overrides, one at a time, to its defaults, then
@@ -61,54 +89,77 @@ macro_rules! __profile {
     (@mix [$($state:tt)*]) => {
         $crate::__profile!(@emit $($state)*);
     };
-    (@mix [$rw:ident $rwc:ident $($rest:tt)*] read_write: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$s $c $($rest)*] $($more)*);
+    (@mix [$r:ident $w:ident $wc:ident $($rest:tt)*]
+        read_write: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$s $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $($rest:tt)*]
+    (@mix [$r:ident $($rest:tt)*] read: $s:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$s $($rest)*] $($more)*);
+    };
+    (@mix [$r:ident $w:ident $wc:ident $($rest:tt)*]
+        write: $s:ident, $c:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$r $s $c $($rest)*] $($more)*);
+    };
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $($rest:tt)*]
         local: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $s $c $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $($rest:tt)*]
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $($rest:tt)*]
         global: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $s $c $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $($rest:tt)*] api: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $s $c $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $($rest:tt)*] peer_store: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $s $c $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $pm:ident $pmc:ident $($rest:tt)*]
         peer_mgmt: $s:ident, $c:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $s $c $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $ps $psc $s $c $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $($rest:tt)*]
         on_threads: $t:tt; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $t $($rest)*] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $t $($rest)*] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt]
-        peer_ref: $r:ident; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $r $peer] $($more)*);
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt $stack:tt]
+        peer_ref: $pr:ident; $($more:tt)*) => {
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $pr $peer $stack] $($more)*);
     };
-    (@mix [$rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt]
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt $stack:tt]
         peer: $p:ty; $($more:tt)*) => {
-        $crate::__profile!(@mix [$rw $rwc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $peer_ref [$p]] $($more)*);
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $peer_ref [$p] $stack] $($more)*);
+    };
+    (@mix [$r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident $peer:tt $stack:tt]
+        stack: $st:expr; $($more:tt)*) => {
+        $crate::__profile!(@mix [$r $w $wc $l $lc $g $gc $a $ac $ps $psc $pm $pmc $threads $peer_ref $peer [$st]] $($more)*);
     };
     (@mix [$($state:tt)*] $($bad:tt)+) => {
         compile_error!(concat!(
             "profile override not understood: `", stringify!($($bad)+), "`; expected ",
-            "`read_write|local|global|api|peer_store|peer_mgmt: Spawner, Channel;`, ",
-            "`peer_ref: RcRef|ArcRef|CloneRef;`, `peer: Type;` or `on_threads: true|false;`"
+            "`read_write|write|local|global|api|peer_store|peer_mgmt: Spawner, Channel;`, ",
+            "`read: Spawner;`, `peer_ref: RcRef|ArcRef|CloneRef;`, `peer: Type;`, ",
+            "`on_threads: true|false;` or `stack: bytes;`"
         ));
     };
-    (@emit $rw:ident $rwc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
-        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]) => {
+    (@spawner $s:ident []) => {
+        Ok(Default::default())
+    };
+    (@spawner $s:ident [$st:expr]) => {
+        Ok(<$crate::profile::__private::$s as $crate::profile::__private::StackSize>::with_stack(
+            $st,
+        ))
+    };
+    (@emit $r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
+        $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]
+        $stack:tt) => {
         type Peer = $($peer)*;
         type PeerRef = $crate::profile::__private::$peer_ref<Self::Peer>;
         type PeerStoreChannel = $crate::profile::__private::$psc;
@@ -133,9 +184,9 @@ macro_rules! __profile {
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
-        type ReadSpawn = $crate::profile::__private::$rw;
-        type WriteChannel = $crate::profile::__private::$rwc;
-        type WriteSpawn = $crate::profile::__private::$rw;
+        type ReadSpawn = $crate::profile::__private::$r;
+        type WriteChannel = $crate::profile::__private::$wc;
+        type WriteSpawn = $crate::profile::__private::$w;
         type LocalChannel = $crate::profile::__private::$lc;
         type LocalSpawn = $crate::profile::__private::$l;
         type GlobalChannel = $crate::profile::__private::$gc;
@@ -144,13 +195,13 @@ macro_rules! __profile {
         type ApiSpawn = $crate::profile::__private::$a;
 
         fn read_spawner(&mut self) -> $crate::profile::__private::Result<Self::ReadSpawn> {
-            Ok(Default::default())
+            $crate::__profile!(@spawner $r $stack)
         }
         fn write_spawner(&mut self) -> $crate::profile::__private::Result<Self::WriteSpawn> {
-            Ok(Default::default())
+            $crate::__profile!(@spawner $w $stack)
         }
         fn write_channel(&mut self) -> Self::WriteChannel {
-            $crate::profile::__private::$rwc::new(
+            $crate::profile::__private::$wc::new(
                 <Self as $crate::MyDHTConf>::constants(self).service_channel,
             )
         }
@@ -184,20 +235,48 @@ macro_rules! __profile {
     };
 }
 
-/// Every service on its own parked thread, `MpscChannel` everywhere, peers
-/// shared as `ArcRef<PeerInfo>`. The application's services and messages
-/// must be `Send`. Takes the overrides of the [module doc](crate::profile).
+/// Services on parked threads (`ThreadPark`), `MpscChannel` between
+/// threads, peers shared as `ArcRef<PeerInfo>`. The application's services
+/// and messages must be `Send`. Takes the overrides of the
+/// [module doc](crate::profile).
+///
+/// Each connection's read and write services, the global service, the
+/// peer store and peer management run on threads of their own. Two
+/// services do not:
+///
+/// - the local service runs inline in its connection's read service's
+///   thread (`local: Blocker, MpscChannel`): a message is decoded and
+///   answered on the thread that read it, no hand-over to a thread of its
+///   own. Its calls should not wait: one that waits (a lent stream not yet
+///   readable, a lock) waits in place, retrying with `yield_now`, and holds
+///   up that connection's reading meanwhile; such an application asks for
+///   `local: ThreadPark, MpscChannel;`, the local service parked on its
+///   own thread until woken.
+/// - the api service, the node's book of pending queries, is restarted on
+///   the main loop's thread (`api: RestartOrError, LocalRcChannel`):
+///   nothing in it waits, and a thread of its own only cost a wake-up per
+///   query.
+///
+/// With [`direct_replies`](crate::NodeConstants::direct_replies), the
+/// inline local service's replies to its own peer go to the write service
+/// without the main loop, the replies to what one read of the stream
+/// brought as one batch.
+///
+/// So a connection costs two threads, not three, and one request/response
+/// crosses threads 11 times, not 13 (the figures: the crate README,
+/// "`threaded!` latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            ThreadPark MpscChannel // read_write
-            ThreadPark MpscChannel // local
+            ThreadPark // read
+            ThreadPark MpscChannel // write
+            Blocker MpscChannel // local
             ThreadPark MpscChannel // global
-            ThreadPark MpscChannel // api
+            RestartOrError LocalRcChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt
-            true ArcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
+            true ArcRef [$crate::PeerInfo] [] // on_threads, peer_ref, peer, stack
         ] $($mix)*);
     };
 }
@@ -212,13 +291,14 @@ macro_rules! threaded {
 macro_rules! threaded_blocking {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            ThreadBlock MpscChannel // read_write
+            ThreadBlock // read
+            ThreadBlock MpscChannel // write
             ThreadPark MpscChannel // local
             ThreadPark MpscChannel // global
             ThreadPark MpscChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt
-            true ArcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
+            true ArcRef [$crate::PeerInfo] [] // on_threads, peer_ref, peer, stack
         ] $($mix)*);
     };
 }
@@ -232,13 +312,14 @@ macro_rules! threaded_blocking {
 macro_rules! single_thread {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            CoRoutine LocalRcChannel // read_write
+            CoRoutine // read
+            CoRoutine LocalRcChannel // write
             Blocker LocalRcChannel // local
             Blocker LocalRcChannel // global
             RestartOrError LocalRcChannel // api
             Blocker LocalRcChannel // peer_store
             Blocker LocalRcChannel // peer_mgmt
-            false RcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
+            false RcRef [$crate::PeerInfo] [] // on_threads, peer_ref, peer, stack
         ] $($mix)*);
     };
 }
@@ -252,13 +333,14 @@ macro_rules! single_thread {
 macro_rules! restartable {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            RestartOrError LocalRcChannel // read_write
+            RestartOrError // read
+            RestartOrError LocalRcChannel // write
             Blocker LocalRcChannel // local
             Blocker LocalRcChannel // global
             RestartOrError LocalRcChannel // api
             Blocker LocalRcChannel // peer_store
             Blocker LocalRcChannel // peer_mgmt
-            false RcRef [$crate::PeerInfo] // on_threads, peer_ref, peer
+            false RcRef [$crate::PeerInfo] [] // on_threads, peer_ref, peer, stack
         ] $($mix)*);
     };
 }

@@ -42,12 +42,24 @@ pub type WriteWeakHandle<C> = <<<C as MyDHTConf>::WriteSpawn as Spawner<
 /// saving a trip through the main loop; when the write service has ended,
 /// or cannot be reached so, it goes through the main loop like every other
 /// reply.
+///
+/// A local service that runs inline in its read service's thread (the
+/// [`threaded!`](crate::threaded) profile) has its direct replies held
+/// ([`hold`](Self::hold)) until the read service is about to read its
+/// stream again ([`release`](Self::release)): the replies to what one read
+/// brought go to the write service as one batch, written with one flush.
 pub struct LocalDest<C: MyDHTConf> {
     to_loop: MainLoopSender<C>,
     peer: PeerId,
     write: Option<(WriteWeakSend<C>, WriteWeakHandle<C>)>,
     api: Option<SharedBook<C>>,
+    /// Direct replies are held for [`release`](Self::release).
+    holding: bool,
+    held: Vec<C::ProtoMsg>,
 }
+
+/// Direct replies held at most before they are released anyway.
+const HELD_MAX: usize = 64;
 
 impl<C: MyDHTConf> LocalDest<C> {
     /// The destination of the local service of the connection with `peer`.
@@ -61,7 +73,58 @@ impl<C: MyDHTConf> LocalDest<C> {
             peer,
             write,
             api: None,
+            holding: false,
+            held: Vec::new(),
         }
+    }
+
+    /// From now on, direct replies are held until [`release`](Self::release)
+    /// (or until 64 are held): for an owner that calls `release`
+    /// before it waits for anything, so that no reply waits with it.
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
+    /// True when direct replies are held.
+    pub fn holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Sends the held direct replies to the write service as one command;
+    /// through the main loop when the write service cannot take them.
+    pub fn release(&mut self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let mut msgs: Vec<WireMessage<C::ProtoMsg>> =
+            self.held.drain(..).map(WireMessage::App).collect();
+        if self.write.as_mut().is_some_and(|(_, h)| h.is_finished()) {
+            self.write = None;
+        }
+        let back = match self.write.as_mut() {
+            Some((send, handle)) => {
+                let cmd = if msgs.len() == 1 {
+                    WriteCommand::Send(msgs.remove(0))
+                } else {
+                    WriteCommand::Batch(msgs)
+                };
+                match send.try_send(cmd) {
+                    Ok(()) => return handle.unyield(),
+                    Err(TrySendError::Full(c)) | Err(TrySendError::Closed(c)) => match c {
+                        WriteCommand::Send(m) => vec![m],
+                        WriteCommand::Batch(ms) => ms,
+                        _ => Vec::new(),
+                    },
+                }
+            }
+            None => msgs,
+        };
+        for msg in back {
+            if let WireMessage::App(m) = msg {
+                self.to_loop.send(Reply::Send(self.peer, m))?;
+            }
+        }
+        Ok(())
     }
 
     /// The same, giving api replies straight to the node's `book`.
@@ -85,8 +148,17 @@ impl<C: MyDHTConf> LocalDest<C> {
             return Ok(Some(msg));
         };
         if handle.is_finished() {
+            // What is held goes first, through the loop too.
+            self.release()?;
             self.write = None;
             return Ok(Some(msg));
+        }
+        if self.holding {
+            self.held.push(msg);
+            if self.held.len() >= HELD_MAX {
+                self.release()?;
+            }
+            return Ok(None);
         }
         match send.try_send(WriteCommand::Send(WireMessage::App(msg))) {
             Ok(()) => {
@@ -130,5 +202,12 @@ impl<C: MyDHTConf> SpawnSend<Reply<C>> for LocalDest<C> {
             },
             other => self.to_loop.try_send(other),
         }
+    }
+}
+
+impl<C: MyDHTConf> Drop for LocalDest<C> {
+    /// Held replies go out (best effort: the node may be stopping).
+    fn drop(&mut self) {
+        let _ = self.release();
     }
 }

@@ -1,5 +1,6 @@
 //! The read service: one per authenticated connection.
 
+use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mydht_base::{
@@ -113,6 +114,11 @@ impl<C: MyDHTConf> ReadService<C> {
             }
             slog::warn!(self.logger, "local service refused a message"; "error" => %e);
         }
+        // Inline (between two commands): its direct replies wait for the
+        // next read of the stream, to go out together.
+        if let Some(dest) = local.idle_dest() {
+            dest.hold();
+        }
         if let Some(e) = local.take_error() {
             slog::warn!(self.logger, "local service failed"; "error" => %e);
             if e.level() != ErrorLevel::Ignore {
@@ -204,7 +210,10 @@ impl<C: MyDHTConf> ReadService<C> {
                 return Ok(self.ended(Some(not_home())));
             };
             let msg = {
-                let mut stream = ReadYield::new(&mut **stream, yld);
+                let mut stream = ReleaseFirst {
+                    inner: ReadYield::new(&mut **stream, yld),
+                    local: &mut self.local,
+                };
                 self.frames
                     .read_msg::<WireMessage<C::ProtoMsg>, _, _>(&self.enc, &mut stream)
             };
@@ -246,6 +255,25 @@ impl<C: MyDHTConf> ReadService<C> {
                 Err(e) => return Ok(self.ended(Some(e))),
             }
         }
+    }
+}
+
+/// The connection's stream, read only after the local service's held
+/// replies are released ([`LocalDest::release`]): whatever the read does
+/// (yield, block in the socket, return at once), no reply waits for it.
+struct ReleaseFirst<'a, R, C: MyDHTConf> {
+    inner: R,
+    local: &'a mut Option<LocalSlot<C>>,
+}
+
+impl<R: Read, C: MyDHTConf> Read for ReleaseFirst<'_, R, C> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(dest) = self.local.as_mut().and_then(|l| l.idle_dest()) {
+            if dest.holds() {
+                dest.release().map_err(io::Error::other)?;
+            }
+        }
+        self.inner.read(buf)
     }
 }
 

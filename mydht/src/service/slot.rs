@@ -139,6 +139,19 @@ where
         self.last_error.take()
     }
 
+    /// The destination, while the service is not running (a `Blocker`
+    /// between commands): the owner may act on it. `None` while the
+    /// service runs (on a thread, say) or is gone.
+    pub fn idle_dest(&mut self) -> Option<&mut D> {
+        if self.reclaim().is_err() {
+            return None;
+        }
+        match &mut self.state {
+            State::Idle(_, d, _) => Some(d),
+            _ => None,
+        }
+    }
+
     /// A clonable sender that reaches the service directly, when its channel
     /// allows it.
     pub fn weak_send(&self) -> Option<Ch::WeakSend> {
