@@ -7,7 +7,7 @@
 //! same query with no relay.
 //!
 //! `cargo bench -p mydht-tunnel --bench tunnel` (`-- --rounds N`, 5 by
-//! default). Prints medians, ratios of medians and the median of the
+//! default; `-- --rtt-only`: the round trips alone). Prints medians, ratios of medians and the median of the
 //! per-round ratios (both sides of a round saw the same machine load).
 
 use std::io::{self, Read, Write};
@@ -323,9 +323,20 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(5usize);
+    // `--rtt-only`: the round trips alone.
+    let transfers = !args.iter().any(|a| a == "--rtt-only");
     let first = FirstByte::default();
     // Alice, 8 relays, Bob: routes of 1, 3, 8 relays among them.
     let nodes = start_nodes::<Threaded>(&first, false);
+    if transfers {
+        transfer_table(&nodes, &first, rounds);
+    }
+    round_trips(nodes, &first, rounds);
+}
+
+/// The throughput table: 64 MiB through 1, 3 and 8 relays beside the TCP
+/// chain and the crypto-only limit, `rounds` rounds after a warm-up.
+fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize) {
     println!(
         "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets)"
     );
@@ -337,14 +348,14 @@ fn main() {
         for round in 0..rounds + 1 {
             // Alternate the order; the first round warms up.
             let (tt, ttf, ct, ctf, kt) = if round % 2 == 0 {
-                let a = tunnel_transfer(&nodes, &first, hops);
+                let a = tunnel_transfer(nodes, first, hops);
                 let b = tcp_chain(hops);
                 let k = crypto_only(hops);
                 (a.0, a.1, b.0, b.1, k)
             } else {
                 let k = crypto_only(hops);
                 let b = tcp_chain(hops);
-                let a = tunnel_transfer(&nodes, &first, hops);
+                let a = tunnel_transfer(nodes, first, hops);
                 (a.0, a.1, b.0, b.1, k)
             };
             if round == 0 {
@@ -372,30 +383,41 @@ fn main() {
             1e3 * median(&mut cf),
         );
     }
-    // Round trips of a 1 KiB query: 3 relays each way, and none; then the
-    // same on nodes whose send-once connections skip the signatures.
-    // And on nodes that run on one thread each (`Restartable`: no thread
-    // per connection).
-    let unsigned = start_nodes::<Threaded>(&first, true);
-    let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(&first, false);
+}
+
+/// Round trips of a 1 KiB query: 3 relays each way, and none; then the
+/// same on nodes whose send-once connections skip the signatures, and on
+/// nodes that run on one thread each (`Restartable`: no thread per
+/// connection).
+fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize) {
+    let unsigned = start_nodes::<Threaded>(first, true);
+    let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(first, false);
     let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
-    let (mut three_unsigned, mut three_one) = (vec![], vec![]);
+    let (mut three_unsigned, mut three_one, mut none_one) = (vec![], vec![], vec![]);
     for i in 0..20 * rounds + 10 {
-        let (a, b, u, o) = if i % 2 == 0 {
-            let a = rtt(&nodes, 3);
-            (a, rtt(&nodes, 0), rtt(&unsigned, 3), rtt(&one_thread, 3))
+        // Each series in turn, the order reversed every other round.
+        let mut s = [0.0; 5];
+        let order: [usize; 5] = if i % 2 == 0 {
+            [0, 1, 2, 3, 4]
         } else {
-            let o = rtt(&one_thread, 3);
-            let u = rtt(&unsigned, 3);
-            let b = rtt(&nodes, 0);
-            (rtt(&nodes, 3), b, u, o)
+            [4, 3, 2, 1, 0]
         };
+        for k in order {
+            s[k] = match k {
+                0 => rtt(&nodes, 3),
+                1 => rtt(&nodes, 0),
+                2 => rtt(&unsigned, 3),
+                3 => rtt(&one_thread, 3),
+                _ => rtt(&one_thread, 0),
+            };
+        }
         if i >= 10 {
-            three.push(a);
-            none.push(b);
-            three_unsigned.push(u);
-            three_one.push(o);
-            ratio.push(a / b);
+            three.push(s[0]);
+            none.push(s[1]);
+            three_unsigned.push(s[2]);
+            three_one.push(s[3]);
+            none_one.push(s[4]);
+            ratio.push(s[0] / s[1]);
         }
     }
     println!();
@@ -407,6 +429,7 @@ fn main() {
         ("no relay (baseline)", &mut none),
         ("3 relays each way, unsigned send-once", &mut three_unsigned),
         ("3 relays each way, Restartable nodes", &mut three_one),
+        ("no relay, Restartable nodes", &mut none_one),
     ] {
         println!(
             "| {name} | {:.2} ms | {:.2} ms |",

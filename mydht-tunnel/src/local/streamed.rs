@@ -63,6 +63,10 @@ enum Stage<T: MyDHTTunnelConf> {
 pub(super) struct Reading<C: MyDHTConf, T: MyDHTTunnelConf> {
     lent: LentStream<C>,
     state: ReadState<T>,
+    /// The buffer it reads into, kept across restarts (a wake per cell
+    /// or so: a buffer per wake was 64 KiB allocated and zeroed each
+    /// time).
+    chunk: Vec<u8>,
 }
 
 /// Where the reading of a streamed onion is.
@@ -109,6 +113,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
             Some(HopKind::Exit) => {
                 self.reading = Some(Reading {
                     lent,
+                    chunk: vec![0u8; CHUNK],
                     state: ReadState {
                         reader,
                         role: Role::Exit { upstream, link },
@@ -140,6 +145,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 };
                 self.reading = Some(Reading {
                     lent,
+                    chunk: vec![0u8; CHUNK],
                     state: ReadState {
                         reader,
                         role: Role::Sender { id, relays },
@@ -241,14 +247,13 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
 
     /// Reads on; `Ok(None)` when the stream would block (restart later).
     fn read_on<Y: SpawnerYield>(&mut self, yld: &mut Y) -> HopResult<Option<Reply<C>>> {
-        let mut chunk = vec![0u8; CHUNK];
         loop {
             let step = {
                 let Some(r) = self.reading.as_mut() else {
                     return Ok(Some(Reply::None));
                 };
                 let mut src = ReadYield::new(&mut r.lent, yld);
-                step(&mut r.state, &mut src, &mut chunk, &self.view)?
+                step(&mut r.state, &mut src, &mut r.chunk, &self.view)?
             };
             match step {
                 Step::Again => {}
@@ -280,7 +285,9 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
             return Ok(Reply::None);
         };
         // The connection it came on ends here: the onion is read whole.
-        let Reading { lent, mut state } = r;
+        let Reading {
+            lent, mut state, ..
+        } = r;
         drop(lent);
         let writer = self
             .view
