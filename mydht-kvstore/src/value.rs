@@ -3,6 +3,7 @@
 //! why a value is refused.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mydht::identity::{IDENTITY_KEY_LEN, PEER_ID_LEN, SIGNATURE_LEN};
@@ -76,6 +77,39 @@ impl Signature {
     }
 }
 
+/// Whether a [`SignedValue`]'s signature was found good: set by
+/// [`SignedValue::verify`] (and by signing), carried by clones, never
+/// encoded nor decoded (a value read from bytes starts unchecked), ignored
+/// when values are compared. Sound because a value's fields cannot change
+/// once it is made: the signature checked is the one over these fields.
+#[derive(Default)]
+struct SignatureChecked(AtomicBool);
+
+impl SignatureChecked {
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Clone for SignatureChecked {
+    fn clone(&self) -> Self {
+        SignatureChecked(AtomicBool::new(self.get()))
+    }
+}
+
+impl PartialEq for SignatureChecked {
+    /// Not part of a value's identity.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SignatureChecked {}
+
 /// The fields of a [`SignedValue`], unchecked: for tools and tests that
 /// build a value by hand. [`SignedValue::from_parts`] makes one; only
 /// [`SignedValue::verify`] says whether it is any good.
@@ -105,6 +139,12 @@ pub struct SignedValueParts {
 /// [`verify`](SignedValue::verify) failing. Values are compared by all their
 /// fields.
 ///
+/// A value remembers that its signature verified (its clones too, not its
+/// encoding): verifying it again, as a node does when the value it admitted
+/// reaches its store, redoes the cheap checks (size, publisher id, expiry)
+/// but not the Ed25519 one. A value decoded from a peer's bytes is always
+/// checked in full.
+///
 /// ```
 /// use std::time::Duration;
 /// use mydht::Identity;
@@ -128,6 +168,8 @@ pub struct SignedValue {
     version: u64,
     expires_at: u64,
     signature: Signature,
+    #[serde(skip)]
+    checked: SignatureChecked,
 }
 
 impl fmt::Debug for SignedValue {
@@ -177,8 +219,11 @@ impl SignedValue {
             version,
             expires_at,
             signature: Signature([0; 32], [0; 32]),
+            checked: SignatureChecked::default(),
         };
         v.signature = Signature::from_bytes(identity.sign(&v.signed_message())?);
+        // Good by construction: the identity signed these fields.
+        v.checked.set();
         Ok(v)
     }
 
@@ -192,6 +237,7 @@ impl SignedValue {
             version: parts.version,
             expires_at: parts.expires_at,
             signature: Signature::from_bytes(parts.signature),
+            checked: SignatureChecked::default(),
         }
     }
 
@@ -269,6 +315,8 @@ impl SignedValue {
     /// publisher key ([`ValueError::WrongPublisher`]), that it has not
     /// expired at `now_ms` ([`ValueError::Expired`]) and that the signature
     /// is the publisher's over every field ([`ValueError::BadSignature`]).
+    /// The signature is checked once per value and its clones (see the
+    /// type's documentation); the other checks every time.
     pub fn verify(&self, now_ms: u64, limits: &ValueLimits) -> Result<(), ValueError> {
         if self.value.len() > limits.max_value_len {
             return Err(ValueError::TooLarge {
@@ -285,12 +333,16 @@ impl SignedValue {
                 now: now_ms,
             });
         }
+        if self.checked.get() {
+            return Ok(());
+        }
         let bad = |e: ErrorStack| ValueError::BadSignature { source: Some(e) };
         let key = PKey::public_key_from_raw_bytes(&self.publisher_key, Id::ED25519).map_err(bad)?;
         let ok = Verifier::new_without_digest(&key)
             .and_then(|mut v| v.verify_oneshot(&self.signature.to_bytes(), &self.signed_message()))
             .map_err(bad)?;
         if ok {
+            self.checked.set();
             Ok(())
         } else {
             Err(ValueError::BadSignature { source: None })
@@ -447,5 +499,62 @@ impl From<ValueError> for Error {
     /// as its source.
     fn from(e: ValueError) -> Self {
         Error::new(e.kind(), ErrorLevel::Ignore, e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(now: u64) -> SignedValue {
+        let me = Identity::from_seed([3; 32]).expect("identity");
+        let key = Key::hash_of(b"checked once");
+        SignedValue::sign(&me, key, b"v".to_vec(), Duration::from_secs(60), now).expect("sign")
+    }
+
+    #[test]
+    fn a_checked_value_still_expires_and_a_forged_copy_still_fails() {
+        let (now, limits) = (1_000_000, ValueLimits::default());
+        let v = signed(now);
+        v.verify(now, &limits).expect("good");
+        let clone = v.clone();
+        assert!(matches!(
+            clone.verify(now + 60_000, &limits),
+            Err(ValueError::Expired { .. })
+        ));
+        // A copy through its parts or its bytes is checked again.
+        let mut parts = v.to_parts();
+        parts.signature[0] ^= 1;
+        assert!(matches!(
+            SignedValue::from_parts(parts).verify(now, &limits),
+            Err(ValueError::BadSignature { .. })
+        ));
+        let mut bytes = v.to_bytes();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let decoded = SignedValue::from_bytes(&bytes, &limits).expect("decodes");
+        assert_ne!(decoded, v);
+        assert!(matches!(
+            decoded.verify(now, &limits),
+            Err(ValueError::BadSignature { .. })
+        ));
+        let small = ValueLimits { max_value_len: 0 };
+        assert!(matches!(
+            v.verify(now, &small),
+            Err(ValueError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_decoded_value_starts_unchecked_and_equals_its_original() {
+        let now = 1_000_000;
+        let v = signed(now);
+        let decoded =
+            SignedValue::from_bytes(&v.to_bytes(), &ValueLimits::default()).expect("decodes");
+        assert!(v.checked.get());
+        assert!(!decoded.checked.get());
+        assert_eq!(decoded, v);
+        decoded.verify(now, &ValueLimits::default()).expect("good");
+        assert!(decoded.checked.get());
     }
 }

@@ -2,6 +2,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use mydht::conf::GlobalTick;
+
 use mydht::prelude::*;
 
 use crate::dht::global::DhtGlobal;
@@ -16,6 +18,13 @@ use crate::dht::settings::DhtSettings;
 ///
 /// Another profile is one line: a configuration of its own naming the
 /// same types and calling [`DhtGlobal::new`] in `init_global`.
+///
+/// The node's main loop runs on a thread of its own by default
+/// ([`Dht::start`](crate::dht::Dht::start)); with
+/// [`main_loop`](Self::main_loop) set to [`MainLoopSpawn::Caller`] it runs
+/// on a thread the application owns ([`mydht::start_driven`]), which may
+/// turn many nodes, and the loop then ticks the node's engine itself every
+/// [`DhtSettings::tick`] ([`MyDHTConf::global_tick`]).
 pub struct DhtConf {
     /// Store, route, bounds and query defaults.
     pub settings: DhtSettings,
@@ -25,6 +34,9 @@ pub struct DhtConf {
     pub logger: Option<slog::Logger>,
     /// The node's sizes and timeouts.
     pub constants: NodeConstants,
+    /// Where the main loop runs: a thread of its own
+    /// ([`MainLoopSpawn::Thread`], the default) or the caller's.
+    pub main_loop: MainLoopSpawn,
     identity: Identity,
 }
 
@@ -36,6 +48,7 @@ impl DhtConf {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             logger: None,
             constants: NodeConstants::default(),
+            main_loop: MainLoopSpawn::Thread,
             identity,
         }
     }
@@ -77,6 +90,16 @@ impl MyDHTConf for DhtConf {
     }
     fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<DhtLocal<Self>> {
         Ok(DhtLocal::new())
+    }
+    fn main_loop_spawn(&self) -> MainLoopSpawn {
+        self.main_loop
+    }
+    /// On the caller's thread, [`DhtCmd::Tick`] every
+    /// [`DhtSettings::tick`] (none when zero); on a thread of its own the
+    /// node is ticked by [`Dht::start`](crate::dht::Dht::start)'s ticker.
+    fn global_tick(&self) -> Option<GlobalTick<Self>> {
+        let driven = self.main_loop == MainLoopSpawn::Caller;
+        (driven && !self.settings.tick.is_zero()).then_some((self.settings.tick, || DhtCmd::Tick))
     }
     fn constants(&self) -> NodeConstants {
         self.constants.clone()

@@ -2,18 +2,27 @@
 //! loopback TCP, all bootstrapped on node 0 (a connect, then an iterative
 //! lookup of their own id); 500 values of 256 bytes under random 32-byte
 //! keys put from random nodes; 1,000 lookups from other random nodes (none
-//! holding the value), one at a time and then 32 in flight. Printed beside
-//! rust-libp2p 0.57's Kademlia on the same workload, a fixed external
-//! reference measured on this machine (issue 13), with the ratio and the
-//! goal.
+//! holding the value) one at a time, then 1,000 others 32 in flight.
+//! Printed beside rust-libp2p 0.57's Kademlia on the same workload: fixed
+//! figures quoted from issue 13 (measured on this machine, not run here),
+//! with the ratio of this run's medians to them and the goal.
 //!
 //! ```sh
-//! cargo bench -p mydht-kvstore --bench dht_live            # 3 rounds
+//! cargo bench -p mydht-kvstore --bench dht_live                 # 3 rounds, a thread per node
 //! cargo bench -p mydht-kvstore --bench dht_live -- --rounds 1
+//! cargo bench -p mydht-kvstore --bench dht_live -- --threads 2  # 2 threads drive all nodes
 //! ```
 //!
-//! Each round starts a fresh network; the figures are the medians of the
+//! `--threads 0` (the default): each node on a loop thread of its own
+//! with a ticker thread (`Dht::start`, `restartable!`). `--threads N`:
+//! the nodes' main loops are driven on N threads of the bench
+//! (`DhtConf::main_loop` = `Caller`, `mydht::start_driven`; each thread
+//! waits on its nodes' pollers at once and turns the ready ones). Each
+//! round starts a fresh network; the figures are the medians of the
 //! rounds.
+
+mod net;
+mod poll;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -21,9 +30,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mydht::prelude::Peer;
-use mydht_kvstore::dht::{Dht, DhtConf, DhtSettings, DhtStats};
+use mydht_kvstore::dht::DhtStats;
 use mydht_kvstore::kademlia::{Distance, SplitMix64};
 use mydht_kvstore::Key;
+
+use net::Net;
 
 const NODES: usize = 128;
 const VALUES: usize = 500;
@@ -71,7 +82,8 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// rust-libp2p 0.57 Kademlia, 128 nodes, TCP + Noise + yamux, memory
-/// store, k = 20, α = 3; median of 3 rounds, 2026-12-02 (issue 13).
+/// store, k = 20, α = 3; median of 3 rounds, 2026-12-02: quoted from
+/// issue 13, not measured by this bench.
 mod libp2p {
     pub const BOOTSTRAP_S: f64 = 17.9;
     pub const ONE_P50_MS: f64 = 0.55;
@@ -88,9 +100,12 @@ mod libp2p {
 struct Round {
     start_s: f64,
     bootstrap_s: f64,
+    /// CPU seconds of the whole process during the bootstrap.
+    bootstrap_cpu_s: f64,
     mib_per_node: f64,
     /// Heap bytes allocated and not freed per idle node (the counting
-    /// allocator), in KiB.
+    /// allocator), in KiB: once started, and after the bootstrap.
+    heap_kib_started: f64,
     heap_kib_per_node: f64,
     /// Mean connected peers per node after the bootstrap.
     peers_per_node: f64,
@@ -99,10 +114,15 @@ struct Round {
     one_p95_ms: f64,
     one_p99_ms: f64,
     one_rate: f64,
+    /// CPU milliseconds of the process per lookup, one at a time and 32
+    /// in flight.
+    one_cpu_ms: f64,
+    flight_cpu_ms: f64,
     flight_rate: f64,
     flight_p95_ms: f64,
     mean_hops: f64,
     mean_requests: f64,
+    /// Lookups that failed or answered another value.
     missed: usize,
     /// During the lookups one at a time: lookups besides the gets, values
     /// republished, placements sent.
@@ -121,12 +141,36 @@ fn rss() -> u64 {
     pages * 4096
 }
 
+/// CPU time of this process so far (user + system, `/proc/self/stat`, in
+/// clock ticks of 10 ms), in seconds; 0 where it cannot be read.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// The machine's load averages (`/proc/loadavg`).
+fn load() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// The `q` quantile (0..=1) of `v`, sorted in place.
 fn quantile(v: &mut [Duration], q: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
     v.sort_unstable();
     let at = ((v.len() as f64 - 1.0) * q).round() as usize;
     v[at.min(v.len() - 1)]
@@ -137,16 +181,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn start_node() -> Dht {
-    let mut conf = DhtConf::generate().expect("identity");
-    conf.settings = DhtSettings::kademlia(REPLICAS);
-    conf.logger = Some(slog::Logger::root(slog::Discard, slog::o!()));
-    Dht::start(conf).expect("node")
-}
-
 /// The nodes' counters summed.
-fn counters(nodes: &[Dht]) -> DhtStats {
-    nodes.iter().fold(DhtStats::default(), |t, d| {
+fn counters(net: &Net) -> DhtStats {
+    net.dhts().iter().fold(DhtStats::default(), |t, d| {
         let s = d.stats(T).expect("stats");
         DhtStats {
             lookups: t.lookups + s.lookups,
@@ -160,13 +197,40 @@ fn counters(nodes: &[Dht]) -> DhtStats {
     })
 }
 
-fn round(seed: u64) -> Round {
+/// `n` lookups: a value's index and a node that does not hold it.
+fn lookups(
+    pick: &mut impl FnMut(usize) -> usize,
+    holders: &[Vec<usize>],
+    n: usize,
+) -> Vec<(usize, usize)> {
+    (0..n)
+        .map(|_| {
+            let v = pick(VALUES);
+            let by = loop {
+                let by = pick(NODES);
+                if !holders[v].contains(&by) {
+                    break by;
+                }
+            };
+            (v, by)
+        })
+        .collect()
+}
+
+/// The value put under the `v`th key.
+fn value_of(v: usize) -> Vec<u8> {
+    vec![v as u8; VALUE_LEN]
+}
+
+fn round(seed: u64, threads: usize) -> Round {
     let mut r = Round::default();
     let rss0 = rss();
     let heap0 = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
-    let nodes: Vec<Dht> = (0..NODES).map(|_| start_node()).collect();
+    let net = Net::start(NODES, threads, REPLICAS);
     r.start_s = t.elapsed().as_secs_f64();
+    r.heap_kib_started = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
+    let nodes = net.dhts();
     let first = nodes[0]
         .local_peer()
         .get_address()
@@ -174,7 +238,7 @@ fn round(seed: u64) -> Round {
         .expect("address");
 
     // Every node connects to node 0 and looks its own id up, all at once.
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     std::thread::scope(|s| {
         for d in &nodes[1..] {
             s.spawn(move || {
@@ -184,6 +248,7 @@ fn round(seed: u64) -> Round {
         }
     });
     r.bootstrap_s = t.elapsed().as_secs_f64();
+    r.bootstrap_cpu_s = cpu_s() - c;
     r.mib_per_node = rss().saturating_sub(rss0) as f64 / NODES as f64 / (1 << 20) as f64;
     r.heap_kib_per_node = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
     let links: usize = nodes
@@ -195,49 +260,44 @@ fn round(seed: u64) -> Round {
     let mut rng = SplitMix64::new(seed);
     let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
     let ids: Vec<_> = nodes.iter().map(|d| *d.local_peer().get_id()).collect();
-    let mut puts = Vec::with_capacity(VALUES);
+    let mut keys = Vec::with_capacity(VALUES);
+    let mut holders = Vec::with_capacity(VALUES);
     let mut put_times = Vec::with_capacity(VALUES);
     for v in 0..VALUES {
         let key = Key::new(SplitMix64::new(seed ^ (v as u64 + 1)).next_id());
-        let value = vec![v as u8; VALUE_LEN];
         let from = pick(NODES);
         let t = Instant::now();
-        nodes[from].put(key, value, T).expect("put");
+        nodes[from].put(key, value_of(v), T).expect("put");
         put_times.push(t.elapsed());
         // Who holds it: the putter and the REPLICAS closest nodes.
         let mut by_distance: Vec<usize> = (0..NODES).collect();
         by_distance.sort_by_key(|i| Distance::between(&ids[*i], &key));
-        let mut holders = by_distance[..REPLICAS].to_vec();
-        holders.push(from);
-        puts.push((key, holders));
+        let mut h = by_distance[..REPLICAS].to_vec();
+        h.push(from);
+        keys.push(key);
+        holders.push(h);
     }
     r.put_p50_ms = ms(quantile(&mut put_times, 0.5));
-    // Each lookup: a value, asked by a node that does not hold it.
-    let work: Vec<(Key, usize)> = (0..LOOKUPS)
-        .map(|i| {
-            let (key, holders) = &puts[i % VALUES];
-            let by = loop {
-                let n = pick(NODES);
-                if !holders.contains(&n) {
-                    break n;
-                }
-            };
-            (*key, by)
-        })
-        .collect();
+    // Two lists of lookups, so that no lookup of the second phase repeats
+    // one of the first (a node may keep what it verified).
+    let one_work = lookups(&mut pick, &holders, LOOKUPS);
+    let flight_work = lookups(&mut pick, &holders, LOOKUPS);
+    let found = |v: usize, by: usize| net.get(by, keys[v]).is_some_and(|got| got == value_of(v));
 
-    let before = counters(&nodes);
+    let before = counters(&net);
     let mut one = Vec::with_capacity(LOOKUPS);
-    let t = Instant::now();
-    for (key, by) in &work {
+    let (t, c) = (Instant::now(), cpu_s());
+    for &(v, by) in &one_work {
         let s = Instant::now();
-        match nodes[*by].get(*key, T) {
-            Ok(_) => one.push(s.elapsed()),
-            Err(_) => r.missed += 1,
+        if found(v, by) {
+            one.push(s.elapsed());
+        } else {
+            r.missed += 1;
         }
     }
     r.one_rate = LOOKUPS as f64 / t.elapsed().as_secs_f64();
-    let after = counters(&nodes);
+    r.one_cpu_ms = (cpu_s() - c) * 1000.0 / LOOKUPS as f64;
+    let after = counters(&net);
     r.mean_hops = (after.lookup_hops - before.lookup_hops) as f64
         / (after.lookups_found - before.lookups_found).max(1) as f64;
     r.mean_requests = (after.lookup_requests - before.lookup_requests) as f64
@@ -254,57 +314,63 @@ fn round(seed: u64) -> Round {
     let next = AtomicUsize::new(0);
     let flight = Mutex::new(Vec::with_capacity(LOOKUPS));
     let missed = AtomicUsize::new(0);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     std::thread::scope(|s| {
         for _ in 0..IN_FLIGHT {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((key, by)) = work.get(i) else {
+                let Some(&(v, by)) = flight_work.get(i) else {
                     return;
                 };
                 let s = Instant::now();
-                match nodes[*by].get(*key, T) {
-                    Ok(_) => flight.lock().expect("latencies").push(s.elapsed()),
-                    Err(_) => {
-                        missed.fetch_add(1, Ordering::Relaxed);
-                    }
+                if found(v, by) {
+                    flight.lock().expect("latencies").push(s.elapsed());
+                } else {
+                    missed.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
     });
     r.flight_rate = LOOKUPS as f64 / t.elapsed().as_secs_f64();
+    r.flight_cpu_ms = (cpu_s() - c) * 1000.0 / LOOKUPS as f64;
     r.missed += missed.into_inner();
     let mut flight = flight.into_inner().expect("latencies");
     r.flight_p95_ms = ms(quantile(&mut flight, 0.95));
-    for d in nodes {
-        d.stop().expect("stop");
-    }
+    net.stop();
     r
 }
 
-fn rounds_arg() -> usize {
+/// The value of `--name` (`default` when absent or not a number).
+fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
-        .position(|a| a == "--rounds")
+        .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
-        .unwrap_or(3)
-        .max(1)
+        .unwrap_or(default)
 }
 
 fn main() {
-    let rounds: Vec<Round> = (0..rounds_arg())
+    let threads = arg("--threads", 0);
+    let load_before = load();
+    let rounds: Vec<Round> = (0..arg("--rounds", 3).max(1))
         .map(|i| {
-            let r = round(0x13 + i as u64);
+            let r = round(0x13 + i as u64, threads);
             eprintln!("round {}: {r:?}", i + 1);
             r
         })
         .collect();
     let m = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+    let how = match threads {
+        0 => "a loop thread and a ticker thread per node".to_string(),
+        n => format!("{n} threads driving the nodes' loops"),
+    };
     println!(
-        "dht_live: {NODES} nodes on loopback TCP, {VALUES} values of {VALUE_LEN} B, \
-         {LOOKUPS} lookups, k = 20, α = 3, {REPLICAS} replicas; medians of {} rounds",
-        rounds.len()
+        "dht_live: {NODES} nodes on loopback TCP ({how}), {VALUES} values of {VALUE_LEN} B, \
+         {LOOKUPS} + {LOOKUPS} lookups, k = 20, α = 3, {REPLICAS} replicas; medians of {} rounds; \
+         load average {load_before} before, {} after",
+        rounds.len(),
+        load()
     );
     println!(
         "{:<34} {:>12} {:>14} {:>10}  goal",
@@ -374,16 +440,25 @@ fn main() {
     );
     row("put p50", m(|r| r.put_p50_ms), libp2p::PUT_P50_MS, "ms", "");
     row(
-        "memory per idle node",
+        "memory per idle node (RSS)",
         mem,
         libp2p::MIB_PER_NODE,
         "Mi",
         &format!("< 1 MiB: {}", met(mem < 1.0)),
     );
     println!(
-        "memory per idle node: heap {:.0} KiB (counting allocator), {:.1} connected peers",
+        "memory per idle node: heap {:.0} KiB after the bootstrap ({:.0} KiB once started; counting \
+         allocator), {:.1} connected peers; RSS is meaningful in the first round only",
         m(|r| r.heap_kib_per_node),
+        m(|r| r.heap_kib_started),
         m(|r| r.peers_per_node)
+    );
+    println!(
+        "CPU: bootstrap {:.2} s, {:.3} ms per lookup one at a time, {:.3} ms per lookup 32 in flight \
+         (whole process, /proc/self/stat)",
+        m(|r| r.bootstrap_cpu_s),
+        m(|r| r.one_cpu_ms),
+        m(|r| r.flight_cpu_ms)
     );
     println!(
         "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \
@@ -393,5 +468,8 @@ fn main() {
         m(|r| r.start_s),
         rounds.iter().map(|r| r.missed).sum::<usize>()
     );
-    println!("* fixed external reference (issue 13), measured on this machine, not in this run");
+    println!(
+        "* libp2p: fixed figures quoted from issue 13 (measured on this machine on 2026-12-02), \
+         not run by this bench; ratios are this run's medians over them"
+    );
 }

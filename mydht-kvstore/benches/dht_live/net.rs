@@ -1,0 +1,164 @@
+//! [`Net`]: the bench's nodes, each on a loop thread of its own
+//! (`Dht::start`) or driven by a few threads of the bench
+//! (`mydht::start_driven`).
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mydht::{MainLoopDriver, MainLoopSpawn, NodeHandle};
+use mydht_kvstore::dht::{Dht, DhtCmd, DhtConf, DhtReply, DhtSettings};
+use mydht_kvstore::Key;
+
+use super::poll;
+use super::T;
+
+/// The running nodes.
+pub struct Net {
+    dhts: Vec<Dht>,
+    /// The driving threads (none when each node has its own).
+    drivers: Vec<JoinHandle<()>>,
+    /// Tells the driving threads to drop their nodes and end.
+    stop: Arc<AtomicBool>,
+}
+
+fn conf(replicas: usize, main_loop: MainLoopSpawn) -> DhtConf {
+    let mut conf = DhtConf::generate().expect("identity");
+    conf.settings = DhtSettings::kademlia(replicas);
+    conf.logger = Some(slog::Logger::root(slog::Discard, slog::o!()));
+    conf.main_loop = main_loop;
+    conf
+}
+
+/// The longest a driving thread waits before it looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// Turns `nodes` until `stop`, then drops them (which stops them): waits
+/// on all their pollers at once (poll(2) on their descriptors, at most the
+/// nearest of their deadlines), then turns those that are ready or due.
+fn drive(mut nodes: Vec<MainLoopDriver<DhtConf>>, stop: &AtomicBool) {
+    let mut fds = Vec::with_capacity(nodes.len());
+    while !stop.load(Ordering::Relaxed) && !nodes.is_empty() {
+        let wait = nodes
+            .iter()
+            .map(|d| d.next_wait())
+            .fold(STOP_CHECK, Duration::min);
+        fds.clear();
+        fds.extend(nodes.iter().map(|d| d.as_raw_fd()));
+        let ready = poll::readable(&fds, wait).expect("poll");
+        let mut i = 0;
+        nodes.retain_mut(|d| {
+            let turn = ready[i] || d.next_wait().is_zero();
+            i += 1;
+            !turn || d.run_once(Duration::ZERO).expect("turn")
+        });
+    }
+}
+
+impl Net {
+    /// `n` nodes keeping `replicas` copies of each value: each on a thread
+    /// of its own (`threads` = 0) or node `i` driven by thread
+    /// `i % threads`.
+    pub fn start(n: usize, threads: usize, replicas: usize) -> Net {
+        let stop = Arc::new(AtomicBool::new(false));
+        if threads == 0 {
+            let dhts = (0..n)
+                .map(|_| Dht::start(conf(replicas, MainLoopSpawn::Thread)).expect("node"))
+                .collect();
+            return Net {
+                dhts,
+                drivers: Vec::new(),
+                stop,
+            };
+        }
+        let settings = DhtSettings::kademlia(replicas);
+        let (send, handles) = mpsc::channel::<(usize, NodeHandle<DhtConf>)>();
+        let drivers = (0..threads)
+            .map(|t| {
+                let (send, stop) = (send.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name(format!("dht-live-driver-{t}"))
+                    .spawn(move || {
+                        // A driver stays on the thread that built it.
+                        let nodes = (t..n)
+                            .step_by(threads)
+                            .map(|i| {
+                                let conf = conf(replicas, MainLoopSpawn::Caller);
+                                let (driver, handle) = mydht::start_driven(conf).expect("node");
+                                send.send((i, handle)).expect("bench");
+                                driver
+                            })
+                            .collect();
+                        drop(send);
+                        drive(nodes, &stop);
+                    })
+                    .expect("driver thread")
+            })
+            .collect();
+        drop(send);
+        let mut slots: Vec<Option<NodeHandle<DhtConf>>> = (0..n).map(|_| None).collect();
+        for (i, handle) in handles {
+            slots[i] = Some(handle);
+        }
+        let dhts = slots
+            .into_iter()
+            .map(|h| Dht::from_node(h.expect("every node started"), settings.query, settings.ttl))
+            .collect();
+        Net {
+            dhts,
+            drivers,
+            stop,
+        }
+    }
+
+    /// The nodes' handles.
+    pub fn dhts(&self) -> &[Dht] {
+        &self.dhts
+    }
+
+    /// The value node `by` finds under `key` (`None`: not found, or an
+    /// error).
+    ///
+    /// A driven node's `Dht` handle does not know its loop ticks it, so
+    /// its `get` would add a timer query per call: the query goes to the
+    /// node as `Dht::get` sends it, without the timer.
+    pub fn get(&self, by: usize, key: Key) -> Option<Vec<u8>> {
+        let dht = &self.dhts[by];
+        if self.drivers.is_empty() {
+            return dht.get(key, T).ok().map(|v| v.value().to_vec());
+        }
+        let mut conf = dht.query_conf();
+        conf.timeout = conf.timeout.min(T - T / 5);
+        let replies = dht.node().query(DhtCmd::Get(key, conf), 1, T).ok()?;
+        match replies.first()? {
+            DhtReply::Found(values) => values
+                .iter()
+                .max_by_key(|v| (v.version(), v.expires_at()))
+                .map(|v| v.value().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Stops every node at once: the driving threads drop theirs, or
+    /// each node's `stop` on a thread of its own. (One after the other,
+    /// each stop would make the nodes still running place again what the
+    /// stopped one held: a minute of CPU for the 128.)
+    pub fn stop(self) {
+        if self.drivers.is_empty() {
+            std::thread::scope(|s| {
+                for d in self.dhts {
+                    s.spawn(move || {
+                        let _ = d.stop();
+                    });
+                }
+            });
+            return;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for d in self.drivers {
+            d.join().expect("driver thread");
+        }
+    }
+}
