@@ -13,7 +13,7 @@
 //! limit, and each peer holds four (poll, waker, listener, connection).
 //! The probe, the one peer the hub touches, has a thread of its own.
 //!
-//! `cargo bench -p mydht --bench idle_connections -- [--peers 10000] [--profile restartable,threaded,may]`
+//! `cargo bench -p mydht --bench idle_connections -- [--peers 10000] [--profile restartable,threaded,may] [--may-io-timeout-ms 50]`
 
 mod count;
 mod peers;
@@ -55,9 +55,13 @@ fn constants() -> NodeConstants {
     }
 }
 
+/// The may hub's I/O timeout (`--may-io-timeout-ms`, 50 ms by default):
+/// how soon its services notice a stop, and how often an idle connection's
+/// read coroutine wakes.
 fn may_loopback() -> Result<MayTcpTransport> {
+    let ms = arg("--may-io-timeout-ms").map_or(50, |n| n.parse().expect("--may-io-timeout-ms N"));
     Ok(MayTcpTransport::bind(([127, 0, 0, 1], 0).into())?
-        .with_io_timeout(Some(Duration::from_millis(50))))
+        .with_io_timeout(Some(Duration::from_millis(ms))))
 }
 
 touch_conf!(HubThreaded, threaded, TcpTransport, loopback(), constants());
