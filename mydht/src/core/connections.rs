@@ -142,6 +142,14 @@ impl<C: MyDHTConf> NodeCore<C> {
             half_ended: false,
             claimed: false,
         };
+        self.deadlines.push(conn.deadline, key);
+        if self.deadlines.needs_rebuild(self.conns.len()) {
+            let current = self
+                .conns
+                .iter()
+                .filter_map(|(k, c)| c.deadline().map(|d| (d, *k)));
+            self.deadlines.rebuild(current);
+        }
         Some(self.conns.entry(key).or_insert(conn))
     }
 

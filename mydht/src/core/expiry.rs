@@ -34,24 +34,25 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.tell_peer_store(PeerStoreCommand::Tick(now));
             self.discover();
         }
-        let late: Vec<(usize, &'static str)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.deadline().is_some_and(|d| d <= now))
-            .map(|(k, c)| {
-                let why = match c.phase {
-                    Phase::Awaiting { .. } => "no peer management verdict in time: rejected",
-                    Phase::Open {
-                        state: OpenState::Once,
-                        ..
-                    } => "send-once connection open past its timeout",
-                    Phase::Open { .. } => "the peer did not admit this node in time",
-                    _ => "authentication timed out",
-                };
-                (*k, why)
-            })
-            .collect();
-        for (key, why) in late {
+        while let Some(key) = self.deadlines.pop_due(now) {
+            // A stale entry: the connection went, is online, or was given
+            // a later deadline (pushed too).
+            let Some(c) = self
+                .conns
+                .get(&key)
+                .filter(|c| c.deadline().is_some_and(|d| d <= now))
+            else {
+                continue;
+            };
+            let why = match c.phase {
+                Phase::Awaiting { .. } => "no peer management verdict in time: rejected",
+                Phase::Open {
+                    state: OpenState::Once,
+                    ..
+                } => "send-once connection open past its timeout",
+                Phase::Open { .. } => "the peer did not admit this node in time",
+                _ => "authentication timed out",
+            };
             let err = Error::new(ErrorKind::Timeout, ErrorLevel::ShutDown, why);
             self.drop_conn(key, Some(err));
         }

@@ -22,6 +22,7 @@ mod action;
 mod api;
 mod conn;
 mod connections;
+mod deadlines;
 mod discovery;
 mod duplicate;
 mod expiry;
@@ -67,6 +68,8 @@ pub struct NodeCore<C: MyDHTConf> {
     logger: slog::Logger,
     /// Connections by the driver's key.
     conns: BTreeMap<usize, CoreConn<C>>,
+    /// Their deadlines in time order.
+    deadlines: deadlines::Deadlines,
     next_conn_id: u64,
     /// Dials asked of the driver and not answered yet.
     dials: BTreeMap<DialId, Dial<C>>,
@@ -129,6 +132,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             enc,
             logger,
             conns: BTreeMap::new(),
+            deadlines: deadlines::Deadlines::default(),
             next_conn_id: 0,
             dials: BTreeMap::new(),
             next_dial: 0,
@@ -183,8 +187,7 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Instant {
-        self.timers
-            .next(self.conns.values().filter_map(CoreConn::deadline))
+        self.timers.next(self.deadlines.earliest().into_iter())
     }
 
     /// False once the node stops (after the `Stop` action).
@@ -271,6 +274,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         if error.is_none() && conn.kind == ConnKind::Once && conn.is_open() && !conn.half_ended {
             conn.half_ended = true;
             conn.deadline = conn.deadline.min(now + self.constants.auth_timeout);
+            self.deadlines.push(conn.deadline, cref.key);
             return;
         }
         self.drop_conn(cref.key, error);

@@ -34,6 +34,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             peer: peer.clone(),
         };
         conn.deadline = now + self.constants.verdict_timeout;
+        self.deadlines.push(conn.deadline, key);
         let cref = ConnRef { key, id: conn.id };
         if conn.kind == ConnKind::Once {
             // This node chose to send there: its message goes out, then the
@@ -138,6 +139,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         };
         // The peer has as long as this node had to admit it.
         conn.deadline = now + self.constants.verdict_timeout;
+        self.deadlines.push(conn.deadline, cref.key);
         self.shadows_used(cref.key);
         self.actions.push_back(Action::Open {
             conn: cref,
@@ -157,6 +159,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             *state = OpenState::Once;
         }
         conn.deadline = now + self.constants.send_once_timeout;
+        self.deadlines.push(conn.deadline, cref.key);
         self.actions.push_back(Action::Finish { conn: cref.key });
     }
 
@@ -257,6 +260,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 *state = OpenState::Once;
             }
             conn.deadline = now + self.constants.send_once_timeout;
+            self.deadlines.push(conn.deadline, cref.key);
         }
     }
 
@@ -274,6 +278,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         {
             *state = OpenState::Once;
             conn.deadline = now + self.constants.send_once_timeout;
+            self.deadlines.push(conn.deadline, cref.key);
         }
     }
 
