@@ -12,7 +12,10 @@ fn bench_json_carries_figures_and_baselines() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON table");
     let rows = rows.as_array().expect("rows");
     let benches: Vec<_> = rows.iter().map(|r| r["bench"].as_str().unwrap()).collect();
-    assert_eq!(benches, ["service", "dht", "tunnel"]);
+    assert_eq!(
+        benches,
+        ["service", "link", "link", "link", "link", "dht", "tunnel"]
+    );
     for row in rows {
         let measured = row["measured"].as_f64().unwrap();
         let baseline = row["baseline"].as_f64().unwrap();
@@ -27,6 +30,16 @@ fn bench_json_carries_figures_and_baselines() {
         rows[0]["meets_goal"],
         rows[0]["paired_ratio"].as_f64().unwrap() <= 1.3
     );
+    // link: request/response (1, then 64 in flight), bulk, connect.
+    let figures: Vec<_> = rows[1..5]
+        .iter()
+        .map(|r| r["figure"].as_str().unwrap())
+        .collect();
+    assert!(figures[0].contains("1 in flight"), "{figures:?}");
+    assert!(figures[1].contains("64 in flight"), "{figures:?}");
+    assert!(figures[2].starts_with("16 MiB"), "{figures:?}");
+    assert!(figures[3].starts_with("connect"), "{figures:?}");
+    assert!(rows[2]["goal"].as_f64().is_some() && rows[3]["goal"].as_f64().is_some());
 }
 
 #[test]

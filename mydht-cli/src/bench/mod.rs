@@ -3,12 +3,16 @@
 //!
 //! - `service`: the service dispatch workload of `mydht-base`
 //!   ([`mydht_base::workload`], the one its criterion bench runs);
+//! - `link`: two nodes on loopback against raw TCP (request/response,
+//!   bulk, connect), the workload `mydht`'s criterion bench includes
+//!   (`link::workload`);
 //! - `dht`: lookups through a local network of DHT nodes against a raw
 //!   TCP round trip on the same loopback;
 //! - `tunnel`: a file through a tunnel of three relays against the same
 //!   bytes over one raw TCP connection.
 
 mod dht;
+mod link;
 mod service;
 mod tunnel;
 
@@ -70,6 +74,9 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     let mut rows = Vec::new();
     if matches!(args.which, BenchWhich::Service | BenchWhich::All) {
         rows.extend(service::run(samples, args.json)?);
+    }
+    if matches!(args.which, BenchWhich::Link | BenchWhich::All) {
+        rows.extend(link::run(samples, args.profile, args.json)?);
     }
     if matches!(args.which, BenchWhich::Dht | BenchWhich::All) {
         rows.extend(dht::run(samples, args.profile, args.json)?);
