@@ -10,11 +10,10 @@
 //! (its socket's timeout) queues for a core most of the window at load 30+
 //! here, but not all of it.
 //!
-//! `threaded_blocking!` fails today, ignored: its read service loops while
-//! its stream is lent (`ReadService::wait_home`, its `ThreadBlock` yield
-//! coming back at once), 100 % runnable:
-//!
-//!     cargo test -p mydht --test node_may_lent_wait -- --ignored --nocapture
+//! Under `threaded_blocking!` the read service waits for its stream in
+//! `ThreadBlock` yields, which park (until the stream comes back, or
+//! `BLOCK_SLICE`); they came back at once before, and the thread was 100 %
+//! runnable.
 //!
 //! Under `may_blocking!` the local service runs inline in the read
 //! coroutine, which waits in the socket while the local service reads.
@@ -342,7 +341,6 @@ fn a_lent_stream_waits_without_spinning_on_may() {
 }
 
 #[test]
-#[ignore = "fails today: the read service spins while its stream is lent (see the module)"]
 fn a_lent_stream_waits_without_spinning_on_threads() {
     waits_without_spinning(OnThreads);
 }

@@ -51,7 +51,7 @@ pub use may_sched::{MayCoroutine, MayHandle, MayWeakHandle};
 pub use pool::{PoolHandle, PoolWeakHandle, ThreadPool};
 pub use restart::{RestartHandle, RestartOrError};
 pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};
-pub use thread_block::ThreadBlock;
+pub use thread_block::{ThreadBlock, BLOCK_SLICE};
 pub use thread_park::{ThreadPark, ThreadParkRef};
 
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, Thread};
+use std::time::Duration;
 
 use super::{barrier, service_died, LoopCount, LoopYield, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
@@ -200,6 +201,35 @@ impl Shared {
         } else {
             self.wait(0, w);
         }
+    }
+
+    /// For a thread that otherwise waits in its own I/O
+    /// ([`ThreadBlock`](super::ThreadBlock)): returns at once when a
+    /// notification is pending, else parks until one comes or `timeout`
+    /// passes. Without the fence of [`Shared::wait`] a notification may be
+    /// seen late, by at most `timeout`.
+    pub(crate) fn park_timeout(&self, timeout: Duration, w: &mut Waiter) {
+        if self.take_notification(w) {
+            return;
+        }
+        if self
+            .state
+            .0
+            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            thread::park_timeout(timeout);
+            if self
+                .state
+                .0
+                .compare_exchange(PARKED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+        // NOTIFIED, the only other value.
+        self.take_notification(w);
     }
 
     /// For a yield inside `call`: [`Shared::wait`] after a short spin on

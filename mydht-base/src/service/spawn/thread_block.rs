@@ -1,14 +1,19 @@
 //! [`ThreadBlock`]: a service on its own thread, waiting on its channel.
 
-use super::thread::{spawn_thread, Direct, Shared, ThreadHandle, ThreadMode};
+use std::time::Duration;
+
+use super::thread::{spawn_thread, Direct, Shared, ThreadHandle, ThreadMode, Waiter};
 use super::{LoopYield, OnEmpty};
 use crate::error::Result;
 use crate::service::{Service, SpawnRecv, SpawnSend, Spawner, SpawnerYield, YieldReturn};
 
 /// Runs each service on its own thread, waiting for commands on
 /// [`SpawnRecv::recv_wait`]: nobody needs to `unyield` it after a send. A
-/// yield inside `call` retries (after a `thread::yield_now`): for services
-/// whose streams block, or that poll. Pair it with a channel whose
+/// yield inside `call` parks the thread until
+/// [`SpawnUnyield::unyield`](crate::SpawnUnyield::unyield) or
+/// [`BLOCK_SLICE`] at most, then retries: for services whose streams block
+/// (a yield follows an I/O timeout), or that wait for something whose
+/// owner unyields them (a lent stream given back). Pair it with a channel whose
 /// `recv_wait` waits ([`MpscChannel`](crate::service::channel::MpscChannel));
 /// with one that cannot wait the thread spins.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,14 +21,19 @@ pub struct ThreadBlock;
 
 pub(crate) struct Block;
 
-pub(crate) struct BlockYield<'a>(&'a Shared);
+/// The longest a [`ThreadBlock`] yield inside `call` parks without an
+/// `unyield` (it used to retry at once: a read service waiting for its
+/// lent stream kept a core busy).
+pub const BLOCK_SLICE: Duration = Duration::from_millis(10);
+
+pub(crate) struct BlockYield<'a>(&'a Shared, Waiter);
 
 impl SpawnerYield for BlockYield<'_> {
     fn spawn_yield(&mut self) -> YieldReturn {
         if self.0.stopping() {
             return YieldReturn::Return;
         }
-        std::thread::yield_now();
+        self.0.park_timeout(BLOCK_SLICE, &mut self.1);
         YieldReturn::Loop
     }
 }
@@ -43,7 +53,7 @@ impl ThreadMode for Block {
     type Yield<'a> = BlockYield<'a>;
     const NAME: &'static str = "mydht-thread-block";
     fn yielder(shared: &Shared) -> BlockYield<'_> {
-        BlockYield(shared)
+        BlockYield(shared, Waiter::default())
     }
 }
 
