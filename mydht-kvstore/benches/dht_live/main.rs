@@ -102,6 +102,8 @@ struct Round {
     bootstrap_s: f64,
     /// CPU seconds of the whole process during the bootstrap.
     bootstrap_cpu_s: f64,
+    /// Nodes whose connect or bootstrap failed.
+    bootstrap_failed: usize,
     mib_per_node: f64,
     /// Heap bytes allocated and not freed per idle node (the counting
     /// allocator), in KiB: once started, and after the bootstrap.
@@ -238,16 +240,22 @@ fn round(seed: u64, threads: usize) -> Round {
         .expect("address");
 
     // Every node connects to node 0 and looks its own id up, all at once.
+    // A bootstrap that fails (its 10 s timeout) is counted, not fatal.
+    let failed = AtomicUsize::new(0);
     let (t, c) = (Instant::now(), cpu_s());
     std::thread::scope(|s| {
         for d in &nodes[1..] {
+            let failed = &failed;
             s.spawn(move || {
-                d.node().connect(first, T).expect("connect");
-                d.bootstrap(T).expect("bootstrap");
+                let joined = d.node().connect(first, T).is_ok() && d.bootstrap(T).is_ok();
+                if !joined {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
             });
         }
     });
     r.bootstrap_s = t.elapsed().as_secs_f64();
+    r.bootstrap_failed = failed.into_inner();
     r.bootstrap_cpu_s = cpu_s() - c;
     r.mib_per_node = rss().saturating_sub(rss0) as f64 / NODES as f64 / (1 << 20) as f64;
     r.heap_kib_per_node = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
@@ -396,7 +404,10 @@ fn main() {
         boot,
         libp2p::BOOTSTRAP_S,
         "s",
-        &format!("< 2 s: {}", met(boot < 2.0)),
+        &format!(
+            "< 2 s: {}",
+            met(boot < 2.0 && rounds.iter().all(|r| r.bootstrap_failed == 0))
+        ),
     );
     row(
         "lookups/s, 32 in flight",
@@ -464,11 +475,12 @@ fn main() {
     );
     println!(
         "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \
-         lookups not found {}",
+         lookups not found {}, bootstraps failed {}",
         m(|r| r.mean_hops),
         m(|r| r.mean_requests),
         m(|r| r.start_s),
-        rounds.iter().map(|r| r.missed).sum::<usize>()
+        rounds.iter().map(|r| r.missed).sum::<usize>(),
+        rounds.iter().map(|r| r.bootstrap_failed).sum::<usize>()
     );
     println!(
         "* libp2p: fixed figures quoted from issue 13 (measured on this machine on 2026-12-02), \
