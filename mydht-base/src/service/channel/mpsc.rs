@@ -15,12 +15,15 @@ use crate::sref::{SRef, SToRef};
 /// commands are queued, `try_send` gives the command back.
 ///
 /// The queue is std's unbounded channel, which allocates slots in blocks of
-/// 31 as commands come and frees a block once read, with a count of the
-/// queued commands beside it that bounds it: an idle channel holds no slot
-/// (std's `sync_channel` allocates its whole ring of `capacity` slots when
-/// made: 300 KB for two channels of 1,024 commands, per connection of a
-/// `threaded!` node). A sender that finds the queue full waits on a
-/// condition variable, woken by the receiver as it takes a command.
+/// 31 as commands come and frees a block once read, with counts of the
+/// commands sent and received beside it that bound it: an idle channel
+/// holds no slot (std's `sync_channel` allocates its whole ring of
+/// `capacity` slots when made: 300 KB for two channels of 1,024 commands,
+/// per connection of a `threaded!` node). The receiver tells what it took
+/// in batches (at most a quarter of the capacity, 32 commands, and
+/// whenever it finds the queue empty), so the two sides do not share a
+/// counter per command; a sender that finds the queue full spins briefly,
+/// then sleeps on a condition variable until the receiver tells.
 ///
 /// ```
 /// use mydht_base::service::channel::MpscChannel;
@@ -44,13 +47,32 @@ impl MpscChannel {
     }
 }
 
-/// The bound of one channel, shared by its two sides.
+/// Tries of a sender on a full queue before it sleeps: the first
+/// `SPIN_STEPS` spin (1, 2, 4... iterations), the others yield the thread.
+const BACKOFF_STEPS: u32 = 10;
+const SPIN_STEPS: u32 = 6;
+/// Commands the receiver takes before it tells the senders (at most):
+/// one shared write per batch, not per command.
+const MAX_BATCH: usize = 32;
+
+/// A counter alone on its cache line: the senders write one, the receiver
+/// the other.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
+/// The bound of one channel, shared by its two sides: commands sent less
+/// commands received (as the receiver last told) is at most `capacity`.
 #[derive(Debug)]
 struct Room {
     capacity: usize,
-    /// Commands sent and not yet received (at most `capacity`).
-    queued: AtomicUsize,
-    /// Senders waiting for room: the receiver wakes one per command taken.
+    /// Commands sent, or about to be (a place taken).
+    sent: Padded,
+    /// Commands received, told in batches: the count lags, which only
+    /// makes the queue look fuller than it is.
+    received: Padded,
+    /// Senders asleep on a full queue: the receiver wakes them when it
+    /// tells what it took.
     waiting: AtomicUsize,
     receiver_gone: AtomicBool,
     lock: Mutex<()>,
@@ -60,9 +82,11 @@ struct Room {
 impl Room {
     /// Takes a place in the queue if there is one.
     fn try_take(&self) -> bool {
-        self.queued
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                (q < self.capacity).then_some(q + 1)
+        let received = self.received.0.load(Ordering::SeqCst);
+        self.sent
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |sent| {
+                (sent.wrapping_sub(received) < self.capacity).then_some(sent.wrapping_add(1))
             })
             .is_ok()
     }
@@ -73,8 +97,22 @@ impl Room {
         if self.try_take() {
             return Ok(());
         }
+        // A receiver that runs frees places within microseconds: spin,
+        // then yield, a little before sleeping.
+        for step in 0..BACKOFF_STEPS {
+            if step < SPIN_STEPS {
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+            if self.try_take() {
+                return Ok(());
+            }
+        }
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        // Counted before the check below: a receiver that frees a place
+        // Counted before the check below: a receiver that frees places
         // after the check sees the count and wakes us (both sides order
         // their two steps, SeqCst).
         self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -94,14 +132,14 @@ impl Room {
         taken
     }
 
-    /// A command left the queue (received, or not sent after all).
-    fn give(&self) {
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+    /// `n` commands left the queue (received, or not sent after all).
+    fn give(&self, n: usize) {
+        self.received.0.fetch_add(n, Ordering::SeqCst);
         if self.waiting.load(Ordering::SeqCst) > 0 {
             // Taking the lock waits out a sender between its check and its
             // wait, so the wake-up is not lost.
             drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
-            self.freed.notify_one();
+            self.freed.notify_all();
         }
     }
 }
@@ -127,6 +165,9 @@ impl<C> Clone for MpscSend<C> {
 pub struct MpscRecv<C> {
     rx: Receiver<C>,
     room: Arc<Room>,
+    /// Commands taken and not yet told to the senders.
+    taken: usize,
+    batch: usize,
 }
 
 impl<C: Send> SpawnChannel<C> for MpscChannel {
@@ -139,7 +180,8 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
         let (tx, rx) = mpsc::channel();
         let room = Arc::new(Room {
             capacity: self.capacity,
-            queued: AtomicUsize::new(0),
+            sent: Padded(AtomicUsize::new(0)),
+            received: Padded(AtomicUsize::new(0)),
             waiting: AtomicUsize::new(0),
             receiver_gone: AtomicBool::new(false),
             lock: Mutex::new(()),
@@ -149,7 +191,13 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
             tx,
             room: room.clone(),
         };
-        Ok((send, MpscRecv { rx, room }))
+        let recv = MpscRecv {
+            rx,
+            room,
+            taken: 0,
+            batch: (self.capacity / 4).clamp(1, MAX_BATCH),
+        };
+        Ok((send, recv))
     }
 
     fn get_weak_send(send: &MpscSend<C>) -> Option<MpscSend<C>> {
@@ -161,7 +209,7 @@ impl<C> SpawnSend<C> for MpscSend<C> {
     fn send(&mut self, cmd: C) -> Result<()> {
         self.room.take()?;
         self.tx.send(cmd).map_err(|_| {
-            self.room.give();
+            self.room.give(1);
             closed()
         })
     }
@@ -174,7 +222,7 @@ impl<C> SpawnSend<C> for MpscSend<C> {
             return Err(TrySendError::Full(cmd));
         }
         self.tx.send(cmd).map_err(|mpsc::SendError(cmd)| {
-            self.room.give();
+            self.room.give(1);
             TrySendError::Closed(cmd)
         })
     }
@@ -183,25 +231,44 @@ impl<C> SpawnSend<C> for MpscSend<C> {
 impl<C> MpscRecv<C> {
     /// Waits at most `timeout` for a command: `Ok(None)` when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<C>> {
+        if let Some(c) = self.recv()? {
+            return Ok(Some(c));
+        }
         match self.rx.recv_timeout(timeout) {
-            Ok(c) => {
-                self.room.give();
-                Ok(Some(c))
-            }
+            Ok(c) => Ok(Some(self.took(c))),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(closed()),
+        }
+    }
+
+    /// Counts a command taken, telling the senders once per batch.
+    fn took(&mut self, c: C) -> C {
+        self.taken += 1;
+        if self.taken >= self.batch {
+            self.tell();
+        }
+        c
+    }
+
+    /// Tells the senders the places freed since last time.
+    fn tell(&mut self) {
+        if self.taken > 0 {
+            self.room.give(self.taken);
+            self.taken = 0;
         }
     }
 }
 
 impl<C> SpawnRecv<C> for MpscRecv<C> {
+    /// A queued command, if any; on an empty queue the senders are told
+    /// every place freed.
     fn recv(&mut self) -> Result<Option<C>> {
         match self.rx.try_recv() {
-            Ok(c) => {
-                self.room.give();
-                Ok(Some(c))
+            Ok(c) => Ok(Some(self.took(c))),
+            Err(TryRecvError::Empty) => {
+                self.tell();
+                Ok(None)
             }
-            Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Disconnected) => Err(closed()),
         }
     }
