@@ -7,7 +7,8 @@
 //! same query with no relay.
 //!
 //! `cargo bench -p mydht-tunnel --bench tunnel` (`-- --rounds N`, 5 by
-//! default; `-- --rtt-only`: the round trips alone). Prints medians, ratios of medians and the median of the
+//! default; `-- --rtt-only`: the round trips alone; `-- --frames`: queries
+//! carried whole in a frame per hop). Prints medians, ratios of medians and the median of the
 //! per-round ratios (both sides of a round saw the same machine load).
 
 use std::io::{self, Read, Write};
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use mydht::prelude::*;
 use mydht_tunnel::{
-    Attachment, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, Restartable,
-    Threaded, TunnelConfOf, TunnelNode, TunnelSend,
+    Attachment, Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute,
+    Restartable, Threaded, TunnelConfOf, TunnelNode, TunnelSend,
 };
 use readwrite_comp::{ExtRead, ExtWrite};
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,8 @@ struct Bench {
     first: FirstByte,
     /// Send-once connections without signatures (`send_once_auth`).
     unsigned: bool,
+    /// Queries carried whole in one frame per hop (`--frames`).
+    carriage: Carriage,
 }
 
 impl MyDHTTunnelConf for Bench {
@@ -126,6 +129,9 @@ impl MyDHTTunnelConf for Bench {
     fn tunnel_timeout(&self) -> Duration {
         TIMEOUT
     }
+    fn carriage(&self) -> Carriage {
+        self.carriage
+    }
     fn constants(&self) -> NodeConstants {
         let mut c = NodeConstants::default();
         if self.unsigned {
@@ -136,7 +142,11 @@ impl MyDHTTunnelConf for Bench {
 }
 
 /// Alice, 8 relays, Bob, all connected to Alice, under profile `P`.
-fn start_nodes<P>(first: &FirstByte, unsigned: bool) -> Vec<NodeHandle<TunnelNode<Bench, P>>>
+fn start_nodes<P>(
+    first: &FirstByte,
+    unsigned: bool,
+    carriage: Carriage,
+) -> Vec<NodeHandle<TunnelNode<Bench, P>>>
 where
     TunnelNode<Bench, P>: TunnelConfOf<Bench>,
 {
@@ -145,6 +155,7 @@ where
             start_loop(TunnelNode::<Bench, P>::new(Bench {
                 first: first.clone(),
                 unsigned,
+                carriage,
             }))
             .expect("start")
         })
@@ -327,11 +338,18 @@ fn main() {
     let transfers = !args.iter().any(|a| a == "--rtt-only");
     let first = FirstByte::default();
     // Alice, 8 relays, Bob: routes of 1, 3, 8 relays among them.
-    let nodes = start_nodes::<Threaded>(&first, false);
+    // `--frames`: queries carried whole in a frame per hop (attachments
+    // are streamed either way).
+    let carriage = if args.iter().any(|a| a == "--frames") {
+        Carriage::Frame
+    } else {
+        Carriage::Streamed
+    };
+    let nodes = start_nodes::<Threaded>(&first, false, carriage);
     if transfers {
         transfer_table(&nodes, &first, rounds);
     }
-    round_trips(nodes, &first, rounds);
+    round_trips(nodes, &first, rounds, carriage);
 }
 
 /// The throughput table: 64 MiB through 1, 3 and 8 relays beside the TCP
@@ -389,9 +407,9 @@ fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize) {
 /// same on nodes whose send-once connections skip the signatures, and on
 /// nodes that run on one thread each (`Restartable`: no thread per
 /// connection).
-fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize) {
-    let unsigned = start_nodes::<Threaded>(first, true);
-    let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(first, false);
+fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize, carriage: Carriage) {
+    let unsigned = start_nodes::<Threaded>(first, true, carriage);
+    let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(first, false, carriage);
     let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
     let (mut three_unsigned, mut three_one, mut none_one) = (vec![], vec![], vec![]);
     for i in 0..20 * rounds + 10 {
@@ -421,7 +439,10 @@ fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize) {
         }
     }
     println!();
-    println!("1 KiB query round trip, {} samples each", three.len());
+    println!(
+        "1 KiB query round trip, {} samples each, {carriage:?} carriage",
+        three.len()
+    );
     println!("| route | p50 | p99 |");
     println!("|---|---|---|");
     for (name, v) in [
