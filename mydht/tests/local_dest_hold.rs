@@ -1,7 +1,7 @@
-//! `LocalDest::hold`: the direct replies of a local service that runs
-//! inline in its read service's thread wait for `release` (the read
-//! service calls it before it reads its stream again) and go to the write
-//! service as one batch, in order; past 64 held they go at once; once the
+//! `LocalDest::hold`: the replies of a local service that runs inline in
+//! its read service's thread wait for `release` (the read service calls it
+//! before it reads its stream again); those to its own peer go to the
+//! write service as one batch, in order, the others through the main loop; past 64 held they go at once; once the
 //! write service has ended, what is held goes through the main loop before
 //! the replies that follow; a dropped destination releases what it holds.
 //!
@@ -74,6 +74,8 @@ fn via_loop(rx: &mut MpscRecv<MainLoopCommandSend<Threaded>>, peer: PeerId) -> V
 #[test]
 fn held_direct_replies_go_as_one_batch_on_release() {
     let peer = *Identity::from_seed([1; 32]).expect("identity").id();
+    let other = *Identity::from_seed([3; 32]).expect("identity").id();
+    assert_ne!(peer, other);
     let poll = mio::Poll::new().expect("poll");
     let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
     let (to_loop, mut loop_rx) =
@@ -98,18 +100,26 @@ fn held_direct_replies_go_as_one_batch_on_release() {
         .expect("sent");
     assert_eq!(written(&mut write_rx), Some(vec![1]));
 
-    // Holding: nothing goes before the release, then all in one command.
+    // Holding: nothing goes before the release, then the replies to the
+    // peer in one command, the one to another peer through the loop.
     dest.hold();
     assert!(!dest.holds());
     for q in 2..5 {
         dest.send(Reply::Send(peer, TouchMsg::Touch(q)))
             .expect("sent");
     }
+    dest.send(Reply::Send(other, TouchMsg::Touch(5)))
+        .expect("sent");
     assert!(dest.holds());
     assert_eq!(written(&mut write_rx), None, "a held reply went out");
+    assert!(
+        via_loop(&mut loop_rx, other).is_empty(),
+        "a held reply went out"
+    );
     dest.release().expect("released");
     assert!(!dest.holds());
     assert_eq!(written(&mut write_rx), Some(vec![2, 3, 4]));
+    assert_eq!(via_loop(&mut loop_rx, other), vec![5]);
     assert_eq!(written(&mut write_rx), None);
     // A release with nothing held sends nothing.
     dest.release().expect("released");
@@ -133,9 +143,12 @@ fn held_direct_replies_go_as_one_batch_on_release() {
     end.expect("the service ended without an error");
     dest.send(Reply::Send(peer, TouchMsg::Touch(201)))
         .expect("sent");
-    assert_eq!(via_loop(&mut loop_rx, peer), vec![200, 201]);
+    assert!(
+        via_loop(&mut loop_rx, peer).is_empty(),
+        "a held reply went out"
+    );
     dest.release().expect("released");
-    assert!(via_loop(&mut loop_rx, peer).is_empty());
+    assert_eq!(via_loop(&mut loop_rx, peer), vec![200, 201]);
     assert_eq!(
         written(&mut write_rx),
         None,

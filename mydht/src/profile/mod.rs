@@ -257,10 +257,11 @@ macro_rules! __profile {
 ///   nothing in it waits, and a thread of its own only cost a wake-up per
 ///   query.
 ///
-/// With [`direct_replies`](crate::NodeConstants::direct_replies), the
-/// inline local service's replies to its own peer go to the write service
-/// without the main loop, the replies to what one read of the stream
-/// brought as one batch.
+/// The replies of the inline local service to what one read of the stream
+/// brought go out together, when the read service is about to read again
+/// (`LocalDest::hold`); with
+/// [`direct_replies`](crate::NodeConstants::direct_replies) those to its
+/// own peer go to the write service without the main loop, as one batch.
 ///
 /// So a connection costs two threads, not three, and one request/response
 /// crosses threads 11 times, not 13 (the figures: the crate README,

@@ -44,21 +44,24 @@ pub type WriteWeakHandle<C> = <<<C as MyDHTConf>::WriteSpawn as Spawner<
 /// reply.
 ///
 /// A local service that runs inline in its read service's thread (the
-/// [`threaded!`](crate::threaded) profile) has its direct replies held
+/// [`threaded!`](crate::threaded) profile) has its replies held
 /// ([`hold`](Self::hold)) until the read service is about to read its
 /// stream again ([`release`](Self::release)): the replies to what one read
-/// brought go to the write service as one batch, written with one flush.
+/// brought go out together, its direct replies to the write service as
+/// one batch (written with one flush), the others to the main loop one
+/// after the other (which it takes in one turn, routing those to one peer
+/// as one batch).
 pub struct LocalDest<C: MyDHTConf> {
     to_loop: MainLoopSender<C>,
     peer: PeerId,
     write: Option<(WriteWeakSend<C>, WriteWeakHandle<C>)>,
     api: Option<SharedBook<C>>,
-    /// Direct replies are held for [`release`](Self::release).
+    /// Replies are held for [`release`](Self::release).
     holding: bool,
-    held: Vec<C::ProtoMsg>,
+    held: Vec<Reply<C>>,
 }
 
-/// Direct replies held at most before they are released anyway.
+/// Replies held at most before they are released anyway.
 const HELD_MAX: usize = 64;
 
 impl<C: MyDHTConf> LocalDest<C> {
@@ -78,30 +81,46 @@ impl<C: MyDHTConf> LocalDest<C> {
         }
     }
 
-    /// From now on, direct replies are held until [`release`](Self::release)
-    /// (or until 64 are held): for an owner that calls `release`
-    /// before it waits for anything, so that no reply waits with it.
+    /// From now on, replies are held until [`release`](Self::release) (or
+    /// until 64 are held): for an owner that calls `release` before it
+    /// waits for anything, so that no reply waits with it. An api reply
+    /// given to its query's slot is never held.
     pub fn hold(&mut self) {
         self.holding = true;
     }
 
-    /// True when direct replies are held.
+    /// True when replies are held.
     pub fn holds(&self) -> bool {
         !self.held.is_empty()
     }
 
-    /// Sends the held direct replies to the write service as one command;
-    /// through the main loop when the write service cannot take them.
+    /// Sends the held replies, in order: those to the connection's peer to
+    /// the write service as one command when it can be reached so (through
+    /// the main loop when it cannot take them), the others to the main loop.
     pub fn release(&mut self) -> Result<()> {
         if self.held.is_empty() {
             return Ok(());
         }
-        let mut msgs: Vec<WireMessage<C::ProtoMsg>> =
-            self.held.drain(..).map(WireMessage::App).collect();
         if self.write.as_mut().is_some_and(|(_, h)| h.is_finished()) {
             self.write = None;
         }
+        let mut batch = Vec::new();
+        for reply in std::mem::take(&mut self.held) {
+            match reply {
+                Reply::Send(to, msg) if to == self.peer && self.write.is_some() => {
+                    batch.push(WireMessage::App(msg))
+                }
+                other => self.to_loop.send(other)?,
+            }
+        }
+        self.send_batch(batch)
+    }
+
+    /// Gives `msgs` to the write service as one command, or to the main
+    /// loop when it cannot take them.
+    fn send_batch(&mut self, mut msgs: Vec<WireMessage<C::ProtoMsg>>) -> Result<()> {
         let back = match self.write.as_mut() {
+            _ if msgs.is_empty() => return Ok(()),
             Some((send, handle)) => {
                 let cmd = if msgs.len() == 1 {
                     WriteCommand::Send(msgs.remove(0))
@@ -125,6 +144,19 @@ impl<C: MyDHTConf> LocalDest<C> {
             }
         }
         Ok(())
+    }
+
+    /// Holds `reply` when holding (releasing once 64 are held); gives it
+    /// back otherwise.
+    fn held(&mut self, reply: Reply<C>) -> Result<Option<Reply<C>>> {
+        if !self.holding {
+            return Ok(Some(reply));
+        }
+        self.held.push(reply);
+        if self.held.len() >= HELD_MAX {
+            self.release()?;
+        }
+        Ok(None)
     }
 
     /// The same, giving api replies straight to the node's `book`.
@@ -153,13 +185,6 @@ impl<C: MyDHTConf> LocalDest<C> {
             self.write = None;
             return Ok(Some(msg));
         }
-        if self.holding {
-            self.held.push(msg);
-            if self.held.len() >= HELD_MAX {
-                self.release()?;
-            }
-            return Ok(None);
-        }
         match send.try_send(WriteCommand::Send(WireMessage::App(msg))) {
             Ok(()) => {
                 handle.unyield()?;
@@ -175,11 +200,17 @@ impl<C: MyDHTConf> LocalDest<C> {
 
 impl<C: MyDHTConf> SpawnSend<Reply<C>> for LocalDest<C> {
     fn send(&mut self, reply: Reply<C>) -> Result<()> {
-        match reply {
+        let reply = match reply {
             Reply::Api(qid, r) => match self.give_api(qid, r) {
-                None => Ok(()),
-                Some(r) => self.to_loop.send(Reply::Api(qid, r)),
+                None => return Ok(()),
+                Some(r) => Reply::Api(qid, r),
             },
+            other => other,
+        };
+        let Some(reply) = self.held(reply)? else {
+            return Ok(());
+        };
+        match reply {
             Reply::Send(to, msg) if to == self.peer => match self.direct(msg)? {
                 None => Ok(()),
                 Some(msg) => self.to_loop.send(Reply::Send(to, msg)),
@@ -189,11 +220,19 @@ impl<C: MyDHTConf> SpawnSend<Reply<C>> for LocalDest<C> {
     }
 
     fn try_send(&mut self, reply: Reply<C>) -> std::result::Result<(), TrySendError<Reply<C>>> {
-        match reply {
+        let reply = match reply {
             Reply::Api(qid, r) => match self.give_api(qid, r) {
-                None => Ok(()),
-                Some(r) => self.to_loop.try_send(Reply::Api(qid, r)),
+                None => return Ok(()),
+                Some(r) => Reply::Api(qid, r),
             },
+            other => other,
+        };
+        let reply = match self.held(reply) {
+            Ok(Some(reply)) => reply,
+            // Held; or released and the main loop is gone (the node stops).
+            Ok(None) | Err(_) => return Ok(()),
+        };
+        match reply {
             Reply::Send(to, msg) if to == self.peer => match self.direct(msg) {
                 Ok(None) => Ok(()),
                 Ok(Some(msg)) => self.to_loop.try_send(Reply::Send(to, msg)),

@@ -114,8 +114,8 @@ impl<C: MyDHTConf> ReadService<C> {
             }
             slog::warn!(self.logger, "local service refused a message"; "error" => %e);
         }
-        // Inline (between two commands): its direct replies wait for the
-        // next read of the stream, to go out together.
+        // Inline (between two commands): its replies wait for the next
+        // read of the stream, to go out together.
         if let Some(dest) = local.idle_dest() {
             dest.hold();
         }
@@ -143,6 +143,9 @@ impl<C: MyDHTConf> ReadService<C> {
         let Some(stream) = self.stream.take() else {
             return Err(not_home());
         };
+        // The local service may hold on to the stream in its call: what
+        // it answered before goes first.
+        release_held(&mut self.local)?;
         let home: LendHome<C> = Arc::new(Mutex::new(Home::Lent));
         self.lent = Some(home.clone());
         let ahead = self.frames.take_read_ahead();
@@ -191,6 +194,8 @@ impl<C: MyDHTConf> ReadService<C> {
                     *home.lock().unwrap_or_else(PoisonError::into_inner) = Home::Closing
                 }
             }
+            // The stream is out: no read will release held replies.
+            release_held(&mut self.local)?;
             if let YieldReturn::Return = yld.spawn_yield() {
                 return Err(Error::yielded());
             }
@@ -268,12 +273,16 @@ struct ReleaseFirst<'a, R, C: MyDHTConf> {
 
 impl<R: Read, C: MyDHTConf> Read for ReleaseFirst<'_, R, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(dest) = self.local.as_mut().and_then(|l| l.idle_dest()) {
-            if dest.holds() {
-                dest.release().map_err(io::Error::other)?;
-            }
-        }
+        release_held(self.local).map_err(io::Error::other)?;
         self.inner.read(buf)
+    }
+}
+
+/// Sends what the inline local service's destination holds.
+fn release_held<C: MyDHTConf>(local: &mut Option<LocalSlot<C>>) -> Result<()> {
+    match local.as_mut().and_then(|l| l.idle_dest()) {
+        Some(dest) if dest.holds() => dest.release(),
+        _ => Ok(()),
     }
 }
 
