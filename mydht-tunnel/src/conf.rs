@@ -243,81 +243,12 @@ macro_rules! tunnel_node_items {
 
 /// Coroutine stacks of the `SingleThread` profile's read and write
 /// services: a write service pumping a tunnel layer (many cell layers,
-/// openssl) needs more than the default 64 KiB in a debug build.
-pub const SINGLE_THREAD_STACK: usize = 512 << 10;
-
-/// `impl MyDHTConf for TunnelNode<T, SingleThread>`: `single_thread!`
-/// with restartable local services (they read lent streams) and larger
-/// coroutine stacks, written out (a profile macro cannot take a stack
-/// size).
-macro_rules! single_thread_conf {
-    () => {
-        impl<T: MyDHTTunnelConf> MyDHTConf for TunnelNode<T, SingleThread> {
-            tunnel_node_items!();
-            type Peer = PeerInfo;
-            type PeerRef = mydht_base::RcRef<PeerInfo>;
-            type PeerStoreChannel = mydht_base::LocalRcChannel;
-            type PeerStoreSpawn = mydht_base::Blocker;
-            type PeerMgmtChannel = mydht_base::LocalRcChannel;
-            type PeerMgmtSpawn = mydht_base::Blocker;
-            type ReadSpawn = mydht_base::CoRoutine;
-            type WriteChannel = mydht_base::LocalRcChannel;
-            type WriteSpawn = mydht_base::CoRoutine;
-            type LocalChannel = mydht_base::LocalRcChannel;
-            type LocalSpawn = mydht_base::RestartOrError;
-            type GlobalChannel = mydht_base::LocalRcChannel;
-            type GlobalSpawn = mydht_base::Blocker;
-            type ApiChannel = mydht_base::LocalRcChannel;
-            type ApiSpawn = mydht_base::RestartOrError;
-
-            fn peer_store_spawner(&mut self) -> Result<Self::PeerStoreSpawn> {
-                Ok(mydht_base::Blocker)
-            }
-            fn peer_store_channel(&mut self) -> Self::PeerStoreChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn peer_mgmt_spawner(&mut self) -> Result<Self::PeerMgmtSpawn> {
-                Ok(mydht_base::Blocker)
-            }
-            fn peer_mgmt_channel(&mut self) -> Self::PeerMgmtChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn read_spawner(&mut self) -> Result<Self::ReadSpawn> {
-                Ok(mydht_base::CoRoutine::with_stack_size(SINGLE_THREAD_STACK))
-            }
-            fn write_spawner(&mut self) -> Result<Self::WriteSpawn> {
-                Ok(mydht_base::CoRoutine::with_stack_size(SINGLE_THREAD_STACK))
-            }
-            fn write_channel(&mut self) -> Self::WriteChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn local_spawner(&mut self) -> Result<Self::LocalSpawn> {
-                Ok(Default::default())
-            }
-            fn local_channel(&mut self) -> Self::LocalChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn global_spawner(&mut self) -> Result<Self::GlobalSpawn> {
-                Ok(mydht_base::Blocker)
-            }
-            fn global_channel(&mut self) -> Self::GlobalChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn api_spawner(&mut self) -> Result<Self::ApiSpawn> {
-                Ok(Default::default())
-            }
-            fn api_channel(&mut self) -> Self::ApiChannel {
-                mydht_base::LocalRcChannel::new(self.node_constants().service_channel)
-            }
-            fn services_on_threads(&self) -> bool {
-                false
-            }
-        }
-    };
-}
+/// openssl) needs more than the profile's default 64 KiB in a debug build.
+const SINGLE_THREAD_STACK: usize = 512 << 10;
 
 tunnel_node_conf!(Threaded, threaded,);
 // The local services read lent streams (the exit, the sender of a reply):
 // restartable on the loop's thread rather than inline (they would spin).
 tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
-single_thread_conf!();
+// The same restartable local services, and larger coroutine stacks.
+tunnel_node_conf!(SingleThread, single_thread, local: RestartOrError, LocalRcChannel; stack: SINGLE_THREAD_STACK;);
