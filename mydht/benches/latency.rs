@@ -15,11 +15,14 @@
 //!   nodes (disconnected again, untimed), against a raw connect and first
 //!   echo.
 //!
-//! Variants: `threaded` (the profile as it is), `threaded_direct`
-//! (`NodeConstants::direct_replies`), and mixes of the profile that keep
-//! some services off their own threads (`*_api_inline`: the api
-//! restartable on the loop's thread; `*_local_inline`: the local service
-//! inline in the read service's thread), then `restartable` for reference.
+//! Variants: `threaded` (the profile as it is: the local service inline
+//! in the read service's thread, the api service on the main loop's),
+//! `threaded_direct` (`NodeConstants::direct_replies`), the profile as it
+//! was (`threaded_old_profile`: both on threads of their own), mixes that
+//! keep more off their own threads (`threaded_all_inline`: the global
+//! service on the loop's thread too; `threaded_write_on_loop`: and the
+//! write services restartable there; `*_local_thread`: the local service
+//! back on its own thread), then `restartable` for reference.
 //!
 //! `cargo bench -p mydht --bench latency -- [name filter] [--rounds N]`
 
@@ -162,17 +165,10 @@ macro_rules! echo_conf {
 
 echo_conf!(Threaded, false, threaded());
 echo_conf!(ThreadedDirect, true, threaded());
-echo_conf!(ApiInline, false, threaded(api: RestartOrError, LocalRcChannel;));
-echo_conf!(LocalInline, false, threaded(local: Blocker, MpscChannel;));
 echo_conf!(
-    BothInline,
+    OldProfile,
     false,
-    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;)
-);
-echo_conf!(
-    BothInlineDirect,
-    true,
-    threaded(api: RestartOrError, LocalRcChannel; local: Blocker, MpscChannel;)
+    threaded(api: ThreadPark, MpscChannel; local: ThreadPark, MpscChannel;)
 );
 echo_conf!(
     AllInline,
@@ -565,15 +561,7 @@ fn main() {
     println!("| variant | measure | node | raw | ratio | |\n|---|---|---|---|---|---|");
     variant("threaded", || Threaded, &args, server);
     variant("threaded_direct", || ThreadedDirect, &args, server);
-    variant("threaded_api_inline", || ApiInline, &args, server);
-    variant("threaded_local_inline", || LocalInline, &args, server);
-    variant("threaded_both_inline", || BothInline, &args, server);
-    variant(
-        "threaded_both_inline_direct",
-        || BothInlineDirect,
-        &args,
-        server,
-    );
+    variant("threaded_old_profile", || OldProfile, &args, server);
     variant("threaded_all_inline", || AllInline, &args, server);
     variant("threaded_write_on_loop", || WriteOnLoop, &args, server);
     variant(
