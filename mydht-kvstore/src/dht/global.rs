@@ -233,8 +233,9 @@ where
                 self.engine.route_mut().online(peer.clone(), self.now_ms);
                 let (id, replicas) = (*peer.get_id(), self.replicas);
                 let route = self.engine.route_mut();
-                self.republisher
-                    .online(&id, |key| route.closer_than(&id, key, replicas) < replicas);
+                self.republisher.online(&id, |key| {
+                    route.known_closer_than(&id, key, replicas) < replicas
+                });
                 self.lookup_online(peer, &mut out);
             }
             GlobalCommand::PeerStatus(peer, PeerStatus::Offline) => {

@@ -172,8 +172,20 @@ impl DhtRoute {
         }
     }
 
-    /// How many of the route's peers are closer to `key` than `me`,
-    /// counting up to `limit`.
+    /// How many of the peers the route knows (online or not, contacts
+    /// included) are closer to `key` than `me`, counting up to `limit`:
+    /// whether a peer that came online is among the closest to a key as
+    /// far as this node can tell, not only among its connections.
+    pub fn known_closer_than(&self, me: &PeerId, key: &Key, limit: usize) -> usize {
+        let mine = Distance::between(me, key);
+        self.known(key, limit, &[])
+            .iter()
+            .filter(|p| Distance::between(p.get_id(), key) < mine)
+            .count()
+    }
+
+    /// How many of the route's online peers are closer to `key` than
+    /// `me`, counting up to `limit`.
     pub fn closer_than(&mut self, me: &PeerId, key: &Key, limit: usize) -> usize {
         let mine = Distance::between(me, key);
         self.route(key, limit, &[])
