@@ -23,8 +23,8 @@ use crate::dht::settings::DhtSettings;
 /// ([`Dht::start`](crate::dht::Dht::start)); with
 /// [`main_loop`](Self::main_loop) set to [`MainLoopSpawn::Caller`] it runs
 /// on a thread the application owns ([`mydht::start_driven`]), which may
-/// turn many nodes, and the loop then ticks the node's engine itself every
-/// [`DhtSettings::tick`] ([`MyDHTConf::global_tick`]).
+/// turn many nodes. Either way the loop ticks the node's engine itself
+/// every [`DhtSettings::tick`] ([`MyDHTConf::global_tick`]).
 pub struct DhtConf {
     /// Store, route, bounds and query defaults.
     pub settings: DhtSettings,
@@ -94,12 +94,9 @@ impl MyDHTConf for DhtConf {
     fn main_loop_spawn(&self) -> MainLoopSpawn {
         self.main_loop
     }
-    /// On the caller's thread, [`DhtCmd::Tick`] every
-    /// [`DhtSettings::tick`] (none when zero); on a thread of its own the
-    /// node is ticked by [`Dht::start`](crate::dht::Dht::start)'s ticker.
+    /// [`DhtCmd::Tick`] every [`DhtSettings::tick`] (none when zero).
     fn global_tick(&self) -> Option<GlobalTick<Self>> {
-        let driven = self.main_loop == MainLoopSpawn::Caller;
-        (driven && !self.settings.tick.is_zero()).then_some((self.settings.tick, || DhtCmd::Tick))
+        (!self.settings.tick.is_zero()).then_some((self.settings.tick, || DhtCmd::Tick))
     }
     fn constants(&self) -> NodeConstants {
         self.constants.clone()

@@ -1,13 +1,11 @@
 //! [`Dht`]: the application's handle on a DHT node — `put` and `get`,
 //! blocking or as futures.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mydht::conf::MyDHTConf;
 use mydht::service::kvstore::QueryConf;
-use mydht::{NodeError, NodeHandle, PeerInfo};
+use mydht::{NodeHandle, PeerInfo};
 use mydht_base::{Error, ErrorKind, ErrorLevel};
 
 use crate::dht::conf::DhtConf;
@@ -44,9 +42,7 @@ pub struct Dht<C: MyDHTConf = DhtConf> {
     node: NodeHandle<C>,
     query: QueryConf,
     ttl: Duration,
-    /// Dropped with the last clone: the ticker thread then ends.
-    _ticker: Option<Arc<Mutex<Sender<()>>>>,
-    /// The ticker's period, when the node has one.
+    /// The period at which the node's loop ticks its engine, when it does.
     tick: Option<Duration>,
 }
 
@@ -56,7 +52,6 @@ impl<C: MyDHTConf> Clone for Dht<C> {
             node: self.node.clone(),
             query: self.query,
             ttl: self.ttl,
-            _ticker: self._ticker.clone(),
             tick: self.tick,
         }
     }
@@ -67,24 +62,17 @@ impl Dht<DhtConf> {
     /// its own).
     ///
     /// Unless [`DhtSettings::tick`](crate::dht::DhtSettings::tick) is
-    /// zero, a thread ticks the node's engine at that period (so that the
-    /// queries it proxies or collects for peers end on time); it ends with
-    /// the last clone of the handle.
+    /// zero, the node's loop ticks its engine at that period (so that the
+    /// queries it proxies or collects for peers end on time).
     pub fn start(conf: DhtConf) -> Result<Self, DhtError> {
         let (query, ttl, tick) = (conf.settings.query, conf.settings.ttl, conf.settings.tick);
         let node = mydht::start_loop(conf)?;
-        let mut dht = Dht::from_node(node, query, ttl);
-        if !tick.is_zero() {
-            let (stop, stopped) = std::sync::mpsc::channel();
-            let node = dht.node.clone();
-            std::thread::Builder::new()
-                .name("mydht-kvstore-tick".into())
-                .spawn(move || ticker(node, tick, stopped))
-                .map_err(|e| DhtError::from(Error::from(e)))?;
-            dht._ticker = Some(Arc::new(Mutex::new(stop)));
-            dht.tick = Some(tick);
-        }
-        Ok(dht)
+        let dht = Dht::from_node(node, query, ttl);
+        Ok(if tick.is_zero() {
+            dht
+        } else {
+            dht.ticked_every(tick)
+        })
     }
 }
 
@@ -99,14 +87,22 @@ where
             node,
             query,
             ttl,
-            _ticker: None,
             tick: None,
         }
     }
 
+    /// This handle, told that its node's loop ticks the engine every
+    /// `period` (a [`DhtConf`] with a non-zero
+    /// [`DhtSettings::tick`](crate::dht::DhtSettings::tick) does, started
+    /// or driven): its calls then send no timer query of their own.
+    pub fn ticked_every(mut self, period: Duration) -> Self {
+        self.tick = Some(period);
+        self
+    }
+
     /// `conf` with a timeout that ends before the call's, and the deadline
     /// at which the call's future ticks the node: none when the node's
-    /// ticker ends the query soon enough anyway (its period at most a
+    /// loop's tick ends the query soon enough anyway (its period at most a
     /// fifth of the timeout), which spares a timer query per call.
     fn engine_conf(&self, mut conf: QueryConf, timeout: Duration) -> (QueryConf, Option<Duration>) {
         conf.timeout = conf.timeout.min(timeout - timeout / 5);
@@ -256,20 +252,6 @@ where
     /// Stops the node.
     pub fn stop(self) -> Result<(), DhtError> {
         Ok(self.node.stop()?)
-    }
-}
-
-/// Ticks `node` every `period` until `stopped` hangs up or the node stops.
-fn ticker(node: NodeHandle<DhtConf>, period: Duration, stopped: Receiver<()>) {
-    loop {
-        match stopped.recv_timeout(period) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        match node.query(DhtCmd::Tick, 1, period.max(Duration::from_secs(1))) {
-            Ok(_) | Err(NodeError::Timeout(_)) | Err(NodeError::ChannelFull(_)) => {}
-            Err(_) => return,
-        }
     }
 }
 
