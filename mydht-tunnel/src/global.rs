@@ -227,6 +227,9 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
             }
             // Tunnel nodes forward nothing to the global service.
             GlobalCommand::Distant(..) => {}
+            // Tunnel messages go on send-once connections; a failed pooled
+            // dial only means fewer peers, which the route provider sees.
+            GlobalCommand::DialFailed(..) => {}
             GlobalCommand::Api(_, TunnelCmd::Tick) => {}
             GlobalCommand::Api(qid, TunnelCmd::App(cmd)) => {
                 let reply = self.inner.call(InnerCommand::Api(cmd), yld)?;

@@ -80,7 +80,7 @@ impl Service for RelayGlobal {
                 };
                 Reply::Api(qid, answer)
             }
-            GlobalCommand::Distant(..) => Reply::None,
+            GlobalCommand::Distant(..) | GlobalCommand::DialFailed(..) => Reply::None,
         })
     }
 }

@@ -100,7 +100,7 @@ impl Service for Global {
                     },
                 )
             }
-            GlobalCommand::Distant(..) => Reply::None,
+            GlobalCommand::Distant(..) | GlobalCommand::DialFailed(..) => Reply::None,
         })
     }
 }

@@ -55,7 +55,7 @@ impl Service for Global {
                 self.notes.push(text);
                 Reply::None
             }
-            GlobalCommand::PeerStatus(..) => Reply::None,
+            GlobalCommand::PeerStatus(..) | GlobalCommand::DialFailed(..) => Reply::None,
         })
     }
 }

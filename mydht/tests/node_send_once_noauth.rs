@@ -44,7 +44,7 @@ impl<C: MyDHTConf<GlobalCmd = Ask, ProtoMsg = Note, ApiReply = ()>> Service for 
                 let _ = self.0.try_send(text);
                 Reply::None
             }
-            GlobalCommand::PeerStatus(..) => Reply::None,
+            GlobalCommand::PeerStatus(..) | GlobalCommand::DialFailed(..) => Reply::None,
         })
     }
 }

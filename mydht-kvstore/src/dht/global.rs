@@ -244,6 +244,7 @@ where
                 self.republisher.offline(&id);
                 self.lookup_offline(&id, &mut out);
             }
+            GlobalCommand::DialFailed(..) => {}
         }
         match out.len() {
             0 => Reply::None,

@@ -83,6 +83,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         for qid in d.waiters {
             self.tell_api(ApiCommand::Fail(qid, error.clone()));
         }
+        if d.kind == ConnKind::Pooled {
+            self.tell_global(GlobalCommand::DialFailed(d.address, error));
+        }
     }
 
     /// The connection failed or its peer closed it (read at end, an I/O
@@ -229,6 +232,13 @@ impl<C: MyDHTConf> NodeCore<C> {
         let err = waiters_error(error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
+        }
+        // A pooled dial whose connection failed before it authenticated
+        // (on loopback a refused connect fails at its first read or write).
+        if let (Some(e), Some(address), Phase::Handshaking(_), ConnKind::Pooled) =
+            (&error, &conn.dialled, &conn.phase, conn.kind)
+        {
+            self.tell_global(GlobalCommand::DialFailed(address.clone(), e.clone()));
         }
         // Every address that led here: the one dialled on it, and those a
         // lost duplicate handed over.

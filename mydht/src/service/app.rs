@@ -1,7 +1,7 @@
 //! What the application's services receive and answer: the contract between
 //! the node and the user's local and global services.
 
-use mydht_base::Peer;
+use mydht_base::{Error, Peer};
 
 use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf};
@@ -31,6 +31,14 @@ pub enum GlobalCommand<C: MyDHTConf> {
     Distant(C::PeerRef, C::ProtoMsg),
     /// A peer came online or went offline.
     PeerStatus(C::PeerRef, PeerStatus),
+    /// A pooled connection this node dialled failed before it
+    /// authenticated: nothing listens at the address, it could not be
+    /// reached, or the connection broke or timed out during the handshake
+    /// (the error says which). No peer event follows (the address never
+    /// became a peer); a service that asked for the dial
+    /// ([`Reply::Connect`]) or holds the address as a contact can forget
+    /// it at once. Send-once dials raise none.
+    DialFailed(Address<C>, Error),
 }
 
 /// A message from a peer, for the local service of its connection.

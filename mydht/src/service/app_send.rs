@@ -6,7 +6,7 @@
 //! with `MpscChannelRef` and `ThreadParkRef`), and what a reply becomes on
 //! its way to the main loop; the application writes no conversion.
 
-use mydht_base::{SRef, SToRef};
+use mydht_base::{Error, SRef, SToRef};
 
 use super::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 use crate::command::ConnRef;
@@ -22,6 +22,8 @@ pub enum GlobalCommandSend<C: MyDHTConf> {
     Distant(PeerRefSend<C>, C::ProtoMsg),
     /// [`GlobalCommand::PeerStatus`].
     PeerStatus(PeerRefSend<C>, PeerStatus),
+    /// [`GlobalCommand::DialFailed`].
+    DialFailed(Address<C>, Error),
 }
 
 impl<C: MyDHTConf> SRef for GlobalCommand<C> {
@@ -31,6 +33,7 @@ impl<C: MyDHTConf> SRef for GlobalCommand<C> {
             GlobalCommand::Api(qid, cmd) => GlobalCommandSend::Api(qid, cmd),
             GlobalCommand::Distant(p, m) => GlobalCommandSend::Distant(p.get_sendable(), m),
             GlobalCommand::PeerStatus(p, s) => GlobalCommandSend::PeerStatus(p.get_sendable(), s),
+            GlobalCommand::DialFailed(a, e) => GlobalCommandSend::DialFailed(a, e),
         }
     }
 }
@@ -41,6 +44,7 @@ impl<C: MyDHTConf> SToRef<GlobalCommand<C>> for GlobalCommandSend<C> {
             GlobalCommandSend::Api(qid, cmd) => GlobalCommand::Api(qid, cmd),
             GlobalCommandSend::Distant(p, m) => GlobalCommand::Distant(p.to_ref(), m),
             GlobalCommandSend::PeerStatus(p, s) => GlobalCommand::PeerStatus(p.to_ref(), s),
+            GlobalCommandSend::DialFailed(a, e) => GlobalCommand::DialFailed(a, e),
         }
     }
 }
