@@ -9,9 +9,10 @@
 //!   write service checks it with [`mydht_base::ConnectCheck`].
 //! - [`BlockingTcpTransport`]: blocking, on std, for the synchronous mode
 //!   (each read and write service on a thread of its own).
-//! - `MayTcpTransport` (feature `may`): blocking-looking, on `may::net`,
-//!   whose waits park a may coroutine instead of its thread, for read and
-//!   write services run as coroutines on may's few worker threads.
+//! - `MayTcpTransport` (feature `may`): blocking-looking, whose waits park
+//!   a may coroutine instead of its thread (one `epoll` thread of its own
+//!   wakes them), for read and write services run as coroutines on may's
+//!   few worker threads.
 //!
 //! Each connection is a read half and a write half sharing one socket, so a
 //! read service and a write service may use them from two threads at once.

@@ -154,56 +154,51 @@ fn many_connections_served_by_coroutines() {
     );
 }
 
+/// A coroutine's wait has no timer: it ends when the socket is ready, or
+/// with `WouldBlock` when something else unparks the coroutine (an unpark
+/// made before it parks counts: may keeps it).
 #[test]
-fn io_timeout_ends_a_read_from_a_silent_peer() {
+fn an_unpark_ends_a_coroutine_wait() {
     let transport = MayTcpTransport::bind(loopback())
         .unwrap()
         .with_io_timeout(Some(Duration::from_millis(50)));
     let address = transport.local_address().unwrap();
     let connected = transport.connect_with(&address).unwrap();
-    // The accepted side stays silent but open.
+    // The accepted side stays silent, reads nothing, but stays open.
     let accepted = transport.accept().unwrap().unwrap();
     let mut read = connected.read.unwrap();
-    let reader = go(move || {
-        let started = Instant::now();
-        let error = read.read(&mut [0u8; 4]).unwrap_err();
-        (error.kind(), started.elapsed(), read)
+    let mut write = connected.write;
+    let (read_done, read_ended) = std::sync::mpsc::channel();
+    let waiter = go(move || {
+        let read_error = read.read(&mut [0u8; 4]).unwrap_err().kind();
+        read_done.send(()).unwrap();
+        // The socket buffers fill up, then a write waits.
+        let block = vec![0u8; 64 * 1024];
+        let mut written = 0usize;
+        let write_error = loop {
+            match write.write(&block) {
+                Ok(n) => written += n,
+                Err(e) => break e.kind(),
+            }
+        };
+        (read_error, write_error, written, read)
     });
-    let (kind, waited, mut read) = reader.join().unwrap();
-    // As std's blocking sockets on Unix.
-    assert_eq!(kind, io::ErrorKind::WouldBlock);
-    assert!(waited >= Duration::from_millis(50), "{waited:?}");
-    // The stream still works after a timeout.
-    let mut write = accepted.write.unwrap();
-    write.write_all(b"late").unwrap();
+    // One unpark for the read's wait, then one for the write's.
+    waiter.coroutine().unpark();
+    read_ended
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the read's wait ended");
+    waiter.coroutine().unpark();
+    let (read_error, write_error, written, mut read) = waiter.join().unwrap();
+    assert_eq!(read_error, io::ErrorKind::WouldBlock);
+    assert_eq!(write_error, io::ErrorKind::WouldBlock);
+    assert!(written > 0);
+    // The stream still works after.
+    let mut peer = accepted.write.unwrap();
+    peer.write_all(b"late").unwrap();
     let mut late = [0u8; 4];
     read.read_exact(&mut late).unwrap();
     assert_eq!(&late, b"late");
-}
-
-#[test]
-fn io_timeout_ends_a_write_to_a_peer_that_never_reads() {
-    let transport = MayTcpTransport::bind(loopback())
-        .unwrap()
-        .with_io_timeout(Some(Duration::from_millis(50)));
-    let address = transport.local_address().unwrap();
-    let connected = transport.connect_with(&address).unwrap();
-    let _silent = transport.accept().unwrap().unwrap();
-    let mut write = connected.write;
-    let writer = go(move || {
-        let block = vec![0u8; 64 * 1024];
-        let mut written = 0usize;
-        // The socket buffers fill up, then a write waits and times out.
-        loop {
-            match write.write(&block) {
-                Ok(n) => written += n,
-                Err(e) => return (e.kind(), written),
-            }
-        }
-    });
-    let (kind, written) = writer.join().unwrap();
-    assert_eq!(kind, io::ErrorKind::WouldBlock);
-    assert!(written > 0);
 }
 
 /// From a plain thread (the node's listener and connector threads), the

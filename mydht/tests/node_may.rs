@@ -14,8 +14,9 @@ use mydht_basetest::harness::nodes::{connect_and_touch, touch_pair};
 use mydht_basetest::touch_conf;
 use mydht_tcp::{BlockingTcpTransport, MayTcpTransport, TcpTransport};
 
-/// A may transport on 127.0.0.1, port 0, whose I/O times out so that the
-/// services notice a stop.
+/// A may transport on 127.0.0.1, port 0, whose waits on plain threads time
+/// out: the listener thread gives up on a silent peer's handshake. The
+/// services' coroutines wait without a timer (a stop wakes them).
 fn may_loopback() -> Result<MayTcpTransport> {
     Ok(MayTcpTransport::bind(([127, 0, 0, 1], 0).into())?
         .with_io_timeout(Some(BLOCKING_IO_TIMEOUT)))

@@ -6,7 +6,8 @@
 //! in their streams on threads of their own (`threaded_blocking!`).
 //!
 //! A blocking transport must have an I/O timeout: it bounds a handshake
-//! with a silent peer, and lets the services notice a stop.
+//! with a silent peer, and lets a service on a thread notice a stop (a may
+//! coroutine's wait needs none: the stop's unpark ends it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

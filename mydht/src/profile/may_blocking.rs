@@ -25,13 +25,14 @@ const STACK_BYTES: usize = 128 * 1024;
 /// Runs the node's read and write services as coroutines on may's worker
 /// threads (`MayCoroutine`), for a transport whose streams wait by parking
 /// the calling coroutine (`mydht_tcp::MayTcpTransport`). A yield inside a
-/// service's `call` (its stream timed out: `WouldBlock`) retries at once,
-/// as [`ThreadBlock`](mydht_base::ThreadBlock) does, after letting the
-/// other coroutines of the worker run, or ends the service when its owner
-/// asked it to stop: nobody has to wake a service waiting in its stream,
-/// and a stop is noticed within the transport's I/O timeout. On an empty
-/// channel the write service parks until the main loop queues a command
-/// and wakes it.
+/// service's `call` (its stream answered `WouldBlock`: the coroutine was
+/// unparked while it waited) retries at once, as
+/// [`ThreadBlock`](mydht_base::ThreadBlock) does, after letting the other
+/// coroutines of the worker run, or ends the service when its owner asked
+/// it to stop: the stop's unpark wakes a service waiting in its stream, so
+/// an idle connection needs no I/O timeout and costs no wake-up. On an
+/// empty channel the write service parks until the main loop queues a
+/// command and wakes it.
 ///
 /// It spawns only [`ReadService`] and [`WriteService`] (its two `Spawner`
 /// implementations): code of this crate, which keeps no thread-local state
@@ -172,10 +173,11 @@ where
 /// runs on may's worker threads (one per core), its event loop, and a
 /// handful of threads of its own (main loop, listener, the four node-wide
 /// services, a connector thread while each outbound connect authenticates),
-/// not two threads per connection. The transport needs an I/O timeout so
-/// that a stop is noticed; peers are shared as `ArcRef<PeerInfo>`, and the
-/// application's services and messages must be `Send`. Takes the overrides
-/// of the [module doc](crate::profile).
+/// not two threads per connection. The transport's I/O timeout bounds the
+/// waits of those plain threads (a handshake with a silent peer); the
+/// coroutines wait without one, a stop wakes them. Peers are shared as
+/// `ArcRef<PeerInfo>`, and the application's services and messages must be
+/// `Send`. Takes the overrides of the [module doc](crate::profile).
 ///
 /// # The may contract
 ///

@@ -1,6 +1,7 @@
 //! [`MayCoroutine`]: a `Send` service as a coroutine of may's scheduler,
 //! run by may's worker threads.
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -71,7 +72,22 @@ impl MayCoroutine {
             stack_bytes: Some(bytes),
         }
     }
+
+    /// True in a coroutine of a `MayCoroutine` service whose owner asked it
+    /// to stop (`unwrap_state`, or the handle dropped); false elsewhere. A
+    /// wait that an unpark ends (`mydht_tcp::MayTcpTransport`'s) checks it
+    /// before it parks: the stop's unpark may have been taken by an earlier
+    /// wake.
+    pub fn stop_asked() -> bool {
+        STOP_FLAGS.with(|flags| {
+            flags
+                .get()
+                .is_some_and(|flags| flags.stop.load(Ordering::Acquire))
+        })
+    }
 }
+
+may::coroutine_local!(static STOP_FLAGS: OnceCell<Arc<Flags>> = OnceCell::new());
 
 /// What may's `Builder::stack_size` takes for a stack of `bytes`: words
 /// (`usize`s), rounded up to whole 4 KiB pages, so the count is even (may
@@ -165,6 +181,8 @@ where
         let on_co = flags.clone();
         let body = move || {
             let _finished = FinishGuard(on_co.clone());
+            // Set once, on the coroutine's own storage.
+            let _ = STOP_FLAGS.with(|flags| flags.set(on_co.clone()));
             let mut lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
             let step = lp.run(&mut MayYield(&on_co));
             let end = lp.end_result(step);
