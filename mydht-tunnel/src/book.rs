@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mydht::QueryId;
+use mydht::{PeerId, QueryId};
 use tunnel::crypto::REPLAY_ID_LEN;
 use tunnel::FullWriter;
 
@@ -35,6 +35,56 @@ pub struct PendingQuery {
     /// answered with this error at this time, unless a report from the
     /// routes comes first.
     pub failed: Option<(Instant, TunnelSendError)>,
+    /// The relays on both routes, each with its index in the reply
+    /// route: the report of the hop before such a relay on the reply
+    /// route must pass it again on the query route.
+    pub both_routes: Vec<(PeerId, usize)>,
+    /// Reply relay `.1` went offline: the query fails at `.0` unless its
+    /// reply began to arrive (the reply could have passed the relay
+    /// before it went).
+    pub offline: Option<(Instant, usize)>,
+    /// The reply's first bytes came: it is being read.
+    pub arriving: bool,
+}
+
+impl PendingQuery {
+    /// A query awaiting its reply, nothing failed yet.
+    pub fn new(
+        qid: QueryId,
+        deadline: Instant,
+        link: LinkId,
+        writer: SharedWriter,
+        both_routes: Vec<(PeerId, usize)>,
+    ) -> Self {
+        PendingQuery {
+            qid,
+            deadline,
+            link,
+            writer,
+            failed: None,
+            both_routes,
+            offline: None,
+            arriving: false,
+        }
+    }
+
+    /// Whether it is to be answered at `now` (deadline passed, its own
+    /// failure due, or a reply relay gone while no reply arrives).
+    fn is_due(&self, now: Instant) -> bool {
+        self.deadline <= now
+            || self.failed.as_ref().is_some_and(|f| f.0 <= now)
+            || (!self.arriving && self.offline.is_some_and(|o| o.0 <= now))
+    }
+
+    /// What answers it once due: its own failure, a reply relay gone
+    /// offline, or the timeout.
+    pub fn error(self) -> TunnelSendError {
+        match (self.failed, self.offline, self.arriving) {
+            (Some((_, e)), _, _) => e,
+            (None, Some((_, hop)), false) => TunnelSendError::ReplyRelayOffline { hop },
+            _ => TunnelSendError::Timeout,
+        }
+    }
 }
 
 /// Queries awaiting a reply, by reply id. Bounded: when full, a new query
@@ -87,6 +137,30 @@ impl QueryBook {
         self.by_reply.get(id)
     }
 
+    /// The reply of `id` began to arrive (its query stays in the book
+    /// until it is read whole); the query, if still awaited.
+    pub fn arriving(&mut self, id: &ReplyId) -> Option<&PendingQuery> {
+        let q = self.by_reply.get_mut(id)?;
+        q.arriving = true;
+        Some(q)
+    }
+
+    /// Peer `peer` went offline: the queries with `peer` as a relay on
+    /// both routes whose reply has not begun to arrive fail at `at`
+    /// ([`TunnelSendError::ReplyRelayOffline`]), unless something else
+    /// answers them first. Such a relay cannot pass on the report of the
+    /// hop before it on the reply route (the report goes back along the
+    /// query route, through it): this is the sender's only way to learn
+    /// before the timeout. A relay on one route only is reported by the
+    /// hop before it.
+    pub fn relay_offline(&mut self, peer: &PeerId, at: Instant) {
+        for q in self.by_reply.values_mut() {
+            if let Some((_, hop)) = q.both_routes.iter().find(|(p, _)| p == peer) {
+                q.offline.get_or_insert((at, *hop));
+            }
+        }
+    }
+
     /// The stream of the query that left on `link` failed: `error` answers
     /// it at `at` (the first failure counts).
     pub fn fail(&mut self, link: &LinkId, at: Instant, error: TunnelSendError) {
@@ -111,7 +185,7 @@ impl QueryBook {
         let ids: Vec<ReplyId> = self
             .by_reply
             .iter()
-            .filter(|(_, q)| q.deadline <= now || q.failed.as_ref().is_some_and(|f| f.0 <= now))
+            .filter(|(_, q)| q.is_due(now))
             .map(|(id, _)| *id)
             .collect();
         let mut gone: Vec<_> = ids
@@ -159,12 +233,14 @@ mod tests {
     #[test]
     fn bounded_taken_once_expired_and_failed_on_time() {
         let now = Instant::now();
-        let q = |qid, secs, link| PendingQuery {
-            qid,
-            deadline: now + Duration::from_secs(secs),
-            link: [link; 8],
-            writer: writer(),
-            failed: None,
+        let q = |qid, secs, link| {
+            PendingQuery::new(
+                qid,
+                now + Duration::from_secs(secs),
+                [link; 8],
+                writer(),
+                Vec::new(),
+            )
         };
         let mut book = QueryBook::new(3);
         book.insert([1; 16], q(1, 1, 1)).unwrap();
@@ -194,5 +270,45 @@ mod tests {
         let (id, q) = book.take_link(&[2; 8]).unwrap();
         assert_eq!((id, q.qid), ([2; 16], 2));
         assert!(book.is_empty());
+    }
+
+    #[test]
+    fn a_reply_relay_offline_fails_its_queries_unless_their_reply_arrives() {
+        let now = Instant::now();
+        let (r0, r1, other) = (
+            PeerId::from([1; 32]),
+            PeerId::from([2; 32]),
+            PeerId::from([3; 32]),
+        );
+        let q = |qid, link, both: Vec<(PeerId, usize)>| {
+            PendingQuery::new(qid, now + Duration::from_secs(9), [link; 8], writer(), both)
+        };
+        let mut book = QueryBook::new(4);
+        book.insert([1; 16], q(1, 1, vec![(r0, 0), (r1, 1)]))
+            .unwrap();
+        book.insert([2; 16], q(2, 2, vec![(r1, 0)])).unwrap();
+        book.insert([3; 16], q(3, 3, vec![(other, 0)])).unwrap();
+        book.insert([4; 16], q(4, 4, vec![(r1, 0)])).unwrap();
+        assert!(book.arriving(&[4; 16]).is_some());
+        let at = now + Duration::from_secs(1);
+        book.relay_offline(&r1, at);
+        assert!(book.due(now).is_empty(), "not before the grace");
+        let due = book.due(at);
+        let got: Vec<_> = due
+            .into_iter()
+            .map(|(_, q)| match q.error() {
+                TunnelSendError::ReplyRelayOffline { hop } => (hop, 0),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // Query 1 has r1 on both routes, second on the reply route, 2 has
+        // it first; 3 not at all, 4's reply is arriving.
+        assert_eq!(got, vec![(1, 0), (0, 0)]);
+        assert_eq!(book.len(), 2);
+        // Once past the deadline, the arriving one times out as before.
+        let late = book.due(now + Duration::from_secs(9));
+        assert!(late
+            .into_iter()
+            .all(|(_, q)| matches!(q.error(), TunnelSendError::Timeout)));
     }
 }

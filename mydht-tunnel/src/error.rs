@@ -30,6 +30,15 @@ pub enum TunnelSendError {
     /// The first hop of the route could not be reached, or the stream to
     /// it failed (and no hop of the route reported why).
     Unreachable,
+    /// A relay of the reply route (`hop`, counted from the first reply
+    /// relay) went offline at the sender before the reply began to
+    /// arrive: the reply cannot come back through it (and, when the relay
+    /// is on the query route too, neither can the report of the hop
+    /// before it).
+    ReplyRelayOffline {
+        /// The relay's index in the reply route.
+        hop: usize,
+    },
     /// Too many queries await a reply already (bounded).
     TooManyPending,
     /// An address that is not a route address (ours or a peer's).
@@ -57,6 +66,9 @@ impl fmt::Display for TunnelSendError {
             TunnelSendError::Tunnel(e) => write!(f, "tunnel: {e}"),
             TunnelSendError::Timeout => write!(f, "no reply within the tunnel timeout"),
             TunnelSendError::Unreachable => write!(f, "the route's first hop is unreachable"),
+            TunnelSendError::ReplyRelayOffline { hop } => {
+                write!(f, "reply relay {hop} went offline before the reply came")
+            }
             TunnelSendError::TooManyPending => write!(f, "too many queries await a reply"),
             TunnelSendError::BadAddress => write!(f, "not a route address"),
             TunnelSendError::TooLarge { len, max } => {

@@ -33,6 +33,11 @@ use crate::stream::{split_header, CellsAfterHeader};
 /// free when checking that an onion fits a frame.
 const FRAME_OVERHEAD: usize = 64;
 
+/// How many report graces a query waits after a relay on both its
+/// routes went offline before it fails (the hop before the relay, if the
+/// query had not passed it, reports it after one grace).
+const OFFLINE_WAIT_GRACES: u32 = 4;
+
 /// How the global tunnel service runs (from the application's conf).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GlobalSettings {
@@ -82,11 +87,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         _released = shared.links.release(now);
         for (id, q) in shared.book.due(now) {
             shared.full.cancel_reply(&id);
-            let e = match q.failed {
-                Some((_, e)) => e,
-                None => TunnelSendError::Timeout,
-            };
-            out.push(Reply::Api(q.qid, Err(e)));
+            let qid = q.qid;
+            out.push(Reply::Api(qid, Err(q.error())));
         }
         for link in shared.links.due(now) {
             let Some((_, failure)) = link.failed else {
@@ -176,13 +178,9 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         };
         let writer = Arc::new(Mutex::new(writer));
         if let Some(id) = reply_id {
-            let query = PendingQuery {
-                qid,
-                deadline: Instant::now() + self.settings.timeout,
-                link,
-                writer: writer.clone(),
-                failed: None,
-            };
+            let deadline = Instant::now() + self.settings.timeout;
+            let both = plan.on_both_routes();
+            let query = PendingQuery::new(qid, deadline, link, writer.clone(), both);
             shared.book.insert(id, query)?;
         }
         drop(shared);
@@ -223,7 +221,13 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
                 self.routes.online((*peer).clone())
             }
             GlobalCommand::PeerStatus(peer, PeerStatus::Offline) => {
-                self.routes.offline(peer.get_id())
+                self.routes.offline(peer.get_id());
+                // Queries with it on both routes fail a while after (a
+                // reply already past it may still arrive, a hop before it
+                // on the query route may still report it first: its own
+                // report waits for the grace).
+                let at = Instant::now() + OFFLINE_WAIT_GRACES * self.settings.grace;
+                self.shared.lock().book.relay_offline(peer.get_id(), at);
             }
             // Tunnel nodes forward nothing to the global service.
             GlobalCommand::Distant(..) => {}

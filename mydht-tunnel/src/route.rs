@@ -21,6 +21,21 @@ pub struct RoutePlan {
     pub reply: Option<Vec<RouteHop>>,
     /// The peers of `route`, in order (for logs and tests).
     pub peers: Vec<PeerId>,
+    /// The reply relays, in the reply's order (empty without a reply).
+    pub reply_peers: Vec<PeerId>,
+}
+
+impl RoutePlan {
+    /// The relays on both routes, each with its index in the reply route.
+    pub fn on_both_routes(&self) -> Vec<(PeerId, usize)> {
+        let relays = &self.peers[..self.peers.len().saturating_sub(1)];
+        self.reply_peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| relays.contains(p))
+            .map(|(i, p)| (*p, i))
+            .collect()
+    }
 }
 
 /// The peers this node knows online (bounded by the node's `max_peers`,
@@ -105,25 +120,30 @@ impl RouteProvider {
         route.push(hop_of(exit)?);
         let mut peers: Vec<PeerId> = relays.iter().map(|p| *p.get_id()).collect();
         peers.push(*exit.get_id());
-        let reply_relays: Option<Vec<RouteHop>> = match send.reply {
+        let reply_relays: Option<Vec<&PeerInfo>> = match send.reply {
             ReplyRoute::None => None,
-            ReplyRoute::SameRoute => Some(route[..send.hops].iter().rev().cloned().collect()),
+            ReplyRoute::SameRoute => Some(relays.iter().rev().copied().collect()),
             ReplyRoute::Other(n) => {
                 // The unused peers first (already shuffled), then the
                 // query's relays if there are too few.
                 let (used, unused) = others.split_at(send.hops);
-                let chosen = unused.iter().chain(used.iter()).take(n);
-                Some(chosen.map(|p| hop_of(p)).collect::<Result<_, _>>()?)
+                Some(unused.iter().chain(used.iter()).take(n).copied().collect())
             }
         };
-        let reply = reply_relays.map(|mut r| {
-            r.push(self.me.clone());
-            r
-        });
+        let reply_peers = reply_relays.iter().flatten().map(|p| *p.get_id()).collect();
+        let reply = match reply_relays {
+            Some(r) => {
+                let mut hops = r.into_iter().map(hop_of).collect::<Result<Vec<_>, _>>()?;
+                hops.push(self.me.clone());
+                Some(hops)
+            }
+            None => None,
+        };
         Ok(RoutePlan {
             route,
             reply,
             peers,
+            reply_peers,
         })
     }
 }
@@ -193,22 +213,27 @@ mod tests {
         distinct.sort();
         distinct.dedup();
         assert_eq!(distinct.len(), 4, "relays and exit are distinct");
-        let reply = plan.reply.unwrap();
+        let reply = plan.reply.clone().unwrap();
         // The same relays, reversed, then this node.
         assert_eq!(reply.len(), 4);
         assert_eq!(reply[0], plan.route[2]);
         assert_eq!(reply[2], plan.route[0]);
         assert_eq!(reply[3].public_key, *me.tunnel_public_key());
+        let back: Vec<PeerId> = plan.peers[..3].iter().rev().copied().collect();
+        assert_eq!(plan.reply_peers, back);
+        let both: Vec<(PeerId, usize)> = back.iter().copied().zip(0..).collect();
+        assert_eq!(plan.on_both_routes(), both);
 
         // A different reply route: 2 relays, none of the query's (6 peers:
         // 2 relays + exit leave 3 unused).
         let plan = p
             .plan(&send(Destination::Peer(bob), 2, ReplyRoute::Other(2)))
             .unwrap();
-        let reply = plan.reply.unwrap();
+        let reply = plan.reply.clone().unwrap();
         for r in &reply[..2] {
             assert!(!plan.route.contains(r), "reply relay reused");
         }
+        assert!(plan.on_both_routes().is_empty());
 
         // Too few: 6 peers known, 6 relays + exit asked.
         match p.plan(&send(Destination::Any, 6, ReplyRoute::None)) {

@@ -2,7 +2,7 @@
 //! as the query's timeout: a reply hop's report goes back along the reply
 //! route to the exit, then along the query route to the sender, each hop
 //! adding its layer; a reply that reaches the sender broken is her own
-//! failure. The four cases give four distinct answers:
+//! failure. The six cases give six distinct answers:
 //!
 //! | what failed | answer |
 //! |---|---|
@@ -10,13 +10,15 @@
 //! | the second reply relay stopped | `ReplyHopFailed { hop: 0, Unreachable }` |
 //! | the exit changed a reply cell | `ReplyHopFailed { hop: 0, BadContent }` |
 //! | the last reply relay changed one | `ReplyHopFailed { hop: 1, BadContent }` (the sender) |
+//! | the last reply relay changed the reply header | `ReplyHopFailed { hop: 1, BadHeader }` (the sender's report of zeros, back around both routes) |
+//! | a relay on both routes stopped | `ReplyRelayOffline { hop: 0 }` (the sender's node saw it go offline) |
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use mydht::prelude::*;
-use mydht::NoShadow;
+use mydht::{NoShadow, SessionShadow};
 use mydht_basetest::harness::nodes::stop_all;
 use mydht_tunnel::{Carriage, ReplyRoute, TunnelAnswer, TunnelSendError};
 use support::spy::Relaying::Honest;
@@ -51,21 +53,21 @@ fn assert_failed(got: TunnelAnswer<PingPong>, expected: Failed, started: Instant
     assert!(started.elapsed() < IN_TIME, "{:?}", started.elapsed());
 }
 
-/// Alice (node 0) pings Bob (node 1) straight, the reply coming back
-/// through `relays` reply relays; while Bob or a reply relay holds the
-/// onion at `gate`, `meanwhile` gets the tag of the node held and the
-/// nodes after Alice and Bob, and stops some. The answer.
+/// Alice (node 0) pings Bob (node 1) through `hops` relays, the reply
+/// coming back by `reply`; while Bob or a reply relay holds the onion at
+/// `gate`, `meanwhile` gets the tag of the node held and the nodes after
+/// Alice and Bob, and stops some. The answer.
 fn ping_with_a_stop(
     mut nodes: Vec<NodeHandle<Spy>>,
     gate: &Gate,
-    relays: usize,
+    (hops, reply): (usize, ReplyRoute),
     meanwhile: impl FnOnce(usize, Vec<NodeHandle<Spy>>) -> Vec<NodeHandle<Spy>>,
 ) -> (TunnelAnswer<PingPong>, Instant) {
     let others = nodes.split_off(2);
     let ping = Ping {
         to: *nodes[1].local_peer().get_id(),
-        hops: 0,
-        reply: ReplyRoute::Other(relays),
+        hops,
+        reply,
         n: 1,
         body: 10,
     };
@@ -89,11 +91,16 @@ fn a_stopped_first_reply_relay_is_reported_by_the_exit() {
     // Bob holds the query until R is stopped: his reply cannot reach R.
     let gate = Gate::default();
     let confs = vec![spy(), spy().gated(gate.clone(), 1), spy()];
-    let (got, started) = ping_with_a_stop(start_spies(confs), &gate, 1, |held, mut r| {
-        assert_eq!(held, 1);
-        r.pop().expect("R").stop().expect("stop R");
-        r
-    });
+    let (got, started) = ping_with_a_stop(
+        start_spies(confs),
+        &gate,
+        (0, ReplyRoute::Other(1)),
+        |held, mut r| {
+            assert_eq!(held, 1);
+            r.pop().expect("R").stop().expect("stop R");
+            r
+        },
+    );
     let expected = (false, 0, HopFailure::Unreachable);
     assert_failed(got, expected, started);
 }
@@ -109,13 +116,42 @@ fn a_stopped_second_reply_relay_is_reported_by_the_first_through_the_exit() {
         spy().gated(gate.clone(), 2),
         spy().gated(gate.clone(), 3),
     ];
-    let (got, started) = ping_with_a_stop(start_spies(confs), &gate, 2, |held, mut r| {
-        let second = r.remove(if held == 2 { 1 } else { 0 });
-        second.stop().expect("stop the second reply relay");
-        r
-    });
+    let (got, started) = ping_with_a_stop(
+        start_spies(confs),
+        &gate,
+        (0, ReplyRoute::Other(2)),
+        |held, mut r| {
+            let second = r.remove(if held == 2 { 1 } else { 0 });
+            second.stop().expect("stop the second reply relay");
+            r
+        },
+    );
     let expected = (true, 0, HopFailure::Unreachable);
     assert_failed(got, expected, started);
+}
+
+#[test]
+fn a_stopped_relay_on_both_routes_is_reported_by_the_senders_node() {
+    // Alice -> R -> Bob and back the same way: Bob holds the query until
+    // R is stopped. Bob's report of R cannot pass R; Alice's node sees R
+    // go offline while the reply route goes through it.
+    let gate = Gate::default();
+    let confs = vec![spy(), spy().gated(gate.clone(), 1), spy()];
+    let route = (1, ReplyRoute::SameRoute);
+    let (got, started) = ping_with_a_stop(start_spies(confs), &gate, route, |held, mut r| {
+        assert_eq!(held, 1);
+        r.pop().expect("R").stop().expect("stop R");
+        r
+    });
+    match got {
+        Err(TunnelSendError::ReplyRelayOffline { hop: 0 }) => {}
+        other => panic!("expected ReplyRelayOffline {{ hop: 0 }}: {other:?}"),
+    }
+    println!(
+        "relay on both routes stopped: answered after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < IN_TIME, "{:?}", started.elapsed());
 }
 
 /// Alice pings Bob straight, the reply through one relay; `tampering`
@@ -151,5 +187,27 @@ fn a_reply_cell_changed_by_the_exit_is_reported_by_the_reply_relay() {
 fn a_reply_cell_changed_by_the_last_reply_relay_is_caught_by_the_sender() {
     let (got, started) = reply_cell_changed([false, false, true]);
     let expected = (true, 1, HopFailure::BadContent);
+    assert_failed(got, expected, started);
+}
+
+#[test]
+fn a_reply_header_the_sender_cannot_read_is_reported() {
+    // Alice -> Bob straight, the reply through R, which changes a byte of
+    // the reply header it sends Alice.
+    use support::spy::Relaying::Tamper;
+    let confs = vec![
+        spy(),
+        spy(),
+        Spy::<SessionShadow>::new(TunnelConfig::default(), Carriage::Streamed, Tamper).0,
+    ];
+    let nodes = start_spies(confs);
+    let started = Instant::now();
+    let got = ping(&nodes, 1, 0, ReplyRoute::Other(1), 1, 10);
+    stop_all(nodes).expect("stop");
+    println!(
+        "reply header changed: {got:?} after {:?}",
+        started.elapsed()
+    );
+    let expected = (true, 1, HopFailure::BadHeader);
     assert_failed(got, expected, started);
 }

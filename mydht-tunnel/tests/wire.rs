@@ -1,9 +1,14 @@
-//! The tunnel on the wire, counted at the socket of every node (the
-//! watched transport of `support/wire.rs`): every send-once connection of
-//! a tunnel carries as many bytes each way at every hop, so the bytes a
-//! node sees do not tell its place in the route; and a relay that changes
-//! a byte of a cell it sends (a clear shadow, so the byte is the cell's)
-//! is caught by the next hop, which reports it back to the sender.
+//! The tunnel on the wire, cut at the socket of every node (the watched
+//! transport of `support/wire.rs`, its records cut by `support/records.rs`):
+//! every session chunk of a tunnel's send-once connections — the frames
+//! carrying its header and its cells, each with the length its chunk header
+//! shows in clear — is the same length at every hop, as sent and as
+//! received, so the frames a node sees do not tell its place in the route;
+//! and a relay that changes a byte of a cell it sends (a clear shadow, so
+//! the byte is the cell's) is caught by the next hop, which reports it back
+//! to the sender. The handshake before the session is the connection's,
+//! not the tunnel's: its messages carry the dialler's own listening
+//! address, whose length varies with the port's digits.
 
 mod support;
 
@@ -45,40 +50,106 @@ fn watched<S: SpyShadow>(
     (start_spies(confs), wires)
 }
 
+/// The session's end on the wire: a chunk of no data (header and tag).
+const SESSION_END: usize = 4 + mydht::shadow::SESSION_TAG_LEN;
+
+/// The connections of one tunnel as seen at both ends.
+struct TunnelConns {
+    /// Each node's dialled connection of the tunnel.
+    dialled: Vec<ConnLog>,
+    /// Each node's accepted one.
+    accepted: Vec<ConnLog>,
+}
+
 /// Alice, 3 query relays, Bob, 3 reply relays: every node dials exactly
 /// one send-once connection of the tunnel (Alice the query's first, each
-/// hop the next, the last reply relay Alice). Those connections, once
-/// closed, as their diallers counted them.
-fn connections_of_one_tunnel(carriage: Carriage) -> Vec<ConnLog> {
+/// hop the next, the last reply relay Alice) and accepts one. Those
+/// connections, once closed, as each end cut them; `body` bytes of ping.
+fn connections_of_one_tunnel(carriage: Carriage, body_len: usize) -> TunnelConns {
     let (nodes, wires) = watched::<SessionShadow>(carriage, &[false; 8]);
     for w in &wires {
         w.clear();
     }
-    let got = ping(&nodes, 7, 3, ReplyRoute::Other(3), 5, 3000);
-    assert_eq!(got.expect("pong"), Pong(5, body(5, 3000)));
-    let conns: Vec<ConnLog> = wires
-        .iter()
-        .flat_map(|w| w.wait_dialled(1, TIMEOUT))
-        .collect();
+    let got = ping(&nodes, 7, 3, ReplyRoute::Other(3), 5, body_len);
+    assert_eq!(got.expect("pong"), Pong(5, body(5, body_len)));
+    let closed = |dialled| -> Vec<ConnLog> {
+        wires
+            .iter()
+            .flat_map(|w| w.wait_closed(dialled, 1, TIMEOUT))
+            .collect()
+    };
+    let conns = TunnelConns {
+        dialled: closed(true),
+        accepted: closed(false),
+    };
     stop_all(nodes).expect("stop");
     conns
 }
 
+/// The lengths of a connection's session chunks each way: sent by its
+/// dialler, sent back.
+type Frames = (Vec<usize>, Vec<usize>);
+
+/// The session chunks each way of `c`, from its dialler's side: sent,
+/// then got back.
+fn frames(c: &ConnLog) -> Frames {
+    for cut in [&c.sent, &c.got] {
+        assert_eq!(cut.error, None, "{c:#?}");
+    }
+    if c.dialled {
+        (c.sent.chunks(), c.got.chunks())
+    } else {
+        (c.got.chunks(), c.sent.chunks())
+    }
+}
+
+/// `got`, a hop's frames as received: a hop that has the tunnel's last
+/// cell closes the connection, whether or not it read the session's end
+/// behind it (an empty chunk: its header and tag): `sent` without it then.
+fn as_received(sent: &Frames, got: &Frames) -> bool {
+    let mut whole = sent.0.clone();
+    if got.0.len() + 1 == whole.len() && whole.last() == Some(&SESSION_END) {
+        whole.pop();
+    }
+    (&whole, &sent.1) == (&got.0, &got.1)
+}
+
 #[test]
-fn every_connection_of_a_tunnel_carries_as_many_bytes_at_every_hop() {
-    for carriage in [Carriage::Streamed, Carriage::Frame] {
-        let conns = connections_of_one_tunnel(carriage);
-        assert_eq!(conns.len(), 8, "{conns:?}");
-        for c in &conns {
-            assert_eq!(
-                (c.written, c.read),
-                (conns[0].written, conns[0].read),
-                "{carriage:?}: {conns:#?}"
-            );
-        }
+fn every_frame_of_a_tunnel_is_the_same_length_at_every_hop() {
+    // One cell, and six (the session's chunks hold four): the reply of
+    // 90 KB takes a cell more than the query (a reply cell holds 20 bytes
+    // less), so the two routes differ there, as the direction a hop knows.
+    for (carriage, body_len) in [
+        (Carriage::Streamed, 3000),
+        (Carriage::Frame, 3000),
+        (Carriage::Streamed, 90_000),
+    ] {
+        let TunnelConns { dialled, accepted } = connections_of_one_tunnel(carriage, body_len);
+        assert_eq!((dialled.len(), accepted.len()), (8, 8));
+        let handshakes: Vec<usize> = dialled.iter().map(|c| c.sent.handshake_len()).collect();
+        let dialled: Vec<_> = dialled.iter().map(frames).collect();
+        let accepted: Vec<_> = accepted.iter().map(frames).collect();
+        let what = format!("{carriage:?}, {body_len} bytes: {dialled:?}, {accepted:?}");
+        // Alice's is the query's first connection, Bob's (node 7) the
+        // reply's; three relays dial each route's others.
+        let (query, reply) = (&dialled[0], &dialled[7]);
+        assert!(query.0.len() > 1 && reply.0.len() > 1, "{what}");
+        let routes = if query == reply { 8 } else { 4 };
+        let sent = |route: &Frames| dialled.iter().filter(|f| *f == route).count();
+        assert_eq!(
+            (sent(query), sent(reply)),
+            (routes, routes),
+            "as sent: {what}"
+        );
+        let got = |route| accepted.iter().filter(|f| as_received(route, f)).count();
+        assert_eq!(
+            (got(query), got(reply)),
+            (routes, routes),
+            "as received: {what}"
+        );
         println!(
-            "{carriage:?}: each hop's connection: {} bytes written, {} read back",
-            conns[0].written, conns[0].read
+            "{carriage:?}, {body_len} bytes: every hop's frames: query {:?} sent, {:?} back; reply {:?}, {:?}; handshake bytes sent by each dialler: {handshakes:?}",
+            query.0, query.1, reply.0, reply.1
         );
     }
 }

@@ -90,6 +90,14 @@ fn the_exit_can_report_and_a_changed_report_is_refused() {
             "byte {pos}: {err}"
         );
     }
+    // Zeros behind every layer of a query without a reply route: nobody's.
+    let mut zeros = [0u8; ERROR_REPORT_LEN];
+    r2.wrap_error_report(&mut zeros).unwrap();
+    r1.wrap_error_report(&mut zeros).unwrap();
+    assert!(matches!(
+        writer.read_error_report(&zeros),
+        TunnelError::BadErrorReport
+    ));
     // Another onion's writer recognises none of it.
     let (_, other) = send_query(&mut nodes, 0, &[1, 2], None, b"x");
     assert!(matches!(
@@ -142,6 +150,19 @@ fn a_reply_relay_reports_back_through_the_exit_and_the_query_route() {
             err,
             TunnelError::ReplyHopFailed {
                 hop: 1,
+                failure: HopFailure::BadHeader
+            }
+        ),
+        "{err}"
+    );
+    // The sender could not read the reply's header: her zeros came back
+    // around both routes, every hop adding its layer.
+    let err = back([0u8; ERROR_REPORT_LEN], &[&r4, &r3]);
+    assert!(
+        matches!(
+            err,
+            TunnelError::ReplyHopFailed {
+                hop: 2,
                 failure: HopFailure::BadHeader
             }
         ),

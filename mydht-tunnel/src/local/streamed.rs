@@ -130,8 +130,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
             Some(HopKind::ReplyExit) => {
                 let id: Option<ReplyId> = reader.reply_id().and_then(|id| id.try_into().ok());
                 let relays = id.and_then(|id| {
-                    let shared = self.shared.lock();
-                    let q = shared.book.get(&id)?;
+                    let mut shared = self.shared.lock();
+                    let q = shared.book.arriving(&id)?;
                     let relays = q
                         .writer
                         .lock()

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod records;
 pub mod spy;
 pub mod wire;
 

@@ -160,9 +160,16 @@ pub struct SpyLocal<S: SpyShadow> {
 }
 
 /// The shadows a spy runs under.
-pub trait SpyShadow: Shadow + Clone + Default + Send + 'static {}
-impl SpyShadow for SessionShadow {}
-impl SpyShadow for NoShadow {}
+pub trait SpyShadow: Shadow + Clone + Default + Send + 'static {
+    /// Bytes of a session chunk's tag on the wire.
+    const TAG: usize;
+}
+impl SpyShadow for SessionShadow {
+    const TAG: usize = mydht::shadow::SESSION_TAG_LEN;
+}
+impl SpyShadow for NoShadow {
+    const TAG: usize = 0;
+}
 
 impl<S: SpyShadow> Service for SpyLocal<S> {
     type CommandIn = LocalCommand<Spy<S>>;
@@ -221,6 +228,7 @@ impl<S: SpyShadow> MyDHTConf for Spy<S> {
     mydht::threaded!();
 
     fn init_transport(&mut self) -> Result<SpyTransport> {
+        self.wire.set_tag(S::TAG);
         SpyTransport::bind(self.wire.clone())
     }
     fn init_msg_enc(&mut self) -> Bincode {

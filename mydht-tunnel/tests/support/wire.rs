@@ -1,12 +1,13 @@
 //! A transport that watches the wire: the node's TCP transport, every
-//! connection's bytes counted at the socket as they are written and read,
-//! and, when told to, one byte of the first cell a node sends on a
+//! connection's bytes counted at the socket as they are written and read
+//! and cut into the records they carry (`records.rs`: handshake messages,
+//! then session chunks), and, when told to, one byte of the first cell a node sends on a
 //! connection it dialled flipped on the way out (under a clear shadow that
 //! is the byte of a cell: the tunnel layer of the next hop must catch it).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,14 @@ use mydht_base::{
     Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Result, Transport,
 };
 
+use super::records::{Cutter, Side};
+
 /// Writes at least this long carry cell bytes: the header frame (about 5
 /// KB) and the handshake are shorter, a cell is 16 KiB.
 const CELL_WRITE: usize = 8 << 10;
 
 /// What went over one connection, seen from this node's end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConnLog {
     /// This node dialled it.
     pub dialled: bool,
@@ -29,8 +32,41 @@ pub struct ConnLog {
     pub written: usize,
     /// Bytes this node read.
     pub read: usize,
-    /// The length of each write the socket took.
-    pub writes: Vec<usize>,
+    /// What this node wrote, cut into records.
+    pub sent: Cutter,
+    /// What this node read, cut into records.
+    pub got: Cutter,
+}
+
+impl ConnLog {
+    /// Takes bytes this node wrote (`sent`) or read.
+    fn push(&mut self, sent: bool, bytes: &[u8]) {
+        let (this, other) = match sent {
+            true => (&mut self.sent, &mut self.got),
+            false => (&mut self.got, &mut self.sent),
+        };
+        let known = this.known_key();
+        this.push(bytes);
+        if !known && this.known_key() {
+            // A known-key flight from the dialler: nothing comes back
+            // before the session.
+            other.no_handshake();
+        }
+    }
+
+    fn new(dialled: bool, tag: usize) -> Self {
+        let (mine, theirs) = match dialled {
+            true => (Side::Dialler, Side::Acceptor),
+            false => (Side::Acceptor, Side::Dialler),
+        };
+        ConnLog {
+            dialled,
+            written: 0,
+            read: 0,
+            sent: Cutter::new(mine, tag),
+            got: Cutter::new(theirs, tag),
+        }
+    }
 }
 
 /// The connections of one node that closed, and whether it tampers.
@@ -42,6 +78,8 @@ struct WireState {
     closed: Mutex<Vec<ConnLog>>,
     changed: Condvar,
     tamper: AtomicBool,
+    /// Bytes of a session chunk's tag (set by the node's shadow).
+    tag: AtomicUsize,
 }
 
 impl Wire {
@@ -53,32 +91,35 @@ impl Wire {
         wire
     }
 
+    /// Its node's session chunks carry tags of `tag` bytes.
+    pub fn set_tag(&self, tag: usize) {
+        self.0.tag.store(tag, Ordering::Release);
+    }
+
     /// Forgets the connections closed so far.
     pub fn clear(&self) {
         self.0.closed.lock().unwrap().clear();
     }
 
-    /// The connections this node dialled that closed so far.
-    pub fn dialled(&self) -> Vec<ConnLog> {
-        let closed = self.0.closed.lock().unwrap();
-        closed.iter().filter(|c| c.dialled).cloned().collect()
-    }
-
-    /// Waits until `n` connections this node dialled closed, at most
-    /// `timeout`; returns them.
-    pub fn wait_dialled(&self, n: usize, timeout: Duration) -> Vec<ConnLog> {
+    /// Waits until `n` connections this node dialled (`dialled`) or
+    /// accepted closed, at most `timeout`; returns them.
+    pub fn wait_closed(&self, dialled: bool, n: usize, timeout: Duration) -> Vec<ConnLog> {
         let deadline = Instant::now() + timeout;
         let mut closed = self.0.closed.lock().unwrap();
         loop {
-            let dialled: Vec<ConnLog> = closed.iter().filter(|c| c.dialled).cloned().collect();
-            if dialled.len() >= n {
-                return dialled;
+            let these: Vec<ConnLog> = closed
+                .iter()
+                .filter(|c| c.dialled == dialled)
+                .cloned()
+                .collect();
+            if these.len() >= n {
+                return these;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "{} of {n} connections closed",
-                dialled.len()
+                "{} of {n} connections closed (dialled: {dialled})",
+                these.len()
             );
             closed = self.0.changed.wait_timeout(closed, left).unwrap().0;
         }
@@ -95,12 +136,10 @@ struct Conn {
 
 impl Conn {
     fn new(wire: &Wire, dialled: bool) -> Arc<Conn> {
+        let tag = wire.0.tag.load(Ordering::Acquire);
         Arc::new(Conn {
             wire: wire.clone(),
-            log: Mutex::new(ConnLog {
-                dialled,
-                ..ConnLog::default()
-            }),
+            log: Mutex::new(ConnLog::new(dialled, tag)),
             tampered: AtomicBool::new(false),
         })
     }
@@ -108,7 +147,11 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let log = std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()));
+        let log = self
+            .log
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let state = &self.wire.0;
         state
             .closed
@@ -205,7 +248,9 @@ pub struct SpyRead {
 impl Read for SpyRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.conn.log.lock().unwrap().read += n;
+        let mut log = self.conn.log.lock().unwrap();
+        log.read += n;
+        log.push(false, &buf[..n]);
         Ok(n)
     }
 }
@@ -239,7 +284,12 @@ impl SpyWrite {
 
 impl Write for SpyWrite {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = if self.tampers(buf) {
+        let tampers = self.tampers(buf);
+        // The log is held across the write: the peer's answer to these
+        // bytes, read on another thread, is logged after them.
+        let conn = self.conn.clone();
+        let mut log = conn.log.lock().unwrap();
+        let n = if tampers {
             let mut changed = buf.to_vec();
             let at = changed.len() / 2;
             changed[at] ^= 1;
@@ -253,9 +303,8 @@ impl Write for SpyWrite {
         } else {
             self.inner.write(buf)?
         };
-        let mut log = self.conn.log.lock().unwrap();
         log.written += n;
-        log.writes.push(n);
+        log.push(true, &buf[..n]);
         Ok(n)
     }
 

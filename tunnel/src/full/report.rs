@@ -99,10 +99,15 @@ impl ErrorKeys {
 /// error keys of the query route (relays then the exit), `reply_hops` those
 /// of the reply relays (from the exit towards the sender): a reply hop's
 /// report came back along the reply route to the exit, then along the
-/// query route, each hop adding its layer.
+/// query route, each hop adding its layer. With a reply route
+/// (`has_reply`), a frame that is all zeros once every layer is off was
+/// made by the sender herself, as the last hop of the reply route: she
+/// could not read the reply's header (a hop with no key reports zeros),
+/// which came back around both routes from her to her.
 pub(crate) fn read_report(
     hops: &[ErrorKeys],
     reply_hops: &[ErrorKeys],
+    has_reply: bool,
     report: &[u8; ERROR_REPORT_LEN],
 ) -> Result<TunnelError, TunnelError> {
     let mut frame = *report;
@@ -119,6 +124,9 @@ pub(crate) fn read_report(
             return Ok(failed(i, failure));
         }
         keys.wrap(&mut frame)?;
+    }
+    if has_reply && frame == [0u8; ERROR_REPORT_LEN] {
+        return Ok(failed(query + reply_hops.len(), HopFailure::BadHeader));
     }
     Err(TunnelError::BadErrorReport)
 }

@@ -139,10 +139,14 @@ impl FullWriter {
     /// failed and why ([`TunnelError::HopFailed`] for a hop of the query
     /// route, the exit included; [`TunnelError::ReplyHopFailed`] for a
     /// reply relay, whose report came back along the reply route to the
-    /// exit, then along the query route), or
+    /// exit, then along the query route; with `hop` equal to
+    /// [`reply_relays`](Self::reply_relays) and [`HopFailure::BadHeader`](crate::HopFailure::BadHeader)
+    /// when the sender could not read her reply's header and reported it
+    /// to the last reply hop like any hop), or
     /// [`TunnelError::BadErrorReport`] if no hop of these routes made it.
     pub fn read_error_report(&self, report: &[u8; ERROR_REPORT_LEN]) -> TunnelError {
-        match read_report(&self.error_keys, &self.reply_error_keys, report) {
+        let has_reply = self.reply_id.is_some();
+        match read_report(&self.error_keys, &self.reply_error_keys, has_reply, report) {
             Ok(e) | Err(e) => e,
         }
     }
