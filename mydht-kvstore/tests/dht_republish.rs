@@ -2,7 +2,8 @@
 //! driven explicitly (`Dht::republish`, the step the node's tick runs; the
 //! nodes have no ticker of their own): a
 //! value whose holder stopped is placed on the next closest peer; a peer
-//! closer to a key than its holders gets the value when it joins.
+//! closer to a key than its holders gets the value when it joins, from the
+//! holder closest to the key alone.
 
 mod dht_support;
 
@@ -73,11 +74,13 @@ fn a_stopped_holder_is_replaced_at_the_next_republish() {
 }
 
 /// A holds a value also placed on B; E, closer to the key than both (E, B,
-/// A by distance), connects to A: A's next step places the value on E. A
-/// forced step (`all`) places it again on the closest peer, which answers
-/// at once (it holds that version).
+/// A by distance), connects to both: B, the holder closest to the key,
+/// places the value on E at its next step, and A, which knows B is closer,
+/// does not (one copy sent, not one per holder). A forced step (`all`)
+/// places it again on A's closest peer, E, which answers at once (it holds
+/// that version).
 #[test]
-fn a_closer_peer_joining_gets_the_value() {
+fn a_closer_peer_joining_gets_the_value_from_the_closest_holder() {
     let (key, [e, b, a]) = by_distance("joined", [5, 6, 7]);
     let [a, b, e] = [a, b, e].map(|n| node(n, untimed()));
     link(&a, &b);
@@ -89,12 +92,15 @@ fn a_closer_peer_joining_gets_the_value() {
     ));
 
     link(&e, &a);
+    link(&e, &b);
     wait_peers(&a, 2);
-    assert_eq!(a.republish(false, T).unwrap(), (1, 1));
+    wait_peers(&b, 2);
+    assert_eq!(a.republish(false, T).unwrap(), (0, 0));
+    assert_eq!(b.republish(false, T).unwrap(), (1, 1));
     let held = e.get_with(key, walk(QueryMode::AProxy, 0), T).unwrap();
     assert_eq!(held[0].value(), b"moves");
     // Placed on E already: nothing due until the interval passes.
-    assert_eq!(a.republish(false, T).unwrap(), (0, 0));
+    assert_eq!(b.republish(false, T).unwrap(), (0, 0));
     assert_eq!(a.republish(true, T).unwrap(), (1, 1));
     assert_eq!(e.stats(T).unwrap().placements_received, 2);
     assert_eq!(e.stats(T).unwrap().refused, 0);

@@ -11,10 +11,11 @@
 //! cargo bench -p mydht-kvstore --bench dht_live                 # 3 rounds, a thread per node
 //! cargo bench -p mydht-kvstore --bench dht_live -- --rounds 1
 //! cargo bench -p mydht-kvstore --bench dht_live -- --threads 2  # 2 threads drive all nodes
+//! cargo bench -p mydht-kvstore --bench dht_live -- --marks      # phase starts, monotonic clock
 //! ```
 //!
-//! `--threads 0` (the default): each node on a loop thread of its own
-//! with a ticker thread (`Dht::start`, `restartable!`). `--threads N`:
+//! `--threads 0` (the default): each node on a loop thread of its own,
+//! which ticks it too (`Dht::start`, `restartable!`). `--threads N`:
 //! the nodes' main loops are driven on N threads of the bench
 //! (`DhtConf::main_loop` = `Caller`, `mydht::start_driven`; each thread
 //! waits on its nodes' pollers at once and turns the ready ones). Each
@@ -109,8 +110,10 @@ struct Round {
     /// allocator), in KiB: once started, and after the bootstrap.
     heap_kib_started: f64,
     heap_kib_per_node: f64,
-    /// Mean connected peers per node after the bootstrap.
+    /// Mean connected peers per node after the bootstrap, and after the
+    /// lookups one at a time.
     peers_per_node: f64,
+    peers_after: f64,
     put_p50_ms: f64,
     one_p50_ms: f64,
     one_p95_ms: f64,
@@ -129,6 +132,9 @@ struct Round {
     /// During the lookups one at a time: lookups besides the gets, values
     /// republished, placements sent.
     background: (u64, u64, u64),
+    /// Per node, seconds from the start of the bootstrap to its connect
+    /// to node 0 answered, and to its bootstrap answered: p50 and max.
+    joins: [f64; 4],
 }
 
 /// Resident memory of this process, in bytes (`/proc/self/statm`, 4 KiB
@@ -199,6 +205,16 @@ fn counters(net: &Net) -> DhtStats {
     })
 }
 
+/// Mean connected peers per node.
+fn peers(net: &Net) -> f64 {
+    let links: usize = net
+        .dhts()
+        .iter()
+        .map(|d| d.node().connected_peers(T).expect("peers").len())
+        .sum();
+    links as f64 / NODES as f64
+}
+
 /// `n` lookups: a value's index and a node that does not hold it.
 fn lookups(
     pick: &mut impl FnMut(usize) -> usize,
@@ -242,28 +258,39 @@ fn round(seed: u64, threads: usize) -> Round {
     // Every node connects to node 0 and looks its own id up, all at once.
     // A bootstrap that fails (its 10 s timeout) is counted, not fatal.
     let failed = AtomicUsize::new(0);
+    let joins = Mutex::new(Vec::with_capacity(NODES));
+    mark("bootstrap");
     let (t, c) = (Instant::now(), cpu_s());
     std::thread::scope(|s| {
         for d in &nodes[1..] {
-            let failed = &failed;
+            let (failed, joins) = (&failed, &joins);
             s.spawn(move || {
-                let joined = d.node().connect(first, T).is_ok() && d.bootstrap(T).is_ok();
-                if !joined {
+                let connected = d.node().connect(first, T).is_ok();
+                let at = t.elapsed();
+                let joined = connected && d.bootstrap(T).is_ok();
+                if joined {
+                    let mut j = joins.lock().expect("joins");
+                    j.push((at, t.elapsed()));
+                } else {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
     });
+    let joins = joins.into_inner().expect("joins");
+    let (mut conn, mut boot): (Vec<_>, Vec<_>) = joins.into_iter().unzip();
+    r.joins = [
+        quantile(&mut conn, 0.5).as_secs_f64(),
+        quantile(&mut conn, 1.0).as_secs_f64(),
+        quantile(&mut boot, 0.5).as_secs_f64(),
+        quantile(&mut boot, 1.0).as_secs_f64(),
+    ];
     r.bootstrap_s = t.elapsed().as_secs_f64();
     r.bootstrap_failed = failed.into_inner();
     r.bootstrap_cpu_s = cpu_s() - c;
     r.mib_per_node = rss().saturating_sub(rss0) as f64 / NODES as f64 / (1 << 20) as f64;
     r.heap_kib_per_node = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
-    let links: usize = nodes
-        .iter()
-        .map(|d| d.node().connected_peers(T).expect("peers").len())
-        .sum();
-    r.peers_per_node = links as f64 / NODES as f64;
+    r.peers_per_node = peers(&net);
 
     let mut rng = SplitMix64::new(seed);
     let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
@@ -271,6 +298,7 @@ fn round(seed: u64, threads: usize) -> Round {
     let mut keys = Vec::with_capacity(VALUES);
     let mut holders = Vec::with_capacity(VALUES);
     let mut put_times = Vec::with_capacity(VALUES);
+    mark("puts");
     for v in 0..VALUES {
         let key = Key::new(SplitMix64::new(seed ^ (v as u64 + 1)).next_id());
         let from = pick(NODES);
@@ -294,6 +322,7 @@ fn round(seed: u64, threads: usize) -> Round {
 
     let before = counters(&net);
     let mut one = Vec::with_capacity(LOOKUPS);
+    mark("one at a time");
     let (t, c) = (Instant::now(), cpu_s());
     for &(v, by) in &one_work {
         let s = Instant::now();
@@ -315,6 +344,7 @@ fn round(seed: u64, threads: usize) -> Round {
         after.republished - before.republished,
         after.placements_sent - before.placements_sent,
     );
+    r.peers_after = peers(&net);
     r.one_p50_ms = ms(quantile(&mut one, 0.5));
     r.one_p95_ms = ms(quantile(&mut one, 0.95));
     r.one_p99_ms = ms(quantile(&mut one, 0.99));
@@ -322,6 +352,7 @@ fn round(seed: u64, threads: usize) -> Round {
     let next = AtomicUsize::new(0);
     let flight = Mutex::new(Vec::with_capacity(LOOKUPS));
     let missed = AtomicUsize::new(0);
+    mark("32 in flight");
     let (t, c) = (Instant::now(), cpu_s());
     std::thread::scope(|s| {
         for _ in 0..IN_FLIGHT {
@@ -344,8 +375,17 @@ fn round(seed: u64, threads: usize) -> Round {
     r.missed += missed.into_inner();
     let mut flight = flight.into_inner().expect("latencies");
     r.flight_p95_ms = ms(quantile(&mut flight, 0.95));
+    mark("stop");
     net.stop();
     r
+}
+
+/// With `--marks`: prints the start of a phase with the monotonic clock's
+/// time (`perf record -k CLOCK_MONOTONIC`, then `perf report --time`).
+fn mark(phase: &str) {
+    if std::env::args().any(|a| a == "--marks") {
+        eprintln!("mark {phase}: {:?}", Instant::now());
+    }
 }
 
 /// The value of `--name` (`default` when absent or not a number).
@@ -370,7 +410,7 @@ fn main() {
         .collect();
     let m = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
     let how = match threads {
-        0 => "a loop thread and a ticker thread per node".to_string(),
+        0 => "a loop thread per node".to_string(),
         n => format!("{n} threads driving the nodes' loops"),
     };
     println!(
@@ -461,10 +501,11 @@ fn main() {
     );
     println!(
         "memory per idle node: heap {:.0} KiB after the bootstrap ({:.0} KiB once started; counting \
-         allocator), {:.1} connected peers",
+         allocator), {:.1} connected peers ({:.1} after the lookups one at a time)",
         m(|r| r.heap_kib_per_node),
         m(|r| r.heap_kib_started),
-        m(|r| r.peers_per_node)
+        m(|r| r.peers_per_node),
+        m(|r| r.peers_after)
     );
     println!(
         "CPU: bootstrap {:.2} s, {:.3} ms per lookup one at a time, {:.3} ms per lookup 32 in flight \
@@ -472,6 +513,14 @@ fn main() {
         m(|r| r.bootstrap_cpu_s),
         m(|r| r.one_cpu_ms),
         m(|r| r.flight_cpu_ms)
+    );
+    println!(
+        "bootstrap per node: connect to node 0 answered p50 {:.3} s, max {:.3} s; bootstrap \
+         answered p50 {:.3} s, max {:.3} s",
+        m(|r| r.joins[0]),
+        m(|r| r.joins[1]),
+        m(|r| r.joins[2]),
+        m(|r| r.joins[3])
     );
     println!(
         "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \

@@ -86,8 +86,12 @@ pub struct DhtGlobal<C> {
     pub(super) lookup: LookupMode,
     /// Iterative lookups under way (at most `LookupConf::max_lookups`).
     pub(super) lookups: BTreeMap<QueryID, Active>,
-    /// The lookups waiting for each peer being dialled.
-    pub(super) dialling: Fifo<PeerId, Vec<QueryID>>,
+    /// The lookups waiting for each peer being dialled, and the address
+    /// dialled (as text).
+    pub(super) dialling: Fifo<PeerId, (String, Vec<QueryID>)>,
+    /// The peer each address being dialled belongs to: a failed dial
+    /// ([`GlobalCommand::DialFailed`]) names only its address.
+    pub(super) dialled: Fifo<String, PeerId>,
     /// Placements waiting for their peers' answers.
     pub(super) placing: BTreeMap<QueryID, Placing>,
     /// Republishing steps the api waits for.
@@ -156,6 +160,7 @@ impl<C> DhtGlobal<C> {
             lookup: settings.lookup,
             lookups: BTreeMap::new(),
             dialling: Fifo::new(capacity),
+            dialled: Fifo::new(capacity),
             placing: BTreeMap::new(),
             rounds: BTreeMap::new(),
             republisher,
@@ -232,9 +237,11 @@ where
                 let peer: &PeerInfo = &peer;
                 self.engine.route_mut().online(peer.clone(), self.now_ms);
                 let (id, replicas) = (*peer.get_id(), self.replicas);
-                let route = self.engine.route_mut();
+                let (me, route) = (*self.me.get_id(), self.engine.route());
+                // Only the first holder places a value on a newcomer.
                 self.republisher.online(&id, |key| {
-                    route.known_closer_than(&id, key, replicas) < replicas
+                    route.first_holder(&me, key, &id)
+                        && route.known_closer_than(&id, key, replicas) < replicas
                 });
                 self.lookup_online(peer, &mut out);
             }
@@ -244,7 +251,9 @@ where
                 self.republisher.offline(&id);
                 self.lookup_offline(&id, &mut out);
             }
-            GlobalCommand::DialFailed(..) => {}
+            GlobalCommand::DialFailed(address, error) => {
+                self.dial_failed(&address.to_string(), &error, &mut out)
+            }
         }
         match out.len() {
             0 => Reply::None,

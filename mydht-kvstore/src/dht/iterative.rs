@@ -159,7 +159,10 @@ where
         if active.lookup.is_done(self.now_ms) {
             return self.finish_lookup(qid, out);
         }
-        let ask = active.lookup.next(self.now_ms);
+        let peers = &self.peers;
+        let ask = active
+            .lookup
+            .next_with(self.now_ms, |id| peers.contains(id));
         let key = *active.lookup.target();
         let value = active.lookup.wants_values();
         for peer in ask {
@@ -171,16 +174,15 @@ where
                 continue;
             }
             match peer.get_address().parse::<Address<C>>() {
-                Ok(address) => {
-                    let waiting = self.dialling.get_mut(&id);
-                    match waiting {
-                        Some(qids) => qids.push(qid),
-                        None => {
-                            self.dialling.insert(id, vec![qid]);
-                            out.push(Reply::Connect(address));
-                        }
+                Ok(address) => match self.dialling.get_mut(&id) {
+                    Some((_, qids)) => qids.push(qid),
+                    None => {
+                        let text = address.to_string();
+                        self.dialled.insert(text.clone(), id);
+                        self.dialling.insert(id, (text, vec![qid]));
+                        out.push(Reply::Connect(address));
                     }
-                }
+                },
                 Err(_) => {
                     debug!(self.log, "a peer's address does not parse"; "peer" => %id);
                     if let Some(a) = self.lookups.get_mut(&qid) {
@@ -200,9 +202,10 @@ where
 
     /// A peer came online: the lookups that dialled it ask it now.
     pub(super) fn lookup_online(&mut self, peer: &PeerInfo, out: &mut Out<C>) {
-        let Some(qids) = self.dialling.remove(peer.get_id()) else {
+        let Some((address, qids)) = self.dialling.remove(peer.get_id()) else {
             return;
         };
+        self.dialled.remove(&address);
         for qid in qids {
             if let Some(a) = self.lookups.get(&qid) {
                 let key = *a.lookup.target();
@@ -217,7 +220,15 @@ where
 
     /// A peer went offline: it fails in every lookup, and in placements.
     pub(super) fn lookup_offline(&mut self, id: &PeerId, out: &mut Out<C>) {
-        self.dialling.remove(id);
+        if let Some((address, _)) = self.dialling.remove(id) {
+            self.dialled.remove(&address);
+        }
+        self.fail_in_lookups(id, out);
+        self.place_offline(id, out);
+    }
+
+    /// Peer `id` fails in every lookup, which go on without it.
+    fn fail_in_lookups(&mut self, id: &PeerId, out: &mut Out<C>) {
         let mut touched = Vec::new();
         for (qid, a) in self.lookups.iter_mut() {
             a.lookup.failed(id);
@@ -226,7 +237,27 @@ where
         for qid in touched {
             self.advance(qid, out);
         }
-        self.place_offline(id, out);
+    }
+
+    /// A dial to `address` failed (nothing listens there, or it could not
+    /// be reached): the peer dialled there fails in every lookup (those
+    /// waiting for it ask the next closest) and leaves the routing table
+    /// at once.
+    pub(super) fn dial_failed(
+        &mut self,
+        address: &str,
+        error: &mydht_base::Error,
+        out: &mut Out<C>,
+    ) {
+        let Some(id) = self.dialled.remove(&address.to_string()) else {
+            return;
+        };
+        self.stats.dials_failed += 1;
+        debug!(self.log, "a dialled peer could not be reached";
+               "peer" => %id, "address" => address, "error" => %error);
+        self.dialling.remove(&id);
+        self.engine.route_mut().offline(&id, self.now_ms);
+        self.fail_in_lookups(&id, out);
     }
 
     /// A peer refused a lookup's request (a malformed key): it failed.

@@ -142,29 +142,47 @@ impl Lookup {
     /// peer timeout no longer counts as in flight (it may still be
     /// answered): a dead peer holds up no one.
     pub fn next(&mut self, now_ms: u64) -> Vec<PeerInfo> {
+        self.next_with(now_ms, |_| true)
+    }
+
+    /// As [`next`](Self::next), for a node that must dial the peers for
+    /// which `connected` is false: a lookup for a value asks the closest
+    /// connected peers among the k closest first (any of the peers
+    /// closest to the key may hold the value, and asking one costs no
+    /// connection), and dials only while no request is in flight. A
+    /// lookup for the closest peers asks in order of distance.
+    pub fn next_with(&mut self, now_ms: u64, connected: impl Fn(&PeerId) -> bool) -> Vec<PeerInfo> {
         let stall = (self.conf.peer_timeout_ms / 4).max(1);
         let mut in_flight = self
             .candidates
             .iter()
             .filter(|c| matches!(c.state, State::Asked(t) if now_ms.saturating_sub(t) < stall))
             .count();
+        let alpha = self.conf.alpha.max(1);
         let mut ask = Vec::new();
-        let mut live = 0;
-        for c in self.candidates.iter_mut() {
-            if live >= self.conf.k || in_flight >= self.conf.alpha.max(1) {
+        // First the connected peers (every peer when not for a value),
+        // then, with nothing in flight, the others.
+        for pass in 0..2 {
+            if in_flight > 0 && pass == 1 {
                 break;
             }
-            match c.state {
-                State::Failed => continue,
-                State::Fresh => {
-                    c.state = State::Asked(now_ms);
-                    in_flight += 1;
-                    self.asked += 1;
-                    ask.push(c.peer.clone());
+            let mut live = 0;
+            for c in self.candidates.iter_mut() {
+                if live >= self.conf.k || in_flight >= alpha {
+                    break;
                 }
-                State::Asked(_) | State::Answered => {}
+                match c.state {
+                    State::Failed => continue,
+                    State::Fresh if pass == 1 || self.want == 0 || connected(c.peer.get_id()) => {
+                        c.state = State::Asked(now_ms);
+                        in_flight += 1;
+                        self.asked += 1;
+                        ask.push(c.peer.clone());
+                    }
+                    State::Fresh | State::Asked(_) | State::Answered => {}
+                }
+                live += 1;
             }
-            live += 1;
         }
         ask
     }

@@ -178,10 +178,29 @@ impl DhtRoute {
     /// far as this node can tell, not only among its connections.
     pub fn known_closer_than(&self, me: &PeerId, key: &Key, limit: usize) -> usize {
         let mine = Distance::between(me, key);
-        self.known(key, limit, &[])
-            .iter()
-            .filter(|p| Distance::between(p.get_id(), key) < mine)
-            .count()
+        match &self.inner {
+            Inner::Kademlia(table) => table.count_closer(key, &mine, limit, &[], false),
+            Inner::Connected => self
+                .connected(key, limit, &[])
+                .iter()
+                .filter(|p| Distance::between(p.get_id(), key) < mine)
+                .count(),
+        }
+    }
+
+    /// True when no peer this node heard from, `newcomer` aside, is closer
+    /// to `key` than `me`: this node is the holder that places the value
+    /// of `key` on a newcomer among its closest (Kademlia's rule, so that
+    /// the holders do not all send it the same value).
+    pub fn first_holder(&self, me: &PeerId, key: &Key, newcomer: &PeerId) -> bool {
+        let mine = Distance::between(me, key);
+        match &self.inner {
+            Inner::Kademlia(table) => table.count_closer(key, &mine, 1, &[*newcomer], true) == 0,
+            Inner::Connected => self
+                .connected(key, 1, &[*newcomer])
+                .iter()
+                .all(|p| Distance::between(p.get_id(), key) > mine),
+        }
     }
 
     /// How many of the route's online peers are closer to `key` than

@@ -31,6 +31,10 @@ pub struct DhtStats {
     pub lookups_found: u64,
     /// See [`lookups_found`](Self::lookups_found).
     pub lookup_hops: u64,
+    /// Peers a lookup dialled that could not be reached (the node's
+    /// `GlobalCommand::DialFailed`): failed in the lookups and dropped
+    /// from the routing table at once.
+    pub dials_failed: u64,
     /// `FindNode` requests received.
     pub find_nodes_received: u64,
     /// Values sent to peers to keep ([`DhtMsg::Place`](crate::dht::DhtMsg::Place)).

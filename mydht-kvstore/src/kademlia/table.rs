@@ -342,6 +342,28 @@ where
         self.closest_where(target, n, exclude, true)
     }
 
+    /// How many peers of the table are closer to `target` than
+    /// `distance`, counting up to `limit`, none of `exclude`; only those
+    /// heard from directly when `confirmed`. Neither sorts nor copies a
+    /// peer.
+    pub fn count_closer(
+        &self,
+        target: &impl KadId,
+        distance: &Distance,
+        limit: usize,
+        exclude: &[P::Id],
+        confirmed: bool,
+    ) -> usize {
+        let target = target.kad_id();
+        self.buckets
+            .iter()
+            .flat_map(|b| b.entries.iter())
+            .filter(|e| (e.confirmed || !confirmed) && !exclude.contains(e.peer.get_id()))
+            .filter(|e| Distance::between(e.peer.get_id(), &target) < *distance)
+            .take(limit)
+            .count()
+    }
+
     fn closest_where(
         &self,
         target: &impl KadId,
