@@ -5,6 +5,12 @@
 //! Prints this run's medians, their ratio, and the median of paired
 //! per-sample ratios, at the end.
 //!
+//! Then the one-message known-key handshake against the three-message one
+//! in the same run: both sides with the peers known (their bindings
+//! checked and static-static secrets made: every connection after the
+//! first), both sides on first contact (fresh memories), and each side
+//! alone (the dialler making its flight, the acceptor checking one).
+//!
 //! `cargo bench -p mydht --bench handshake -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
@@ -12,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use mydht::auth::{wall_clock_ms, CipherSuite};
 use mydht::{ChallengeCache, Handshake, Identity, LocalPeer};
 use openssl::pkey::{Id, PKey};
 use openssl::pkey_ctx::PkeyCtx;
@@ -25,6 +32,98 @@ const GROUP: &str = "handshake";
 const SAMPLES: usize = 30;
 const MEASURED: &str = "handshake/three_messages";
 const BASELINE: &str = "handshake/public_key_ops_sum";
+const KNOWN: &str = "handshake/known_key";
+const KNOWN_COLD: &str = "handshake/known_key_first_contact";
+const KNOWN_DIALLER: &str = "handshake/known_key_dialler";
+const KNOWN_ACCEPTOR: &str = "handshake/known_key_acceptor";
+
+/// A memory whose flight window is short (2 ms): the bench's flights
+/// expire as fast as they come, the memory stays small.
+fn short_memory() -> ChallengeCache {
+    ChallengeCache::new(1 << 20, Duration::from_millis(4))
+}
+
+/// Alice dials Bob known-key, Bob accepts: one connection's handshake.
+fn known_key(
+    (alice, bob): (&Arc<LocalPeer>, &Arc<LocalPeer>),
+    (at_alice, at_bob): (&mut ChallengeCache, &mut ChallengeCache),
+    timeout: Duration,
+) {
+    at_alice
+        .verify_peer(bob.info(), bob.identity().key_binding())
+        .unwrap();
+    let wall = wall_clock_ms();
+    let (flight, a) =
+        Handshake::dial_known(alice, bob.info(), at_alice, CipherSuite::default(), wall).unwrap();
+    let now = Instant::now();
+    let b = Handshake::respond(bob.clone(), timeout, now)
+        .on_known(&flight, at_bob, now, wall)
+        .unwrap();
+    black_box((a, b));
+}
+
+fn known(c: &mut Criterion, run: &ratio::Run) {
+    let peer = |a: &str| Arc::new(LocalPeer::new(Identity::generate().unwrap(), a.into()).unwrap());
+    let (alice, bob) = (peer("alice:1"), peer("bob:2"));
+    let timeout = Duration::from_secs(10);
+    let mut seen = ChallengeCache::new(1024, timeout);
+    let mut three_messages = || {
+        let now = Instant::now();
+        let (mut i, ping) = Handshake::initiate(alice.clone(), None, timeout, now).unwrap();
+        let mut r = Handshake::respond(bob.clone(), timeout, now);
+        let pong = r.on_ping(&ping, &mut seen, now).unwrap();
+        let (fin, at_alice) = i.on_pong(&pong, now).unwrap();
+        let at_bob = r.on_final(&fin, now).unwrap();
+        black_box((at_alice, at_bob));
+    };
+    let (mut mem_a, mut mem_b) = (short_memory(), short_memory());
+    let mut warm = || known_key((&alice, &bob), (&mut mem_a, &mut mem_b), timeout);
+    let cold = || {
+        let (mut a, mut b) = (short_memory(), short_memory());
+        known_key((&alice, &bob), (&mut a, &mut b), timeout)
+    };
+    let mut group = c.benchmark_group(GROUP);
+    group.sample_size(run.samples());
+    group.bench_function("known_key", |b| {
+        run.paired(b, (KNOWN, MEASURED), &mut warm, &mut three_messages)
+    });
+    group.bench_function("known_key_first_contact", |b| {
+        run.paired(b, (KNOWN_COLD, MEASURED), cold, &mut three_messages)
+    });
+    let mut mem_a = short_memory();
+    mem_a
+        .verify_peer(bob.info(), bob.identity().key_binding())
+        .unwrap();
+    group.bench_function("known_key_dialler", |b| {
+        run.iter(b, KNOWN_DIALLER, || {
+            Handshake::dial_known(&alice, bob.info(), &mut mem_a, CipherSuite::default(), 0)
+                .unwrap()
+        })
+    });
+    let mut mem_b = short_memory();
+    group.bench_function("known_key_acceptor", |b| {
+        run.custom(b, KNOWN_ACCEPTOR, |iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let wall = wall_clock_ms();
+                let (flight, _) = Handshake::dial_known(
+                    &alice,
+                    bob.info(),
+                    &mut mem_a,
+                    CipherSuite::default(),
+                    wall,
+                )
+                .unwrap();
+                let start = Instant::now();
+                let mut r = Handshake::respond(bob.clone(), timeout, start);
+                black_box(r.on_known(&flight, &mut mem_b, start, wall).unwrap());
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
+    group.finish();
+}
 
 fn handshake(c: &mut Criterion, run: &ratio::Run) {
     let peer = |a: &str| Arc::new(LocalPeer::new(Identity::generate().unwrap(), a.into()).unwrap());
@@ -99,11 +198,22 @@ fn main() {
     let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
     handshake(&mut c, &run);
+    known(&mut c, &run);
     c.final_summary();
     run.compare(
         "three-message handshake vs its public-key operations",
         MEASURED,
         BASELINE,
+    );
+    run.compare(
+        "known-key handshake (peers known) vs three-message handshake",
+        KNOWN,
+        MEASURED,
+    );
+    run.compare(
+        "known-key handshake (first contact) vs three-message handshake",
+        KNOWN_COLD,
+        MEASURED,
     );
     run.summary("handshake, times per handshake (both sides)");
 }

@@ -64,6 +64,13 @@ pub struct NodeConstants {
     /// what the peer claims, not a proven identity. For applications that
     /// protect their messages themselves (onion tunnels).
     pub send_once_auth: AuthMode,
+    /// Dial known-key (on by default): a dial to an address whose peer an
+    /// earlier signed connection proved (and a later one confirmed) sends
+    /// the one-message known-key handshake, its frames right behind it
+    /// ([`auth::known`](crate::auth::known)), instead of the three-message
+    /// signed one. Signed mode only. A node accepts known-key flights
+    /// whatever this says, so nodes with it on and off interoperate.
+    pub known_key: bool,
     /// The AEAD of the session shadow: ChaCha20-Poly1305 (the default) or
     /// AES-256-GCM (faster on CPUs with AES instructions). Both ends of a
     /// connection must use the same: the handshake refuses a peer with
@@ -121,6 +128,7 @@ impl Default for NodeConstants {
             auth_timeout: Duration::from_secs(5),
             auth_mode: AuthMode::Signed,
             send_once_auth: AuthMode::Signed,
+            known_key: true,
             cipher_suite: CipherSuite::ChaCha20Poly1305,
             query_timeout: Duration::from_secs(10),
             max_pending_queries: 4096,

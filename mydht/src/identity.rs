@@ -8,6 +8,9 @@
 //!   address, tunnel key); the handshake only builds one whose id is the hash
 //!   of its key.
 //! - [`LocalPeer`]: an identity together with its own [`PeerInfo`].
+//! - [`KeyBinding`]: an identity's Ed25519 signature over its own two public
+//!   keys, which proves to anyone that the X25519 tunnel key belongs to the
+//!   identity (the known-key handshake of [`crate::auth`] relies on it).
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -34,6 +37,46 @@ pub const MAX_ADDRESS_LEN: usize = 256;
 /// is refused before it is read into memory.
 const MAX_IDENTITY_FILE_LEN: u64 = 16 * 1024;
 const PEM_END: &str = "-----END PRIVATE KEY-----";
+/// What an identity signs to bind its tunnel key to itself.
+const BINDING_LABEL: &[u8] = b"mydht key binding v1\0";
+
+/// An identity's Ed25519 signature over its identity key and its X25519
+/// tunnel key: proof that whoever holds the identity key chose that tunnel
+/// key. Made once per identity ([`Identity::key_binding`]); checked by
+/// [`KeyBinding::verify`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct KeyBinding(pub [u8; SIGNATURE_LEN]);
+
+impl fmt::Debug for KeyBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyBinding(..)")
+    }
+}
+
+impl KeyBinding {
+    /// The signed message: a label, then both public keys.
+    fn message(
+        identity_key: &[u8; IDENTITY_KEY_LEN],
+        tunnel_key: &[u8; X25519_PUBLIC_KEY_LEN],
+    ) -> Vec<u8> {
+        [BINDING_LABEL, &identity_key[..], &tunnel_key[..]].concat()
+    }
+
+    /// True when this is `identity_key`'s signature binding `tunnel_key`.
+    /// One Ed25519 verification: callers cache the answer.
+    pub fn verify(
+        &self,
+        identity_key: &[u8; IDENTITY_KEY_LEN],
+        tunnel_key: &[u8; X25519_PUBLIC_KEY_LEN],
+    ) -> bool {
+        let Ok(key) = PKey::public_key_from_raw_bytes(identity_key, Id::ED25519) else {
+            return false;
+        };
+        openssl::sign::Verifier::new_without_digest(&key)
+            .and_then(|mut v| v.verify_oneshot(&self.0, &Self::message(identity_key, tunnel_key)))
+            .unwrap_or(false)
+    }
+}
 
 /// A peer's id: SHA-256 of its Ed25519 identity public key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -160,6 +203,7 @@ pub struct Identity {
     tunnel: PKey<Private>,
     tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
     id: PeerId,
+    binding: KeyBinding,
 }
 
 impl fmt::Debug for Identity {
@@ -193,12 +237,22 @@ impl Identity {
     fn from_keys(signing: PKey<Private>, tunnel: PKey<Private>) -> Result<Self> {
         let identity_key = raw_public_key(&signing, Id::ED25519, "identity")?;
         let tunnel_key = raw_public_key(&tunnel, Id::X25519, "tunnel")?;
+        let mut binding = [0u8; SIGNATURE_LEN];
+        Signer::new_without_digest(&signing)
+            .and_then(|mut s| {
+                s.sign_oneshot(
+                    &mut binding,
+                    &KeyBinding::message(&identity_key, &tunnel_key),
+                )
+            })
+            .map_err(crypto_error)?;
         Ok(Identity {
             id: PeerId::of_key(&identity_key),
             signing,
             identity_key,
             tunnel,
             tunnel_key,
+            binding: KeyBinding(binding),
         })
     }
 
@@ -284,8 +338,14 @@ impl Identity {
         &self.tunnel_key
     }
 
+    /// The signature binding [`tunnel_key`](Self::tunnel_key) to this
+    /// identity, made when the identity was built.
+    pub fn key_binding(&self) -> &KeyBinding {
+        &self.binding
+    }
+
     /// The X25519 tunnel private key, for the tunnel layers addressed to
-    /// this node.
+    /// this node (and the static key of the known-key handshake).
     pub fn tunnel_private_key(&self) -> &PKeyRef<Private> {
         &self.tunnel
     }
@@ -407,5 +467,16 @@ mod tests {
         assert_ne!(a.identity_key(), a.tunnel_key());
         // Ed25519 is deterministic: the same seed signs alike.
         assert_eq!(a.sign(b"m").unwrap(), b.sign(b"m").unwrap());
+    }
+
+    #[test]
+    fn a_key_binding_verifies_for_its_own_keys_only() {
+        let a = Identity::from_seed([7; 32]).unwrap();
+        let c = Identity::from_seed([8; 32]).unwrap();
+        assert!(a.key_binding().verify(a.identity_key(), a.tunnel_key()));
+        // Another tunnel key, or another identity's binding: refused.
+        assert!(!a.key_binding().verify(a.identity_key(), c.tunnel_key()));
+        assert!(!c.key_binding().verify(a.identity_key(), a.tunnel_key()));
+        assert!(!a.key_binding().verify(&[0; 32], a.tunnel_key()));
     }
 }

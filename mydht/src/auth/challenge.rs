@@ -4,7 +4,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::AuthError;
+use super::{AuthError, KnownPeers};
+use crate::identity::{KeyBinding, PeerInfo};
 
 /// Length of a challenge.
 pub const CHALLENGE_LEN: usize = 32;
@@ -31,16 +32,30 @@ impl Challenge {
 /// refused even on a new connection. Owned by the main loop, shared by every
 /// inbound handshake.
 ///
+/// It also holds the node's memory of known-key handshakes (see
+/// [`known`](super::known)): the known-key flights accepted within the
+/// window (half its `ttl`: the node's `auth_timeout`), the peers whose keys
+/// it verified, and the peer each dialled address led to, all bounded.
+///
 /// Bounded twice: an entry expires after `ttl`, and when `capacity` entries
 /// are live the oldest is forgotten. Forgetting early lets a replayed ping
 /// through this check, but never through the handshake: the replayer cannot
 /// sign the responder's fresh challenge. The cache only saves the work.
-#[derive(Debug)]
 pub struct ChallengeCache {
     seen: HashMap<[u8; CHALLENGE_LEN], Instant>,
     order: VecDeque<([u8; CHALLENGE_LEN], Instant)>,
     capacity: usize,
     ttl: Duration,
+    known: KnownPeers,
+}
+
+impl std::fmt::Debug for ChallengeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChallengeCache")
+            .field("challenges", &self.order.len())
+            .field("known", &self.known.sizes())
+            .finish()
+    }
 }
 
 impl ChallengeCache {
@@ -54,7 +69,29 @@ impl ChallengeCache {
             order: VecDeque::new(),
             capacity,
             ttl,
+            known: KnownPeers::new(capacity, (ttl / 2).as_millis() as u64),
         }
+    }
+
+    /// The known-key memory.
+    pub(crate) fn known(&mut self) -> &mut KnownPeers {
+        &mut self.known
+    }
+
+    /// Checks `binding` for `peer`'s keys (one Ed25519 verification, once
+    /// per peer and keys) and remembers them as verified, so this node may
+    /// dial `peer` known-key. [`AuthError::BadSignature`] otherwise.
+    pub fn verify_peer(&mut self, peer: &PeerInfo, binding: &KeyBinding) -> Result<(), AuthError> {
+        use mydht_base::Peer;
+        self.known
+            .check_binding(peer.identity_key(), peer.tunnel_public_key(), binding)
+            .map(|_| ())
+    }
+
+    /// How many peers with verified keys, dialled addresses and recent
+    /// known-key flights the node remembers.
+    pub fn known_sizes(&self) -> (usize, usize, usize) {
+        self.known.sizes()
     }
 
     /// Records `challenge` as used at `now`; [`AuthError::ReplayedPing`] if

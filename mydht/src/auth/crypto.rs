@@ -1,7 +1,7 @@
 //! The public-key operations of the handshake, on openssl: ephemeral X25519
 //! keys, Ed25519 verification, and HKDF-SHA256 of the session keys.
 
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{Id, PKey, PKeyRef, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sha::Sha256;
 use openssl::sign::Verifier;
@@ -33,6 +33,14 @@ impl EphemeralKey {
         &self.public
     }
 
+    /// The X25519 shared secret with `peer_public`.
+    pub(crate) fn exchange(
+        &self,
+        peer_public: &[u8; EPHEMERAL_KEY_LEN],
+    ) -> Result<[u8; 32], AuthError> {
+        x25519(&self.private, peer_public)
+    }
+
     /// The session keys of `role` for `suite` from the exchange with
     /// `peer_public`, bound to `transcript` (which names the suite).
     pub(crate) fn session_keys(
@@ -42,19 +50,7 @@ impl EphemeralKey {
         role: Role,
         suite: CipherSuite,
     ) -> Result<SessionKeys, AuthError> {
-        let peer = PKey::public_key_from_raw_bytes(peer_public, Id::X25519)
-            .map_err(|_| AuthError::Malformed("ephemeral key"))?;
-        let mut shared = [0u8; 32];
-        let mut ctx = PkeyCtx::new(&self.private)?;
-        ctx.derive_init()?;
-        ctx.derive_set_peer(&peer)?;
-        let len = ctx
-            .derive(Some(&mut shared))
-            .map_err(|_| AuthError::KeyExchange)?;
-        // A low-order peer key gives an all-zero secret anyone can compute.
-        if len != shared.len() || shared.iter().all(|&b| b == 0) {
-            return Err(AuthError::KeyExchange);
-        }
+        let mut shared = x25519(&self.private, peer_public)?;
         let mut okm = hkdf_sha256(&shared, transcript.hash(), SESSION_KEYS_INFO);
         shared.fill(0);
         let mut to_responder = [0u8; SESSION_KEY_LEN];
@@ -72,6 +68,28 @@ impl EphemeralKey {
             suite,
         })
     }
+}
+
+/// The X25519 shared secret of `private` and `peer_public`;
+/// [`AuthError::KeyExchange`] for a key that gives none (a low-order peer
+/// key gives an all-zero secret anyone can compute).
+pub(crate) fn x25519(
+    private: &PKeyRef<Private>,
+    peer_public: &[u8; EPHEMERAL_KEY_LEN],
+) -> Result<[u8; 32], AuthError> {
+    let peer = PKey::public_key_from_raw_bytes(peer_public, Id::X25519)
+        .map_err(|_| AuthError::Malformed("X25519 key"))?;
+    let mut shared = [0u8; 32];
+    let mut ctx = PkeyCtx::new(private)?;
+    ctx.derive_init()?;
+    ctx.derive_set_peer(&peer)?;
+    let len = ctx
+        .derive(Some(&mut shared))
+        .map_err(|_| AuthError::KeyExchange)?;
+    if len != shared.len() || shared.iter().all(|&b| b == 0) {
+        return Err(AuthError::KeyExchange);
+    }
+    Ok(shared)
 }
 
 /// The X25519 public keys of small order, as they may be encoded (the top
@@ -146,7 +164,7 @@ pub(crate) fn verify_transcript(
 /// Built on openssl's SHA-256 rather than its HKDF because the latter
 /// fetches its algorithm on every call, which cost more than all the hashing
 /// (about 25 µs against 3 µs); a test checks both agree.
-fn hkdf_sha256(ikm: &[u8], salt: &[u8; 32], info: &[u8]) -> [u8; 2 * SESSION_KEY_LEN] {
+pub(crate) fn hkdf_sha256(ikm: &[u8], salt: &[u8; 32], info: &[u8]) -> [u8; 2 * SESSION_KEY_LEN] {
     let prk = hmac_sha256(salt, &[ikm]);
     let t1 = hmac_sha256(&prk, &[info, &[1]]);
     let t2 = hmac_sha256(&prk, &[&t1, info, &[2]]);
@@ -158,7 +176,7 @@ fn hkdf_sha256(ikm: &[u8], salt: &[u8; 32], info: &[u8]) -> [u8; 2 * SESSION_KEY
 
 /// HMAC-SHA256 (RFC 2104) of the concatenated `parts`, for a key of at
 /// most one block (all keys here are 32 bytes).
-fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut ipad = [0x36u8; BLOCK];
     let mut opad = [0x5cu8; BLOCK];

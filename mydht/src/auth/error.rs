@@ -45,6 +45,23 @@ pub enum AuthError {
     Crypto(String),
     /// A peer in another [`AuthMode`](super::AuthMode) than this node's.
     ModeMismatch,
+    /// A known-key dial to a peer whose keys this node has not verified
+    /// (or has forgotten).
+    UnknownPeer,
+    /// A known-key flight whose timestamp is too far from this node's
+    /// clock: replayed late, or the clocks disagree.
+    StaleFlight,
+    /// A known-key flight this node accepted already: replayed.
+    ReplayedFlight,
+    /// The memory of recent known-key flights is full of live ones: the
+    /// flight is refused rather than one forgotten early.
+    TooManyFlights,
+    /// A known-key flight's sealed identity does not open: not sealed for
+    /// this node's key, or altered.
+    BadSeal,
+    /// A known-key flight's proof does not check: not made by the holder
+    /// of the keys it names, or altered.
+    BadProof,
     /// A peer whose session shadow uses another
     /// [`CipherSuite`](super::CipherSuite) than this node's.
     SuiteMismatch {
@@ -72,6 +89,12 @@ impl fmt::Display for AuthError {
             AuthError::KeyExchange => write!(f, "key exchange failed"),
             AuthError::Crypto(e) => write!(f, "openssl: {e}"),
             AuthError::ModeMismatch => write!(f, "peer uses another authentication mode"),
+            AuthError::UnknownPeer => write!(f, "peer keys not verified"),
+            AuthError::StaleFlight => write!(f, "known-key flight out of its time window"),
+            AuthError::ReplayedFlight => write!(f, "replayed known-key flight"),
+            AuthError::TooManyFlights => write!(f, "too many recent known-key flights"),
+            AuthError::BadSeal => write!(f, "known-key flight does not open"),
+            AuthError::BadProof => write!(f, "bad known-key proof"),
             AuthError::SuiteMismatch { ours, theirs } => {
                 write!(f, "peer uses cipher suite {theirs}, this node {ours}")
             }

@@ -1,11 +1,11 @@
-//! The three handshake messages as they travel: plain serde structs that any
+//! The handshake messages as they travel: plain serde structs that any
 //! `MsgEnc` can encode. Keys, challenges and signatures are byte vectors here;
 //! the handshake checks every length on receipt before using them.
 
 use mydht_base::Peer;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, AuthMode, CipherSuite};
+use super::{AuthError, AuthKnown, AuthMode, CipherSuite};
 use crate::identity::{PeerId, PeerInfo, MAX_ADDRESS_LEN};
 
 /// A peer's [`PeerInfo`] on the wire, unchecked.
@@ -107,6 +107,8 @@ pub enum AuthMessage {
     Pong(AuthPong),
     /// See [`AuthPongFinal`].
     PongFinal(AuthPongFinal),
+    /// See [`AuthKnown`]: the known-key handshake's one message.
+    Known(AuthKnown),
 }
 
 impl AuthMessage {
@@ -116,6 +118,7 @@ impl AuthMessage {
             AuthMessage::Ping(_) => "ping",
             AuthMessage::Pong(_) => "pong",
             AuthMessage::PongFinal(_) => "final pong",
+            AuthMessage::Known(_) => "known-key flight",
         }
     }
 }

@@ -1,11 +1,17 @@
 //! Authentication: the three-message handshake that proves each peer's
-//! identity key and derives the session keys of the connection's shadow.
+//! identity key and derives the session keys of the connection's shadow,
+//! and the one-message known-key handshake for a dialler that knows its
+//! peer's keys already ([`known`], where its design is described).
 //!
 //! - [`Handshake`]: one side of one connection, a state machine;
+//! - [`AuthKnown`]: the known-key flight ([`Handshake::dial_known`],
+//!   [`Handshake::on_known`]);
 //! - [`AuthPing`], [`AuthPong`], [`AuthPongFinal`] ([`AuthMessage`]): the
 //!   messages, serde structs for any `MsgEnc`;
-//! - [`ChallengeCache`]: the node-wide, bounded memory of initiator
-//!   challenges that refuses replayed pings;
+//! - [`ChallengeCache`]: the node-wide, bounded memory of handshakes:
+//!   initiator challenges (replayed pings), known-key flights (replays),
+//!   peers whose keys are verified and the peer each dialled address led
+//!   to;
 //! - [`Authenticated`]: the outcome, with the peer's [`PeerInfo`](crate::PeerInfo)
 //!   and its [`SessionKeys`];
 //! - [`AuthError`]: why a handshake failed;
@@ -18,6 +24,7 @@ mod challenge;
 mod crypto;
 mod error;
 mod handshake;
+pub mod known;
 mod message;
 mod mode;
 mod session_keys;
@@ -28,7 +35,9 @@ pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
 pub(crate) use crypto::EphemeralKey;
 pub use error::AuthError;
 pub(crate) use handshake::AnsweredPong;
-pub use handshake::{Authenticated, Handshake, Step};
+pub use handshake::{wall_clock_ms, Authenticated, Handshake, Step};
+pub use known::AuthKnown;
+pub(crate) use known::KnownPeers;
 pub use message::{AuthMessage, AuthPing, AuthPong, AuthPongFinal, PeerInfoMsg};
 pub use mode::AuthMode;
 pub use session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};

@@ -1,15 +1,20 @@
 //! A connection's handshake in the core: each frame the driver read is
 //! decoded and given to the connection's [`Handshake`]; what it answers
-//! goes out as a frame for the driver to write.
+//! goes out as a frame for the driver to write. A dial to an address whose
+//! peer this node knows goes known-key ([`crate::auth::known`]): its one
+//! flight out, the connection is authenticated at once.
 
 use std::time::Instant;
 
-use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc};
+use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Peer};
 
-use super::conn::Phase;
+use super::conn::{ConnKind, Phase};
 use super::{Action, NodeCore};
-use crate::auth::{AuthMessage, Authenticated, SessionKeys, Step};
+use crate::auth::{
+    wall_clock_ms, AuthMessage, AuthMode, AuthPing, Authenticated, Handshake, SessionKeys, Step,
+};
 use crate::conf::MyDHTConf;
+use crate::identity::PeerInfo;
 
 /// Handshakes at most that hold session shadows built before their peer
 /// is accepted: a responder builds them before the initiator is
@@ -111,6 +116,87 @@ impl<C: MyDHTConf> NodeCore<C> {
                 }
             }
             other => conn.phase = other,
+        }
+    }
+
+    /// A dialled connection's first flight: `ping`, or, when the dialled
+    /// address led to a peer this node knows (and `known_key` is on, in the
+    /// signed mode), the known-key flight: the connection is then
+    /// authenticated at once, its frames go right behind the flight.
+    pub(super) fn send_ping(&mut self, key: usize, ping: AuthPing, now: Instant) {
+        match self.dial_known(key) {
+            None => self.send_frame(key, &AuthMessage::Ping(ping)),
+            Some(Ok((flight, auth))) => {
+                slog::debug!(self.logger, "known-key dial"; "conn" => key, "peer" => %auth.peer.get_id());
+                self.send_frame(key, &flight);
+                self.authenticated(key, auth, now);
+            }
+            Some(Err(e)) => {
+                slog::warn!(self.logger, "known-key dial failed"; "conn" => key, "error" => %e);
+                self.drop_conn(key, Some(e));
+            }
+        }
+    }
+
+    /// The known-key flight for dialled connection `key` and its outcome;
+    /// `None` when the signed handshake applies (unknown peer, switched
+    /// off, not the signed mode).
+    fn dial_known(&mut self, key: usize) -> Option<Result<(AuthMessage, Authenticated), Error>> {
+        if !self.constants.known_key {
+            return None;
+        }
+        let conn = self.conns.get_mut(&key)?;
+        let Phase::Handshaking(hs) = &mut conn.phase else {
+            return None;
+        };
+        if hs.mode() != AuthMode::Signed {
+            return None;
+        }
+        let peer = self.challenges.known().expect_at(conn.dialled.as_ref()?)?;
+        let ephemeral = hs.take_ephemeral();
+        let dialled = Handshake::dial_known_with(
+            &self.me,
+            &peer,
+            &mut self.challenges,
+            ephemeral,
+            self.constants.cipher_suite,
+            wall_clock_ms(),
+        );
+        Some(
+            dialled
+                .map(|(flight, auth)| (AuthMessage::Known(flight), auth))
+                .map_err(Error::from),
+        )
+    }
+
+    /// A connection authenticated by a handshake (not known-key dialled):
+    /// a peer the signed handshake proved is remembered as verified, and
+    /// the peer a dialled address led to, so that the next dial there may
+    /// go known-key.
+    pub(super) fn remember_peer(&mut self, key: usize, peer: &PeerInfo) {
+        let Some(conn) = self.conns.get(&key) else {
+            return;
+        };
+        let mode = match (conn.kind, &conn.dialled) {
+            (ConnKind::Once, Some(_)) => self.constants.send_once_auth,
+            _ => self.constants.auth_mode,
+        };
+        if mode != AuthMode::Signed || conn.claimed {
+            // Only claimed, not proven.
+            return;
+        }
+        match &conn.dialled {
+            Some(address) => self.challenges.known().learn_address(address, peer),
+            None => self.challenges.known().proven(peer),
+        }
+    }
+
+    /// The peer of dialled connection `key` sent its first frame (its
+    /// admission): whoever it dialled holds the keys expected there, a
+    /// known-key dial to that address is confirmed.
+    pub(super) fn confirm_peer(&mut self, key: usize, peer: &PeerInfo) {
+        if let Some(address) = self.conns.get(&key).and_then(|c| c.dialled.as_ref()) {
+            self.challenges.known().learn_address(address, peer);
         }
     }
 

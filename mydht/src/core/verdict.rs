@@ -19,8 +19,18 @@ use crate::service::peer_store::PeerStoreCommand;
 use crate::service::{ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus};
 
 impl<C: MyDHTConf> NodeCore<C> {
-    /// A connection is authenticated: it awaits peer management's verdict.
+    /// A connection is authenticated by a handshake: its peer is
+    /// remembered (see `handshake`), then it awaits peer management's
+    /// verdict.
     pub(super) fn on_authenticated(&mut self, key: usize, auth: Authenticated, now: Instant) {
+        if !self.is_me(auth.peer.get_id()) {
+            self.remember_peer(key, &auth.peer);
+        }
+        self.authenticated(key, auth, now);
+    }
+
+    /// A connection is authenticated: it awaits peer management's verdict.
+    pub(super) fn authenticated(&mut self, key: usize, auth: Authenticated, now: Instant) {
         if self.is_me(auth.peer.get_id()) {
             let e = Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "connected to itself");
             return self.drop_conn(key, Some(e));
@@ -167,6 +177,13 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// online (unless the connection is a duplicate that loses, or the node
     /// has no room for it).
     pub(super) fn on_admitted(&mut self, cref: ConnRef) {
+        let confirmed = match self.conns.get(&cref.key) {
+            Some(c) if c.id == cref.id => c.open_peer().map(|p| info_of::<C>(p).clone()),
+            _ => None,
+        };
+        if let Some(peer) = confirmed {
+            self.confirm_peer(cref.key, &peer);
+        }
         let (peer, priority) = match self.conns.get(&cref.key) {
             Some(c) if c.id == cref.id => match &c.phase {
                 Phase::Open {

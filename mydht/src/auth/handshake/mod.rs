@@ -43,11 +43,15 @@
 //! - `responder`: the responder's side ([`Handshake::respond`],
 //!   [`Handshake::on_ping`], [`Handshake::derive_keys`],
 //!   [`Handshake::on_final`]);
+//! - `known_side`: both sides of the one-message known-key handshake
+//!   ([`Handshake::dial_known`], [`Handshake::on_known`]; see
+//!   [`known`](crate::auth::known));
 //! - `exchange`: the key exchange left for later ([`AnsweredPong`], the
 //!   responder's keys) and the outcome, [`Authenticated`].
 
 mod exchange;
 mod initiator;
+mod known_side;
 mod responder;
 #[cfg(test)]
 mod tests;
@@ -68,6 +72,7 @@ use crate::identity::{LocalPeer, PeerId, PeerInfo};
 pub(crate) use exchange::AnsweredPong;
 pub use exchange::Authenticated;
 use exchange::Keys;
+pub use known_side::wall_clock_ms;
 
 /// What to do after [`Handshake::handle`].
 #[derive(Debug)]
@@ -189,7 +194,8 @@ impl Handshake {
     }
 
     /// Takes any handshake message: the entry point for a decoder that does
-    /// not know which one comes next. `seen` is only used for pings.
+    /// not know which one comes next. `seen` is only used for pings and
+    /// known-key flights.
     pub fn handle(
         &mut self,
         message: &AuthMessage,
@@ -216,6 +222,11 @@ impl Handshake {
                 })
             }
             AuthMessage::PongFinal(fin) => self.on_final(fin, now).map(Step::Finish),
+            // The one clock this reads: a flight's time window is in wall
+            // time, the same on both nodes.
+            AuthMessage::Known(flight) => self
+                .on_known(flight, seen, now, wall_clock_ms())
+                .map(Step::Finish),
         }
     }
 

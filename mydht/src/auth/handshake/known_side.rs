@@ -1,0 +1,97 @@
+//! Both sides of the known-key handshake (see [`known`](crate::auth::known)):
+//! the dialler needs no state machine (its one message sent, it is done);
+//! the acceptor is a responder that got a flight instead of a ping.
+
+use std::mem;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::exchange::Authenticated;
+use super::{unexpected, Handshake, State};
+use crate::auth::challenge::ChallengeCache;
+use crate::auth::crypto::EphemeralKey;
+use crate::auth::error::AuthError;
+use crate::auth::known::{self, AuthKnown};
+use crate::auth::mode::AuthMode;
+use crate::auth::suite::CipherSuite;
+use crate::identity::{LocalPeer, PeerInfo};
+
+/// This machine's clock in milliseconds since the Unix epoch (0 before it):
+/// a known-key flight's timestamp.
+pub fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Handshake {
+    /// Dialler of the known-key handshake: the flight for `peer`, whose
+    /// keys `memory` verified (an earlier authenticated connection, or
+    /// [`ChallengeCache::verify_peer`]; [`AuthError::UnknownPeer`]
+    /// otherwise), stamped `wall_ms` ([`wall_clock_ms`]), and the outcome:
+    /// this side may send under the keys at once. Only `peer` can read
+    /// them; a connection on which nothing ever comes back (not even the
+    /// peer's admission) reached someone else.
+    pub fn dial_known(
+        local: &LocalPeer,
+        peer: &PeerInfo,
+        memory: &mut ChallengeCache,
+        suite: CipherSuite,
+        wall_ms: u64,
+    ) -> Result<(AuthKnown, Authenticated), AuthError> {
+        Self::dial_known_with(local, peer, memory, None, suite, wall_ms)
+    }
+
+    /// [`Handshake::dial_known`] with an ephemeral key made ahead of time.
+    pub(crate) fn dial_known_with(
+        local: &LocalPeer,
+        peer: &PeerInfo,
+        memory: &mut ChallengeCache,
+        ephemeral: Option<EphemeralKey>,
+        suite: CipherSuite,
+        wall_ms: u64,
+    ) -> Result<(AuthKnown, Authenticated), AuthError> {
+        let (flight, keys) = known::dial(local, peer, memory.known(), ephemeral, suite, wall_ms)?;
+        let peer = peer.clone();
+        Ok((flight, Authenticated { peer, keys }))
+    }
+
+    /// Acceptor: checks a known-key flight instead of a ping, at `now`
+    /// (the handshake's deadline) and `wall_ms` (the flight's time window);
+    /// gives the authenticated dialler. `memory` refuses a replayed flight.
+    /// The handshake ends either way. Accepted in the signed mode only (the
+    /// flight proves as much as a signed handshake).
+    pub fn on_known(
+        &mut self,
+        flight: &AuthKnown,
+        memory: &mut ChallengeCache,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Authenticated, AuthError> {
+        self.check_timeout(now)?;
+        match mem::replace(&mut self.state, State::Ended) {
+            State::AwaitPing(_) => {}
+            other => return Err(unexpected(&other, "known-key flight")),
+        }
+        if self.mode != AuthMode::Signed {
+            if self.also != Some(AuthMode::Signed) {
+                return Err(AuthError::ModeMismatch);
+            }
+            self.mode = AuthMode::Signed;
+        }
+        let (peer, keys) = known::accept(&self.local, flight, memory.known(), self.suite, wall_ms)?;
+        Ok(Authenticated { peer, keys })
+    }
+
+    /// An initiator's ephemeral key, taken out before its ping is sent:
+    /// the dial goes known-key instead, and this handshake ends.
+    pub(crate) fn take_ephemeral(&mut self) -> Option<EphemeralKey> {
+        match mem::replace(&mut self.state, State::Ended) {
+            State::AwaitPong { ephemeral, .. } => Some(ephemeral),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The known-key flight's cryptography: the hash both sides start from,
+//! the sealed identity of the dialler, and the keys and proof derived from
+//! both exchanges. Built byte by byte here, never from an encoder's output.
+
+use openssl::sha::Sha256;
+use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+
+use crate::auth::crypto::{hkdf_sha256, hmac_sha256};
+use crate::auth::error::AuthError;
+use crate::auth::session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
+use crate::auth::suite::CipherSuite;
+use crate::auth::transcript::{Role, EPHEMERAL_KEY_LEN};
+use crate::identity::{KeyBinding, PeerInfo, IDENTITY_KEY_LEN, MAX_ADDRESS_LEN, SIGNATURE_LEN};
+
+const HASH_LABEL: &[u8] = b"mydht-known-v1 flight\0";
+const SEAL_INFO: &[u8] = b"mydht-known-v1 sealed identity";
+const SESSION_INFO: &[u8] = b"mydht-known-v1 session keys";
+const PROOF_INFO: &[u8] = b"mydht-known-v1 proof";
+const TAG_LEN: usize = 16;
+/// The sealed identity's fixed part: identity key, tunnel key, binding.
+const FIXED_LEN: usize = IDENTITY_KEY_LEN + EPHEMERAL_KEY_LEN + SIGNATURE_LEN;
+/// The longest sealed identity (its address at the longest allowed).
+pub(super) const MAX_SEALED_LEN: usize = FIXED_LEN + MAX_ADDRESS_LEN + TAG_LEN;
+/// Length of the proof.
+pub(super) const PROOF_LEN: usize = 32;
+
+/// What the flight's hash covers in the clear: whom it is for, the
+/// dialler's ephemeral key, its time and the suite.
+pub(super) struct Clear<'a> {
+    pub(super) responder: &'a PeerInfo,
+    pub(super) ephemeral_key: &'a [u8; EPHEMERAL_KEY_LEN],
+    pub(super) timestamp_ms: u64,
+    pub(super) suite: CipherSuite,
+}
+
+impl Clear<'_> {
+    /// `h0`: SHA-256 of the label and the clear fields.
+    pub(super) fn hash(&self) -> [u8; 32] {
+        use mydht_base::Peer;
+        let mut h = Sha256::new();
+        h.update(HASH_LABEL);
+        h.update(self.responder.get_id().as_bytes());
+        h.update(self.responder.identity_key());
+        h.update(self.responder.tunnel_public_key());
+        h.update(self.ephemeral_key);
+        h.update(&self.timestamp_ms.to_be_bytes());
+        h.update(&[self.suite.transcript_id()]);
+        h.finish()
+    }
+}
+
+/// The dialler's identity as sealed in the flight: its keys, their binding
+/// and its listening address.
+pub(super) struct SealedIdentity {
+    pub(super) identity_key: [u8; IDENTITY_KEY_LEN],
+    pub(super) tunnel_key: [u8; EPHEMERAL_KEY_LEN],
+    pub(super) binding: KeyBinding,
+    pub(super) address: String,
+}
+
+fn seal_key(es: &[u8; 32], h0: &[u8; 32]) -> [u8; 32] {
+    let okm = hkdf_sha256(es, h0, SEAL_INFO);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&okm[..32]);
+    key
+}
+
+impl SealedIdentity {
+    /// ChaCha20-Poly1305 under a key from `es` and `h0`, `h0` as associated
+    /// data: the ciphertext then its tag.
+    pub(super) fn seal(&self, es: &[u8; 32], h0: &[u8; 32]) -> Result<Vec<u8>, AuthError> {
+        let address = self.address.as_bytes();
+        if address.len() > MAX_ADDRESS_LEN {
+            return Err(AuthError::Malformed("address"));
+        }
+        let plain = [
+            &self.identity_key[..],
+            &self.tunnel_key[..],
+            &self.binding.0[..],
+            address,
+        ]
+        .concat();
+        let mut tag = [0u8; TAG_LEN];
+        let mut sealed = encrypt_aead(
+            Cipher::chacha20_poly1305(),
+            &seal_key(es, h0),
+            Some(&[0u8; 12]),
+            h0,
+            &plain,
+            &mut tag,
+        )?;
+        sealed.extend_from_slice(&tag);
+        Ok(sealed)
+    }
+
+    /// Opens what [`seal`](Self::seal) made: [`AuthError::BadSeal`] for
+    /// bytes not sealed for this `es` and `h0`.
+    pub(super) fn open(sealed: &[u8], es: &[u8; 32], h0: &[u8; 32]) -> Result<Self, AuthError> {
+        if sealed.len() < FIXED_LEN + TAG_LEN || sealed.len() > MAX_SEALED_LEN {
+            return Err(AuthError::Malformed("sealed identity"));
+        }
+        let (cipher, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+        let plain = decrypt_aead(
+            Cipher::chacha20_poly1305(),
+            &seal_key(es, h0),
+            Some(&[0u8; 12]),
+            h0,
+            cipher,
+            tag,
+        )
+        .map_err(|_| AuthError::BadSeal)?;
+        // Lengths checked above: the plaintext is as long as the ciphertext.
+        let field = |from: usize, to: usize| plain.get(from..to).ok_or(AuthError::BadSeal);
+        let identity_key = field(0, IDENTITY_KEY_LEN)?
+            .try_into()
+            .map_err(|_| AuthError::BadSeal)?;
+        let tunnel_key = field(IDENTITY_KEY_LEN, IDENTITY_KEY_LEN + EPHEMERAL_KEY_LEN)?
+            .try_into()
+            .map_err(|_| AuthError::BadSeal)?;
+        let binding = field(IDENTITY_KEY_LEN + EPHEMERAL_KEY_LEN, FIXED_LEN)?
+            .try_into()
+            .map_err(|_| AuthError::BadSeal)?;
+        let address = String::from_utf8(field(FIXED_LEN, plain.len())?.to_vec())
+            .map_err(|_| AuthError::Malformed("address"))?;
+        Ok(SealedIdentity {
+            identity_key,
+            tunnel_key,
+            binding: KeyBinding(binding),
+            address,
+        })
+    }
+}
+
+/// `h1`: `h0` then the sealed identity.
+pub(super) fn sealed_hash(h0: &[u8; 32], sealed: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(h0);
+    h.update(sealed);
+    h.finish()
+}
+
+/// The session keys of `role` and the flight's proof, from both secrets
+/// (ephemeral-static `es`, static-static `ss`) and `h1`.
+pub(super) fn derive(
+    es: &[u8; 32],
+    ss: &[u8; 32],
+    h1: &[u8; 32],
+    role: Role,
+    suite: CipherSuite,
+) -> (SessionKeys, [u8; PROOF_LEN]) {
+    let mut ikm = [0u8; 64];
+    ikm[..32].copy_from_slice(es);
+    ikm[32..].copy_from_slice(ss);
+    let mut okm = hkdf_sha256(&ikm, h1, SESSION_INFO);
+    let mut proof_okm = hkdf_sha256(&ikm, h1, PROOF_INFO);
+    ikm.fill(0);
+    let mut proof_key = [0u8; 32];
+    proof_key.copy_from_slice(&proof_okm[..32]);
+    proof_okm.fill(0);
+    let proof = hmac_sha256(&proof_key, &[h1]);
+    proof_key.fill(0);
+    let mut to_responder = [0u8; SESSION_KEY_LEN];
+    let mut to_initiator = [0u8; SESSION_KEY_LEN];
+    to_responder.copy_from_slice(&okm[..SESSION_KEY_LEN]);
+    to_initiator.copy_from_slice(&okm[SESSION_KEY_LEN..]);
+    okm.fill(0);
+    let (send, recv) = match role {
+        Role::Initiator => (to_responder, to_initiator),
+        Role::Responder => (to_initiator, to_responder),
+    };
+    let keys = SessionKeys {
+        send: SessionKey::from_bytes(send),
+        recv: SessionKey::from_bytes(recv),
+        suite,
+    };
+    (keys, proof)
+}

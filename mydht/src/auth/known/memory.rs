@@ -1,0 +1,336 @@
+//! What a node remembers between known-key handshakes, every part bounded:
+//! the peers whose keys it verified (with their static-static secret), the
+//! peer each dialled address led to, and the flights it accepted recently
+//! (replays).
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash};
+
+use mydht_base::Peer;
+
+use crate::auth::crypto::x25519;
+use crate::auth::error::AuthError;
+use crate::auth::transcript::EPHEMERAL_KEY_LEN;
+use crate::identity::{KeyBinding, LocalPeer, PeerId, PeerInfo, IDENTITY_KEY_LEN};
+
+/// Most peers whose keys are remembered, and most addresses.
+const MAX_KNOWN: usize = 1024;
+/// Most known-key dials to an address not confirmed yet.
+const MAX_UNCONFIRMED: u8 = 4;
+
+/// A map of at most `capacity` entries that forgets the oldest inserted.
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_some() {
+            return;
+        }
+        if self.order.len() >= self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.map.remove(&oldest);
+            }
+        }
+        self.order.push_back(key);
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let value = self.map.remove(key)?;
+        self.order.retain(|k| k != key);
+        Some(value)
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// A peer's keys, verified: its tunnel key is bound to its identity key
+/// (by a [`KeyBinding`] checked here, or by a signed handshake), and the
+/// static-static X25519 secret with this node once computed.
+struct Verified {
+    identity_key: [u8; IDENTITY_KEY_LEN],
+    tunnel_key: [u8; EPHEMERAL_KEY_LEN],
+    static_secret: Option<[u8; 32]>,
+}
+
+/// The node's memory of known-key handshakes (see the [module](super)).
+pub(crate) struct KnownPeers {
+    peers: Bounded<PeerId, Verified>,
+    /// By a hash of the dialled address (this memory is not generic over
+    /// the transport's address type).
+    addresses: Bounded<u64, (PeerInfo, u8)>,
+    hasher: RandomState,
+    flights: SeenFlights,
+}
+
+impl KnownPeers {
+    /// A memory of at most `flights` recent flights, each refused again
+    /// while its timestamp is within `window_ms` of the clock.
+    pub(crate) fn new(flights: usize, window_ms: u64) -> Self {
+        KnownPeers {
+            peers: Bounded::new(MAX_KNOWN),
+            addresses: Bounded::new(MAX_KNOWN),
+            hasher: RandomState::new(),
+            flights: SeenFlights::new(flights, window_ms),
+        }
+    }
+
+    /// The window within which a flight's timestamp must fall.
+    pub(crate) fn window_ms(&self) -> u64 {
+        self.flights.window_ms
+    }
+
+    /// Records that `peer`'s tunnel key is bound to its identity key: a
+    /// signed handshake proved it.
+    pub(crate) fn proven(&mut self, peer: &PeerInfo) {
+        let (identity_key, tunnel_key) = (*peer.identity_key(), *peer.tunnel_public_key());
+        if self.is_verified(peer.get_id(), &identity_key, &tunnel_key) {
+            return;
+        }
+        self.peers.insert(
+            *peer.get_id(),
+            Verified {
+                identity_key,
+                tunnel_key,
+                static_secret: None,
+            },
+        );
+    }
+
+    /// True when `id`'s keys are these, verified.
+    pub(crate) fn is_verified(
+        &self,
+        id: &PeerId,
+        identity_key: &[u8; IDENTITY_KEY_LEN],
+        tunnel_key: &[u8; EPHEMERAL_KEY_LEN],
+    ) -> bool {
+        self.peers
+            .get(id)
+            .is_some_and(|v| &v.identity_key == identity_key && &v.tunnel_key == tunnel_key)
+    }
+
+    /// Checks `binding` for these keys, once per peer and keys: a known
+    /// peer costs no Ed25519 verification again. [`AuthError::BadSignature`]
+    /// when it does not verify.
+    pub(crate) fn check_binding(
+        &mut self,
+        identity_key: &[u8; IDENTITY_KEY_LEN],
+        tunnel_key: &[u8; EPHEMERAL_KEY_LEN],
+        binding: &KeyBinding,
+    ) -> Result<PeerId, AuthError> {
+        let id = PeerId::of_key(identity_key);
+        if self.is_verified(&id, identity_key, tunnel_key) {
+            return Ok(id);
+        }
+        if !binding.verify(identity_key, tunnel_key) {
+            return Err(AuthError::BadSignature);
+        }
+        self.peers.insert(
+            id,
+            Verified {
+                identity_key: *identity_key,
+                tunnel_key: *tunnel_key,
+                static_secret: None,
+            },
+        );
+        Ok(id)
+    }
+
+    /// X25519 of this node's tunnel key and verified peer `id`'s: computed
+    /// once per peer. [`AuthError::UnknownPeer`] when `id` is not verified
+    /// (or was forgotten).
+    pub(crate) fn static_secret(
+        &mut self,
+        local: &LocalPeer,
+        id: &PeerId,
+    ) -> Result<[u8; 32], AuthError> {
+        let verified = self.peers.get_mut(id).ok_or(AuthError::UnknownPeer)?;
+        if let Some(secret) = verified.static_secret {
+            return Ok(secret);
+        }
+        let secret = x25519(local.identity().tunnel_private_key(), &verified.tunnel_key)?;
+        verified.static_secret = Some(secret);
+        Ok(secret)
+    }
+
+    fn address_key<A: Hash>(&self, address: &A) -> u64 {
+        self.hasher.hash_one(address)
+    }
+
+    /// A dial to `address` reached `peer`, authenticated: the next dial
+    /// there may go known-key. Only for addresses this node dialled (a
+    /// peer could announce another node's address).
+    pub(crate) fn learn_address<A: Hash>(&mut self, address: &A, peer: &PeerInfo) {
+        self.proven(peer);
+        let key = self.address_key(address);
+        self.addresses.insert(key, (peer.clone(), 0));
+    }
+
+    /// The peer expected at `address`, for a known-key dial there. Each
+    /// such dial counts as unconfirmed until a connection to `address` is
+    /// confirmed ([`learn_address`](Self::learn_address) again, when the
+    /// peer's first frame comes); past [`MAX_UNCONFIRMED`] of them the
+    /// address is forgotten: a peer that changed its keys, or left its
+    /// address to another, costs a few failed connections, then the signed
+    /// handshake.
+    pub(crate) fn expect_at<A: Hash>(&mut self, address: &A) -> Option<PeerInfo> {
+        let key = self.address_key(address);
+        let (peer, unconfirmed) = self.addresses.get_mut(&key)?;
+        if *unconfirmed >= MAX_UNCONFIRMED {
+            self.addresses.remove(&key);
+            return None;
+        }
+        *unconfirmed += 1;
+        let peer = peer.clone();
+        let verified =
+            self.is_verified(peer.get_id(), peer.identity_key(), peer.tunnel_public_key());
+        verified.then_some(peer)
+    }
+
+    /// Records a flight's ephemeral key, once: [`AuthError::ReplayedFlight`]
+    /// if it is recorded already (or its timestamp is too old to tell).
+    pub(crate) fn use_flight(
+        &mut self,
+        ephemeral: &[u8; EPHEMERAL_KEY_LEN],
+        timestamp_ms: u64,
+        wall_ms: u64,
+    ) -> Result<(), AuthError> {
+        self.flights.use_once(ephemeral, timestamp_ms, wall_ms)
+    }
+
+    /// How many peers, addresses and flights are remembered.
+    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
+        (
+            self.peers.len(),
+            self.addresses.len(),
+            self.flights.seen.len(),
+        )
+    }
+}
+
+/// Known-key flights accepted within the replay window, by ephemeral key.
+/// An entry lives as long as its flight's timestamp would be accepted; past
+/// `capacity` live entries, new flights are refused
+/// ([`AuthError::TooManyFlights`]) rather than an entry forgotten early,
+/// which would let its replay through.
+struct SeenFlights {
+    seen: HashMap<[u8; EPHEMERAL_KEY_LEN], u64>,
+    by_time: BTreeSet<(u64, [u8; EPHEMERAL_KEY_LEN])>,
+    capacity: usize,
+    window_ms: u64,
+}
+
+impl SeenFlights {
+    fn new(capacity: usize, window_ms: u64) -> Self {
+        SeenFlights {
+            seen: HashMap::new(),
+            by_time: BTreeSet::new(),
+            capacity: capacity.max(1),
+            window_ms,
+        }
+    }
+
+    fn use_once(
+        &mut self,
+        ephemeral: &[u8; EPHEMERAL_KEY_LEN],
+        timestamp_ms: u64,
+        wall_ms: u64,
+    ) -> Result<(), AuthError> {
+        if timestamp_ms.abs_diff(wall_ms) > self.window_ms {
+            return Err(AuthError::StaleFlight);
+        }
+        // Forget the flights whose timestamps fell out of the window: they
+        // would be refused as stale now.
+        let oldest = wall_ms.saturating_sub(self.window_ms);
+        while let Some(&(at, key)) = self.by_time.first() {
+            if at >= oldest {
+                break;
+            }
+            self.by_time.pop_first();
+            self.seen.remove(&key);
+        }
+        if self.seen.contains_key(ephemeral) {
+            return Err(AuthError::ReplayedFlight);
+        }
+        if self.seen.len() >= self.capacity {
+            return Err(AuthError::TooManyFlights);
+        }
+        self.seen.insert(*ephemeral, timestamp_ms);
+        self.by_time.insert((timestamp_ms, *ephemeral));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flight_is_single_use_within_its_window() {
+        let mut seen = SeenFlights::new(2, 1000);
+        let (a, b, c) = ([1; 32], [2; 32], [3; 32]);
+        seen.use_once(&a, 10_000, 10_000).unwrap();
+        assert_eq!(
+            seen.use_once(&a, 10_000, 10_500),
+            Err(AuthError::ReplayedFlight)
+        );
+        // Out of the window: stale, never accepted again.
+        assert_eq!(
+            seen.use_once(&a, 10_000, 11_001),
+            Err(AuthError::StaleFlight)
+        );
+        assert_eq!(
+            seen.use_once(&b, 13_000, 11_001),
+            Err(AuthError::StaleFlight)
+        );
+        // Full of live flights: refused, none forgotten early.
+        seen.use_once(&b, 11_000, 11_001).unwrap();
+        seen.use_once(&c, 11_000, 11_001).unwrap();
+        assert_eq!(
+            seen.use_once(&[4; 32], 11_000, 11_001),
+            Err(AuthError::TooManyFlights)
+        );
+        assert_eq!(
+            seen.use_once(&b, 11_000, 11_900),
+            Err(AuthError::ReplayedFlight)
+        );
+        // Once they expire, room again.
+        seen.use_once(&[4; 32], 12_500, 12_500).unwrap();
+        assert_eq!(seen.seen.len(), 1);
+    }
+
+    #[test]
+    fn bounded_maps_forget_their_oldest() {
+        let mut map = Bounded::new(2);
+        map.insert(1, 'a');
+        map.insert(2, 'b');
+        map.insert(1, 'c');
+        map.insert(3, 'd');
+        assert_eq!((map.get(&1), map.get(&2), map.len()), (None, Some(&'b'), 2));
+        assert_eq!(map.remove(&2), Some('b'));
+        map.insert(4, 'e');
+        assert_eq!(map.order.len(), 2);
+    }
+}

@@ -1,0 +1,201 @@
+//! The known-key handshake: one message, for a dialler that already knows
+//! the acceptor's keys. Its frames follow the message at once, with no
+//! round trip before them, and the acceptor answers nothing before it
+//! reads them.
+//!
+//! Each node has a static X25519 key, its tunnel key
+//! ([`Identity::tunnel_key`](crate::Identity::tunnel_key)), bound to its
+//! Ed25519 identity by a [`KeyBinding`](crate::identity::KeyBinding) (the
+//! identity's signature over both public keys, made once). The dialler
+//! `I` knows the acceptor `R`'s [`PeerInfo`] — identity
+//! key and tunnel key `S_r`, verified: met in an earlier authenticated
+//! connection, or its binding checked. It sends one [`AuthKnown`]:
+//!
+//! ```text
+//! dialler I (static s_i, fresh e)                    acceptor R (static s_r)
+//!   h0 = SHA-256(label, id_r, key_r, S_r, E, ts, suite)
+//!   es = X25519(e, S_r)                  es = X25519(s_r, E)
+//!   sealed = AEAD(HKDF(es, h0), ad h0;   opens it: I's identity key, S_i,
+//!            key_i, S_i, binding_i, addr_i)     binding_i (checked once per
+//!   h1 = SHA-256(h0, sealed)                    peer), address
+//!   ss = X25519(s_i, S_r)                ss = X25519(s_r, S_i)  (cached per peer)
+//!   keys, proof = HKDF(es ‖ ss, h1)      same; checks proof; E unseen, ts fresh
+//!   flight { id_r, E, ts, suite, sealed, proof } ──► then session frames
+//! ```
+//!
+//! - Only the holder of `s_r` can read the sealed identity, the proof or
+//!   the frames (they need `es`), so only `R` can answer: a dialler that
+//!   expected another peer at the address gets nothing delivered.
+//! - Only the holder of `s_i` can compute `ss`, so only `I` could make the
+//!   proof; the binding ties `s_i` to `I`'s identity, so `R` knows who
+//!   dialled. Both identities, both static keys, the ephemeral key, the
+//!   time and the suite are in `h1`, under the proof.
+//! - Replay: `R` refuses a flight whose timestamp is more than its window
+//!   (the node's `auth_timeout`) from its clock
+//!   ([`AuthError::StaleFlight`]), and one
+//!   whose ephemeral key it accepted within the window
+//!   ([`AuthError::ReplayedFlight`]),
+//!   remembered in a bounded memory that refuses new flights when full of
+//!   live ones rather than forget one early
+//!   ([`AuthError::TooManyFlights`]).
+//!   Nodes' clocks must agree within the window.
+//! - Costs: the dialler one X25519 key generation and one exchange, the
+//!   acceptor one exchange; `ss` and the binding's Ed25519 check once per
+//!   peer. No signature is made or checked per connection.
+//! - What it gives up against the signed handshake: the session keys
+//!   depend on `R`'s static key and `I`'s fresh one only, so whoever later
+//!   steals `s_r` can read recorded connections to `R` (no forward secrecy
+//!   for the acceptor's static key, as Noise IK's first message); and a
+//!   thief of `s_r` can dial `R`'s name to no one but can impersonate
+//!   anyone *to* `R` (key-compromise impersonation). The signed handshake
+//!   stays for peers a node does not know, and the known-key one can be
+//!   switched off (`NodeConstants::known_key`).
+//!
+//! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
+//! holds it, one per node, every part bounded): the peers whose keys it
+//! verified and their static-static secrets, the peer each dialled address
+//! led to (so the second and later connections to an address go
+//! known-key), and the flights it accepted within the window.
+
+mod flight;
+mod memory;
+
+use serde::{Deserialize, Serialize};
+
+use mydht_base::Peer;
+
+use crate::auth::crypto::{check_exchange_key, x25519, EphemeralKey};
+use crate::auth::error::AuthError;
+use crate::auth::message::fixed;
+use crate::auth::session_keys::SessionKeys;
+use crate::auth::suite::CipherSuite;
+use crate::auth::transcript::Role;
+use crate::identity::{LocalPeer, PeerId, PeerInfo};
+use flight::{derive, sealed_hash, Clear, SealedIdentity, MAX_SEALED_LEN, PROOF_LEN};
+
+pub(crate) use memory::KnownPeers;
+
+/// The known-key handshake's one message, dialler to acceptor (see the
+/// [module](self)). Byte vectors on the wire; every length is checked on
+/// receipt before use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthKnown {
+    /// The id of the peer the dialler expects (32 bytes): any other
+    /// refuses the flight at once.
+    pub responder: Vec<u8>,
+    /// The dialler's fresh X25519 key (32 bytes).
+    pub ephemeral_key: Vec<u8>,
+    /// The dialler's clock, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The session shadow's cipher suite: refused unless the acceptor's.
+    pub suite: CipherSuite,
+    /// The dialler's identity, sealed for the acceptor.
+    pub sealed: Vec<u8>,
+    /// The dialler's proof over the whole flight (32 bytes).
+    pub proof: Vec<u8>,
+}
+
+/// Dialler: the flight for `peer`, whose keys `memory` verified, and this
+/// side's session keys. `ephemeral` is made here if `None`.
+pub(crate) fn dial(
+    local: &LocalPeer,
+    peer: &PeerInfo,
+    memory: &mut KnownPeers,
+    ephemeral: Option<EphemeralKey>,
+    suite: CipherSuite,
+    wall_ms: u64,
+) -> Result<(AuthKnown, SessionKeys), AuthError> {
+    if !memory.is_verified(peer.get_id(), peer.identity_key(), peer.tunnel_public_key()) {
+        return Err(AuthError::UnknownPeer);
+    }
+    if peer.get_id() == local.info().get_id() {
+        return Err(AuthError::UnexpectedPeer);
+    }
+    let ephemeral = match ephemeral {
+        Some(e) => e,
+        None => EphemeralKey::generate()?,
+    };
+    let h0 = Clear {
+        responder: peer,
+        ephemeral_key: ephemeral.public(),
+        timestamp_ms: wall_ms,
+        suite,
+    }
+    .hash();
+    let es = ephemeral.exchange(peer.tunnel_public_key())?;
+    let identity = local.identity();
+    let sealed = SealedIdentity {
+        identity_key: *identity.identity_key(),
+        tunnel_key: *identity.tunnel_key(),
+        binding: *identity.key_binding(),
+        address: local.info().get_address().clone(),
+    }
+    .seal(&es, &h0)?;
+    let h1 = sealed_hash(&h0, &sealed);
+    let ss = memory.static_secret(local, peer.get_id())?;
+    let (keys, proof) = derive(&es, &ss, &h1, Role::Initiator, suite);
+    let flight = AuthKnown {
+        responder: peer.get_id().as_bytes().to_vec(),
+        ephemeral_key: ephemeral.public().to_vec(),
+        timestamp_ms: wall_ms,
+        suite,
+        sealed,
+        proof: proof.to_vec(),
+    };
+    Ok((flight, keys))
+}
+
+/// Acceptor: checks `flight` (for this node, fresh, sealed and proven by
+/// the holder of the keys it names, never seen) and gives the dialler and
+/// this side's session keys. Cheap checks first; the flight is recorded
+/// as seen only once proven, so garbage cannot fill the memory.
+pub(crate) fn accept(
+    local: &LocalPeer,
+    flight: &AuthKnown,
+    memory: &mut KnownPeers,
+    suite: CipherSuite,
+    wall_ms: u64,
+) -> Result<(PeerInfo, SessionKeys), AuthError> {
+    let responder: [u8; 32] = fixed(&flight.responder, "responder id")?;
+    if &PeerId::from(responder) != local.info().get_id() {
+        return Err(AuthError::UnexpectedPeer);
+    }
+    if flight.suite != suite {
+        return Err(AuthError::SuiteMismatch {
+            ours: suite,
+            theirs: flight.suite,
+        });
+    }
+    if flight.timestamp_ms.abs_diff(wall_ms) > memory.window_ms() {
+        return Err(AuthError::StaleFlight);
+    }
+    let ephemeral = fixed(&flight.ephemeral_key, "ephemeral key")?;
+    check_exchange_key(&ephemeral)?;
+    let proof: [u8; PROOF_LEN] = fixed(&flight.proof, "proof")?;
+    if flight.sealed.len() > MAX_SEALED_LEN {
+        return Err(AuthError::Malformed("sealed identity"));
+    }
+    let h0 = Clear {
+        responder: local.info(),
+        ephemeral_key: &ephemeral,
+        timestamp_ms: flight.timestamp_ms,
+        suite,
+    }
+    .hash();
+    let es = x25519(local.identity().tunnel_private_key(), &ephemeral)?;
+    let dialler = SealedIdentity::open(&flight.sealed, &es, &h0)?;
+    let id = memory.check_binding(&dialler.identity_key, &dialler.tunnel_key, &dialler.binding)?;
+    if &id == local.info().get_id() {
+        return Err(AuthError::UnexpectedPeer);
+    }
+    let ss = memory.static_secret(local, &id)?;
+    let h1 = sealed_hash(&h0, &flight.sealed);
+    let (keys, expected) = derive(&es, &ss, &h1, Role::Responder, suite);
+    if !openssl::memcmp::eq(&expected, &proof) {
+        return Err(AuthError::BadProof);
+    }
+    memory.use_flight(&ephemeral, flight.timestamp_ms, wall_ms)?;
+    let peer = PeerInfo::new(dialler.identity_key, dialler.address, dialler.tunnel_key)
+        .map_err(|_| AuthError::Malformed("address"))?;
+    Ok((peer, keys))
+}

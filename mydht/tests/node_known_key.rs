@@ -1,0 +1,341 @@
+//! The known-key handshake between live nodes over TCP: the first dial to
+//! an address runs the signed handshake, later ones (send-once and pooled)
+//! go known-key and deliver; at the socket, a replayed flight (the same
+//! bytes again) and a garbage flight are refused and their connections
+//! closed, and the node keeps serving. Under `restartable!` and
+//! `threaded!`.
+
+mod log_capture;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use log_capture::Captured;
+use mydht::auth::{wall_clock_ms, AuthKnown, AuthMessage, CipherSuite};
+use mydht::frame::WireMessage;
+use mydht::service::PeersView;
+use mydht::{
+    Bincode, ChallengeCache, FrameWriter, GlobalCommand, Handshake, Identity, LocalCommand,
+    LocalPeer, MyDHTConf, NodeHandle, PeerInfo, Reply, SessionShadow, Shadow,
+};
+use mydht_base::{Peer, Result, Service, SpawnerYield};
+use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
+use mydht_basetest::loopback_conf_items;
+use readwrite_comp::CompW;
+use serde::{Deserialize, Serialize};
+
+/// What the test asks a node.
+#[derive(Debug, Clone)]
+pub enum Ask {
+    /// Send this note once to this address.
+    Once(SocketAddr, String),
+    /// The notes received.
+    Notes,
+}
+
+/// What a node answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The note is on its way.
+    Sent,
+    /// The notes received so far.
+    Notes(Vec<String>),
+}
+
+/// The message between nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Note(String);
+
+macro_rules! known_conf {
+    ($m:ident, $profile:ident) => {
+        mod $m {
+            use super::*;
+
+            /// A node that sends and collects notes, with its identity
+            /// chosen by the test and its logs captured.
+            pub struct Conf(pub Identity, pub Captured);
+
+            #[derive(Default)]
+            pub struct Global {
+                notes: Vec<String>,
+            }
+
+            impl Service for Global {
+                type CommandIn = GlobalCommand<Conf>;
+                type CommandOut = Reply<Conf>;
+                fn call<Y: SpawnerYield>(
+                    &mut self,
+                    cmd: GlobalCommand<Conf>,
+                    _: &mut Y,
+                ) -> Result<Reply<Conf>> {
+                    Ok(match cmd {
+                        GlobalCommand::Api(qid, Ask::Once(to, text)) => Reply::Many(vec![
+                            Reply::SendOnce(to, Note(text)),
+                            Reply::Api(qid, Answer::Sent),
+                        ]),
+                        GlobalCommand::Api(qid, Ask::Notes) => {
+                            Reply::Api(qid, Answer::Notes(self.notes.clone()))
+                        }
+                        GlobalCommand::Distant(_, Note(text)) => {
+                            self.notes.push(text);
+                            Reply::None
+                        }
+                        _ => Reply::None,
+                    })
+                }
+            }
+
+            pub struct Local;
+
+            impl Service for Local {
+                type CommandIn = LocalCommand<Conf>;
+                type CommandOut = Reply<Conf>;
+                fn call<Y: SpawnerYield>(
+                    &mut self,
+                    cmd: LocalCommand<Conf>,
+                    _: &mut Y,
+                ) -> Result<Reply<Conf>> {
+                    Ok(Reply::Global(cmd.from, cmd.msg))
+                }
+            }
+
+            impl MyDHTConf for Conf {
+                loopback_conf_items!();
+                type ProtoMsg = Note;
+                type GlobalCmd = Ask;
+                type ApiReply = Answer;
+                type GlobalService = Global;
+                type LocalService = Local;
+                mydht::$profile!();
+
+                fn init_identity(&mut self) -> Result<Identity> {
+                    Ok(self.0.clone())
+                }
+                fn logger(&self) -> slog::Logger {
+                    self.1.logger()
+                }
+                fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Global> {
+                    Ok(Global::default())
+                }
+                fn init_local(
+                    &mut self,
+                    _: &PeerInfo,
+                    _: &PeerInfo,
+                    _: &PeersView,
+                ) -> Result<Local> {
+                    Ok(Local)
+                }
+            }
+
+            #[test]
+            fn later_dials_go_known_key_and_deliver() {
+                super::later_dials_go_known_key_and_deliver(Conf);
+            }
+
+            #[test]
+            fn a_replayed_flight_is_refused_at_the_socket() {
+                super::a_replayed_flight_is_refused_at_the_socket(Conf);
+            }
+
+            #[test]
+            fn garbage_flights_are_refused_at_the_socket() {
+                super::garbage_flights_are_refused_at_the_socket(Conf);
+            }
+        }
+    };
+}
+
+known_conf!(restart, restartable);
+known_conf!(threaded, threaded);
+
+/// A node configuration of this file.
+trait KnownConf: MyDHTConf<GlobalCmd = Ask, ApiReply = Answer, ProtoMsg = Note> {}
+impl<C: MyDHTConf<GlobalCmd = Ask, ApiReply = Answer, ProtoMsg = Note>> KnownConf for C {}
+
+/// The nodes' encoder.
+const ENC: Bincode = Bincode;
+/// Frames of the handshake are small.
+const AUTH_FRAME: usize = 8 * 1024;
+
+/// Asks until `done` holds of the answer, at most [`TIMEOUT`].
+fn until<T>(what: &str, mut ask: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = Instant::now();
+    loop {
+        let got = ask();
+        if done(&got) {
+            return got;
+        }
+        assert!(start.elapsed() < TIMEOUT, "{what}: not in time");
+    }
+}
+
+fn notes<C: KnownConf>(node: &NodeHandle<C>) -> Vec<String> {
+    match &node.query(Ask::Notes, 1, TIMEOUT).expect("notes")[..] {
+        [Answer::Notes(n)] => n.clone(),
+        other => panic!("not notes: {other:?}"),
+    }
+}
+
+fn known_dials(log: &Captured) -> usize {
+    log.lines()
+        .iter()
+        .filter(|l| l.contains("known-key dial;"))
+        .count()
+}
+
+fn later_dials_go_known_key_and_deliver<C: KnownConf>(mk: fn(Identity, Captured) -> C)
+where
+    mydht::conf::Address<C>: From<SocketAddr> + std::str::FromStr,
+{
+    let (log_a, log_b) = (Captured::new(), Captured::new());
+    let a = mydht::start_loop(mk(Identity::generate().unwrap(), log_a.clone())).expect("a");
+    let b = mydht::start_loop(mk(Identity::generate().unwrap(), log_b)).expect("b");
+    let to_b: SocketAddr = b.local_peer().get_address().parse().expect("address");
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let note = format!("note {i}");
+        a.query(Ask::Once(to_b, note.clone()), 1, TIMEOUT)
+            .expect("sent");
+        sent.push(note);
+        until("the note", || notes(&b), |n| n.len() == sent.len());
+    }
+    assert_eq!(notes(&b), sent);
+    // The first dial ran the signed handshake, the later ones known-key.
+    assert_eq!(known_dials(&log_a), 2, "{:#?}", log_a.lines());
+
+    // A pooled connection to the same address goes known-key too, and
+    // both peers are online.
+    let peer_b = connect(&a, &b).expect("connect");
+    assert_eq!(peer_b.get_id(), b.local_peer().get_id());
+    assert_eq!(known_dials(&log_a), 3, "{:#?}", log_a.lines());
+    until(
+        "a online at b",
+        || b.connected_peers(TIMEOUT).expect("peers"),
+        |p| p.iter().any(|p| p.get_id() == a.local_peer().get_id()),
+    );
+    stop_all([a, b]).expect("stop");
+}
+
+/// A client that dials `node` known-key the way a node does: its flight,
+/// then its send-once frames sealed right behind it, as bytes.
+fn known_key_bytes<C: KnownConf>(node: &NodeHandle<C>, identity: &Identity, text: &str) -> Vec<u8> {
+    let me = LocalPeer::new(Identity::generate().unwrap(), "127.0.0.1:9".into()).unwrap();
+    let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
+    memory
+        .verify_peer(node.local_peer(), identity.key_binding())
+        .expect("binding");
+    let (flight, auth) = Handshake::dial_known(
+        &me,
+        node.local_peer(),
+        &mut memory,
+        CipherSuite::default(),
+        wall_clock_ms(),
+    )
+    .expect("flight");
+    let mut bytes = handshake_frame(&AuthMessage::Known(flight));
+    let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
+    let mut sealed = CompW::new(Vec::new(), writer);
+    let mut frames = FrameWriter::new(AUTH_FRAME);
+    for msg in [WireMessage::Once, WireMessage::App(Note(text.into()))] {
+        let mut body = Vec::new();
+        mydht_base::MsgEnc::encode(&ENC, &msg, &mut body).expect("encode");
+        frames.push_frame(&body).expect("frame");
+    }
+    frames.write_to(&mut sealed).expect("seal");
+    bytes.extend(sealed.into_parts().0);
+    bytes
+}
+
+fn handshake_frame(msg: &AuthMessage) -> Vec<u8> {
+    let mut out = FrameWriter::new(AUTH_FRAME);
+    out.push_msg(&ENC, msg).expect("push");
+    let mut bytes = Vec::new();
+    out.write_to(&mut bytes).expect("frame");
+    bytes
+}
+
+/// Sends `bytes` on a new connection to `node`; then reads (and discards)
+/// what the node sends until it closes the socket: true if it did within
+/// the test timeout.
+fn closed_after<C: KnownConf>(node: &NodeHandle<C>, bytes: &[u8]) -> bool {
+    let mut stream = TcpStream::connect(node.local_peer().get_address()).expect("dial");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream.write_all(bytes).expect("send");
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(e) => panic!("unexpected read error {e}"),
+        }
+    }
+}
+
+fn dropped_with(log: &Captured, why: &str) -> String {
+    log.wait_for(TIMEOUT, |l| {
+        l.contains("connection dropped") && l.contains(why)
+    })
+    .unwrap_or_else(|| panic!("no drop logged with {why:?}: {:#?}", log.lines()))
+}
+
+fn a_replayed_flight_is_refused_at_the_socket<C: KnownConf>(mk: fn(Identity, Captured) -> C) {
+    let (identity, log) = (Identity::generate().unwrap(), Captured::new());
+    let node = mydht::start_loop(mk(identity.clone(), log.clone())).expect("node");
+    let bytes = known_key_bytes(&node, &identity, "once");
+    // The first time: delivered. Its connection is the client's to close.
+    let mut first = TcpStream::connect(node.local_peer().get_address()).expect("dial");
+    first.write_all(&bytes).expect("send");
+    until("the note", || notes(&node), |n| n == &["once".to_string()]);
+    drop(first);
+    // The same bytes again: refused, the socket closed, nothing delivered.
+    assert!(closed_after(&node, &bytes), "the node kept the replay");
+    dropped_with(&log, "replayed known-key flight");
+    assert_eq!(notes(&node), vec!["once".to_string()]);
+    // A fresh flight from the same client is served.
+    let fresh = known_key_bytes(&node, &identity, "twice");
+    let mut again = TcpStream::connect(node.local_peer().get_address()).expect("dial");
+    again.write_all(&fresh).expect("send");
+    until("the fresh note", || notes(&node), |n| n.len() == 2);
+    drop(again);
+    stop_all([node]).expect("stop");
+}
+
+fn garbage_flights_are_refused_at_the_socket<C: KnownConf>(mk: fn(Identity, Captured) -> C) {
+    let (identity, log) = (Identity::generate().unwrap(), Captured::new());
+    let node = mydht::start_loop(mk(identity.clone(), log.clone())).expect("node");
+    let garbage = |responder: Vec<u8>| AuthKnown {
+        responder,
+        ephemeral_key: vec![0x42; 32],
+        timestamp_ms: wall_clock_ms(),
+        suite: CipherSuite::default(),
+        sealed: vec![0x17; 200],
+        proof: vec![0x99; 32],
+    };
+    // For this node, but sealed by no one: does not open.
+    let mine = garbage(node.local_peer().get_id().as_bytes().to_vec());
+    assert!(closed_after(
+        &node,
+        &handshake_frame(&AuthMessage::Known(mine))
+    ));
+    dropped_with(&log, "known-key flight does not open");
+    // For another peer: refused by its id.
+    let other = garbage(vec![0x55; 32]);
+    assert!(closed_after(
+        &node,
+        &handshake_frame(&AuthMessage::Known(other))
+    ));
+    dropped_with(&log, "not the expected peer");
+    // The node still serves a genuine flight.
+    let fresh = known_key_bytes(&node, &identity, "still here");
+    let mut stream = TcpStream::connect(node.local_peer().get_address()).expect("dial");
+    stream.write_all(&fresh).expect("send");
+    until("the note", || notes(&node), |n| n.len() == 1);
+    drop(stream);
+    stop_all([node]).expect("stop");
+}
