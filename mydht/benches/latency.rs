@@ -17,8 +17,12 @@
 //!
 //! Variants: `threaded` (the profile as it is: the local service inline
 //! in the read service's thread, the api service on the main loop's),
-//! `threaded_direct` (`NodeConstants::direct_replies`), the profile as it
-//! was (`threaded_old_profile`: both on threads of their own), mixes that
+//! `threaded_direct` (`NodeConstants::direct_replies`), the write service
+//! as it was before the main loop and the inline local service wrote
+//! frames themselves while it is idle (`threaded_write_thread`, and
+//! `threaded_write_thread_direct`: `write: ThreadPark, MpscChannel;`),
+//! the profile as it was (`threaded_old_profile`: api and local services
+//! on threads of their own, the write service as it was), mixes that
 //! keep more off their own threads (`threaded_all_inline`: the global
 //! service on the loop's thread too; `threaded_write_on_loop`: and the
 //! write services restartable there; `*_local_thread`: the local service
@@ -168,7 +172,8 @@ echo_conf!(ThreadedDirect, true, threaded());
 echo_conf!(
     OldProfile,
     false,
-    threaded(api: ThreadPark, MpscChannel; local: ThreadPark, MpscChannel;)
+    threaded(api: ThreadPark, MpscChannel; local: ThreadPark, MpscChannel;
+        write: ThreadPark, MpscChannel;)
 );
 echo_conf!(
     AllInline,
@@ -188,6 +193,8 @@ echo_conf!(
     threaded(api: RestartOrError, LocalRcChannel; global: Blocker, MpscChannel;
         write: RestartOrError, MpscChannel;)
 );
+echo_conf!(WriteThread, false, threaded(write: ThreadPark, MpscChannel;));
+echo_conf!(WriteThreadDirect, true, threaded(write: ThreadPark, MpscChannel;));
 echo_conf!(Restart, false, restartable());
 
 fn loopback() -> SocketAddr {
@@ -561,6 +568,13 @@ fn main() {
     println!("| variant | measure | node | raw | ratio | |\n|---|---|---|---|---|---|");
     variant("threaded", || Threaded, &args, server);
     variant("threaded_direct", || ThreadedDirect, &args, server);
+    variant("threaded_write_thread", || WriteThread, &args, server);
+    variant(
+        "threaded_write_thread_direct",
+        || WriteThreadDirect,
+        &args,
+        server,
+    );
     variant("threaded_old_profile", || OldProfile, &args, server);
     variant("threaded_all_inline", || AllInline, &args, server);
     variant("threaded_write_on_loop", || WriteOnLoop, &args, server);

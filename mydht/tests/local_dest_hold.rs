@@ -22,10 +22,18 @@ use mydht_base::{
 };
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::TouchMsg;
-use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 
-touch_conf!(Threaded, threaded, TcpTransport, loopback());
+/// `threaded!` with the write service's spawner and channel the test
+/// builds by hand (`ThreadPark`, `MpscChannel`).
+pub struct Threaded;
+
+impl mydht::MyDHTConf for Threaded {
+    mydht_basetest::touch_conf_items!(threaded(write: ThreadPark, MpscChannel;), TcpTransport);
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+}
 
 /// Stands in for the write service: its handle is what `LocalDest` holds.
 struct Idle;

@@ -1,6 +1,7 @@
 //! The profile overrides that name one side of the read/write pair
 //! (`read:`, `write:`) and the coroutine stack (`stack:`), and the
-//! spawners `threaded!` gives each service by default.
+//! spawners `threaded!` gives each service by default (the write service:
+//! `ThreadPark` whose senders write in place while it is idle).
 
 use std::any::type_name;
 
@@ -52,8 +53,10 @@ fn stack_sets_the_read_and_write_coroutines_stack() {
 fn threaded_runs_local_inline_and_api_on_the_loop() {
     let mut c = ThreadedDefault;
     assert!(name_of(&c.read_spawner().expect("read")).ends_with("ThreadPark"));
-    assert!(name_of(&c.write_spawner().expect("write")).ends_with("ThreadPark"));
-    assert!(name_of(&c.write_channel()).ends_with("MpscChannel"));
+    let write = name_of(&c.write_spawner().expect("write"));
+    assert!(write.contains("IdleInline<") && write.ends_with("ThreadPark>"));
+    let channel = name_of(&c.write_channel());
+    assert!(channel.contains("IdleInlineChannel<") && channel.ends_with("MpscChannel>"));
     assert!(name_of(&c.local_spawner().expect("local")).ends_with("Blocker"));
     assert!(name_of(&c.local_channel()).ends_with("MpscChannel"));
     assert!(name_of(&c.global_spawner().expect("global")).ends_with("ThreadPark"));

@@ -3,7 +3,7 @@
 //!
 //! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
+//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` (write: its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -57,6 +57,12 @@ pub mod __private {
         ArcRef, Blocker, CloneRef, LocalRcChannel, MpscChannel, MpscChannelRef, RcRef,
         RestartOrError, Result, ThreadBlock, ThreadPark, ThreadParkRef,
     };
+
+    /// `ThreadPark`, its senders running a command in place while it is
+    /// idle (`threaded!`'s write service).
+    pub type ThreadParkIdleInline = mydht_base::service::spawn::IdleInline<ThreadPark>;
+    /// The channel of [`ThreadParkIdleInline`].
+    pub type MpscChannelIdleInline = mydht_base::service::channel::IdleInlineChannel<MpscChannel>;
     #[cfg(feature = "may")]
     pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
 
@@ -257,6 +263,20 @@ macro_rules! __profile {
 ///   nothing in it waits, and a thread of its own only cost a wake-up per
 ///   query.
 ///
+/// The write service's thread is woken only when there is work it must do
+/// itself (`write: ThreadParkIdleInline, MpscChannelIdleInline`, that is
+/// `IdleInline<ThreadPark>` and `IdleInlineChannel<MpscChannel>` of
+/// `mydht_base`): while it is idle, whoever sends it frames (the main
+/// loop, or an inline local service with `direct_replies`) encodes and
+/// writes them to the socket itself, on its own thread; a write that would
+/// block is finished by the write service's thread, and while that thread
+/// has work, commands queue behind it in order. The transport must be
+/// non-blocking (blocking ones take
+/// [`threaded_blocking!`](crate::threaded_blocking)); messages with a
+/// stream behind them always go to the write service's thread. `write:
+/// ThreadPark, MpscChannel;` gives the write service its thread for every
+/// frame.
+///
 /// The replies of the inline local service to what one read of the stream
 /// brought go out together, when the read service is about to read again
 /// (`LocalDest::hold`); with
@@ -264,14 +284,15 @@ macro_rules! __profile {
 /// own peer go to the write service without the main loop, as one batch.
 ///
 /// So a connection costs two threads, not three, and one request/response
-/// crosses threads 11 times, not 13 (the figures: the crate README,
+/// crosses threads 9 times (8 with `direct_replies`), not 13 (the
+/// figures: the crate README,
 /// "`threaded!` latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
             ThreadPark // read
-            ThreadPark MpscChannel // write
+            ThreadParkIdleInline MpscChannelIdleInline // write
             Blocker MpscChannel // local
             ThreadPark MpscChannel // global
             RestartOrError LocalRcChannel // api

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
+use mydht_base::service::spawn::InlineCall;
 use mydht_base::{
     Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield, Transport,
     WriteYield,
@@ -373,5 +374,29 @@ impl<C: MyDHTConf> ServiceRestartable for WriteService<C> {
         } else {
             Ok(None)
         }
+    }
+}
+
+/// A sender may run a command in place (the
+/// [`threaded!`](crate::threaded) profile's write service: the main loop,
+/// or an inline local service replying to its peer, writes to the stream
+/// itself while the write service's thread is idle) when it carries only
+/// frames and the service has nothing of its own to finish: the stream is
+/// non-blocking (a write that would block yields, and the service's
+/// thread finishes it), and no stream source is read there.
+impl<C: MyDHTConf> InlineCall for WriteService<C> {
+    fn inline_ok(&self, cmd: &WriteCommand<C>) -> bool {
+        let plain = |m: &WireMessage<C::ProtoMsg>| !matches!(m, WireMessage::AppStream(..));
+        !self.failed
+            && !self.finishing
+            && !self.in_call
+            && self.pumping.is_none()
+            && self.queue.is_empty()
+            && match cmd {
+                WriteCommand::Send(m) => plain(m),
+                WriteCommand::Batch(ms) => ms.iter().all(plain),
+                WriteCommand::Flush => true,
+                WriteCommand::Finish => false,
+            }
     }
 }

@@ -9,8 +9,10 @@
 //! | [`MpscChannelRef`] | yes, carries [`SRef::Send`](crate::SRef::Send) | waits |
 //! | [`LocalRcChannel`] | no | `ErrorKind::ChannelFull` |
 //! | [`NoChannel`] | no input at all | refused |
+//! | [`IdleInlineChannel`] | as its inner channel; a sender runs the command itself while the service is idle | as its inner channel |
 //! | `MayChannel` (feature `may-sched`) | yes, may coroutines park on it | waits (a coroutine parks) |
 
+pub(crate) mod idle_inline;
 mod local;
 #[cfg(feature = "may-sched")]
 mod may_mpsc;
@@ -18,6 +20,7 @@ mod mpsc;
 mod mpsc_ref;
 mod none;
 
+pub use idle_inline::{IdleInlineChannel, IdleInlineRecv, IdleInlineSend};
 pub use local::{LocalRcChannel, LocalRecv, LocalSend};
 #[cfg(feature = "may-sched")]
 pub use may_mpsc::{MayChannel, MayRecv, MaySend};

@@ -9,6 +9,7 @@
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
+//! | [`IdleInline`] | its sender's thread while idle, else as its inner spawner | as the inner spawner | as the inner spawner; `Return` when run by a sender | as the inner spawner, only when something is queued or half done |
 //! | `MayCoroutine` | a coroutine on may's worker threads | coroutine parks | coroutine parks, `Loop` | unparks it (may schedules it) |
 //!
 //! Loop rules, shared by every spawner:
@@ -35,6 +36,7 @@ mod barrier;
 mod blocker;
 #[cfg(feature = "coroutine")]
 mod coroutine;
+mod idle_inline;
 #[cfg(feature = "may-sched")]
 mod may_sched;
 mod pool;
@@ -46,6 +48,7 @@ mod thread_park;
 pub use blocker::{Blocker, BlockerHandle};
 #[cfg(feature = "coroutine")]
 pub use coroutine::{CoRoutine, CoRoutineHandle};
+pub use idle_inline::{IdleInline, IdleInlineHandle, IdleInlineWeak, InlineCall, NoOut, Proxy};
 #[cfg(feature = "may-sched")]
 pub use may_sched::{MayCoroutine, MayHandle, MayWeakHandle};
 pub use pool::{PoolHandle, PoolWeakHandle, ThreadPool};
