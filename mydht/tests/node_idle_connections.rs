@@ -6,13 +6,12 @@
 //! decide: it fails when no peer connects for [`STALL`], and the work is
 //! bounded instead, the hub's CPU time per connection ([`CPU_BOUND`]).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+#[path = "../benches/idle_connections/shared.rs"]
+mod shared;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,58 +21,9 @@ use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::{Touch, Touched};
 use mydht_basetest::touch_conf_items;
 use mydht_tcp::TcpTransport;
+use shared::{poll_once, raise_open_files, start_counting, Counting, Heap, Spoke};
 
-/// Counts the heap bytes asked for (and not yet given back) by the threads
-/// that opt in: the thread of the node under test.
-struct Counting;
-
-thread_local! {
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Live bytes allocated by counted threads.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-/// Live allocations by size class (power of two) on counted threads.
-static CLASSES: [AtomicIsize; 32] = [const { AtomicIsize::new(0) }; 32];
-
-fn count(size: usize, sign: isize) {
-    if COUNTED.try_with(Cell::get).unwrap_or(false) {
-        LIVE.fetch_add(sign * size as isize, Ordering::Relaxed);
-        let class = (usize::BITS - size.leading_zeros()).min(31) as usize;
-        CLASSES[class].fetch_add(sign, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call goes to `System`; the counting only reads sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            count(layout.size(), 1);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            count(layout.size(), 1);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(layout.size(), -1);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            count(layout.size(), -1);
-            count(new_size, 1);
-        }
-        p
-    }
-}
-
+/// Counts the heap of the node under test's thread.
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
@@ -114,72 +64,6 @@ impl MyDHTConf for Hub {
             max_connections: PEERS + 64,
             max_peers: PEERS + 64,
             ..NodeConstants::default()
-        }
-    }
-}
-
-/// A peer: a touch node whose loop a peer thread turns.
-struct Spoke;
-
-impl MyDHTConf for Spoke {
-    touch_conf_items!(restartable, TcpTransport);
-
-    fn main_loop_spawn(&self) -> MainLoopSpawn {
-        MainLoopSpawn::Caller
-    }
-    fn init_transport(&mut self) -> Result<TcpTransport> {
-        loopback()
-    }
-}
-
-/// The counted heap at one moment: live bytes and live allocations per
-/// size class.
-struct Snapshot {
-    live: isize,
-    classes: [isize; 32],
-}
-
-impl Snapshot {
-    fn now() -> Self {
-        Snapshot {
-            live: LIVE.load(Ordering::Relaxed),
-            classes: std::array::from_fn(|i| CLASSES[i].load(Ordering::Relaxed)),
-        }
-    }
-
-    /// The allocations made since `base` in the size classes where there
-    /// is at least one for every other connection: where the heap of a
-    /// connection goes.
-    fn breakdown(&self, base: &Snapshot) -> String {
-        let mut out = String::new();
-        for (class, (now, then)) in self.classes.iter().zip(&base.classes).enumerate() {
-            let n = now - then;
-            if n.abs() >= PEERS as isize / 2 {
-                let (low, high) = ((1usize << class) >> 1, 1usize << class);
-                out += &format!("\n  {n} more allocations of {low}..{high} bytes");
-            }
-        }
-        out
-    }
-}
-
-fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// Raises the soft limit of open files to the hard one: each peer holds
-/// four (its poll, waker, listener and connection), the node one per peer.
-fn raise_open_files() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }
@@ -293,7 +177,7 @@ fn two_thousand_idle_connections() {
     let hub_stop = Arc::new(AtomicBool::new(false));
     let stop = hub_stop.clone();
     let hub_thread = thread::spawn(move || {
-        COUNTED.with(|c| c.set(true));
+        start_counting(false);
         let (mut driver, handle) = mydht::start_driven(Hub).expect("hub");
         // A few turns: what a started node allocates once.
         for _ in 0..3 {
@@ -302,7 +186,7 @@ fn two_thousand_idle_connections() {
         // SAFETY: a plain syscall.
         let tid = unsafe { libc::gettid() };
         hub_tx
-            .send((handle.clone(), Snapshot::now(), tid))
+            .send((handle.clone(), Heap::now(), tid))
             .expect("hub handle");
         while !stop.load(Ordering::Acquire) {
             driver
@@ -342,12 +226,12 @@ fn two_thousand_idle_connections() {
     rest.store(true, Ordering::Release);
     let connect_time = started.elapsed();
     let cpu_per_conn = thread_cpu(hub_tid).saturating_sub(cpu_base) / PEERS as u32;
-    let idle = Snapshot::now();
+    let idle = Heap::now();
     let per_conn = (idle.live - base.live) / PEERS as isize;
-    let breakdown = idle.breakdown(&base);
+    let breakdown = idle.breakdown(&base, PEERS);
     eprintln!(
         "{PEERS} idle connections up in {connect_time:?}, {cpu_per_conn:?} of the hub's CPU \
-         time each: {per_conn} bytes of the hub's heap each{breakdown}"
+         time each: {per_conn} bytes of the hub's heap each: {breakdown}"
     );
 
     for p in &phases {
@@ -368,7 +252,7 @@ fn two_thousand_idle_connections() {
     assert_eq!(answered, PEERS, "every peer got the hub's reply");
     assert!(
         per_conn <= BOUND as isize,
-        "{per_conn} bytes of heap per idle connection, over {BOUND}:{breakdown}"
+        "{per_conn} bytes of heap per idle connection, over {BOUND}: {breakdown}"
     );
     assert!(
         cpu_per_conn <= CPU_BOUND,

@@ -13,10 +13,12 @@
 //! limit, and each peer holds four (poll, waker, listener, connection).
 //! The probe, the one peer the hub touches, has a thread of its own.
 //!
-//! `cargo bench -p mydht --bench idle_connections -- [--peers 10000] [--profile restartable,threaded,may] [--may-io-timeout-ms 50]`
+//! `cargo bench -p mydht --bench idle_connections -- [--peers 10000] [--profile restartable,threaded,may] [--may-io-timeout-ms 50] [--hub-log]`
 
 mod count;
+mod hub_log;
 mod peers;
+mod shared;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -26,13 +28,15 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use count::{Counting, Snapshot};
+use count::Snapshot;
+use hub_log::hub_logger;
 use mydht::{MainLoopSpawn, MyDHTConf, NodeConstants, NodeHandle, PeerCount};
 use mydht_base::{Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::{Touch, Touched};
-use mydht_basetest::{touch_conf, touch_conf_items};
+use mydht_basetest::touch_conf_items;
 use mydht_tcp::{MayTcpTransport, TcpTransport};
+use shared::{raise_open_files, start_counting, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -56,53 +60,62 @@ fn constants() -> NodeConstants {
 }
 
 /// The may hub's I/O timeout (`--may-io-timeout-ms`, 50 ms by default):
-/// how soon its services notice a stop, and how often an idle connection's
-/// read coroutine wakes.
+/// how long its listener thread waits on a silent peer's handshake (the
+/// connections' coroutines wait without a timer).
 fn may_loopback() -> Result<MayTcpTransport> {
     let ms = arg("--may-io-timeout-ms").map_or(50, |n| n.parse().expect("--may-io-timeout-ms N"));
     Ok(MayTcpTransport::bind(([127, 0, 0, 1], 0).into())?
         .with_io_timeout(Some(Duration::from_millis(ms))))
 }
 
-touch_conf!(HubThreaded, threaded, TcpTransport, loopback(), constants());
-touch_conf!(
-    HubMay,
-    may_blocking,
-    MayTcpTransport,
-    may_loopback(),
-    constants()
-);
+/// What every hub's configuration says besides its profile and transport.
+macro_rules! hub_items {
+    () => {
+        fn constants(&self) -> NodeConstants {
+            constants()
+        }
+        fn logger(&self) -> slog::Logger {
+            hub_logger()
+        }
+    };
+}
+
+/// The `threaded!` hub, on a thread of its own.
+struct HubThreaded;
+
+impl MyDHTConf for HubThreaded {
+    touch_conf_items!(threaded, TcpTransport);
+    hub_items!();
+
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+}
+
+/// The `may_blocking!` hub, on a thread of its own.
+struct HubMay;
+
+impl MyDHTConf for HubMay {
+    touch_conf_items!(may_blocking, MayTcpTransport);
+    hub_items!();
+
+    fn init_transport(&mut self) -> Result<MayTcpTransport> {
+        may_loopback()
+    }
+}
 
 /// The `restartable!` hub: its loop on a thread the bench drives.
 struct HubRestartable;
 
 impl MyDHTConf for HubRestartable {
     touch_conf_items!(restartable, TcpTransport);
+    hub_items!();
 
     fn main_loop_spawn(&self) -> MainLoopSpawn {
         MainLoopSpawn::Caller
     }
     fn init_transport(&mut self) -> Result<TcpTransport> {
         loopback()
-    }
-    fn constants(&self) -> NodeConstants {
-        constants()
-    }
-}
-
-/// Raises the soft limit of open files to the hard one.
-fn raise_open_files() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
     }
 }
 
@@ -313,11 +326,11 @@ where
         peers: connected,
         connect,
         connect_cpu: idle.cpu.saturating_sub(connecting.cpu) / (connected as u32 - 1).max(1),
-        heap: (idle.heap - base.heap) / n,
+        heap: (idle.heap.live - base.heap.live) / n,
         rss: (idle.rss - base.rss) / n,
         // Less this thread's and the readers of the processes' answers.
         threads: idle.threads - harness - processes_count(peers) as isize,
-        breakdown: idle.breakdown(&base, connected),
+        breakdown: idle.heap.breakdown(&base.heap, connected),
         alone,
         crowd,
         touched,
@@ -372,6 +385,7 @@ fn main() {
         return;
     }
     raise_open_files();
+    start_counting(true);
     let profiles = arg("--profile").unwrap_or_else(|| "restartable,threaded,may".into());
     println!(
         "| hub profile | peers | connect + authenticate, all | hub CPU / connection | \

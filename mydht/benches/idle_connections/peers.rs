@@ -16,42 +16,21 @@
 use std::future::Future;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeHandle, PeerId};
-use mydht_base::{Peer, Result};
-use mydht_basetest::harness::conf::loopback;
+use mydht::{MainLoopDriver, NodeHandle, PeerId};
+use mydht_base::Peer;
 use mydht_basetest::harness::touch::{Touch, Touched};
-use mydht_basetest::touch_conf_items;
-use mydht_tcp::TcpTransport;
 
+use super::shared::{poll_once, raise_open_files, Spoke};
 use super::TIMEOUT;
 
 /// Connects in flight at once.
 const IN_FLIGHT: usize = 64;
 
-/// A peer: a touch node its process turns.
-struct Spoke;
-
-impl MyDHTConf for Spoke {
-    touch_conf_items!(restartable, TcpTransport);
-
-    fn main_loop_spawn(&self) -> MainLoopSpawn {
-        MainLoopSpawn::Caller
-    }
-    fn init_transport(&mut self) -> Result<TcpTransport> {
-        loopback()
-    }
-}
-
 type Node = (MainLoopDriver<Spoke>, NodeHandle<Spoke>);
-
-fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
-}
 
 fn turn_all(nodes: &mut [Node]) {
     for (driver, _) in nodes.iter_mut() {
@@ -192,7 +171,7 @@ fn probe(hub: SocketAddr, commands: Receiver<String>, answers: mpsc::Sender<Stri
 /// The process's main: `count` nodes connecting to `hub`, and the probe
 /// when `with_probe`.
 pub fn run(hub: SocketAddr, count: usize, with_probe: bool) {
-    super::raise_open_files();
+    raise_open_files();
     let (answers, answered) = mpsc::channel();
     let (turner_tx, turner_rx) = mpsc::channel();
     let a = answers.clone();

@@ -1,22 +1,24 @@
 //! The synchronous listener/connector pair, for blocking transports (those
-//! that cannot be polled): a listener thread accepts and authenticates
-//! inbound connections one at a time, a connector thread per outbound
-//! connection connects and authenticates; both hand the authenticated
-//! connection to the main loop, whose read and write services then block
-//! in their streams on threads of their own (`threaded_blocking!`).
+//! that cannot be polled): a listener thread accepts inbound connections
+//! and authenticates each on a handshake thread of its own (at most
+//! [`HANDSHAKES`] at once), a connector thread per outbound connection
+//! connects and authenticates; both hand the authenticated connection to
+//! the main loop, whose read and write services then block in their
+//! streams (threads of their own under `threaded_blocking!`, may coroutines
+//! under `may_blocking!`).
 //!
 //! A blocking transport must have an I/O timeout: it bounds a handshake
 //! with a silent peer, and lets a service on a thread notice a stop (a may
 //! coroutine's wait needs none: the stop's unpark ends it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Peer, Result, Transport};
 
-use super::conn::{dialled_halves, HandshakeIo, HandshakeRead};
+use super::conn::{dialled_halves, HandshakeIo, HandshakeRead, ReadStream, WriteStream};
 use crate::auth::{AuthMessage, Authenticated, ChallengeCache, EphemeralKey, Handshake, Step};
 use crate::command::{DialId, MainLoopCommand, MainLoopSender, Opened};
 use crate::conf::{Address, MyDHTConf, NodeConstants};
@@ -52,7 +54,7 @@ fn authenticate<C: MyDHTConf>(
     io: &mut HandshakeIo<C>,
     handshake: &mut Handshake,
     enc: &C::MsgEnc,
-    challenges: &mut ChallengeCache,
+    challenges: &Mutex<ChallengeCache>,
 ) -> Result<Authenticated> {
     loop {
         // A blocking stream still answers `WouldBlock` at its I/O timeout:
@@ -69,7 +71,11 @@ fn authenticate<C: MyDHTConf>(
             HandshakeRead::Blocked => continue,
         };
         let msg: AuthMessage = enc.decode(&frame)?;
-        match handshake.handle(&msg, challenges, Instant::now())? {
+        let step = {
+            let mut seen = challenges.lock().unwrap_or_else(PoisonError::into_inner);
+            handshake.handle(&msg, &mut seen, Instant::now())?
+        };
+        match step {
             Step::Send(reply) => send(io, enc, &reply)?,
             Step::SendAndFinish(reply, auth) => {
                 send(io, enc, &reply)?;
@@ -123,11 +129,65 @@ impl Listener {
     }
 }
 
-fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
-    let mut challenges = ChallengeCache::new(
+/// Inbound handshakes that run at once at most. Each waits on its peer
+/// most of its time: one at a time, a listener kept up with ~15 connecting
+/// peers a second here when their processes were busy, and connects queued
+/// past the peers' own handshake deadline (~7,500 of 10,000 peers got
+/// through; `benches/idle_connections`).
+const HANDSHAKES: usize = 16;
+
+/// The handshake threads running, and a wait for one to end.
+#[derive(Default)]
+struct Running {
+    count: Mutex<usize>,
+    ended: Condvar,
+}
+
+impl Running {
+    /// Waits until fewer than `most` run, then counts one more.
+    fn enter(&self, most: usize) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count >= most {
+            count = self
+                .ended
+                .wait(count)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *count += 1;
+    }
+
+    /// Waits until none runs.
+    fn wait_none(&self) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count > 0 {
+            count = self
+                .ended
+                .wait(count)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn leave(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.ended.notify_all();
+    }
+}
+
+/// Counts a handshake thread out when it ends, panics included.
+struct Leaving(Arc<Running>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+fn listen<C: MyDHTConf>(ctx: AuthCtx<C>, stop: &AtomicBool) {
+    let challenges = Arc::new(Mutex::new(ChallengeCache::new(
         ctx.constants.challenge_cache,
         ctx.constants.auth_timeout * 2,
-    );
+    )));
+    let running = Arc::new(Running::default());
     while !stop.load(Ordering::Acquire) {
         let acc = match ctx.transport.accept() {
             Ok(Some(acc)) => acc,
@@ -135,39 +195,60 @@ fn listen<C: MyDHTConf>(mut ctx: AuthCtx<C>, stop: &AtomicBool) {
             Err(e) => {
                 slog::warn!(ctx.logger, "accept failed"; "error" => %e);
                 if e.level() >= ErrorLevel::Fatal {
-                    return;
+                    break;
                 }
                 continue;
             }
         };
         if stop.load(Ordering::Acquire) {
-            return;
+            break;
         }
         let Some(write) = acc.write else {
             continue;
         };
-        let mut handshake = Handshake::respond_with(
-            ctx.me.clone(),
-            ctx.constants.auth_timeout,
-            Instant::now(),
-            None,
-            (ctx.constants.auth_mode, ctx.constants.cipher_suite),
-        );
-        let writer = FrameWriter::new(ctx.constants.max_frame);
-        let mut io = HandshakeIo::<C>::new(acc.read, write, writer, false);
-        match authenticate::<C>(&mut io, &mut handshake, &ctx.enc, &mut challenges) {
-            Ok(auth) => {
-                let opened = opened(io, auth, None);
-                if ctx
-                    .sender
-                    .send_cmd(MainLoopCommand::Opened(Box::new(opened)))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(e) => slog::debug!(ctx.logger, "inbound authentication failed"; "error" => %e),
+        running.enter(HANDSHAKES);
+        let leaving = Leaving(running.clone());
+        let (its_ctx, its_challenges) = (ctx.clone(), challenges.clone());
+        let spawned = std::thread::Builder::new()
+            .name("mydht-handshake".into())
+            .spawn(move || {
+                let _leaving = leaving;
+                respond(its_ctx, acc.read, write, &its_challenges);
+            });
+        if let Err(e) = spawned {
+            // The closure, its count and its connection are dropped.
+            slog::warn!(ctx.logger, "no handshake thread: connection dropped"; "error" => %e);
         }
+    }
+    // The handshakes still running end by their deadline.
+    running.wait_none();
+}
+
+/// Authenticates an accepted connection and hands it to the main loop.
+fn respond<C: MyDHTConf>(
+    mut ctx: AuthCtx<C>,
+    read: ReadStream<C>,
+    write: WriteStream<C>,
+    challenges: &Mutex<ChallengeCache>,
+) {
+    let mut handshake = Handshake::respond_with(
+        ctx.me.clone(),
+        ctx.constants.auth_timeout,
+        Instant::now(),
+        None,
+        (ctx.constants.auth_mode, ctx.constants.cipher_suite),
+    );
+    let writer = FrameWriter::new(ctx.constants.max_frame);
+    let mut io = HandshakeIo::<C>::new(read, write, writer, false);
+    match authenticate::<C>(&mut io, &mut handshake, &ctx.enc, challenges) {
+        Ok(auth) => {
+            let opened = opened(io, auth, None);
+            // A stopped loop has nobody left to tell.
+            let _ = ctx
+                .sender
+                .send_cmd(MainLoopCommand::Opened(Box::new(opened)));
+        }
+        Err(e) => slog::debug!(ctx.logger, "inbound authentication failed"; "error" => %e),
     }
 }
 
@@ -224,8 +305,8 @@ fn connect<C: MyDHTConf>(
     let mut io = HandshakeIo::<C>::new(read, write, writer, false);
     send(&mut io, &ctx.enc, &AuthMessage::Ping(ping))?;
     // An initiator never checks replays; the cache is only for the call.
-    let mut unused = ChallengeCache::new(1, ctx.constants.auth_timeout);
-    let auth = authenticate::<C>(&mut io, &mut handshake, &ctx.enc, &mut unused)?;
+    let unused = Mutex::new(ChallengeCache::new(1, ctx.constants.auth_timeout));
+    let auth = authenticate::<C>(&mut io, &mut handshake, &ctx.enc, &unused)?;
     if auth.peer.get_id() == ctx.me.info().get_id() {
         return Err(Error::new(
             ErrorKind::Auth,
