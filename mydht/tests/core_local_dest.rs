@@ -25,12 +25,19 @@ use mydht_base::{
 };
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::TouchMsg;
-use mydht_basetest::touch_conf;
 use mydht_tcp::TcpTransport;
 
-// Write services on threads (`ThreadPark`, `MpscChannel`): the profile
-// whose local services may reply directly.
-touch_conf!(Threaded, threaded, TcpTransport, loopback());
+/// `threaded!` with write services on threads (`ThreadPark`,
+/// `MpscChannel`, as the test builds them by hand): local services may
+/// then reply directly.
+pub struct Threaded;
+
+impl mydht::MyDHTConf for Threaded {
+    mydht_basetest::touch_conf_items!(threaded(write: ThreadPark, MpscChannel;), TcpTransport);
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+}
 
 /// Stands in for the write service: its handle is what `LocalDest` holds.
 struct Idle;

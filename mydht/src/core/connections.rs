@@ -8,7 +8,7 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
 use super::conn::{ConnKind, CoreConn, Dial, Phase, Target};
 use super::{Action, NodeCore};
-use crate::auth::{AuthMessage, Handshake};
+use crate::auth::Handshake;
 use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
@@ -68,7 +68,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         match started {
             Ok((handshake, ping)) => {
                 conn.phase = Phase::Handshaking(Box::new(handshake));
-                self.send_frame(key, &AuthMessage::Ping(ping));
+                self.send_ping(key, ping, now);
             }
             Err(e) => self.drop_conn(key, Some(e)),
         }
