@@ -117,6 +117,14 @@ pub struct NodeConstants {
     /// loop: one hop less, but no batching with the loop's other messages
     /// (slower with many messages in flight, see the crate README).
     pub direct_replies: bool,
+    /// A pooled connection that has read and written nothing for this long
+    /// is closed by the node, cleanly (its session ended, then the socket
+    /// closed): its peer goes offline as for any close. Connections stay
+    /// while no more than `pool_size` peers are connected (discovery would
+    /// only dial them again). `None` (the default): never; an application
+    /// whose peers come and go (a DHT) sets it. Checked at most once per
+    /// period per connection, by the node's deadlines.
+    pub idle_close: Option<Duration>,
 }
 
 impl Default for NodeConstants {
@@ -145,6 +153,7 @@ impl Default for NodeConstants {
             max_send_once: 64,
             send_once_timeout: Duration::from_secs(60),
             direct_replies: false,
+            idle_close: None,
         }
     }
 }

@@ -52,6 +52,10 @@ pub(super) enum OpenState {
     /// out, then it closes) or by its peer (announced by its first frame,
     /// `WireMessage::Once`). Its peer is never online through it.
     Once,
+    /// Closed by this node (idle past `NodeConstants::idle_close`): its
+    /// peer is offline, nothing is routed to it; its write service ends
+    /// the session, then it closes.
+    Ending,
 }
 
 /// What a connection is for.
@@ -76,6 +80,13 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     pub(super) waiters: Vec<QueryId>,
     /// The address this node dialled; `None` for an accepted connection.
     pub(super) dialled: Option<Address<C>>,
+    /// The addresses the node's address map may name it by (the one
+    /// dialled, those a lost duplicate handed over): forgotten with it.
+    pub(super) addresses: Vec<Address<C>>,
+    /// When its idle check is due (online pooled connections, with
+    /// `NodeConstants::idle_close`): the time of its one live entry in the
+    /// idle heap.
+    pub(super) idle_at: Option<Instant>,
     /// When a connection still authenticating, or awaiting its verdict,
     /// is dropped.
     pub(super) deadline: Instant,

@@ -12,6 +12,7 @@ use crate::auth::Handshake;
 use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
+use crate::identity::PeerId;
 use crate::service::{ApiCommand, GlobalCommand, PeerMgmtCommand, PeerStatus};
 
 impl<C: MyDHTConf> NodeCore<C> {
@@ -76,7 +77,7 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// The driver could not open the connection of `dial`.
     pub fn dial_failed(&mut self, dial: DialId, error: Error) {
-        let Some(d) = self.dials.remove(&dial) else {
+        let Some(d) = self.take_dial(dial) else {
             return;
         };
         slog::debug!(self.logger, "dial failed"; "address" => ?d.address, "error" => %error);
@@ -102,7 +103,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         dial: Option<DialId>,
         now: Instant,
     ) -> Option<&mut CoreConn<C>> {
-        let dial = dial.and_then(|d| self.dials.remove(&d));
+        let dial = dial.and_then(|d| self.take_dial(d));
         if self.conns.len() >= self.constants.max_connections || self.conns.contains_key(&key) {
             slog::warn!(self.logger, "too many connections: one refused");
             let e = Error::new(
@@ -122,12 +123,19 @@ impl<C: MyDHTConf> NodeCore<C> {
         self.next_conn_id += 1;
         let (kind, dialled, waiters, pending) = match dial {
             // A send-once connection is not the one for its address.
-            Some(d) if d.kind == ConnKind::Once => (d.kind, Some(d.address), d.waiters, d.pending),
+            Some(d) if d.kind == ConnKind::Once => {
+                self.once_count += 1;
+                (d.kind, Some(d.address), d.waiters, d.pending)
+            }
             Some(d) => {
                 self.dialled.insert(d.address.clone(), key);
                 (d.kind, Some(d.address), d.waiters, d.pending)
             }
             None => (ConnKind::Pooled, None, Vec::new(), VecDeque::new()),
+        };
+        let addresses = match (&dialled, kind) {
+            (Some(a), ConnKind::Pooled) => vec![a.clone()],
+            _ => Vec::new(),
         };
         let conn = CoreConn {
             id: self.next_conn_id,
@@ -139,6 +147,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             pending,
             waiters,
             dialled,
+            addresses,
+            idle_at: None,
             deadline: now + self.constants.auth_timeout,
             early_shadows: false,
             kind,
@@ -164,8 +174,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 return Ok(Target::Conn(key));
             }
         }
-        let pooled = |d: &Dial<C>| d.kind == ConnKind::Pooled && d.address == address;
-        if let Some((&id, _)) = self.dials.iter().find(|(_, d)| pooled(d)) {
+        if let Some(&id) = self.pooled_dials.get(&address) {
             return Ok(Target::Dial(id));
         }
         if self.conns.len() + self.dials.len() >= self.constants.max_connections {
@@ -197,6 +206,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             waiters: Vec::new(),
             pending,
         };
+        match kind {
+            ConnKind::Pooled => {
+                self.pooled_dials.insert(address.clone(), dial);
+            }
+            ConnKind::Once => self.once_count += 1,
+        }
         self.dials.insert(dial, d);
         self.actions.push_back(Action::Dial { dial, address });
         dial
@@ -206,11 +221,10 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// alone, closed once it is written. Dropped (and logged) past
     /// `max_send_once` of them, or past `max_connections`.
     pub(super) fn send_once(&mut self, address: Address<C>, msg: WireMessage<C::ProtoMsg>) {
-        let once_conns = self.conns.values().filter(|c| c.kind == ConnKind::Once);
-        let once_dials = self.dials.values().filter(|d| d.kind == ConnKind::Once);
-        let open = once_conns.count() + once_dials.count();
         let total = self.conns.len() + self.dials.len();
-        if open >= self.constants.max_send_once || total >= self.constants.max_connections {
+        if self.once_count >= self.constants.max_send_once
+            || total >= self.constants.max_connections
+        {
             slog::warn!(self.logger, "send-once message dropped: too many connections"; "address" => ?address);
             return;
         }
@@ -229,6 +243,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         if conn.early_shadows {
             self.early_shadows -= 1;
         }
+        if conn.kind == ConnKind::Once {
+            self.once_count -= 1;
+        }
         let err = waiters_error(error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
@@ -240,9 +257,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         {
             self.tell_global(GlobalCommand::DialFailed(address.clone(), e.clone()));
         }
-        // Every address that led here: the one dialled on it, and those a
-        // lost duplicate handed over.
-        self.dialled.retain(|_, k| *k != key);
+        self.forget_addresses(key, &conn.addresses);
         self.actions.push_back(Action::Close { conn: key, error });
         if let Some(peer) = conn.online_peer() {
             self.peer_conn_gone(peer.clone(), key);
@@ -252,14 +267,11 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// The open connection `key` of `peer` is gone: the peer stays online
     /// through another one (two nodes that dialled each other at once), or
     /// goes offline.
-    fn peer_conn_gone(&mut self, peer: C::PeerRef, key: usize) {
+    pub(super) fn peer_conn_gone(&mut self, peer: C::PeerRef, key: usize) {
         let id = *peer.get_id();
-        let other = self.conns.iter().find_map(|(k, c)| match c.online_peer() {
-            Some(p) if p.get_id() == &id => Some(*k),
-            _ => None,
-        });
+        let other = self.other_online(&id, key);
         match (other, self.peers.get_mut(&id)) {
-            (Some(k), Some(entry)) => entry.conn = k,
+            (Some(k), Some(entry)) if entry.conn == key => entry.conn = k,
             (None, Some(entry)) if entry.conn == key => {
                 self.peers.remove(&id);
                 self.view.remove(&id);
@@ -276,6 +288,63 @@ impl<C: MyDHTConf> NodeCore<C> {
 }
 
 impl<C: MyDHTConf> NodeCore<C> {
+    /// Removes dial `dial`, and it from the indexes.
+    fn take_dial(&mut self, dial: DialId) -> Option<Dial<C>> {
+        let d = self.dials.remove(&dial)?;
+        match d.kind {
+            ConnKind::Pooled => {
+                if self.pooled_dials.get(&d.address) == Some(&dial) {
+                    self.pooled_dials.remove(&d.address);
+                }
+            }
+            ConnKind::Once => self.once_count -= 1,
+        }
+        Some(d)
+    }
+
+    /// Connection `kept` is the one for `address` now (it was found there
+    /// under another connection).
+    pub(super) fn map_address(&mut self, address: Address<C>, kept: usize) {
+        if let Some(conn) = self.conns.get_mut(&kept) {
+            if !conn.addresses.contains(&address) {
+                conn.addresses.push(address.clone());
+            }
+            self.dialled.insert(address, kept);
+        }
+    }
+
+    /// Forgets the addresses that led to connection `key` (the one dialled
+    /// on it, and those a lost duplicate handed over), where they still
+    /// name it.
+    pub(super) fn forget_addresses(&mut self, key: usize, addresses: &[Address<C>]) {
+        for a in addresses {
+            if self.dialled.get(a) == Some(&key) {
+                self.dialled.remove(a);
+            }
+        }
+    }
+
+    /// When `gone` was the connection of peer `id`'s entry: an online
+    /// connection the peer superseded, to take over. Forgets `gone` and
+    /// the superseded connections closed since.
+    fn other_online(&mut self, id: &PeerId, gone: usize) -> Option<usize> {
+        let list = self.superseded.get_mut(id)?;
+        let conns = &self.conns;
+        list.retain(|&k| {
+            k != gone
+                && conns
+                    .get(&k)
+                    .and_then(CoreConn::online_peer)
+                    .is_some_and(|p| p.get_id() == id)
+        });
+        let entry_gone = self.peers.get(id).is_some_and(|p| p.conn == gone);
+        let other = if entry_gone { list.pop() } else { None };
+        if list.is_empty() {
+            self.superseded.remove(id);
+        }
+        other
+    }
+
     /// The write service of `key` refused messages: dropped (and logged)
     /// when it is only full, the connection closed otherwise.
     pub fn write_failed(&mut self, key: usize, error: Error) {

@@ -79,9 +79,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             let Ok(address) = peer.get_address().parse::<Address<C>>() else {
                 continue;
             };
-            if self.dialled.contains_key(&address)
-                || self.dials.values().any(|d| d.address == address)
-            {
+            if self.dialled.contains_key(&address) || self.pooled_dials.contains_key(&address) {
                 continue; // opening already
             }
             match self.dial_address(address) {
@@ -93,10 +91,12 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
     }
 
-    /// Peers connected, plus connections still authenticating and dials.
+    /// Peers connected, plus connections still authenticating and dials:
+    /// every connection and dial but the second online connections of a
+    /// peer (`superseded`, rare and few).
     fn reached(&self) -> usize {
-        let opening = self.conns.values().filter(|c| !c.is_online()).count();
-        self.peers.len() + opening + self.dials.len()
+        let second: usize = self.superseded.values().map(Vec::len).sum();
+        (self.conns.len() + self.dials.len()).saturating_sub(second)
     }
 
     /// A random peer id (splitmix64 over the core's seed): the same seed

@@ -48,7 +48,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         self.drop_conn(cref.key, None);
         // This node dialled `address` and found the peer there: its kept
         // connection is the one for that address now.
-        self.dialled.insert(address, kept);
+        self.map_address(address, kept);
         for qid in waiters {
             let info = info_of::<C>(&peer).clone();
             self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
@@ -67,11 +67,17 @@ impl<C: MyDHTConf> NodeCore<C> {
         };
         let dialled = conn.dialled.clone();
         let outbox = conn.outbox().map(mem::take).unwrap_or_default();
-        if let Some(address) = dialled {
-            self.drop_conn(old, None);
-            // This node dialled `address` and found the peer there: its
-            // kept connection is the one for that address now.
-            self.dialled.insert(address, kept);
+        let peer = conn.online_peer().map(|p| *p.get_id());
+        match (dialled, peer) {
+            (Some(address), _) => {
+                self.drop_conn(old, None);
+                // This node dialled `address` and found the peer there: its
+                // kept connection is the one for that address now.
+                self.map_address(address, kept);
+            }
+            // Left for the peer to close, online until then.
+            (None, Some(id)) => self.superseded.entry(id).or_default().push(old),
+            (None, None) => {}
         }
         for msg in outbox {
             self.queue_msg(kept, msg);

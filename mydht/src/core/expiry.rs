@@ -15,8 +15,23 @@ use crate::service::peer_store::PeerStoreCommand;
 use crate::service::{ApiCommand, GlobalCommand};
 
 impl<C: MyDHTConf> NodeCore<C> {
-    /// The time is `now`: whatever was due is done.
+    /// The time is `now`: whatever was due is done. Idle checks
+    /// (`NodeConstants::idle_close`) count only the activity the core was
+    /// told of: a driver that sees its connections' bytes uses
+    /// [`handle_timeout_with`](Self::handle_timeout_with).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_with(now, |_| None);
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout), with `last_active`
+    /// telling, for a connection whose idle check is due (its key), when it
+    /// last read or wrote bytes (`None`: unknown, or not since the check
+    /// was armed). Called for the connections due only.
+    pub fn handle_timeout_with(
+        &mut self,
+        now: Instant,
+        mut last_active: impl FnMut(usize) -> Option<Instant>,
+    ) {
         if now >= self.timers.next_tick {
             self.timers.next_tick = now + QUERY_TICK;
             self.tell_api(ApiCommand::Expire(now));
@@ -50,11 +65,16 @@ impl<C: MyDHTConf> NodeCore<C> {
                     state: OpenState::Once,
                     ..
                 } => "send-once connection open past its timeout",
+                Phase::Open {
+                    state: OpenState::Ending,
+                    ..
+                } => "idle connection closed: its session did not end in time",
                 Phase::Open { .. } => "the peer did not admit this node in time",
                 _ => "authentication timed out",
             };
             let err = Error::new(ErrorKind::Timeout, ErrorLevel::ShutDown, why);
             self.drop_conn(key, Some(err));
         }
+        self.check_idle(now, &mut last_active);
     }
 }

@@ -27,6 +27,7 @@ mod discovery;
 mod duplicate;
 mod expiry;
 mod handshake;
+mod idle;
 mod routing;
 mod spare_key;
 mod timers;
@@ -70,12 +71,25 @@ pub struct NodeCore<C: MyDHTConf> {
     conns: BTreeMap<usize, CoreConn<C>>,
     /// Their deadlines in time order.
     deadlines: deadlines::Deadlines,
+    /// Online pooled connections' idle checks in time order
+    /// (`NodeConstants::idle_close`).
+    idle: deadlines::Deadlines,
     next_conn_id: u64,
     /// Dials asked of the driver and not answered yet.
     dials: BTreeMap<DialId, Dial<C>>,
+    /// The pooled dials of `dials` by address.
+    pooled_dials: HashMap<Address<C>, DialId>,
+    /// Send-once connections and dials: how many of `conns` and `dials`
+    /// are of kind `ConnKind::Once`.
+    once_count: usize,
     next_dial: u64,
     /// Connected peers.
     peers: BTreeMap<PeerId, PeerEntry<C>>,
+    /// Online connections of a peer other than its entry's, left open for
+    /// the peer to close (two nodes that dialled each other at once, see
+    /// `duplicate`): the peer stays online through one if its entry's
+    /// closes first.
+    superseded: HashMap<PeerId, Vec<usize>>,
     /// Connections by the address this node dialled (never by the address
     /// a peer announces: a peer could announce another node's).
     dialled: HashMap<Address<C>, usize>,
@@ -133,8 +147,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             logger,
             conns: BTreeMap::new(),
             deadlines: deadlines::Deadlines::default(),
+            idle: deadlines::Deadlines::default(),
             next_conn_id: 0,
             dials: BTreeMap::new(),
+            pooled_dials: HashMap::new(),
+            once_count: 0,
+            superseded: HashMap::new(),
             next_dial: 0,
             peers: BTreeMap::new(),
             dialled: HashMap::new(),
@@ -187,7 +205,8 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Instant {
-        self.timers.next(self.deadlines.earliest().into_iter())
+        let due = self.deadlines.earliest().into_iter();
+        self.timers.next(due.chain(self.idle.earliest()))
     }
 
     /// False once the node stops (after the `Stop` action).
@@ -252,7 +271,10 @@ impl<C: MyDHTConf> NodeCore<C> {
                 }
             }
             MainLoopCommand::Verdict { conn, verdict } => self.on_verdict(conn, verdict, now),
-            MainLoopCommand::Admitted(conn) => self.on_admitted(conn),
+            MainLoopCommand::Admitted(conn) => {
+                self.on_admitted(conn);
+                self.arm_idle(conn, now);
+            }
             MainLoopCommand::Refused(conn) => self.on_refused(conn),
             MainLoopCommand::SendOnce(conn) => self.on_send_once(conn, now),
             MainLoopCommand::Opened(_) | MainLoopCommand::StreamReturned(_) => {
@@ -289,7 +311,11 @@ impl<C: MyDHTConf> NodeCore<C> {
         for key in keys {
             self.drop_conn(key, Some(stopped()));
         }
+        self.pooled_dials.clear();
         for (_, dial) in std::mem::take(&mut self.dials) {
+            if dial.kind == ConnKind::Once {
+                self.once_count -= 1;
+            }
             for qid in dial.waiters {
                 self.tell_api(ApiCommand::Fail(qid, stopped()));
             }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
-use super::conn::{Phase, Target};
+use super::conn::{OpenState, Phase, Target};
 use super::{info_of, Action, NodeCore, NO_QUERY};
 use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf};
@@ -96,6 +96,15 @@ impl<C: MyDHTConf> NodeCore<C> {
         let Some(c) = self.conns.get_mut(&conn.key).filter(|c| c.id == conn.id) else {
             return;
         };
+        if matches!(
+            c.phase,
+            Phase::Open {
+                state: OpenState::Ending,
+                ..
+            }
+        ) {
+            return; // its session ends already
+        }
         match c.outbox() {
             Some(outbox) => {
                 let msgs = std::mem::take(outbox);
@@ -201,6 +210,12 @@ pub(super) fn queue<C: MyDHTConf>(
         return;
     };
     match &mut conn.phase {
+        Phase::Open {
+            state: OpenState::Ending,
+            ..
+        } => {
+            slog::warn!(core.logger, "message for a closing connection dropped"; "conn" => conn.id);
+        }
         Phase::Open { outbox, .. } => {
             if outbox.is_empty() {
                 core.outboxes.push(key);

@@ -8,7 +8,7 @@ use crate::auth::SessionKeys;
 use crate::command::MainLoopSender;
 use crate::conf::MyDHTConf;
 use crate::frame::{FrameReader, FrameWriter};
-use crate::service::{ReadService, ServiceSlot, TimeoutAsBlock, WriteService};
+use crate::service::{Activity, ReadService, ServiceSlot, TimeoutAsBlock, WriteService};
 use crate::shadow::Shadow;
 
 /// The read service of a connection, as a slot.
@@ -115,7 +115,10 @@ impl<C: MyDHTConf> HandshakeIo<C> {
 
     /// The next whole frame, if one is in.
     pub(crate) fn read_frame(&mut self) -> Result<HandshakeRead> {
-        match self.reader.read_frame(&mut TimeoutAsBlock(&mut self.read)) {
+        match self
+            .reader
+            .read_frame(&mut TimeoutAsBlock::new(&mut self.read))
+        {
             Ok(Some(frame)) => Ok(HandshakeRead::Frame(frame.to_vec())),
             Ok(None) => Err(mydht_base::Error::new(
                 mydht_base::ErrorKind::Io(std::io::ErrorKind::UnexpectedEof),
@@ -137,7 +140,10 @@ impl<C: MyDHTConf> HandshakeIo<C> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        match self.writer.write_to(&mut TimeoutAsBlock(&mut self.write)) {
+        match self
+            .writer
+            .write_to(&mut TimeoutAsBlock::new(&mut self.write))
+        {
             Err(e) if !e.is_would_block() => Err(e),
             _ => Ok(()),
         }
@@ -148,6 +154,9 @@ impl<C: MyDHTConf> HandshakeIo<C> {
 pub(crate) struct OpenIo<C: MyDHTConf> {
     pub(crate) read: ReadSlot<C>,
     pub(crate) write: WriteSlot<C>,
+    /// When its streams last moved bytes (marked by its services, read
+    /// when its idle check is due).
+    pub(crate) activity: Activity,
     /// The connection whose write service pumps this one's lent read
     /// stream ([`OutStream::woken_by`](crate::stream::OutStream::woken_by)):
     /// this one's readiness wakes it too.

@@ -17,8 +17,8 @@ use crate::conf::{Address, MyDHTConf};
 use crate::core::{Action, ServiceKind};
 use crate::frame::{FrameWriter, WireMessage};
 use crate::service::{
-    ApiCommand, LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot, TimeoutAsBlock,
-    WriteCommand, WriteService,
+    Activity, ApiCommand, LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot,
+    TimeoutAsBlock, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -61,7 +61,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             Action::Write { conn, msgs } => self.write(conn, msgs),
             Action::Finish { conn } => {
                 if let Some(ConnIo::Open(open)) = self.conns.get_mut(conn) {
-                    if let Err(e) = open.write.send(WriteCommand::Finish) {
+                    let sent = open.write.send(WriteCommand::Finish);
+                    if open.write.has_backlog() && !self.write_backlogs.contains(&conn) {
+                        self.write_backlogs.push(conn);
+                    }
+                    if let Err(e) = sent {
                         self.core.write_failed(conn, e);
                     }
                 }
@@ -190,8 +194,11 @@ impl<C: MyDHTConf> MainLoop<C> {
             Some(shadows) => shadows,
             None => Shadows::new(&self.shadow, keys)?,
         };
-        let read_stream = CompR::new(TimeoutAsBlock(read), shadows.reader);
-        let write_stream = CompW::new(TimeoutAsBlock(write), shadows.writer);
+        let activity = Activity::new(Instant::now());
+        let read = TimeoutAsBlock::with_activity(read, activity.clone());
+        let write = TimeoutAsBlock::with_activity(write, activity.clone());
+        let read_stream = CompR::new(read, shadows.reader);
+        let write_stream = CompW::new(write, shadows.writer);
         let constants = self.core.constants();
         let ctx = ServiceCtx {
             enc: self.core_enc(),
@@ -227,7 +234,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.conf.local_spawner()?,
             self.conf.local_channel(),
             loops.local,
-        )?;
+        )?
+        // Its owner, the read service, is nothing the local service waits
+        // on (it waits on the loop, which goes on turning).
+        .joining();
         let reader = ReadService::new(cref, peer, read_stream, local, ctx);
         let mut read = ServiceSlot::new(
             reader,
@@ -244,6 +254,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let key = self.conns.insert(ConnIo::Open(Box::new(OpenIo {
             read,
             write,
+            activity,
             feeds: None,
         })));
         debug_assert_eq!(key, cref.key, "the slab reuses the freed key");
@@ -262,7 +273,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             Some(shadows) => shadows.writer,
             None => self.shadow.writer(keys)?,
         };
-        let mut sealed = CompW::new(TimeoutAsBlock(&mut io.write), writer);
+        let mut sealed = CompW::new(TimeoutAsBlock::new(&mut io.write), writer);
         let mut frame = FrameWriter::new(self.core.constants().max_frame);
         frame.push_msg(&self.enc, &WireMessage::<C::ProtoMsg>::Refused)?;
         frame.write_to(&mut sealed)?;
@@ -280,6 +291,9 @@ impl<C: MyDHTConf> MainLoop<C> {
             1 => open.write.send(WriteCommand::Send(msgs.remove(0))),
             _ => open.write.send(WriteCommand::Batch(msgs)),
         };
+        if open.write.has_backlog() && !self.write_backlogs.contains(&key) {
+            self.write_backlogs.push(key);
+        }
         if let Err(e) = res {
             self.core.write_failed(key, e);
         }

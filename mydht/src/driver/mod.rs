@@ -60,6 +60,10 @@ const COMMANDS_PER_TURN: usize = 1024;
 /// work (the next handshake's key): right after a connection or a message,
 /// the next event tends to follow within microseconds.
 const IDLE_QUIET: Duration = Duration::from_millis(1);
+/// Longest wait of a loop whose services have commands waiting for their
+/// next loop ([`ServiceSlot::has_backlog`](crate::service::ServiceSlot::has_backlog)):
+/// a service loop's end wakes nobody, so the loop looks again soon.
+const BACKLOG_POLL: Duration = Duration::from_millis(1);
 
 /// The mio driver of a node (see the [module documentation](self)).
 pub struct MainLoop<C: MyDHTConf> {
@@ -79,6 +83,9 @@ pub struct MainLoop<C: MyDHTConf> {
     sender: MainLoopSender<C>,
     conns: Slab<ConnIo<C>>,
     services: Services<C>,
+    /// Connections whose write service has commands waiting for its next
+    /// loop.
+    write_backlogs: Vec<usize>,
     /// Commands were left for the next turn: poll without waiting.
     busy: bool,
     /// The `Stop` action was carried out.
@@ -149,6 +156,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             rx,
             sender,
             services,
+            write_backlogs: Vec::new(),
             busy: false,
             stopped: false,
         })
@@ -195,7 +203,12 @@ impl<C: MyDHTConf> MainLoop<C> {
                 .core
                 .poll_timeout()
                 .saturating_duration_since(Instant::now());
-            max_wait.map_or(next, |m| next.min(m))
+            let next = max_wait.map_or(next, |m| next.min(m));
+            if self.has_backlog() {
+                next.min(BACKLOG_POLL)
+            } else {
+                next
+            }
         };
         if let Err(e) = self.poll_idle(events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -215,9 +228,41 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.busy = self.drain_commands();
         let now = Instant::now();
         if now >= self.core.poll_timeout() {
-            self.core.handle_timeout(now);
+            let conns = &self.conns;
+            let last_active = |key: usize| match conns.get(key) {
+                Some(ConnIo::Open(open)) => Some(open.activity.last()),
+                _ => None,
+            };
+            self.core.handle_timeout_with(now, last_active);
         }
         self.core.end_turn();
+        self.execute();
+        self.resume_backlogs();
+    }
+
+    /// True while a service has commands waiting for its next loop.
+    fn has_backlog(&self) -> bool {
+        !self.write_backlogs.is_empty() || self.services.has_backlog()
+    }
+
+    /// Spawns the next loop of the services whose commands wait for it and
+    /// whose loop has ended (a loop's end wakes nobody).
+    fn resume_backlogs(&mut self) {
+        for (kind, delivery) in self.services.resume_backlogs() {
+            if let Some((error, lost)) = delivery {
+                self.core.service_failed(kind, error, lost);
+            }
+        }
+        for key in std::mem::take(&mut self.write_backlogs) {
+            let Some(ConnIo::Open(open)) = self.conns.get_mut(key) else {
+                continue;
+            };
+            match open.write.check() {
+                Ok(()) if open.write.has_backlog() => self.write_backlogs.push(key),
+                Ok(()) => {}
+                Err(e) => self.core.conn_failed(key, Some(e)),
+            }
+        }
         self.execute();
     }
 
@@ -234,10 +279,13 @@ impl<C: MyDHTConf> MainLoop<C> {
         if self.busy || self.sender.self_sent() {
             return Duration::ZERO;
         }
-        let next = self
+        let mut next = self
             .core
             .poll_timeout()
             .saturating_duration_since(Instant::now());
+        if self.has_backlog() {
+            next = next.min(BACKLOG_POLL);
+        }
         if self.core.has_idle_work() {
             next.min(IDLE_QUIET)
         } else {

@@ -93,11 +93,40 @@ impl<C: MyDHTConf> Services<C> {
     /// What sending to a slot gave: its failure and the end error of its
     /// last loop, and whether its state is lost.
     pub(super) fn outcome(sent: Result<()>, last: Option<Error>, gone: bool) -> Delivery {
-        match (sent, last) {
-            (Err(e), _) | (Ok(()), Some(e)) => Some((e, gone)),
-            (Ok(()), None) if gone => Some((gone_error(), true)),
-            _ => None,
+        delivery(sent, last, gone)
+    }
+
+    /// True while a service has commands waiting for its next loop
+    /// ([`ServiceSlot::has_backlog`]).
+    pub(super) fn has_backlog(&self) -> bool {
+        self.global.has_backlog()
+            || self.api.has_backlog()
+            || self.peer_store.has_backlog()
+            || self.peer_mgmt.has_backlog()
+    }
+
+    /// Spawns the next loop of each service with a backlog whose loop has
+    /// ended: what each gave.
+    pub(super) fn resume_backlogs(&mut self) -> [(ServiceKind, Delivery); 4] {
+        fn resume<S, D, Sp, Ch>(slot: &mut ServiceSlot<S, D, Sp, Ch>) -> Delivery
+        where
+            S: mydht_base::Service,
+            D: mydht_base::SpawnSend<S::CommandOut>,
+            Ch: mydht_base::SpawnChannel<S::CommandIn>,
+            Sp: mydht_base::Spawner<S, D, Ch::Recv>,
+        {
+            if !slot.has_backlog() {
+                return None;
+            }
+            let checked = slot.check();
+            delivery(checked, slot.take_error(), slot.is_gone())
         }
+        [
+            (ServiceKind::Global, resume(&mut self.global)),
+            (ServiceKind::Api, resume(&mut self.api)),
+            (ServiceKind::PeerStore, resume(&mut self.peer_store)),
+            (ServiceKind::PeerMgmt, resume(&mut self.peer_mgmt)),
+        ]
     }
 
     /// Makes `kind` anew from the configuration.
@@ -132,6 +161,15 @@ impl<C: MyDHTConf> Services<C> {
             .into_iter()
             .filter(|r| !matches!(r, Err(e) if e.kind() == mydht_base::ErrorKind::ChannelClosed))
             .collect()
+    }
+}
+
+/// See [`Services::outcome`].
+fn delivery(sent: Result<()>, last: Option<Error>, gone: bool) -> Delivery {
+    match (sent, last) {
+        (Err(e), _) | (Ok(()), Some(e)) => Some((e, gone)),
+        (Ok(()), None) if gone => Some((gone_error(), true)),
+        _ => None,
     }
 }
 

@@ -42,5 +42,5 @@ pub use peer_mgmt::{
 pub use peers_view::PeersView;
 pub use read::{ReadCommand, ReadService};
 pub use slot::ServiceSlot;
-pub use timeout_io::TimeoutAsBlock;
+pub use timeout_io::{Activity, TimeoutAsBlock};
 pub use write::{WriteCommand, WriteService};

@@ -24,10 +24,20 @@ enum State<S, D, R, H> {
 /// owner code drives a service inline, on a thread, restartable or as a
 /// coroutine.
 ///
-/// The iteration count is kept here, not by the spawner: after that many
-/// commands the slot stops the loop (which first takes what is queued) and
-/// spawns it again on its state, so no command waits in a channel nobody
-/// reads.
+/// With an iteration count (`nb_loop`), each loop ends by itself after
+/// that many commands and the slot spawns the next one on the saved state.
+/// A running loop is never stopped and joined to do so: under a threaded
+/// profile it may be waiting for room in its owner's channel, which only
+/// the owner, returning, makes (a node's loop joining its global service
+/// that way waited forever). Commands given while the running loop has its
+/// count already wait in the channel (the backlog) for the next loop,
+/// spawned as soon as the slot sees the running one ended: at its next
+/// [`send`](Self::send), [`check`](Self::check) or
+/// [`unyield`](Self::unyield); an owner with a backlog
+/// ([`has_backlog`](Self::has_backlog)) calls `check` until it is gone.
+/// An owner that no service waits on (a read service owning its local
+/// service) may instead wait for the running loop to end
+/// ([`joining`](Self::joining)): no backlog then.
 pub struct ServiceSlot<S, D, Sp, Ch>
 where
     S: Service,
@@ -38,11 +48,15 @@ where
     spawner: Sp,
     send: Ch::Send,
     state: State<S, D, Ch::Recv, Sp::Handle>,
-    /// Commands after which the loop is stopped and spawned again (0:
-    /// never).
+    /// Commands after which a loop ends and the next is spawned (0: never).
     nb_loop: usize,
-    /// Commands given to the running loop.
+    /// Commands given to the running loop (at most `nb_loop` when set).
     since_spawn: usize,
+    /// Commands queued for the next loop: the running one has its count.
+    backlog: usize,
+    /// A command past the running loop's count waits for that loop to end
+    /// (joined) instead of going to the backlog.
+    joining: bool,
     /// The end result of the last loop that failed, for the owner's logs.
     last_error: Option<Error>,
 }
@@ -63,8 +77,18 @@ where
             state: State::Idle(service, dest, recv),
             nb_loop,
             since_spawn: 0,
+            backlog: 0,
+            joining: false,
             last_error: None,
         })
+    }
+
+    /// This slot's owner waits for a loop that has its count to end, and
+    /// spawns the next on the command: for an owner no service of the slot
+    /// waits on (see the type's doc).
+    pub fn joining(mut self) -> Self {
+        self.joining = true;
+        self
     }
 
     /// Spawns the service now, on `first` if given. Does nothing if it runs.
@@ -73,14 +97,14 @@ where
         match std::mem::replace(&mut self.state, State::Gone) {
             State::Idle(s, d, r) => {
                 self.since_spawn = usize::from(first.is_some());
-                let h = self.spawner.spawn(s, d, first, r, 0)?;
+                let h = self.spawner.spawn(s, d, first, r, self.nb_loop)?;
                 self.state = State::Running(h);
                 Ok(())
             }
             other => {
                 self.state = other;
                 match first {
-                    Some(cmd) => self.queue(cmd),
+                    Some(cmd) => self.give(cmd),
                     None => Ok(()),
                 }
             }
@@ -90,24 +114,28 @@ where
     /// Gives `cmd` to the service, spawning it again if its loop ended.
     pub fn send(&mut self, cmd: S::CommandIn) -> Result<()> {
         self.reclaim()?;
-        if self.nb_loop != 0 && self.since_spawn >= self.nb_loop {
-            self.respawn()?;
-        }
         match self.state {
             State::Idle(..) => self.start(Some(cmd)),
-            State::Running(_) => self.queue(cmd),
+            State::Running(_) => self.give(cmd),
             State::Gone => Err(gone()),
         }
+    }
+
+    /// True while commands wait for the next loop (see the type's doc).
+    pub fn has_backlog(&self) -> bool {
+        self.backlog > 0
     }
 
     /// Wakes the service (its stream became ready).
     pub fn unyield(&mut self) -> Result<()> {
         match &mut self.state {
             State::Running(h) => {
-                if h.is_finished() {
-                    Ok(())
-                } else {
+                if !h.is_finished() {
                     h.unyield()
+                } else if self.backlog > 0 {
+                    self.reclaim()
+                } else {
+                    Ok(())
                 }
             }
             _ => Ok(()),
@@ -123,7 +151,8 @@ where
     }
 
     /// Takes back the state of a loop that has ended (so that its end is
-    /// seen now, not at the next command); an error when its thread died.
+    /// seen now, not at the next command), and spawns the next one on the
+    /// backlog; an error when its thread died.
     pub fn check(&mut self) -> Result<()> {
         self.reclaim()
     }
@@ -181,19 +210,27 @@ where
         }
     }
 
-    fn queue(&mut self, cmd: S::CommandIn) -> Result<()> {
+    /// Gives `cmd` to the running loop, or to the backlog when that loop
+    /// has its count.
+    fn give(&mut self, cmd: S::CommandIn) -> Result<()> {
+        let counted = self.nb_loop != 0 && self.since_spawn >= self.nb_loop;
+        if counted && self.joining {
+            // It reads no more: its end is near, and nothing it waits on
+            // is this owner.
+            self.take_back()?;
+            return self.start(Some(cmd));
+        }
         self.send.send(cmd)?;
+        if counted {
+            self.backlog += 1;
+            return Ok(());
+        }
         self.since_spawn += 1;
         self.unyield()
     }
 
-    /// Ends the running loop (after what is queued) and keeps its state for
-    /// the next spawn.
-    fn respawn(&mut self) -> Result<()> {
-        self.take_back()
-    }
-
-    /// Takes back the parts of a loop that has ended.
+    /// Takes back the parts of a loop that has ended, and spawns the next
+    /// one on the backlog.
     fn reclaim(&mut self) -> Result<()> {
         let finished = match &mut self.state {
             State::Running(h) => h.is_finished(),
@@ -202,7 +239,19 @@ where
         if !finished {
             return Ok(());
         }
-        self.take_back()
+        self.take_back()?;
+        if self.backlog == 0 {
+            return Ok(());
+        }
+        if let State::Idle(s, d, r) = std::mem::replace(&mut self.state, State::Gone) {
+            // The next loop reads the backlog from the channel, in order.
+            let taken = self.backlog.min(self.nb_loop);
+            self.backlog -= taken;
+            self.since_spawn = taken;
+            let h = self.spawner.spawn(s, d, None, r, self.nb_loop)?;
+            self.state = State::Running(h);
+        }
+        Ok(())
     }
 
     /// A running loop's state back in the slot, its end error (a yield is
