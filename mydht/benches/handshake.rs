@@ -11,6 +11,11 @@
 //! first), both sides on first contact (fresh memories), and each side
 //! alone (the dialler making its flight, the acceptor checking one).
 //!
+//! Last, between live nodes on loopback TCP (`restartable!`): the round
+//! trip of a ping sent on a send-once connection and answered on another
+//! (two dials, as a tunnel with no relay), with `known_key` on (every dial
+//! after the first known-key) against off (every dial signed), paired.
+//!
 //! `cargo bench -p mydht --bench handshake -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
@@ -36,6 +41,8 @@ const KNOWN: &str = "handshake/known_key";
 const KNOWN_COLD: &str = "handshake/known_key_first_contact";
 const KNOWN_DIALLER: &str = "handshake/known_key_dialler";
 const KNOWN_ACCEPTOR: &str = "handshake/known_key_acceptor";
+const LIVE_KNOWN: &str = "handshake/live_round_trip_known_key";
+const LIVE_SIGNED: &str = "handshake/live_round_trip_signed";
 
 /// A memory whose flight window is short (2 ms): the bench's flights
 /// expire as fast as they come, the memory stays small.
@@ -194,11 +201,145 @@ fn handshake(c: &mut Criterion, run: &ratio::Run) {
     group.finish();
 }
 
+/// Two live nodes pinging each other over send-once connections.
+mod live {
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+
+    use mydht::service::PeersView;
+    use mydht::{
+        GlobalCommand, LocalCommand, MyDHTConf, NodeConstants, NodeHandle, PeerInfo, QueryId, Reply,
+    };
+    use mydht_base::{Peer, Result, Service, SpawnerYield};
+    use mydht_basetest::loopback_conf_items;
+    use serde::{Deserialize, Serialize};
+
+    /// Between the nodes: a ping names the address to answer.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub enum Msg {
+        Ping(SocketAddr),
+        Pong,
+    }
+
+    /// A node; `known_key` as the constant says.
+    pub struct Pinger(pub bool);
+
+    /// Holds the pings waiting for their pong.
+    pub struct Global {
+        me: SocketAddr,
+        waiting: VecDeque<QueryId>,
+    }
+
+    impl Service for Global {
+        type CommandIn = GlobalCommand<Pinger>;
+        type CommandOut = Reply<Pinger>;
+        fn call<Y: SpawnerYield>(
+            &mut self,
+            cmd: GlobalCommand<Pinger>,
+            _: &mut Y,
+        ) -> Result<Reply<Pinger>> {
+            Ok(match cmd {
+                GlobalCommand::Api(qid, to) => {
+                    self.waiting.push_back(qid);
+                    Reply::SendOnce(to, Msg::Ping(self.me))
+                }
+                GlobalCommand::Distant(_, Msg::Ping(from)) => Reply::SendOnce(from, Msg::Pong),
+                GlobalCommand::Distant(_, Msg::Pong) => match self.waiting.pop_front() {
+                    Some(qid) => Reply::Api(qid, ()),
+                    None => Reply::None,
+                },
+                _ => Reply::None,
+            })
+        }
+    }
+
+    pub struct Local;
+
+    impl Service for Local {
+        type CommandIn = LocalCommand<Pinger>;
+        type CommandOut = Reply<Pinger>;
+        fn call<Y: SpawnerYield>(
+            &mut self,
+            cmd: LocalCommand<Pinger>,
+            _: &mut Y,
+        ) -> Result<Reply<Pinger>> {
+            Ok(Reply::Global(cmd.from, cmd.msg))
+        }
+    }
+
+    impl MyDHTConf for Pinger {
+        loopback_conf_items!();
+        type ProtoMsg = Msg;
+        type GlobalCmd = SocketAddr;
+        type ApiReply = ();
+        type GlobalService = Global;
+        type LocalService = Local;
+        mydht::restartable!();
+
+        fn constants(&self) -> NodeConstants {
+            NodeConstants {
+                known_key: self.0,
+                ..NodeConstants::default()
+            }
+        }
+        fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Global> {
+            Ok(Global {
+                me: me.get_address().parse().expect("a socket address"),
+                waiting: VecDeque::new(),
+            })
+        }
+        fn init_local(&mut self, _: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<Local> {
+            Ok(Local)
+        }
+    }
+
+    /// Two nodes, `known_key` on or off, and the address of the second.
+    pub fn pair(known_key: bool) -> (NodeHandle<Pinger>, NodeHandle<Pinger>, SocketAddr) {
+        let a = mydht::start_loop(Pinger(known_key)).expect("node");
+        let b = mydht::start_loop(Pinger(known_key)).expect("node");
+        let to = b.local_peer().get_address().parse().expect("address");
+        (a, b, to)
+    }
+
+    /// One ping and its pong.
+    pub fn round_trip(a: &NodeHandle<Pinger>, to: SocketAddr) {
+        let timeout = std::time::Duration::from_secs(10);
+        a.query(to, 1, timeout).expect("pong");
+    }
+}
+
+fn live_round_trips(c: &mut Criterion, run: &ratio::Run) {
+    let (known_a, known_b, to_known) = live::pair(true);
+    let (signed_a, signed_b, to_signed) = live::pair(false);
+    // The first round trip of each pair runs the signed handshakes (and
+    // teaches the known-key pair each other's keys).
+    live::round_trip(&known_a, to_known);
+    live::round_trip(&signed_a, to_signed);
+    let mut group = c.benchmark_group(GROUP);
+    group.sample_size(run.samples());
+    group.bench_function("live_round_trip_known_key", |b| {
+        run.paired(
+            b,
+            (LIVE_KNOWN, LIVE_SIGNED),
+            || live::round_trip(&known_a, to_known),
+            || live::round_trip(&signed_a, to_signed),
+        )
+    });
+    group.bench_function("live_round_trip_signed", |b| {
+        run.iter(b, LIVE_SIGNED, || live::round_trip(&signed_a, to_signed))
+    });
+    group.finish();
+    for node in [known_a, known_b, signed_a, signed_b] {
+        node.stop().expect("stop");
+    }
+}
+
 fn main() {
     let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
     handshake(&mut c, &run);
     known(&mut c, &run);
+    live_round_trips(&mut c, &run);
     c.final_summary();
     run.compare(
         "three-message handshake vs its public-key operations",
@@ -214,6 +355,11 @@ fn main() {
         "known-key handshake (first contact) vs three-message handshake",
         KNOWN_COLD,
         MEASURED,
+    );
+    run.compare(
+        "live send-once ping + pong (2 dials): known-key vs signed",
+        LIVE_KNOWN,
+        LIVE_SIGNED,
     );
     run.summary("handshake, times per handshake (both sides)");
 }

@@ -8,7 +8,8 @@
 mod log_capture;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Instant;
 
 use log_capture::Captured;
@@ -16,8 +17,9 @@ use mydht::auth::{wall_clock_ms, AuthKnown, AuthMessage, CipherSuite};
 use mydht::frame::WireMessage;
 use mydht::service::PeersView;
 use mydht::{
-    Bincode, ChallengeCache, FrameWriter, GlobalCommand, Handshake, Identity, LocalCommand,
-    LocalPeer, MyDHTConf, NodeHandle, PeerInfo, Reply, SessionShadow, Shadow,
+    AuthError, Bincode, ChallengeCache, FrameReader, FrameWriter, GlobalCommand, Handshake,
+    Identity, LocalCommand, LocalPeer, MyDHTConf, NodeHandle, PeerInfo, Reply, SessionShadow,
+    Shadow,
 };
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
@@ -136,6 +138,11 @@ macro_rules! known_conf {
             #[test]
             fn a_replayed_flight_is_refused_at_the_socket() {
                 super::a_replayed_flight_is_refused_at_the_socket(Conf);
+            }
+
+            #[test]
+            fn another_node_at_a_known_address_refuses_then_the_dialler_goes_signed() {
+                super::another_node_at_a_known_address(Conf);
             }
 
             #[test]
@@ -338,4 +345,54 @@ fn garbage_flights_are_refused_at_the_socket<C: KnownConf>(mk: fn(Identity, Capt
     until("the note", || notes(&node), |n| n.len() == 1);
     drop(stream);
     stop_all([node]).expect("stop");
+}
+
+/// Node `a` knows `b` at its address; `b` stops and an impostor (a raw
+/// listener with another identity) takes the address: `a`'s known-key
+/// flights cannot be opened there (the impostor's typed refusal, nothing
+/// delivered), and after 4 unconfirmed ones `a` dials signed again.
+fn another_node_at_a_known_address<C: KnownConf>(mk: fn(Identity, Captured) -> C) {
+    let (log_a, log_b) = (Captured::new(), Captured::new());
+    let a = mydht::start_loop(mk(Identity::generate().unwrap(), log_a.clone())).expect("a");
+    let b = mydht::start_loop(mk(Identity::generate().unwrap(), log_b)).expect("b");
+    let to_b: SocketAddr = b.local_peer().get_address().parse().expect("address");
+    a.query(Ask::Once(to_b, "first".into()), 1, TIMEOUT)
+        .expect("sent");
+    until("the note", || notes(&b), |n| n.len() == 1);
+    stop_all([b]).expect("stop b");
+
+    let impostor = TcpListener::bind(to_b).expect("the address again");
+    let carol = Arc::new(LocalPeer::new(Identity::generate().unwrap(), to_b.to_string()).unwrap());
+    let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
+    let mut first_frames = Vec::new();
+    for i in 0..5 {
+        a.query(Ask::Once(to_b, format!("lost {i}")), 1, TIMEOUT)
+            .expect("sent");
+        let (mut stream, _) = impostor.accept().expect("accept");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut input = FrameReader::new(AUTH_FRAME);
+        let first = input
+            .read_msg::<AuthMessage, _, _>(&ENC, &mut stream)
+            .expect("a handshake frame")
+            .expect("not at end");
+        if let AuthMessage::Known(flight) = &first {
+            let now = Instant::now();
+            let refused = Handshake::respond(carol.clone(), TIMEOUT, now)
+                .on_known(flight, &mut memory, now, wall_clock_ms())
+                .unwrap_err();
+            assert_eq!(refused, AuthError::UnexpectedPeer);
+        }
+        first_frames.push(first.name());
+    }
+    assert_eq!(
+        first_frames,
+        [
+            "known-key flight",
+            "known-key flight",
+            "known-key flight",
+            "known-key flight",
+            "ping"
+        ]
+    );
+    stop_all([a]).expect("stop a");
 }

@@ -53,9 +53,6 @@ pub enum AuthError {
     StaleFlight,
     /// A known-key flight this node accepted already: replayed.
     ReplayedFlight,
-    /// The memory of recent known-key flights is full of live ones: the
-    /// flight is refused rather than one forgotten early.
-    TooManyFlights,
     /// A known-key flight's sealed identity does not open: not sealed for
     /// this node's key, or altered.
     BadSeal,
@@ -92,7 +89,6 @@ impl fmt::Display for AuthError {
             AuthError::UnknownPeer => write!(f, "peer keys not verified"),
             AuthError::StaleFlight => write!(f, "known-key flight out of its time window"),
             AuthError::ReplayedFlight => write!(f, "replayed known-key flight"),
-            AuthError::TooManyFlights => write!(f, "too many recent known-key flights"),
             AuthError::BadSeal => write!(f, "known-key flight does not open"),
             AuthError::BadProof => write!(f, "bad known-key proof"),
             AuthError::SuiteMismatch { ours, theirs } => {

@@ -231,15 +231,18 @@ impl KnownPeers {
 }
 
 /// Known-key flights accepted within the replay window, by ephemeral key.
-/// An entry lives as long as its flight's timestamp would be accepted; past
-/// `capacity` live entries, new flights are refused
-/// ([`AuthError::TooManyFlights`]) rather than an entry forgotten early,
-/// which would let its replay through.
+/// An entry lives as long as its flight's timestamp would be accepted.
+/// Past `capacity` live entries, the one with the oldest timestamp is
+/// forgotten and every flight stamped no later than it is refused from
+/// then on (the `floor`, [`AuthError::StaleFlight`]): its replay cannot
+/// pass, and fresh flights (stamped now) still do. A flood of flights only
+/// narrows the window for peers whose clocks run behind.
 struct SeenFlights {
     seen: HashMap<[u8; EPHEMERAL_KEY_LEN], u64>,
     by_time: BTreeSet<(u64, [u8; EPHEMERAL_KEY_LEN])>,
     capacity: usize,
     window_ms: u64,
+    floor: u64,
 }
 
 impl SeenFlights {
@@ -249,6 +252,7 @@ impl SeenFlights {
             by_time: BTreeSet::new(),
             capacity: capacity.max(1),
             window_ms,
+            floor: 0,
         }
     }
 
@@ -258,7 +262,7 @@ impl SeenFlights {
         timestamp_ms: u64,
         wall_ms: u64,
     ) -> Result<(), AuthError> {
-        if timestamp_ms.abs_diff(wall_ms) > self.window_ms {
+        if timestamp_ms.abs_diff(wall_ms) > self.window_ms || timestamp_ms <= self.floor {
             return Err(AuthError::StaleFlight);
         }
         // Forget the flights whose timestamps fell out of the window: they
@@ -275,7 +279,13 @@ impl SeenFlights {
             return Err(AuthError::ReplayedFlight);
         }
         if self.seen.len() >= self.capacity {
-            return Err(AuthError::TooManyFlights);
+            if let Some((at, key)) = self.by_time.pop_first() {
+                self.seen.remove(&key);
+                self.floor = self.floor.max(at);
+            }
+            if timestamp_ms <= self.floor {
+                return Err(AuthError::StaleFlight);
+            }
         }
         self.seen.insert(*ephemeral, timestamp_ms);
         self.by_time.insert((timestamp_ms, *ephemeral));
@@ -305,19 +315,26 @@ mod tests {
             seen.use_once(&b, 13_000, 11_001),
             Err(AuthError::StaleFlight)
         );
-        // Full of live flights: refused, none forgotten early.
+        // Full of live flights: the oldest is forgotten, and every flight
+        // stamped as early as it is refused from then on.
         seen.use_once(&b, 11_000, 11_001).unwrap();
-        seen.use_once(&c, 11_000, 11_001).unwrap();
+        seen.use_once(&c, 11_100, 11_101).unwrap();
+        seen.use_once(&[4; 32], 11_200, 11_201).unwrap();
+        assert_eq!(seen.seen.len(), 2);
         assert_eq!(
-            seen.use_once(&[4; 32], 11_000, 11_001),
-            Err(AuthError::TooManyFlights)
+            seen.use_once(&b, 11_000, 11_300),
+            Err(AuthError::StaleFlight)
         );
         assert_eq!(
-            seen.use_once(&b, 11_000, 11_900),
+            seen.use_once(&[5; 32], 10_900, 11_300),
+            Err(AuthError::StaleFlight)
+        );
+        assert_eq!(
+            seen.use_once(&c, 11_100, 11_300),
             Err(AuthError::ReplayedFlight)
         );
         // Once they expire, room again.
-        seen.use_once(&[4; 32], 12_500, 12_500).unwrap();
+        seen.use_once(&[6; 32], 12_500, 12_500).unwrap();
         assert_eq!(seen.seen.len(), 1);
     }
 

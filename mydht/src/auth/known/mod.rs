@@ -35,9 +35,9 @@
 //!   ([`AuthError::StaleFlight`]), and one
 //!   whose ephemeral key it accepted within the window
 //!   ([`AuthError::ReplayedFlight`]),
-//!   remembered in a bounded memory that refuses new flights when full of
-//!   live ones rather than forget one early
-//!   ([`AuthError::TooManyFlights`]).
+//!   remembered in a bounded memory: when it is full of live flights, the
+//!   oldest is forgotten and every flight stamped no later than it is
+//!   refused as stale from then on, so its replay cannot pass either.
 //!   Nodes' clocks must agree within the window.
 //! - Costs: the dialler one X25519 key generation and one exchange, the
 //!   acceptor one exchange; `ss` and the binding's Ed25519 check once per
