@@ -59,6 +59,45 @@ link_echo_conf!(Restart, restartable);
 link_echo_conf!(RestartClear, restartable, NoShadow, false);
 // Replies straight to the write service instead of through the main loop.
 link_echo_conf!(ThreadedDirect, threaded, SessionShadow, true);
+/// `threaded!` with its write service's thread taking every frame (as
+/// before the main loop wrote frames itself while it is idle).
+struct ThreadedWriteThread;
+
+impl mydht::MyDHTConf for ThreadedWriteThread {
+    type Transport = mydht::tcp::TcpTransport;
+    type MsgEnc = mydht::Bincode;
+    type Shadow = mydht::SessionShadow;
+    type ProtoMsg = EchoMsg;
+    type GlobalCmd = EchoCmd;
+    type ApiReply = usize;
+    type GlobalService = EchoGlobal<Self>;
+    type LocalService = EchoLocal<Self>;
+    mydht::threaded!(write: ThreadPark, MpscChannel;);
+    fn init_transport(&mut self) -> mydht_base::Result<mydht::tcp::TcpTransport> {
+        mydht::tcp::TcpTransport::bind(loopback())
+    }
+    fn init_msg_enc(&mut self) -> mydht::Bincode {
+        mydht::Bincode
+    }
+    fn init_shadow(&mut self) -> mydht::SessionShadow {
+        mydht::SessionShadow::default()
+    }
+    fn init_global(
+        &mut self,
+        _: &mydht::PeerInfo,
+        _: &mydht::service::PeersView,
+    ) -> mydht_base::Result<Self::GlobalService> {
+        Ok(Default::default())
+    }
+    fn init_local(
+        &mut self,
+        _: &mydht::PeerInfo,
+        _: &mydht::PeerInfo,
+        _: &mydht::service::PeersView,
+    ) -> mydht_base::Result<Self::LocalService> {
+        Ok(Default::default())
+    }
+}
 // The session shadow in AES-256-GCM (the default is ChaCha20-Poly1305).
 link_echo_conf!(ThreadedAes, threaded, SessionShadow, false, Aes256Gcm);
 link_echo_conf!(RestartAes, restartable, SessionShadow, false, Aes256Gcm);
@@ -252,6 +291,7 @@ fn bulk(c: &mut Criterion, run: &ratio::Run) {
     let block = raw_bulk_block();
     let mut raw_64k = raw_connection(echo_server().expect("echo server"));
     let th = pair(|| Threaded);
+    let th_wt = pair(|| ThreadedWriteThread);
     let rs = pair(|| Restart);
     let th_aes = pair(|| ThreadedAes);
     let rs_aes = pair(|| RestartAes);
@@ -278,6 +318,11 @@ fn bulk(c: &mut Criterion, run: &ratio::Run) {
     );
     let r = (&mut raw, &block[..]);
     bulk_node(&mut g, run, ("node_threaded", "`threaded!`"), &th, r.0, r.1);
+    let names = (
+        "node_threaded_write_thread",
+        "`threaded!(write: ThreadPark, MpscChannel;)`",
+    );
+    bulk_node(&mut g, run, names, &th_wt, r.0, r.1);
     bulk_node(
         &mut g,
         run,
@@ -298,6 +343,7 @@ fn bulk(c: &mut Criterion, run: &ratio::Run) {
     bulk_node(&mut g, run, names, &my, r.0, r.1);
     g.finish();
     stop(th);
+    stop(th_wt);
     stop(rs);
     stop(th_aes);
     stop(rs_aes);
