@@ -1,13 +1,14 @@
 //! The touch scenarios under `may_blocking!`: read and write services as
 //! may coroutines over `MayTcpTransport` (port 0), with each other, with
-//! polled and blocking nodes, in AES-256-GCM, with services respawned after
-//! every command, with direct replies, in a triangle of three profiles.
+//! polled and blocking nodes, in AES-256-GCM, without authentication, with
+//! services respawned after every command, with direct replies, in a
+//! triangle of three profiles.
 //!
 //! Not over the in-memory transport: its blocking mode waits on std
 //! condition variables, which hold a may worker thread (and every
 //! coroutine queued on it) for the whole wait.
 
-use mydht::{CipherSuite, NodeConstants, ServiceLoops};
+use mydht::{AuthMode, CipherSuite, NodeConstants, ServiceLoops};
 use mydht_base::Result;
 use mydht_basetest::harness::conf::{blocking_loopback, loopback, BLOCKING_IO_TIMEOUT};
 use mydht_basetest::harness::nodes::{connect_and_touch, touch_pair};
@@ -25,6 +26,13 @@ fn may_loopback() -> Result<MayTcpTransport> {
 fn aes() -> NodeConstants {
     NodeConstants {
         cipher_suite: CipherSuite::Aes256Gcm,
+        ..NodeConstants::default()
+    }
+}
+
+fn no_auth() -> NodeConstants {
+    NodeConstants {
+        auth_mode: AuthMode::NoAuth,
         ..NodeConstants::default()
     }
 }
@@ -48,6 +56,14 @@ fn one_shot() -> NodeConstants {
 touch_conf!(MayTcp, may_blocking, MayTcpTransport, may_loopback());
 touch_conf!(MayAes, may_blocking, MayTcpTransport, may_loopback(), aes());
 touch_conf!(AesRs, restartable, TcpTransport, loopback(), aes());
+touch_conf!(
+    MayNoAuth,
+    may_blocking,
+    MayTcpTransport,
+    may_loopback(),
+    no_auth()
+);
+touch_conf!(NoAuthRs, restartable, TcpTransport, loopback(), no_auth());
 touch_conf!(
     MayDirect,
     may_blocking,
@@ -119,6 +135,13 @@ fn test_connect_may_one_command_loops() {
 #[test]
 fn test_connect_may_aes() {
     touch_pair(MayAes, AesRs);
+}
+
+/// The listener and connector threads in `NoAuth` mode, against a polled
+/// node.
+#[test]
+fn test_connect_may_no_auth() {
+    touch_pair(MayNoAuth, NoAuthRs);
 }
 
 /// Nodes of three profiles in a triangle.
