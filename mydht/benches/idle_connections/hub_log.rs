@@ -1,6 +1,7 @@
 //! `--hub-log`: the hub's records of every level on standard error, one
-//! line each with its time (why a hub closed a connection is a debug
-//! record).
+//! line each with its time. Why a hub closed a connection is a debug
+//! record, which slog leaves out of a release build: build the bench with
+//! `cargo bench --profile dev` for those.
 
 use std::fmt::{self, Write};
 use std::time::Instant;
