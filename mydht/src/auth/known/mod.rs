@@ -46,8 +46,8 @@
 //!   depend on `R`'s static key and `I`'s fresh one only, so whoever later
 //!   steals `s_r` can read recorded connections to `R` (no forward secrecy
 //!   for the acceptor's static key, as Noise IK's first message); and a
-//!   thief of `s_r` can dial `R`'s name to no one but can impersonate
-//!   anyone *to* `R` (key-compromise impersonation). The signed handshake
+//!   thief of `s_r` can pass as anyone *to* `R` (key-compromise
+//!   impersonation). The signed handshake
 //!   stays for peers a node does not know, and the known-key one can be
 //!   switched off (`NodeConstants::known_key`).
 //!
