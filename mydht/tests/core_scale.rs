@@ -4,7 +4,10 @@
 //! takes to carry the closes out, per connection, is printed. A core that
 //! visits every connection per event costs time in proportion to the
 //! connections held. A measurement, not a check: ignored, run it with
-//! `cargo test -p mydht --release --test core_scale -- --ignored --nocapture`.
+//! `HD_SCALE_PEERS=6000 cargo test -p mydht --test core_scale -- --ignored
+//! --nocapture` (figures in the crate README). The test network's own
+//! pump visits every node per event: what grows with the peers in the
+//! connect phase is mostly that.
 
 mod core_support;
 

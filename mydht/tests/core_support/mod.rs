@@ -11,7 +11,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,6 +187,9 @@ pub struct Net {
     pub now: Instant,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
+    /// The last link of each end `(node, key)`: `link_of` without a pass
+    /// over every link (scale tests hold thousands).
+    ends: HashMap<(usize, usize), usize>,
     inflight: VecDeque<Event>,
     /// While set, a closed link's other end hears nothing until
     /// [`release_closes`](Self::release_closes).
@@ -210,6 +213,7 @@ impl Net {
             now: base,
             nodes: Vec::new(),
             links: Vec::new(),
+            ends: HashMap::new(),
             inflight: VecDeque::new(),
             hold_closes: false,
             held: Vec::new(),
@@ -231,8 +235,18 @@ impl Net {
         fixed_verdict: Option<PeerVerdict>,
         constants: NodeConstants,
     ) -> usize {
-        // Seeded: the same peer ids (and so the same tie-breaks) every run.
-        let seed = [self.nodes.len() as u8 + 1; 32];
+        // Seeded: the same peer ids (and so the same tie-breaks) every run;
+        // past 254 nodes (a scale test), the index in the first bytes.
+        let index = self.nodes.len();
+        let seed = match u8::try_from(index + 1) {
+            Ok(k) if k < u8::MAX => [k; 32],
+            _ => {
+                let mut seed = [0u8; 32];
+                seed[..8].copy_from_slice(&(index as u64).to_le_bytes());
+                seed[31] = u8::MAX;
+                seed
+            }
+        };
         let identity = Identity::from_seed(seed).expect("identity");
         let me = Arc::new(LocalPeer::new(identity, announced.to_string()).expect("local peer"));
         let id = *me.info().get_id();
@@ -333,9 +347,8 @@ impl Net {
 
     /// The link with end `(node, key)`, alive.
     pub fn link_of(&self, node: usize, key: usize) -> Option<usize> {
-        self.links
-            .iter()
-            .position(|l| l.alive && (l.dialler == (node, key) || l.acceptor == (node, key)))
+        let link = *self.ends.get(&(node, key))?;
+        self.links[link].alive.then_some(link)
     }
 
     /// Carries out actions and delivers events until there are none.
@@ -438,6 +451,8 @@ impl Net {
                     Some(j) => {
                         let kj = self.nodes[j].alloc_key();
                         let ki = self.nodes[i].alloc_key();
+                        self.ends.insert((i, ki), self.links.len());
+                        self.ends.insert((j, kj), self.links.len());
                         self.links.push(Link {
                             dialler: (i, ki),
                             acceptor: (j, kj),
