@@ -1,6 +1,7 @@
 //! One iterative lookup alone (`Lookup`), over a simulated network of
 //! routing tables answered in place: α requests in flight, convergence on
-//! the k closest, values, failures and timeouts, bounds.
+//! the k closest, values, failures and timeouts, bounds; connected peers
+//! asked first by a lookup for a value and by a sampling one.
 
 mod common;
 
@@ -159,4 +160,70 @@ fn candidates_are_bounded_whatever_peers_answer() {
         assert!(asked < 100);
     }
     assert_eq!(l.closest_answered(2).len(), 2);
+}
+
+/// A lookup for a value asks the connected peers among the k closest
+/// first and dials (asks an unconnected peer) only once nothing is in
+/// flight; a lookup for the closest peers asks in order of distance.
+#[test]
+fn a_value_lookup_asks_connected_peers_first() {
+    let target = Key::hash_of(b"connected first");
+    let mut seeds: Vec<PeerInfo> = (2..=9).map(info).collect();
+    seeds.sort_by_key(|p| Distance::between(p.get_id(), &target));
+    // The 5th and 7th closest are connected.
+    let connected = [*seeds[4].get_id(), *seeds[6].get_id()];
+    let is_connected = |id: &PeerId| connected.contains(id);
+    let me = *info(1).get_id();
+
+    let mut l = Lookup::new(target, me, 1, seeds.clone(), conf(3, 8), T0 + 10_000);
+    let ask: Vec<PeerId> = l
+        .next_with(T0, is_connected)
+        .iter()
+        .map(|p| *p.get_id())
+        .collect();
+    assert_eq!(ask, connected.to_vec());
+    assert!(
+        l.next_with(T0, is_connected).is_empty(),
+        "no dial while asked"
+    );
+    for id in &connected {
+        assert!(l.answered(id, Vec::new(), None));
+    }
+    // Nothing in flight: the closest unconnected are dialled, α of them.
+    let ask: Vec<PeerId> = l
+        .next_with(T0, is_connected)
+        .iter()
+        .map(|p| *p.get_id())
+        .collect();
+    let closest: Vec<PeerId> = seeds[..3].iter().map(|p| *p.get_id()).collect();
+    assert_eq!(ask, closest);
+
+    let mut l = Lookup::new(target, me, 0, seeds.clone(), conf(3, 8), T0 + 10_000);
+    let ask: Vec<PeerId> = l
+        .next_with(T0, is_connected)
+        .iter()
+        .map(|p| *p.get_id())
+        .collect();
+    assert_eq!(ask, closest, "closest peers wanted: in order");
+}
+
+/// A sampling lookup (a refresh at a join) ends once α peers answered,
+/// its connected peers asked first, whoever is closer.
+#[test]
+fn a_sampling_lookup_ends_after_alpha_answers() {
+    let target = Key::hash_of(b"sampled");
+    let mut seeds: Vec<PeerInfo> = (2..=9).map(info).collect();
+    seeds.sort_by_key(|p| Distance::between(p.get_id(), &target));
+    let connected: Vec<PeerId> = seeds[5..].iter().map(|p| *p.get_id()).collect();
+    let is_connected = |id: &PeerId| connected.contains(id);
+    let me = *info(1).get_id();
+    let mut l = Lookup::new(target, me, 0, seeds, conf(3, 8), T0 + 10_000).sampling(3);
+    let ask = l.next_with(T0, is_connected);
+    let asked: Vec<PeerId> = ask.iter().map(|p| *p.get_id()).collect();
+    assert_eq!(asked, connected);
+    for (i, p) in ask.iter().enumerate() {
+        assert!(!l.is_done(T0), "done after {i} answers");
+        assert!(l.answered(p.get_id(), Vec::new(), None));
+    }
+    assert!(l.is_done(T0));
 }

@@ -135,6 +135,8 @@ struct Round {
     /// Per node, seconds from the start of the bootstrap to its connect
     /// to node 0 answered, and to its bootstrap answered: p50 and max.
     joins: [f64; 4],
+    /// The deciles of the nodes' times to bootstrap, in seconds.
+    join_deciles: Vec<f64>,
 }
 
 /// Resident memory of this process, in bytes (`/proc/self/statm`, 4 KiB
@@ -285,6 +287,9 @@ fn round(seed: u64, threads: usize) -> Round {
         quantile(&mut boot, 0.5).as_secs_f64(),
         quantile(&mut boot, 1.0).as_secs_f64(),
     ];
+    r.join_deciles = (1..=10)
+        .map(|d| quantile(&mut boot, d as f64 / 10.0).as_secs_f64())
+        .collect();
     r.bootstrap_s = t.elapsed().as_secs_f64();
     r.bootstrap_failed = failed.into_inner();
     r.bootstrap_cpu_s = cpu_s() - c;

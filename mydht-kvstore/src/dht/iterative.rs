@@ -30,9 +30,13 @@ pub(crate) enum Purpose {
     Republish(SignedValue, Option<QueryId>),
     /// An api bootstrap.
     Bootstrap(QueryId),
-    /// A bucket refresh: it ends once the α closest peers found answered
-    /// (the answers fill the bucket; the k closest are not needed).
-    Refresh,
+    /// A bucket refresh (the answers fill the bucket; the k closest are
+    /// not needed). On the timer it ends once the α closest peers found
+    /// answered (dialled if need be: the contacts it asks prove alive or
+    /// leave); at a join (`join`) once α peers answered, the connected
+    /// peers among the k closest asked first, so that a joining node
+    /// opens few connections besides those to its own neighbours.
+    Refresh { join: bool },
 }
 
 /// A lookup under way.
@@ -138,11 +142,15 @@ where
             return false;
         }
         let seeds = self.engine.route().known(&target, conf.k, &[]);
-        if matches!(purpose, Purpose::Refresh) {
-            conf.k = conf.alpha.clamp(1, conf.k.max(1));
+        let alpha = conf.alpha.clamp(1, conf.k.max(1));
+        if matches!(purpose, Purpose::Refresh { join: false }) {
+            conf.k = alpha;
         }
         let deadline = self.now_ms.saturating_add(ms(timeout));
-        let lookup = Lookup::new(target, *self.me.get_id(), want, seeds, conf, deadline);
+        let mut lookup = Lookup::new(target, *self.me.get_id(), want, seeds, conf, deadline);
+        if matches!(purpose, Purpose::Refresh { join: true }) {
+            lookup = lookup.sampling(alpha);
+        }
         let qid = self.new_id();
         self.stats.lookups += 1;
         self.engine.route_mut().looked_up(&target, self.now_ms);
@@ -358,15 +366,16 @@ where
             return;
         }
         let ids = self.engine.route_mut().refresh_due(self.now_ms);
-        self.refresh(ids, out);
+        self.refresh(ids, false, out);
     }
 
-    /// Starts a refresh lookup of each of `ids` (while fewer than the
-    /// most lookups are under way).
-    fn refresh(&mut self, ids: Vec<[u8; 32]>, out: &mut Out<C>) {
+    /// Starts a refresh lookup of each of `ids`, at a join or not (while
+    /// fewer than the most lookups are under way).
+    fn refresh(&mut self, ids: Vec<[u8; 32]>, join: bool, out: &mut Out<C>) {
         let timeout = Duration::from_millis(self.lookup_conf().peer_timeout_ms * 4);
         for id in ids {
-            if !self.start_lookup(Key::new(id), 0, timeout, Purpose::Refresh, out) {
+            let purpose = Purpose::Refresh { join };
+            if !self.start_lookup(Key::new(id), 0, timeout, purpose, out) {
                 break;
             }
         }
@@ -404,11 +413,12 @@ where
                 out.push(Reply::Api(api, DhtReply::Bootstrapped(n)));
                 // Kademlia's join: a lookup in each bucket's range, from
                 // the closest peer's out, so that the node knows peers
-                // all over the id space and they know it.
+                // all over the id space (asking connected peers first:
+                // its neighbours know it already).
                 let ids = self.engine.route_mut().refresh_all(self.now_ms);
-                self.refresh(ids, out);
+                self.refresh(ids, true, out);
             }
-            Purpose::Refresh => {}
+            Purpose::Refresh { .. } => {}
         }
     }
 }

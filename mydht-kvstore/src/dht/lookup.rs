@@ -77,6 +77,11 @@ pub struct Lookup {
     asked: u32,
     /// Depth of the peer whose answer gave the first value.
     found_depth: Option<u8>,
+    /// Answers received.
+    answers: usize,
+    /// Ends once this many peers answered (a sample of the target's
+    /// neighbourhood, not its k closest).
+    enough: Option<usize>,
 }
 
 impl Lookup {
@@ -101,9 +106,20 @@ impl Lookup {
             deadline_ms,
             asked: 0,
             found_depth: None,
+            answers: 0,
+            enough: None,
         };
         lookup.learn(seeds, 1);
         lookup
+    }
+
+    /// This lookup ends once `answers` peers answered, asking its
+    /// connected peers among the k closest first: a bucket refresh, whose
+    /// answers fill the bucket with contacts and need no connection to
+    /// the target's k closest.
+    pub fn sampling(mut self, answers: usize) -> Self {
+        self.enough = Some(answers.max(1));
+        self
     }
 
     /// The key looked up.
@@ -149,8 +165,9 @@ impl Lookup {
     /// which `connected` is false: a lookup for a value asks the closest
     /// connected peers among the k closest first (any of the peers
     /// closest to the key may hold the value, and asking one costs no
-    /// connection), and dials only while no request is in flight. A
-    /// lookup for the closest peers asks in order of distance.
+    /// connection), and dials only while no request is in flight; so
+    /// does a [`sampling`](Self::sampling) lookup. A lookup for the
+    /// closest peers asks in order of distance.
     pub fn next_with(&mut self, now_ms: u64, connected: impl Fn(&PeerId) -> bool) -> Vec<PeerInfo> {
         let stall = (self.conf.peer_timeout_ms / 4).max(1);
         let mut in_flight = self
@@ -159,6 +176,7 @@ impl Lookup {
             .filter(|c| matches!(c.state, State::Asked(t) if now_ms.saturating_sub(t) < stall))
             .count();
         let alpha = self.conf.alpha.max(1);
+        let in_order = self.want == 0 && self.enough.is_none();
         let mut ask = Vec::new();
         // First the connected peers (every peer when not for a value),
         // then, with nothing in flight, the others.
@@ -173,7 +191,7 @@ impl Lookup {
                 }
                 match c.state {
                     State::Failed => continue,
-                    State::Fresh if pass == 1 || self.want == 0 || connected(c.peer.get_id()) => {
+                    State::Fresh if pass == 1 || in_order || connected(c.peer.get_id()) => {
                         c.state = State::Asked(now_ms);
                         in_flight += 1;
                         self.asked += 1;
@@ -205,6 +223,7 @@ impl Lookup {
             return false;
         };
         c.state = State::Answered;
+        self.answers += 1;
         let depth = c.depth;
         if let Some(v) = value {
             if self.want > 0 && v.key() == &self.target && self.values.len() < self.want {
@@ -248,6 +267,9 @@ impl Lookup {
     /// (nothing in flight, nobody closer left to ask).
     pub fn is_done(&self, now_ms: u64) -> bool {
         if now_ms >= self.deadline_ms || (self.want > 0 && self.values.len() >= self.want) {
+            return true;
+        }
+        if self.enough.is_some_and(|n| self.answers >= n) {
             return true;
         }
         self.candidates
