@@ -19,7 +19,7 @@ use mydht_basetest::touch_conf_items;
 use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 
 /// The idle period of the tests.
-const IDLE: Duration = Duration::from_millis(400);
+const IDLE: Duration = Duration::from_millis(1_500);
 
 /// A peer's status as a node's global service heard it.
 type Event = (PeerId, bool);
