@@ -12,6 +12,11 @@
 //! | [`IdleInline`] | its sender's thread while idle, else as its inner spawner | as the inner spawner | as the inner spawner; `Return` when run by a sender | as the inner spawner, only when something is queued or half done |
 //! | `MayCoroutine` | a coroutine on may's worker threads | coroutine parks | coroutine parks, `Loop` | unparks it (may schedules it) |
 //!
+//! [`ThreadPark`] and [`ThreadBlock`] threads are reused: a thread whose
+//! service ended waits idle (at most [`MAX_IDLE`] in the process, for
+//! [`IDLE_TIMEOUT`] at most, and only while another service thread runs)
+//! and the next service started runs on it instead of a new thread.
+//!
 //! Loop rules, shared by every spawner:
 //! - the first command, then commands from the receiver; each result goes to
 //!   the destination; after `nb_loop` commands the loop ends (0: never);
@@ -44,6 +49,7 @@ mod restart;
 mod thread;
 mod thread_block;
 mod thread_park;
+mod thread_reuse;
 
 pub use blocker::{Blocker, BlockerHandle};
 #[cfg(feature = "coroutine")]
@@ -56,6 +62,7 @@ pub use restart::{RestartHandle, RestartOrError};
 pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};
 pub use thread_block::{ThreadBlock, BLOCK_SLICE};
 pub use thread_park::{ThreadPark, ThreadParkRef};
+pub use thread_reuse::{idle_service_threads, IDLE_TIMEOUT, MAX_IDLE};
 
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{

@@ -3,12 +3,14 @@
 //! ([`Carry`]: as it is, or as its [`SRef`] sendable form).
 
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle, Thread};
+use std::thread::{self, Thread};
 use std::time::Duration;
 
-use super::{barrier, service_died, LoopCount, LoopYield, ServiceLoop};
+use super::{barrier, service_died, thread_reuse, LoopCount, LoopYield, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield};
 use crate::sref::{SRef, SToRef};
@@ -294,7 +296,8 @@ pub(crate) trait ThreadMode: 'static {
     fn yielder(shared: &Shared) -> Self::Yield<'_>;
 }
 
-/// Starts the service loop on a new thread.
+/// Starts the service loop on a thread of its own: an idle service thread
+/// if the process holds one, else a new thread (see `thread_reuse`).
 pub(crate) fn spawn_thread<S, D, R, K, M>(
     service: S,
     dest: D,
@@ -313,9 +316,20 @@ where
     let state = K::pack(service, dest, recv);
     let first = first_cmd.map(K::pack_cmd);
     let on_thread = shared.clone();
-    let join = thread::Builder::new()
-        .name(M::NAME.to_string())
-        .spawn(move || run_on_thread::<S, D, R, K, M>(state, first, nb_loop, &on_thread))?;
+    // Room for the one result: the thread never waits to give it.
+    let (done, join) = sync_channel(1);
+    thread_reuse::run(
+        M::NAME,
+        Box::new(move || {
+            let end = catch_unwind(AssertUnwindSafe(|| {
+                run_on_thread::<S, D, R, K, M>(state, first, nb_loop, &on_thread)
+            }));
+            let reusable = end.is_ok();
+            // The owner may have dropped its handle: nobody to tell.
+            let _ = done.send(end);
+            reusable
+        }),
+    )?;
     Ok(ThreadHandle {
         join: Some(join),
         shared,
@@ -348,6 +362,10 @@ where
     (K::pack(service, dest, recv), end)
 }
 
+/// What a service thread gives back: its state and end result, or its
+/// panic.
+type ThreadEnd<State> = thread::Result<(State, Result<()>)>;
+
 /// Marks what a handle gives back, keeping the handle `Send` whatever
 /// `S`, `D` and `R` are (only `K::State` is stored).
 type Parts<S, D, R> = fn() -> (S, D, R);
@@ -362,7 +380,8 @@ type Parts<S, D, R> = fn() -> (S, D, R);
 /// panicked service is `ErrorKind::ServiceDied`. Dropping the handle asks the
 /// same stop and lets the thread end on its own.
 pub struct ThreadHandle<S: Service, D, R, K: Carry<S, D, R>> {
-    join: Option<JoinHandle<(K::State, Result<()>)>>,
+    /// The thread's end: its state and end result, or its panic.
+    join: Option<Receiver<ThreadEnd<K::State>>>,
     shared: Arc<Shared>,
     _service: PhantomData<Parts<S, D, R>>,
 }
@@ -426,12 +445,18 @@ impl<S: Service, D, R, K: Carry<S, D, R>> SpawnHandle<S, D, R> for ThreadHandle<
                 "handle already used",
             )
         })?;
-        match join.join() {
-            Ok((state, end)) => {
+        match join.recv() {
+            Ok(Ok((state, end))) => {
                 let (service, dest, recv) = K::unpack(state);
                 Ok((service, dest, recv, end))
             }
-            Err(panic) => Err(service_died(panic)),
+            Ok(Err(panic)) => Err(service_died(panic)),
+            // The job was dropped unrun: cannot happen once it started.
+            Err(_) => Err(Error::new(
+                ErrorKind::ServiceDied,
+                ErrorLevel::ShutDown,
+                "service thread gone without a result",
+            )),
         }
     }
 
