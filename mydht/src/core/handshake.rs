@@ -62,7 +62,17 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.defer(key, now);
             return Ok(None);
         }
-        let step = hs.handle(&msg, &mut self.challenges, now)?;
+        // A flight needs no ephemeral key of this side: the spare made
+        // for this connection stays for the next one.
+        let spare = match msg {
+            AuthMessage::Known(_) => hs.take_spare(),
+            _ => None,
+        };
+        let step = hs.handle(&msg, &mut self.challenges, now);
+        if let Some(unused) = spare {
+            self.spare_key.give_back(unused);
+        }
+        let step = step?;
         // A responder that answered a ping in the send-once mode.
         conn.claimed |= hs.mode() != self.constants.auth_mode;
         match step {

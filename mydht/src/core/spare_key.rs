@@ -27,6 +27,15 @@ impl SpareKey {
         self.0.take()
     }
 
+    /// A key a handshake took and did not use (a known-key flight needs no
+    /// ephemeral key of the acceptor's): kept for the next one, if none
+    /// was made meanwhile.
+    pub(crate) fn give_back(&mut self, key: EphemeralKey) {
+        if self.0.is_none() {
+            self.0 = Some(key);
+        }
+    }
+
     /// Makes the key if there is none. A failure is left to the next
     /// handshake, which generates its key itself and reports the error.
     pub(crate) fn refill(&mut self) {

@@ -83,6 +83,16 @@ impl Handshake {
         Ok(Authenticated { peer, keys })
     }
 
+    /// A responder's ephemeral key made ahead of time, taken back before a
+    /// known-key flight (which needs none) is handled, for the next
+    /// handshake; `None` in any other state.
+    pub(crate) fn take_spare(&mut self) -> Option<EphemeralKey> {
+        match &mut self.state {
+            State::AwaitPing(spare) => spare.take(),
+            _ => None,
+        }
+    }
+
     /// An initiator's ephemeral key, taken out before its ping is sent:
     /// the dial goes known-key instead, and this handshake ends.
     pub(crate) fn take_ephemeral(&mut self) -> Option<EphemeralKey> {
