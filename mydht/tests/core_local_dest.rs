@@ -1,8 +1,17 @@
-//! `LocalDest`, a local service's destination: a reply to its own peer
-//! goes straight to the connection's write service while that service
-//! runs, and through the main loop (a `MainLoopCommand::Reply` in the
-//! loop's channel) once it has ended, instead of into the channel of a
-//! write service nobody reads any more.
+//! `LocalDest`, a local service's destination.
+//!
+//! A reply to its own peer goes straight to the connection's write
+//! service while that service runs, and through the main loop (a
+//! `MainLoopCommand::Reply` in the loop's channel) once it has ended,
+//! instead of into the channel of a write service nobody reads any more.
+//!
+//! `LocalDest::hold`: the replies of a local service that runs inline in
+//! its read service's thread wait for `release` (the read service calls it
+//! before it reads its stream again); those to its own peer go to the
+//! write service as one batch, in order, the others through the main loop;
+//! past 64 held they go at once; once the write service has ended, what is
+//! held goes through the main loop before the replies that follow; a
+//! dropped destination releases what it holds.
 //!
 //! The direct way exists only with a thread spawner (its weak handle,
 //! `ThreadWeakHandle`, tells whether the service ended), so the write
@@ -18,7 +27,8 @@ use mydht::command::{MainLoopCommand, MainLoopCommandSend, MainLoopSender};
 use mydht::frame::WireMessage;
 use mydht::service::{LocalDest, Reply, WriteCommand};
 use mydht::{Identity, PeerId};
-use mydht_base::service::channel::{MpscRecv, NoSend};
+use mydht_base::service::channel::{MpscRecv, MpscSend, NoSend};
+use mydht_base::service::spawn::{Direct, ThreadHandle, ThreadWeakHandle};
 use mydht_base::{
     MpscChannel, Result, SToRef, Service, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend,
     SpawnUnyield, Spawner, SpawnerYield, ThreadPark,
@@ -50,6 +60,56 @@ impl Service for Idle {
     }
 }
 
+/// A destination for `peer` with the main loop's channel (room for
+/// `loop_room` commands) and a write service's channel and handle.
+struct Fixture {
+    dest: LocalDest<Threaded>,
+    loop_rx: MpscRecv<MainLoopCommandSend<Threaded>>,
+    /// Kept open throughout: a message sent there after the service ended
+    /// would be lost, not refused.
+    write_tx: MpscSend<WriteCommand<Threaded>>,
+    write_rx: MpscRecv<WriteCommand<Threaded>>,
+    handle: ThreadHandle<Idle, NoSend, MpscRecv<()>, Direct>,
+    weak_handle: ThreadWeakHandle,
+    /// The write service's own channel: while it is open the service runs.
+    idle_tx: MpscSend<()>,
+}
+
+fn fixture(peer: PeerId, loop_room: usize) -> Fixture {
+    // The main loop's channel and sender (its waker on a real poll; this
+    // thread is the loop's, so no wake is needed).
+    let poll = mio::Poll::new().expect("poll");
+    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
+    let (to_loop, loop_rx) = SpawnChannel::<MainLoopCommandSend<Threaded>>::new_channel(
+        &mut MpscChannel::new(loop_room),
+    )
+    .expect("loop channel");
+    let sender = MainLoopSender::<Threaded>::new(to_loop, waker, true);
+    let (write_tx, write_rx) =
+        SpawnChannel::<WriteCommand<Threaded>>::new_channel(&mut MpscChannel::new(16))
+            .expect("write channel");
+    let weak_send = <MpscChannel as SpawnChannel<WriteCommand<Threaded>>>::get_weak_send(&write_tx)
+        .expect("mpsc senders can be shared");
+    let (idle_tx, idle_rx) =
+        SpawnChannel::<()>::new_channel(&mut MpscChannel::new(1)).expect("idle channel");
+    let handle = ThreadPark
+        .spawn(Idle, NoSend, None, idle_rx, 0)
+        .expect("spawned");
+    let weak_handle = handle
+        .get_weak_handle()
+        .expect("thread handles can be shared");
+    let dest = LocalDest::<Threaded>::new(sender, peer, Some((weak_send, weak_handle.clone())));
+    Fixture {
+        dest,
+        loop_rx,
+        write_tx,
+        write_rx,
+        handle,
+        weak_handle,
+        idle_tx,
+    }
+}
+
 fn peer_id(seed: u8) -> PeerId {
     *Identity::from_seed([seed; 32]).expect("identity").id()
 }
@@ -70,54 +130,59 @@ fn loop_send(cmd: Option<MainLoopCommand<Threaded>>) -> (PeerId, u64) {
     }
 }
 
-/// The message the write service's channel got directly, if any.
-fn written(rx: &mut MpscRecv<WriteCommand<Threaded>>) -> Option<u64> {
+/// The query ids of what the write service's channel got next: one
+/// command (a `Send` or a `Batch`), `None` when empty.
+fn written(rx: &mut MpscRecv<WriteCommand<Threaded>>) -> Option<Vec<u64>> {
+    let ids = |msgs: Vec<WireMessage<TouchMsg>>| {
+        msgs.into_iter()
+            .map(|m| match m {
+                WireMessage::App(TouchMsg::Touch(q)) => q,
+                _ => panic!("not a Touch"),
+            })
+            .collect()
+    };
     match rx.recv().expect("write channel open") {
-        Some(WriteCommand::Send(WireMessage::App(TouchMsg::Touch(q)))) => Some(q),
-        Some(_) => panic!("not a Send of a Touch"),
+        Some(WriteCommand::Send(m)) => Some(ids(vec![m])),
+        Some(WriteCommand::Batch(ms)) => Some(ids(ms)),
+        Some(_) => panic!("neither Send nor Batch"),
         None => None,
     }
+}
+
+/// The query ids of the `Reply::Send`s to `peer` in the loop's channel.
+fn via_loop(rx: &mut MpscRecv<MainLoopCommandSend<Threaded>>, peer: PeerId) -> Vec<u64> {
+    let mut got = Vec::new();
+    while let Some(cmd) = rx.recv().expect("loop channel open") {
+        match cmd.to_ref() {
+            MainLoopCommand::Reply(Reply::Send(to, TouchMsg::Touch(q))) if to == peer => {
+                got.push(q)
+            }
+            _ => panic!("not a Reply::Send to the peer"),
+        }
+    }
+    got
 }
 
 #[test]
 fn a_reply_to_the_own_peer_goes_through_the_loop_once_the_write_service_ended() {
     let (peer, other) = (peer_id(1), peer_id(2));
     assert_ne!(peer, other);
-
-    // The main loop's channel and sender (its waker on a real poll; this
-    // thread is the loop's, so no wake is needed).
-    let poll = mio::Poll::new().expect("poll");
-    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("waker"));
-    let (to_loop, mut loop_rx) =
-        SpawnChannel::<MainLoopCommandSend<Threaded>>::new_channel(&mut MpscChannel::new(16))
-            .expect("loop channel");
-    let sender = MainLoopSender::<Threaded>::new(to_loop, waker, true);
-
-    // The write service's channel (kept open throughout: a message sent
-    // there after the service ended would be lost, not refused) and its
-    // handle.
-    let (write_tx, mut write_rx) =
-        SpawnChannel::<WriteCommand<Threaded>>::new_channel(&mut MpscChannel::new(16))
-            .expect("write channel");
-    let weak_send = <MpscChannel as SpawnChannel<WriteCommand<Threaded>>>::get_weak_send(&write_tx)
-        .expect("mpsc senders can be shared");
-    let (_idle_tx, idle_rx) =
-        SpawnChannel::<()>::new_channel(&mut MpscChannel::new(1)).expect("idle channel");
-    let handle = ThreadPark
-        .spawn(Idle, NoSend, None, idle_rx, 0)
-        .expect("spawned");
-    let mut weak_handle = handle
-        .get_weak_handle()
-        .expect("thread handles can be shared");
+    let Fixture {
+        mut dest,
+        mut loop_rx,
+        write_tx,
+        mut write_rx,
+        handle,
+        mut weak_handle,
+        idle_tx: _idle_tx,
+    } = fixture(peer, 16);
     assert!(!weak_handle.is_finished());
-
-    let mut dest = LocalDest::<Threaded>::new(sender, peer, Some((weak_send, weak_handle.clone())));
 
     // The write service runs: a reply to the connection's peer goes to it
     // directly; one to another peer goes through the loop.
     dest.send(Reply::Send(peer, TouchMsg::Touch(1)))
         .expect("sent");
-    assert_eq!(written(&mut write_rx), Some(1));
+    assert_eq!(written(&mut write_rx), Some(vec![1]));
     assert!(
         from_loop(&mut loop_rx).is_none(),
         "the direct reply went through the loop"
@@ -150,5 +215,105 @@ fn a_reply_to_the_own_peer_goes_through_the_loop_once_the_write_service_ended() 
         "sent to an ended write service"
     );
     assert!(from_loop(&mut loop_rx).is_none());
+    drop(write_tx);
+}
+
+#[test]
+fn held_direct_replies_go_as_one_batch_on_release() {
+    let (peer, other) = (peer_id(1), peer_id(3));
+    assert_ne!(peer, other);
+    let Fixture {
+        mut dest,
+        mut loop_rx,
+        write_tx,
+        mut write_rx,
+        handle,
+        idle_tx: _idle_tx,
+        ..
+    } = fixture(peer, 256);
+
+    // Not holding: each reply goes at once.
+    dest.send(Reply::Send(peer, TouchMsg::Touch(1)))
+        .expect("sent");
+    assert_eq!(written(&mut write_rx), Some(vec![1]));
+
+    // Holding: nothing goes before the release, then the replies to the
+    // peer in one command, the one to another peer through the loop.
+    dest.hold();
+    assert!(!dest.holds());
+    for q in 2..5 {
+        dest.send(Reply::Send(peer, TouchMsg::Touch(q)))
+            .expect("sent");
+    }
+    dest.send(Reply::Send(other, TouchMsg::Touch(5)))
+        .expect("sent");
+    assert!(dest.holds());
+    assert_eq!(written(&mut write_rx), None, "a held reply went out");
+    assert!(
+        via_loop(&mut loop_rx, other).is_empty(),
+        "a held reply went out"
+    );
+    dest.release().expect("released");
+    assert!(!dest.holds());
+    assert_eq!(written(&mut write_rx), Some(vec![2, 3, 4]));
+    assert_eq!(via_loop(&mut loop_rx, other), vec![5]);
+    assert_eq!(written(&mut write_rx), None);
+    // A release with nothing held sends nothing.
+    dest.release().expect("released");
+    assert_eq!(written(&mut write_rx), None);
+
+    // The 64th held reply releases them all, by `try_send` as by `send`.
+    for q in 100..163 {
+        dest.send(Reply::Send(peer, TouchMsg::Touch(q)))
+            .expect("sent");
+    }
+    assert_eq!(written(&mut write_rx), None);
+    assert!(SpawnSend::try_send(&mut dest, Reply::Send(peer, TouchMsg::Touch(163))).is_ok());
+    assert_eq!(written(&mut write_rx), Some((100..164).collect()));
+    assert!(via_loop(&mut loop_rx, peer).is_empty());
+
+    // The write service ends: what is held goes through the loop, before
+    // the replies that follow.
+    dest.send(Reply::Send(peer, TouchMsg::Touch(200)))
+        .expect("sent");
+    let (_, _, _, end) = handle.unwrap_state().expect("joined");
+    end.expect("the service ended without an error");
+    dest.send(Reply::Send(peer, TouchMsg::Touch(201)))
+        .expect("sent");
+    assert!(
+        via_loop(&mut loop_rx, peer).is_empty(),
+        "a held reply went out"
+    );
+    dest.release().expect("released");
+    assert_eq!(via_loop(&mut loop_rx, peer), vec![200, 201]);
+    assert_eq!(
+        written(&mut write_rx),
+        None,
+        "sent to an ended write service"
+    );
+    drop(write_tx);
+}
+
+#[test]
+fn a_dropped_destination_releases_what_it_holds() {
+    let peer = peer_id(2);
+    let Fixture {
+        mut dest,
+        loop_rx: _loop_rx,
+        write_tx,
+        mut write_rx,
+        handle,
+        idle_tx: _idle_tx,
+        ..
+    } = fixture(peer, 16);
+    dest.hold();
+    dest.send(Reply::Send(peer, TouchMsg::Touch(7)))
+        .expect("sent");
+    dest.send(Reply::Send(peer, TouchMsg::Touch(8)))
+        .expect("sent");
+    assert_eq!(written(&mut write_rx), None);
+    drop(dest);
+    assert_eq!(written(&mut write_rx), Some(vec![7, 8]));
+    drop(handle);
     drop(write_tx);
 }
