@@ -26,7 +26,11 @@ use std::io::{self, Read};
 /// the caller's buffer leaves only its tag and the next header in it, and
 /// one read through it grows it to that chunk's size. When the inner stream
 /// has nothing more (`WouldBlock`) between two chunks, a buffer grown past
-/// 4 KiB is given back: an idle connection holds little.
+/// 4 KiB is given back: an idle connection holds little. A reader told that
+/// its stream is pumped ([`ExtRead::keep_buffers`]) keeps it instead (at
+/// most one chunk and the next header, what it holds anyway while a chunk
+/// arrives), so a stream that blocks between every two chunks does not
+/// free and grow (and zero) its buffer for each one.
 ///
 /// A chunk that does not open, or whose length is over the configured
 /// maximum (checked before its data is read), is `InvalidData`, after which
@@ -42,6 +46,8 @@ pub struct ChunkR<C> {
     next_index: u64,
     /// Set once a chunk failed to open: nothing after it can be trusted.
     failed: bool,
+    /// The buffer is kept when the stream blocks ([`ExtRead::keep_buffers`]).
+    keep: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +94,7 @@ impl<C: ChunkCipher> ChunkR<C> {
             layout,
             next_index: 0,
             failed: false,
+            keep: false,
         })
     }
 
@@ -114,8 +121,16 @@ impl<C: ChunkCipher> ChunkR<C> {
     }
 
     /// The stream blocked: between two chunks (nothing of a chunk's body
-    /// held), a buffer grown past [`RETAINED`] is given back.
+    /// held), a buffer grown past [`RETAINED`] is given back, unless it is
+    /// kept ([`ExtRead::keep_buffers`]).
     fn blocked(&mut self) {
+        if !self.keep {
+            self.give_back();
+        }
+    }
+
+    /// Between two chunks, gives back a buffer grown past [`RETAINED`].
+    fn give_back(&mut self) {
         let between = match self.state {
             State::Header { .. } | State::End => true,
             State::Body { got, .. } => got == 0,
@@ -410,6 +425,13 @@ impl<C: ChunkCipher> ExtRead for ChunkR<C> {
             }
         }
     }
+
+    fn keep_buffers(&mut self, keep: bool) {
+        self.keep = keep;
+        if !keep {
+            self.give_back();
+        }
+    }
 }
 
 impl<C: ChunkCipher> ChunkR<C> {
@@ -620,6 +642,51 @@ mod tests {
         assert!(r.layer().buffer_len() > 64 << 10);
         let e = r.read(&mut small).expect_err("blocks between chunks");
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(r.layer().buffer_len(), RETAINED);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).expect("the last chunk");
+        assert_eq!(rest, message[2 * (64 << 10)..]);
+    }
+
+    /// A reader told its stream is pumped keeps its chunk buffer when the
+    /// stream blocks between chunks (the same buffer, not one grown
+    /// again), and gives it back once told so.
+    #[test]
+    fn a_pumped_reader_keeps_its_chunk_buffer_between_chunks() {
+        const BIG: ChunkMode = ChunkMode::Variable {
+            max_chunk: 64 << 10,
+        };
+        let message: Vec<u8> = (0..3 * (64 << 10)).map(|i| (i % 251) as u8).collect();
+        let mut w = CompW::new(Vec::new(), ChunkW::new(cipher(), BIG).expect("writer"));
+        for part in message.chunks(64 << 10) {
+            w.write_all(part).expect("write");
+            w.flush().expect("flush");
+        }
+        let chunk_wire = (w.get_ref().len() / 3) as u64;
+        w.write_end().expect("end");
+        let wire = w.into_inner();
+        let plan = FaultPlan::new().block_at([chunk_wire, 2 * chunk_wire]);
+        let stream = FaultyReader::new(&wire[..], plan);
+        let mut r = CompR::new(stream, ChunkR::new(cipher(), BIG).expect("reader"));
+        r.layer_mut().keep_buffers(true);
+        let mut got = Vec::new();
+        let mut small = [0; 1024];
+        let mut blocks = 0;
+        let mut kept = None;
+        while blocks < 2 {
+            match r.read(&mut small) {
+                Ok(n) => got.extend_from_slice(&small[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    blocks += 1;
+                    let len = r.layer().buffer_len();
+                    assert!(len > 64 << 10, "kept across the block: {len}");
+                    assert_eq!(*kept.get_or_insert(len), len);
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, message[..2 * (64 << 10)]);
+        r.layer_mut().keep_buffers(false);
         assert_eq!(r.layer().buffer_len(), RETAINED);
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).expect("the last chunk");

@@ -43,6 +43,17 @@ pub trait ExtRead {
     ///
     /// Body bytes not read yet are read, checked and discarded.
     fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()>;
+
+    /// A hint from whoever reads the stream: with `keep` set, the stream is
+    /// being read on and on (pumped somewhere), so buffers the layer would
+    /// give back when the inner stream blocks are kept for the next read;
+    /// unset, they are given back as usual (now, if the layer is between
+    /// two chunks). Nothing a peer sends changes what is kept: at most what
+    /// the layer holds anyway while a chunk arrives. Does nothing by
+    /// default.
+    fn keep_buffers(&mut self, keep: bool) {
+        let _ = keep;
+    }
 }
 
 impl<T: ExtRead + ?Sized> ExtRead for &mut T {
@@ -58,6 +69,9 @@ impl<T: ExtRead + ?Sized> ExtRead for &mut T {
     fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()> {
         (**self).read_end(r)
     }
+    fn keep_buffers(&mut self, keep: bool) {
+        (**self).keep_buffers(keep)
+    }
 }
 
 impl<T: ExtRead + ?Sized> ExtRead for Box<T> {
@@ -72,5 +86,8 @@ impl<T: ExtRead + ?Sized> ExtRead for Box<T> {
     }
     fn read_end(&mut self, r: &mut dyn Read) -> io::Result<()> {
         (**self).read_end(r)
+    }
+    fn keep_buffers(&mut self, keep: bool) {
+        (**self).keep_buffers(keep)
     }
 }

@@ -99,4 +99,10 @@ impl<E: ExtRead> ExtRead for MultiRExt<E> {
         self.ends_done = 0;
         Ok(())
     }
+
+    fn keep_buffers(&mut self, keep: bool) {
+        for layer in &mut self.layers {
+            layer.keep_buffers(keep);
+        }
+    }
 }
