@@ -12,15 +12,17 @@
 //! is finished by the loop: the sender queues a wake-up command and the
 //! loop calls [`ServiceRestartable::resume`] before anything else.
 //!
-//! The handle wakes the loop only while it has something to do (a command
-//! queued, or one it is in the middle of): a service parked on an empty
-//! channel is not woken for a readiness it cannot use.
+//! The loop has a thread only while it has something to do (`lazy`): the
+//! handle's `unyield` starts one (an idle thread of the reuse pool, for
+//! [`ThreadPark`](crate::ThreadPark)) when a command is queued or one
+//! run in place must be finished, and the loop ends, giving its thread
+//! back, once its channel stays empty with nothing left to do. An idle
+//! service holds no thread; a readiness it cannot use starts none.
 //!
 //! [`IdleInlineChannel`]: crate::service::channel::IdleInlineChannel
 
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::channel::idle_inline::{Gate, IdleInlineRecv, InlineTarget, Inlined};
@@ -28,6 +30,11 @@ use crate::service::{
     Service, ServiceRestartable, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner,
     SpawnerYield, TrySendError, YieldReturn,
 };
+
+mod lazy;
+
+pub use lazy::LazyRecv;
+use lazy::{Idle, Lazy, Wake};
 
 /// A service whose commands a sender may run on its own thread
 /// ([`IdleInline`]).
@@ -200,14 +207,18 @@ impl SpawnSend<()> for NoOut {
 impl<S, D, R, Sp> Spawner<S, D, IdleInlineRecv<R, S::CommandIn>> for IdleInline<Sp>
 where
     S: InlineCall + Send + 'static,
-    S::CommandIn: 'static,
+    S::CommandIn: Send + 'static,
     S::CommandOut: Send,
     D: SpawnSend<S::CommandOut> + Send + 'static,
-    R: SpawnRecv<Option<S::CommandIn>>,
-    Sp: Spawner<Proxy<S, D>, NoOut, R>,
+    R: SpawnRecv<Option<S::CommandIn>> + Send + 'static,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>> + Clone + Send + 'static,
+    Sp::Handle: Send + 'static,
 {
-    type Handle = IdleInlineHandle<S, D, R, Sp::Handle>;
+    type Handle = IdleInlineHandle<S, D, R, Sp>;
 
+    /// Spawns no thread: a first command is run in place here if the
+    /// service takes it so; the thread starts when a command must be
+    /// queued (module doc).
     fn spawn(
         &mut self,
         service: S,
@@ -227,130 +238,194 @@ where
             })),
             pending: gate.pending.clone(),
         });
-        let first = first_cmd.is_some();
-        gate.pending.fetch_add(usize::from(first), Ordering::SeqCst);
-        let proxy = Proxy { cell: cell.clone() };
-        let handle = self
-            .0
-            .spawn(proxy, NoOut, first_cmd.map(Some), inner, nb_loop)
-            .inspect_err(|_| {
-                gate.pending.fetch_sub(usize::from(first), Ordering::SeqCst);
-            })?;
+        let idle = Arc::new(Idle::new(inner, gate.pending.clone()));
+        let lazy = Arc::new(Lazy::new(cell.clone(), idle, self.0.clone(), nb_loop));
+        let first = match first_cmd.map(|cmd| cell.try_call(cmd)) {
+            None | Some(Inlined::Done) => None,
+            Some(Inlined::Back(cmd)) => {
+                gate.pending.fetch_add(1, Ordering::SeqCst);
+                Some(Some(cmd))
+            }
+            // Counted by `try_call`: the wake-up command.
+            Some(Inlined::Nudge) => Some(None),
+        };
+        if let Some(first) = first {
+            let counted = lazy.start(Some(first));
+            if let Err(e) = counted {
+                gate.pending.fetch_sub(1, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
         gate.set(cell.clone());
         Ok(IdleInlineHandle {
-            inner: Some(handle),
+            lazy: Some(lazy),
             cell,
             gate,
-            _recv: PhantomData,
         })
     }
 }
 
-/// The handle of a service spawned with [`IdleInline`].
-pub struct IdleInlineHandle<S: Service, D, R, H> {
-    inner: Option<H>,
+/// The handle of a service spawned with [`IdleInline`]: the service's
+/// thread, while it has one, is started and given back through it.
+pub struct IdleInlineHandle<S, D, R, Sp>
+where
+    S: ServiceRestartable,
+    D: SpawnSend<S::CommandOut>,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>>,
+    R: SpawnRecv<Option<S::CommandIn>>,
+{
+    lazy: Option<Runner<S, D, R, Sp>>,
     cell: Arc<Cell<S, D>>,
     gate: Arc<Gate<S::CommandIn>>,
-    /// The receiver given back (kept `Send` whatever `R` is).
-    _recv: PhantomData<fn() -> R>,
 }
 
-/// A clonable handle of a service spawned with [`IdleInline`].
+/// The lazily started thread of a service spawned on `IdleInline<Sp>`.
+type Runner<S, D, R, Sp> =
+    Arc<Lazy<S, D, R, Sp, <Sp as Spawner<Proxy<S, D>, NoOut, LazyRecv<R>>>::Handle>>;
+
+/// A clonable handle of a service spawned with [`IdleInline`]; it does
+/// not keep the service alive.
 #[derive(Clone)]
-pub struct IdleInlineWeak<W> {
-    inner: W,
+pub struct IdleInlineWeak {
+    lazy: Weak<dyn Wake>,
     pending: Arc<AtomicUsize>,
 }
 
-/// Wakes the loop only while it has something to do: nothing queued and
-/// nothing half done means a readiness it could not use.
-fn wake<H: SpawnUnyield>(pending: &AtomicUsize, inner: &mut H) -> Result<()> {
+/// Wakes the service only while it has something to do (a command queued
+/// or half done): starts its thread if it has none. A readiness while it
+/// is idle is one it could not use.
+fn wake(pending: &AtomicUsize, lazy: &dyn Wake) -> Result<()> {
     if pending.load(Ordering::SeqCst) == 0 {
         return Ok(());
     }
-    inner.unyield()
+    lazy.wake()
 }
 
-impl<S: Service, D, R, H> IdleInlineHandle<S, D, R, H> {
+impl<S, D, R, Sp> IdleInlineHandle<S, D, R, Sp>
+where
+    S: ServiceRestartable,
+    D: SpawnSend<S::CommandOut>,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>>,
+    R: SpawnRecv<Option<S::CommandIn>>,
+{
     fn stop_inline(&self) {
         self.gate.clear(Arc::as_ptr(&self.cell) as *const ());
     }
 }
 
-impl<S: Service, D, R, H> Drop for IdleInlineHandle<S, D, R, H> {
+impl<S, D, R, Sp> Drop for IdleInlineHandle<S, D, R, Sp>
+where
+    S: ServiceRestartable,
+    D: SpawnSend<S::CommandOut>,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>>,
+    R: SpawnRecv<Option<S::CommandIn>>,
+{
+    /// Senders queue from now on; a running thread is asked to end once
+    /// its channel is empty (dropping its handle).
     fn drop(&mut self) {
         self.stop_inline();
+        if let Some(lazy) = self.lazy.take() {
+            drop(lazy.stop());
+        }
     }
 }
 
-impl<S: Service, D, R, H: SpawnUnyield> SpawnUnyield for IdleInlineHandle<S, D, R, H> {
+impl<S, D, R, Sp> SpawnUnyield for IdleInlineHandle<S, D, R, Sp>
+where
+    S: InlineCall + Send + 'static,
+    S::CommandIn: Send + 'static,
+    S::CommandOut: Send,
+    D: SpawnSend<S::CommandOut> + Send + 'static,
+    R: SpawnRecv<Option<S::CommandIn>> + Send + 'static,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>> + Send + 'static,
+    Sp::Handle: Send + 'static,
+{
     fn is_finished(&mut self) -> bool {
-        self.inner.as_mut().is_none_or(|h| h.is_finished())
+        self.lazy.as_ref().is_none_or(|l| l.finished())
     }
 
     fn unyield(&mut self) -> Result<()> {
-        match self.inner.as_mut() {
-            Some(h) => wake(&self.cell.pending, h),
+        match self.lazy.as_deref() {
+            Some(l) => wake(&self.cell.pending, l),
             None => Ok(()),
         }
     }
 }
 
-impl<W: SpawnUnyield> SpawnUnyield for IdleInlineWeak<W> {
+impl SpawnUnyield for IdleInlineWeak {
     fn is_finished(&mut self) -> bool {
-        self.inner.is_finished()
+        self.lazy.upgrade().is_none_or(|l| l.finished())
     }
 
     fn unyield(&mut self) -> Result<()> {
-        wake(&self.pending, &mut self.inner)
+        if self.pending.load(Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        match self.lazy.upgrade() {
+            Some(l) => wake(&self.pending, &*l),
+            None => Ok(()),
+        }
     }
 }
 
-impl<S, D, R, H> SpawnHandle<S, D, IdleInlineRecv<R, S::CommandIn>> for IdleInlineHandle<S, D, R, H>
+impl<S, D, R, Sp> SpawnHandle<S, D, IdleInlineRecv<R, S::CommandIn>>
+    for IdleInlineHandle<S, D, R, Sp>
 where
-    S: ServiceRestartable,
-    D: SpawnSend<S::CommandOut>,
-    H: SpawnHandle<Proxy<S, D>, NoOut, R>,
+    S: InlineCall + Send + 'static,
+    S::CommandIn: Send + 'static,
+    S::CommandOut: Send,
+    D: SpawnSend<S::CommandOut> + Send + 'static,
+    R: SpawnRecv<Option<S::CommandIn>> + Send + 'static,
+    Sp: Spawner<Proxy<S, D>, NoOut, LazyRecv<R>> + Send + 'static,
+    Sp::Handle: Send + 'static,
 {
-    type WeakHandle = IdleInlineWeak<H::WeakHandle>;
+    type WeakHandle = IdleInlineWeak;
 
     fn unwrap_state(mut self) -> Result<(S, D, IdleInlineRecv<R, S::CommandIn>, Result<()>)> {
         self.stop_inline();
-        let inner = self.inner.take().ok_or_else(|| {
+        let lazy = self.lazy.take().ok_or_else(|| {
             Error::new(
                 ErrorKind::Other,
                 ErrorLevel::ShutDown,
                 "handle already used",
             )
         })?;
-        let (_, _, recv, end) = inner.unwrap_state()?;
-        let Some(mut p) = self.cell.lock().take() else {
-            return Err(Error::new(
+        let (handle, failed) = lazy.stop();
+        let end = match handle {
+            Some(h) => h.unwrap_state()?.3,
+            None => Ok(()),
+        };
+        let lost = || {
+            Error::new(
                 ErrorKind::ServiceDied,
                 ErrorLevel::ShutDown,
                 "service state lost",
-            ));
+            )
         };
+        let inner = lazy.take_recv().ok_or_else(lost)?;
+        let mut p = self.cell.lock().take().ok_or_else(lost)?;
         if let Some(out) = p.unsent.take() {
             // Best effort: the owner is taking the service back.
             let _ = p.dest.try_send(out);
         }
-        let end = match (end, p.error.take()) {
+        let end = match (end, failed.or(p.error.take())) {
             (Ok(()), Some(e)) => Err(e),
             (end, _) => end,
         };
         let recv = IdleInlineRecv {
-            inner: recv,
+            inner,
             gate: self.gate.clone(),
         };
         Ok((p.service, p.dest, recv, end))
     }
 
-    fn get_weak_handle(&self) -> Option<Self::WeakHandle> {
-        let inner = self.inner.as_ref()?.get_weak_handle()?;
+    fn get_weak_handle(&self) -> Option<IdleInlineWeak> {
+        let lazy = self.lazy.as_ref()?;
+        let pending = lazy.pending().clone();
+        let lazy: Arc<dyn Wake> = lazy.clone();
         Some(IdleInlineWeak {
-            inner,
-            pending: self.cell.pending.clone(),
+            lazy: Arc::downgrade(&lazy),
+            pending,
         })
     }
 }
