@@ -45,6 +45,7 @@ fn conf(alpha: usize, k: usize) -> LookupConf {
         k,
         peer_timeout_ms: 1000,
         max_lookups: 8,
+        value_first: alpha,
     }
 }
 
@@ -205,6 +206,60 @@ fn a_value_lookup_asks_connected_peers_first() {
         .map(|p| *p.get_id())
         .collect();
     assert_eq!(ask, closest, "closest peers wanted: in order");
+}
+
+/// With `value_first` 1 (the default), a lookup for a value asks its
+/// closest connected peer alone; α at once after an answer without the
+/// value, a failure, or a request stalled for a quarter of the peer
+/// timeout; an answer with the value ends it after one request.
+#[test]
+fn a_value_lookup_asks_one_connected_peer_first() {
+    let target = Key::hash_of(b"one first");
+    let mut seeds: Vec<PeerInfo> = (2..=9).map(info).collect();
+    seeds.sort_by_key(|p| Distance::between(p.get_id(), &target));
+    let connected: Vec<PeerId> = [2, 4, 5, 6, 7]
+        .iter()
+        .map(|&i| *seeds[i].get_id())
+        .collect();
+    let is_connected = |id: &PeerId| connected.contains(id);
+    let me = *info(1).get_id();
+    let one_first = LookupConf {
+        value_first: 1,
+        ..conf(3, 8)
+    };
+    assert_eq!(LookupConf::default().value_first, 1);
+    let lookup = || Lookup::new(target, me, 1, seeds.clone(), one_first, T0 + 10_000);
+    let ids = |ask: Vec<PeerInfo>| -> Vec<PeerId> { ask.iter().map(|p| *p.get_id()).collect() };
+    let widened = connected[1..4].to_vec();
+
+    // An answer without the value: α asked next.
+    let mut l = lookup();
+    assert_eq!(ids(l.next_with(T0, is_connected)), [connected[0]]);
+    assert!(l.next_with(T0, is_connected).is_empty(), "one in flight");
+    assert!(l.answered(&connected[0], Vec::new(), None));
+    assert_eq!(ids(l.next_with(T0, is_connected)), widened);
+
+    // A failure: α asked next.
+    let mut l = lookup();
+    assert_eq!(ids(l.next_with(T0, is_connected)), [connected[0]]);
+    l.failed(&connected[0]);
+    assert_eq!(ids(l.next_with(T0, is_connected)), widened);
+
+    // Unanswered for a quarter of the peer timeout (250 ms): α more.
+    let mut l = lookup();
+    assert_eq!(ids(l.next_with(T0, is_connected)), [connected[0]]);
+    assert!(l.next_with(T0 + 249, is_connected).is_empty());
+    assert_eq!(ids(l.next_with(T0 + 250, is_connected)), widened);
+
+    // The value from the first: done after one request.
+    let holder = identity(9);
+    let v = value(&holder, "one first", b"x", T0, 60_000);
+    let mut l = lookup();
+    assert_eq!(ids(l.next_with(T0, is_connected)), [connected[0]]);
+    assert!(l.answered(&connected[0], Vec::new(), Some(v.clone())));
+    assert!(l.is_done(T0));
+    assert_eq!(l.values(), &[v]);
+    assert_eq!(l.asked(), 1);
 }
 
 /// A sampling lookup (a refresh at a join) ends once α peers answered,

@@ -137,6 +137,9 @@ struct Round {
     joins: [f64; 4],
     /// The deciles of the nodes' times to bootstrap, in seconds.
     join_deciles: Vec<f64>,
+    /// During the bootstrap: `FindNode`s node 0 answered, and the most and
+    /// the mean any node answered; `FindNode`s sent per node.
+    boot_finds: (u64, u64, f64, f64),
 }
 
 /// Resident memory of this process, in bytes (`/proc/self/statm`, 4 KiB
@@ -296,6 +299,14 @@ fn round(seed: u64, threads: usize) -> Round {
     r.mib_per_node = rss().saturating_sub(rss0) as f64 / NODES as f64 / (1 << 20) as f64;
     r.heap_kib_per_node = (LIVE.load(Ordering::Relaxed) - heap0) as f64 / NODES as f64 / 1024.0;
     r.peers_per_node = peers(&net);
+    let stats: Vec<DhtStats> = nodes.iter().map(|d| d.stats(T).expect("stats")).collect();
+    let answered: Vec<u64> = stats.iter().map(|s| s.find_nodes_received).collect();
+    r.boot_finds = (
+        answered[0],
+        answered.iter().copied().max().unwrap_or(0),
+        answered.iter().sum::<u64>() as f64 / NODES as f64,
+        stats.iter().map(|s| s.lookup_requests).sum::<u64>() as f64 / NODES as f64,
+    );
 
     let mut rng = SplitMix64::new(seed);
     let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
@@ -526,6 +537,14 @@ fn main() {
         m(|r| r.joins[1]),
         m(|r| r.joins[2]),
         m(|r| r.joins[3])
+    );
+    println!(
+        "bootstrap FindNodes: node 0 answered {:.0}, the busiest node {:.0}, a node {:.1} on \
+         average; {:.1} sent per node",
+        m(|r| r.boot_finds.0 as f64),
+        m(|r| r.boot_finds.1 as f64),
+        m(|r| r.boot_finds.2),
+        m(|r| r.boot_finds.3)
     );
     println!(
         "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \

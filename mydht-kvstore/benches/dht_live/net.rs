@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mydht::{MainLoopDriver, MainLoopSpawn, NodeHandle};
 use mydht_kvstore::dht::{Dht, DhtCmd, DhtConf, DhtReply, DhtSettings};
@@ -36,24 +36,51 @@ fn conf(replicas: usize, main_loop: MainLoopSpawn) -> DhtConf {
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
 /// Turns `nodes` until `stop`, then drops them (which stops them): waits
-/// on all their pollers at once (poll(2) on their descriptors, at most the
-/// nearest of their deadlines), then turns those that are ready or due.
-fn drive(mut nodes: Vec<MainLoopDriver<DhtConf>>, stop: &AtomicBool) {
-    let mut fds = Vec::with_capacity(nodes.len());
-    while !stop.load(Ordering::Relaxed) && !nodes.is_empty() {
-        let wait = nodes
+/// on all their pollers at once (one epoll instance holding each node's
+/// poller descriptor), at most until the nearest of their deadlines, then
+/// turns those that are ready or due. A node's deadline is asked once
+/// after each of its turns (it moves only when the node runs: a command
+/// sent to it wakes its poller), not of every node at every wait.
+fn drive(nodes: Vec<MainLoopDriver<DhtConf>>, stop: &AtomicBool) {
+    let mut epoll = poll::Epoll::new(nodes.len()).expect("epoll");
+    for (i, d) in nodes.iter().enumerate() {
+        epoll.add(d.as_raw_fd(), i as u64).expect("epoll add");
+    }
+    let start = Instant::now();
+    let mut due: Vec<Instant> = nodes.iter().map(|d| start + d.next_wait()).collect();
+    let mut nodes: Vec<Option<MainLoopDriver<DhtConf>>> = nodes.into_iter().map(Some).collect();
+    let mut left = nodes.len();
+    let (mut ready, mut turn) = (Vec::new(), Vec::new());
+    while !stop.load(Ordering::Relaxed) && left > 0 {
+        let now = Instant::now();
+        let next = nodes
             .iter()
-            .map(|d| d.next_wait())
-            .fold(STOP_CHECK, Duration::min);
-        fds.clear();
-        fds.extend(nodes.iter().map(|d| d.as_raw_fd()));
-        let ready = poll::readable(&fds, wait).expect("poll");
-        let mut i = 0;
-        nodes.retain_mut(|d| {
-            let turn = ready[i] || d.next_wait().is_zero();
-            i += 1;
-            !turn || d.run_once(Duration::ZERO).expect("turn")
-        });
+            .zip(&due)
+            .filter(|(d, _)| d.is_some())
+            .map(|(_, t)| *t)
+            .min()
+            .map_or(STOP_CHECK, |t| t.saturating_duration_since(now));
+        epoll
+            .wait(next.min(STOP_CHECK), &mut ready)
+            .expect("epoll wait");
+        let now = Instant::now();
+        turn.clear();
+        turn.extend(ready.iter().map(|&i| i as usize));
+        turn.extend((0..nodes.len()).filter(|&i| nodes[i].is_some() && due[i] <= now));
+        turn.sort_unstable();
+        turn.dedup();
+        for &i in &turn {
+            let Some(d) = nodes[i].as_mut() else {
+                continue;
+            };
+            if d.run_once(Duration::ZERO).expect("turn") {
+                due[i] = Instant::now() + d.next_wait();
+            } else {
+                epoll.remove(d.as_raw_fd()).expect("epoll remove");
+                nodes[i] = None;
+                left -= 1;
+            }
+        }
     }
 }
 

@@ -24,16 +24,27 @@ pub struct LookupConf {
     pub peer_timeout_ms: u64,
     /// Most lookups under way at once; past it, a get or put is refused.
     pub max_lookups: usize,
+    /// Requests a lookup for a value sends to its connected peers before
+    /// any answer or failure (at most α): 1 by default, the closest
+    /// connected peer among the k closest alone, since any of the key's
+    /// closest peers may hold the value and one answer with it ends the
+    /// lookup; α are asked at once after an answer without it, a failure,
+    /// or a request unanswered for a quarter of `peer_timeout_ms`. α: the
+    /// first answer of α wins (fewer slow peers in the tail, α times the
+    /// requests).
+    pub value_first: usize,
 }
 
 impl Default for LookupConf {
-    /// α = 3, k = 20, 2 s per peer, 256 lookups.
+    /// α = 3, k = 20, 2 s per peer, 256 lookups, a value asked of one
+    /// connected peer first.
     fn default() -> Self {
         LookupConf {
             alpha: 3,
             k: 20,
             peer_timeout_ms: 2000,
             max_lookups: 256,
+            value_first: 1,
         }
     }
 }
@@ -165,9 +176,10 @@ impl Lookup {
     /// which `connected` is false: a lookup for a value asks the closest
     /// connected peers among the k closest first (any of the peers
     /// closest to the key may hold the value, and asking one costs no
-    /// connection), and dials only while no request is in flight; so
-    /// does a [`sampling`](Self::sampling) lookup. A lookup for the
-    /// closest peers asks in order of distance.
+    /// connection) — [`LookupConf::value_first`] of them until a first
+    /// answer or failure, then α — and dials only while no request is in
+    /// flight; so does a [`sampling`](Self::sampling) lookup (α at once).
+    /// A lookup for the closest peers asks in order of distance.
     pub fn next_with(&mut self, now_ms: u64, connected: impl Fn(&PeerId) -> bool) -> Vec<PeerInfo> {
         let stall = (self.conf.peer_timeout_ms / 4).max(1);
         let mut in_flight = self
@@ -177,6 +189,14 @@ impl Lookup {
             .count();
         let alpha = self.conf.alpha.max(1);
         let in_order = self.want == 0 && self.enough.is_none();
+        // A value's first connected peers, before anything was heard.
+        let first = self.want > 0
+            && self.answers == 0
+            && self.candidates.iter().all(|c| match c.state {
+                State::Fresh => true,
+                State::Asked(t) => now_ms.saturating_sub(t) < stall,
+                State::Answered | State::Failed => false,
+            });
         let mut ask = Vec::new();
         // First the connected peers (every peer when not for a value),
         // then, with nothing in flight, the others.
@@ -184,9 +204,14 @@ impl Lookup {
             if in_flight > 0 && pass == 1 {
                 break;
             }
+            let most = if first && pass == 0 {
+                self.conf.value_first.clamp(1, alpha)
+            } else {
+                alpha
+            };
             let mut live = 0;
             for c in self.candidates.iter_mut() {
-                if live >= self.conf.k || in_flight >= alpha {
+                if live >= self.conf.k || in_flight >= most {
                     break;
                 }
                 match c.state {
