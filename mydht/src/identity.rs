@@ -122,12 +122,42 @@ impl fmt::Debug for PeerId {
 /// from a peer's message after checking that the id is the hash of the key.
 /// Cloning it allocates nothing (the address is shared), so services pass
 /// it by value wherever a peer goes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// It may carry the peer's [`KeyBinding`] ([`key_binding`](Self::key_binding)):
+/// a node's own always does, a peer learned from a handshake or from
+/// another peer does when that peer sent it. A binding is a claim until a
+/// node checks it (once per peer, before it dials known-key); equality and
+/// hashing ignore it (the peer is its keys and address).
+#[derive(Clone, Debug)]
 pub struct PeerInfo {
     id: PeerId,
     identity_key: [u8; IDENTITY_KEY_LEN],
     address: Arc<String>,
     tunnel_key: [u8; X25519_PUBLIC_KEY_LEN],
+    /// Shared as the address is: a peer stays small to move and to clone.
+    binding: Option<Arc<KeyBinding>>,
+}
+
+impl PartialEq for PeerInfo {
+    /// Id, keys and address; the binding is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.identity_key == other.identity_key
+            && self.address == other.address
+            && self.tunnel_key == other.tunnel_key
+    }
+}
+
+impl Eq for PeerInfo {}
+
+impl std::hash::Hash for PeerInfo {
+    /// What equality compares.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.identity_key.hash(state);
+        self.address.hash(state);
+        self.tunnel_key.hash(state);
+    }
 }
 
 impl PeerInfo {
@@ -152,12 +182,27 @@ impl PeerInfo {
             identity_key,
             address: Arc::new(address),
             tunnel_key,
+            binding: None,
         })
+    }
+
+    /// The same peer carrying `binding`, as the peer claims it (checked by
+    /// whoever relies on it, see [`KeyBinding::verify`]).
+    pub fn with_binding(mut self, binding: KeyBinding) -> Self {
+        self.binding = Some(Arc::new(binding));
+        self
     }
 
     /// The peer's Ed25519 identity public key.
     pub fn identity_key(&self) -> &[u8; IDENTITY_KEY_LEN] {
         &self.identity_key
+    }
+
+    /// The binding of the peer's tunnel key to its identity key, when known
+    /// (not checked here): what lets a node dial the peer known-key at
+    /// first contact.
+    pub fn key_binding(&self) -> Option<&KeyBinding> {
+        self.binding.as_deref()
     }
 }
 
@@ -350,9 +395,11 @@ impl Identity {
         &self.tunnel
     }
 
-    /// This node's [`PeerInfo`] when it listens on `address`.
+    /// This node's [`PeerInfo`] when it listens on `address`, with its
+    /// [`KeyBinding`].
     pub fn peer_info(&self, address: String) -> Result<PeerInfo> {
         PeerInfo::new(self.identity_key, address, self.tunnel_key)
+            .map(|info| info.with_binding(self.binding))
     }
 
     /// Signs `message` with the identity key (Ed25519, no pre-hash).

@@ -172,7 +172,7 @@ fn a_peer_whose_keys_are_not_verified_is_not_dialled_known_key() {
     let carol = local_peer("carol:3");
     assert_eq!(
         mem.verify_peer(bob.info(), carol.identity().key_binding()),
-        Err(AuthError::BadSignature)
+        Err(AuthError::BadBinding)
     );
 }
 

@@ -80,7 +80,7 @@ impl ChallengeCache {
 
     /// Checks `binding` for `peer`'s keys (one Ed25519 verification, once
     /// per peer and keys) and remembers them as verified, so this node may
-    /// dial `peer` known-key. [`AuthError::BadSignature`] otherwise.
+    /// dial `peer` known-key. [`AuthError::BadBinding`] otherwise.
     pub fn verify_peer(&mut self, peer: &PeerInfo, binding: &KeyBinding) -> Result<(), AuthError> {
         use mydht_base::Peer;
         self.known

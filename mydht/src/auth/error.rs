@@ -59,6 +59,16 @@ pub enum AuthError {
     /// A known-key flight's proof does not check: not made by the holder
     /// of the keys it names, or altered.
     BadProof,
+    /// A [`KeyBinding`](crate::identity::KeyBinding) that does not verify
+    /// for the keys it came with: forged, altered, or another identity's.
+    BadBinding,
+    /// A known-key dial (this node the dialler) whose connection ended, or
+    /// timed out, before the peer's first frame: whoever listens at the
+    /// address refused the flight (not the expected peer, or a flight out
+    /// of its time window) or could not read it. Nothing sent on it was
+    /// read. The dialler may dial the address again with the signed
+    /// handshake.
+    KnownKeyRefused,
     /// A peer whose session shadow uses another
     /// [`CipherSuite`](super::CipherSuite) than this node's.
     SuiteMismatch {
@@ -91,6 +101,8 @@ impl fmt::Display for AuthError {
             AuthError::ReplayedFlight => write!(f, "replayed known-key flight"),
             AuthError::BadSeal => write!(f, "known-key flight does not open"),
             AuthError::BadProof => write!(f, "bad known-key proof"),
+            AuthError::BadBinding => write!(f, "key binding does not verify"),
+            AuthError::KnownKeyRefused => write!(f, "known-key flight refused or unanswered"),
             AuthError::SuiteMismatch { ours, theirs } => {
                 write!(f, "peer uses cipher suite {theirs}, this node {ours}")
             }
@@ -99,6 +111,22 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+impl AuthError {
+    /// The `AuthError` behind a node's error (its
+    /// [`source`](std::error::Error::source)), if it is one.
+    ///
+    /// ```
+    /// use mydht::AuthError;
+    /// use mydht_base::Error;
+    ///
+    /// let e = Error::from(AuthError::KnownKeyRefused);
+    /// assert_eq!(AuthError::of(&e), Some(&AuthError::KnownKeyRefused));
+    /// ```
+    pub fn of(error: &Error) -> Option<&AuthError> {
+        error.shared_source()?.downcast_ref()
+    }
+}
 
 impl From<openssl::error::ErrorStack> for AuthError {
     fn from(e: openssl::error::ErrorStack) -> Self {

@@ -10,6 +10,7 @@ use super::conn::Target;
 use super::{info_of, NodeCore};
 use crate::command::{ApiAction, NodeStats, PeerCount};
 use crate::conf::{Address, MyDHTConf};
+use crate::identity::PeerInfo;
 use crate::service::kvstore::QueryConf;
 use crate::service::peer_store::PeerStoreCommand;
 use crate::service::{ApiCommand, ApiResult, GlobalCommand, QueryId};
@@ -42,7 +43,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 let peers = self.connected_peers();
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
-            ApiAction::Connect(address) => self.connect(qid, address),
+            ApiAction::Connect(address) => self.connect(qid, address, None),
             ApiAction::Disconnect(id) => {
                 // Every connection to the peer (two for a moment after a
                 // simultaneous dial): it goes offline once the last closes.
@@ -54,6 +55,10 @@ impl<C: MyDHTConf> NodeCore<C> {
                     .collect();
                 let peer = self.peers.get(&id).map(|p| info_of::<C>(&p.peer).clone());
                 for key in keys {
+                    // This node ends it: not a refusal of a known-key flight.
+                    if let Some(conn) = self.conns.get_mut(&key) {
+                        conn.known_unconfirmed = false;
+                    }
                     self.drop_conn(key, None);
                 }
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(peer)));
@@ -84,9 +89,13 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// A connect query: answered with the peer once it is admitted on the
     /// connection dialled to `address` (the query waits on the connection,
-    /// or on its dial, before any event of it is handled).
-    fn connect(&mut self, qid: QueryId, address: Address<C>) {
-        match self.dial_address(address) {
+    /// or on its dial, before any event of it is handled). With `expected`
+    /// the dial expects that peer there: known-key when its keys are
+    /// verified (its binding checked), failing with
+    /// `AuthError::KnownKeyRefused` if the flight is refused; signed
+    /// otherwise, refusing any other peer.
+    fn connect(&mut self, qid: QueryId, address: Address<C>, expected: Option<PeerInfo>) {
+        match self.dial_address(address, expected) {
             Ok(Target::Conn(key)) => {
                 let Some(conn) = self.conns.get_mut(&key) else {
                     return;

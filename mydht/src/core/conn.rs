@@ -8,6 +8,7 @@ use crate::auth::{AnsweredPong, Handshake, SessionKeys};
 use crate::command::DialId;
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
+use crate::identity::PeerInfo;
 use crate::service::QueryId;
 
 /// Where a connection stands.
@@ -104,6 +105,13 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     /// (`NodeConstants::send_once_auth`): its peer is what it claims, and
     /// the connection is a send-once one whatever it asks.
     pub(super) claimed: bool,
+    /// The peer its dial expected at the address ([`Dial::expected`]).
+    pub(super) expected: Option<PeerInfo>,
+    /// Dialled known-key, and the peer's first frame (its admission or
+    /// refusal, which only the expected peer can seal) has not come yet:
+    /// its end before then is the flight's refusal
+    /// (`AuthError::KnownKeyRefused`).
+    pub(super) known_unconfirmed: bool,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {
@@ -164,6 +172,11 @@ pub(super) struct Dial<C: MyDHTConf> {
     pub(super) address: Address<C>,
     pub(super) waiters: Vec<QueryId>,
     pub(super) pending: VecDeque<WireMessage<C::ProtoMsg>>,
+    /// The peer expected at the address (a `Reply::ConnectTo` or
+    /// `Reply::SendOnceTo`, a peer the peer store or discovery found): with
+    /// its keys verified (its binding checked) the dial goes known-key;
+    /// otherwise the signed handshake runs and refuses any other peer.
+    pub(super) expected: Option<PeerInfo>,
 }
 
 /// Where a message or a connect query for an address goes.

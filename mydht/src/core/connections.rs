@@ -8,11 +8,11 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Peer};
 
 use super::conn::{ConnKind, CoreConn, Dial, Phase, Target};
 use super::{Action, NodeCore};
-use crate::auth::Handshake;
+use crate::auth::{AuthError, Handshake};
 use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
-use crate::identity::PeerId;
+use crate::identity::{PeerId, PeerInfo};
 use crate::service::{ApiCommand, GlobalCommand, PeerMgmtCommand, PeerStatus};
 
 impl<C: MyDHTConf> NodeCore<C> {
@@ -48,6 +48,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             Some(ConnKind::Once) => self.constants.send_once_auth,
             _ => self.constants.auth_mode,
         };
+        // A signed handshake to an expected peer refuses any other.
+        let expected = self
+            .dials
+            .get(&dial)
+            .and_then(|d| d.expected.as_ref())
+            .map(|p| *p.get_id());
         let ephemeral = match self.spare_key.take() {
             Some(k) => Ok(k),
             None => crate::auth::EphemeralKey::generate(),
@@ -55,7 +61,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         let started = ephemeral.map_err(Error::from).and_then(|e| {
             Handshake::initiate_with(
                 self.me.clone(),
-                None,
+                expected,
                 self.constants.auth_timeout,
                 now,
                 e,
@@ -121,17 +127,17 @@ impl<C: MyDHTConf> NodeCore<C> {
             return None;
         }
         self.next_conn_id += 1;
-        let (kind, dialled, waiters, pending) = match dial {
+        let (kind, dialled, waiters, pending, expected) = match dial {
             // A send-once connection is not the one for its address.
             Some(d) if d.kind == ConnKind::Once => {
                 self.once_count += 1;
-                (d.kind, Some(d.address), d.waiters, d.pending)
+                (d.kind, Some(d.address), d.waiters, d.pending, d.expected)
             }
             Some(d) => {
                 self.dialled.insert(d.address.clone(), key);
-                (d.kind, Some(d.address), d.waiters, d.pending)
+                (d.kind, Some(d.address), d.waiters, d.pending, d.expected)
             }
-            None => (ConnKind::Pooled, None, Vec::new(), VecDeque::new()),
+            None => (ConnKind::Pooled, None, Vec::new(), VecDeque::new(), None),
         };
         let addresses = match (&dialled, kind) {
             (Some(a), ConnKind::Pooled) => vec![a.clone()],
@@ -154,6 +160,8 @@ impl<C: MyDHTConf> NodeCore<C> {
             kind,
             half_ended: false,
             claimed: false,
+            expected,
+            known_unconfirmed: false,
         };
         self.deadlines.push(conn.deadline, key);
         if self.deadlines.needs_rebuild(self.conns.len()) {
@@ -167,8 +175,16 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 
     /// The connection to `address`: the one this node dialled there (open
-    /// or opening), or a new dial. `Err` when too many are opening.
-    pub(super) fn dial_address(&mut self, address: Address<C>) -> Result<Target, Error> {
+    /// or opening), the connection of `expected` when it is online, or a
+    /// new dial expecting it. `Err` when too many are opening.
+    pub(super) fn dial_address(
+        &mut self,
+        address: Address<C>,
+        expected: Option<PeerInfo>,
+    ) -> Result<Target, Error> {
+        if let Some(entry) = expected.as_ref().and_then(|p| self.peers.get(p.get_id())) {
+            return Ok(Target::Conn(entry.conn));
+        }
         if let Some(&key) = self.dialled.get(&address) {
             if self.conns.contains_key(&key) {
                 return Ok(Target::Conn(key));
@@ -188,15 +204,18 @@ impl<C: MyDHTConf> NodeCore<C> {
             ConnKind::Pooled,
             address,
             VecDeque::new(),
+            expected,
         )))
     }
 
-    /// A dial of `kind` to `address`, with what its connection will send.
+    /// A dial of `kind` to `address`, with what its connection will send
+    /// and the peer it expects there.
     fn new_dial(
         &mut self,
         kind: ConnKind,
         address: Address<C>,
         pending: VecDeque<WireMessage<C::ProtoMsg>>,
+        expected: Option<PeerInfo>,
     ) -> DialId {
         self.next_dial += 1;
         let dial = DialId(self.next_dial);
@@ -205,6 +224,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             address: address.clone(),
             waiters: Vec::new(),
             pending,
+            expected,
         };
         match kind {
             ConnKind::Pooled => {
@@ -218,9 +238,15 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 
     /// Sends `msg` on a send-once connection to `address`: dialled for it
-    /// alone, closed once it is written. Dropped (and logged) past
-    /// `max_send_once` of them, or past `max_connections`.
-    pub(super) fn send_once(&mut self, address: Address<C>, msg: WireMessage<C::ProtoMsg>) {
+    /// alone, closed once it is written; known-key when `expected`'s keys
+    /// are verified. Dropped (and logged) past `max_send_once` of them, or
+    /// past `max_connections`.
+    pub(super) fn send_once(
+        &mut self,
+        address: Address<C>,
+        msg: WireMessage<C::ProtoMsg>,
+        expected: Option<PeerInfo>,
+    ) {
         let total = self.conns.len() + self.dials.len();
         if self.once_count >= self.constants.max_send_once
             || total >= self.constants.max_connections
@@ -228,7 +254,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             slog::warn!(self.logger, "send-once message dropped: too many connections"; "address" => ?address);
             return;
         }
-        self.new_dial(ConnKind::Once, address, VecDeque::from([msg]));
+        self.new_dial(ConnKind::Once, address, VecDeque::from([msg]), expected);
     }
 
     /// Drops a connection: its close action, its waiting queries failed,
@@ -246,14 +272,17 @@ impl<C: MyDHTConf> NodeCore<C> {
         if conn.kind == ConnKind::Once {
             self.once_count -= 1;
         }
+        let error = self.known_refused(&conn, error);
         let err = waiters_error(error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
         }
         // A pooled dial whose connection failed before it authenticated
-        // (on loopback a refused connect fails at its first read or write).
-        if let (Some(e), Some(address), Phase::Handshaking(_), ConnKind::Pooled) =
-            (&error, &conn.dialled, &conn.phase, conn.kind)
+        // (on loopback a refused connect fails at its first read or write),
+        // or whose known-key flight was refused.
+        let failed = matches!(conn.phase, Phase::Handshaking(_)) || conn.known_unconfirmed;
+        if let (Some(e), Some(address), true, ConnKind::Pooled) =
+            (&error, &conn.dialled, failed, conn.kind)
         {
             self.tell_global(GlobalCommand::DialFailed(address.clone(), e.clone()));
         }
@@ -262,6 +291,25 @@ impl<C: MyDHTConf> NodeCore<C> {
         if let Some(peer) = conn.online_peer() {
             self.peer_conn_gone(peer.clone(), key);
         }
+    }
+
+    /// What a dropped connection's end means: for a known-key dial whose
+    /// peer never answered (closed, reset or timed out before its first
+    /// frame), the flight's refusal, logged with its cause, and the peer
+    /// the address led to forgotten (the next dial there is signed); a
+    /// stop of this node stays what it is.
+    fn known_refused(&mut self, conn: &CoreConn<C>, error: Option<Error>) -> Option<Error> {
+        if !conn.known_unconfirmed || error.as_ref().is_some_and(is_stop) {
+            return error;
+        }
+        if let (None, Some(address)) = (&conn.expected, &conn.dialled) {
+            self.challenges.known().forget_address(address);
+        }
+        let refused = Error::from(AuthError::KnownKeyRefused);
+        let cause = error.as_ref().map_or("closed", |e| e.message());
+        slog::warn!(self.logger, "known-key dial refused"; "conn" => conn.id,
+            "address" => ?conn.dialled, "error" => %refused, "cause" => cause);
+        Some(refused)
     }
 
     /// The open connection `key` of `peer` is gone: the peer stays online
@@ -363,6 +411,11 @@ impl<C: MyDHTConf> NodeCore<C> {
             .get(&key)
             .is_some_and(|c| matches!(c.phase, Phase::Handshaking(_)))
     }
+}
+
+/// True for the error of a connection this node closed because it stops.
+fn is_stop(e: &Error) -> bool {
+    e.kind() == ErrorKind::ChannelClosed && e.message() == super::stopped().message()
 }
 
 /// What the connect queries waiting on a dropped connection fail with:

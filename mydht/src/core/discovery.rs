@@ -82,7 +82,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             if self.dialled.contains_key(&address) || self.pooled_dials.contains_key(&address) {
                 continue; // opening already
             }
-            match self.dial_address(address) {
+            match self.dial_address(address, Some(peer)) {
                 Ok(_) => self.stats.discovery_dials += 1,
                 Err(e) => {
                     slog::debug!(self.logger, "discovered peer unreachable"; "error" => %e)

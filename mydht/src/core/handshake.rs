@@ -11,7 +11,8 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, MsgEnc, Peer};
 use super::conn::{ConnKind, Phase};
 use super::{Action, NodeCore};
 use crate::auth::{
-    wall_clock_ms, AuthMessage, AuthMode, AuthPing, Authenticated, Handshake, SessionKeys, Step,
+    wall_clock_ms, AuthError, AuthMessage, AuthMode, AuthPing, Authenticated, Handshake,
+    SessionKeys, Step,
 };
 use crate::conf::MyDHTConf;
 use crate::identity::PeerInfo;
@@ -138,6 +139,9 @@ impl<C: MyDHTConf> NodeCore<C> {
             None => self.send_frame(key, &AuthMessage::Ping(ping)),
             Some(Ok((flight, auth))) => {
                 slog::debug!(self.logger, "known-key dial"; "conn" => key, "peer" => %auth.peer.get_id());
+                if let Some(conn) = self.conns.get_mut(&key) {
+                    conn.known_unconfirmed = true;
+                }
                 self.send_frame(key, &flight);
                 self.authenticated(key, auth, now);
             }
@@ -150,7 +154,9 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// The known-key flight for dialled connection `key` and its outcome;
     /// `None` when the signed handshake applies (unknown peer, switched
-    /// off, not the signed mode).
+    /// off, not the signed mode). The peer is the one the dial expects
+    /// (its keys verified, or its binding checked now), or else the one
+    /// the dialled address led to before.
     fn dial_known(&mut self, key: usize) -> Option<Result<(AuthMessage, Authenticated), Error>> {
         if !self.constants.known_key {
             return None;
@@ -162,7 +168,19 @@ impl<C: MyDHTConf> NodeCore<C> {
         if hs.mode() != AuthMode::Signed {
             return None;
         }
-        let peer = self.challenges.known().expect_at(conn.dialled.as_ref()?)?;
+        let peer = match &conn.expected {
+            Some(peer) => match self.challenges.known().check_peer(peer) {
+                Ok(()) => peer.clone(),
+                Err(AuthError::UnknownPeer) => return None,
+                Err(e) => {
+                    // Never trusted: the signed handshake proves the peer.
+                    slog::warn!(self.logger, "key binding refused: signed handshake";
+                        "conn" => key, "peer" => %peer.get_id(), "error" => %e);
+                    return None;
+                }
+            },
+            None => self.challenges.known().expect_at(conn.dialled.as_ref()?)?,
+        };
         let ephemeral = hs.take_ephemeral();
         let dialled = Handshake::dial_known_with(
             &self.me,
@@ -202,10 +220,14 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 
     /// The peer of dialled connection `key` sent its first frame (its
-    /// admission): whoever it dialled holds the keys expected there, a
-    /// known-key dial to that address is confirmed.
+    /// admission, or its refusal): whoever it dialled holds the keys
+    /// expected there, a known-key dial to that address is confirmed.
     pub(super) fn confirm_peer(&mut self, key: usize, peer: &PeerInfo) {
-        if let Some(address) = self.conns.get(&key).and_then(|c| c.dialled.as_ref()) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        conn.known_unconfirmed = false;
+        if let Some(address) = &conn.dialled {
             self.challenges.known().learn_address(address, peer);
         }
     }

@@ -30,18 +30,31 @@ impl<C: MyDHTConf> NodeCore<C> {
             Reply::Global(from, msg) => self.tell_global(GlobalCommand::Distant(from, msg)),
             Reply::Many(replies) => replies.into_iter().for_each(|r| self.route_reply(r)),
             Reply::Send(to, msg) => self.send_to(&to, WireMessage::App(msg)),
-            Reply::SendOnce(address, msg) => self.send_once(address, WireMessage::App(msg)),
+            Reply::SendOnce(address, msg) => self.send_once(address, WireMessage::App(msg), None),
+            Reply::SendOnceTo(peer, msg) => self.send_once_to(peer, WireMessage::App(msg)),
             Reply::SendStream(to, msg, stream) => {
                 self.send_to(&to, WireMessage::AppStream(msg, StreamSlot::new(stream)))
             }
             Reply::SendOnceStream(address, msg, stream) => self.send_once(
                 address,
                 WireMessage::AppStream(msg, StreamSlot::new(stream)),
+                None,
             ),
+            Reply::SendOnceStreamTo(peer, msg, stream) => {
+                self.send_once_to(peer, WireMessage::AppStream(msg, StreamSlot::new(stream)))
+            }
             Reply::SendOn(conn, msg) => self.send_on(conn, WireMessage::App(msg)),
             Reply::Close(conn) => self.close_after_queued(conn),
             Reply::Connect(address) => {
-                if let Err(e) = self.dial_address(address) {
+                if let Err(e) = self.dial_address(address, None) {
+                    slog::warn!(self.logger, "connect asked by a service refused"; "error" => %e);
+                }
+            }
+            Reply::ConnectTo(peer) => {
+                let dialled = self
+                    .peer_address(&peer)
+                    .and_then(|address| self.dial_address(address, Some(peer)));
+                if let Err(e) = dialled {
                     slog::warn!(self.logger, "connect asked by a service refused"; "error" => %e);
                 }
             }
@@ -89,6 +102,27 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
     }
 
+    /// Sends `msg` on a send-once connection to `peer`'s address, which
+    /// goes known-key when `peer`'s keys are verified (its binding checked).
+    fn send_once_to(&mut self, peer: PeerInfo, msg: WireMessage<C::ProtoMsg>) {
+        match self.peer_address(&peer) {
+            Ok(address) => self.send_once(address, msg, Some(peer)),
+            Err(e) => slog::warn!(self.logger, "send-once message dropped"; "error" => %e),
+        }
+    }
+
+    /// The address `peer` announces, as the transport's; a `Config` error
+    /// when it does not parse.
+    pub(super) fn peer_address(&self, peer: &PeerInfo) -> Result<Address<C>, Error> {
+        peer.get_address().parse::<Address<C>>().map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                ErrorLevel::Ignore,
+                format!("peer {} address does not parse", peer.get_id()),
+            )
+        })
+    }
+
     /// Closes a connection once what is queued for it is written: its
     /// outbox now, then the end of its session. One not open yet is
     /// dropped.
@@ -96,6 +130,8 @@ impl<C: MyDHTConf> NodeCore<C> {
         let Some(c) = self.conns.get_mut(&conn.key).filter(|c| c.id == conn.id) else {
             return;
         };
+        // This node ends it: not a refusal of its known-key flight.
+        c.known_unconfirmed = false;
         if matches!(
             c.phase,
             Phase::Open {
@@ -130,7 +166,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             slog::warn!(self.logger, "peer address does not parse"; "peer" => %peer.get_id());
             return;
         };
-        match self.dial_address(address) {
+        match self.dial_address(address, Some(peer.clone())) {
             Ok(Target::Conn(key)) => self.queue_msg(key, msg),
             Ok(Target::Dial(dial)) => {
                 let limit = self.constants.pending_per_peer;

@@ -257,7 +257,9 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// The peer of connection `cref` refused this node: the connection is
     /// dropped, its connect queries failed as refused.
     pub(super) fn on_refused(&mut self, cref: ConnRef) {
-        if self.conns.get(&cref.key).is_some_and(|c| c.id == cref.id) {
+        if let Some(conn) = self.conns.get_mut(&cref.key).filter(|c| c.id == cref.id) {
+            // Sealed under the session keys: the expected peer refused.
+            conn.known_unconfirmed = false;
             let e = Error::new(
                 ErrorKind::Rejected,
                 ErrorLevel::Ignore,

@@ -5,7 +5,7 @@ use mydht_base::{Error, Peer};
 
 use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf};
-use crate::identity::PeerId;
+use crate::identity::{PeerId, PeerInfo};
 use crate::stream::{LentStream, OutStream};
 
 /// The id of an api query: carried by the application's messages so that
@@ -78,6 +78,13 @@ pub enum Reply<C: MyDHTConf> {
     /// `NodeConstants::max_send_once` open at once, past it the message is
     /// dropped and logged).
     SendOnce(Address<C>, C::ProtoMsg),
+    /// [`Reply::SendOnce`] to this peer at the address it announces,
+    /// expecting it there: known-key at first contact as
+    /// [`Reply::ConnectTo`], the message sealed right behind the flight
+    /// (one message, no round trip before it). A refused flight is logged
+    /// (`known-key dial refused`, `AuthError::KnownKeyRefused`); nothing
+    /// sent on it was read.
+    SendOnceTo(PeerInfo, C::ProtoMsg),
     /// Send `msg` to the peer with this id, followed on the connection by
     /// the bytes of `stream` (see [`stream`](crate::stream)); dropped, and
     /// logged, when the peer is not connected.
@@ -86,6 +93,9 @@ pub enum Reply<C: MyDHTConf> {
     /// connection to this address (as [`Reply::SendOnce`]), closed once
     /// the stream is written.
     SendOnceStream(Address<C>, C::ProtoMsg, OutStream),
+    /// [`Reply::SendOnceStream`] to this peer, expecting it at its address
+    /// as [`Reply::SendOnceTo`].
+    SendOnceStreamTo(PeerInfo, C::ProtoMsg, OutStream),
     /// Send `msg` on this connection, whatever its kind (an accepted
     /// send-once connection included): an answer to the message that came
     /// on it ([`LocalCommand::conn`]). Dropped, and logged, once the
@@ -97,6 +107,17 @@ pub enum Reply<C: MyDHTConf> {
     /// Connect to this address (a pooled connection, as the node handle's
     /// `connect` makes).
     Connect(Address<C>),
+    /// Connect to this peer at the address it announces (a pooled
+    /// connection), expecting it there: known-key at first contact when
+    /// the peer's [`KeyBinding`](crate::identity::KeyBinding) is in it and
+    /// checks (once per peer; a node already met needs none), the signed
+    /// handshake otherwise (which then refuses any other peer at the
+    /// address). A flight refused there (another node at the address, or
+    /// one that cannot read it) ends in [`GlobalCommand::DialFailed`] with
+    /// `AuthError::KnownKeyRefused` (see `AuthError::of`); dial the address
+    /// ([`Reply::Connect`]) to try the signed handshake. Nothing is dialled
+    /// when the peer is online already.
+    ConnectTo(PeerInfo),
     /// Look for more peers now: a discovery round through the peer store,
     /// whatever the pool size, that dials at most one peer past it.
     FindPeers,
@@ -114,6 +135,11 @@ impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
             Reply::Send(id, m) => f.debug_tuple("Send").field(id).field(m).finish(),
             Reply::Broadcast(m) => f.debug_tuple("Broadcast").field(m).finish(),
             Reply::SendOnce(a, m) => f.debug_tuple("SendOnce").field(a).field(m).finish(),
+            Reply::SendOnceTo(p, m) => f
+                .debug_tuple("SendOnceTo")
+                .field(p.get_id())
+                .field(m)
+                .finish(),
             Reply::SendStream(id, m, s) => f
                 .debug_tuple("SendStream")
                 .field(id)
@@ -126,9 +152,16 @@ impl<C: MyDHTConf> std::fmt::Debug for Reply<C> {
                 .field(m)
                 .field(s)
                 .finish(),
+            Reply::SendOnceStreamTo(p, m, s) => f
+                .debug_tuple("SendOnceStreamTo")
+                .field(p.get_id())
+                .field(m)
+                .field(s)
+                .finish(),
             Reply::SendOn(c, m) => f.debug_tuple("SendOn").field(c).field(m).finish(),
             Reply::Close(c) => f.debug_tuple("Close").field(c).finish(),
             Reply::Connect(a) => f.debug_tuple("Connect").field(a).finish(),
+            Reply::ConnectTo(p) => f.debug_tuple("ConnectTo").field(p.get_id()).finish(),
             Reply::FindPeers => f.write_str("FindPeers"),
             Reply::SendTo(ids, m) => f.debug_tuple("SendTo").field(ids).field(m).finish(),
             Reply::Global(p, m) => f.debug_tuple("Global").field(p.get_id()).field(m).finish(),

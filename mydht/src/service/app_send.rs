@@ -11,7 +11,7 @@ use mydht_base::{Error, SRef, SToRef};
 use super::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 use crate::command::ConnRef;
 use crate::conf::{Address, MyDHTConf, PeerRefSend};
-use crate::identity::PeerId;
+use crate::identity::{PeerId, PeerInfo};
 use crate::stream::{LentStream, OutStream};
 
 /// [`GlobalCommand`], sendable.
@@ -96,16 +96,22 @@ pub enum ReplySend<C: MyDHTConf> {
     Broadcast(C::ProtoMsg),
     /// [`Reply::SendOnce`].
     SendOnce(Address<C>, C::ProtoMsg),
+    /// [`Reply::SendOnceTo`].
+    SendOnceTo(PeerInfo, C::ProtoMsg),
     /// [`Reply::SendStream`].
     SendStream(PeerId, C::ProtoMsg, OutStream),
     /// [`Reply::SendOnceStream`].
     SendOnceStream(Address<C>, C::ProtoMsg, OutStream),
+    /// [`Reply::SendOnceStreamTo`].
+    SendOnceStreamTo(PeerInfo, C::ProtoMsg, OutStream),
     /// [`Reply::SendOn`].
     SendOn(ConnRef, C::ProtoMsg),
     /// [`Reply::Close`].
     Close(ConnRef),
     /// [`Reply::Connect`].
     Connect(Address<C>),
+    /// [`Reply::ConnectTo`].
+    ConnectTo(PeerInfo),
     /// [`Reply::FindPeers`].
     FindPeers,
     /// [`Reply::SendTo`].
@@ -125,11 +131,14 @@ impl<C: MyDHTConf> SRef for Reply<C> {
             Reply::Send(to, m) => ReplySend::Send(to, m),
             Reply::Broadcast(m) => ReplySend::Broadcast(m),
             Reply::SendOnce(a, m) => ReplySend::SendOnce(a, m),
+            Reply::SendOnceTo(p, m) => ReplySend::SendOnceTo(p, m),
             Reply::SendStream(to, m, s) => ReplySend::SendStream(to, m, s),
             Reply::SendOnceStream(a, m, s) => ReplySend::SendOnceStream(a, m, s),
+            Reply::SendOnceStreamTo(p, m, s) => ReplySend::SendOnceStreamTo(p, m, s),
             Reply::SendOn(c, m) => ReplySend::SendOn(c, m),
             Reply::Close(c) => ReplySend::Close(c),
             Reply::Connect(a) => ReplySend::Connect(a),
+            Reply::ConnectTo(p) => ReplySend::ConnectTo(p),
             Reply::FindPeers => ReplySend::FindPeers,
             Reply::SendTo(to, m) => ReplySend::SendTo(to, m),
             Reply::Global(p, m) => ReplySend::Global(p.get_sendable(), m),
@@ -146,11 +155,14 @@ impl<C: MyDHTConf> SToRef<Reply<C>> for ReplySend<C> {
             ReplySend::Send(to, m) => Reply::Send(to, m),
             ReplySend::Broadcast(m) => Reply::Broadcast(m),
             ReplySend::SendOnce(a, m) => Reply::SendOnce(a, m),
+            ReplySend::SendOnceTo(p, m) => Reply::SendOnceTo(p, m),
             ReplySend::SendStream(to, m, s) => Reply::SendStream(to, m, s),
             ReplySend::SendOnceStream(a, m, s) => Reply::SendOnceStream(a, m, s),
+            ReplySend::SendOnceStreamTo(p, m, s) => Reply::SendOnceStreamTo(p, m, s),
             ReplySend::SendOn(c, m) => Reply::SendOn(c, m),
             ReplySend::Close(c) => Reply::Close(c),
             ReplySend::Connect(a) => Reply::Connect(a),
+            ReplySend::ConnectTo(p) => Reply::ConnectTo(p),
             ReplySend::FindPeers => Reply::FindPeers,
             ReplySend::SendTo(to, m) => Reply::SendTo(to, m),
             ReplySend::Global(p, m) => Reply::Global(p.to_ref(), m),

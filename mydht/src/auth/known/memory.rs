@@ -132,7 +132,7 @@ impl KnownPeers {
     }
 
     /// Checks `binding` for these keys, once per peer and keys: a known
-    /// peer costs no Ed25519 verification again. [`AuthError::BadSignature`]
+    /// peer costs no Ed25519 verification again. [`AuthError::BadBinding`]
     /// when it does not verify.
     pub(crate) fn check_binding(
         &mut self,
@@ -145,7 +145,7 @@ impl KnownPeers {
             return Ok(id);
         }
         if !binding.verify(identity_key, tunnel_key) {
-            return Err(AuthError::BadSignature);
+            return Err(AuthError::BadBinding);
         }
         self.peers.insert(
             id,
@@ -156,6 +156,21 @@ impl KnownPeers {
             },
         );
         Ok(id)
+    }
+
+    /// Whether `peer` may be dialled known-key: its keys verified already
+    /// (a handshake with it, or its binding checked before), or its
+    /// [`KeyBinding`] checked now (once: then remembered).
+    /// [`AuthError::UnknownPeer`] without a binding,
+    /// [`AuthError::BadBinding`] when its binding does not verify.
+    pub(crate) fn check_peer(&mut self, peer: &PeerInfo) -> Result<(), AuthError> {
+        let (identity_key, tunnel_key) = (peer.identity_key(), peer.tunnel_public_key());
+        if self.is_verified(peer.get_id(), identity_key, tunnel_key) {
+            return Ok(());
+        }
+        let binding = peer.key_binding().ok_or(AuthError::UnknownPeer)?;
+        self.check_binding(identity_key, tunnel_key, binding)
+            .map(|_| ())
     }
 
     /// X25519 of this node's tunnel key and verified peer `id`'s: computed
@@ -191,10 +206,12 @@ impl KnownPeers {
     /// The peer expected at `address`, for a known-key dial there. Each
     /// such dial counts as unconfirmed until a connection to `address` is
     /// confirmed ([`learn_address`](Self::learn_address) again, when the
-    /// peer's first frame comes); past [`MAX_UNCONFIRMED`] of them the
-    /// address is forgotten: a peer that changed its keys, or left its
-    /// address to another, costs a few failed connections, then the signed
-    /// handshake.
+    /// peer's first frame comes); at the first one refused
+    /// ([`forget_address`](Self::forget_address)), or past
+    /// [`MAX_UNCONFIRMED`] of them not answered yet, the address is
+    /// forgotten: a peer that changed its keys, or left its address to
+    /// another, costs a failed connection (or a few dialled at once), then
+    /// the signed handshake.
     pub(crate) fn expect_at<A: Hash>(&mut self, address: &A) -> Option<PeerInfo> {
         let key = self.address_key(address);
         let (peer, unconfirmed) = self.addresses.get_mut(&key)?;
@@ -207,6 +224,14 @@ impl KnownPeers {
         let verified =
             self.is_verified(peer.get_id(), peer.identity_key(), peer.tunnel_public_key());
         verified.then_some(peer)
+    }
+
+    /// Forgets the peer `address` led to: a known-key dial there was
+    /// refused (another node listens there now, or the peer changed its
+    /// keys), so the next dial there is signed.
+    pub(crate) fn forget_address<A: Hash>(&mut self, address: &A) {
+        let key = self.address_key(address);
+        self.addresses.remove(&key);
     }
 
     /// Records a flight's ephemeral key, once: [`AuthError::ReplayedFlight`]

@@ -51,6 +51,19 @@
 //!   stays for peers a node does not know, and the known-key one can be
 //!   switched off (`NodeConstants::known_key`).
 //!
+//! Where the dialler gets `R`'s keys: from the peer its dial expects
+//! (`Reply::ConnectTo`, `Reply::SendOnceTo`, a peer the peer store or
+//! discovery found: a [`PeerInfo`] carrying `R`'s binding, which
+//! [`PeerInfo`]'s wire form and the signed handshake pass on, checked once
+//! per peer before it is trusted; a binding that does not verify is
+//! [`AuthError::BadBinding`] and the dial goes signed), or else from the
+//! peer the dialled address led to before. The dialler learns that `R`
+//! holds `s_r` from `R`'s first frame (its admission or refusal, sealed
+//! under the session keys); a connection that ends, or times out, before
+//! it is the flight's refusal ([`AuthError::KnownKeyRefused`]: a pooled
+//! dial's `GlobalCommand::DialFailed`, a logged warning for a send-once
+//! one), and an address that led there is forgotten.
+//!
 //! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
 //! holds it, one per node, every part bounded): the peers whose keys it
 //! verified and their static-static secrets, the peer each dialled address
@@ -196,6 +209,7 @@ pub(crate) fn accept(
     }
     memory.use_flight(&ephemeral, flight.timestamp_ms, wall_ms)?;
     let peer = PeerInfo::new(dialler.identity_key, dialler.address, dialler.tunnel_key)
-        .map_err(|_| AuthError::Malformed("address"))?;
+        .map_err(|_| AuthError::Malformed("address"))?
+        .with_binding(dialler.binding);
     Ok((peer, keys))
 }
