@@ -34,10 +34,12 @@ pub enum GlobalCommand<C: MyDHTConf> {
     /// A pooled connection this node dialled failed before it
     /// authenticated: nothing listens at the address, it could not be
     /// reached, or the connection broke or timed out during the handshake
-    /// (the error says which). No peer event follows (the address never
+    /// (the error says which), or whoever listens there refused its
+    /// known-key flight (`AuthError::KnownKeyRefused`, found with
+    /// `AuthError::of`). No peer event follows (the address never
     /// became a peer); a service that asked for the dial
-    /// ([`Reply::Connect`]) or holds the address as a contact can forget
-    /// it at once. Send-once dials raise none.
+    /// ([`Reply::Connect`], [`Reply::ConnectTo`]) or holds the address as
+    /// a contact can forget it at once. Send-once dials raise none.
     DialFailed(Address<C>, Error),
 }
 
