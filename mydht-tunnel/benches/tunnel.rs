@@ -348,22 +348,48 @@ fn main() {
     } else {
         Carriage::Streamed
     };
+    // `--relays N`: the transfers through N relays only (1, 3 and 8 by
+    // default); `--transfers-only`: no round trips.
+    let relays: Vec<usize> = match args.iter().position(|a| a == "--relays") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .into_iter()
+            .collect(),
+        None => vec![1, 3, 8],
+    };
+    let round_trips_too = !args.iter().any(|a| a == "--transfers-only");
+    // `--series 0,3`: only these round-trip series (numbered as printed,
+    // from 0), for profiling one of them.
+    let series: Vec<usize> = match args.iter().position(|a| a == "--series") {
+        Some(i) => args
+            .get(i + 1)
+            .map(|l| l.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_default(),
+        None => (0..SERIES).collect(),
+    };
     let nodes = start_nodes::<Threaded>(&first, false, carriage);
     if transfers {
-        transfer_table(&nodes, &first, rounds);
+        transfer_table(&nodes, &first, rounds, &relays);
     }
-    round_trips(nodes, &first, rounds, carriage);
+    if round_trips_too {
+        round_trips(nodes, &first, rounds, carriage, &series);
+    }
 }
+
+/// Round-trip series: 3 relays each way, none, 3 relays signed, 3 relays
+/// and none on `Restartable` nodes.
+const SERIES: usize = 5;
 
 /// The throughput table: 64 MiB through 1, 3 and 8 relays beside the TCP
 /// chain and the crypto-only limit, `rounds` rounds after a warm-up.
-fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize) {
+fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[usize]) {
     println!(
         "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets)"
     );
     println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | tunnel/TCP | tunnel/crypto | TTFB tunnel | TTFB TCP |");
     println!("|---|---|---|---|---|---|---|---|");
-    for hops in [1usize, 3, 8] {
+    for &hops in relays {
         let (mut t, mut tf, mut c, mut cf, mut k) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut r_tcp, mut r_crypto) = (vec![], vec![]);
         for round in 0..rounds + 1 {
@@ -411,7 +437,13 @@ fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize) {
 /// known-key flight), and on
 /// nodes that run on one thread each (`Restartable`: no thread per
 /// connection).
-fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize, carriage: Carriage) {
+fn round_trips(
+    nodes: Vec<Node>,
+    first: &FirstByte,
+    rounds: usize,
+    carriage: Carriage,
+    series: &[usize],
+) {
     let signed_only = start_nodes::<Threaded>(first, true, carriage);
     let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(first, false, carriage);
     let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
@@ -421,13 +453,13 @@ fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize, carriage: Car
     // warm-up long enough for most of the 8 relays' pairs.
     for i in 0..20 * rounds + WARM_UP {
         // Each series in turn, the order reversed every other round.
-        let mut s = [0.0; 5];
-        let order: [usize; 5] = if i % 2 == 0 {
+        let mut s = [f64::NAN; SERIES];
+        let order: [usize; SERIES] = if i % 2 == 0 {
             [0, 1, 2, 3, 4]
         } else {
             [4, 3, 2, 1, 0]
         };
-        for k in order {
+        for k in order.into_iter().filter(|k| series.contains(k)) {
             s[k] = match k {
                 0 => rtt(&nodes, 3),
                 1 => rtt(&nodes, 0),
@@ -462,6 +494,9 @@ fn round_trips(nodes: Vec<Node>, first: &FirstByte, rounds: usize, carriage: Car
         ("3 relays each way, Restartable nodes", &mut three_one),
         ("no relay, Restartable nodes", &mut none_one),
     ] {
+        if v.iter().any(|x| x.is_nan()) {
+            continue;
+        }
         println!(
             "| {name} | {:.2} ms | {:.2} ms |",
             percentile(&mut v.clone(), 0.5),

@@ -131,11 +131,12 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         Ok(shared)
     }
 
-    /// The global tunnel service of the node `me` (after
-    /// [`init_tunnel_identity`](Self::init_tunnel_identity)).
+    /// The global tunnel service of the node `me`, logging to `logger`
+    /// (after [`init_tunnel_identity`](Self::init_tunnel_identity)).
     pub fn init_tunnel_global<C: TunnelConfOf<T>>(
         &mut self,
         me: &PeerInfo,
+        logger: slog::Logger,
     ) -> Result<TunnelGlobal<C, T>> {
         let shared = self.shared()?;
         let inner = self.app.init_inner(me)?;
@@ -145,7 +146,7 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
             max_frame: self.app.constants().max_frame,
             carriage: self.app.carriage(),
         };
-        TunnelGlobal::new(inner, me, shared, settings)
+        TunnelGlobal::new(inner, me, shared, settings, logger)
     }
 
     /// A local tunnel service of the node `me`, logging to `logger`
@@ -218,7 +219,8 @@ macro_rules! tunnel_node_items {
             SessionShadow::default()
         }
         fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
-            self.init_tunnel_global(me)
+            let logger = <Self as MyDHTConf>::logger(self);
+            self.init_tunnel_global(me, logger)
         }
         fn init_local(
             &mut self,

@@ -3,7 +3,7 @@
 //! its online/offline events report, writes queries into onions and sends
 //! them on send-once connections, and, on its tick, ends the queries whose
 //! time is up, sends the reports pumps queued and the hop's own failure
-//! reports once their grace is over.
+//! reports once their grace is over, and makes header key pairs ahead.
 
 use std::io::{Cursor, Read};
 use std::marker::PhantomData;
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use mydht::stream::OutStream;
 use mydht::{GlobalCommand, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
+use tunnel::crypto::X25519Secret;
 use tunnel::FrameLayout;
 
 use crate::address::decode_address;
@@ -38,6 +39,12 @@ const FRAME_OVERHEAD: usize = 64;
 /// query had not passed it, reports it after one grace).
 const OFFLINE_WAIT_GRACES: u32 = 4;
 
+/// Header key pairs made ahead per tick, at most (one X25519 scalar
+/// multiplication each, 25-40 µs here): a query takes them instead of
+/// making its own (8 through 3 relays each way), so a tick spends at most
+/// about a third of a millisecond, off any query's path.
+const KEYS_PER_TICK: usize = 8;
+
 /// How the global tunnel service runs (from the application's conf).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GlobalSettings {
@@ -55,6 +62,7 @@ pub struct TunnelGlobal<C, T: MyDHTTunnelConf> {
     shared: SharedTunnel,
     layout: FrameLayout,
     settings: GlobalSettings,
+    logger: slog::Logger,
     conf: PhantomData<fn() -> C>,
 }
 
@@ -65,6 +73,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         me: &PeerInfo,
         shared: SharedTunnel,
         settings: GlobalSettings,
+        logger: slog::Logger,
     ) -> Result<Self> {
         let layout = *shared.lock().full.layout();
         Ok(TunnelGlobal {
@@ -73,8 +82,31 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             shared,
             layout,
             settings,
+            logger,
             conf: PhantomData,
         })
+    }
+
+    /// Makes header key pairs ahead (at most [`KEYS_PER_TICK`], up to
+    /// what the node's `FullTunnel` keeps), outside the shared lock: the
+    /// local services' look-ups do not wait for them.
+    fn make_keys(&self) {
+        let room = self.shared.lock().full.ephemeral_room();
+        let mut made = Vec::with_capacity(room.min(KEYS_PER_TICK));
+        for _ in 0..room.min(KEYS_PER_TICK) {
+            match X25519Secret::generate() {
+                Ok(key) => made.push(key),
+                Err(e) => {
+                    // A query then makes its own (and fails typed if it
+                    // cannot either).
+                    slog::warn!(self.logger, "tunnel header keys not made ahead"; "error" => %e);
+                    break;
+                }
+            }
+        }
+        if !made.is_empty() {
+            self.shared.lock().full.add_ephemeral_keys(made);
+        }
     }
 
     /// What time asks: queries whose time is up or whose first hop failed,
@@ -234,7 +266,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
             // Tunnel messages go on send-once connections; a failed pooled
             // dial only means fewer peers, which the route provider sees.
             GlobalCommand::DialFailed(..) => {}
-            GlobalCommand::Api(_, TunnelCmd::Tick) => {}
+            GlobalCommand::Api(_, TunnelCmd::Tick) => self.make_keys(),
             GlobalCommand::Api(qid, TunnelCmd::App(cmd)) => {
                 let reply = self.inner.call(InnerCommand::Api(cmd), yld)?;
                 self.on_inner(qid, reply, &mut out);

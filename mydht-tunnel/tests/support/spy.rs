@@ -241,7 +241,8 @@ impl<S: SpyShadow> MyDHTConf for Spy<S> {
         self.node.init_tunnel_identity()
     }
     fn init_global(&mut self, me: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
-        self.node.init_tunnel_global(me)
+        let logger = self.logger();
+        self.node.init_tunnel_global(me, logger)
     }
     fn init_local(&mut self, me: &PeerInfo, _: &PeerInfo, _: &PeersView) -> Result<SpyLocal<S>> {
         let logger = self.logger();

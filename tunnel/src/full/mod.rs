@@ -100,7 +100,7 @@ use std::sync::Arc;
 use crate::config::TunnelConfig;
 use crate::crypto::X25519Secret;
 use crate::error::TunnelError;
-use crate::header::{HopKind, RouteHop};
+use crate::header::{EphemeralKeys, HopKind, RouteHop};
 use crate::replay::ReplayCache;
 use crate::tunnel::{Tunnel, TunnelNoRep};
 
@@ -114,7 +114,12 @@ pub struct FullTunnel {
     view: TunnelReadProv,
     replay: ReplayCache,
     pending: PendingReplies,
+    keys: EphemeralKeys,
 }
+
+/// Header key pairs a [`FullTunnel`] keeps made ahead: a query through 3
+/// relays each way takes 8 (4 for the query header, 4 for the reply's).
+pub const EPHEMERAL_KEYS_KEPT: usize = 32;
 
 impl FullTunnel {
     /// The tunnel object of the node holding `secret`.
@@ -123,7 +128,22 @@ impl FullTunnel {
             view: TunnelReadProv::new(config, Arc::new(secret))?,
             replay: ReplayCache::new(config.replay_cache_size),
             pending: PendingReplies::new(config.max_pending_replies),
+            keys: EphemeralKeys::new(EPHEMERAL_KEYS_KEPT),
         })
+    }
+
+    /// How many header key pairs this object lacks to hold
+    /// [`EPHEMERAL_KEYS_KEPT`]: make them where they cost no query its
+    /// time (outside any lock held with this object) and
+    /// [`add_ephemeral_keys`](Self::add_ephemeral_keys).
+    pub fn ephemeral_room(&self) -> usize {
+        self.keys.room()
+    }
+
+    /// Keeps header key pairs made ahead (past [`EPHEMERAL_KEYS_KEPT`]
+    /// dropped); [`new_writer`](Self::new_writer) takes them first.
+    pub fn add_ephemeral_keys(&mut self, keys: impl IntoIterator<Item = X25519Secret>) {
+        self.keys.add(keys);
     }
 
     /// A light clonable view for read services (no cache).
@@ -137,7 +157,8 @@ impl FullTunnel {
     }
 
     /// A query writer for `route`; with `reply_route` (reply relays, then
-    /// this node last), keeps the reply keys until the reply is read.
+    /// this node last), keeps the reply keys until the reply is read. The
+    /// headers' key pairs are those made ahead, then fresh ones.
     pub fn new_writer(
         &mut self,
         route: &[RouteHop],
@@ -146,7 +167,8 @@ impl FullTunnel {
         if reply_route.is_some() && self.pending.len() >= self.pending_capacity() {
             return Err(TunnelError::TooManyPendingReplies);
         }
-        let (writer, pending) = FullWriter::new(self.layout(), route, reply_route)?;
+        let layout = *self.view.layout();
+        let (writer, pending) = FullWriter::with_keys(&layout, route, reply_route, &mut self.keys)?;
         if let Some(p) = pending {
             self.pending.insert(p)?;
         }

@@ -7,7 +7,7 @@ use super::layout::FrameLayout;
 use super::report::ErrorKeys;
 use crate::crypto::{random_bytes, KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
-use crate::header::{build_header, HeaderLayout, RouteHop};
+use crate::header::{build_header_with, EphemeralKeys, HeaderLayout, RouteHop};
 
 /// Marker byte at the start of the exit's content: no reply block follows.
 pub(crate) const NO_REPLY: u8 = 0;
@@ -110,15 +110,17 @@ impl PendingReply {
 
 /// Builds a reply block for `reply_route` (reply relays, then the sender
 /// herself last), the keys to read the reply, given the exit's back key,
-/// and the reply relays' error keys (to read their reports).
+/// and the reply relays' error keys (to read their reports); the header's
+/// key pairs from `keys`.
 pub(crate) fn build_reply(
     layout: &FrameLayout,
     reply_route: &[RouteHop],
     exit_key: [u8; KEY_LEN],
+    keys: &mut EphemeralKeys,
 ) -> Result<(ReplyBlock, PendingReply, Vec<ErrorKeys>), TunnelError> {
     let mut reply_id = [0u8; REPLAY_ID_LEN];
     random_bytes(&mut reply_id)?;
-    let built = build_header(&layout.header, reply_route, true, &reply_id)?;
+    let built = build_header_with(&layout.header, reply_route, true, &reply_id, keys)?;
     let relays = reply_route.len() - 1;
     // The cells of a reply carry one layer per reply relay plus the exit's.
     if relays + 1 > layout.cell.max_layers() {

@@ -11,7 +11,7 @@ use super::report::{read_report, ErrorKeys, ERROR_REPORT_LEN};
 use crate::cell::{CellSealer, CellWriter, ReplyCellSealer, SealCell};
 use crate::crypto::{KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
-use crate::header::{build_header, RouteHop};
+use crate::header::{build_header_with, EphemeralKeys, RouteHop};
 
 /// Where a one-message writer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,18 @@ impl FullWriter {
         route: &[RouteHop],
         reply_route: Option<&[RouteHop]>,
     ) -> Result<(Self, Option<PendingReply>), TunnelError> {
-        let built = build_header(&layout.header, route, false, &[])?;
+        Self::with_keys(layout, route, reply_route, &mut EphemeralKeys::none())
+    }
+
+    /// [`FullWriter::new`] with the headers' key pairs (query and reply)
+    /// taken from `keys`, made ahead.
+    pub fn with_keys(
+        layout: &FrameLayout,
+        route: &[RouteHop],
+        reply_route: Option<&[RouteHop]>,
+        keys: &mut EphemeralKeys,
+    ) -> Result<(Self, Option<PendingReply>), TunnelError> {
+        let built = build_header_with(&layout.header, route, false, &[], keys)?;
         let content_keys: Vec<[u8; KEY_LEN]> =
             built.hop_keys.iter().map(|k| k.content_key).collect();
         let sealer = CellSealer::new(layout.cell, &content_keys)?;
@@ -105,7 +116,7 @@ impl FullWriter {
             Some(reply_route) => {
                 // build_header refused an empty route, so there is an exit.
                 let exit_key = built.hop_keys[built.hop_keys.len() - 1].back_key;
-                let (block, pending, keys) = build_reply(layout, reply_route, exit_key)?;
+                let (block, pending, keys) = build_reply(layout, reply_route, exit_key, keys)?;
                 reply_error_keys = keys;
                 preamble.reserve(1 + ReplyBlock::encoded_len(&layout.header));
                 preamble.push(WITH_REPLY);

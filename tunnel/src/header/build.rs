@@ -2,12 +2,13 @@
 
 use mydht_base::Peer;
 
+use super::ephemeral::EphemeralKeys;
 use super::layout::HeaderLayout;
 use super::slot::{HopKind, Slot};
 use super::HeaderError;
 use crate::crypto::{
-    chacha20_xor, derive_hop_keys, mac, random_bytes, HopKeys, X25519Secret, KEY_LEN, NONCE_LEN,
-    PUBLIC_KEY_LEN, TAG_LEN,
+    chacha20_xor, derive_hop_keys, mac, random_bytes, HopKeys, KEY_LEN, NONCE_LEN, PUBLIC_KEY_LEN,
+    TAG_LEN,
 };
 
 /// One hop of a route as the sender sees it.
@@ -48,12 +49,25 @@ pub struct BuiltHeader {
 ///
 /// `reply` makes a reply header (relays add content layers, the exit is the
 /// original sender). `exit_info` is opaque data for the exit only, at most
-/// `layout.max_address_len()` bytes.
+/// `layout.max_address_len()` bytes. Every hop's key pair is made here; see
+/// [`build_header_with`] for key pairs made ahead.
 pub fn build_header(
     layout: &HeaderLayout,
     route: &[RouteHop],
     reply: bool,
     exit_info: &[u8],
+) -> Result<BuiltHeader, HeaderError> {
+    build_header_with(layout, route, reply, exit_info, &mut EphemeralKeys::none())
+}
+
+/// [`build_header`] with the hops' key pairs taken from `keys` (made ahead;
+/// fresh ones when it has too few).
+pub fn build_header_with(
+    layout: &HeaderLayout,
+    route: &[RouteHop],
+    reply: bool,
+    exit_info: &[u8],
+    keys: &mut EphemeralKeys,
 ) -> Result<BuiltHeader, HeaderError> {
     let n = route.len();
     if n == 0 {
@@ -81,7 +95,7 @@ pub fn build_header(
     let mut ephemerals = Vec::with_capacity(n);
     let mut hop_keys = Vec::with_capacity(n);
     for hop in route {
-        let eph = X25519Secret::generate()?;
+        let eph = keys.take()?;
         let shared = eph.diffie_hellman(&hop.public_key)?;
         hop_keys.push(derive_hop_keys(&shared, eph.public_key())?);
         ephemerals.push(*eph.public_key());

@@ -13,11 +13,13 @@
 //! MAC verifies; the header keeps the same length at every hop.
 
 mod build;
+mod ephemeral;
 mod layout;
 mod process;
 mod slot;
 
-pub use build::{build_header, route_from_peers, BuiltHeader, RouteHop};
+pub use build::{build_header, build_header_with, route_from_peers, BuiltHeader, RouteHop};
+pub use ephemeral::EphemeralKeys;
 pub use layout::HeaderLayout;
 pub use process::{HeaderProcessor, ProcessedHeader};
 pub use slot::HopKind;
