@@ -445,6 +445,7 @@ struct ForgedPeer {
     identity_key: [u8; 32],
     address: String,
     tunnel_key: [u8; 32],
+    binding: Option<mydht::identity::KeyBinding>,
 }
 
 /// A peer whose address is [`MAX_ADDRESS_LEN`] bytes decodes, one byte
@@ -457,6 +458,7 @@ fn check_address_bound<E: MsgEnc>(enc: &E) {
             identity_key: *id.identity_key(),
             address: "a".repeat(len),
             tunnel_key: *id.tunnel_key(),
+            binding: None,
         };
         enc.encode(&peer, &mut bytes).unwrap();
         enc.decode::<PeerInfo>(&bytes)
@@ -557,6 +559,7 @@ fn every_truncation_of_each_auth_message_is_a_decode_error() {
         identity_key: vec![2; 32],
         address: "127.0.0.1:7".into(),
         tunnel_key: vec![3; 32],
+        binding: Vec::new(),
     };
     for m in [
         AuthMessage::Ping(AuthPing {

@@ -11,13 +11,14 @@ mod log_capture;
 use std::time::Instant;
 
 use log_capture::Captured;
+use mydht::identity::KeyBinding;
 use mydht::service::PeersView;
 use mydht::{
     AuthError, GlobalCommand, Identity, LocalCommand, MyDHTConf, NodeHandle, PeerId, PeerInfo,
     Reply,
 };
 use mydht_base::{Error, ErrorKind, Peer, Result, Service, SpawnerYield};
-use mydht_basetest::harness::nodes::{stop_all, TIMEOUT};
+use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
 use mydht_basetest::loopback_conf_items;
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +161,11 @@ macro_rules! first_contact_conf {
             #[test]
             fn a_peer_named_at_another_nodes_address_is_refused() {
                 super::a_peer_named_at_another_nodes_address(Conf);
+            }
+
+            #[test]
+            fn a_peer_found_through_another_is_connected_known_key() {
+                super::a_peer_found_through_another(Conf);
             }
 
             #[test]
@@ -333,6 +339,34 @@ fn a_peer_named_at_another_nodes_address<C: FirstConf>(mk: Mk<C>) {
     stop_all([a, b, c]).expect("stop");
 }
 
+/// `a` and `c` never met, both connected to `b` (signed): `a` finds `c`
+/// through `b`'s peer store, and the `PeerInfo` it gets carries `c`'s
+/// binding (through the signed handshake to `b` and the peer store's wire
+/// form): `a` dials `c` known-key at first contact.
+fn a_peer_found_through_another<C: FirstConf>(mk: Mk<C>) {
+    let ((a, log_a), (b, _), (c, _)) = (node(mk), node(mk), node(mk));
+    connect(&a, &b).expect("a to b");
+    connect(&c, &b).expect("c to b");
+    let id_c = *c.local_peer().get_id();
+    let found = until(
+        "c through b",
+        || a.find_peer(&id_c, TIMEOUT).expect("find"),
+        Option::is_some,
+    )
+    .expect("found");
+    assert_eq!(found.key_binding(), c.local_peer().key_binding());
+    assert_eq!(known_dials(&log_a), 0, "{:#?}", log_a.lines());
+    assert_eq!(ask(&a, Ask::ConnectTo(found)), Answer::Done);
+    both_online(&a, &c);
+    let to_c = log_a
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("known-key dial;") && l.contains(&id_c.to_string()))
+        .count();
+    assert_eq!(to_c, 1, "{:#?}", log_a.lines());
+    stop_all([a, b, c]).expect("stop");
+}
+
 /// `a` sends one note to `b` (never met) on a send-once connection: known-
 /// key, delivered, and neither goes online.
 fn send_once_to_a_peer_never_met<C: FirstConf>(mk: Mk<C>) {
@@ -354,4 +388,28 @@ fn send_once_to_a_peer_never_met<C: FirstConf>(mk: Mk<C>) {
         .iter()
         .any(|l| l.contains("known-key dial refused")));
     stop_all([a, b]).expect("stop");
+}
+
+/// A binding is 64 bytes on the wire inside a `PeerInfo`, and a decoded
+/// peer keeps it.
+#[test]
+fn a_peer_info_carries_its_binding_on_the_wire() {
+    let id = Identity::generate().unwrap();
+    let info = id.peer_info("127.0.0.1:7".into()).unwrap();
+    let bare = PeerInfo::new(*id.identity_key(), "127.0.0.1:7".into(), *id.tunnel_key()).unwrap();
+    let round = |p: &PeerInfo| -> (PeerInfo, usize) {
+        let mut bytes = Vec::new();
+        mydht_base::MsgEnc::encode(&mydht::Bincode::new(), p, &mut bytes).unwrap();
+        let back: PeerInfo = mydht_base::MsgEnc::decode(&mydht::Bincode::new(), &bytes).unwrap();
+        (back, bytes.len())
+    };
+    let (got, bound_len) = round(&info);
+    assert_eq!(got.key_binding(), Some(id.key_binding()));
+    let (got, bare_len) = round(&bare);
+    assert_eq!(got.key_binding(), None::<&KeyBinding>);
+    assert_eq!(bound_len - bare_len, 64);
+    let mut json = Vec::new();
+    mydht_base::MsgEnc::encode(&mydht::Json, &info, &mut json).unwrap();
+    let back: PeerInfo = mydht_base::MsgEnc::decode(&mydht::Json, &json).unwrap();
+    assert_eq!(back.key_binding(), Some(id.key_binding()));
 }

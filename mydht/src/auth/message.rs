@@ -6,7 +6,7 @@ use mydht_base::Peer;
 use serde::{Deserialize, Serialize};
 
 use super::{AuthError, AuthKnown, AuthMode, CipherSuite};
-use crate::identity::{PeerId, PeerInfo, MAX_ADDRESS_LEN};
+use crate::identity::{KeyBinding, PeerId, PeerInfo, MAX_ADDRESS_LEN};
 
 /// A peer's [`PeerInfo`] on the wire, unchecked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,11 @@ pub struct PeerInfoMsg {
     pub address: String,
     /// X25519 tunnel public key (32 bytes).
     pub tunnel_key: Vec<u8>,
+    /// The peer's [`KeyBinding`] (64 bytes), or empty: lets the nodes this
+    /// peer is passed on to dial it known-key. Not under the transcript's
+    /// signatures (a binding proves itself, checked by whoever uses it).
+    #[serde(default)]
+    pub binding: Vec<u8>,
 }
 
 impl From<&PeerInfo> for PeerInfoMsg {
@@ -28,25 +33,35 @@ impl From<&PeerInfo> for PeerInfoMsg {
             identity_key: info.identity_key().to_vec(),
             address: info.get_address().clone(),
             tunnel_key: info.tunnel_public_key().to_vec(),
+            binding: info.key_binding().map(|b| b.0.to_vec()).unwrap_or_default(),
         }
     }
 }
 
 impl PeerInfoMsg {
     /// The checked [`PeerInfo`]: every length bounded, and the id the hash of
-    /// the identity key ([`AuthError::WrongId`] otherwise).
+    /// the identity key ([`AuthError::WrongId`] otherwise). Its binding, if
+    /// any, is kept as claimed (not verified here).
     pub fn validate(&self) -> Result<PeerInfo, AuthError> {
         let identity_key = fixed(&self.identity_key, "identity key")?;
         let id: [u8; 32] = fixed(&self.id, "peer id")?;
         let tunnel_key = fixed(&self.tunnel_key, "tunnel key")?;
+        let binding = match self.binding.len() {
+            0 => None,
+            _ => Some(KeyBinding(fixed(&self.binding, "key binding")?)),
+        };
         if self.address.len() > MAX_ADDRESS_LEN {
             return Err(AuthError::Malformed("address"));
         }
         if PeerId::of_key(&identity_key) != PeerId::from(id) {
             return Err(AuthError::WrongId);
         }
-        PeerInfo::new(identity_key, self.address.clone(), tunnel_key)
-            .map_err(|_| AuthError::Malformed("address"))
+        let info = PeerInfo::new(identity_key, self.address.clone(), tunnel_key)
+            .map_err(|_| AuthError::Malformed("address"))?;
+        Ok(match binding {
+            Some(b) => info.with_binding(b),
+            None => info,
+        })
     }
 }
 

@@ -19,14 +19,15 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 /// text.
 fn peer_msg() -> impl Strategy<Value = PeerInfoMsg> {
     let address = prop_oneof![".{0,300}", any::<String>()];
-    (bytes(), bytes(), address, bytes()).prop_map(|(id, identity_key, address, tunnel_key)| {
-        PeerInfoMsg {
+    (bytes(), bytes(), address, bytes(), bytes()).prop_map(
+        |(id, identity_key, address, tunnel_key, binding)| PeerInfoMsg {
             id,
             identity_key,
             address,
             tunnel_key,
-        }
-    })
+            binding,
+        },
+    )
 }
 
 fn suite() -> impl Strategy<Value = CipherSuite> {
