@@ -9,6 +9,7 @@
 mod opened;
 mod send;
 mod sender;
+mod wake;
 
 pub use opened::{DialId, Opened};
 pub use send::MainLoopCommandSend;

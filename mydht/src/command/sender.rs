@@ -9,10 +9,12 @@ use mio::Waker;
 use mydht_base::service::channel::MpscSend;
 use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SRef, SToRef, SpawnSend, TrySendError};
 
+use super::wake::LoopWake;
 use super::{MainLoopCommand, MainLoopCommandSend, ToMainLoop};
 use crate::conf::MyDHTConf;
 
-/// The sender of the main loop's bounded channel, with the poll's waker.
+/// The sender of the main loop's bounded channel, with the poll's waker
+/// (written only while the loop may be asleep: the `wake` module).
 ///
 /// It is `Send` whatever the configuration's peer reference: a command
 /// travels in its sendable form ([`MainLoopCommandSend`]; free for
@@ -26,7 +28,7 @@ use crate::conf::MyDHTConf;
 /// channel is a `ChannelFull` error whatever the configuration.
 pub struct MainLoopSender<C: MyDHTConf> {
     send: MpscSend<MainLoopCommandSend<C>>,
-    waker: Arc<Waker>,
+    waker: Arc<LoopWake>,
     may_wait: bool,
     /// The main loop's own thread needs no wake: it drains its channel
     /// after every poll, and does not wait in the poll when it sent itself
@@ -52,7 +54,7 @@ impl<C: MyDHTConf> MainLoopSender<C> {
     pub fn new(send: MpscSend<MainLoopCommandSend<C>>, waker: Arc<Waker>, may_wait: bool) -> Self {
         MainLoopSender {
             send,
-            waker,
+            waker: Arc::new(LoopWake::new(waker)),
             may_wait,
             loop_thread: std::thread::current().id(),
             self_sent: Arc::new(AtomicBool::new(false)),
@@ -94,6 +96,11 @@ impl<C: MyDHTConf> MainLoopSender<C> {
     /// True when the main loop sent itself a command not yet taken.
     pub(crate) fn self_sent(&self) -> bool {
         self.self_sent.load(Ordering::Relaxed)
+    }
+
+    /// The loop's waker and running flag, for the loop itself.
+    pub(crate) fn loop_wake(&self) -> &LoopWake {
+        &self.waker
     }
 
     fn on_loop_thread(&self) -> bool {

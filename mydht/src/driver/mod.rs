@@ -90,6 +90,11 @@ pub struct MainLoop<C: MyDHTConf> {
     busy: bool,
     /// The `Stop` action was carried out.
     stopped: bool,
+    /// The loop runs on a thread of its own ([`run`](Self::run)): it tells
+    /// its senders when it is running, so they wake it only while it may
+    /// sleep. A driven loop's caller may wait on the poll's descriptor
+    /// itself: its senders always wake it.
+    own_thread: bool,
 }
 
 impl<C: MyDHTConf> MainLoop<C> {
@@ -159,6 +164,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             write_backlogs: Vec::new(),
             busy: false,
             stopped: false,
+            own_thread: false,
         })
     }
 
@@ -176,6 +182,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// every service and closes every connection.
     pub fn run(mut self) -> Result<()> {
         let mut events = Events::with_capacity(self.core.constants().events_capacity);
+        self.own_thread = true;
         while !self.stopped {
             self.turn(&mut events, None);
         }
@@ -210,7 +217,22 @@ impl<C: MyDHTConf> MainLoop<C> {
                 next
             }
         };
-        if let Err(e) = self.poll_idle(events, timeout) {
+        // From here senders wake the loop; a command they queued while it
+        // ran (without a wake) keeps it from waiting.
+        let timeout = if self.own_thread
+            && !timeout.is_zero()
+            && !self.sender.loop_wake().may_sleep(&self.rx)
+        {
+            Duration::ZERO
+        } else {
+            timeout
+        };
+        let polled = self.poll_idle(events, timeout);
+        if self.own_thread {
+            // The channel is drained below before the next wait.
+            self.sender.loop_wake().woke();
+        }
+        if let Err(e) = polled {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 slog::error!(self.logger, "poll failed"; "error" => %e);
                 self.core.stop();

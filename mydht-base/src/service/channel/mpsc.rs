@@ -241,6 +241,18 @@ impl<C> MpscRecv<C> {
         }
     }
 
+    /// True when a command is queued, or about to be: a sender counts its
+    /// command (a `SeqCst` read-modify-write) before it queues it. The
+    /// counts are read `SeqCst`, so of a receiver that writes a flag then
+    /// asks this, and a sender that sends then reads the flag (both
+    /// `SeqCst`), at least one sees the other's write: how a receiver going
+    /// to sleep loses no wake-up.
+    pub fn has_queued(&self) -> bool {
+        let received = self.room.received.0.load(Ordering::SeqCst);
+        let sent = self.room.sent.0.load(Ordering::SeqCst);
+        sent.wrapping_sub(received) > self.taken
+    }
+
     /// Counts a command taken, telling the senders once per batch.
     fn took(&mut self, c: C) -> C {
         self.taken += 1;
