@@ -243,8 +243,12 @@ impl Shared {
     /// On the service thread: returns once a notification is taken (at
     /// once if one is pending, after spinning `spins` times on it), or
     /// after the expensive half of the barrier, for one more look at the
-    /// input before the thread parks.
+    /// input before the thread parks. The spin is skipped on that look's
+    /// return (the barrier already ran): a notification that did not come
+    /// during the first spin and the barrier is rarely a spin away, and a
+    /// second spin only holds the core its waker may need.
     fn wait(&self, spins: u32, w: &mut Waiter) {
+        let spins = if w.fenced { 0 } else { spins };
         for _ in 0..spins {
             // A plain load first: a failing compare-exchange would still take
             // the cache line from the notifying thread.
