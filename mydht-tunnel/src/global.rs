@@ -39,11 +39,14 @@ const FRAME_OVERHEAD: usize = 64;
 /// query had not passed it, reports it after one grace).
 const OFFLINE_WAIT_GRACES: u32 = 4;
 
-/// Header key pairs made ahead per tick, at most (one X25519 scalar
-/// multiplication each, 25-40 µs here): a query takes them instead of
-/// making its own (8 through 3 relays each way), so a tick spends at most
-/// about a third of a millisecond, off any query's path.
-const KEYS_PER_TICK: usize = 8;
+/// Header key pairs made ahead per tick, at most: all the node's
+/// `FullTunnel` keeps ([`tunnel::full::EPHEMERAL_KEYS_KEPT`], one X25519
+/// scalar multiplication each, 25-100 µs here depending on the load). A
+/// query takes them instead of making its own (8 through 3 relays each
+/// way); 8 a tick ran dry at 170 queries a second (the bench's back-to-back
+/// round trips: half the keys still made on the query's path). A tick
+/// makes them only when the node's own queries took some.
+const KEYS_PER_TICK: usize = tunnel::full::EPHEMERAL_KEYS_KEPT;
 
 /// How the global tunnel service runs (from the application's conf).
 #[derive(Debug, Clone, Copy)]
