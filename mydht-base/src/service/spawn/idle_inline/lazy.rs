@@ -262,10 +262,12 @@ where
     }
 
     fn finished(&self) -> bool {
-        let mut run = lock(&self.run);
-        if run.failed.is_some() {
-            return true;
+        // Idle (the common case): no lock. A run that failed to be
+        // collected leaves `running` set and no handle.
+        if !self.idle.running.load(Ordering::SeqCst) {
+            return false;
         }
+        let mut run = lock(&self.run);
         self.idle.running.load(Ordering::SeqCst)
             && run.handle.as_mut().is_none_or(|h| h.is_finished())
     }
