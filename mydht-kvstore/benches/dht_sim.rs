@@ -2,7 +2,8 @@
 //! and 10,000 nodes: lookups per wall second and mean hops.
 //!
 //! `cargo bench -p mydht-kvstore --bench dht_sim [-- NODES...]` (default
-//! 1000 10000). Per size: the nodes bootstrap (each looks itself up),
+//! 1000 10000; `--value-first N`: `LookupConf::value_first`, the
+//! requests a value lookup sends before its first answer, default 1). Per size: the nodes bootstrap (each looks itself up),
 //! 1,000 values are put from random nodes, then five rounds each get the
 //! 1,000 values from random nodes (Kademlia iterative lookups, k = 20,
 //! α = 3, spread over two simulated seconds), each round followed by its
@@ -18,8 +19,11 @@ mod dht_sim;
 
 use std::time::Instant;
 
-use dht_sim::{bootstrap, get_values, hops, network, pick, put_values, totals, Scenario};
+use dht_sim::{
+    bootstrap, get_values, hops, network_with, pick, put_values, settings, totals, Scenario,
+};
 use mydht_basetest::sim::SimRng;
+use mydht_kvstore::dht::{LookupConf, LookupMode};
 
 const VALUES: usize = 1000;
 const ROUNDS: usize = 5;
@@ -53,10 +57,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn bench(nodes: usize) {
+fn bench(nodes: usize, value_first: usize) {
     let scenario = Scenario::new(nodes, VALUES, 7);
     let wall = Instant::now();
-    let mut sim = network(&scenario);
+    let mut settings = settings();
+    settings.lookup = LookupMode::Iterative(LookupConf {
+        value_first,
+        ..LookupConf::default()
+    });
+    let mut sim = network_with(&scenario, settings);
     let mut rng = SimRng::new(0xbe7c);
     let booted = bootstrap(&mut sim);
     let boot_wall = wall.elapsed();
@@ -108,7 +117,7 @@ fn bench(nodes: usize) {
     }
     let (found_lookups, mean_hops) = hops(&before, &totals(&sim));
     println!(
-        "{nodes} nodes: {:.0} lookups per wall second (median of {ROUNDS} rounds; {:.0} per CPU \
+        "{nodes} nodes, value_first {value_first}: {:.0} lookups per wall second (median of {ROUNDS} rounds; {:.0} per CPU \
          second), {:.0} net of the idle baseline; round / baseline {:.2} (medians), {:.2} (paired); mean hops \
          {mean_hops:.2} ({found_lookups} lookups found a value; {found_all} of {} gets found); \
          simulated latency p50 {:.0} ms; {:.1?} wall in all",
@@ -124,10 +133,19 @@ fn bench(nodes: usize) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the sizes are the numeric arguments.
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+    // `cargo bench` passes `--bench`; the sizes are the numeric arguments
+    // (but the one after `--value-first`).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = args.iter().position(|a| a == "--value-first");
+    let value_first = flag
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(LookupConf::default().value_first);
+    let sizes: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| flag.is_none_or(|f| *i != f + 1))
+        .filter_map(|(_, a)| a.parse().ok())
         .collect();
     let sizes = if sizes.is_empty() {
         vec![1000, 10_000]
@@ -135,6 +153,6 @@ fn main() {
         sizes
     };
     for nodes in sizes {
-        bench(nodes);
+        bench(nodes, value_first);
     }
 }

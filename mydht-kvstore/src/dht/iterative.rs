@@ -188,7 +188,10 @@ where
                         let text = address.to_string();
                         self.dialled.insert(text.clone(), id);
                         self.dialling.insert(id, (text, vec![qid]));
-                        out.push(Reply::Connect(address));
+                        // Expecting that peer there: known-key when its
+                        // binding came with it, and another node at the
+                        // address is refused (a `DialFailed`).
+                        out.push(Reply::ConnectTo(peer));
                     }
                 },
                 Err(_) => {
