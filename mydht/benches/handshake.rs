@@ -15,6 +15,9 @@
 //! trip of a ping sent on a send-once connection and answered on another
 //! (two dials, as a tunnel with no relay), with `known_key` on (every dial
 //! after the first known-key) against off (every dial signed), paired.
+//! And first contacts (`handshake_first`): a fresh node dials one it never
+//! met, given its `PeerInfo` (known-key), against dialling its address
+//! (signed), paired: a send-once ping and pong, and a pooled connect.
 //!
 //! `cargo bench -p mydht --bench handshake -- --warm-up-time 1 --measurement-time 3`
 
@@ -29,6 +32,7 @@ use openssl::pkey::{Id, PKey};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sign::{Signer, Verifier};
 
+mod handshake_first;
 /// This run's medians and ratios (see the module's docs).
 #[path = "../../mydht-base/benches/support/ratio.rs"]
 mod ratio;
@@ -43,6 +47,10 @@ const KNOWN_DIALLER: &str = "handshake/known_key_dialler";
 const KNOWN_ACCEPTOR: &str = "handshake/known_key_acceptor";
 const LIVE_KNOWN: &str = "handshake/live_round_trip_known_key";
 const LIVE_SIGNED: &str = "handshake/live_round_trip_signed";
+const FIRST_PING_KNOWN: &str = "handshake/first_contact_ping_known_key";
+const FIRST_PING_SIGNED: &str = "handshake/first_contact_ping_signed";
+const FIRST_CONNECT_KNOWN: &str = "handshake/first_contact_connect_known_key";
+const FIRST_CONNECT_SIGNED: &str = "handshake/first_contact_connect_signed";
 
 /// A memory whose flight window is short (2 ms): the bench's flights
 /// expire as fast as they come, the memory stays small.
@@ -334,12 +342,46 @@ fn live_round_trips(c: &mut Criterion, run: &ratio::Run) {
     }
 }
 
+fn first_contacts(c: &mut Criterion, run: &ratio::Run) {
+    let known = handshake_first::Acceptor::start(true);
+    let signed = handshake_first::Acceptor::start(false);
+    let mut group = c.benchmark_group(GROUP);
+    group.sample_size(run.samples());
+    group.bench_function("first_contact_ping_known_key", |b| {
+        run.paired_custom(
+            b,
+            (FIRST_PING_KNOWN, FIRST_PING_SIGNED),
+            |n| known.ping_known(n),
+            |n| signed.ping_signed(n),
+        )
+    });
+    group.bench_function("first_contact_connect_known_key", |b| {
+        run.paired_custom(
+            b,
+            (FIRST_CONNECT_KNOWN, FIRST_CONNECT_SIGNED),
+            |n| known.connect_known(n),
+            |n| signed.connect_signed(n),
+        )
+    });
+    // The baselines alone, for their medians.
+    group.bench_function("first_contact_ping_signed", |b| {
+        run.custom(b, FIRST_PING_SIGNED, |n| signed.ping_signed(n))
+    });
+    group.bench_function("first_contact_connect_signed", |b| {
+        run.custom(b, FIRST_CONNECT_SIGNED, |n| signed.connect_signed(n))
+    });
+    group.finish();
+    known.stop();
+    signed.stop();
+}
+
 fn main() {
     let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
     handshake(&mut c, &run);
     known(&mut c, &run);
     live_round_trips(&mut c, &run);
+    first_contacts(&mut c, &run);
     c.final_summary();
     run.compare(
         "three-message handshake vs its public-key operations",
@@ -360,6 +402,16 @@ fn main() {
         "live send-once ping + pong (2 dials): known-key vs signed",
         LIVE_KNOWN,
         LIVE_SIGNED,
+    );
+    run.compare(
+        "live first contact, send-once ping + pong (2 dials): PeerInfo known-key vs address signed",
+        FIRST_PING_KNOWN,
+        FIRST_PING_SIGNED,
+    );
+    run.compare(
+        "live first contact, pooled connect until online: PeerInfo known-key vs address signed",
+        FIRST_CONNECT_KNOWN,
+        FIRST_CONNECT_SIGNED,
     );
     run.summary("handshake, times per handshake (both sides)");
 }
