@@ -8,7 +8,11 @@
 //! parks; the thread takes the handle out and unparks it. Waits need no
 //! timer: a wait ends when the socket is ready, or when something else
 //! unparks the coroutine (its service's stop, an unyield): it then answers
-//! `WouldBlock`, and the caller's yield decides.
+//! `WouldBlock`, and the caller's yield decides. A wait is idle
+//! (`MayCoroutine::park_idle`): when the coroutine's service suspends
+//! during it (`MayIdle`, idle for `IDLE_AFTER`), the slot keeps the
+//! service's `MayWaker` instead, and the socket's readiness restarts the
+//! service on a new coroutine.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -16,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use may::coroutine::{self, Coroutine};
-use mydht_base::service::spawn::MayCoroutine;
+use mydht_base::service::spawn::{MayCoroutine, MayWaker};
 
 /// The direction a coroutine waits for.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +61,26 @@ impl Registration {
     }
 }
 
-/// The coroutines waiting on one socket, by direction.
-type Waiters = [Option<Coroutine>; 2];
+/// What waits on a socket in one direction.
+enum Waiter {
+    /// A parked coroutine, unparked when the socket is ready.
+    Parked(Coroutine),
+    /// A suspended service (`mydht_base::service::spawn::MayIdle`),
+    /// restarted when the socket is ready.
+    Suspended(MayWaker),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::Parked(co) => co.unpark(),
+            Waiter::Suspended(waker) => waker.wake(),
+        }
+    }
+}
+
+/// What waits on one socket, by direction.
+type Waiters = [Option<Waiter>; 2];
 
 #[derive(Default)]
 struct Slots {
@@ -103,7 +125,7 @@ impl Reactor {
 
     fn run(&self) {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; BATCH];
-        let mut woken: Vec<Coroutine> = Vec::new();
+        let mut woken: Vec<Waiter> = Vec::new();
         loop {
             // SAFETY: `events` holds `BATCH` entries for the kernel to fill.
             let n = unsafe {
@@ -135,8 +157,8 @@ impl Reactor {
                     }
                 }
             }
-            for co in woken.drain(..) {
-                co.unpark();
+            for waiter in woken.drain(..) {
+                waiter.wake();
             }
         }
     }
@@ -175,10 +197,23 @@ impl Reactor {
         Ok(slot)
     }
 
-    /// Puts `co` as the waiter of `slot` in `dir`, or takes it out (`None`):
-    /// what was there.
-    fn swap(&self, slot: usize, dir: Dir, co: Option<Coroutine>) -> Option<Coroutine> {
-        std::mem::replace(&mut self.slots().waiters[slot][dir as usize], co)
+    /// Puts `waiter` as the waiter of `slot` in `dir`, or takes it out
+    /// (`None`): what was there (dropped by the caller, outside the lock).
+    fn swap(&self, slot: usize, dir: Dir, waiter: Option<Waiter>) -> Option<Waiter> {
+        std::mem::replace(&mut self.slots().waiters[slot][dir as usize], waiter)
+    }
+
+    /// The suspended service's waker in the place of its coroutine, if the
+    /// coroutine is still the waiter (no readiness took it): true if so.
+    fn suspend(&self, slot: usize, dir: Dir, waker: MayWaker) -> bool {
+        let mut slots = self.slots();
+        let place = &mut slots.waiters[slot][dir as usize];
+        if matches!(place, Some(Waiter::Parked(_))) {
+            let _parked = place.replace(Waiter::Suspended(waker));
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -203,7 +238,7 @@ pub(super) fn in_coroutine<T>(
         }
         let reactor = reactor()?;
         let slot = reactor.slot(fd, reg)?;
-        reactor.swap(slot, dir, Some(coroutine::current()));
+        reactor.swap(slot, dir, Some(Waiter::Parked(coroutine::current())));
         // Tried again once waiting: readiness that came after the first try
         // and before the waiter was in its slot is not lost.
         let again = op();
@@ -215,7 +250,14 @@ pub(super) fn in_coroutine<T>(
             }
             return again;
         }
-        coroutine::park();
+        if let Some(waker) = MayCoroutine::park_idle() {
+            // Its service suspends: the socket's readiness restarts it.
+            if !reactor.suspend(slot, dir, waker.clone()) {
+                // Ready meanwhile: restart it as soon as it is out.
+                waker.wake();
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         if reactor.swap(slot, dir, None).is_some() {
             // Still in its slot: unparked by someone else.
             return Err(io::ErrorKind::WouldBlock.into());
@@ -245,6 +287,9 @@ pub(super) fn release(fd: RawFd, reg: &Registration) {
             std::ptr::null_mut(),
         );
     }
-    slots.waiters[slot] = Waiters::default();
+    let waiters = std::mem::take(&mut slots.waiters[slot]);
     slots.free.push(slot);
+    drop(slots);
+    // A suspended service's waker may hold the last reference to it.
+    drop(waiters);
 }

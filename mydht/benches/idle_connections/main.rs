@@ -19,6 +19,7 @@ mod count;
 mod hub_log;
 mod peers;
 mod shared;
+mod stacks;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -31,12 +32,14 @@ use std::time::{Duration, Instant};
 use count::Snapshot;
 use hub_log::hub_logger;
 use mydht::{MainLoopSpawn, MyDHTConf, NodeConstants, NodeHandle, PeerCount};
+use mydht_base::service::spawn::{MayCoroutine, IDLE_AFTER};
 use mydht_base::{Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::{Touch, Touched};
 use mydht_basetest::touch_conf_items;
 use mydht_tcp::{MayTcpTransport, TcpTransport};
 use shared::{raise_open_files, start_counting, Counting};
+use stacks::StackPages;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -47,6 +50,8 @@ const TIMEOUT: Duration = Duration::from_secs(900);
 const PER_PROCESS: usize = 2_500;
 /// Request/responses timed per series (after 100 untimed).
 const SAMPLES: usize = 2_000;
+/// The stack of the may profile's read and write coroutines (its default).
+const MAY_STACK: usize = 128 * 1024;
 
 fn constants() -> NodeConstants {
     let room = peer_count() + 64;
@@ -204,6 +209,25 @@ impl PeerProcesses {
     }
 }
 
+/// Waits until every may service is suspended (idle since `IDLE_AFTER`),
+/// at most `2 × IDLE_AFTER` past the last suspension: (live, suspended).
+fn wait_suspended() -> (usize, usize) {
+    let mut last = (0, 0);
+    let mut since = Instant::now();
+    loop {
+        let now = MayCoroutine::idle_services();
+        if now.0 == now.1 {
+            return now;
+        }
+        if now.1 != last.1 {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() > 2 * IDLE_AFTER {
+            return now;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Latencies of `SAMPLES` touches of `probe`: (p50, p99).
 fn latencies<C>(hub: &NodeHandle<C>, probe: mydht::PeerId) -> (Duration, Duration)
 where
@@ -308,7 +332,17 @@ where
         .expect("every peer connected online");
     let connect = start.elapsed();
     processes.tell(None, "rest");
+    if profile == "may_blocking!" {
+        let (live, suspended) = wait_suspended();
+        eprintln!("may_blocking!: {suspended} of {live} coroutine services suspended idle");
+    }
     let idle = Snapshot::now();
+    if profile == "may_blocking!" {
+        eprintln!(
+            "may_blocking!: coroutine stacks with all connected: {}",
+            StackPages::now(MAY_STACK).summary()
+        );
+    }
     let crowd = latencies(hub, *probe.get_id());
 
     let start = Instant::now();
@@ -319,6 +353,12 @@ where
         .map(|n| n.parse::<usize>().expect("count"))
         .sum::<usize>();
     let touch_all = start.elapsed();
+    if profile == "may_blocking!" {
+        eprintln!(
+            "may_blocking!: coroutine stacks after every peer's touch: {}",
+            StackPages::now(MAY_STACK).summary()
+        );
+    }
     processes.stop();
     let n = connected as isize;
     Figures {

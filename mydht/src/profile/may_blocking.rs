@@ -5,9 +5,10 @@
 
 use may::coroutine;
 use mydht_base::service::channel::NoRecv;
-use mydht_base::service::spawn::{MayCoroutine, MayHandle, MayWeakHandle};
+use mydht_base::service::spawn::{MayIdle, MayIdleHandle, MayIdleWeak};
 use mydht_base::{
-    Result, Service, SpawnHandle, SpawnRecv, SpawnUnyield, Spawner, SpawnerYield, YieldReturn,
+    Result, Service, ServiceRestartable, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner,
+    SpawnerYield, YieldReturn,
 };
 
 use crate::command::MainLoopSender;
@@ -23,7 +24,7 @@ use crate::service::{ReadService, WriteCommand, WriteService};
 const STACK_BYTES: usize = 128 * 1024;
 
 /// Runs the node's read and write services as coroutines on may's worker
-/// threads (`MayCoroutine`), for a transport whose streams wait by parking
+/// threads (`MayIdle`), for a transport whose streams wait by parking
 /// the calling coroutine (`mydht_tcp::MayTcpTransport`). A yield inside a
 /// service's `call` (its stream answered `WouldBlock`: the coroutine was
 /// unparked while it waited) retries at once, as
@@ -32,7 +33,11 @@ const STACK_BYTES: usize = 128 * 1024;
 /// it to stop: the stop's unpark wakes a service waiting in its stream, so
 /// an idle connection needs no I/O timeout and costs no wake-up. On an
 /// empty channel the write service parks until the main loop queues a
-/// command and wakes it.
+/// command and wakes it. A service idle for `IDLE_AFTER` (1 s to 2 s)
+/// suspends: its coroutine ends and its stack is unmapped, its state kept
+/// in the handle; the main loop's next command (write service) or the
+/// socket's readiness (read service, through the transport) starts a new
+/// coroutine that resumes it. So an idle connection holds no stack.
 ///
 /// It spawns only [`ReadService`] and [`WriteService`] (its two `Spawner`
 /// implementations): code of this crate, which keeps no thread-local state
@@ -40,7 +45,7 @@ const STACK_BYTES: usize = 128 * 1024;
 /// may coroutine. That is why it is safe to make.
 #[derive(Debug, Clone, Copy)]
 pub struct MayBlock {
-    inner: MayCoroutine,
+    inner: MayIdle,
 }
 
 impl MayBlock {
@@ -54,7 +59,7 @@ impl MayBlock {
         // The application's local service, called inline by a read
         // service, runs with `Blocker`'s yield, which never parks the
         // coroutine.
-        let inner = unsafe { MayCoroutine::with_stack_size(bytes) };
+        let inner = unsafe { MayIdle::with_stack_size(bytes) };
         MayBlock { inner }
     }
 }
@@ -77,12 +82,18 @@ impl<S: Service> Service for Retry<S> {
     }
 }
 
+impl<S: ServiceRestartable> ServiceRestartable for Retry<S> {
+    fn resume<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<Option<S::CommandOut>> {
+        self.0.resume(&mut RetryYield(yld))
+    }
+}
+
 struct RetryYield<'a, Y>(&'a mut Y);
 
 impl<Y: SpawnerYield> SpawnerYield for RetryYield<'_, Y> {
     fn spawn_yield(&mut self) -> YieldReturn {
-        // `MayCoroutine`'s yield answers `Return` when a stop was asked,
-        // and otherwise parks until an unpark: the unpark made first makes
+        // `MayIdle`'s yield answers `Return` when a stop was asked or the
+        // service is suspending, and otherwise parks until an unpark: the unpark made first makes
         // that park return at once (may keeps one pending unpark).
         coroutine::current().unpark();
         let step = self.0.spawn_yield();
@@ -95,9 +106,15 @@ impl<Y: SpawnerYield> SpawnerYield for RetryYield<'_, Y> {
 
 /// The handle on a service spawned by [`MayBlock`]: `Send`, wakes it from
 /// any thread or coroutine, gives its state back once it ended.
-pub struct MayBlockHandle<S, D, R>(MayHandle<Retry<S>, D, R>);
+pub struct MayBlockHandle<S: ServiceRestartable, D, R>(MayIdleHandle<Retry<S>, D, R>);
 
-impl<S, D, R> SpawnUnyield for MayBlockHandle<S, D, R> {
+impl<S, D, R> SpawnUnyield for MayBlockHandle<S, D, R>
+where
+    S: ServiceRestartable + Send + 'static,
+    S::CommandIn: Send + 'static,
+    D: SpawnSend<S::CommandOut> + Send + 'static,
+    R: SpawnRecv<S::CommandIn> + Send + 'static,
+{
     fn is_finished(&mut self) -> bool {
         self.0.is_finished()
     }
@@ -107,15 +124,21 @@ impl<S, D, R> SpawnUnyield for MayBlockHandle<S, D, R> {
     }
 }
 
-impl<S, D, R> SpawnHandle<S, D, R> for MayBlockHandle<S, D, R> {
-    type WeakHandle = MayWeakHandle;
+impl<S, D, R> SpawnHandle<S, D, R> for MayBlockHandle<S, D, R>
+where
+    S: ServiceRestartable + Send + 'static,
+    S::CommandIn: Send + 'static,
+    D: SpawnSend<S::CommandOut> + Send + 'static,
+    R: SpawnRecv<S::CommandIn> + Send + 'static,
+{
+    type WeakHandle = MayIdleWeak;
 
     fn unwrap_state(self) -> Result<(S, D, R, Result<()>)> {
         let (service, dest, recv, end) = self.0.unwrap_state()?;
         Ok((service.0, dest, recv, end))
     }
 
-    fn get_weak_handle(&self) -> Option<MayWeakHandle> {
+    fn get_weak_handle(&self) -> Option<MayIdleWeak> {
         self.0.get_weak_handle()
     }
 }

@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use may::coroutine::{self, Builder, Coroutine, JoinHandle};
 
+mod idle;
+
+pub use idle::{MayIdle, MayIdleHandle, MayIdleWeak, MayWaker, IDLE_AFTER};
+
 use super::{service_died, LoopCount, LoopYield, OnEmpty, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{
@@ -79,21 +83,67 @@ impl MayCoroutine {
     /// before it parks: the stop's unpark may have been taken by an earlier
     /// wake.
     pub fn stop_asked() -> bool {
-        STOP_FLAGS.with(|flags| {
-            flags
-                .get()
-                .is_some_and(|flags| flags.stop.load(Ordering::Acquire))
-        })
+        current_ctl().is_some_and(|ctl| ctl.stop_asked())
+    }
+
+    /// Parks the calling may coroutine until an unpark, as
+    /// `may::coroutine::park`, for a wait that lasts as long as the
+    /// service is idle (a socket's readiness, say). In a coroutine of a
+    /// [`MayIdle`] service the wait counts as idle: when, after it, the
+    /// service is suspending (the wait lasted long enough that it was asked
+    /// to, or it already was), this answers the [`MayWaker`] that restarts
+    /// it. The caller then makes the waker the wait's (whatever would have
+    /// unparked the coroutine calls [`MayWaker::wake`] instead, or the
+    /// caller does at once if that already happened) and returns
+    /// `WouldBlock`: the service's yield answers `Return` and its coroutine
+    /// ends. Elsewhere `None`.
+    pub fn park_idle() -> Option<MayWaker> {
+        match current_ctl() {
+            Some(ctl) => ctl.park_idle(),
+            None => {
+                coroutine::park();
+                None
+            }
+        }
     }
 }
 
-may::coroutine_local!(static STOP_FLAGS: OnceCell<Arc<Flags>> = OnceCell::new());
+/// What a wait in a service's coroutine asks of its spawner.
+pub(crate) trait CoCtl: Send + Sync {
+    /// The owner asked the service to stop.
+    fn stop_asked(&self) -> bool;
+    /// See [`MayCoroutine::park_idle`].
+    fn park_idle(self: Arc<Self>) -> Option<MayWaker>;
+}
+
+impl CoCtl for Flags {
+    fn stop_asked(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn park_idle(self: Arc<Self>) -> Option<MayWaker> {
+        coroutine::park();
+        None
+    }
+}
+
+may::coroutine_local!(static CO_CTL: OnceCell<Arc<dyn CoCtl>> = OnceCell::new());
+
+/// The spawner's side of the calling coroutine, if it runs a service.
+fn current_ctl() -> Option<Arc<dyn CoCtl>> {
+    CO_CTL.with(|ctl| ctl.get().cloned())
+}
+
+/// Set once, on the coroutine's own storage, at its start.
+pub(crate) fn set_ctl(ctl: Arc<dyn CoCtl>) {
+    let _ = CO_CTL.with(|cell| cell.set(ctl));
+}
 
 /// What may's `Builder::stack_size` takes for a stack of `bytes`: words
 /// (`usize`s), rounded up to whole 4 KiB pages, so the count is even (may
 /// reads an odd count as a request to trace the stack's use, which writes
 /// every page of it and prints the figure when the coroutine ends).
-fn stack_words(bytes: usize) -> usize {
+pub(crate) fn stack_words(bytes: usize) -> usize {
     const PAGE: usize = 4096;
     bytes.div_ceil(PAGE).max(1) * (PAGE / std::mem::size_of::<usize>())
 }
@@ -181,8 +231,7 @@ where
         let on_co = flags.clone();
         let body = move || {
             let _finished = FinishGuard(on_co.clone());
-            // Set once, on the coroutine's own storage.
-            let _ = STOP_FLAGS.with(|flags| flags.set(on_co.clone()));
+            set_ctl(on_co.clone());
             let mut lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
             let step = lp.run(&mut MayYield(&on_co));
             let end = lp.end_result(step);

@@ -11,6 +11,7 @@
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
 //! | [`IdleInline`] | its sender's thread while idle, else as its inner spawner | as the inner spawner | as the inner spawner; `Return` when run by a sender | as the inner spawner, only when something is queued or half done |
 //! | `MayCoroutine` | a coroutine on may's worker threads | coroutine parks | coroutine parks, `Loop` | unparks it (may schedules it) |
+//! | `MayIdle` | as `MayCoroutine`; idle for `IDLE_AFTER`, the coroutine ends | parks; after `IDLE_AFTER`: `Suspend`, state kept in the handle | parks, `Loop`; `Return` once suspending | unparks it, or restarts a suspended one on a new coroutine |
 //!
 //! [`ThreadPark`] and [`ThreadBlock`] threads are reused: a thread whose
 //! service ended waits idle (at most [`MAX_IDLE`] in the process, for
@@ -56,7 +57,10 @@ pub use blocker::{Blocker, BlockerHandle};
 pub use coroutine::{CoRoutine, CoRoutineHandle};
 pub use idle_inline::{IdleInline, IdleInlineHandle, IdleInlineWeak, InlineCall, NoOut, Proxy};
 #[cfg(feature = "may-sched")]
-pub use may_sched::{MayCoroutine, MayHandle, MayWeakHandle};
+pub use may_sched::{
+    MayCoroutine, MayHandle, MayIdle, MayIdleHandle, MayIdleWeak, MayWaker, MayWeakHandle,
+    IDLE_AFTER,
+};
 pub use pool::{PoolHandle, PoolWeakHandle, ThreadPool};
 pub use restart::{RestartHandle, RestartOrError};
 pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};
