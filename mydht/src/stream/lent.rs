@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mydht_base::Transport;
-use readwrite_comp::CompR;
+use readwrite_comp::{CompR, ExtRead};
 
 use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::conf::MyDHTConf;
@@ -70,6 +70,10 @@ impl<C: MyDHTConf> LentStream<C> {
         to_loop: MainLoopSender<C>,
         logger: slog::Logger,
     ) -> Self {
+        let mut stream = stream;
+        // Pumped or read on and on while lent: its chunk buffer is kept
+        // between two chunks instead of given back and grown again.
+        stream.layer_mut().keep_buffers(true);
         LentStream {
             conn,
             ahead,
@@ -90,7 +94,9 @@ impl<C: MyDHTConf> LentStream<C> {
     /// starting with the bytes read ahead that were not read here. Call it
     /// once exactly the raw bytes the message announced are read.
     pub fn give_back(mut self) {
-        if let Some(stream) = self.stream.take() {
+        if let Some(mut stream) = self.stream.take() {
+            // Back to frames: an idle connection gives its buffer back.
+            stream.layer_mut().keep_buffers(false);
             let rest = self.ahead.split_off(self.pos);
             self.go_home(Home::Back(stream, rest));
         }
