@@ -283,10 +283,12 @@ macro_rules! __profile {
 /// [`direct_replies`](crate::NodeConstants::direct_replies) those to its
 /// own peer go to the write service without the main loop, as one batch.
 ///
-/// So a connection costs two threads, not three, and one request/response
-/// crosses threads 9 times (8 with `direct_replies`), not 13 (the
-/// figures: the crate README,
-/// "`threaded!` latency").
+/// The write service's thread is started only when it has such work and
+/// goes back to the reuse pool once its channel stays empty, so an idle
+/// connection holds one thread (its read service's) and a busy one two,
+/// not three; one request/response crosses threads 9 times (8 with
+/// `direct_replies`), not 13 (the figures: the crate README, "`threaded!`
+/// latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {

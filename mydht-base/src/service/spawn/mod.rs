@@ -9,7 +9,7 @@
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
-//! | [`IdleInline`] | its sender's thread while idle, else as its inner spawner | as the inner spawner | as the inner spawner; `Return` when run by a sender | as the inner spawner, only when something is queued or half done |
+//! | [`IdleInline`] | its sender's thread while idle; a thread of its inner spawner started only when a command must queue or be finished | the thread ends (back to the reuse pool) once the channel stays empty | as the inner spawner; `Return` when run by a sender | starts a thread, only when something is queued or half done |
 //! | `MayCoroutine` | a coroutine on may's worker threads | coroutine parks | coroutine parks, `Loop` | unparks it (may schedules it) |
 //! | `MayIdle` | as `MayCoroutine`; idle for `IDLE_AFTER`, the coroutine ends | parks; after `IDLE_AFTER`: `Suspend`, state kept in the handle | parks, `Loop`; `Return` once suspending | unparks it, or restarts a suspended one on a new coroutine |
 //!
