@@ -43,6 +43,12 @@ pub enum ApiAction<C: MyDHTConf> {
     Global(C::GlobalCmd),
     /// Connect and authenticate to this address; replies with the peer.
     Connect(Address<C>),
+    /// Connect to this peer at the address it announces, expecting it
+    /// there: known-key at first contact when its key binding verifies,
+    /// signed otherwise (refusing any other peer). Replies with the peer;
+    /// another node answering at the address fails the query
+    /// (`AuthError::KnownKeyRefused` for a known-key dial).
+    ConnectTo(PeerInfo),
     /// The peer with this id if it is known; replies with it or `None`.
     FindPeer(PeerId),
     /// The peers currently connected.

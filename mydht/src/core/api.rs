@@ -44,6 +44,10 @@ impl<C: MyDHTConf> NodeCore<C> {
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Peers(peers)));
             }
             ApiAction::Connect(address) => self.connect(qid, address, None),
+            ApiAction::ConnectTo(peer) => match self.peer_address(&peer) {
+                Ok(address) => self.connect(qid, address, Some(peer)),
+                Err(e) => self.tell_api(ApiCommand::Fail(qid, e)),
+            },
             ApiAction::Disconnect(id) => {
                 // Every connection to the peer (two for a moment after a
                 // simultaneous dial): it goes offline once the last closes.

@@ -290,6 +290,46 @@ impl<C: MyDHTConf> NodeHandle<C> {
         )
     }
 
+    /// Connects to `peer` at the address it announces, expecting it there,
+    /// and answers once both sides admitted each other: the peer, now
+    /// online (at once when it already is). A first contact goes
+    /// known-key (one message, no round trip before the first frame) when
+    /// `peer`'s key binding verifies, signed otherwise (a binding that
+    /// does not verify is never used). Another node answering at the
+    /// address is [`NodeError::AuthFailed`]:
+    /// [`AuthError::of`](crate::AuthError::of) its error is
+    /// [`AuthError::KnownKeyRefused`](crate::AuthError::KnownKeyRefused)
+    /// for a known-key dial, and
+    /// [`AuthError::UnexpectedPeer`](crate::AuthError::UnexpectedPeer) for
+    /// a signed one. An address that does not parse is
+    /// [`NodeError::Misuse`]; the other errors are those of
+    /// [`connect`](Self::connect).
+    pub fn connect_to(
+        &self,
+        peer: PeerInfo,
+        timeout: Duration,
+    ) -> std::result::Result<PeerInfo, NodeError> {
+        self.call(
+            ApiAction::ConnectTo(peer),
+            timeout,
+            call::connected_peer::<C>,
+        )
+    }
+
+    /// [`connect_to`](Self::connect_to) as a `Future`, for a thread that
+    /// drives the loop itself (or any executor).
+    pub fn connect_to_future(
+        &self,
+        peer: PeerInfo,
+        timeout: Duration,
+    ) -> std::result::Result<CallFuture<C, PeerInfo>, NodeError> {
+        self.call_future(
+            ApiAction::ConnectTo(peer),
+            timeout,
+            call::connected_peer::<C>,
+        )
+    }
+
     /// Closes the connection to the peer `id`: its services stop, its socket
     /// closes, it goes offline here (and, when it reads the close, on its
     /// side). The peer that was connected, or `None`.
