@@ -3,6 +3,7 @@
 //! reports are read.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -45,14 +46,17 @@ pub struct PendingQuery {
     pub offline: Option<(Instant, usize)>,
     /// The reply's first bytes came: it is being read.
     pub arriving: bool,
+    /// The address its onion was sent to (the route's first hop).
+    pub first_hop: SocketAddr,
 }
 
 impl PendingQuery {
-    /// A query awaiting its reply, nothing failed yet.
+    /// A query awaiting its reply, its onion sent to `first_hop`, nothing
+    /// failed yet.
     pub fn new(
         qid: QueryId,
         deadline: Instant,
-        link: LinkId,
+        (link, first_hop): (LinkId, SocketAddr),
         writer: SharedWriter,
         both_routes: Vec<(PeerId, usize)>,
     ) -> Self {
@@ -65,6 +69,7 @@ impl PendingQuery {
             both_routes,
             offline: None,
             arriving: false,
+            first_hop,
         }
     }
 
@@ -169,6 +174,22 @@ impl QueryBook {
         }
     }
 
+    /// A message this node sent on a send-once connection to `address`
+    /// was lost (`GlobalCommand::SendOnceFailed`): the queries whose first
+    /// hop is there and whose reply has not begun to arrive fail at `at`
+    /// with [`TunnelSendError::Unreachable`] (the first failure counts).
+    /// The node cannot tell which message was lost: a query whose onion
+    /// did reach that relay before is failed too (the relay is gone, or
+    /// was for that message). No hop reports a first hop's failure: it is
+    /// the sender's only way to learn of it before the timeout.
+    pub fn first_hop_failed(&mut self, address: &SocketAddr, at: Instant) {
+        for q in self.by_reply.values_mut() {
+            if q.first_hop == *address && !q.arriving {
+                q.failed.get_or_insert((at, TunnelSendError::Unreachable));
+            }
+        }
+    }
+
     /// The reply of `id` came broken: `error` answers its query at `at`,
     /// unless a report from the routes comes first (the first failure
     /// counts).
@@ -230,6 +251,10 @@ mod tests {
         ))
     }
 
+    fn hop_address() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 7))
+    }
+
     #[test]
     fn bounded_taken_once_expired_and_failed_on_time() {
         let now = Instant::now();
@@ -237,7 +262,7 @@ mod tests {
             PendingQuery::new(
                 qid,
                 now + Duration::from_secs(secs),
-                [link; 8],
+                ([link; 8], hop_address()),
                 writer(),
                 Vec::new(),
             )
@@ -281,7 +306,8 @@ mod tests {
             PeerId::from([3; 32]),
         );
         let q = |qid, link, both: Vec<(PeerId, usize)>| {
-            PendingQuery::new(qid, now + Duration::from_secs(9), [link; 8], writer(), both)
+            let key = ([link; 8], hop_address());
+            PendingQuery::new(qid, now + Duration::from_secs(9), key, writer(), both)
         };
         let mut book = QueryBook::new(4);
         book.insert([1; 16], q(1, 1, vec![(r0, 0), (r1, 1)]))

@@ -27,7 +27,7 @@ use crate::link::new_link;
 use crate::msg::{encode_content, TunnelMsg};
 use crate::onion::write_onion;
 use crate::route::RouteProvider;
-use crate::shared::SharedTunnel;
+use crate::shared::{SharedTunnel, TunnelShared};
 use crate::stream::{split_header, CellsAfterHeader};
 
 /// Bytes of a frame that are not the onion (message tag, length), kept
@@ -120,11 +120,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         let _released;
         let mut shared = self.shared.lock();
         _released = shared.links.release(now);
-        for (id, q) in shared.book.due(now) {
-            shared.full.cancel_reply(&id);
-            let qid = q.qid;
-            out.push(Reply::Api(qid, Err(q.error())));
-        }
+        Self::answer_due(&mut shared, now, out);
         for link in shared.links.due(now) {
             let Some((_, failure)) = link.failed else {
                 continue;
@@ -144,6 +140,14 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
                 .drain(..)
                 .map(|(to, msg)| Reply::SendOnce(to, msg)),
         );
+    }
+
+    /// Answers the book's queries due at `now` (timed out or failed).
+    fn answer_due(shared: &mut TunnelShared, now: Instant, out: &mut Vec<Reply<C>>) {
+        for (id, q) in shared.book.due(now) {
+            shared.full.cancel_reply(&id);
+            out.push(Reply::Api(q.qid, Err(q.error())));
+        }
     }
 
     /// What the inner service's answer to api query `qid` asks of the node.
@@ -215,7 +219,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         if let Some(id) = reply_id {
             let deadline = Instant::now() + self.settings.timeout;
             let both = plan.on_both_routes();
-            let query = PendingQuery::new(qid, deadline, link, writer.clone(), both);
+            let query = PendingQuery::new(qid, deadline, (link, first), writer.clone(), both);
             shared.book.insert(id, query)?;
         }
         drop(shared);
@@ -269,6 +273,15 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
             // Tunnel messages go on send-once connections; a failed pooled
             // dial only means fewer peers, which the route provider sees.
             GlobalCommand::DialFailed(..) => {}
+            // A query's onion to its first hop is lost: no hop can report
+            // it, its queries fail now rather than at their timeout.
+            GlobalCommand::SendOnceFailed(address, error) => {
+                slog::debug!(self.logger, "tunnel message lost"; "to" => %address, "error" => %error);
+                let now = Instant::now();
+                let mut shared = self.shared.lock();
+                shared.book.first_hop_failed(&address, now);
+                Self::answer_due(&mut shared, now, &mut out);
+            }
             GlobalCommand::Api(_, TunnelCmd::Tick) => self.make_keys(),
             GlobalCommand::Api(qid, TunnelCmd::App(cmd)) => {
                 let reply = self.inner.call(InnerCommand::Api(cmd), yld)?;

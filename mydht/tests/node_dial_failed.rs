@@ -62,7 +62,9 @@ impl Service for Global<Node> {
                 let _ = self.0.try_send(Seen::Online);
                 Reply::None
             }
-            GlobalCommand::PeerStatus(..) | GlobalCommand::Distant(..) => Reply::None,
+            GlobalCommand::PeerStatus(..)
+            | GlobalCommand::Distant(..)
+            | GlobalCommand::SendOnceFailed(..) => Reply::None,
         })
     }
 }

@@ -80,7 +80,9 @@ impl Service for RelayGlobal {
                 };
                 Reply::Api(qid, answer)
             }
-            GlobalCommand::Distant(..) | GlobalCommand::DialFailed(..) => Reply::None,
+            GlobalCommand::Distant(..)
+            | GlobalCommand::DialFailed(..)
+            | GlobalCommand::SendOnceFailed(..) => Reply::None,
         })
     }
 }

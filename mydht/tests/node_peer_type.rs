@@ -100,7 +100,9 @@ impl Service for Global {
                     },
                 )
             }
-            GlobalCommand::Distant(..) | GlobalCommand::DialFailed(..) => Reply::None,
+            GlobalCommand::Distant(..)
+            | GlobalCommand::DialFailed(..)
+            | GlobalCommand::SendOnceFailed(..) => Reply::None,
         })
     }
 }

@@ -55,7 +55,9 @@ impl Service for Global {
                 self.notes.push(text);
                 Reply::None
             }
-            GlobalCommand::PeerStatus(..) | GlobalCommand::DialFailed(..) => Reply::None,
+            GlobalCommand::PeerStatus(..)
+            | GlobalCommand::DialFailed(..)
+            | GlobalCommand::SendOnceFailed(..) => Reply::None,
         })
     }
 }

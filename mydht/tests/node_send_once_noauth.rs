@@ -44,7 +44,9 @@ impl<C: MyDHTConf<GlobalCmd = Ask, ProtoMsg = Note, ApiReply = ()>> Service for 
                 let _ = self.0.try_send(text);
                 Reply::None
             }
-            GlobalCommand::PeerStatus(..) | GlobalCommand::DialFailed(..) => Reply::None,
+            GlobalCommand::PeerStatus(..)
+            | GlobalCommand::DialFailed(..)
+            | GlobalCommand::SendOnceFailed(..) => Reply::None,
         })
     }
 }

@@ -254,6 +254,11 @@ where
             GlobalCommand::DialFailed(address, error) => {
                 self.dial_failed(&address.to_string(), &error, &mut out)
             }
+            // The DHT's messages go on pooled connections; a send-once
+            // one it never sends.
+            GlobalCommand::SendOnceFailed(address, error) => {
+                slog::debug!(self.log, "send-once message lost"; "to" => %address, "error" => %error)
+            }
         }
         match out.len() {
             0 => Reply::None,

@@ -3,7 +3,8 @@
 //! and cut into the records they carry (`records.rs`: handshake messages,
 //! then session chunks), and, when told to, one byte of the first cell a node sends on a
 //! connection it dialled flipped on the way out (under a clear shadow that
-//! is the byte of a cell: the tunnel layer of the next hop must catch it).
+//! is the byte of a cell: the tunnel layer of the next hop must catch it),
+//! or every connection it is dialled on closed as soon as it is accepted.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -78,6 +79,8 @@ struct WireState {
     closed: Mutex<Vec<ConnLog>>,
     changed: Condvar,
     tamper: AtomicBool,
+    /// Connections accepted from now on are closed at once.
+    refuse: AtomicBool,
     /// Bytes of a session chunk's tag (set by the node's shadow).
     tag: AtomicUsize,
 }
@@ -89,6 +92,12 @@ impl Wire {
         let wire = Wire::default();
         wire.0.tamper.store(true, Ordering::Release);
         wire
+    }
+
+    /// Its node closes every connection it accepts from now on, at once
+    /// (as a node whose listener is gone; those open stay).
+    pub fn refuse_accepts(&self) {
+        self.0.refuse.store(true, Ordering::Release);
     }
 
     /// Its node's session chunks carry tags of `tag` bytes.
@@ -206,8 +215,13 @@ impl Transport for SpyTransport {
     }
 
     fn accept(&self) -> Result<Option<Accepted<Self>>> {
-        let Some(a) = self.tcp.accept()? else {
-            return Ok(None);
+        let a = loop {
+            let Some(a) = self.tcp.accept()? else {
+                return Ok(None);
+            };
+            if !self.wire.0.refuse.load(Ordering::Acquire) {
+                break a;
+            }
         };
         let write = a.write.expect("TCP connections are bidirectional");
         let (read, write) = self.halves(a.read, write, false);

@@ -90,8 +90,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         for qid in d.waiters {
             self.tell_api(ApiCommand::Fail(qid, error.clone()));
         }
-        if d.kind == ConnKind::Pooled {
-            self.tell_global(GlobalCommand::DialFailed(d.address, error));
+        match d.kind {
+            ConnKind::Pooled => self.tell_global(GlobalCommand::DialFailed(d.address, error)),
+            ConnKind::Once => self.tell_global(GlobalCommand::SendOnceFailed(d.address, error)),
         }
     }
 
@@ -117,6 +118,10 @@ impl<C: MyDHTConf> NodeCore<C> {
                 ErrorLevel::Ignore,
                 "too many connections",
             );
+            if let Some(d) = dial.as_ref().filter(|d| d.kind == ConnKind::Once) {
+                let lost = GlobalCommand::SendOnceFailed(d.address.clone(), e.clone());
+                self.tell_global(lost);
+            }
             for qid in dial.into_iter().flat_map(|d| d.waiters) {
                 self.tell_api(ApiCommand::Fail(qid, e.clone()));
             }
@@ -252,7 +257,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             || total >= self.constants.max_connections
         {
             slog::warn!(self.logger, "send-once message dropped: too many connections"; "address" => ?address);
-            return;
+            let e = Error::new(
+                ErrorKind::TooLarge,
+                ErrorLevel::Ignore,
+                "too many send-once connections",
+            );
+            return self.tell_global(GlobalCommand::SendOnceFailed(address, e));
         }
         self.new_dial(ConnKind::Once, address, VecDeque::from([msg]), expected);
     }
@@ -285,6 +295,11 @@ impl<C: MyDHTConf> NodeCore<C> {
             (&error, &conn.dialled, failed, conn.kind)
         {
             self.tell_global(GlobalCommand::DialFailed(address.clone(), e.clone()));
+        }
+        if let (Some(e), Some(address), ConnKind::Once) = (&error, &conn.dialled, conn.kind) {
+            if once_lost(conn.half_ended, e) {
+                self.tell_global(GlobalCommand::SendOnceFailed(address.clone(), e.clone()));
+            }
         }
         self.forget_addresses(key, &conn.addresses);
         self.actions.push_back(Action::Close { conn: key, error });
@@ -416,6 +431,16 @@ impl<C: MyDHTConf> NodeCore<C> {
 /// True for the error of a connection this node closed because it stops.
 fn is_stop(e: &Error) -> bool {
     e.kind() == ErrorKind::ChannelClosed && e.message() == super::stopped().message()
+}
+
+/// True when a send-once connection this node dialled, dropped with
+/// `error`, lost its message: it ended before either of its services ended
+/// cleanly (its message not written yet), or its peer refused its known-key
+/// flight or this node; never when this node stops.
+fn once_lost(half_ended: bool, error: &Error) -> bool {
+    let refused = AuthError::of(error) == Some(&AuthError::KnownKeyRefused)
+        || error.kind() == ErrorKind::Rejected;
+    !is_stop(error) && (!half_ended || refused)
 }
 
 /// What the connect queries waiting on a dropped connection fail with:

@@ -39,8 +39,26 @@ pub enum GlobalCommand<C: MyDHTConf> {
     /// `AuthError::of`). No peer event follows (the address never
     /// became a peer); a service that asked for the dial
     /// ([`Reply::Connect`], [`Reply::ConnectTo`]) or holds the address as
-    /// a contact can forget it at once. Send-once dials raise none.
+    /// a contact can forget it at once. Send-once dials raise none: they
+    /// raise [`GlobalCommand::SendOnceFailed`].
     DialFailed(Address<C>, Error),
+    /// A send-once message ([`Reply::SendOnce`], [`Reply::SendOnceTo`],
+    /// [`Reply::SendOnceStream`], [`Reply::SendOnceStreamTo`]) to this
+    /// address is lost: nothing listens there or it could not be reached,
+    /// its connection broke or timed out before it authenticated or before
+    /// its message was written, whoever listens there refused its
+    /// known-key flight (`AuthError::KnownKeyRefused`, found with
+    /// `AuthError::of`) or refused this node (kind `Rejected`), or the node
+    /// had no room for one more send-once connection (kind `TooLarge`). Raised
+    /// once per lost message; a send-once connection raises no peer event,
+    /// so this is all the application hears of it. A failure after the
+    /// message was written (its connection's write or read service ended
+    /// cleanly first) raises none, except a refused known-key flight or a
+    /// refusal, which the node can tell: whether the peer read the message
+    /// is not known then. A message to a peer whose announced address does
+    /// not parse, and the messages in flight when the node stops, raise
+    /// none (logged).
+    SendOnceFailed(Address<C>, Error),
 }
 
 /// A message from a peer, for the local service of its connection.
@@ -84,8 +102,8 @@ pub enum Reply<C: MyDHTConf> {
     /// expecting it there: known-key at first contact as
     /// [`Reply::ConnectTo`], the message sealed right behind the flight
     /// (one message, no round trip before it). A refused flight is logged
-    /// (`known-key dial refused`, `AuthError::KnownKeyRefused`); nothing
-    /// sent on it was read.
+    /// (`known-key dial refused`, `AuthError::KnownKeyRefused`) and raises
+    /// [`GlobalCommand::SendOnceFailed`]; nothing sent on it was read.
     SendOnceTo(PeerInfo, C::ProtoMsg),
     /// Send `msg` to the peer with this id, followed on the connection by
     /// the bytes of `stream` (see [`stream`](crate::stream)); dropped, and

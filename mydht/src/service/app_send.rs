@@ -24,6 +24,8 @@ pub enum GlobalCommandSend<C: MyDHTConf> {
     PeerStatus(PeerRefSend<C>, PeerStatus),
     /// [`GlobalCommand::DialFailed`].
     DialFailed(Address<C>, Error),
+    /// [`GlobalCommand::SendOnceFailed`].
+    SendOnceFailed(Address<C>, Error),
 }
 
 impl<C: MyDHTConf> SRef for GlobalCommand<C> {
@@ -34,6 +36,7 @@ impl<C: MyDHTConf> SRef for GlobalCommand<C> {
             GlobalCommand::Distant(p, m) => GlobalCommandSend::Distant(p.get_sendable(), m),
             GlobalCommand::PeerStatus(p, s) => GlobalCommandSend::PeerStatus(p.get_sendable(), s),
             GlobalCommand::DialFailed(a, e) => GlobalCommandSend::DialFailed(a, e),
+            GlobalCommand::SendOnceFailed(a, e) => GlobalCommandSend::SendOnceFailed(a, e),
         }
     }
 }
@@ -45,6 +48,7 @@ impl<C: MyDHTConf> SToRef<GlobalCommand<C>> for GlobalCommandSend<C> {
             GlobalCommandSend::Distant(p, m) => GlobalCommand::Distant(p.to_ref(), m),
             GlobalCommandSend::PeerStatus(p, s) => GlobalCommand::PeerStatus(p.to_ref(), s),
             GlobalCommandSend::DialFailed(a, e) => GlobalCommand::DialFailed(a, e),
+            GlobalCommandSend::SendOnceFailed(a, e) => GlobalCommand::SendOnceFailed(a, e),
         }
     }
 }

@@ -61,8 +61,8 @@
 //! holds `s_r` from `R`'s first frame (its admission or refusal, sealed
 //! under the session keys); a connection that ends, or times out, before
 //! it is the flight's refusal ([`AuthError::KnownKeyRefused`]: a pooled
-//! dial's `GlobalCommand::DialFailed`, a logged warning for a send-once
-//! one), and an address that led there is forgotten.
+//! dial's `GlobalCommand::DialFailed`, a send-once one's
+//! `GlobalCommand::SendOnceFailed`), and an address that led there is forgotten.
 //!
 //! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
 //! holds it, one per node, every part bounded): the peers whose keys it

@@ -1,0 +1,53 @@
+//! A query whose first relay cannot be reached fails at once, typed
+//! (`TunnelSendError::Unreachable`), not at the tunnel timeout: the
+//! sender's node raises `GlobalCommand::SendOnceFailed` for the onion it
+//! could not deliver, and no hop is there to report it. The relay's
+//! listener refuses every connection (each closed as soon as it is
+//! accepted) while its pooled connection to the sender stays up, so the
+//! sender still draws routes through it (a relay that stops goes offline
+//! at the sender, which then routes around it).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use mydht::SessionShadow;
+use mydht_basetest::harness::nodes::stop_all;
+use mydht_tunnel::{Carriage, ReplyRoute, TunnelSendError};
+use support::spy::Relaying::Honest;
+use support::spy::{ping, start_spies, Spy};
+use support::wire::Wire;
+use tunnel::TunnelConfig;
+
+/// The tunnel timeout of the nodes (`MyDHTTunnelConf::tunnel_timeout`'s
+/// default).
+const TUNNEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Alice (node 0) pings Bob (node 2) through R (node 1), whose listener
+/// refuses connections, the onions carried as `carriage` says: the query
+/// fails `Unreachable` within half the tunnel timeout.
+fn first_relay_unreachable(carriage: Carriage) {
+    let spy = || Spy::<SessionShadow>::new(TunnelConfig::default(), carriage, Honest).0;
+    let wire_r = Wire::default();
+    let nodes = start_spies(vec![spy(), spy().on_wire(wire_r.clone()), spy()]);
+    wire_r.refuse_accepts();
+    let started = Instant::now();
+    let got = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(got, Err(TunnelSendError::Unreachable)),
+        "{carriage:?}: {got:?}"
+    );
+    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
+    stop_all(nodes).expect("stop");
+}
+
+#[test]
+fn a_framed_query_whose_first_relay_is_unreachable_fails_at_once() {
+    first_relay_unreachable(Carriage::Frame);
+}
+
+#[test]
+fn a_streamed_query_whose_first_relay_is_unreachable_fails_at_once() {
+    first_relay_unreachable(Carriage::Streamed);
+}
