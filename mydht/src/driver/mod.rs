@@ -101,6 +101,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     /// Builds the node from its configuration: binds the transport, makes
     /// the identity, the core and the node's services.
     pub fn new(mut conf: C) -> Result<Self> {
+        crate::identity::init_crypto();
         let constants = conf.constants();
         let logger = conf.logger();
         let poll = Poll::new()?;
