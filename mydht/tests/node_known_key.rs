@@ -6,6 +6,8 @@
 //! `threaded!`.
 
 mod log_capture;
+#[macro_use]
+mod note_node;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -88,47 +90,7 @@ macro_rules! known_conf {
                 }
             }
 
-            pub struct Local;
-
-            impl Service for Local {
-                type CommandIn = LocalCommand<Conf>;
-                type CommandOut = Reply<Conf>;
-                fn call<Y: SpawnerYield>(
-                    &mut self,
-                    cmd: LocalCommand<Conf>,
-                    _: &mut Y,
-                ) -> Result<Reply<Conf>> {
-                    Ok(Reply::Global(cmd.from, cmd.msg))
-                }
-            }
-
-            impl MyDHTConf for Conf {
-                loopback_conf_items!();
-                type ProtoMsg = Note;
-                type GlobalCmd = Ask;
-                type ApiReply = Answer;
-                type GlobalService = Global;
-                type LocalService = Local;
-                mydht::$profile!();
-
-                fn init_identity(&mut self) -> Result<Identity> {
-                    Ok(self.0.clone())
-                }
-                fn logger(&self) -> slog::Logger {
-                    self.1.logger()
-                }
-                fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Global> {
-                    Ok(Global::default())
-                }
-                fn init_local(
-                    &mut self,
-                    _: &PeerInfo,
-                    _: &PeerInfo,
-                    _: &PeersView,
-                ) -> Result<Local> {
-                    Ok(Local)
-                }
-            }
+            note_node_items!($profile);
 
             #[test]
             fn later_dials_go_known_key_and_deliver() {
