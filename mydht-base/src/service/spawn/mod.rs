@@ -6,6 +6,7 @@
 //! | [`Blocker`] | the caller, inline | loop ends | `Loop` (retries in place) | nothing |
 //! | [`RestartOrError`] | the caller | `Return`: state kept in the handle | `Return` | `resume` then the loop again |
 //! | [`ThreadPark`], [`ThreadParkRef`] | its own thread | polls a few µs, then the thread parks | thread parks, `Loop` | unparks (a load if a wake-up is pending) |
+//! | [`ThreadIdle`] | its own thread while busy | as `ThreadPark`; idle for its `idle_after`: `Suspend`, the thread back to the reuse pool | as `ThreadPark`; `Return` once suspending | unparks it, or restarts a suspended one on a pool thread |
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
 //! | `CoRoutine` | a coroutine of the caller's thread | switches out | switches out, `Loop` | resumes it |
@@ -47,8 +48,10 @@ mod idle_inline;
 mod may_sched;
 mod pool;
 mod restart;
+mod suspendable;
 mod thread;
 mod thread_block;
+mod thread_idle;
 mod thread_park;
 mod thread_reuse;
 
@@ -65,6 +68,7 @@ pub use pool::{PoolHandle, PoolWeakHandle, ThreadPool};
 pub use restart::{RestartHandle, RestartOrError};
 pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};
 pub use thread_block::{ThreadBlock, BLOCK_SLICE};
+pub use thread_idle::{ThreadIdle, ThreadIdleHandle, ThreadIdleWeak, THREAD_IDLE_AFTER};
 pub use thread_park::{ThreadPark, ThreadParkRef};
 pub use thread_reuse::{idle_service_threads, IDLE_TIMEOUT, MAX_IDLE};
 

@@ -14,16 +14,18 @@
 //! stores around each idle park.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::thread::Thread;
 use std::time::Duration;
 
 use may::coroutine::{self, Builder, Coroutine, JoinHandle};
 
 use super::{set_ctl, stack_words, CoCtl, MayCoroutine};
-use crate::error::{Error, ErrorKind, ErrorLevel, Result};
-use crate::service::spawn::{service_died, LoopCount, LoopYield, OnEmpty, ServiceLoop, Step};
+use crate::error::{Error, Result};
+use crate::service::spawn::suspendable::{used_twice, Counts, Run, Suspendable};
+use crate::service::spawn::{service_died, LoopCount, LoopYield, OnEmpty, ServiceLoop};
 use crate::service::{
     ServiceRestartable, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner, SpawnerYield,
     YieldReturn,
@@ -32,6 +34,8 @@ use crate::service::{
 /// How long a [`MayIdle`] service waits idle before it is suspended: at
 /// least this, less than twice this (the sweeper's period).
 pub const IDLE_AFTER: Duration = Duration::from_secs(1);
+
+static COUNTS: Counts = Counts::new();
 
 /// `parked_at` of a coroutine not in an idle wait.
 const NOT_PARKED: u64 = u64::MAX;
@@ -97,41 +101,25 @@ impl fmt::Debug for MayWaker {
 trait Idle: Send + Sync {
     fn wake(self: Arc<Self>);
     fn is_finished(&self) -> bool;
-    fn is_suspended(&self) -> bool;
     /// Asks the coroutine to suspend if it has waited idle since before
     /// the previous sweep.
     fn sweep(&self, epoch: u64);
 }
 
-/// Where the service is.
-enum Run<S: ServiceRestartable, D, R> {
-    /// On a coroutine; `woken`: an unyield came while it was suspending.
-    Running {
-        co: Coroutine,
-        join: Option<JoinHandle<()>>,
-        woken: bool,
-    },
-    /// Suspended, no coroutine: the loop's state.
-    Suspended(ServiceLoop<S, D, R>),
-    /// The loop ended: its parts and end result.
-    Ended((S, D, R), Result<()>),
-    /// A new coroutine could not be made: the service is lost.
-    Failed(Error),
-    /// Given back by `unwrap_state`, or dropped with the handle.
-    Taken,
+/// What a wake-up needs of a running service: its coroutine, and the
+/// join handle `unwrap_state` waits on.
+struct Co {
+    co: Coroutine,
+    join: Option<JoinHandle<()>>,
 }
 
 struct Shared<S: ServiceRestartable, D, R> {
     stack_words: Option<usize>,
-    /// The owner asked the loop to end once its channel is empty.
-    stop: AtomicBool,
-    finished: AtomicBool,
-    /// The coroutine is on its way out: its next yield answers `Return`,
-    /// an empty channel suspends the loop.
-    suspending: AtomicBool,
     /// The sweeper's epoch when the coroutine began an idle wait.
     parked_at: AtomicU64,
-    run: Mutex<Run<S, D, R>>,
+    /// Where the service is, the stop and suspend flags (shared with
+    /// [`ThreadIdle`](crate::service::spawn::ThreadIdle)).
+    core: Suspendable<S, D, R, Co>,
 }
 
 impl<S, D, R> Shared<S, D, R>
@@ -141,11 +129,6 @@ where
     D: SpawnSend<S::CommandOut> + Send + 'static,
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
-    fn lock(&self) -> MutexGuard<'_, Run<S, D, R>> {
-        // Nothing that can panic runs under the lock.
-        self.run.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// An idle park: true when the sweeper asked the coroutine to suspend.
     fn idle_park(&self) -> bool {
         self.parked_at
@@ -156,16 +139,11 @@ where
 
     /// From now on the service's yields answer `Return`.
     fn begin_suspend(&self) {
-        let mut run = self.lock();
-        if let Run::Running { woken, .. } = &mut *run {
-            *woken = false;
-            self.suspending.store(true, Ordering::Release);
-        }
+        self.core.begin_suspend(|| false);
     }
 
-    /// A coroutine running `lp`, under the caller's lock of `run`.
-    fn start(self: &Arc<Self>, lp: ServiceLoop<S, D, R>) -> std::io::Result<Run<S, D, R>> {
-        self.suspending.store(false, Ordering::Release);
+    /// A coroutine running `lp`, under the core's lock.
+    fn start(self: &Arc<Self>, lp: ServiceLoop<S, D, R>) -> Result<Co> {
         let shared = self.clone();
         let mut builder = Builder::new();
         if let Some(words) = self.stack_words {
@@ -175,10 +153,9 @@ where
         // made the `MayIdle`; the loop keeps no thread-local access across a
         // yield.
         let join = unsafe { builder.spawn(move || on_coroutine(shared, lp)) }?;
-        Ok(Run::Running {
+        Ok(Co {
             co: join.coroutine().clone(),
             join: Some(join),
-            woken: false,
         })
     }
 }
@@ -191,44 +168,20 @@ where
     D: SpawnSend<S::CommandOut> + Send + 'static,
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
-    let mut guard = PanicGuard(&shared.finished, true);
     set_ctl(shared.clone());
-    loop {
+    let ran = catch_unwind(AssertUnwindSafe(|| loop {
         let step = lp.restart(&mut IdleYield(&shared));
-        let stop = shared.stop.load(Ordering::Acquire);
-        let mut run = shared.lock();
-        if let (Step::Suspended, false, Run::Running { woken, .. }) = (&step, stop, &mut *run) {
-            if *woken || !shared.suspending.load(Ordering::Acquire) {
+        match shared.core.after_run(lp, step) {
+            Some(again) => {
                 // Something came while it was on its way out.
-                *woken = false;
-                shared.suspending.store(false, Ordering::Release);
-                drop(run);
+                lp = again;
                 coroutine::yield_now();
-                continue;
             }
-            // This coroutine's join handle is dropped after the lock.
-            let _this = std::mem::replace(&mut *run, Run::Suspended(lp));
-            drop(run);
-            guard.1 = false;
-            return;
+            None => return,
         }
-        let end = lp.end_result(step);
-        let _this = std::mem::replace(&mut *run, Run::Ended(lp.into_parts(), end));
-        shared.finished.store(true, Ordering::Release);
-        drop(run);
-        guard.1 = false;
-        return;
-    }
-}
-
-/// Marks the service finished if its coroutine unwinds (a panic).
-struct PanicGuard<'a>(&'a AtomicBool, bool);
-
-impl Drop for PanicGuard<'_> {
-    fn drop(&mut self) {
-        if self.1 {
-            self.0.store(true, Ordering::Release);
-        }
+    }));
+    if let Err(panic) = ran {
+        shared.core.died(service_died(panic));
     }
 }
 
@@ -240,34 +193,11 @@ where
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
     fn wake(self: Arc<Self>) {
-        let mut run = self.lock();
-        match &mut *run {
-            Run::Running { co, woken, .. } => {
-                if self.suspending.load(Ordering::Acquire) {
-                    *woken = true;
-                }
-                co.unpark();
-            }
-            // A stopping service stays for `unwrap_state` or the drop.
-            Run::Suspended(_) if !self.stop.load(Ordering::Acquire) => {
-                let Run::Suspended(lp) = std::mem::replace(&mut *run, Run::Taken) else {
-                    return;
-                };
-                *run = self.start(lp).unwrap_or_else(|e| {
-                    self.finished.store(true, Ordering::Release);
-                    Run::Failed(e.into())
-                });
-            }
-            _ => {}
-        }
+        self.core.wake(|co| co.co.unpark(), |lp| self.start(lp));
     }
 
     fn is_finished(&self) -> bool {
-        self.finished.load(Ordering::Acquire)
-    }
-
-    fn is_suspended(&self) -> bool {
-        matches!(*self.lock(), Run::Suspended(_))
+        self.core.is_finished()
     }
 
     fn sweep(&self, epoch: u64) {
@@ -279,8 +209,8 @@ where
             .parked_at
             .compare_exchange(at, ASKED, Ordering::AcqRel, Ordering::Acquire);
         if asked.is_ok() {
-            if let Run::Running { co, .. } = &*self.lock() {
-                co.unpark();
+            if let Run::Running { live, .. } = &*self.core.lock() {
+                live.co.unpark();
             }
         }
     }
@@ -294,7 +224,7 @@ where
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
     fn stop_asked(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        self.core.stop.load(Ordering::Acquire)
     }
 
     fn park_idle(self: Arc<Self>) -> Option<MayWaker> {
@@ -304,7 +234,8 @@ where
         if self.idle_park() {
             self.begin_suspend();
         }
-        self.suspending
+        self.core
+            .suspending
             .load(Ordering::Acquire)
             .then(|| MayWaker(self))
     }
@@ -321,7 +252,8 @@ where
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
     fn spawn_yield(&mut self) -> YieldReturn {
-        if self.0.stop.load(Ordering::Acquire) || self.0.suspending.load(Ordering::Acquire) {
+        let core = &self.0.core;
+        if core.stop.load(Ordering::Acquire) || core.suspending.load(Ordering::Acquire) {
             return YieldReturn::Return;
         }
         coroutine::park();
@@ -337,10 +269,11 @@ where
     R: SpawnRecv<S::CommandIn> + Send + 'static,
 {
     fn on_empty(&mut self, _empties: u32) -> OnEmpty {
-        if self.0.stop.load(Ordering::Acquire) {
+        let core = &self.0.core;
+        if core.stop.load(Ordering::Acquire) {
             return OnEmpty::End;
         }
-        if self.0.suspending.load(Ordering::Acquire) {
+        if core.suspending.load(Ordering::Acquire) {
             return OnEmpty::Suspend;
         }
         // may's park consumes an unpark made while the coroutine ran, so
@@ -385,19 +318,13 @@ where
     ) -> Result<Self::Handle> {
         let shared = Arc::new(Shared {
             stack_words: self.stack_bytes.map(stack_words),
-            stop: AtomicBool::new(false),
-            finished: AtomicBool::new(false),
-            suspending: AtomicBool::new(false),
             parked_at: AtomicU64::new(NOT_PARKED),
-            run: Mutex::new(Run::Taken),
+            core: Suspendable::new(&COUNTS),
         });
         let entry: Weak<dyn Idle> = Arc::downgrade(&shared) as Weak<dyn Idle>;
         register(entry)?;
         let lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
-        {
-            let mut run = shared.lock();
-            *run = shared.start(lp)?;
-        }
+        shared.core.start_with(lp, |lp| shared.start(lp))?;
         Ok(MayIdleHandle {
             shared,
             used: false,
@@ -410,24 +337,7 @@ impl<S: ServiceRestartable, D, R> Drop for MayIdleHandle<S, D, R> {
         if self.used {
             return;
         }
-        self.shared.stop.store(true, Ordering::Release);
-        let mut run = self
-            .shared
-            .run
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let left = match &mut *run {
-            Run::Running { co, .. } => {
-                co.unpark();
-                None
-            }
-            Run::Suspended(_) => Some(std::mem::replace(&mut *run, Run::Taken)),
-            _ => None,
-        };
-        self.shared.finished.store(true, Ordering::Release);
-        drop(run);
-        // The service's streams close outside the lock.
-        drop(left);
+        self.shared.core.abandon(|co| co.co.unpark());
     }
 }
 
@@ -471,44 +381,22 @@ where
 
     fn unwrap_state(mut self) -> Result<(S, D, R, Result<()>)> {
         self.used = true;
-        self.shared.stop.store(true, Ordering::Release);
-        loop {
-            let mut run = self.shared.lock();
-            if let Run::Running { co, join, .. } = &mut *run {
-                co.unpark();
-                let join = join.take().ok_or_else(used_twice)?;
-                drop(run);
-                // It leaves its state in `run` before it ends.
-                join.join().map_err(service_died)?;
-                continue;
-            }
-            let state = std::mem::replace(&mut *run, Run::Taken);
-            self.shared.finished.store(true, Ordering::Release);
-            drop(run);
-            return match state {
-                Run::Suspended(lp) => {
-                    let end = lp.count.suspended_result();
-                    let (service, dest, recv) = lp.into_parts();
-                    Ok((service, dest, recv, end))
-                }
-                Run::Ended((service, dest, recv), end) => Ok((service, dest, recv, end)),
-                Run::Failed(e) => Err(e),
-                Run::Running { .. } | Run::Taken => Err(used_twice()),
+        self.shared.core.take_state(|mut run| {
+            let Run::Running { live, .. } = &mut *run else {
+                return Ok(());
             };
-        }
+            live.co.unpark();
+            let join = live.join.take().ok_or_else(used_twice)?;
+            drop(run);
+            // It leaves its state in the core before it ends.
+            join.join().map_err(service_died)?;
+            Ok(())
+        })
     }
 
     fn get_weak_handle(&self) -> Option<MayIdleWeak> {
         Some(MayIdleWeak(self.shared.clone()))
     }
-}
-
-fn used_twice() -> Error {
-    Error::new(
-        ErrorKind::Other,
-        ErrorLevel::ShutDown,
-        "handle already used",
-    )
 }
 
 /// The sweeper's epoch: one more per sweep.
@@ -594,17 +482,6 @@ impl MayCoroutine {
     /// suspended) in this process, and of those the suspended ones, for a
     /// test or bench that waits until idle services suspended.
     pub fn idle_services() -> (usize, usize) {
-        let Some(Ok(sweeper)) = SWEEPER.get() else {
-            return (0, 0);
-        };
-        let live: Vec<Arc<dyn Idle>> = {
-            let entries = sweeper
-                .entries
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            entries.iter().filter_map(Weak::upgrade).collect()
-        };
-        let suspended = live.iter().filter(|s| s.is_suspended()).count();
-        (live.len(), suspended)
+        COUNTS.get()
     }
 }
