@@ -6,8 +6,9 @@
 //! content cells).
 
 use std::fmt;
+use std::sync::OnceLock;
 
-use openssl::cipher::Cipher;
+use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
@@ -237,6 +238,41 @@ impl HmacSha256 {
     }
 }
 
+/// A cipher implementation fetched from openssl's default provider once per
+/// process. A context initialised with one of openssl's legacy cipher
+/// constants (`Cipher::chacha20_poly1305()` and the like) makes openssl 3
+/// look the implementation up again (name look-ups, locks) at every
+/// initialisation: about a third of the cost of keying a context for a
+/// short MAC. Falls back to the legacy constant if the fetch fails.
+fn fetched(
+    slot: &'static OnceLock<Option<Cipher>>,
+    name: &str,
+    legacy: fn() -> &'static CipherRef,
+) -> &'static CipherRef {
+    match slot.get_or_init(|| Cipher::fetch(None, name, None).ok()) {
+        Some(cipher) => cipher,
+        None => legacy(),
+    }
+}
+
+/// ChaCha20-Poly1305, fetched once (see [`fetched`]).
+pub(crate) fn chacha20_poly1305() -> &'static CipherRef {
+    static CIPHER: OnceLock<Option<Cipher>> = OnceLock::new();
+    fetched(&CIPHER, "ChaCha20-Poly1305", Cipher::chacha20_poly1305)
+}
+
+/// The bare ChaCha20 keystream, fetched once.
+pub(crate) fn chacha20() -> &'static CipherRef {
+    static CIPHER: OnceLock<Option<Cipher>> = OnceLock::new();
+    fetched(&CIPHER, "ChaCha20", Cipher::chacha20)
+}
+
+/// AES-256-GCM, fetched once.
+pub(crate) fn aes_256_gcm() -> &'static CipherRef {
+    static CIPHER: OnceLock<Option<Cipher>> = OnceLock::new();
+    fetched(&CIPHER, "AES-256-GCM", Cipher::aes_256_gcm)
+}
+
 /// Enciphers (or deciphers) `data` in place with the ChaCha20 keystream of
 /// `key` and `nonce`, starting at block 0.
 pub fn chacha20_xor(
@@ -249,7 +285,7 @@ pub fn chacha20_xor(
     let mut iv = [0u8; 16];
     iv[4..].copy_from_slice(nonce);
     let mut ctx = CipherCtx::new()?;
-    ctx.encrypt_init(Some(Cipher::chacha20()), Some(key), Some(&iv))?;
+    ctx.encrypt_init(Some(chacha20()), Some(key), Some(&iv))?;
     let len = data.len();
     ctx.cipher_update_inplace(data, len)?;
     Ok(())
@@ -263,7 +299,7 @@ pub fn aead_seal(
     data: &mut [u8],
 ) -> Result<[u8; TAG_LEN], CryptoError> {
     let mut ctx = CipherCtx::new()?;
-    ctx.encrypt_init(Some(Cipher::chacha20_poly1305()), Some(key), Some(nonce))?;
+    ctx.encrypt_init(Some(chacha20_poly1305()), Some(key), Some(nonce))?;
     if !aad.is_empty() {
         ctx.cipher_update(aad, None)?;
     }
@@ -287,7 +323,7 @@ pub fn aead_open(
     tag: &[u8; TAG_LEN],
 ) -> Result<bool, CryptoError> {
     let mut ctx = CipherCtx::new()?;
-    ctx.decrypt_init(Some(Cipher::chacha20_poly1305()), Some(key), Some(nonce))?;
+    ctx.decrypt_init(Some(chacha20_poly1305()), Some(key), Some(nonce))?;
     if !aad.is_empty() {
         ctx.cipher_update(aad, None)?;
     }
@@ -383,6 +419,29 @@ mod tests {
             hex,
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
         );
+    }
+
+    /// The fetched implementations give the legacy constants' bytes.
+    #[test]
+    fn fetched_ciphers_match_the_legacy_ones() {
+        let key = [6u8; KEY_LEN];
+        let iv = [1u8; 16];
+        for (fetched, legacy, iv_len) in [
+            (chacha20_poly1305(), Cipher::chacha20_poly1305(), NONCE_LEN),
+            (chacha20(), Cipher::chacha20(), 16),
+            (aes_256_gcm(), Cipher::aes_256_gcm(), NONCE_LEN),
+        ] {
+            let out = |cipher: &CipherRef| {
+                let mut ctx = CipherCtx::new().unwrap();
+                ctx.encrypt_init(Some(cipher), Some(&key), Some(&iv[..iv_len]))
+                    .unwrap();
+                let mut data = vec![3u8; 100];
+                ctx.cipher_update_inplace(&mut data, 100).unwrap();
+                data
+            };
+            assert_eq!(out(fetched), out(legacy));
+            assert_ne!(out(fetched), vec![3u8; 100]);
+        }
     }
 
     #[test]

@@ -4,9 +4,10 @@
 
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
 
 use mydht_base::Result;
-use openssl::cipher::Cipher;
+use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use readwrite_comp::chunk::held_len;
 use readwrite_comp::{ChunkCipher, ChunkMode, ChunkR, ChunkW};
@@ -127,10 +128,7 @@ impl SessionCipher {
             Some(ctx) => ctx,
             None => {
                 let mut ctx = CipherCtx::new().map_err(io::Error::other)?;
-                let cipher = match suite {
-                    CipherSuite::ChaCha20Poly1305 => Cipher::chacha20_poly1305(),
-                    CipherSuite::Aes256Gcm => Cipher::aes_256_gcm(),
-                };
+                let cipher = aead_cipher(suite);
                 if seal {
                     ctx.encrypt_init(Some(cipher), Some(key.as_bytes()), None)
                 } else {
@@ -141,6 +139,25 @@ impl SessionCipher {
             }
         };
         Ok(slot.insert(ctx))
+    }
+}
+
+/// The openssl implementation of `suite`'s AEAD, fetched from the default
+/// provider once per process. A context initialised with openssl's legacy
+/// constants (`Cipher::chacha20_poly1305()`, `Cipher::aes_256_gcm()`) has
+/// openssl 3 look the implementation up again (name look-ups, locks) at
+/// every initialisation, about a third of keying a context for a short
+/// message. Falls back to the legacy constant if the fetch fails.
+pub(crate) fn aead_cipher(suite: CipherSuite) -> &'static CipherRef {
+    static CHACHA: OnceLock<Option<Cipher>> = OnceLock::new();
+    static AES: OnceLock<Option<Cipher>> = OnceLock::new();
+    let (slot, name, legacy): (_, _, fn() -> &'static CipherRef) = match suite {
+        CipherSuite::ChaCha20Poly1305 => (&CHACHA, "ChaCha20-Poly1305", Cipher::chacha20_poly1305),
+        CipherSuite::Aes256Gcm => (&AES, "AES-256-GCM", Cipher::aes_256_gcm),
+    };
+    match slot.get_or_init(|| Cipher::fetch(None, name, None).ok()) {
+        Some(cipher) => cipher,
+        None => legacy(),
     }
 }
 
@@ -420,6 +437,26 @@ mod tests {
             *forged.last_mut().expect("tag") ^= 1;
             let err = read(&forged).expect_err("tampered");
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        }
+    }
+
+    /// The fetched implementations seal as the legacy constants do.
+    #[test]
+    fn fetched_ciphers_match_the_legacy_ones() {
+        for (suite, legacy) in [
+            (CipherSuite::ChaCha20Poly1305, Cipher::chacha20_poly1305()),
+            (CipherSuite::Aes256Gcm, Cipher::aes_256_gcm()),
+        ] {
+            let seal = |cipher: &CipherRef| {
+                let mut ctx = CipherCtx::new().expect("ctx");
+                ctx.encrypt_init(Some(cipher), Some(&[5; 32]), Some(&[6; 12]))
+                    .expect("init");
+                let mut data = vec![7u8; 100];
+                let mut tag = [0u8; SESSION_TAG_LEN];
+                seal_in_place(&mut ctx, &[6; 12], b"aad", &mut data, &mut tag).expect("seal");
+                (data, tag)
+            };
+            assert_eq!(seal(aead_cipher(suite)), seal(legacy), "{suite}");
         }
     }
 

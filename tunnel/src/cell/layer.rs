@@ -5,10 +5,9 @@
 //! Contexts are created once per layer and re-keyed with a new nonce per
 //! cell, so a cell costs no allocation.
 
-use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 
-use crate::crypto::{KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::crypto::{self, KEY_LEN, NONCE_LEN, TAG_LEN};
 
 use super::CellError;
 
@@ -52,19 +51,19 @@ impl LayerCipher {
         let mut aead = CipherCtx::new()?;
         if sealing {
             aead.encrypt_init(
-                Some(Cipher::chacha20_poly1305()),
+                Some(crypto::chacha20_poly1305()),
                 Some(key),
                 Some(&zero_nonce),
             )?;
         } else {
             aead.decrypt_init(
-                Some(Cipher::chacha20_poly1305()),
+                Some(crypto::chacha20_poly1305()),
                 Some(key),
                 Some(&zero_nonce),
             )?;
         }
         let mut stream = CipherCtx::new()?;
-        stream.encrypt_init(Some(Cipher::chacha20()), Some(key), Some(&[0u8; 16]))?;
+        stream.encrypt_init(Some(crypto::chacha20()), Some(key), Some(&[0u8; 16]))?;
         Ok(LayerCipher {
             aead,
             stream,
@@ -149,7 +148,7 @@ impl StreamLayer {
     /// The keystream layer of `key` in `direction`.
     pub(crate) fn new(key: &[u8; KEY_LEN], direction: Direction) -> Result<Self, CellError> {
         let mut stream = CipherCtx::new()?;
-        stream.encrypt_init(Some(Cipher::chacha20()), Some(key), Some(&[0u8; 16]))?;
+        stream.encrypt_init(Some(crypto::chacha20()), Some(key), Some(&[0u8; 16]))?;
         Ok(StreamLayer { stream, direction })
     }
 

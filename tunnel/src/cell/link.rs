@@ -21,10 +21,9 @@
 //! boundary. A relay then adds its layer and seals a fresh link entry for
 //! the next link: the entry keeps its place and the cell its size.
 
-use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 
-use crate::crypto::{KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::crypto::{self, KEY_LEN, NONCE_LEN, TAG_LEN};
 
 use super::layer::Direction;
 use super::{CellError, CellInfo, LINK_ENTRY_LEN};
@@ -43,7 +42,7 @@ impl LinkCipher {
     pub(crate) fn sealing(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
         let mut ctx = CipherCtx::new()?;
         ctx.encrypt_init(
-            Some(Cipher::aes_256_gcm()),
+            Some(crypto::aes_256_gcm()),
             Some(key),
             Some(&[0u8; NONCE_LEN]),
         )?;
@@ -54,7 +53,7 @@ impl LinkCipher {
     pub(crate) fn opening(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
         let mut ctx = CipherCtx::new()?;
         ctx.decrypt_init(
-            Some(Cipher::aes_256_gcm()),
+            Some(crypto::aes_256_gcm()),
             Some(key),
             Some(&[0u8; NONCE_LEN]),
         )?;
