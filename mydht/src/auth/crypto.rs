@@ -1,7 +1,7 @@
 //! The public-key operations of the handshake, on openssl: ephemeral X25519
 //! keys, Ed25519 verification, and HKDF-SHA256 of the session keys.
 
-use openssl::pkey::{Id, PKey, PKeyRef, Private};
+use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sha::Sha256;
 use openssl::sign::Verifier;
@@ -33,12 +33,10 @@ impl EphemeralKey {
         &self.public
     }
 
-    /// The X25519 shared secret with `peer_public`.
-    pub(crate) fn exchange(
-        &self,
-        peer_public: &[u8; EPHEMERAL_KEY_LEN],
-    ) -> Result<[u8; 32], AuthError> {
-        x25519(&self.private, peer_public)
+    /// The X25519 shared secret with `peer` (imported with
+    /// [`x25519_public`]).
+    pub(crate) fn exchange_with(&self, peer: &PKeyRef<Public>) -> Result<[u8; 32], AuthError> {
+        x25519_with(&self.private, peer)
     }
 
     /// The session keys of `role` for `suite` from the exchange with
@@ -77,12 +75,28 @@ pub(crate) fn x25519(
     private: &PKeyRef<Private>,
     peer_public: &[u8; EPHEMERAL_KEY_LEN],
 ) -> Result<[u8; 32], AuthError> {
-    let peer = PKey::public_key_from_raw_bytes(peer_public, Id::X25519)
-        .map_err(|_| AuthError::Malformed("X25519 key"))?;
+    let peer = x25519_public(peer_public)?;
+    x25519_with(private, &peer)
+}
+
+/// `peer_public` as an openssl key, to exchange with more than once
+/// ([`x25519_with`]): the import is a fifth of an exchange's time.
+pub(crate) fn x25519_public(
+    peer_public: &[u8; EPHEMERAL_KEY_LEN],
+) -> Result<PKey<Public>, AuthError> {
+    PKey::public_key_from_raw_bytes(peer_public, Id::X25519)
+        .map_err(|_| AuthError::Malformed("X25519 key"))
+}
+
+/// [`x25519`] with the peer's key imported already.
+pub(crate) fn x25519_with(
+    private: &PKeyRef<Private>,
+    peer: &PKeyRef<Public>,
+) -> Result<[u8; 32], AuthError> {
     let mut shared = [0u8; 32];
     let mut ctx = PkeyCtx::new(private)?;
     ctx.derive_init()?;
-    ctx.derive_set_peer(&peer)?;
+    ctx.derive_set_peer(peer)?;
     let len = ctx
         .derive(Some(&mut shared))
         .map_err(|_| AuthError::KeyExchange)?;

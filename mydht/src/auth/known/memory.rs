@@ -9,10 +9,11 @@ use std::hash::{BuildHasher, Hash};
 
 use mydht_base::Peer;
 
-use crate::auth::crypto::x25519;
+use crate::auth::crypto::{x25519, x25519_public};
 use crate::auth::error::AuthError;
 use crate::auth::transcript::EPHEMERAL_KEY_LEN;
 use crate::identity::{KeyBinding, LocalPeer, PeerId, PeerInfo, IDENTITY_KEY_LEN};
+use openssl::pkey::{PKey, Public};
 
 /// Most peers whose keys are remembered, and most addresses.
 const MAX_KNOWN: usize = 1024;
@@ -73,6 +74,9 @@ struct Verified {
     identity_key: [u8; IDENTITY_KEY_LEN],
     tunnel_key: [u8; EPHEMERAL_KEY_LEN],
     static_secret: Option<[u8; 32]>,
+    /// `tunnel_key` imported into openssl, once: each dial exchanges its
+    /// fresh key with it.
+    tunnel_pkey: Option<PKey<Public>>,
 }
 
 /// The node's memory of known-key handshakes (see the [module](super)).
@@ -115,6 +119,7 @@ impl KnownPeers {
                 identity_key,
                 tunnel_key,
                 static_secret: None,
+                tunnel_pkey: None,
             },
         );
     }
@@ -153,6 +158,7 @@ impl KnownPeers {
                 identity_key: *identity_key,
                 tunnel_key: *tunnel_key,
                 static_secret: None,
+                tunnel_pkey: None,
             },
         );
         Ok(id)
@@ -188,6 +194,18 @@ impl KnownPeers {
         let secret = x25519(local.identity().tunnel_private_key(), &verified.tunnel_key)?;
         verified.static_secret = Some(secret);
         Ok(secret)
+    }
+
+    /// Verified peer `id`'s tunnel key as an openssl key, imported once
+    /// per peer. [`AuthError::UnknownPeer`] when `id` is not verified.
+    pub(crate) fn tunnel_pkey(&mut self, id: &PeerId) -> Result<PKey<Public>, AuthError> {
+        let verified = self.peers.get_mut(id).ok_or(AuthError::UnknownPeer)?;
+        if let Some(key) = &verified.tunnel_pkey {
+            return Ok(key.clone());
+        }
+        let key = x25519_public(&verified.tunnel_key)?;
+        verified.tunnel_pkey = Some(key.clone());
+        Ok(key)
     }
 
     fn address_key<A: Hash>(&self, address: &A) -> u64 {

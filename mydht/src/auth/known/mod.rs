@@ -135,7 +135,8 @@ pub(crate) fn dial(
         suite,
     }
     .hash();
-    let es = ephemeral.exchange(peer.tunnel_public_key())?;
+    let peer_key = memory.tunnel_pkey(peer.get_id())?;
+    let es = ephemeral.exchange_with(&peer_key)?;
     let identity = local.identity();
     let sealed = SealedIdentity {
         identity_key: *identity.identity_key(),
