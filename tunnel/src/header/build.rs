@@ -7,8 +7,7 @@ use super::layout::HeaderLayout;
 use super::slot::{HopKind, Slot};
 use super::HeaderError;
 use crate::crypto::{
-    chacha20_xor, derive_hop_keys, mac, random_bytes, HopKeys, KEY_LEN, NONCE_LEN, PUBLIC_KEY_LEN,
-    TAG_LEN,
+    chacha20_xor, mac, random_bytes, HopKeys, KEY_LEN, NONCE_LEN, PUBLIC_KEY_LEN, TAG_LEN,
 };
 
 /// One hop of a route as the sender sees it.
@@ -61,7 +60,8 @@ pub fn build_header(
 }
 
 /// [`build_header`] with the hops' key pairs taken from `keys` (made ahead;
-/// fresh ones when it has too few).
+/// fresh ones when it has too few), and each hop prepared in `keys` for its
+/// key taken whole ([`EphemeralKeys::take_hop`]).
 pub fn build_header_with(
     layout: &HeaderLayout,
     route: &[RouteHop],
@@ -95,10 +95,9 @@ pub fn build_header_with(
     let mut ephemerals = Vec::with_capacity(n);
     let mut hop_keys = Vec::with_capacity(n);
     for hop in route {
-        let eph = keys.take()?;
-        let shared = eph.diffie_hellman(&hop.public_key)?;
-        hop_keys.push(derive_hop_keys(&shared, eph.public_key())?);
-        ephemerals.push(*eph.public_key());
+        let (public, keys) = keys.take_hop(&hop.public_key)?;
+        hop_keys.push(keys);
+        ephemerals.push(public);
     }
     let streams = hop_keys
         .iter()

@@ -1,8 +1,47 @@
-//! [`EphemeralKeys`]: the header's fresh key pairs, made ahead.
+//! [`EphemeralKeys`]: the header's fresh key pairs, and whole hops
+//! ([`PreparedHop`]), made ahead.
 
 use std::collections::VecDeque;
 
-use crate::crypto::{CryptoError, X25519Secret};
+use crate::crypto::{derive_hop_keys, CryptoError, HopKeys, X25519Secret, PUBLIC_KEY_LEN};
+
+/// One hop of a header made ahead for a given hop key: a fresh key pair's
+/// public key and the [`HopKeys`] of its exchange with that hop, so the
+/// header that takes it makes no X25519 operation for that hop. The
+/// private key is dropped once the keys are derived; a prepared hop is
+/// taken by one header only.
+pub struct PreparedHop {
+    hop: [u8; PUBLIC_KEY_LEN],
+    ephemeral: [u8; PUBLIC_KEY_LEN],
+    keys: HopKeys,
+}
+
+impl PreparedHop {
+    /// Prepares a hop for the hop whose static key is `hop` with the fresh
+    /// key pair `key` (one X25519 derivation).
+    pub fn new(hop: &[u8; PUBLIC_KEY_LEN], key: X25519Secret) -> Result<Self, CryptoError> {
+        let mut shared = key.diffie_hellman(hop)?;
+        let keys = derive_hop_keys(&shared, key.public_key());
+        shared.fill(0);
+        Ok(PreparedHop {
+            hop: *hop,
+            ephemeral: *key.public_key(),
+            keys: keys?,
+        })
+    }
+
+    /// The static key of the hop it was made for.
+    pub fn hop(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.hop
+    }
+}
+
+impl std::fmt::Debug for PreparedHop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the keys.
+        f.debug_struct("PreparedHop").finish_non_exhaustive()
+    }
+}
 
 /// Key pairs for the sender's headers, made before a query needs them.
 ///
@@ -14,8 +53,15 @@ use crate::crypto::{CryptoError, X25519Secret};
 /// header takes them from here; when there are none left, it makes its own
 /// as it always did. Bounded: at most `capacity` pairs are held, and each
 /// is taken once (removed) and never used for a second header.
+///
+/// It also holds hops prepared for given hop keys ([`PreparedHop`]: the key
+/// pair and its exchange with that hop, made off the query's path, for
+/// instance for the route a sender drew ahead); a header takes the first
+/// one prepared for a hop's key, if any, and so makes no X25519 operation
+/// for that hop. At most `capacity` of them too: past it the oldest goes.
 pub struct EphemeralKeys {
     keys: VecDeque<X25519Secret>,
+    prepared: VecDeque<PreparedHop>,
     capacity: usize,
 }
 
@@ -24,6 +70,7 @@ impl EphemeralKeys {
     pub fn new(capacity: usize) -> Self {
         EphemeralKeys {
             keys: VecDeque::with_capacity(capacity),
+            prepared: VecDeque::new(),
             capacity,
         }
     }
@@ -39,6 +86,44 @@ impl EphemeralKeys {
             Some(key) => Ok(key),
             None => X25519Secret::generate(),
         }
+    }
+
+    /// The public key and hop keys of the header's hop whose static key is
+    /// `hop`: a hop prepared for it, taken (removed), or else a key pair
+    /// ([`take`](Self::take)) and its exchange with `hop`, made now.
+    pub fn take_hop(
+        &mut self,
+        hop: &[u8; PUBLIC_KEY_LEN],
+    ) -> Result<([u8; PUBLIC_KEY_LEN], HopKeys), CryptoError> {
+        if let Some(i) = self.prepared.iter().position(|p| &p.hop == hop) {
+            if let Some(p) = self.prepared.remove(i) {
+                return Ok((p.ephemeral, p.keys));
+            }
+        }
+        let key = self.take()?;
+        let mut shared = key.diffie_hellman(hop)?;
+        let keys = derive_hop_keys(&shared, key.public_key());
+        shared.fill(0);
+        Ok((*key.public_key(), keys?))
+    }
+
+    /// Keeps hops prepared ahead; past the capacity the oldest are dropped
+    /// (those of a route that was not taken, a peer gone).
+    pub fn add_prepared(&mut self, hops: impl IntoIterator<Item = PreparedHop>) {
+        if self.capacity == 0 {
+            return;
+        }
+        for hop in hops {
+            if self.prepared.len() >= self.capacity {
+                self.prepared.pop_front();
+            }
+            self.prepared.push_back(hop);
+        }
+    }
+
+    /// Hops prepared and not taken yet.
+    pub fn prepared_len(&self) -> usize {
+        self.prepared.len()
     }
 
     /// How many key pairs the store lacks to be full.
@@ -83,6 +168,7 @@ impl std::fmt::Debug for EphemeralKeys {
         // Never print the private parts.
         f.debug_struct("EphemeralKeys")
             .field("len", &self.keys.len())
+            .field("prepared", &self.prepared.len())
             .field("capacity", &self.capacity)
             .finish()
     }
@@ -104,6 +190,51 @@ mod tests {
         for (i, a) in taken.iter().enumerate() {
             assert!(taken[i + 1..].iter().all(|b| a != b), "a key used twice");
         }
+    }
+
+    #[test]
+    fn a_prepared_hop_gives_the_keys_of_its_exchange_once_then_fresh_ones() {
+        let hop = X25519Secret::generate().expect("hop");
+        let other = X25519Secret::generate().expect("other hop");
+        let mut keys = EphemeralKeys::new(2);
+        let prepared = PreparedHop::new(hop.public_key(), X25519Secret::generate().unwrap());
+        keys.add_prepared([prepared.expect("prepare")]);
+        assert_eq!(keys.prepared_len(), 1);
+        // Another hop's key finds nothing prepared: made now.
+        let (e, k) = keys.take_hop(other.public_key()).expect("other");
+        let shared = other.diffie_hellman(&e).expect("exchange");
+        assert_eq!(derive_hop_keys(&shared, &e).expect("keys"), k);
+        assert_eq!(keys.prepared_len(), 1);
+        // The hop's key takes the prepared one: the hop derives the same.
+        let (e1, k1) = keys.take_hop(hop.public_key()).expect("prepared");
+        let shared = hop.diffie_hellman(&e1).expect("exchange");
+        assert_eq!(derive_hop_keys(&shared, &e1).expect("keys"), k1);
+        assert_eq!(keys.prepared_len(), 0);
+        // Taken once: the next is a fresh key pair.
+        let (e2, k2) = keys.take_hop(hop.public_key()).expect("fresh");
+        assert_ne!(e1, e2);
+        assert_ne!(k1, k2);
+    }
+
+    #[test]
+    fn prepared_hops_past_the_capacity_drop_the_oldest() {
+        let hops: Vec<X25519Secret> = (0..3).map(|_| X25519Secret::generate().unwrap()).collect();
+        let mut keys = EphemeralKeys::new(2);
+        keys.add_prepared(
+            hops.iter().map(|h| {
+                PreparedHop::new(h.public_key(), X25519Secret::generate().unwrap()).unwrap()
+            }),
+        );
+        assert_eq!(keys.prepared_len(), 2);
+        assert_eq!(keys.prepared[0].hop(), hops[1].public_key());
+        assert_eq!(keys.prepared[1].hop(), hops[2].public_key());
+        let mut none = EphemeralKeys::none();
+        none.add_prepared([PreparedHop::new(
+            hops[0].public_key(),
+            X25519Secret::generate().unwrap(),
+        )
+        .unwrap()]);
+        assert_eq!(none.prepared_len(), 0);
     }
 
     #[test]
