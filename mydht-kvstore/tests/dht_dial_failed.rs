@@ -45,6 +45,7 @@ impl Service for NLocal {
                     qid,
                     peers: vec![self.ghost.clone()],
                     value: None,
+                    contacts: Vec::new(),
                 },
             ),
             _ => Reply::None,

@@ -399,3 +399,53 @@ fn splitmix_is_the_reference_sequence() {
     assert_eq!(r.next_u64(), 6_457_827_717_110_365_317);
     assert_eq!(r.next_u64(), 3_203_168_211_198_807_973);
 }
+
+#[test]
+fn a_node_tells_its_peers_heard_from_and_the_closer_contacts() {
+    let own = [0u8; 32];
+    let target = in_bucket(own, 200, 0);
+    let mut t = RoutingTable::new(own, KademliaConf::default(), 3, 0);
+    // Heard from: far from the target (bucket 100, distance ~2^200).
+    let heard: Vec<TestPeer> = (1..=4).map(|n| peer(in_bucket(own, 100, n))).collect();
+    // Contacts: the target's bucket, closer to it (distance < 2^8)...
+    let near: Vec<TestPeer> = (1..=5)
+        .map(|n| {
+            let mut id = target;
+            id[31] ^= n;
+            peer(id)
+        })
+        .collect();
+    // ...and farther than every peer heard from (bucket 250).
+    let far = peer(in_bucket(own, 250, 1));
+    for p in near.iter().chain([&far]) {
+        assert!(t.learned(p.clone(), 0));
+    }
+    for p in &heard {
+        t.seen(p.clone(), 0);
+    }
+    let by_distance = |mut v: Vec<TestPeer>| {
+        v.sort_by_key(|p| Distance::between(&p.id, &target));
+        v
+    };
+    // No contact: the peers heard from alone.
+    let (told, none) = t.closest_to_tell(&target, 4, 0, &[]);
+    assert_eq!(told, by_distance(heard.clone()));
+    assert!(none.is_empty());
+    // Four heard from fill the answer of 4: apart, only contacts closer
+    // than the farthest of them, at most 2, closest first; the far one
+    // never.
+    let (told, contacts) = t.closest_to_tell(&target, 4, 2, &[]);
+    assert_eq!(told, by_distance(heard.clone()));
+    assert_eq!(ids(&contacts), ids(&near[..2]));
+    // Fewer heard from than asked: any contacts, at most 2 of them.
+    let (told, contacts) = t.closest_to_tell(&target, 10, 2, &[near[0].id]);
+    assert_eq!(told.len(), 4);
+    assert_eq!(ids(&contacts), ids(&near[1..3]), "near[0] excluded");
+    let (_, all) = t.closest_to_tell(&target, 10, 9, &[]);
+    assert_eq!(all.len(), 6, "the far one too when the answer has room");
+    // The peers heard from are always what closest_confirmed gives.
+    assert_eq!(
+        t.closest_to_tell(&target, 10, 9, &[]).0,
+        t.closest_confirmed(&target, 10, &[])
+    );
+}

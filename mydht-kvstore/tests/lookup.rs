@@ -76,6 +76,83 @@ fn a_lookup_converges_on_the_k_closest_with_alpha_in_flight() {
     assert!(l.asked() < 40, "asked {}", l.asked());
 }
 
+/// The peers a lookup of the closest to `target` ends with, from `me`,
+/// each peer answering what `tell` says.
+fn closest_found(
+    net: &BTreeMap<PeerId, RoutingTable<PeerInfo>>,
+    me: &PeerInfo,
+    target: Key,
+    tell: impl Fn(&RoutingTable<PeerInfo>) -> Vec<PeerInfo>,
+) -> Vec<PeerId> {
+    let seeds = net[me.get_id()].closest(&target, 8, &[]);
+    let mut l = Lookup::new(target, *me.get_id(), 0, seeds, conf(3, 8), T0 + 10_000);
+    let mut rounds = 0;
+    while !l.is_done(T0) {
+        for p in l.next(T0) {
+            assert!(l.answered(p.get_id(), tell(&net[p.get_id()]), None));
+        }
+        rounds += 1;
+        assert!(rounds < 100);
+    }
+    l.closest_answered(8).iter().map(|p| *p.get_id()).collect()
+}
+
+/// The 8 peers closest to a key know each other; every other peer knows
+/// them only as contacts (named in answers, never heard from: a joining
+/// node's bucket refreshes leave such contacts), and the asker not at
+/// all. Answering only the peers heard from, a lookup of the key's
+/// closest ends among the others, and a value put there is missed by the
+/// lookups that do reach the closest (the `dht_live` bench, 20 replicas
+/// on the nodes ranked 32–52 for a key); with the contacts closer than
+/// the peers heard from in the answers, it ends on the closest.
+#[test]
+fn a_lookup_reaches_closest_peers_its_answerers_only_heard_of() {
+    let target = Key::hash_of(b"behind contacts");
+    let mut peers: Vec<PeerInfo> = (1..=100).map(info).collect();
+    peers.sort_by_key(|p| Distance::between(p.get_id(), &target));
+    let closest: Vec<PeerId> = peers[..8].iter().map(|p| *p.get_id()).collect();
+    let me = peers[99].clone();
+    let net: BTreeMap<PeerId, RoutingTable<PeerInfo>> = peers
+        .iter()
+        .map(|p| {
+            let mut t = RoutingTable::new(*p.get_id(), KademliaConf::default(), 1, 0);
+            let inside = closest.contains(p.get_id());
+            for q in &peers {
+                let near = closest.contains(q.get_id());
+                if p.get_id() == me.get_id() && near {
+                    continue;
+                }
+                if near && !inside {
+                    t.learned(q.clone(), 0);
+                }
+            }
+            for q in &peers {
+                let near = closest.contains(q.get_id());
+                if inside || !near {
+                    t.seen(q.clone(), 0);
+                }
+            }
+            (*p.get_id(), t)
+        })
+        .collect();
+    // Only the peers heard from: the lookup never hears of the closest.
+    let heard_only = closest_found(&net, &me, target, |t| {
+        t.closest_to_tell(&target, 8, 0, &[]).0
+    });
+    assert!(heard_only.iter().all(|id| !closest.contains(id)));
+    // With up to 3 contacts closer than those (as a node reads an answer:
+    // the k closest of both): it ends on the closest.
+    let told = closest_found(&net, &me, target, |t| {
+        let (mut peers, contacts) = t.closest_to_tell(&target, 8, 3, &[]);
+        assert!(contacts.len() <= 3);
+        peers.extend(contacts);
+        peers.sort_by_key(|p| Distance::between(p.get_id(), &target));
+        peers.truncate(8);
+        peers
+    });
+    assert_eq!(told, closest);
+}
+
 #[test]
 fn a_value_ends_the_lookup_and_the_depth_is_kept() {
     let holder = identity(9);

@@ -129,6 +129,11 @@ struct Round {
     mean_requests: f64,
     /// Lookups that failed or answered another value.
     missed: usize,
+    /// Values not held by every one of the `REPLICAS` nodes closest to
+    /// their key (checked after the lookups), and the fewest of those
+    /// nodes holding one value.
+    misplaced: usize,
+    fewest_held: usize,
     /// During the lookups one at a time: lookups besides the gets, values
     /// republished, placements sent.
     background: (u64, u64, u64),
@@ -314,12 +319,13 @@ fn round(seed: u64, threads: usize) -> Round {
     let mut keys = Vec::with_capacity(VALUES);
     let mut holders = Vec::with_capacity(VALUES);
     let mut put_times = Vec::with_capacity(VALUES);
+    let mut took = Vec::with_capacity(VALUES);
     mark("puts");
     for v in 0..VALUES {
         let key = Key::new(SplitMix64::new(seed ^ (v as u64 + 1)).next_id());
         let from = pick(NODES);
         let t = Instant::now();
-        nodes[from].put(key, value_of(v), T).expect("put");
+        took.push(nodes[from].put(key, value_of(v), T).expect("put"));
         put_times.push(t.elapsed());
         // Who holds it: the putter and the REPLICAS closest nodes.
         let mut by_distance: Vec<usize> = (0..NODES).collect();
@@ -334,19 +340,72 @@ fn round(seed: u64, threads: usize) -> Round {
     // one of the first (a node may keep what it verified).
     let one_work = lookups(&mut pick, &holders, LOOKUPS);
     let flight_work = lookups(&mut pick, &holders, LOOKUPS);
-    let found = |v: usize, by: usize| net.get(by, keys[v]).is_some_and(|got| got == value_of(v));
+    let get = |v: usize, by: usize| match net.get(by, keys[v]) {
+        Ok(got) if got == value_of(v) => Ok(()),
+        Ok(_) => Err("another value".to_string()),
+        Err(e) => Err(e),
+    };
+    // A lookup that missed: what it got, and who holds the value.
+    let miss = |phase: &str, v: usize, by: usize, why: &str, took_ms: f64| {
+        let holding: Vec<usize> = holders[v]
+            .iter()
+            .copied()
+            .filter(|&h| net.holds(h, keys[v]))
+            .collect();
+        let again = get(v, by);
+        // Every node holding it, by its rank among the nodes closest to
+        // the key (0: the closest).
+        let mut by_distance: Vec<usize> = (0..NODES).collect();
+        by_distance.sort_by_key(|i| Distance::between(&ids[*i], &keys[v]));
+        let ranks: Vec<usize> = (0..NODES)
+            .filter(|&rank| net.holds(by_distance[rank], keys[v]))
+            .collect();
+        let rank_of = |n: usize| by_distance.iter().position(|&i| i == n).unwrap_or(NODES);
+        eprintln!(
+            "missed ({phase}): value {v} from node {by} (rank {}): {why} after {took_ms:.3} ms; \
+             the put from node {} (rank {}) placed it on {} peers; {} of the {} expected holders \
+             hold it; held at ranks {ranks:?}; asked again: {:?}",
+            rank_of(by),
+            holders[v][REPLICAS],
+            rank_of(holders[v][REPLICAS]),
+            took[v],
+            holding.len(),
+            holders[v].len(),
+            again
+        );
+    };
 
     let before = counters(&net);
     let mut one = Vec::with_capacity(LOOKUPS);
     mark("one at a time");
     let (t, c) = (Instant::now(), cpu_s());
+    let diag = std::env::args().any(|a| a == "--diag");
+    // With `--diag`: each lookup's latency, requests and dials (the
+    // asking node's counters read before and after it, outside the time).
+    let mut detail = Vec::new();
     for &(v, by) in &one_work {
+        let before = diag.then(|| nodes[by].stats(T).expect("stats"));
         let s = Instant::now();
-        if found(v, by) {
-            one.push(s.elapsed());
-        } else {
-            r.missed += 1;
+        let got = get(v, by);
+        let took_ms = ms(s.elapsed());
+        match &got {
+            Ok(()) => one.push(s.elapsed()),
+            Err(why) => {
+                r.missed += 1;
+                miss("one at a time", v, by, why, took_ms);
+            }
         }
+        if let Some(b) = before {
+            let a = nodes[by].stats(T).expect("stats");
+            detail.push((
+                took_ms,
+                a.lookup_requests - b.lookup_requests,
+                a.lookup_dials - b.lookup_dials,
+            ));
+        }
+    }
+    if diag {
+        diag_print(&mut detail);
     }
     r.one_rate = LOOKUPS as f64 / t.elapsed().as_secs_f64();
     r.one_cpu_ms = (cpu_s() - c) * 1000.0 / LOOKUPS as f64;
@@ -378,10 +437,12 @@ fn round(seed: u64, threads: usize) -> Round {
                     return;
                 };
                 let s = Instant::now();
-                if found(v, by) {
-                    flight.lock().expect("latencies").push(s.elapsed());
-                } else {
-                    missed.fetch_add(1, Ordering::Relaxed);
+                match get(v, by) {
+                    Ok(()) => flight.lock().expect("latencies").push(s.elapsed()),
+                    Err(why) => {
+                        missed.fetch_add(1, Ordering::Relaxed);
+                        miss("32 in flight", v, by, &why, ms(s.elapsed()));
+                    }
                 }
             });
         }
@@ -391,9 +452,53 @@ fn round(seed: u64, threads: usize) -> Round {
     r.missed += missed.into_inner();
     let mut flight = flight.into_inner().expect("latencies");
     r.flight_p95_ms = ms(quantile(&mut flight, 0.95));
+    // Where the values are: each on its REPLICAS closest nodes?
+    r.fewest_held = REPLICAS;
+    for (v, key) in keys.iter().enumerate() {
+        let held = holders[v][..REPLICAS]
+            .iter()
+            .filter(|&&h| net.holds(h, *key))
+            .count();
+        if held < REPLICAS {
+            r.misplaced += 1;
+        }
+        r.fewest_held = r.fewest_held.min(held);
+    }
     mark("stop");
     net.stop();
     r
+}
+
+/// A lookup of `--diag`: its latency (ms), requests and dials.
+type Detail = (f64, u64, u64);
+
+/// A group of lookups of `--diag`: its name, which lookups it holds.
+type Group = (&'static str, fn(&Detail) -> bool);
+
+/// Prints the lookups one at a time by what they sent: one request and
+/// no dial, more requests, a dial; the count, p50 and p95 of each, and
+/// how many of each are above the p95 of all.
+fn diag_print(detail: &mut [Detail]) {
+    let mut all: Vec<f64> = detail.iter().map(|d| d.0).collect();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let p95 = all[((all.len() - 1) as f64 * 0.95).round() as usize];
+    let groups: [Group; 3] = [
+        ("1 request, no dial", |d| d.1 == 1 && d.2 == 0),
+        ("2+ requests, no dial", |d| d.1 > 1 && d.2 == 0),
+        ("a dial", |d| d.2 > 0),
+    ];
+    for (name, keep) in groups {
+        let mut t: Vec<f64> = detail.iter().filter(|d| keep(d)).map(|d| d.0).collect();
+        t.sort_by(|a, b| a.total_cmp(b));
+        let q = |f: f64| t.get(((t.len().max(1) - 1) as f64 * f).round() as usize);
+        eprintln!(
+            "diag: {name}: {} lookups, p50 {:.3} ms, p95 {:.3} ms, {} above the p95 of all ({p95:.3} ms)",
+            t.len(),
+            q(0.5).copied().unwrap_or(0.0),
+            q(0.95).copied().unwrap_or(0.0),
+            t.iter().filter(|&&x| x > p95).count()
+        );
+    }
 }
 
 /// With `--marks`: prints the start of a phase with the monotonic clock's
@@ -548,12 +653,15 @@ fn main() {
     );
     println!(
         "mean hops {:.2}, mean FindNode requests per lookup {:.1}, start of 128 nodes {:.3} s, \
-         lookups not found {}, bootstraps failed {}",
+         lookups not found {}, bootstraps failed {}, values not on all their {REPLICAS} closest \
+         nodes {} (the fewest of them holding one: {})",
         m(|r| r.mean_hops),
         m(|r| r.mean_requests),
         m(|r| r.start_s),
         rounds.iter().map(|r| r.missed).sum::<usize>(),
-        rounds.iter().map(|r| r.bootstrap_failed).sum::<usize>()
+        rounds.iter().map(|r| r.bootstrap_failed).sum::<usize>(),
+        rounds.iter().map(|r| r.misplaced).sum::<usize>(),
+        rounds.iter().map(|r| r.fewest_held).min().unwrap_or(0)
     );
     println!(
         "* libp2p: fixed figures quoted from issue 13 (measured on this machine on 2026-12-02), \

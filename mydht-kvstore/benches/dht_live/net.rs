@@ -145,27 +145,42 @@ impl Net {
         &self.dhts
     }
 
-    /// The value node `by` finds under `key` (`None`: not found, or an
+    /// The value node `by` finds under `key`, or why not (not found, an
     /// error).
     ///
     /// A driven node's `Dht` handle does not know its loop ticks it, so
     /// its `get` would add a timer query per call: the query goes to the
     /// node as `Dht::get` sends it, without the timer.
-    pub fn get(&self, by: usize, key: Key) -> Option<Vec<u8>> {
+    pub fn get(&self, by: usize, key: Key) -> Result<Vec<u8>, String> {
         let dht = &self.dhts[by];
         if self.drivers.is_empty() {
-            return dht.get(key, T).ok().map(|v| v.value().to_vec());
+            return dht
+                .get(key, T)
+                .map(|v| v.value().to_vec())
+                .map_err(|e| e.to_string());
         }
         let mut conf = dht.query_conf();
         conf.timeout = conf.timeout.min(T - T / 5);
-        let replies = dht.node().query(DhtCmd::Get(key, conf), 1, T).ok()?;
-        match replies.first()? {
-            DhtReply::Found(values) => values
+        let replies = dht
+            .node()
+            .query(DhtCmd::Get(key, conf), 1, T)
+            .map_err(|e| e.to_string())?;
+        match replies.first() {
+            Some(DhtReply::Found(values)) => values
                 .iter()
                 .max_by_key(|v| (v.version(), v.expires_at()))
-                .map(|v| v.value().to_vec()),
-            _ => None,
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| "not found".to_string()),
+            other => Err(format!("answered {other:?}")),
         }
+    }
+
+    /// True when node `by` holds a value under `key` in its own store.
+    pub fn holds(&self, by: usize, key: Key) -> bool {
+        let dht = &self.dhts[by];
+        let mut conf = dht.query_conf();
+        conf.hops = 0;
+        dht.get_with(key, conf, T).is_ok()
     }
 
     /// Stops every node at once: the driving threads drop theirs, or

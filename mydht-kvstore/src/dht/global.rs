@@ -289,7 +289,12 @@ where
             }
             DhtMsg::Relay { to, msg } => self.relay(from, to, msg, now, out),
             DhtMsg::FindNode { qid, key, value } => self.find_node(&from, qid, key, value, out),
-            DhtMsg::Nodes { qid, peers, value } => self.nodes(&from, qid, peers, value, out),
+            DhtMsg::Nodes {
+                qid,
+                peers,
+                value,
+                contacts,
+            } => self.nodes(&from, qid, (peers, contacts), value, out),
             DhtMsg::Place(qid, v) => self.placement_received(&from, qid, v, out),
             DhtMsg::Placed(qid) => {
                 self.place_answer(from.get_id(), qid, None, out);

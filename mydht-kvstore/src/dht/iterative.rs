@@ -13,9 +13,10 @@ use mydht_base::{KVStore, Peer};
 use slog::{debug, warn};
 
 use crate::dht::global::{ms, DhtGlobal, Out, Pending};
-use crate::dht::lookup::Lookup;
+use crate::dht::lookup::{Lookup, LookupConf};
 use crate::dht::msg::{DhtCmd, DhtMsg, DhtReply, Refusal};
 use crate::dht::replicate::PlaceFor;
+use crate::kademlia::Distance;
 use crate::key::Key;
 use crate::value::SignedValue;
 
@@ -141,7 +142,13 @@ where
         if self.lookups.len() >= conf.max_lookups {
             return false;
         }
-        let seeds = self.engine.route().known(&target, conf.k, &[]);
+        let route = self.engine.route();
+        let mut seeds = route.known(&target, conf.k, &[]);
+        if want > 0 {
+            // A lookup for a value asks a connected peer first: the
+            // connected peers closest to the key, in the table or not.
+            seeds.extend(route.connected(&target, conf.k, &[]));
+        }
         let alpha = conf.alpha.clamp(1, conf.k.max(1));
         if matches!(purpose, Purpose::Refresh { join: false }) {
             conf.k = alpha;
@@ -185,6 +192,7 @@ where
                 Ok(address) => match self.dialling.get_mut(&id) {
                     Some((_, qids)) => qids.push(qid),
                     None => {
+                        self.stats.lookup_dials += 1;
                         let text = address.to_string();
                         self.dialled.insert(text.clone(), id);
                         self.dialling.insert(id, (text, vec![qid]));
@@ -300,29 +308,37 @@ where
             None
         };
         // With the value, no peers: the lookup that wants it ends with it.
-        let peers = match value {
-            Some(_) => Vec::new(),
+        let (peers, contacts) = match value {
+            Some(_) => (Vec::new(), Vec::new()),
             None => {
-                let k = self.lookup_conf().k;
-                self.engine.route().confirmed(&key, k, &[*from.get_id()])
+                let LookupConf { k, alpha, .. } = self.lookup_conf();
+                self.engine
+                    .route()
+                    .to_tell(&key, k, alpha, &[*from.get_id()])
             }
         };
         out.push(Reply::Send(
             *from.get_id(),
-            DhtMsg::Nodes { qid, peers, value },
+            DhtMsg::Nodes {
+                qid,
+                peers,
+                value,
+                contacts,
+            },
         ));
     }
 
-    /// A peer's answer to a lookup's request.
+    /// A peer's answer to a lookup's request: the peers it heard from,
+    /// and the contacts it only heard of (asked, not kept in the table).
     pub(super) fn nodes(
         &mut self,
         from: &PeerInfo,
         qid: QueryID,
-        peers: Vec<PeerInfo>,
+        (peers, contacts): (Vec<PeerInfo>, Vec<PeerInfo>),
         value: Option<SignedValue>,
         out: &mut Out<C>,
     ) {
-        let k = self.lookup_conf().k;
+        let LookupConf { k, alpha, .. } = self.lookup_conf();
         let Some(a) = self.lookups.get_mut(&qid) else {
             debug!(self.log, "an answer to no lookup"; "peer" => %from.get_id(), "qid" => qid);
             return;
@@ -343,6 +359,14 @@ where
         let mut peers = peers;
         peers.truncate(k);
         let learn = peers.clone();
+        if !contacts.is_empty() {
+            // Closer than the peers heard from: they stay within the k
+            // the lookup reads.
+            let target = *a.lookup.target();
+            peers.extend(contacts.into_iter().take(alpha));
+            peers.sort_by_cached_key(|p| Distance::between(p.get_id(), &target));
+            peers.truncate(k);
+        }
         if a.lookup.answered(from.get_id(), peers, value) {
             let route = self.engine.route_mut();
             // An answer is a sign of life, and names contacts.

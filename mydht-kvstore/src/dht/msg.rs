@@ -53,6 +53,10 @@ pub enum DhtMsg {
         peers: Vec<PeerInfo>,
         /// The sender's value of the key, if asked for and held.
         value: Option<SignedValue>,
+        /// Peers the sender only heard of (named in answers, never heard
+        /// from), closer to the key than `peers`: the receiver asks them
+        /// (at most α read) but does not keep them in its table.
+        contacts: Vec<PeerInfo>,
     },
     /// Keep this value: a placement on one of the peers closest to its
     /// key (a put or a republish), answered with

@@ -120,12 +120,20 @@ impl DhtRoute {
         }
     }
 
-    /// As [`known`](Self::known), only the peers heard from directly:
-    /// what a node answers a `FindNode` with.
-    pub fn confirmed(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+    /// What a node answers a `FindNode` with: the `n` closest peers it
+    /// heard from, and apart at most `contacts` contacts closer to the
+    /// key than those ([`RoutingTable::closest_to_tell`]; the connected
+    /// route has no contacts).
+    pub fn to_tell(
+        &self,
+        key: &Key,
+        n: usize,
+        contacts: usize,
+        exclude: &[PeerId],
+    ) -> (Vec<PeerInfo>, Vec<PeerInfo>) {
         match &self.inner {
-            Inner::Kademlia(table) => table.closest_confirmed(key, n, exclude),
-            Inner::Connected => self.connected(key, n, exclude),
+            Inner::Kademlia(table) => table.closest_to_tell(key, n, contacts, exclude),
+            Inner::Connected => (self.connected(key, n, exclude), Vec::new()),
         }
     }
 
@@ -137,12 +145,26 @@ impl DhtRoute {
         }
     }
 
-    fn connected(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
-        let mut peers = self.peers.peers();
-        peers.retain(|p| !exclude.contains(p.get_id()));
-        peers.sort_by_cached_key(|p| Distance::between(p.get_id(), key));
-        peers.truncate(n);
-        peers
+    /// The `n` online peers closest to `key`, closest first, none of
+    /// `exclude` (in the table or not: a full bucket keeps its older
+    /// peers, and the connections a node opened since are free to ask).
+    pub fn connected(&self, key: &Key, n: usize, exclude: &[PeerId]) -> Vec<PeerInfo> {
+        let mut ids: Vec<(Distance, PeerId)> = self
+            .peers
+            .ids()
+            .into_iter()
+            .filter(|id| !exclude.contains(id))
+            .map(|id| (Distance::between(&id, key), id))
+            .collect();
+        if ids.len() > n {
+            ids.select_nth_unstable_by_key(n, |(d, _)| *d);
+            ids.truncate(n);
+        }
+        ids.sort_unstable_by_key(|(d, _)| *d);
+        // A peer gone offline since its id was read is left out.
+        ids.iter()
+            .filter_map(|(_, id)| self.peers.get(id))
+            .collect()
     }
 
     /// The ids to look up to refresh the Kademlia buckets idle at

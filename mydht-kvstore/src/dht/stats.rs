@@ -35,6 +35,8 @@ pub struct DhtStats {
     /// `GlobalCommand::DialFailed`): failed in the lookups and dropped
     /// from the routing table at once.
     pub dials_failed: u64,
+    /// Peers lookups dialled (not connected when a lookup asked them).
+    pub lookup_dials: u64,
     /// `FindNode` requests received.
     pub find_nodes_received: u64,
     /// Values sent to peers to keep ([`DhtMsg::Place`](crate::dht::DhtMsg::Place)).

@@ -342,6 +342,51 @@ where
         self.closest_where(target, n, exclude, true)
     }
 
+    /// What a node tells a peer that asks for the `n` peers closest to
+    /// `target`: the `n` closest it heard from directly, closest first,
+    /// and, apart, at most `contacts` contacts (peers only named in
+    /// answers, not heard from) closer to `target` than the farthest of
+    /// those (any contacts when fewer than `n` were heard from), closest
+    /// first; none of `exclude`. A node that heard from no peer in the
+    /// target's part of the id space still points the asker there: told
+    /// only the peers heard from, a lookup can end among the closest
+    /// peers its answerers heard from, which need not be the closest that
+    /// exist (the contacts of a joining node's bucket refreshes are never
+    /// heard from). The asker tries the contacts without keeping them, so
+    /// that a contact nobody checked does not spread from table to table.
+    pub fn closest_to_tell(
+        &self,
+        target: &impl KadId,
+        n: usize,
+        contacts: usize,
+        exclude: &[P::Id],
+    ) -> (Vec<P>, Vec<P>) {
+        let target = target.kad_id();
+        let told = self.closest_where(&target, n, exclude, true);
+        if contacts == 0 {
+            return (told, Vec::new());
+        }
+        let bound = match told.last() {
+            Some(far) if told.len() >= n => Some(Distance::between(far.get_id(), &target)),
+            _ => None,
+        };
+        let mut closer: Vec<(Distance, &P)> = self
+            .buckets
+            .iter()
+            .flat_map(|b| b.entries.iter())
+            .filter(|e| !e.confirmed && !exclude.contains(e.peer.get_id()))
+            .map(|e| (Distance::between(e.peer.get_id(), &target), &e.peer))
+            .filter(|(d, _)| bound.is_none_or(|b| *d < b))
+            .collect();
+        closer.sort_unstable_by_key(|(d, _)| *d);
+        let closer = closer
+            .into_iter()
+            .take(contacts)
+            .map(|(_, p)| p.clone())
+            .collect();
+        (told, closer)
+    }
+
     /// How many peers of the table are closer to `target` than
     /// `distance`, counting up to `limit`, none of `exclude`; only those
     /// heard from directly when `confirmed`. Neither sorts nor copies a
