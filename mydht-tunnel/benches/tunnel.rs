@@ -315,6 +315,26 @@ fn crypto_only(hops: usize) -> f64 {
     took
 }
 
+/// CPU seconds this process used so far (every thread, user and system).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+/// `f` timed with the CPU it used: (its result, CPU seconds of the whole
+/// process meanwhile: every node's threads, or the chain's).
+fn with_cpu<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    let before = cpu_seconds();
+    let r = f();
+    (r, cpu_seconds() - before)
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -385,29 +405,33 @@ const SERIES: usize = 5;
 /// chain and the crypto-only limit, `rounds` rounds after a warm-up.
 fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[usize]) {
     println!(
-        "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets)"
+        "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets); \
+         session shadows {}, cells ChaCha20-Poly1305 (crypto only: the cells' layers)",
+        NodeConstants::default().cipher_suite
     );
-    println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | tunnel/TCP | tunnel/crypto | TTFB tunnel | TTFB TCP |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | tunnel/TCP | tunnel/crypto | TTFB tunnel | TTFB TCP | CPU ms/MB tunnel | CPU ms/MB TCP |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &hops in relays {
         let (mut t, mut tf, mut c, mut cf, mut k) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut r_tcp, mut r_crypto) = (vec![], vec![]);
+        let (mut t_cpu, mut c_cpu) = (vec![], vec![]);
         for round in 0..rounds + 1 {
             // Alternate the order; the first round warms up.
-            let (tt, ttf, ct, ctf, kt) = if round % 2 == 0 {
-                let a = tunnel_transfer(nodes, first, hops);
-                let b = tcp_chain(hops);
-                let k = crypto_only(hops);
-                (a.0, a.1, b.0, b.1, k)
+            let tunnel = || with_cpu(|| tunnel_transfer(nodes, first, hops));
+            let chain = || with_cpu(|| tcp_chain(hops));
+            let (a, b, kt) = if round % 2 == 0 {
+                let a = tunnel();
+                let b = chain();
+                (a, b, crypto_only(hops))
             } else {
-                let k = crypto_only(hops);
-                let b = tcp_chain(hops);
-                let a = tunnel_transfer(nodes, first, hops);
-                (a.0, a.1, b.0, b.1, k)
+                let kt = crypto_only(hops);
+                let b = chain();
+                (tunnel(), b, kt)
             };
             if round == 0 {
                 continue;
             }
+            let (((tt, ttf), tc), ((ct, ctf), cc)) = (a, b);
             t.push(tt);
             tf.push(ttf);
             c.push(ct);
@@ -415,10 +439,13 @@ fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[us
             k.push(kt);
             r_tcp.push(ct / tt);
             r_crypto.push(kt / tt);
+            let mb = PAYLOAD as f64 / 1e6;
+            t_cpu.push(1e3 * tc / mb);
+            c_cpu.push(1e3 * cc / mb);
         }
         let (mt, mc, mk) = (median(&mut t), median(&mut c), median(&mut k));
         println!(
-            "| {hops} | {:.0} | {:.0} | {:.0} | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.1} ms | {:.2} ms |",
+            "| {hops} | {:.0} | {:.0} | {:.0} | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.1} ms | {:.2} ms | {:.2} | {:.2} |",
             mb_s(mt),
             mb_s(mc),
             mb_s(mk),
@@ -428,6 +455,8 @@ fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[us
             100.0 * median(&mut r_crypto),
             1e3 * median(&mut tf),
             1e3 * median(&mut cf),
+            median(&mut t_cpu),
+            median(&mut c_cpu),
         );
     }
 }
