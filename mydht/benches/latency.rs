@@ -26,7 +26,14 @@
 //! keep more off their own threads (`threaded_all_inline`: the global
 //! service on the loop's thread too; `threaded_write_on_loop`: and the
 //! write services restartable there; `*_local_thread`: the local service
-//! back on its own thread), then `restartable` for reference.
+//! back on its own thread; `threaded_all_inline_direct`: the global
+//! service on the loop's thread with `direct_replies`), then `restartable`
+//! for reference, then on the blocking transport (`BlockingTcpTransport`,
+//! each read service waiting in its own socket): `blocking` (the
+//! `threaded_blocking!` profile as it is), `blocking_inline` (local
+//! service inline, api on the loop, the write service's senders writing
+//! in place, `direct_replies`) and `blocking_all_inline` (and the global
+//! service on the loop's thread).
 //!
 //! `cargo bench -p mydht --bench latency -- [name filter] [--rounds N]`
 
@@ -47,7 +54,7 @@ use mydht::{
     QueryId, Reply, SessionShadow,
 };
 use mydht_base::{Peer, Result, Service, SpawnerYield};
-use mydht_tcp::TcpTransport;
+use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 use serde::{Deserialize, Serialize};
 
 const MSG: usize = 1024;
@@ -126,9 +133,12 @@ impl<C: EchoConf> Service for EchoLocal<C> {
 
 macro_rules! echo_conf {
     ($name:ident, $direct:expr, $profile:ident ( $($mix:tt)* )) => {
+        echo_conf!($name, $direct, $profile ( $($mix)* ), TcpTransport);
+    };
+    ($name:ident, $direct:expr, $profile:ident ( $($mix:tt)* ), $transport:ident) => {
         struct $name;
         impl MyDHTConf for $name {
-            type Transport = TcpTransport;
+            type Transport = $transport;
             type MsgEnc = Bincode;
             type Shadow = SessionShadow;
             type ProtoMsg = EchoMsg;
@@ -137,8 +147,8 @@ macro_rules! echo_conf {
             type GlobalService = EchoGlobal<Self>;
             type LocalService = EchoLocal<Self>;
             mydht::$profile!($($mix)*);
-            fn init_transport(&mut self) -> Result<TcpTransport> {
-                TcpTransport::bind(loopback())
+            fn init_transport(&mut self) -> Result<$transport> {
+                <$transport as Bind>::bind_loopback()
             }
             fn init_msg_enc(&mut self) -> Bincode {
                 Bincode
@@ -196,6 +206,46 @@ echo_conf!(
 echo_conf!(WriteThread, false, threaded(write: ThreadPark, MpscChannel;));
 echo_conf!(WriteThreadDirect, true, threaded(write: ThreadPark, MpscChannel;));
 echo_conf!(Restart, false, restartable());
+echo_conf!(
+    AllInlineDirect,
+    true,
+    threaded(global: Blocker, MpscChannel;)
+);
+echo_conf!(
+    BlockingAllInline,
+    true,
+    threaded_blocking(local: Blocker, MpscChannel; api: RestartOrError, LocalRcChannel;
+        write: ThreadParkIdleInline, MpscChannelIdleInline; global: Blocker, MpscChannel;),
+    BlockingTcpTransport
+);
+echo_conf!(Blocking, false, threaded_blocking(), BlockingTcpTransport);
+echo_conf!(
+    BlockingInline,
+    true,
+    threaded_blocking(local: Blocker, MpscChannel; api: RestartOrError, LocalRcChannel;
+        write: ThreadParkIdleInline, MpscChannelIdleInline;),
+    BlockingTcpTransport
+);
+
+/// A transport on a loopback port.
+trait Bind: Sized {
+    /// Listens on a free loopback port.
+    fn bind_loopback() -> Result<Self>;
+}
+
+impl Bind for TcpTransport {
+    fn bind_loopback() -> Result<Self> {
+        TcpTransport::bind(loopback())
+    }
+}
+
+impl Bind for BlockingTcpTransport {
+    /// Reads give up after a while so that a stop is noticed.
+    fn bind_loopback() -> Result<Self> {
+        Ok(BlockingTcpTransport::bind(loopback())?
+            .with_io_timeout(Some(Duration::from_millis(200))))
+    }
+}
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().expect("literal")
@@ -584,5 +634,14 @@ fn main() {
         &args,
         server,
     );
+    variant(
+        "threaded_all_inline_direct",
+        || AllInlineDirect,
+        &args,
+        server,
+    );
     variant("restartable", || Restart, &args, server);
+    variant("blocking", || Blocking, &args, server);
+    variant("blocking_inline", || BlockingInline, &args, server);
+    variant("blocking_all_inline", || BlockingAllInline, &args, server);
 }
