@@ -2,7 +2,9 @@
 //! nodes on loopback (MB/s, time to first byte), beside, in the same run
 //! and round by round, (i) a chain of plain TCP relays with as many hops
 //! and the same 64 KiB buffer, no crypto, and (ii) the crypto-only limit:
-//! the same bytes through the same onion layers in memory; and the round
+//! the same bytes through the same onion layers in memory, alone and with
+//! each link's session shadow (every AEAD pass the tunnel makes, on one
+//! thread); the CPU the process used per MB; and the round
 //! trip of a 1 KiB query through 3 relays and back (p50, p99) beside the
 //! same query with no relay.
 //!
@@ -16,12 +18,14 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mydht::auth::{SessionKey, SessionKeys};
 use mydht::prelude::*;
+use mydht::{SessionShadow, Shadow};
 use mydht_tunnel::{
     Attachment, Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute,
     Restartable, Threaded, TunnelConfOf, TunnelNode, TunnelSend,
 };
-use readwrite_comp::{ExtRead, ExtWrite};
+use readwrite_comp::{CompR, CompW, ExtRead, ExtWrite};
 use serde::{Deserialize, Serialize};
 use tunnel::crypto::X25519Secret;
 use tunnel::{FullTunnel, RouteHop, TunnelConfig};
@@ -259,9 +263,57 @@ fn tcp_chain(hops: usize) -> (f64, f64) {
     (took, (first.expect("first byte") - start).as_secs_f64())
 }
 
+thread_local! {
+    /// The crypto-only baselines' buffers, kept from one call to the next
+    /// so that their pages are mapped once (in the warm-up round): a fresh
+    /// 64 MiB buffer per pass cost them more in page faults than in cipher.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer with room for a whole onion, from [`BUFFERS`].
+fn take_buffer() -> Vec<u8> {
+    let mut v = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    v.clear();
+    v.reserve(PAYLOAD as usize + (PAYLOAD as usize >> 4));
+    v
+}
+
+/// Gives a buffer back to [`BUFFERS`].
+fn give_buffer(v: Vec<u8>) {
+    BUFFERS.with(|b| b.borrow_mut().push(v));
+}
+
+/// Seals `bytes` as one message of a session shadow (the nodes' default
+/// suite and chunks), as a node writes a link, and opens it as the next
+/// node reads it: the two session passes of one link, in memory.
+fn session_link(bytes: Vec<u8>) -> Vec<u8> {
+    let key = SessionKey::from_bytes([9; 32]);
+    let keys = SessionKeys {
+        send: key.clone(),
+        recv: key,
+        suite: NodeConstants::default().cipher_suite,
+    };
+    let shadow = SessionShadow::default();
+    let mut w = CompW::new(take_buffer(), shadow.writer(&keys).expect("writer"));
+    for part in bytes.chunks(BUF) {
+        w.write_all(part).expect("seal");
+    }
+    w.write_end().expect("end");
+    let wire = w.into_inner();
+    give_buffer(bytes);
+    let mut r = CompR::new(&wire[..], shadow.reader(&keys).expect("reader"));
+    let mut out = take_buffer();
+    r.read_to_end(&mut out).expect("open");
+    r.read_end().expect("end");
+    give_buffer(wire);
+    out
+}
+
 /// Baseline (ii): the same payload through the same onion layers in
-/// memory: the sender's cells, each relay's, the exit's reading. Seconds.
-fn crypto_only(hops: usize) -> f64 {
+/// memory: the sender's cells, each relay's, the exit's reading; with
+/// `sessions`, each link's session shadow too (sealed by the node writing
+/// it, opened by the next). Seconds.
+fn crypto_only(hops: usize, sessions: bool) -> f64 {
     let config = TunnelConfig::default();
     let node = || {
         let s = X25519Secret::generate().expect("key");
@@ -279,7 +331,7 @@ fn crypto_only(hops: usize) -> f64 {
         .0
         .new_writer(&hops_route, Some(&[alice.1.clone()]))
         .expect("writer");
-    let mut onion = Vec::with_capacity(PAYLOAD as usize + (PAYLOAD as usize >> 5));
+    let mut onion = take_buffer();
     w.write_header(&mut onion).expect("header");
     let mut src = Zeros(PAYLOAD);
     let mut buf = vec![0u8; BUF];
@@ -292,12 +344,18 @@ fn crypto_only(hops: usize) -> f64 {
     }
     w.write_end(&mut onion).expect("end");
     for (t, _) in &route[..hops] {
+        if sessions {
+            onion = session_link(onion);
+        }
         let mut r = t.view().new_reader();
         let mut input = &onion[..];
         r.read_header(&mut input).expect("relay header");
-        let mut next = Vec::with_capacity(onion.len());
+        let mut next = take_buffer();
         r.pump(&mut input, &mut next).expect("pump");
-        onion = next;
+        give_buffer(std::mem::replace(&mut onion, next));
+    }
+    if sessions {
+        onion = session_link(onion);
     }
     let mut r = route[hops].0.view().new_reader();
     let mut input = &onion[..];
@@ -311,6 +369,7 @@ fn crypto_only(hops: usize) -> f64 {
         total += n as u64;
     }
     let took = start.elapsed().as_secs_f64();
+    give_buffer(onion);
     assert!(total >= PAYLOAD);
     took
 }
@@ -406,27 +465,31 @@ const SERIES: usize = 5;
 fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[usize]) {
     println!(
         "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets); \
-         session shadows {}, cells ChaCha20-Poly1305 (crypto only: the cells' layers)",
+         session shadows {}, cells ChaCha20-Poly1305; crypto only: the cells' layers, \
+         crypto + sessions: with each link's session shadow too (the tunnel's every AEAD pass, one thread)",
         NodeConstants::default().cipher_suite
     );
-    println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | tunnel/TCP | tunnel/crypto | TTFB tunnel | TTFB TCP | CPU ms/MB tunnel | CPU ms/MB TCP |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | crypto + sessions MB/s | tunnel/TCP | tunnel/crypto | tunnel/(crypto + sessions) | TTFB tunnel | TTFB TCP | CPU ms/MB tunnel | CPU ms/MB TCP |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &hops in relays {
         let (mut t, mut tf, mut c, mut cf, mut k) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut r_tcp, mut r_crypto) = (vec![], vec![]);
+        let (mut ks, mut r_sessions) = (vec![], vec![]);
         let (mut t_cpu, mut c_cpu) = (vec![], vec![]);
         for round in 0..rounds + 1 {
             // Alternate the order; the first round warms up.
             let tunnel = || with_cpu(|| tunnel_transfer(nodes, first, hops));
             let chain = || with_cpu(|| tcp_chain(hops));
-            let (a, b, kt) = if round % 2 == 0 {
+            let (a, b, kt, kst) = if round % 2 == 0 {
                 let a = tunnel();
                 let b = chain();
-                (a, b, crypto_only(hops))
+                let kt = crypto_only(hops, false);
+                (a, b, kt, crypto_only(hops, true))
             } else {
-                let kt = crypto_only(hops);
+                let kst = crypto_only(hops, true);
+                let kt = crypto_only(hops, false);
                 let b = chain();
-                (tunnel(), b, kt)
+                (tunnel(), b, kt, kst)
             };
             if round == 0 {
                 continue;
@@ -439,20 +502,26 @@ fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[us
             k.push(kt);
             r_tcp.push(ct / tt);
             r_crypto.push(kt / tt);
+            ks.push(kst);
+            r_sessions.push(kst / tt);
             let mb = PAYLOAD as f64 / 1e6;
             t_cpu.push(1e3 * tc / mb);
             c_cpu.push(1e3 * cc / mb);
         }
         let (mt, mc, mk) = (median(&mut t), median(&mut c), median(&mut k));
+        let mks = median(&mut ks);
         println!(
-            "| {hops} | {:.0} | {:.0} | {:.0} | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.1} ms | {:.2} ms | {:.2} | {:.2} |",
+            "| {hops} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.0}% [{:.0}%] | {:.1} ms | {:.2} ms | {:.2} | {:.2} |",
             mb_s(mt),
             mb_s(mc),
             mb_s(mk),
+            mb_s(mks),
             100.0 * mc / mt,
             100.0 * median(&mut r_tcp),
             100.0 * mk / mt,
             100.0 * median(&mut r_crypto),
+            100.0 * mks / mt,
+            100.0 * median(&mut r_sessions),
             1e3 * median(&mut tf),
             1e3 * median(&mut cf),
             median(&mut t_cpu),
