@@ -238,7 +238,7 @@ impl<C: MyDHTConf> NodeCore<C> {
 
     /// True when there is idle work ([`idle`](Self::idle)) to do.
     pub fn has_idle_work(&self) -> bool {
-        self.spare_key.is_empty()
+        self.spare_key.wants_refill()
     }
 
     /// A command from a service or the node handle. `Opened` is the

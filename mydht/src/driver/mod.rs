@@ -317,7 +317,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     /// Polls; the core's idle work is done only once the loop has been
-    /// idle for [`IDLE_QUIET`].
+    /// idle for [`IDLE_QUIET`], then until it is done or an event comes.
     fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
         let quiet = timeout.min(IDLE_QUIET);
         if quiet == timeout || !self.core.has_idle_work() {
@@ -328,7 +328,16 @@ impl<C: MyDHTConf> MainLoop<C> {
         if !events.is_empty() {
             return Ok(());
         }
+        // One key at a time, looking at the poll in between: a burst of
+        // traffic never waits behind more than one.
         self.core.idle();
+        while self.core.has_idle_work() {
+            self.poll.poll(events, Some(Duration::ZERO))?;
+            if !events.is_empty() {
+                return Ok(());
+            }
+            self.core.idle();
+        }
         self.poll
             .poll(events, Some(timeout.saturating_sub(start.elapsed())))
     }
