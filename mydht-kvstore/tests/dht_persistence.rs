@@ -10,7 +10,7 @@ use dht_support::{conf, link, wait_peers, walk, T};
 use mydht::prelude::Peer;
 use mydht::service::kvstore::QueryMode;
 use mydht_kvstore::dht::{Dht, DhtError, DhtSettings, Refusal, StoreChoice};
-use mydht_kvstore::{Key, SignedValue};
+use mydht_kvstore::{Key, SignedValue, StoreError};
 
 fn on_disk(dir: &TempDir) -> DhtSettings {
     DhtSettings {
@@ -60,4 +60,34 @@ fn persistence_restarted_node_serves_its_values() {
     assert_eq!(again.get(keys[0], T).unwrap(), held);
     again.stop().unwrap();
     peer.stop().unwrap();
+}
+
+/// A node started on a data directory whose `values.redb` is not a store
+/// (another program's file) fails to start with the store's clear error,
+/// `StoreError::NotAStore` in its chain of causes, and leaves the file as
+/// it was.
+#[test]
+fn persistence_a_foreign_file_is_a_clear_error() {
+    let dir = TempDir::new("dht-foreign");
+    let file = dir.path().join("values.redb");
+    let foreign = b"#!/bin/sh\necho not a store\n".repeat(100);
+    std::fs::write(&file, &foreign).unwrap();
+    let err = match Dht::start(conf(43, on_disk(&dir), None)) {
+        Err(e) => e,
+        Ok(d) => {
+            d.stop().unwrap();
+            panic!("a node started on a foreign file");
+        }
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut not_a_store = false;
+    while let Some(e) = cause {
+        if let Some(StoreError::NotAStore { .. }) = e.downcast_ref::<StoreError>() {
+            not_a_store = true;
+        }
+        cause = e.source();
+    }
+    assert!(not_a_store, "{err}: {err:?}");
+    assert!(err.to_string().contains("not a"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), foreign, "left as it was");
 }
