@@ -100,11 +100,6 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
 
-/// Spins on the notification before parking, for a yield inside `call`: a
-/// waker that is about to notify is usually a few hundred nanoseconds away,
-/// far less than a park/unpark round trip.
-const SPINS: u32 = 200;
-
 /// Empty receives in a row after which a service whose channel is empty
 /// waits for a notification; before, it polls its channel again after the
 /// backoff of std's channels: `1 << (n - 1)` spin hints for the first
@@ -201,7 +196,7 @@ impl Shared {
         } else if empties <= EMPTY_POLLS {
             thread::yield_now();
         } else {
-            self.wait(0, w);
+            self.wait(w);
         }
     }
 
@@ -234,29 +229,21 @@ impl Shared {
         self.take_notification(w);
     }
 
-    /// For a yield inside `call`: [`Shared::wait`] after a short spin on
-    /// the notification.
+    /// For a yield inside `call`: [`Shared::wait`], with no spin before it.
+    /// A spin of 200 `pause`s on the notification (about 17 µs on the
+    /// 2-vCPU VM of the mydht README's "`threaded!` latency", where a
+    /// `pause` takes 84 ns) held a core that the waker or another woken
+    /// thread needed: without it, 28 alternated pairs of the latency bench
+    /// in three series gave CPU per request −6 to −11%, the 1 in flight
+    /// p50 0.89–1.02×.
     pub(crate) fn yield_until_notified(&self, w: &mut Waiter) {
-        self.wait(SPINS, w);
+        self.wait(w);
     }
 
     /// On the service thread: returns once a notification is taken (at
-    /// once if one is pending, after spinning `spins` times on it), or
-    /// after the expensive half of the barrier, for one more look at the
-    /// input before the thread parks. The spin is skipped on that look's
-    /// return (the barrier already ran): a notification that did not come
-    /// during the first spin and the barrier is rarely a spin away, and a
-    /// second spin only holds the core its waker may need.
-    fn wait(&self, spins: u32, w: &mut Waiter) {
-        let spins = if w.fenced { 0 } else { spins };
-        for _ in 0..spins {
-            // A plain load first: a failing compare-exchange would still take
-            // the cache line from the notifying thread.
-            if self.state.0.load(Ordering::Relaxed) == NOTIFIED && self.take_notification(w) {
-                return;
-            }
-            std::hint::spin_loop();
-        }
+    /// once if one is pending), or after the expensive half of the barrier,
+    /// for one more look at the input before the thread parks.
+    fn wait(&self, w: &mut Waiter) {
         if self.take_notification(w) {
             return;
         }
