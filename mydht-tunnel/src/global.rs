@@ -79,6 +79,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         logger: slog::Logger,
     ) -> Result<Self> {
         let layout = *shared.lock().full.layout();
+        crate::ahead::start(&logger);
         Ok(TunnelGlobal {
             inner,
             routes: RouteProvider::new(me).map_err(config_error)?,
@@ -223,6 +224,11 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             shared.book.insert(id, query)?;
         }
         drop(shared);
+        // The next query's hops, prepared off its path (a query of this
+        // shape: same destination, relays and reply route).
+        if let Some(hops) = self.routes.draw_ahead(&send) {
+            crate::ahead::prepare(self.shared.downgrade(), hops, &self.logger);
+        }
         let Some(prefix) = out else {
             return Ok(Reply::SendOnce(first, msg));
         };

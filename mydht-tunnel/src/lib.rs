@@ -22,6 +22,7 @@
 //! [`TunnelSendError`].
 
 pub mod address;
+mod ahead;
 mod app;
 pub mod book;
 mod conf;

@@ -40,10 +40,18 @@ impl RoutePlan {
 
 /// The peers this node knows online (bounded by the node's `max_peers`,
 /// as its events are) and this node's own route hop.
+///
+/// It can draw the next query's order of peers ahead
+/// ([`draw_ahead`](Self::draw_ahead)), so the hops of that query's headers
+/// are prepared off its path; the next [`plan`](Self::plan) then takes
+/// that order (once) instead of shuffling anew, unless a peer came or went
+/// since. Drawn ahead or not, the order is a uniform random permutation of
+/// the known peers, so the routes are drawn as before.
 #[derive(Debug)]
 pub struct RouteProvider {
     me: RouteHop,
     peers: BTreeMap<PeerId, PeerInfo>,
+    ahead: Option<Vec<PeerId>>,
 }
 
 impl RouteProvider {
@@ -52,17 +60,20 @@ impl RouteProvider {
         Ok(RouteProvider {
             me: hop_of(me)?,
             peers: BTreeMap::new(),
+            ahead: None,
         })
     }
 
     /// `peer` came online.
     pub fn online(&mut self, peer: PeerInfo) {
         self.peers.insert(*peer.get_id(), peer);
+        self.ahead = None;
     }
 
     /// `id` went offline.
     pub fn offline(&mut self, id: &PeerId) {
         self.peers.remove(id);
+        self.ahead = None;
     }
 
     /// Peers known now.
@@ -78,41 +89,71 @@ impl RouteProvider {
     /// How many known peers `send` needs: its relays (or its reply relays,
     /// if more) and its exit.
     pub fn needed<M>(send: &TunnelSend<M>) -> usize {
-        let reply = match send.reply {
-            ReplyRoute::Other(n) => n,
-            _ => 0,
-        };
-        send.hops.max(reply) + 1
+        needed(send.hops, send.reply)
     }
 
     /// Draws the routes of `send` at random among the known peers: relays
     /// distinct from each other and from the exit; a different reply route
-    /// takes peers the query does not use first.
-    pub fn plan<M>(&self, send: &TunnelSend<M>) -> Result<RoutePlan, TunnelSendError> {
-        let need = Self::needed(send);
-        if self.peers.len() < need {
+    /// takes peers the query does not use first. The order drawn ahead, if
+    /// any, is taken here.
+    pub fn plan<M>(&mut self, send: &TunnelSend<M>) -> Result<RoutePlan, TunnelSendError> {
+        let ahead = self.ahead.take();
+        let order: Vec<&PeerInfo> = match ahead {
+            // Peers came or went since: the order is dropped then.
+            Some(ids) => ids.iter().filter_map(|id| self.peers.get(id)).collect(),
+            None => {
+                let mut all: Vec<&PeerInfo> = self.peers.values().collect();
+                shuffle(&mut all)?;
+                all
+            }
+        };
+        self.plan_in(send.to, send.hops, send.reply, order)
+    }
+
+    /// Draws the order of peers of the next [`plan`](Self::plan) now, and
+    /// gives the static keys of the hops that plan will have if the next
+    /// query has the shape of `send` (destination, relays, reply route):
+    /// the keys to prepare header hops for. `None` when too few peers are
+    /// known for that shape.
+    pub fn draw_ahead<M>(&mut self, send: &TunnelSend<M>) -> Option<Vec<[u8; 32]>> {
+        let mut order: Vec<&PeerInfo> = self.peers.values().collect();
+        shuffle(&mut order).ok()?;
+        let ids: Vec<PeerId> = order.iter().map(|p| *p.get_id()).collect();
+        let plan = self.plan_in(send.to, send.hops, send.reply, order).ok()?;
+        self.ahead = Some(ids);
+        let hops = plan.route.iter().chain(plan.reply.iter().flatten());
+        Some(hops.map(|h| h.public_key).collect())
+    }
+
+    /// The routes of a query to `to` through `hops` relays, replied by
+    /// `reply`, the relays taken in `order` (every known peer, in a random
+    /// order; an `Any` destination is its first).
+    fn plan_in(
+        &self,
+        to: Destination,
+        hops: usize,
+        reply: ReplyRoute,
+        order: Vec<&PeerInfo>,
+    ) -> Result<RoutePlan, TunnelSendError> {
+        let need = needed(hops, reply);
+        if self.peers.len() < need || order.len() < need {
             return Err(TunnelSendError::NotEnoughPeers {
                 have: self.peers.len(),
                 need,
             });
         }
-        let exit = match send.to {
+        let exit = match to {
             Destination::Peer(id) => self
                 .peers
                 .get(&id)
                 .ok_or(TunnelSendError::UnknownDestination)?,
-            Destination::Any => {
-                let all: Vec<&PeerInfo> = self.peers.values().collect();
-                all[random_below(all.len())?]
-            }
+            Destination::Any => order[0],
         };
-        let mut others: Vec<&PeerInfo> = self
-            .peers
-            .values()
+        let others: Vec<&PeerInfo> = order
+            .into_iter()
             .filter(|p| p.get_id() != exit.get_id())
             .collect();
-        shuffle(&mut others)?;
-        let relays = &others[..send.hops];
+        let relays = &others[..hops];
         let mut route = relays
             .iter()
             .map(|p| hop_of(p))
@@ -120,13 +161,13 @@ impl RouteProvider {
         route.push(hop_of(exit)?);
         let mut peers: Vec<PeerId> = relays.iter().map(|p| *p.get_id()).collect();
         peers.push(*exit.get_id());
-        let reply_relays: Option<Vec<&PeerInfo>> = match send.reply {
+        let reply_relays: Option<Vec<&PeerInfo>> = match reply {
             ReplyRoute::None => None,
             ReplyRoute::SameRoute => Some(relays.iter().rev().copied().collect()),
             ReplyRoute::Other(n) => {
-                // The unused peers first (already shuffled), then the
-                // query's relays if there are too few.
-                let (used, unused) = others.split_at(send.hops);
+                // The unused peers first (in random order already), then
+                // the query's relays if there are too few.
+                let (used, unused) = others.split_at(hops);
                 Some(unused.iter().chain(used.iter()).take(n).copied().collect())
             }
         };
@@ -146,6 +187,15 @@ impl RouteProvider {
             reply_peers,
         })
     }
+}
+
+/// Known peers a query through `hops` relays replied by `reply` needs.
+fn needed(hops: usize, reply: ReplyRoute) -> usize {
+    let reply = match reply {
+        ReplyRoute::Other(n) => n,
+        _ => 0,
+    };
+    hops.max(reply) + 1
 }
 
 /// The route hop of `peer`: its tunnel key and its encoded address.
@@ -246,5 +296,41 @@ mod tests {
             p.plan(&send(Destination::Peer(bob), 1, ReplyRoute::None)),
             Err(TunnelSendError::UnknownDestination)
         ));
+    }
+
+    #[test]
+    fn a_route_drawn_ahead_is_the_next_plan_once_and_dropped_when_peers_change() {
+        let me = peer(1);
+        let mut p = RouteProvider::new(&me).unwrap();
+        let peers: Vec<PeerInfo> = (2..9).map(peer).collect();
+        for q in &peers {
+            p.online(q.clone());
+        }
+        let bob = *peers[0].get_id();
+        let s = send(Destination::Peer(bob), 3, ReplyRoute::SameRoute);
+        let keys = p.draw_ahead(&s).expect("drawn");
+        let plan = p.plan(&s).expect("plan");
+        let planned: Vec<[u8; 32]> = plan
+            .route
+            .iter()
+            .chain(plan.reply.iter().flatten())
+            .map(|h| h.public_key)
+            .collect();
+        // 3 relays and Bob, the 3 relays back and this node.
+        assert_eq!(keys.len(), 8);
+        assert_eq!(keys, planned);
+        assert_eq!(keys[7], *me.tunnel_public_key());
+        assert!(p.ahead.is_none(), "taken once");
+        // A peer that comes (or goes) drops the order drawn.
+        p.draw_ahead(&s).expect("drawn");
+        p.online(peer(20));
+        assert!(p.ahead.is_none());
+        p.draw_ahead(&s).expect("drawn");
+        p.offline(peers[1].get_id());
+        assert!(p.ahead.is_none());
+        // Too few peers for the shape: nothing drawn.
+        let big = send(Destination::Any, 9, ReplyRoute::None);
+        assert!(p.draw_ahead(&big).is_none());
+        assert!(p.ahead.is_none());
     }
 }

@@ -146,6 +146,12 @@ impl FullTunnel {
         self.keys.add(keys);
     }
 
+    /// The header key pairs, and the hops prepared ahead, this node's
+    /// queries take ([`EphemeralKeys`]).
+    pub fn ephemeral_keys_mut(&mut self) -> &mut EphemeralKeys {
+        &mut self.keys
+    }
+
     /// A light clonable view for read services (no cache).
     pub fn view(&self) -> TunnelReadProv {
         self.view.clone()
