@@ -1,27 +1,36 @@
-//! One `restartable!` node holding 2,000 authenticated, idle connections
-//! from other nodes of this process: the heap it holds per connection stays
-//! within a bound, and every peer still gets a reply.
+//! One node holding 2,000 authenticated, idle connections from other nodes
+//! of this process: the heap it holds per connection stays within a bound,
+//! and every peer still gets a reply. Under `restartable!` (its loop
+//! driven on one thread) and under `threaded!`, whose idle connections hold
+//! no thread either: each read service gives its thread back once idle
+//! (`ThreadIdle`), so the node's threads do not grow with its connections.
+//! The two tests run one at a time (each counts the heap).
 //!
 //! Connecting has no deadline of its own, which the machine's load would
 //! decide: it fails when no peer connects for [`STALL`], and the work is
-//! bounded instead, the hub's CPU time per connection ([`CPU_BOUND`]).
+//! bounded instead, the `restartable!` hub's CPU time per connection
+//! ([`CPU_BOUND`]).
 
 #[path = "../benches/idle_connections/shared.rs"]
 mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mydht::{MainLoopDriver, MainLoopSpawn, MyDHTConf, NodeConstants, NodeHandle, PeerCount};
+use mydht_base::service::spawn::{ThreadIdle, MAX_IDLE};
 use mydht_base::{Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::{Touch, Touched};
 use mydht_basetest::touch_conf_items;
 use mydht_tcp::TcpTransport;
-use shared::{poll_once, raise_open_files, start_counting, Counting, Heap, Spoke};
+use shared::{
+    exclude_this_thread, poll_once, raise_open_files, start_counting, stop_counting_whole_process,
+    Counting, Heap, Spoke,
+};
 
 /// Counts the heap of the node under test's thread.
 #[global_allocator]
@@ -68,6 +77,27 @@ impl MyDHTConf for Hub {
     }
 }
 
+/// The `threaded!` node under test, its loop on a thread of its own.
+struct HubThreaded;
+
+impl MyDHTConf for HubThreaded {
+    touch_conf_items!(threaded, TcpTransport);
+
+    fn init_transport(&mut self) -> Result<TcpTransport> {
+        loopback()
+    }
+    fn constants(&self) -> NodeConstants {
+        Hub.constants()
+    }
+}
+
+/// The `threaded!` hub's services with a thread of their own, started by
+/// the first connection: global service, peer store, peer management.
+const HUB_SERVICES: usize = 3;
+
+/// One test at a time: each counts the heap, and holds 2,000 connections.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// What the main thread tells the peer threads.
 enum Phase {
     /// Touch the hub once from every peer, then report.
@@ -86,6 +116,8 @@ fn peer_thread(
     phases: mpsc::Receiver<Phase>,
     report: mpsc::Sender<std::result::Result<usize, String>>,
 ) {
+    // The peers are not the node under test.
+    exclude_this_thread();
     let mut nodes: Vec<(MainLoopDriver<Spoke>, NodeHandle<Spoke>)> = (0..n)
         .map(|_| mydht::start_driven(Spoke).expect("peer node"))
         .collect();
@@ -168,36 +200,23 @@ fn peer_thread(
     }
 }
 
-#[test]
-fn two_thousand_idle_connections() {
-    raise_open_files();
+/// What a run of the scenario measured.
+struct Held {
+    /// Heap per idle connection, and by size class.
+    per_conn: isize,
+    breakdown: String,
+    /// Peers whose touch the hub answered.
+    answered: usize,
+}
+
+/// Connects every peer to `hub`, measures the heap counted since `base`
+/// once they are idle (after `idle`, which waits for what the profile does
+/// when idle), then touches the hub from every peer.
+fn scenario<C>(hub: &NodeHandle<C>, base: &Heap, idle: impl FnOnce()) -> Held
+where
+    C: MyDHTConf<GlobalCmd = Touch, ApiReply = Touched>,
+{
     let started = Instant::now();
-    // The hub on its own thread: the heap its thread holds is the node's.
-    let (hub_tx, hub_rx) = mpsc::channel();
-    let hub_stop = Arc::new(AtomicBool::new(false));
-    let stop = hub_stop.clone();
-    let hub_thread = thread::spawn(move || {
-        start_counting(false);
-        let (mut driver, handle) = mydht::start_driven(Hub).expect("hub");
-        // A few turns: what a started node allocates once.
-        for _ in 0..3 {
-            driver.run_once(Duration::ZERO).expect("hub turn");
-        }
-        // SAFETY: a plain syscall.
-        let tid = unsafe { libc::gettid() };
-        hub_tx
-            .send((handle.clone(), Heap::now(), tid))
-            .expect("hub handle");
-        while !stop.load(Ordering::Acquire) {
-            driver
-                .run_once(Duration::from_millis(10))
-                .expect("hub turn");
-        }
-        handle.stop().expect("stop asked");
-        while driver.run_once(Duration::ZERO).expect("hub turn") {}
-    });
-    let (hub, base, hub_tid) = hub_rx.recv().expect("hub started");
-    let cpu_base = thread_cpu(hub_tid);
     let hub_addr: std::net::SocketAddr = hub.local_peer().get_address().parse().expect("address");
     let hub_id = *hub.local_peer().get_id();
 
@@ -225,13 +244,13 @@ fn two_thousand_idle_connections() {
     assert_eq!(online.len(), PEERS);
     rest.store(true, Ordering::Release);
     let connect_time = started.elapsed();
-    let cpu_per_conn = thread_cpu(hub_tid).saturating_sub(cpu_base) / PEERS as u32;
-    let idle = Heap::now();
-    let per_conn = (idle.live - base.live) / PEERS as isize;
-    let breakdown = idle.breakdown(&base, PEERS);
+    idle();
+    let now = Heap::now();
+    let per_conn = (now.live - base.live) / PEERS as isize;
+    let breakdown = now.breakdown(base, PEERS);
     eprintln!(
-        "{PEERS} idle connections up in {connect_time:?}, {cpu_per_conn:?} of the hub's CPU \
-         time each: {per_conn} bytes of the hub's heap each: {breakdown}"
+        "{PEERS} idle connections up in {connect_time:?}: {per_conn} bytes of the hub's heap \
+         each: {breakdown}"
     );
 
     for p in &phases {
@@ -247,16 +266,118 @@ fn two_thousand_idle_connections() {
     for t in threads {
         t.join().expect("peer thread");
     }
+    Held {
+        per_conn,
+        breakdown,
+        answered,
+    }
+}
+
+#[test]
+fn two_thousand_idle_connections() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    raise_open_files();
+    // The hub on its own thread: the heap its thread holds is the node's.
+    let (hub_tx, hub_rx) = mpsc::channel();
+    let hub_stop = Arc::new(AtomicBool::new(false));
+    let stop = hub_stop.clone();
+    let hub_thread = thread::spawn(move || {
+        start_counting(false);
+        let (mut driver, handle) = mydht::start_driven(Hub).expect("hub");
+        // A few turns: what a started node allocates once.
+        for _ in 0..3 {
+            driver.run_once(Duration::ZERO).expect("hub turn");
+        }
+        // SAFETY: a plain syscall.
+        let tid = unsafe { libc::gettid() };
+        hub_tx
+            .send((handle.clone(), Heap::now(), tid))
+            .expect("hub handle");
+        while !stop.load(Ordering::Acquire) {
+            driver
+                .run_once(Duration::from_millis(10))
+                .expect("hub turn");
+        }
+        handle.stop().expect("stop asked");
+        while driver.run_once(Duration::ZERO).expect("hub turn") {}
+    });
+    let (hub, base, hub_tid) = hub_rx.recv().expect("hub started");
+    let cpu_base = thread_cpu(hub_tid);
+    let mut cpu_per_conn = Duration::ZERO;
+    let held = scenario(&hub, &base, || {
+        cpu_per_conn = thread_cpu(hub_tid).saturating_sub(cpu_base) / PEERS as u32;
+        eprintln!("{cpu_per_conn:?} of the hub's CPU time per connection");
+    });
     hub_stop.store(true, Ordering::Release);
     hub_thread.join().expect("hub thread");
-    assert_eq!(answered, PEERS, "every peer got the hub's reply");
+    assert_eq!(held.answered, PEERS, "every peer got the hub's reply");
     assert!(
-        per_conn <= BOUND as isize,
-        "{per_conn} bytes of heap per idle connection, over {BOUND}: {breakdown}"
+        held.per_conn <= BOUND as isize,
+        "{} bytes of heap per idle connection, over {BOUND}: {}",
+        held.per_conn,
+        held.breakdown
     );
     assert!(
         cpu_per_conn <= CPU_BOUND,
         "{cpu_per_conn:?} of the hub's CPU time per connection, over {CPU_BOUND:?}"
+    );
+}
+
+/// The process's threads now.
+fn threads_now() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("procfs")
+        .count()
+}
+
+#[test]
+fn two_thousand_idle_connections_threaded() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    raise_open_files();
+    // Every thread's heap but the peers' is the node's (its services run on
+    // threads of their own).
+    start_counting(true);
+    let hub = mydht::start_loop(HubThreaded).expect("hub");
+    let base = Heap::now();
+    let threads_base = threads_now();
+    let mut suspended = (0, 0);
+    let mut threads_idle = 0;
+    let held = scenario(&hub, &base, || {
+        // Every read service gave its thread back once idle.
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            suspended = ThreadIdle::idle_services();
+            if suspended.0 >= PEERS && suspended.0 == suspended.1 || Instant::now() > deadline {
+                break;
+            }
+            thread::yield_now();
+        }
+        // The peers' threads, the hub's node-wide services, and the reuse
+        // pool's idle threads (at most `MAX_IDLE`, gone a few seconds
+        // later).
+        threads_idle = threads_now() - threads_base;
+        eprintln!(
+            "{} of {} read services suspended; {threads_idle} threads more than the started \
+             node (the {PEER_THREADS} peer threads, {HUB_SERVICES} services, idle pool threads)",
+            suspended.1, suspended.0
+        );
+    });
+    hub.stop().expect("hub stopped");
+    stop_counting_whole_process();
+    assert_eq!(held.answered, PEERS, "every peer got the hub's reply");
+    assert!(
+        suspended.0 >= PEERS && suspended.0 == suspended.1,
+        "idle read services suspended: {suspended:?}"
+    );
+    assert!(
+        threads_idle <= PEER_THREADS + HUB_SERVICES + MAX_IDLE,
+        "{threads_idle} threads for {PEERS} idle connections"
+    );
+    assert!(
+        held.per_conn <= BOUND as isize,
+        "{} bytes of heap per idle connection, over {BOUND}: {}",
+        held.per_conn,
+        held.breakdown
     );
 }
 

@@ -1,10 +1,11 @@
-//! A `threaded!` node over TCP holds one thread per idle connection (its
-//! read service's): the write service's thread starts only when a write
-//! would block, and goes back to the reuse pool once it has written
-//! everything. A burst to a peer that does not read fills the socket, so
-//! that thread starts in the middle of it; every message still arrives,
-//! once, in the order it was sent. One test in this binary: it counts the
-//! process's threads.
+//! A `threaded!` node over TCP holds no thread for an idle connection: its
+//! read service has one while it reads and gives it back to the reuse pool
+//! once idle (`ThreadIdle`, after `THREAD_IDLE_AFTER`); the write
+//! service's thread starts only when a write would block, and goes back to
+//! the pool once it has written everything. A burst to a peer that does
+//! not read fills the socket, so that thread starts in the middle of it;
+//! every message still arrives, once, in the order it was sent. One test
+//! in this binary: it counts the process's threads.
 
 use std::marker::PhantomData;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use mydht::service::PeersView;
 use mydht::{GlobalCommand, LocalCommand, MyDHTConf, PeerId, PeerInfo, Reply};
-use mydht_base::service::spawn::idle_service_threads;
+use mydht_base::service::spawn::{idle_service_threads, ThreadIdle};
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
 use mydht_basetest::loopback_conf_items;
@@ -187,8 +188,13 @@ fn live_threads() -> usize {
 
 /// Whether the live thread count gets to `n` within the harness timeout.
 fn live_settles(n: usize) -> bool {
+    settles(|| live_threads() == n)
+}
+
+/// Whether `done` holds within the harness timeout (polled, no sleep).
+fn settles(mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + TIMEOUT;
-    while live_threads() != n {
+    while !done() {
         if Instant::now() >= deadline {
             return false;
         }
@@ -224,17 +230,21 @@ fn one_thread_per_idle_connection_and_bursts_in_order() {
     let none = hub.query(Ask::Burst(to, 0, 0), 1, TIMEOUT).expect("query");
     assert_eq!(none, vec![Sent(0)]);
 
-    // Each connection adds its read service's thread, nothing else.
-    for (i, peer) in peers.iter().enumerate() {
+    // Each connection's read service reads on a thread, then gives it
+    // back once idle: the idle connections hold none.
+    for peer in &peers {
         connect(peer, &hub).expect("connect");
-        assert!(
-            live_settles(started + i + 1),
-            "{} connections: {} threads, {} expected",
-            i + 1,
-            live_threads(),
-            started + i + 1
-        );
     }
+    assert!(
+        settles(|| ThreadIdle::idle_services() == (PEERS, PEERS)),
+        "read services suspended: {:?}",
+        ThreadIdle::idle_services()
+    );
+    assert!(
+        live_settles(started),
+        "{PEERS} idle connections: {} threads, {started} expected",
+        live_threads()
+    );
 
     // A burst to peer 0, which reads nothing until its gate opens: the
     // socket fills and the write service's thread takes over.
@@ -243,8 +253,8 @@ fn one_thread_per_idle_connection_and_bursts_in_order() {
         .expect("burst");
     assert_eq!(first, vec![Sent((BIG + SMALL) as u64)]);
     assert!(
-        live_settles(started + PEERS + 1),
-        "a blocked write holds one more thread: {}",
+        live_settles(started + 1),
+        "a blocked write holds one thread: {}",
         live_threads()
     );
     // Sent while that thread writes: queued behind it.
@@ -262,7 +272,7 @@ fn one_thread_per_idle_connection_and_bursts_in_order() {
 
     // All written: the write thread went back to the pool.
     assert!(
-        live_settles(started + PEERS),
+        live_settles(started),
         "thread given back: {} threads",
         live_threads()
     );

@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use count::Snapshot;
 use hub_log::hub_logger;
 use mydht::{MainLoopSpawn, MyDHTConf, NodeConstants, NodeHandle, PeerCount};
-use mydht_base::service::spawn::{MayCoroutine, IDLE_AFTER};
+use mydht_base::service::spawn::{
+    idle_service_threads, MayCoroutine, ThreadIdle, IDLE_AFTER, IDLE_TIMEOUT, THREAD_IDLE_AFTER,
+};
 use mydht_base::{Peer, Result};
 use mydht_basetest::harness::conf::loopback;
 use mydht_basetest::harness::touch::{Touch, Touched};
@@ -209,23 +211,41 @@ impl PeerProcesses {
     }
 }
 
-/// Waits until every may service is suspended (idle since `IDLE_AFTER`),
-/// at most `2 × IDLE_AFTER` past the last suspension: (live, suspended).
-fn wait_suspended() -> (usize, usize) {
+/// Waits until every service of a suspending spawner is suspended (idle
+/// since `idle_after`; `counts` gives (live, suspended)), at most `2 ×
+/// idle_after` past the last suspension: (live, suspended).
+fn wait_suspended(counts: fn() -> (usize, usize), idle_after: Duration) -> (usize, usize) {
     let mut last = (0, 0);
     let mut since = Instant::now();
     loop {
-        let now = MayCoroutine::idle_services();
+        let now = counts();
         if now.0 == now.1 {
             return now;
         }
         if now.1 != last.1 {
             (last, since) = (now, Instant::now());
-        } else if since.elapsed() > 2 * IDLE_AFTER {
+        } else if since.elapsed() > 2 * idle_after {
             return now;
         }
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `threaded!`: waits until its idle read services gave their threads
+/// back (`ThreadIdle`), then until the reuse pool's idle threads exited
+/// (`IDLE_TIMEOUT`), so the figures count what idle connections hold.
+fn wait_threads_given_back() {
+    let (live, suspended) = wait_suspended(ThreadIdle::idle_services, THREAD_IDLE_AFTER);
+    let pooled = idle_service_threads();
+    let deadline = Instant::now() + 2 * IDLE_TIMEOUT;
+    while idle_service_threads() > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "threaded!: {suspended} of {live} ThreadIdle services suspended idle; \
+         {pooled} idle pool threads then, {} after waiting",
+        idle_service_threads()
+    );
 }
 
 /// Latencies of `SAMPLES` touches of `probe`: (p50, p99).
@@ -333,8 +353,11 @@ where
     let connect = start.elapsed();
     processes.tell(None, "rest");
     if profile == "may_blocking!" {
-        let (live, suspended) = wait_suspended();
+        let (live, suspended) = wait_suspended(MayCoroutine::idle_services, IDLE_AFTER);
         eprintln!("may_blocking!: {suspended} of {live} coroutine services suspended idle");
+    }
+    if profile == "threaded!" {
+        wait_threads_given_back();
     }
     let idle = Snapshot::now();
     if profile == "may_blocking!" {

@@ -22,6 +22,8 @@ pub struct Counting;
 
 thread_local! {
     static COUNTED: Cell<bool> = const { Cell::new(false) };
+    /// Not counted even when every thread is.
+    static EXCLUDED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Every thread is counted.
@@ -40,8 +42,25 @@ pub fn start_counting(whole_process: bool) {
     }
 }
 
+/// Only the threads that opted in ([`start_counting`]) are counted from now on.
+#[allow(dead_code)] // the test's
+pub fn stop_counting_whole_process() {
+    ALL.store(false, Ordering::Relaxed);
+}
+
+/// This thread is not counted when every other is.
+#[allow(dead_code)] // the test's
+pub fn exclude_this_thread() {
+    EXCLUDED.with(|c| c.set(true));
+}
+
 fn count(size: usize, sign: isize) {
-    if ALL.load(Ordering::Relaxed) || COUNTED.try_with(Cell::get).unwrap_or(false) {
+    let counted = if ALL.load(Ordering::Relaxed) {
+        !EXCLUDED.try_with(Cell::get).unwrap_or(false)
+    } else {
+        COUNTED.try_with(Cell::get).unwrap_or(false)
+    };
+    if counted {
         LIVE.fetch_add(sign * size as isize, Ordering::Relaxed);
         let class = (usize::BITS - size.leading_zeros()).min(CLASSES as u32 - 1) as usize;
         LIVE_CLASSES[class].fetch_add(sign, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //!
 //! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ArcRef` | `ThreadPark` (write: its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
+//! | [`threaded!`](crate::threaded) | `ArcRef` | read `ThreadIdle` (`ThreadPark` while busy; idle 1 s, its thread back to the pool), write `ThreadPark` (its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -63,6 +63,9 @@ pub mod __private {
     pub type ThreadParkIdleInline = mydht_base::service::spawn::IdleInline<ThreadPark>;
     /// The channel of [`ThreadParkIdleInline`].
     pub type MpscChannelIdleInline = mydht_base::service::channel::IdleInlineChannel<MpscChannel>;
+    /// A parked thread while busy, given back to the reuse pool once idle
+    /// (`threaded!`'s read service).
+    pub use mydht_base::service::spawn::ThreadIdle;
     #[cfg(feature = "may")]
     pub use {super::MayBlock, mydht_base::service::channel::MayChannel};
 
@@ -284,16 +287,21 @@ macro_rules! __profile {
 /// own peer go to the write service without the main loop, as one batch.
 ///
 /// The write service's thread is started only when it has such work and
-/// goes back to the reuse pool once its channel stays empty, so an idle
-/// connection holds one thread (its read service's) and a busy one two,
-/// not three; one request/response crosses threads 9 times (8 with
+/// goes back to the reuse pool once its channel stays empty. The read
+/// service's (`read: ThreadIdle`) parks while traffic flows, as
+/// `ThreadPark`'s, and once parked 1 s with no readiness the read service
+/// is suspended (its progress kept, as under
+/// [`restartable!`](crate::restartable)) and its thread goes back to the
+/// pool; the next readiness resumes it on a pool thread. So an idle
+/// connection holds no thread and a busy one one or two, not three
+/// (`read: ThreadPark;` keeps the read thread); one request/response crosses threads 9 times (8 with
 /// `direct_replies`), not 13 (the figures: the crate README, "`threaded!`
 /// latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {
         $crate::__profile!(@mix [
-            ThreadPark // read
+            ThreadIdle // read
             ThreadParkIdleInline MpscChannelIdleInline // write
             Blocker MpscChannel // local
             ThreadPark MpscChannel // global
