@@ -50,9 +50,9 @@ fn stack_sets_the_read_and_write_coroutines_stack() {
 }
 
 #[test]
-fn threaded_runs_local_inline_and_api_on_the_loop() {
+fn threaded_runs_read_on_thread_idle_local_inline_and_api_on_the_loop() {
     let mut c = ThreadedDefault;
-    assert!(name_of(&c.read_spawner().expect("read")).ends_with("ThreadPark"));
+    assert!(name_of(&c.read_spawner().expect("read")).ends_with("ThreadIdle"));
     let write = name_of(&c.write_spawner().expect("write"));
     assert!(write.contains("IdleInline<") && write.ends_with("ThreadPark>"));
     let channel = name_of(&c.write_channel());
