@@ -188,6 +188,9 @@ where
     /// Runs commands until the loop ends or the spawner suspends it.
     pub(crate) fn run<Y: LoopYield>(&mut self, yld: &mut Y) -> Step {
         let mut empties = 0u32;
+        // The spawner said End after an empty receive, and the channel was
+        // looked at once more since (see `OnEmpty::End` below).
+        let mut looked_again = false;
         loop {
             if self.count.nb_loop != 0 && self.count.done >= self.count.nb_loop {
                 return Step::End(Ok(()));
@@ -203,6 +206,7 @@ where
                     match next {
                         Ok(Some(cmd)) => {
                             empties = 0;
+                            looked_again = false;
                             cmd
                         }
                         Ok(None) => match yld.on_empty({
@@ -211,6 +215,14 @@ where
                         }) {
                             OnEmpty::Retry => continue,
                             OnEmpty::Suspend => return Step::Suspended,
+                            // A stop request read after the empty receive
+                            // may come after commands sent in between: they
+                            // were queued before the request, so one more
+                            // look finds them and they still run.
+                            OnEmpty::End if !looked_again => {
+                                looked_again = true;
+                                continue;
+                            }
                             OnEmpty::End => return Step::End(Ok(())),
                         },
                         Err(e) if e.kind() == ErrorKind::ChannelClosed => return Step::End(Ok(())),

@@ -108,3 +108,86 @@ where
         spawn_thread::<S, D, R, ViaSRef, Park>(service, dest, first_cmd, recv, nb_loop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+    use std::time::Duration;
+
+    use super::ThreadPark;
+    use crate::service::channel::{MpscChannel, MpscRecv};
+    use crate::{Result, Service, SpawnChannel, SpawnRecv, SpawnSend, Spawner, SpawnerYield};
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// Gives back its commands.
+    struct Echo;
+
+    impl Service for Echo {
+        type CommandIn = u64;
+        type CommandOut = u64;
+        fn call<Y: SpawnerYield>(&mut self, cmd: u64, _: &mut Y) -> Result<u64> {
+            Ok(cmd)
+        }
+    }
+
+    /// A receiver that, the first time it finds its channel empty, says so
+    /// and waits for the test's go before answering "empty".
+    struct Gate {
+        rx: MpscRecv<u64>,
+        empty_seen: Option<(SyncSender<()>, Receiver<()>)>,
+    }
+
+    impl SpawnRecv<u64> for Gate {
+        fn recv(&mut self) -> Result<Option<u64>> {
+            let got = self.rx.recv()?;
+            if got.is_none() {
+                if let Some((seen, go)) = self.empty_seen.take() {
+                    seen.send(()).expect("test alive");
+                    go.recv_timeout(WAIT).expect("the test's go");
+                }
+            }
+            Ok(got)
+        }
+        fn recv_wait(&mut self) -> Result<Option<u64>> {
+            self.recv()
+        }
+    }
+
+    /// Commands queued between the service's empty receive and its reading
+    /// of the stop request (the handle dropped meanwhile) still run: the
+    /// loop looks at its channel once more before it ends.
+    #[test]
+    fn commands_queued_before_the_stop_request_run() {
+        let (mut tx, rx) = MpscChannel::new(8).new_channel().unwrap();
+        let (out_tx, mut out_rx) = MpscChannel::new(8).new_channel().unwrap();
+        let (seen_tx, seen_rx) = sync_channel(1);
+        let (go_tx, go_rx) = sync_channel(1);
+        let gate = Gate {
+            rx,
+            empty_seen: Some((seen_tx, go_rx)),
+        };
+        // The service holds the only sender of the results: their channel
+        // closes when the service ends.
+        let handle = ThreadPark.spawn(Echo, out_tx, None, gate, 0).unwrap();
+        seen_rx
+            .recv_timeout(WAIT)
+            .expect("the service found its channel empty");
+        for c in [3, 5, 7] {
+            tx.send(c).unwrap();
+        }
+        // The stop request, while the service is between its empty receive
+        // and its look at the request.
+        drop(handle);
+        go_tx.send(()).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match out_rx.recv_timeout(WAIT) {
+                Ok(Some(c)) => got.push(c),
+                Ok(None) => panic!("no result or end within {WAIT:?}"),
+                Err(_) => break,
+            }
+        }
+        assert_eq!(got, vec![3, 5, 7]);
+    }
+}
