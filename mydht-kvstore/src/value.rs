@@ -6,12 +6,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use ed25519_dalek::{SignatureError, Verifier, VerifyingKey};
 use mydht::identity::{IDENTITY_KEY_LEN, PEER_ID_LEN, SIGNATURE_LEN};
 use mydht::{Identity, PeerId};
 use mydht_base::{Error, ErrorKind, ErrorLevel, KeyVal};
-use openssl::error::ErrorStack;
-use openssl::pkey::{Id, PKey};
-use openssl::sign::Verifier;
 use serde::{Deserialize, Serialize};
 
 use crate::key::Key;
@@ -336,17 +334,19 @@ impl SignedValue {
         if self.checked.get() {
             return Ok(());
         }
-        let bad = |e: ErrorStack| ValueError::BadSignature { source: Some(e) };
-        let key = PKey::public_key_from_raw_bytes(&self.publisher_key, Id::ED25519).map_err(bad)?;
-        let ok = Verifier::new_without_digest(&key)
-            .and_then(|mut v| v.verify_oneshot(&self.signature.to_bytes(), &self.signed_message()))
-            .map_err(bad)?;
-        if ok {
-            self.checked.set();
-            Ok(())
-        } else {
-            Err(ValueError::BadSignature { source: None })
+        // ed25519-dalek, not openssl: half the time on this machine (see the
+        // README's Design notes), the same signatures. A weak (small-order)
+        // key is refused: with one, anyone can sign for its publisher id.
+        let bad = |e: SignatureError| ValueError::BadSignature { source: Some(e) };
+        let key = VerifyingKey::from_bytes(&self.publisher_key).map_err(bad)?;
+        if key.is_weak() {
+            return Err(ValueError::BadSignature { source: None });
         }
+        let signature = ed25519_dalek::Signature::from_bytes(&self.signature.to_bytes());
+        key.verify(&self.signed_message(), &signature)
+            .map_err(bad)?;
+        self.checked.set();
+        Ok(())
     }
 
     /// The value's encoding (bincode, standard configuration), as the
@@ -398,10 +398,11 @@ impl KeyVal for SignedValue {
 #[non_exhaustive]
 pub enum ValueError {
     /// The signature is not the publisher's over the value's fields (or the
-    /// publisher key is not an Ed25519 key); openssl's error when it gave one.
+    /// publisher key is not an Ed25519 key); the verifier's error when it
+    /// gave one.
     BadSignature {
-        /// openssl's error, if the check failed rather than said no.
-        source: Option<ErrorStack>,
+        /// The Ed25519 verifier's error, if it gave one.
+        source: Option<SignatureError>,
     },
     /// The value (or its encoding) is longer than allowed.
     TooLarge {

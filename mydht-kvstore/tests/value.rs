@@ -87,6 +87,36 @@ fn a_flipped_byte_anywhere_fails() {
 }
 
 #[test]
+fn a_weak_publisher_key_signs_nothing() {
+    // The Ed25519 identity point as the publisher key, with R the identity
+    // and s = 0: a cofactorless check accepts this "signature" on any
+    // message (s·B − h·A = identity = R), so anyone could sign for this
+    // publisher id. `verify` refuses small-order keys: two values of
+    // distinct contents, both refused.
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    let limits = ValueLimits::default();
+    for (name, bytes) in [("a", &b"first"[..]), ("b", &b"second value"[..])] {
+        let forged = SignedValue::from_parts(mydht_kvstore::SignedValueParts {
+            key: Key::hash_of(name.as_bytes()),
+            value: bytes.to_vec(),
+            publisher_key: weak,
+            publisher: PeerId::of_key(&weak),
+            version: T0,
+            expires_at: T0 + HOUR,
+            signature,
+        });
+        let bad = forged.verify(T0, &limits);
+        assert!(
+            matches!(bad, Err(ValueError::BadSignature { .. })),
+            "{name}: {bad:?}"
+        );
+    }
+}
+
+#[test]
 fn over_size_is_refused() {
     let limits = ValueLimits::default();
     let me = identity(1);
