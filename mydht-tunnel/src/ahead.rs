@@ -7,7 +7,8 @@
 //! ([`RouteProvider::draw_ahead`](crate::route::RouteProvider::draw_ahead))
 //! and hands the static keys of the hops it will have to this thread, which
 //! makes their key pairs and exchanges ([`PreparedHop`]) and leaves them in
-//! the node's `FullTunnel`; the next query's headers take them.
+//! the node's [`Inbox`]; the next query moves them into its `FullTunnel`
+//! and its headers take them.
 //!
 //! One thread for the process, started with the first tunnel node and
 //! never stopped (it waits on its queue when there is nothing to do), so
@@ -19,22 +20,59 @@
 //! bounded: a job that finds it full is dropped, and the query it was for
 //! makes its hops itself, as it would without this thread. A job for a node
 //! that stopped is dropped too.
+//!
+//! The thread also makes the node's spare header key pairs (those a query
+//! takes for a hop not prepared), which the global service's tick asks for:
+//! made on the node's loop, a tick's batch of up to 32 key generations
+//! held it (a `Restartable` node's only thread) while a hop waited.
+//!
+//! A node never waits for this thread: it leaves what it made in the
+//! node's inbox, whose lock the node only tries ([`take_ready`]; if the
+//! thread holds it, the query goes on without, making its hops itself).
+//! The thread used to put its hops in the node's shared tunnel state, whose
+//! lock every query and hop of the node takes: under `SCHED_IDLE`, the
+//! thread preempted while it held that lock kept the node waiting until a
+//! core had nothing else to run, up to seconds on a busy machine.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, TryLockError, Weak};
 
 use tunnel::crypto::X25519Secret;
+use tunnel::full::EPHEMERAL_KEYS_KEPT;
 use tunnel::header::PreparedHop;
-
-use crate::shared::WeakTunnel;
+use tunnel::FullTunnel;
 
 /// Jobs waiting for the thread, at most (one per query sent).
 const QUEUE: usize = 64;
 
-/// Hops to prepare for one node.
+/// Prepared hops an inbox holds, at most (past it the oldest are dropped:
+/// those of a route that was not taken).
+const HOPS_KEPT: usize = 64;
+
+/// What the thread made for one node, until its global service takes it
+/// ([`take_ready`]).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    ready: Mutex<Ready>,
+    /// Set while a key job of the node waits or runs.
+    keys_pending: AtomicBool,
+}
+
+/// Made and not taken yet: at most [`HOPS_KEPT`] hops and
+/// [`EPHEMERAL_KEYS_KEPT`] keys.
+#[derive(Default)]
+struct Ready {
+    hops: Vec<PreparedHop>,
+    keys: Vec<X25519Secret>,
+}
+
+/// Hops to prepare for one node, or spare key pairs to make.
 struct Job {
-    node: WeakTunnel,
+    node: Weak<Inbox>,
     hops: Vec<[u8; 32]>,
+    /// Spare header key pairs to make.
+    keys: usize,
     logger: slog::Logger,
 }
 
@@ -60,38 +98,100 @@ pub(crate) fn start(logger: &slog::Logger) {
 }
 
 /// Asks the thread to prepare `hops` (static keys, one prepared hop each)
-/// for `node`. Never blocks.
-pub(crate) fn prepare(node: WeakTunnel, hops: Vec<[u8; 32]>, logger: &slog::Logger) {
-    let Some(Some(tx)) = QUEUE_TX.get() else {
-        return;
-    };
+/// for the node of `inbox`. Never blocks.
+pub(crate) fn prepare(inbox: &Arc<Inbox>, hops: Vec<[u8; 32]>, logger: &slog::Logger) {
     let job = Job {
-        node,
+        node: Arc::downgrade(inbox),
         hops,
+        keys: 0,
         logger: logger.clone(),
     };
+    queue(job, logger);
+}
+
+/// Asks the thread to make `count` spare header key pairs for the node of
+/// `inbox`, unless a key job of that node waits already. Never blocks.
+/// False only when there is no thread to ask (a full queue drops the job:
+/// the next tick asks again).
+pub(crate) fn make_keys(inbox: &Arc<Inbox>, count: usize, logger: &slog::Logger) -> bool {
+    if count == 0 || inbox.keys_pending.swap(true, Ordering::AcqRel) {
+        return true;
+    }
+    let job = Job {
+        node: Arc::downgrade(inbox),
+        hops: Vec::new(),
+        keys: count,
+        logger: logger.clone(),
+    };
+    let queued = queue(job, logger);
+    if queued != Queued::Yes {
+        inbox.keys_pending.store(false, Ordering::Release);
+    }
+    queued != Queued::NoThread
+}
+
+/// Moves what the thread made for this node into `full`, without waiting:
+/// false (nothing moved) while the thread holds the inbox.
+pub(crate) fn take_ready(inbox: &Inbox, full: &mut FullTunnel) -> bool {
+    let mut ready = match inbox.ready.try_lock() {
+        Ok(ready) => ready,
+        // Each step leaves the inbox consistent.
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return false,
+    };
+    let kept = full.ephemeral_keys_mut();
+    if !ready.hops.is_empty() {
+        kept.add_prepared(ready.hops.drain(..));
+    }
+    if !ready.keys.is_empty() {
+        kept.add(ready.keys.drain(..));
+    }
+    true
+}
+
+/// What became of a job.
+#[derive(Debug, PartialEq, Eq)]
+enum Queued {
+    Yes,
+    /// Dropped: the queue was full.
+    Full,
+    /// Dropped: there is no thread.
+    NoThread,
+}
+
+/// Queues `job`, or drops it.
+fn queue(job: Job, logger: &slog::Logger) -> Queued {
+    let Some(Some(tx)) = QUEUE_TX.get() else {
+        return Queued::NoThread;
+    };
     match tx.try_send(job) {
-        Ok(()) => {}
+        Ok(()) => Queued::Yes,
         Err(TrySendError::Full(_)) => {
-            slog::debug!(logger, "tunnel hops not prepared ahead: queue full");
+            slog::debug!(logger, "tunnel keys not made ahead: queue full");
+            Queued::Full
         }
         Err(TrySendError::Disconnected(_)) => {
-            slog::warn!(logger, "tunnel hops not prepared ahead: the thread ended");
+            slog::warn!(logger, "tunnel keys not made ahead: the thread ended");
+            Queued::NoThread
         }
     }
 }
 
-/// The thread: prepares each job's hops, then leaves them with its node.
+/// The thread: makes each job's hops and keys, then leaves them in its
+/// node's inbox.
 fn run(rx: Receiver<Job>) {
     let idle = idle_priority();
     for job in rx {
         if let Err(e) = &idle {
             slog::debug!(job.logger, "tunnel keys thread at normal priority"; "error" => %e);
         }
-        let mut made = Vec::with_capacity(job.hops.len());
+        if job.node.strong_count() == 0 {
+            continue;
+        }
+        let mut hops = Vec::with_capacity(job.hops.len());
         for hop in &job.hops {
             match X25519Secret::generate().and_then(|key| PreparedHop::new(hop, key)) {
-                Ok(p) => made.push(p),
+                Ok(p) => hops.push(p),
                 Err(e) => {
                     // That query makes the hop itself (and fails typed if
                     // it cannot either).
@@ -99,8 +199,31 @@ fn run(rx: Receiver<Job>) {
                 }
             }
         }
-        if let Some(node) = job.node.upgrade() {
-            node.lock().full.ephemeral_keys_mut().add_prepared(made);
+        let mut keys = Vec::with_capacity(job.keys);
+        for _ in 0..job.keys {
+            match X25519Secret::generate() {
+                Ok(key) => keys.push(key),
+                Err(e) => {
+                    // A query then makes its own (and fails typed if it
+                    // cannot either).
+                    slog::warn!(job.logger, "tunnel header keys not made ahead"; "error" => %e);
+                    break;
+                }
+            }
+        }
+        let Some(node) = job.node.upgrade() else {
+            continue;
+        };
+        {
+            let mut ready = node.ready.lock().unwrap_or_else(|e| e.into_inner());
+            ready.hops.extend(hops);
+            let past = ready.hops.len().saturating_sub(HOPS_KEPT);
+            ready.hops.drain(..past);
+            ready.keys.extend(keys);
+            ready.keys.truncate(EPHEMERAL_KEYS_KEPT);
+        }
+        if job.keys > 0 {
+            node.keys_pending.store(false, Ordering::Release);
         }
     }
 }
@@ -133,4 +256,91 @@ fn idle_priority() -> std::io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn idle_priority() -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tunnel::TunnelConfig;
+
+    use super::*;
+
+    fn full() -> FullTunnel {
+        FullTunnel::new(TunnelConfig::default(), X25519Secret::generate().unwrap()).unwrap()
+    }
+
+    fn logger() -> slog::Logger {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+
+    /// Waits (yielding, at most 10 s) until `done` holds.
+    fn until(mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "the thread's job not done in 10 s"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn spare_header_keys_are_made_by_the_thread_one_job_at_a_time() {
+        start(&logger());
+        let (inbox, mut full) = (Arc::new(Inbox::default()), full());
+        let room = full.ephemeral_room();
+        assert_eq!(room, EPHEMERAL_KEYS_KEPT);
+        assert!(make_keys(&inbox, room, &logger()));
+        until(|| !inbox.keys_pending.load(Ordering::Acquire));
+        assert_eq!(
+            full.ephemeral_room(),
+            room,
+            "not in the node's tunnel until taken"
+        );
+        assert!(take_ready(&inbox, &mut full));
+        assert_eq!(full.ephemeral_room(), 0);
+        // While a key job of the node waits, no other is queued.
+        inbox.keys_pending.store(true, Ordering::Release);
+        assert!(make_keys(&inbox, 3, &logger()));
+        assert!(inbox.keys_pending.load(Ordering::Acquire));
+        assert!(inbox.ready.lock().unwrap().keys.is_empty());
+    }
+
+    #[test]
+    fn a_node_never_waits_for_the_thread_holding_its_inbox() {
+        start(&logger());
+        let (inbox, mut full) = (Arc::new(Inbox::default()), full());
+        let hop = X25519Secret::generate().unwrap();
+        prepare(&inbox, vec![*hop.public_key()], &logger());
+        until(|| !inbox.ready.lock().unwrap().hops.is_empty());
+        // The thread preempted while it holds the inbox: the node takes
+        // nothing and goes on.
+        let held = inbox.ready.lock().unwrap();
+        assert!(!take_ready(&inbox, &mut full));
+        assert_eq!(full.ephemeral_keys_mut().prepared_len(), 0);
+        drop(held);
+        assert!(take_ready(&inbox, &mut full));
+        assert_eq!(full.ephemeral_keys_mut().prepared_len(), 1);
+        assert!(inbox.ready.lock().unwrap().hops.is_empty());
+    }
+
+    #[test]
+    fn an_inbox_keeps_at_most_its_bounds() {
+        start(&logger());
+        let inbox = Arc::new(Inbox::default());
+        let hops: Vec<[u8; 32]> = (0..HOPS_KEPT + 4)
+            .map(|_| *X25519Secret::generate().unwrap().public_key())
+            .collect();
+        prepare(&inbox, hops, &logger());
+        until(|| inbox.ready.lock().unwrap().hops.len() == HOPS_KEPT);
+        assert!(make_keys(&inbox, EPHEMERAL_KEYS_KEPT, &logger()));
+        until(|| !inbox.keys_pending.load(Ordering::Acquire));
+        assert!(make_keys(&inbox, 5, &logger()));
+        until(|| !inbox.keys_pending.load(Ordering::Acquire));
+        let ready = inbox.ready.lock().unwrap();
+        assert_eq!(ready.hops.len(), HOPS_KEPT);
+        assert_eq!(ready.keys.len(), EPHEMERAL_KEYS_KEPT);
+    }
 }

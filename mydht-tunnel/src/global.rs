@@ -66,6 +66,8 @@ pub struct TunnelGlobal<C, T: MyDHTTunnelConf> {
     layout: FrameLayout,
     settings: GlobalSettings,
     logger: slog::Logger,
+    /// What the helper thread made for this node's queries.
+    ahead: Arc<crate::ahead::Inbox>,
     conf: PhantomData<fn() -> C>,
 }
 
@@ -87,15 +89,25 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             layout,
             settings,
             logger,
+            ahead: Arc::default(),
             conf: PhantomData,
         })
     }
 
-    /// Makes header key pairs ahead (at most [`KEYS_PER_TICK`], up to
-    /// what the node's `FullTunnel` keeps), outside the shared lock: the
-    /// local services' look-ups do not wait for them.
+    /// Has header key pairs made ahead (up to what the node's `FullTunnel`
+    /// keeps) by the helper thread ([`crate::ahead`]), off the node's
+    /// loop; here (at most [`KEYS_PER_TICK`], outside the shared lock:
+    /// the local services' look-ups do not wait for them) only if that
+    /// thread cannot take the job.
     fn make_keys(&self) {
-        let room = self.shared.lock().full.ephemeral_room();
+        let room = {
+            let mut shared = self.shared.lock();
+            crate::ahead::take_ready(&self.ahead, &mut shared.full);
+            shared.full.ephemeral_room()
+        };
+        if crate::ahead::make_keys(&self.ahead, room, &self.logger) {
+            return;
+        }
         let mut made = Vec::with_capacity(room.min(KEYS_PER_TICK));
         for _ in 0..room.min(KEYS_PER_TICK) {
             match X25519Secret::generate() {
@@ -204,6 +216,8 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         if with_reply && shared.book.is_full() {
             return Err(TunnelSendError::TooManyPending);
         }
+        // The hops prepared for this query, if the helper thread is done.
+        crate::ahead::take_ready(&self.ahead, &mut shared.full);
         let mut writer = shared.full.new_writer(&plan.route, plan.reply.as_deref())?;
         let first = decode_address(writer.first_address())?;
         let reply_id = writer.reply_id().copied();
@@ -227,7 +241,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         // The next query's hops, prepared off its path (a query of this
         // shape: same destination, relays and reply route).
         if let Some(hops) = self.routes.draw_ahead(&send) {
-            crate::ahead::prepare(self.shared.downgrade(), hops, &self.logger);
+            crate::ahead::prepare(&self.ahead, hops, &self.logger);
         }
         let Some(prefix) = out else {
             return Ok(Reply::SendOnce(first, msg));

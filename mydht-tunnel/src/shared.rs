@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tunnel::FullTunnel;
@@ -70,22 +70,5 @@ impl SharedTunnel {
         // Each step leaves the state consistent before it can panic (a
         // table insert or remove at a time).
         self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A handle that does not keep the state alive.
-    pub fn downgrade(&self) -> WeakTunnel {
-        WeakTunnel(Arc::downgrade(&self.0))
-    }
-}
-
-/// A handle on the shared state that does not keep it alive
-/// ([`SharedTunnel::downgrade`]).
-#[derive(Clone)]
-pub struct WeakTunnel(Weak<Mutex<TunnelShared>>);
-
-impl WeakTunnel {
-    /// The state, while its node runs.
-    pub fn upgrade(&self) -> Option<SharedTunnel> {
-        self.0.upgrade().map(SharedTunnel)
     }
 }
