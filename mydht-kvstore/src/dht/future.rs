@@ -49,13 +49,16 @@ where
         deadline: Option<Duration>,
         finish: Finish<T>,
     ) -> Result<Self, DhtError> {
-        // The timer first: it must not expire before the query's deadline.
+        // The call first, so that the node's loop starts it at once (the
+        // timer sent first made the loop handle it before the call, on
+        // every lookup's path); the timer, sent after, cannot expire
+        // before the query's deadline.
+        let reply = node.query_future(cmd, 1, timeout)?;
         let timer = match deadline {
             Some(d) => Some(node.query_future(DhtCmd::Timer, 1, d + TICK_MARGIN)?),
             None => None,
         };
         let tick_every = deadline.map_or(TICK_MARGIN, |d| (d / 8).max(TICK_MARGIN));
-        let reply = node.query_future(cmd, 1, timeout)?;
         Ok(DhtFuture {
             node: node.clone(),
             reply,
