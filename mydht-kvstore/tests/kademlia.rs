@@ -66,9 +66,15 @@ fn brute_force(
         .map(|p| p.id)
         .filter(|id| !exclude.contains(id))
         .collect();
-    v.sort_by_key(|id| Distance::between(id, target));
+    // The reference order: the XOR's bytes, lexicographically (the
+    // big-endian number), not `Distance`'s own comparison.
+    v.sort_by_key(|id| xor(id, target));
     v.truncate(n);
     v
+}
+
+fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    std::array::from_fn(|i| a[i] ^ b[i])
 }
 
 proptest! {
@@ -78,6 +84,25 @@ proptest! {
         rng_seed: RngSeed::Fixed(0x6b61_6465_6d6c_6961),
         ..ProptestConfig::default()
     })]
+
+    /// `Distance` orders as its bytes do (the big-endian number), equal
+    /// only for the same bytes; pairs that share a first half too.
+    #[test]
+    fn distance_orders_as_its_bytes(
+        a in any::<[u8; 32]>(),
+        b in any::<[u8; 32]>(),
+        target in any::<[u8; 32]>(),
+        same_high in any::<bool>(),
+    ) {
+        let mut b = b;
+        if same_high {
+            b[..16].copy_from_slice(&a[..16]);
+        }
+        let (da, db) = (Distance::between(&a, &target), Distance::between(&b, &target));
+        prop_assert_eq!(da.cmp(&db), xor(&a, &target).cmp(&xor(&b, &target)));
+        prop_assert_eq!(da.partial_cmp(&db), Some(da.cmp(&db)));
+        prop_assert_eq!(da.as_bytes(), &xor(&a, &target));
+    }
 
     /// With room for everyone, `closest` is the brute-force sort of every
     /// peer inserted.

@@ -39,8 +39,36 @@ impl KadId for [u8; 32] {
 
 /// The XOR of two ids, ordered as a big-endian 256-bit number: the
 /// Kademlia distance.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Distance([u8; 32]);
+
+impl Distance {
+    /// The two big-endian halves, compared as numbers: the byte order's
+    /// result in two integer comparisons instead of a `memcmp` (every
+    /// lookup sorts its peers by distance).
+    fn halves(&self) -> (u128, u128) {
+        let (high, low) = self.0.split_at(16);
+        let half = |b: &[u8]| {
+            let mut a = [0; 16];
+            a.copy_from_slice(b);
+            u128::from_be_bytes(a)
+        };
+        (half(high), half(low))
+    }
+}
+
+impl Ord for Distance {
+    /// As the big-endian 256-bit numbers (the bytes' lexicographic order).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.halves().cmp(&other.halves())
+    }
+}
+
+impl PartialOrd for Distance {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Distance {
     /// The distance between `a` and `b`.

@@ -423,9 +423,17 @@ where
             .filter(|e| (e.confirmed || !confirmed) && !exclude.contains(e.peer.get_id()))
             .map(|e| (Distance::between(e.peer.get_id(), target), &e.peer))
             .collect();
-        // Distinct ids are at distinct distances: the order is total.
+        // Distinct ids are at distinct distances: the order is total, and
+        // the n closest are the same whether all are sorted or only they.
+        if all.len() > n {
+            if n == 0 {
+                return Vec::new();
+            }
+            all.select_nth_unstable_by_key(n - 1, |(d, _)| *d);
+            all.truncate(n);
+        }
         all.sort_unstable_by_key(|(d, _)| *d);
-        all.into_iter().take(n).map(|(_, p)| p.clone()).collect()
+        all.into_iter().map(|(_, p)| p.clone()).collect()
     }
 }
 
