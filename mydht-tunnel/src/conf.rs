@@ -248,9 +248,11 @@ macro_rules! tunnel_node_items {
 /// openssl) needs more than the profile's default 64 KiB in a debug build.
 const SINGLE_THREAD_STACK: usize = 512 << 10;
 
-tunnel_node_conf!(Threaded, threaded,);
 // The local services read lent streams (the exit, the sender of a reply):
-// restartable on the loop's thread rather than inline (they would spin).
+// restartable rather than inline (`Blocker` would spin on the socket: its
+// yield retries after `yield_now`). On the read service's thread in each
+// profile; the read service resumes it when the stream is readable.
+tunnel_node_conf!(Threaded, threaded, local: RestartOrError, MpscChannel;);
 tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
 // The same restartable local services, and larger coroutine stacks.
 tunnel_node_conf!(SingleThread, single_thread, local: RestartOrError, LocalRcChannel; stack: SINGLE_THREAD_STACK;);
