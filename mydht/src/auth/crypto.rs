@@ -13,10 +13,22 @@ use crate::identity::{IDENTITY_KEY_LEN, SIGNATURE_LEN};
 
 const SESSION_KEYS_INFO: &[u8] = b"mydht-auth-v1 session keys";
 
-/// A one-handshake X25519 key pair.
+/// A one-handshake X25519 key pair, and, for a known-key dial, its
+/// exchange with the peer it was made for, made ahead
+/// ([`prepare_for`](Self::prepare_for)).
 pub(crate) struct EphemeralKey {
     private: PKey<Private>,
     public: [u8; EPHEMERAL_KEY_LEN],
+    /// The peer's static key and the shared secret with it.
+    prepared: Option<([u8; EPHEMERAL_KEY_LEN], [u8; 32])>,
+}
+
+impl Drop for EphemeralKey {
+    fn drop(&mut self) {
+        if let Some((_, secret)) = self.prepared.as_mut() {
+            secret.fill(0);
+        }
+    }
 }
 
 impl EphemeralKey {
@@ -26,7 +38,29 @@ impl EphemeralKey {
             .raw_public_key()?
             .try_into()
             .map_err(|_| AuthError::Crypto("X25519 public key length".into()))?;
-        Ok(EphemeralKey { private, public })
+        Ok(EphemeralKey {
+            private,
+            public,
+            prepared: None,
+        })
+    }
+
+    /// Makes the exchange with `peer_key` (the bytes of `peer`) now, for
+    /// the one dial to that peer that will take this key: its
+    /// [`exchange_for`](Self::exchange_for) then costs nothing.
+    pub(crate) fn prepare_for(
+        &mut self,
+        peer_key: &[u8; EPHEMERAL_KEY_LEN],
+        peer: &PKeyRef<Public>,
+    ) -> Result<(), AuthError> {
+        let secret = x25519_with(&self.private, peer)?;
+        self.prepared = Some((*peer_key, secret));
+        Ok(())
+    }
+
+    /// The static key this key's exchange was prepared for, if any.
+    pub(crate) fn prepared_for(&self) -> Option<&[u8; EPHEMERAL_KEY_LEN]> {
+        self.prepared.as_ref().map(|(k, _)| k)
     }
 
     pub(crate) fn public(&self) -> &[u8; EPHEMERAL_KEY_LEN] {
@@ -37,6 +71,19 @@ impl EphemeralKey {
     /// [`x25519_public`]).
     pub(crate) fn exchange_with(&self, peer: &PKeyRef<Public>) -> Result<[u8; 32], AuthError> {
         x25519_with(&self.private, peer)
+    }
+
+    /// The X25519 shared secret with `peer`, whose bytes are `peer_key`:
+    /// the one prepared for that key, else made now.
+    pub(crate) fn exchange_for(
+        &self,
+        peer_key: &[u8; EPHEMERAL_KEY_LEN],
+        peer: &PKeyRef<Public>,
+    ) -> Result<[u8; 32], AuthError> {
+        match &self.prepared {
+            Some((key, secret)) if key == peer_key => Ok(*secret),
+            _ => self.exchange_with(peer),
+        }
     }
 
     /// The session keys of `role` for `suite` from the exchange with

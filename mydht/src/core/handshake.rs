@@ -181,7 +181,23 @@ impl<C: MyDHTConf> NodeCore<C> {
             },
             None => self.challenges.known().expect_at(conn.dialled.as_ref()?)?,
         };
-        let ephemeral = hs.take_ephemeral();
+        // A send-once dial (a tunnel hop: one of a few peers, dialled
+        // again and again): a key whose exchange with this peer was made at
+        // idle, if one is ready (the handshake's spare key is kept for the
+        // next one). A pooled connection is dialled once: nothing prepared.
+        let prepared = match conn.kind {
+            ConnKind::Once => self.spare_key.take_for(&peer),
+            ConnKind::Pooled => None,
+        };
+        let ephemeral = match prepared {
+            Some(prepared) => {
+                if let Some(unused) = hs.take_ephemeral() {
+                    self.spare_key.give_back(unused);
+                }
+                Some(prepared)
+            }
+            None => hs.take_ephemeral(),
+        };
         let dialled = Handshake::dial_known_with(
             &self.me,
             &peer,

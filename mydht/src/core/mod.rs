@@ -231,14 +231,15 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 
     /// The driver has nothing to do: work that may wait (the next
-    /// handshake's ephemeral key) is done now.
+    /// handshake's ephemeral key, or the next known-key dial's exchange
+    /// with a peer dialled lately) is done now, one piece per call.
     pub fn idle(&mut self) {
-        self.spare_key.refill();
+        self.spare_key.idle(self.challenges.known());
     }
 
     /// True when there is idle work ([`idle`](Self::idle)) to do.
     pub fn has_idle_work(&self) -> bool {
-        self.spare_key.wants_refill()
+        self.spare_key.has_work()
     }
 
     /// A command from a service or the node handle. `Opened` is the

@@ -136,7 +136,8 @@ pub(crate) fn dial(
     }
     .hash();
     let peer_key = memory.tunnel_pkey(peer.get_id())?;
-    let es = ephemeral.exchange_with(&peer_key)?;
+    // Prepared at idle for this peer's key, if the key was made for it.
+    let es = ephemeral.exchange_for(peer.tunnel_public_key(), &peer_key)?;
     let identity = local.identity();
     let sealed = SealedIdentity {
         identity_key: *identity.identity_key(),
