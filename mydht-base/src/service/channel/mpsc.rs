@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{check_capacity, closed, WAIT_SLICE};
 use crate::error::Result;
+use crate::service::spawn::barrier;
 use crate::service::{SpawnChannel, SpawnRecv, SpawnSend, TrySendError};
 use crate::sref::{SRef, SToRef};
 
@@ -23,7 +24,12 @@ use crate::sref::{SRef, SToRef};
 /// in batches (at most a quarter of the capacity, 32 commands, and
 /// whenever it finds the queue empty), so the two sides do not share a
 /// counter per command; a sender that finds the queue full spins briefly,
-/// then sleeps on a condition variable until the receiver tells.
+/// then sleeps on a condition variable until the receiver tells. A sender
+/// reads the receiver's count only when the queue looks full by the count
+/// it last read, and a sender alone (no clone alive) counts its commands
+/// with a plain store, not a read-modify-write: on this crate's 2-vCPU
+/// machine one locked instruction per command doubled the time of a
+/// command through a `ThreadPark` service (the `service` bench).
 ///
 /// ```
 /// use mydht_base::service::channel::MpscChannel;
@@ -74,27 +80,57 @@ struct Room {
     /// Senders asleep on a full queue: the receiver wakes them when it
     /// tells what it took.
     waiting: AtomicUsize,
+    /// Live senders (clones included): one alone counts with plain stores.
+    senders: AtomicUsize,
+    /// The receiver asked [`MpscRecv::has_queued`]: every sender counts
+    /// with `SeqCst` read-modify-writes from then on.
+    watched: AtomicBool,
     receiver_gone: AtomicBool,
     lock: Mutex<()>,
     freed: Condvar,
 }
 
 impl Room {
-    /// Takes a place in the queue if there is one.
-    fn try_take(&self) -> bool {
-        let received = self.received.0.load(Ordering::SeqCst);
-        self.sent
-            .0
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |sent| {
-                (sent.wrapping_sub(received) < self.capacity).then_some(sent.wrapping_add(1))
-            })
-            .is_ok()
+    /// Takes a place in the queue if there is one. `seen` is the count of
+    /// commands received as this sender last read it (never more than the
+    /// count): the receiver's line is read again only when the queue looks
+    /// full by it.
+    fn try_take(&self, seen: &mut usize) -> bool {
+        // Alone: no other sender writes the count, and no receiver relies
+        // on its order (see `has_queued`). Clones are counted before they
+        // exist and uncounted (release) after their last command, so a
+        // sender that reads one (acquire) sees every command counted.
+        let alone = self.senders.load(Ordering::Acquire) == 1
+            && !self.watched.load(Ordering::Relaxed)
+            && barrier::asymmetric();
+        let mut sent = self.sent.0.load(Ordering::Relaxed);
+        loop {
+            if sent.wrapping_sub(*seen) >= self.capacity {
+                *seen = self.received.0.load(Ordering::SeqCst);
+                if sent.wrapping_sub(*seen) >= self.capacity {
+                    return false;
+                }
+            }
+            if alone {
+                self.sent.0.store(sent.wrapping_add(1), Ordering::Release);
+                return true;
+            }
+            match self.sent.0.compare_exchange_weak(
+                sent,
+                sent.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => sent = now,
+            }
+        }
     }
 
     /// Takes a place, waiting while the queue is full; fails once the
     /// receiver is gone.
-    fn take(&self) -> Result<()> {
-        if self.try_take() {
+    fn take(&self, seen: &mut usize) -> Result<()> {
+        if self.try_take(seen) {
             return Ok(());
         }
         // A receiver that runs frees places within microseconds: spin,
@@ -107,7 +143,7 @@ impl Room {
             } else {
                 std::thread::yield_now();
             }
-            if self.try_take() {
+            if self.try_take(seen) {
                 return Ok(());
             }
         }
@@ -120,7 +156,7 @@ impl Room {
             if self.receiver_gone.load(Ordering::SeqCst) {
                 break Err(closed());
             }
-            if self.try_take() {
+            if self.try_take(seen) {
                 break Ok(());
             }
             guard = self
@@ -149,14 +185,27 @@ impl Room {
 pub struct MpscSend<C> {
     tx: Sender<C>,
     room: Arc<Room>,
+    /// Commands received as this sender last read the count.
+    seen: usize,
 }
 
 impl<C> Clone for MpscSend<C> {
     fn clone(&self) -> Self {
+        // Counted before the clone can send: from now on both count with
+        // read-modify-writes.
+        self.room.senders.fetch_add(1, Ordering::SeqCst);
         MpscSend {
             tx: self.tx.clone(),
             room: self.room.clone(),
+            seen: self.seen,
         }
+    }
+}
+
+impl<C> Drop for MpscSend<C> {
+    fn drop(&mut self) {
+        // Release: a sender left alone sees this one's last count.
+        self.room.senders.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -177,12 +226,15 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
 
     fn new_channel(&mut self) -> Result<(MpscSend<C>, MpscRecv<C>)> {
         check_capacity(self.capacity)?;
+        barrier::init();
         let (tx, rx) = mpsc::channel();
         let room = Arc::new(Room {
             capacity: self.capacity,
             sent: Padded(AtomicUsize::new(0)),
             received: Padded(AtomicUsize::new(0)),
             waiting: AtomicUsize::new(0),
+            senders: AtomicUsize::new(1),
+            watched: AtomicBool::new(false),
             receiver_gone: AtomicBool::new(false),
             lock: Mutex::new(()),
             freed: Condvar::new(),
@@ -190,6 +242,7 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
         let send = MpscSend {
             tx,
             room: room.clone(),
+            seen: 0,
         };
         let recv = MpscRecv {
             rx,
@@ -207,7 +260,7 @@ impl<C: Send> SpawnChannel<C> for MpscChannel {
 
 impl<C> SpawnSend<C> for MpscSend<C> {
     fn send(&mut self, cmd: C) -> Result<()> {
-        self.room.take()?;
+        self.room.take(&mut self.seen)?;
         self.tx.send(cmd).map_err(|_| {
             self.room.give(1);
             closed()
@@ -215,7 +268,7 @@ impl<C> SpawnSend<C> for MpscSend<C> {
     }
 
     fn try_send(&mut self, cmd: C) -> std::result::Result<(), TrySendError<C>> {
-        if !self.room.try_take() {
+        if !self.room.try_take(&mut self.seen) {
             if self.room.receiver_gone.load(Ordering::SeqCst) {
                 return Err(TrySendError::Closed(cmd));
             }
@@ -247,7 +300,17 @@ impl<C> MpscRecv<C> {
     /// asks this, and a sender that sends then reads the flag (both
     /// `SeqCst`), at least one sees the other's write: how a receiver going
     /// to sleep loses no wake-up.
+    ///
+    /// A sender alone counts with a plain store until the first call of
+    /// this, which tells the senders to count `SeqCst` from then on and
+    /// makes every thread of the process run a full barrier (the expensive
+    /// half of the thread spawners' fence), so that a sender that counted
+    /// plainly before is seen here, or sees the flag written before.
     pub fn has_queued(&self) -> bool {
+        if !self.room.watched.load(Ordering::Relaxed) {
+            self.room.watched.store(true, Ordering::SeqCst);
+            barrier::heavy();
+        }
         let received = self.room.received.0.load(Ordering::SeqCst);
         let sent = self.room.sent.0.load(Ordering::SeqCst);
         sent.wrapping_sub(received) > self.taken

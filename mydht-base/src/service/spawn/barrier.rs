@@ -26,6 +26,13 @@ pub(crate) fn init() {
     ASYMMETRIC.get_or_init(sys::register);
 }
 
+/// Whether the cheap half is only a compiler fence (the expensive half a
+/// `membarrier`): a side that skips even the cheap half's hardware order
+/// relies on it.
+pub(crate) fn asymmetric() -> bool {
+    ASYMMETRIC.get() == Some(&true)
+}
+
 /// The cheap half, for the side that runs often.
 #[inline]
 pub(crate) fn light() {

@@ -39,7 +39,7 @@
 //!   asks it to end once its channel is empty: queued commands are still
 //!   processed, and a yield inside `call` then answers `Return`.
 
-mod barrier;
+pub(crate) mod barrier;
 mod blocker;
 #[cfg(feature = "coroutine")]
 mod coroutine;
