@@ -12,11 +12,12 @@
 //!
 //! One thread for the process, started with the first tunnel node and
 //! never stopped (it waits on its queue when there is nothing to do), so
-//! nodes on one thread (`Restartable`) still run their loop on one thread;
-//! the work goes to a core when no node's thread wants it: on Linux the
-//! thread runs under `SCHED_IDLE`, so a node's thread woken by a message
-//! takes the core at once (at the same priority, a job running beside a
-//! round trip delayed the hops' wake-ups as much as it saved). Its queue is
+//! nodes on one thread (`Restartable`) still run their loop on one thread.
+//! It runs at the nodes' priority: under `SCHED_IDLE` it stalled round
+//! trips for up to 2 s (p99 747 and 2,006 ms in 2 of 38 bench runs, none
+//! in 38 at normal priority), the node's threads waiting on a lock the
+//! thread held when a busy core preempted it (an allocator arena,
+//! openssl's, a channel's: any lock it shares with them). Its queue is
 //! bounded: a job that finds it full is dropped, and the query it was for
 //! makes its hops itself, as it would without this thread. A job for a node
 //! that stopped is dropped too.
@@ -30,9 +31,7 @@
 //! node's inbox, whose lock the node only tries ([`take_ready`]; if the
 //! thread holds it, the query goes on without, making its hops itself).
 //! The thread used to put its hops in the node's shared tunnel state, whose
-//! lock every query and hop of the node takes: under `SCHED_IDLE`, the
-//! thread preempted while it held that lock kept the node waiting until a
-//! core had nothing else to run, up to seconds on a busy machine.
+//! lock every query and hop of the node takes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -180,11 +179,7 @@ fn queue(job: Job, logger: &slog::Logger) -> Queued {
 /// The thread: makes each job's hops and keys, then leaves them in its
 /// node's inbox.
 fn run(rx: Receiver<Job>) {
-    let idle = idle_priority();
     for job in rx {
-        if let Err(e) = &idle {
-            slog::debug!(job.logger, "tunnel keys thread at normal priority"; "error" => %e);
-        }
         if job.node.strong_count() == 0 {
             continue;
         }
@@ -226,36 +221,6 @@ fn run(rx: Receiver<Job>) {
             node.keys_pending.store(false, Ordering::Release);
         }
     }
-}
-
-/// Puts the calling thread under `SCHED_IDLE` (Linux: the policy is the
-/// thread's): it runs only on a core no other thread wants.
-#[cfg(target_os = "linux")]
-fn idle_priority() -> std::io::Result<()> {
-    /// `struct sched_param`.
-    #[repr(C)]
-    struct SchedParam {
-        sched_priority: i32,
-    }
-    extern "C" {
-        fn sched_setscheduler(pid: i32, policy: i32, param: *const SchedParam) -> i32;
-    }
-    const SCHED_IDLE: i32 = 5;
-    let param = SchedParam { sched_priority: 0 };
-    // SAFETY: libc's sched_setscheduler with a valid pointer to a
-    // sched_param that outlives the call; pid 0 is the calling thread.
-    let rc = unsafe { sched_setscheduler(0, SCHED_IDLE, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-/// Other systems: the thread keeps its priority.
-#[cfg(not(target_os = "linux"))]
-fn idle_priority() -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
