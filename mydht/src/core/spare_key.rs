@@ -74,8 +74,8 @@ impl SpareKey {
         self.wanted.push_back(*id);
         let i = self.prepared.iter().position(|(p, _)| p == id)?;
         let (_, key) = self.prepared.remove(i)?;
-        // A key prepared for a static key the peer no longer has is only
-        // a spare key: its dial makes the exchange itself.
+        // A key prepared for a static key the peer no longer has is
+        // dropped: the dial takes the handshake's spare key instead.
         Some(key).filter(|k| k.prepared_for() == Some(peer.tunnel_public_key()))
     }
 
