@@ -46,6 +46,8 @@ pub use service::spawn::CoRoutine;
 pub use service::spawn::{
     Blocker, RestartOrError, ThreadBlock, ThreadPark, ThreadParkRef, ThreadPool,
 };
+#[cfg(unix)]
+pub use service::ReadWait;
 pub use service::{
     ReadYield, Service, ServiceRestartable, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend,
     SpawnUnyield, Spawner, SpawnerYield, TrySendError, WriteYield, YieldReturn,

@@ -156,4 +156,20 @@ pub trait Registerable<P> {
     /// Stops the readiness notifications. Does nothing for a source that
     /// cannot be polled.
     fn deregister(&mut self, registry: &P) -> Result<()>;
+
+    /// For a read half registered under `token` in `registry`: its socket,
+    /// for a read service whose thread waits in it
+    /// ([`SpawnerYield::spawn_yield_read`](crate::SpawnerYield::spawn_yield_read)),
+    /// turning the registry's watch of its reads off meanwhile. `None` (the
+    /// default) when the source has no socket to wait in: the poller wakes
+    /// the service as before.
+    #[cfg(unix)]
+    fn read_wait(
+        &self,
+        registry: &std::sync::Arc<P>,
+        token: usize,
+    ) -> Option<Box<dyn crate::ReadWait + Send>> {
+        let _ = (registry, token);
+        None
+    }
 }

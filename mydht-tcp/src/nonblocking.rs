@@ -2,14 +2,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use mydht_base::{
-    Accepted, ConnectCheck, ConnectStatus, Connected, Registerable, Result, Transport,
+    Accepted, ConnectCheck, ConnectStatus, Connected, ReadWait, Registerable, Result, Transport,
 };
 
 /// A non-blocking TCP transport: a mio listener, and connections whose read
@@ -154,6 +154,55 @@ impl Registerable<Registry> for TcpReadStream {
 
     fn deregister(&mut self, registry: &Registry) -> Result<()> {
         deregister_socket(&self.stream, registry)
+    }
+
+    /// The socket, and its registration (both directions, under `token`)
+    /// changed to writable readiness only while a thread waits in it.
+    fn read_wait(
+        &self,
+        registry: &Arc<Registry>,
+        token: usize,
+    ) -> Option<Box<dyn ReadWait + Send>> {
+        Some(Box::new(TcpReadWait {
+            stream: self.stream.clone(),
+            registry: registry.clone(),
+            token: Token(token),
+            reads: true,
+        }))
+    }
+}
+
+/// The [`ReadWait`] of a [`TcpReadStream`]: its socket, and its
+/// registration in the node's poller.
+struct TcpReadWait {
+    stream: Arc<TcpStream>,
+    registry: Arc<Registry>,
+    token: Token,
+    /// The registration has readable readiness.
+    reads: bool,
+}
+
+impl ReadWait for TcpReadWait {
+    fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Re-registers the socket (`EPOLL_CTL_MOD`, which reports readiness
+    /// already there) when the watch changes; nothing otherwise.
+    fn poller_reads(&mut self, on: bool) -> Result<()> {
+        if on == self.reads {
+            return Ok(());
+        }
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::WRITABLE
+        };
+        let fd = self.stream.as_raw_fd();
+        self.registry
+            .reregister(&mut SourceFd(&fd), self.token, interest)?;
+        self.reads = on;
+        Ok(())
     }
 }
 

@@ -36,6 +36,41 @@ pub enum YieldReturn {
 pub trait SpawnerYield {
     /// Suspends the running service, see [`YieldReturn`].
     fn spawn_yield(&mut self) -> YieldReturn;
+
+    /// A read of the socket behind `io` would block: suspends the service
+    /// until the socket may be read (or something else wakes it), as
+    /// [`spawn_yield`](Self::spawn_yield) does.
+    ///
+    /// By default this is [`spawn_yield`](Self::spawn_yield): the node's
+    /// poller watches the socket and wakes the service.
+    /// [`ThreadIdle`](spawn::ThreadIdle) instead waits in the socket
+    /// itself, with the poller's watch of its reads off meanwhile
+    /// ([`ReadWait::poller_reads`]): the data wakes the reading thread with
+    /// no hand-over through the poller's thread.
+    #[cfg(unix)]
+    fn spawn_yield_read(&mut self, io: &mut dyn ReadWait) -> YieldReturn {
+        let _ = io;
+        self.spawn_yield()
+    }
+}
+
+/// The socket of a read that would block, for a spawner whose thread waits
+/// in it ([`SpawnerYield::spawn_yield_read`]).
+///
+/// The node's poller watches the socket's reads (and wakes the service on
+/// readiness) until [`poller_reads`](Self::poller_reads) turns that off; a
+/// spawner that turns it off waits in the socket itself and turns it on
+/// again before it gives its thread up.
+#[cfg(unix)]
+pub trait ReadWait {
+    /// The socket's descriptor, valid while this lives.
+    fn fd(&self) -> std::os::fd::RawFd;
+
+    /// Whether the node's poller watches the socket's reads: `true` (how a
+    /// connection starts), the poller wakes the service when data comes;
+    /// `false`, it does not (only the thread waiting in the socket sees the
+    /// data). Turning it on reports data already there to the poller.
+    fn poller_reads(&mut self, on: bool) -> Result<()>;
 }
 
 /// A unit of work of a node: commands in, results out.

@@ -5,12 +5,12 @@
 
 use std::time::Instant;
 
-use mydht_base::{Error, ErrorKind, ErrorLevel, NoChannel, Peer, Result, Transport};
+use mydht_base::{Error, ErrorKind, ErrorLevel, NoChannel, Peer, Registerable, Result, Transport};
 use readwrite_comp::{CompR, CompW};
 
 use super::conn::{dialled_halves, ConnIo, HandshakeIo, OpenIo, Shadows};
 use super::services::{Delivery, Services};
-use super::{blocking, MainLoop};
+use super::{blocking, MainLoop, FIRST_CONN};
 use crate::auth::SessionKeys;
 use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
@@ -194,6 +194,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             Some(shadows) => shadows,
             None => Shadows::new(&self.shadow, keys)?,
         };
+        // A read service whose thread waits in its socket turns the
+        // poll's watch of its reads off meanwhile.
+        #[cfg(unix)]
+        let read_wait = read.read_wait(&self.registry, cref.key + FIRST_CONN);
         let activity = Activity::new(Instant::now());
         let read = TimeoutAsBlock::with_activity(read, activity.clone());
         let write = TimeoutAsBlock::with_activity(write, activity.clone());
@@ -239,6 +243,8 @@ impl<C: MyDHTConf> MainLoop<C> {
         // on (it waits on the loop, which goes on turning).
         .joining();
         let reader = ReadService::new(cref, peer, read_stream, local, ctx);
+        #[cfg(unix)]
+        let reader = reader.with_read_wait(read_wait);
         let mut read = ServiceSlot::new(
             reader,
             self.sender.clone(),

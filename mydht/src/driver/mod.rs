@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token, Waker};
+use mio::{Events, Poll, Registry, Token, Waker};
 use mydht_base::service::channel::{MpscChannel, MpscRecv};
 use mydht_base::{
     ErrorLevel, Peer, Registerable, Result, SToRef, SpawnChannel, SpawnRecv, Transport,
@@ -71,6 +71,10 @@ pub struct MainLoop<C: MyDHTConf> {
     conf: C,
     logger: slog::Logger,
     poll: Poll,
+    /// The poll's registry, for the read services whose threads wait in
+    /// their sockets ([`Registerable::read_wait`]).
+    #[cfg(unix)]
+    registry: Arc<Registry>,
     transport: Arc<C::Transport>,
     /// The listener thread, for a transport that cannot be polled.
     listener: Option<Listener>,
@@ -147,8 +151,12 @@ impl<C: MyDHTConf> MainLoop<C> {
         // rather than in the first handshake (which reports any failure).
         let _ = Challenge::random();
         slog::info!(logger, "node started"; "id" => %me.info().get_id(), "address" => me.info().get_address());
+        #[cfg(unix)]
+        let registry = Arc::new(poll.registry().try_clone()?);
         Ok(MainLoop {
             core,
+            #[cfg(unix)]
+            registry,
             enc,
             listener,
             connectors: Vec::new(),

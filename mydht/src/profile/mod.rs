@@ -3,7 +3,7 @@
 //!
 //! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ArcRef` | read `ThreadIdle` (`ThreadPark` while busy; idle 1 s, its thread back to the pool), write `ThreadPark` (its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
+//! | [`threaded!`](crate::threaded) | `ArcRef` | read `ThreadIdle` (waits in its socket while busy; idle 1 s, its thread back to the pool), write `ThreadPark` (its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -288,13 +288,17 @@ macro_rules! __profile {
 ///
 /// The write service's thread is started only when it has such work and
 /// goes back to the reuse pool once its channel stays empty. The read
-/// service's (`read: ThreadIdle`) parks while traffic flows, as
-/// `ThreadPark`'s, and once parked 1 s with no readiness the read service
-/// is suspended (its progress kept, as under
-/// [`restartable!`](crate::restartable)) and its thread goes back to the
-/// pool; the next readiness resumes it on a pool thread. So an idle
-/// connection holds no thread and a busy one one or two, not three
-/// (`read: ThreadPark;` keeps the read thread); one request/response crosses threads 9 times (8 with
+/// service's (`read: ThreadIdle`) waits in its own socket while traffic
+/// flows (`poll(2)`, the main loop's poll not watching that socket's reads
+/// meanwhile: the data wakes the read thread itself, not the loop which
+/// then wakes it), and once it waited 1 s with no data or wake-up the main
+/// loop watches the socket again, the read service is suspended (its
+/// progress kept, as under [`restartable!`](crate::restartable)) and its
+/// thread goes back to the pool; the next readiness resumes it on a pool
+/// thread. A stop or a command ends the wait in the socket at once. So an
+/// idle connection holds no thread and a busy one one or two, not three
+/// (`read: ThreadPark;` keeps the read thread, parked and woken by the
+/// loop); one request/response crosses threads 7 times (6 with
 /// `direct_replies`), not 13 (the figures: the crate README, "`threaded!`
 /// latency").
 #[macro_export]

@@ -3,6 +3,8 @@
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(unix)]
+use mydht_base::ReadWait;
 use mydht_base::{
     Error, ErrorKind, ErrorLevel, ReadYield, Result, Service, ServiceRestartable, SpawnerYield,
     YieldReturn,
@@ -59,6 +61,10 @@ pub struct ReadService<C: MyDHTConf> {
     to_loop: MainLoopSender<C>,
     in_call: bool,
     logger: slog::Logger,
+    /// The connection's socket, for a spawner whose thread waits in it
+    /// ([`SpawnerYield::spawn_yield_read`]).
+    #[cfg(unix)]
+    wait: Option<Box<dyn ReadWait + Send>>,
 }
 
 impl<C: MyDHTConf> ReadService<C> {
@@ -81,7 +87,19 @@ impl<C: MyDHTConf> ReadService<C> {
             to_loop: ctx.to_loop,
             in_call: false,
             logger: ctx.logger,
+            #[cfg(unix)]
+            wait: None,
         }
+    }
+
+    /// The connection's socket, for a read service whose spawner waits in
+    /// it when a read would block ([`SpawnerYield::spawn_yield_read`]:
+    /// `threaded!`'s `ThreadIdle`) instead of being woken by the main
+    /// loop's poll. `None`: the poll wakes it.
+    #[cfg(unix)]
+    pub fn with_read_wait(mut self, wait: Option<Box<dyn ReadWait + Send>>) -> Self {
+        self.wait = wait;
+        self
     }
 
     fn ended(&mut self, error: Option<Error>) -> MainLoopCommand<C> {
@@ -140,6 +158,12 @@ impl<C: MyDHTConf> ReadService<C> {
     /// Lends the stream, with what was read after the message, to the
     /// local service along with the message.
     fn lend(&mut self, msg: C::ProtoMsg) -> Result<()> {
+        // The borrower is woken by the loop's poll: it must watch the
+        // socket's reads again.
+        #[cfg(unix)]
+        if let Some(wait) = self.wait.as_mut() {
+            wait.poller_reads(true)?;
+        }
         let Some(stream) = self.stream.take() else {
             return Err(not_home());
         };
@@ -215,8 +239,13 @@ impl<C: MyDHTConf> ReadService<C> {
                 return Ok(self.ended(Some(not_home())));
             };
             let msg = {
+                let mut yld = SocketYield {
+                    yld,
+                    #[cfg(unix)]
+                    wait: self.wait.as_mut(),
+                };
                 let mut stream = ReleaseFirst {
-                    inner: ReadYield::new(&mut **stream, yld),
+                    inner: ReadYield::new(&mut **stream, &mut yld),
                     local: &mut self.local,
                 };
                 self.frames
@@ -275,6 +304,25 @@ impl<R: Read, C: MyDHTConf> Read for ReleaseFirst<'_, R, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         release_held(self.local).map_err(io::Error::other)?;
         self.inner.read(buf)
+    }
+}
+
+/// The read service's yield for a read of its stream that would block:
+/// [`SpawnerYield::spawn_yield_read`] on the connection's socket when
+/// there is one.
+struct SocketYield<'a, Y> {
+    yld: &'a mut Y,
+    #[cfg(unix)]
+    wait: Option<&'a mut Box<dyn ReadWait + Send>>,
+}
+
+impl<Y: SpawnerYield> SpawnerYield for SocketYield<'_, Y> {
+    fn spawn_yield(&mut self) -> YieldReturn {
+        #[cfg(unix)]
+        if let Some(wait) = self.wait.as_mut() {
+            return self.yld.spawn_yield_read(&mut ***wait);
+        }
+        self.yld.spawn_yield()
     }
 }
 

@@ -48,6 +48,8 @@ mod idle_inline;
 mod may_sched;
 mod pool;
 mod restart;
+#[cfg(target_os = "linux")]
+mod sock_wait;
 mod suspendable;
 mod thread;
 mod thread_block;

@@ -19,9 +19,13 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
+use super::sock_wait::{self, EventFd};
 use super::suspendable::{Counts, Run, Suspendable};
 use super::{service_died, thread_reuse, LoopCount, LoopYield, OnEmpty, ServiceLoop};
 use crate::error::Result;
+#[cfg(unix)]
+use crate::service::ReadWait;
 use crate::service::{
     ServiceRestartable, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner, SpawnerYield,
     YieldReturn,
@@ -38,6 +42,9 @@ const SPINS: u32 = 64;
 const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
+/// Waiting in its socket ([`Park::wait_read`]): a wake-up signals the
+/// run's eventfd.
+const POLLING: u8 = 3;
 
 static COUNTS: Counts = Counts::new();
 
@@ -86,13 +93,24 @@ impl ThreadIdle {
 struct Park(AtomicU8);
 
 impl Park {
-    /// Under the core's lock: sets the flag, unparks a parked run.
+    /// Under the core's lock: sets the flag, unparks a parked run, ends
+    /// the wait of a run in its socket.
     fn notify(&self, live: &Live) {
-        if self.0.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
-            // PARKED is only set by the run after its thread is stored.
-            if let Some(t) = live.get() {
-                t.unpark();
+        match self.0.swap(NOTIFIED, Ordering::SeqCst) {
+            // PARKED and POLLING are only set by the run after its thread
+            // is stored.
+            PARKED => {
+                if let Some(w) = live.get() {
+                    w.thread.unpark();
+                }
             }
+            #[cfg(target_os = "linux")]
+            POLLING => {
+                if let Some(efd) = live.get().and_then(|w| w.efd.as_ref()) {
+                    efd.signal();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -141,10 +159,68 @@ impl Park {
             }
         }
     }
+
+    /// Waits in `io`'s socket for data or a wake-up, at most `idle`: true
+    /// when neither came. `None` when it cannot (no eventfd, `poll`
+    /// failed): the caller parks instead.
+    #[cfg(target_os = "linux")]
+    fn wait_read(&self, fd: std::os::fd::RawFd, efd: &EventFd, idle: Duration) -> Option<bool> {
+        if self.take() {
+            return Some(false);
+        }
+        let deadline = Instant::now() + idle;
+        loop {
+            if self
+                .0
+                .compare_exchange(RUNNING, POLLING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                // The only other value is NOTIFIED.
+                self.take();
+                return Some(false);
+            }
+            let polled =
+                sock_wait::poll_read(fd, efd, deadline.saturating_duration_since(Instant::now()));
+            if self
+                .0
+                .compare_exchange(POLLING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                self.take();
+                return Some(false);
+            }
+            match polled {
+                Ok(p) if p.socket => return Some(false),
+                Ok(_) if Instant::now() >= deadline => return Some(true),
+                // A stale signal of an earlier wake-up, or EINTR.
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
 }
 
-/// What a wake-up needs of a run: its thread, set before it can park.
-type Live = Arc<OnceLock<Thread>>;
+/// What a wake-up needs of a run, set before it can park or wait in its
+/// socket.
+struct Waker {
+    thread: Thread,
+    /// The run's thread's eventfd, for a wait in its socket.
+    #[cfg(target_os = "linux")]
+    efd: Option<Arc<EventFd>>,
+}
+
+impl Waker {
+    fn of_thread() -> Self {
+        Waker {
+            thread: thread::current(),
+            #[cfg(target_os = "linux")]
+            efd: EventFd::of_thread(),
+        }
+    }
+}
+
+/// What a wake-up needs of a run.
+type Live = Arc<OnceLock<Waker>>;
 
 /// What the handles and the runs share.
 struct Shared<S: ServiceRestartable, D, R> {
@@ -173,7 +249,7 @@ where
         thread_reuse::run(
             "mydht-thread-idle",
             Box::new(move || {
-                let _ = on_thread.set(thread::current());
+                let _ = on_thread.set(Waker::of_thread());
                 let ran = catch_unwind(AssertUnwindSafe(|| shared.run(lp)));
                 match ran {
                     Ok(()) => true,
@@ -203,6 +279,34 @@ where
     fn wait(&self) -> bool {
         self.park.wait(self.idle_after) && self.core.begin_suspend(|| self.park.take())
     }
+
+    /// [`wait`](Self::wait), waiting in `io`'s socket with the poller's
+    /// watch of its reads off; on again before the service suspends.
+    #[cfg(unix)]
+    fn wait_read(&self, io: &mut dyn ReadWait) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(efd) = EventFd::of_thread() {
+            if io.poller_reads(false).is_ok() {
+                loop {
+                    match self.park.wait_read(io.fd(), &efd, self.idle_after) {
+                        Some(false) => return false,
+                        // Idle: suspends only once the poller watches the
+                        // socket again (pending data reported to it), else
+                        // waits in it once more.
+                        Some(true) => {
+                            if io.poller_reads(true).is_ok() {
+                                return self.core.begin_suspend(|| self.park.take());
+                            }
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        // The poller wakes the service: its watch on, then a park.
+        let _ = io.poller_reads(true);
+        self.wait()
+    }
 }
 
 /// The yield of a [`ThreadIdle`] service.
@@ -221,6 +325,22 @@ where
             || core.suspending.load(Ordering::Acquire)
             || self.0.wait()
         {
+            return YieldReturn::Return;
+        }
+        YieldReturn::Loop
+    }
+
+    /// Waits in the socket (module doc of [`ReadWait`]): the data wakes
+    /// this thread itself, not the poller's thread which then wakes it.
+    #[cfg(unix)]
+    fn spawn_yield_read(&mut self, io: &mut dyn ReadWait) -> YieldReturn {
+        let core = &self.0.core;
+        if core.stop.load(Ordering::Acquire) || core.suspending.load(Ordering::Acquire) {
+            // The poller watches a service that gives its thread up.
+            let _ = io.poller_reads(true);
+            return YieldReturn::Return;
+        }
+        if self.0.wait_read(io) {
             return YieldReturn::Return;
         }
         YieldReturn::Loop
