@@ -5,11 +5,12 @@
 pub mod records;
 pub mod spy;
 pub mod wire;
+pub mod work;
 
 use std::time::Duration;
 
 use mydht::prelude::*;
-use mydht_basetest::harness::nodes::{connect, stop_all};
+use mydht_basetest::harness::nodes::{address_of, stop_all};
 use mydht_tunnel::{
     Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute, TunnelAnswer,
     TunnelConfOf, TunnelNode, TunnelSend,
@@ -17,7 +18,9 @@ use mydht_tunnel::{
 use serde::{Deserialize, Serialize};
 use tunnel::TunnelConfig;
 
-/// Every wait of these tests ends by this at the latest.
+/// Every wait of these tests ends by this at the latest: in wall time
+/// for the spies' nodes, on the [`work::WorkClock`] (the time the process
+/// was not kept waiting for a CPU) for the patient nodes of [`star`].
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +94,12 @@ pub fn body(n: u64, len: usize) -> Vec<u8> {
 pub struct PingPong {
     pub config: TunnelConfig,
     pub carriage: Carriage,
+    /// The node's own timeouts (the tunnel's, the handshakes', the
+    /// verdicts', the api queries') are [`work::HANG_GUARD`]: the test's
+    /// waits, on the work clock, bound it instead (a starved process does
+    /// not fail by the wall clock). `false`: the defaults, for the tests
+    /// that time a failure.
+    pub patient: bool,
 }
 
 impl MyDHTTunnelConf for PingPong {
@@ -108,9 +117,27 @@ impl MyDHTTunnelConf for PingPong {
     fn carriage(&self) -> Carriage {
         self.carriage
     }
+    fn tunnel_timeout(&self) -> Duration {
+        if self.patient {
+            work::HANG_GUARD
+        } else {
+            Duration::from_secs(10)
+        }
+    }
+    fn constants(&self) -> NodeConstants {
+        let mut c = NodeConstants::default();
+        if self.patient {
+            c.auth_timeout = work::HANG_GUARD;
+            c.verdict_timeout = work::HANG_GUARD;
+            c.query_timeout = work::HANG_GUARD;
+            c.send_once_timeout = work::HANG_GUARD;
+        }
+        c
+    }
 }
 
-/// `n` nodes under profile `P`, every one connected to node 0 (Alice).
+/// `n` patient nodes (`PingPong::patient`) under profile `P`, every one
+/// connected to node 0 (Alice).
 pub fn star<P>(n: usize, config: TunnelConfig) -> Vec<NodeHandle<TunnelNode<PingPong, P>>>
 where
     TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
@@ -132,14 +159,38 @@ where
             start_loop(TunnelNode::<PingPong, P>::new(PingPong {
                 config,
                 carriage,
+                patient: true,
             }))
             .expect("start")
         })
         .collect();
     for node in &nodes[1..] {
-        connect(&nodes[0], node).expect("connect");
+        let address = address_of(node).expect("address");
+        let connecting = nodes[0]
+            .connect_future(address, work::HANG_GUARD)
+            .expect("connect");
+        let reached = work::wait_working(connecting, TIMEOUT)
+            .expect("connected within TIMEOUT of work")
+            .expect("connect");
+        assert_eq!(reached.get_id(), node.local_peer().get_id());
     }
     nodes
+}
+
+/// Alice (node 0) asks `cmd` and waits for its one answer, at most
+/// [`TIMEOUT`] on the work clock.
+pub fn query<P>(nodes: &[NodeHandle<TunnelNode<PingPong, P>>], cmd: Ping) -> TunnelAnswer<PingPong>
+where
+    TunnelNode<PingPong, P>: TunnelConfOf<PingPong>,
+{
+    let asked = nodes[0]
+        .query_future(cmd.into(), 1, work::HANG_GUARD)
+        .expect("query");
+    let mut got = work::wait_working(asked, TIMEOUT)
+        .expect("answered within TIMEOUT of work")
+        .expect("query");
+    assert_eq!(got.len(), 1);
+    got.pop().expect("one answer")
 }
 
 /// Alice (node 0) pings node `to` and waits for the answer.
@@ -162,9 +213,7 @@ where
         n,
         body: body_len,
     };
-    let mut got = nodes[0].query(ping.into(), 1, TIMEOUT).expect("query");
-    assert_eq!(got.len(), 1);
-    got.pop().expect("one answer")
+    query(nodes, ping)
 }
 
 /// Stops every node.

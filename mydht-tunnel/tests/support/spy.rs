@@ -124,7 +124,11 @@ pub struct Spy<S = SessionShadow> {
 impl<S> Spy<S> {
     pub fn new(config: TunnelConfig, carriage: Carriage, relaying: Relaying) -> (Self, Seen) {
         let seen = Seen::default();
-        let node = TunnelNode::new(PingPong { config, carriage });
+        let node = TunnelNode::new(PingPong {
+            config,
+            carriage,
+            patient: false,
+        });
         (
             Spy {
                 node,
