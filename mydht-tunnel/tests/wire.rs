@@ -8,7 +8,9 @@
 //! the byte is the cell's) is caught by the next hop, which reports it back
 //! to the sender. The handshake before the session is the connection's,
 //! not the tunnel's: its messages carry the dialler's own listening
-//! address, whose length varies with the port's digits.
+//! address, whose length varies with the port's digits; so is the
+//! admission an acceptor answers a signed dial with (a known-key
+//! send-once flight gets none).
 
 mod support;
 
@@ -90,17 +92,29 @@ fn connections_of_one_tunnel(carriage: Carriage, body_len: usize) -> TunnelConns
 /// dialler, sent back.
 type Frames = (Vec<usize>, Vec<usize>);
 
+/// The acceptor's admission, its first chunk to a dialler that did not
+/// say it sends one message only: chunk header (4), the frame
+/// (`WireMessage::Admitted`: length 4, variant 1), tag.
+const ADMISSION: usize = 4 + 4 + 1 + mydht::shadow::SESSION_TAG_LEN;
+
 /// The session chunks each way of `c`, from its dialler's side: sent,
-/// then got back.
+/// then got back. A signed dial's admission is left out of what came
+/// back: it is the handshake's, not the tunnel's (a known-key send-once
+/// flight, as a node sends to a peer it knows, gets none; a signed dial,
+/// the first to an address, does). What the dialler sent is kept whole.
 fn frames(c: &ConnLog) -> Frames {
     for cut in [&c.sent, &c.got] {
         assert_eq!(cut.error, None, "{c:#?}");
     }
-    if c.dialled {
-        (c.sent.chunks(), c.got.chunks())
+    let (sent, mut back, dialler) = if c.dialled {
+        (c.sent.chunks(), c.got.chunks(), &c.sent)
     } else {
-        (c.got.chunks(), c.sent.chunks())
+        (c.got.chunks(), c.sent.chunks(), &c.got)
+    };
+    if !dialler.known_key() && back.first() == Some(&ADMISSION) {
+        back.remove(0);
     }
+    (sent, back)
 }
 
 /// `got`, a hop's frames as received: a hop that has the tunnel's last

@@ -84,6 +84,38 @@ fn a_known_key_flight_authenticates_both_ways_in_one_message() {
 }
 
 #[test]
+fn a_send_once_flight_says_so_and_cannot_be_made_to_say_otherwise() {
+    let (alice, bob) = (local_peer("alice:1"), local_peer("bob:2"));
+    let mut alice_memory = memory();
+    alice_memory
+        .verify_peer(bob.info(), bob.identity().key_binding())
+        .unwrap();
+    let wall = wall_clock_ms();
+    let (flight, at_alice) = Handshake::dial_known_send_once(
+        &alice,
+        bob.info(),
+        &mut alice_memory,
+        CipherSuite::default(),
+        wall,
+    )
+    .unwrap();
+    assert!(flight.send_once);
+    let at_bob = accept(&bob, &flight, &mut memory(), wall).unwrap();
+    assert_eq!(&at_bob.peer, alice.info());
+    assert_eq!(at_bob.keys.recv, at_alice.keys.send);
+    // Flipped (an acceptor made to write an admission nobody reads, or
+    // a pooled dial made to get none): the flight does not open.
+    let mut flipped = flight.clone();
+    flipped.send_once = false;
+    assert_eq!(
+        accept(&bob, &flipped, &mut memory(), wall).unwrap_err(),
+        AuthError::BadSeal
+    );
+    // A pooled dial's flight says no.
+    assert!(!dial().flight.send_once);
+}
+
+#[test]
 fn a_replayed_flight_is_refused() {
     let d = dial();
     let mut seen = memory();
@@ -147,6 +179,14 @@ fn an_altered_flight_is_refused() {
     time.timestamp_ms += 1;
     assert_eq!(
         accept(&d.bob, &time, &mut memory(), d.wall).unwrap_err(),
+        AuthError::BadSeal
+    );
+    // Whether the dialler sends one message only (then it gets no
+    // admission) is under the seal: flipped either way, refused.
+    let mut once = d.flight.clone();
+    once.send_once = !once.send_once;
+    assert_eq!(
+        accept(&d.bob, &once, &mut memory(), d.wall).unwrap_err(),
         AuthError::BadSeal
     );
     let mut suite = d.flight.clone();
@@ -214,6 +254,7 @@ proptest! {
         proof in bytes(40),
         skew in 0u64..10_000,
         real_responder in any::<bool>(),
+        send_once in any::<bool>(),
     ) {
         let bob = local_peer("bob:2");
         let wall = wall_clock_ms();
@@ -227,6 +268,7 @@ proptest! {
             ephemeral_key,
             timestamp_ms: wall - skew,
             suite: CipherSuite::default(),
+            send_once,
             sealed,
             proof,
         };

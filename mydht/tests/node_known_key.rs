@@ -26,7 +26,7 @@ use mydht::{
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
 use mydht_basetest::loopback_conf_items;
-use readwrite_comp::CompW;
+use readwrite_comp::{CompR, CompW};
 use serde::{Deserialize, Serialize};
 
 /// What the test asks a node.
@@ -110,6 +110,11 @@ macro_rules! known_conf {
             #[test]
             fn garbage_flights_are_refused_at_the_socket() {
                 super::garbage_flights_are_refused_at_the_socket(Conf);
+            }
+
+            #[test]
+            fn a_send_once_flight_gets_no_admission_and_a_clean_close() {
+                super::a_send_once_flight_gets_no_admission(Conf);
             }
         }
     };
@@ -216,6 +221,75 @@ fn known_key_bytes<C: KnownConf>(node: &NodeHandle<C>, identity: &Identity, text
     bytes
 }
 
+/// What a node's send-once dial writes: its send-once flight, the note
+/// sealed right behind it, then the session's end; and this side's keys.
+fn send_once_bytes<C: KnownConf>(
+    node: &NodeHandle<C>,
+    identity: &Identity,
+    text: &str,
+) -> (Vec<u8>, mydht::Authenticated) {
+    let me = LocalPeer::new(Identity::generate().unwrap(), "127.0.0.1:9".into()).unwrap();
+    let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
+    memory
+        .verify_peer(node.local_peer(), identity.key_binding())
+        .expect("binding");
+    let (flight, auth) = Handshake::dial_known_send_once(
+        &me,
+        node.local_peer(),
+        &mut memory,
+        CipherSuite::default(),
+        wall_clock_ms(),
+    )
+    .expect("flight");
+    let mut bytes = handshake_frame(&AuthMessage::Known(flight));
+    let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
+    let mut sealed = CompW::new(Vec::new(), writer);
+    let mut frames = FrameWriter::new(AUTH_FRAME);
+    frames
+        .push_msg(&ENC, &WireMessage::App(Note(text.into())))
+        .expect("frame");
+    frames.write_to(&mut sealed).expect("seal");
+    sealed.write_end().expect("end");
+    bytes.extend(sealed.into_parts().0);
+    (bytes, auth)
+}
+
+/// A send-once flight (`AuthKnown::send_once`) and its note, as a node's
+/// send-once dial writes them: delivered; the node writes no admission
+/// (its first frame to a pooled dial, 25 bytes a send-once dialler never
+/// needed), only its session's end, sealed under the keys (what confirms
+/// the flight to the dialler), then closes cleanly: end of stream, not a
+/// reset. (A pooled dial's flight gets its admission:
+/// `later_dials_go_known_key_and_deliver`, pooled connects online.)
+fn a_send_once_flight_gets_no_admission<C: KnownConf>(mk: fn(Identity, Captured) -> C) {
+    let (identity, log) = (Identity::generate().unwrap(), Captured::new());
+    let node = mydht::start_loop(mk(identity.clone(), log)).expect("node");
+    let (bytes, auth) = send_once_bytes(&node, &identity, "quiet");
+    let mut stream = TcpStream::connect(node.local_peer().get_address()).expect("dial");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream.write_all(&bytes).expect("send");
+    let mut back = Vec::new();
+    match stream.read_to_end(&mut back) {
+        Ok(_) => {}
+        Err(e) => panic!(
+            "the node did not close cleanly after {} bytes: {e}",
+            back.len()
+        ),
+    }
+    until("the note", || notes(&node), |n| n == &["quiet".to_string()]);
+    let reader = SessionShadow::default().reader(&auth.keys).expect("shadow");
+    let mut opened = CompR::new(&back[..], reader);
+    let first = FrameReader::new(AUTH_FRAME)
+        .read_msg::<WireMessage<Note>, _, _>(&ENC, &mut opened)
+        .expect("sealed under the session keys");
+    assert!(
+        first.is_none(),
+        "a send-once flight got {first:?} before the session's end ({} bytes back)",
+        back.len()
+    );
+    stop_all([node]).expect("stop");
+}
+
 fn handshake_frame(msg: &AuthMessage) -> Vec<u8> {
     let mut out = FrameWriter::new(AUTH_FRAME);
     out.push_msg(&ENC, msg).expect("push");
@@ -283,6 +357,7 @@ fn garbage_flights_are_refused_at_the_socket<C: KnownConf>(mk: fn(Identity, Capt
         ephemeral_key: vec![0x42; 32],
         timestamp_ms: wall_clock_ms(),
         suite: CipherSuite::default(),
+        send_once: true,
         sealed: vec![0x17; 200],
         proof: vec![0x99; 32],
     };

@@ -112,6 +112,12 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     /// its end before then is the flight's refusal
     /// (`AuthError::KnownKeyRefused`).
     pub(super) known_unconfirmed: bool,
+    /// Known-key, by a flight that says its dialler sends one message and
+    /// closes (`AuthKnown::send_once`): accepted, it is a send-once
+    /// connection from its start and gets no admission; dialled, the
+    /// peer's session end, sealed under the keys (the read service's clean
+    /// end), confirms the flight instead of an admission.
+    pub(super) send_once_flight: bool,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {

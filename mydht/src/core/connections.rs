@@ -167,6 +167,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             claimed: false,
             expected,
             known_unconfirmed: false,
+            send_once_flight: false,
         };
         self.deadlines.push(conn.deadline, key);
         if self.deadlines.needs_rebuild(self.conns.len()) {

@@ -65,9 +65,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         // A flight needs no ephemeral key of this side: the spare made
         // for this connection stays for the next one.
-        let spare = match msg {
-            AuthMessage::Known(_) => hs.take_spare(),
-            _ => None,
+        let (spare, send_once) = match &msg {
+            AuthMessage::Known(flight) => (hs.take_spare(), flight.send_once),
+            _ => (None, false),
         };
         let step = hs.handle(&msg, &mut self.challenges, now);
         if let Some(unused) = spare {
@@ -76,6 +76,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         let step = step?;
         // A responder that answered a ping in the send-once mode.
         conn.claimed |= hs.mode() != self.constants.auth_mode;
+        // Proven with the flight (its `send_once` is under the proof): a
+        // send-once connection that gets no admission.
+        conn.send_once_flight = send_once;
         match step {
             Step::Send(reply) => {
                 // The keys are derived once the reply is out (deferred
@@ -141,6 +144,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 slog::debug!(self.logger, "known-key dial"; "conn" => key, "peer" => %auth.peer.get_id());
                 if let Some(conn) = self.conns.get_mut(&key) {
                     conn.known_unconfirmed = true;
+                    conn.send_once_flight = conn.kind == ConnKind::Once;
                 }
                 self.send_frame(key, &flight);
                 self.authenticated(key, auth, now);
@@ -203,6 +207,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             &peer,
             &mut self.challenges,
             ephemeral,
+            conn.kind == ConnKind::Once,
             self.constants.cipher_suite,
             wall_clock_ms(),
         );
@@ -236,8 +241,10 @@ impl<C: MyDHTConf> NodeCore<C> {
     }
 
     /// The peer of dialled connection `key` sent its first frame (its
-    /// admission, or its refusal): whoever it dialled holds the keys
-    /// expected there, a known-key dial to that address is confirmed.
+    /// admission, or its refusal), or, on a send-once flight's connection,
+    /// its session end: sealed under the session keys, so whoever it
+    /// dialled holds the keys expected there, a known-key dial to that
+    /// address is confirmed.
     pub(super) fn confirm_peer(&mut self, key: usize, peer: &PeerInfo) {
         let Some(conn) = self.conns.get_mut(&key) else {
             return;

@@ -289,16 +289,31 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// A service of connection `cref` ended. A send-once connection this
     /// node dialled lingers after the first clean end (its write service's,
     /// once its message is out) until the other service's (its peer
-    /// closed), at most the authentication timeout.
+    /// closed), at most the authentication timeout. Both ended cleanly: the
+    /// read service read the peer's session end, sealed under the session
+    /// keys, which confirms a send-once known-key flight (it gets no
+    /// admission). Until then such a connection keeps its send-once
+    /// deadline: the peer ends its session once done with the message, and
+    /// drops it by that timeout at the latest, so only a peer that cannot
+    /// seal it (that never held the keys) leaves it to expire, refused.
     fn on_conn_ended(&mut self, cref: ConnRef, error: Option<Error>, now: Instant) {
         let Some(conn) = self.conns.get_mut(&cref.key).filter(|c| c.id == cref.id) else {
             return;
         };
-        if error.is_none() && conn.kind == ConnKind::Once && conn.is_open() && !conn.half_ended {
-            conn.half_ended = true;
-            conn.deadline = conn.deadline.min(now + self.constants.auth_timeout);
-            self.deadlines.push(conn.deadline, cref.key);
-            return;
+        if error.is_none() && conn.kind == ConnKind::Once && conn.is_open() {
+            if !conn.half_ended {
+                conn.half_ended = true;
+                if !(conn.send_once_flight && conn.known_unconfirmed) {
+                    conn.deadline = conn.deadline.min(now + self.constants.auth_timeout);
+                    self.deadlines.push(conn.deadline, cref.key);
+                }
+                return;
+            }
+            if conn.known_unconfirmed && conn.send_once_flight {
+                if let Some(peer) = conn.open_peer().map(|p| info_of::<C>(p).clone()) {
+                    self.confirm_peer(cref.key, &peer);
+                }
+            }
         }
         self.drop_conn(cref.key, error);
     }

@@ -178,8 +178,16 @@ mod tests {
         assert_eq!(key.prepared_for(), Some(bob.info().tunnel_public_key()));
         // Bob accepts the flight made with it: its exchange is bob's.
         let wall = wall_clock_ms();
-        let (flight, _) =
-            known::dial(&alice, bob.info(), &mut memory, Some(key), SUITE, wall).expect("flight");
+        let (flight, _) = known::dial(
+            &alice,
+            bob.info(),
+            &mut memory,
+            Some(key),
+            true,
+            SUITE,
+            wall,
+        )
+        .expect("flight");
         let (dialler, _) = known::accept(&bob, &flight, &mut knowing(&alice), SUITE, wall)
             .expect("bob accepts the flight");
         assert_eq!(dialler.get_id(), alice.info().get_id());

@@ -132,7 +132,13 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         let mut pending: Vec<_> = conn.pending.drain(..).collect();
-        if !conn.claimed {
+        // A send-once flight's dialler gets no admission (the flight said
+        // it sends one message and closes). It still sends `Once`, which
+        // the acceptor no longer needs: its session's chunks are then the
+        // same length whether it was dialled known-key or signed (a tunnel
+        // relay's frames do not tell its place in the route).
+        let accepted_once = conn.send_once_flight && conn.kind == ConnKind::Pooled;
+        if !conn.claimed && !accepted_once {
             pending.insert(
                 0,
                 match conn.kind {
@@ -141,14 +147,19 @@ impl<C: MyDHTConf> NodeCore<C> {
                 },
             );
         }
+        let (state, wait) = match (conn.send_once_flight, conn.kind) {
+            // Accepted: a send-once connection from its start.
+            (true, ConnKind::Pooled) => (OpenState::Once, self.constants.send_once_timeout),
+            // The peer has as long as this node had to admit it.
+            _ => (OpenState::Admitting, self.constants.verdict_timeout),
+        };
         conn.phase = Phase::Open {
             peer: peer.clone(),
             outbox: Vec::new(),
             priority,
-            state: OpenState::Admitting,
+            state,
         };
-        // The peer has as long as this node had to admit it.
-        conn.deadline = now + self.constants.verdict_timeout;
+        conn.deadline = now + wait;
         self.deadlines.push(conn.deadline, cref.key);
         self.shadows_used(cref.key);
         self.actions.push_back(Action::Open {

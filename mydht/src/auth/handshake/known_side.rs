@@ -39,19 +39,44 @@ impl Handshake {
         suite: CipherSuite,
         wall_ms: u64,
     ) -> Result<(AuthKnown, Authenticated), AuthError> {
-        Self::dial_known_with(local, peer, memory, None, suite, wall_ms)
+        Self::dial_known_with(local, peer, memory, None, false, suite, wall_ms)
     }
 
-    /// [`Handshake::dial_known`] with an ephemeral key made ahead of time.
+    /// [`Handshake::dial_known`] for a send-once connection: the flight
+    /// says the dialler sends one message and closes
+    /// ([`AuthKnown::send_once`]), so the acceptor writes no admission;
+    /// the acceptor's session end, sealed under the keys, is what comes
+    /// back.
+    pub fn dial_known_send_once(
+        local: &LocalPeer,
+        peer: &PeerInfo,
+        memory: &mut ChallengeCache,
+        suite: CipherSuite,
+        wall_ms: u64,
+    ) -> Result<(AuthKnown, Authenticated), AuthError> {
+        Self::dial_known_with(local, peer, memory, None, true, suite, wall_ms)
+    }
+
+    /// [`Handshake::dial_known`] with an ephemeral key made ahead of time,
+    /// for a send-once connection or not.
     pub(crate) fn dial_known_with(
         local: &LocalPeer,
         peer: &PeerInfo,
         memory: &mut ChallengeCache,
         ephemeral: Option<EphemeralKey>,
+        send_once: bool,
         suite: CipherSuite,
         wall_ms: u64,
     ) -> Result<(AuthKnown, Authenticated), AuthError> {
-        let (flight, keys) = known::dial(local, peer, memory.known(), ephemeral, suite, wall_ms)?;
+        let (flight, keys) = known::dial(
+            local,
+            peer,
+            memory.known(),
+            ephemeral,
+            send_once,
+            suite,
+            wall_ms,
+        )?;
         let peer = peer.clone();
         Ok((flight, Authenticated { peer, keys }))
     }

@@ -12,7 +12,7 @@ use crate::auth::suite::CipherSuite;
 use crate::auth::transcript::{Role, EPHEMERAL_KEY_LEN};
 use crate::identity::{KeyBinding, PeerInfo, IDENTITY_KEY_LEN, MAX_ADDRESS_LEN, SIGNATURE_LEN};
 
-const HASH_LABEL: &[u8] = b"mydht-known-v1 flight\0";
+const HASH_LABEL: &[u8] = b"mydht-known-v2 flight\0";
 const SEAL_INFO: &[u8] = b"mydht-known-v1 sealed identity";
 const SESSION_INFO: &[u8] = b"mydht-known-v1 session keys";
 const PROOF_INFO: &[u8] = b"mydht-known-v1 proof";
@@ -25,12 +25,14 @@ pub(super) const MAX_SEALED_LEN: usize = FIXED_LEN + MAX_ADDRESS_LEN + TAG_LEN;
 pub(super) const PROOF_LEN: usize = 32;
 
 /// What the flight's hash covers in the clear: whom it is for, the
-/// dialler's ephemeral key, its time and the suite.
+/// dialler's ephemeral key, its time, the suite and whether the dialler
+/// sends one message only.
 pub(super) struct Clear<'a> {
     pub(super) responder: &'a PeerInfo,
     pub(super) ephemeral_key: &'a [u8; EPHEMERAL_KEY_LEN],
     pub(super) timestamp_ms: u64,
     pub(super) suite: CipherSuite,
+    pub(super) send_once: bool,
 }
 
 impl Clear<'_> {
@@ -44,7 +46,7 @@ impl Clear<'_> {
         h.update(self.responder.tunnel_public_key());
         h.update(self.ephemeral_key);
         h.update(&self.timestamp_ms.to_be_bytes());
-        h.update(&[self.suite.transcript_id()]);
+        h.update(&[self.suite.transcript_id(), u8::from(self.send_once)]);
         h.finish()
     }
 }

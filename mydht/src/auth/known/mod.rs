@@ -13,15 +13,21 @@
 //!
 //! ```text
 //! dialler I (static s_i, fresh e)                    acceptor R (static s_r)
-//!   h0 = SHA-256(label, id_r, key_r, S_r, E, ts, suite)
+//!   h0 = SHA-256(label, id_r, key_r, S_r, E, ts, suite, once)
 //!   es = X25519(e, S_r)                  es = X25519(s_r, E)
 //!   sealed = AEAD(HKDF(es, h0), ad h0;   opens it: I's identity key, S_i,
 //!            key_i, S_i, binding_i, addr_i)     binding_i (checked once per
 //!   h1 = SHA-256(h0, sealed)                    peer), address
 //!   ss = X25519(s_i, S_r)                ss = X25519(s_r, S_i)  (cached per peer)
 //!   keys, proof = HKDF(es ‖ ss, h1)      same; checks proof; E unseen, ts fresh
-//!   flight { id_r, E, ts, suite, sealed, proof } ──► then session frames
+//!   flight { id_r, E, ts, suite, once, sealed, proof } ──► then session frames
 //! ```
+//!
+//! `once` (the flight's `send_once`) says the dialler sends one message and
+//! closes: the acceptor then writes no admission (nobody would read it),
+//! and the dialler takes the acceptor's session end, sealed under the
+//! session keys, as the proof that `R` holds `s_r`. A pooled dial's flight
+//! says no: its dialler learns it from `R`'s admission.
 //!
 //! - Only the holder of `s_r` can read the sealed identity, the proof or
 //!   the frames (they need `es`), so only `R` can answer: a dialler that
@@ -59,9 +65,10 @@
 //! [`AuthError::BadBinding`] and the dial goes signed), or else from the
 //! peer the dialled address led to before. The dialler learns that `R`
 //! holds `s_r` from `R`'s first frame (its admission or refusal, sealed
-//! under the session keys); a connection that ends, or times out, before
-//! it is the flight's refusal ([`AuthError::KnownKeyRefused`]: a pooled
-//! dial's `GlobalCommand::DialFailed`, a send-once one's
+//! under the session keys), or, for a send-once flight, from `R`'s sealed
+//! session end; a connection that ends, or times out, before it is the
+//! flight's refusal ([`AuthError::KnownKeyRefused`]: a pooled dial's
+//! `GlobalCommand::DialFailed`, a send-once one's
 //! `GlobalCommand::SendOnceFailed`), and an address that led there is forgotten.
 //!
 //! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
@@ -102,6 +109,11 @@ pub struct AuthKnown {
     pub timestamp_ms: u64,
     /// The session shadow's cipher suite: refused unless the acceptor's.
     pub suite: CipherSuite,
+    /// The dialler sends one message and closes (a send-once connection):
+    /// the acceptor writes it no admission, and its sealed session end
+    /// confirms the flight instead. Under the proof (in `h0`), so it cannot
+    /// be flipped.
+    pub send_once: bool,
     /// The dialler's identity, sealed for the acceptor.
     pub sealed: Vec<u8>,
     /// The dialler's proof over the whole flight (32 bytes).
@@ -109,12 +121,14 @@ pub struct AuthKnown {
 }
 
 /// Dialler: the flight for `peer`, whose keys `memory` verified, and this
-/// side's session keys. `ephemeral` is made here if `None`.
+/// side's session keys. `ephemeral` is made here if `None`; `send_once`
+/// says the dialler sends one message and closes.
 pub(crate) fn dial(
     local: &LocalPeer,
     peer: &PeerInfo,
     memory: &mut KnownPeers,
     ephemeral: Option<EphemeralKey>,
+    send_once: bool,
     suite: CipherSuite,
     wall_ms: u64,
 ) -> Result<(AuthKnown, SessionKeys), AuthError> {
@@ -133,6 +147,7 @@ pub(crate) fn dial(
         ephemeral_key: ephemeral.public(),
         timestamp_ms: wall_ms,
         suite,
+        send_once,
     }
     .hash();
     let peer_key = memory.tunnel_pkey(peer.get_id())?;
@@ -154,6 +169,7 @@ pub(crate) fn dial(
         ephemeral_key: ephemeral.public().to_vec(),
         timestamp_ms: wall_ms,
         suite,
+        send_once,
         sealed,
         proof: proof.to_vec(),
     };
@@ -195,6 +211,7 @@ pub(crate) fn accept(
         ephemeral_key: &ephemeral,
         timestamp_ms: flight.timestamp_ms,
         suite,
+        send_once: flight.send_once,
     }
     .hash();
     let es = x25519(local.identity().tunnel_private_key(), &ephemeral)?;
