@@ -29,13 +29,23 @@ struct Dialled {
 }
 
 fn dial() -> Dialled {
+    dial_as(false)
+}
+
+/// [`dial`], the flight for a send-once connection or a pooled one.
+fn dial_as(send_once: bool) -> Dialled {
     let (alice, bob) = (local_peer("alice:1"), local_peer("bob:2"));
     let mut alice_memory = memory();
     alice_memory
         .verify_peer(bob.info(), bob.identity().key_binding())
         .unwrap();
     let wall = wall_clock_ms();
-    let (flight, at_alice) = Handshake::dial_known(
+    let dial = if send_once {
+        Handshake::dial_known_send_once
+    } else {
+        Handshake::dial_known
+    };
+    let (flight, at_alice) = dial(
         &alice,
         bob.info(),
         &mut alice_memory,
@@ -85,20 +95,13 @@ fn a_known_key_flight_authenticates_both_ways_in_one_message() {
 
 #[test]
 fn a_send_once_flight_says_so_and_cannot_be_made_to_say_otherwise() {
-    let (alice, bob) = (local_peer("alice:1"), local_peer("bob:2"));
-    let mut alice_memory = memory();
-    alice_memory
-        .verify_peer(bob.info(), bob.identity().key_binding())
-        .unwrap();
-    let wall = wall_clock_ms();
-    let (flight, at_alice) = Handshake::dial_known_send_once(
-        &alice,
-        bob.info(),
-        &mut alice_memory,
-        CipherSuite::default(),
+    let Dialled {
+        alice,
+        bob,
+        flight,
+        at_alice,
         wall,
-    )
-    .unwrap();
+    } = dial_as(true);
     assert!(flight.send_once);
     let at_bob = accept(&bob, &flight, &mut memory(), wall).unwrap();
     assert_eq!(&at_bob.peer, alice.info());

@@ -191,22 +191,38 @@ where
     stop_all([a, b]).expect("stop");
 }
 
-/// A client that dials `node` known-key the way a node does: its flight,
-/// then its send-once frames sealed right behind it, as bytes.
-fn known_key_bytes<C: KnownConf>(node: &NodeHandle<C>, identity: &Identity, text: &str) -> Vec<u8> {
+/// A flight to `node` (whose `identity` the dialler verified) from a
+/// fresh identity, for a send-once connection or a pooled one, and this
+/// side's keys.
+fn dial_as_a_node<C: KnownConf>(
+    node: &NodeHandle<C>,
+    identity: &Identity,
+    send_once: bool,
+) -> (AuthKnown, mydht::Authenticated) {
     let me = LocalPeer::new(Identity::generate().unwrap(), "127.0.0.1:9".into()).unwrap();
     let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
     memory
         .verify_peer(node.local_peer(), identity.key_binding())
         .expect("binding");
-    let (flight, auth) = Handshake::dial_known(
+    let dial = if send_once {
+        Handshake::dial_known_send_once
+    } else {
+        Handshake::dial_known
+    };
+    dial(
         &me,
         node.local_peer(),
         &mut memory,
         CipherSuite::default(),
         wall_clock_ms(),
     )
-    .expect("flight");
+    .expect("flight")
+}
+
+/// A client that dials `node` known-key the way a node does: its flight,
+/// then its send-once frames sealed right behind it, as bytes.
+fn known_key_bytes<C: KnownConf>(node: &NodeHandle<C>, identity: &Identity, text: &str) -> Vec<u8> {
+    let (flight, auth) = dial_as_a_node(node, identity, false);
     let mut bytes = handshake_frame(&AuthMessage::Known(flight));
     let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
     let mut sealed = CompW::new(Vec::new(), writer);
@@ -228,19 +244,7 @@ fn send_once_bytes<C: KnownConf>(
     identity: &Identity,
     text: &str,
 ) -> (Vec<u8>, mydht::Authenticated) {
-    let me = LocalPeer::new(Identity::generate().unwrap(), "127.0.0.1:9".into()).unwrap();
-    let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
-    memory
-        .verify_peer(node.local_peer(), identity.key_binding())
-        .expect("binding");
-    let (flight, auth) = Handshake::dial_known_send_once(
-        &me,
-        node.local_peer(),
-        &mut memory,
-        CipherSuite::default(),
-        wall_clock_ms(),
-    )
-    .expect("flight");
+    let (flight, auth) = dial_as_a_node(node, identity, true);
     let mut bytes = handshake_frame(&AuthMessage::Known(flight));
     let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
     let mut sealed = CompW::new(Vec::new(), writer);
