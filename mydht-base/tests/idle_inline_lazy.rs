@@ -12,8 +12,8 @@ mod idle_inline_support;
 
 use std::thread;
 
-use common::{test_dest, Counter};
-use idle_inline_support::{ran_on, settles, Chan, Cmd, Wire};
+use common::{settles, test_dest, Counter};
+use idle_inline_support::{ran_on, Chan, Cmd, Wire};
 use mydht_base::service::spawn::{idle_service_threads, IdleInline};
 use mydht_base::{
     ErrorKind, MpscChannel, SpawnChannel, SpawnHandle, SpawnSend, SpawnUnyield, Spawner, ThreadPark,

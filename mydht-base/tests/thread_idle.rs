@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{test_dest, Counter, WAIT};
+use common::{settles, test_dest, Counter, WAIT};
 use mydht_base::service::channel::NoRecv;
 use mydht_base::service::spawn::{idle_service_threads, ThreadIdle};
 use mydht_base::{
@@ -26,18 +26,6 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("procfs")
         .count()
-}
-
-/// Polls `done` until true or [`WAIT`] passed (never a sleep to wait).
-fn settles(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + WAIT;
-    while !done() {
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::yield_now();
-    }
-    true
 }
 
 #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use common::{test_dest, WAIT};
+use common::{settles, test_dest, WAIT};
 use mydht_base::service::channel::NoRecv;
 use mydht_base::service::spawn::ThreadIdle;
 use mydht_base::{
@@ -121,18 +121,6 @@ fn reader() -> (
         in_call: false,
     };
     (reader, peer, poller, seen)
-}
-
-/// Polls `done` until true or [`WAIT`] passed (never a sleep to wait).
-fn settles(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::yield_now();
-    }
-    true
 }
 
 #[test]

@@ -90,3 +90,16 @@ impl<T: std::fmt::Debug> Results<T> {
         self.0.try_recv().ok()
     }
 }
+
+/// Polls `done`, yielding the thread between looks, until it holds or
+/// [`WAIT`] passed (never a sleep to wait); whether it held.
+pub fn settles(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !done() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}

@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
-use std::time::Instant;
 
 use mydht_base::service::channel::IdleInlineChannel;
 use mydht_base::service::spawn::InlineCall;
@@ -14,8 +13,6 @@ use mydht_base::{
     Error, ErrorKind, ErrorLevel, MpscChannel, Result, Service, ServiceRestartable, SpawnerYield,
     YieldReturn,
 };
-
-use crate::common::WAIT;
 
 /// The name of `ThreadPark`'s threads.
 const SERVICE_THREAD: &str = "mydht-thread-park";
@@ -88,16 +85,4 @@ pub type Chan = IdleInlineChannel<MpscChannel>;
 pub fn ran_on(seen: &Mutex<Vec<(u64, ThreadId)>>, n: u64) -> Option<ThreadId> {
     let seen = seen.lock().unwrap();
     seen.iter().find(|(m, _)| *m == n).map(|(_, t)| *t)
-}
-
-/// Waits (yielding, with a deadline) until `done` holds; whether it did.
-pub fn settles(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::yield_now();
-    }
-    true
 }
