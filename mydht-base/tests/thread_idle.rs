@@ -75,7 +75,9 @@ fn an_idle_service_gives_its_thread_back_and_a_wake_up_restarts_it() {
     src.push();
     handle.unyield().unwrap();
     assert_eq!(seen.recv_timeout(WAIT).unwrap().0, 2);
-    assert_eq!(ThreadIdle::idle_services(), (1, 0));
+    // (Running again; it may suspend anew after `IDLE`, before a starved
+    // test thread looks, so only the live count is asserted here.)
+    assert_eq!(ThreadIdle::idle_services().0, 1);
     assert!(settles(|| ThreadIdle::idle_services() == (1, 1)));
 
     // Two bytes while suspended, one wake-up: both read; the command ends.
@@ -93,7 +95,9 @@ fn an_idle_service_gives_its_thread_back_and_a_wake_up_restarts_it() {
     assert!(end.is_ok());
     assert_eq!(reader.read, 4);
     drop(reader);
-    assert_eq!(ThreadIdle::idle_services(), (0, 0));
+    // The live count falls when the last holder of the service's shared
+    // state lets go: the run's pool thread, just after the run ended.
+    assert!(settles(|| ThreadIdle::idle_services() == (0, 0)));
 
     // A service suspended inside its command: `unwrap_state` says it is
     // half done (`Err(yielded)`), and a new spawn finishes it.
@@ -131,7 +135,10 @@ fn an_idle_service_gives_its_thread_back_and_a_wake_up_restarts_it() {
     assert!(settles(|| ThreadIdle::idle_services() == (1, 1)));
     drop(handle);
     results.assert_empty();
-    assert_eq!(ThreadIdle::idle_services(), (0, 0));
+    // The suspended service is dropped with the handle, at once (its
+    // source is free); the live count falls once the pool thread of its
+    // last run let go of the shared state too (CI saw `(1, 0)` here).
     assert_eq!(Arc::strong_count(&src), 1);
+    assert!(settles(|| ThreadIdle::idle_services() == (0, 0)));
     drop(keeper);
 }
