@@ -546,27 +546,34 @@ fn round_trips(
     let one_thread: Vec<OneThreadNode> = start_nodes::<Restartable>(first, false, carriage);
     let (mut three, mut none, mut ratio) = (vec![], vec![], vec![]);
     let (mut three_signed, mut three_one, mut none_one) = (vec![], vec![], vec![]);
+    // CPU seconds of the whole process during each series' round trips
+    // (every node's threads and the helper thread).
+    let mut cpu = [0.0f64; SERIES];
     // The first round trips over a pair of nodes pay the signed handshake
     // (a node dials known-key an address it reached signed before): a
     // warm-up long enough for most of the 8 relays' pairs.
     for i in 0..20 * rounds + WARM_UP {
         // Each series in turn, the order reversed every other round.
         let mut s = [f64::NAN; SERIES];
+        let mut c = [f64::NAN; SERIES];
         let order: [usize; SERIES] = if i % 2 == 0 {
             [0, 1, 2, 3, 4]
         } else {
             [4, 3, 2, 1, 0]
         };
         for k in order.into_iter().filter(|k| series.contains(k)) {
-            s[k] = match k {
+            (s[k], c[k]) = with_cpu(|| match k {
                 0 => rtt(&nodes, 3),
                 1 => rtt(&nodes, 0),
                 2 => rtt(&signed_only, 3),
                 3 => rtt(&one_thread, 3),
                 _ => rtt(&one_thread, 0),
-            };
+            });
         }
         if i >= WARM_UP {
+            for (sum, c) in cpu.iter_mut().zip(c) {
+                *sum += c;
+            }
             three.push(s[0]);
             none.push(s[1]);
             three_signed.push(s[2]);
@@ -580,9 +587,10 @@ fn round_trips(
         "1 KiB query round trip, {} samples each, {carriage:?} carriage",
         three.len()
     );
-    println!("| route | p50 | p99 |");
-    println!("|---|---|---|");
-    for (name, v) in [
+    println!("| route | p50 | p99 | CPU per round trip |");
+    println!("|---|---|---|---|");
+    let samples = three.len() as f64;
+    for ((name, v), cpu) in [
         ("3 relays each way", &mut three),
         ("no relay (baseline)", &mut none),
         (
@@ -591,14 +599,18 @@ fn round_trips(
         ),
         ("3 relays each way, Restartable nodes", &mut three_one),
         ("no relay, Restartable nodes", &mut none_one),
-    ] {
+    ]
+    .into_iter()
+    .zip(cpu)
+    {
         if v.iter().any(|x| x.is_nan()) {
             continue;
         }
         println!(
-            "| {name} | {:.2} ms | {:.2} ms |",
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms |",
             percentile(&mut v.clone(), 0.5),
-            percentile(v, 0.99)
+            percentile(v, 0.99),
+            1e3 * cpu / samples
         );
     }
     println!(

@@ -32,7 +32,7 @@ mod suite;
 mod transcript;
 
 pub use challenge::{Challenge, ChallengeCache, CHALLENGE_LEN};
-pub(crate) use crypto::EphemeralKey;
+pub(crate) use crypto::{edwards_of, EphemeralKey};
 pub use error::AuthError;
 pub(crate) use handshake::AnsweredPong;
 pub use handshake::{wall_clock_ms, Authenticated, Handshake, Step};

@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 
-use crate::auth::{EphemeralKey, KnownPeers};
+use curve25519_dalek::edwards::EdwardsPoint;
+
+use crate::auth::{edwards_of, EphemeralKey, KnownPeers};
 use crate::identity::{PeerId, PeerInfo};
 use mydht_base::Peer;
 
@@ -31,6 +33,10 @@ pub(crate) struct SpareKey {
     /// Peers dialled known-key (send-once) whose next key is not prepared
     /// yet, the latest last.
     wanted: VecDeque<PeerId>,
+    /// The Edwards form of the static keys of the peers keys were prepared
+    /// for last (at most [`PREPARED_PEERS`], the latest last): decoded
+    /// once per peer key (a field square root, about 11 µs).
+    points: VecDeque<([u8; 32], EdwardsPoint)>,
 }
 
 impl SpareKey {
@@ -41,6 +47,7 @@ impl SpareKey {
             keys: VecDeque::with_capacity(SPARE_KEYS),
             prepared: VecDeque::new(),
             wanted: VecDeque::new(),
+            points: VecDeque::new(),
         };
         spare.refill();
         spare
@@ -80,8 +87,9 @@ impl SpareKey {
     }
 
     /// Prepares the key of one wanted peer (one key generation and one
-    /// exchange), if `memory` still holds its verified key. The loop's
-    /// idle work after the spares.
+    /// exchange, by curve25519-dalek: [`EphemeralKey::prepared`]; through
+    /// openssl for a key on the curve's twist), if `memory` still holds
+    /// its verified key. The loop's idle work after the spares.
     fn prepare_one(&mut self, memory: &mut KnownPeers) {
         let Some(id) = self.wanted.pop_front() else {
             return;
@@ -95,17 +103,38 @@ impl SpareKey {
         let Ok(raw) = <[u8; 32]>::try_from(raw.as_slice()) else {
             return;
         };
-        let Ok(mut key) = EphemeralKey::generate() else {
+        let made = match self.point_of(&raw) {
+            Some(point) => EphemeralKey::prepared(&raw, &point),
+            None => EphemeralKey::generate().and_then(|mut key| {
+                key.prepare_for(&raw, &peer_key)?;
+                Ok(key)
+            }),
+        };
+        let Ok(key) = made else {
             return;
         };
-        if key.prepare_for(&raw, &peer_key).is_err() {
-            return;
-        }
         self.prepared.retain(|(p, _)| *p != id);
         if self.prepared.len() >= PREPARED_PEERS {
             self.prepared.pop_front();
         }
         self.prepared.push_back((id, key));
+    }
+
+    /// The Edwards form of the static key `key`, decoded once while it
+    /// stays among the last [`PREPARED_PEERS`] used; `None` for a key on
+    /// the curve's twist.
+    fn point_of(&mut self, key: &[u8; 32]) -> Option<EdwardsPoint> {
+        if let Some(i) = self.points.iter().position(|(k, _)| k == key) {
+            let entry = self.points.remove(i)?;
+            self.points.push_back(entry);
+            return Some(entry.1);
+        }
+        let point = edwards_of(key)?;
+        if self.points.len() >= PREPARED_PEERS {
+            self.points.pop_front();
+        }
+        self.points.push_back((*key, point));
+        Some(point)
     }
 
     /// One piece of idle work: a spare key if fewer than [`SPARE_KEYS`]
@@ -235,6 +264,7 @@ mod tests {
             spare.idle(&mut memory);
         }
         assert_eq!(spare.prepared.len(), PREPARED_PEERS);
+        assert_eq!(spare.points.len(), PREPARED_PEERS);
         // The oldest dialled were forgotten; the latest are ready.
         assert!(spare.take_for(peers[0].info()).is_none());
         assert!(spare.take_for(peers[PREPARED_PEERS + 2].info()).is_some());

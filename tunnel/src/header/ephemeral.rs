@@ -1,9 +1,63 @@
 //! [`EphemeralKeys`]: the header's fresh key pairs, and whole hops
-//! ([`PreparedHop`]), made ahead.
+//! ([`PreparedHop`]), made ahead; [`HopTable`]: a hop's static key made
+//! ready for many of them.
 
 use std::collections::VecDeque;
 
-use crate::crypto::{derive_hop_keys, CryptoError, HopKeys, X25519Secret, PUBLIC_KEY_LEN};
+use curve25519_dalek::edwards::EdwardsBasepointTable;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::traits::BasepointTable;
+use openssl::error::ErrorStack;
+
+use crate::crypto::{derive_hop_keys, CryptoError, HopKeys, X25519Secret, KEY_LEN, PUBLIC_KEY_LEN};
+
+/// A hop's static X25519 key as a table of its multiples, for a sender
+/// that prepares many hops for that hop ([`PreparedHop::with_table`]).
+///
+/// A prepared hop is two scalar multiplications by the same fresh scalar:
+/// the base point's (the ephemeral public key) and the hop key's (the
+/// exchange). Both points are fixed, so both can use precomputed tables
+/// (curve25519-dalek's, constant-time): the base point's is built in, the
+/// hop key's is this one. On this crate's machine (2 vCPUs, AMD EPYC) the
+/// pair costs about a third of openssl's key generation and exchange
+/// (13.8 + 17.8 µs against 50 + 41 µs in one bench-locked run). Building the
+/// table costs about 1 ms (256 point conversions) and it holds 30 KiB:
+/// worth it for a hop a sender comes back to.
+///
+/// Same result as the X25519 function: the clamped scalar is a multiple of
+/// the cofactor 8, so it computes the same multiple of whichever of the two
+/// Edwards points of the key's `u` coordinate the table holds, whatever the
+/// key's small-order part, and the `u` of the product is the exchange.
+pub struct HopTable {
+    hop: [u8; PUBLIC_KEY_LEN],
+    table: Box<EdwardsBasepointTable>,
+}
+
+impl HopTable {
+    /// The table of the hop whose static key is `hop`; `None` for a key
+    /// that is not on the curve (on its twist): exchanges with such a key
+    /// go through [`X25519Secret`].
+    pub fn new(hop: &[u8; PUBLIC_KEY_LEN]) -> Option<Self> {
+        let point = MontgomeryPoint(*hop).to_edwards(0)?;
+        Some(HopTable {
+            hop: *hop,
+            table: Box::new(EdwardsBasepointTable::create(&point)),
+        })
+    }
+
+    /// The hop's static key.
+    pub fn hop(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.hop
+    }
+}
+
+impl std::fmt::Debug for HopTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HopTable")
+            .field("hop", &self.hop)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One hop of a header made ahead for a given hop key: a fresh key pair's
 /// public key and the [`HopKeys`] of its exchange with that hop, so the
@@ -26,6 +80,42 @@ impl PreparedHop {
         Ok(PreparedHop {
             hop: *hop,
             ephemeral: *key.public_key(),
+            keys: keys?,
+        })
+    }
+
+    /// Prepares a hop for the hop of `table` with a fresh key pair (a
+    /// random scalar from openssl's CSPRNG, used for this hop only), both
+    /// multiplications by tables ([`HopTable`]). Fails on a small-order
+    /// hop key (an all-zero exchange), as [`new`](Self::new) does.
+    pub fn with_table(table: &HopTable) -> Result<Self, CryptoError> {
+        let mut secret = [0u8; KEY_LEN];
+        openssl::rand::rand_priv_bytes(&mut secret)?;
+        let prepared = Self::with_table_and_secret(table, &secret);
+        secret.fill(0);
+        prepared
+    }
+
+    /// [`with_table`](Self::with_table) with the private scalar given.
+    fn with_table_and_secret(
+        table: &HopTable,
+        secret: &[u8; KEY_LEN],
+    ) -> Result<Self, CryptoError> {
+        let ephemeral = MontgomeryPoint::mul_base_clamped(*secret).to_bytes();
+        let mut shared = table
+            .table
+            .mul_base_clamped(*secret)
+            .to_montgomery()
+            .to_bytes();
+        if shared == [0u8; KEY_LEN] {
+            // A small-order hop key: openssl refuses its exchange too.
+            return Err(ErrorStack::get().into());
+        }
+        let keys = derive_hop_keys(&shared, &ephemeral);
+        shared.fill(0);
+        Ok(PreparedHop {
+            hop: table.hop,
+            ephemeral,
             keys: keys?,
         })
     }
@@ -214,6 +304,73 @@ mod tests {
         let (e2, k2) = keys.take_hop(hop.public_key()).expect("fresh");
         assert_ne!(e1, e2);
         assert_ne!(k1, k2);
+    }
+
+    /// A hop prepared by tables is the X25519 one: openssl's public key
+    /// for the same scalar, and the hop derives the same keys from it.
+    #[test]
+    fn a_hop_prepared_by_tables_is_the_one_openssl_makes() {
+        for _ in 0..8 {
+            let hop = X25519Secret::generate().unwrap();
+            let table = HopTable::new(hop.public_key()).expect("a key on the curve");
+            assert_eq!(table.hop(), hop.public_key());
+            let mut secret = [0u8; KEY_LEN];
+            crate::crypto::random_bytes(&mut secret).unwrap();
+            let by_table = PreparedHop::with_table_and_secret(&table, &secret).unwrap();
+            let by_openssl = PreparedHop::new(
+                hop.public_key(),
+                X25519Secret::from_private_bytes(&secret).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(by_table.ephemeral, by_openssl.ephemeral);
+            assert!(by_table.keys == by_openssl.keys);
+            let shared = hop.diffie_hellman(&by_table.ephemeral).unwrap();
+            assert!(derive_hop_keys(&shared, &by_table.ephemeral).unwrap() == by_table.keys);
+        }
+    }
+
+    /// Each hop prepared from a table has its own fresh key pair.
+    #[test]
+    fn hops_prepared_from_one_table_have_fresh_keys() {
+        let hop = X25519Secret::generate().unwrap();
+        let table = HopTable::new(hop.public_key()).unwrap();
+        let made: Vec<PreparedHop> = (0..16)
+            .map(|_| PreparedHop::with_table(&table).unwrap())
+            .collect();
+        for (i, a) in made.iter().enumerate() {
+            assert!(
+                made[i + 1..].iter().all(|b| a.ephemeral != b.ephemeral),
+                "a key used twice"
+            );
+            assert_eq!(a.hop(), hop.public_key());
+        }
+    }
+
+    /// A small-order hop key gives no prepared hop (its exchange is all
+    /// zeros), as through openssl.
+    #[test]
+    fn a_small_order_hop_key_is_refused_by_its_table() {
+        // u = 0, the point of order 2.
+        let table = HopTable::new(&[0u8; 32]).expect("on the curve");
+        assert!(PreparedHop::with_table(&table).is_err());
+        assert!(PreparedHop::new(&[0u8; 32], X25519Secret::generate().unwrap()).is_err());
+    }
+
+    /// A key on the curve's twist gets no table: its hops go through
+    /// openssl, which takes them as X25519 does.
+    #[test]
+    fn a_twist_key_gets_no_table() {
+        let twist: Vec<u8> = (2..64)
+            .filter(|&u| {
+                let mut key = [0u8; 32];
+                key[0] = u;
+                HopTable::new(&key).is_none()
+            })
+            .collect();
+        assert!(!twist.is_empty());
+        let mut key = [0u8; 32];
+        key[0] = twist[0];
+        assert!(PreparedHop::new(&key, X25519Secret::generate().unwrap()).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod process;
 mod slot;
 
 pub use build::{build_header, build_header_with, route_from_peers, BuiltHeader, RouteHop};
-pub use ephemeral::{EphemeralKeys, PreparedHop};
+pub use ephemeral::{EphemeralKeys, HopTable, PreparedHop};
 pub use layout::HeaderLayout;
 pub use process::{HeaderProcessor, ProcessedHeader};
 pub use slot::HopKind;
