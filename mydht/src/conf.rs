@@ -31,8 +31,9 @@ use crate::node_peer::NodePeer;
 use crate::service::peer_store::{ClosestConnected, ConnectedRoute, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
-    AcceptAll, ApiCommand, ApiService, GlobalCommand, LocalCommand, LocalDest, PeerManager,
-    PeerMgmtCommand, PeerMgmtService, PeersView, ReadService, Reply, WriteCommand, WriteService,
+    AcceptAll, ApiCommand, ApiService, DirectWriter, GlobalCommand, GlobalDest, GlobalRecv,
+    LocalCommand, LocalDest, PeerManager, PeerMgmtCommand, PeerMgmtService, PeersView, ReadService,
+    Reply, WriteCommand, WriteService, WriteWeakHandle, WriteWeakSend,
 };
 use crate::shadow::Shadow;
 
@@ -267,8 +268,8 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// Runs the global service.
     type GlobalSpawn: Spawner<
         Self::GlobalService,
-        MainLoopSender<Self>,
-        ChannelRecv<Self::GlobalChannel, GlobalCommand<Self>>,
+        GlobalDest<Self>,
+        GlobalRecv<Self, ChannelRecv<Self::GlobalChannel, GlobalCommand<Self>>>,
     >;
     /// Feeds the api service.
     type ApiChannel: SpawnChannel<ApiCommand<Self>>;
@@ -326,6 +327,21 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// Where the main loop runs; the default is a thread of its own.
     fn main_loop_spawn(&self) -> MainLoopSpawn {
         MainLoopSpawn::Thread
+    }
+    /// The global service's direct way to the write service of an online
+    /// peer's connection, whose channel's weak sender is `send` and weak
+    /// handle `handle` ([`GlobalDest`]): `None` (the default) sends the
+    /// global service's messages through the main loop. The profile macros
+    /// whose read services run on threads of their own (`threaded!`,
+    /// `threaded_blocking!`, `may_blocking!`) give one
+    /// ([`DirectWriter::new`]): their write services' weak senders and
+    /// handles cross threads already (each local service holds them).
+    fn direct_writer(
+        send: WriteWeakSend<Self>,
+        handle: WriteWeakHandle<Self>,
+    ) -> Option<DirectWriter<Self>> {
+        let _ = (send, handle);
+        None
     }
     /// True when the services run on other threads than the main loop: they
     /// may then wait on a full main loop channel instead of failing.

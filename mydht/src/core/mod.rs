@@ -224,6 +224,11 @@ impl<C: MyDHTConf> NodeCore<C> {
         self.peers.len()
     }
 
+    /// The connection through which `peer` is online, if it is.
+    pub fn online_conn(&self, peer: &PeerId) -> Option<usize> {
+        self.peers.get(peer).map(|p| p.conn)
+    }
+
     /// The connected peers.
     pub fn connected_peers(&self) -> Vec<PeerInfo> {
         let infos = self.peers.values().map(|p| info_of::<C>(&p.peer).clone());

@@ -161,6 +161,9 @@ pub(crate) struct OpenIo<C: MyDHTConf> {
     /// stream ([`OutStream::woken_by`](crate::stream::OutStream::woken_by)):
     /// this one's readiness wakes it too.
     pub(crate) feeds: Option<usize>,
+    /// The online peer whose entry in the global service's direct table
+    /// ([`DirectPeers`](crate::service::DirectPeers)) is this connection's.
+    pub(crate) direct_peer: Option<crate::identity::PeerId>,
 }
 
 /// One connection of the slab.

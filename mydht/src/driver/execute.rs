@@ -16,9 +16,10 @@ use crate::command::{ConnRef, DialId};
 use crate::conf::{Address, MyDHTConf};
 use crate::core::{Action, ServiceKind};
 use crate::frame::{FrameWriter, WireMessage};
+use crate::identity::PeerId;
 use crate::service::{
-    Activity, ApiCommand, LocalDest, ReadCommand, ReadService, ServiceCtx, ServiceSlot,
-    TimeoutAsBlock, WriteCommand, WriteService,
+    Activity, ApiCommand, GlobalCommand, LocalDest, PeerStatus, ReadCommand, ReadService,
+    ServiceCtx, ServiceSlot, TimeoutAsBlock, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
 
@@ -60,6 +61,10 @@ impl<C: MyDHTConf> MainLoop<C> {
             }
             Action::Write { conn, msgs } => self.write(conn, msgs),
             Action::Finish { conn } => {
+                // Its session ends: the global service's messages go
+                // through the core, which drops them for a closing
+                // connection.
+                self.forget_direct(conn);
                 if let Some(ConnIo::Open(open)) = self.conns.get_mut(conn) {
                     let sent = open.write.send(WriteCommand::Finish);
                     if open.write.has_backlog() && !self.write_backlogs.contains(&conn) {
@@ -88,6 +93,15 @@ impl<C: MyDHTConf> MainLoop<C> {
                 self.report(ServiceKind::Api, out);
             }
             Action::Global(cmd) => {
+                // The global service's direct way to a peer opens before
+                // it hears the peer is online, and closes before it hears
+                // it is offline.
+                if let GlobalCommand::PeerStatus(peer, status) = &cmd {
+                    match status {
+                        PeerStatus::Online => self.open_direct(*peer.get_id()),
+                        PeerStatus::Offline => self.services.direct.remove(peer.get_id()),
+                    }
+                }
                 let s = &mut self.services.global;
                 let sent = s.send(cmd);
                 let out = Services::<C>::outcome(sent, s.take_error(), s.is_gone());
@@ -262,6 +276,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             write,
             activity,
             feeds: None,
+            direct_peer: None,
         })));
         debug_assert_eq!(key, cref.key, "the slab reuses the freed key");
         Ok(())
@@ -305,10 +320,44 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
     }
 
+    /// Gives the global service a direct way to `peer`'s write service,
+    /// through the connection it is online on (when the profile has one,
+    /// [`MyDHTConf::direct_writer`]).
+    fn open_direct(&mut self, peer: PeerId) {
+        let Some(key) = self.core.online_conn(&peer) else {
+            return;
+        };
+        let Some(ConnIo::Open(open)) = self.conns.get_mut(key) else {
+            return;
+        };
+        let writer = open.write.weak_send().zip(open.write.weak_handle());
+        if let Some(writer) = writer.and_then(|(s, h)| C::direct_writer(s, h)) {
+            self.services.direct.insert(peer, key, writer);
+            open.direct_peer = Some(peer);
+        }
+    }
+
+    /// Closes the global service's direct way through connection `key`.
+    fn forget_direct(&mut self, key: usize) {
+        if let Some(ConnIo::Open(open)) = self.conns.get_mut(key) {
+            if let Some(peer) = open.direct_peer.take() {
+                self.services.direct.remove_conn(&peer, key);
+            }
+        }
+    }
+
     fn close(&mut self, key: usize, error: Option<Error>) {
         let Some(io) = self.conns.try_remove(key) else {
             return;
         };
+        if let ConnIo::Open(open) = &io {
+            if let Some(peer) = open.direct_peer {
+                self.services.direct.remove_conn(&peer, key);
+                // The peer may stay online through another connection (two
+                // nodes that dialled each other at once).
+                self.open_direct(peer);
+            }
+        }
         if let Some(e) = &error {
             slog::debug!(self.logger, "connection closed"; "conn" => key, "error" => %e);
         }

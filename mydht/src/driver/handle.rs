@@ -15,11 +15,13 @@ use super::MainLoop;
 use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
-use crate::service::{ApiResult, Partial, ReplyFuture, ReplySlot};
+use crate::service::{ApiResult, DirectPeers, Partial, ReplyFuture, ReplySlot};
 
 struct Inner<C: MyDHTConf> {
     sender: Mutex<MainLoopSender<C>>,
     me: PeerInfo,
+    /// The global service's direct ways (its count of direct sends).
+    direct: Arc<DirectPeers<C>>,
     next_qid: AtomicU64,
     /// The loop's thread; `None` once joined, or when the caller drives
     /// the loop.
@@ -104,7 +106,8 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
         .name("mydht-mainloop".into())
         .spawn(move || match MainLoop::new(conf) {
             Ok(ml) => {
-                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone())));
+                let direct = ml.services.direct.clone();
+                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone(), direct)));
                 ml.run()
             }
             Err(e) => {
@@ -112,7 +115,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
                 Err(e)
             }
         })?;
-    let (sender, me) = ready_rx.recv().map_err(|_| {
+    let (sender, me, direct) = ready_rx.recv().map_err(|_| {
         Error::new(
             ErrorKind::ServiceDied,
             ErrorLevel::Fatal,
@@ -122,6 +125,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
     Ok(NodeHandle::new(
         sender,
         me,
+        direct,
         Some(join),
         DriverThread::default(),
     ))
@@ -133,6 +137,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
     pub(super) fn new(
         sender: MainLoopSender<C>,
         me: PeerInfo,
+        direct: Arc<DirectPeers<C>>,
         join: Option<JoinHandle<Result<()>>>,
         driver: DriverThread,
     ) -> Self {
@@ -141,6 +146,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
             inner: Arc::new(Inner {
                 sender: Mutex::new(sender),
                 me,
+                direct,
                 next_qid: AtomicU64::new(1),
                 join: Mutex::new(join),
                 driven,
@@ -378,6 +384,15 @@ impl<C: MyDHTConf> NodeHandle<C> {
         timeout: Duration,
     ) -> std::result::Result<CallFuture<C, Vec<PeerInfo>>, NodeError> {
         self.call_future(ApiAction::ConnectedPeers, timeout, call::peers::<C>)
+    }
+
+    /// Messages the global service gave straight to the write service of
+    /// a peer's connection, not through the main loop
+    /// ([`GlobalDest`](crate::service::GlobalDest)), since the node
+    /// started: a statistic for tests and benchmarks, read without asking
+    /// the main loop.
+    pub fn direct_sends(&self) -> u64 {
+        self.inner.direct.sent()
     }
 
     /// The node's counters now.

@@ -13,13 +13,16 @@ use crate::identity::LocalPeer;
 use crate::service::api::SharedBook;
 use crate::service::kvstore::{KVStoreLimits, KVStoreService, MemoryStore};
 use crate::service::peer_store::{closest_in_store, ConnectedRoute, PeerStoreService};
-use crate::service::{ApiService, PeerMgmtService, PeersView, ServiceSlot};
+use crate::service::{
+    global_ends, ApiService, DirectPeers, GlobalDest, GlobalInput, PeerMgmtService, PeersView,
+    ServiceSlot,
+};
 
 type GlobalSlot<C> = ServiceSlot<
     <C as MyDHTConf>::GlobalService,
-    MainLoopSender<C>,
+    GlobalDest<C>,
     <C as MyDHTConf>::GlobalSpawn,
-    <C as MyDHTConf>::GlobalChannel,
+    GlobalInput<C>,
 >;
 type PeerStoreSlot<C> = ServiceSlot<
     PeerStoreService<ConnectedRoute>,
@@ -49,6 +52,10 @@ pub(super) struct Services<C: MyDHTConf> {
     /// The api service's book, which local services answer into; kept
     /// across restarts of the api service.
     pub(super) api_book: SharedBook<C>,
+    /// The online peers whose write services the global service reaches
+    /// directly ([`GlobalDest`]); kept across restarts of the global
+    /// service.
+    pub(super) direct: Arc<DirectPeers<C>>,
     me: Arc<LocalPeer>,
     sender: MainLoopSender<C>,
     route: ConnectedRoute,
@@ -69,10 +76,18 @@ impl<C: MyDHTConf> Services<C> {
     ) -> Result<Self> {
         let (peer_mgmt, fixed_verdict) = peer_mgmt_slot(conf, me, sender, constants)?;
         let api_book = SharedBook::new(constants.max_pending_queries);
+        let direct = Arc::new(DirectPeers::new(constants.max_connections));
+        let to = GlobalTo {
+            sender,
+            book: &api_book,
+            view,
+            direct: &direct,
+        };
         Ok(Services {
-            global: global_slot(conf, me, view, sender, constants)?,
+            global: global_slot(conf, me, &to, constants)?,
             api: api_slot(conf, &api_book, constants)?,
             api_book,
+            direct,
             peer_store: peer_store_slot(conf, me, sender, &route, constants)?,
             peer_mgmt,
             me: me.clone(),
@@ -134,7 +149,13 @@ impl<C: MyDHTConf> Services<C> {
         let (me, sender, constants) = (&self.me, &self.sender, &self.constants);
         match kind {
             ServiceKind::Global => {
-                self.global = global_slot(conf, me, &self.view, sender, constants)?
+                let to = GlobalTo {
+                    sender,
+                    book: &self.api_book,
+                    view: &self.view,
+                    direct: &self.direct,
+                };
+                self.global = global_slot(conf, me, &to, constants)?
             }
             ServiceKind::Api => self.api = api_slot(conf, &self.api_book, constants)?,
             ServiceKind::PeerStore => {
@@ -181,18 +202,36 @@ fn gone_error() -> Error {
     )
 }
 
+/// What the global service's destination is made of.
+struct GlobalTo<'a, C: MyDHTConf> {
+    sender: &'a MainLoopSender<C>,
+    book: &'a SharedBook<C>,
+    view: &'a PeersView,
+    direct: &'a Arc<DirectPeers<C>>,
+}
+
 fn global_slot<C: MyDHTConf>(
     conf: &mut C,
     me: &LocalPeer,
-    view: &PeersView,
-    sender: &MainLoopSender<C>,
+    to: &GlobalTo<'_, C>,
     constants: &NodeConstants,
 ) -> Result<GlobalSlot<C>> {
-    ServiceSlot::new(
-        conf.init_global(me.info(), view)?,
-        sender.clone(),
-        conf.global_spawner()?,
+    let service = conf.init_global(me.info(), to.view)?;
+    // Held for one batch while commands are queued, unless the service's
+    // loop may end with messages held.
+    let (dest, channel) = global_ends(
+        to.sender.clone(),
+        to.book.clone(),
+        to.view.clone(),
+        to.direct.clone(),
         conf.global_channel(),
+        constants.loops.global == 0,
+    );
+    ServiceSlot::new(
+        service,
+        dest,
+        conf.global_spawner()?,
+        channel,
         constants.loops.global,
     )
 }

@@ -166,6 +166,23 @@ macro_rules! __profile {
             $st,
         ))
     };
+    // A read service on a thread of its own holds its local service's
+    // destination, so the write channel's weak sender and the write
+    // service's weak handle cross threads: the global service may hold them
+    // too (`MyDHTConf::direct_writer`).
+    (@direct ThreadIdle) => { $crate::__profile!(@direct_writer); };
+    (@direct ThreadPark) => { $crate::__profile!(@direct_writer); };
+    (@direct ThreadBlock) => { $crate::__profile!(@direct_writer); };
+    (@direct MayBlock) => { $crate::__profile!(@direct_writer); };
+    (@direct $r:ident) => {};
+    (@direct_writer) => {
+        fn direct_writer(
+            send: $crate::service::WriteWeakSend<Self>,
+            handle: $crate::service::WriteWeakHandle<Self>,
+        ) -> Option<$crate::service::DirectWriter<Self>> {
+            Some($crate::service::DirectWriter::new(send, handle))
+        }
+    };
     (@emit $r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]
         $stack:tt) => {
@@ -241,6 +258,7 @@ macro_rules! __profile {
         fn services_on_threads(&self) -> bool {
             $threads
         }
+        $crate::__profile!(@direct $r);
     };
 }
 
@@ -298,7 +316,13 @@ macro_rules! __profile {
 /// thread. A stop or a command ends the wait in the socket at once. So an
 /// idle connection holds no thread and a busy one one or two, not three
 /// (`read: ThreadPark;` keeps the read thread, parked and woken by the
-/// loop); one request/response crosses threads 7 times (6 with
+/// loop).
+///
+/// The global service's messages to an online peer go straight to that
+/// peer's connection's write service
+/// ([`GlobalDest`](crate::service::GlobalDest)), whose sender writes the
+/// frame itself while the write service is idle: not back through the
+/// main loop. So one request/response crosses threads 6 times (5 with
 /// `direct_replies`), not 13 (the figures: the crate README, "`threaded!`
 /// latency").
 #[macro_export]

@@ -20,6 +20,7 @@ pub mod api;
 mod app;
 mod app_send;
 mod ctx;
+mod global_dest;
 pub mod kvstore;
 mod local_dest;
 mod peer_mgmt;
@@ -35,6 +36,8 @@ pub use api::{ApiCommand, ApiResult, ApiService, Partial, ReplyFuture, ReplySlot
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use app_send::{GlobalCommandSend, LocalCommandSend, ReplySend};
 pub use ctx::ServiceCtx;
+pub(crate) use global_dest::{global_ends, DirectPeers};
+pub use global_dest::{DirectWriter, GlobalDest, GlobalInput, GlobalRecv};
 pub use local_dest::{LocalDest, WriteWeakHandle, WriteWeakSend};
 pub use peer_mgmt::{
     AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtCommandSend, PeerMgmtReply, PeerMgmtService,
