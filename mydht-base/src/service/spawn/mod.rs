@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | [`Blocker`] | the caller, inline | loop ends | `Loop` (retries in place) | nothing |
 //! | [`RestartOrError`] | the caller | `Return`: state kept in the handle | `Return` | `resume` then the loop again |
-//! | [`ThreadPark`], [`ThreadParkRef`] | its own thread | polls a few µs, then the thread parks | thread parks, `Loop` | unparks (a load if a wake-up is pending) |
+//! | [`ThreadPark`], [`ThreadParkRef`] | its own thread | polls a few µs, then the thread parks (at once while its polls keep finding nothing) | thread parks, `Loop` | unparks (a load if a wake-up is pending) |
 //! | [`ThreadIdle`] | its own thread while busy | as `ThreadPark`; idle for its `idle_after`: `Suspend`, the thread back to the reuse pool | as `ThreadPark`; `Return` once suspending | unparks it, or restarts a suspended one on a pool thread |
 //! | [`ThreadBlock`] | its own thread | waits on `recv_wait` | `Loop` (retries) | nothing needed |
 //! | [`ThreadPool`] | a pool worker | `Return`: the worker is freed | `Return` | resubmits to the pool |
@@ -112,6 +112,9 @@ pub(crate) trait LoopYield: SpawnerYield {
     /// (1 the first time since the last command), for a spawner that polls
     /// its channel briefly before it really waits.
     fn on_empty(&mut self, empties: u32) -> OnEmpty;
+    /// A command was taken from the receiver (the first command aside).
+    #[inline]
+    fn took(&mut self) {}
 }
 
 /// How a run of the loop stopped.
@@ -209,6 +212,7 @@ where
                         Ok(Some(cmd)) => {
                             empties = 0;
                             looked_again = false;
+                            yld.took();
                             cmd
                         }
                         Ok(None) => match yld.on_empty({

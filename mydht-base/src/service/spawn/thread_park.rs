@@ -15,11 +15,13 @@ use crate::sref::SRef;
 ///
 /// On an empty channel the thread first polls it again for a few
 /// microseconds (std's channel backoff: spins, then `yield_now`), then
-/// parks. `unyield` is a load while a wake-up is already pending (the
-/// service is busy or polling), an atomic swap otherwise, and a syscall
-/// only when the thread is really parked. On Linux, before parking, the
-/// thread issues one `membarrier(2)` so that load needs no fence
-/// (elsewhere it is a `fence(SeqCst)`).
+/// parks; a service whose polls kept finding nothing (its last four idle
+/// periods ended in a park of 20 µs or more) parks at once, until a short
+/// park or a wake-up with four commands queued. `unyield` is a load while a
+/// wake-up is already pending (the service is busy or polling), an atomic
+/// swap otherwise, and a syscall only when the thread is really parked. On
+/// Linux, before parking, the thread issues one `membarrier(2)` so that
+/// load needs no fence (elsewhere it is a `fence(SeqCst)`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadPark;
 
@@ -52,6 +54,11 @@ impl LoopYield for ParkYield<'_> {
         }
         self.0.wait_for_input(empties, &mut self.1);
         OnEmpty::Retry
+    }
+
+    #[inline]
+    fn took(&mut self) {
+        self.1.took();
     }
 }
 
