@@ -16,8 +16,11 @@
 //!   echo.
 //!
 //! Variants: `threaded` (the profile as it is: the local service inline
-//! in the read service's thread, the api service on the main loop's),
-//! `threaded_direct` (`NodeConstants::direct_replies`), the write service
+//! in the read service's thread, the api service on the main loop's,
+//! `NodeConstants::direct_replies` on as by default),
+//! `threaded_loop_replies` (`direct_replies` off: the local service's
+//! replies through the main loop; `threaded_direct` before it was the
+//! default), the write service
 //! as it was before the main loop and the inline local service wrote
 //! frames themselves while it is idle (`threaded_write_thread`, and
 //! `threaded_write_thread_direct`: `write: ThreadPark, MpscChannel;`),
@@ -30,7 +33,8 @@
 //! service on the loop's thread with `direct_replies`), then `restartable`
 //! for reference, then on the blocking transport (`BlockingTcpTransport`,
 //! each read service waiting in its own socket): `blocking` (the
-//! `threaded_blocking!` profile as it is), `blocking_inline` (local
+//! `threaded_blocking!` profile as it is, `direct_replies` on),
+//! `blocking_inline` (local
 //! service inline, api on the loop, the write service's senders writing
 //! in place, `direct_replies`) and `blocking_all_inline` (and the global
 //! service on the loop's thread).
@@ -177,8 +181,8 @@ macro_rules! echo_conf {
     };
 }
 
-echo_conf!(Threaded, false, threaded());
-echo_conf!(ThreadedDirect, true, threaded());
+echo_conf!(Threaded, true, threaded());
+echo_conf!(ThreadedLoopReplies, false, threaded());
 echo_conf!(
     OldProfile,
     false,
@@ -218,7 +222,7 @@ echo_conf!(
         write: ThreadParkIdleInline, MpscChannelIdleInline; global: Blocker, MpscChannel;),
     BlockingTcpTransport
 );
-echo_conf!(Blocking, false, threaded_blocking(), BlockingTcpTransport);
+echo_conf!(Blocking, true, threaded_blocking(), BlockingTcpTransport);
 echo_conf!(
     BlockingInline,
     true,
@@ -617,7 +621,12 @@ fn main() {
     let server = echo_server();
     println!("| variant | measure | node | raw | ratio | |\n|---|---|---|---|---|---|");
     variant("threaded", || Threaded, &args, server);
-    variant("threaded_direct", || ThreadedDirect, &args, server);
+    variant(
+        "threaded_loop_replies",
+        || ThreadedLoopReplies,
+        &args,
+        server,
+    );
     variant("threaded_write_thread", || WriteThread, &args, server);
     variant(
         "threaded_write_thread_direct",

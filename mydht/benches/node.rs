@@ -57,8 +57,9 @@ link_echo_conf!(Threaded, threaded);
 link_echo_conf!(Restart, restartable);
 // Not a goal: shows what the session cipher costs in bulk.
 link_echo_conf!(RestartClear, restartable, NoShadow, false);
-// Replies straight to the write service instead of through the main loop.
-link_echo_conf!(ThreadedDirect, threaded, SessionShadow, true);
+// The local service's replies through the main loop instead of straight
+// to the write service (`direct_replies` off; on by default).
+link_echo_conf!(ThreadedLoopReplies, threaded, SessionShadow, false);
 /// `threaded!` with its write service's thread taking every frame (as
 /// before the main loop wrote frames itself while it is idle).
 struct ThreadedWriteThread;
@@ -99,7 +100,7 @@ impl mydht::MyDHTConf for ThreadedWriteThread {
     }
 }
 // The session shadow in AES-256-GCM (the default is ChaCha20-Poly1305).
-link_echo_conf!(ThreadedAes, threaded, SessionShadow, false, Aes256Gcm);
+link_echo_conf!(ThreadedAes, threaded, SessionShadow, true, Aes256Gcm);
 link_echo_conf!(RestartAes, restartable, SessionShadow, false, Aes256Gcm);
 // The blocking style: read and write services on threads of their own,
 // and as may coroutines (`may_blocking!`, `MayTcpTransport`).
@@ -107,7 +108,7 @@ link_echo_conf!(
     Blocking,
     threaded_blocking,
     SessionShadow,
-    false,
+    true,
     ChaCha20Poly1305,
     BlockingTcpTransport,
     Ok(BlockingTcpTransport::bind(loopback())?.with_io_timeout(Some(IO_TIMEOUT)))
@@ -116,7 +117,7 @@ link_echo_conf!(
     May,
     may_blocking,
     SessionShadow,
-    false,
+    true,
     ChaCha20Poly1305,
     MayTcpTransport,
     Ok(MayTcpTransport::bind(loopback())?.with_io_timeout(Some(IO_TIMEOUT)))
@@ -208,7 +209,7 @@ fn req_resp(c: &mut Criterion, run: &ratio::Run) {
     let server = echo_server().expect("echo server");
     let mut raw = raw_connection(server);
     let th = pair(|| Threaded);
-    let tl = pair(|| ThreadedDirect);
+    let tl = pair(|| ThreadedLoopReplies);
     let rs = pair(|| Restart);
     let bl = pair(|| Blocking);
     let my = pair(|| May);
@@ -223,7 +224,11 @@ fn req_resp(c: &mut Criterion, run: &ratio::Run) {
                 timed(|| drop(raw_reqs(&mut raw, iters as usize, window)))
             })
         });
-        let names = ("node_threaded", "node_threaded_direct", "node_restartable");
+        let names = (
+            "node_threaded",
+            "node_threaded_loop_replies",
+            "node_restartable",
+        );
         req_resp_node(&mut g, run, (&group, names.0), &th, &mut raw, window);
         req_resp_node(&mut g, run, (&group, names.1), &tl, &mut raw, window);
         req_resp_node(&mut g, run, (&group, names.2), &rs, &mut raw, window);

@@ -114,9 +114,17 @@ pub struct NodeConstants {
     /// through by then).
     pub send_once_timeout: Duration,
     /// A local service's reply to its own peer goes straight to the write
-    /// service (when both run on threads) instead of through the main
-    /// loop: one hop less, but no batching with the loop's other messages
-    /// (slower with many messages in flight, see the crate README).
+    /// service instead of through the main loop, when the services run on
+    /// threads of their own ([`MyDHTConf::services_on_threads`]: `threaded!`,
+    /// `threaded_blocking!`, `may_blocking!`): one crossing less, its
+    /// replies to what one read brought still written as one batch. On by
+    /// default: faster at 1 and at 64 in flight (the crate README,
+    /// "`threaded!` latency"). Where the services run on the main loop's
+    /// thread (`restartable!`, `single_thread!`) replies take the loop's
+    /// way whatever this says. A local service's replies keep their order
+    /// (once one takes the loop's way, its channel full, the later ones
+    /// follow it there); a direct reply may overtake a message to the same
+    /// peer that the main loop still routes for another service.
     pub direct_replies: bool,
     /// A pooled connection that has read and written nothing for this long
     /// is closed by the node, cleanly (its session ended, then the socket
@@ -153,7 +161,7 @@ impl Default for NodeConstants {
             verdict_timeout: Duration::from_secs(5),
             max_send_once: 64,
             send_once_timeout: Duration::from_secs(60),
-            direct_replies: false,
+            direct_replies: true,
             idle_close: None,
         }
     }

@@ -317,3 +317,47 @@ fn a_dropped_destination_releases_what_it_holds() {
     drop(handle);
     drop(write_tx);
 }
+
+#[test]
+fn once_a_reply_finds_the_write_channel_full_the_later_ones_follow_it_through_the_loop() {
+    let peer = peer_id(4);
+    let Fixture {
+        mut dest,
+        mut loop_rx,
+        write_tx,
+        mut write_rx,
+        idle_tx: _idle_tx,
+        ..
+    } = fixture(peer, 256);
+
+    // Direct replies fill the write service's channel (room for 16) until
+    // one is refused and takes the loop's way.
+    let mut q = 0;
+    let mut direct = Vec::new();
+    let diverted = loop {
+        assert!(q < 64, "the write channel never filled up");
+        dest.send(Reply::Send(peer, TouchMsg::Touch(q)))
+            .expect("sent");
+        if let Some(cmd) = from_loop(&mut loop_rx) {
+            break loop_send(Some(cmd));
+        }
+        direct.push(q);
+        q += 1;
+    };
+    assert_eq!(diverted, (peer, q));
+    assert!(direct.len() >= 16, "refused early: {direct:?}");
+    let mut taken = Vec::new();
+    while let Some(ids) = written(&mut write_rx) {
+        taken.extend(ids);
+    }
+    assert_eq!(taken, direct);
+
+    // The write channel has room again, but a later reply must not
+    // overtake the one the loop still holds: it goes the same way.
+    dest.send(Reply::Send(peer, TouchMsg::Touch(q + 1)))
+        .expect("sent");
+    assert!(SpawnSend::try_send(&mut dest, Reply::Send(peer, TouchMsg::Touch(q + 2))).is_ok());
+    assert_eq!(via_loop(&mut loop_rx, peer), vec![q + 1, q + 2]);
+    assert_eq!(written(&mut write_rx), None, "a later reply went direct");
+    drop(write_tx);
+}

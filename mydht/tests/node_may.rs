@@ -65,12 +65,12 @@ touch_conf!(
 );
 touch_conf!(NoAuthRs, restartable, TcpTransport, loopback(), no_auth());
 touch_conf!(
-    MayDirect,
+    MayLoopReplies,
     may_blocking,
     MayTcpTransport,
     may_loopback(),
     NodeConstants {
-        direct_replies: true,
+        direct_replies: false,
         ..NodeConstants::default()
     }
 );
@@ -118,10 +118,11 @@ fn test_connect_may_with_blocking() {
     n2.stop().expect("stop node 2");
 }
 
-/// Local replies straight to the write coroutine (weak sender and handle).
+/// Local replies through the main loop (`direct_replies` off; by default
+/// they go straight to the write coroutine).
 #[test]
-fn test_connect_may_direct_replies() {
-    touch_pair(MayDirect, MayDirect);
+fn test_connect_may_loop_replies() {
+    touch_pair(MayLoopReplies, MayLoopReplies);
 }
 
 /// Services respawned on their state after every command: a coroutine per

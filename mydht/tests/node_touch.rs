@@ -33,12 +33,12 @@ fn one_shot() -> mydht::NodeConstants {
 touch_conf!(OneShotTh, threaded, TcpTransport, loopback(), one_shot());
 touch_conf!(OneShotRs, restartable, TcpTransport, loopback(), one_shot());
 touch_conf!(
-    DirectTcp,
+    LoopRepliesTcp,
     threaded,
     TcpTransport,
     loopback(),
     mydht::NodeConstants {
-        direct_replies: true,
+        direct_replies: false,
         ..mydht::NodeConstants::default()
     }
 );
@@ -67,10 +67,11 @@ fn test_connect_blocking_with_polled() {
     n2.stop().expect("stop node 2");
 }
 
-/// Local replies straight to the write service (weak sender and handle).
+/// Local replies through the main loop (`direct_replies` off; by default
+/// they go straight to the write service).
 #[test]
-fn test_connect_all_th_direct_replies() {
-    touch_pair(DirectTcp, DirectTcp);
+fn test_connect_all_th_loop_replies() {
+    touch_pair(LoopRepliesTcp, LoopRepliesTcp);
 }
 
 /// Services respawned on their state after every command, on threads and

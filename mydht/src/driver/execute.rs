@@ -236,7 +236,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         )?;
         // Started now so that the local service can hold its weak handle.
         write.start(flush_first.then_some(WriteCommand::Flush))?;
-        let direct = if direct_replies {
+        let direct = if direct_replies && self.conf.services_on_threads() {
             write.weak_send().zip(write.weak_handle())
         } else {
             None

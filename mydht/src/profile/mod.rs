@@ -288,7 +288,7 @@ macro_rules! __profile {
 /// itself (`write: ThreadParkIdleInline, MpscChannelIdleInline`, that is
 /// `IdleInline<ThreadPark>` and `IdleInlineChannel<MpscChannel>` of
 /// `mydht_base`): while it is idle, whoever sends it frames (the main
-/// loop, or an inline local service with `direct_replies`) encodes and
+/// loop, or an inline local service) encodes and
 /// writes them to the socket itself, on its own thread; a write that would
 /// block is finished by the write service's thread, and while that thread
 /// has work, commands queue behind it in order. The transport must be
@@ -300,9 +300,10 @@ macro_rules! __profile {
 ///
 /// The replies of the inline local service to what one read of the stream
 /// brought go out together, when the read service is about to read again
-/// (`LocalDest::hold`); with
-/// [`direct_replies`](crate::NodeConstants::direct_replies) those to its
-/// own peer go to the write service without the main loop, as one batch.
+/// (`LocalDest::hold`); those to its own peer go to the write service
+/// without the main loop, as one batch
+/// ([`direct_replies`](crate::NodeConstants::direct_replies), on by
+/// default).
 ///
 /// The write service's thread is started only when it has such work and
 /// goes back to the reuse pool once its channel stays empty. The read
@@ -322,9 +323,9 @@ macro_rules! __profile {
 /// peer's connection's write service
 /// ([`GlobalDest`](crate::service::GlobalDest)), whose sender writes the
 /// frame itself while the write service is idle: not back through the
-/// main loop. So one request/response crosses threads 6 times (5 with
-/// `direct_replies`), not 13 (the figures: the crate README, "`threaded!`
-/// latency").
+/// main loop. So one request/response crosses threads 5 times (6 with
+/// `direct_replies` off), not 13 (the figures: the crate README,
+/// "`threaded!` latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {

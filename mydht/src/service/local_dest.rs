@@ -40,8 +40,9 @@ pub type WriteWeakHandle<C> = <<<C as MyDHTConf>::WriteSpawn as Spawner<
 /// goes to the write service directly when the node was given its weak
 /// sender and handle (`direct_replies`, a write service on a thread),
 /// saving a trip through the main loop; when the write service has ended,
-/// or cannot be reached so, it goes through the main loop like every other
-/// reply.
+/// or cannot be reached so (its channel full), it goes through the main
+/// loop like every other reply, and so do the connection's later replies,
+/// which keeps them in order.
 ///
 /// A local service that runs inline in its read service's thread (the
 /// [`threaded!`](crate::threaded) profile) has its replies held
@@ -138,6 +139,9 @@ impl<C: MyDHTConf> LocalDest<C> {
             }
             None => msgs,
         };
+        // These take the loop's way: so do the later ones, which must not
+        // overtake them.
+        self.write = None;
         for msg in back {
             if let WireMessage::App(m) = msg {
                 self.to_loop.send(Reply::Send(self.peer, m))?;
@@ -190,10 +194,15 @@ impl<C: MyDHTConf> LocalDest<C> {
                 handle.unyield()?;
                 Ok(None)
             }
-            Err(TrySendError::Full(c)) | Err(TrySendError::Closed(c)) => Ok(match c {
-                WriteCommand::Send(WireMessage::App(m)) => Some(m),
-                _ => None,
-            }),
+            Err(TrySendError::Full(c)) | Err(TrySendError::Closed(c)) => {
+                // This one takes the loop's way: so do the later ones,
+                // which must not overtake it.
+                self.write = None;
+                Ok(match c {
+                    WriteCommand::Send(WireMessage::App(m)) => Some(m),
+                    _ => None,
+                })
+            }
         }
     }
 }

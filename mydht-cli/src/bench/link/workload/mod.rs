@@ -199,7 +199,7 @@ pub fn loopback() -> SocketAddr {
 /// A node configuration `$name` of the echo application under profile
 /// `$profile` (a profile macro's name: `threaded`, `restartable`...); by
 /// default over `TcpTransport` on [`loopback`], `SessionShadow` in
-/// ChaCha20-Poly1305, replies through the main loop. The caller's scope
+/// ChaCha20-Poly1305, `direct_replies` on as by default. The caller's scope
 /// names `EchoCmd`, `EchoMsg`, `EchoGlobal`, `EchoLocal` and `loopback`
 /// (`use ...::workload::*`).
 ///
@@ -209,7 +209,7 @@ pub fn loopback() -> SocketAddr {
 /// ```
 macro_rules! link_echo_conf {
     ($name:ident, $profile:ident) => {
-        link_echo_conf!($name, $profile, SessionShadow, false);
+        link_echo_conf!($name, $profile, SessionShadow, true);
     };
     ($name:ident, $profile:ident, $shadow:ident, $direct:expr) => {
         link_echo_conf!($name, $profile, $shadow, $direct, ChaCha20Poly1305);
