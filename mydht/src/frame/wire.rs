@@ -29,5 +29,10 @@ pub enum WireMessage<M> {
     /// makes its peer online through it, and keeps it open for its
     /// message (and any stream) at most
     /// [`NodeConstants::send_once_timeout`](crate::NodeConstants::send_once_timeout).
+    /// Its sender ends its session right after the message: the other
+    /// side reads that end before it closes, even when its local service
+    /// dropped the message's stream first
+    /// ([`ReadService`](crate::service::ReadService)), so that its close
+    /// is a FIN, not a reset that could discard its own session end.
     Once,
 }

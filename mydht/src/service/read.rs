@@ -45,6 +45,24 @@ pub type LocalSlot<C> = ServiceSlot<
 /// then reads nothing and passes the connection's readiness on to the
 /// local service, until the stream comes back (frames again) or is dropped
 /// (the connection ends).
+///
+/// # A send-once connection's close
+///
+/// A send-once dialler ends its session right after its message (and any
+/// stream behind it), then reads until this side's session end, which
+/// (sealed under the session keys) is what confirms its message: this side
+/// must close only once it has read the dialler's end, for a TCP close
+/// with unread bytes in the socket sends a reset instead of a FIN, and a
+/// reset discards what this side sent that the network had not delivered
+/// yet (its session end: the dialler would report a message that arrived
+/// as lost). Frames are read to the peer's end anyway; a lent stream
+/// dropped on a connection whose peer said it sends one message
+/// ([`WireMessage::Once`]) comes back to be read to that end: at most
+/// 64 KiB more bytes (more ends the connection at once, an error),
+/// and no longer than the connection's send-once timeout (the node drops
+/// it then). Once the peer's end is read, this side's session end and FIN
+/// go out with nothing unread: an orderly close, whose `TIME_WAIT` is this
+/// side's (the acceptor's, that closes first).
 pub struct ReadService<C: MyDHTConf> {
     conn: ConnRef,
     peer: C::PeerRef,
@@ -60,6 +78,12 @@ pub struct ReadService<C: MyDHTConf> {
     /// Where the node's own messages (peer store, discovery) go.
     to_loop: MainLoopSender<C>,
     in_call: bool,
+    /// The peer said it sends one message, then ends its session
+    /// ([`WireMessage::Once`]).
+    once: bool,
+    /// A dropped lent stream being read to the peer's session end: how
+    /// many more bytes it may bring.
+    drain: Option<usize>,
     logger: slog::Logger,
     /// The connection's socket, for a spawner whose thread waits in it
     /// ([`SpawnerYield::spawn_yield_read`]).
@@ -86,6 +110,8 @@ impl<C: MyDHTConf> ReadService<C> {
             local: Some(local),
             to_loop: ctx.to_loop,
             in_call: false,
+            once: false,
+            drain: None,
             logger: ctx.logger,
             #[cfg(unix)]
             wait: None,
@@ -184,9 +210,11 @@ impl<C: MyDHTConf> ReadService<C> {
         self.give_local(msg, Some(lent))
     }
 
-    /// While the stream is lent: `Ok(true)` once it is back, `Ok(false)`
-    /// when it was dropped (the connection ends), a yield while it is out
-    /// (the connection's readiness passed on to the local service).
+    /// While the stream is lent: `Ok(true)` once it is back (to read
+    /// frames, or to read to the peer's end: [`drain`](Self::drain)),
+    /// `Ok(false)` when it was dropped and the connection ends at once, a
+    /// yield while it is out (the connection's readiness passed on to the
+    /// local service).
     fn wait_home<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<bool> {
         loop {
             let Some(home) = self.lent.as_ref() else {
@@ -203,9 +231,17 @@ impl<C: MyDHTConf> ReadService<C> {
                     self.lent = None;
                     return Ok(true);
                 }
-                Home::Dropped => {
+                Home::Dropped(stream, unread) => {
                     self.lent = None;
-                    return Ok(false);
+                    if !self.once {
+                        return Ok(false);
+                    }
+                    if unread > DRAIN_MAX {
+                        return Err(past_end(unread));
+                    }
+                    self.stream = Some(stream);
+                    self.drain = Some(DRAIN_MAX - unread);
+                    return Ok(true);
                 }
                 Home::Lent => {
                     // Readiness of the connection is the borrower's now.
@@ -234,6 +270,9 @@ impl<C: MyDHTConf> ReadService<C> {
                 Ok(false) => return Ok(self.ended(None)),
                 Err(e) if e.kind() == ErrorKind::Yielded => return Err(e),
                 Err(e) => return Ok(self.ended(Some(e))),
+            }
+            if self.drain.is_some() {
+                return self.drain(yld);
             }
             let Some(stream) = self.stream.as_mut() else {
                 return Ok(self.ended(Some(not_home())));
@@ -268,6 +307,7 @@ impl<C: MyDHTConf> ReadService<C> {
                     }
                 }
                 Ok(Some(WireMessage::Once)) => {
+                    self.once = true;
                     if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::SendOnce(self.conn)) {
                         return Ok(self.ended(Some(e)));
                     }
@@ -290,6 +330,76 @@ impl<C: MyDHTConf> ReadService<C> {
             }
         }
     }
+}
+
+impl<C: MyDHTConf> ReadService<C> {
+    /// Reads the stream its borrower dropped to the peer's session end
+    /// (`Ok(0)` through the shadow: only the peer can seal it), discarding
+    /// at most what is left of [`DRAIN_MAX`]; then the connection ends
+    /// cleanly. A yield while nothing is there (the node's send-once
+    /// timeout bounds the wait); more bytes than that, a cut stream or a
+    /// broken seal end it with the error.
+    fn drain<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<MainLoopCommand<C>> {
+        let mut buf = [0u8; DRAIN_BUF];
+        loop {
+            let (Some(left), Some(stream)) = (self.drain, self.stream.as_mut()) else {
+                return Ok(self.ended(Some(not_home())));
+            };
+            let got = {
+                let mut yld = SocketYield {
+                    yld,
+                    #[cfg(unix)]
+                    wait: self.wait.as_mut(),
+                };
+                let mut stream = ReleaseFirst {
+                    inner: ReadYield::new(&mut **stream, &mut yld),
+                    local: &mut self.local,
+                };
+                stream.read(&mut buf)
+            };
+            match got {
+                Ok(0) => {
+                    self.drain = None;
+                    return Ok(self.ended(None));
+                }
+                Ok(n) if n <= left => self.drain = Some(left - n),
+                Ok(n) => {
+                    self.drain = None;
+                    let e = past_end(DRAIN_MAX - left + n);
+                    slog::debug!(self.logger, "send-once peer did not end its session"; "conn" => self.conn.id, "error" => %e);
+                    return Ok(self.ended(Some(e)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A `Return` yield: restart later, the budget kept.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::yielded()),
+                Err(e) => {
+                    self.drain = None;
+                    return Ok(self.ended(Some(e.into())));
+                }
+            }
+        }
+    }
+}
+
+/// Most bytes a send-once connection's read service reads, after its lent
+/// stream was dropped, to find the peer's session end: a chunk of the
+/// default session shadow. A borrower reads what it was sent, so the peer's
+/// end normally comes next; more is a borrower that stopped early (or a
+/// peer that sends past its message), whose connection is closed with
+/// those bytes unread (a reset, as for any connection cut).
+const DRAIN_MAX: usize = 64 << 10;
+
+/// The buffer of one read while reading to the peer's end.
+const DRAIN_BUF: usize = 1024;
+
+/// A send-once peer sent `n` bytes past what the borrower of its stream
+/// read, more than [`DRAIN_MAX`].
+fn past_end(n: usize) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        ErrorLevel::ShutDown,
+        format!("send-once peer sent {n} bytes past its message, not its session's end"),
+    )
 }
 
 /// The connection's stream, read only after the local service's held

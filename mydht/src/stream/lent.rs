@@ -26,8 +26,13 @@ pub(crate) enum Home<C: MyDHTConf> {
     /// Given back, with the bytes read ahead that its borrower did not
     /// read.
     Back(Box<ConnReadStream<C>>, Vec<u8>),
-    /// Dropped by its borrower: the connection ends.
-    Dropped,
+    /// Dropped by its borrower: the connection ends. The stream comes
+    /// back with the count of bytes read ahead that its borrower left
+    /// unread, for a read service that reads its peer's session end before
+    /// the connection closes (a send-once connection, whose peer ends its
+    /// session after its message: closing with that end unread would reset
+    /// the connection).
+    Dropped(Box<ConnReadStream<C>>, usize),
     /// Answered with [`LentStream::send_back`]: the connection ends once
     /// the answer is written (its write service ends it).
     Closing,
@@ -48,7 +53,9 @@ pub(crate) type LendHome<C> = Arc<Mutex<Home<C>>>;
 /// it, see [`OutStream::woken_by`](super::OutStream::woken_by)).
 ///
 /// [`give_back`](Self::give_back) returns it to its read service, which
-/// reads frames again; dropping it ends the connection.
+/// reads frames again; dropping it ends the connection (on a send-once
+/// connection, once its read service has read the peer's session end, at
+/// most a bounded number of bytes and the send-once timeout later).
 pub struct LentStream<C: MyDHTConf> {
     conn: ConnRef,
     ahead: Vec<u8>,
@@ -152,8 +159,10 @@ impl<C: MyDHTConf> Read for LentStream<C> {
 
 impl<C: MyDHTConf> Drop for LentStream<C> {
     fn drop(&mut self) {
-        if self.stream.take().is_some() {
-            self.go_home(Home::Dropped);
+        if let Some(mut stream) = self.stream.take() {
+            stream.layer_mut().keep_buffers(false);
+            let unread = self.ahead.len() - self.pos;
+            self.go_home(Home::Dropped(stream, unread));
         }
     }
 }
