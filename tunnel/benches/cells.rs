@@ -1,5 +1,7 @@
 //! Per-hop cell streaming throughput on one core, beside openssl
-//! ChaCha20-Poly1305 opening the same number of bytes, in the same run;
+//! ChaCha20-Poly1305 opening the same number of bytes (the cells' AEAD
+//! before AES-256-GCM on ring: a relay faster than it shows the gain), in
+//! the same run;
 //! this run's medians and their ratios are printed at the end (one table;
 //! each relay bench is also timed alternately with the baseline inside each
 //! sample, and the median of those per-sample ratios printed; when a filter

@@ -1,9 +1,13 @@
-//! The tunnel's cryptographic primitives, all through openssl.
+//! The tunnel's cryptographic primitives: openssl, and ring for AES-256-GCM.
 //!
 //! X25519 for the one asymmetric operation of a hop, HKDF-SHA256 to expand
 //! its shared secret into [`HopKeys`], ChaCha20 as a keystream for the header
-//! routing block, and ChaCha20-Poly1305 for authentication (header MAC and
-//! content cells).
+//! routing block (and a reply relay's layer), ChaCha20-Poly1305 for the
+//! header MAC and the reports, all through openssl; AES-256-GCM for the
+//! content cells' layers and link entries through `ring`, which picks its
+//! implementation when the process starts (VAES and VPCLMULQDQ where the
+//! CPU has them), with openssl's AES-256-CTR to compute the GCM keystream
+//! a sender predicts (see `cell/layer.rs`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -14,14 +18,15 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sha::{sha256, Sha256};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM};
 
 /// Length of a symmetric key.
 pub const KEY_LEN: usize = 32;
 /// Length of an X25519 public key.
 pub const PUBLIC_KEY_LEN: usize = 32;
-/// Length of a Poly1305 tag.
+/// Length of a tag (Poly1305 and GCM alike).
 pub const TAG_LEN: usize = 16;
-/// Length of a ChaCha20 / ChaCha20-Poly1305 nonce.
+/// Length of a ChaCha20 / ChaCha20-Poly1305 / AES-256-GCM nonce.
 pub const NONCE_LEN: usize = 12;
 /// Length of a hop's replay identifier.
 pub const REPLAY_ID_LEN: usize = 16;
@@ -267,10 +272,61 @@ pub(crate) fn chacha20() -> &'static CipherRef {
     fetched(&CIPHER, "ChaCha20", Cipher::chacha20)
 }
 
-/// AES-256-GCM, fetched once.
-pub(crate) fn aes_256_gcm() -> &'static CipherRef {
+/// AES-256 in counter mode (128-bit big-endian counter), fetched once: the
+/// keystream AES-256-GCM XORs, for the cells' predicted slots.
+pub(crate) fn aes_256_ctr() -> &'static CipherRef {
     static CIPHER: OnceLock<Option<Cipher>> = OnceLock::new();
-    fetched(&CIPHER, "AES-256-GCM", Cipher::aes_256_gcm)
+    fetched(&CIPHER, "AES-256-CTR", Cipher::aes_256_ctr)
+}
+
+/// An AES-256-GCM key, expanded once (ring), for content cells and link
+/// entries. Nonces are the caller's: each is used once per key.
+pub(crate) struct GcmKey(LessSafeKey);
+
+impl GcmKey {
+    /// The key `key`; `None` if ring refuses it (it takes every 32-byte
+    /// key: a refusal is ring's CPU set-up failing).
+    pub(crate) fn new(key: &[u8; KEY_LEN]) -> Option<Self> {
+        let key = UnboundKey::new(&AES_256_GCM, key).ok()?;
+        Some(GcmKey(LessSafeKey::new(key)))
+    }
+
+    /// Enciphers `data` in place and returns its tag over `aad` and it;
+    /// `None` if `data` is longer than GCM allows (about 64 GiB).
+    pub(crate) fn seal(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Option<[u8; TAG_LEN]> {
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), data)
+            .ok()?;
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
+        Some(out)
+    }
+
+    /// Checks `tag` over `aad` and `data` and deciphers `data` in place;
+    /// `false` (with `data` unspecified) if it does not verify.
+    pub(crate) fn open(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool {
+        self.0
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                Tag::from(*tag),
+                data,
+                0..,
+            )
+            .is_ok()
+    }
 }
 
 /// Enciphers (or deciphers) `data` in place with the ChaCha20 keystream of
@@ -429,7 +485,7 @@ mod tests {
         for (fetched, legacy, iv_len) in [
             (chacha20_poly1305(), Cipher::chacha20_poly1305(), NONCE_LEN),
             (chacha20(), Cipher::chacha20(), 16),
-            (aes_256_gcm(), Cipher::aes_256_gcm(), NONCE_LEN),
+            (aes_256_ctr(), Cipher::aes_256_ctr(), 16),
         ] {
             let out = |cipher: &CipherRef| {
                 let mut ctx = CipherCtx::new().unwrap();
@@ -441,6 +497,49 @@ mod tests {
             };
             assert_eq!(out(fetched), out(legacy));
             assert_ne!(out(fetched), vec![3u8; 100]);
+        }
+    }
+
+    /// ring's AES-256-GCM gives openssl's ciphertext and tag, at lengths
+    /// around the AES block and ring's wider strides, and its keystream is
+    /// openssl's AES-256-CTR from counter block `nonce ‖ 2`.
+    #[test]
+    fn ring_gcm_matches_openssl_gcm_and_ctr() {
+        let key = [8u8; KEY_LEN];
+        let nonce = [3u8; NONCE_LEN];
+        let gcm = GcmKey::new(&key).unwrap();
+        for len in [0, 1, 15, 16, 17, 255, 256, 257, 1000, 16 * 1024 + 5] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
+            let mut ctx = CipherCtx::new().unwrap();
+            ctx.encrypt_init(Some(Cipher::aes_256_gcm()), Some(&key), Some(&nonce))
+                .unwrap();
+            ctx.cipher_update(b"aad", None).unwrap();
+            let mut expected = plain.clone();
+            if len > 0 {
+                ctx.cipher_update_inplace(&mut expected, len).unwrap();
+            }
+            ctx.cipher_final(&mut []).unwrap();
+            let mut expected_tag = [0u8; TAG_LEN];
+            ctx.tag(&mut expected_tag).unwrap();
+            let mut data = plain.clone();
+            let tag = gcm.seal(&nonce, b"aad", &mut data).unwrap();
+            assert_eq!((&data, tag), (&expected, expected_tag), "len {len}");
+            let mut iv = [0u8; 16];
+            iv[..NONCE_LEN].copy_from_slice(&nonce);
+            iv[15] = 2;
+            let mut ctr = CipherCtx::new().unwrap();
+            ctr.encrypt_init(Some(aes_256_ctr()), Some(&key), Some(&iv))
+                .unwrap();
+            let mut keystream = plain.clone();
+            if len > 0 {
+                ctr.cipher_update_inplace(&mut keystream, len).unwrap();
+            }
+            assert_eq!(keystream, expected, "ctr len {len}");
+            assert!(gcm.open(&nonce, b"aad", &mut data, &tag));
+            assert_eq!(data, plain);
+            let mut bad = tag;
+            bad[0] ^= 1;
+            assert!(!gcm.open(&nonce, b"aad", &mut expected, &bad));
         }
     }
 

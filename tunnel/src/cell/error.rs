@@ -51,6 +51,9 @@ pub enum CellError {
     CounterExhausted,
     /// openssl failed (not a verification failure).
     Crypto(ErrorStack),
+    /// ring refused an AES-256-GCM key or a seal (a message longer than
+    /// GCM allows); not a verification failure.
+    Aead,
 }
 
 impl CellError {
@@ -67,7 +70,9 @@ impl CellError {
             CellError::Layout { .. } | CellError::LayerCount { .. } | CellError::Size { .. } => {
                 io::ErrorKind::InvalidInput
             }
-            CellError::CounterExhausted | CellError::Crypto(_) => io::ErrorKind::Other,
+            CellError::CounterExhausted | CellError::Crypto(_) | CellError::Aead => {
+                io::ErrorKind::Other
+            }
         }
     }
 }
@@ -93,6 +98,7 @@ impl fmt::Display for CellError {
             CellError::BadInfo { cell } => write!(f, "cell {cell} has an invalid info"),
             CellError::CounterExhausted => write!(f, "cell counter exhausted"),
             CellError::Crypto(e) => write!(f, "cell crypto: {e}"),
+            CellError::Aead => write!(f, "cell crypto: AES-256-GCM key or length refused"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Where each part of a cell sits: the same byte positions at every hop.
 //!
 //! A query cell is `[entry area: max_layers × ENTRY_LEN][data area]`. An
-//! entry is `[Poly1305 tag 16][cell info 4]`. The hop that owns a layer
+//! entry is `[GCM tag 16][cell info 4]`. The hop that owns a layer
 //! always finds its entry first; its tag covers the whole rest of the cell,
 //! so a changed byte anywhere is caught by the very next hop.
 //!

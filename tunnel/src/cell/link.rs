@@ -21,43 +21,30 @@
 //! boundary. A relay then adds its layer and seals a fresh link entry for
 //! the next link: the entry keeps its place and the cell its size.
 
-use openssl::cipher_ctx::CipherCtx;
+use crate::crypto::{GcmKey, KEY_LEN, NONCE_LEN, TAG_LEN};
 
-use crate::crypto::{self, KEY_LEN, NONCE_LEN, TAG_LEN};
-
-use super::layer::Direction;
+use super::layer::{gcm_key, Direction};
 use super::{CellError, CellInfo, LINK_ENTRY_LEN};
 
 /// Nonce domain bit of link entries: link keys are never layer keys, and
 /// this keeps their nonces apart from the layers' and fillers' anyway.
 const LINK_DOMAIN: u8 = 0x40;
 
-/// One end of one link of a reply route: seals or checks link entries.
+/// One end of one link of a reply route: seals or checks link entries
+/// (AES-256-GCM through ring).
 pub(crate) struct LinkCipher {
-    ctx: CipherCtx,
+    key: GcmKey,
 }
 
 impl LinkCipher {
     /// The sending end of the link keyed `key`.
     pub(crate) fn sealing(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
-        let mut ctx = CipherCtx::new()?;
-        ctx.encrypt_init(
-            Some(crypto::aes_256_gcm()),
-            Some(key),
-            Some(&[0u8; NONCE_LEN]),
-        )?;
-        Ok(LinkCipher { ctx })
+        Ok(LinkCipher { key: gcm_key(key)? })
     }
 
     /// The receiving end of the link keyed `key`.
     pub(crate) fn opening(key: &[u8; KEY_LEN]) -> Result<Self, CellError> {
-        let mut ctx = CipherCtx::new()?;
-        ctx.decrypt_init(
-            Some(crypto::aes_256_gcm()),
-            Some(key),
-            Some(&[0u8; NONCE_LEN]),
-        )?;
-        Ok(LinkCipher { ctx })
+        Ok(LinkCipher { key: gcm_key(key)? })
     }
 
     fn nonce(counter: u64) -> [u8; NONCE_LEN] {
@@ -75,37 +62,41 @@ impl LinkCipher {
         cell: &mut [u8],
         last: bool,
     ) -> Result<(), CellError> {
-        let (entry, rest) = cell.split_at_mut(LINK_ENTRY_LEN);
+        let (entry, rest) = split_entry(cell)?;
         let (tag, info) = entry.split_at_mut(TAG_LEN);
         // Relays never learn the payload length: the length field is zero.
         info.copy_from_slice(&CellInfo { last, data_len: 0 }.encode());
-        self.ctx
-            .encrypt_init(None, None, Some(&Self::nonce(counter)))?;
-        self.ctx.cipher_update(rest, None)?;
-        let len = info.len();
-        self.ctx.cipher_update_inplace(info, len)?;
-        self.ctx.cipher_final(&mut [])?;
-        self.ctx.tag(tag)?;
+        let sealed = self
+            .key
+            .seal(&Self::nonce(counter), rest, info)
+            .ok_or(CellError::Aead)?;
+        tag.copy_from_slice(&sealed);
         Ok(())
     }
 
     /// Checks the link entry of cell `counter` against the whole cell and
     /// returns its last flag. The entry is deciphered in place.
     pub(crate) fn open(&mut self, counter: u64, cell: &mut [u8]) -> Result<bool, CellError> {
-        let (entry, rest) = cell.split_at_mut(LINK_ENTRY_LEN);
+        let (entry, rest) = split_entry(cell)?;
         let (tag, info) = entry.split_at_mut(TAG_LEN);
-        self.ctx
-            .decrypt_init(None, None, Some(&Self::nonce(counter)))?;
-        self.ctx.cipher_update(rest, None)?;
-        let len = info.len();
-        self.ctx.cipher_update_inplace(info, len)?;
-        self.ctx.set_tag(tag)?;
-        // A failed final is exactly a tag mismatch.
-        self.ctx
-            .cipher_final(&mut [])
-            .map_err(|_| CellError::Tampered { cell: counter })?;
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| CellError::Aead)?;
+        if !self.key.open(&Self::nonce(counter), rest, info, tag) {
+            return Err(CellError::Tampered { cell: counter });
+        }
         Ok(CellInfo::decode(info, 0, counter)?.last)
     }
+}
+
+/// `cell` as its link entry and the rest; a cell shorter than an entry is
+/// a size error (layouts never make one).
+fn split_entry(cell: &mut [u8]) -> Result<(&mut [u8], &mut [u8]), CellError> {
+    if cell.len() < LINK_ENTRY_LEN {
+        return Err(CellError::Size {
+            len: cell.len(),
+            expected: LINK_ENTRY_LEN,
+        });
+    }
+    Ok(cell.split_at_mut(LINK_ENTRY_LEN))
 }
 
 #[cfg(test)]
@@ -135,5 +126,15 @@ mod tests {
         let mut more = vec![9u8; 100];
         s.seal(5, &mut more, false).unwrap();
         assert!(!o.open(5, &mut more).unwrap());
+        for len in [0, TAG_LEN, LINK_ENTRY_LEN - 1] {
+            assert!(matches!(
+                o.open(6, &mut vec![0u8; len]),
+                Err(CellError::Size { .. })
+            ));
+            assert!(matches!(
+                s.seal(6, &mut vec![0u8; len], false),
+                Err(CellError::Size { .. })
+            ));
+        }
     }
 }

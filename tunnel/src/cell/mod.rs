@@ -2,7 +2,7 @@
 //! a tunnel's payload after its header.
 //!
 //! Every cell has the same length at every hop ([`CellLayout`]). Each layer
-//! of a query onion puts a Poly1305 tag over the whole cell, so every hop
+//! of a query onion puts an AES-256-GCM tag over the whole cell, so every hop
 //! checks every cell it forwards: a changed, dropped, reordered or replayed
 //! cell is refused at the next hop, and a per-layer end flag lets every hop
 //! of the query direction tell a clean end from a cut stream. Reply cells
