@@ -10,15 +10,16 @@
 //!
 //! `cargo bench -p mydht-tunnel --bench tunnel` (`-- --rounds N`, 5 by
 //! default; `-- --rtt-only`: the round trips alone; `-- --frames`: queries
-//! carried whole in a frame per hop). Prints medians, ratios of medians and the median of the
+//! carried whole in a frame per hop; `-- --suite chacha`: the nodes' session
+//! shadows in ChaCha20-Poly1305 instead of AES-256-GCM). Prints medians, ratios of medians and the median of the
 //! per-round ratios (both sides of a round saw the same machine load).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mydht::auth::{SessionKey, SessionKeys};
+use mydht::auth::{CipherSuite, SessionKey, SessionKeys};
 use mydht::prelude::*;
 use mydht::{SessionShadow, Shadow};
 use mydht_tunnel::{
@@ -35,6 +36,15 @@ const BUF: usize = 64 << 10;
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Round trips of each series left out before the samples.
 const WARM_UP: usize = 60;
+
+/// The session shadows' suite of every node and of the in-memory session
+/// passes: AES-256-GCM (as the cells), or ChaCha20-Poly1305 with
+/// `--suite chacha`.
+static SUITE: OnceLock<CipherSuite> = OnceLock::new();
+
+fn suite() -> CipherSuite {
+    *SUITE.get_or_init(|| CipherSuite::Aes256Gcm)
+}
 
 /// Zero bytes, `len` of them, never held whole.
 struct Zeros(u64);
@@ -140,7 +150,10 @@ impl MyDHTTunnelConf for Bench {
         self.carriage
     }
     fn constants(&self) -> NodeConstants {
-        let mut c = NodeConstants::default();
+        let mut c = NodeConstants {
+            cipher_suite: suite(),
+            ..NodeConstants::default()
+        };
         if self.signed_only {
             c.known_key = false;
         }
@@ -283,15 +296,15 @@ fn give_buffer(v: Vec<u8>) {
     BUFFERS.with(|b| b.borrow_mut().push(v));
 }
 
-/// Seals `bytes` as one message of a session shadow (the nodes' default
-/// suite and chunks), as a node writes a link, and opens it as the next
+/// Seals `bytes` as one message of a session shadow (the nodes' suite and
+/// chunks), as a node writes a link, and opens it as the next
 /// node reads it: the two session passes of one link, in memory.
 fn session_link(bytes: Vec<u8>) -> Vec<u8> {
     let key = SessionKey::from_bytes([9; 32]);
     let keys = SessionKeys {
         send: key.clone(),
         recv: key,
-        suite: NodeConstants::default().cipher_suite,
+        suite: suite(),
     };
     let shadow = SessionShadow::default();
     let mut w = CompW::new(take_buffer(), shadow.writer(&keys).expect("writer"));
@@ -410,6 +423,15 @@ fn mb_s(seconds: f64) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `--suite chacha`: the session shadows in ChaCha20-Poly1305.
+    if let Some(i) = args.iter().position(|a| a == "--suite") {
+        let chosen = match args.get(i + 1).map(String::as_str) {
+            Some("chacha") => CipherSuite::ChaCha20Poly1305,
+            Some("aes") => CipherSuite::Aes256Gcm,
+            other => panic!("--suite chacha or aes, not {other:?}"),
+        };
+        SUITE.set(chosen).expect("suite set once");
+    }
     let rounds = args
         .iter()
         .position(|a| a == "--rounds")
@@ -465,9 +487,9 @@ const SERIES: usize = 5;
 fn transfer_table(nodes: &[Node], first: &FirstByte, rounds: usize, relays: &[usize]) {
     println!(
         "64 MiB per transfer, {rounds} rounds, medians (per-round ratios' median in brackets); \
-         session shadows {}, cells ChaCha20-Poly1305; crypto only: the cells' layers, \
+         session shadows {}, cells AES-256-GCM; crypto only: the cells' layers, \
          crypto + sessions: with each link's session shadow too (the tunnel's every AEAD pass, one thread)",
-        NodeConstants::default().cipher_suite
+        suite()
     );
     println!("| relays | tunnel MB/s | TCP chain MB/s | crypto only MB/s | crypto + sessions MB/s | tunnel/TCP | tunnel/crypto | tunnel/(crypto + sessions) | TTFB tunnel | TTFB TCP | CPU ms/MB tunnel | CPU ms/MB TCP |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
