@@ -8,7 +8,7 @@
 //! the same way. A dialler that never ends its session is cut at the
 //! send-once timeout, one that sends past its stream after 64 KiB, and
 //! nothing of the connection is left. Real TCP on loopback, port 0, under
-//! `restartable!` and `threaded!`.
+//! `restartable!`, `threaded!` and `single_thread!`.
 
 mod log_capture;
 
@@ -164,6 +164,8 @@ macro_rules! close_conf {
 
 close_conf!(restart, restartable);
 close_conf!(threaded, threaded);
+#[cfg(feature = "coroutine")]
+close_conf!(single, single_thread);
 
 /// A node configuration of this file.
 trait CloseConf: MyDHTConf<GlobalCmd = Ask, ApiReply = Answer, ProtoMsg = Msg> {
