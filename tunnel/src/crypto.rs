@@ -4,10 +4,11 @@
 //! its shared secret into [`HopKeys`], ChaCha20 as a keystream for the header
 //! routing block (and a reply relay's layer), ChaCha20-Poly1305 for the
 //! header MAC and the reports, all through openssl; AES-256-GCM for the
-//! content cells' layers and link entries through `ring`, which picks its
-//! implementation when the process starts (VAES and VPCLMULQDQ where the
-//! CPU has them), with openssl's AES-256-CTR to compute the GCM keystream
-//! a sender predicts (see `cell/layer.rs`).
+//! content cells' layers through `ring`, which picks its implementation
+//! when the process starts (VAES and VPCLMULQDQ where the CPU has them),
+//! with openssl's AES-256-CTR to compute the GCM keystream a sender
+//! predicts (see `cell/layer.rs`); AES-256-GCM for the reply link entries
+//! through openssl (see `cell/link.rs`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -272,6 +273,12 @@ pub(crate) fn chacha20() -> &'static CipherRef {
     fetched(&CIPHER, "ChaCha20", Cipher::chacha20)
 }
 
+/// AES-256-GCM, fetched once (link entries: see `cell/link.rs`).
+pub(crate) fn aes_256_gcm() -> &'static CipherRef {
+    static CIPHER: OnceLock<Option<Cipher>> = OnceLock::new();
+    fetched(&CIPHER, "AES-256-GCM", Cipher::aes_256_gcm)
+}
+
 /// AES-256 in counter mode (128-bit big-endian counter), fetched once: the
 /// keystream AES-256-GCM XORs, for the cells' predicted slots.
 pub(crate) fn aes_256_ctr() -> &'static CipherRef {
@@ -279,8 +286,8 @@ pub(crate) fn aes_256_ctr() -> &'static CipherRef {
     fetched(&CIPHER, "AES-256-CTR", Cipher::aes_256_ctr)
 }
 
-/// An AES-256-GCM key, expanded once (ring), for content cells and link
-/// entries. Nonces are the caller's: each is used once per key.
+/// An AES-256-GCM key, expanded once (ring), for the content cells'
+/// layers. Nonces are the caller's: each is used once per key.
 pub(crate) struct GcmKey(LessSafeKey);
 
 impl GcmKey {
@@ -485,6 +492,7 @@ mod tests {
         for (fetched, legacy, iv_len) in [
             (chacha20_poly1305(), Cipher::chacha20_poly1305(), NONCE_LEN),
             (chacha20(), Cipher::chacha20(), 16),
+            (aes_256_gcm(), Cipher::aes_256_gcm(), NONCE_LEN),
             (aes_256_ctr(), Cipher::aes_256_ctr(), 16),
         ] {
             let out = |cipher: &CipherRef| {

@@ -39,7 +39,7 @@ const AES_BLOCK_LEN: usize = 16;
 const GCM_FIRST_DATA_BLOCK: usize = 2;
 
 /// The ring key of `key`, or the cell error ring's refusal is.
-pub(crate) fn gcm_key(key: &[u8; KEY_LEN]) -> Result<GcmKey, CellError> {
+fn gcm_key(key: &[u8; KEY_LEN]) -> Result<GcmKey, CellError> {
     GcmKey::new(key).ok_or(CellError::Aead)
 }
 
