@@ -32,8 +32,9 @@ use crate::service::peer_store::{ClosestConnected, ConnectedRoute, PeerRoute};
 use crate::service::peer_store::{PeerStoreCommand, PeerStoreService};
 use crate::service::{
     AcceptAll, ApiCommand, ApiService, DirectWriter, GlobalCommand, GlobalDest, GlobalRecv,
-    LocalCommand, LocalDest, PeerManager, PeerMgmtCommand, PeerMgmtService, PeersView, ReadService,
-    Reply, WriteCommand, WriteService, WriteWeakHandle, WriteWeakSend,
+    GlobalWay, GlobalWeakHandle, GlobalWeakSend, LocalCommand, LocalDest, PeerManager,
+    PeerMgmtCommand, PeerMgmtService, PeersView, ReadService, Reply, WriteCommand, WriteService,
+    WriteWeakHandle, WriteWeakSend,
 };
 use crate::shadow::Shadow;
 
@@ -348,6 +349,25 @@ pub trait MyDHTConf: Sized + Send + 'static {
         send: WriteWeakSend<Self>,
         handle: WriteWeakHandle<Self>,
     ) -> Option<DirectWriter<Self>> {
+        let _ = (send, handle);
+        None
+    }
+    /// The node handle's direct way to the global service, whose channel's
+    /// weak sender is `send` and weak handle `handle` ([`GlobalWay`]):
+    /// `None` (the default) sends the handle's queries through the main
+    /// loop. The profile macros whose global service runs on a thread of
+    /// its own (`ThreadPark` with `MpscChannel`: `threaded!`,
+    /// `threaded_blocking!`, `may_blocking!`) give one
+    /// ([`GlobalWay::new`]): the handle's queries then go straight into the
+    /// global service's channel, one thread crossing less each. Used only
+    /// where the services run on threads
+    /// ([`services_on_threads`](Self::services_on_threads)) and the global
+    /// service's loops are not counted ([`ServiceLoops::global`] 0, the
+    /// default).
+    fn direct_global(
+        send: GlobalWeakSend<Self>,
+        handle: GlobalWeakHandle<Self>,
+    ) -> Option<GlobalWay<Self>> {
         let _ = (send, handle);
         None
     }

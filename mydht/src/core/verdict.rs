@@ -16,7 +16,7 @@ use crate::command::ConnRef;
 use crate::conf::{MyDHTConf, PeerVerdict};
 use crate::frame::WireMessage;
 use crate::service::peer_store::PeerStoreCommand;
-use crate::service::{ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus};
+use crate::service::{ApiCommand, ApiResult, GlobalCommand, PeerMgmtCommand, PeerStatus, QueryId};
 
 impl<C: MyDHTConf> NodeCore<C> {
     /// A connection is authenticated by a handshake: its peer is
@@ -248,21 +248,33 @@ impl<C: MyDHTConf> NodeCore<C> {
             Some(conn) => std::mem::take(&mut conn.waiters),
             None => Vec::new(),
         };
-        for qid in waiters {
-            let info = info_of::<C>(&peer).clone();
-            self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
-        }
         if let Some(old) = old {
             // Online already: only the connection changes.
+            self.answer_connects(waiters, &peer);
             return self.supersede(old, key);
         }
-        self.check_watchers();
         let info = info_of::<C>(&peer).clone();
         self.route.add(&info);
+        // The global service hears the peer is online before any caller
+        // hears it: a query sent as soon as `connect` (or a wait for
+        // peers) answers may go straight into the global service's
+        // channel (`MyDHTConf::direct_global`), behind this event. The
+        // callers' other calls go through this core, after what it tells
+        // the peer store and peer management below.
+        self.tell_global(GlobalCommand::PeerStatus(peer.clone(), PeerStatus::Online));
+        self.answer_connects(waiters, &peer);
+        self.check_watchers();
         self.tell_peer_store(PeerStoreCommand::StoreLocally(NO_QUERY, info));
         self.actions
-            .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOnline(peer.clone())));
-        self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Online));
+            .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOnline(peer)));
+    }
+
+    /// Answers the connect queries `waiters` with `peer`, now online.
+    fn answer_connects(&mut self, waiters: Vec<QueryId>, peer: &C::PeerRef) {
+        for qid in waiters {
+            let info = info_of::<C>(peer).clone();
+            self.tell_api(ApiCommand::Reply(qid, ApiResult::Peer(Some(info))));
+        }
     }
 
     /// The peer of connection `cref` refused this node: the connection is

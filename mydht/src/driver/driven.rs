@@ -45,7 +45,10 @@ pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHan
     let handle = NodeHandle::new(
         main_loop.sender(),
         main_loop.local_peer().clone(),
-        main_loop.services.direct.clone(),
+        (
+            main_loop.services.direct.clone(),
+            main_loop.services.global_door.clone(),
+        ),
         None,
         shared_thread.clone(),
     );

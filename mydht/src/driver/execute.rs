@@ -138,6 +138,17 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
     }
 
+    /// Starts the global service again if its loop ended, and opens the
+    /// handles' way to it (see `GlobalDoor`).
+    pub(super) fn reopen_global_door(&mut self) {
+        if self.stopped {
+            return;
+        }
+        let out = self.services.reopen_global_door();
+        self.report(ServiceKind::Global, out);
+        self.execute();
+    }
+
     fn report(&mut self, kind: ServiceKind, delivery: Delivery) {
         if let Some((error, lost)) = delivery {
             self.core.service_failed(kind, error, lost);

@@ -11,17 +11,21 @@ use mydht_base::{Error, ErrorKind, ErrorLevel, Result};
 use crate::error::NodeError;
 
 use super::call::{self, CallFuture, Finish};
+use super::global_door::{GlobalDoor, Passed};
 use super::MainLoop;
 use crate::command::{ApiAction, MainLoopCommand, MainLoopSender, NodeStats, PeerCount};
 use crate::conf::{Address, MainLoopSpawn, MyDHTConf};
 use crate::identity::{PeerId, PeerInfo};
-use crate::service::{ApiResult, DirectPeers, Partial, ReplyFuture, ReplySlot};
+use crate::service::{ApiResult, DirectPeers, Partial, Reply, ReplyFuture, ReplySlot};
 
 struct Inner<C: MyDHTConf> {
     sender: Mutex<MainLoopSender<C>>,
     me: PeerInfo,
     /// The global service's direct ways (its count of direct sends).
     direct: Arc<DirectPeers<C>>,
+    /// The way straight into the global service's channel, when the
+    /// profile has one ([`MyDHTConf::direct_global`]).
+    global: Option<Arc<GlobalDoor<C>>>,
     next_qid: AtomicU64,
     /// The loop's thread; `None` once joined, or when the caller drives
     /// the loop.
@@ -32,6 +36,10 @@ struct Inner<C: MyDHTConf> {
     /// would wait for a loop that cannot turn.
     driver: DriverThread,
 }
+
+/// The global service's direct ways to peers, and the handles' way to the
+/// global service (when the profile has one).
+pub(super) type DirectWays<C> = (Arc<DirectPeers<C>>, Option<Arc<GlobalDoor<C>>>);
 
 /// Which thread turns a driven main loop (`None` for a loop on its own
 /// thread, or before the first turn: then it is the thread that built it).
@@ -106,8 +114,8 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
         .name("mydht-mainloop".into())
         .spawn(move || match MainLoop::new(conf) {
             Ok(ml) => {
-                let direct = ml.services.direct.clone();
-                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone(), direct)));
+                let ways = (ml.services.direct.clone(), ml.services.global_door.clone());
+                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone(), ways)));
                 ml.run()
             }
             Err(e) => {
@@ -115,7 +123,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
                 Err(e)
             }
         })?;
-    let (sender, me, direct) = ready_rx.recv().map_err(|_| {
+    let (sender, me, ways) = ready_rx.recv().map_err(|_| {
         Error::new(
             ErrorKind::ServiceDied,
             ErrorLevel::Fatal,
@@ -125,7 +133,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
     Ok(NodeHandle::new(
         sender,
         me,
-        direct,
+        ways,
         Some(join),
         DriverThread::default(),
     ))
@@ -133,20 +141,23 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
 
 impl<C: MyDHTConf> NodeHandle<C> {
     /// The handle of a loop on its thread `join`, or driven by the caller
-    /// (`None`).
+    /// (`None`); `ways` are the global service's direct ways to peers and
+    /// the handle's to the global service.
     pub(super) fn new(
         sender: MainLoopSender<C>,
         me: PeerInfo,
-        direct: Arc<DirectPeers<C>>,
+        ways: DirectWays<C>,
         join: Option<JoinHandle<Result<()>>>,
         driver: DriverThread,
     ) -> Self {
         let driven = join.is_none().then(|| AtomicBool::new(false));
+        let (direct, global) = ways;
         NodeHandle {
             inner: Arc::new(Inner {
                 sender: Mutex::new(sender),
                 me,
                 direct,
+                global,
                 next_qid: AtomicU64::new(1),
                 join: Mutex::new(join),
                 driven,
@@ -208,6 +219,10 @@ impl<C: MyDHTConf> NodeHandle<C> {
         Ok(())
     }
 
+    /// Sends the query `action` (its replies to a new slot, `expected` of
+    /// them, failing after `timeout`): an application's query straight
+    /// into the global service's channel when the profile has that way
+    /// and it is open, through the main loop otherwise.
     fn ask(
         &self,
         action: ApiAction<C>,
@@ -216,18 +231,35 @@ impl<C: MyDHTConf> NodeHandle<C> {
     ) -> std::result::Result<ReplySlot<ApiResult<C>>, NodeError> {
         let qid = self.inner.next_qid.fetch_add(1, Ordering::Relaxed);
         let slot = ReplySlot::new(expected);
-        let cmd = MainLoopCommand::Api {
+        let action = match (action, &self.inner.global) {
+            (ApiAction::Global(cmd), Some(door)) => match door.give(qid, &slot, timeout, cmd) {
+                Passed::Given => return Ok(slot),
+                Passed::Stranded => {
+                    // Any command turns the loop, which starts the global
+                    // service again; a loop gone fails the query anyway.
+                    let _ = self.send_cmd(MainLoopCommand::Reply(Reply::None));
+                    return Ok(slot);
+                }
+                Passed::Back(cmd) => ApiAction::Global(cmd),
+            },
+            (action, _) => action,
+        };
+        self.send_cmd(MainLoopCommand::Api {
             qid,
             slot: slot.clone(),
             timeout,
             action,
-        };
+        })?;
+        Ok(slot)
+    }
+
+    /// Sends `cmd` to the main loop.
+    fn send_cmd(&self, cmd: MainLoopCommand<C>) -> Result<()> {
         self.inner
             .sender
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send_cmd(cmd)?;
-        Ok(slot)
+            .send_cmd(cmd)
     }
 
     /// Asks the global service and waits for `expected` replies (from this
@@ -393,6 +425,15 @@ impl<C: MyDHTConf> NodeHandle<C> {
     /// the main loop.
     pub fn direct_sends(&self) -> u64 {
         self.inner.direct.sent()
+    }
+
+    /// Queries this node's handles gave straight to the global service's
+    /// channel, not through the main loop ([`MyDHTConf::direct_global`]),
+    /// since the node started: a statistic for tests and benchmarks, read
+    /// without asking the main loop. Always 0 where the profile has no
+    /// such way (`restartable!`, `single_thread!`).
+    pub fn direct_queries(&self) -> u64 {
+        self.inner.global.as_ref().map_or(0, |door| door.given())
     }
 
     /// The node's counters now.

@@ -20,6 +20,7 @@ mod call;
 mod conn;
 mod driven;
 mod execute;
+mod global_door;
 mod handle;
 mod services;
 
@@ -269,6 +270,9 @@ impl<C: MyDHTConf> MainLoop<C> {
         self.core.end_turn();
         self.execute();
         self.resume_backlogs();
+        if self.services.global_door_needs_care() {
+            self.reopen_global_door();
+        }
     }
 
     /// True while a service has commands waiting for its next loop.
@@ -551,6 +555,8 @@ impl<C: MyDHTConf> MainLoop<C> {
 
     /// Stops every connection and service, joining their threads.
     fn shutdown(mut self) -> Result<()> {
+        // Queries from now on take the loop's way, closed below.
+        self.services.close_global_door();
         self.core.stop();
         self.execute();
         self.close_channel()?;

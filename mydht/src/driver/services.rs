@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mydht_base::{Error, NoSend, Result};
 
+use super::global_door::GlobalDoor;
 use crate::command::MainLoopSender;
 use crate::conf::{MyDHTConf, NodeConstants, PeerVerdict};
 use crate::core::ServiceKind;
@@ -14,8 +15,8 @@ use crate::service::api::SharedBook;
 use crate::service::kvstore::{KVStoreLimits, KVStoreService, MemoryStore};
 use crate::service::peer_store::{closest_in_store, ConnectedRoute, PeerStoreService};
 use crate::service::{
-    global_ends, ApiService, DirectPeers, GlobalDest, GlobalInput, PeerMgmtService, PeersView,
-    ServiceSlot,
+    global_ends, ApiService, DirectPeers, GlobalDest, GlobalInput, GlobalWay, PeerMgmtService,
+    PeersView, ServiceSlot,
 };
 
 type GlobalSlot<C> = ServiceSlot<
@@ -56,6 +57,10 @@ pub(super) struct Services<C: MyDHTConf> {
     /// directly ([`GlobalDest`]); kept across restarts of the global
     /// service.
     pub(super) direct: Arc<DirectPeers<C>>,
+    /// The node handles' way straight into the global service's channel
+    /// ([`MyDHTConf::direct_global`]), when the profile has one and the
+    /// global service's loops are not counted; kept across its restarts.
+    pub(super) global_door: Option<Arc<GlobalDoor<C>>>,
     me: Arc<LocalPeer>,
     sender: MainLoopSender<C>,
     route: ConnectedRoute,
@@ -83,11 +88,20 @@ impl<C: MyDHTConf> Services<C> {
             view,
             direct: &direct,
         };
+        let mut global = global_slot(conf, me, &to, constants)?;
+        // Started now, so that the handles' first query finds it running.
+        let global_door = if constants.loops.global == 0 && conf.services_on_threads() {
+            global.start(None)?;
+            global_way(&global).map(|way| Arc::new(GlobalDoor::new(way, api_book.clone())))
+        } else {
+            None
+        };
         Ok(Services {
-            global: global_slot(conf, me, &to, constants)?,
+            global,
             api: api_slot(conf, &api_book, constants)?,
             api_book,
             direct,
+            global_door,
             peer_store: peer_store_slot(conf, me, sender, &route, constants)?,
             peer_mgmt,
             me: me.clone(),
@@ -142,6 +156,37 @@ impl<C: MyDHTConf> Services<C> {
             (ServiceKind::PeerStore, resume(&mut self.peer_store)),
             (ServiceKind::PeerMgmt, resume(&mut self.peer_mgmt)),
         ]
+    }
+
+    /// True when the handles' way to the global service needs the main
+    /// loop: a handle found it dead, or the global service's loop ended
+    /// (an error it returned, or its restart).
+    pub(super) fn global_door_needs_care(&mut self) -> bool {
+        match &self.global_door {
+            Some(door) => door.is_shut() || self.global.is_finished(),
+            None => false,
+        }
+    }
+
+    /// Starts the global service again if its loop ended (it reads what
+    /// handles left in its channel), then opens the handles' way to it:
+    /// what starting it gave.
+    pub(super) fn reopen_global_door(&mut self) -> Delivery {
+        let door = self.global_door.clone()?;
+        let s = &mut self.global;
+        let started = s.check().and_then(|()| s.start(None));
+        let out = delivery(started, s.take_error(), s.is_gone());
+        if let Some(way) = global_way(&self.global) {
+            door.reopen(way, self.api_book.clone());
+        }
+        out
+    }
+
+    /// Closes the handles' way to the global service (the node stops).
+    pub(super) fn close_global_door(&self) {
+        if let Some(door) = &self.global_door {
+            door.close();
+        }
     }
 
     /// Makes `kind` anew from the configuration.
@@ -200,6 +245,13 @@ fn gone_error() -> Error {
         mydht_base::ErrorLevel::ShutDown,
         "service state lost",
     )
+}
+
+/// The handles' way to the global service of `slot`, while it runs (and
+/// when the profile has one).
+fn global_way<C: MyDHTConf>(slot: &GlobalSlot<C>) -> Option<GlobalWay<C>> {
+    let (send, handle) = slot.weak_send().zip(slot.weak_handle())?;
+    C::direct_global(send, handle)
 }
 
 /// What the global service's destination is made of.

@@ -183,6 +183,18 @@ macro_rules! __profile {
             Some($crate::service::DirectWriter::new(send, handle))
         }
     };
+    // A global service on a thread of its own, fed by a channel between
+    // threads: the node handle's queries may go straight into that
+    // channel (`MyDHTConf::direct_global`).
+    (@global ThreadPark MpscChannel) => {
+        fn direct_global(
+            send: $crate::service::GlobalWeakSend<Self>,
+            handle: $crate::service::GlobalWeakHandle<Self>,
+        ) -> Option<$crate::service::GlobalWay<Self>> {
+            Some($crate::service::GlobalWay::new(send, handle))
+        }
+    };
+    (@global $g:ident $gc:ident) => {};
     (@emit $r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]
         $stack:tt) => {
@@ -259,6 +271,7 @@ macro_rules! __profile {
             $threads
         }
         $crate::__profile!(@direct $r);
+        $crate::__profile!(@global $g $gc);
     };
 }
 
@@ -323,9 +336,11 @@ macro_rules! __profile {
 /// peer's connection's write service
 /// ([`GlobalDest`](crate::service::GlobalDest)), whose sender writes the
 /// frame itself while the write service is idle: not back through the
-/// main loop. So one request/response crosses threads 5 times (6 with
-/// `direct_replies` off), not 13 (the figures: the crate README,
-/// "`threaded!` latency").
+/// main loop. And the node handle's queries go straight into the global
+/// service's channel ([`MyDHTConf::direct_global`](crate::MyDHTConf::direct_global)),
+/// not through the main loop. So one request/response crosses threads 4
+/// times (5 with `direct_replies` off), not 13 (the figures: the crate
+/// README, "`threaded!` latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mydht_base::{
-    Result, SRef, SToRef, SpawnChannel, SpawnRecv, SpawnSend, SpawnUnyield, TrySendError,
+    Result, SRef, SToRef, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner,
+    TrySendError,
 };
 
 use super::api::SharedBook;
@@ -82,6 +83,109 @@ impl<C: MyDHTConf> DirectWriter<C> {
         H: SpawnUnyield + Send + 'static,
     {
         DirectWriter(Box::new((send, handle)))
+    }
+}
+
+/// The clonable sender of the global service's channel.
+pub type GlobalWeakSend<C> =
+    <<C as MyDHTConf>::GlobalChannel as SpawnChannel<GlobalCommand<C>>>::WeakSend;
+
+/// The shareable handle of the global service.
+pub type GlobalWeakHandle<C> = <<<C as MyDHTConf>::GlobalSpawn as Spawner<
+    <C as MyDHTConf>::GlobalService,
+    GlobalDest<C>,
+    GlobalRecv<C, ChannelRecv<<C as MyDHTConf>::GlobalChannel, GlobalCommand<C>>>,
+>>::Handle as SpawnHandle<
+    <C as MyDHTConf>::GlobalService,
+    GlobalDest<C>,
+    GlobalRecv<C, ChannelRecv<<C as MyDHTConf>::GlobalChannel, GlobalCommand<C>>>,
+>>::WeakHandle;
+
+/// The global service as the node handle reaches it: its channel's weak
+/// sender and its weak handle, type-erased so that the handle (which is
+/// `Send`) can hold them under every profile.
+///
+/// Made by [`MyDHTConf::direct_global`]: the profiles whose global
+/// service runs on a thread of its own (`ThreadPark`, `MpscChannel`:
+/// `threaded!`, `threaded_blocking!`, `may_blocking!`) make one, and the
+/// handle's queries then go straight into the global service's channel,
+/// not through the main loop; the others none.
+pub struct GlobalWay<C: MyDHTConf>(Box<dyn GlobalGive<C>>);
+
+/// Why [`GlobalWay::give`] gave a command back.
+pub(crate) enum NotGiven {
+    /// The channel is full: the service is busy.
+    Full,
+    /// The service's loop has ended (or its channel is closed): this way
+    /// is dead until the node starts the service again.
+    Ended,
+}
+
+/// What [`GlobalWay`] hides.
+trait GlobalGive<C: MyDHTConf>: Send {
+    /// Queues `cmd` and wakes the service; the command back when it cannot.
+    fn give(
+        &mut self,
+        cmd: GlobalCommand<C>,
+    ) -> std::result::Result<(), (GlobalCommand<C>, NotGiven)>;
+    /// True once the service's loop has ended.
+    fn ended(&mut self) -> bool;
+}
+
+impl<C, S, H> GlobalGive<C> for (S, H)
+where
+    C: MyDHTConf,
+    S: SpawnSend<GlobalCommand<C>> + Send,
+    H: SpawnUnyield + Send,
+{
+    fn give(
+        &mut self,
+        cmd: GlobalCommand<C>,
+    ) -> std::result::Result<(), (GlobalCommand<C>, NotGiven)> {
+        let (send, handle) = self;
+        if handle.is_finished() {
+            return Err((cmd, NotGiven::Ended));
+        }
+        match send.try_send(cmd) {
+            // Queued: a failed wake-up is the main loop's to see (the
+            // service ended; the node starts it again).
+            Ok(()) => {
+                let _ = handle.unyield();
+                Ok(())
+            }
+            Err(TrySendError::Full(c)) => Err((c, NotGiven::Full)),
+            Err(TrySendError::Closed(c)) => Err((c, NotGiven::Ended)),
+        }
+    }
+
+    fn ended(&mut self) -> bool {
+        self.1.is_finished()
+    }
+}
+
+impl<C: MyDHTConf> GlobalWay<C> {
+    /// The way to the global service of weak sender `send` and weak handle
+    /// `handle`.
+    pub fn new<S, H>(send: S, handle: H) -> Self
+    where
+        S: SpawnSend<GlobalCommand<C>> + Send + 'static,
+        H: SpawnUnyield + Send + 'static,
+    {
+        GlobalWay(Box::new((send, handle)))
+    }
+
+    /// Queues `cmd` for the global service and wakes it; the command back,
+    /// and why, when it cannot.
+    pub(crate) fn give(
+        &mut self,
+        cmd: GlobalCommand<C>,
+    ) -> std::result::Result<(), (GlobalCommand<C>, NotGiven)> {
+        self.0.give(cmd)
+    }
+
+    /// True once the global service's loop has ended.
+    pub(crate) fn ended(&mut self) -> bool {
+        self.0.ended()
     }
 }
 

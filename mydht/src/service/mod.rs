@@ -36,8 +36,10 @@ pub use api::{ApiCommand, ApiResult, ApiService, Partial, ReplyFuture, ReplySlot
 pub use app::{GlobalCommand, LocalCommand, PeerStatus, QueryId, Reply};
 pub use app_send::{GlobalCommandSend, LocalCommandSend, ReplySend};
 pub use ctx::ServiceCtx;
-pub(crate) use global_dest::{global_ends, DirectPeers};
-pub use global_dest::{DirectWriter, GlobalDest, GlobalInput, GlobalRecv};
+pub(crate) use global_dest::{global_ends, DirectPeers, NotGiven};
+pub use global_dest::{
+    DirectWriter, GlobalDest, GlobalInput, GlobalRecv, GlobalWay, GlobalWeakHandle, GlobalWeakSend,
+};
 pub use local_dest::{LocalDest, WriteWeakHandle, WriteWeakSend};
 pub use peer_mgmt::{
     AcceptAll, PeerManager, PeerMgmtCommand, PeerMgmtCommandSend, PeerMgmtReply, PeerMgmtService,

@@ -1,0 +1,168 @@
+//! [`GlobalDoor`]: the node handle's direct way to the global service, so
+//! that a query crosses one thread less (caller → global service, not
+//! caller → main loop → global service).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mydht_base::{Error, ErrorKind, ErrorLevel};
+
+use crate::command::ApiResult;
+use crate::conf::MyDHTConf;
+use crate::service::api::SharedBook;
+use crate::service::{ApiCommand, GlobalCommand, GlobalWay, NotGiven, QueryId, ReplySlot};
+
+/// The way while it is open: the global service's channel and handle,
+/// and the book its query is registered in first.
+struct Open<C: MyDHTConf> {
+    way: GlobalWay<C>,
+    book: SharedBook<C>,
+}
+
+/// What became of a query given to the door.
+pub(super) enum Passed<C: MyDHTConf> {
+    /// In the global service's channel (or refused by the book, whose
+    /// error its slot has).
+    Given,
+    /// In the channel, but the service's loop had ended by then: the
+    /// main loop must start it again (it reads the channel from where
+    /// the last loop left it), and is to be woken for that.
+    Stranded,
+    /// Not given: the command back, for the main loop's way.
+    Back(C::GlobalCmd),
+}
+
+/// The node handle's way straight into the global service's channel
+/// ([`MyDHTConf::direct_global`]), shared by the main loop (which opens
+/// it while the global service's loop runs, and closes it when the node
+/// stops) and the handles (which shut it when they find that loop
+/// ended).
+///
+/// A query given through it is registered in the node's
+/// [`SharedBook`] first, with its deadline (the caller's timeout from
+/// now), so that its reply, which the global service or a local service
+/// gives to the book directly, always finds it, and the main loop's query
+/// tick expires it as any other (a `Timeout` for its caller). Then it
+/// goes into the channel; a full channel (the service is busy) or a loop
+/// that ended gives it back for the main loop's way, as before (the core
+/// registers it again: the same query, its entry replaced; at exactly
+/// `max_pending_queries` pending, that second registration is refused
+/// as one too many).
+pub(crate) struct GlobalDoor<C: MyDHTConf> {
+    open: Mutex<Option<Open<C>>>,
+    /// The way is shut: the main loop looks at the global service, starts
+    /// it again if its loop ended, and opens the way.
+    shut: AtomicBool,
+    /// Queries given straight to the global service.
+    given: AtomicU64,
+}
+
+impl<C: MyDHTConf> GlobalDoor<C> {
+    /// A door open on `way`, registering queries in `book`.
+    pub(super) fn new(way: GlobalWay<C>, book: SharedBook<C>) -> Self {
+        GlobalDoor {
+            open: Mutex::new(Some(Open { way, book })),
+            shut: AtomicBool::new(false),
+            given: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Open<C>>> {
+        // Nothing panics while holding it (the book and the channel do
+        // not); a poisoned door is still whole.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens the door again on `way` (the global service runs).
+    pub(super) fn reopen(&self, way: GlobalWay<C>, book: SharedBook<C>) {
+        *self.lock() = Some(Open { way, book });
+        self.shut.store(false, Ordering::Release);
+    }
+
+    /// Closes the door for good (the node stops): later queries take the
+    /// main loop's way, closed too. Its clone of the book goes, so that
+    /// the book, once the node's services are gone, fails what is pending.
+    pub(super) fn close(&self) {
+        *self.lock() = None;
+    }
+
+    /// True when a handle found the way dead: the main loop should look.
+    pub(super) fn is_shut(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    /// Queries given straight to the global service so far.
+    pub(super) fn given(&self) -> u64 {
+        self.given.load(Ordering::Relaxed)
+    }
+
+    fn shut(&self, open: &mut Option<Open<C>>) {
+        *open = None;
+        self.shut.store(true, Ordering::Release);
+    }
+
+    /// Gives the query `qid` (`cmd`, its replies to `slot`, failing after
+    /// `timeout`) to the global service, registered in the book first.
+    pub(super) fn give(
+        &self,
+        qid: QueryId,
+        slot: &ReplySlot<ApiResult<C>>,
+        timeout: Duration,
+        cmd: C::GlobalCmd,
+    ) -> Passed<C> {
+        let mut guard = self.lock();
+        let Some(open) = guard.as_mut() else {
+            return Passed::Back(cmd);
+        };
+        if open.way.ended() {
+            self.shut(&mut guard);
+            return Passed::Back(cmd);
+        }
+        // A timeout past what an `Instant` holds takes the main loop's way.
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return Passed::Back(cmd);
+        };
+        open.book.apply(ApiCommand::Register {
+            qid,
+            slot: slot.clone(),
+            deadline,
+        });
+        if slot.is_done() {
+            // Refused (too many pending queries): the caller has the
+            // error, and the global service does not run what failed.
+            return Passed::Given;
+        }
+        match open.way.give(GlobalCommand::Api(qid, cmd)) {
+            Ok(()) => {
+                self.given.fetch_add(1, Ordering::Relaxed);
+                if open.way.ended() {
+                    // Ended, perhaps before reading it: the main loop's
+                    // next loop of the service reads it.
+                    self.shut(&mut guard);
+                    return Passed::Stranded;
+                }
+                Passed::Given
+            }
+            Err((cmd, why)) => {
+                if let NotGiven::Ended = why {
+                    self.shut(&mut guard);
+                }
+                match cmd {
+                    // Left in the book: the main loop registers it again
+                    // (the same query, replaced in place).
+                    GlobalCommand::Api(_, cmd) => Passed::Back(cmd),
+                    // Only the query itself comes back from the channel.
+                    _ => {
+                        slot.fail(Error::new(
+                            ErrorKind::Other,
+                            ErrorLevel::Ignore,
+                            "query lost on its way to the global service",
+                        ));
+                        Passed::Given
+                    }
+                }
+            }
+        }
+    }
+}
