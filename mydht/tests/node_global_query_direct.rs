@@ -315,8 +315,8 @@ fn threaded_a_query_nobody_answers_times_out() {
         other => panic!("not a timeout: {other:?}"),
     }
     // A future has only the node's expiry (its query tick) to end it.
-    let f = a.query_future(Ask::Never, 1, SHORT).expect("sent");
     let start = Instant::now();
+    let f = a.query_future(Ask::Never, 1, SHORT).expect("sent");
     match wait_for(f) {
         Some(Err(e)) => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
         other => panic!("not a timeout by the node: {other:?}"),
