@@ -50,7 +50,6 @@ mod pool;
 mod restart;
 #[cfg(target_os = "linux")]
 mod sock_wait;
-mod spin_window;
 mod suspendable;
 mod thread;
 mod thread_block;

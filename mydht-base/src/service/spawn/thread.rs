@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use super::spin_window::SpinWindow;
 use super::{barrier, service_died, thread_reuse, LoopCount, LoopYield, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield};
@@ -178,8 +177,6 @@ pub(crate) struct Waiter {
     parked_short: bool,
     /// Commands taken since the last park.
     taken: u32,
-    /// How long the thread yields, its input looked at, before it parks.
-    window: SpinWindow,
 }
 
 impl Default for Waiter {
@@ -191,7 +188,6 @@ impl Default for Waiter {
             parked: false,
             parked_short: false,
             taken: 0,
-            window: SpinWindow::default(),
         }
     }
 }
@@ -333,10 +329,8 @@ impl Shared {
 
     /// On the service thread: returns once a notification is taken (at
     /// once if one is pending), or after the expensive half of the barrier,
-    /// for one more look at the input before the thread parks. Before it
-    /// parks, the thread yields for its [`SpinWindow`], looking for a
-    /// notification (a waker that finds the thread running only sets
-    /// it). How long the thread parked, if it did.
+    /// for one more look at the input before the thread parks. How long
+    /// the thread parked, if it did.
     fn wait(&self, w: &mut Waiter) -> Option<Duration> {
         if self.take_notification(w) {
             return None;
@@ -344,16 +338,6 @@ impl Shared {
         if !w.fenced {
             barrier::heavy();
             w.fenced = true;
-            return None;
-        }
-        let spin = Instant::now();
-        let window = w.window;
-        if window.spin(spin, || {
-            // A plain load first: a failing compare-exchange would take
-            // the line from the waker.
-            self.state.0.load(Ordering::Relaxed) == NOTIFIED && self.take_notification(w)
-        }) {
-            w.window.record(spin.elapsed());
             return None;
         }
         if self
@@ -364,7 +348,6 @@ impl Shared {
         {
             // The only other value is NOTIFIED.
             self.take_notification(w);
-            w.window.record(spin.elapsed());
             return None;
         }
         w.taken = 0;
@@ -373,7 +356,6 @@ impl Shared {
         while !self.take_notification(w) {
             thread::park();
         }
-        w.window.record(spin.elapsed());
         Some(parked.elapsed())
     }
 }

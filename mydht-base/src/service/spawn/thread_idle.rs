@@ -4,8 +4,7 @@
 //!
 //! While traffic flows it behaves as [`ThreadPark`](super::ThreadPark): a
 //! yield (inside `call`, its stream would block, or on an empty channel)
-//! parks the thread until an `unyield`, after yielding for its
-//! [`SpinWindow`] (a wait in its socket looks at the socket meanwhile). A park that lasts
+//! parks the thread until an `unyield`. A park that lasts
 //! [`ThreadIdle::idle_after`] with no wake-up suspends the service: its
 //! yield answers `Return`, the service keeps its progress
 //! ([`ServiceRestartable`]), the loop's state goes into the handle and the
@@ -15,14 +14,13 @@
 //! suspension: [`suspendable`](super::suspendable).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
 use super::sock_wait::{self, EventFd};
-use super::spin_window::SpinWindow;
 use super::suspendable::{Counts, Run, Suspendable};
 use super::{service_died, thread_reuse, LoopCount, LoopYield, OnEmpty, ServiceLoop};
 use crate::error::Result;
@@ -91,9 +89,8 @@ impl ThreadIdle {
     }
 }
 
-/// The wake-up flag of one service, shared by its runs, and its
-/// [`SpinWindow`] in µs (read and written by the run that waits).
-struct Park(AtomicU8, AtomicU32);
+/// The wake-up flag of one service, shared by its runs.
+struct Park(AtomicU8);
 
 impl Park {
     /// Under the core's lock: sets the flag, unparks a parked run, ends
@@ -124,34 +121,15 @@ impl Park {
             .is_ok()
     }
 
-    /// A pending wake-up, taken.
-    fn notified(&self) -> bool {
-        // A plain load first: a failing compare-exchange would take the
-        // line from the waker.
-        self.0.load(Ordering::Relaxed) == NOTIFIED && self.take()
-    }
-
-    /// The spin window, after the wait that began at `start` just ended:
-    /// adapted to how long it took.
-    fn waited(&self, start: Instant) {
-        let mut w = SpinWindow::load(&self.1);
-        w.record(start.elapsed());
-        w.store(&self.1);
-    }
-
-    /// Waits for a wake-up, at most `idle`: true when none came. Yields
-    /// for the service's spin window before it parks.
+    /// Waits for a wake-up, at most `idle`: true when none came.
     fn wait(&self, idle: Duration) -> bool {
         for _ in 0..SPINS {
-            if self.notified() {
+            // A plain load first: a failing compare-exchange would take the
+            // line from the waker.
+            if self.0.load(Ordering::Relaxed) == NOTIFIED && self.take() {
                 return false;
             }
             std::hint::spin_loop();
-        }
-        let start = Instant::now();
-        if SpinWindow::load(&self.1).spin(start, || self.notified()) {
-            self.waited(start);
-            return false;
         }
         if self
             .0
@@ -160,18 +138,15 @@ impl Park {
         {
             // The only other value is NOTIFIED.
             self.take();
-            self.waited(start);
             return false;
         }
         let deadline = Instant::now() + idle;
         loop {
             thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
             if self.take() {
-                self.waited(start);
                 return false;
             }
             if Instant::now() >= deadline {
-                self.waited(start);
                 if self
                     .0
                     .compare_exchange(PARKED, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
@@ -188,24 +163,12 @@ impl Park {
     /// Waits in `io`'s socket for data or a wake-up, at most `idle`: true
     /// when neither came. `None` when it cannot (no eventfd, `poll`
     /// failed): the caller parks instead.
-    ///
-    /// Before it blocks in `poll`, it yields for the service's spin
-    /// window, looking at the wake-up flag and (`poll` with no timeout) at
-    /// the socket.
     #[cfg(target_os = "linux")]
     fn wait_read(&self, fd: std::os::fd::RawFd, efd: &EventFd, idle: Duration) -> Option<bool> {
         if self.take() {
             return Some(false);
         }
-        let start = Instant::now();
-        let ready = || {
-            self.notified() || sock_wait::poll_read(fd, efd, Duration::ZERO).is_ok_and(|p| p.socket)
-        };
-        if SpinWindow::load(&self.1).spin(start, ready) {
-            self.waited(start);
-            return Some(false);
-        }
-        let deadline = start + idle;
+        let deadline = Instant::now() + idle;
         loop {
             if self
                 .0
@@ -214,7 +177,6 @@ impl Park {
             {
                 // The only other value is NOTIFIED.
                 self.take();
-                self.waited(start);
                 return Some(false);
             }
             let polled =
@@ -225,18 +187,15 @@ impl Park {
                 .is_err()
             {
                 self.take();
-                self.waited(start);
                 return Some(false);
             }
-            let idle_out = match polled {
-                Ok(p) if p.socket => false,
-                Ok(_) if Instant::now() >= deadline => true,
+            match polled {
+                Ok(p) if p.socket => return Some(false),
+                Ok(_) if Instant::now() >= deadline => return Some(true),
                 // A stale signal of an earlier wake-up, or EINTR.
-                Ok(_) => continue,
+                Ok(_) => {}
                 Err(_) => return None,
-            };
-            self.waited(start);
-            return Some(idle_out);
+            }
         }
     }
 }
@@ -446,7 +405,7 @@ where
     ) -> Result<Self::Handle> {
         let shared = Arc::new(Shared {
             core: Suspendable::new(&COUNTS),
-            park: Park(AtomicU8::new(RUNNING), AtomicU32::new(0)),
+            park: Park(AtomicU8::new(RUNNING)),
             idle_after: self.idle_after,
         });
         let lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));

@@ -17,12 +17,7 @@ use crate::sref::SRef;
 /// microseconds (std's channel backoff: spins, then `yield_now`), then
 /// parks; a service whose polls kept finding nothing (its last four idle
 /// periods ended in a park of 20 µs or more) parks at once, until a short
-/// park or a wake-up with four commands queued. Before it parks it yields
-/// (`sched_yield`), looking for a wake-up, for a window that adapts to how
-/// soon its wake-ups came (0 to 100 µs: it grows while they come within
-/// 100 µs, shrinks once they do not), which keeps its CPU from going idle
-/// between commands that come one request apart (see the README, "What a
-/// wake-up costs on this machine"). `unyield` is a load while a
+/// park or a wake-up with four commands queued. `unyield` is a load while a
 /// wake-up is already pending (the service is busy or polling), an atomic
 /// swap otherwise, and a syscall only when the thread is really parked. On
 /// Linux, before parking, the thread issues one `membarrier(2)` so that
