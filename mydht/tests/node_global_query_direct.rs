@@ -262,7 +262,8 @@ fn single_thread_queries_go_through_the_main_loop() {
 
 /// A query sent the moment `connect` (or a wait for the peer) answers
 /// reaches the global service after the peer's online event; one sent the
-/// moment `disconnect` answers, after its offline event. Each round with a
+/// moment `disconnect` (or a wait for no peer) answers, after its offline
+/// event. Each round with a
 /// new peer, kept running to the end (a port freed could be another
 /// round's, at an address the first node knows another key for). The
 /// first node's queries given straight to its global service.
@@ -281,6 +282,12 @@ fn queries_follow_the_peer_events<C: QueryConf>(make: fn() -> C) -> u64 {
         assert!(
             !online(&a).contains(&id(&b)),
             "round {round}: b offline at a"
+        );
+        b.wait_peers(PeerCount::AtMost(0), TIMEOUT)
+            .expect("a offline at b");
+        assert!(
+            !online(&b).contains(&id(&a)),
+            "round {round}: a offline at b"
         );
         peers.push(b);
     }

@@ -341,10 +341,13 @@ impl<C: MyDHTConf> NodeCore<C> {
                 self.view.remove(&id);
                 self.route.remove(&id);
                 slog::debug!(self.logger, "peer offline"; "peer" => %id);
+                // The global service hears it before a wait for peers
+                // answers: a query sent as soon as it does may go straight
+                // into the global service's channel, behind this event.
+                self.tell_global(GlobalCommand::PeerStatus(peer.clone(), PeerStatus::Offline));
                 self.check_watchers();
                 self.actions
-                    .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOffline(peer.clone())));
-                self.tell_global(GlobalCommand::PeerStatus(peer, PeerStatus::Offline));
+                    .push_back(Action::PeerMgmt(PeerMgmtCommand::PeerOffline(peer)));
             }
             _ => {}
         }
