@@ -37,8 +37,8 @@ mod shared;
 pub mod stream;
 
 pub use app::{
-    Attachment, Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf, ReplyRoute,
-    TunnelCmd, TunnelSend,
+    tunnel_constants, Attachment, Carriage, Destination, InnerCommand, InnerReply, MyDHTTunnelConf,
+    ReplyRoute, TunnelCmd, TunnelSend,
 };
 pub use conf::{Restartable, SingleThread, Threaded, TunnelAnswer, TunnelConfOf, TunnelNode};
 pub use error::TunnelSendError;

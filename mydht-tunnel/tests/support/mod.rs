@@ -125,7 +125,7 @@ impl MyDHTTunnelConf for PingPong {
         }
     }
     fn constants(&self) -> NodeConstants {
-        let mut c = NodeConstants::default();
+        let mut c = mydht_tunnel::tunnel_constants();
         if self.patient {
             c.auth_timeout = work::HANG_GUARD;
             c.verdict_timeout = work::HANG_GUARD;

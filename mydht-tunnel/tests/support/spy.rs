@@ -258,7 +258,7 @@ impl<S: SpyShadow> MyDHTConf for Spy<S> {
         })
     }
     fn constants(&self) -> NodeConstants {
-        NodeConstants::default()
+        mydht_tunnel::tunnel_constants()
     }
     fn global_tick(&self) -> Option<mydht::conf::GlobalTick<Self>> {
         Some((std::time::Duration::from_millis(25), || TunnelCmd::Tick))
