@@ -65,6 +65,39 @@ fn a_reply_reaches_its_pending_query_from_any_clone_and_thread() {
     assert_eq!(book.give_app(8, Touched(a)), Err(Touched(a)));
 }
 
+#[test]
+fn a_query_registered_again_counts_once_against_the_capacity() {
+    let book = SharedBook::<Threaded>::new(2);
+    let first = register(&book, 1, 1);
+    let second = register(&book, 2, 1);
+    // The node handle registered query 2, then gave it back to the main
+    // loop's way, whose core registers it again: the book is full, yet
+    // the same query is not refused as one too many.
+    let again = ReplySlot::new(1);
+    book.apply(ApiCommand::Register {
+        qid: 2,
+        slot: again.clone(),
+        deadline: Instant::now() + Duration::from_secs(60),
+    });
+    assert!(
+        !again.is_done(),
+        "the same query, registered again, is kept"
+    );
+    // A third query is refused with the book's own error.
+    let third = register(&book, 3, 1);
+    let refused = third.wait(Duration::from_secs(5)).expect_err("refused");
+    assert_eq!(refused.kind(), mydht_base::ErrorKind::TooLarge);
+    // Both pending queries still get their replies.
+    let (a, b) = (peer_id(1), peer_id(2));
+    assert!(book.give_app(1, Touched(a)).is_ok());
+    assert!(book.give_app(2, Touched(b)).is_ok());
+    let one = first.wait(Duration::from_secs(5)).expect("first");
+    let two = again.wait(Duration::from_secs(5)).expect("second");
+    assert_eq!(answered_by(one), vec![a]);
+    assert_eq!(answered_by(two), vec![b]);
+    drop(second);
+}
+
 /// The next command in the main loop's channel, if any.
 fn from_loop(
     rx: &mut MpscRecv<MainLoopCommandSend<Threaded>>,

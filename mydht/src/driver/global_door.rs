@@ -46,9 +46,8 @@ pub(super) enum Passed<C: MyDHTConf> {
 /// tick expires it as any other (a `Timeout` for its caller). Then it
 /// goes into the channel; a full channel (the service is busy) or a loop
 /// that ended gives it back for the main loop's way, as before (the core
-/// registers it again: the same query, its entry replaced; at exactly
-/// `max_pending_queries` pending, that second registration is refused
-/// as one too many).
+/// registers it again: the same query, its entry replaced in place, so
+/// it counts once against `max_pending_queries`).
 pub(crate) struct GlobalDoor<C: MyDHTConf> {
     open: Mutex<Option<Open<C>>>,
     /// The way is shut: the main loop looks at the global service, starts

@@ -69,7 +69,13 @@ impl<C: MyDHTConf> ApiBook<C> {
                 slot,
                 deadline,
             } => {
-                if self.pending.len() >= self.capacity {
+                if let Some(pending) = self.pending.get_mut(&qid) {
+                    // The same query registered again (a query the node
+                    // handle registered, then gave back to the main loop's
+                    // way): replaced in place, so it counts once against
+                    // the capacity.
+                    *pending = Pending { slot, deadline };
+                } else if self.pending.len() >= self.capacity {
                     slot.fail(Error::new(
                         ErrorKind::TooLarge,
                         ErrorLevel::Ignore,
