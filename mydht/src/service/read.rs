@@ -274,21 +274,11 @@ impl<C: MyDHTConf> ReadService<C> {
             if self.drain.is_some() {
                 return self.drain(yld);
             }
-            let Some(stream) = self.stream.as_mut() else {
+            let read = self.read_home(yld, |mut stream, frames, enc| {
+                frames.read_msg::<WireMessage<C::ProtoMsg>, _, _>(enc, &mut stream)
+            });
+            let Some(msg) = read else {
                 return Ok(self.ended(Some(not_home())));
-            };
-            let msg = {
-                let mut yld = SocketYield {
-                    yld,
-                    #[cfg(unix)]
-                    wait: self.wait.as_mut(),
-                };
-                let mut stream = ReleaseFirst {
-                    inner: ReadYield::new(&mut **stream, &mut yld),
-                    local: &mut self.local,
-                };
-                self.frames
-                    .read_msg::<WireMessage<C::ProtoMsg>, _, _>(&self.enc, &mut stream)
             };
             match msg {
                 Ok(Some(WireMessage::App(msg))) => {
@@ -333,6 +323,28 @@ impl<C: MyDHTConf> ReadService<C> {
 }
 
 impl<C: MyDHTConf> ReadService<C> {
+    /// Runs `read` on the connection's stream as the service reads it:
+    /// the inline local service's held replies released first, a read
+    /// that would block yielding on the connection's socket; `None` when
+    /// the stream is not home.
+    fn read_home<Y: SpawnerYield, T>(
+        &mut self,
+        yld: &mut Y,
+        read: impl FnOnce(&mut dyn Read, &mut BufferedFrameReader, &C::MsgEnc) -> T,
+    ) -> Option<T> {
+        let stream = self.stream.as_mut()?;
+        let mut yld = SocketYield {
+            yld,
+            #[cfg(unix)]
+            wait: self.wait.as_mut(),
+        };
+        let mut stream = ReleaseFirst {
+            inner: ReadYield::new(&mut **stream, &mut yld),
+            local: &mut self.local,
+        };
+        Some(read(&mut stream, &mut self.frames, &self.enc))
+    }
+
     /// Reads the stream its borrower dropped to the peer's session end
     /// (`Ok(0)` through the shadow: only the peer can seal it), discarding
     /// at most what is left of [`DRAIN_MAX`]; then the connection ends
@@ -342,20 +354,11 @@ impl<C: MyDHTConf> ReadService<C> {
     fn drain<Y: SpawnerYield>(&mut self, yld: &mut Y) -> Result<MainLoopCommand<C>> {
         let mut buf = [0u8; DRAIN_BUF];
         loop {
-            let (Some(left), Some(stream)) = (self.drain, self.stream.as_mut()) else {
+            let Some(left) = self.drain else {
                 return Ok(self.ended(Some(not_home())));
             };
-            let got = {
-                let mut yld = SocketYield {
-                    yld,
-                    #[cfg(unix)]
-                    wait: self.wait.as_mut(),
-                };
-                let mut stream = ReleaseFirst {
-                    inner: ReadYield::new(&mut **stream, &mut yld),
-                    local: &mut self.local,
-                };
-                stream.read(&mut buf)
+            let Some(got) = self.read_home(yld, |stream, _, _| stream.read(&mut buf)) else {
+                return Ok(self.ended(Some(not_home())));
             };
             match got {
                 Ok(0) => {
