@@ -83,9 +83,13 @@ impl KeyBinding {
 pub struct PeerId([u8; PEER_ID_LEN]);
 
 impl PeerId {
-    /// The id of the peer owning `identity_key`.
+    /// The id of the peer owning `identity_key`. Hashed by openssl's
+    /// streaming SHA-256, whose one-shot `SHA256` fetches the digest anew
+    /// on every call in openssl 3 (twice per known-key flight accepted).
     pub fn of_key(identity_key: &[u8; IDENTITY_KEY_LEN]) -> Self {
-        PeerId(openssl::sha::sha256(identity_key))
+        let mut hash = openssl::sha::Sha256::new();
+        hash.update(identity_key);
+        PeerId(hash.finish())
     }
 
     /// The id's bytes.
@@ -513,7 +517,14 @@ pub(crate) fn init_crypto() {
 
 #[cfg(test)]
 mod tests {
-    use super::Identity;
+    use super::{Identity, PeerId};
+
+    #[test]
+    fn a_peer_id_is_the_sha256_of_its_identity_key() {
+        for key in [[0u8; 32], [7; 32], [0xff; 32]] {
+            assert_eq!(PeerId::of_key(&key).0, openssl::sha::sha256(&key));
+        }
+    }
 
     #[test]
     fn from_seed_is_deterministic_and_signs() {

@@ -3,7 +3,7 @@
 //! both exchanges. Built byte by byte here, never from an encoder's output.
 
 use openssl::sha::Sha256;
-use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 
 use crate::auth::crypto::{hkdf_sha256, hmac_sha256};
 use crate::auth::error::AuthError;
@@ -67,31 +67,41 @@ fn seal_key(es: &[u8; 32], h0: &[u8; 32]) -> [u8; 32] {
     key
 }
 
+/// The sealed identity's ChaCha20-Poly1305 key from `es` and `h0`, through
+/// ring: the same bytes as openssl's, whose legacy cipher constant made
+/// openssl 3 fetch the cipher again for every seal and open (with the
+/// context set-up, 1.9% of the CPU of a tunnel round trip through 3 relays
+/// in its profile, for a seal of about 150 bytes on each side of a hop).
+fn seal_cipher(es: &[u8; 32], h0: &[u8; 32]) -> Result<LessSafeKey, AuthError> {
+    let mut key = seal_key(es, h0);
+    let unbound = UnboundKey::new(&CHACHA20_POLY1305, &key);
+    key.fill(0);
+    unbound
+        .map(LessSafeKey::new)
+        .map_err(|_| AuthError::Crypto("ChaCha20-Poly1305 key".into()))
+}
+
 impl SealedIdentity {
-    /// ChaCha20-Poly1305 under a key from `es` and `h0`, `h0` as associated
-    /// data: the ciphertext then its tag.
+    /// ChaCha20-Poly1305 under a key from `es` and `h0` (nonce zero: the
+    /// key serves this one seal), `h0` as associated data: the ciphertext
+    /// then its tag.
     pub(super) fn seal(&self, es: &[u8; 32], h0: &[u8; 32]) -> Result<Vec<u8>, AuthError> {
         let address = self.address.as_bytes();
         if address.len() > MAX_ADDRESS_LEN {
             return Err(AuthError::Malformed("address"));
         }
-        let plain = [
-            &self.identity_key[..],
-            &self.tunnel_key[..],
-            &self.binding.0[..],
-            address,
-        ]
-        .concat();
-        let mut tag = [0u8; TAG_LEN];
-        let mut sealed = encrypt_aead(
-            Cipher::chacha20_poly1305(),
-            &seal_key(es, h0),
-            Some(&[0u8; 12]),
-            h0,
-            &plain,
-            &mut tag,
-        )?;
-        sealed.extend_from_slice(&tag);
+        let mut sealed = Vec::with_capacity(FIXED_LEN + address.len() + TAG_LEN);
+        sealed.extend_from_slice(&self.identity_key);
+        sealed.extend_from_slice(&self.tunnel_key);
+        sealed.extend_from_slice(&self.binding.0);
+        sealed.extend_from_slice(address);
+        seal_cipher(es, h0)?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key([0u8; 12]),
+                Aad::from(h0),
+                &mut sealed,
+            )
+            .map_err(|_| AuthError::Crypto("ChaCha20-Poly1305 seal".into()))?;
         Ok(sealed)
     }
 
@@ -101,16 +111,14 @@ impl SealedIdentity {
         if sealed.len() < FIXED_LEN + TAG_LEN || sealed.len() > MAX_SEALED_LEN {
             return Err(AuthError::Malformed("sealed identity"));
         }
-        let (cipher, tag) = sealed.split_at(sealed.len() - TAG_LEN);
-        let plain = decrypt_aead(
-            Cipher::chacha20_poly1305(),
-            &seal_key(es, h0),
-            Some(&[0u8; 12]),
-            h0,
-            cipher,
-            tag,
-        )
-        .map_err(|_| AuthError::BadSeal)?;
+        let mut buf = sealed.to_vec();
+        let plain: &[u8] = seal_cipher(es, h0)?
+            .open_in_place(
+                Nonce::assume_unique_for_key([0u8; 12]),
+                Aad::from(h0),
+                &mut buf,
+            )
+            .map_err(|_| AuthError::BadSeal)?;
         // Lengths checked above: the plaintext is as long as the ciphertext.
         let field = |from: usize, to: usize| plain.get(from..to).ok_or(AuthError::BadSeal);
         let identity_key = field(0, IDENTITY_KEY_LEN)?
@@ -176,4 +184,81 @@ pub(super) fn derive(
         suite,
     };
     (keys, proof)
+}
+
+#[cfg(test)]
+mod tests {
+    use openssl::symm::{encrypt_aead, Cipher};
+
+    use super::*;
+
+    fn identity() -> SealedIdentity {
+        SealedIdentity {
+            identity_key: [1; IDENTITY_KEY_LEN],
+            tunnel_key: [2; EPHEMERAL_KEY_LEN],
+            binding: KeyBinding([3; SIGNATURE_LEN]),
+            address: "127.0.0.1:4000".into(),
+        }
+    }
+
+    /// ring's seal gives openssl's ChaCha20-Poly1305 bytes (the flight's
+    /// format is unchanged), and opens back to the same identity.
+    #[test]
+    fn the_sealed_identity_is_openssls_chacha20_poly1305() {
+        let (es, h0) = ([7u8; 32], [9u8; 32]);
+        let id = identity();
+        let sealed = id.seal(&es, &h0).unwrap();
+        let plain = [
+            &id.identity_key[..],
+            &id.tunnel_key[..],
+            &id.binding.0[..],
+            id.address.as_bytes(),
+        ]
+        .concat();
+        let mut tag = [0u8; TAG_LEN];
+        let mut expected = encrypt_aead(
+            Cipher::chacha20_poly1305(),
+            &seal_key(&es, &h0),
+            Some(&[0u8; 12]),
+            &h0,
+            &plain,
+            &mut tag,
+        )
+        .unwrap();
+        expected.extend_from_slice(&tag);
+        assert_eq!(sealed, expected);
+        let opened = SealedIdentity::open(&sealed, &es, &h0).unwrap();
+        assert_eq!(opened.identity_key, id.identity_key);
+        assert_eq!(opened.tunnel_key, id.tunnel_key);
+        assert_eq!(opened.binding.0, id.binding.0);
+        assert_eq!(opened.address, id.address);
+    }
+
+    #[test]
+    fn a_changed_seal_or_key_is_refused_typed() {
+        let (es, h0) = ([7u8; 32], [9u8; 32]);
+        let sealed = identity().seal(&es, &h0).unwrap();
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert!(matches!(
+                SealedIdentity::open(&bad, &es, &h0),
+                Err(AuthError::BadSeal)
+            ));
+        }
+        assert!(matches!(
+            SealedIdentity::open(&sealed, &[8u8; 32], &h0),
+            Err(AuthError::BadSeal)
+        ));
+        assert!(matches!(
+            SealedIdentity::open(&sealed, &es, &[0u8; 32]),
+            Err(AuthError::BadSeal)
+        ));
+        for len in [0, FIXED_LEN + TAG_LEN - 1, MAX_SEALED_LEN + 1] {
+            assert!(matches!(
+                SealedIdentity::open(&vec![0u8; len], &es, &h0),
+                Err(AuthError::Malformed(_))
+            ));
+        }
+    }
 }
