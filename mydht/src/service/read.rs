@@ -15,7 +15,7 @@ use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
 use crate::conf::MyDHTConf;
 use crate::frame::BufferedFrameReader;
 use crate::frame::WireMessage;
-use crate::stream::{ConnReadStream, Home, LendHome, LentStream};
+use crate::stream::{ConnReadStream, Home, LendHome, LentStream, Returned};
 
 /// What starts a read service: read until the connection ends.
 #[derive(Debug, Clone, Copy)]
@@ -199,9 +199,16 @@ impl<C: MyDHTConf> ReadService<C> {
         let home: LendHome<C> = Arc::new(Mutex::new(Home::Lent));
         self.lent = Some(home.clone());
         let ahead = self.frames.take_read_ahead();
+        // The socket goes with the stream: its reader sets the poller's
+        // watch (see `LentStream`).
+        #[cfg(unix)]
+        let wait = self.wait.take();
+        #[cfg(not(unix))]
+        let wait = ();
         let lent = LentStream::new(
             self.conn,
             stream,
+            wait,
             ahead,
             home,
             self.to_loop.clone(),
@@ -225,13 +232,13 @@ impl<C: MyDHTConf> ReadService<C> {
                 Home::Lent,
             );
             match state {
-                Home::Back(stream, rest) => {
+                Home::Back(back, rest) => {
                     self.frames.put_back(&rest);
-                    self.stream = Some(stream);
+                    self.come_home(back);
                     self.lent = None;
                     return Ok(true);
                 }
-                Home::Dropped(stream, unread) => {
+                Home::Dropped(back, unread) => {
                     self.lent = None;
                     if !self.once {
                         return Ok(false);
@@ -239,7 +246,7 @@ impl<C: MyDHTConf> ReadService<C> {
                     if unread > DRAIN_MAX {
                         return Err(past_end(unread));
                     }
-                    self.stream = Some(stream);
+                    self.come_home(back);
                     self.drain = Some(DRAIN_MAX - unread);
                     return Ok(true);
                 }
@@ -259,6 +266,15 @@ impl<C: MyDHTConf> ReadService<C> {
             if let YieldReturn::Return = yld.spawn_yield() {
                 return Err(Error::yielded());
             }
+        }
+    }
+
+    /// The lent stream and its socket are back.
+    fn come_home(&mut self, back: Returned<C>) {
+        self.stream = Some(back.stream);
+        #[cfg(unix)]
+        {
+            self.wait = back.wait;
         }
     }
 

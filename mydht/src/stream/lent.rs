@@ -3,6 +3,8 @@
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(unix)]
+use mydht_base::ReadWait;
 use mydht_base::Transport;
 use readwrite_comp::{CompR, ExtRead};
 
@@ -18,6 +20,23 @@ pub type ConnReadStream<C> = CompR<
     <<C as MyDHTConf>::Shadow as Shadow>::Reader,
 >;
 
+/// The connection's socket as its read service holds it, lent along with
+/// the stream ([`ReadWait`]): whoever reads the stream sets the poller's
+/// watch of its reads.
+#[cfg(unix)]
+pub(crate) type SocketWait = Option<Box<dyn ReadWait + Send>>;
+/// No socket to wait in off unix.
+#[cfg(not(unix))]
+pub(crate) type SocketWait = ();
+
+/// A lent stream, as it comes home: the stream and its socket.
+pub(crate) struct Returned<C: MyDHTConf> {
+    /// The stream.
+    pub(crate) stream: Box<ConnReadStream<C>>,
+    /// Its socket, with the poller's watch of its reads on.
+    pub(crate) wait: SocketWait,
+}
+
 /// Where a lent stream stands, shared by the read service and the
 /// [`LentStream`].
 pub(crate) enum Home<C: MyDHTConf> {
@@ -25,14 +44,14 @@ pub(crate) enum Home<C: MyDHTConf> {
     Lent,
     /// Given back, with the bytes read ahead that its borrower did not
     /// read.
-    Back(Box<ConnReadStream<C>>, Vec<u8>),
+    Back(Returned<C>, Vec<u8>),
     /// Dropped by its borrower: the connection ends. The stream comes
     /// back with the count of bytes read ahead that its borrower left
     /// unread, for a read service that reads its peer's session end before
     /// the connection closes (a send-once connection, whose peer ends its
     /// session after its message: closing with that end unread would reset
     /// the connection).
-    Dropped(Box<ConnReadStream<C>>, usize),
+    Dropped(Returned<C>, usize),
     /// Answered with [`LentStream::send_back`]: the connection ends once
     /// the answer is written (its write service ends it).
     Closing,
@@ -52,6 +71,12 @@ pub(crate) type LendHome<C> = Arc<Mutex<Home<C>>>;
 /// (the local service the stream was lent to, or the write service pumping
 /// it, see [`OutStream::woken_by`](super::OutStream::woken_by)).
 ///
+/// While it is read, the node's poller does not watch the socket's reads:
+/// a read that would block turns that watch on (the readiness that follows
+/// wakes the reader), the next read that brings bytes turns it off again.
+/// A reader busy with the data that keeps coming (a relay's pump) is then
+/// not woken for each packet, nor is the read service that lent it.
+///
 /// [`give_back`](Self::give_back) returns it to its read service, which
 /// reads frames again; dropping it ends the connection (on a send-once
 /// connection, once its read service has read the peer's session end, at
@@ -61,6 +86,8 @@ pub struct LentStream<C: MyDHTConf> {
     ahead: Vec<u8>,
     pos: usize,
     stream: Option<Box<ConnReadStream<C>>>,
+    /// The socket, lent with the stream.
+    wait: SocketWait,
     home: LendHome<C>,
     to_loop: MainLoopSender<C>,
     logger: slog::Logger,
@@ -68,10 +95,12 @@ pub struct LentStream<C: MyDHTConf> {
 
 impl<C: MyDHTConf> LentStream<C> {
     /// Lends `stream` of `conn`, with the bytes `ahead` already read from
-    /// it; `home` is the read service's side.
+    /// it and its socket `wait` (the poller's watch of its reads on);
+    /// `home` is the read service's side.
     pub(crate) fn new(
         conn: ConnRef,
         stream: Box<ConnReadStream<C>>,
+        wait: SocketWait,
         ahead: Vec<u8>,
         home: LendHome<C>,
         to_loop: MainLoopSender<C>,
@@ -86,6 +115,7 @@ impl<C: MyDHTConf> LentStream<C> {
             ahead,
             pos: 0,
             stream: Some(stream),
+            wait,
             home,
             to_loop,
             logger,
@@ -105,7 +135,8 @@ impl<C: MyDHTConf> LentStream<C> {
             // Back to frames: an idle connection gives its buffer back.
             stream.layer_mut().keep_buffers(false);
             let rest = self.ahead.split_off(self.pos);
-            self.go_home(Home::Back(stream, rest));
+            let back = self.returned(stream);
+            self.go_home(Home::Back(back, rest));
         }
     }
 
@@ -122,6 +153,36 @@ impl<C: MyDHTConf> LentStream<C> {
         let reply = Reply::Many(vec![Reply::SendOn(self.conn, msg), Reply::Close(self.conn)]);
         if let Err(e) = self.to_loop.send_cmd(MainLoopCommand::Reply(reply)) {
             slog::warn!(self.logger, "answer on a lent stream not sent"; "conn" => self.conn.id, "error" => %e);
+        }
+    }
+
+    /// The stream and its socket as they go home: the poller's watch of
+    /// its reads on again (the read service's way to wait for it).
+    fn returned(&mut self, stream: Box<ConnReadStream<C>>) -> Returned<C> {
+        #[cfg(unix)]
+        let wait = {
+            let mut wait = self.wait.take();
+            if let Some(w) = wait.as_mut() {
+                if let Err(e) = w.poller_reads(true) {
+                    // The read service's own wait turns it on again, or
+                    // fails the connection.
+                    slog::debug!(self.logger, "lent socket's watch not restored"; "conn" => self.conn.id, "error" => %e);
+                }
+            }
+            wait
+        };
+        #[cfg(not(unix))]
+        let wait = ();
+        Returned { stream, wait }
+    }
+
+    /// Turns the poller's watch of the socket's reads `on` (a read would
+    /// block: the readiness wakes the reader) or off (the reader reads on).
+    #[cfg(unix)]
+    fn watch(&mut self, on: bool) -> io::Result<()> {
+        match self.wait.as_mut() {
+            Some(w) => w.poller_reads(on).map_err(io::Error::other),
+            None => Ok(()),
         }
     }
 
@@ -150,10 +211,19 @@ impl<C: MyDHTConf> Read for LentStream<C> {
             }
             return Ok(n);
         }
-        match self.stream.as_mut() {
-            Some(s) => s.read(buf),
-            None => Ok(0),
+        let Some(s) = self.stream.as_mut() else {
+            return Ok(0);
+        };
+        let got = s.read(buf);
+        #[cfg(unix)]
+        match &got {
+            // Woken by the poller when the bytes come.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.watch(true)?,
+            // Reading on: no wake-up for each packet meanwhile.
+            Ok(n) if *n > 0 => self.watch(false)?,
+            _ => {}
         }
+        got
     }
 }
 
@@ -162,7 +232,8 @@ impl<C: MyDHTConf> Drop for LentStream<C> {
         if let Some(mut stream) = self.stream.take() {
             stream.layer_mut().keep_buffers(false);
             let unread = self.ahead.len() - self.pos;
-            self.go_home(Home::Dropped(stream, unread));
+            let back = self.returned(stream);
+            self.go_home(Home::Dropped(back, unread));
         }
     }
 }

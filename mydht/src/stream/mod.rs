@@ -25,4 +25,4 @@ mod out;
 pub use lent::{ConnReadStream, LentStream};
 pub use out::{OutStream, StreamSlot};
 
-pub(crate) use lent::{Home, LendHome};
+pub(crate) use lent::{Home, LendHome, Returned};
