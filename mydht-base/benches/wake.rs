@@ -6,7 +6,12 @@
 //!   turn by spinning (`spin_loop`) or by `thread::park` (the other writes
 //!   the counter, then `unpark`s it): unpinned, both pinned to CPU 0 (a
 //!   wake is a context switch on the same CPU), and pinned to CPUs 0 and 1
-//!   (every wake crosses to the other CPU, idle by then).
+//!   (every wake crosses to the other CPU, idle by then). Unpinned, also
+//!   with each waiting in `read(2)` on its own pipe, the other writing a
+//!   byte (a "sync" wake-up on Linux, which the scheduler may run on the
+//!   waker's CPU), back to back and 50 µs apart (the caller busy
+//!   meanwhile); each case says how many round trips ran both threads on
+//!   one CPU.
 //! - `service`: the same round trip through a `ThreadPark` service and its
 //!   `MpscChannel` (send, then `unyield`), the reply written to an atomic
 //!   by the service's destination; the caller spins or parks for it. The
@@ -51,6 +56,67 @@ enum Wait {
     /// `yield_now` (`sched_yield`) between looks.
     Yield,
     Park,
+    /// Blocked in `read(2)` on its own pipe, the other side writing a
+    /// byte to it: on Linux a "sync" wake-up (`WF_SYNC`, the waker about
+    /// to sleep), which the scheduler may run on the waker's CPU.
+    Pipe,
+}
+
+/// A pipe one thread waits in (Linux only).
+#[derive(Clone, Copy)]
+struct Pipe {
+    read: i32,
+    write: i32,
+}
+
+impl Pipe {
+    #[cfg(target_os = "linux")]
+    fn new() -> Pipe {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(r, 0, "pipe2");
+        Pipe {
+            read: fds[0],
+            write: fds[1],
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Pipe {
+        unreachable!("the pipe cases run on Linux only")
+    }
+
+    /// Wakes the thread that waits in this pipe.
+    fn wake(self) {
+        // SAFETY: writes one byte from a live buffer to a descriptor this
+        // bench owns until `close`.
+        let _ = unsafe { libc::write(self.write, [1u8].as_ptr().cast(), 1) };
+    }
+
+    /// Waits for a byte (or more) in the pipe.
+    fn wait(self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reads into a live buffer of its length.
+        let _ = unsafe { libc::read(self.read, buf.as_mut_ptr().cast(), buf.len()) };
+    }
+
+    fn close(self) {
+        // SAFETY: both descriptors are this bench's, closed once.
+        unsafe {
+            libc::close(self.read);
+            libc::close(self.write);
+        }
+    }
+}
+
+/// The CPU this thread runs on (Linux; 0 elsewhere).
+fn cpu_now() -> i32 {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_getcpu takes no argument and touches no memory.
+    return unsafe { libc::sched_getcpu() };
+    #[cfg(not(target_os = "linux"))]
+    0
 }
 
 /// Where the two threads run.
@@ -91,6 +157,11 @@ fn pin(_: Option<usize>) -> bool {
 
 /// Waits until `turn` holds `want` (or [`STOP`]); false on [`STOP`].
 fn wait_for(turn: &AtomicU64, want: u64, how: Wait) -> bool {
+    wait_in(turn, want, how, None)
+}
+
+/// [`wait_for`], in `pipe` for [`Wait::Pipe`].
+fn wait_in(turn: &AtomicU64, want: u64, how: Wait, pipe: Option<Pipe>) -> bool {
     loop {
         let now = turn.load(Ordering::Acquire);
         if now == want {
@@ -104,12 +175,15 @@ fn wait_for(turn: &AtomicU64, want: u64, how: Wait) -> bool {
             Wait::Busy => {}
             Wait::Yield => thread::yield_now(),
             Wait::Park => thread::park(),
+            Wait::Pipe => pipe.expect("a pipe to wait in").wait(),
         }
     }
 }
 
-/// `trips` round trips between this thread and a plain responder thread.
-fn bare(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
+/// `trips` round trips between this thread and a plain responder thread,
+/// `gap` apart (this thread busy meanwhile), and how many of them ran the
+/// responder on this thread's CPU.
+fn bare(trips: usize, how: Wait, place: Place, gap: Duration) -> (Vec<Duration>, usize) {
     let turn = Arc::new(AtomicU64::new(0));
     let keeper = (place == Place::TwoCpusYielder).then(|| {
         let turn = turn.clone();
@@ -120,16 +194,25 @@ fn bare(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
             }
         })
     });
+    let pipes = (how == Wait::Pipe).then(|| (Pipe::new(), Pipe::new()));
+    let (mine, their_pipe) = (pipes.map(|p| p.0), pipes.map(|p| p.1));
+    // The responder's CPU at each of its turns.
+    let at = Arc::new(AtomicU64::new(0));
     let me = thread::current();
     let theirs = turn.clone();
+    let their_at = at.clone();
     let responder = thread::spawn(move || {
         if place != Place::Any {
             pin(Some(usize::from(place != Place::SameCpu)));
         }
         let mut k = 1;
-        while wait_for(&theirs, k, how) {
+        while wait_in(&theirs, k, how, their_pipe) {
+            their_at.store(cpu_now() as u64, Ordering::Relaxed);
             theirs.store(k + 1, Ordering::Release);
-            me.unpark();
+            match mine {
+                Some(p) => p.wake(),
+                None => me.unpark(),
+            }
             k += 2;
         }
     });
@@ -137,22 +220,34 @@ fn bare(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
         pin(Some(0));
     }
     let other = responder.thread().clone();
+    let wake_other = || match their_pipe {
+        Some(p) => p.wake(),
+        None => other.unpark(),
+    };
     let mut rtt = Vec::with_capacity(trips);
+    let mut same = 0;
     for k in (1..).step_by(2).take(trips) {
+        let idle = Instant::now() + gap;
+        while Instant::now() < idle {}
         let t = Instant::now();
         turn.store(k, Ordering::Release);
-        other.unpark();
-        wait_for(&turn, k + 1, how);
+        wake_other();
+        wait_in(&turn, k + 1, how, mine);
         rtt.push(t.elapsed());
+        same += usize::from(at.load(Ordering::Relaxed) == cpu_now() as u64);
     }
     turn.store(STOP, Ordering::Release);
-    other.unpark();
+    wake_other();
     responder.join().expect("responder");
     if let Some(k) = keeper {
         k.join().expect("keeper");
     }
+    if let Some((a, b)) = pipes {
+        a.close();
+        b.close();
+    }
     pin(None);
-    rtt
+    (rtt, same)
 }
 
 /// Gives back its commands; pins or unpins its thread on [`PIN_1`] and
@@ -180,12 +275,15 @@ impl Service for Pong {
 /// when it parks.
 struct Back {
     reply: Arc<AtomicU64>,
+    /// The service's CPU at its last reply.
+    cpu: Arc<AtomicU64>,
     caller: Thread,
     how: Wait,
 }
 
 impl SpawnSend<u64> for Back {
     fn send(&mut self, cmd: u64) -> Result<()> {
+        self.cpu.store(cpu_now() as u64, Ordering::Relaxed);
         self.reply.store(cmd, Ordering::Release);
         if self.how == Wait::Park {
             self.caller.unpark();
@@ -213,10 +311,12 @@ fn ask(
 }
 
 /// `trips` round trips through a `ThreadPark` service, [`GAP`] apart.
-fn service(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
+fn service(trips: usize, how: Wait, place: Place) -> (Vec<Duration>, usize) {
     let reply = Arc::new(AtomicU64::new(STOP - 3));
+    let cpu = Arc::new(AtomicU64::new(u64::MAX));
     let back = Back {
         reply: reply.clone(),
+        cpu: cpu.clone(),
         caller: thread::current(),
         how,
     };
@@ -228,6 +328,7 @@ fn service(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
         ask(PIN_1);
     }
     let mut rtt = Vec::with_capacity(trips);
+    let mut same = 0;
     for k in 0..trips as u64 {
         // The service's polls end long before: it parks, or spins.
         let idle = Instant::now() + GAP;
@@ -235,6 +336,7 @@ fn service(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
         let t = Instant::now();
         ask(k);
         rtt.push(t.elapsed());
+        same += usize::from(cpu.load(Ordering::Relaxed) == cpu_now() as u64);
     }
     if place == Place::TwoCpus {
         ask(UNPIN);
@@ -245,7 +347,7 @@ fn service(trips: usize, how: Wait, place: Place) -> Vec<Duration> {
         .expect("service state")
         .3
         .expect("service end");
-    rtt
+    (rtt, same)
 }
 
 /// The CPU time of every thread of this process so far, in µs (Linux;
@@ -269,6 +371,7 @@ fn idle_cpu(trips: usize, idle: Duration) -> u64 {
     let reply = Arc::new(AtomicU64::new(STOP - 3));
     let back = Back {
         reply: reply.clone(),
+        cpu: Arc::new(AtomicU64::new(u64::MAX)),
         caller: thread::current(),
         how: Wait::Park,
     };
@@ -293,9 +396,11 @@ fn idle_cpu(trips: usize, idle: Duration) -> u64 {
 /// One measured case.
 struct Case {
     name: &'static str,
-    run: fn(usize) -> Vec<Duration>,
+    run: fn(usize) -> (Vec<Duration>, usize),
     /// Round trips of every round.
     rtt: Vec<Duration>,
+    /// Round trips whose two threads ran on one CPU.
+    same: usize,
 }
 
 fn quantile(v: &mut [Duration], q: f64) -> f64 {
@@ -319,55 +424,87 @@ fn main() {
     let two_cpus = thread::available_parallelism().is_ok_and(|n| n.get() >= 2) && pin(None);
     let mut cases = vec![Case {
         name: "bare, park, any CPU",
-        run: |n| bare(n, Wait::Park, Place::Any),
+        run: |n| bare(n, Wait::Park, Place::Any, Duration::ZERO),
         rtt: Vec::new(),
+        same: 0,
     }];
+    if cfg!(target_os = "linux") {
+        cases.extend([
+            Case {
+                name: "bare, pipe (sync wake-up), any CPU",
+                run: |n| bare(n, Wait::Pipe, Place::Any, Duration::ZERO),
+                rtt: Vec::new(),
+                same: 0,
+            },
+            Case {
+                name: "bare, park, any CPU, 50 µs apart",
+                run: |n| bare(n, Wait::Park, Place::Any, GAP),
+                rtt: Vec::new(),
+                same: 0,
+            },
+            Case {
+                name: "bare, pipe (sync wake-up), any CPU, 50 µs apart",
+                run: |n| bare(n, Wait::Pipe, Place::Any, GAP),
+                rtt: Vec::new(),
+                same: 0,
+            },
+        ]);
+    }
     if two_cpus {
         cases.extend([
             Case {
                 name: "bare, spin, CPUs 0 and 1",
-                run: |n| bare(n, Wait::Spin, Place::TwoCpus),
+                run: |n| bare(n, Wait::Spin, Place::TwoCpus, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, busy (no pause), CPUs 0 and 1",
-                run: |n| bare(n, Wait::Busy, Place::TwoCpus),
+                run: |n| bare(n, Wait::Busy, Place::TwoCpus, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, park, CPUs 0 and 1",
-                run: |n| bare(n, Wait::Park, Place::TwoCpus),
+                run: |n| bare(n, Wait::Park, Place::TwoCpus, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, park, CPUs 0 and 1, CPU 1 busy yielding",
-                run: |n| bare(n, Wait::Park, Place::TwoCpusYielder),
+                run: |n| bare(n, Wait::Park, Place::TwoCpusYielder, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, yield, CPUs 0 and 1",
-                run: |n| bare(n, Wait::Yield, Place::TwoCpus),
+                run: |n| bare(n, Wait::Yield, Place::TwoCpus, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, yield, CPU 0 only",
-                run: |n| bare(n, Wait::Yield, Place::SameCpu),
+                run: |n| bare(n, Wait::Yield, Place::SameCpu, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "bare, park, CPU 0 only",
-                run: |n| bare(n, Wait::Park, Place::SameCpu),
+                run: |n| bare(n, Wait::Park, Place::SameCpu, Duration::ZERO),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "service, caller spins, CPUs 0 and 1",
                 run: |n| service(n, Wait::Spin, Place::TwoCpus),
                 rtt: Vec::new(),
+                same: 0,
             },
             Case {
                 name: "service, caller parks, CPUs 0 and 1",
                 run: |n| service(n, Wait::Park, Place::TwoCpus),
                 rtt: Vec::new(),
+                same: 0,
             },
         ]);
     }
@@ -375,19 +512,22 @@ fn main() {
         name: "service, caller parks, any CPU",
         run: |n| service(n, Wait::Park, Place::Any),
         rtt: Vec::new(),
+        same: 0,
     });
     for _ in 0..rounds {
         for c in &mut cases {
-            let r = (c.run)(trips);
+            let (r, same) = (c.run)(trips);
             c.rtt.extend(r);
+            c.same += same;
         }
     }
-    println!("| case | round trip p50 | p99 |");
-    println!("|---|---|---|");
+    println!("| case | round trip p50 | p99 | the two threads on one CPU |");
+    println!("|---|---|---|---|");
     let mut p50 = std::collections::HashMap::new();
     for c in &mut cases {
         let (m, p) = (quantile(&mut c.rtt, 0.5), quantile(&mut c.rtt, 0.99));
-        println!("| {} | {m:.2} µs | {p:.2} µs |", c.name);
+        let one = 100.0 * c.same as f64 / c.rtt.len() as f64;
+        println!("| {} | {m:.2} µs | {p:.2} µs | {one:.0}% |", c.name);
         p50.insert(c.name, m);
     }
     // Two wakes per round trip when both sides park, none when both spin.
