@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
@@ -38,12 +38,9 @@ impl TcpTransport {
     /// Listens on `address`; port 0 picks a free port, see
     /// [`Transport::local_address`].
     pub fn bind(address: SocketAddr) -> Result<Self> {
-        let listener = TcpListener::bind(address)?;
-        if address.ip().is_loopback() {
-            // Accepted connections take the listener's congestion control.
-            let _ = unpaced(listener.as_raw_fd());
-        }
-        Ok(TcpTransport { listener })
+        Ok(TcpTransport {
+            listener: TcpListener::bind(address)?,
+        })
     }
 }
 
@@ -90,12 +87,7 @@ impl Transport for TcpTransport {
     /// Starts connecting and returns at once: the write service learns the
     /// outcome from [`TcpWriteStream::check_connect`] on writable readiness.
     fn connect_with(&self, address: &SocketAddr) -> Result<Connected<Self>> {
-        let stream = if address.ip().is_loopback() {
-            connect_unpaced(address)?
-        } else {
-            TcpStream::connect(*address)?
-        };
-        let (read, write) = split(stream)?;
+        let (read, write) = split(TcpStream::connect(*address)?)?;
         Ok(Connected {
             write,
             read: Some(read),
@@ -272,160 +264,5 @@ impl Drop for TcpWriteStream {
         // Not connected (a failed connect) is the only expected error, and
         // there is nothing to do about it in a drop.
         let _ = self.stream.shutdown(Shutdown::Write);
-    }
-}
-
-/// Sets `fd`'s TCP congestion control to reno, which does not pace: on
-/// loopback there is no bottleneck to pace for, and with bbr (a common
-/// system default) and no fq qdisc, TCP paces by itself with a timer.
-fn unpaced(fd: RawFd) -> io::Result<()> {
-    let name = b"reno";
-    // SAFETY: `fd` is an open socket; `name` outlives the call.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            name.as_ptr().cast(),
-            name.len() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// A non-blocking connect to a loopback `address` whose socket is
-/// [`unpaced`] before its handshake (the congestion control a connection
-/// starts with decides its pacing).
-fn connect_unpaced(address: &SocketAddr) -> io::Result<TcpStream> {
-    let domain = match address {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain socket creation; the descriptor is owned below.
-    let fd = unsafe {
-        libc::socket(
-            domain,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and is owned by nobody else.
-    let socket = unsafe { std::net::TcpStream::from_raw_fd(fd) };
-    let _ = unpaced(fd);
-    // SAFETY: an all-zero sockaddr_storage is valid; each arm writes a
-    // complete sockaddr of its family into it.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match address {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    // SAFETY: `storage` holds a sockaddr of `len` bytes.
-    let r = unsafe {
-        libc::connect(
-            fd,
-            (&storage as *const libc::sockaddr_storage).cast(),
-            len as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINPROGRESS) {
-            return Err(e);
-        }
-    }
-    Ok(TcpStream::from_std(socket))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `fd`'s TCP congestion control.
-    fn congestion(fd: RawFd) -> String {
-        let mut name = [0u8; 16];
-        let mut len = name.len() as libc::socklen_t;
-        // SAFETY: `fd` is an open socket; `name` and `len` outlive the call.
-        let r = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_CONGESTION,
-                name.as_mut_ptr().cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(r, 0, "{}", io::Error::last_os_error());
-        let name = &name[..len as usize];
-        String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or(name)).into_owned()
-    }
-
-    /// A connection to a loopback address is reno on both sides from its
-    /// start (dialled and accepted), IPv4 and IPv6, and carries bytes.
-    #[test]
-    fn loopback_connections_are_unpaced_on_both_sides() {
-        for address in ["127.0.0.1:0", "[::1]:0"] {
-            let Ok(transport) = TcpTransport::bind(address.parse().unwrap()) else {
-                // No IPv6 loopback on this machine.
-                continue;
-            };
-            let to = transport.local_address().unwrap();
-            let mut dialled = transport.connect_with(&to).unwrap();
-            let accepted = loop {
-                if let Some(a) = transport.accept().unwrap() {
-                    break a;
-                }
-                std::thread::yield_now();
-            };
-            assert_eq!(congestion(transport.listener.as_raw_fd()), "reno");
-            assert_eq!(congestion(dialled.write.stream.as_raw_fd()), "reno");
-            assert_eq!(congestion(accepted.read.stream.as_raw_fd()), "reno");
-            let mut write = accepted.write.unwrap();
-            while write.write(b"x").map_or(true, |n| n == 0) {
-                std::thread::yield_now();
-            }
-            let mut read = dialled.read.take().unwrap();
-            let mut byte = [0u8; 1];
-            loop {
-                match read.read(&mut byte) {
-                    Ok(1) => break,
-                    Ok(_) => panic!("end of stream"),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                    Err(e) => panic!("{e}"),
-                }
-            }
-            assert_eq!(&byte, b"x");
-        }
     }
 }
