@@ -12,6 +12,8 @@
 //! threads. A spin that ends without the reply makes the thread's next
 //! waits skip theirs (1, 3, 7, … up to [`SPIN_SKIP_MAX`] of them): a
 //! caller whose replies come slower than [`SPIN`] soon stops spinning.
+//! [`ReplySlot::with_spin`] sets another bound for one query
+//! (`Duration::ZERO`: no spin).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -61,6 +63,8 @@ struct Inner<T> {
     done: AtomicBool,
     /// Where the query counts while outstanding.
     count: &'static Outstanding,
+    /// The longest a synchronous caller spins ([`SPIN`] by default).
+    spin: Duration,
 }
 
 impl<T> Drop for Inner<T> {
@@ -110,12 +114,19 @@ impl<T> std::fmt::Debug for ReplySlot<T> {
 }
 
 impl<T> ReplySlot<T> {
-    /// A slot complete once `expected` replies are in.
+    /// A slot complete once `expected` replies are in; a lone synchronous
+    /// caller spins up to 100 µs for them before it sleeps.
     pub fn new(expected: usize) -> Self {
-        Self::counted_in(expected, &OUTSTANDING)
+        Self::with_spin(expected, SPIN)
     }
 
-    fn counted_in(expected: usize, count: &'static Outstanding) -> Self {
+    /// [`new`](Self::new), its lone synchronous caller spinning up to
+    /// `spin` (`Duration::ZERO`: never) before it sleeps.
+    pub fn with_spin(expected: usize, spin: Duration) -> Self {
+        Self::counted_in(expected, &OUTSTANDING, spin)
+    }
+
+    fn counted_in(expected: usize, count: &'static Outstanding, spin: Duration) -> Self {
         let pending = expected > 0;
         if pending {
             count.0.fetch_add(1, Ordering::Relaxed);
@@ -132,6 +143,7 @@ impl<T> ReplySlot<T> {
                 cond: Condvar::new(),
                 done: AtomicBool::new(!pending),
                 count,
+                spin,
             }),
         }
     }
@@ -153,10 +165,10 @@ impl<T> ReplySlot<T> {
     }
 
     /// Before a synchronous wait sleeps: spins for the outcome, for up to
-    /// [`SPIN`] (and `until`), when this query is the only one outstanding
-    /// and this thread's last spins did not miss (module doc).
+    /// the slot's spin (and `until`), when this query is the only one
+    /// outstanding and this thread's last spins did not miss (module doc).
     fn spin(&self, until: Instant) {
-        if self.inner.done.load(Ordering::Acquire) {
+        if self.inner.spin.is_zero() || self.inner.done.load(Ordering::Acquire) {
             return;
         }
         if self.inner.count.0.load(Ordering::Relaxed) != 1 {
@@ -171,7 +183,7 @@ impl<T> ReplySlot<T> {
         if until <= now {
             return;
         }
-        let end = until.min(now + SPIN);
+        let end = until.min(now + self.inner.spin);
         loop {
             for _ in 0..16 {
                 if self.inner.done.load(Ordering::Acquire) {
@@ -368,7 +380,7 @@ mod tests {
 
     use mydht_base::{Error, ErrorKind, ErrorLevel};
 
-    use super::{Outstanding, ReplySlot};
+    use super::{Outstanding, ReplySlot, SPIN};
 
     const WAIT: Duration = Duration::from_secs(10);
 
@@ -384,14 +396,14 @@ mod tests {
     fn a_query_counts_as_outstanding_until_its_outcome() {
         static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
         let n = || COUNT.0.load(Ordering::Relaxed);
-        let none = ReplySlot::<u32>::counted_in(0, &COUNT);
+        let none = ReplySlot::<u32>::counted_in(0, &COUNT, SPIN);
         assert_eq!(n(), 0);
         assert!(none.is_done());
-        let two = ReplySlot::<u32>::counted_in(2, &COUNT);
-        let failed = ReplySlot::<u32>::counted_in(1, &COUNT);
-        let expired = ReplySlot::<u32>::counted_in(1, &COUNT);
-        let partial = ReplySlot::<u32>::counted_in(3, &COUNT);
-        let forgotten = ReplySlot::<u32>::counted_in(1, &COUNT);
+        let two = ReplySlot::<u32>::counted_in(2, &COUNT, SPIN);
+        let failed = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let expired = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let partial = ReplySlot::<u32>::counted_in(3, &COUNT, SPIN);
+        let forgotten = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
         assert_eq!(n(), 5);
         assert!(!two.push(1));
         assert_eq!(n(), 5);
@@ -415,9 +427,10 @@ mod tests {
         assert_eq!(n(), 0);
     }
 
-    /// A lone query's caller spins, then sleeps: a reply pushed at any
-    /// moment of either (from right away to well past the spin) reaches
-    /// it, none is lost between the spin's last look and the sleep.
+    /// A lone query's caller spins, then sleeps (or only sleeps, its spin
+    /// off): a reply pushed at any moment (from right away to well past
+    /// the spin) reaches it, none is lost between the spin's last look and
+    /// the sleep.
     #[test]
     fn a_lone_query_gets_its_reply_whenever_it_comes() {
         static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
@@ -432,7 +445,9 @@ mod tests {
             }
         });
         for k in 0..600u32 {
-            let slot = ReplySlot::counted_in(1, &COUNT);
+            // Every other query never spins (`with_spin(.., ZERO)`).
+            let spin = if k % 2 == 0 { SPIN } else { Duration::ZERO };
+            let slot = ReplySlot::counted_in(1, &COUNT, spin);
             assert_eq!(COUNT.0.load(Ordering::Relaxed), 1);
             // 0 to 297 µs, across the spin's bound (SPIN, 100 µs).
             let after = Duration::from_micros(u64::from(k % 100) * 3);
@@ -451,8 +466,8 @@ mod tests {
     #[test]
     fn two_outstanding_queries_both_get_their_replies() {
         static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
-        let a = ReplySlot::<u32>::counted_in(1, &COUNT);
-        let b = ReplySlot::<u32>::counted_in(1, &COUNT);
+        let a = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let b = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
         assert_eq!(COUNT.0.load(Ordering::Relaxed), 2);
         let (a2, b2) = (a.clone(), b.clone());
         let pusher = thread::spawn(move || {
