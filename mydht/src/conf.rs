@@ -274,7 +274,9 @@ pub trait MyDHTConf: Sized + Send + 'static {
     >;
     /// Feeds the global service.
     type GlobalChannel: SpawnChannel<GlobalCommand<Self>>;
-    /// Runs the global service.
+    /// Runs the global service (`threaded!`:
+    /// [`InPlaceGlobal`](crate::profile::InPlaceGlobal), a node handle's
+    /// query run on the handle's thread while the service is idle).
     type GlobalSpawn: Spawner<
         Self::GlobalService,
         GlobalDest<Self>,
@@ -356,10 +358,13 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// weak sender is `send` and weak handle `handle` ([`GlobalWay`]):
     /// `None` (the default) sends the handle's queries through the main
     /// loop. The profile macros whose global service runs on a thread of
-    /// its own (`ThreadPark` with `MpscChannel`: `threaded!`,
-    /// `threaded_blocking!`, `may_blocking!`) give one
+    /// its own (`ThreadPark` with `MpscChannel`: `threaded_blocking!`,
+    /// `may_blocking!`; [`InPlaceGlobal`](crate::profile::InPlaceGlobal)
+    /// with `MpscChannelIdleInline`: `threaded!`) give one
     /// ([`GlobalWay::new`]): the handle's queries then go straight into the
-    /// global service's channel, one thread crossing less each. Used only
+    /// global service's channel, one thread crossing less each; under
+    /// `InPlaceGlobal`, one that finds the service idle (and few other
+    /// queries pending) is run on the caller's thread, no crossing. Used only
     /// where the services run on threads
     /// ([`services_on_threads`](Self::services_on_threads)) and the global
     /// service's loops are not counted ([`ServiceLoops::global`] 0, the

@@ -357,13 +357,16 @@ fn threaded_a_full_global_channel_sends_queries_through_the_main_loop() {
     let a = mydht::start_loop(Threaded).expect("node");
     let (holding_tx, holding) = sync_channel(1);
     let (go, go_rx) = sync_channel(1);
-    let held = a
-        .query_future(
+    // From a thread of its own: the idle global service runs it there
+    // (`InPlaceGlobal`), and it waits for the go in that call.
+    let holder = a.clone();
+    let held = thread::spawn(move || {
+        holder.query(
             Ask::Hold(holding_tx, Arc::new(Mutex::new(go_rx))),
             1,
             TIMEOUT,
         )
-        .expect("sent");
+    });
     holding.recv_timeout(TIMEOUT).expect("the service holds");
     // More than its channel holds (`service_channel`, 1,024): the ones
     // that find it full go through the main loop.
@@ -379,7 +382,7 @@ fn threaded_a_full_global_channel_sends_queries_through_the_main_loop() {
     );
     go.send(()).expect("go");
     assert_eq!(
-        wait_for(held).expect("in time").expect("answer"),
+        held.join().expect("holder").expect("answer"),
         vec![Answer::Held]
     );
     for (i, f) in (0..n).zip(flight) {

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 /// Peers connected to the hub.
 const PEERS: usize = 4;
-/// The hub's services with a thread of their own under `threaded!`.
+/// The hub's services with a thread of their own (the global service
+/// kept on its own thread, `global: ThreadPark, MpscChannel;`).
 const HUB_SERVICES: usize = 3;
 /// The burst's large messages: 32 of 256 KiB, far more than the socket
 /// buffers hold (4 MiB send, 128 KiB receive while the peer reads
@@ -122,7 +123,9 @@ impl MyDHTConf for Hub {
     type ApiReply = Sent;
     type GlobalService = Global<Self>;
     type LocalService = Local<Self>;
-    mydht::threaded!();
+    // The global service on a thread of its own, counted below (under
+    // `threaded!` it holds one only while commands queue).
+    mydht::threaded!(global: ThreadPark, MpscChannel;);
 
     fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Self::GlobalService> {
         Ok(Global::default())

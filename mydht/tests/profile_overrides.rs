@@ -59,7 +59,10 @@ fn threaded_runs_read_on_thread_idle_local_inline_and_api_on_the_loop() {
     assert!(channel.contains("IdleInlineChannel<") && channel.ends_with("MpscChannel>"));
     assert!(name_of(&c.local_spawner().expect("local")).ends_with("Blocker"));
     assert!(name_of(&c.local_channel()).ends_with("MpscChannel"));
-    assert!(name_of(&c.global_spawner().expect("global")).ends_with("ThreadPark"));
+    // `InPlaceGlobal<ThreadPark>`, its default parameter.
+    assert!(name_of(&c.global_spawner().expect("global")).ends_with("InPlaceGlobal"));
+    let channel = name_of(&c.global_channel());
+    assert!(channel.contains("IdleInlineChannel<") && channel.ends_with("MpscChannel>"));
     assert!(name_of(&c.api_spawner().expect("api")).ends_with("RestartOrError"));
     assert!(name_of(&c.api_channel()).ends_with("LocalRcChannel"));
     assert!(name_of(&c.peer_store_spawner().expect("store")).ends_with("ThreadPark"));

@@ -10,15 +10,24 @@ use mydht_base::{Error, ErrorKind, ErrorLevel};
 
 use crate::command::ApiResult;
 use crate::conf::MyDHTConf;
+use crate::profile::handle_gives;
 use crate::service::api::SharedBook;
 use crate::service::{ApiCommand, GlobalCommand, GlobalWay, NotGiven, QueryId, ReplySlot};
 
 /// The way while it is open: the global service's channel and handle,
-/// and the book its query is registered in first.
+/// and the book its query is registered in first; `gen`, which opening
+/// this is.
 struct Open<C: MyDHTConf> {
     way: GlobalWay<C>,
     book: SharedBook<C>,
+    gen: u64,
 }
+
+/// A query given through the door may run on its caller's thread while
+/// fewer other queries than this are pending in the book: one query at a
+/// time, and the one before it, complete but not yet forgotten by the
+/// thread that gave its reply (a moment after it woke its caller).
+const FEW_OTHERS: usize = 2;
 
 /// What became of a query given to the door.
 pub(super) enum Passed<C: MyDHTConf> {
@@ -48,8 +57,15 @@ pub(super) enum Passed<C: MyDHTConf> {
 /// that ended gives it back for the main loop's way, as before (the core
 /// registers it again: the same query, its entry replaced in place, so
 /// it counts once against `max_pending_queries`).
+///
+/// The door's lock is held only to take a copy of the way: the query is
+/// given outside it, so that a query the global service runs on its
+/// caller's thread ([`InPlaceGlobal`](crate::profile::InPlaceGlobal))
+/// holds up no other caller (they queue behind it in the channel).
 pub(crate) struct GlobalDoor<C: MyDHTConf> {
     open: Mutex<Option<Open<C>>>,
+    /// Openings so far.
+    opened: AtomicU64,
     /// The way is shut: the main loop looks at the global service, starts
     /// it again if its loop ended, and opens the way.
     shut: AtomicBool,
@@ -61,7 +77,8 @@ impl<C: MyDHTConf> GlobalDoor<C> {
     /// A door open on `way`, registering queries in `book`.
     pub(super) fn new(way: GlobalWay<C>, book: SharedBook<C>) -> Self {
         GlobalDoor {
-            open: Mutex::new(Some(Open { way, book })),
+            open: Mutex::new(Some(Open { way, book, gen: 0 })),
+            opened: AtomicU64::new(0),
             shut: AtomicBool::new(false),
             given: AtomicU64::new(0),
         }
@@ -75,7 +92,8 @@ impl<C: MyDHTConf> GlobalDoor<C> {
 
     /// Opens the door again on `way` (the global service runs).
     pub(super) fn reopen(&self, way: GlobalWay<C>, book: SharedBook<C>) {
-        *self.lock() = Some(Open { way, book });
+        let gen = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.lock() = Some(Open { way, book, gen });
         self.shut.store(false, Ordering::Release);
     }
 
@@ -96,9 +114,13 @@ impl<C: MyDHTConf> GlobalDoor<C> {
         self.given.load(Ordering::Relaxed)
     }
 
-    fn shut(&self, open: &mut Option<Open<C>>) {
-        *open = None;
-        self.shut.store(true, Ordering::Release);
+    /// Shuts the way of opening `gen` (not a later one).
+    fn shut(&self, gen: u64) {
+        let mut open = self.lock();
+        if open.as_ref().is_some_and(|o| o.gen == gen) {
+            *open = None;
+            self.shut.store(true, Ordering::Release);
+        }
     }
 
     /// Gives the query `qid` (`cmd`, its replies to `slot`, failing after
@@ -110,42 +132,56 @@ impl<C: MyDHTConf> GlobalDoor<C> {
         timeout: Duration,
         cmd: C::GlobalCmd,
     ) -> Passed<C> {
-        let mut guard = self.lock();
-        let Some(open) = guard.as_mut() else {
-            return Passed::Back(cmd);
+        let (mut way, book, gen) = {
+            let guard = self.lock();
+            let Some(open) = guard.as_ref() else {
+                return Passed::Back(cmd);
+            };
+            (open.way.clone(), open.book.clone(), open.gen)
         };
-        if open.way.ended() {
-            self.shut(&mut guard);
+        if way.ended() {
+            self.shut(gen);
             return Passed::Back(cmd);
         }
         // A timeout past what an `Instant` holds takes the main loop's way.
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             return Passed::Back(cmd);
         };
-        open.book.apply(ApiCommand::Register {
+        let register = ApiCommand::Register {
             qid,
             slot: slot.clone(),
             deadline,
-        });
+        };
+        let others = book.register_among(qid, register, FEW_OTHERS);
         if slot.is_done() {
             // Refused (too many pending queries): the caller has the
             // error, and the global service does not run what failed.
             return Passed::Given;
         }
-        match open.way.give(GlobalCommand::Api(qid, cmd)) {
+        // With few others pending, the global service may run it on this
+        // thread, and answer it, before `give` returns; not under load:
+        // the service's thread runs those queued together, their frames
+        // to one peer sent as one batch.
+        let give = || way.give(GlobalCommand::Api(qid, cmd));
+        let given = if others < FEW_OTHERS {
+            handle_gives(give)
+        } else {
+            give()
+        };
+        match given {
             Ok(()) => {
                 self.given.fetch_add(1, Ordering::Relaxed);
-                if open.way.ended() {
+                if way.ended() {
                     // Ended, perhaps before reading it: the main loop's
                     // next loop of the service reads it.
-                    self.shut(&mut guard);
+                    self.shut(gen);
                     return Passed::Stranded;
                 }
                 Passed::Given
             }
             Err((cmd, why)) => {
                 if let NotGiven::Ended = why {
-                    self.shut(&mut guard);
+                    self.shut(gen);
                 }
                 match cmd {
                     // Left in the book: the main loop registers it again

@@ -436,6 +436,15 @@ impl<C: MyDHTConf> NodeHandle<C> {
         self.inner.global.as_ref().map_or(0, |door| door.given())
     }
 
+    /// Queries this node's global service ran on the thread of the handle
+    /// that sent them, not on its own thread
+    /// ([`InPlaceGlobal`](crate::profile::InPlaceGlobal), `threaded!`),
+    /// since the node started: a statistic for tests and benchmarks, read
+    /// without asking the main loop. Always 0 under the other profiles.
+    pub fn queries_in_place(&self) -> u64 {
+        self.inner.direct.in_place()
+    }
+
     /// The node's counters now.
     pub fn stats(&self, timeout: Duration) -> std::result::Result<NodeStats, NodeError> {
         self.call(ApiAction::Stats, timeout, call::stats::<C>)

@@ -3,7 +3,7 @@
 //!
 //! | profile | peer ref | read, write | local | global, peer store, peer management | api | channels |
 //! |---|---|---|---|---|---|---|
-//! | [`threaded!`](crate::threaded) | `ArcRef` | read `ThreadIdle` (waits in its socket while busy; idle 1 s, its thread back to the pool), write `ThreadPark` (its senders write in place while it is idle) | `Blocker` (in the read service's thread) | `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
+//! | [`threaded!`](crate::threaded) | `ArcRef` | read `ThreadIdle` (waits in its socket while busy; idle 1 s, its thread back to the pool), write `ThreadPark` (its senders write in place while it is idle) | `Blocker` (in the read service's thread) | global `ThreadPark`, a node handle's query run on the handle's thread while it is idle ([`InPlaceGlobal`]); the others `ThreadPark` | `RestartOrError` | `MpscChannel` (api: `LocalRcChannel`) |
 //! | [`threaded_blocking!`](crate::threaded_blocking) | `ArcRef` | `ThreadBlock` | `ThreadPark` | `ThreadPark` | `ThreadPark` | `MpscChannel` |
 //! | [`single_thread!`](crate::single_thread) | `RcRef` | `CoRoutine` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
 //! | [`restartable!`](crate::restartable) | `RcRef` | `RestartOrError` | `Blocker` | `Blocker` | `RestartOrError` | `LocalRcChannel` |
@@ -43,8 +43,11 @@
 //! services on other threads wait on a full main loop channel; a service
 //! on the loop's own thread never waits).
 
+mod in_place;
 #[cfg(feature = "may")]
 mod may_blocking;
+pub(crate) use in_place::handle_gives;
+pub use in_place::{InPlace, InPlaceGlobal, InPlaceHandle};
 #[cfg(feature = "may")]
 pub use may_blocking::{MayBlock, MayBlockHandle};
 
@@ -61,8 +64,11 @@ pub mod __private {
     /// `ThreadPark`, its senders running a command in place while it is
     /// idle (`threaded!`'s write service).
     pub type ThreadParkIdleInline = mydht_base::service::spawn::IdleInline<ThreadPark>;
-    /// The channel of [`ThreadParkIdleInline`].
+    /// The channel of [`ThreadParkIdleInline`] and [`ThreadParkInPlace`].
     pub type MpscChannelIdleInline = mydht_base::service::channel::IdleInlineChannel<MpscChannel>;
+    /// `ThreadPark`, a node handle's query run on the handle's thread
+    /// while the service is idle (`threaded!`'s global service).
+    pub type ThreadParkInPlace = super::InPlaceGlobal<ThreadPark>;
     /// A parked thread while busy, given back to the reuse pool once idle
     /// (`threaded!`'s read service).
     pub use mydht_base::service::spawn::ThreadIdle;
@@ -186,7 +192,10 @@ macro_rules! __profile {
     // A global service on a thread of its own, fed by a channel between
     // threads: the node handle's queries may go straight into that
     // channel (`MyDHTConf::direct_global`).
-    (@global ThreadPark MpscChannel) => {
+    (@global ThreadPark MpscChannel) => { $crate::__profile!(@direct_global); };
+    (@global ThreadParkInPlace MpscChannelIdleInline) => { $crate::__profile!(@direct_global); };
+    (@global $g:ident $gc:ident) => {};
+    (@direct_global) => {
         fn direct_global(
             send: $crate::service::GlobalWeakSend<Self>,
             handle: $crate::service::GlobalWeakHandle<Self>,
@@ -194,7 +203,6 @@ macro_rules! __profile {
             Some($crate::service::GlobalWay::new(send, handle))
         }
     };
-    (@global $g:ident $gc:ident) => {};
     (@emit $r:ident $w:ident $wc:ident $l:ident $lc:ident $g:ident $gc:ident $a:ident $ac:ident
         $ps:ident $psc:ident $pm:ident $pmc:ident $threads:tt $peer_ref:ident [$($peer:tt)*]
         $stack:tt) => {
@@ -336,11 +344,21 @@ macro_rules! __profile {
 /// peer's connection's write service
 /// ([`GlobalDest`](crate::service::GlobalDest)), whose sender writes the
 /// frame itself while the write service is idle: not back through the
-/// main loop. And the node handle's queries go straight into the global
-/// service's channel ([`MyDHTConf::direct_global`](crate::MyDHTConf::direct_global)),
-/// not through the main loop. So one request/response crosses threads 4
-/// times (5 with `direct_replies` off), not 13 (the figures: the crate
-/// README, "`threaded!` latency").
+/// main loop. And the node handle's queries go straight to the global
+/// service ([`MyDHTConf::direct_global`](crate::MyDHTConf::direct_global)),
+/// not through the main loop: `global: ThreadParkInPlace,
+/// MpscChannelIdleInline` ([`InPlaceGlobal`](crate::profile::InPlaceGlobal)), a query that finds the
+/// global service idle, with at most one other query pending, runs on the
+/// caller's thread (its frame to a peer written there too while that
+/// peer's write service is idle); else it is queued for the global
+/// service's thread, which runs those queued together (their frames to
+/// one peer as one batch). The main loop's commands (peer events,
+/// messages, ticks) always go to that thread. A call run in place waits
+/// in place if it waits: a global service whose calls wait for the
+/// caller's own thread takes `global: ThreadPark, MpscChannel;` (every
+/// query on the service's thread). So one request/response crosses
+/// threads 3 times (4 with `direct_replies` off), not 13 (the figures:
+/// the crate README, "`threaded!` latency").
 #[macro_export]
 macro_rules! threaded {
     ($($mix:tt)*) => {
@@ -348,7 +366,7 @@ macro_rules! threaded {
             ThreadIdle // read
             ThreadParkIdleInline MpscChannelIdleInline // write
             Blocker MpscChannel // local
-            ThreadPark MpscChannel // global
+            ThreadParkInPlace MpscChannelIdleInline // global
             RestartOrError LocalRcChannel // api
             ThreadPark MpscChannel // peer_store
             ThreadPark MpscChannel // peer_mgmt

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use mydht_base::service::channel::IdleInlineRecv;
 use mydht_base::{
     Result, SRef, SToRef, SpawnChannel, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield, Spawner,
     TrySendError,
@@ -130,13 +131,15 @@ trait GlobalGive<C: MyDHTConf>: Send {
     ) -> std::result::Result<(), (GlobalCommand<C>, NotGiven)>;
     /// True once the service's loop has ended.
     fn ended(&mut self) -> bool;
+    /// Another way to the same service.
+    fn clone_way(&self) -> Box<dyn GlobalGive<C>>;
 }
 
 impl<C, S, H> GlobalGive<C> for (S, H)
 where
     C: MyDHTConf,
-    S: SpawnSend<GlobalCommand<C>> + Send,
-    H: SpawnUnyield + Send,
+    S: SpawnSend<GlobalCommand<C>> + Clone + Send + 'static,
+    H: SpawnUnyield + Clone + Send + 'static,
 {
     fn give(
         &mut self,
@@ -161,6 +164,10 @@ where
     fn ended(&mut self) -> bool {
         self.1.is_finished()
     }
+
+    fn clone_way(&self) -> Box<dyn GlobalGive<C>> {
+        Box::new(self.clone())
+    }
 }
 
 impl<C: MyDHTConf> GlobalWay<C> {
@@ -168,8 +175,8 @@ impl<C: MyDHTConf> GlobalWay<C> {
     /// `handle`.
     pub fn new<S, H>(send: S, handle: H) -> Self
     where
-        S: SpawnSend<GlobalCommand<C>> + Send + 'static,
-        H: SpawnUnyield + Send + 'static,
+        S: SpawnSend<GlobalCommand<C>> + Clone + Send + 'static,
+        H: SpawnUnyield + Clone + Send + 'static,
     {
         GlobalWay(Box::new((send, handle)))
     }
@@ -186,6 +193,12 @@ impl<C: MyDHTConf> GlobalWay<C> {
     /// True once the global service's loop has ended.
     pub(crate) fn ended(&mut self) -> bool {
         self.0.ended()
+    }
+}
+
+impl<C: MyDHTConf> Clone for GlobalWay<C> {
+    fn clone(&self) -> Self {
+        GlobalWay(self.0.clone_way())
     }
 }
 
@@ -209,6 +222,9 @@ pub(crate) struct DirectPeers<C: MyDHTConf> {
     peers: Mutex<HashMap<PeerId, Entry<C>>>,
     capacity: usize,
     sent: AtomicU64,
+    /// Queries the global service ran on their caller's thread
+    /// ([`InPlaceGlobal`](crate::profile::InPlaceGlobal)).
+    in_place: Arc<AtomicU64>,
 }
 
 impl<C: MyDHTConf> DirectPeers<C> {
@@ -218,6 +234,7 @@ impl<C: MyDHTConf> DirectPeers<C> {
             peers: Mutex::new(HashMap::new()),
             capacity,
             sent: AtomicU64::new(0),
+            in_place: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -257,6 +274,11 @@ impl<C: MyDHTConf> DirectPeers<C> {
     /// Messages the global service gave straight to write services.
     pub(crate) fn sent(&self) -> u64 {
         self.sent.load(Ordering::Acquire)
+    }
+
+    /// Queries the global service ran on their caller's thread.
+    pub(crate) fn in_place(&self) -> u64 {
+        self.in_place.load(Ordering::Relaxed)
     }
 
     fn way(&self, peer: &PeerId) -> Option<Arc<Mutex<Way<C>>>> {
@@ -447,6 +469,12 @@ pub(crate) fn global_ends<C: MyDHTConf>(
 }
 
 impl<C: MyDHTConf> GlobalDest<C> {
+    /// The count of queries the global service ran on their caller's
+    /// thread, kept across its restarts (a statistic).
+    pub(crate) fn in_place_count(&self) -> Arc<AtomicU64> {
+        lock(&self.out).direct.in_place.clone()
+    }
+
     /// Sends what it can of `reply` directly (or holds it for that); what
     /// is left for the main loop.
     fn shortcut(&mut self, reply: Reply<C>) -> Result<Reply<C>> {
@@ -521,24 +549,25 @@ impl<C: MyDHTConf> SpawnSend<Reply<C>> for GlobalDest<C> {
         }
     }
 
+    /// Never waits, and holds nothing back: what is held goes out now
+    /// (the sender may be a node handle's thread that ran the call in
+    /// place, after which no receiver finds the channel empty for it).
     fn try_send(&mut self, reply: Reply<C>) -> std::result::Result<(), TrySendError<Reply<C>>> {
         // What went (or is held) for the direct way is not sent again: a
         // retry gets what is left. A main loop gone (the node stops)
         // loses what is held, as it loses everything else.
-        let left = match self.shortcut(reply) {
-            Ok(Reply::None) | Err(_) => return Ok(()),
-            Ok(left) => left,
-        };
+        let left = self.shortcut(reply);
         let mut out = lock(&self.out);
         let _ = out.flush();
-        out.to_loop.try_send(left)
+        match left {
+            Ok(Reply::None) | Err(_) => Ok(()),
+            Ok(left) => out.to_loop.try_send(left),
+        }
     }
 }
 
-impl<C: MyDHTConf, R: SpawnRecv<GlobalCommand<C>>> SpawnRecv<GlobalCommand<C>>
-    for GlobalRecv<C, R>
-{
-    fn recv(&mut self) -> Result<Option<GlobalCommand<C>>> {
+impl<C: MyDHTConf, R: SpawnRecv<T>, T> SpawnRecv<T> for GlobalRecv<C, R> {
+    fn recv(&mut self) -> Result<Option<T>> {
         let next = self.inner.recv()?;
         if next.is_none() {
             lock(&self.out).flush()?;
@@ -546,13 +575,33 @@ impl<C: MyDHTConf, R: SpawnRecv<GlobalCommand<C>>> SpawnRecv<GlobalCommand<C>>
         Ok(next)
     }
 
-    fn recv_wait(&mut self) -> Result<Option<GlobalCommand<C>>> {
+    fn recv_wait(&mut self) -> Result<Option<T>> {
         match self.inner.recv()? {
             Some(cmd) => Ok(Some(cmd)),
             None => {
                 lock(&self.out).flush()?;
                 self.inner.recv_wait()
             }
+        }
+    }
+}
+
+impl<C: MyDHTConf, R, T> GlobalRecv<C, IdleInlineRecv<R, T>> {
+    /// The receiver of an [`IdleInlineChannel`]'s loop, read through this
+    /// one (the held messages sent when the channel is empty).
+    ///
+    /// [`IdleInlineChannel`]: mydht_base::service::channel::IdleInlineChannel
+    pub(crate) fn inside_out(self) -> IdleInlineRecv<GlobalRecv<C, R>, T> {
+        let out = self.out;
+        self.inner.map_inner(|inner| GlobalRecv { inner, out })
+    }
+
+    /// What [`inside_out`](Self::inside_out) made, back.
+    pub(crate) fn outside_in(recv: IdleInlineRecv<GlobalRecv<C, R>, T>) -> Self {
+        let out = recv.get_ref().out.clone();
+        GlobalRecv {
+            inner: recv.map_inner(|r| r.inner),
+            out,
         }
     }
 }

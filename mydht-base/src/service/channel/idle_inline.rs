@@ -107,6 +107,23 @@ pub struct IdleInlineRecv<R, C> {
     pub(crate) gate: Arc<Gate<C>>,
 }
 
+impl<R, C> IdleInlineRecv<R, C> {
+    /// The inner receiver.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The same channel read through `f(inner)`: for a spawner that
+    /// wraps the inner receiver (one that acts when it finds the channel
+    /// empty, say).
+    pub fn map_inner<R2>(self, f: impl FnOnce(R) -> R2) -> IdleInlineRecv<R2, C> {
+        IdleInlineRecv {
+            inner: f(self.inner),
+            gate: self.gate,
+        }
+    }
+}
+
 impl<C, Ch> SpawnChannel<C> for IdleInlineChannel<Ch>
 where
     Ch: SpawnChannel<Option<C>>,

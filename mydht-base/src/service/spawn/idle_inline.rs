@@ -43,6 +43,15 @@ pub trait InlineCall: ServiceRestartable {
     /// there (a stream that would block yields), and the service is not
     /// in a state only its own loop should carry on.
     fn inline_ok(&self, cmd: &Self::CommandIn) -> bool;
+
+    /// Runs `cmd` on a sender's thread (`inline_ok` took it). By default
+    /// [`call`](Service::call) with a yield that returns
+    /// ([`YieldReturn::Return`]): a command that yields is finished by
+    /// the loop ([`ServiceRestartable::resume`]). A service that cannot
+    /// stop half way calls with a yield of its own.
+    fn call_in_place(&mut self, cmd: Self::CommandIn) -> Result<Self::CommandOut> {
+        self.call(cmd, &mut ReturnYield)
+    }
 }
 
 /// Runs the service on `Sp` (pair it with an [`IdleInlineChannel`]); its
@@ -149,7 +158,7 @@ where
         {
             return Inlined::Back(cmd);
         }
-        match p.service.call(cmd, &mut ReturnYield) {
+        match p.service.call_in_place(cmd) {
             Ok(out) => match p.dest.try_send(out) {
                 Ok(()) => return Inlined::Done,
                 Err(TrySendError::Full(out)) | Err(TrySendError::Closed(out)) => {
@@ -255,6 +264,11 @@ where
                 gate.pending.fetch_sub(1, Ordering::SeqCst);
                 return Err(e);
             }
+        } else if gate.pending.load(Ordering::SeqCst) != 0 {
+            // Commands an earlier loop left queued (it ended on its
+            // command count, say): read at once, as a thread spawner's
+            // new loop would.
+            lazy.start(None)?;
         }
         gate.set(cell.clone());
         Ok(IdleInlineHandle {

@@ -119,6 +119,18 @@ impl<C: MyDHTConf> ApiBook<C> {
     pub(super) fn forget(&mut self, qid: QueryId) {
         self.pending.remove(&qid);
     }
+
+    /// How many queries other than `qid` are pending, `most` at most
+    /// (the count stops there). A complete one whose caller took its
+    /// replies may still be counted for a moment, until whoever completed
+    /// it forgets it.
+    pub(super) fn others_pending(&self, qid: QueryId, most: usize) -> usize {
+        self.pending
+            .iter()
+            .filter(|(q, p)| **q != qid && !p.slot.is_done())
+            .take(most)
+            .count()
+    }
 }
 
 impl<C: MyDHTConf> Drop for ApiBook<C> {

@@ -44,6 +44,21 @@ impl<C: MyDHTConf> SharedBook<C> {
         self.lock().apply(cmd);
     }
 
+    /// Registers the query `qid` (`register`, an [`ApiCommand::Register`]
+    /// of it): how many other queries are pending then, `most` at most (a
+    /// complete one is counted until whoever completed it forgets it, a
+    /// moment after its caller is woken).
+    pub(crate) fn register_among(
+        &self,
+        qid: QueryId,
+        register: ApiCommand<C>,
+        most: usize,
+    ) -> usize {
+        let mut book = self.lock();
+        book.apply(register);
+        book.others_pending(qid, most)
+    }
+
     /// Gives the application's `reply` to the pending query `qid`; the
     /// reply back when no such query is pending. The slot is filled (and
     /// its caller woken) outside the book's lock, which the main loop takes
