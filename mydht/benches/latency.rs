@@ -9,6 +9,10 @@
 //!   switches and CPU time of the whole process per request (every
 //!   thread's, voluntary and not: the thread crossings one request costs,
 //!   and the work, spinning included, it takes);
+//! - `lat1_sync`: the same through the synchronous call
+//!   (`NodeHandle::query`, whose lone caller spins up to
+//!   `NodeConstants::caller_spin` for its reply before it sleeps; `lat1`'s
+//!   futures never spin);
 //! - `req64`: 64 in flight, the time per message and the median of the
 //!   per-round throughput ratios (raw time / node time);
 //! - `connect`: connect + authenticate + first reply between two running
@@ -306,6 +310,21 @@ fn node_requests<C: EchoConf>(p: &Pair<C>, n: usize, window: usize) -> Vec<Durat
     lat
 }
 
+/// `n` requests through the node one at a time by the synchronous call
+/// (`NodeHandle::query`, whose lone caller spins a moment for its reply:
+/// `NodeConstants::caller_spin`): each one's latency.
+fn node_requests_sync<C: EchoConf>(p: &Pair<C>, n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let got = p.n1.query(Ask(p.to), 1, TIMEOUT).expect("reply");
+            let lat = t.elapsed();
+            assert_eq!(got, vec![MSG]);
+            lat
+        })
+        .collect()
+}
+
 // ---- the raw baseline ---------------------------------------------------------
 
 /// A server connection: its socket, bytes read, bytes to write.
@@ -445,13 +464,20 @@ fn quantile(v: &mut [Duration], q: f64) -> f64 {
 
 // ---- the measures -------------------------------------------------------------
 
-fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize) {
+/// `lat1` (`sync` false: `query_future` and the bench's own `block_on`,
+/// which parks) or `lat1_sync` (`sync`: `NodeHandle::query`).
+fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize, sync: bool) {
     let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut switches, mut cpu) = (0, 0);
+    let measure = if sync { "lat1_sync" } else { "lat1" };
     for r in 0..rounds {
         let run_node = || {
             let before = thread_counters();
-            let l = node_requests(p, LAT_PER_ROUND, 1);
+            let l = if sync {
+                node_requests_sync(p, LAT_PER_ROUND)
+            } else {
+                node_requests(p, LAT_PER_ROUND, 1)
+            };
             let after = thread_counters();
             (l, (after.0 - before.0, after.1 - before.1))
         };
@@ -471,7 +497,7 @@ fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize
     let n = (rounds * LAT_PER_ROUND) as f64;
     let (cs, cpu) = (switches as f64 / n, cpu as f64 / n / 1e3);
     println!(
-        "| {name} | lat1 | p50 {:.1} µs, p99 {:.1} µs | raw p50 {:.1} µs | paired p50 ratio {:.2} | {cs:.1} switches, {cpu:.0} µs CPU per request |",
+        "| {name} | {measure} | p50 {:.1} µs, p99 {:.1} µs | raw p50 {:.1} µs | paired p50 ratio {:.2} | {cs:.1} switches, {cpu:.0} µs CPU per request |",
         quantile(&mut node, 0.5),
         quantile(&mut node, 0.99),
         quantile(&mut base, 0.5),
@@ -561,7 +587,7 @@ fn connect<C: EchoConf>(name: &str, p: &Pair<C>, server: SocketAddr, rounds: usi
 }
 
 fn variant<C: EchoConf>(name: &str, mk: fn() -> C, args: &Args, server: SocketAddr) {
-    let measures = ["lat1", "req64", "connect"];
+    let measures = ["lat1", "lat1_sync", "req64", "connect"];
     if !measures
         .iter()
         .any(|m| args.selects(&format!("{name}/{m}")))
@@ -574,7 +600,10 @@ fn variant<C: EchoConf>(name: &str, mk: fn() -> C, args: &Args, server: SocketAd
     node_requests(&p, 2000, 1);
     raw_requests(&mut raw, 2000, 1);
     if args.selects(&format!("{name}/lat1")) {
-        lat1(name, &p, &mut raw, args.rounds);
+        lat1(name, &p, &mut raw, args.rounds, false);
+    }
+    if args.selects(&format!("{name}/lat1_sync")) {
+        lat1(name, &p, &mut raw, args.rounds, true);
     }
     if args.selects(&format!("{name}/req64")) {
         req64(name, &p, &mut raw, args.rounds);

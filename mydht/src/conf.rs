@@ -82,6 +82,12 @@ pub struct NodeConstants {
     pub query_timeout: Duration,
     /// Most pending api queries.
     pub max_pending_queries: usize,
+    /// How long a synchronous caller (`NodeHandle::query`,
+    /// `query_partial` and the other blocking calls) spins for its replies
+    /// before it sleeps, while its query is the only one outstanding in
+    /// the process (`ReplySlot::with_spin`); `Duration::ZERO`: never.
+    /// Default 100 µs. A future never spins.
+    pub caller_spin: Duration,
     /// Capacity of the challenge cache (replayed pings).
     pub challenge_cache: usize,
     /// Capacity of the main loop's input channel.
@@ -150,6 +156,7 @@ impl Default for NodeConstants {
             cipher_suite: CipherSuite::ChaCha20Poly1305,
             query_timeout: Duration::from_secs(10),
             max_pending_queries: 4096,
+            caller_spin: Duration::from_micros(100),
             challenge_cache: 4096,
             mainloop_channel: 4096,
             service_channel: 1024,

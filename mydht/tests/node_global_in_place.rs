@@ -113,7 +113,7 @@ impl<C: PlaceConf> Service for Local<C> {
 }
 
 macro_rules! place_conf {
-    ($name:ident, $profile:ident, $($mix:tt)*) => {
+    ($name:ident, $profile:ident, [$($mix:tt)*] $($items:item)*) => {
         struct $name;
 
         impl MyDHTConf for $name {
@@ -144,13 +144,25 @@ macro_rules! place_conf {
             fn logger(&self) -> slog::Logger {
                 slog::Logger::root(slog::Discard, slog::o!())
             }
+            $($items)*
         }
     };
 }
 
-place_conf!(Threaded, threaded,);
-place_conf!(OwnThread, threaded, global: ThreadPark, MpscChannel;);
-place_conf!(Restart, restartable,);
+place_conf!(Threaded, threaded, []);
+place_conf!(OwnThread, threaded, [global: ThreadPark, MpscChannel;]);
+place_conf!(Restart, restartable, []);
+place_conf!(
+    NoSpin,
+    threaded,
+    []
+    fn constants(&self) -> mydht::NodeConstants {
+        mydht::NodeConstants {
+            caller_spin: std::time::Duration::ZERO,
+            ..Default::default()
+        }
+    }
+);
 
 fn id<C: MyDHTConf>(node: &NodeHandle<C>) -> PeerId {
     *node.local_peer().get_id()
@@ -342,6 +354,17 @@ fn the_global_service_on_its_own_thread_runs_none_in_place() {
     let me = thread::current().id();
     assert!(threads.iter().all(|t| *t != me), "none in place");
     assert_eq!(in_place, 0);
+    a.stop().expect("stop a");
+    b.stop().expect("stop b");
+}
+
+#[test]
+fn callers_that_never_spin_get_their_answers_in_place_too() {
+    let (a, b) = pair(|| NoSpin);
+    let (threads, in_place, sends) = queries(&a, &b);
+    let me = thread::current().id();
+    assert!(threads.iter().all(|t| *t == me), "every one in place");
+    assert_eq!((in_place, sends), (40, 20));
     a.stop().expect("stop a");
     b.stop().expect("stop b");
 }

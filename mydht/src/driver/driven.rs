@@ -46,8 +46,11 @@ pub fn start_driven<C: MyDHTConf>(conf: C) -> Result<(MainLoopDriver<C>, NodeHan
         main_loop.sender(),
         main_loop.local_peer().clone(),
         (
-            main_loop.services.direct.clone(),
-            main_loop.services.global_door.clone(),
+            (
+                main_loop.services.direct.clone(),
+                main_loop.services.global_door.clone(),
+            ),
+            main_loop.core_constants().caller_spin,
         ),
         None,
         shared_thread.clone(),

@@ -27,6 +27,9 @@ struct Inner<C: MyDHTConf> {
     /// profile has one ([`MyDHTConf::direct_global`]).
     global: Option<Arc<GlobalDoor<C>>>,
     next_qid: AtomicU64,
+    /// How long a lone synchronous caller spins for its replies
+    /// ([`NodeConstants::caller_spin`](crate::NodeConstants::caller_spin)).
+    caller_spin: Duration,
     /// The loop's thread; `None` once joined, or when the caller drives
     /// the loop.
     join: Mutex<Option<JoinHandle<Result<()>>>>,
@@ -115,7 +118,8 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
         .spawn(move || match MainLoop::new(conf) {
             Ok(ml) => {
                 let ways = (ml.services.direct.clone(), ml.services.global_door.clone());
-                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone(), ways)));
+                let spin = ml.core_constants().caller_spin;
+                let _ = ready_tx.send(Ok((ml.sender(), ml.local_peer().clone(), ways, spin)));
                 ml.run()
             }
             Err(e) => {
@@ -123,7 +127,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
                 Err(e)
             }
         })?;
-    let (sender, me, ways) = ready_rx.recv().map_err(|_| {
+    let (sender, me, ways, spin) = ready_rx.recv().map_err(|_| {
         Error::new(
             ErrorKind::ServiceDied,
             ErrorLevel::Fatal,
@@ -133,7 +137,7 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
     Ok(NodeHandle::new(
         sender,
         me,
-        ways,
+        (ways, spin),
         Some(join),
         DriverThread::default(),
     ))
@@ -142,11 +146,12 @@ pub fn start_loop<C: MyDHTConf>(conf: C) -> Result<NodeHandle<C>> {
 impl<C: MyDHTConf> NodeHandle<C> {
     /// The handle of a loop on its thread `join`, or driven by the caller
     /// (`None`); `ways` are the global service's direct ways to peers and
-    /// the handle's to the global service.
+    /// the handle's to the global service, and the callers' spin
+    /// ([`NodeConstants::caller_spin`](crate::NodeConstants::caller_spin)).
     pub(super) fn new(
         sender: MainLoopSender<C>,
         me: PeerInfo,
-        ways: DirectWays<C>,
+        (ways, caller_spin): (DirectWays<C>, Duration),
         join: Option<JoinHandle<Result<()>>>,
         driver: DriverThread,
     ) -> Self {
@@ -159,6 +164,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
                 direct,
                 global,
                 next_qid: AtomicU64::new(1),
+                caller_spin,
                 join: Mutex::new(join),
                 driven,
                 driver,
@@ -230,7 +236,7 @@ impl<C: MyDHTConf> NodeHandle<C> {
         timeout: Duration,
     ) -> std::result::Result<ReplySlot<ApiResult<C>>, NodeError> {
         let qid = self.inner.next_qid.fetch_add(1, Ordering::Relaxed);
-        let slot = ReplySlot::new(expected);
+        let slot = ReplySlot::with_spin(expected, self.inner.caller_spin);
         let action = match (action, &self.inner.global) {
             (ApiAction::Global(cmd), Some(door)) => match door.give(qid, &slot, timeout, cmd) {
                 Passed::Given => return Ok(slot),
