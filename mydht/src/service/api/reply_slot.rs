@@ -9,9 +9,11 @@
 //! the reply's wake-up then costs ~20 µs; a caller that spins keeps its
 //! CPU awake and needs no wake-up. With more queries outstanding (a
 //! pipeline, many callers) nobody spins: the CPU goes to the node's
-//! threads. A spin that ends without the reply makes the thread's next
-//! waits skip theirs (1, 3, 7, … up to [`SPIN_SKIP_MAX`] of them): a
-//! caller whose replies come slower than [`SPIN`] soon stops spinning.
+//! threads. [`SPIN_MISSES`] spins in a row that end without the reply
+//! make the thread's next waits skip theirs (1, 3, 7, … up to
+//! [`SPIN_SKIP_MAX`] of them, until a spin catches its reply again): a
+//! caller whose replies come slower than [`SPIN`] soon stops spinning,
+//! while the odd late reply (a scheduling hiccup) changes nothing.
 //! [`ReplySlot::with_spin`] sets another bound for one query
 //! (`Duration::ZERO`: no spin).
 
@@ -34,6 +36,15 @@ pub const SPIN: Duration = Duration::from_micros(100);
 /// The most waits a thread skips the spin after spins that missed.
 pub const SPIN_SKIP_MAX: u32 = 63;
 
+/// The spins in a row that must miss their reply before a thread skips
+/// any: a single miss (the caller's CPU taken for a while, the reply's
+/// threads placed badly once) then costs one spin, not the next 1 to 63
+/// waits' spins. Skipping after every miss left whole runs of the
+/// latency bench's `lat1_sync` at 67–110 µs instead of ~45 µs: a few
+/// isolated misses (~1 in 100 requests) made the caller sleep, its CPU
+/// halted, and the spins it then tried missed again.
+pub const SPIN_MISSES: u32 = 3;
+
 /// Queries of this process not yet complete: slots expecting replies
 /// whose outcome is not set.
 static OUTSTANDING: Outstanding = Outstanding(AtomicUsize::new(0));
@@ -42,9 +53,41 @@ static OUTSTANDING: Outstanding = Outstanding(AtomicUsize::new(0));
 struct Outstanding(AtomicUsize);
 
 thread_local! {
-    /// This thread's spin state: (waits left to skip, the skip after the
-    /// next miss).
-    static SPIN_STATE: Cell<(u32, u32)> = const { Cell::new((0, 1)) };
+    /// This thread's spin state.
+    static SPIN_STATE: Cell<SpinState> = const { Cell::new(SpinState::FRESH) };
+}
+
+/// A thread's record of its spins.
+#[derive(Clone, Copy)]
+struct SpinState {
+    /// Waits left to skip the spin.
+    skip: u32,
+    /// The skip after the next miss that reaches [`SPIN_MISSES`].
+    next: u32,
+    /// Spins that missed since the last that caught its reply.
+    misses: u32,
+}
+
+impl SpinState {
+    const FRESH: SpinState = SpinState {
+        skip: 0,
+        next: 1,
+        misses: 0,
+    };
+
+    /// After a spin that missed: skip the next waits' spins once
+    /// [`SPIN_MISSES`] missed in a row, longer each time.
+    fn missed(self) -> SpinState {
+        let misses = self.misses.saturating_add(1);
+        if misses < SPIN_MISSES {
+            return SpinState { misses, ..self };
+        }
+        SpinState {
+            skip: self.next,
+            next: (self.next * 2 + 1).min(SPIN_SKIP_MAX),
+            misses,
+        }
+    }
 }
 
 struct State<T> {
@@ -174,9 +217,14 @@ impl<T> ReplySlot<T> {
         if self.inner.count.0.load(Ordering::Relaxed) != 1 {
             return;
         }
-        let (skip, next) = SPIN_STATE.with(Cell::get);
-        if skip > 0 {
-            SPIN_STATE.with(|s| s.set((skip - 1, next)));
+        let state = SPIN_STATE.with(Cell::get);
+        if state.skip > 0 {
+            SPIN_STATE.with(|s| {
+                s.set(SpinState {
+                    skip: state.skip - 1,
+                    ..state
+                })
+            });
             return;
         }
         let now = Instant::now();
@@ -187,13 +235,13 @@ impl<T> ReplySlot<T> {
         loop {
             for _ in 0..16 {
                 if self.inner.done.load(Ordering::Acquire) {
-                    SPIN_STATE.with(|s| s.set((0, 1)));
+                    SPIN_STATE.with(|s| s.set(SpinState::FRESH));
                     return;
                 }
                 std::hint::spin_loop();
             }
             if Instant::now() >= end {
-                SPIN_STATE.with(|s| s.set((next, (next * 2 + 1).min(SPIN_SKIP_MAX))));
+                SPIN_STATE.with(|s| s.set(state.missed()));
                 return;
             }
         }
@@ -380,7 +428,7 @@ mod tests {
 
     use mydht_base::{Error, ErrorKind, ErrorLevel};
 
-    use super::{Outstanding, ReplySlot, SPIN};
+    use super::{Outstanding, ReplySlot, SpinState, SPIN, SPIN_MISSES, SPIN_SKIP_MAX};
 
     const WAIT: Duration = Duration::from_secs(10);
 
@@ -459,6 +507,26 @@ mod tests {
         drop(tx);
         pusher.join().unwrap();
         assert_eq!(COUNT.0.load(Ordering::Relaxed), 0);
+    }
+
+    /// Misses fewer than [`SPIN_MISSES`] in a row skip nothing; from
+    /// then on each miss skips 1, 3, 7, … up to [`SPIN_SKIP_MAX`] waits.
+    #[test]
+    fn only_misses_in_a_row_make_a_thread_skip_its_spins() {
+        let mut st = SpinState::FRESH;
+        for _ in 1..SPIN_MISSES {
+            st = st.missed();
+            assert_eq!(st.skip, 0);
+        }
+        let mut skips = Vec::new();
+        for _ in 0..8 {
+            st = st.missed();
+            skips.push(st.skip);
+        }
+        assert_eq!(skips, vec![1, 3, 7, 15, 31, 63, 63, 63]);
+        assert_eq!(SPIN_SKIP_MAX, 63);
+        // A catch starts afresh (what `spin` stores): one miss skips nothing.
+        assert_eq!(SpinState::FRESH.missed().skip, 0);
     }
 
     /// With two queries outstanding a caller does not spin, and gets its
