@@ -57,9 +57,10 @@ const FIRST_CONN: usize = 2;
 /// Commands handled per loop turn before polling again, so readiness is
 /// never starved by a busy channel.
 const COMMANDS_PER_TURN: usize = 1024;
-/// How long the loop must have been idle before the core does its idle
-/// work (the next handshake's key): right after a connection or a message,
-/// the next event tends to follow within microseconds.
+/// How long the loop must have been idle before the core does the idle
+/// work (the next handshakes' keys) left after the one piece each turn
+/// does (see [`MainLoop::poll_idle`]): right after a connection or a
+/// message, the next event tends to follow within microseconds.
 const IDLE_QUIET: Duration = Duration::from_millis(1);
 /// Longest wait of a loop whose services have commands waiting for their
 /// next loop ([`ServiceSlot::has_backlog`](crate::service::ServiceSlot::has_backlog)):
@@ -328,14 +329,31 @@ impl<C: MyDHTConf> MainLoop<C> {
         }
     }
 
-    /// Polls; the core's idle work is done only once the loop has been
-    /// idle for [`IDLE_QUIET`], then until it is done or an event comes.
+    /// Polls. The core's idle work (one key operation a piece) is done one
+    /// piece after each turn that leaves nothing waiting, before the loop
+    /// sleeps: the loop runs anyway, so that piece costs no wake-up of its
+    /// own, and a relay's next send-once dial finds its key made even when
+    /// its gaps are shorter than [`IDLE_QUIET`]. What is left is done once
+    /// the loop has been idle for [`IDLE_QUIET`], then until it is done or
+    /// an event comes. Left all to that quiet, the work took a timer
+    /// wake-up of its own, and its burst of key operations could hold a
+    /// core while another thread (another node's, on a tunnel's path)
+    /// waited for it.
     fn poll_idle(&mut self, events: &mut Events, timeout: Duration) -> std::io::Result<()> {
-        let quiet = timeout.min(IDLE_QUIET);
-        if quiet == timeout || !self.core.has_idle_work() {
+        if timeout.is_zero() || !self.core.has_idle_work() {
             return self.poll.poll(events, Some(timeout));
         }
         let start = Instant::now();
+        self.poll.poll(events, Some(Duration::ZERO))?;
+        if !events.is_empty() {
+            return Ok(());
+        }
+        self.core.idle();
+        let left = timeout.saturating_sub(start.elapsed());
+        let quiet = left.min(IDLE_QUIET);
+        if quiet == left || !self.core.has_idle_work() {
+            return self.poll.poll(events, Some(left));
+        }
         self.poll.poll(events, Some(quiet))?;
         if !events.is_empty() {
             return Ok(());
