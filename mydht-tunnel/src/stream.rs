@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use mydht::stream::LentStream;
+use mydht::stream::{LentStream, PumpSource};
 use mydht::MyDHTConf;
+use mydht_base::{SpawnerYield, YieldReturn};
 use readwrite_comp::{ExtRead, ExtWrite};
 use tunnel::HopFailure;
 
@@ -217,6 +218,16 @@ impl<C: MyDHTConf> Read for RelaySource<C> {
                 Err(e)
             }
             other => other,
+        }
+    }
+}
+
+impl<C: MyDHTConf> PumpSource for RelaySource<C> {
+    /// Waits in the incoming connection's socket ([`LentStream`]'s way).
+    fn wait_readable(&mut self, yld: &mut dyn SpawnerYield) -> YieldReturn {
+        match self.lent.as_mut() {
+            Some(lent) => lent.wait_readable(yld),
+            None => yld.spawn_yield(),
         }
     }
 }

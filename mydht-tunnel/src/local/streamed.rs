@@ -209,7 +209,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         let logger = self.logger.clone();
         let source = RelaySource::new(lent, reader, self.shared.clone(), report, grace, logger);
         let on_end = self.on_end(out_link, Some(source.failed_flag()));
-        let stream = OutStream::new(source).woken_by(conn).on_end(on_end);
+        let stream = OutStream::pumping(source).woken_by(conn).on_end(on_end);
         let msg = TunnelMsg::Stream {
             link: out_link,
             header,

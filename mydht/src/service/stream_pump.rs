@@ -1,9 +1,9 @@
 //! [`StreamPump`]: a write service's copy of an [`OutStream`] into its
 //! connection, with one bounded buffer.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
-use mydht_base::{Error, ErrorKind, ErrorLevel, ReadYield, Result, SpawnerYield, WriteYield};
+use mydht_base::{Error, ErrorKind, ErrorLevel, Result, SpawnerYield, WriteYield, YieldReturn};
 
 use crate::stream::OutStream;
 
@@ -84,12 +84,30 @@ impl StreamPump {
                 }
                 return Ok(());
             }
-            let n = ReadYield::new(&mut self.stream.source, yld)
-                .read(&mut self.buf)
-                .map_err(source_error)?;
+            let n = self.read_source(yld).map_err(source_error)?;
             self.start = 0;
             self.end = n;
             self.source_done = n == 0;
+        }
+    }
+}
+
+impl StreamPump {
+    /// One read of the source into the buffer; when it would block, the
+    /// source's own wait ([`PumpSource::wait_readable`](crate::stream::PumpSource::wait_readable)),
+    /// then again (`Loop`) or `WouldBlock` (`Return`).
+    fn read_source<Y: SpawnerYield>(&mut self, yld: &mut Y) -> io::Result<usize> {
+        loop {
+            match self.stream.source.read(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match self.stream.source.wait_readable(yld) {
+                        YieldReturn::Loop => {}
+                        YieldReturn::Return => return Err(e),
+                    }
+                }
+                res => return res,
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 #[cfg(unix)]
 use mydht_base::ReadWait;
-use mydht_base::Transport;
+use mydht_base::{SpawnerYield, Transport, YieldReturn};
 use readwrite_comp::{CompR, ExtRead};
 
 use crate::command::{ConnRef, MainLoopCommand, MainLoopSender};
@@ -224,6 +224,20 @@ impl<C: MyDHTConf> Read for LentStream<C> {
             _ => {}
         }
         got
+    }
+}
+
+impl<C: MyDHTConf> super::PumpSource for LentStream<C> {
+    /// Waits in the connection's socket when the pump's spawner can
+    /// ([`SpawnerYield::spawn_yield_read`]: the poller's watch of its reads
+    /// off meanwhile, the data waking the pump's thread itself); else the
+    /// poller, whose watch the read that would block turned on, wakes it.
+    fn wait_readable(&mut self, yld: &mut dyn SpawnerYield) -> YieldReturn {
+        #[cfg(unix)]
+        if let Some(w) = self.wait.as_mut() {
+            return yld.spawn_yield_read(&mut **w);
+        }
+        yld.spawn_yield()
     }
 }
 

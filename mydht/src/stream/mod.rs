@@ -23,6 +23,6 @@ mod lent;
 mod out;
 
 pub use lent::{ConnReadStream, LentStream};
-pub use out::{OutStream, StreamSlot};
+pub use out::{OutStream, PumpSource, StreamSlot};
 
 pub(crate) use lent::{Home, LendHome, Returned};

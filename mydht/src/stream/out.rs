@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mydht_base::{Error, ErrorKind, ErrorLevel};
+use mydht_base::{Error, ErrorKind, ErrorLevel, SpawnerYield, YieldReturn};
 use readwrite_comp::ExtWrite;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -19,11 +19,36 @@ use crate::command::ConnRef;
 /// assert!(attachment.wakes_on().is_none());
 /// ```
 pub struct OutStream {
-    pub(crate) source: Box<dyn Read + Send>,
+    pub(crate) source: Box<dyn PumpSource>,
     pub(crate) layer: Option<Box<dyn ExtWrite + Send>>,
     pub(crate) woken_by: Option<ConnRef>,
     on_end: Option<OnEnd>,
 }
+
+/// What a write service pumps ([`OutStream::pumping`]): bytes, and how
+/// the pump waits when none are there.
+pub trait PumpSource: Read + Send {
+    /// A read returned `WouldBlock`: suspends the pump through `yld` until
+    /// the source may be read again (as
+    /// [`SpawnerYield::spawn_yield`] does). By default it is that yield:
+    /// the node's poller wakes the pump ([`OutStream::woken_by`]). A
+    /// [`LentStream`](super::LentStream) waits in its socket
+    /// ([`SpawnerYield::spawn_yield_read`]) when the pump's spawner can.
+    fn wait_readable(&mut self, yld: &mut dyn SpawnerYield) -> YieldReturn {
+        yld.spawn_yield()
+    }
+}
+
+/// Any reader as a [`PumpSource`] woken by the poller.
+struct AnySource<R>(R);
+
+impl<R: Read> Read for AnySource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read + Send> PumpSource for AnySource<R> {}
 
 /// What [`OutStream::on_end`] calls.
 type OnEnd = Box<dyn FnOnce(Result<(), Error>) + Send>;
@@ -32,6 +57,14 @@ impl OutStream {
     /// The bytes of `source`, to its end (`Ok(0)`). A source error ends the
     /// connection: the peer reads a cut stream.
     pub fn new(source: impl Read + Send + 'static) -> Self {
+        Self::pumping(AnySource(source))
+    }
+
+    /// The bytes of `source`, to its end, as [`new`](Self::new); when a
+    /// read of it would block, the pump waits through
+    /// [`PumpSource::wait_readable`] (a relay's source: in the socket of
+    /// the [`LentStream`](super::LentStream) it reads).
+    pub fn pumping(source: impl PumpSource + 'static) -> Self {
         OutStream {
             source: Box::new(source),
             layer: None,

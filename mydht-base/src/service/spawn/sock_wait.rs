@@ -1,5 +1,6 @@
-//! What a [`ThreadIdle`](super::ThreadIdle) thread waiting in its socket
-//! needs of the system (Linux): an eventfd per thread, which a waker
+//! What a [`ThreadIdle`](super::ThreadIdle) or
+//! [`ThreadPark`](super::ThreadPark) thread waiting in its socket needs of
+//! the system (Linux): an eventfd per thread, which a waker
 //! writes to end the wait, and `poll(2)` on the socket and that eventfd.
 
 use std::io;

@@ -10,8 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
+use super::sock_wait::{self, EventFd};
 use super::{barrier, service_died, thread_reuse, LoopCount, LoopYield, ServiceLoop};
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
+#[cfg(target_os = "linux")]
+use crate::service::ReadWait;
 use crate::service::{Service, SpawnHandle, SpawnRecv, SpawnSend, SpawnUnyield};
 use crate::sref::{SRef, SToRef};
 
@@ -99,6 +103,10 @@ where
 const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 const NOTIFIED: u8 = 2;
+/// Waiting in a socket ([`Shared::wait_read`]): a notification signals the
+/// thread's eventfd.
+#[cfg(target_os = "linux")]
+const POLLING: u8 = 3;
 
 /// Empty receives in a row after which a service whose channel is empty
 /// waits for a notification; before, it polls its channel again after the
@@ -134,6 +142,12 @@ const PILED_UP: u32 = 4;
 /// polls in vain, and a service that parks at once polls again after it.
 const SHORT_PARK: Duration = Duration::from_micros(20);
 
+/// How long one `poll(2)` of [`Shared::wait_read`] lasts before it polls
+/// again (a notification ends it at once: this only bounds a wait that
+/// nothing ends).
+#[cfg(target_os = "linux")]
+const POLL_SLICE: Duration = Duration::from_secs(60);
+
 /// The park state alone on its cache line(s): written by whoever notifies,
 /// it must not invalidate the line of the read-mostly fields (stop,
 /// finished, thread) the service thread reads.
@@ -158,6 +172,10 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     finished: AtomicBool,
     thread: OnceLock<Thread>,
+    /// The service thread's eventfd, set before it first waits in a socket
+    /// (POLLING).
+    #[cfg(target_os = "linux")]
+    efd: OnceLock<Arc<EventFd>>,
 }
 
 /// The service thread's own side of the protocol of [`Shared`], and how
@@ -230,6 +248,8 @@ impl Shared {
             stop: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             thread: OnceLock::new(),
+            #[cfg(target_os = "linux")]
+            efd: OnceLock::new(),
         }
     }
 
@@ -243,12 +263,22 @@ impl Shared {
         if self.state.0.load(Ordering::Relaxed) == NOTIFIED {
             return;
         }
-        if self.state.0.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+        match self.state.0.swap(NOTIFIED, Ordering::AcqRel) {
             // PARKED is only ever set by the service thread after it stored
             // its `Thread`.
-            if let Some(t) = self.thread.get() {
-                t.unpark();
+            PARKED => {
+                if let Some(t) = self.thread.get() {
+                    t.unpark();
+                }
             }
+            // POLLING only after it stored its eventfd.
+            #[cfg(target_os = "linux")]
+            POLLING => {
+                if let Some(efd) = self.efd.get() {
+                    efd.signal();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -325,6 +355,73 @@ impl Shared {
     /// p50 0.89–1.02×.
     pub(crate) fn yield_until_notified(&self, w: &mut Waiter) {
         self.wait(w);
+    }
+
+    /// For a yield inside `call` whose read of `io`'s socket would block:
+    /// [`Shared::wait`], but the thread waits in the socket itself
+    /// (`poll(2)` on it and the thread's eventfd, which a notification
+    /// signals), the poller's watch of its reads off: data that comes wakes
+    /// this thread, not the poller's thread which would then wake it.
+    /// Returns once data came, or a notification was taken, or a stop
+    /// request is seen after the expensive half of the barrier; `false`
+    /// when it cannot wait so (no eventfd, the watch not turned off, `poll`
+    /// failed): the caller turns the watch on and waits as before.
+    ///
+    /// Unlike [`Shared::wait`], no look at the input between the barrier
+    /// and the wait: inside `call` a service acts on a wake-up only by its
+    /// stop request, looked at here; its input is the socket, which the
+    /// wait itself watches.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn wait_read(&self, io: &mut dyn ReadWait, w: &mut Waiter) -> bool {
+        if self.take_notification(w) {
+            return true;
+        }
+        if !w.fenced {
+            barrier::heavy();
+            w.fenced = true;
+            if self.stopping() {
+                return true;
+            }
+        }
+        let efd = match self.efd.get() {
+            Some(efd) => efd,
+            None => match EventFd::of_thread() {
+                Some(efd) => self.efd.get_or_init(|| efd),
+                None => return false,
+            },
+        };
+        if io.poller_reads(false).is_err() {
+            return false;
+        }
+        loop {
+            if self
+                .state
+                .0
+                .compare_exchange(RUNNING, POLLING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // The only other value is NOTIFIED.
+                self.take_notification(w);
+                return true;
+            }
+            let polled = sock_wait::poll_read(io.fd(), efd, POLL_SLICE);
+            if self
+                .state
+                .0
+                .compare_exchange(POLLING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                self.take_notification(w);
+                return true;
+            }
+            match polled {
+                Ok(p) if p.socket => return true,
+                // A stale signal of an earlier notification, EINTR, or
+                // the slice over: nothing came, wait again.
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
     }
 
     /// On the service thread: returns once a notification is taken (at

@@ -4,6 +4,8 @@
 use super::thread::{spawn_thread, Direct, Shared, ThreadHandle, ThreadMode, ViaSRef, Waiter};
 use super::{LoopYield, OnEmpty};
 use crate::error::Result;
+#[cfg(unix)]
+use crate::service::ReadWait;
 use crate::service::{Service, SpawnRecv, SpawnSend, Spawner, SpawnerYield, YieldReturn};
 use crate::sref::SRef;
 
@@ -22,6 +24,12 @@ use crate::sref::SRef;
 /// swap otherwise, and a syscall only when the thread is really parked. On
 /// Linux, before parking, the thread issues one `membarrier(2)` so that
 /// load needs no fence (elsewhere it is a `fence(SeqCst)`).
+///
+/// A read inside `call` that would block, yielded through
+/// [`SpawnerYield::spawn_yield_read`], waits in its socket on Linux
+/// (`poll(2)` on it and the thread's eventfd, the poller's watch of its
+/// reads off): the data wakes the thread itself, and an `unyield` or a
+/// stop ends the wait as it ends a park.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadPark;
 
@@ -44,6 +52,28 @@ impl SpawnerYield for ParkYield<'_> {
         }
         self.0.yield_until_notified(&mut self.1);
         YieldReturn::Loop
+    }
+
+    /// Waits in the socket (Linux; module doc of [`ReadWait`]): the data
+    /// wakes this thread itself, not the poller's thread which then wakes
+    /// it; a notification ends the wait as it ends a park. The poller's
+    /// watch of the socket's reads stays off after the wait (the reader
+    /// reads on; whoever holds the socket turns it on again). Elsewhere,
+    /// or when it cannot wait so, it parks as
+    /// [`spawn_yield`](SpawnerYield::spawn_yield) does, the watch on.
+    #[cfg(unix)]
+    fn spawn_yield_read(&mut self, io: &mut dyn ReadWait) -> YieldReturn {
+        if self.0.stopping() {
+            let _ = io.poller_reads(true);
+            return YieldReturn::Return;
+        }
+        #[cfg(target_os = "linux")]
+        if self.0.wait_read(io, &mut self.1) {
+            return YieldReturn::Loop;
+        }
+        // The poller wakes the service: its watch on, then a park.
+        let _ = io.poller_reads(true);
+        self.spawn_yield()
     }
 }
 
@@ -159,6 +189,136 @@ mod tests {
         fn recv_wait(&mut self) -> Result<Option<u64>> {
             self.recv()
         }
+    }
+
+    /// The poller's side of a socket: whether it watches the reads.
+    #[cfg(target_os = "linux")]
+    struct Watch {
+        fd: std::os::fd::RawFd,
+        poller: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl crate::ReadWait for Watch {
+        fn fd(&self) -> std::os::fd::RawFd {
+            self.fd
+        }
+
+        fn poller_reads(&mut self, on: bool) -> Result<()> {
+            self.poller.store(on, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// What the socket reader reports: a byte read, or a wait in the
+    /// socket that ended with nothing to read.
+    #[cfg(target_os = "linux")]
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Byte(usize),
+        Woken,
+    }
+
+    /// Reads its socket byte by byte, waiting in it (`spawn_yield_read`)
+    /// on `WouldBlock`, until a yield answers `Return` (then its count).
+    #[cfg(target_os = "linux")]
+    struct SocketReader {
+        stream: std::net::TcpStream,
+        watch: Watch,
+        seen: SyncSender<Seen>,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Service for SocketReader {
+        type CommandIn = ();
+        type CommandOut = usize;
+        fn call<Y: SpawnerYield>(&mut self, (): (), yld: &mut Y) -> Result<usize> {
+            use std::io::Read;
+            let mut read = 0;
+            let mut byte = [0u8];
+            let mut waited = false;
+            loop {
+                match self.stream.read(&mut byte) {
+                    Ok(0) => return Ok(read),
+                    Ok(_) => {
+                        read += 1;
+                        waited = false;
+                        let _ = self.seen.send(Seen::Byte(read));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if waited {
+                            let _ = self.seen.send(Seen::Woken);
+                        }
+                        if yld.spawn_yield_read(&mut self.watch) == crate::YieldReturn::Return {
+                            return Ok(read);
+                        }
+                        waited = true;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// A `ThreadPark` service whose read would block waits in its socket:
+    /// the poller's watch of its reads off, the data alone wakes it (no
+    /// `unyield`), an `unyield` ends the wait as it ends a park, and a stop
+    /// ends it at once, the watch back on.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_parked_service_waits_in_its_socket() {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::Instant;
+
+        use crate::{SpawnHandle, SpawnUnyield};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let poller = Arc::new(AtomicBool::new(true));
+        let (seen_tx, seen) = sync_channel(64);
+        let svc = SocketReader {
+            watch: Watch {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&ours),
+                poller: poller.clone(),
+            },
+            stream: ours,
+            seen: seen_tx,
+        };
+        let (out_tx, mut out_rx) = MpscChannel::new(8).new_channel().unwrap();
+        let (_tx, rx): (_, crate::service::channel::MpscRecv<()>) =
+            MpscChannel::new(8).new_channel().unwrap();
+        let handle = ThreadPark.spawn(svc, out_tx, Some(()), rx, 0).unwrap();
+        let off = |on: bool| {
+            let deadline = Instant::now() + WAIT;
+            while poller.load(Ordering::SeqCst) != on {
+                assert!(Instant::now() < deadline, "the watch never went {on}");
+                std::thread::yield_now();
+            }
+        };
+        off(false);
+        // The data wakes it: nothing else does here.
+        for n in 1..=3 {
+            peer.write_all(b"x").unwrap();
+            assert_eq!(seen.recv_timeout(WAIT).unwrap(), Seen::Byte(n));
+        }
+        assert!(!poller.load(Ordering::SeqCst));
+        // An unyield ends the wait, with nothing to read; it waits again.
+        let mut weak = handle.get_weak_handle().unwrap();
+        weak.unyield().unwrap();
+        assert_eq!(seen.recv_timeout(WAIT).unwrap(), Seen::Woken);
+        peer.write_all(b"x").unwrap();
+        assert_eq!(seen.recv_timeout(WAIT).unwrap(), Seen::Byte(4));
+        // A stop ends the wait at once; the poller watches again.
+        let asked = Instant::now();
+        let (_, _, _, end) = handle.unwrap_state().unwrap();
+        assert!(asked.elapsed() < WAIT);
+        end.unwrap();
+        assert_eq!(out_rx.recv_timeout(WAIT).unwrap(), Some(4));
+        assert!(poller.load(Ordering::SeqCst));
     }
 
     /// Commands queued between the service's empty receive and its reading
