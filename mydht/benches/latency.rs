@@ -13,6 +13,9 @@
 //!   (`NodeHandle::query`, whose lone caller spins up to
 //!   `NodeConstants::caller_spin` for its reply before it sleeps; `lat1`'s
 //!   futures never spin);
+//! - `lat1_spin`: `lat1` with each future's first poll spinning up to
+//!   100 µs for its reply (`ReplyFuture::spin_first_poll`, the caller's
+//!   opt-in; the bench's `block_on` is the same);
 //! - `req64`: 64 in flight, the time per message and the median of the
 //!   per-round throughput ratios (raw time / node time);
 //! - `connect`: connect + authenticate + first reply between two running
@@ -313,6 +316,24 @@ fn node_requests<C: EchoConf>(p: &Pair<C>, n: usize, window: usize) -> Vec<Durat
 /// `n` requests through the node one at a time by the synchronous call
 /// (`NodeHandle::query`, whose lone caller spins a moment for its reply:
 /// `NodeConstants::caller_spin`): each one's latency.
+/// `n` requests one at a time through `query_future`, each future's
+/// first poll spinning up to [`SPIN_FIRST_POLL`] (`lat1_spin`).
+fn node_requests_spin<C: EchoConf>(p: &Pair<C>, n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let f = p.n1.query_future(Ask(p.to), 1, TIMEOUT).expect("query");
+            let got = block_on(f.spin_first_poll(SPIN_FIRST_POLL)).expect("reply");
+            let lat = t.elapsed();
+            assert_eq!(got, vec![MSG]);
+            lat
+        })
+        .collect()
+}
+
+/// How long `lat1_spin`'s futures spin at their first poll.
+const SPIN_FIRST_POLL: Duration = Duration::from_micros(100);
+
 fn node_requests_sync<C: EchoConf>(p: &Pair<C>, n: usize) -> Vec<Duration> {
     (0..n)
         .map(|_| {
@@ -464,19 +485,33 @@ fn quantile(v: &mut [Duration], q: f64) -> f64 {
 
 // ---- the measures -------------------------------------------------------------
 
-/// `lat1` (`sync` false: `query_future` and the bench's own `block_on`,
-/// which parks) or `lat1_sync` (`sync`: `NodeHandle::query`).
-fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize, sync: bool) {
+/// How `lat1` waits for each reply.
+#[derive(Clone, Copy, PartialEq)]
+enum Wait {
+    /// `query_future` and the bench's own `block_on`, which parks.
+    Future,
+    /// The same, the future's first poll spinning (its opt-in).
+    FutureSpin,
+    /// `NodeHandle::query`.
+    Sync,
+}
+
+/// `lat1` (`Wait::Future`), `lat1_spin` or `lat1_sync`.
+fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize, wait: Wait) {
     let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut switches, mut cpu) = (0, 0);
-    let measure = if sync { "lat1_sync" } else { "lat1" };
+    let measure = match wait {
+        Wait::Future => "lat1",
+        Wait::FutureSpin => "lat1_spin",
+        Wait::Sync => "lat1_sync",
+    };
     for r in 0..rounds {
         let run_node = || {
             let before = thread_counters();
-            let l = if sync {
-                node_requests_sync(p, LAT_PER_ROUND)
-            } else {
-                node_requests(p, LAT_PER_ROUND, 1)
+            let l = match wait {
+                Wait::Future => node_requests(p, LAT_PER_ROUND, 1),
+                Wait::FutureSpin => node_requests_spin(p, LAT_PER_ROUND),
+                Wait::Sync => node_requests_sync(p, LAT_PER_ROUND),
             };
             let after = thread_counters();
             (l, (after.0 - before.0, after.1 - before.1))
@@ -587,7 +622,7 @@ fn connect<C: EchoConf>(name: &str, p: &Pair<C>, server: SocketAddr, rounds: usi
 }
 
 fn variant<C: EchoConf>(name: &str, mk: fn() -> C, args: &Args, server: SocketAddr) {
-    let measures = ["lat1", "lat1_sync", "req64", "connect"];
+    let measures = ["lat1", "lat1_sync", "lat1_spin", "req64", "connect"];
     if !measures
         .iter()
         .any(|m| args.selects(&format!("{name}/{m}")))
@@ -600,10 +635,13 @@ fn variant<C: EchoConf>(name: &str, mk: fn() -> C, args: &Args, server: SocketAd
     node_requests(&p, 2000, 1);
     raw_requests(&mut raw, 2000, 1);
     if args.selects(&format!("{name}/lat1")) {
-        lat1(name, &p, &mut raw, args.rounds, false);
+        lat1(name, &p, &mut raw, args.rounds, Wait::Future);
     }
     if args.selects(&format!("{name}/lat1_sync")) {
-        lat1(name, &p, &mut raw, args.rounds, true);
+        lat1(name, &p, &mut raw, args.rounds, Wait::Sync);
+    }
+    if args.selects(&format!("{name}/lat1_spin")) {
+        lat1(name, &p, &mut raw, args.rounds, Wait::FutureSpin);
     }
     if args.selects(&format!("{name}/req64")) {
         req64(name, &p, &mut raw, args.rounds);

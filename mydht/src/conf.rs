@@ -86,7 +86,8 @@ pub struct NodeConstants {
     /// `query_partial` and the other blocking calls) spins for its replies
     /// before it sleeps, while its query is the only one outstanding in
     /// the process (`ReplySlot::with_spin`); `Duration::ZERO`: never.
-    /// Default 100 µs. A future never spins.
+    /// Default 100 µs. A future spins only when its caller asks
+    /// (`ReplyFuture::spin_first_poll`, with its own bound).
     pub caller_spin: Duration,
     /// Capacity of the challenge cache (replayed pings).
     pub challenge_cache: usize,

@@ -305,7 +305,10 @@ impl<C: MyDHTConf> NodeHandle<C> {
     }
 
     /// [`query`](Self::query) as a `Future`; it resolves with the replies,
-    /// or fails when the query expires after `timeout`.
+    /// or fails when the query expires after `timeout`. Unlike `query`'s
+    /// lone caller it never spins for its replies, unless asked with
+    /// [`ReplyFuture::spin_first_poll`] (a caller with nothing else to
+    /// run meanwhile).
     pub fn query_future(
         &self,
         cmd: C::GlobalCmd,

@@ -16,6 +16,13 @@
 //! while the odd late reply (a scheduling hiccup) changes nothing.
 //! [`ReplySlot::with_spin`] sets another bound for one query
 //! (`Duration::ZERO`: no spin).
+//!
+//! A [`ReplyFuture`] never spins unless asked: an executor's thread that
+//! spins runs nothing else meanwhile. [`ReplyFuture::spin_first_poll`]
+//! lets a caller with nothing else to run (one query at a time, in a
+//! `block_on` of its own) opt in: the future's first poll spins by the
+//! same rules (only query outstanding, skipped after misses in a row)
+//! before it answers `Pending`.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -211,7 +218,12 @@ impl<T> ReplySlot<T> {
     /// the slot's spin (and `until`), when this query is the only one
     /// outstanding and this thread's last spins did not miss (module doc).
     fn spin(&self, until: Instant) {
-        if self.inner.spin.is_zero() || self.inner.done.load(Ordering::Acquire) {
+        self.spin_up_to(self.inner.spin, until);
+    }
+
+    /// [`spin`](Self::spin) for up to `bound` (and `until`).
+    fn spin_up_to(&self, bound: Duration, until: Instant) {
+        if bound.is_zero() || self.inner.done.load(Ordering::Acquire) {
             return;
         }
         if self.inner.count.0.load(Ordering::Relaxed) != 1 {
@@ -231,7 +243,7 @@ impl<T> ReplySlot<T> {
         if until <= now {
             return;
         }
-        let end = until.min(now + self.inner.spin);
+        let end = until.min(now + bound);
         loop {
             for _ in 0..16 {
                 if self.inner.done.load(Ordering::Acquire) {
@@ -367,7 +379,11 @@ impl<T> ReplySlot<T> {
     /// The same wait as a `Future` (the api service's expiry bounds it);
     /// each reply goes through `map`, which may drop it.
     pub fn into_future<U>(self, map: fn(T) -> Option<U>) -> ReplyFuture<T, U> {
-        ReplyFuture { slot: self, map }
+        ReplyFuture {
+            slot: self,
+            map,
+            first_spin: Duration::ZERO,
+        }
     }
 }
 
@@ -402,15 +418,40 @@ impl<T> Partial<T> {
 pub struct ReplyFuture<T, U = T> {
     slot: ReplySlot<T>,
     map: fn(T) -> Option<U>,
+    /// How long the next poll may spin before `Pending` (set by
+    /// [`spin_first_poll`](Self::spin_first_poll), spent by the first).
+    first_spin: Duration,
+}
+
+impl<T, U> ReplyFuture<T, U> {
+    /// Opt-in: the first poll spins for the replies, up to `bound`, before
+    /// it answers `Pending`, by the rules of a synchronous caller's spin
+    /// (only while this query is the only one outstanding in the process,
+    /// skipped after spins that missed in a row; module doc). It blocks
+    /// the thread that polls for up to `bound` (the default, without this
+    /// call, never spins): for a caller with nothing else to run
+    /// meanwhile, such as one query at a time in a `block_on` of its own.
+    /// On a machine whose idle CPUs halt at once, the caller's CPU then
+    /// stays awake and its reply needs no wake-up (mydht README,
+    /// "`threaded!` latency"). `Duration::ZERO`: no spin.
+    pub fn spin_first_poll(mut self, bound: Duration) -> Self {
+        self.first_spin = bound;
+        self
+    }
 }
 
 impl<T, U> Future for ReplyFuture<T, U> {
     type Output = Result<Vec<U>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.slot.lock();
+        let this = self.get_mut();
+        let bound = std::mem::take(&mut this.first_spin);
+        if !bound.is_zero() {
+            this.slot.spin_up_to(bound, Instant::now() + bound);
+        }
+        let mut st = this.slot.lock();
         match ReplySlot::take(&mut st) {
-            Some(r) => Poll::Ready(r.map(|v| v.into_iter().filter_map(self.map).collect())),
+            Some(r) => Poll::Ready(r.map(|v| v.into_iter().filter_map(this.map).collect())),
             None => {
                 st.waker = Some(cx.waker().clone());
                 Poll::Pending
@@ -421,8 +462,11 @@ impl<T, U> Future for ReplyFuture<T, U> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+    use std::pin::pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc::sync_channel;
+    use std::task::{Context, Poll, Waker};
     use std::thread;
     use std::time::{Duration, Instant};
 
@@ -527,6 +571,50 @@ mod tests {
         assert_eq!(SPIN_SKIP_MAX, 63);
         // A catch starts afresh (what `spin` stores): one miss skips nothing.
         assert_eq!(SpinState::FRESH.missed().skip, 0);
+    }
+
+    /// A future's first poll spins only when asked
+    /// (`spin_first_poll`) and only while its query is the only one
+    /// outstanding: asked, alone, it gets a reply pushed by another thread
+    /// at that poll; not asked, or with another query outstanding, that
+    /// poll is `Pending` at once and the reply comes by the waker.
+    #[test]
+    fn a_future_spins_at_its_first_poll_only_when_asked_and_alone() {
+        static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        // Asked and alone: the spin (bound WAIT) catches the reply.
+        let slot = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let pushed = slot.clone();
+        let pusher = thread::spawn(move || pushed.push(7));
+        let mut fut = pin!(slot.into_future(Some).spin_first_poll(WAIT));
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), vec![7]),
+            Poll::Pending => panic!("the first poll's spin missed a reply within its bound"),
+        }
+        pusher.join().unwrap();
+        // Not asked: Pending at once, then the reply.
+        let slot = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let mut fut = pin!(slot.clone().into_future(Some));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        slot.push(8);
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), vec![8]),
+            Poll::Pending => panic!("a complete slot's future is ready"),
+        }
+        // Asked, another query outstanding: no spin (it would last WAIT).
+        let other = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let slot = ReplySlot::<u32>::counted_in(1, &COUNT, SPIN);
+        let mut fut = pin!(slot.clone().into_future(Some).spin_first_poll(WAIT));
+        let polled = Instant::now();
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(polled.elapsed() < WAIT / 2);
+        slot.push(9);
+        other.push(0);
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), vec![9]),
+            Poll::Pending => panic!("a complete slot's future is ready"),
+        }
+        assert_eq!(COUNT.0.load(Ordering::Relaxed), 0);
     }
 
     /// With two queries outstanding a caller does not spin, and gets its
