@@ -83,7 +83,9 @@ pub struct NodeConstants {
     /// Most pending api queries.
     pub max_pending_queries: usize,
     /// How long a synchronous caller (`NodeHandle::query`,
-    /// `query_partial` and the other blocking calls) spins for its replies
+    /// `query_partial` and the other blocking calls, but `connect`,
+    /// `connect_to`, `wait_peers` and `disconnect`, which wait for a
+    /// handshake, a close or an event, never spin) spins for its replies
     /// before it sleeps, while its query is the only one outstanding in
     /// the process (`ReplySlot::with_spin`); `Duration::ZERO`: never.
     /// Default 100 µs. A future spins only when its caller asks

@@ -236,7 +236,17 @@ impl<C: MyDHTConf> NodeHandle<C> {
         timeout: Duration,
     ) -> std::result::Result<ReplySlot<ApiResult<C>>, NodeError> {
         let qid = self.inner.next_qid.fetch_add(1, Ordering::Relaxed);
-        let slot = ReplySlot::with_spin(expected, self.inner.caller_spin);
+        // A call that waits for a handshake, a peer's close or an event
+        // (hundreds of µs or more) never spins: its spin would miss, and
+        // take a CPU from the node's threads doing that work.
+        let spin = match action {
+            ApiAction::Connect(_)
+            | ApiAction::ConnectTo(_)
+            | ApiAction::WaitPeers(_)
+            | ApiAction::Disconnect(_) => Duration::ZERO,
+            _ => self.inner.caller_spin,
+        };
+        let slot = ReplySlot::with_spin(expected, spin);
         let action = match (action, &self.inner.global) {
             (ApiAction::Global(cmd), Some(door)) => match door.give(qid, &slot, timeout, cmd) {
                 Passed::Given => return Ok(slot),
