@@ -337,8 +337,8 @@ macro_rules! __profile {
 /// thread goes back to the pool; the next readiness resumes it on a pool
 /// thread. A stop or a command ends the wait in the socket at once. So an
 /// idle connection holds no thread and a busy one one or two, not three
-/// (`read: ThreadPark;` keeps the read thread, parked and woken by the
-/// loop).
+/// (`read: ThreadPark;` keeps the read thread, waiting in its socket
+/// too, never given back to the pool).
 ///
 /// The global service's messages to an online peer go straight to that
 /// peer's connection's write service
