@@ -326,6 +326,9 @@ fn once_a_reply_finds_the_write_channel_full_the_later_ones_follow_it_through_th
         mut loop_rx,
         write_tx,
         mut write_rx,
+        // Kept: a dropped handle asks its thread to stop, and a direct
+        // reply finding it ended would take the loop's way early.
+        handle: _handle,
         idle_tx: _idle_tx,
         ..
     } = fixture(peer, 256);
