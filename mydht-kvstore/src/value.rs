@@ -335,7 +335,7 @@ impl SignedValue {
             return Ok(());
         }
         // ed25519-dalek, not openssl: half the time on this machine (see the
-        // README's Design notes), the same signatures. A weak (small-order)
+        // crate README's Benchmarks, `verify`), the same signatures. A weak (small-order)
         // key is refused: with one, anyone can sign for its publisher id.
         let bad = |e: SignatureError| ValueError::BadSignature { source: Some(e) };
         let key = VerifyingKey::from_bytes(&self.publisher_key).map_err(bad)?;

@@ -128,7 +128,7 @@ pub struct NodeConstants {
     /// threads of their own ([`MyDHTConf::services_on_threads`]: `threaded!`,
     /// `threaded_blocking!`, `may_blocking!`): one crossing less, its
     /// replies to what one read brought still written as one batch. On by
-    /// default: faster at 1 and at 64 in flight (the crate README,
+    /// default: faster at 1 and at 64 in flight (the crate's BENCHMARKS.md,
     /// "`threaded!` latency"). Where the services run on the main loop's
     /// thread (`restartable!`, `single_thread!`) replies take the loop's
     /// way whatever this says. A local service's replies keep their order

@@ -5,7 +5,7 @@
 //! visits every connection per event costs time in proportion to the
 //! connections held. A measurement, not a check: ignored, run it with
 //! `HD_SCALE_PEERS=6000 cargo test -p mydht --test core_scale -- --ignored
-//! --nocapture` (figures in the crate README). The test network's own
+//! --nocapture` (figures in `docs/node.md`). The test network's own
 //! pump visits every node per event: what grows with the peers in the
 //! connect phase is mostly that.
 

@@ -12,7 +12,7 @@
 //! a reply relay makes two link passes per cell (check, seal) beside its
 //! keystream layer: GHASH on carry-less multiply instructions costs a few
 //! times less than Poly1305 there, which brings a reply relay to a query
-//! relay's speed (README, Cells). Like the layers' nonces, a link's are
+//! relay's speed (`docs/onion.md`, Cells; the crate's BENCHMARKS.md). Like the layers' nonces, a link's are
 //! never reused: one sealer per link key (a reply header is single use),
 //! its counter never wraps.
 //! The receiving end checks it first, so a changed, replayed, reordered or
