@@ -7,6 +7,7 @@
 
 use std::io::{Cursor, Read};
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use mydht::stream::OutStream;
 use mydht::{GlobalCommand, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
 use tunnel::crypto::X25519Secret;
-use tunnel::FrameLayout;
+use tunnel::{FrameLayout, HopFailure};
 
 use crate::address::decode_address;
 use crate::app::{
@@ -155,6 +156,34 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         );
     }
 
+    /// A tunnel message to `address` is lost (its send-once connection
+    /// failed before it was read). No hop after this one got it, so none
+    /// will report it: this node fails it now rather than at the timeout.
+    /// An onion in a frame, given back, names its link: this node's own
+    /// query fails `Unreachable`, or, as a relay or the exit, this node
+    /// reports its next hop unreachable upstream at once. Any other loss
+    /// (a stream's header, given back by no one: its stream's end reports
+    /// it) fails this node's queries whose first hop is `address`.
+    fn message_lost(
+        &mut self,
+        address: &SocketAddr,
+        msg: Option<TunnelMsg>,
+        out: &mut Vec<Reply<C>>,
+    ) {
+        let now = Instant::now();
+        {
+            let mut shared = self.shared.lock();
+            match msg {
+                Some(TunnelMsg::Onion { link, .. }) => {
+                    shared.book.fail(&link, now, TunnelSendError::Unreachable);
+                    shared.links.fail(&link, HopFailure::Unreachable, now);
+                }
+                _ => shared.book.first_hop_failed(address, now),
+            }
+        }
+        self.housekeeping(now, out);
+    }
+
     /// Answers the book's queries due at `now` (timed out or failed).
     fn answer_due(shared: &mut TunnelShared, now: Instant, out: &mut Vec<Reply<C>>) {
         for (id, q) in shared.book.due(now) {
@@ -293,14 +322,9 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
             // Tunnel messages go on send-once connections; a failed pooled
             // dial only means fewer peers, which the route provider sees.
             GlobalCommand::DialFailed(..) => {}
-            // A query's onion to its first hop is lost: no hop can report
-            // it, its queries fail now rather than at their timeout.
-            GlobalCommand::SendOnceFailed(address, error) => {
+            GlobalCommand::SendOnceFailed(address, error, msg) => {
                 slog::debug!(self.logger, "tunnel message lost"; "to" => %address, "error" => %error);
-                let now = Instant::now();
-                let mut shared = self.shared.lock();
-                shared.book.first_hop_failed(&address, now);
-                Self::answer_due(&mut shared, now, &mut out);
+                self.message_lost(&address, msg, &mut out);
             }
             GlobalCommand::Api(_, TunnelCmd::Tick) => self.make_keys(),
             GlobalCommand::Api(qid, TunnelCmd::App(cmd)) => {

@@ -6,6 +6,12 @@
 //! accepted) while its pooled connection to the sender stays up, so the
 //! sender still draws routes through it (a relay that stops goes offline
 //! at the sender, which then routes around it).
+//!
+//! Further on, a relay whose next hop cannot be reached reports it: the
+//! sender gets `HopFailed { hop: 0, Unreachable }` from that relay, in
+//! frames as in streams, well before the timeout (in frames the relay's
+//! node gives the onion back with `GlobalCommand::SendOnceFailed`, which
+//! names its link).
 
 mod support;
 
@@ -18,6 +24,7 @@ use support::spy::Relaying::Honest;
 use support::spy::{ping, start_spies, Spy};
 use support::wire::Wire;
 use tunnel::TunnelConfig;
+use tunnel::{HopFailure, TunnelError};
 
 /// The tunnel timeout of the nodes (`MyDHTTunnelConf::tunnel_timeout`'s
 /// default).
@@ -50,4 +57,40 @@ fn a_framed_query_whose_first_relay_is_unreachable_fails_at_once() {
 #[test]
 fn a_streamed_query_whose_first_relay_is_unreachable_fails_at_once() {
     first_relay_unreachable(Carriage::Streamed);
+}
+
+/// Alice (node 0) pings Bob (node 2) through R (node 1); Bob's listener
+/// refuses connections (his pooled connection to Alice stays up, so she
+/// still routes to him). R, which never met Bob, cannot pass the onion
+/// on: the query fails with R's report, in time.
+fn next_hop_unreachable(carriage: Carriage) {
+    let spy = || Spy::<SessionShadow>::new(TunnelConfig::default(), carriage, Honest).0;
+    let wire_bob = Wire::default();
+    let nodes = start_spies(vec![spy(), spy(), spy().on_wire(wire_bob.clone())]);
+    wire_bob.refuse_accepts();
+    let started = Instant::now();
+    let got = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            got,
+            Err(TunnelSendError::Tunnel(TunnelError::HopFailed {
+                hop: 0,
+                failure: HopFailure::Unreachable
+            }))
+        ),
+        "{carriage:?}: {got:?}"
+    );
+    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
+    stop_all(nodes).expect("stop");
+}
+
+#[test]
+fn a_framed_relay_reports_its_next_hop_unreachable() {
+    next_hop_unreachable(Carriage::Frame);
+}
+
+#[test]
+fn a_streaming_relay_reports_its_next_hop_unreachable() {
+    next_hop_unreachable(Carriage::Streamed);
 }

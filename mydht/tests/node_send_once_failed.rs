@@ -1,5 +1,6 @@
 //! A send-once message that is lost reaches the global service as
-//! `GlobalCommand::SendOnceFailed` with its address and why, once: nothing
+//! `GlobalCommand::SendOnceFailed` with its address and why, once, and the
+//! message itself when the node still held it: nothing
 //! listens at the address (unreachable), or a `PeerInfo` names a peer at
 //! another node's address (its known-key flight refused there,
 //! `AuthError::KnownKeyRefused`). A send-once message that is delivered
@@ -35,8 +36,9 @@ struct Note(String);
 /// What a node's global service saw.
 #[derive(Debug)]
 enum Seen {
-    /// A lost send-once message: its address and error.
-    Lost(SocketAddr, Error),
+    /// A lost send-once message: its address, error and text when given
+    /// back.
+    Lost(SocketAddr, Error, Option<String>),
     /// A note a peer sent.
     Note(String),
 }
@@ -62,8 +64,10 @@ impl Service for Global<Node> {
                 done(qid, Reply::SendOnceTo(peer, Note(text)))
             }
             GlobalCommand::Api(qid, Ask::Sync) => Reply::Api(qid, ()),
-            GlobalCommand::SendOnceFailed(address, error) => {
-                let _ = self.0.try_send(Seen::Lost(address, error));
+            GlobalCommand::SendOnceFailed(address, error, msg) => {
+                let _ = self
+                    .0
+                    .try_send(Seen::Lost(address, error, msg.map(|n| n.0)));
                 Reply::None
             }
             GlobalCommand::Distant(_, Note(text)) => {
@@ -160,8 +164,9 @@ fn a_send_once_where_nothing_listens_raises_send_once_failed_unreachable() {
     let nowhere = closed_address();
     ask(&a, Ask::Once(nowhere, "lost".into()));
     match next(&seen_a) {
-        Seen::Lost(address, e) => {
+        Seen::Lost(address, e, msg) => {
             assert_eq!(address, nowhere);
+            assert_eq!(msg.as_deref(), Some("lost"), "the message given back");
             assert!(
                 matches!(NodeError::from(e.clone()), NodeError::Unreachable(_)),
                 "{e}"
@@ -189,8 +194,13 @@ fn a_send_once_to_a_peer_named_at_another_nodes_address_raises_known_key_refused
     .with_binding(*info_b.key_binding().expect("bound"));
     ask(&a, Ask::OnceTo(impostor, "for b".into()));
     match next(&seen_a) {
-        Seen::Lost(address, e) => {
+        Seen::Lost(address, e, msg) => {
             assert_eq!(address, at_c);
+            // Sealed behind the known-key flight, it had left the node.
+            assert_eq!(
+                msg, None,
+                "a message sent with its flight is not given back"
+            );
             assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
             assert_eq!(AuthError::of(&e), Some(&AuthError::KnownKeyRefused), "{e}");
         }

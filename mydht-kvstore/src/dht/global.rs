@@ -256,7 +256,7 @@ where
             }
             // The DHT's messages go on pooled connections; a send-once
             // one it never sends.
-            GlobalCommand::SendOnceFailed(address, error) => {
+            GlobalCommand::SendOnceFailed(address, error, _) => {
                 slog::debug!(self.log, "send-once message lost"; "to" => %address, "error" => %error)
             }
         }

@@ -92,7 +92,10 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         match d.kind {
             ConnKind::Pooled => self.tell_global(GlobalCommand::DialFailed(d.address, error)),
-            ConnKind::Once => self.tell_global(GlobalCommand::SendOnceFailed(d.address, error)),
+            ConnKind::Once => {
+                let msg = lost_message(d.pending);
+                self.tell_global(GlobalCommand::SendOnceFailed(d.address, error, msg))
+            }
         }
     }
 
@@ -110,7 +113,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         dial: Option<DialId>,
         now: Instant,
     ) -> Option<&mut CoreConn<C>> {
-        let dial = dial.and_then(|d| self.take_dial(d));
+        let mut dial = dial.and_then(|d| self.take_dial(d));
         if self.conns.len() >= self.constants.max_connections || self.conns.contains_key(&key) {
             slog::warn!(self.logger, "too many connections: one refused");
             let e = Error::new(
@@ -118,8 +121,9 @@ impl<C: MyDHTConf> NodeCore<C> {
                 ErrorLevel::Ignore,
                 "too many connections",
             );
-            if let Some(d) = dial.as_ref().filter(|d| d.kind == ConnKind::Once) {
-                let lost = GlobalCommand::SendOnceFailed(d.address.clone(), e.clone());
+            if let Some(d) = dial.as_mut().filter(|d| d.kind == ConnKind::Once) {
+                let msg = lost_message(std::mem::take(&mut d.pending));
+                let lost = GlobalCommand::SendOnceFailed(d.address.clone(), e.clone(), msg);
                 self.tell_global(lost);
             }
             for qid in dial.into_iter().flat_map(|d| d.waiters) {
@@ -263,7 +267,8 @@ impl<C: MyDHTConf> NodeCore<C> {
                 ErrorLevel::Ignore,
                 "too many send-once connections",
             );
-            return self.tell_global(GlobalCommand::SendOnceFailed(address, e));
+            let msg = lost_message([msg].into());
+            return self.tell_global(GlobalCommand::SendOnceFailed(address, e, msg));
         }
         self.new_dial(ConnKind::Once, address, VecDeque::from([msg]), expected);
     }
@@ -271,7 +276,7 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// Drops a connection: its close action, its waiting queries failed,
     /// its peer offline unless another connection holds it.
     pub(super) fn drop_conn(&mut self, key: usize, error: Option<Error>) {
-        let Some(conn) = self.conns.remove(&key) else {
+        let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
         if let Some(e) = &error {
@@ -299,7 +304,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         if let (Some(e), Some(address), ConnKind::Once) = (&error, &conn.dialled, conn.kind) {
             if once_lost(conn.half_ended, e) {
-                self.tell_global(GlobalCommand::SendOnceFailed(address.clone(), e.clone()));
+                let msg = lost_message(std::mem::take(&mut conn.pending));
+                let lost = GlobalCommand::SendOnceFailed(address.clone(), e.clone(), msg);
+                self.tell_global(lost);
             }
         }
         self.forget_addresses(key, &conn.addresses);
@@ -445,6 +452,17 @@ fn once_lost(half_ended: bool, error: &Error) -> bool {
     let refused = AuthError::of(error) == Some(&AuthError::KnownKeyRefused)
         || error.kind() == ErrorKind::Rejected;
     !is_stop(error) && (!half_ended || refused)
+}
+
+/// The application message of a lost send-once connection's queue, given
+/// back with [`GlobalCommand::SendOnceFailed`]: a send-once dial carries
+/// one message; a stream's (`AppStream`) is not given back, its stream's
+/// end tells its owner.
+fn lost_message<M>(pending: VecDeque<WireMessage<M>>) -> Option<M> {
+    pending.into_iter().find_map(|m| match m {
+        WireMessage::App(msg) => Some(msg),
+        _ => None,
+    })
 }
 
 /// What the connect queries waiting on a dropped connection fail with:

@@ -58,7 +58,16 @@ pub enum GlobalCommand<C: MyDHTConf> {
     /// is not known then. A message to a peer whose announced address does
     /// not parse, and the messages in flight when the node stops, raise
     /// none (logged).
-    SendOnceFailed(Address<C>, Error),
+    ///
+    /// The third field gives the message back when the node still held it
+    /// (a [`Reply::SendOnce`] or [`Reply::SendOnceTo`] message not yet sent:
+    /// the dial failed, the handshake failed before the message left, or
+    /// there was no room), so that the application can tell which of its
+    /// messages to that address was lost; `None` for a stream's message
+    /// (its `OutStream`'s end callback tells its owner) and for a message
+    /// that had left the node: sealed behind a known-key flight (refused
+    /// there) or handed to the connection's write service.
+    SendOnceFailed(Address<C>, Error, Option<C::ProtoMsg>),
 }
 
 /// A message from a peer, for the local service of its connection.

@@ -25,7 +25,7 @@ pub enum GlobalCommandSend<C: MyDHTConf> {
     /// [`GlobalCommand::DialFailed`].
     DialFailed(Address<C>, Error),
     /// [`GlobalCommand::SendOnceFailed`].
-    SendOnceFailed(Address<C>, Error),
+    SendOnceFailed(Address<C>, Error, Option<C::ProtoMsg>),
 }
 
 impl<C: MyDHTConf> SRef for GlobalCommand<C> {
@@ -36,7 +36,7 @@ impl<C: MyDHTConf> SRef for GlobalCommand<C> {
             GlobalCommand::Distant(p, m) => GlobalCommandSend::Distant(p.get_sendable(), m),
             GlobalCommand::PeerStatus(p, s) => GlobalCommandSend::PeerStatus(p.get_sendable(), s),
             GlobalCommand::DialFailed(a, e) => GlobalCommandSend::DialFailed(a, e),
-            GlobalCommand::SendOnceFailed(a, e) => GlobalCommandSend::SendOnceFailed(a, e),
+            GlobalCommand::SendOnceFailed(a, e, m) => GlobalCommandSend::SendOnceFailed(a, e, m),
         }
     }
 }
@@ -48,7 +48,7 @@ impl<C: MyDHTConf> SToRef<GlobalCommand<C>> for GlobalCommandSend<C> {
             GlobalCommandSend::Distant(p, m) => GlobalCommand::Distant(p.to_ref(), m),
             GlobalCommandSend::PeerStatus(p, s) => GlobalCommand::PeerStatus(p.to_ref(), s),
             GlobalCommandSend::DialFailed(a, e) => GlobalCommand::DialFailed(a, e),
-            GlobalCommandSend::SendOnceFailed(a, e) => GlobalCommand::SendOnceFailed(a, e),
+            GlobalCommandSend::SendOnceFailed(a, e, m) => GlobalCommand::SendOnceFailed(a, e, m),
         }
     }
 }
