@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use mydht::SessionShadow;
 use mydht_basetest::harness::nodes::stop_all;
-use mydht_tunnel::{Carriage, ReplyRoute, TunnelSendError};
+use mydht_tunnel::{Carriage, ReplyRoute, TunnelAnswer, TunnelSendError};
 use support::spy::Relaying::Honest;
 use support::spy::{ping, start_spies, Spy};
 use support::wire::Wire;
+use support::PingPong;
 use tunnel::TunnelConfig;
 use tunnel::{HopFailure, TunnelError};
 
@@ -30,23 +31,34 @@ use tunnel::{HopFailure, TunnelError};
 /// default).
 const TUNNEL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Alice (node 0) pings Bob (node 2) through R (node 1), whose listener
-/// refuses connections, the onions carried as `carriage` says: the query
-/// fails `Unreachable` within half the tunnel timeout.
-fn first_relay_unreachable(carriage: Carriage) {
+/// Alice (node 0) pings Bob (node 2) through R (node 1), the onions
+/// carried as `carriage` says, while the listener of node `refusing`
+/// refuses connections (its pooled connection to Alice stays up, so she
+/// still routes through it). The answer, which comes within half the
+/// tunnel timeout.
+fn ping_past_a_refusing_node(carriage: Carriage, refusing: usize) -> TunnelAnswer<PingPong> {
     let spy = || Spy::<SessionShadow>::new(TunnelConfig::default(), carriage, Honest).0;
-    let wire_r = Wire::default();
-    let nodes = start_spies(vec![spy(), spy().on_wire(wire_r.clone()), spy()]);
-    wire_r.refuse_accepts();
+    let wire = Wire::default();
+    let mut confs = vec![spy(), spy(), spy()];
+    confs[refusing] = spy().on_wire(wire.clone());
+    let nodes = start_spies(confs);
+    wire.refuse_accepts();
     let started = Instant::now();
     let got = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
     let elapsed = started.elapsed();
+    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
+    stop_all(nodes).expect("stop");
+    got
+}
+
+/// R refuses: no hop is there to report, the sender's node fails the query
+/// `Unreachable` itself.
+fn first_relay_unreachable(carriage: Carriage) {
+    let got = ping_past_a_refusing_node(carriage, 1);
     assert!(
         matches!(got, Err(TunnelSendError::Unreachable)),
         "{carriage:?}: {got:?}"
     );
-    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
-    stop_all(nodes).expect("stop");
 }
 
 #[test]
@@ -59,18 +71,10 @@ fn a_streamed_query_whose_first_relay_is_unreachable_fails_at_once() {
     first_relay_unreachable(Carriage::Streamed);
 }
 
-/// Alice (node 0) pings Bob (node 2) through R (node 1); Bob's listener
-/// refuses connections (his pooled connection to Alice stays up, so she
-/// still routes to him). R, which never met Bob, cannot pass the onion
-/// on: the query fails with R's report, in time.
+/// Bob refuses: R, which never met him, cannot pass the onion on and
+/// reports it (hop 0).
 fn next_hop_unreachable(carriage: Carriage) {
-    let spy = || Spy::<SessionShadow>::new(TunnelConfig::default(), carriage, Honest).0;
-    let wire_bob = Wire::default();
-    let nodes = start_spies(vec![spy(), spy(), spy().on_wire(wire_bob.clone())]);
-    wire_bob.refuse_accepts();
-    let started = Instant::now();
-    let got = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
-    let elapsed = started.elapsed();
+    let got = ping_past_a_refusing_node(carriage, 2);
     assert!(
         matches!(
             got,
@@ -81,8 +85,6 @@ fn next_hop_unreachable(carriage: Carriage) {
         ),
         "{carriage:?}: {got:?}"
     );
-    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
-    stop_all(nodes).expect("stop");
 }
 
 #[test]
