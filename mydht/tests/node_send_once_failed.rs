@@ -196,10 +196,12 @@ fn a_send_once_to_a_peer_named_at_another_nodes_address_raises_known_key_refused
     match next(&seen_a) {
         Seen::Lost(address, e, msg) => {
             assert_eq!(address, at_c);
-            // Sealed behind the known-key flight, it had left the node.
+            // Sealed behind the refused flight, it never reached an
+            // application there: given back as one never sent.
             assert_eq!(
-                msg, None,
-                "a message sent with its flight is not given back"
+                msg.as_deref(),
+                Some("for b"),
+                "the message sent behind a refused flight comes back"
             );
             assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
             assert_eq!(AuthError::of(&e), Some(&AuthError::KnownKeyRefused), "{e}");

@@ -4,12 +4,15 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::auth::{AnsweredPong, Handshake, SessionKeys};
+use mydht_base::Error;
+
+use crate::auth::{AnsweredPong, AuthError, Handshake, SessionKeys};
 use crate::command::DialId;
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
 use crate::identity::PeerInfo;
 use crate::service::QueryId;
+use crate::stream::DeferredEnd;
 
 /// Where a connection stands.
 pub(super) enum Phase<C: MyDHTConf> {
@@ -69,6 +72,37 @@ pub(super) enum ConnKind {
     Once,
 }
 
+/// What a send-once connection this node dialled known-key sent behind
+/// its flight, kept until the peer confirms the flight (its sealed session
+/// end). If the peer refuses the flight, the message never reached its
+/// application (only a peer holding the keys can seal that end): it is
+/// given back with `GlobalCommand::SendOnceFailed`, or its stream's
+/// `OutStream::on_end` told the refusal, as for one never sent.
+pub(super) enum BehindFlight<M> {
+    /// A copy of the message (it left with the flight: `pending` no
+    /// longer holds it).
+    Message(M),
+    /// A message's stream, whose end report waits for the flight's fate.
+    Stream(DeferredEnd),
+}
+
+impl<M> BehindFlight<M> {
+    /// The flight is confirmed (`None`) or the connection dropped with
+    /// `error`: a stream's end is reported, a refused flight's message
+    /// given back.
+    pub(super) fn settle(self, error: Option<&Error>) -> Option<M> {
+        match self {
+            BehindFlight::Message(msg) => error
+                .filter(|e| AuthError::of(e) == Some(&AuthError::KnownKeyRefused))
+                .map(|_| msg),
+            BehindFlight::Stream(end) => {
+                end.settle(error.map_or(Ok(()), |e| Err(e.clone())));
+                None
+            }
+        }
+    }
+}
+
 /// One connection.
 pub(super) struct CoreConn<C: MyDHTConf> {
     /// Never reused, so a late command about a closed connection never
@@ -112,6 +146,9 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     /// its end before then is the flight's refusal
     /// (`AuthError::KnownKeyRefused`).
     pub(super) known_unconfirmed: bool,
+    /// What went out behind this node's known-key send-once flight, kept
+    /// while the flight is unconfirmed.
+    pub(super) behind_flight: Option<BehindFlight<C::ProtoMsg>>,
     /// Known-key, by a flight that says its dialler sends one message and
     /// closes (`AuthKnown::send_once`): accepted, it is a send-once
     /// connection from its start and gets no admission; dialled, the

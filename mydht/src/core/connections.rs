@@ -171,6 +171,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             claimed: false,
             expected,
             known_unconfirmed: false,
+            behind_flight: None,
             send_once_flight: false,
         };
         self.deadlines.push(conn.deadline, key);
@@ -289,6 +290,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.once_count -= 1;
         }
         let error = self.known_refused(&conn, error);
+        // What went out behind a known-key flight: a refused one's message
+        // comes back, a stream's end is told.
+        let behind = conn
+            .behind_flight
+            .take()
+            .and_then(|b| b.settle(error.as_ref()));
         let err = waiters_error(error.as_ref());
         for qid in &conn.waiters {
             self.tell_api(ApiCommand::Fail(*qid, err.clone()));
@@ -304,7 +311,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         if let (Some(e), Some(address), ConnKind::Once) = (&error, &conn.dialled, conn.kind) {
             if once_lost(conn.half_ended, e) {
-                let msg = lost_message(std::mem::take(&mut conn.pending));
+                let msg = lost_message(std::mem::take(&mut conn.pending)).or(behind);
                 let lost = GlobalCommand::SendOnceFailed(address.clone(), e.clone(), msg);
                 self.tell_global(lost);
             }

@@ -250,6 +250,9 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         conn.known_unconfirmed = false;
+        if let Some(behind) = conn.behind_flight.take() {
+            behind.settle(None);
+        }
         if let Some(address) = &conn.dialled {
             self.challenges.known().learn_address(address, peer);
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Ref};
 
-use super::conn::{ConnKind, CoreConn, OpenState, Phase};
+use super::conn::{BehindFlight, ConnKind, CoreConn, OpenState, Phase};
 use super::{info_of, Action, NodeCore, PeerEntry, NO_QUERY};
 use crate::auth::Authenticated;
 use crate::command::ConnRef;
@@ -132,6 +132,13 @@ impl<C: MyDHTConf> NodeCore<C> {
             return;
         };
         let mut pending: Vec<_> = conn.pending.drain(..).collect();
+        if conn.kind == ConnKind::Once && conn.send_once_flight && conn.known_unconfirmed {
+            conn.behind_flight = pending.iter().find_map(|m| match m {
+                WireMessage::App(msg) => Some(BehindFlight::Message(msg.clone())),
+                WireMessage::AppStream(_, slot) => slot.defer_end().map(BehindFlight::Stream),
+                _ => None,
+            });
+        }
         // A send-once flight's dialler gets no admission (the flight said
         // it sends one message and closes). It still sends `Once`, which
         // the acceptor no longer needs: its session's chunks are then the

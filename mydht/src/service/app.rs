@@ -62,11 +62,12 @@ pub enum GlobalCommand<C: MyDHTConf> {
     /// The third field gives the message back when the node still held it
     /// (a [`Reply::SendOnce`] or [`Reply::SendOnceTo`] message not yet sent:
     /// the dial failed, the handshake failed before the message left, or
-    /// there was no room), so that the application can tell which of its
-    /// messages to that address was lost; `None` for a stream's message
-    /// (its `OutStream`'s end callback tells its owner) and for a message
-    /// that had left the node: sealed behind a known-key flight (refused
-    /// there) or handed to the connection's write service.
+    /// there was no room) or when it went out behind a known-key flight
+    /// that the peer refused (no application there read it), so that the
+    /// application can tell which of its messages to that address was
+    /// lost; `None` for a stream's message (its `OutStream`'s end callback
+    /// tells its owner, the refused flight's included) and for a message
+    /// handed to the connection's write service otherwise.
     SendOnceFailed(Address<C>, Error, Option<C::ProtoMsg>),
 }
 

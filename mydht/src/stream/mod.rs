@@ -26,3 +26,4 @@ pub use lent::{ConnReadStream, LentStream};
 pub use out::{OutStream, PumpSource, StreamSlot};
 
 pub(crate) use lent::{Home, LendHome, Returned};
+pub(crate) use out::DeferredEnd;

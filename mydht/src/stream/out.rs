@@ -96,8 +96,12 @@ impl OutStream {
     /// into its connection (its end included), the error otherwise (its
     /// source or its connection failed, or it was dropped unwritten: the
     /// dial failed, the connection closed first, too many send-once
-    /// connections). Called on the thread of the write service, or of
-    /// whoever drops it: keep `f` short (send on a channel).
+    /// connections). On a send-once connection dialled known-key, `Ok`
+    /// waits for the peer to confirm the flight as well (its sealed
+    /// session end), and a refused flight is the error
+    /// (`AuthError::KnownKeyRefused`). Called on the thread of the write
+    /// service, of the node's main loop, or of whoever drops it: keep `f`
+    /// short (send on a channel).
     pub fn on_end(mut self, f: impl FnOnce(Result<(), Error>) + Send + 'static) -> Self {
         self.on_end = Some(Box::new(f));
         self
@@ -149,12 +153,95 @@ impl StreamSlot {
         slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
+    /// Defers the end report of the stream still in the slot
+    /// ([`OutStream::on_end`], if it has one) until the returned
+    /// [`DeferredEnd`] is settled too: a stream sent behind a known-key
+    /// flight is delivered only once the peer confirms the flight.
+    pub(crate) fn defer_end(&self) -> Option<DeferredEnd> {
+        let slot = self.0.as_ref()?;
+        let mut stream = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let stream = stream.as_mut()?;
+        let end = DeferredEnd(Arc::new(Mutex::new(Deferred {
+            report: Some(stream.on_end.take()?),
+            written: false,
+            settled: None,
+        })));
+        let written = end.clone();
+        stream.on_end = Some(Box::new(move |r| written.written(r)));
+        Some(end)
+    }
+
     /// The connection whose readiness wakes the stream's pump, while the
     /// stream is still in the slot.
     pub fn wakes_on(&self) -> Option<ConnRef> {
         let slot = self.0.as_ref()?;
         let stream = slot.lock().unwrap_or_else(PoisonError::into_inner);
         stream.as_ref().and_then(OutStream::wakes_on)
+    }
+}
+
+/// A stream's end report ([`OutStream::on_end`]) waiting for two
+/// outcomes: its pump's (all written, or not), and its connection's
+/// (`settle`: the peer confirmed what it got, or the connection failed).
+/// The report is the first failure, or `Ok` once both are `Ok`; made once.
+#[derive(Clone)]
+pub(crate) struct DeferredEnd(Arc<Mutex<Deferred>>);
+
+struct Deferred {
+    report: Option<OnEnd>,
+    /// The pump wrote all of the stream.
+    written: bool,
+    /// The connection's outcome, once known.
+    settled: Option<Result<(), Error>>,
+}
+
+impl DeferredEnd {
+    /// The pump's outcome.
+    fn written(&self, result: Result<(), Error>) {
+        let report = {
+            let mut d = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            match (result, d.settled.take()) {
+                (Err(e), _) => d.report.take().map(|f| (f, Err(e))),
+                (Ok(()), Some(settled)) => d.report.take().map(|f| (f, settled)),
+                (Ok(()), None) => {
+                    d.written = true;
+                    None
+                }
+            }
+        };
+        if let Some((f, r)) = report {
+            f(r);
+        }
+    }
+
+    /// The connection's outcome: `Ok` when the peer confirmed what it got.
+    pub(crate) fn settle(&self, result: Result<(), Error>) {
+        let report = {
+            let mut d = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if result.is_err() || d.written {
+                d.report.take().map(|f| (f, result))
+            } else {
+                d.settled = Some(result);
+                None
+            }
+        };
+        if let Some((f, r)) = report {
+            f(r);
+        }
+    }
+}
+
+impl Drop for Deferred {
+    /// Neither outcome came (the connection's record was dropped first):
+    /// the report still says the stream's end is not known to be good.
+    fn drop(&mut self) {
+        if let Some(f) = self.report.take() {
+            f(Err(Error::new(
+                ErrorKind::Other,
+                ErrorLevel::ShutDown,
+                "stream's connection gone before the peer confirmed it",
+            )));
+        }
     }
 }
 
@@ -178,5 +265,81 @@ impl<'de> Deserialize<'de> for StreamSlot {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         <()>::deserialize(d)?;
         Ok(StreamSlot::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{channel, Receiver};
+
+    use super::*;
+
+    /// A slot whose stream reports its end on the returned receiver, and
+    /// the slot's deferred end.
+    fn deferred() -> (StreamSlot, DeferredEnd, Receiver<Result<(), Error>>) {
+        let (tx, rx) = channel();
+        let stream = OutStream::new(std::io::empty()).on_end(move |r| tx.send(r).unwrap());
+        let slot = StreamSlot::new(stream);
+        let end = slot.defer_end().expect("a stream with a report");
+        (slot, end, rx)
+    }
+
+    fn refused() -> Error {
+        Error::new(ErrorKind::Auth, ErrorLevel::ShutDown, "refused")
+    }
+
+    #[test]
+    fn a_written_stream_is_reported_once_its_connection_is_settled() {
+        let (slot, end, rx) = deferred();
+        slot.take().unwrap().ended(Ok(()));
+        assert!(rx.try_recv().is_err(), "written, not confirmed yet");
+        end.settle(Ok(()));
+        assert!(rx.try_recv().unwrap().is_ok());
+        // Settled first, written then.
+        let (slot, end, rx) = deferred();
+        end.settle(Ok(()));
+        assert!(rx.try_recv().is_err(), "confirmed, not written yet");
+        slot.take().unwrap().ended(Ok(()));
+        assert!(rx.try_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn the_first_failure_is_reported_at_once_and_only_once() {
+        // The connection refused after the pump wrote it all.
+        let (slot, end, rx) = deferred();
+        slot.take().unwrap().ended(Ok(()));
+        end.settle(Err(refused()));
+        assert_eq!(rx.try_recv().unwrap().unwrap_err().message(), "refused");
+        // Refused while the pump still runs: reported then, not again.
+        let (slot, end, rx) = deferred();
+        end.settle(Err(refused()));
+        assert_eq!(rx.try_recv().unwrap().unwrap_err().message(), "refused");
+        slot.take().unwrap().ended(Ok(()));
+        assert!(rx.try_recv().is_err());
+        // The pump failed: reported at once, whatever the connection says.
+        let (slot, end, rx) = deferred();
+        drop(slot.take());
+        assert_eq!(
+            rx.try_recv().unwrap().unwrap_err().message(),
+            "stream dropped before it was written"
+        );
+        end.settle(Ok(()));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_report_with_no_outcome_is_a_failure_when_dropped() {
+        let (slot, end, rx) = deferred();
+        slot.take().unwrap().ended(Ok(()));
+        drop(end);
+        let e = rx.try_recv().unwrap().unwrap_err();
+        assert!(e.message().contains("before the peer confirmed"), "{e}");
+    }
+
+    #[test]
+    fn a_stream_without_a_report_is_not_deferred() {
+        let slot = StreamSlot::new(OutStream::new(std::io::empty()));
+        assert!(slot.defer_end().is_none());
+        assert!(StreamSlot::default().defer_end().is_none());
     }
 }
