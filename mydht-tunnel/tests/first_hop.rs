@@ -11,7 +11,10 @@
 //! sender gets `HopFailed { hop: 0, Unreachable }` from that relay, in
 //! frames as in streams, well before the timeout (in frames the relay's
 //! node gives the onion back with `GlobalCommand::SendOnceFailed`, which
-//! names its link).
+//! names its link). The same when the next hop accepts the connection but
+//! refuses the relay's known-key flight (as another identity at the
+//! address would): the onion went out behind the flight, and the relay's
+//! node still gives it back.
 
 mod support;
 
@@ -31,22 +34,48 @@ use tunnel::{HopFailure, TunnelError};
 /// default).
 const TUNNEL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a node turns down the connections it accepts.
+#[derive(Clone, Copy, Debug)]
+enum Refusal {
+    /// Closed as soon as accepted.
+    Accepts,
+    /// Read, and the dialler's known-key flight refused (after a first
+    /// ping, so that the relay's dial is known-key).
+    Flights,
+}
+
 /// Alice (node 0) pings Bob (node 2) through R (node 1), the onions
-/// carried as `carriage` says, while the listener of node `refusing`
-/// refuses connections (its pooled connection to Alice stays up, so she
-/// still routes through it). The answer, which comes within half the
-/// tunnel timeout.
-fn ping_past_a_refusing_node(carriage: Carriage, refusing: usize) -> TunnelAnswer<PingPong> {
+/// carried as `carriage` says, while node `refusing` turns down the
+/// connections it accepts as `refusal` says (its pooled connection to
+/// Alice stays up, so she still routes through it). The answer, which
+/// comes within half the tunnel timeout.
+fn ping_past_a_refusing_node(
+    carriage: Carriage,
+    refusing: usize,
+    refusal: Refusal,
+) -> TunnelAnswer<PingPong> {
     let spy = || Spy::<SessionShadow>::new(TunnelConfig::default(), carriage, Honest).0;
     let wire = Wire::default();
     let mut confs = vec![spy(), spy(), spy()];
     confs[refusing] = spy().on_wire(wire.clone());
     let nodes = start_spies(confs);
-    wire.refuse_accepts();
+    match refusal {
+        Refusal::Accepts => wire.refuse_accepts(),
+        Refusal::Flights => {
+            // A first ping through the same nodes: R meets Bob, and its
+            // next dial to him is known-key.
+            let first = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
+            assert!(first.is_ok(), "{carriage:?}: {first:?}");
+            wire.garble_accepts();
+        }
+    }
     let started = Instant::now();
     let got = ping(&nodes, 2, 1, ReplyRoute::SameRoute, 1, 10);
     let elapsed = started.elapsed();
-    assert!(elapsed < TUNNEL_TIMEOUT / 2, "{carriage:?}: {elapsed:?}");
+    assert!(
+        elapsed < TUNNEL_TIMEOUT / 2,
+        "{carriage:?}, {refusal:?}: {elapsed:?}"
+    );
     stop_all(nodes).expect("stop");
     got
 }
@@ -54,7 +83,7 @@ fn ping_past_a_refusing_node(carriage: Carriage, refusing: usize) -> TunnelAnswe
 /// R refuses: no hop is there to report, the sender's node fails the query
 /// `Unreachable` itself.
 fn first_relay_unreachable(carriage: Carriage) {
-    let got = ping_past_a_refusing_node(carriage, 1);
+    let got = ping_past_a_refusing_node(carriage, 1, Refusal::Accepts);
     assert!(
         matches!(got, Err(TunnelSendError::Unreachable)),
         "{carriage:?}: {got:?}"
@@ -73,8 +102,8 @@ fn a_streamed_query_whose_first_relay_is_unreachable_fails_at_once() {
 
 /// Bob refuses: R, which never met him, cannot pass the onion on and
 /// reports it (hop 0).
-fn next_hop_unreachable(carriage: Carriage) {
-    let got = ping_past_a_refusing_node(carriage, 2);
+fn next_hop_unreachable(carriage: Carriage, refusal: Refusal) {
+    let got = ping_past_a_refusing_node(carriage, 2, refusal);
     assert!(
         matches!(
             got,
@@ -83,16 +112,26 @@ fn next_hop_unreachable(carriage: Carriage) {
                 failure: HopFailure::Unreachable
             }))
         ),
-        "{carriage:?}: {got:?}"
+        "{carriage:?}, {refusal:?}: {got:?}"
     );
 }
 
 #[test]
 fn a_framed_relay_reports_its_next_hop_unreachable() {
-    next_hop_unreachable(Carriage::Frame);
+    next_hop_unreachable(Carriage::Frame, Refusal::Accepts);
 }
 
 #[test]
 fn a_streaming_relay_reports_its_next_hop_unreachable() {
-    next_hop_unreachable(Carriage::Streamed);
+    next_hop_unreachable(Carriage::Streamed, Refusal::Accepts);
+}
+
+#[test]
+fn a_framed_relay_reports_its_next_hop_refusing_its_flight() {
+    next_hop_unreachable(Carriage::Frame, Refusal::Flights);
+}
+
+#[test]
+fn a_streaming_relay_reports_its_next_hop_refusing_its_flight() {
+    next_hop_unreachable(Carriage::Streamed, Refusal::Flights);
 }

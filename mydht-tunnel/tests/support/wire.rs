@@ -24,6 +24,10 @@ use super::records::{Cutter, Side};
 /// KB) and the handshake are shorter, a cell is 16 KiB.
 const CELL_WRITE: usize = 8 << 10;
 
+/// The byte of an accepted connection's first read that a garbling wire
+/// flips ([`Wire::garble_accepts`]).
+const GARBLED_BYTE: usize = 8;
+
 /// What went over one connection, seen from this node's end.
 #[derive(Debug, Clone)]
 pub struct ConnLog {
@@ -81,6 +85,8 @@ struct WireState {
     tamper: AtomicBool,
     /// Connections accepted from now on are closed at once.
     refuse: AtomicBool,
+    /// Connections accepted from now on have their first read garbled.
+    garble: AtomicBool,
     /// Bytes of a session chunk's tag (set by the node's shadow).
     tag: AtomicUsize,
 }
@@ -98,6 +104,14 @@ impl Wire {
     /// (as a node whose listener is gone; those open stay).
     pub fn refuse_accepts(&self) {
         self.0.refuse.store(true, Ordering::Release);
+    }
+
+    /// Its node reads every connection it accepts from now on with a byte
+    /// of its first read flipped, in the dialler's first frame (as a node
+    /// that cannot open the known-key flight sealed to it: another
+    /// identity at the address the dialler knew): it refuses the flight.
+    pub fn garble_accepts(&self) {
+        self.0.garble.store(true, Ordering::Release);
     }
 
     /// Its node's session chunks carry tags of `tag` bytes.
@@ -141,15 +155,19 @@ struct Conn {
     wire: Wire,
     log: Mutex<ConnLog>,
     tampered: AtomicBool,
+    /// Its first read is still to be garbled.
+    garble: AtomicBool,
 }
 
 impl Conn {
     fn new(wire: &Wire, dialled: bool) -> Arc<Conn> {
         let tag = wire.0.tag.load(Ordering::Acquire);
+        let garble = !dialled && wire.0.garble.load(Ordering::Acquire);
         Arc::new(Conn {
             wire: wire.clone(),
             log: Mutex::new(ConnLog::new(dialled, tag)),
             tampered: AtomicBool::new(false),
+            garble: AtomicBool::new(garble),
         })
     }
 }
@@ -262,6 +280,10 @@ pub struct SpyRead {
 impl Read for SpyRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n > 0 && self.conn.garble.swap(false, Ordering::AcqRel) {
+            // Past the frame's 4-byte length: inside the flight itself.
+            buf[GARBLED_BYTE.min(n - 1)] ^= 0x5a;
+        }
         let mut log = self.conn.log.lock().unwrap();
         log.read += n;
         log.push(false, &buf[..n]);
