@@ -4,11 +4,22 @@
 //! `process_hop_*` is also timed alternately with the derivation inside
 //! each sample, and the median of those per-sample ratios printed).
 //!
+//! Then a fresh X25519 key pair and its exchange with a static key (a
+//! known-key dial's, or a sender's header hop without a table) by each
+//! implementation at hand, against openssl's (the crate's hop keys
+//! without a table): ring's ephemeral agreement, and curve25519-dalek's
+//! base point and Edwards multiplication (how mydht prepares its dial
+//! keys), to show whether another implementation would lower the round
+//! trip's floor of public-key operations.
+//!
 //! `cargo bench -p mydht-onion --bench header -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
 use criterion::Criterion;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey, X25519};
+use ring::rand::SystemRandom;
 use tunnel::config::TunnelConfig;
 use tunnel::crypto::{chacha20_xor, derive_hop_keys, verify_mac, X25519Secret};
 use tunnel::header::{build_header, HeaderLayout, HeaderProcessor, RouteHop};
@@ -81,11 +92,59 @@ fn per_hop(c: &mut Criterion, run: &ratio::Run) {
     group.finish();
 }
 
+/// A fresh key pair and its exchange with `peer`'s static key, by
+/// openssl, ring and curve25519-dalek.
+fn fresh_exchanges(c: &mut Criterion, run: &ratio::Run) {
+    let peer = *X25519Secret::generate().unwrap().public_key();
+    let rng = SystemRandom::new();
+    let mut group = c.benchmark_group(GROUP);
+    group.sample_size(run.samples());
+    group.bench_function("fresh_exchange_openssl", |b| {
+        run.iter(b, &id("fresh_exchange_openssl"), || {
+            let mine = X25519Secret::generate().unwrap();
+            (
+                *mine.public_key(),
+                mine.diffie_hellman(black_box(&peer)).unwrap(),
+            )
+        })
+    });
+    group.bench_function("fresh_exchange_ring", |b| {
+        run.iter(b, &id("fresh_exchange_ring"), || {
+            let mine = EphemeralPrivateKey::generate(&X25519, &rng).unwrap();
+            let public = mine.compute_public_key().unwrap();
+            let peer = UnparsedPublicKey::new(&X25519, black_box(&peer));
+            let shared = agree_ephemeral(mine, &peer, |s| s[0]).unwrap();
+            (public.as_ref()[0], shared)
+        })
+    });
+    // As mydht prepares its dial keys: the peer's key in Edwards form
+    // (decoded once per peer), multiplied by the vectorised backend.
+    let peer_point = MontgomeryPoint(peer).to_edwards(0).unwrap();
+    let mut scalar = [0u8; 32];
+    group.bench_function("fresh_exchange_dalek", |b| {
+        run.iter(b, &id("fresh_exchange_dalek"), || {
+            tunnel::crypto::random_bytes(&mut scalar).unwrap();
+            let public = MontgomeryPoint::mul_base_clamped(scalar);
+            let shared = black_box(peer_point).mul_clamped(scalar).to_montgomery();
+            (public, shared)
+        })
+    });
+    group.finish();
+}
+
 fn main() {
     let run = ratio::Run::new(SAMPLES);
     let mut c = Criterion::default().configure_from_args();
     per_hop(&mut c, &run);
+    fresh_exchanges(&mut c, &run);
     c.final_summary();
+    for other in ["ring", "dalek"] {
+        run.compare(
+            &format!("a fresh key pair and its exchange, {other} vs openssl"),
+            &id(&format!("fresh_exchange_{other}")),
+            &id("fresh_exchange_openssl"),
+        );
+    }
     for max in [32, 128] {
         run.compare(
             &format!("hop, max {max} hops, vs its one X25519 derivation"),
