@@ -74,10 +74,12 @@ pub(super) enum ConnKind {
 
 /// What a send-once connection this node dialled known-key sent behind
 /// its flight, kept until the peer confirms the flight (its sealed session
-/// end). If the peer refuses the flight, the message never reached its
-/// application (only a peer holding the keys can seal that end): it is
-/// given back with `GlobalCommand::SendOnceFailed`, or its stream's
-/// `OutStream::on_end` told the refusal, as for one never sent.
+/// end, which only a peer holding the keys can make). A flight that is
+/// not confirmed counts as refused (`AuthError::KnownKeyRefused`): the
+/// message is given back with `GlobalCommand::SendOnceFailed`, or its
+/// stream's `OutStream::on_end` told the refusal, as for one never sent
+/// (a peer that read it then failed before its session end is counted so
+/// too).
 pub(super) enum BehindFlight<M> {
     /// A copy of the message (it left with the flight: `pending` no
     /// longer holds it).

@@ -63,7 +63,8 @@ pub enum GlobalCommand<C: MyDHTConf> {
     /// (a [`Reply::SendOnce`] or [`Reply::SendOnceTo`] message not yet sent:
     /// the dial failed, the handshake failed before the message left, or
     /// there was no room) or when it went out behind a known-key flight
-    /// that the peer refused (no application there read it), so that the
+    /// that the peer did not confirm (refused it, or failed before its
+    /// session end: it may then have read the message), so that the
     /// application can tell which of its messages to that address was
     /// lost; `None` for a stream's message (its `OutStream`'s end callback
     /// tells its owner, the refused flight's included) and for a message
