@@ -19,13 +19,16 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// An inbound connection, stored by the driver under `key`: its
     /// handshake starts (this side answers). The reference services will
     /// name it by; `None` when it was refused (too many connections: the
-    /// close action follows).
+    /// close action follows). The handshake gets a spare ephemeral key only
+    /// if its first message is a ping: a known-key flight needs none, and
+    /// a spare taken at the accept would make the loop's idle work make
+    /// another one while the flight is on its way.
     pub fn accepted(&mut self, key: usize, now: Instant) -> Option<ConnRef> {
         let handshake = Handshake::respond_with(
             self.me.clone(),
             self.constants.auth_timeout,
             now,
-            self.spare_key.take(),
+            None,
             (self.constants.auth_mode, self.constants.cipher_suite),
         )
         .also_accept(self.constants.send_once_auth);

@@ -63,17 +63,19 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.defer(key, now);
             return Ok(None);
         }
-        // A flight needs no ephemeral key of this side: the spare made
-        // for this connection stays for the next one.
-        let (spare, send_once) = match &msg {
-            AuthMessage::Known(flight) => (hs.take_spare(), flight.send_once),
-            _ => (None, false),
+        // A ping's pong takes a spare ephemeral key (made at idle); a
+        // known-key flight needs none of this side's.
+        let send_once = match &msg {
+            AuthMessage::Known(flight) => flight.send_once,
+            AuthMessage::Ping(_) => {
+                if let Some(back) = self.spare_key.take().and_then(|k| hs.give_spare(k)) {
+                    self.spare_key.give_back(back);
+                }
+                false
+            }
+            _ => false,
         };
-        let step = hs.handle(&msg, &mut self.challenges, now);
-        if let Some(unused) = spare {
-            self.spare_key.give_back(unused);
-        }
-        let step = step?;
+        let step = hs.handle(&msg, &mut self.challenges, now)?;
         // A responder that answered a ping in the send-once mode.
         conn.claimed |= hs.mode() != self.constants.auth_mode;
         // Proven with the flight (its `send_once` is under the proof): a

@@ -147,9 +147,8 @@ impl SpareKey {
         }
     }
 
-    /// A key a handshake took and did not use (a known-key flight needs no
-    /// ephemeral key of the acceptor's): kept for the next one, if there
-    /// is room.
+    /// A key taken for a handshake that had one already: kept for the
+    /// next one, if there is room.
     pub(crate) fn give_back(&mut self, key: EphemeralKey) {
         if self.wants_refill() {
             self.keys.push_front(key);

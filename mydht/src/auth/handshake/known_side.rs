@@ -108,13 +108,17 @@ impl Handshake {
         Ok(Authenticated { peer, keys })
     }
 
-    /// A responder's ephemeral key made ahead of time, taken back before a
-    /// known-key flight (which needs none) is handled, for the next
-    /// handshake; `None` in any other state.
-    pub(crate) fn take_spare(&mut self) -> Option<EphemeralKey> {
+    /// Gives a responder waiting for its first message an ephemeral key
+    /// made ahead of time, for the ping it got (its pong then makes no key
+    /// generation); the key back if it has one already or waits for
+    /// nothing.
+    pub(crate) fn give_spare(&mut self, key: EphemeralKey) -> Option<EphemeralKey> {
         match &mut self.state {
-            State::AwaitPing(spare) => spare.take(),
-            _ => None,
+            State::AwaitPing(spare @ None) => {
+                *spare = Some(key);
+                None
+            }
+            _ => Some(key),
         }
     }
 
