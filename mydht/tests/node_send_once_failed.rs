@@ -192,7 +192,7 @@ fn a_send_once_to_a_peer_named_at_another_nodes_address_raises_known_key_refused
     )
     .unwrap()
     .with_binding(*info_b.key_binding().expect("bound"));
-    ask(&a, Ask::OnceTo(impostor, "for b".into()));
+    ask(&a, Ask::OnceTo(impostor.clone(), "for b".into()));
     match next(&seen_a) {
         Seen::Lost(address, e, msg) => {
             assert_eq!(address, at_c);
@@ -208,7 +208,19 @@ fn a_send_once_to_a_peer_named_at_another_nodes_address_raises_known_key_refused
         }
         other => panic!("expected the note to {at_c} refused, got {other:?}"),
     }
-    // Raised once, and `c` never read the note.
+    // The next dial naming b goes signed (as after a refusal for a clock
+    // too far off): c answers it as itself, which the dial did not expect,
+    // before the message left.
+    ask(&a, Ask::OnceTo(impostor, "for b again".into()));
+    match next(&seen_a) {
+        Seen::Lost(address, e, msg) => {
+            assert_eq!(address, at_c);
+            assert_eq!(AuthError::of(&e), Some(&AuthError::UnexpectedPeer), "{e}");
+            assert_eq!(msg.as_deref(), Some("for b again"));
+        }
+        other => panic!("expected the signed dial to {at_c} refused, got {other:?}"),
+    }
+    // Raised once each, and `c` never read either note.
     delivered(&a, &c, &seen_c, "for c");
     nothing_more(&a, &seen_a);
     nothing_more(&c, &seen_c);

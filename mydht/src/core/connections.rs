@@ -335,8 +335,10 @@ impl<C: MyDHTConf> NodeCore<C> {
         if !conn.known_unconfirmed || error.as_ref().is_some_and(is_stop) {
             return error;
         }
-        if let (None, Some(address)) = (&conn.expected, &conn.dialled) {
-            self.challenges.known().forget_address(address);
+        match (&conn.expected, &conn.dialled) {
+            (None, Some(address)) => self.challenges.known().forget_address(address),
+            (Some(peer), _) => self.challenges.known().refused_by(peer.get_id()),
+            (None, None) => {}
         }
         let refused = Error::from(AuthError::KnownKeyRefused);
         let cause = error.as_ref().map_or("closed", |e| e.message());

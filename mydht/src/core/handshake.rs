@@ -175,6 +175,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             return None;
         }
         let peer = match &conn.expected {
+            Some(peer) if self.challenges.known().dial_signed(peer.get_id()) => return None,
             Some(peer) => match self.challenges.known().check_peer(peer) {
                 Ok(()) => peer.clone(),
                 Err(AuthError::UnknownPeer) => return None,

@@ -19,6 +19,9 @@ use openssl::pkey::{PKey, Public};
 const MAX_KNOWN: usize = 1024;
 /// Most known-key dials to an address not confirmed yet.
 const MAX_UNCONFIRMED: u8 = 4;
+/// Dials naming a peer that go signed after that peer refused a known-key
+/// flight of one (then known-key is tried again).
+const SIGNED_AFTER_REFUSAL: u8 = 16;
 
 /// A map of at most `capacity` entries that forgets the oldest inserted.
 struct Bounded<K, V> {
@@ -85,6 +88,10 @@ pub(crate) struct KnownPeers {
     /// By a hash of the dialled address (this memory is not generic over
     /// the transport's address type).
     addresses: Bounded<u64, (PeerInfo, u8)>,
+    /// Peers that refused a known-key flight of a dial naming them (a
+    /// clock too far off theirs, say), with how many of the next dials
+    /// naming them go signed.
+    refused: Bounded<PeerId, u8>,
     hasher: RandomState,
     flights: SeenFlights,
 }
@@ -96,6 +103,7 @@ impl KnownPeers {
         KnownPeers {
             peers: Bounded::new(MAX_KNOWN),
             addresses: Bounded::new(MAX_KNOWN),
+            refused: Bounded::new(MAX_KNOWN),
             hasher: RandomState::new(),
             flights: SeenFlights::new(flights, window_ms),
         }
@@ -252,6 +260,32 @@ impl KnownPeers {
         self.addresses.remove(&key);
     }
 
+    /// Peer `id` refused a known-key flight of a dial that named it: the
+    /// next [`SIGNED_AFTER_REFUSAL`] dials naming it go signed (the signed
+    /// handshake needs no agreement of the two clocks), then known-key is
+    /// tried again.
+    pub(crate) fn refused_by(&mut self, id: &PeerId) {
+        match self.refused.get_mut(id) {
+            Some(left) => *left = SIGNED_AFTER_REFUSAL,
+            None => self.refused.insert(*id, SIGNED_AFTER_REFUSAL),
+        }
+    }
+
+    /// Whether a dial naming peer `id` goes signed, because the peer
+    /// refused a known-key flight lately ([`refused_by`](Self::refused_by));
+    /// counts the dial.
+    pub(crate) fn dial_signed(&mut self, id: &PeerId) -> bool {
+        let Some(left) = self.refused.get_mut(id) else {
+            return false;
+        };
+        if *left == 0 {
+            self.refused.remove(id);
+            return false;
+        }
+        *left -= 1;
+        true
+    }
+
     /// Records a flight's ephemeral key, once: [`AuthError::ReplayedFlight`]
     /// if it is recorded already (or its timestamp is too old to tell).
     pub(crate) fn use_flight(
@@ -339,6 +373,28 @@ impl SeenFlights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_that_refused_a_flight_is_dialled_signed_for_a_while() {
+        let mut memory = KnownPeers::new(4, 1000);
+        let (refusing, other) = (PeerId::of_key(&[1; 32]), PeerId::of_key(&[2; 32]));
+        assert!(!memory.dial_signed(&refusing));
+        memory.refused_by(&refusing);
+        for _ in 0..SIGNED_AFTER_REFUSAL {
+            assert!(memory.dial_signed(&refusing));
+            assert!(!memory.dial_signed(&other));
+        }
+        // Then known-key again; a new refusal starts the count over.
+        assert!(!memory.dial_signed(&refusing));
+        assert!(!memory.dial_signed(&refusing));
+        memory.refused_by(&refusing);
+        assert!(memory.dial_signed(&refusing));
+        memory.refused_by(&refusing);
+        let signed = (0..2 * SIGNED_AFTER_REFUSAL)
+            .filter(|_| memory.dial_signed(&refusing))
+            .count();
+        assert_eq!(signed, usize::from(SIGNED_AFTER_REFUSAL));
+    }
 
     #[test]
     fn a_flight_is_single_use_within_its_window() {

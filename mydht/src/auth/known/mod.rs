@@ -69,7 +69,9 @@
 //! session end; a connection that ends, or times out, before it is the
 //! flight's refusal ([`AuthError::KnownKeyRefused`]: a pooled dial's
 //! `GlobalCommand::DialFailed`, a send-once one's
-//! `GlobalCommand::SendOnceFailed`), and an address that led there is forgotten.
+//! `GlobalCommand::SendOnceFailed`), and an address that led there is forgotten
+//! (a peer the dial named is dialled signed the next few times it is named:
+//! `KnownPeers::refused_by`).
 //!
 //! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
 //! holds it, one per node, every part bounded): the peers whose keys it
