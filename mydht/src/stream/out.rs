@@ -164,7 +164,7 @@ impl StreamSlot {
         let end = DeferredEnd(Arc::new(Mutex::new(Deferred {
             report: Some(stream.on_end.take()?),
             written: false,
-            settled: None,
+            confirmed: false,
         })));
         let written = end.clone();
         stream.on_end = Some(Box::new(move |r| written.written(r)));
@@ -191,42 +191,42 @@ struct Deferred {
     report: Option<OnEnd>,
     /// The pump wrote all of the stream.
     written: bool,
-    /// The connection's outcome, once known.
-    settled: Option<Result<(), Error>>,
+    /// The peer confirmed what it got.
+    confirmed: bool,
 }
 
 impl DeferredEnd {
     /// The pump's outcome.
     fn written(&self, result: Result<(), Error>) {
-        let report = {
-            let mut d = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            match (result, d.settled.take()) {
-                (Err(e), _) => d.report.take().map(|f| (f, Err(e))),
-                (Ok(()), Some(settled)) => d.report.take().map(|f| (f, settled)),
-                (Ok(()), None) => {
-                    d.written = true;
-                    None
-                }
-            }
-        };
-        if let Some((f, r)) = report {
-            f(r);
-        }
+        self.outcome(result, |d| {
+            d.written = true;
+            d.confirmed
+        });
     }
 
     /// The connection's outcome: `Ok` when the peer confirmed what it got.
     pub(crate) fn settle(&self, result: Result<(), Error>) {
+        self.outcome(result, |d| {
+            d.confirmed = true;
+            d.written
+        });
+    }
+
+    /// One outcome: a failure is reported at once; an `Ok` is marked
+    /// (`mark` says whether the other one was `Ok` already), and reported
+    /// once both are. The report is made outside the lock.
+    fn outcome(&self, result: Result<(), Error>, mark: impl FnOnce(&mut Deferred) -> bool) {
         let report = {
             let mut d = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if result.is_err() || d.written {
-                d.report.take().map(|f| (f, result))
+            let due = result.is_err() || mark(&mut d);
+            if due {
+                d.report.take()
             } else {
-                d.settled = Some(result);
                 None
             }
         };
-        if let Some((f, r)) = report {
-            f(r);
+        if let Some(f) = report {
+            f(result);
         }
     }
 }

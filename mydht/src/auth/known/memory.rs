@@ -265,10 +265,7 @@ impl KnownPeers {
     /// handshake needs no agreement of the two clocks), then known-key is
     /// tried again.
     pub(crate) fn refused_by(&mut self, id: &PeerId) {
-        match self.refused.get_mut(id) {
-            Some(left) => *left = SIGNED_AFTER_REFUSAL,
-            None => self.refused.insert(*id, SIGNED_AFTER_REFUSAL),
-        }
+        self.refused.insert(*id, SIGNED_AFTER_REFUSAL);
     }
 
     /// Whether a dial naming peer `id` goes signed, because the peer
