@@ -4,22 +4,17 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mydht::{PeerId, QueryId};
 use tunnel::crypto::REPLAY_ID_LEN;
-use tunnel::FullWriter;
+use tunnel::ReportReader;
 
 use crate::error::TunnelSendError;
 use crate::link::LinkId;
 
 /// A reply's id, as the sender's writer and the reply's reader give it.
 pub type ReplyId = [u8; REPLAY_ID_LEN];
-
-/// A query's writer, shared by the book (it reads the route's error
-/// reports) and the pump that streams its cells.
-pub type SharedWriter = Arc<Mutex<FullWriter>>;
 
 /// One query awaiting its reply.
 #[derive(Debug)]
@@ -30,8 +25,9 @@ pub struct PendingQuery {
     pub deadline: Instant,
     /// The link its onion left on: error reports come back under it.
     pub link: LinkId,
-    /// The onion's writer, which reads the route's error reports.
-    pub writer: SharedWriter,
+    /// The error keys of its routes, which read their reports (apart
+    /// from its writer: the pump streaming its cells holds that one).
+    pub reports: ReportReader,
     /// Its stream to the first hop failed, or its reply came broken:
     /// answered with this error at this time, unless a report from the
     /// routes comes first.
@@ -57,14 +53,14 @@ impl PendingQuery {
         qid: QueryId,
         deadline: Instant,
         (link, first_hop): (LinkId, SocketAddr),
-        writer: SharedWriter,
+        reports: ReportReader,
         both_routes: Vec<(PeerId, usize)>,
     ) -> Self {
         PendingQuery {
             qid,
             deadline,
             link,
-            writer,
+            reports,
             failed: None,
             both_routes,
             offline: None,
@@ -238,17 +234,18 @@ mod tests {
     use super::*;
     use std::time::Duration;
     use tunnel::crypto::X25519Secret;
-    use tunnel::{FrameLayout, RouteHop, TunnelConfig};
+    use tunnel::{FrameLayout, FullWriter, RouteHop, TunnelConfig};
 
-    fn writer() -> SharedWriter {
+    fn reports() -> ReportReader {
         let layout = FrameLayout::new(&TunnelConfig::default()).unwrap();
         let hop = RouteHop {
             public_key: *X25519Secret::generate().unwrap().public_key(),
             address: vec![1],
         };
-        Arc::new(Mutex::new(
-            FullWriter::new(&layout, &[hop], None).unwrap().0,
-        ))
+        FullWriter::new(&layout, &[hop], None)
+            .unwrap()
+            .0
+            .report_reader()
     }
 
     fn hop_address() -> SocketAddr {
@@ -263,7 +260,7 @@ mod tests {
                 qid,
                 now + Duration::from_secs(secs),
                 ([link; 8], hop_address()),
-                writer(),
+                reports(),
                 Vec::new(),
             )
         };
@@ -307,7 +304,7 @@ mod tests {
         );
         let q = |qid, link, both: Vec<(PeerId, usize)>| {
             let key = ([link; 8], hop_address());
-            PendingQuery::new(qid, now + Duration::from_secs(9), key, writer(), both)
+            PendingQuery::new(qid, now + Duration::from_secs(9), key, reports(), both)
         };
         let mut book = QueryBook::new(4);
         book.insert([1; 16], q(1, 1, vec![(r0, 0), (r1, 1)]))

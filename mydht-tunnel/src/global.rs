@@ -259,11 +259,11 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             let (header, prefix) = split_header(&mut writer, header_len).map_err(io_to_send)?;
             (TunnelMsg::Stream { link, header }, Some(prefix))
         };
-        let writer = Arc::new(Mutex::new(writer));
         if let Some(id) = reply_id {
             let deadline = Instant::now() + self.settings.timeout;
             let both = plan.on_both_routes();
-            let query = PendingQuery::new(qid, deadline, (link, first), writer.clone(), both);
+            let reports = writer.report_reader();
+            let query = PendingQuery::new(qid, deadline, (link, first), reports, both);
             shared.book.insert(id, query)?;
         }
         drop(shared);
@@ -279,6 +279,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
             Some(a) => Box::new(Cursor::new(content).chain(a.0)),
             None => Box::new(Cursor::new(content)),
         };
+        let writer = Arc::new(Mutex::new(writer));
         let mut stream = OutStream::new(source).through(CellsAfterHeader::new(prefix, writer));
         if reply_id.is_some() {
             let shared = self.shared.clone();

@@ -40,8 +40,8 @@ pub mod view {
 pub use config::TunnelConfig;
 pub use error::{HopFailure, TunnelError};
 pub use full::{
-    FrameLayout, FullTunnel, FullWriter, HopReader, ReplyBlock, ReplyWriter, TunnelNoRepReadProv,
-    TunnelReadProv,
+    FrameLayout, FullTunnel, FullWriter, HopReader, ReplyBlock, ReplyWriter, ReportReader,
+    TunnelNoRepReadProv, TunnelReadProv,
 };
 pub use header::{route_from_peers, HopKind, RouteHop};
 pub use tunnel::{Tunnel, TunnelNoRep};

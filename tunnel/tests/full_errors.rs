@@ -38,6 +38,12 @@ fn an_unreachable_next_hop_is_reported_to_the_sender() {
         ),
         "{err}"
     );
+    // The keys taken apart from the writer read it the same, the writer
+    // gone (a pump may hold it while the report comes).
+    let reports = writer.report_reader();
+    drop(writer);
+    assert_eq!(reports.read(&report).to_string(), err.to_string());
+    assert_eq!(reports.reply_relays(), None);
 }
 
 #[test]

@@ -111,8 +111,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                     // Whole in its frame: a broken reply was broken by the
                     // last reply hop (no report will come).
                     Err(e) => {
-                        let writer = q.writer.lock().unwrap_or_else(|e| e.into_inner());
-                        let relays = writer.reply_relays().unwrap_or(0);
+                        let relays = q.reports.reply_relays().unwrap_or(0);
                         Ok(Reply::Api(q.qid, Err(reply_failed(relays, e.failure))))
                     }
                 }

@@ -205,11 +205,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         };
         shared.full.cancel_reply(&id);
         drop(shared);
-        let error = q
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .read_error_report(&report);
+        let error = q.reports.read(&report);
         Ok(Reply::Api(q.qid, Err(TunnelSendError::Tunnel(error))))
     }
 }

@@ -132,11 +132,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
                 let relays = id.and_then(|id| {
                     let mut shared = self.shared.lock();
                     let q = shared.book.arriving(&id)?;
-                    let relays = q
-                        .writer
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .reply_relays();
+                    let relays = q.reports.reply_relays();
                     Some((id, relays.unwrap_or(0)))
                 });
                 let Some((id, relays)) = relays else {

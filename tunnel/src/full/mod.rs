@@ -20,7 +20,8 @@
 //! Errors: a hop that cannot go on makes an error report
 //! ([`HopReader::error_report`]); the hops before it wrap it
 //! ([`HopReader::wrap_error_report`]) on its way back; the sender's
-//! [`FullWriter::read_error_report`] turns it into
+//! [`FullWriter::read_error_report`] (or the [`ReportReader`] she took
+//! from her writer, to read reports while it streams) turns it into
 //! [`TunnelError::HopFailed`] naming the hop.
 //!
 //! ```
@@ -91,7 +92,7 @@ pub use crate::error::HopFailure;
 pub use hop::HopReader;
 pub use layout::FrameLayout;
 pub use reply_block::{PendingReplies, PendingReply, ReplyBlock};
-pub use report::ERROR_REPORT_LEN;
+pub use report::{ReportReader, ERROR_REPORT_LEN};
 pub use view::{TunnelNoRepReadProv, TunnelReadProv};
 pub use writer::{FullWriter, OnionWriter, ReplyWriter};
 

@@ -104,7 +104,7 @@ impl ErrorKeys {
 /// made by the sender herself, as the last hop of the reply route: she
 /// could not read the reply's header (a hop with no key reports zeros),
 /// which came back around both routes from her to her.
-pub(crate) fn read_report(
+fn read_report(
     hops: &[ErrorKeys],
     reply_hops: &[ErrorKeys],
     has_reply: bool,
@@ -129,4 +129,59 @@ pub(crate) fn read_report(
         return Ok(failed(query + reply_hops.len(), HopFailure::BadHeader));
     }
     Err(TunnelError::BadErrorReport)
+}
+
+/// What the sender needs to read the error reports of one query's routes:
+/// the error keys of every hop, query route then reply route. Taken from
+/// the query's writer ([`FullWriter::report_reader`](super::FullWriter::report_reader))
+/// and held apart from it, so a report is read while the writer is busy
+/// streaming the query's cells (or gone).
+#[derive(Clone)]
+pub struct ReportReader {
+    hops: Vec<ErrorKeys>,
+    reply_hops: Vec<ErrorKeys>,
+    has_reply: bool,
+}
+
+impl ReportReader {
+    /// The reader of a query whose route's hops have error keys `hops`,
+    /// and its reply route's `reply_hops` when `has_reply`.
+    pub(crate) fn new(hops: Vec<ErrorKeys>, reply_hops: Vec<ErrorKeys>, has_reply: bool) -> Self {
+        ReportReader {
+            hops,
+            reply_hops,
+            has_reply,
+        }
+    }
+
+    /// Reads an error report that came back from the routes: which hop
+    /// failed and why ([`TunnelError::HopFailed`] for a hop of the query
+    /// route, the exit included; [`TunnelError::ReplyHopFailed`] for a
+    /// reply relay, whose report came back along the reply route to the
+    /// exit, then along the query route; with `hop` equal to
+    /// [`reply_relays`](Self::reply_relays) and [`HopFailure::BadHeader`]
+    /// when the sender could not read her reply's header and reported it
+    /// to the last reply hop like any hop), or
+    /// [`TunnelError::BadErrorReport`] if no hop of these routes made it.
+    pub fn read(&self, report: &[u8; ERROR_REPORT_LEN]) -> TunnelError {
+        match read_report(&self.hops, &self.reply_hops, self.has_reply, report) {
+            Ok(e) | Err(e) => e,
+        }
+    }
+
+    /// How many relays the reply route has (`None` without a reply
+    /// route): the index the sender herself has in it, for a reply she
+    /// finds bad ([`TunnelError::ReplyHopFailed`] with that `hop`).
+    pub fn reply_relays(&self) -> Option<usize> {
+        self.has_reply.then_some(self.reply_hops.len())
+    }
+}
+
+impl std::fmt::Debug for ReportReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportReader")
+            .field("hops", &self.hops.len())
+            .field("reply_relays", &self.reply_relays())
+            .finish_non_exhaustive()
+    }
 }

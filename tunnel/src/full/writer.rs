@@ -7,7 +7,7 @@ use readwrite_comp::ExtWrite;
 
 use super::layout::FrameLayout;
 use super::reply_block::{build_reply, PendingReply, ReplyBlock, NO_REPLY, WITH_REPLY};
-use super::report::{read_report, ErrorKeys, ERROR_REPORT_LEN};
+use super::report::{ErrorKeys, ReportReader, ERROR_REPORT_LEN};
 use crate::cell::{CellSealer, CellWriter, ReplyCellSealer, SealCell};
 use crate::crypto::{KEY_LEN, REPLAY_ID_LEN};
 use crate::error::TunnelError;
@@ -38,10 +38,8 @@ pub struct OnionWriter<S> {
     preamble_pos: usize,
     cells: CellWriter<S>,
     stage: Stage,
-    /// Error keys of every hop of the route (query writer only).
-    error_keys: Vec<ErrorKeys>,
-    /// Error keys of the reply relays (query writer with a reply route).
-    reply_error_keys: Vec<ErrorKeys>,
+    /// The error keys of every hop of the routes (query writer only).
+    reports: ReportReader,
     /// The id the reply will carry, when the query asks for one.
     reply_id: Option<[u8; REPLAY_ID_LEN]>,
 }
@@ -134,39 +132,36 @@ impl FullWriter {
             preamble_pos: 0,
             cells: CellWriter::new(sealer),
             stage: Stage::Header,
-            error_keys: built
-                .hop_keys
-                .iter()
-                .map(ErrorKeys::new)
-                .collect::<Result<_, _>>()?,
-            reply_error_keys,
+            reports: ReportReader::new(
+                built
+                    .hop_keys
+                    .iter()
+                    .map(ErrorKeys::new)
+                    .collect::<Result<_, _>>()?,
+                reply_error_keys,
+                reply_id.is_some(),
+            ),
         };
         Ok((writer, pending))
     }
 }
 
 impl FullWriter {
-    /// Reads an error report that came back from the route: which hop
-    /// failed and why ([`TunnelError::HopFailed`] for a hop of the query
-    /// route, the exit included; [`TunnelError::ReplyHopFailed`] for a
-    /// reply relay, whose report came back along the reply route to the
-    /// exit, then along the query route; with `hop` equal to
-    /// [`reply_relays`](Self::reply_relays) and [`HopFailure::BadHeader`](crate::HopFailure::BadHeader)
-    /// when the sender could not read her reply's header and reported it
-    /// to the last reply hop like any hop), or
-    /// [`TunnelError::BadErrorReport`] if no hop of these routes made it.
+    /// Reads an error report that came back from the routes
+    /// ([`ReportReader::read`]).
     pub fn read_error_report(&self, report: &[u8; ERROR_REPORT_LEN]) -> TunnelError {
-        let has_reply = self.reply_id.is_some();
-        match read_report(&self.error_keys, &self.reply_error_keys, has_reply, report) {
-            Ok(e) | Err(e) => e,
-        }
+        self.reports.read(report)
     }
 
-    /// How many relays the reply route has (`None` without a reply
-    /// route): the index the sender herself has in it, for a reply she
-    /// finds bad ([`TunnelError::ReplyHopFailed`] with that `hop`).
+    /// How many relays the reply route has ([`ReportReader::reply_relays`]).
     pub fn reply_relays(&self) -> Option<usize> {
-        self.reply_id.map(|_| self.reply_error_keys.len())
+        self.reports.reply_relays()
+    }
+
+    /// The error keys of the routes, to read their reports apart from
+    /// this writer (which may be streaming the query's cells meanwhile).
+    pub fn report_reader(&self) -> ReportReader {
+        self.reports.clone()
     }
 }
 
@@ -194,8 +189,7 @@ impl ReplyWriter {
                 &block.link_key,
             )?),
             stage: Stage::Header,
-            error_keys: Vec::new(),
-            reply_error_keys: Vec::new(),
+            reports: ReportReader::new(Vec::new(), Vec::new(), false),
         })
     }
 }
