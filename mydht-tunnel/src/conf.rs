@@ -50,7 +50,10 @@ where
 {
 }
 
-/// Profile: every service on its own thread (`mydht::threaded!`).
+/// Profile: services on threads of their own (`mydht::threaded!`): the
+/// write services (a relay's pump among them) and the global service;
+/// the read and local services restarted on the main loop's thread, since
+/// every tunnel message comes on a send-once connection of its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Threaded;
 /// Profile: the whole node on one thread, read and write services
@@ -252,7 +255,16 @@ const SINGLE_THREAD_STACK: usize = 512 << 10;
 // restartable rather than inline (`Blocker` would spin on the socket: its
 // yield retries after `yield_now`). On the read service's thread in each
 // profile; the read service resumes it when the stream is readable.
-tunnel_node_conf!(Threaded, threaded, local: RestartOrError, MpscChannel;);
+//
+// `Threaded` restarts its read services on the main loop's thread too:
+// every tunnel message comes on a send-once connection, one message each,
+// for which a read thread costs more wake-ups than it saves (the thread
+// taken from the pool, its wait in the socket handed to and from the
+// poller, its end told to the loop: ~11 context switches per hop against
+// ~5). The write services, which pump the relayed streams, and the global
+// service keep their threads. Measured: the 3-relay round trip ~0.85 of
+// the read-thread profile's, transfers unchanged (`BENCHMARKS.md`).
+tunnel_node_conf!(Threaded, threaded, read: RestartOrError; local: RestartOrError, MpscChannel;);
 tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
 // The same restartable local services, and larger coroutine stacks.
 tunnel_node_conf!(SingleThread, single_thread, local: RestartOrError, LocalRcChannel; stack: SINGLE_THREAD_STACK;);
