@@ -260,10 +260,11 @@ const SINGLE_THREAD_STACK: usize = 512 << 10;
 // every tunnel message comes on a send-once connection, one message each,
 // for which a read thread costs more wake-ups than it saves (the thread
 // taken from the pool, its wait in the socket handed to and from the
-// poller, its end told to the loop: ~11 context switches per hop against
-// ~5). The write services, which pump the relayed streams, and the global
-// service keep their threads. Measured: the 3-relay round trip ~0.85 of
-// the read-thread profile's, transfers unchanged (`BENCHMARKS.md`).
+// poller, its end told to the loop: ~11 wake-ups per connection against
+// ~5.6 without). The write services, which pump the relayed streams, and
+// the global service keep their threads. Measured: the 3-relay round trip
+// ~0.85 of the read-thread profile's, transfers unchanged
+// (`BENCHMARKS.md`).
 tunnel_node_conf!(Threaded, threaded, read: RestartOrError; local: RestartOrError, MpscChannel;);
 tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
 // The same restartable local services, and larger coroutine stacks.
