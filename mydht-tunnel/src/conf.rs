@@ -51,9 +51,11 @@ where
 }
 
 /// Profile: services on threads of their own (`mydht::threaded!`): the
-/// write services (a relay's pump among them) and the global service;
-/// the read and local services restarted on the main loop's thread, since
-/// every tunnel message comes on a send-once connection of its own.
+/// write services (a relay's pump among them, once it would block or
+/// has pumped its first 256 KiB: a query or reply is written whole by the
+/// main loop) and the global service; the read and local services
+/// restarted on the main loop's thread, since every tunnel message comes
+/// on a send-once connection of its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Threaded;
 /// Profile: the whole node on one thread, read and write services
@@ -264,7 +266,9 @@ const SINGLE_THREAD_STACK: usize = 512 << 10;
 // ~5.6 without). The write services, which pump the relayed streams, and
 // the global service keep their threads. Measured: the 3-relay round trip
 // ~0.85 of the read-thread profile's, transfers unchanged
-// (`BENCHMARKS.md`).
+// (`BENCHMARKS.md`). Since session 20 a write service takes its thread
+// only when its stream would block or is long (mydht's `WriteService`
+// runs a message, its stream and its `Finish` in place): another ~0.85-0.9.
 tunnel_node_conf!(Threaded, threaded, read: RestartOrError; local: RestartOrError, MpscChannel;);
 tunnel_node_conf!(Restartable, restartable, local: RestartOrError, LocalRcChannel;);
 // The same restartable local services, and larger coroutine stacks.

@@ -39,13 +39,16 @@ impl StreamPump {
     /// Pumps until the source's end is written into `out` (`Ok`), or the
     /// source or `out` blocks and the yield returns (`WouldBlock`: call
     /// again), or fails. Both are read and written through the service's
-    /// yield.
+    /// yield. With a `budget`, at most that many bytes are read from the
+    /// source (each read takes its share), then `WouldBlock` too: the
+    /// rest is for a call without one.
     pub(super) fn run<W: Write, Y: SpawnerYield>(
         &mut self,
         out: &mut W,
         yld: &mut Y,
+        budget: Option<&mut usize>,
     ) -> Result<()> {
-        let res = self.pump(out, yld);
+        let res = self.pump(out, yld, budget);
         match &res {
             Err(e) if e.is_would_block() => {}
             Ok(()) => self.stream.ended(Ok(())),
@@ -54,7 +57,12 @@ impl StreamPump {
         res
     }
 
-    fn pump<W: Write, Y: SpawnerYield>(&mut self, out: &mut W, yld: &mut Y) -> Result<()> {
+    fn pump<W: Write, Y: SpawnerYield>(
+        &mut self,
+        out: &mut W,
+        yld: &mut Y,
+        mut budget: Option<&mut usize>,
+    ) -> Result<()> {
         if !self.header_done {
             if let Some(layer) = self.stream.layer.as_mut() {
                 let mut out = WriteYield::new(out, yld);
@@ -84,7 +92,13 @@ impl StreamPump {
                 }
                 return Ok(());
             }
+            if budget.as_deref() == Some(&0) {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock).into());
+            }
             let n = self.read_source(yld).map_err(source_error)?;
+            if let Some(left) = budget.as_deref_mut() {
+                *left = left.saturating_sub(n);
+            }
             self.start = 0;
             self.end = n;
             self.source_done = n == 0;

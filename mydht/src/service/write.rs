@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use mydht_base::service::spawn::InlineCall;
+use mydht_base::service::spawn::{InlineCall, ReturnYield};
 use mydht_base::{
     Error, ErrorKind, ErrorLevel, Result, Service, ServiceRestartable, SpawnerYield, Transport,
     WriteYield,
@@ -53,6 +53,14 @@ const HELD_BATCH: usize = 512 << 10;
 /// nothing stops it sooner: at once when non-blocking, after one I/O
 /// timeout when blocking.
 const CLOSE_WAIT: Duration = Duration::from_millis(100);
+
+/// Bytes of a stream's source a sender may pump in place
+/// ([`InlineCall`]) before it leaves the rest to the service's thread:
+/// a tunnel query or reply (one header and a cell, about 21 KiB) is
+/// pumped whole by the sender, a transfer does not keep the sender (the
+/// main loop, say) from its other work for longer than about this much
+/// copying.
+const IN_PLACE_PUMP: usize = 256 << 10;
 
 /// A stream that refuses writes (`WouldBlock`) once its deadline is past.
 struct Until<W> {
@@ -105,6 +113,9 @@ pub struct WriteService<C: MyDHTConf> {
     failed: bool,
     /// A `Finish` came: the session ends once the queue is written.
     finishing: bool,
+    /// Run in place by a sender: the bytes its stream pump may still read
+    /// ([`IN_PLACE_PUMP`]). `None` on the service's own thread.
+    in_place: Option<usize>,
     logger: slog::Logger,
 }
 
@@ -128,6 +139,7 @@ impl<C: MyDHTConf> WriteService<C> {
             in_call: false,
             failed: false,
             finishing: false,
+            in_place: None,
             logger: ctx.logger,
         }
     }
@@ -151,7 +163,7 @@ impl<C: MyDHTConf> WriteService<C> {
                 }
             }
             if let Some(pump) = self.pumping.as_mut() {
-                match pump.run(&mut self.stream, yld) {
+                match pump.run(&mut self.stream, yld, self.in_place.as_mut()) {
                     Ok(()) => self.pumping = None,
                     Err(e) if e.is_would_block() => return Err(Error::yielded()),
                     Err(e) => return Ok(Some(self.fail(e))),
@@ -380,23 +392,26 @@ impl<C: MyDHTConf> ServiceRestartable for WriteService<C> {
 /// A sender may run a command in place (the
 /// [`threaded!`](crate::threaded) profile's write service: the main loop,
 /// or an inline local service replying to its peer, writes to the stream
-/// itself while the write service's thread is idle) when it carries only
-/// frames and the service has nothing of its own to finish: the stream is
-/// non-blocking (a write that would block yields, and the service's
-/// thread finishes it), and no stream source is read there.
+/// itself while the write service's thread is idle) when the service has
+/// nothing of its own to finish. The stream is non-blocking: a write that
+/// would block yields, and the service's thread finishes the command. So
+/// does a stream's source that has nothing to read yet, and a pump that
+/// read its first 256 KiB in place: a send-once connection's
+/// message, its stream and its `Finish` (a tunnel hop) take no thread
+/// when the sockets keep up, and a long transfer goes on on the thread.
 impl<C: MyDHTConf> InlineCall for WriteService<C> {
-    fn inline_ok(&self, cmd: &WriteCommand<C>) -> bool {
-        let plain = |m: &WireMessage<C::ProtoMsg>| !matches!(m, WireMessage::AppStream(..));
+    fn inline_ok(&self, _cmd: &WriteCommand<C>) -> bool {
         !self.failed
             && !self.finishing
             && !self.in_call
             && self.pumping.is_none()
             && self.queue.is_empty()
-            && match cmd {
-                WriteCommand::Send(m) => plain(m),
-                WriteCommand::Batch(ms) => ms.iter().all(plain),
-                WriteCommand::Flush => true,
-                WriteCommand::Finish => false,
-            }
+    }
+
+    fn call_in_place(&mut self, cmd: WriteCommand<C>) -> Result<Option<MainLoopCommand<C>>> {
+        self.in_place = Some(IN_PLACE_PUMP);
+        let res = self.call(cmd, &mut ReturnYield);
+        self.in_place = None;
+        res
     }
 }

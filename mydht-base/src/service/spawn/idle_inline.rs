@@ -61,8 +61,10 @@ pub trait InlineCall: ServiceRestartable {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdleInline<Sp>(pub Sp);
 
-/// The yield of a command run in place: never waits.
-struct ReturnYield;
+/// The yield of a command run in place ([`InlineCall::call_in_place`]):
+/// never waits, it answers [`YieldReturn::Return`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReturnYield;
 
 impl SpawnerYield for ReturnYield {
     fn spawn_yield(&mut self) -> YieldReturn {

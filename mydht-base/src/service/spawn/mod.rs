@@ -60,7 +60,9 @@ mod thread_reuse;
 pub use blocker::{Blocker, BlockerHandle};
 #[cfg(feature = "coroutine")]
 pub use coroutine::{CoRoutine, CoRoutineHandle};
-pub use idle_inline::{IdleInline, IdleInlineHandle, IdleInlineWeak, InlineCall, NoOut, Proxy};
+pub use idle_inline::{
+    IdleInline, IdleInlineHandle, IdleInlineWeak, InlineCall, NoOut, Proxy, ReturnYield,
+};
 #[cfg(feature = "may-sched")]
 pub use may_sched::{
     MayCoroutine, MayHandle, MayIdle, MayIdleHandle, MayIdleWeak, MayWaker, MayWeakHandle,
@@ -72,7 +74,7 @@ pub use thread::{Carry, Direct, ThreadHandle, ThreadWeakHandle, ViaSRef};
 pub use thread_block::{ThreadBlock, BLOCK_SLICE};
 pub use thread_idle::{ThreadIdle, ThreadIdleHandle, ThreadIdleWeak, THREAD_IDLE_AFTER};
 pub use thread_park::{ThreadPark, ThreadParkRef};
-pub use thread_reuse::{idle_service_threads, IDLE_TIMEOUT, MAX_IDLE};
+pub use thread_reuse::{idle_service_threads, service_runs_started, IDLE_TIMEOUT, MAX_IDLE};
 
 use crate::error::{Error, ErrorKind, ErrorLevel, Result};
 use crate::service::{

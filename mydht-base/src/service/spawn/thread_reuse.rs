@@ -15,6 +15,7 @@
 //! exits instead of waiting for another.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -68,13 +69,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Service runs started since the process began.
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
 /// How many idle service threads the process holds now.
 pub fn idle_service_threads() -> usize {
     lock(&POOL).idle.len()
 }
 
+/// How many service runs the process has started on service threads (an
+/// idle thread taken, or a new one made): the thread hand-offs a workload
+/// costs, read before and after it.
+pub fn service_runs_started() -> u64 {
+    RUNS.load(Ordering::Relaxed)
+}
+
 /// Runs `job` on an idle service thread, or on a new one named `name`.
 pub(crate) fn run(name: &'static str, job: Job) -> io::Result<()> {
+    RUNS.fetch_add(1, Ordering::Relaxed);
     let idle = {
         let mut pool = lock(&POOL);
         pool.running += 1;
