@@ -275,12 +275,17 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         let Some(prefix) = out else {
             return Ok(Reply::SendOnce(first, msg));
         };
-        let source: Box<dyn Read + Send> = match send.attachment {
-            Some(a) => Box::new(Cursor::new(content).chain(a.0)),
-            None => Box::new(Cursor::new(content)),
-        };
         let writer = Arc::new(Mutex::new(writer));
-        let mut stream = OutStream::new(source).through(CellsAfterHeader::new(prefix, writer));
+        let layer = CellsAfterHeader::new(prefix, writer);
+        let mut stream = match send.attachment {
+            // The application's attachment may block: only the write
+            // service's thread reads it.
+            Some(a) => OutStream::new(Cursor::new(content).chain(a.0)).through(layer),
+            // In memory: the sender (the main loop) may write it all.
+            None => OutStream::new(Cursor::new(content))
+                .reads_never_wait()
+                .through(layer),
+        };
         if reply_id.is_some() {
             let shared = self.shared.clone();
             let grace = self.settings.grace;

@@ -230,4 +230,9 @@ impl<C: MyDHTConf> PumpSource for RelaySource<C> {
             None => yld.spawn_yield(),
         }
     }
+
+    /// As its [`LentStream`]'s: `WouldBlock`, never a wait.
+    fn never_waits(&self) -> bool {
+        self.lent.as_ref().is_none_or(|lent| lent.never_waits())
+    }
 }

@@ -18,7 +18,7 @@ use mydht::{MyDHTConf, PeerCount, PeerId};
 use mydht_base::Peer;
 use mydht_basetest::harness::nodes::{address_of, connect, start_nodes, stop_all, TIMEOUT};
 use stream_support::{
-    Answer, Ask, Pattern, Restartable, ShortVerdict, Then, Threaded, SHORT, TRANSFER_TIMEOUT,
+    Answer, Ask, Gate, Pattern, Restartable, ShortVerdict, Then, Threaded, SHORT, TRANSFER_TIMEOUT,
 };
 
 /// Streams `len` bytes from node 0 to node 1 of a new pair, checks them,
@@ -211,7 +211,11 @@ fn a_send_once_stream_outlasts_the_admission_timeout() {
         then: Then::Drop,
         once: Some(address_of(b).expect("address")),
         ended: None,
-        gate: Some((1 << 20, gate)),
+        gate: Some(Gate {
+            at: 1 << 20,
+            go: gate,
+            reached: None,
+        }),
     };
     // The stream stops half-way for three admission timeouts: time must
     // pass, on purpose, beyond the deadline a connection waiting for its
@@ -227,6 +231,50 @@ fn a_send_once_stream_outlasts_the_admission_timeout() {
         vec![Answer::Received {
             len,
             digest: Pattern::digest(len, 13)
+        }]
+    );
+    stop_all(nodes).expect("stop");
+}
+
+/// A source that may wait (a blocking read, as a file or a pipe may do)
+/// is read by the write service's thread, never by the sender pumping in
+/// place: while it waits at its gate, the main loop still answers.
+#[test]
+fn a_source_that_waits_holds_the_write_thread_not_the_main_loop() {
+    let nodes = start_nodes(2, || Threaded).expect("nodes");
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let peer_b = connect(a, b).expect("connect");
+    let (go, gate) = sync_channel(1);
+    let (reached, at_gate) = sync_channel(1);
+    let len = 1 << 20;
+    let ask = Ask::Send {
+        to: *peer_b.get_id(),
+        len,
+        seed: 17,
+        then: Then::Drop,
+        once: Some(address_of(b).expect("address")),
+        ended: None,
+        gate: Some(Gate {
+            at: 16 << 10,
+            go: gate,
+            reached: Some(reached),
+        }),
+    };
+    let sender = a.clone();
+    let transfer = std::thread::spawn(move || sender.query(ask, 1, TIMEOUT));
+    at_gate
+        .recv_timeout(TIMEOUT)
+        .expect("the source stopped at its gate");
+    // The main loop still turns: it is not the thread waiting.
+    let stats = a.stats(Duration::from_millis(500));
+    go.send(()).expect("go");
+    assert!(stats.is_ok(), "the main loop did not answer: {stats:?}");
+    let got = transfer.join().expect("transfer").expect("answer");
+    assert_eq!(
+        got,
+        vec![Answer::Received {
+            len,
+            digest: Pattern::digest(len, 17)
         }]
     );
     stop_all(nodes).expect("stop");

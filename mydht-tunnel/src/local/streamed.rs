@@ -319,6 +319,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelLocal<C, T> {
         let out_link = new_link()?;
         self.keep_link(out_link, upstream, link, reader);
         let stream = OutStream::new(Cursor::new(content))
+            .reads_never_wait()
             .through(layer)
             .on_end(self.on_end(out_link, None));
         let msg = TunnelMsg::Stream {

@@ -314,8 +314,13 @@ macro_rules! __profile {
 /// block is finished by the write service's thread, and while that thread
 /// has work, commands queue behind it in order. The transport must be
 /// non-blocking (blocking ones take
-/// [`threaded_blocking!`](crate::threaded_blocking)); messages with a
-/// stream behind them always go to the write service's thread. `write:
+/// [`threaded_blocking!`](crate::threaded_blocking)). A stream behind a
+/// message is pumped in place too when its source never waits
+/// ([`PumpSource::never_waits`](crate::stream::PumpSource::never_waits):
+/// a lent stream, bytes in memory), up to its first 256 KiB or until the
+/// source has nothing yet; the write service's thread carries on from
+/// there, and reads every other source. So is a send-once connection's
+/// end. `write:
 /// ThreadPark, MpscChannel;` gives the write service its thread for every
 /// frame.
 ///

@@ -39,9 +39,10 @@ impl StreamPump {
     /// Pumps until the source's end is written into `out` (`Ok`), or the
     /// source or `out` blocks and the yield returns (`WouldBlock`: call
     /// again), or fails. Both are read and written through the service's
-    /// yield. With a `budget`, at most that many bytes are read from the
-    /// source (each read takes its share), then `WouldBlock` too: the
-    /// rest is for a call without one.
+    /// yield. With a `budget` (a sender pumping in place), at most that
+    /// many bytes are read from the source (each read takes its share),
+    /// none from a source that may wait, then `WouldBlock` too: the rest
+    /// is for a call without one.
     pub(super) fn run<W: Write, Y: SpawnerYield>(
         &mut self,
         out: &mut W,
@@ -92,7 +93,7 @@ impl StreamPump {
                 }
                 return Ok(());
             }
-            if budget.as_deref() == Some(&0) {
+            if budget.as_deref() == Some(&0) || (budget.is_some() && !self.stream.never_waits) {
                 return Err(io::Error::from(io::ErrorKind::WouldBlock).into());
             }
             let n = self.read_source(yld).map_err(source_error)?;

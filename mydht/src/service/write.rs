@@ -395,10 +395,11 @@ impl<C: MyDHTConf> ServiceRestartable for WriteService<C> {
 /// itself while the write service's thread is idle) when the service has
 /// nothing of its own to finish. The stream is non-blocking: a write that
 /// would block yields, and the service's thread finishes the command. So
-/// does a stream's source that has nothing to read yet, and a pump that
-/// read its first 256 KiB in place: a send-once connection's
-/// message, its stream and its `Finish` (a tunnel hop) take no thread
-/// when the sockets keep up, and a long transfer goes on on the thread.
+/// does a stream whose source may wait (only the thread reads it), whose
+/// source has nothing to read yet, or that read its first 256 KiB in
+/// place: a send-once connection's message, its stream and its `Finish`
+/// (a tunnel hop) take no thread when the sockets keep up, and a long
+/// transfer goes on on the thread.
 impl<C: MyDHTConf> InlineCall for WriteService<C> {
     fn inline_ok(&self, _cmd: &WriteCommand<C>) -> bool {
         !self.failed

@@ -239,6 +239,13 @@ impl<C: MyDHTConf> super::PumpSource for LentStream<C> {
         }
         yld.spawn_yield()
     }
+
+    /// A read that would block returns `WouldBlock`: the profiles whose
+    /// senders pump in place ([`threaded!`](crate::threaded)'s write
+    /// service) take non-blocking transports only.
+    fn never_waits(&self) -> bool {
+        true
+    }
 }
 
 impl<C: MyDHTConf> Drop for LentStream<C> {

@@ -22,6 +22,9 @@ pub struct OutStream {
     pub(crate) source: Box<dyn PumpSource>,
     pub(crate) layer: Option<Box<dyn ExtWrite + Send>>,
     pub(crate) woken_by: Option<ConnRef>,
+    /// The source's reads never wait ([`PumpSource::never_waits`], or
+    /// [`reads_never_wait`](OutStream::reads_never_wait)).
+    pub(crate) never_waits: bool,
     on_end: Option<OnEnd>,
 }
 
@@ -36,6 +39,16 @@ pub trait PumpSource: Read + Send {
     /// ([`SpawnerYield::spawn_yield_read`]) when the pump's spawner can.
     fn wait_readable(&mut self, yld: &mut dyn SpawnerYield) -> YieldReturn {
         yld.spawn_yield()
+    }
+
+    /// True when a read never waits: it returns bytes, the end, or
+    /// `WouldBlock` at once (a [`LentStream`](super::LentStream) on a
+    /// non-blocking transport). Only such a source is pumped by a sender
+    /// on its own thread (the main loop, say) while the write service's
+    /// thread is idle; any other (a file, a pipe, a channel) is read by
+    /// the write service's thread alone. False by default.
+    fn never_waits(&self) -> bool {
+        false
     }
 }
 
@@ -66,11 +79,22 @@ impl OutStream {
     /// the [`LentStream`](super::LentStream) it reads).
     pub fn pumping(source: impl PumpSource + 'static) -> Self {
         OutStream {
+            never_waits: source.never_waits(),
             source: Box::new(source),
             layer: None,
             woken_by: None,
             on_end: None,
         }
+    }
+
+    /// The caller vouches that the source's reads never wait (bytes in
+    /// memory, say): a sender may then pump it on its own thread
+    /// ([`PumpSource::never_waits`]). A source that blocks would then
+    /// block that sender: the main loop, under
+    /// [`threaded!`](crate::threaded).
+    pub fn reads_never_wait(mut self) -> Self {
+        self.never_waits = true;
+        self
     }
 
     /// Writes the bytes through `layer`: its header first, then each

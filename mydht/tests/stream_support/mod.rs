@@ -71,12 +71,16 @@ pub struct Gated {
     pattern: Pattern,
     at: u64,
     go: Option<Receiver<()>>,
+    reached: Option<SyncSender<()>>,
 }
 
 impl Read for Gated {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pattern.offset >= self.at {
             if let Some(go) = self.go.take() {
+                if let Some(reached) = self.reached.take() {
+                    let _ = reached.send(());
+                }
                 go.recv()
                     .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
             }
@@ -125,6 +129,16 @@ pub enum Then {
     SendBack,
 }
 
+/// A gate in a stream's source ([`Gated`]): it stops after `at` bytes,
+/// tells `reached` so, and waits for a message on `go` (a blocking read,
+/// as a file or a pipe may do).
+#[derive(Debug)]
+pub struct Gate {
+    pub at: u64,
+    pub go: Receiver<()>,
+    pub reached: Option<SyncSender<()>>,
+}
+
 #[derive(Debug)]
 pub enum Ask {
     /// Stream `len` bytes to `to` after a message; `once`: on a send-once
@@ -137,8 +151,8 @@ pub enum Ask {
         then: Then,
         once: Option<SocketAddr>,
         ended: Option<SyncSender<std::result::Result<(), String>>>,
-        /// Stop after `.0` bytes until `.1` gives a go.
-        gate: Option<(u64, Receiver<()>)>,
+        /// Where the stream stops until a go.
+        gate: Option<Gate>,
     },
     /// A frame to `to` and its answer.
     Ping(PeerId),
@@ -197,12 +211,14 @@ impl<C: MyDHTConf<GlobalCmd = Ask, ProtoMsg = Msg, ApiReply = Answer>> Service f
                 let file = Msg::File { qid, len, then };
                 let pattern = Pattern::new(len, seed);
                 let mut bytes = match gate {
-                    Some((at, go)) => OutStream::new(Gated {
+                    Some(Gate { at, go, reached }) => OutStream::new(Gated {
                         pattern,
                         at,
                         go: Some(go),
+                        reached,
                     }),
-                    None => OutStream::new(pattern),
+                    // In memory: a sender may pump it in place.
+                    None => OutStream::new(pattern).reads_never_wait(),
                 };
                 if let Some(ended) = ended {
                     bytes = bytes.on_end(move |r| {
