@@ -93,8 +93,11 @@ impl StreamPump {
                 }
                 return Ok(());
             }
-            if budget.as_deref() == Some(&0) || (budget.is_some() && !self.stream.never_waits) {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock).into());
+            // In place: only a source that never waits, within the budget.
+            if let Some(&left) = budget.as_deref() {
+                if left == 0 || !self.stream.never_waits {
+                    return Err(io::Error::from(io::ErrorKind::WouldBlock).into());
+                }
             }
             let n = self.read_source(yld).map_err(source_error)?;
             if let Some(left) = budget.as_deref_mut() {
