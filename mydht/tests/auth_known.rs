@@ -114,6 +114,14 @@ fn a_send_once_flight_says_so_and_cannot_be_made_to_say_otherwise() {
         accept(&bob, &flipped, &mut memory(), wall).unwrap_err(),
         AuthError::BadSeal
     );
+    // Made to ask for a ticket (an acceptor made to keep one the dialler
+    // never uses): does not open either.
+    let mut asking = flight.clone();
+    asking.ticket = true;
+    assert_eq!(
+        accept(&bob, &asking, &mut memory(), wall).unwrap_err(),
+        AuthError::BadSeal
+    );
     // A pooled dial's flight says no.
     assert!(!dial().flight.send_once);
 }
@@ -272,6 +280,7 @@ proptest! {
             timestamp_ms: wall - skew,
             suite: CipherSuite::default(),
             send_once,
+            ticket: send_once,
             sealed,
             proof,
         };

@@ -362,6 +362,7 @@ fn garbage_flights_are_refused_at_the_socket<C: KnownConf>(mk: fn(Identity, Capt
         timestamp_ms: wall_clock_ms(),
         suite: CipherSuite::default(),
         send_once: true,
+        ticket: false,
         sealed: vec![0x17; 200],
         proof: vec![0x99; 32],
     };

@@ -148,3 +148,26 @@ fn a_send_once_message_arrives_and_its_connection_closes() {
     assert_eq!(peers[0].get_id(), peer_b.get_id());
     stop_all(nodes).expect("stop");
 }
+
+#[test]
+fn send_once_flights_after_a_confirmed_one_resume_without_key_operations() {
+    let nodes = mydht_basetest::harness::nodes::start_nodes(2, || Once).expect("nodes");
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let to_b = address_of(b).expect("address");
+    // A signed connection first: b's address then leads a to b's keys,
+    // and a's send-once dials there go known-key.
+    connect(a, b).expect("connect");
+    for (i, text) in ["one", "two", "three", "four", "five"].iter().enumerate() {
+        a.query(Ask::Once(to_b, text.to_string()), 1, TIMEOUT)
+            .expect("sent");
+        until("the note", || notes(b), |n| n.len() == i + 1);
+        // Its connection closed at a: b's sealed end confirmed the flight.
+        until("a's send-once closed", || open_connections(a), |n| *n == 1);
+    }
+    assert_eq!(notes(b), ["one", "two", "three", "four", "five"]);
+    // The first flight was known-key and asked for a ticket; each later
+    // one resumed from the one before.
+    assert_eq!(b.stats(TIMEOUT).expect("stats").resumed_flights, 4);
+    assert_eq!(a.stats(TIMEOUT).expect("stats").resumed_flights, 0);
+    stop_all(nodes).expect("stop");
+}

@@ -88,6 +88,12 @@ impl ChallengeCache {
             .map(|_| ())
     }
 
+    /// How many resumed send-once flights this node accepted (see
+    /// [`known::resume`](super::known::resume)).
+    pub fn resumed_flights(&self) -> u64 {
+        self.known.resumed_flights()
+    }
+
     /// How many peers with verified keys, dialled addresses and recent
     /// known-key flights the node remembers.
     pub fn known_sizes(&self) -> (usize, usize, usize) {

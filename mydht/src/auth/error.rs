@@ -59,6 +59,10 @@ pub enum AuthError {
     /// A known-key flight's proof does not check: not made by the holder
     /// of the keys it names, or altered.
     BadProof,
+    /// A resumed flight whose ticket this node does not keep: replayed,
+    /// forged, too old, or this node forgot it (see
+    /// [`known::resume`](super::known::resume)).
+    UnknownTicket,
     /// A [`KeyBinding`](crate::identity::KeyBinding) that does not verify
     /// for the keys it came with: forged, altered, or another identity's.
     BadBinding,
@@ -101,6 +105,7 @@ impl fmt::Display for AuthError {
             AuthError::ReplayedFlight => write!(f, "replayed known-key flight"),
             AuthError::BadSeal => write!(f, "known-key flight does not open"),
             AuthError::BadProof => write!(f, "bad known-key proof"),
+            AuthError::UnknownTicket => write!(f, "resumed flight with an unknown ticket"),
             AuthError::BadBinding => write!(f, "key binding does not verify"),
             AuthError::KnownKeyRefused => write!(f, "known-key flight refused or unanswered"),
             AuthError::SuiteMismatch { ours, theirs } => {

@@ -5,7 +5,7 @@
 use mydht_base::Peer;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, AuthKnown, AuthMode, CipherSuite};
+use super::{AuthError, AuthKnown, AuthMode, AuthResumed, CipherSuite};
 use crate::identity::{KeyBinding, PeerId, PeerInfo, MAX_ADDRESS_LEN};
 
 /// A peer's [`PeerInfo`] on the wire, unchecked.
@@ -124,6 +124,9 @@ pub enum AuthMessage {
     PongFinal(AuthPongFinal),
     /// See [`AuthKnown`]: the known-key handshake's one message.
     Known(AuthKnown),
+    /// See [`AuthResumed`]: a send-once flight resumed from the last one
+    /// between the same two peers.
+    Resumed(AuthResumed),
 }
 
 impl AuthMessage {
@@ -134,6 +137,7 @@ impl AuthMessage {
             AuthMessage::Pong(_) => "pong",
             AuthMessage::PongFinal(_) => "final pong",
             AuthMessage::Known(_) => "known-key flight",
+            AuthMessage::Resumed(_) => "resumed flight",
         }
     }
 }

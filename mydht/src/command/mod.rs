@@ -73,6 +73,10 @@ pub struct NodeStats {
     pub discovery_finds: u64,
     /// Peers those finds returned that the node then dialled.
     pub discovery_dials: u64,
+    /// Send-once flights this node accepted resumed from the last one of
+    /// the same dialler (no public-key operation on either side; see
+    /// [`auth::known::resume`](crate::auth::known::resume)).
+    pub resumed_flights: u64,
 }
 
 /// A range of connected peer counts, for [`ApiAction::WaitPeers`].

@@ -71,6 +71,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                 let open_connections = self.conns.values().filter(|c| c.is_open()).count();
                 let stats = NodeStats {
                     open_connections,
+                    resumed_flights: self.challenges.resumed_flights(),
                     ..self.stats
                 };
                 self.tell_api(ApiCommand::Reply(qid, ApiResult::Stats(stats)));

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use mydht_base::Error;
 
-use crate::auth::{AnsweredPong, AuthError, Handshake, SessionKeys};
+use crate::auth::{AnsweredPong, AuthError, Handshake, SessionKeys, Ticket};
 use crate::command::DialId;
 use crate::conf::{Address, MyDHTConf};
 use crate::frame::WireMessage;
-use crate::identity::PeerInfo;
+use crate::identity::{PeerId, PeerInfo};
 use crate::service::QueryId;
 use crate::stream::DeferredEnd;
 
@@ -157,6 +157,10 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     /// peer's session end, sealed under the keys (the read service's clean
     /// end), confirms the flight instead of an admission.
     pub(super) send_once_flight: bool,
+    /// The ticket its send-once flight (known-key or resumed) derived for
+    /// the next resumed flight to the same peer, and that peer, kept here
+    /// until the flight is confirmed.
+    pub(super) next_ticket: Option<(PeerId, Ticket)>,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {

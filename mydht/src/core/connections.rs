@@ -176,6 +176,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             known_unconfirmed: false,
             behind_flight: None,
             send_once_flight: false,
+            next_ticket: None,
         };
         self.deadlines.push(conn.deadline, key);
         if self.deadlines.needs_rebuild(self.conns.len()) {
@@ -291,6 +292,11 @@ impl<C: MyDHTConf> NodeCore<C> {
         }
         if conn.kind == ConnKind::Once {
             self.once_count -= 1;
+        }
+        // Its flight was to give a ticket, never confirmed: the next
+        // flight to the peer asks for one again.
+        if let Some((peer, _)) = conn.next_ticket.take() {
+            self.challenges.known().tickets().abandon_dial(&peer);
         }
         let error = self.known_refused(&conn, error);
         // What went out behind a known-key flight: a refused one's message

@@ -67,6 +67,7 @@ impl<C: MyDHTConf> NodeCore<C> {
         // known-key flight needs none of this side's.
         let send_once = match &msg {
             AuthMessage::Known(flight) => flight.send_once,
+            AuthMessage::Resumed(_) => true,
             AuthMessage::Ping(_) => {
                 if let Some(back) = self.spare_key.take().and_then(|k| hs.give_spare(k)) {
                     self.spare_key.give_back(back);
@@ -188,10 +189,26 @@ impl<C: MyDHTConf> NodeCore<C> {
             },
             None => self.challenges.known().expect_at(conn.dialled.as_ref()?)?,
         };
+        let wall_ms = wall_clock_ms();
+        let suite = self.constants.cipher_suite;
+        // A send-once dial to a peer this node's last send-once flight to
+        // it was confirmed by: resumed from that flight, no key needed.
+        if conn.kind == ConnKind::Once {
+            let resumed =
+                Handshake::dial_resumed(&self.me, &peer, &mut self.challenges, suite, wall_ms);
+            if let Some((flight, auth, next)) = resumed {
+                if let Some(unused) = hs.take_ephemeral() {
+                    self.spare_key.give_back(unused);
+                }
+                conn.next_ticket = Some((*peer.get_id(), next));
+                return Some(Ok((AuthMessage::Resumed(flight), auth)));
+            }
+        }
         // A send-once dial (a tunnel hop: one of a few peers, dialled
-        // again and again): a key whose exchange with this peer was made at
-        // idle, if one is ready (the handshake's spare key is kept for the
-        // next one). A pooled connection is dialled once: nothing prepared.
+        // again and again) without a ticket: a key whose exchange with this
+        // peer was made at idle, if one is ready (the handshake's spare key
+        // is kept for the next one). A pooled connection is dialled once:
+        // nothing prepared.
         let prepared = match conn.kind {
             ConnKind::Once => self.spare_key.take_for(&peer),
             ConnKind::Pooled => None,
@@ -205,20 +222,35 @@ impl<C: MyDHTConf> NodeCore<C> {
             }
             None => hs.take_ephemeral(),
         };
+        // A send-once flight asks for a ticket if none is kept or asked
+        // for: its next flight to the peer may then resume.
+        let once = conn.kind == ConnKind::Once;
+        let tickets = self.challenges.known().tickets();
+        let ticket = once && tickets.ask_ticket(peer.get_id());
         let dialled = Handshake::dial_known_with(
             &self.me,
             &peer,
             &mut self.challenges,
             ephemeral,
-            conn.kind == ConnKind::Once,
-            self.constants.cipher_suite,
-            wall_clock_ms(),
+            (once, ticket),
+            suite,
+            wall_ms,
         );
-        Some(
-            dialled
-                .map(|(flight, auth)| (AuthMessage::Known(flight), auth))
-                .map_err(Error::from),
-        )
+        match dialled {
+            Ok((flight, auth, next)) => {
+                conn.next_ticket = next.map(|t| (*peer.get_id(), t));
+                Some(Ok((AuthMessage::Known(flight), auth)))
+            }
+            Err(e) => {
+                if ticket {
+                    self.challenges
+                        .known()
+                        .tickets()
+                        .abandon_dial(peer.get_id());
+                }
+                Some(Err(e.into()))
+            }
+        }
     }
 
     /// A connection authenticated by a handshake (not known-key dialled):
@@ -255,6 +287,9 @@ impl<C: MyDHTConf> NodeCore<C> {
         conn.known_unconfirmed = false;
         if let Some(behind) = conn.behind_flight.take() {
             behind.settle(None);
+        }
+        if let Some((id, ticket)) = conn.next_ticket.take() {
+            self.challenges.known().tickets().keep_dial(id, ticket);
         }
         if let Some(address) = &conn.dialled {
             self.challenges.known().learn_address(address, peer);

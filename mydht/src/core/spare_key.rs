@@ -206,12 +206,12 @@ mod tests {
         assert_eq!(key.prepared_for(), Some(bob.info().tunnel_public_key()));
         // Bob accepts the flight made with it: its exchange is bob's.
         let wall = wall_clock_ms();
-        let (flight, _) = known::dial(
+        let (flight, _, _) = known::dial(
             &alice,
             bob.info(),
             &mut memory,
             Some(key),
-            true,
+            (true, false),
             SUITE,
             wall,
         )

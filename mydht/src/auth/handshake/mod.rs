@@ -227,6 +227,9 @@ impl Handshake {
             AuthMessage::Known(flight) => self
                 .on_known(flight, seen, now, wall_clock_ms())
                 .map(Step::Finish),
+            AuthMessage::Resumed(flight) => self
+                .on_resumed(flight, seen, now, wall_clock_ms())
+                .map(Step::Finish),
         }
     }
 

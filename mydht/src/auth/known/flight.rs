@@ -12,7 +12,7 @@ use crate::auth::suite::CipherSuite;
 use crate::auth::transcript::{Role, EPHEMERAL_KEY_LEN};
 use crate::identity::{KeyBinding, PeerInfo, IDENTITY_KEY_LEN, MAX_ADDRESS_LEN, SIGNATURE_LEN};
 
-const HASH_LABEL: &[u8] = b"mydht-known-v2 flight\0";
+const HASH_LABEL: &[u8] = b"mydht-known-v3 flight\0";
 const SEAL_INFO: &[u8] = b"mydht-known-v1 sealed identity";
 const SESSION_INFO: &[u8] = b"mydht-known-v1 session keys";
 const PROOF_INFO: &[u8] = b"mydht-known-v1 proof";
@@ -25,14 +25,15 @@ pub(super) const MAX_SEALED_LEN: usize = FIXED_LEN + MAX_ADDRESS_LEN + TAG_LEN;
 pub(super) const PROOF_LEN: usize = 32;
 
 /// What the flight's hash covers in the clear: whom it is for, the
-/// dialler's ephemeral key, its time, the suite and whether the dialler
-/// sends one message only.
+/// dialler's ephemeral key, its time, the suite, whether the dialler
+/// sends one message only and whether it asks for a ticket.
 pub(super) struct Clear<'a> {
     pub(super) responder: &'a PeerInfo,
     pub(super) ephemeral_key: &'a [u8; EPHEMERAL_KEY_LEN],
     pub(super) timestamp_ms: u64,
     pub(super) suite: CipherSuite,
     pub(super) send_once: bool,
+    pub(super) ticket: bool,
 }
 
 impl Clear<'_> {
@@ -46,7 +47,11 @@ impl Clear<'_> {
         h.update(self.responder.tunnel_public_key());
         h.update(self.ephemeral_key);
         h.update(&self.timestamp_ms.to_be_bytes());
-        h.update(&[self.suite.transcript_id(), u8::from(self.send_once)]);
+        h.update(&[
+            self.suite.transcript_id(),
+            u8::from(self.send_once),
+            u8::from(self.ticket),
+        ]);
         h.finish()
     }
 }
@@ -149,21 +154,17 @@ pub(super) fn sealed_hash(h0: &[u8; 32], sealed: &[u8]) -> [u8; 32] {
     h.finish()
 }
 
-/// The session keys of `role` and the flight's proof, from both secrets
-/// (ephemeral-static `es`, static-static `ss`) and `h1`.
+/// The session keys of `role` and the flight's proof, from the flight's
+/// secrets `ikm` (a known-key flight's ephemeral-static and static-static
+/// secrets, `es ‖ ss`; a resumed flight's ticket secret) and its hash.
 pub(super) fn derive(
-    es: &[u8; 32],
-    ss: &[u8; 32],
+    ikm: &[u8],
     h1: &[u8; 32],
     role: Role,
     suite: CipherSuite,
 ) -> (SessionKeys, [u8; PROOF_LEN]) {
-    let mut ikm = [0u8; 64];
-    ikm[..32].copy_from_slice(es);
-    ikm[32..].copy_from_slice(ss);
-    let mut okm = hkdf_sha256(&ikm, h1, SESSION_INFO);
-    let mut proof_okm = hkdf_sha256(&ikm, h1, PROOF_INFO);
-    ikm.fill(0);
+    let mut okm = hkdf_sha256(ikm, h1, SESSION_INFO);
+    let mut proof_okm = hkdf_sha256(ikm, h1, PROOF_INFO);
     let mut proof_key = [0u8; 32];
     proof_key.copy_from_slice(&proof_okm[..32]);
     proof_okm.fill(0);

@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, Hash};
 
 use mydht_base::Peer;
 
+use super::resume::Tickets;
 use crate::auth::crypto::{x25519, x25519_public};
 use crate::auth::error::AuthError;
 use crate::auth::transcript::EPHEMERAL_KEY_LEN;
@@ -24,14 +25,14 @@ const MAX_UNCONFIRMED: u8 = 4;
 const SIGNED_AFTER_REFUSAL: u8 = 16;
 
 /// A map of at most `capacity` entries that forgets the oldest inserted.
-struct Bounded<K, V> {
+pub(super) struct Bounded<K, V> {
     map: HashMap<K, V>,
     order: VecDeque<K>,
     capacity: usize,
 }
 
 impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Bounded {
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -39,15 +40,15 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         }
     }
 
-    fn get(&self, key: &K) -> Option<&V> {
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
     }
 
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub(super) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.map.get_mut(key)
     }
 
-    fn insert(&mut self, key: K, value: V) {
+    pub(super) fn insert(&mut self, key: K, value: V) {
         if self.map.insert(key.clone(), value).is_some() {
             return;
         }
@@ -59,13 +60,13 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         self.order.push_back(key);
     }
 
-    fn remove(&mut self, key: &K) -> Option<V> {
+    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
         let value = self.map.remove(key)?;
         self.order.retain(|k| k != key);
         Some(value)
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.map.len()
     }
 }
@@ -94,6 +95,7 @@ pub(crate) struct KnownPeers {
     refused: Bounded<PeerId, u8>,
     hasher: RandomState,
     flights: SeenFlights,
+    tickets: Tickets,
 }
 
 impl KnownPeers {
@@ -106,6 +108,7 @@ impl KnownPeers {
             refused: Bounded::new(MAX_KNOWN),
             hasher: RandomState::new(),
             flights: SeenFlights::new(flights, window_ms),
+            tickets: Tickets::new(),
         }
     }
 
@@ -292,6 +295,17 @@ impl KnownPeers {
         wall_ms: u64,
     ) -> Result<(), AuthError> {
         self.flights.use_once(ephemeral, timestamp_ms, wall_ms)
+    }
+
+    /// The tickets of resumed send-once flights, this node's as dialler
+    /// and as acceptor.
+    pub(crate) fn tickets(&mut self) -> &mut Tickets {
+        &mut self.tickets
+    }
+
+    /// How many resumed flights this node accepted.
+    pub(crate) fn resumed_flights(&self) -> u64 {
+        self.tickets.resumed()
     }
 
     /// How many peers, addresses and flights are remembered.

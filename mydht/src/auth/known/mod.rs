@@ -73,6 +73,10 @@
 //! (a peer the dial named is dialled signed the next few times it is named:
 //! `KnownPeers::refused_by`).
 //!
+//! The next send-once connection between the same two peers, once this
+//! one is confirmed, skips even that: it resumes from a ticket both sides
+//! derived from this flight ([`resume`]), with no public-key operation.
+//!
 //! What the node remembers ([`ChallengeCache`](super::ChallengeCache)
 //! holds it, one per node, every part bounded): the peers whose keys it
 //! verified and their static-static secrets, the peer each dialled address
@@ -81,6 +85,7 @@
 
 mod flight;
 mod memory;
+pub mod resume;
 
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +101,8 @@ use crate::identity::{LocalPeer, PeerId, PeerInfo};
 use flight::{derive, sealed_hash, Clear, SealedIdentity, MAX_SEALED_LEN, PROOF_LEN};
 
 pub(crate) use memory::KnownPeers;
+pub use resume::AuthResumed;
+pub(crate) use resume::Ticket;
 
 /// The known-key handshake's one message, dialler to acceptor (see the
 /// [module](self)). Byte vectors on the wire; every length is checked on
@@ -116,24 +123,34 @@ pub struct AuthKnown {
     /// confirms the flight instead. Under the proof (in `h0`), so it cannot
     /// be flipped.
     pub send_once: bool,
+    /// The dialler of a send-once flight asks for a ticket: the acceptor
+    /// keeps one for the dialler's next flight, resumed
+    /// ([`resume`]). Under the proof. A dialler asks with one
+    /// flight at a time per peer, so both sides keep the same ticket.
+    #[serde(default)]
+    pub ticket: bool,
     /// The dialler's identity, sealed for the acceptor.
     pub sealed: Vec<u8>,
     /// The dialler's proof over the whole flight (32 bytes).
     pub proof: Vec<u8>,
 }
 
-/// Dialler: the flight for `peer`, whose keys `memory` verified, and this
-/// side's session keys. `ephemeral` is made here if `None`; `send_once`
-/// says the dialler sends one message and closes.
+/// Dialler: the flight for `peer`, whose keys `memory` verified, this
+/// side's session keys, and, if `ticket` (a send-once flight only), the
+/// ticket of the next resumed flight to `peer` (see [`resume`]: to keep
+/// once the flight is confirmed). `ephemeral` is made here if `None`;
+/// `send_once` says the dialler sends one message and closes, `ticket`
+/// that it asks for a ticket.
 pub(crate) fn dial(
     local: &LocalPeer,
     peer: &PeerInfo,
     memory: &mut KnownPeers,
     ephemeral: Option<EphemeralKey>,
-    send_once: bool,
+    (send_once, ticket): (bool, bool),
     suite: CipherSuite,
     wall_ms: u64,
-) -> Result<(AuthKnown, SessionKeys), AuthError> {
+) -> Result<(AuthKnown, SessionKeys, Option<Ticket>), AuthError> {
+    let ticket = ticket && send_once;
     if !memory.is_verified(peer.get_id(), peer.identity_key(), peer.tunnel_public_key()) {
         return Err(AuthError::UnknownPeer);
     }
@@ -150,6 +167,7 @@ pub(crate) fn dial(
         timestamp_ms: wall_ms,
         suite,
         send_once,
+        ticket,
     }
     .hash();
     let peer_key = memory.tunnel_pkey(peer.get_id())?;
@@ -165,17 +183,20 @@ pub(crate) fn dial(
     .seal(&es, &h0)?;
     let h1 = sealed_hash(&h0, &sealed);
     let ss = memory.static_secret(local, peer.get_id())?;
-    let (keys, proof) = derive(&es, &ss, &h1, Role::Initiator, suite);
+    let ikm = Secrets::of(&es, &ss);
+    let (keys, proof) = derive(&ikm.0, &h1, Role::Initiator, suite);
+    let next = ticket.then(|| Ticket::derive(&ikm.0, &h1, wall_ms));
     let flight = AuthKnown {
         responder: peer.get_id().as_bytes().to_vec(),
         ephemeral_key: ephemeral.public().to_vec(),
         timestamp_ms: wall_ms,
         suite,
         send_once,
+        ticket,
         sealed,
         proof: proof.to_vec(),
     };
-    Ok((flight, keys))
+    Ok((flight, keys, next))
 }
 
 /// Acceptor: checks `flight` (for this node, fresh, sealed and proven by
@@ -214,6 +235,7 @@ pub(crate) fn accept(
         timestamp_ms: flight.timestamp_ms,
         suite,
         send_once: flight.send_once,
+        ticket: flight.ticket,
     }
     .hash();
     let es = x25519(local.identity().tunnel_private_key(), &ephemeral)?;
@@ -224,7 +246,8 @@ pub(crate) fn accept(
     }
     let ss = memory.static_secret(local, &id)?;
     let h1 = sealed_hash(&h0, &flight.sealed);
-    let (keys, expected) = derive(&es, &ss, &h1, Role::Responder, suite);
+    let ikm = Secrets::of(&es, &ss);
+    let (keys, expected) = derive(&ikm.0, &h1, Role::Responder, suite);
     if !openssl::memcmp::eq(&expected, &proof) {
         return Err(AuthError::BadProof);
     }
@@ -232,5 +255,28 @@ pub(crate) fn accept(
     let peer = PeerInfo::new(dialler.identity_key, dialler.address, dialler.tunnel_key)
         .map_err(|_| AuthError::Malformed("address"))?
         .with_binding(dialler.binding);
+    if flight.send_once && flight.ticket {
+        let ticket = Ticket::derive(&ikm.0, &h1, wall_ms);
+        memory.tickets().keep_accepted(peer.clone(), ticket);
+    }
     Ok((peer, keys))
+}
+
+/// A known-key flight's two secrets, `es ‖ ss`: what its keys, proof and
+/// ticket derive from. Erased when dropped.
+struct Secrets([u8; 64]);
+
+impl Secrets {
+    fn of(es: &[u8; 32], ss: &[u8; 32]) -> Self {
+        let mut ikm = [0u8; 64];
+        ikm[..32].copy_from_slice(es);
+        ikm[32..].copy_from_slice(ss);
+        Secrets(ikm)
+    }
+}
+
+impl Drop for Secrets {
+    fn drop(&mut self) {
+        self.0.fill(0);
+    }
 }
