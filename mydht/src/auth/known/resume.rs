@@ -40,9 +40,9 @@
 //!   next connections), not the connections before.
 //! - A ticket the acceptor forgot (it restarted, or more diallers than its
 //!   memory holds resumed with it) refuses the flight, as a known-key
-//!   flight is refused: the message on it is lost with
-//!   `AuthError::KnownKeyRefused` at the dialler, whose next dials to that
-//!   peer go signed for a while.
+//!   flight is refused: `AuthError::KnownKeyRefused` at the dialler (the
+//!   message given back to its global service, a stream not sent again),
+//!   whose next dials to that peer go signed for a while.
 //! - Costs: a few HMAC-SHA256 per side, against two X25519 operations and
 //!   a key generation for a known-key flight.
 
