@@ -3,8 +3,10 @@
 //! message itself when the node still held it: nothing
 //! listens at the address (unreachable), or a `PeerInfo` names a peer at
 //! another node's address (its known-key flight refused there,
-//! `AuthError::KnownKeyRefused`). A send-once message that is delivered
-//! raises none.
+//! `AuthError::KnownKeyRefused`), or the peer restarted and forgot the
+//! ticket the dialler resumes with (refused too; the next dial goes
+//! known-key, not signed). A send-once message that is delivered raises
+//! none.
 
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener};
@@ -13,7 +15,8 @@ use std::time::Instant;
 
 use mydht::service::PeersView;
 use mydht::{
-    AuthError, GlobalCommand, LocalCommand, MyDHTConf, NodeError, NodeHandle, PeerInfo, Reply,
+    AuthError, GlobalCommand, Identity, LocalCommand, MyDHTConf, NodeError, NodeHandle, PeerInfo,
+    Reply,
 };
 use mydht_base::{Error, ErrorKind, Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::nodes::{address_of, stop_all, TIMEOUT};
@@ -90,7 +93,9 @@ impl<C: MyDHTConf<ProtoMsg = Note>> Service for Local<C> {
     }
 }
 
-struct Node(SyncSender<Seen>);
+/// A node: where its global service tells what it sees, and its
+/// identity (a new one if `None`).
+struct Node(SyncSender<Seen>, Option<Identity>);
 
 impl MyDHTConf for Node {
     loopback_conf_items!();
@@ -101,6 +106,12 @@ impl MyDHTConf for Node {
     type LocalService = Local<Node>;
     mydht::restartable!();
 
+    fn init_identity(&mut self) -> Result<Identity> {
+        match &self.1 {
+            Some(identity) => Ok(identity.clone()),
+            None => Identity::generate(),
+        }
+    }
     fn init_global(&mut self, _: &PeerInfo, _: &PeersView) -> Result<Global<Node>> {
         Ok(Global(self.0.clone(), PhantomData))
     }
@@ -110,8 +121,12 @@ impl MyDHTConf for Node {
 }
 
 fn node() -> (NodeHandle<Node>, Receiver<Seen>) {
+    node_as(None)
+}
+
+fn node_as(identity: Option<Identity>) -> (NodeHandle<Node>, Receiver<Seen>) {
     let (tx, seen) = sync_channel(16);
-    (mydht::start_loop(Node(tx)).expect("node"), seen)
+    (mydht::start_loop(Node(tx, identity)).expect("node"), seen)
 }
 
 fn ask(node: &NodeHandle<Node>, what: Ask) {
@@ -233,5 +248,63 @@ fn a_delivered_send_once_raises_nothing() {
     delivered(&a, &b, &seen_b, "one");
     delivered(&a, &b, &seen_b, "two");
     nothing_more(&a, &seen_a);
+    stop_all([a, b]).expect("stop");
+}
+
+/// Sends a note once from `a` to peer `b` (by its `PeerInfo`), waits until
+/// `b` has it and `a` holds no connection (the flight confirmed, so a
+/// ticket it gave is kept), and says how many resumed flights `b` took so
+/// far.
+fn delivered_to(
+    a: &NodeHandle<Node>,
+    b: &NodeHandle<Node>,
+    seen_b: &Receiver<Seen>,
+    text: &str,
+) -> u64 {
+    ask(a, Ask::OnceTo(b.local_peer().clone(), text.into()));
+    match next(seen_b) {
+        Seen::Note(got) => assert_eq!(got, text),
+        other => panic!("expected b to get {text:?}, got {other:?}"),
+    }
+    let start = Instant::now();
+    while a.stats(TIMEOUT).expect("stats").open_connections != 0 {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "a's connection not closed in time"
+        );
+    }
+    b.stats(TIMEOUT).expect("stats").resumed_flights
+}
+
+#[test]
+fn a_resumed_flight_to_a_restarted_peer_is_refused_then_the_next_dials_go_known_key() {
+    let identity = Identity::generate().expect("identity");
+    let ((a, seen_a), (b, seen_b)) = (node(), node_as(Some(identity.clone())));
+    // A known-key flight that gives a ticket, then a flight resumed with it
+    // (which gives the next ticket, kept at `a`).
+    assert_eq!(delivered_to(&a, &b, &seen_b, "first"), 0);
+    assert_eq!(delivered_to(&a, &b, &seen_b, "resumed"), 1);
+    stop_all([b]).expect("stop b");
+    // The same identity restarted (another port): it holds no ticket.
+    let (b, seen_b) = node_as(Some(identity));
+    let at_b = address_of(&b).expect("address");
+    ask(
+        &a,
+        Ask::OnceTo(b.local_peer().clone(), "after the restart".into()),
+    );
+    match next(&seen_a) {
+        Seen::Lost(address, e, msg) => {
+            assert_eq!(address, at_b);
+            assert_eq!(AuthError::of(&e), Some(&AuthError::KnownKeyRefused), "{e}");
+            assert_eq!(msg.as_deref(), Some("after the restart"), "given back");
+        }
+        other => panic!("expected the resumed flight to {at_b} refused, got {other:?}"),
+    }
+    // The next dial is known-key (a signed one gives no ticket) and asks
+    // for a ticket, so the one after it resumes.
+    assert_eq!(delivered_to(&a, &b, &seen_b, "known-key again"), 0);
+    assert_eq!(delivered_to(&a, &b, &seen_b, "resumed again"), 1);
+    nothing_more(&a, &seen_a);
+    nothing_more(&b, &seen_b);
     stop_all([a, b]).expect("stop");
 }

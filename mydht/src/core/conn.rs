@@ -161,6 +161,11 @@ pub(super) struct CoreConn<C: MyDHTConf> {
     /// the next resumed flight to the same peer, and that peer, kept here
     /// until the flight is confirmed.
     pub(super) next_ticket: Option<(PeerId, Ticket)>,
+    /// Dialled by a resumed flight (`AuthMessage::Resumed`): its refusal
+    /// means the peer no longer holds the ticket (it restarted, or more
+    /// diallers resumed with it than it keeps), not that the clocks
+    /// disagree, so the next dial there goes known-key, not signed.
+    pub(super) resumed: bool,
 }
 
 impl<C: MyDHTConf> CoreConn<C> {

@@ -177,6 +177,7 @@ impl<C: MyDHTConf> NodeCore<C> {
             behind_flight: None,
             send_once_flight: false,
             next_ticket: None,
+            resumed: false,
         };
         self.deadlines.push(conn.deadline, key);
         if self.deadlines.needs_rebuild(self.conns.len()) {
@@ -335,19 +336,28 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// What a dropped connection's end means: for a known-key dial whose
     /// peer never answered (closed, reset or timed out before its first
     /// frame), the flight's refusal, logged with its cause, and the peer
-    /// the address led to forgotten (the next dial there is signed); a
-    /// stop of this node stays what it is.
+    /// the address led to forgotten (the next dial there is signed; after
+    /// a refused resumed flight, known-key); a stop of this node stays
+    /// what it is.
     fn known_refused(&mut self, conn: &CoreConn<C>, error: Option<Error>) -> Option<Error> {
         if !conn.known_unconfirmed || error.as_ref().is_some_and(is_stop) {
             return error;
+        }
+        let refused = Error::from(AuthError::KnownKeyRefused);
+        let cause = error.as_ref().map_or("closed", |e| e.message());
+        if conn.resumed {
+            // The peer forgot the ticket (its dial state was taken for
+            // this flight): the next dial there asks for a new one by a
+            // known-key flight, which needs no ticket.
+            slog::warn!(self.logger, "resumed dial refused: next dial known-key"; "conn" => conn.id,
+                "address" => ?conn.dialled, "error" => %refused, "cause" => cause);
+            return Some(refused);
         }
         match (&conn.expected, &conn.dialled) {
             (None, Some(address)) => self.challenges.known().forget_address(address),
             (Some(peer), _) => self.challenges.known().refused_by(peer.get_id()),
             (None, None) => {}
         }
-        let refused = Error::from(AuthError::KnownKeyRefused);
-        let cause = error.as_ref().map_or("closed", |e| e.message());
         slog::warn!(self.logger, "known-key dial refused"; "conn" => conn.id,
             "address" => ?conn.dialled, "error" => %refused, "cause" => cause);
         Some(refused)

@@ -201,6 +201,7 @@ impl<C: MyDHTConf> NodeCore<C> {
                     self.spare_key.give_back(unused);
                 }
                 conn.next_ticket = Some((*peer.get_id(), next));
+                conn.resumed = true;
                 return Some(Ok((AuthMessage::Resumed(flight), auth)));
             }
         }

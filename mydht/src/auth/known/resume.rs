@@ -41,8 +41,11 @@
 //! - A ticket the acceptor forgot (it restarted, or more diallers than its
 //!   memory holds resumed with it) refuses the flight, as a known-key
 //!   flight is refused: `AuthError::KnownKeyRefused` at the dialler (the
-//!   message given back to its global service, a stream not sent again),
-//!   whose next dials to that peer go signed for a while.
+//!   message given back to its global service, a stream not sent again).
+//!   Its next dial to that peer is a known-key flight that asks for a new
+//!   ticket (not a signed one, as after a refused known-key flight: the
+//!   chain began with a known-key flight that passed, so the clocks
+//!   agree).
 //! - Costs: a few HMAC-SHA256 per side, against two X25519 operations and
 //!   a key generation for a known-key flight.
 
