@@ -359,6 +359,13 @@ impl<C> Drop for MpscRecv<C> {
     /// Releases the senders waiting on a full queue: their `send` fails.
     fn drop(&mut self) {
         self.room.receiver_gone.store(true, Ordering::SeqCst);
+        // As in `give`: a sender counts itself waiting before it checks
+        // that the receiver is there (both `SeqCst`), so one that missed
+        // this store is counted here. None waiting (the usual end): no
+        // lock, no wake-up system call.
+        if self.room.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         drop(
             self.room
                 .lock
