@@ -40,12 +40,17 @@ pub struct TunnelShared {
 }
 
 impl TunnelShared {
-    /// Queues `msg` for `to`, dropping the oldest past `OUTBOX_LEN`.
-    pub fn post(&mut self, to: SocketAddr, msg: TunnelMsg) {
-        if self.outbox.len() >= OUTBOX_LEN {
-            self.outbox.pop_front();
-        }
+    /// Queues `msg` for `to`; past `OUTBOX_LEN` the oldest is dropped and
+    /// returned, for the caller to log.
+    #[must_use = "a report dropped for room is to be logged"]
+    pub fn post(&mut self, to: SocketAddr, msg: TunnelMsg) -> Option<(SocketAddr, TunnelMsg)> {
+        let dropped = if self.outbox.len() >= OUTBOX_LEN {
+            self.outbox.pop_front()
+        } else {
+            None
+        };
         self.outbox.push_back((to, msg));
+        dropped
     }
 }
 
@@ -70,5 +75,51 @@ impl SharedTunnel {
         // Each step leaves the state consistent before it can panic (a
         // table insert or remove at a time).
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tunnel::crypto::X25519Secret;
+    use tunnel::TunnelConfig;
+
+    fn report(n: usize) -> (SocketAddr, TunnelMsg) {
+        let to = SocketAddr::from(([127, 0, 0, 1], 1 + (n % 60_000) as u16));
+        let mut link = [0; 8];
+        link.copy_from_slice(&(n as u64).to_be_bytes());
+        (
+            to,
+            TunnelMsg::Report {
+                link,
+                report: [7; 32],
+            },
+        )
+    }
+
+    fn link_of(msg: &TunnelMsg) -> u64 {
+        match msg {
+            TunnelMsg::Report { link, .. } => u64::from_be_bytes(*link),
+            other => panic!("not a report: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_outbox_drops_its_oldest_report_and_says_which() {
+        let secret = X25519Secret::generate().expect("key");
+        let full = FullTunnel::new(TunnelConfig::default(), secret).expect("tunnel");
+        let shared = SharedTunnel::new(full, 4, 4, Duration::from_secs(1));
+        let mut s = shared.lock();
+        for n in 0..OUTBOX_LEN {
+            let (to, msg) = report(n);
+            assert!(s.post(to, msg).is_none(), "report {n} fits");
+        }
+        let (to, msg) = report(OUTBOX_LEN);
+        let (lost_to, lost) = s.post(to, msg).expect("the oldest is dropped");
+        assert_eq!((lost_to, link_of(&lost)), (report(0).0, 0));
+        assert_eq!(s.outbox.len(), OUTBOX_LEN);
+        let kept: Vec<u64> = s.outbox.iter().map(|(_, m)| link_of(m)).collect();
+        assert_eq!(kept.first(), Some(&1));
+        assert_eq!(kept.last(), Some(&(OUTBOX_LEN as u64)));
     }
 }

@@ -179,7 +179,10 @@ impl<C: MyDHTConf> RelaySource<C> {
                     link: to.link,
                     report,
                 };
-                shared.post(to.upstream, msg);
+                if let Some((lost, _)) = shared.post(to.upstream, msg) {
+                    slog::warn!(self.logger, "tunnel report dropped: outbox full";
+                        "to" => %lost, "outbox" => crate::shared::OUTBOX_LEN);
+                }
             }
         }
         self.hold();

@@ -254,8 +254,13 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelLocal<C, T> {
             }
             (TunnelMsg::Onion { link, onion }, _) => self.on_onion(upstream, link, &onion, yld),
             (TunnelMsg::Report { link, report }, _) => self.on_report(link, report),
-            // A stream header without its stream: nothing to read.
-            (TunnelMsg::Stream { .. }, None) => Ok(Reply::None),
+            // A stream header without its stream: nothing to read, the
+            // peer broke the protocol.
+            (TunnelMsg::Stream { .. }, None) => {
+                slog::warn!(self.logger, "tunnel stream header without its stream: dropped";
+                    "from" => ?upstream);
+                Ok(Reply::None)
+            }
         }
     }
 }
