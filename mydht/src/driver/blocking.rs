@@ -59,7 +59,9 @@ fn authenticate<C: MyDHTConf>(
     loop {
         // A blocking stream still answers `WouldBlock` at its I/O timeout:
         // retry until the handshake's own deadline.
-        let frame = match io.read_frame()? {
+        // Past the deadline a read blocks, even while the peer trickles
+        // bytes in within the stream's I/O timeout.
+        let frame = match io.read_frame_until(Some(handshake.deadline()))? {
             HandshakeRead::Frame(frame) => frame,
             HandshakeRead::Blocked if Instant::now() >= handshake.deadline() => {
                 return Err(Error::new(

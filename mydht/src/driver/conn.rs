@@ -2,6 +2,9 @@
 //! handshake (the driver reads and writes the plain handshake frames), then
 //! its read and write services.
 
+use std::io::{self, Read};
+use std::time::Instant;
+
 use mydht_base::{ConnectCheck, ConnectStatus, NoChannel, Result, Transport};
 
 use crate::auth::SessionKeys;
@@ -115,10 +118,21 @@ impl<C: MyDHTConf> HandshakeIo<C> {
 
     /// The next whole frame, if one is in.
     pub(crate) fn read_frame(&mut self) -> Result<HandshakeRead> {
-        match self
-            .reader
-            .read_frame(&mut TimeoutAsBlock::new(&mut self.read))
-        {
+        self.read_frame_until(None)
+    }
+
+    /// [`read_frame`](Self::read_frame), blocked (`Blocked`, the partial
+    /// frame kept) once `deadline` has passed, whatever the peer still
+    /// sends: a blocking stream's reads return bytes as long as they come
+    /// within its I/O timeout, so a peer trickling a frame in would
+    /// otherwise hold its handshake thread far past the handshake's
+    /// deadline.
+    pub(crate) fn read_frame_until(&mut self, deadline: Option<Instant>) -> Result<HandshakeRead> {
+        let mut stream = UntilDeadline {
+            inner: TimeoutAsBlock::new(&mut self.read),
+            deadline,
+        };
+        match self.reader.read_frame(&mut stream) {
             Ok(Some(frame)) => Ok(HandshakeRead::Frame(frame.to_vec())),
             Ok(None) => Err(mydht_base::Error::new(
                 mydht_base::ErrorKind::Io(std::io::ErrorKind::UnexpectedEof),
@@ -147,6 +161,22 @@ impl<C: MyDHTConf> HandshakeIo<C> {
             Err(e) if !e.is_would_block() => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+/// A stream that reads as `WouldBlock` once `deadline` (if any) has
+/// passed.
+struct UntilDeadline<R> {
+    inner: R,
+    deadline: Option<Instant>,
+}
+
+impl<R: Read> Read for UntilDeadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.inner.read(buf)
     }
 }
 
