@@ -1,20 +1,20 @@
-//! A blocking transport's inbound handshake ends at its deadline even while
-//! the peer keeps sending: a client that trickles a handshake frame one
-//! byte at a time, each sooner than the transport's I/O timeout, is
-//! dropped once `auth_timeout` has passed, not when its frame completes.
-//! The listener authenticates at most a few connections at once, so such
-//! clients would otherwise keep every other peer out for as long as they
-//! trickle.
+//! An inbound handshake ends at its deadline even while the peer keeps
+//! sending: a client that trickles a handshake frame one byte at a time,
+//! each sooner than a blocking transport's I/O timeout, is dropped once
+//! `auth_timeout` has passed, not when its frame completes. A blocking
+//! transport's listener authenticates at most a few connections at once,
+//! so such clients would otherwise keep every other peer out for as long
+//! as they trickle; the polled driver (mio) is checked the same way.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use mydht::NodeConstants;
-use mydht_basetest::harness::conf::{blocking_loopback, BLOCKING_IO_TIMEOUT};
+use mydht_basetest::harness::conf::{blocking_loopback, loopback, BLOCKING_IO_TIMEOUT};
 use mydht_basetest::harness::nodes::address_of;
 use mydht_basetest::touch_conf;
-use mydht_tcp::BlockingTcpTransport;
+use mydht_tcp::{BlockingTcpTransport, TcpTransport};
 
 /// The node's handshake deadline in this test.
 const AUTH_TIMEOUT: Duration = Duration::from_millis(300);
@@ -29,11 +29,34 @@ touch_conf!(
         ..NodeConstants::default()
     }
 );
+touch_conf!(
+    SlowlyFedPolled,
+    threaded,
+    TcpTransport,
+    loopback(),
+    NodeConstants {
+        auth_timeout: AUTH_TIMEOUT,
+        ..NodeConstants::default()
+    }
+);
 
 #[test]
 fn a_handshake_frame_trickled_in_is_dropped_at_the_deadline() {
     let node = mydht::start_loop(SlowlyFed).expect("node");
-    let address = address_of(&node).expect("address");
+    trickle_until_closed(address_of(&node).expect("address"));
+    node.stop().expect("stop");
+}
+
+#[test]
+fn a_handshake_frame_trickled_in_is_dropped_at_the_deadline_polled() {
+    let node = mydht::start_loop(SlowlyFedPolled).expect("node");
+    trickle_until_closed(address_of(&node).expect("address"));
+    node.stop().expect("stop");
+}
+
+/// Trickles a handshake frame into `address` and asserts that the node
+/// closes the connection within ten handshake deadlines.
+fn trickle_until_closed(address: std::net::SocketAddr) {
     let mut client = TcpStream::connect(address).expect("connect");
     // Each wait for the node's close paces the next byte, well within the
     // node's I/O timeout: its reads never time out.
@@ -70,5 +93,4 @@ fn a_handshake_frame_trickled_in_is_dropped_at_the_deadline() {
         start.elapsed()
     );
     assert!(sent < 8000, "the frame was never completed: {sent} bytes");
-    node.stop().expect("stop");
 }
