@@ -54,8 +54,9 @@ enum Stage<T: MyDHTTunnelConf> {
     Peek(T::Msg),
     /// The attachment's bytes.
     Attachment,
-    /// The rest of a reply, checked and dropped.
-    Drain(T::Msg),
+    /// The end of a reply's cells: a reply is its message alone (the
+    /// exit streams nothing else), so data here fails the reply.
+    ReplyEnd(T::Msg),
 }
 
 /// A streamed onion being read from the lent stream, kept across
@@ -385,7 +386,7 @@ fn step<T: MyDHTTunnelConf>(
                 let msg = r.content.message().map_err(bad)?;
                 r.stage = match r.role {
                     Role::Exit { .. } => Stage::Peek(msg),
-                    Role::Sender { .. } => Stage::Drain(msg),
+                    Role::Sender { .. } => Stage::ReplyEnd(msg),
                 };
                 return Ok(Step::Again);
             }
@@ -400,7 +401,7 @@ fn step<T: MyDHTTunnelConf>(
                 }
             }
         }
-        Stage::Peek(_) | Stage::Drain(_) | Stage::Attachment => {
+        Stage::Peek(_) | Stage::ReplyEnd(_) | Stage::Attachment => {
             let n = match r.reader.read_from(src, chunk) {
                 Err(e) if would_block(&e) => return Ok(Step::Blocked),
                 Err(e) => return Err(hop(HopFailure::BadContent, e)),
@@ -409,11 +410,18 @@ fn step<T: MyDHTTunnelConf>(
             let can_reply = view.can_reply(&r.reader);
             let stage = std::mem::replace(&mut r.stage, Stage::Attachment);
             Ok(match (stage, n) {
-                (Stage::Drain(msg), 0) => Step::Replied(msg),
-                (Stage::Drain(msg), _) => {
-                    // Bytes after a reply's message: checked, dropped.
-                    r.stage = Stage::Drain(msg);
-                    Step::Again
+                (Stage::ReplyEnd(msg), 0) => Step::Replied(msg),
+                (Stage::ReplyEnd(_), n) => {
+                    // Data after a reply's message: no honest exit sends
+                    // any (`send_reply` streams the message alone), and
+                    // reading it on would let a hostile exit hold this
+                    // read until the send-once deadline. Refused at the
+                    // first bytes, as bad content.
+                    let e = format!("{n} bytes of data after the reply's message");
+                    return Err(send_failure(
+                        HopFailure::BadContent,
+                        TunnelSendError::Codec(e),
+                    ));
                 }
                 (Stage::Peek(msg), 0) => Step::Exit(InnerCommand::Exit {
                     msg,
@@ -432,5 +440,173 @@ fn step<T: MyDHTTunnelConf>(
                 (_, n) => Step::Inner(vec![InnerCommand::Attached(chunk[..n].to_vec())]),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use mydht::PeerInfo;
+    use mydht_base::{Result, Service, SpawnerYield};
+    use readwrite_comp::{ExtRead, ExtWrite};
+    use tunnel::crypto::X25519Secret;
+    use tunnel::{FullTunnel, HopFailure, HopKind, RouteHop, TunnelConfig, TunnelError};
+
+    use super::{step, ReadState, Role, Stage, Step, CHUNK};
+    use crate::app::{InnerCommand, InnerReply, MyDHTTunnelConf};
+    use crate::book::ReplyId;
+    use crate::error::TunnelSendError;
+    use crate::local::reply_failed;
+    use crate::msg::{encode_content, ContentReader};
+
+    /// What travels: a word and a number.
+    type Msg = (String, u64);
+
+    /// An application whose inner service answers nothing (`step` never
+    /// calls it).
+    struct App;
+
+    /// The inner service of [`App`].
+    struct Silent;
+
+    impl Service for Silent {
+        type CommandIn = InnerCommand<App>;
+        type CommandOut = InnerReply<App>;
+        fn call<Y: SpawnerYield>(
+            &mut self,
+            _: InnerCommand<App>,
+            _: &mut Y,
+        ) -> Result<InnerReply<App>> {
+            Ok(InnerReply::None)
+        }
+    }
+
+    impl MyDHTTunnelConf for App {
+        type Msg = Msg;
+        type Cmd = ();
+        type Answer = ();
+        type InnerService = Silent;
+        fn init_inner(&mut self, _: &PeerInfo) -> Result<Silent> {
+            Ok(Silent)
+        }
+    }
+
+    /// A node's full tunnel and its route hop.
+    fn node(port: u16) -> (FullTunnel, RouteHop) {
+        let secret = X25519Secret::generate().expect("key");
+        let hop = RouteHop {
+            public_key: *secret.public_key(),
+            address: crate::address::encode_address(&([127, 0, 0, 1], port).into()),
+        };
+        let full = FullTunnel::new(TunnelConfig::default(), secret).expect("tunnel");
+        (full, hop)
+    }
+
+    /// Alice queries Bob (no relay, the reply straight back); Bob replies
+    /// `reply` then `extra` data cells (valid, sealed with the reply's
+    /// keys). Returns Alice's tunnel and the reply's bytes as they come on
+    /// her connection (the header, then the cells).
+    fn reply_with(reply: &Msg, extra: &[u8]) -> (FullTunnel, Vec<u8>) {
+        let (mut alice, alice_hop) = node(1);
+        let (bob, bob_hop) = node(2);
+        let mut writer = alice
+            .new_writer(std::slice::from_ref(&bob_hop), Some(&[alice_hop]))
+            .expect("writer");
+        let query = encode_content(&("ping".to_string(), 7u64)).expect("query");
+        let mut onion = Vec::new();
+        writer.write_header(&mut onion).expect("header");
+        writer.write_all_into(&mut onion, &query).expect("cells");
+        writer.write_end(&mut onion).expect("end");
+
+        // Bob, the exit: reads the query whole, then writes his reply.
+        let view = bob.view();
+        let mut input = &onion[..];
+        let mut exit = view.new_reader();
+        exit.read_header(&mut input).expect("exit header");
+        assert_eq!(exit.kind(), Some(HopKind::Exit));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = exit.read_from(&mut input, &mut buf).expect("query cells");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, query);
+        let mut back = view.reply_writer(&mut exit).expect("reply writer");
+        let mut out = Vec::new();
+        back.write_header(&mut out).expect("reply header");
+        back.write_all_into(&mut out, &encode_content(reply).expect("reply"))
+            .expect("reply cells");
+        back.write_all_into(&mut out, extra).expect("extra cells");
+        back.write_end(&mut out).expect("reply end");
+        (alice, out)
+    }
+
+    /// Alice reads `bytes`, the reply to her query, as her local service
+    /// does (`on_stream`, then `step` until it asks for more than reading
+    /// on): what the last step gave, and how many bytes were left unread.
+    fn sender_reads(alice: &mut FullTunnel, bytes: &[u8]) -> (super::HopResult<Step<App>>, usize) {
+        let view = alice.view();
+        let mut src = bytes;
+        let mut reader = view.new_reader();
+        reader.read_header(&mut src).expect("reply header");
+        assert_eq!(reader.kind(), Some(HopKind::ReplyExit));
+        let id: ReplyId = reader
+            .reply_id()
+            .and_then(|id| id.try_into().ok())
+            .expect("reply id");
+        alice.admit(&mut reader).expect("admitted");
+        let mut state = ReadState::<App> {
+            reader,
+            role: Role::Sender { id, relays: 0 },
+            content: ContentReader::new(1 << 20),
+            stage: Stage::Message,
+        };
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            match step(&mut state, &mut src as &mut dyn Read, &mut chunk, &view) {
+                Ok(Step::Again) => {}
+                last => return (last, src.len()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_is_its_message_alone() {
+        let pong = ("pong".to_string(), 42u64);
+        let (mut alice, bytes) = reply_with(&pong, &[]);
+        match sender_reads(&mut alice, &bytes) {
+            (Ok(Step::Replied(msg)), 0) => assert_eq!(msg, pong),
+            (Ok(_), left) => panic!("not the reply ({left} bytes left)"),
+            (Err(e), _) => panic!("reply failed: {:?} {}", e.failure, e.error),
+        }
+    }
+
+    #[test]
+    fn data_after_a_replys_message_fails_the_reply_at_once() {
+        // Valid cells after the message, many of them: the sender refuses
+        // the first and reads no further.
+        let extra = vec![0x5a; 4 * CHUNK];
+        let (mut alice, bytes) = reply_with(&("pong".to_string(), 42), &extra);
+        let (last, left) = sender_reads(&mut alice, &bytes);
+        let e = match last {
+            Err(e) => e,
+            Ok(Step::Replied(msg)) => {
+                panic!("reply {msg:?} given after {} data bytes", extra.len())
+            }
+            Ok(_) => panic!("not a failure"),
+        };
+        assert_eq!(e.failure, HopFailure::BadContent);
+        assert!(left > extra.len() / 2, "read on to {left} bytes left");
+        assert!(matches!(
+            reply_failed(0, e.failure),
+            TunnelSendError::Tunnel(TunnelError::ReplyHopFailed {
+                hop: 0,
+                failure: HopFailure::BadContent
+            })
+        ));
     }
 }
