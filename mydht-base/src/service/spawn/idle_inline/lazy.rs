@@ -113,6 +113,20 @@ impl<R: SpawnRecv<Option<C>>, C> SpawnRecv<Option<C>> for LazyRecv<R> {
     }
 }
 
+impl<R> Drop for LazyRecv<R> {
+    /// A run dropped by its service's panic takes the channel's receiver
+    /// with it, as a thread spawner's dead service does: the service's
+    /// state is lost (`unwrap_state` is `ServiceDied`), and senders
+    /// waiting for room in the full channel, or sending later, get
+    /// `ChannelClosed` instead of waiting for a reader that never comes.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let recv = lock(&self.idle.recv).take();
+            drop(recv);
+        }
+    }
+}
+
 /// The current (or last) run, under the run mutex.
 struct Run<Sp, H> {
     spawner: Sp,
