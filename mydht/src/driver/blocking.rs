@@ -199,6 +199,9 @@ fn listen<C: MyDHTConf>(ctx: AuthCtx<C>, stop: &AtomicBool) {
                 if e.level() >= ErrorLevel::Fatal {
                     break;
                 }
+                // Out of file descriptors, say: give them time to free
+                // instead of failing again at once, in a loop.
+                std::thread::sleep(super::ACCEPT_RETRY);
                 continue;
             }
         };

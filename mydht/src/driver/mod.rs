@@ -66,6 +66,10 @@ const IDLE_QUIET: Duration = Duration::from_millis(1);
 /// next loop ([`ServiceSlot::has_backlog`](crate::service::ServiceSlot::has_backlog)):
 /// a service loop's end wakes nobody, so the loop looks again soon.
 const BACKLOG_POLL: Duration = Duration::from_millis(1);
+/// How soon the loop accepts again after the listener failed (out of
+/// file descriptors, say): the listener's readiness is edge-triggered, so
+/// the connections already waiting would otherwise wait for the next one.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// The mio driver of a node (see the [module documentation](self)).
 pub struct MainLoop<C: MyDHTConf> {
@@ -96,6 +100,8 @@ pub struct MainLoop<C: MyDHTConf> {
     busy: bool,
     /// The `Stop` action was carried out.
     stopped: bool,
+    /// The listener failed: when to accept again.
+    accept_retry: Option<Instant>,
     /// The loop runs on a thread of its own ([`run`](Self::run)): it tells
     /// its senders when it is running, so they wake it only while it may
     /// sleep. A driven loop's caller may wait on the poll's descriptor
@@ -175,6 +181,7 @@ impl<C: MyDHTConf> MainLoop<C> {
             write_backlogs: Vec::new(),
             busy: false,
             stopped: false,
+            accept_retry: None,
             own_thread: false,
         })
     }
@@ -222,6 +229,9 @@ impl<C: MyDHTConf> MainLoop<C> {
                 .poll_timeout()
                 .saturating_duration_since(Instant::now());
             let next = max_wait.map_or(next, |m| next.min(m));
+            let next = self.accept_retry.map_or(next, |at| {
+                next.min(at.saturating_duration_since(Instant::now()))
+            });
             if self.has_backlog() {
                 next.min(BACKLOG_POLL)
             } else {
@@ -257,6 +267,9 @@ impl<C: MyDHTConf> MainLoop<C> {
                 WAKER => {}
                 Token(t) => self.on_ready(t - FIRST_CONN, event.is_readable(), event.is_writable()),
             }
+        }
+        if self.accept_retry.is_some_and(|at| Instant::now() >= at) {
+            self.accept_all();
         }
         self.busy = self.drain_commands();
         let now = Instant::now();
@@ -321,6 +334,9 @@ impl<C: MyDHTConf> MainLoop<C> {
             .saturating_duration_since(Instant::now());
         if self.has_backlog() {
             next = next.min(BACKLOG_POLL);
+        }
+        if let Some(at) = self.accept_retry {
+            next = next.min(at.saturating_duration_since(Instant::now()));
         }
         if self.core.has_idle_work() {
             next.min(IDLE_QUIET)
@@ -396,6 +412,7 @@ impl<C: MyDHTConf> MainLoop<C> {
     }
 
     fn accept_all(&mut self) {
+        self.accept_retry = None;
         loop {
             match self.transport.accept() {
                 Ok(Some(acc)) => {
@@ -423,6 +440,8 @@ impl<C: MyDHTConf> MainLoop<C> {
                     if e.level() >= ErrorLevel::Fatal {
                         self.core.stop();
                         self.execute();
+                    } else {
+                        self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     }
                     return;
                 }
