@@ -42,7 +42,7 @@ impl MyDHTConf for Threaded {
         Ok(DhtLocal::new())
     }
     fn global_tick(&self) -> Option<GlobalTick<Self>> {
-        Some((self.settings.tick, || DhtCmd::Tick))
+        Some(GlobalTick::every(self.settings.tick, || DhtCmd::Tick))
     }
 }
 

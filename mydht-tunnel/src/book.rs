@@ -213,6 +213,12 @@ impl QueryBook {
         gone
     }
 
+    /// Whether a query is to be answered at `now` (what [`due`](Self::due)
+    /// would take).
+    pub fn any_due(&self, now: Instant) -> bool {
+        self.by_reply.values().any(|q| q.is_due(now))
+    }
+
     /// True when a new query would be refused.
     pub fn is_full(&self) -> bool {
         self.by_reply.len() >= self.capacity

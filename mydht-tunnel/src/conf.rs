@@ -4,7 +4,9 @@
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::time::Instant;
 
+use mydht::conf::GlobalTick;
 use mydht::service::PeersView;
 use mydht::tcp::TcpTransport;
 use mydht::{Bincode, Identity, MyDHTConf, NodeConstants, PeerInfo, PeerManager, SessionShadow};
@@ -171,6 +173,22 @@ impl<T: MyDHTTunnelConf, P> TunnelNode<T, P> {
         Ok(TunnelLocal::new(inner, view, shared, logger, settings))
     }
 
+    /// The global service's tick, skipped while the shared state has
+    /// nothing due ([`TunnelShared::wants_tick`](crate::shared::TunnelShared::wants_tick)).
+    fn tick<C: TunnelConfOf<T>>(&self) -> GlobalTick<C> {
+        let period = self.app.tick();
+        match self.shared.clone() {
+            Some(shared) => GlobalTick::when(period, move || {
+                shared
+                    .lock()
+                    .wants_tick(Instant::now())
+                    .then_some(TunnelCmd::Tick)
+            }),
+            // The services were not made from this conf: tick always.
+            None => GlobalTick::every(period, || TunnelCmd::Tick),
+        }
+    }
+
     fn node_constants(&self) -> NodeConstants {
         self.app.constants()
     }
@@ -243,7 +261,7 @@ macro_rules! tunnel_node_items {
             self.node_constants()
         }
         fn global_tick(&self) -> Option<mydht::conf::GlobalTick<Self>> {
-            Some((self.app.tick(), || TunnelCmd::Tick))
+            Some(self.tick())
         }
     };
 }

@@ -141,6 +141,19 @@ impl LinkTable {
         out
     }
 
+    /// Whether the table has work due at `now`: a link's own failure
+    /// report, a held stream to let go, or every link expired. A link
+    /// that expires while newer ones live waits for the next insert or
+    /// take, which expire it: a relay kept busy needs no timer for them.
+    pub fn any_due(&self, now: Instant) -> bool {
+        self.held.iter().any(|(until, _)| *until <= now)
+            || self
+                .by_id
+                .values()
+                .any(|l| l.failed.is_some_and(|(at, _)| at <= now))
+            || self.order.back().is_some_and(|(_, expiry)| *expiry <= now)
+    }
+
     /// Things held.
     pub fn held(&self) -> usize {
         self.held.len()
@@ -217,5 +230,25 @@ mod tests {
         t.insert([9; 8], link(9), now);
         assert!(t.take(&[9; 8], now + Duration::from_secs(11)).is_none());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn work_is_due_for_a_failure_a_held_stream_or_the_last_expiry_only() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let mut t = LinkTable::new(4, secs(10));
+        assert!(!t.any_due(now + secs(100)), "an empty table");
+        t.insert([1; 8], link(1), now);
+        t.insert([2; 8], link(2), now + secs(5));
+        assert!(!t.any_due(now + secs(12)), "a newer link lives");
+        assert!(t.any_due(now + secs(15)), "every link expired");
+        t.fail(&[2; 8], HopFailure::Unreachable, now + secs(6));
+        assert!(!t.any_due(now + secs(5)));
+        assert!(t.any_due(now + secs(6)), "a failure report due");
+        assert_eq!(t.due(now + secs(6)).len(), 1);
+        assert!(!t.any_due(now + secs(6)));
+        assert!(t.hold(Box::new(3u8), now + secs(7)).is_none());
+        assert!(!t.any_due(now + secs(6)));
+        assert!(t.any_due(now + secs(7)), "a held stream to let go");
     }
 }

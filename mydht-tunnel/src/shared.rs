@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tunnel::FullTunnel;
 
@@ -52,6 +52,18 @@ impl TunnelShared {
         self.outbox.push_back((to, msg));
         dropped
     }
+
+    /// Whether the global service's tick has work at `now`: a queued
+    /// report, header keys to make, a query to answer (its deadline or
+    /// failure due), or the links' work ([`LinkTable::any_due`]). Other
+    /// ticks are skipped: an idle node's global service, and its thread,
+    /// stay asleep, and so do a relay's while its tunnels go well.
+    pub fn wants_tick(&self, now: Instant) -> bool {
+        !self.outbox.is_empty()
+            || self.full.ephemeral_room() > 0
+            || self.book.any_due(now)
+            || self.links.any_due(now)
+    }
 }
 
 /// A handle on the shared state; clones share it.
@@ -81,6 +93,7 @@ impl SharedTunnel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::PendingQuery;
     use tunnel::crypto::X25519Secret;
     use tunnel::TunnelConfig;
 
@@ -121,5 +134,67 @@ mod tests {
         let kept: Vec<u64> = s.outbox.iter().map(|(_, m)| link_of(m)).collect();
         assert_eq!(kept.first(), Some(&1));
         assert_eq!(kept.last(), Some(&(OUTBOX_LEN as u64)));
+    }
+
+    /// A node whose state is idle: its header keys made, nothing else.
+    fn idle() -> SharedTunnel {
+        let secret = X25519Secret::generate().expect("key");
+        let full = FullTunnel::new(TunnelConfig::default(), secret).expect("tunnel");
+        let shared = SharedTunnel::new(full, 4, 4, Duration::from_secs(1));
+        {
+            let mut s = shared.lock();
+            assert!(s.wants_tick(Instant::now()), "header keys to make");
+            let room = s.full.ephemeral_room();
+            let keys = (0..room).map(|_| X25519Secret::generate().expect("key"));
+            s.full.add_ephemeral_keys(keys.collect::<Vec<_>>());
+            assert!(!s.wants_tick(Instant::now()), "nothing due on an idle node");
+        }
+        shared
+    }
+
+    #[test]
+    fn the_tick_is_wanted_while_anything_is_due_and_not_on_an_idle_node() {
+        let now = Instant::now();
+        // A queued report.
+        let shared = idle();
+        let (to, msg) = report(1);
+        assert!(shared.lock().post(to, msg).is_none());
+        assert!(shared.lock().wants_tick(now), "a queued report");
+        shared.lock().outbox.clear();
+        assert!(!shared.lock().wants_tick(now));
+        // A stream held open until a time.
+        let held = shared.lock().links.hold(Box::new(7u8), now);
+        assert!(held.is_none());
+        assert!(shared.lock().wants_tick(now), "a held stream");
+        let released = shared.lock().links.release(now);
+        assert_eq!(released.len(), 1);
+        assert!(!shared.lock().wants_tick(now));
+        // A header key taken by a query.
+        let shared = idle();
+        let hop = tunnel::RouteHop {
+            public_key: *X25519Secret::generate().expect("key").public_key(),
+            address: vec![1],
+        };
+        let writer = shared.lock().full.new_writer(&[hop], None);
+        let writer = writer.expect("a writer");
+        assert!(shared.lock().wants_tick(now), "a header key to make again");
+        let mut s = shared.lock();
+        let room = s.full.ephemeral_room();
+        let keys = (0..room).map(|_| X25519Secret::generate().expect("key"));
+        s.full.add_ephemeral_keys(keys.collect::<Vec<_>>());
+        assert!(!s.wants_tick(Instant::now()));
+        // A query awaiting its reply.
+        let first = SocketAddr::from(([127, 0, 0, 1], 7));
+        let deadline = now + Duration::from_secs(1);
+        let query = PendingQuery::new(
+            1,
+            deadline,
+            ([1; 8], first),
+            writer.report_reader(),
+            Vec::new(),
+        );
+        s.book.insert([1; 16], query).expect("a query kept");
+        assert!(!s.wants_tick(now), "a query awaiting its reply");
+        assert!(s.wants_tick(deadline), "a query to expire");
     }
 }

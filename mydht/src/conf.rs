@@ -430,8 +430,10 @@ pub trait MyDHTConf: Sized + Send + 'static {
     /// A command the node gives its global service every period, as an
     /// api command nobody waits for (query id 0: its `Reply::Api`
     /// answers go nowhere): the application's timer, for work due at a
-    /// time (republishing, expiring its own requests). The default is
-    /// none.
+    /// time (republishing, expiring its own requests). A tick made with
+    /// [`GlobalTick::when`] skips the periods its maker has nothing for,
+    /// so an idle node's global service (and its thread) is not woken.
+    /// The default is none.
     fn global_tick(&self) -> Option<GlobalTick<Self>> {
         None
     }
@@ -447,5 +449,42 @@ pub trait MyDHTConf: Sized + Send + 'static {
 }
 
 /// The global service's tick ([`MyDHTConf::global_tick`]): its period and
-/// the command it makes.
-pub type GlobalTick<C> = (Duration, fn() -> <C as MyDHTConf>::GlobalCmd);
+/// what it gives the service each period.
+pub struct GlobalTick<C: MyDHTConf> {
+    period: Duration,
+    make: Box<dyn FnMut() -> Option<C::GlobalCmd> + Send>,
+}
+
+impl<C: MyDHTConf> GlobalTick<C> {
+    /// `make`'s command every `period`.
+    pub fn every(period: Duration, make: fn() -> C::GlobalCmd) -> Self {
+        GlobalTick {
+            period,
+            make: Box::new(move || Some(make())),
+        }
+    }
+
+    /// Every `period`, the command `make` gives, if any: `None` when the
+    /// service has nothing due (no pending request to expire, say), and
+    /// the service is not called that period. `make` runs on the main
+    /// loop's thread: keep it to a glance at shared state.
+    pub fn when(
+        period: Duration,
+        make: impl FnMut() -> Option<C::GlobalCmd> + Send + 'static,
+    ) -> Self {
+        GlobalTick {
+            period,
+            make: Box::new(make),
+        }
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// This period's command, if any.
+    pub(crate) fn make(&mut self) -> Option<C::GlobalCmd> {
+        (self.make)()
+    }
+}

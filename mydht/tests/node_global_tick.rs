@@ -1,7 +1,10 @@
 //! The application's timer: a configuration's `global_tick` reaches its
-//! global service every period, as an api command nobody waits for.
+//! global service every period, as an api command nobody waits for; a
+//! tick made with `GlobalTick::when` skips the periods it has nothing for.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mydht::conf::GlobalTick;
@@ -54,7 +57,14 @@ impl Service for Local {
     }
 }
 
-struct TickNode(SyncSender<Instant>);
+/// A tick's gate: the tick is given only while `open`; each period the
+/// maker is consulted it says so on `asked`.
+struct Gate {
+    open: Arc<AtomicBool>,
+    asked: SyncSender<()>,
+}
+
+struct TickNode(SyncSender<Instant>, Option<Gate>);
 
 impl MyDHTConf for TickNode {
     loopback_conf_items!();
@@ -75,7 +85,16 @@ impl MyDHTConf for TickNode {
         Ok(Local)
     }
     fn global_tick(&self) -> Option<GlobalTick<Self>> {
-        Some((PERIOD, || Cmd::Tick))
+        Some(match &self.1 {
+            None => GlobalTick::every(PERIOD, || Cmd::Tick),
+            Some(gate) => {
+                let (open, asked) = (gate.open.clone(), gate.asked.clone());
+                GlobalTick::when(PERIOD, move || {
+                    let _ = asked.try_send(());
+                    open.load(Ordering::SeqCst).then_some(Cmd::Tick)
+                })
+            }
+        })
     }
 }
 
@@ -83,7 +102,7 @@ impl MyDHTConf for TickNode {
 fn the_global_service_gets_its_tick_every_period() {
     let (told, ticks) = sync_channel(16);
     let started = Instant::now();
-    let node = start_loop(TickNode(told)).expect("node");
+    let node = start_loop(TickNode(told, None)).expect("node");
     for k in 1..=3u32 {
         let at = ticks.recv_timeout(TIMEOUT).expect("a tick");
         // Tick k fires no sooner than k periods after the start (each one
@@ -96,5 +115,35 @@ fn the_global_service_gets_its_tick_every_period() {
     let count = node.query(Cmd::Count, 1, TIMEOUT).expect("count");
     assert_eq!(count.len(), 1);
     assert!(count[0] >= 3, "{count:?}");
+    node.stop().expect("stop");
+}
+
+#[test]
+fn a_tick_with_nothing_due_does_not_call_the_service() {
+    let (told, ticks) = sync_channel(16);
+    let (asked_tx, asked) = sync_channel(16);
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = Gate {
+        open: open.clone(),
+        asked: asked_tx,
+    };
+    let node = start_loop(TickNode(told, Some(gate))).expect("node");
+    // Three periods pass, the maker consulted each time, with nothing due.
+    for _ in 0..3 {
+        asked.recv_timeout(TIMEOUT).expect("the maker consulted");
+    }
+    let count = node.query(Cmd::Count, 1, TIMEOUT).expect("count");
+    assert_eq!(count, vec![0], "a skipped tick reached the service");
+    assert!(
+        ticks.try_recv().is_err(),
+        "a skipped tick reached the service"
+    );
+    // Work due: the next period's tick reaches it.
+    open.store(true, Ordering::SeqCst);
+    ticks
+        .recv_timeout(TIMEOUT)
+        .expect("a tick once the gate opened");
+    let count = node.query(Cmd::Count, 1, TIMEOUT).expect("count");
+    assert!(count[0] >= 1, "{count:?}");
     node.stop().expect("stop");
 }

@@ -96,7 +96,8 @@ impl MyDHTConf for DhtConf {
     }
     /// [`DhtCmd::Tick`] every [`DhtSettings::tick`] (none when zero).
     fn global_tick(&self) -> Option<GlobalTick<Self>> {
-        (!self.settings.tick.is_zero()).then_some((self.settings.tick, || DhtCmd::Tick))
+        (!self.settings.tick.is_zero())
+            .then(|| GlobalTick::every(self.settings.tick, || DhtCmd::Tick))
     }
     fn constants(&self) -> NodeConstants {
         self.constants.clone()

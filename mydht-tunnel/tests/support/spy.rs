@@ -261,7 +261,10 @@ impl<S: SpyShadow> MyDHTConf for Spy<S> {
         mydht_tunnel::tunnel_constants()
     }
     fn global_tick(&self) -> Option<mydht::conf::GlobalTick<Self>> {
-        Some((std::time::Duration::from_millis(25), || TunnelCmd::Tick))
+        Some(mydht::conf::GlobalTick::every(
+            std::time::Duration::from_millis(25),
+            || TunnelCmd::Tick,
+        ))
     }
 }
 

@@ -38,10 +38,12 @@ impl<C: MyDHTConf> NodeCore<C> {
             self.expire_watchers(now);
             self.actions.push_back(Action::CheckGlobal);
         }
-        if let (Some(next), Some((period, cmd))) = (self.timers.next_global, self.global_tick) {
+        if let (Some(next), Some(tick)) = (self.timers.next_global, self.global_tick.as_mut()) {
             if now >= next {
-                self.timers.next_global = Some(now + period);
-                self.tell_global(GlobalCommand::Api(NO_QUERY, cmd()));
+                self.timers.next_global = Some(now + tick.period());
+                if let Some(cmd) = tick.make() {
+                    self.tell_global(GlobalCommand::Api(NO_QUERY, cmd));
+                }
             }
         }
         if now >= self.timers.next_refresh {

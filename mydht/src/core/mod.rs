@@ -176,7 +176,7 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// Gives the global service `tick`'s command every period, the first
     /// one period after `now` ([`MyDHTConf::global_tick`]).
     pub fn set_global_tick(&mut self, tick: GlobalTick<C>, now: Instant) {
-        self.timers.next_global = Some(now + tick.0);
+        self.timers.next_global = Some(now + tick.period());
         self.global_tick = Some(tick);
     }
 
