@@ -136,6 +136,13 @@ mod tests {
         assert_eq!(kept.last(), Some(&(OUTBOX_LEN as u64)));
     }
 
+    /// Fills the header keys' room, as the tick's helper would.
+    fn make_keys(s: &mut TunnelShared) {
+        let room = s.full.ephemeral_room();
+        let keys = (0..room).map(|_| X25519Secret::generate().expect("key"));
+        s.full.add_ephemeral_keys(keys.collect::<Vec<_>>());
+    }
+
     /// A node whose state is idle: its header keys made, nothing else.
     fn idle() -> SharedTunnel {
         let secret = X25519Secret::generate().expect("key");
@@ -144,9 +151,7 @@ mod tests {
         {
             let mut s = shared.lock();
             assert!(s.wants_tick(Instant::now()), "header keys to make");
-            let room = s.full.ephemeral_room();
-            let keys = (0..room).map(|_| X25519Secret::generate().expect("key"));
-            s.full.add_ephemeral_keys(keys.collect::<Vec<_>>());
+            make_keys(&mut s);
             assert!(!s.wants_tick(Instant::now()), "nothing due on an idle node");
         }
         shared
@@ -179,9 +184,7 @@ mod tests {
         let writer = writer.expect("a writer");
         assert!(shared.lock().wants_tick(now), "a header key to make again");
         let mut s = shared.lock();
-        let room = s.full.ephemeral_room();
-        let keys = (0..room).map(|_| X25519Secret::generate().expect("key"));
-        s.full.add_ephemeral_keys(keys.collect::<Vec<_>>());
+        make_keys(&mut s);
         assert!(!s.wants_tick(Instant::now()));
         // A query awaiting its reply.
         let first = SocketAddr::from(([127, 0, 0, 1], 7));
