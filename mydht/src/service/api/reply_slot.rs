@@ -104,6 +104,9 @@ struct State<T> {
     waker: Option<Waker>,
     /// Still counted as outstanding (no outcome was ever set).
     counted: bool,
+    /// Synchronous callers asleep on the condvar: an outcome notifies it
+    /// only when one is (a notify is a system call even with no waiter).
+    sleepers: u32,
 }
 
 struct Inner<T> {
@@ -147,7 +150,7 @@ impl<T> Drop for ReplySlot<T> {
     /// lost in a stopped node's channel) fails the query, so the caller
     /// never waits for nothing.
     fn drop(&mut self) {
-        if Arc::strong_count(&self.inner) == 2 {
+        if Arc::strong_count(&self.inner) == 2 && !self.is_done() {
             self.fail(Error::new(
                 ErrorKind::ChannelClosed,
                 ErrorLevel::Ignore,
@@ -189,6 +192,7 @@ impl<T> ReplySlot<T> {
                     outcome: if pending { None } else { Some(Ok(())) },
                     waker: None,
                     counted: pending,
+                    sleepers: 0,
                 }),
                 cond: Condvar::new(),
                 done: AtomicBool::new(!pending),
@@ -263,7 +267,7 @@ impl<T> ReplySlot<T> {
     /// expected count, or after completion, are dropped.
     pub fn push(&self, reply: T) -> bool {
         let mut st = self.lock();
-        if st.outcome.is_some() {
+        if self.is_done() {
             return true;
         }
         st.replies.push(reply);
@@ -278,7 +282,7 @@ impl<T> ReplySlot<T> {
     /// Ends the query with `error` (unless it is already complete).
     pub fn fail(&self, error: Error) {
         let mut st = self.lock();
-        if st.outcome.is_none() {
+        if !self.is_done() {
             self.settle(&mut st, Err(error));
             self.wake(st);
         }
@@ -288,7 +292,7 @@ impl<T> ReplySlot<T> {
     /// replies came (unless it is already complete).
     pub fn expire(&self) {
         let mut st = self.lock();
-        if st.outcome.is_none() {
+        if !self.is_done() {
             let e = timed_out(st.replies.len(), st.expected);
             self.settle(&mut st, Err(e));
             self.wake(st);
@@ -302,11 +306,32 @@ impl<T> ReplySlot<T> {
 
     fn wake(&self, mut st: MutexGuard<'_, State<T>>) {
         let waker = st.waker.take();
+        let asleep = st.sleepers > 0;
         drop(st);
-        self.inner.cond.notify_all();
+        if asleep {
+            self.inner.cond.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Sleeps on the condvar for up to `timeout`, counted as asleep
+    /// meanwhile (what [`wake`](Self::wake) looks at).
+    fn sleep<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<T>>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State<T>> {
+        st.sleepers += 1;
+        let mut st = self
+            .inner
+            .cond
+            .wait_timeout(st, timeout)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+        st.sleepers -= 1;
+        st
     }
 
     fn take(st: &mut State<T>) -> Option<Result<Vec<T>>> {
@@ -331,12 +356,7 @@ impl<T> ReplySlot<T> {
             if now >= deadline {
                 return Err(timed_out(st.replies.len(), st.expected));
             }
-            st = self
-                .inner
-                .cond
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            st = self.sleep(st, deadline - now);
         }
     }
 
@@ -367,12 +387,7 @@ impl<T> ReplySlot<T> {
                 self.settle(&mut st, Ok(()));
                 continue;
             }
-            st = self
-                .inner
-                .cond
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            st = self.sleep(st, deadline - now);
         }
     }
 
@@ -634,5 +649,52 @@ mod tests {
         assert_eq!(b.wait(WAIT).unwrap(), vec![2]);
         pusher.join().unwrap();
         assert_eq!(COUNT.0.load(Ordering::Relaxed), 0);
+    }
+    /// A caller that took its replies and dropped its side leaves the
+    /// query as it was: not failed after the fact (the node's side still
+    /// holds it), and later replies dropped.
+    #[test]
+    fn a_caller_that_took_its_replies_leaves_the_query_complete() {
+        static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
+        let mut cx = Context::from_waker(Waker::noop());
+        let node = ReplySlot::<u32>::counted_in(1, &COUNT, Duration::ZERO);
+        {
+            let mut fut = pin!(node.clone().into_future(Some));
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert!(node.push(5));
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(r) => assert_eq!(r.unwrap(), vec![5]),
+                Poll::Pending => panic!("a complete slot's future is ready"),
+            }
+        }
+        assert!(node.is_done());
+        let st = node.lock();
+        assert!(st.outcome.is_none(), "the caller's drop set an outcome");
+        drop(st);
+        assert!(node.push(6));
+        assert!(node.lock().replies.is_empty());
+        assert_eq!(COUNT.0.load(Ordering::Relaxed), 0);
+    }
+
+    /// A synchronous caller counts as asleep only while it sleeps on the
+    /// condvar, and a reply pushed then wakes it.
+    #[test]
+    fn a_sleeping_caller_is_counted_and_woken() {
+        static COUNT: Outstanding = Outstanding(AtomicUsize::new(0));
+        let slot = ReplySlot::<u32>::counted_in(1, &COUNT, Duration::ZERO);
+        let waiter = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.wait(WAIT))
+        };
+        let deadline = Instant::now() + WAIT;
+        while slot.lock().sleepers == 0 {
+            assert!(Instant::now() < deadline, "the caller never slept");
+            thread::yield_now();
+        }
+        let pushed = Instant::now();
+        assert!(slot.push(3));
+        assert_eq!(waiter.join().unwrap().unwrap(), vec![3]);
+        assert!(pushed.elapsed() < WAIT / 2);
+        assert_eq!(slot.lock().sleepers, 0);
     }
 }
