@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use mydht_base::{Error, ErrorKind, ErrorLevel, NoChannel, Peer, Registerable, Result, Transport};
-use readwrite_comp::{CompR, CompW};
+use readwrite_comp::CompW;
 
 use super::conn::{dialled_halves, ConnIo, HandshakeIo, OpenIo, Shadows};
 use super::services::{Delivery, Services};
@@ -22,6 +22,7 @@ use crate::service::{
     ServiceCtx, ServiceSlot, TimeoutAsBlock, WriteCommand, WriteService,
 };
 use crate::shadow::Shadow;
+use crate::stream::conn_read_stream;
 
 impl<C: MyDHTConf> MainLoop<C> {
     /// Carries out every action the core has.
@@ -226,7 +227,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let activity = Activity::new(Instant::now());
         let read = TimeoutAsBlock::with_activity(read, activity.clone());
         let write = TimeoutAsBlock::with_activity(write, activity.clone());
-        let read_stream = CompR::new(read, shadows.reader);
+        let read_stream = conn_read_stream::<C>(read, shadows.reader);
         let write_stream = CompW::new(write, shadows.writer);
         let constants = self.core.constants();
         let ctx = ServiceCtx {

@@ -13,12 +13,22 @@ use crate::conf::MyDHTConf;
 use crate::service::Reply;
 use crate::service::TimeoutAsBlock;
 use crate::shadow::Shadow;
+use crate::stream::ReadAhead;
 
 /// The read half of an authenticated connection, inside its shadow.
 pub type ConnReadStream<C> = CompR<
-    TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>,
+    ReadAhead<TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>>,
     <<C as MyDHTConf>::Shadow as Shadow>::Reader,
 >;
+
+/// The read half of a connection whose session starts: its stream read
+/// ahead ([`ReadAhead`]) and opened by its shadow's `reader`.
+pub(crate) fn conn_read_stream<C: MyDHTConf>(
+    read: TimeoutAsBlock<<<C as MyDHTConf>::Transport as Transport>::ReadStream>,
+    reader: <<C as MyDHTConf>::Shadow as Shadow>::Reader,
+) -> ConnReadStream<C> {
+    CompR::new(ReadAhead::new(read), reader)
+}
 
 /// The connection's socket as its read service holds it, lent along with
 /// the stream ([`ReadWait`]): whoever reads the stream sets the poller's

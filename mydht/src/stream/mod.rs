@@ -21,9 +21,11 @@
 
 mod lent;
 mod out;
+mod read_ahead;
 
 pub use lent::{ConnReadStream, LentStream};
 pub use out::{OutStream, PumpSource, StreamSlot};
+pub use read_ahead::{ReadAhead, READ_AHEAD};
 
-pub(crate) use lent::{Home, LendHome, Returned};
+pub(crate) use lent::{conn_read_stream, Home, LendHome, Returned};
 pub(crate) use out::DeferredEnd;
