@@ -46,7 +46,9 @@
 //! in place, `direct_replies`) and `blocking_all_inline` (and the global
 //! service on the loop's thread).
 //!
-//! `cargo bench -p mydht --bench latency -- [name filter] [--rounds N]`
+//! `cargo bench -p mydht --bench latency -- [FILTER] [--rounds N]`: FILTER
+//! keeps the measures whose name contains it or, ending in `$`, ends with
+//! it (`threaded/lat1$`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -678,8 +680,15 @@ impl Args {
         args
     }
 
+    /// Whether the filter keeps `id`: a part of it, or with a trailing
+    /// `$` its end (`threaded/lat1$` keeps `lat1` only).
     fn selects(&self, id: &str) -> bool {
-        self.filter.as_ref().is_none_or(|f| id.contains(f.as_str()))
+        self.filter
+            .as_ref()
+            .is_none_or(|f| match f.strip_suffix('$') {
+                Some(end) => id.ends_with(end),
+                None => id.contains(f.as_str()),
+            })
     }
 }
 
