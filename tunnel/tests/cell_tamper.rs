@@ -3,8 +3,10 @@
 
 mod cell_util;
 
+use std::io;
+
 use cell_util::*;
-use tunnel::cell::{CellError, CellLayout};
+use tunnel::cell::{CellError, CellLayout, CellSealer, ReplyCellSealer, SealCell};
 
 /// Small cells so every byte of every hop's input can be tried.
 fn layout() -> CellLayout {
@@ -216,4 +218,67 @@ fn a_reply_from_another_route_is_refused_by_the_first_reply_relay() {
         reply_hop_result(0, &other[0]),
         Err(CellError::Tampered { cell: 0 })
     ));
+}
+
+/// Cells sealed one by one by `sealer`, `(data length, last)` each: what
+/// a hostile sender can make, unlike [`tunnel::cell::CellWriter`].
+fn sealed_cells(sealer: &mut impl SealCell, cells: &[(usize, bool)]) -> Vec<u8> {
+    let layout = *sealer.layout();
+    let mut frame = Vec::new();
+    for &(len, last) in cells {
+        let mut cell = vec![0; layout.cell_size()];
+        cell[layout.data_range(len)].fill(0x5a);
+        sealer.seal(&mut cell, len, last).unwrap();
+        frame.extend(cell);
+    }
+    frame
+}
+
+/// What a reader makes of three cells whose middle one holds `middle`
+/// bytes, `read(middle)`: with 0 (an empty cell before the last, never
+/// sealed by the writer) it refuses cell 1 as `BadInfo`, not skipping it;
+/// with `filled` bytes it reads all `around + filled` bytes.
+fn check_middle_cell(read: impl Fn(usize) -> io::Result<Vec<u8>>, around: usize, filled: usize) {
+    match read(0) {
+        Err(e) => match cell_error(&e) {
+            CellError::BadInfo { cell } => assert_eq!(cell, 1),
+            other => panic!("empty middle cell: {other:?}"),
+        },
+        Ok(data) => panic!("empty middle cell read: {} bytes", data.len()),
+    }
+    assert_eq!(read(filled).unwrap(), vec![0x5a; around + filled]);
+}
+
+/// The exit refuses an empty cell before the last. A relay cannot see a
+/// cell's length and forwards it.
+#[test]
+fn an_empty_cell_before_the_last_is_refused_by_the_exit() {
+    let k = keys(RELAYS + 1, 9);
+    let read = |middle| {
+        let mut sealer = CellSealer::new(layout(), &k).unwrap();
+        let mut input = sealed_cells(&mut sealer, &[(5, false), (middle, false), (3, true)]);
+        let mut route = QueryRoute::new(layout(), RELAYS, 9);
+        for proxy in &mut route.relays {
+            input = relay(proxy, &input, &Splits::default()).unwrap();
+        }
+        read_message(&mut route.exit, &input, &Splits::default())
+    };
+    check_middle_cell(read, 5 + 3, 1);
+}
+
+/// The same on the reply path, at the sender's reader.
+#[test]
+fn an_empty_reply_cell_before_the_last_is_refused_by_the_sender() {
+    let k = keys(RELAYS + 1, 11);
+    let links = keys(RELAYS + 1, 11u8.wrapping_add(128));
+    let read = |middle| {
+        let mut sealer = ReplyCellSealer::new(layout(), &k[0], &links[0]).unwrap();
+        let mut input = sealed_cells(&mut sealer, &[(4, false), (middle, false), (6, true)]);
+        let mut route = ReplyRoute::new(layout(), RELAYS, 11);
+        for proxy in &mut route.relays {
+            input = relay(proxy, &input, &Splits::default()).unwrap();
+        }
+        read_message(&mut route.sender, &input, &Splits::default())
+    };
+    check_middle_cell(read, 4 + 6, 2);
 }

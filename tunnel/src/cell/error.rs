@@ -42,7 +42,8 @@ pub enum CellError {
         /// Index of the missing or partial cell.
         cell: u64,
     },
-    /// Cell number `cell` verified but its info is not valid for the layout.
+    /// Cell number `cell` verified but its info is not valid for the layout,
+    /// or it is an empty cell before the last (refused by a `CellReader`).
     BadInfo {
         /// Index of the cell in the stream.
         cell: u64,

@@ -40,8 +40,10 @@ pub(crate) fn fill_cell(r: &mut dyn Read, cell: &mut [u8], have: &mut usize) -> 
 ///
 /// Holds one cell. A stream that ends before the last cell, or inside a
 /// cell, is `CellError::Truncated`; a cell that does not verify is
-/// `CellError::Tampered`; both come inside the `io::Error` and leave the
-/// reader failed. Resumable after `WouldBlock`.
+/// `CellError::Tampered`; an empty cell before the last (which
+/// [`CellWriter`](super::CellWriter) never seals) is `CellError::BadInfo`;
+/// each comes inside the `io::Error` and leaves the reader failed.
+/// Resumable after `WouldBlock`.
 pub struct CellReader<O> {
     opener: O,
     cell: Vec<u8>,
@@ -86,6 +88,12 @@ impl<O: OpenCell> CellReader<O> {
         }
         self.cells += 1;
         match self.opener.open(&mut self.cell) {
+            // The writer never seals an empty cell but the last: a stream
+            // of them would cost this reader an AEAD open each for nothing.
+            Ok(info) if info.data_len == 0 && !info.last => {
+                let cell = self.cells - 1;
+                Err(self.fail(CellError::BadInfo { cell }))
+            }
             Ok(info) => {
                 self.data = self.opener.layout().data_range(info.data_len);
                 if info.last {
@@ -118,7 +126,6 @@ impl<O: OpenCell> ExtRead for CellReader<O> {
             match &self.state {
                 StreamState::Failed(e) => return Err(e.clone().into()),
                 StreamState::Last => return Ok(0),
-                // Loops over empty cells: Ok(0) must only mean the end.
                 StreamState::Body => self.next_cell(r)?,
             }
         }
