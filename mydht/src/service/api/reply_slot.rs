@@ -650,6 +650,7 @@ mod tests {
         pusher.join().unwrap();
         assert_eq!(COUNT.0.load(Ordering::Relaxed), 0);
     }
+
     /// A caller that took its replies and dropped its side leaves the
     /// query as it was: not failed after the fact (the node's side still
     /// holds it), and later replies dropped.
