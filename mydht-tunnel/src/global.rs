@@ -15,7 +15,7 @@ use mydht::stream::OutStream;
 use mydht::{GlobalCommand, PeerInfo, PeerStatus, QueryId, Reply};
 use mydht_base::{Error, ErrorKind, ErrorLevel, Peer, Result, Service, SpawnerYield};
 use tunnel::crypto::X25519Secret;
-use tunnel::{FrameLayout, HopFailure};
+use tunnel::{FrameLayout, FullWriter, HopFailure};
 
 use crate::address::decode_address;
 use crate::app::{
@@ -24,7 +24,7 @@ use crate::app::{
 use crate::book::PendingQuery;
 use crate::conf::TunnelConfOf;
 use crate::error::TunnelSendError;
-use crate::link::new_link;
+use crate::link::{new_link, LinkId};
 use crate::msg::{encode_content, TunnelMsg};
 use crate::onion::write_onion;
 use crate::route::RouteProvider;
@@ -248,22 +248,23 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         // The hops prepared for this query, if the helper thread is done.
         crate::ahead::take_ready(&self.ahead, &mut shared.full);
         let mut writer = shared.full.new_writer(&plan.route, plan.reply.as_deref())?;
-        let first = decode_address(writer.first_address())?;
         let reply_id = writer.reply_id().copied();
-        let link = new_link()?;
-        let (msg, out) = if framed {
-            let onion = write_onion(&mut writer, &content).map_err(io_to_send)?;
-            (TunnelMsg::Onion { link, onion }, None)
-        } else {
-            let header_len = self.layout.header.header_len();
-            let (header, prefix) = split_header(&mut writer, header_len).map_err(io_to_send)?;
-            (TunnelMsg::Stream { link, header }, Some(prefix))
+        let header_len = self.layout.header.header_len();
+        let start = match first_message(&mut writer, &content, framed, header_len) {
+            Ok(m) => m,
+            Err(e) => {
+                // The writer kept this query's reply keys: no reply comes.
+                if let Some(id) = reply_id {
+                    shared.full.cancel_reply(&id);
+                }
+                return Err(e);
+            }
         };
         if let Some(id) = reply_id {
             let deadline = Instant::now() + self.settings.timeout;
             let both = plan.on_both_routes();
             let reports = writer.report_reader();
-            let query = PendingQuery::new(qid, deadline, (link, first), reports, both);
+            let query = PendingQuery::new(qid, deadline, (start.link, start.to), reports, both);
             shared.book.insert(id, query)?;
         }
         drop(shared);
@@ -272,8 +273,14 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
         if let Some(hops) = self.routes.draw_ahead(&send) {
             crate::ahead::prepare(&self.ahead, hops, &self.logger);
         }
-        let Some(prefix) = out else {
-            return Ok(Reply::SendOnce(first, msg));
+        let FirstMessage {
+            to,
+            link,
+            msg,
+            stream_prefix,
+        } = start;
+        let Some(prefix) = stream_prefix else {
+            return Ok(Reply::SendOnce(to, msg));
         };
         let writer = Arc::new(Mutex::new(writer));
         let layer = CellsAfterHeader::new(prefix, writer);
@@ -299,7 +306,7 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> TunnelGlobal<C, T> {
                 }
             });
         }
-        Ok(Reply::SendOnceStream(first, msg, stream))
+        Ok(Reply::SendOnceStream(to, msg, stream))
     }
 }
 
@@ -349,6 +356,48 @@ impl<C: TunnelConfOf<T>, T: MyDHTTunnelConf> Service for TunnelGlobal<C, T> {
 /// A tunnel error as a node error (setting up the service).
 fn config_error(e: TunnelSendError) -> Error {
     Error::new(ErrorKind::Config, ErrorLevel::Fatal, e.to_string()).with_source(e)
+}
+
+/// How the onion `writer` writes starts: all of it in one message
+/// (`framed`), or its header, the stream after it.
+fn first_message(
+    writer: &mut FullWriter,
+    content: &[u8],
+    framed: bool,
+    header_len: usize,
+) -> std::result::Result<FirstMessage, TunnelSendError> {
+    let to = decode_address(writer.first_address())?;
+    let link = new_link()?;
+    if framed {
+        let onion = write_onion(writer, content).map_err(io_to_send)?;
+        let msg = TunnelMsg::Onion { link, onion };
+        return Ok(FirstMessage {
+            to,
+            link,
+            msg,
+            stream_prefix: None,
+        });
+    }
+    let (header, prefix) = split_header(writer, header_len).map_err(io_to_send)?;
+    let msg = TunnelMsg::Stream { link, header };
+    Ok(FirstMessage {
+        to,
+        link,
+        msg,
+        stream_prefix: Some(prefix),
+    })
+}
+
+/// How an onion starts ([`first_message`]).
+struct FirstMessage {
+    /// The first hop's address.
+    to: SocketAddr,
+    /// The onion's link to its first hop.
+    link: LinkId,
+    /// The onion in a frame, or its header.
+    msg: TunnelMsg,
+    /// Streamed: the bytes written after the header, first on the stream.
+    stream_prefix: Option<Vec<u8>>,
 }
 
 /// An I/O error of a tunnel layer as the error the api sees.
