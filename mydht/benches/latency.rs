@@ -8,7 +8,8 @@
 //!   median of the per-round p50 ratios (node / raw), and the context
 //!   switches and CPU time of the whole process per request (every
 //!   thread's, voluntary and not: the thread crossings one request costs,
-//!   and the work, spinning included, it takes);
+//!   and the work, spinning included, it takes), then the deciles of the
+//!   node's and the raw echo's latencies;
 //! - `lat1_sync`: the same through the synchronous call
 //!   (`NodeHandle::query`, whose lone caller spins up to
 //!   `NodeConstants::caller_spin` for its reply before it sleeps; `lat1`'s
@@ -540,6 +541,21 @@ fn lat1<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize
         quantile(&mut base, 0.5),
         median(ratios),
     );
+    println!(
+        "| {name} | {measure} deciles | {} µs | raw {} µs | | |",
+        deciles(&mut node),
+        deciles(&mut base)
+    );
+}
+
+/// The 10th to 90th percentiles of `v` in whole µs: the shape of a
+/// latency's distribution (how many requests paid a wake-up onto a halted
+/// vCPU, ~25 µs each, shows as a step).
+fn deciles(v: &mut [Duration]) -> String {
+    let d: Vec<String> = (1..10)
+        .map(|i| format!("{:.0}", quantile(v, i as f64 / 10.0)))
+        .collect();
+    d.join(" ")
 }
 
 fn req64<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize) {
