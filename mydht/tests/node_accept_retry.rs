@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
@@ -21,6 +21,7 @@ use mydht_basetest::harness::conf::{blocking_loopback, loopback};
 use mydht_basetest::harness::nodes::address_of;
 use mydht_basetest::touch_conf_items;
 use mydht_tcp::{BlockingTcpTransport, TcpTransport};
+use socket2::{Domain, Socket, Type};
 
 /// The node's handshake deadline: an accepted connection that says
 /// nothing is closed after it.
@@ -129,20 +130,52 @@ fn logged_within(rx: &Receiver<String>, msg: &str, window: Duration) -> usize {
 /// How long the node stays out of descriptors once its accept failed.
 const STARVED: Duration = Duration::from_millis(500);
 
-/// Starts a node with `conf`, makes it run out of descriptors while a
-/// client's connection waits, frees them `STARVED` after its first failed
-/// accept, and checks that the connection is then accepted (and closed at
-/// its handshake deadline). Returns how many more accepts failed while it
-/// was starved.
+/// A client's socket, made before the node runs out of descriptors:
+/// connecting it later takes none.
+fn unconnected() -> Socket {
+    Socket::new(Domain::IPV4, Type::STREAM, None).expect("client socket")
+}
+
+/// Waits until the node closes `client`'s connection (at its handshake
+/// deadline, once it was accepted).
+fn assert_closed_by_node(client: Socket) {
+    let mut client = TcpStream::from(client);
+    client.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let end = client.read(&mut byte);
+    assert!(
+        matches!(&end, Ok(0)) || matches!(&end, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+        "the waiting connection was never accepted (and closed at its handshake deadline): {end:?} after {:?}",
+        started.elapsed()
+    );
+}
+
+/// Starts a node with `conf`, makes it run out of descriptors while two
+/// clients' connections wait, frees them `STARVED` after its first failed
+/// accept, and checks that both connections are then accepted (and closed
+/// at their handshake deadline). Returns how many more accepts failed
+/// while it was starved.
+///
+/// Two clients because a blocking listener thread already waiting in
+/// `accept` holds the descriptor its next connection takes (Linux reserves
+/// it before the thread sleeps): that thread accepts the first client at
+/// once, and its next `accept` fails, with the second client waiting.
+/// Under mio both wait.
 fn starve<C: MyDHTConf>(conf: C, rx: &Receiver<String>) -> usize
 where
     mydht::conf::Address<C>: std::str::FromStr + std::net::ToSocketAddrs,
 {
     let node = mydht::start_loop(conf).expect("node");
-    let address = address_of(&node).expect("address");
+    let address = address_of(&node)
+        .expect("address")
+        .to_socket_addrs()
+        .expect("socket address")
+        .next()
+        .expect("one socket address");
+    let (first, waiting) = (unconnected(), unconnected());
     // Every descriptor number up to `highest` taken, and a limit that
-    // leaves one more: the client's socket takes it, the node's accept
-    // finds none.
+    // leaves none: the node's accept finds none.
     let highest = highest_fd();
     let mut padding = Vec::new();
     loop {
@@ -154,10 +187,11 @@ where
     }
     let before = soft_limit();
     set_limit(&libc::rlimit {
-        rlim_cur: highest + 2,
+        rlim_cur: highest + 1,
         rlim_max: before.rlim_max,
     });
-    let mut client = TcpStream::connect(address).expect("connect");
+    first.connect(&address.into()).expect("first connect");
+    waiting.connect(&address.into()).expect("second connect");
     let starved = logged(rx, "accept failed");
     let again = if starved {
         logged_within(rx, "accept failed", STARVED)
@@ -171,15 +205,8 @@ where
         starved,
         "the node's accept never failed: the test proves nothing"
     );
-    client.set_read_timeout(Some(WAIT)).expect("read timeout");
-    let started = Instant::now();
-    let mut byte = [0u8; 1];
-    let end = client.read(&mut byte);
-    assert!(
-        matches!(&end, Ok(0)) || matches!(&end, Err(e) if e.kind() == ErrorKind::ConnectionReset),
-        "the waiting connection was never accepted (and closed at its handshake deadline): {end:?} after {:?}",
-        started.elapsed()
-    );
+    assert_closed_by_node(first);
+    assert_closed_by_node(waiting);
     node.stop().expect("stop");
     again
 }
