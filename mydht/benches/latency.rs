@@ -49,7 +49,9 @@
 //!
 //! `cargo bench -p mydht --bench latency -- [FILTER] [--rounds N]`: FILTER
 //! keeps the measures whose name contains it or, ending in `$`, ends with
-//! it (`threaded/lat1$`).
+//! it (`threaded/lat1$`). The first line printed says how the machine's
+//! idle CPUs wait (a virtual machine's cpuidle driver and its
+//! `guest_halt_poll_ns`): `lat1` depends on it more than on the node.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -708,9 +710,28 @@ impl Args {
     }
 }
 
+/// How this machine's idle CPUs wait, when Linux says: a guest whose
+/// idle vCPU halts at once (`guest_halt_poll_ns` 0) pays a wake-up
+/// through the host each time a thread is woken there, and `lat1`'s
+/// three wake-ups show it.
+fn idle_policy() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".to_string())
+    };
+    format!(
+        "{} CPUs, cpuidle driver {}, guest_halt_poll_ns {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        read("/sys/devices/system/cpu/cpuidle/current_driver"),
+        read("/sys/module/haltpoll/parameters/guest_halt_poll_ns"),
+    )
+}
+
 fn main() {
     let args = Args::parse();
     let server = echo_server();
+    println!("machine: {}\n", idle_policy());
     println!("| variant | measure | node | raw | ratio | |\n|---|---|---|---|---|---|");
     variant("threaded", || Threaded, &args, server);
     variant(
