@@ -137,8 +137,8 @@ fn unconnected() -> Socket {
 }
 
 /// Waits until the node closes `client`'s connection (at its handshake
-/// deadline, once it was accepted).
-fn assert_closed_by_node(client: Socket) {
+/// deadline, once it was accepted); `which` names it in the failure.
+fn assert_closed_by_node(client: Socket, which: &str) {
     let mut client = TcpStream::from(client);
     client.set_read_timeout(Some(WAIT)).expect("read timeout");
     let started = Instant::now();
@@ -146,7 +146,7 @@ fn assert_closed_by_node(client: Socket) {
     let end = client.read(&mut byte);
     assert!(
         matches!(&end, Ok(0)) || matches!(&end, Err(e) if e.kind() == ErrorKind::ConnectionReset),
-        "the waiting connection was never accepted (and closed at its handshake deadline): {end:?} after {:?}",
+        "the {which} connection was never accepted (and closed at its handshake deadline): {end:?} after {:?}",
         started.elapsed()
     );
 }
@@ -205,8 +205,8 @@ where
         starved,
         "the node's accept never failed: the test proves nothing"
     );
-    assert_closed_by_node(first);
-    assert_closed_by_node(waiting);
+    assert_closed_by_node(first, "first");
+    assert_closed_by_node(waiting, "second");
     node.stop().expect("stop");
     again
 }
