@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use common::{test_dest, Counter, TestDest, WAIT};
 use mydht_base::service::channel::{MayChannel, MayRecv, NoRecv};
-use mydht_base::service::spawn::{MayCoroutine, MayHandle, MayWeakHandle};
+use mydht_base::service::spawn::{MayCoroutine, MayHandle, MayIdle, MayWeakHandle};
 use mydht_base::{
     Error, ErrorKind, ErrorLevel, MpscChannel, Result, Service, SpawnChannel, SpawnHandle,
     SpawnRecv, SpawnSend, SpawnUnyield, Spawner, SpawnerYield, YieldReturn,
@@ -332,4 +332,46 @@ fn the_stack_is_the_size_asked_in_bytes() {
             "asked {asked} bytes of stack, {room} below the local"
         );
     }
+}
+
+/// Spawns a one-command service with nothing queued, so that its coroutine
+/// parks at once, and gives it a command right away, racing that park;
+/// `ROUNDS` times, each service joined and its handle dropped before the
+/// next. Every command must be run.
+fn spawned_empty_then_given_a_command<Sp>(mut spawner: Sp)
+where
+    Sp: Spawner<Counter, TestDest<u64>, MayRecv<u64>>,
+{
+    const ROUNDS: u64 = 20_000;
+    for round in 1..=ROUNDS {
+        let (mut tx, recv) = MayChannel::new(1).new_channel().unwrap();
+        let (dest, results) = test_dest();
+        let mut handle = spawner
+            .spawn(Counter::default(), dest, None, recv, 1)
+            .unwrap();
+        tx.send(round).unwrap();
+        handle.unyield().unwrap();
+        assert_eq!(results.take(1), vec![round], "round {round}");
+        let (svc, _, _, end) = handle.unwrap_state().unwrap();
+        end.unwrap();
+        assert_eq!(svc.calls, 1, "round {round}");
+    }
+}
+
+/// may runs a coroutine woken while it parks at once, inside the park's
+/// bookkeeping; a coroutine that ended there, its owner's handles already
+/// dropped, left that worker thread spinning for ever, and every coroutine
+/// queued on it never ran. Before the fix (the spawner's coroutines yield
+/// once before they end) this failed in each of 4 runs.
+#[test]
+fn a_coroutine_that_ends_right_after_its_wake_up_frees_its_worker() {
+    spawned_empty_then_given_a_command(may());
+}
+
+/// The same race for `MayIdle`, the spawner of the `may_blocking!`
+/// profile's read and write services.
+#[test]
+fn an_idle_spawners_coroutine_that_ends_right_after_its_wake_up_frees_its_worker() {
+    // SAFETY: as `may()`.
+    spawned_empty_then_given_a_command(unsafe { MayIdle::new() });
 }

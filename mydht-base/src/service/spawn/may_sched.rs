@@ -2,6 +2,7 @@
 //! run by may's worker threads.
 
 use std::cell::OnceCell;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -139,6 +140,24 @@ pub(crate) fn set_ctl(ctl: Arc<dyn CoCtl>) {
     let _ = CO_CTL.with(|cell| cell.set(ctl));
 }
 
+/// Runs a coroutine's `body`, then yields once before the coroutine ends,
+/// whether `body` returned or panicked (the panic goes on after the yield).
+///
+/// may 0.3 runs a coroutine at once, inside its park's own bookkeeping,
+/// when the unpark comes while the coroutine is parking, and it drops a
+/// coroutine that ends inside the run that resumed it. If the owner had
+/// already dropped its handles (it saw the service finished and joined
+/// it), that drop is the coroutine's last reference, and it waits for the
+/// park's bookkeeping to end: the bookkeeping below it on the same worker
+/// thread, which then spins for ever, and the coroutines queued on that
+/// worker never run. After a yield, may's scheduler loop runs the
+/// coroutine's last stretch, where nothing waits under it.
+pub(crate) fn end_outside_a_wake_up<T>(body: impl FnOnce() -> T) -> T {
+    let ran = catch_unwind(AssertUnwindSafe(body));
+    coroutine::yield_now();
+    ran.unwrap_or_else(|panic| resume_unwind(panic))
+}
+
 /// What may's `Builder::stack_size` takes for a stack of `bytes`: words
 /// (`usize`s), rounded up to whole 4 KiB pages, so the count is even (may
 /// reads an odd count as a request to trace the stack's use, which writes
@@ -230,12 +249,15 @@ where
         });
         let on_co = flags.clone();
         let body = move || {
-            let _finished = FinishGuard(on_co.clone());
-            set_ctl(on_co.clone());
-            let mut lp = ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
-            let step = lp.run(&mut MayYield(&on_co));
-            let end = lp.end_result(step);
-            (lp.into_parts(), end)
+            end_outside_a_wake_up(|| {
+                let _finished = FinishGuard(on_co.clone());
+                set_ctl(on_co.clone());
+                let mut lp =
+                    ServiceLoop::new(service, dest, first_cmd, recv, LoopCount::new(nb_loop));
+                let step = lp.run(&mut MayYield(&on_co));
+                let end = lp.end_result(step);
+                (lp.into_parts(), end)
+            })
         };
         let mut builder = Builder::new().name("mydht-may".to_string());
         if let Some(bytes) = self.stack_bytes {

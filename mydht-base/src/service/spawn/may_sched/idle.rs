@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use may::coroutine::{self, Builder, Coroutine, JoinHandle};
 
-use super::{set_ctl, stack_words, CoCtl, MayCoroutine};
+use super::{end_outside_a_wake_up, set_ctl, stack_words, CoCtl, MayCoroutine};
 use crate::error::{Error, Result};
 use crate::service::spawn::suspendable::{used_twice, Counts, Run, Suspendable};
 use crate::service::spawn::{service_died, LoopCount, LoopYield, OnEmpty, ServiceLoop};
@@ -152,7 +152,8 @@ where
         // SAFETY: the conditions of `MayCoroutine::new`, promised by whoever
         // made the `MayIdle`; the loop keeps no thread-local access across a
         // yield.
-        let join = unsafe { builder.spawn(move || on_coroutine(shared, lp)) }?;
+        let join =
+            unsafe { builder.spawn(move || end_outside_a_wake_up(|| on_coroutine(shared, lp))) }?;
         Ok(Co {
             co: join.coroutine().clone(),
             join: Some(join),
