@@ -131,7 +131,11 @@ pub struct NodeConstants {
     /// default: faster at 1 and at 64 in flight (the crate's BENCHMARKS.md,
     /// "`threaded!` latency"). Where the services run on the main loop's
     /// thread (`restartable!`, `single_thread!`) replies take the loop's
-    /// way whatever this says. A local service's replies keep their order
+    /// way whatever this says, and so they do where the write service's
+    /// loop ends on a count ([`ServiceLoops::write`] not 0): the node
+    /// starts the next loop for the commands it gave itself, and a reply
+    /// given around it could wait with no loop to read it. A local
+    /// service's replies keep their order
     /// (once one takes the loop's way, its channel full, the later ones
     /// follow it there); a direct reply may overtake a message to the same
     /// peer that the main loop still routes for another service.
@@ -180,7 +184,11 @@ impl Default for NodeConstants {
 
 /// Per service, the number of commands after which its loop ends and the
 /// node spawns it again on its saved state (0: never). Read services run
-/// one command for their whole connection and have none.
+/// one command for their whole connection and have none. A counted write
+/// or global service is reached through the main loop only: no direct
+/// replies ([`NodeConstants::direct_replies`]), no direct messages from
+/// the global service to peers, and no queries from the node handle
+/// straight to the global service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServiceLoops {
     /// Write services.

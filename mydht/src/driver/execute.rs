@@ -246,10 +246,20 @@ impl<C: MyDHTConf> MainLoop<C> {
             self.conf.write_channel(),
             loops.write,
         )?;
-        // Started now so that the local service can hold its weak handle.
-        write.start(flush_first.then_some(WriteCommand::Flush))?;
+        // Started now so that the local service can hold its weak handle,
+        // on one command: what the core queued (behind the handshake's
+        // unwritten bytes, which the service writes first), or those
+        // bytes alone. A second command here would wait for the next
+        // loop under a counted write loop (`ServiceLoops::write`).
+        self.note_feeds(cref.key, &pending);
+        let first = if !pending.is_empty() {
+            Some(WriteCommand::Batch(pending))
+        } else {
+            flush_first.then_some(WriteCommand::Flush)
+        };
+        write.start(first)?;
         let direct = if direct_replies && self.conf.services_on_threads() {
-            write.weak_send().zip(write.weak_handle())
+            write.direct_way()
         } else {
             None
         };
@@ -278,10 +288,6 @@ impl<C: MyDHTConf> MainLoop<C> {
             NoChannel,
             0,
         )?;
-        self.note_feeds(cref.key, &pending);
-        if !pending.is_empty() {
-            write.send(WriteCommand::Batch(pending))?;
-        }
         read.start(Some(ReadCommand::Run))?;
         let key = self.conns.insert(ConnIo::Open(Box::new(OpenIo {
             read,
@@ -342,7 +348,7 @@ impl<C: MyDHTConf> MainLoop<C> {
         let Some(ConnIo::Open(open)) = self.conns.get_mut(key) else {
             return;
         };
-        let writer = open.write.weak_send().zip(open.write.weak_handle());
+        let writer = open.write.direct_way();
         if let Some(writer) = writer.and_then(|(s, h)| C::direct_writer(s, h)) {
             self.services.direct.insert(peer, key, writer);
             open.direct_peer = Some(peer);

@@ -250,7 +250,7 @@ fn gone_error() -> Error {
 /// The handles' way to the global service of `slot`, while it runs (and
 /// when the profile has one).
 fn global_way<C: MyDHTConf>(slot: &GlobalSlot<C>) -> Option<GlobalWay<C>> {
-    let (send, handle) = slot.weak_send().zip(slot.weak_handle())?;
+    let (send, handle) = slot.direct_way()?;
     C::direct_global(send, handle)
 }
 

@@ -181,19 +181,27 @@ where
         }
     }
 
-    /// A clonable sender that reaches the service directly, when its channel
-    /// allows it.
-    pub fn weak_send(&self) -> Option<Ch::WeakSend> {
-        Ch::get_weak_send(&self.send)
-    }
-
-    /// A clonable handle that wakes the running service, when its spawner
-    /// allows it.
-    pub fn weak_handle(&self) -> Option<<Sp::Handle as SpawnHandle<S, D, Ch::Recv>>::WeakHandle> {
-        match &self.state {
-            State::Running(h) => h.get_weak_handle(),
-            _ => None,
+    /// A way for others to give the service commands without this slot:
+    /// its channel's weak sender and its loop's weak handle, when both
+    /// exist and the loop never ends on a count. A counted loop
+    /// (`nb_loop` > 0) ends after the commands this slot gave it, and the
+    /// next loop starts only when the slot has more: a command given
+    /// around the slot could wait in the channel with no loop to read it.
+    #[allow(clippy::type_complexity)]
+    pub fn direct_way(
+        &self,
+    ) -> Option<(
+        Ch::WeakSend,
+        <Sp::Handle as SpawnHandle<S, D, Ch::Recv>>::WeakHandle,
+    )> {
+        if self.nb_loop != 0 {
+            return None;
         }
+        let handle = match &self.state {
+            State::Running(h) => h.get_weak_handle()?,
+            _ => return None,
+        };
+        Some((Ch::get_weak_send(&self.send)?, handle))
     }
 
     /// Stops the service and waits for its loop to end (joins its thread).
