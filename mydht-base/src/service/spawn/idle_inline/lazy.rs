@@ -282,7 +282,12 @@ where
             return false;
         }
         let mut run = lock(&self.run);
-        self.idle.running.load(Ordering::SeqCst)
-            && run.handle.as_mut().is_none_or(|h| h.is_finished())
+        // The handle first: a run that gives the service back stores
+        // `running = false` before its thread ends, and it does so without
+        // this lock. Read the other way round, `running` from before that
+        // store and the handle from after its end made an idle service
+        // look finished for an instant.
+        let run_ended = run.handle.as_mut().is_none_or(|h| h.is_finished());
+        run_ended && self.idle.running.load(Ordering::SeqCst)
     }
 }
