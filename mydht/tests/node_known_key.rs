@@ -21,7 +21,7 @@ use mydht::service::PeersView;
 use mydht::{
     AuthError, Bincode, ChallengeCache, FrameReader, FrameWriter, GlobalCommand, Handshake,
     Identity, LocalCommand, LocalPeer, MyDHTConf, NodeHandle, PeerInfo, Reply, SessionShadow,
-    Shadow,
+    Shadow, Step,
 };
 use mydht_base::{Peer, Result, Service, SpawnerYield};
 use mydht_basetest::harness::nodes::{connect, stop_all, TIMEOUT};
@@ -105,6 +105,11 @@ macro_rules! known_conf {
             #[test]
             fn another_node_at_a_known_address_refuses_then_the_dialler_goes_signed() {
                 super::another_node_at_a_known_address(Conf);
+            }
+
+            #[test]
+            fn a_late_admission_leaves_a_refusal_standing() {
+                super::a_late_admission_leaves_a_refusal_standing(Conf);
             }
 
             #[test]
@@ -408,7 +413,7 @@ fn another_node_at_a_known_address<C: KnownConf>(mk: fn(Identity, Captured) -> C
     let impostor = TcpListener::bind(to_b).expect("the address again");
     let carol = Arc::new(LocalPeer::new(Identity::generate().unwrap(), to_b.to_string()).unwrap());
     let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
-    let mut first_frames = Vec::new();
+    let (mut first_frames, mut refusals) = (Vec::new(), 0);
     for i in 0..3 {
         a.query(Ask::Once(to_b, format!("lost {i}")), 1, TIMEOUT)
             .expect("sent");
@@ -427,15 +432,116 @@ fn another_node_at_a_known_address<C: KnownConf>(mk: fn(Identity, Captured) -> C
             assert_eq!(refused, AuthError::UnexpectedPeer);
             // Closed without a frame: the dialler's typed refusal.
             drop(stream);
-            log_a
-                .wait_for(TIMEOUT, |l| {
-                    l.contains("known-key dial refused")
-                        && l.contains("known-key flight refused or unanswered")
-                })
-                .unwrap_or_else(|| panic!("no refusal at a: {:#?}", log_a.lines()));
+            refusals += 1;
+            wait_refusals(&log_a, refusals);
         }
         first_frames.push(first.name());
     }
-    assert_eq!(first_frames, ["known-key flight", "ping", "ping"]);
+    assert_eq!(
+        first_frames,
+        ["known-key flight", "ping", "ping"],
+        "{:#?}",
+        log_a.lines()
+    );
+    stop_all([a]).expect("stop a");
+}
+
+/// Waits until `a` logged its `count`th refused known-key dial.
+fn wait_refusals(log_a: &Captured, count: usize) {
+    let refused = |l: &str| {
+        l.contains("known-key dial refused") && l.contains("known-key flight refused or unanswered")
+    };
+    assert!(
+        log_a.wait_for_count(TIMEOUT, count, refused),
+        "not {count} refusals at a: {:#?}",
+        log_a.lines()
+    );
+}
+
+/// Reads one handshake frame from `stream`.
+fn read_auth(input: &mut FrameReader, stream: &mut TcpStream) -> AuthMessage {
+    input
+        .read_msg::<AuthMessage, _, _>(&ENC, stream)
+        .expect("a handshake frame")
+        .expect("not at end")
+}
+
+/// Node `a` dials `bee` (played by the test) signed, and so knows it at
+/// its address; `bee` holds back its admission on that connection. Then
+/// the next dial there goes known-key, and whoever answers refuses it:
+/// `a` forgets the address. The admission read after that, from the
+/// older connection, does not teach it again: the next dial is signed.
+fn a_late_admission_leaves_a_refusal_standing<C: KnownConf>(mk: fn(Identity, Captured) -> C) {
+    let log_a = Captured::new();
+    let a = mydht::start_loop(mk(Identity::generate().unwrap(), log_a.clone())).expect("a");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let to_bee = listener.local_addr().expect("address");
+    let bee = Arc::new(LocalPeer::new(Identity::generate().unwrap(), to_bee.to_string()).unwrap());
+    let mut memory = ChallengeCache::new(64, 2 * TIMEOUT);
+
+    a.query(Ask::Once(to_bee, "first".into()), 1, TIMEOUT)
+        .expect("sent");
+    let (mut first, _) = listener.accept().expect("accept");
+    first.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut input = FrameReader::new(AUTH_FRAME);
+    let mut responder = Handshake::respond(bee.clone(), TIMEOUT, Instant::now());
+    let ping = read_auth(&mut input, &mut first);
+    assert_eq!(ping.name(), "ping", "the first dial there is signed");
+    let pong = match responder.handle(&ping, &mut memory, Instant::now()) {
+        Ok(Step::Send(pong)) => pong,
+        other => panic!("no pong: {other:?}"),
+    };
+    first.write_all(&handshake_frame(&pong)).expect("pong");
+    let fin = read_auth(&mut input, &mut first);
+    let auth = match responder.handle(&fin, &mut memory, Instant::now()) {
+        Ok(Step::Finish(auth)) => auth,
+        other => panic!("not authenticated: {other:?}"),
+    };
+
+    // `a` authenticated bee there: its next dial goes known-key; refused.
+    a.query(Ask::Once(to_bee, "refused".into()), 1, TIMEOUT)
+        .expect("sent");
+    let (mut second, _) = listener.accept().expect("accept");
+    second.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let flight = read_auth(&mut FrameReader::new(AUTH_FRAME), &mut second);
+    assert_eq!(flight.name(), "known-key flight");
+    drop(second);
+    wait_refusals(&log_a, 1);
+
+    // Now bee's admission on the first connection, and its session's end:
+    // `a` reads both, then closes that connection (its end of stream here
+    // says `a` has read the admission).
+    let writer = SessionShadow::default().writer(&auth.keys).expect("shadow");
+    let mut sealed = CompW::new(Vec::new(), writer);
+    let mut frames = FrameWriter::new(AUTH_FRAME);
+    frames
+        .push_msg(&ENC, &WireMessage::<Note>::Admitted)
+        .expect("frame");
+    frames.write_to(&mut sealed).expect("seal");
+    sealed.write_end().expect("end");
+    first.write_all(&sealed.into_parts().0).expect("admission");
+    let mut rest = Vec::new();
+    first
+        .read_to_end(&mut rest)
+        .expect("a closes the first connection");
+    let drops = log_a
+        .lines()
+        .iter()
+        .filter(|l| l.contains("connection dropped"))
+        .count();
+    assert_eq!(
+        drops,
+        1,
+        "the first connection did not end cleanly: {:#?}",
+        log_a.lines()
+    );
+
+    a.query(Ask::Once(to_bee, "after".into()), 1, TIMEOUT)
+        .expect("sent");
+    let (mut third, _) = listener.accept().expect("accept");
+    third.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let next = read_auth(&mut FrameReader::new(AUTH_FRAME), &mut third);
+    assert_eq!(next.name(), "ping", "{:#?}", log_a.lines());
+    drop(third);
     stop_all([a]).expect("stop a");
 }

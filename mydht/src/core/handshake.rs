@@ -279,21 +279,23 @@ impl<C: MyDHTConf> NodeCore<C> {
     /// The peer of dialled connection `key` sent its first frame (its
     /// admission, or its refusal), or, on a send-once flight's connection,
     /// its session end: sealed under the session keys, so whoever it
-    /// dialled holds the keys expected there, a known-key dial to that
-    /// address is confirmed.
+    /// dialled holds the keys expected there. A known-key dial to that
+    /// address is confirmed; the address is not learnt again (a signed
+    /// dial learnt it when it authenticated, and a refusal there since
+    /// stands).
     pub(super) fn confirm_peer(&mut self, key: usize, peer: &PeerInfo) {
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
-        conn.known_unconfirmed = false;
+        let known_key_dial = std::mem::take(&mut conn.known_unconfirmed);
         if let Some(behind) = conn.behind_flight.take() {
             behind.settle(None);
         }
         if let Some((id, ticket)) = conn.next_ticket.take() {
             self.challenges.known().tickets().keep_dial(id, ticket);
         }
-        if let Some(address) = &conn.dialled {
-            self.challenges.known().learn_address(address, peer);
+        if let (Some(address), true) = (&conn.dialled, known_key_dial) {
+            self.challenges.known().confirm_address(address, peer);
         }
     }
 

@@ -49,6 +49,29 @@ impl Captured {
         }
     }
 
+    /// Waits at most `timeout` until `count` records that `pred` accepts
+    /// were logged: true if they were.
+    pub fn wait_for_count(
+        &self,
+        timeout: Duration,
+        count: usize,
+        pred: impl Fn(&str) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cond) = &*self.inner;
+        let mut lines = lock.lock().unwrap();
+        loop {
+            if lines.iter().filter(|l| pred(l)).count() >= count {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            lines = cond.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
     fn push(&self, line: String) {
         let (lock, cond) = &*self.inner;
         lock.lock().unwrap().push(line);

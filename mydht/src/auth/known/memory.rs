@@ -233,8 +233,8 @@ impl KnownPeers {
     }
 
     /// The peer expected at `address`, for a known-key dial there. Each
-    /// such dial counts as unconfirmed until a connection to `address` is
-    /// confirmed ([`learn_address`](Self::learn_address) again, when the
+    /// such dial counts as unconfirmed until a known-key dial there is
+    /// confirmed ([`confirm_address`](Self::confirm_address), when the
     /// peer's first frame comes); at the first one refused
     /// ([`forget_address`](Self::forget_address)), or past
     /// [`MAX_UNCONFIRMED`] of them not answered yet, the address is
@@ -253,6 +253,23 @@ impl KnownPeers {
         let verified =
             self.is_verified(peer.get_id(), peer.identity_key(), peer.tunnel_public_key());
         verified.then_some(peer)
+    }
+
+    /// A known-key dial to `address` that expected `peer` was confirmed
+    /// (the peer's first frame came, sealed under the session keys): the
+    /// dials there count as confirmed again. Only a refresh: an address
+    /// forgotten since that dial (another dial there was refused, or too
+    /// many went unanswered), or that leads to another peer now, stays as
+    /// it is. A confirmation read late, from a connection older than a
+    /// refusal, never undoes it; only a new signed handshake there
+    /// ([`learn_address`](Self::learn_address)) teaches the address again.
+    pub(crate) fn confirm_address<A: Hash>(&mut self, address: &A, peer: &PeerInfo) {
+        let key = self.address_key(address);
+        if let Some((known, unconfirmed)) = self.addresses.get_mut(&key) {
+            if known.get_id() == peer.get_id() {
+                *unconfirmed = 0;
+            }
+        }
     }
 
     /// Forgets the peer `address` led to: a known-key dial there was
@@ -384,6 +401,56 @@ impl SeenFlights {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
+
+    fn peer_at(address: &str) -> PeerInfo {
+        let local = LocalPeer::new(Identity::generate().unwrap(), address.into()).unwrap();
+        local.info().clone()
+    }
+
+    #[test]
+    fn a_late_confirmation_never_undoes_a_refusal_at_an_address() {
+        let mut memory = KnownPeers::new(4, 1000);
+        let (bee, carol) = (peer_at("10.0.0.2:4000"), peer_at("10.0.0.3:4000"));
+        let address = "10.0.0.2:4000";
+        memory.learn_address(&address, &bee);
+        assert_eq!(
+            memory.expect_at(&address).map(|p| *p.get_id()),
+            Some(*bee.get_id())
+        );
+        // Refused there, then an older dial's confirmation is read: the
+        // address stays forgotten, the next dial there is signed.
+        memory.forget_address(&address);
+        memory.confirm_address(&address, &bee);
+        assert!(memory.expect_at(&address).is_none());
+        // A signed handshake there teaches it again.
+        memory.learn_address(&address, &bee);
+        assert!(memory.expect_at(&address).is_some());
+        // Another peer's confirmation changes nothing there.
+        memory.confirm_address(&address, &carol);
+        assert_eq!(
+            memory.expect_at(&address).map(|p| *p.get_id()),
+            Some(*bee.get_id())
+        );
+    }
+
+    #[test]
+    fn a_confirmed_dial_lets_more_dials_go_known_key() {
+        let mut memory = KnownPeers::new(4, 1000);
+        let bee = peer_at("10.0.0.2:4000");
+        let address = "10.0.0.2:4000";
+        memory.learn_address(&address, &bee);
+        for _ in 0..MAX_UNCONFIRMED {
+            assert!(memory.expect_at(&address).is_some());
+        }
+        memory.confirm_address(&address, &bee);
+        for _ in 0..MAX_UNCONFIRMED {
+            assert!(memory.expect_at(&address).is_some());
+        }
+        // Unconfirmed past the bound: forgotten.
+        assert!(memory.expect_at(&address).is_none());
+        assert!(memory.expect_at(&address).is_none());
+    }
 
     #[test]
     fn a_peer_that_refused_a_flight_is_dialled_signed_for_a_while() {
