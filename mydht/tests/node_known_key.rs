@@ -419,11 +419,7 @@ fn another_node_at_a_known_address<C: KnownConf>(mk: fn(Identity, Captured) -> C
             .expect("sent");
         let (mut stream, _) = impostor.accept().expect("accept");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        let mut input = FrameReader::new(AUTH_FRAME);
-        let first = input
-            .read_msg::<AuthMessage, _, _>(&ENC, &mut stream)
-            .expect("a handshake frame")
-            .expect("not at end");
+        let first = read_auth(&mut FrameReader::new(AUTH_FRAME), &mut stream);
         if let AuthMessage::Known(flight) = &first {
             let now = Instant::now();
             let refused = Handshake::respond(carol.clone(), TIMEOUT, now)
