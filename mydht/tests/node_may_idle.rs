@@ -44,6 +44,24 @@ fn wait_all_suspended(live: usize) {
     }
 }
 
+/// Waits until no coroutine stack is mapped: a suspended service's
+/// coroutine yields once more before it ends (`MayCoroutine`), and may
+/// unmaps its stack only then.
+fn wait_no_coroutine_stacks() {
+    let deadline = Instant::now() + 10 * IDLE_AFTER;
+    loop {
+        let stacks = coroutine_stacks();
+        if stacks == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stacks} coroutine stacks of suspended services still mapped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The profile's coroutine stacks mapped in the process: read-write
 /// anonymous areas of 128 KiB (`may_blocking!`'s default) right above a
 /// 4 KiB guard page (`/proc/self/maps`).
@@ -77,8 +95,8 @@ fn idle_services_suspend_and_serve() {
         wait_peers(peer, PeerCount::AtLeast(1)).expect("the hub online");
     }
     wait_all_suspended(PEERS * PER_CONNECTION);
-    // Their coroutines ended: no stack is mapped for them.
-    assert_eq!(coroutine_stacks(), 0, "coroutine stacks of idle services");
+    // Their coroutines end: no stack stays mapped for them.
+    wait_no_coroutine_stacks();
 
     // Suspended read services wake on the request, suspended write
     // services on the reply to write: two replies each way.
