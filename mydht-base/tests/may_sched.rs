@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use common::{test_dest, Counter, TestDest, WAIT};
@@ -18,6 +18,15 @@ use mydht_base::{
     Error, ErrorKind, ErrorLevel, MpscChannel, Result, Service, SpawnChannel, SpawnHandle,
     SpawnRecv, SpawnSend, SpawnUnyield, Spawner, SpawnerYield, YieldReturn,
 };
+
+/// The tests that keep may's few worker threads busy for seconds (a
+/// thousand services; twenty thousand spawns) run one at a time: on a
+/// loaded machine one starved the other's coroutines past its timeout.
+static MAY_WORKERS: Mutex<()> = Mutex::new(());
+
+fn may_workers_alone() -> MutexGuard<'static, ()> {
+    MAY_WORKERS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The handle of a may service crosses threads.
 #[test]
@@ -206,6 +215,7 @@ fn threads() -> usize {
 /// destination (a `MayChannel`, so a full one parks the coroutine).
 #[test]
 fn a_thousand_services_on_mays_workers() {
+    let _alone = may_workers_alone();
     const SERVICES: u64 = 1_000;
     const COMMANDS: u64 = 3;
     // may starts all its worker threads with its scheduler, at the first
@@ -343,6 +353,7 @@ where
     Sp: Spawner<Counter, TestDest<u64>, MayRecv<u64>>,
 {
     const ROUNDS: u64 = 20_000;
+    let _alone = may_workers_alone();
     for round in 1..=ROUNDS {
         let (mut tx, recv) = MayChannel::new(1).new_channel().unwrap();
         let (dest, results) = test_dest();
