@@ -235,17 +235,17 @@ impl KnownPeers {
     /// The peer expected at `address`, for a known-key dial there. Each
     /// such dial counts as unconfirmed until a known-key dial there is
     /// confirmed ([`confirm_address`](Self::confirm_address), when the
-    /// peer's first frame comes); at the first one refused
-    /// ([`forget_address`](Self::forget_address)), or past
-    /// [`MAX_UNCONFIRMED`] of them not answered yet, the address is
+    /// peer's first frame comes). At the first one refused
+    /// ([`forget_address`](Self::forget_address)) the address is
     /// forgotten: a peer that changed its keys, or left its address to
     /// another, costs a failed connection (or a few dialled at once), then
-    /// the signed handshake.
+    /// the signed handshake. With [`MAX_UNCONFIRMED`] of them not answered
+    /// yet, the dials there go signed until one is confirmed (a burst of
+    /// dials to a busy peer) or refused.
     pub(crate) fn expect_at<A: Hash>(&mut self, address: &A) -> Option<PeerInfo> {
         let key = self.address_key(address);
         let (peer, unconfirmed) = self.addresses.get_mut(&key)?;
         if *unconfirmed >= MAX_UNCONFIRMED {
-            self.addresses.remove(&key);
             return None;
         }
         *unconfirmed += 1;
@@ -258,11 +258,11 @@ impl KnownPeers {
     /// A known-key dial to `address` that expected `peer` was confirmed
     /// (the peer's first frame came, sealed under the session keys): the
     /// dials there count as confirmed again. Only a refresh: an address
-    /// forgotten since that dial (another dial there was refused, or too
-    /// many went unanswered), or that leads to another peer now, stays as
-    /// it is. A confirmation read late, from a connection older than a
-    /// refusal, never undoes it; only a new signed handshake there
-    /// ([`learn_address`](Self::learn_address)) teaches the address again.
+    /// forgotten since that dial (another dial there was refused), or that
+    /// leads to another peer now, stays as it is. A confirmation read
+    /// late, from a connection older than a refusal, never undoes it; only
+    /// a new signed handshake there ([`learn_address`](Self::learn_address))
+    /// teaches the address again.
     pub(crate) fn confirm_address<A: Hash>(&mut self, address: &A, peer: &PeerInfo) {
         let key = self.address_key(address);
         if let Some((known, unconfirmed)) = self.addresses.get_mut(&key) {
@@ -447,8 +447,18 @@ mod tests {
         for _ in 0..MAX_UNCONFIRMED {
             assert!(memory.expect_at(&address).is_some());
         }
-        // Unconfirmed past the bound: forgotten.
+        // Unconfirmed up to the bound: signed dials, until one of the
+        // known-key ones is confirmed.
         assert!(memory.expect_at(&address).is_none());
+        assert!(memory.expect_at(&address).is_none());
+        memory.confirm_address(&address, &bee);
+        assert!(memory.expect_at(&address).is_some());
+        // Or refused: then a confirmation read after it changes nothing.
+        for _ in 1..MAX_UNCONFIRMED {
+            assert!(memory.expect_at(&address).is_some());
+        }
+        memory.forget_address(&address);
+        memory.confirm_address(&address, &bee);
         assert!(memory.expect_at(&address).is_none());
     }
 
