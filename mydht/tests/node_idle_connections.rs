@@ -343,23 +343,19 @@ fn two_thousand_idle_connections_threaded() {
     let mut suspended = (0, 0);
     let mut threads_idle = 0;
     let held = scenario(&hub, &base, || {
-        // Every read service gave its thread back once idle.
+        // Every read service gave its thread back once idle; the threads
+        // left are the peers', the hub's node-wide services and the reuse
+        // pool's idle ones (at most `MAX_IDLE`, gone a few seconds later).
+        // A thread that gave its service back may take a moment to exit
+        // (the process counts it until it has): both are read until they
+        // hold, or at the deadline.
         let deadline = Instant::now() + TIMEOUT;
         loop {
             suspended = ThreadIdle::idle_services();
-            if suspended.0 >= PEERS && suspended.0 == suspended.1 || Instant::now() > deadline {
-                break;
-            }
-            thread::yield_now();
-        }
-        // The peers' threads, the hub's node-wide services, and the reuse
-        // pool's idle threads (at most `MAX_IDLE`, gone a few seconds
-        // later). A thread that gave its service back may take a moment
-        // to exit (the process counts it until it has): the count is
-        // taken once it is within the bound, or at the deadline.
-        loop {
             threads_idle = threads_now() - threads_base;
-            if threads_idle <= PEER_THREADS + HUB_SERVICES + MAX_IDLE || Instant::now() > deadline {
+            let all_suspended = suspended.0 >= PEERS && suspended.0 == suspended.1;
+            let threads_down = threads_idle <= PEER_THREADS + HUB_SERVICES + MAX_IDLE;
+            if all_suspended && threads_down || Instant::now() > deadline {
                 break;
             }
             thread::yield_now();

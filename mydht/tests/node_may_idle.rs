@@ -30,34 +30,27 @@ const PER_CONNECTION: usize = 4;
 /// Waits until the process's may services are `live`, all suspended:
 /// each idle one is asked within `2 × IDLE_AFTER`.
 fn wait_all_suspended(live: usize) {
-    let deadline = Instant::now() + 10 * IDLE_AFTER;
-    loop {
-        let now = MayCoroutine::idle_services();
-        if now == (live, live) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "(live, suspended) services {now:?}, expected {live} suspended"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let now = settle(MayCoroutine::idle_services, |n| *n == (live, live));
+    assert_eq!(now, (live, live), "(live, suspended) services");
 }
 
 /// Waits until no coroutine stack is mapped: a suspended service's
 /// coroutine yields once more before it ends (`MayCoroutine`), and may
 /// unmaps its stack only then.
 fn wait_no_coroutine_stacks() {
+    let stacks = settle(coroutine_stacks, |n| *n == 0);
+    assert_eq!(stacks, 0, "coroutine stacks of suspended services");
+}
+
+/// Reads `read` until `done` holds of it, at most `10 × IDLE_AFTER`; the
+/// last reading.
+fn settle<T>(read: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + 10 * IDLE_AFTER;
     loop {
-        let stacks = coroutine_stacks();
-        if stacks == 0 {
-            return;
+        let now = read();
+        if done(&now) || Instant::now() >= deadline {
+            return now;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{stacks} coroutine stacks of suspended services still mapped"
-        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -34,19 +34,7 @@ impl Captured {
     /// The first record that `pred` accepts, waiting at most `timeout` for
     /// it (woken by each new record, never by a sleep).
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let (lock, cond) = &*self.inner;
-        let mut lines = lock.lock().unwrap();
-        loop {
-            if let Some(l) = lines.iter().find(|l| pred(l)) {
-                return Some(l.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            lines = cond.wait_timeout(lines, left).unwrap().0;
-        }
+        self.wait_lines(timeout, |lines| lines.iter().find(|l| pred(l)).cloned())
     }
 
     /// Waits at most `timeout` until `count` records that `pred` accepts
@@ -57,16 +45,28 @@ impl Captured {
         count: usize,
         pred: impl Fn(&str) -> bool,
     ) -> bool {
+        let enough =
+            |lines: &[String]| (lines.iter().filter(|l| pred(l)).count() >= count).then_some(());
+        self.wait_lines(timeout, enough).is_some()
+    }
+
+    /// What `found` finds in the records, waiting at most `timeout` for it
+    /// (woken by each new record).
+    fn wait_lines<T>(
+        &self,
+        timeout: Duration,
+        found: impl Fn(&[String]) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let (lock, cond) = &*self.inner;
         let mut lines = lock.lock().unwrap();
         loop {
-            if lines.iter().filter(|l| pred(l)).count() >= count {
-                return true;
+            if let Some(t) = found(&lines) {
+                return Some(t);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return false;
+                return None;
             }
             lines = cond.wait_timeout(lines, left).unwrap().0;
         }
