@@ -1,17 +1,18 @@
-//! The public-key operations of the handshake, on openssl: ephemeral X25519
-//! keys, Ed25519 verification, and HKDF-SHA256 of the session keys.
+//! The public-key operations of the handshake: ephemeral X25519 keys
+//! (openssl, and curve25519-dalek for a known-key dial's), Ed25519
+//! verification (ed25519-dalek, [`verify_signature`]), and HKDF-SHA256 of
+//! the session keys.
 
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::sha::Sha256;
-use openssl::sign::Verifier;
 
 use super::session_keys::{SessionKey, SessionKeys, SESSION_KEY_LEN};
 use super::transcript::{Role, Transcript, EPHEMERAL_KEY_LEN};
 use super::{AuthError, CipherSuite};
-use crate::identity::{IDENTITY_KEY_LEN, SIGNATURE_LEN};
+use crate::identity::{verify_signature, IDENTITY_KEY_LEN, SIGNATURE_LEN};
 
 const SESSION_KEYS_INFO: &[u8] = b"mydht-auth-v1 session keys";
 
@@ -267,13 +268,7 @@ pub(crate) fn verify_transcript(
     signer: Role,
     signature: &[u8; SIGNATURE_LEN],
 ) -> Result<(), AuthError> {
-    let key = PKey::public_key_from_raw_bytes(identity_key, Id::ED25519)
-        .map_err(|_| AuthError::Malformed("identity key"))?;
-    let ok = Verifier::new_without_digest(&key)?
-        .verify_oneshot(signature, &transcript.signed_message(signer))
-        // openssl reports an undecodable key or signature as an error.
-        .unwrap_or(false);
-    if ok {
+    if verify_signature(identity_key, &transcript.signed_message(signer), signature) {
         Ok(())
     } else {
         Err(AuthError::BadSignature)
