@@ -18,7 +18,10 @@
 //!   100 µs for its reply (`ReplyFuture::spin_first_poll`, the caller's
 //!   opt-in; the bench's `block_on` is the same);
 //! - `req64`: 64 in flight, the time per message and the median of the
-//!   per-round throughput ratios (raw time / node time);
+//!   per-round throughput ratios (raw time / node time), then the context
+//!   switches and CPU time per message of the whole process, node and raw
+//!   (how much of the two CPUs each keeps busy: CPU time over the time
+//!   per message);
 //! - `connect`: connect + authenticate + first reply between two running
 //!   nodes (disconnected again, untimed), against a raw connect and first
 //!   echo.
@@ -562,34 +565,50 @@ fn deciles(v: &mut [Duration]) -> String {
 
 fn req64<C: EchoConf>(name: &str, p: &Pair<C>, raw: &mut TcpStream, rounds: usize) {
     let (mut node, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut node_work, mut raw_work) = ((0, 0), (0, 0));
     let per = |d: Duration| d.as_secs_f64() * 1e6 / THR_PER_ROUND as f64;
+    // The time per message, and the switches and CPU time it took.
+    let timed = |run: &mut dyn FnMut()| {
+        let (before, t) = (thread_counters(), Instant::now());
+        run();
+        let (elapsed, after) = (t.elapsed(), thread_counters());
+        (per(elapsed), (after.0 - before.0, after.1 - before.1))
+    };
     for r in 0..rounds {
-        let run_node = || {
-            let t = Instant::now();
+        let mut run_node = || {
             node_requests(p, THR_PER_ROUND, 64);
-            per(t.elapsed())
         };
-        let run_raw = |raw: &mut TcpStream| {
-            let t = Instant::now();
+        let mut run_raw = || {
             raw_requests(raw, THR_PER_ROUND, 64);
-            per(t.elapsed())
         };
-        let (n, b) = if r % 2 == 0 {
-            let b = run_raw(raw);
-            (run_node(), b)
+        let ((n, nw), (b, bw)) = if r % 2 == 0 {
+            let b = timed(&mut run_raw);
+            (timed(&mut run_node), b)
         } else {
-            let n = run_node();
-            (n, run_raw(raw))
+            let n = timed(&mut run_node);
+            (n, timed(&mut run_raw))
         };
+        node_work = (node_work.0 + nw.0, node_work.1 + nw.1);
+        raw_work = (raw_work.0 + bw.0, raw_work.1 + bw.1);
         ratios.push(b / n);
         node.push(n);
         base.push(b);
     }
+    let m = (rounds * THR_PER_ROUND) as f64;
+    let work = |(switches, ns): (u64, u64)| {
+        format!(
+            "{:.2} switches, {:.1} µs CPU",
+            switches as f64 / m,
+            ns as f64 / m / 1e3
+        )
+    };
     println!(
-        "| {name} | req64 | {:.2} µs/msg | raw {:.2} µs/msg | paired raw/node {:.2} | |",
+        "| {name} | req64 | {:.2} µs/msg | raw {:.2} µs/msg | paired raw/node {:.2} | per message: node {}, raw {} |",
         median(node),
         median(base),
         median(ratios),
+        work(node_work),
+        work(raw_work),
     );
 }
 
