@@ -286,8 +286,10 @@ impl<C: MyDHTConf> DirectPeers<C> {
     }
 }
 
-/// Messages held at most before they go out anyway.
-const HELD_MAX: usize = 64;
+/// Messages held at most before they go out anyway: as many as a local
+/// service holds (its `HELD_MAX`, which
+/// says why not more).
+const HELD_MAX: usize = super::local_dest::HELD_MAX;
 
 /// What the global service's destination and its receiver share (both
 /// run on the global service's thread): the messages held for the direct
@@ -296,7 +298,7 @@ struct Outbox<C: MyDHTConf> {
     to_loop: MainLoopSender<C>,
     direct: Arc<DirectPeers<C>>,
     /// Messages for the direct way, in order, until the global service's
-    /// channel is empty (or 64 are held).
+    /// channel is empty (or `HELD_MAX` (32) are held).
     held: Vec<(PeerId, C::ProtoMsg)>,
     /// Hold messages until the channel is empty; false: send each at once.
     hold: bool,
@@ -403,7 +405,7 @@ fn lock<C: MyDHTConf>(out: &SharedOutbox<C>) -> MutexGuard<'_, Outbox<C>> {
 /// sender writes the frames itself while the service is idle): no trip
 /// through the main loop and back. Such messages are held until the
 /// global service's channel is empty ([`GlobalRecv`] sends them then, or
-/// once 64 are held), so that those to one peer go out as one batch, as
+/// once `HELD_MAX` (32) are held), so that those to one peer go out as one batch, as
 /// the main loop batched them (with `NodeConstants::loops` set for the
 /// global service, each goes at once). Everything else, and every message
 /// the direct way cannot take, goes through the main loop as before (a

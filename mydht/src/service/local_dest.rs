@@ -62,8 +62,12 @@ pub struct LocalDest<C: MyDHTConf> {
     held: Vec<Reply<C>>,
 }
 
-/// Replies held at most before they are released anyway.
-const HELD_MAX: usize = 64;
+/// Replies held at most before they are released anyway. A smaller batch
+/// goes out sooner, so the peer works on the first replies while the rest
+/// are made: with 64 requests in flight under `threaded!`, 32 (and the
+/// global service's 32) ran 1.135× the raw echo against 0.915× with 64
+/// (the crate's BENCHMARKS.md, session 30).
+pub(crate) const HELD_MAX: usize = 32;
 
 impl<C: MyDHTConf> LocalDest<C> {
     /// The destination of the local service of the connection with `peer`.
@@ -83,7 +87,7 @@ impl<C: MyDHTConf> LocalDest<C> {
     }
 
     /// From now on, replies are held until [`release`](Self::release) (or
-    /// until 64 are held): for an owner that calls `release` before it
+    /// until `HELD_MAX` (32) are held): for an owner that calls `release` before it
     /// waits for anything, so that no reply waits with it. An api reply
     /// given to its query's slot is never held.
     pub fn hold(&mut self) {
@@ -150,7 +154,7 @@ impl<C: MyDHTConf> LocalDest<C> {
         Ok(())
     }
 
-    /// Holds `reply` when holding (releasing once 64 are held); gives it
+    /// Holds `reply` when holding (releasing once `HELD_MAX` (32) are held); gives it
     /// back otherwise.
     fn held(&mut self, reply: Reply<C>) -> Result<Option<Reply<C>>> {
         if !self.holding {
