@@ -9,7 +9,7 @@
 //! its read service's thread wait for `release` (the read service calls it
 //! before it reads its stream again); those to its own peer go to the
 //! write service as one batch, in order, the others through the main loop;
-//! past 64 held they go at once; once the write service has ended, what is
+//! past 32 held they go at once; once the write service has ended, what is
 //! held goes through the main loop before the replies that follow; a
 //! dropped destination releases what it holds.
 //!
@@ -262,14 +262,14 @@ fn held_direct_replies_go_as_one_batch_on_release() {
     dest.release().expect("released");
     assert_eq!(written(&mut write_rx), None);
 
-    // The 64th held reply releases them all, by `try_send` as by `send`.
-    for q in 100..163 {
+    // The 32nd held reply releases them all, by `try_send` as by `send`.
+    for q in 100..131 {
         dest.send(Reply::Send(peer, TouchMsg::Touch(q)))
             .expect("sent");
     }
     assert_eq!(written(&mut write_rx), None);
-    assert!(SpawnSend::try_send(&mut dest, Reply::Send(peer, TouchMsg::Touch(163))).is_ok());
-    assert_eq!(written(&mut write_rx), Some((100..164).collect()));
+    assert!(SpawnSend::try_send(&mut dest, Reply::Send(peer, TouchMsg::Touch(131))).is_ok());
+    assert_eq!(written(&mut write_rx), Some((100..132).collect()));
     assert!(via_loop(&mut loop_rx, peer).is_empty());
 
     // The write service ends: what is held goes through the loop, before
