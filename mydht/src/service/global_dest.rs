@@ -287,8 +287,7 @@ impl<C: MyDHTConf> DirectPeers<C> {
 }
 
 /// Messages held at most before they go out anyway: as many as a local
-/// service holds (its `HELD_MAX`, which
-/// says why not more).
+/// service holds (its `HELD_MAX`, which says why not more).
 const HELD_MAX: usize = super::local_dest::HELD_MAX;
 
 /// What the global service's destination and its receiver share (both
@@ -405,8 +404,8 @@ fn lock<C: MyDHTConf>(out: &SharedOutbox<C>) -> MutexGuard<'_, Outbox<C>> {
 /// sender writes the frames itself while the service is idle): no trip
 /// through the main loop and back. Such messages are held until the
 /// global service's channel is empty ([`GlobalRecv`] sends them then, or
-/// once `HELD_MAX` (32) are held), so that those to one peer go out as one batch, as
-/// the main loop batched them (with `NodeConstants::loops` set for the
+/// once `HELD_MAX` (32) are held), so that those to one peer go out as one
+/// batch, as the main loop batched them (with `NodeConstants::loops` set for the
 /// global service, each goes at once). Everything else, and every message
 /// the direct way cannot take, goes through the main loop as before (a
 /// message to a peer that is not online is dropped and logged there).

@@ -87,8 +87,8 @@ impl<C: MyDHTConf> LocalDest<C> {
     }
 
     /// From now on, replies are held until [`release`](Self::release) (or
-    /// until `HELD_MAX` (32) are held): for an owner that calls `release` before it
-    /// waits for anything, so that no reply waits with it. An api reply
+    /// until `HELD_MAX` (32) are held): for an owner that calls `release`
+    /// before it waits for anything, so that no reply waits with it. An api reply
     /// given to its query's slot is never held.
     pub fn hold(&mut self) {
         self.holding = true;
@@ -154,8 +154,8 @@ impl<C: MyDHTConf> LocalDest<C> {
         Ok(())
     }
 
-    /// Holds `reply` when holding (releasing once `HELD_MAX` (32) are held); gives it
-    /// back otherwise.
+    /// Holds `reply` when holding (releasing once `HELD_MAX` (32) are
+    /// held); gives it back otherwise.
     fn held(&mut self, reply: Reply<C>) -> Result<Option<Reply<C>>> {
         if !self.holding {
             return Ok(Some(reply));
