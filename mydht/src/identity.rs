@@ -267,9 +267,8 @@ impl Peer for PeerInfo {
 /// ```
 #[derive(Clone)]
 pub struct Identity {
-    /// The identity key as openssl holds it: saved and loaded as PEM.
-    signing: PKey<Private>,
-    /// The same key, which signs (ed25519-dalek: [`Identity::sign`]).
+    /// The identity key (ed25519-dalek signs: [`Identity::sign`]; openssl
+    /// reads and writes it as PEM).
     signer: Arc<ed25519_dalek::SigningKey>,
     identity_key: [u8; IDENTITY_KEY_LEN],
     tunnel: PKey<Private>,
@@ -332,7 +331,6 @@ impl Identity {
         let binding = signer.sign(&KeyBinding::message(&identity_key, &tunnel_key));
         Ok(Identity {
             id: PeerId::of_key(&identity_key),
-            signing,
             signer: Arc::new(signer),
             identity_key,
             tunnel,
@@ -386,9 +384,11 @@ impl Identity {
     /// X25519, in a file readable and writable by its owner only (mode 0600
     /// on Unix). An existing file is replaced.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let mut pem = self
-            .signing
-            .private_key_to_pem_pkcs8()
+        let mut seed = self.signer.to_bytes();
+        let signing = PKey::private_key_from_raw_bytes(&seed, Id::ED25519);
+        seed.fill(0);
+        let mut pem = signing
+            .and_then(|key| key.private_key_to_pem_pkcs8())
             .map_err(crypto_error)?;
         pem.extend(
             self.tunnel
@@ -585,7 +585,9 @@ mod tests {
 
     #[test]
     fn signatures_agree_with_openssl_both_ways() {
-        let a = Identity::generate().unwrap();
+        let seed = [9; 32];
+        let a = Identity::from_seed(seed).unwrap();
+        let signing = PKey::private_key_from_raw_bytes(&seed, Id::ED25519).unwrap();
         let message = b"a transcript's signed message";
         // Ours, checked by openssl.
         let ours = a.sign(message).unwrap();
@@ -594,7 +596,7 @@ mod tests {
         assert!(check.verify_oneshot(&ours, message).unwrap());
         // openssl's, checked by ours: the same bytes (Ed25519 is deterministic).
         let mut theirs = [0u8; 64];
-        Signer::new_without_digest(&a.signing)
+        Signer::new_without_digest(&signing)
             .unwrap()
             .sign_oneshot(&mut theirs, message)
             .unwrap();
